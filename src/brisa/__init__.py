@@ -1,0 +1,20 @@
+"""Brisa: write workflows as Python DAGs; Brisa schedules and runs them.
+
+This package exports the authoring API only; everything else is internal.
+"""
+
+from brisa.context import TaskContext, get_current_context
+from brisa.dag import DAG, Task, TriggerRule, shell, task
+from brisa.params import Param
+
+__all__ = [
+    "DAG",
+    "Param",
+    "Task",
+    "TaskContext",
+    "TriggerRule",
+    "get_current_context",
+    "shell",
+    "task",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from brisa.cli.entry import main
+
+main()

@@ -1,0 +1,106 @@
+"""Records to JSON: one function per resource, ISO 8601 UTC datetimes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from brisa import timetable
+from brisa.records import AttemptRecord, DagRecord, ImportErrorRecord, RunRecord, TaskRecord
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def dag(
+    record: DagRecord, *, detail: bool = False, next_run: datetime | None = None
+) -> dict[str, Any]:
+    spec = record.spec.raw
+    out: dict[str, Any] = {
+        "team": record.team,
+        "dag_id": record.dag_id,
+        "description": spec.get("description", ""),
+        "fileloc": record.fileloc,
+        "is_paused": record.is_paused,
+        "is_active": record.is_active,
+        "schedule": timetable.describe(spec["schedule"]),
+        "tags": spec.get("tags", []),
+        "next_run": iso(next_run),
+        "version_id": record.version_id,
+        "structure_hash": record.structure_hash,
+        "code_version": record.code_version or None,
+        "last_parsed_at": iso(record.last_parsed_at),
+    }
+    if detail:
+        out["spec"] = spec
+        out["params"] = spec.get("params", {})
+        out["tasks"] = [
+            {
+                "task_id": t["task_id"],
+                "kind": t["kind"],
+                "upstream": t["upstream"],
+                "trigger_rule": t["trigger_rule"],
+                "retries": t["retries"],
+            }
+            for t in spec["tasks"]
+        ]
+    return out
+
+
+def task(record: TaskRecord) -> dict[str, Any]:
+    return {
+        "task_id": record.task_id,
+        "state": record.state.value,
+        "try_number": record.try_number,
+        "start_date": iso(record.start_date),
+        "end_date": iso(record.end_date),
+        "queued_at": iso(record.queued_at),
+        "next_try_at": iso(record.next_try_at),
+        "hostname": record.hostname,
+        "error": record.error,
+    }
+
+
+def run(record: RunRecord, *, with_tasks: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "team": record.team,
+        "dag_id": record.dag_id,
+        "run_id": record.run_id,
+        "run_type": record.run_type,
+        "state": record.state.value,
+        "logical_date": iso(record.logical_date),
+        "data_interval_start": iso(record.data_interval_start),
+        "data_interval_end": iso(record.data_interval_end),
+        "conf": record.conf,
+        "version_id": record.version_id,
+        "created_at": iso(record.created_at),
+        "start_date": iso(record.start_date),
+        "end_date": iso(record.end_date),
+    }
+    if with_tasks:
+        out["tasks"] = [task(t) for _, t in sorted(record.tasks.items())]
+    return out
+
+
+def attempt(record: AttemptRecord) -> dict[str, Any]:
+    return {
+        "try_number": record.try_number,
+        "state": record.state.value,
+        "queued_at": iso(record.queued_at),
+        "start_date": iso(record.start_date),
+        "end_date": iso(record.end_date),
+        "hostname": record.hostname,
+        "error": record.error,
+    }
+
+
+def import_error(record: ImportErrorRecord) -> dict[str, Any]:
+    return {
+        "team": record.team,
+        "filename": record.filename,
+        "lineno": record.lineno,
+        "message": record.message,
+        "traceback": record.traceback,
+        "created_at": iso(record.created_at),
+    }

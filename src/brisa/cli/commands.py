@@ -1,0 +1,176 @@
+"""The `brisa` command line: the root group and the commands that start processes.
+
+Commands that talk to a running Brisa (dags, runs, tasks) live in `brisa.cli.remote`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from brisa.errors import BrisaError
+from brisa.settings import Settings, load
+
+
+class Root(click.Group):
+    """Turns Brisa's errors into a message on stderr and exit code 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrisaError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=Root, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    help="Config file (default: $BRISA_HOME/brisa.toml).",
+)
+@click.version_option(package_name="brisa")
+@click.pass_context
+def cli(ctx: click.Context, config_file: str | None) -> None:
+    """Brisa: workflows as Python DAGs, scheduled and run in isolated workers."""
+    ctx.obj = {"config_file": config_file}
+
+
+def settings_of(ctx: click.Context, **overrides: dict[str, Any]) -> Settings:
+    settings = load(config_file=ctx.obj["config_file"])
+    for section, values in overrides.items():
+        values = {k: v for k, v in values.items() if v is not None}
+        if values:
+            settings = settings.replace(section, **values)
+    return settings
+
+
+def _logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@cli.command()
+@click.option("--port", type=int, help="Port of the API and UI (default 8080).")
+@click.option("--host", help="Interface to listen on (default 127.0.0.1).")
+@click.option(
+    "--dags",
+    "dags_folder",
+    type=click.Path(file_okay=False),
+    help="Folder of DAG files (team 'default').",
+)
+@click.pass_context
+def standalone(
+    ctx: click.Context, port: int | None, host: str | None, dags_folder: str | None
+) -> None:
+    """Run everything in one process: API, scheduler, DAG processor, local executor."""
+    from brisa.system import System
+
+    _logging()
+    folder = str(Path(dags_folder).absolute()) if dags_folder else None
+    settings = settings_of(ctx, api={"port": port, "host": host}, dags={"folder": folder})
+    if settings.dags.folder and not Path(settings.dags.folder).is_dir():
+        raise click.BadParameter(f"{settings.dags.folder} is not a folder", param_hint="--dags")
+    system = System.create(settings)
+    system.store  # noqa: B018 - migrate before anything else starts
+    system.start_processor()
+    system.start_scheduler()
+    click.echo(
+        f"Brisa is running at {settings.api_url} (state in {settings.home}); press Ctrl+C to stop."
+    )
+    system.serve_api()
+
+
+@cli.command()
+@click.option("--port", type=int)
+@click.option("--host")
+@click.pass_context
+def api(ctx: click.Context, port: int | None, host: str | None) -> None:
+    """Serve the REST API and the worker-facing execution API."""
+    from brisa.system import System
+
+    _logging()
+    system = System.create(settings_of(ctx, api={"port": port, "host": host}))
+    click.echo(f"Brisa API at {system.settings.api_url}")
+    system.serve_api()
+
+
+@cli.command()
+@click.pass_context
+def scheduler(ctx: click.Context) -> None:
+    """Create runs, queue ready tasks, start workers, detect lost ones."""
+    from brisa.system import System
+
+    _logging()
+    system = System.create(settings_of(ctx))
+    try:
+        system.scheduler.run_forever(system.stop)
+    except KeyboardInterrupt:
+        system.shutdown()
+
+
+@cli.command("dag-processor")
+@click.option("--dags", "dags_folder", type=click.Path(file_okay=False))
+@click.pass_context
+def dag_processor(ctx: click.Context, dags_folder: str | None) -> None:
+    """Parse DAG files in child processes and store the serialized DAGs."""
+    from brisa.system import System
+
+    _logging()
+    folder = str(Path(dags_folder).absolute()) if dags_folder else None
+    system = System.create(settings_of(ctx, dags={"folder": folder}))
+    processor = system.processor()
+    if processor is None:
+        raise click.UsageError("no DAG folder: pass --dags or set [dags] folder")
+    try:
+        processor.run_forever(system.stop, system.settings.dags.scan_interval)
+    except KeyboardInterrupt:
+        system.shutdown()
+
+
+@cli.group()
+def db() -> None:
+    """The metadata database."""
+
+
+@db.command("migrate")
+@click.pass_context
+def db_migrate(ctx: click.Context) -> None:
+    """Create or upgrade the schema (safe to run again)."""
+    from brisa.settings import redact_url
+    from brisa.store import open_store
+
+    settings = settings_of(ctx.find_root())
+    settings.home.mkdir(parents=True, exist_ok=True)
+    open_store(settings.database_url, migrate=True).close()
+    click.echo(f"database {redact_url(settings.database_url)} is up to date")
+
+
+@cli.group()
+def config() -> None:
+    """The effective configuration."""
+
+
+@config.command("show")
+@click.pass_context
+def config_show(ctx: click.Context) -> None:
+    """Print the effective configuration (file + environment), secrets redacted."""
+    click.echo(json.dumps(settings_of(ctx.find_root()).redacted(), indent=2))
+
+
+def _register_remote() -> None:
+    try:
+        from brisa.cli import remote
+    except ImportError:  # pragma: no cover - during development only
+        return
+    remote.register(cli)
+
+
+_register_remote()

@@ -1,0 +1,77 @@
+"""The attempt lifecycle as the worker drives it: start, heartbeat, finish.
+
+The REST layer authenticates the worker's token and calls these; the retry decision on a
+failure is the planner's `failure_outcome`, the same rule the scheduler uses for lost workers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from brisa.errors import Conflict, InvalidInput
+from brisa.planner import failure_outcome
+from brisa.records import AttemptRef, WorkItem
+from brisa.states import TaskState
+from brisa.store import Store
+
+Clock = Callable[[], datetime]
+
+
+class ExecutionService:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        max_return_bytes: int,
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.max_return_bytes = max_return_bytes
+        self.on_change = on_change
+
+    def start(self, ref: AttemptRef, *, hostname: str, pid: int) -> WorkItem:
+        item = self.store.start_attempt(ref, hostname=hostname, pid=pid, now=self.clock())
+        return item
+
+    def heartbeat(self, ref: AttemptRef) -> None:
+        """Raise Conflict when the attempt is no longer current: the worker must stop."""
+        if not self.store.heartbeat(ref, self.clock()):
+            raise Conflict("this attempt is no longer current; stop the task")
+
+    def finish(
+        self, ref: AttemptRef, *, success: bool, return_value: Any = None, error: str | None = None
+    ) -> TaskState:
+        """Record the outcome; a failure becomes up_for_retry while retries remain."""
+        now = self.clock()
+        if success:
+            size = len(json.dumps(return_value))
+            if size > self.max_return_bytes:
+                success, return_value = False, None
+                error = (
+                    f"return value is {size} bytes, over the limit of "
+                    f"{self.max_return_bytes}; write large data to storage and return a path"
+                )
+        if success:
+            state, next_try_at = TaskState.SUCCESS, None
+        else:
+            ti, task = self.store.task_for(ref)
+            state, next_try_at, error = failure_outcome(task, ti, now, error or "task failed")
+        if not self.store.finish_attempt(
+            ref, state, now=now, return_value=return_value, error=error, next_try_at=next_try_at
+        ):
+            raise Conflict("this attempt is no longer current; its result was not recorded")
+        self.on_change()
+        return state
+
+
+def parse_outcome(body: Any) -> tuple[bool, Any, str | None]:
+    """Validate a worker's finish request body."""
+    if not isinstance(body, dict) or body.get("state") not in ("success", "failed"):
+        raise InvalidInput('finish needs {"state": "success" | "failed", ...}')
+    error = body.get("error")
+    return body["state"] == "success", body.get("return_value"), str(error) if error else None

@@ -1,0 +1,33 @@
+"""The executor port."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from brisa.records import AttemptRef
+
+
+@dataclass(frozen=True)
+class LaunchRequest:
+    ref: AttemptRef
+    token: str
+    log_path: Path
+    timeout: float | None = None
+
+
+class Executor(Protocol):
+    parallelism: int
+
+    def launch(self, request: LaunchRequest) -> None:
+        """Start a worker for the attempt; a no-op if one is already alive for it."""
+
+    def kill(self, ref: AttemptRef) -> None:
+        """Stop the attempt's worker (all its processes); a no-op if there is none."""
+
+    def alive(self) -> frozenset[AttemptRef]:
+        """Attempts with a live worker, read from the outside world, not from bookkeeping."""
+
+    def close(self) -> None:
+        """Stop tracking; running workers are left alone (they finish and report)."""

@@ -1,0 +1,301 @@
+"""The scheduler's decisions, as a pure function: `plan(snapshot) -> actions`.
+
+No I/O, no clock: the snapshot carries `now` and everything the decisions depend on. The
+scheduler loop loads a snapshot, calls `plan`, and applies the actions with guarded updates,
+so a decision made on stale data loses its race instead of doing harm.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from brisa import retry, timetable
+from brisa.records import AttemptRef, DagRecord, RunRecord, TaskRecord
+from brisa.spec import DagSpec
+from brisa.states import FINISHED_TASK_STATES, RunState, TaskState
+from brisa.trigger_rules import Verdict, evaluate
+
+T = TaskState
+
+
+@dataclass(frozen=True)
+class Limits:
+    heartbeat_timeout: float = 30.0
+    queued_timeout: float = 120.0
+    relaunch_after: float = 5.0
+    max_runs_created: int = 50
+
+
+@dataclass(frozen=True)
+class DagSchedule:
+    dag: DagRecord
+    last_scheduled: datetime | None
+    active_runs: int
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    now: datetime
+    dags: list[DagSchedule]
+    runs: list[RunRecord]
+    specs: dict[int, DagSpec]
+    alive: frozenset[AttemptRef]
+    free_slots: int
+    # Task instances outside active runs that still have a live worker (to be stopped).
+    stray: list[TaskRecord] = field(default_factory=list)
+    limits: Limits = field(default_factory=Limits)
+
+
+@dataclass(frozen=True)
+class CreateRun:
+    team: str
+    dag_id: str
+    version_id: int
+    logical_date: datetime
+    interval: tuple[datetime, datetime]
+    task_ids: tuple[str, ...]
+    conf: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SetRunState:
+    run_pk: int
+    state: RunState
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class SetTaskState:
+    ti_id: int
+    expected: TaskState
+    try_number: int
+    state: TaskState
+    next_try_at: datetime | None = None
+    error: str | None = None
+    kill: bool = False
+
+
+@dataclass(frozen=True)
+class QueueTask:
+    ti_id: int
+    expected: TaskState
+    try_number: int  # the try that ended; the new one is try_number + 1
+    run_pk: int
+    timeout: float | None
+
+
+@dataclass(frozen=True)
+class Relaunch:
+    ref: AttemptRef
+    timeout: float | None
+
+
+@dataclass(frozen=True)
+class Kill:
+    ref: AttemptRef
+
+
+Action = CreateRun | SetRunState | SetTaskState | QueueTask | Relaunch | Kill
+
+
+def failure_outcome(
+    task: dict[str, Any], ti: TaskRecord, now: datetime, error: str
+) -> tuple[TaskState, datetime | None, str]:
+    """Failed for good, or up for retry after the task's delay (tries count from the last clear)."""
+    tries = ti.try_number - ti.retry_base
+    if retry.can_retry(task, tries):
+        return T.UP_FOR_RETRY, now + timedelta(seconds=retry.retry_delay(task, tries)), error
+    return T.FAILED, None, error
+
+
+def plan(snapshot: Snapshot) -> list[Action]:
+    """Every action the scheduler should take now, oldest runs first."""
+    actions: list[Action] = [*_plan_new_runs(snapshot)]
+    budget = _Budget(snapshot)
+    for run in sorted(snapshot.runs, key=lambda r: (r.logical_date, r.id)):
+        spec = snapshot.specs.get(run.version_id)
+        if spec is None:
+            continue
+        if run.state is RunState.QUEUED:
+            actions += budget.start_run(run, spec)
+        elif run.state is RunState.RUNNING:
+            actions += _plan_run(snapshot, run, spec, budget)
+    actions += [
+        Kill(AttemptRef(ti.id, ti.try_number))
+        for ti in snapshot.stray
+        if ti.state not in (T.QUEUED, T.RUNNING)
+    ]
+    return actions
+
+
+def _plan_new_runs(snapshot: Snapshot) -> list[Action]:
+    actions: list[Action] = []
+    for entry in snapshot.dags:
+        dag, spec = entry.dag, entry.dag.spec
+        if dag.is_paused or not dag.is_active or spec.start_date is None:
+            continue
+        room = int(spec.raw["max_active_runs"]) - entry.active_runs
+        fires = timetable.due_fires(
+            spec.schedule,
+            start=spec.start_date,
+            end=spec.end_date,
+            last=entry.last_scheduled,
+            now=snapshot.now,
+            catchup=bool(spec.raw["catchup"]),
+            limit=min(room, snapshot.limits.max_runs_created),
+        )
+        defaults = {k: p["default"] for k, p in spec.params.items() if "default" in p}
+        for fire in fires:
+            actions.append(
+                CreateRun(
+                    team=dag.team,
+                    dag_id=dag.dag_id,
+                    version_id=dag.version_id,
+                    logical_date=fire,
+                    interval=timetable.data_interval(spec.schedule, fire, spec.start_date),
+                    task_ids=tuple(spec.tasks),
+                    conf=defaults,
+                )
+            )
+    return actions
+
+
+class _Budget:
+    """Concurrency left in this iteration: executor slots, runs and tasks per DAG."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.slots = snapshot.free_slots
+        self.running_runs: Counter[tuple[str, str]] = Counter(
+            (r.team, r.dag_id) for r in snapshot.runs if r.state is RunState.RUNNING
+        )
+        self.active_tasks: Counter[tuple[str, str]] = Counter(
+            (r.team, r.dag_id)
+            for r in snapshot.runs
+            for t in r.tasks.values()
+            if t.state in (T.QUEUED, T.RUNNING)
+        )
+
+    def start_run(self, run: RunRecord, spec: DagSpec) -> list[Action]:
+        key = (run.team, run.dag_id)
+        if self.running_runs[key] >= int(spec.raw["max_active_runs"]):
+            return []
+        self.running_runs[key] += 1
+        return [SetRunState(run.id, RunState.RUNNING)]
+
+    def take_task(self, run: RunRecord, spec: DagSpec) -> bool:
+        key = (run.team, run.dag_id)
+        if self.slots <= 0 or self.active_tasks[key] >= int(spec.raw["max_active_tasks"]):
+            return False
+        self.slots -= 1
+        self.active_tasks[key] += 1
+        return True
+
+
+def _plan_run(snapshot: Snapshot, run: RunRecord, spec: DagSpec, budget: _Budget) -> list[Action]:
+    timeout = spec.raw.get("dagrun_timeout")
+    started = run.start_date or run.created_at
+    if timeout and snapshot.now - started > timedelta(seconds=timeout):
+        return _time_out_run(run, f"run exceeded its dagrun_timeout of {timeout:g}s")
+    tasks = spec.tasks
+    # Decisions rest on the stored states only: an update planned here may still lose its race
+    # (a "lost" worker reports success first), so nothing downstream may build on it yet.
+    states = {tid: ti.state for tid, ti in run.tasks.items()}
+    actions: list[Action] = []
+    for tid, ti in sorted(run.tasks.items()):
+        task = tasks.get(tid)
+        if task is None:
+            continue
+        action = _plan_task(snapshot, run, spec, budget, ti, task, states)
+        if action is not None:
+            actions.append(action)
+    if all(state in FINISHED_TASK_STATES for state in states.values()):
+        failed = any(s in (T.FAILED, T.UPSTREAM_FAILED) for s in states.values())
+        actions.append(SetRunState(run.id, RunState.FAILED if failed else RunState.SUCCESS))
+    return actions
+
+
+def _time_out_run(run: RunRecord, reason: str) -> list[Action]:
+    actions: list[Action] = [SetRunState(run.id, RunState.FAILED, reason)]
+    for ti in run.tasks.values():
+        if ti.state not in FINISHED_TASK_STATES:
+            actions.append(
+                SetTaskState(
+                    ti.id,
+                    ti.state,
+                    ti.try_number,
+                    T.CANCELLED,
+                    error=reason,
+                    kill=ti.state in (T.QUEUED, T.RUNNING),
+                )
+            )
+    return actions
+
+
+def _plan_task(
+    snapshot: Snapshot,
+    run: RunRecord,
+    spec: DagSpec,
+    budget: _Budget,
+    ti: TaskRecord,
+    task: dict[str, Any],
+    states: dict[str, TaskState],
+) -> Action | None:
+    ref = AttemptRef(ti.id, ti.try_number)
+    if ti.state is T.RUNNING:
+        return _check_running(snapshot, ti, task, ref)
+    if ti.state is T.QUEUED:
+        return _check_queued(snapshot, ti, task, ref)
+    if ref in snapshot.alive:
+        # Finished, waiting to retry or cleared, yet its worker still runs: stop it before the
+        # task may run again, so two tries of one task never run at once.
+        return Kill(ref)
+    if ti.state in FINISHED_TASK_STATES:
+        return None
+    if ti.state is T.UP_FOR_RETRY:
+        # A retry without a time is due at once rather than stuck forever.
+        ready = ti.next_try_at is None or ti.next_try_at <= snapshot.now
+    else:
+        verdict = evaluate(
+            task["trigger_rule"], [states[u] for u in task["upstream"] if u in states]
+        )
+        if verdict in (Verdict.SKIP, Verdict.UPSTREAM_FAILED):
+            new = T.SKIPPED if verdict is Verdict.SKIP else T.UPSTREAM_FAILED
+            return SetTaskState(ti.id, ti.state, ti.try_number, new)
+        ready = verdict is Verdict.READY
+    if ready and budget.take_task(run, spec):
+        return QueueTask(ti.id, ti.state, ti.try_number, run.id, task.get("execution_timeout"))
+    return None
+
+
+def _check_running(
+    snapshot: Snapshot, ti: TaskRecord, task: dict[str, Any], ref: AttemptRef
+) -> Action | None:
+    now, limits = snapshot.now, snapshot.limits
+    timeout = task.get("execution_timeout")
+    error = None
+    if timeout and ti.start_date and now - ti.start_date > timedelta(seconds=timeout):
+        error = f"timed out after {timeout:g}s (execution_timeout)"
+    elif ti.heartbeat_at and now - ti.heartbeat_at > timedelta(seconds=limits.heartbeat_timeout):
+        error = f"worker lost: no heartbeat for {limits.heartbeat_timeout:g}s"
+    if error is None:
+        return None
+    state, next_try_at, error = failure_outcome(task, ti, now, error)
+    return SetTaskState(ti.id, T.RUNNING, ti.try_number, state, next_try_at, error, kill=True)
+
+
+def _check_queued(
+    snapshot: Snapshot, ti: TaskRecord, task: dict[str, Any], ref: AttemptRef
+) -> Action | None:
+    if ref in snapshot.alive or ti.queued_at is None:
+        return None
+    waited = (snapshot.now - ti.queued_at).total_seconds()
+    if waited > snapshot.limits.queued_timeout:
+        error = f"worker never started within {snapshot.limits.queued_timeout:g}s"
+        state, next_try_at, error = failure_outcome(task, ti, snapshot.now, error)
+        return SetTaskState(ti.id, T.QUEUED, ti.try_number, state, next_try_at, error, kill=True)
+    if waited > snapshot.limits.relaunch_after:
+        return Relaunch(ref, task.get("execution_timeout"))
+    return None

@@ -1,0 +1,205 @@
+"""The DAG processor: notices new, changed and deleted DAG files, parses them in child
+processes with a timeout, and stores the serialized DAGs and import errors.
+
+A broken or hanging file is reported (file, line, traceback) and never affects other DAGs.
+Unchanged files are not parsed again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import selectors
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from brisa.errors import Conflict
+from brisa.store import Store
+
+log = logging.getLogger("brisa.processor")
+Clock = Callable[[], datetime]
+FileState = tuple[int, int]  # (mtime_ns, size)
+
+
+def scan(root: Path) -> dict[str, FileState]:
+    """Python files under `root` (relative paths), skipping hidden and private ones."""
+    found: dict[str, FileState] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
+        for name in filenames:
+            if name.endswith(".py") and not name.startswith((".", "_")):
+                path = Path(dirpath) / name
+                try:
+                    st = path.stat()
+                except OSError:
+                    continue
+                found[str(path.relative_to(root))] = (st.st_mtime_ns, st.st_size)
+    return found
+
+
+def diff(
+    previous: dict[str, FileState], current: dict[str, FileState]
+) -> tuple[list[str], list[str]]:
+    """Files to parse (new or changed) and files gone, both sorted."""
+    changed = sorted(f for f, state in current.items() if previous.get(f) != state)
+    gone = sorted(set(previous) - set(current))
+    return changed, gone
+
+
+def looks_like_dag_file(path: Path) -> bool:
+    """Cheap filter: only files that mention brisa can define Brisa DAGs."""
+    try:
+        return b"brisa" in path.read_bytes()
+    except OSError:
+        return False
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    file: str
+    dags: list[dict[str, Any]]
+    error: dict[str, Any] | None
+
+
+def parse_files(root: Path, files: list[str], timeout: float) -> list[ParseResult]:
+    """Parse files in a child process; a file that takes longer than `timeout` is reported
+    as an error and the child restarted for the rest."""
+    results: list[ParseResult] = []
+    pending = list(files)
+    while pending:
+        results += _parse_batch(root, pending, timeout)
+        done = {r.file for r in results}
+        pending = [f for f in pending if f not in done]
+    return results
+
+
+def _parse_batch(root: Path, files: list[str], timeout: float) -> list[ParseResult]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "brisa.parsing", str(root), *files],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    results: list[ParseResult] = []
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        buffer = b""
+        while len(results) < len(files):
+            if not sel.select(timeout):
+                return [
+                    *results,
+                    _failed(
+                        files[len(results)],
+                        proc,
+                        f"parsing took longer than {timeout:g}s "
+                        "(dags.parse_timeout); avoid slow work at the top "
+                        "level of DAG files",
+                    ),
+                ]
+            chunk = os.read(proc.stdout.fileno(), 1 << 20)
+            if not chunk:
+                break
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            results += [ParseResult(**json.loads(line)) for line in lines if line]
+    if len(results) < len(files):
+        return [
+            *results,
+            _failed(
+                files[len(results)], proc, "the parsing process died while importing this file"
+            ),
+        ]
+    proc.wait()
+    return results
+
+
+def _failed(file: str, proc: subprocess.Popen[bytes], message: str) -> ParseResult:
+    proc.kill()
+    proc.wait()
+    return ParseResult(file, [], {"lineno": None, "traceback": "", "message": message})
+
+
+class DagProcessor:
+    def __init__(
+        self,
+        store: Store,
+        root: Path,
+        *,
+        team: str,
+        clock: Clock,
+        parse_timeout: float = 30.0,
+        code_version: str = "",
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.store = store
+        self.root = root.absolute()
+        self.team = team
+        self.clock = clock
+        self.parse_timeout = parse_timeout
+        self.code_version = code_version
+        self.on_change = on_change
+        self._seen: dict[str, FileState] = {}
+
+    def run_once(self) -> int:
+        """One pass over the folder; returns how many files were parsed."""
+        current = scan(self.root)
+        changed, gone = diff(self._seen, current)
+        if not changed and not gone:
+            return 0
+        candidates = [f for f in changed if looks_like_dag_file(self.root / f)]
+        for result in parse_files(self.root, candidates, self.parse_timeout):
+            self._store_result(result)
+        for f in set(changed) - set(candidates):
+            self.store.retire_dags(self.team, fileloc=f)
+        self.store.retire_dags(self.team, present_files=current)
+        self._seen = current
+        self.on_change()
+        return len(candidates)
+
+    def _store_result(self, result: ParseResult) -> None:
+        now = self.clock()
+        published: list[str] = []
+        error = result.error
+        for spec in result.dags:
+            try:
+                self.store.publish_dag(
+                    self.team, spec, fileloc=result.file, code_version=self.code_version, now=now
+                )
+                published.append(spec["dag_id"])
+            except Conflict as exc:
+                error = {"lineno": spec.get("lineno"), "message": str(exc), "traceback": ""}
+        if result.error is None:
+            # A file that fails to import keeps its last good DAGs; one that imports fine
+            # but no longer defines a DAG retires it.
+            self.store.retire_dags(self.team, fileloc=result.file, keep=published)
+        if error:
+            log.warning("import error in %s: %s", result.file, error["message"])
+            self.store.record_import_error(
+                self.team,
+                result.file,
+                lineno=error["lineno"],
+                message=error["message"],
+                traceback=error["traceback"],
+                now=now,
+            )
+        else:
+            self.store.clear_import_error(self.team, result.file)
+
+    def run_forever(self, stop: threading.Event, interval: float) -> None:
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("DAG processing pass failed; retrying")
+            stop.wait(max(interval - (time.monotonic() - started), 0.05))

@@ -1,0 +1,114 @@
+"""Plain, immutable records of what the store holds. No I/O here.
+
+The store returns them, the planner decides on them, the API renders them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from brisa.spec import DagSpec
+from brisa.states import RunState, TaskState
+
+
+@dataclass(frozen=True)
+class DagRecord:
+    team: str
+    dag_id: str
+    fileloc: str
+    version_id: int
+    is_active: bool
+    is_paused: bool
+    last_parsed_at: datetime
+    spec: DagSpec
+    code_version: str = ""
+    structure_hash: str = ""
+
+
+@dataclass(frozen=True)
+class ImportErrorRecord:
+    team: str
+    filename: str
+    lineno: int | None
+    message: str
+    traceback: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    id: int
+    run_pk: int
+    task_id: str
+    state: TaskState
+    try_number: int
+    retry_base: int = 0
+    queued_at: datetime | None = None
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    next_try_at: datetime | None = None
+    heartbeat_at: datetime | None = None
+    hostname: str | None = None
+    pid: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    team: str
+    dag_id: str
+    run_id: str
+    run_type: str
+    state: RunState
+    version_id: int
+    logical_date: datetime
+    data_interval_start: datetime
+    data_interval_end: datetime
+    conf: dict[str, Any]
+    created_at: datetime
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    tasks: dict[str, TaskRecord] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    ti_id: int
+    try_number: int
+    state: TaskState
+    queued_at: datetime | None
+    start_date: datetime | None
+    end_date: datetime | None
+    hostname: str | None
+    pid: int | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class AttemptRef:
+    """Identifies one try of one task instance: what a worker and its token are bound to."""
+
+    ti_id: int
+    try_number: int
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """What the worker needs to run an attempt, returned when it starts."""
+
+    team: str
+    dag_id: str
+    task_id: str
+    run_id: str
+    try_number: int
+    logical_date: datetime
+    data_interval_start: datetime
+    data_interval_end: datetime
+    params: dict[str, Any]
+    fileloc: str
+    code_version: str
+    task: dict[str, Any]
+    upstream_values: dict[str, Any]

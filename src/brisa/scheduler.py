@@ -1,0 +1,165 @@
+"""The scheduler loop: snapshot -> plan -> apply, woken by events, polling as a fallback.
+
+All decisions are in `planner.plan`; this module loads the snapshot, applies the actions with
+the store's guarded verbs and tells the executor what to start and stop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from brisa import tokens
+from brisa.errors import Conflict
+from brisa.executor.base import Executor, LaunchRequest
+from brisa.logs import attempt_log_path
+from brisa.planner import (
+    Action,
+    CreateRun,
+    DagSchedule,
+    Kill,
+    Limits,
+    QueueTask,
+    Relaunch,
+    SetRunState,
+    SetTaskState,
+    Snapshot,
+    plan,
+)
+from brisa.records import AttemptRef, RunRecord
+from brisa.spec import DagSpec
+from brisa.store import Store
+
+log = logging.getLogger("brisa.scheduler")
+Clock = Callable[[], datetime]
+
+
+class Scheduler:
+    def __init__(
+        self,
+        store: Store,
+        executor: Executor,
+        *,
+        clock: Clock,
+        secret_key: str,
+        logs_folder: Path,
+        limits: Limits,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.store = store
+        self.executor = executor
+        self.clock = clock
+        self.secret_key = secret_key
+        self.logs_folder = logs_folder
+        self.limits = limits
+        self.poll_interval = poll_interval
+        self._wake = threading.Event()
+        self._specs: dict[int, DagSpec] = {}
+        self._where: dict[int, tuple[RunRecord, str]] = {}
+
+    def wake(self) -> None:
+        """Ask for a scheduling pass now (an attempt ended, a run was triggered, ...)."""
+        self._wake.set()
+
+    def snapshot(self) -> Snapshot:
+        now = self.clock()
+        alive = self.executor.alive()
+        runs = self.store.active_runs()
+        missing = {r.version_id for r in runs} - set(self._specs)
+        self._specs.update({vid: spec for vid, (spec, _) in self.store.get_specs(missing).items()})
+        state = self.store.schedule_state()
+        dags = [
+            DagSchedule(d, *state.get((d.team, d.dag_id), (None, 0)))
+            for d in self.store.list_dags()
+            if d.spec.schedule["kind"] != "manual" and not d.is_paused
+        ]
+        known = {ti.id for r in runs for ti in r.tasks.values()}
+        stray_ids = {ref.ti_id for ref in alive} - known
+        stray = list(self.store.tasks_by_id(stray_ids).values())
+        self._where = {ti.id: (r, tid) for r in runs for tid, ti in r.tasks.items()}
+        return Snapshot(
+            now=now,
+            dags=dags,
+            runs=runs,
+            specs=self._specs,
+            alive=alive,
+            free_slots=self.executor.parallelism - len(alive),
+            stray=stray,
+            limits=self.limits,
+        )
+
+    def run_once(self) -> int:
+        """One pass: returns how many actions took effect."""
+        actions = plan(self.snapshot())
+        return sum(self._apply(action) for action in actions)
+
+    def _apply(self, action: Action) -> bool:
+        now = self.clock()
+        if isinstance(action, CreateRun):
+            try:
+                self.store.create_run(
+                    team=action.team,
+                    dag_id=action.dag_id,
+                    version_id=action.version_id,
+                    run_id=f"scheduled__{action.logical_date.isoformat()}",
+                    run_type="scheduled",
+                    logical_date=action.logical_date,
+                    interval=action.interval,
+                    conf=action.conf,
+                    task_ids=action.task_ids,
+                    now=now,
+                )
+            except Conflict:
+                return False
+            return True
+        if isinstance(action, SetRunState):
+            return self.store.set_run_state(action.run_pk, action.state, now)
+        if isinstance(action, SetTaskState):
+            done = self.store.set_task_state(
+                action.ti_id,
+                action.state,
+                expected=action.expected,
+                try_number=action.try_number,
+                now=now,
+                next_try_at=action.next_try_at,
+                error=action.error,
+            )
+            if done and action.kill:
+                self.executor.kill(AttemptRef(action.ti_id, action.try_number))
+            return done
+        if isinstance(action, QueueTask):
+            if not self.store.queue_task(
+                action.ti_id, expected=action.expected, try_number=action.try_number, now=now
+            ):
+                return False
+            self._launch(AttemptRef(action.ti_id, action.try_number + 1), action.timeout)
+            return True
+        if isinstance(action, Relaunch):
+            self._launch(action.ref, action.timeout)
+            return False
+        if isinstance(action, Kill):
+            self.executor.kill(action.ref)
+            return False
+        raise AssertionError(f"unknown action {action}")
+
+    def _launch(self, ref: AttemptRef, timeout: float | None) -> None:
+        run, task_id = self._where[ref.ti_id]
+        path = attempt_log_path(
+            self.logs_folder, run.team, run.dag_id, run.run_id, task_id, ref.try_number
+        )
+        self.executor.launch(LaunchRequest(ref, tokens.issue(self.secret_key, ref), path, timeout))
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Loop until `stop` is set; a pass that changed something is followed at once."""
+        while not stop.is_set():
+            self._wake.clear()
+            try:
+                changed = self.run_once()
+            except Exception:
+                log.exception("scheduling pass failed; retrying")
+                changed = 0
+            if not changed:
+                self._wake.wait(self.poll_interval)

@@ -1,0 +1,294 @@
+"""One frozen settings object: a TOML file plus `BRISA__SECTION__KEY` environment overrides.
+
+Loaded once by the composition root and passed down; no other module reads the environment
+for configuration. Unknown keys and bad values are reported by name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import secrets
+import tomllib
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+from brisa.errors import ConfigError
+
+ENV_PREFIX = "BRISA__"
+REDACTED = "***"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def parse_duration(value: Any, name: str) -> float:
+    """Seconds from a number or a string like '500ms', '30s', '5m', '1h', '7d'."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    match = _DURATION.match(str(value)) if isinstance(value, str) else None
+    if not match:
+        raise ConfigError(f"{name}: {value!r} is not a duration; use seconds or '30s', '5m', '1h'")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def _secret() -> Any:
+    return field(default="", metadata={"secret": True})
+
+
+def _duration(default: float) -> Any:
+    return field(default=default, metadata={"duration": True})
+
+
+@dataclass(frozen=True)
+class CoreSettings:
+    # Signs the per-attempt execution tokens. Generated into $BRISA_HOME when empty;
+    # set it explicitly when the API and the scheduler run as separate processes.
+    secret_key: str = _secret()
+    max_return_value_bytes: int = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    # SQLAlchemy URL; empty means SQLite at $BRISA_HOME/brisa.db.
+    url: str = field(default="", metadata={"secret_url": True})
+    pool_size: int = 5
+
+
+@dataclass(frozen=True)
+class DagsSettings:
+    # A plain folder of DAG files, owned by `team`. Empty: no folder.
+    folder: str = ""
+    team: str = "default"
+    scan_interval: float = _duration(1.0)
+    parse_timeout: float = _duration(30.0)
+    parse_processes: int = 2
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    # Fallback polling; the scheduler is woken at once by events.
+    poll_interval: float = _duration(1.0)
+    # A running attempt without a heartbeat for this long is declared lost.
+    heartbeat_timeout: float = _duration(30.0)
+    # A queued attempt whose worker never started is retried or failed after this long.
+    queued_timeout: float = _duration(120.0)
+    max_runs_created_per_loop: int = 50
+
+
+@dataclass(frozen=True)
+class ExecutorSettings:
+    kind: str = "local"
+    parallelism: int = 32
+    # Seconds between SIGTERM and SIGKILL when an attempt is stopped.
+    kill_grace: float = _duration(5.0)
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    heartbeat_interval: float = _duration(5.0)
+    # How long a worker keeps retrying to report its result while the API is unreachable.
+    report_timeout: float = _duration(600.0)
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # The URL workers use to reach the execution API; derived from host/port when empty.
+    public_url: str = ""
+
+
+@dataclass(frozen=True)
+class LogsSettings:
+    # Where attempt logs are kept; empty means $BRISA_HOME/logs.
+    folder: str = ""
+
+
+SECTIONS: dict[str, type] = {
+    "core": CoreSettings,
+    "database": DatabaseSettings,
+    "dags": DagsSettings,
+    "scheduler": SchedulerSettings,
+    "executor": ExecutorSettings,
+    "worker": WorkerSettings,
+    "api": ApiSettings,
+    "logs": LogsSettings,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    core: CoreSettings = field(default_factory=CoreSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    dags: DagsSettings = field(default_factory=DagsSettings)
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    executor: ExecutorSettings = field(default_factory=ExecutorSettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
+    logs: LogsSettings = field(default_factory=LogsSettings)
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{self.home / 'brisa.db'}"
+
+    @property
+    def logs_folder(self) -> Path:
+        return Path(self.logs.folder) if self.logs.folder else self.home / "logs"
+
+    @property
+    def api_url(self) -> str:
+        host = "127.0.0.1" if self.api.host in ("0.0.0.0", "::") else self.api.host
+        return (self.api.public_url or f"http://{host}:{self.api.port}").rstrip("/")
+
+    def replace(self, section: str, **values: Any) -> Settings:
+        """A copy with some keys of one section changed (e.g. from CLI flags)."""
+        return dataclasses.replace(
+            self, **{section: dataclasses.replace(getattr(self, section), **values)}
+        )
+
+    def redacted(self) -> dict[str, Any]:
+        """The effective configuration as plain data, secrets replaced by '***'."""
+        out: dict[str, Any] = {"home": str(self.home)}
+        for name in SECTIONS:
+            section = getattr(self, name)
+            values: dict[str, Any] = {}
+            for f in dataclasses.fields(section):
+                value = getattr(section, f.name)
+                if f.metadata.get("secret") and value:
+                    value = REDACTED
+                elif f.metadata.get("secret_url"):
+                    value = redact_url(value)
+                values[f.name] = value
+            out[name] = values
+        return out
+
+
+def redact_url(url: str) -> str:
+    """Hide the password of a URL like scheme://user:password@host/db."""
+    return re.sub(r"(://[^:/@]+:)[^@]+@", rf"\g<1>{REDACTED}@", url)
+
+
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+
+def _coerce_bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in _TRUE + _FALSE:
+        return value.lower() in _TRUE
+    return None
+
+
+def _coerce_number(kind: type, value: Any) -> float | int | None:
+    if isinstance(value, bool):
+        return None
+    if kind is int:
+        if isinstance(value, int):
+            return value
+        return (
+            int(value) if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()) else None
+        )
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _coerce(kind: Any, f: dataclasses.Field[Any], value: Any, name: str) -> Any:
+    if f.metadata.get("duration"):
+        return parse_duration(value, name)
+    result: Any = None
+    if kind is bool:
+        result = _coerce_bool(value)
+    elif kind in (int, float):
+        result = _coerce_number(kind, value)
+    elif kind is str and isinstance(value, str):
+        result = value
+    if result is None:
+        type_name = getattr(kind, "__name__", str(kind))
+        raise ConfigError(f"{name}: expected {type_name}, got {value!r}")
+    return result
+
+
+def _section_kind(cls: type, key: str) -> Any:
+    kind = get_type_hints(cls)[key]
+    if get_origin(kind) in (Union, types.UnionType):
+        kind = next(a for a in get_args(kind) if a is not type(None))
+    return kind
+
+
+def _build_section(name: str, values: Mapping[str, Any], source: str) -> Any:
+    cls = SECTIONS[name]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    parsed: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in fields:
+            known = ", ".join(fields)
+            raise ConfigError(f"{source}: unknown key [{name}] {key}; known keys: {known}")
+        parsed[key] = _coerce(
+            _section_kind(cls, key), fields[key], value, f"{source} [{name}] {key}"
+        )
+    return cls(**parsed)
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    overrides: dict[str, dict[str, str]] = {}
+    for var, value in environ.items():
+        if not var.startswith(ENV_PREFIX):
+            continue
+        parts = var[len(ENV_PREFIX) :].lower().split("__")
+        if len(parts) != 2 or parts[0] not in SECTIONS:
+            raise ConfigError(
+                f"environment variable {var} does not name a setting; use "
+                f"BRISA__SECTION__KEY with a section among {', '.join(SECTIONS)}"
+            )
+        overrides.setdefault(parts[0], {})[parts[1]] = value
+    return overrides
+
+
+def load(
+    home: Path | str | None = None,
+    config_file: Path | str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Read the config file (if any) and the environment into one frozen Settings."""
+    environ = os.environ if environ is None else environ
+    home = Path(home or environ.get("BRISA_HOME") or ".brisa").absolute()
+    path = Path(config_file) if config_file else home / "brisa.toml"
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    elif config_file:
+        raise ConfigError(f"config file {path} does not exist")
+    sections: dict[str, Any] = {}
+    for name, values in data.items():
+        if name not in SECTIONS or not isinstance(values, dict):
+            raise ConfigError(f"{path}: unknown section [{name}]; known: {', '.join(SECTIONS)}")
+        sections[name] = dict(values)
+    for name, values in _env_overrides(environ).items():
+        sections.setdefault(name, {}).update(values)
+    built = {name: _build_section(name, values, str(path)) for name, values in sections.items()}
+    return Settings(home=home, **built)
+
+
+def ensure_secret_key(settings: Settings) -> Settings:
+    """Use the configured secret key, else one kept in $BRISA_HOME/secret_key (made once)."""
+    if settings.core.secret_key:
+        return settings
+    key_file = settings.home / "secret_key"
+    if not key_file.exists():
+        settings.home.mkdir(parents=True, exist_ok=True)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+    return settings.replace("core", secret_key=key_file.read_text().strip())

@@ -1,0 +1,41 @@
+"""The metadata store port: domain verbs over SQLAlchemy Core, on SQLite or PostgreSQL.
+
+Every state change is an UPDATE guarded by the expected current state (and try number), so
+that a race loses cleanly instead of overwriting newer work. See docs/adr/0002-store.md.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from brisa.store.attempts import AttemptStore
+from brisa.store.catalog import CatalogStore
+from brisa.store.engine import create_engine
+from brisa.store.migrate import upgrade
+from brisa.store.operations import OperationsStore
+from brisa.store.runs import RunStore
+
+
+class Store(CatalogStore, RunStore, OperationsStore, AttemptStore):
+    """All the store's verbs over one engine."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    @property
+    def backend(self) -> str:
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_store(url: str, *, migrate: bool = False, pool_size: int = 5) -> Store:
+    """Connect to the database at `url`; with migrate=True bring its schema up to date first."""
+    engine = create_engine(url, pool_size=pool_size)
+    if migrate:
+        upgrade(engine)
+    return Store(engine)
+
+
+__all__ = ["Store", "open_store"]

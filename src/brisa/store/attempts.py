@@ -1,0 +1,175 @@
+"""The worker-facing verbs: start an attempt, heartbeat, finish. Every one is guarded by the
+attempt's try number, so a stale worker can never overwrite a newer attempt."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from brisa.errors import Conflict, NotFound
+from brisa.records import AttemptRef, TaskRecord, WorkItem
+from brisa.states import FINISHED_TASK_STATES, TaskState
+from brisa.store.engine import WRITE
+from brisa.store.runs import _TASK_FIELDS, _task_record
+from brisa.store.tables import dag_runs, dag_versions, task_attempts, task_instances
+
+
+def _refs(task: dict[str, Any]) -> set[str]:
+    bindings = [*task.get("args", []), *task.get("kwargs", {}).values()]
+    return {b["ref"] for b in bindings if "ref" in b}
+
+
+class AttemptStore:
+    engine: sa.Engine
+
+    def task_for(self, ref: AttemptRef) -> tuple[TaskRecord, dict[str, Any]]:
+        """The task instance behind an attempt and its task spec, from the run's version."""
+        query = (
+            sa.select(*[task_instances.c[n] for n in _TASK_FIELDS], dag_versions.c.spec)
+            .join(dag_runs, dag_runs.c.id == task_instances.c.run_pk)
+            .join(dag_versions, dag_versions.c.id == dag_runs.c.version_id)
+            .where(task_instances.c.id == ref.ti_id)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise NotFound(f"no task instance {ref.ti_id}")
+        spec = next(t for t in row.spec["tasks"] if t["task_id"] == row.task_id)
+        return _task_record(row), spec
+
+    def start_attempt(self, ref: AttemptRef, *, hostname: str, pid: int, now: datetime) -> WorkItem:
+        """Mark a queued attempt running and return what the worker needs to run it."""
+        with self.engine.execution_options(**WRITE).begin() as conn:
+            started = conn.execute(
+                task_instances.update()
+                .where(
+                    task_instances.c.id == ref.ti_id,
+                    task_instances.c.try_number == ref.try_number,
+                    task_instances.c.state == TaskState.QUEUED,
+                )
+                .values(
+                    state=TaskState.RUNNING,
+                    start_date=now,
+                    heartbeat_at=now,
+                    hostname=hostname,
+                    pid=pid,
+                )
+            ).rowcount
+            if started:
+                conn.execute(
+                    task_attempts.update()
+                    .where(
+                        task_attempts.c.ti_id == ref.ti_id,
+                        task_attempts.c.try_number == ref.try_number,
+                    )
+                    .values(state=TaskState.RUNNING, start_date=now, hostname=hostname, pid=pid)
+                )
+        ti, _ = self.task_for(ref)
+        if not started and not (
+            ti.state is TaskState.RUNNING
+            and ti.try_number == ref.try_number
+            and ti.pid == pid
+            and ti.hostname == hostname
+        ):
+            raise Conflict(
+                f"attempt {ref.try_number} of task instance {ref.ti_id} is no longer "
+                f"current (task is {ti.state} at try {ti.try_number})"
+            )
+        return self._work_item(ti)
+
+    def _work_item(self, ti: TaskRecord) -> WorkItem:
+        with self.engine.connect() as conn:
+            run = conn.execute(sa.select(dag_runs).where(dag_runs.c.id == ti.run_pk)).one()
+            version = conn.execute(
+                sa.select(dag_versions.c.spec, dag_versions.c.code_version).where(
+                    dag_versions.c.id == run.version_id
+                )
+            ).one()
+            task = next(t for t in version.spec["tasks"] if t["task_id"] == ti.task_id)
+            upstream = {}
+            refs = _refs(task)
+            if refs:
+                rows = conn.execute(
+                    sa.select(task_instances.c.task_id, task_instances.c.return_value).where(
+                        task_instances.c.run_pk == ti.run_pk, task_instances.c.task_id.in_(refs)
+                    )
+                )
+                upstream = {r.task_id: r.return_value for r in rows}
+        return WorkItem(
+            team=run.team,
+            dag_id=run.dag_id,
+            task_id=ti.task_id,
+            run_id=run.run_id,
+            try_number=ti.try_number,
+            logical_date=run.logical_date,
+            data_interval_start=run.data_interval_start,
+            data_interval_end=run.data_interval_end,
+            params=run.conf,
+            fileloc=version.spec["fileloc"],
+            code_version=version.code_version,
+            task=task,
+            upstream_values=upstream,
+        )
+
+    def heartbeat(self, ref: AttemptRef, now: datetime) -> bool:
+        """Record that the worker is alive; False means it must stop (no longer current)."""
+        with self.engine.execution_options(**WRITE).begin() as conn:
+            return bool(
+                conn.execute(
+                    task_instances.update()
+                    .where(
+                        task_instances.c.id == ref.ti_id,
+                        task_instances.c.try_number == ref.try_number,
+                        task_instances.c.state == TaskState.RUNNING,
+                    )
+                    .values(heartbeat_at=now)
+                ).rowcount
+            )
+
+    def finish_attempt(
+        self,
+        ref: AttemptRef,
+        new: TaskState,
+        *,
+        now: datetime,
+        return_value: Any = None,
+        error: str | None = None,
+        next_try_at: datetime | None = None,
+    ) -> bool:
+        """Record a running attempt's outcome. False if the attempt is no longer current."""
+        if new not in FINISHED_TASK_STATES and new is not TaskState.UP_FOR_RETRY:
+            raise ValueError(f"{new} is not an outcome")
+        with self.engine.execution_options(**WRITE).begin() as conn:
+            done = conn.execute(
+                task_instances.update()
+                .where(
+                    task_instances.c.id == ref.ti_id,
+                    task_instances.c.try_number == ref.try_number,
+                    task_instances.c.state == TaskState.RUNNING,
+                )
+                .values(
+                    state=new,
+                    end_date=now,
+                    return_value=return_value,
+                    error=error,
+                    next_try_at=next_try_at,
+                )
+            ).rowcount
+            if done:
+                conn.execute(
+                    task_attempts.update()
+                    .where(
+                        task_attempts.c.ti_id == ref.ti_id,
+                        task_attempts.c.try_number == ref.try_number,
+                    )
+                    .values(state=new, end_date=now, error=error)
+                )
+            return bool(done)
+
+    def return_value(self, ti_id: int) -> Any:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(task_instances.c.return_value).where(task_instances.c.id == ti_id)
+            ).scalar()

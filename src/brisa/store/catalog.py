@@ -1,0 +1,211 @@
+"""The DAG catalog: published DAG versions, which DAGs are active or paused, import errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from brisa.errors import Conflict, NotFound
+from brisa.records import DagRecord, ImportErrorRecord
+from brisa.spec import DagSpec, structure_version
+from brisa.store.engine import WRITE
+from brisa.store.tables import dag_versions, dags, import_errors
+
+_DAG_COLUMNS: list[Any] = [
+    dags,
+    dag_versions.c.spec,
+    dag_versions.c.code_version,
+    dag_versions.c.structure_hash,
+]
+
+
+def _dag_record(row: Any) -> DagRecord:
+    return DagRecord(
+        team=row.team,
+        dag_id=row.dag_id,
+        fileloc=row.fileloc,
+        version_id=row.version_id,
+        is_active=row.is_active,
+        is_paused=row.is_paused,
+        last_parsed_at=row.last_parsed_at,
+        spec=DagSpec(row.spec),
+        code_version=row.code_version,
+        structure_hash=row.structure_hash,
+    )
+
+
+class CatalogStore:
+    engine: sa.Engine
+
+    @property
+    def _writer(self) -> sa.Engine:
+        return self.engine.execution_options(**WRITE)
+
+    def publish_dag(
+        self, team: str, spec: dict[str, Any], *, fileloc: str, code_version: str, now: datetime
+    ) -> int:
+        """Store a parsed DAG; returns its version id. Versions are never updated in place.
+
+        Raises Conflict when another active file of the team already defines this DAG id.
+        """
+        dag_id, digest = spec["dag_id"], structure_version(spec)
+        with self._writer.begin() as conn:
+            existing = conn.execute(
+                sa.select(dags.c.fileloc, dags.c.is_active).where(
+                    dags.c.team == team, dags.c.dag_id == dag_id
+                )
+            ).first()
+            if existing and existing.is_active and existing.fileloc != fileloc:
+                raise Conflict(
+                    f"DAG id {dag_id!r} is already defined in {existing.fileloc}; "
+                    "DAG ids must be unique within a team"
+                )
+            version_id = conn.execute(
+                sa.select(dag_versions.c.id).where(
+                    dag_versions.c.team == team,
+                    dag_versions.c.dag_id == dag_id,
+                    dag_versions.c.structure_hash == digest,
+                    dag_versions.c.code_version == code_version,
+                )
+            ).scalar()
+            if version_id is None:
+                version_id = conn.execute(
+                    dag_versions.insert().values(
+                        team=team,
+                        dag_id=dag_id,
+                        structure_hash=digest,
+                        code_version=code_version,
+                        spec=spec,
+                        created_at=now,
+                    )
+                ).inserted_primary_key[0]  # type: ignore[index]
+            values = {
+                "fileloc": fileloc,
+                "version_id": version_id,
+                "is_active": True,
+                "last_parsed_at": now,
+            }
+            if existing:
+                conn.execute(
+                    dags.update()
+                    .where(dags.c.team == team, dags.c.dag_id == dag_id)
+                    .values(**values)
+                )
+            else:
+                conn.execute(
+                    dags.insert().values(team=team, dag_id=dag_id, is_paused=False, **values)
+                )
+        return int(version_id)
+
+    def retire_dags(
+        self,
+        team: str,
+        *,
+        fileloc: str | None = None,
+        keep: Iterable[str] = (),
+        present_files: Iterable[str] | None = None,
+    ) -> None:
+        """Mark DAGs inactive: those of `fileloc` not in `keep`, or of files not present."""
+        query = dags.update().where(dags.c.team == team, dags.c.is_active.is_(True))
+        if fileloc is not None:
+            query = query.where(dags.c.fileloc == fileloc, dags.c.dag_id.not_in(list(keep)))
+        if present_files is not None:
+            files = list(present_files)
+            query = query.where(dags.c.fileloc.not_in(files))
+        with self._writer.begin() as conn:
+            conn.execute(query.values(is_active=False))
+            if present_files is not None:
+                conn.execute(
+                    import_errors.delete().where(
+                        import_errors.c.team == team, import_errors.c.filename.not_in(files)
+                    )
+                )
+
+    def record_import_error(
+        self,
+        team: str,
+        filename: str,
+        *,
+        lineno: int | None,
+        message: str,
+        traceback: str,
+        now: datetime,
+    ) -> None:
+        with self._writer.begin() as conn:
+            conn.execute(
+                import_errors.delete().where(
+                    import_errors.c.team == team, import_errors.c.filename == filename
+                )
+            )
+            conn.execute(
+                import_errors.insert().values(
+                    team=team,
+                    filename=filename,
+                    lineno=lineno,
+                    message=message,
+                    traceback=traceback,
+                    created_at=now,
+                )
+            )
+
+    def clear_import_error(self, team: str, filename: str) -> None:
+        with self._writer.begin() as conn:
+            conn.execute(
+                import_errors.delete().where(
+                    import_errors.c.team == team, import_errors.c.filename == filename
+                )
+            )
+
+    def list_import_errors(self, team: str | None = None) -> list[ImportErrorRecord]:
+        query = sa.select(import_errors).order_by(import_errors.c.team, import_errors.c.filename)
+        if team is not None:
+            query = query.where(import_errors.c.team == team)
+        with self.engine.connect() as conn:
+            return [ImportErrorRecord(**row._mapping) for row in conn.execute(query)]
+
+    def list_dags(
+        self, team: str | None = None, *, include_inactive: bool = False, dag_id: str | None = None
+    ) -> list[DagRecord]:
+        query = (
+            sa.select(*_DAG_COLUMNS)
+            .join(dag_versions, dag_versions.c.id == dags.c.version_id)
+            .order_by(dags.c.team, dags.c.dag_id)
+        )
+        if team is not None:
+            query = query.where(dags.c.team == team)
+        if dag_id is not None:
+            query = query.where(dags.c.dag_id == dag_id)
+        if not include_inactive:
+            query = query.where(dags.c.is_active.is_(True))
+        with self.engine.connect() as conn:
+            return [_dag_record(row) for row in conn.execute(query)]
+
+    def get_dag(self, team: str, dag_id: str) -> DagRecord:
+        found = self.list_dags(team, dag_id=dag_id)
+        if not found:
+            raise NotFound(f"no DAG {team}/{dag_id}; `brisa dags list` shows the DAGs there are")
+        return found[0]
+
+    def set_paused(self, team: str, dag_id: str, paused: bool) -> DagRecord:
+        with self._writer.begin() as conn:
+            updated = conn.execute(
+                dags.update()
+                .where(dags.c.team == team, dags.c.dag_id == dag_id, dags.c.is_active.is_(True))
+                .values(is_paused=paused)
+            ).rowcount
+        if not updated:
+            raise NotFound(f"no DAG {team}/{dag_id}; `brisa dags list` shows the DAGs there are")
+        return self.get_dag(team, dag_id)
+
+    def get_specs(self, version_ids: Iterable[int]) -> dict[int, tuple[DagSpec, str]]:
+        """Specs and code versions by version id (immutable: safe to cache forever)."""
+        ids = list(set(version_ids))
+        if not ids:
+            return {}
+        query = sa.select(dag_versions.c.id, dag_versions.c.spec, dag_versions.c.code_version)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.where(dag_versions.c.id.in_(ids)))
+            return {row.id: (DagSpec(row.spec), row.code_version) for row in rows}

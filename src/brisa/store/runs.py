@@ -1,0 +1,314 @@
+"""Runs and task instances: creation, listing, and every guarded state change."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from brisa.errors import Conflict, NotFound
+from brisa.records import AttemptRecord, RunRecord, TaskRecord
+from brisa.states import (
+    FINISHED_RUN_STATES,
+    FINISHED_TASK_STATES,
+    RunState,
+    TaskState,
+    run_sources,
+    task_sources,
+)
+from brisa.store.engine import WRITE
+from brisa.store.tables import dag_runs, task_attempts, task_instances
+
+_TASK_FIELDS = [c.name for c in task_instances.c if c.name != "return_value"]
+
+
+def _task_record(row: Any) -> TaskRecord:
+    values = {name: getattr(row, name) for name in _TASK_FIELDS}
+    values["state"] = TaskState(values["state"])
+    return TaskRecord(**values)
+
+
+def _run_record(row: Any, tasks: dict[str, TaskRecord] | None = None) -> RunRecord:
+    values = dict(row._mapping)
+    values.pop("note", None)
+    values["state"] = RunState(values["state"])
+    return RunRecord(**values, tasks=tasks or {})
+
+
+class RunStore:
+    engine: sa.Engine
+
+    @property
+    def _writer(self) -> sa.Engine:
+        return self.engine.execution_options(**WRITE)
+
+    def create_run(
+        self,
+        *,
+        team: str,
+        dag_id: str,
+        version_id: int,
+        run_id: str,
+        run_type: str,
+        logical_date: datetime,
+        interval: tuple[datetime, datetime],
+        conf: dict[str, Any],
+        task_ids: Iterable[str],
+        now: datetime,
+    ) -> RunRecord:
+        """A new queued run with every task pending. Conflict if the run id exists."""
+        try:
+            with self._writer.begin() as conn:
+                run_pk = conn.execute(
+                    dag_runs.insert().values(
+                        team=team,
+                        dag_id=dag_id,
+                        run_id=run_id,
+                        run_type=run_type,
+                        state=RunState.QUEUED,
+                        version_id=version_id,
+                        logical_date=logical_date,
+                        data_interval_start=interval[0],
+                        data_interval_end=interval[1],
+                        conf=conf,
+                        created_at=now,
+                    )
+                ).inserted_primary_key[0]  # type: ignore[index]
+                conn.execute(
+                    task_instances.insert(),
+                    [
+                        {
+                            "run_pk": run_pk,
+                            "task_id": tid,
+                            "state": TaskState.PENDING,
+                            "try_number": 0,
+                            "retry_base": 0,
+                        }
+                        for tid in sorted(task_ids)
+                    ],
+                )
+        except IntegrityError:
+            raise Conflict(f"run {run_id!r} of {team}/{dag_id} already exists") from None
+        return self.get_run_by_pk(int(run_pk))
+
+    def _tasks_of(
+        self, conn: sa.Connection, run_pks: Sequence[int]
+    ) -> dict[int, dict[str, TaskRecord]]:
+        by_run: dict[int, dict[str, TaskRecord]] = defaultdict(dict)
+        if run_pks:
+            query = sa.select(*[task_instances.c[n] for n in _TASK_FIELDS])
+            for row in conn.execute(query.where(task_instances.c.run_pk.in_(list(run_pks)))):
+                by_run[row.run_pk][row.task_id] = _task_record(row)
+        return by_run
+
+    def get_run_by_pk(self, run_pk: int) -> RunRecord:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(dag_runs).where(dag_runs.c.id == run_pk)).first()
+            if row is None:
+                raise NotFound(f"no run with internal id {run_pk}")
+            return _run_record(row, self._tasks_of(conn, [run_pk])[run_pk])
+
+    def get_run(self, team: str, dag_id: str, run_id: str) -> RunRecord:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(dag_runs).where(
+                    dag_runs.c.team == team,
+                    dag_runs.c.dag_id == dag_id,
+                    dag_runs.c.run_id == run_id,
+                )
+            ).first()
+            if row is None:
+                raise NotFound(
+                    f"no run {run_id!r} of {team}/{dag_id}; "
+                    f"`brisa runs list {team}/{dag_id}` shows its runs"
+                )
+            return _run_record(row, self._tasks_of(conn, [row.id])[row.id])
+
+    def list_runs(
+        self,
+        team: str,
+        dag_id: str,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        state: str | None = None,
+        with_tasks: bool = False,
+    ) -> list[RunRecord]:
+        query = (
+            sa.select(dag_runs)
+            .where(dag_runs.c.team == team, dag_runs.c.dag_id == dag_id)
+            .order_by(dag_runs.c.logical_date.desc(), dag_runs.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        if state:
+            query = query.where(dag_runs.c.state == state)
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(query))
+            tasks = self._tasks_of(conn, [r.id for r in rows]) if with_tasks else {}
+            return [_run_record(r, tasks.get(r.id)) for r in rows]
+
+    def active_runs(self) -> list[RunRecord]:
+        """Queued and running runs with their tasks, oldest logical date first."""
+        query = (
+            sa.select(dag_runs)
+            .where(dag_runs.c.state.in_([RunState.QUEUED, RunState.RUNNING]))
+            .order_by(dag_runs.c.logical_date, dag_runs.c.id)
+        )
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(query))
+            tasks = self._tasks_of(conn, [r.id for r in rows])
+            return [_run_record(r, tasks.get(r.id)) for r in rows]
+
+    def tasks_by_id(self, ti_ids: Iterable[int]) -> dict[int, TaskRecord]:
+        ids = list(ti_ids)
+        if not ids:
+            return {}
+        query = sa.select(*[task_instances.c[n] for n in _TASK_FIELDS])
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.where(task_instances.c.id.in_(ids)))
+            return {row.id: _task_record(row) for row in rows}
+
+    def schedule_state(self) -> dict[tuple[str, str], tuple[datetime | None, int]]:
+        """Per DAG: the newest scheduled logical date, and how many runs are active."""
+        active = sa.func.sum(
+            sa.case((dag_runs.c.state.in_([RunState.QUEUED, RunState.RUNNING]), 1), else_=0)
+        )
+        newest = sa.func.max(
+            sa.case((dag_runs.c.run_type == "scheduled", dag_runs.c.logical_date), else_=None)
+        )
+        query = sa.select(dag_runs.c.team, dag_runs.c.dag_id, newest, active).group_by(
+            dag_runs.c.team, dag_runs.c.dag_id
+        )
+        with self.engine.connect() as conn:
+            result = {}
+            for team, dag_id, last, count in conn.execute(query):
+                if isinstance(last, str):  # SQLite returns aggregates of datetimes as text
+                    last = datetime.fromisoformat(last)
+                if last is not None and last.tzinfo is None:
+                    last = last.replace(tzinfo=UTC)
+                result[(team, dag_id)] = (last, int(count or 0))
+            return result
+
+    def set_run_state(self, run_pk: int, new: RunState, now: datetime) -> bool:
+        """Move a run to `new` if the table allows it from its current state."""
+        values: dict[str, Any] = {"state": new}
+        if new is RunState.RUNNING:
+            # Typed like the column, so `now` is stored as UTC; a bare datetime would be bound
+            # as given (SQLite) or shifted by the session time zone (PostgreSQL).
+            start = sa.literal(now, dag_runs.c.start_date.type)
+            values["start_date"] = sa.func.coalesce(dag_runs.c.start_date, start)
+            values["end_date"] = None
+        elif new in FINISHED_RUN_STATES:
+            values["end_date"] = now
+        with self._writer.begin() as conn:
+            return bool(
+                conn.execute(
+                    dag_runs.update()
+                    .where(dag_runs.c.id == run_pk, dag_runs.c.state.in_(list(run_sources(new))))
+                    .values(**values)
+                ).rowcount
+            )
+
+    def set_task_state(
+        self,
+        ti_id: int,
+        new: TaskState,
+        *,
+        expected: TaskState,
+        try_number: int,
+        now: datetime,
+        next_try_at: datetime | None = None,
+        error: str | None = None,
+    ) -> bool:
+        """Guarded move of one task: only from `expected` at `try_number`. Loses races cleanly."""
+        if expected not in task_sources(new):
+            return False
+        values: dict[str, Any] = {"state": new, "next_try_at": next_try_at}
+        if new in FINISHED_TASK_STATES or new is TaskState.UP_FOR_RETRY:
+            values["end_date"] = now
+        if error is not None:
+            values["error"] = error
+        with self._writer.begin() as conn:
+            done = conn.execute(
+                task_instances.update()
+                .where(
+                    task_instances.c.id == ti_id,
+                    task_instances.c.state == expected,
+                    task_instances.c.try_number == try_number,
+                )
+                .values(**values)
+            ).rowcount
+            if done and try_number > 0 and expected in (TaskState.QUEUED, TaskState.RUNNING):
+                self._close_attempt(conn, ti_id, try_number, new, now, error)
+            return bool(done)
+
+    def _close_attempt(
+        self,
+        conn: sa.Connection,
+        ti_id: int,
+        try_number: int,
+        state: TaskState,
+        now: datetime,
+        error: str | None,
+    ) -> None:
+        conn.execute(
+            task_attempts.update()
+            .where(task_attempts.c.ti_id == ti_id, task_attempts.c.try_number == try_number)
+            .values(state=state, end_date=now, error=error)
+        )
+
+    def queue_task(
+        self, ti_id: int, *, expected: TaskState, try_number: int, now: datetime
+    ) -> bool:
+        """Hand a pending or retrying task to the executor as try `try_number + 1`."""
+        if expected not in task_sources(TaskState.QUEUED):
+            return False
+        with self._writer.begin() as conn:
+            done = conn.execute(
+                task_instances.update()
+                .where(
+                    task_instances.c.id == ti_id,
+                    task_instances.c.state == expected,
+                    task_instances.c.try_number == try_number,
+                )
+                .values(
+                    state=TaskState.QUEUED,
+                    try_number=try_number + 1,
+                    queued_at=now,
+                    start_date=None,
+                    end_date=None,
+                    next_try_at=None,
+                    heartbeat_at=None,
+                    hostname=None,
+                    pid=None,
+                    error=None,
+                    return_value=None,
+                )
+            ).rowcount
+            if done:
+                conn.execute(
+                    task_attempts.insert().values(
+                        ti_id=ti_id,
+                        try_number=try_number + 1,
+                        state=TaskState.QUEUED,
+                        queued_at=now,
+                    )
+                )
+            return bool(done)
+
+    def list_attempts(self, ti_id: int) -> list[AttemptRecord]:
+        query = (
+            sa.select(task_attempts)
+            .where(task_attempts.c.ti_id == ti_id)
+            .order_by(task_attempts.c.try_number)
+        )
+        with self.engine.connect() as conn:
+            return [
+                AttemptRecord(**{**r._mapping, "state": TaskState(r.state)})
+                for r in conn.execute(query)
+            ]

@@ -1,0 +1,134 @@
+"""The metadata schema (SQLAlchemy Core). Alembic migrations create it; never edit in place."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+
+class UtcDateTime(sa.types.TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone)."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use timezone-aware UTC")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+
+
+metadata = sa.MetaData()
+
+dags = sa.Table(
+    "dags",
+    metadata,
+    sa.Column("team", sa.String(100), primary_key=True),
+    sa.Column("dag_id", sa.String(250), primary_key=True),
+    sa.Column("fileloc", sa.String(1000), nullable=False),
+    sa.Column("version_id", sa.Integer, nullable=False),
+    sa.Column("is_active", sa.Boolean, nullable=False, default=True),
+    sa.Column("is_paused", sa.Boolean, nullable=False, default=False),
+    sa.Column("last_parsed_at", UtcDateTime, nullable=False),
+)
+
+dag_versions = sa.Table(
+    "dag_versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("team", sa.String(100), nullable=False),
+    sa.Column("dag_id", sa.String(250), nullable=False),
+    sa.Column("structure_hash", sa.String(64), nullable=False),
+    sa.Column("code_version", sa.String(64), nullable=False, default=""),
+    sa.Column("spec", sa.JSON, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("team", "dag_id", "structure_hash", "code_version", name="uq_dag_version"),
+)
+
+import_errors = sa.Table(
+    "import_errors",
+    metadata,
+    sa.Column("team", sa.String(100), primary_key=True),
+    sa.Column("filename", sa.String(1000), primary_key=True),
+    sa.Column("lineno", sa.Integer, nullable=True),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("traceback", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+dag_runs = sa.Table(
+    "dag_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("team", sa.String(100), nullable=False),
+    sa.Column("dag_id", sa.String(250), nullable=False),
+    sa.Column("run_id", sa.String(250), nullable=False),
+    sa.Column("run_type", sa.String(20), nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("version_id", sa.Integer, sa.ForeignKey("dag_versions.id"), nullable=False),
+    sa.Column("logical_date", UtcDateTime, nullable=False),
+    sa.Column("data_interval_start", UtcDateTime, nullable=False),
+    sa.Column("data_interval_end", UtcDateTime, nullable=False),
+    sa.Column("conf", sa.JSON, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("start_date", UtcDateTime, nullable=True),
+    sa.Column("end_date", UtcDateTime, nullable=True),
+    sa.Column("note", sa.Text, nullable=True),
+    sa.UniqueConstraint("team", "dag_id", "run_id", name="uq_run_id"),
+    sa.Index("ix_dag_runs_state", "state"),
+    sa.Index("ix_dag_runs_dag", "team", "dag_id", "logical_date"),
+)
+
+task_instances = sa.Table(
+    "task_instances",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "run_pk", sa.Integer, sa.ForeignKey("dag_runs.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("task_id", sa.String(250), nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("try_number", sa.Integer, nullable=False, default=0),
+    # Tries before this number were used up before the last clear; retries count from here.
+    sa.Column("retry_base", sa.Integer, nullable=False, default=0),
+    sa.Column("queued_at", UtcDateTime, nullable=True),
+    sa.Column("start_date", UtcDateTime, nullable=True),
+    sa.Column("end_date", UtcDateTime, nullable=True),
+    sa.Column("next_try_at", UtcDateTime, nullable=True),
+    sa.Column("heartbeat_at", UtcDateTime, nullable=True),
+    sa.Column("hostname", sa.String(255), nullable=True),
+    sa.Column("pid", sa.Integer, nullable=True),
+    sa.Column("return_value", sa.JSON, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.UniqueConstraint("run_pk", "task_id", name="uq_ti"),
+    sa.Index("ix_ti_state", "state"),
+)
+
+task_attempts = sa.Table(
+    "task_attempts",
+    metadata,
+    sa.Column(
+        "ti_id",
+        sa.Integer,
+        sa.ForeignKey("task_instances.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("try_number", sa.Integer, primary_key=True),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("queued_at", UtcDateTime, nullable=True),
+    sa.Column("start_date", UtcDateTime, nullable=True),
+    sa.Column("end_date", UtcDateTime, nullable=True),
+    sa.Column("hostname", sa.String(255), nullable=True),
+    sa.Column("pid", sa.Integer, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+)

@@ -1,0 +1,173 @@
+"""The composition root: builds the store, executor, scheduler, DAG processor and API from
+one Settings object. Every process (`standalone`, `api`, `scheduler`, `dag-processor`)
+starts here; nothing else reads configuration."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from brisa.settings import Settings, ensure_secret_key
+
+log = logging.getLogger("brisa")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class System:
+    settings: Settings
+    clock: Callable[[], datetime] = utc_now
+    stop: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+    _store: Any = None
+    _scheduler: Any = None
+
+    @classmethod
+    def create(cls, settings: Settings, clock: Callable[[], datetime] = utc_now) -> System:
+        settings = ensure_secret_key(settings)
+        settings.home.mkdir(parents=True, exist_ok=True)
+        return cls(settings=settings, clock=clock)
+
+    @property
+    def store(self) -> Any:
+        if self._store is None:
+            from brisa.store import open_store
+
+            self._store = open_store(
+                self.settings.database_url, migrate=True, pool_size=self.settings.database.pool_size
+            )
+        return self._store
+
+    @property
+    def dags_folder(self) -> Path | None:
+        return Path(self.settings.dags.folder).absolute() if self.settings.dags.folder else None
+
+    def executor_scope(self) -> str:
+        key = f"{self.settings.home}|{self.settings.database_url}"
+        return hashlib.sha1(key.encode()).hexdigest()[:12]
+
+    def worker_env(self) -> dict[str, str]:
+        """The configuration workers need, handed to them explicitly."""
+        s = self.settings
+        return {
+            "BRISA_API_URL": s.api_url,
+            "BRISA_DAGS_FOLDER": str(self.dags_folder or ""),
+            "BRISA_HEARTBEAT_INTERVAL": str(s.worker.heartbeat_interval),
+            "BRISA_REPORT_TIMEOUT": str(s.worker.report_timeout),
+        }
+
+    @property
+    def scheduler(self) -> Any:
+        if self._scheduler is None:
+            from brisa.executor.local import LocalExecutor
+            from brisa.planner import Limits
+            from brisa.scheduler import Scheduler
+
+            s = self.settings
+            executor = LocalExecutor(
+                scope=self.executor_scope(),
+                parallelism=s.executor.parallelism,
+                env=self.worker_env(),
+                kill_grace=s.executor.kill_grace,
+            )
+            limits = Limits(
+                heartbeat_timeout=s.scheduler.heartbeat_timeout,
+                queued_timeout=s.scheduler.queued_timeout,
+                max_runs_created=s.scheduler.max_runs_created_per_loop,
+            )
+            self._scheduler = Scheduler(
+                self.store,
+                executor,
+                clock=self.clock,
+                secret_key=s.core.secret_key,
+                logs_folder=s.logs_folder,
+                limits=limits,
+                poll_interval=s.scheduler.poll_interval,
+            )
+        return self._scheduler
+
+    def wake_scheduler(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.wake()
+
+    def processor(self) -> Any:
+        from brisa.processor import DagProcessor
+
+        folder = self.dags_folder
+        if folder is None:
+            return None
+        return DagProcessor(
+            self.store,
+            folder,
+            team=self.settings.dags.team,
+            clock=self.clock,
+            parse_timeout=self.settings.dags.parse_timeout,
+            on_change=self.wake_scheduler,
+        )
+
+    def api_app(self) -> Any:
+        from brisa.api.app import ApiContext, create_app
+        from brisa.execution import ExecutionService
+
+        execution = ExecutionService(
+            self.store,
+            self.clock,
+            max_return_bytes=self.settings.core.max_return_value_bytes,
+            on_change=self.wake_scheduler,
+        )
+        ctx = ApiContext(
+            store=self.store,
+            settings=self.settings,
+            clock=self.clock,
+            wake=self.wake_scheduler,
+            execution=execution,
+        )
+        return create_app(ctx)
+
+    def start_thread(self, name: str, target: Callable[..., None], *args: Any) -> None:
+        thread = threading.Thread(target=target, args=(self.stop, *args), name=name, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def start_processor(self) -> bool:
+        processor = self.processor()
+        if processor is None:
+            return False
+        self.start_thread("dag-processor", processor.run_forever, self.settings.dags.scan_interval)
+        return True
+
+    def start_scheduler(self) -> None:
+        self.start_thread("scheduler", self.scheduler.run_forever)
+
+    def serve_api(self) -> None:
+        """Serve the API in this thread until interrupted, then stop everything."""
+        import uvicorn
+
+        config = uvicorn.Config(
+            self.api_app(),
+            host=self.settings.api.host,
+            port=self.settings.api.port,
+            log_level="warning",
+            access_log=False,
+        )
+        try:
+            uvicorn.Server(config).run()
+        finally:
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        self.stop.set()
+        self.wake_scheduler()
+        for thread in self.threads:
+            thread.join(timeout=5)
+        if self._store is not None:
+            self._store.close()

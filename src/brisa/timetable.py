@@ -1,0 +1,165 @@
+"""When a DAG runs: cron in a time zone, a fixed interval, or manual only.
+
+Pure functions over the serialized schedule spec. A run for fire time `t` has logical date
+`t` and the data interval `[previous fire, t)`. All datetimes returned are UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cronsim import CronSim, CronSimError
+
+from brisa.errors import InvalidInput
+
+PRESETS = {
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+}
+
+ScheduleSpec = dict[str, Any]
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidInput(
+            f"unknown time zone {name!r}; use an IANA name like 'Europe/Berlin'"
+        ) from exc
+
+
+def parse_schedule(schedule: str | timedelta | None, timezone: str = "UTC") -> ScheduleSpec:
+    """Validate an author's schedule and turn it into its serialized form."""
+    _zone(timezone)
+    if schedule is None or schedule == "@manual":
+        return {"kind": "manual"}
+    if isinstance(schedule, timedelta):
+        if schedule.total_seconds() <= 0:
+            raise InvalidInput(f"an interval schedule must be positive, got {schedule}")
+        return {"kind": "interval", "seconds": schedule.total_seconds()}
+    if not isinstance(schedule, str):
+        raise InvalidInput(
+            f"schedule must be a cron string, a timedelta or None, got {type(schedule).__name__}"
+        )
+    expr = PRESETS.get(schedule.strip(), schedule.strip())
+    if len(expr.split()) != 5:
+        raise InvalidInput(
+            f"invalid cron {schedule!r}: expected 5 fields (minute hour dom month dow)"
+        )
+    try:
+        CronSim(expr, datetime(2000, 1, 1, tzinfo=UTC))
+    except CronSimError as exc:
+        raise InvalidInput(f"invalid cron {schedule!r}: {exc}") from exc
+    return {"kind": "cron", "expr": expr, "timezone": timezone}
+
+
+def describe(spec: ScheduleSpec) -> str:
+    if spec["kind"] == "cron":
+        return f"{spec['expr']} ({spec['timezone']})"
+    if spec["kind"] == "interval":
+        return f"every {timedelta(seconds=spec['seconds'])}"
+    return "manual"
+
+
+def _fires_after(spec: ScheduleSpec, after: datetime) -> Iterator[datetime]:
+    """Fire times strictly after `after`, ascending, in UTC."""
+    if spec["kind"] == "cron":
+        local = after.astimezone(_zone(spec["timezone"]))
+        for t in CronSim(spec["expr"], local):
+            yield t.astimezone(UTC)
+    raise AssertionError("only cron specs iterate")
+
+
+def previous_fire(spec: ScheduleSpec, before: datetime, start: datetime) -> datetime:
+    """The last fire time strictly before `before`, or `before` minus one period for intervals."""
+    if spec["kind"] == "interval":
+        return before - timedelta(seconds=spec["seconds"])
+    local = before.astimezone(_zone(spec["timezone"]))
+    return next(iter(CronSim(spec["expr"], local, reverse=True))).astimezone(UTC)
+
+
+def first_fire_at_or_after(spec: ScheduleSpec, start: datetime, at: datetime) -> datetime:
+    """The first fire time >= `at` (and >= `start`)."""
+    at = max(at, start)
+    if spec["kind"] == "interval":
+        step = spec["seconds"]
+        k = -(-(at - start).total_seconds() // step)  # ceiling division
+        return start + timedelta(seconds=k * step)
+    return next(_fires_after(spec, at - timedelta(microseconds=1)))
+
+
+def latest_fire_at_or_before(spec: ScheduleSpec, start: datetime, at: datetime) -> datetime | None:
+    """The last fire time <= `at` that is >= `start`, if any."""
+    if at < start:
+        return None
+    if spec["kind"] == "interval":
+        step = spec["seconds"]
+        k = (at - start).total_seconds() // step
+        return start + timedelta(seconds=k * step)
+    local = (at + timedelta(microseconds=1)).astimezone(_zone(spec["timezone"]))
+    fire = next(iter(CronSim(spec["expr"], local, reverse=True))).astimezone(UTC)
+    return fire if fire >= start else None
+
+
+def due_fires(
+    spec: ScheduleSpec,
+    *,
+    start: datetime,
+    end: datetime | None,
+    last: datetime | None,
+    now: datetime,
+    catchup: bool,
+    limit: int,
+) -> list[datetime]:
+    """Fire times whose runs should exist by `now` but do not yet (after `last`).
+
+    With catchup every missed fire is returned (oldest first, at most `limit`); without it
+    only the most recent one, so a DAG that was paused for a week runs once, not 7 times.
+    """
+    if spec["kind"] == "manual" or limit <= 0:
+        return []
+    horizon = min(now, end) if end else now
+    if not catchup:
+        fire = latest_fire_at_or_before(spec, start, horizon)
+        return [fire] if fire is not None and (last is None or fire > last) else []
+    fires: list[datetime] = []
+    fire = first_fire_at_or_after(spec, start, last + timedelta(microseconds=1) if last else start)
+    while fire <= horizon and len(fires) < limit:
+        fires.append(fire)
+        fire = first_fire_at_or_after(spec, start, fire + timedelta(microseconds=1))
+    return fires
+
+
+def next_fire(
+    spec: ScheduleSpec,
+    *,
+    start: datetime,
+    end: datetime | None,
+    last: datetime | None,
+    now: datetime,
+    catchup: bool,
+) -> datetime | None:
+    """When the next scheduled run is due (for display): a fire already due is returned as
+    is; None for manual DAGs and after the end date."""
+    due = due_fires(spec, start=start, end=end, last=last, now=now, catchup=catchup, limit=1)
+    if due:
+        return due[0]
+    if spec["kind"] == "manual":
+        return None
+    after = max(last + timedelta(microseconds=1) if last else start, now)
+    fire = first_fire_at_or_after(spec, start, after)
+    return None if end is not None and fire > end else fire
+
+
+def data_interval(spec: ScheduleSpec, fire: datetime, start: datetime) -> tuple[datetime, datetime]:
+    """The data interval a scheduled run at `fire` covers."""
+    return previous_fire(spec, fire, start), fire

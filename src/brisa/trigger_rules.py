@@ -1,0 +1,72 @@
+"""Whether a task may start, given the states of its upstream tasks.
+
+`evaluate(rule, upstream_states)` returns one of READY, WAIT, SKIP, UPSTREAM_FAILED.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from enum import StrEnum
+
+from brisa.dag import TriggerRule
+from brisa.states import FINISHED_TASK_STATES, TaskState
+
+
+class Verdict(StrEnum):
+    READY = "ready"
+    WAIT = "wait"
+    SKIP = "skip"
+    UPSTREAM_FAILED = "upstream_failed"
+
+
+T = TaskState
+_FAILED = (T.FAILED, T.UPSTREAM_FAILED)
+
+
+def evaluate(rule: TriggerRule | str, upstream: Iterable[TaskState]) -> Verdict:  # noqa: C901
+    rule = TriggerRule(rule)
+    states = list(upstream)
+    if not states or rule is TriggerRule.ALWAYS:
+        return Verdict.READY
+    n = Counter(states)
+    done = sum(n[s] for s in FINISHED_TASK_STATES)
+    all_done = done == len(states)
+    success, skipped = n[T.SUCCESS], n[T.SKIPPED]
+    failed = n[T.FAILED] + n[T.UPSTREAM_FAILED] + n[T.CANCELLED]
+    match rule:
+        case TriggerRule.ALL_SUCCESS:
+            if failed:
+                return Verdict.UPSTREAM_FAILED
+            if skipped:
+                return Verdict.SKIP
+            return Verdict.READY if all_done else Verdict.WAIT
+        case TriggerRule.ALL_DONE:
+            return Verdict.READY if all_done else Verdict.WAIT
+        case TriggerRule.ALL_FAILED:
+            if success or skipped:
+                return Verdict.SKIP
+            return Verdict.READY if all_done else Verdict.WAIT
+        case TriggerRule.ONE_SUCCESS:
+            if success:
+                return Verdict.READY
+            if all_done:
+                return Verdict.UPSTREAM_FAILED if failed else Verdict.SKIP
+            return Verdict.WAIT
+        case TriggerRule.ONE_FAILED:
+            if failed:
+                return Verdict.READY
+            return Verdict.SKIP if all_done else Verdict.WAIT
+        case TriggerRule.ONE_DONE:
+            if success or failed:
+                return Verdict.READY
+            return Verdict.SKIP if all_done else Verdict.WAIT
+        case TriggerRule.NONE_FAILED:
+            if failed:
+                return Verdict.UPSTREAM_FAILED
+            return Verdict.READY if all_done else Verdict.WAIT
+        case TriggerRule.NONE_SKIPPED:
+            if skipped:
+                return Verdict.SKIP
+            return Verdict.READY if all_done else Verdict.WAIT
+    raise AssertionError(f"unhandled trigger rule {rule}")
