@@ -27,9 +27,18 @@ def _module_name(path: Path) -> str:
     return "brisa_dag_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
 
 
+def _in_file(exc: BaseException, path: Path) -> bool:
+    """Whether a definition error points into the DAG file itself (not a helper module)."""
+    return (
+        isinstance(exc, DagDefinitionError)
+        and exc.filename is not None
+        and os.path.abspath(exc.filename) == str(path)
+    )
+
+
 def _error_line(exc: BaseException, path: Path) -> int | None:
     """The innermost line of the traceback that is in the DAG file itself."""
-    if isinstance(exc, DagDefinitionError) and exc.lineno:
+    if isinstance(exc, DagDefinitionError) and exc.lineno and _in_file(exc, path):
         return exc.lineno
     if isinstance(exc, SyntaxError) and exc.filename == str(path):
         return exc.lineno
@@ -38,6 +47,13 @@ def _error_line(exc: BaseException, path: Path) -> int | None:
         if os.path.abspath(frame.filename) == str(path):
             line = frame.lineno
     return line
+
+
+def _error_message(exc: BaseException, path: Path) -> str:
+    if isinstance(exc, DagDefinitionError):
+        # A mistake made in a helper module keeps that module's name and line in the message.
+        return exc.bare_message if _in_file(exc, path) else str(exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 def load_file(path: Path, root: Path) -> tuple[list[DAG], LoadError | None]:
@@ -62,11 +78,9 @@ def load_file(path: Path, root: Path) -> tuple[list[DAG], LoadError | None]:
         if isinstance(exc, KeyboardInterrupt):
             raise
         sys.modules.pop(name, None)
-        message = (
-            exc.bare_message
-            if isinstance(exc, DagDefinitionError)
-            else (f"{type(exc).__name__}: {exc}")
-        )
         return [], LoadError(
-            rel, _error_line(exc, path), message, "".join(traceback.format_exception(exc))
+            rel,
+            _error_line(exc, path),
+            _error_message(exc, path),
+            "".join(traceback.format_exception(exc)),
         )

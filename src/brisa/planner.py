@@ -26,6 +26,8 @@ class Limits:
     heartbeat_timeout: float = 30.0
     queued_timeout: float = 120.0
     relaunch_after: float = 5.0
+    # A worker that reported its result gets this long to exit by itself before it is killed.
+    exit_grace: float = 10.0
     max_runs_created: int = 50
 
 
@@ -123,12 +125,30 @@ def plan(snapshot: Snapshot) -> list[Action]:
             actions += budget.start_run(run, spec)
         elif run.state is RunState.RUNNING:
             actions += _plan_run(snapshot, run, spec, budget)
-    actions += [
-        Kill(AttemptRef(ti.id, ti.try_number))
-        for ti in snapshot.stray
-        if ti.state not in (T.QUEUED, T.RUNNING)
-    ]
-    return actions
+    return actions + _plan_kills(snapshot)
+
+
+def _plan_kills(snapshot: Snapshot) -> list[Action]:
+    """Stop live workers whose attempt is no longer current.
+
+    Cleared, cancelled and superseded attempts are stopped at once; a worker whose task has
+    finished normally is given `exit_grace` to exit on its own (it may still be writing its
+    last log lines) before it is killed.
+    """
+    tasks = {ti.id: ti for run in snapshot.runs for ti in run.tasks.values()}
+    tasks.update({ti.id: ti for ti in snapshot.stray})
+    kills: list[Action] = []
+    for ref in sorted(snapshot.alive, key=lambda r: (r.ti_id, r.try_number)):
+        ti = tasks.get(ref.ti_id)
+        if ti is None:
+            continue
+        if ti.try_number != ref.try_number or ti.state in (T.PENDING, T.CANCELLED):
+            kills.append(Kill(ref))
+        elif ti.state not in (T.QUEUED, T.RUNNING):
+            ended = ti.end_date
+            if ended is None or (snapshot.now - ended).total_seconds() > snapshot.limits.exit_grace:
+                kills.append(Kill(ref))
+    return kills
 
 
 def _plan_new_runs(snapshot: Snapshot) -> list[Action]:
@@ -212,7 +232,7 @@ def _plan_run(snapshot: Snapshot, run: RunRecord, spec: DagSpec, budget: _Budget
         if action is not None:
             actions.append(action)
     if all(state in FINISHED_TASK_STATES for state in states.values()):
-        failed = any(s in (T.FAILED, T.UPSTREAM_FAILED) for s in states.values())
+        failed = any(s in (T.FAILED, T.UPSTREAM_FAILED, T.CANCELLED) for s in states.values())
         actions.append(SetRunState(run.id, RunState.FAILED if failed else RunState.SUCCESS))
     return actions
 
@@ -249,9 +269,10 @@ def _plan_task(
     if ti.state is T.QUEUED:
         return _check_queued(snapshot, ti, task, ref)
     if ref in snapshot.alive:
-        # Finished, waiting to retry or cleared, yet its worker still runs: stop it before the
-        # task may run again, so two tries of one task never run at once.
-        return Kill(ref)
+        # Finished, waiting to retry or cleared, yet its worker still runs: the task may not
+        # run again before it is gone, so two tries of one task never run at once.
+        # (`_plan_kills` decides when to stop it.)
+        return None
     if ti.state in FINISHED_TASK_STATES:
         return None
     if ti.state is T.UP_FOR_RETRY:
@@ -278,6 +299,10 @@ def _check_running(
     error = None
     if timeout and ti.start_date and now - ti.start_date > timedelta(seconds=timeout):
         error = f"timed out after {timeout:g}s (execution_timeout)"
+    elif ref not in snapshot.alive:
+        # The executor reads the outside world (process table, pods): the worker is gone and
+        # did not report, since a report is recorded before its process exits.
+        error = "worker lost: its process ended without reporting a result"
     elif ti.heartbeat_at and now - ti.heartbeat_at > timedelta(seconds=limits.heartbeat_timeout):
         error = f"worker lost: no heartbeat for {limits.heartbeat_timeout:g}s"
     if error is None:

@@ -96,3 +96,10 @@ def mermaid_diagram() -> str:
     lines += [f"    {a} --> {b}" for a, bs in TASK_TRANSITIONS.items() for b in sorted(bs)]
     lines += ["```", ""]
     return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python -m brisa.states > docs/states.md
+    print("# Run and task lifecycles\n")
+    print("Generated from `brisa/states.py` by `python -m brisa.states > docs/states.md`;")
+    print("a test fails when the tables change and this file is not regenerated.\n")
+    print(mermaid_diagram())

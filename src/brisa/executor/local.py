@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -43,6 +44,9 @@ def scan_process_table(scope: str, proc: Path = Path("/proc")) -> dict[AttemptRe
     return found
 
 
+MAX_LAUNCHES = 3
+
+
 class LocalExecutor:
     def __init__(
         self,
@@ -60,12 +64,18 @@ class LocalExecutor:
         self.python = python
         self._children: dict[AttemptRef, subprocess.Popen[bytes]] = {}
         self._adopted: dict[AttemptRef, int] = scan_process_table(scope)
+        self._launches: Counter[AttemptRef] = Counter()
         self._lock = threading.Lock()
 
     def launch(self, request: LaunchRequest) -> None:
         with self._lock:
             if request.ref in self._live_locked():
                 return
+            if self._launches[request.ref] >= MAX_LAUNCHES:
+                # A worker that keeps dying before it starts: stop relaunching; the scheduler
+                # fails the attempt after [scheduler] queued_timeout. Its log says why.
+                return
+            self._launches[request.ref] += 1
             request.log_path.parent.mkdir(parents=True, exist_ok=True)
             argv = [
                 self.python,
@@ -99,6 +109,8 @@ class LocalExecutor:
                 live[ref] = child.pid
             else:
                 del self._children[ref]
+                if child.returncode in (0, 1):  # it ran and reported: no relaunch to count
+                    self._launches.pop(ref, None)
         for ref, pid in list(self._adopted.items()):
             if _pid_alive(pid):
                 live[ref] = pid

@@ -1,0 +1,202 @@
+"""Serialized DAGs: plain JSON, versioned by content, read through DagSpec."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from brisa import DAG, Param, shell, task
+from brisa.errors import DagDefinitionError
+from brisa.spec import SPEC_FORMAT, DagSpec, canonical_json, serialize, structure_version
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@task
+def extract() -> list[int]:
+    return [1, 2]
+
+
+@task
+def load(rows: list[int], table: str = "sales") -> None:
+    pass
+
+
+def build(
+    *, reverse: bool = False, retries: int = 1, command: str = "echo {{ ds }}", extra: bool = False
+) -> DAG:
+    """The same DAG each call; `reverse` declares everything in the opposite order."""
+    params: dict[str, Any] = {"table": "sales", "limit": Param(default=10, minimum=1)}
+    tags = ["team-a", "etl"]
+    with DAG(
+        "sales",
+        schedule="0 3 * * *",
+        timezone="Europe/Berlin",
+        start_date=START,
+        params=dict(reversed(params.items())) if reverse else params,
+        tags=list(reversed(tags)) if reverse else tags,
+        retries=retries,
+        description="daily sales",
+    ) as dag:
+        rows = extract()
+        a, b = shell("notify", command), shell("report", "true")
+        done = load(rows, table="sales")
+        done >> ([b, a] if reverse else [a, b])
+        if extra:
+            a >> b
+    return dag
+
+
+def test_spec_is_plain_json_with_the_dag_definition() -> None:
+    spec = serialize(build(), "team_a/sales.py")
+    assert json.loads(json.dumps(spec)) == spec
+    assert spec["format"] == SPEC_FORMAT
+    assert spec["dag_id"] == "sales"
+    assert spec["fileloc"] == "team_a/sales.py"
+    assert spec["schedule"] == {"kind": "cron", "expr": "0 3 * * *", "timezone": "Europe/Berlin"}
+    assert spec["start_date"] == "2026-01-01T00:00:00+00:00"
+    assert spec["end_date"] is None
+    assert spec["catchup"] is False
+    assert spec["tags"] == ["etl", "team-a"]
+    assert spec["description"] == "daily sales"
+    assert spec["params"]["limit"] == {
+        "type": "integer",
+        "description": "",
+        "default": 10,
+        "minimum": 1,
+    }
+    assert [t["task_id"] for t in spec["tasks"]] == ["extract", "load", "notify", "report"]
+    by_id = {t["task_id"]: t for t in spec["tasks"]}
+    assert by_id["load"]["upstream"] == ["extract"]
+    assert by_id["report"]["upstream"] == ["load"]
+    assert by_id["load"]["args"] == [{"ref": "extract"}]
+    assert by_id["notify"]["retries"] == 1
+
+
+def test_same_dag_twice_has_the_same_structure_version() -> None:
+    first = serialize(build(), "sales.py")
+    second = serialize(build(), "sales.py")
+    assert canonical_json(first) == canonical_json(second)
+    assert structure_version(first) == structure_version(second)
+
+
+def test_declaration_order_does_not_change_the_version() -> None:
+    assert structure_version(serialize(build(), "s.py")) == structure_version(
+        serialize(build(reverse=True), "s.py")
+    )
+
+
+def test_structure_version_is_a_short_hex_digest() -> None:
+    version = structure_version(serialize(build(), "s.py"))
+    assert len(version) == 16
+    int(version, 16)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda: build(retries=2),
+        lambda: build(command="echo {{ run_id }}"),
+        lambda: build(extra=True),
+    ],
+    ids=["retries", "command", "dependency"],
+)
+def test_a_changed_dag_gets_a_new_version(change: Callable[[], DAG]) -> None:
+    base = structure_version(serialize(build(), "s.py"))
+    assert structure_version(serialize(change(), "s.py")) != base
+
+
+def test_any_change_to_the_spec_changes_the_version() -> None:
+    spec = serialize(build(), "s.py")
+    changed = json.loads(json.dumps(spec))
+    changed["params"]["table"]["default"] = "orders"
+    assert structure_version(changed) != structure_version(spec)
+
+
+def test_canonical_json_ignores_key_order() -> None:
+    assert canonical_json({"b": 1, "a": [1, {"y": 2, "x": 1}]}) == '{"a":[1,{"x":1,"y":2}],"b":1}'
+
+
+def test_serialize_validates_the_dag() -> None:
+    with DAG("loop") as dag:
+        a, b = shell("a", "true"), shell("b", "true")
+        a >> b >> a
+    with pytest.raises(DagDefinitionError, match="cycle"):
+        serialize(dag, "loop.py")
+
+
+# --- DagSpec -------------------------------------------------------------------------------
+
+
+def diamond() -> DagSpec:
+    """a -> (b, c) -> d, e alone; read back from JSON like the scheduler does."""
+    with DAG(
+        "diamond",
+        schedule=timedelta(hours=1),
+        start_date=START,
+        end_date=datetime(2026, 2, 1, tzinfo=UTC),
+        params={"n": 1},
+    ) as dag:
+        a, b, c, d = (shell(x, "true") for x in "abcd")
+        shell("e", "true")
+        a >> [b, c]
+        [b, c] >> d
+    return DagSpec(json.loads(canonical_json(serialize(dag, "diamond.py"))))
+
+
+def test_dag_spec_accessors() -> None:
+    spec = diamond()
+    assert spec.dag_id == "diamond"
+    assert spec.schedule == {"kind": "interval", "seconds": 3600.0}
+    assert spec.start_date == START
+    assert spec.end_date == datetime(2026, 2, 1, tzinfo=UTC)
+    assert spec.start_date.tzinfo is not None
+    assert sorted(spec.tasks) == ["a", "b", "c", "d", "e"]
+    assert spec.tasks["d"]["upstream"] == ["b", "c"]
+    assert spec.params == {"n": {"type": "integer", "description": "", "default": 1}}
+
+
+def test_dag_spec_accessors_do_not_leak_changes_into_the_spec() -> None:
+    spec = diamond()
+    spec.schedule["kind"] = "manual"
+    spec.params["m"] = {}
+    assert spec.schedule["kind"] == "interval"
+    assert "m" not in spec.params
+
+
+def test_dag_spec_without_dates() -> None:
+    with DAG("manual") as dag:
+        shell("a", "true")
+    spec = DagSpec(serialize(dag, "m.py"))
+    assert spec.start_date is None and spec.end_date is None
+    assert spec.schedule == {"kind": "manual"}
+
+
+def test_downstream() -> None:
+    assert diamond().downstream() == {
+        "a": {"b", "c"},
+        "b": {"d"},
+        "c": {"d"},
+        "d": set(),
+        "e": set(),
+    }
+
+
+@pytest.mark.parametrize(
+    ("start", "expected"),
+    [
+        ({"a"}, {"b", "c", "d"}),
+        ({"b"}, {"d"}),
+        ({"b", "c"}, {"d"}),
+        ({"d"}, set()),
+        ({"e"}, set()),
+        (set(), set()),
+        ({"a", "b"}, {"b", "c", "d"}),  # a start task reached from another one is included
+    ],
+)
+def test_descendants(start: set[str], expected: set[str]) -> None:
+    assert diamond().descendants(start) == expected
