@@ -13,7 +13,8 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.+:=-]")
 
 
 def _safe(part: str) -> str:
-    return _UNSAFE.sub("_", part) or "_"
+    part = _UNSAFE.sub("_", part)
+    return "_" if part in ("", ".", "..") else part
 
 
 def attempt_log_path(

@@ -3,6 +3,7 @@ its own copy of the DAG files, and helpers to talk to its REST API."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -37,8 +38,14 @@ class ApiError(Exception):
 class Standalone:
     """Start with `start()`, stop with `stop()` or `kill()` (SIGKILL, like a crash)."""
 
-    def __init__(self, home: Path, *, dags: Path | None = None, env: dict[str, str] | None = None,
-                 copy_examples: bool = True) -> None:
+    def __init__(
+        self,
+        home: Path,
+        *,
+        dags: Path | None = None,
+        env: dict[str, str] | None = None,
+        copy_examples: bool = True,
+    ) -> None:
         self.home = home
         self.dags = dags or home / "dags"
         if copy_examples and not self.dags.exists():
@@ -54,9 +61,21 @@ class Standalone:
         self.home.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the process's lifetime
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "brisa", "standalone", "--port", str(self.port),
-             "--dags", str(self.dags)],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "brisa",
+                "standalone",
+                "--port",
+                str(self.port),
+                "--dags",
+                str(self.dags),
+            ],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
         self.wait_until(lambda: self._healthy(), timeout, "the API to answer")
         return self
 
@@ -90,18 +109,17 @@ class Standalone:
     # --- REST helpers -------------------------------------------------------------------
     def request(self, method: str, path: str, body: Any = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(req, timeout=10) as resp:
                 payload = resp.read()
                 return json.loads(payload) if payload else None
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace")
-            try:
+            with contextlib.suppress(ValueError, KeyError, TypeError):
                 detail = json.loads(detail)["detail"]
-            except (ValueError, KeyError, TypeError):
-                pass
             raise ApiError(exc.code, detail) from None
 
     def get(self, path: str) -> Any:
@@ -113,7 +131,9 @@ class Standalone:
     def dag_path(self, dag_id: str, team: str = "default") -> str:
         return f"/api/v1/teams/{team}/dags/{dag_id}"
 
-    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None, team: str = "default") -> Any:
+    def trigger(
+        self, dag_id: str, conf: dict[str, Any] | None = None, team: str = "default"
+    ) -> Any:
         return self.post(f"{self.dag_path(dag_id, team)}/runs", {"conf": conf or {}})
 
     def run(self, dag_id: str, run_id: str, team: str = "default") -> Any:
@@ -126,13 +146,16 @@ class Standalone:
                 return self.get(self.dag_path(dag_id, team))
             except ApiError:
                 return None
+
         return self.wait_until(listed, timeout, f"DAG {dag_id} to be listed")
 
-    def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 60.0,
-                     team: str = "default") -> Any:
+    def wait_for_run(
+        self, dag_id: str, run_id: str, timeout: float = 60.0, team: str = "default"
+    ) -> Any:
         def finished() -> Any:
             run = self.run(dag_id, run_id, team)
             return run if run["state"] in FINISHED else None
+
         return self.wait_until(finished, timeout, f"run {run_id} to finish")
 
     def wait_until(self, check: Any, timeout: float, what: str, interval: float = 0.05) -> Any:
@@ -142,6 +165,8 @@ class Standalone:
             if result:
                 return result
             if time.monotonic() > deadline:
-                raise TimeoutError(f"timed out after {timeout}s waiting for {what}\n"
-                                   f"--- standalone output ---\n{self.output()[-4000:]}")
+                raise TimeoutError(
+                    f"timed out after {timeout}s waiting for {what}\n"
+                    f"--- standalone output ---\n{self.output()[-4000:]}"
+                )
             time.sleep(interval)

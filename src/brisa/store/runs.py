@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from brisa.errors import Conflict, NotFound
+from brisa.errors import Conflict, InvalidInput, NotFound
 from brisa.records import AttemptRecord, RunRecord, TaskRecord
 from brisa.states import (
     FINISHED_RUN_STATES,
@@ -61,6 +61,9 @@ class RunStore:
         now: datetime,
     ) -> RunRecord:
         """A new queued run with every task pending. Conflict if the run id exists."""
+        task_ids = sorted(task_ids)
+        if not task_ids:
+            raise InvalidInput("a run needs at least one task")
         try:
             with self._writer.begin() as conn:
                 run_pk = conn.execute(
@@ -88,12 +91,21 @@ class RunStore:
                             "try_number": 0,
                             "retry_base": 0,
                         }
-                        for tid in sorted(task_ids)
+                        for tid in task_ids
                     ],
                 )
         except IntegrityError:
+            if not self._run_exists(team, dag_id, run_id):
+                raise
             raise Conflict(f"run {run_id!r} of {team}/{dag_id} already exists") from None
         return self.get_run_by_pk(int(run_pk))
+
+    def _run_exists(self, team: str, dag_id: str, run_id: str) -> bool:
+        query = sa.select(dag_runs.c.id).where(
+            dag_runs.c.team == team, dag_runs.c.dag_id == dag_id, dag_runs.c.run_id == run_id
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
 
     def _tasks_of(
         self, conn: sa.Connection, run_pks: Sequence[int]

@@ -1,0 +1,120 @@
+"""Configuration: one TOML file plus BRISA__SECTION__KEY overrides, checked by name."""
+
+from pathlib import Path
+
+import pytest
+
+from brisa.errors import ConfigError
+from brisa.settings import ensure_secret_key, load, parse_duration, redact_url
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "brisa.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_without_a_file(tmp_path: Path) -> None:
+    settings = load(tmp_path, environ={})
+    assert settings.home == tmp_path
+    assert settings.database_url == f"sqlite:///{tmp_path / 'brisa.db'}"
+    assert settings.api_url == "http://127.0.0.1:8080"
+    assert settings.logs_folder == tmp_path / "logs"
+
+
+def test_file_values_and_environment_overrides(tmp_path: Path) -> None:
+    write(tmp_path, '[scheduler]\npoll_interval = "250ms"\n[api]\nport = 9000\n')
+    env = {
+        "BRISA__API__PORT": "9100",
+        "BRISA__EXECUTOR__PARALLELISM": "4",
+        "BRISA__DAGS__SCAN_INTERVAL": "2s",
+        "BRISA__API__HOST": "0.0.0.0",
+    }
+    settings = load(tmp_path, environ=env)
+    assert settings.scheduler.poll_interval == 0.25
+    assert settings.api.port == 9100  # the environment wins over the file
+    assert settings.executor.parallelism == 4
+    assert settings.dags.scan_interval == 2.0
+    assert settings.api_url == "http://127.0.0.1:9100"  # workers cannot dial 0.0.0.0
+
+
+def test_brisa_home_and_explicit_config_file(tmp_path: Path) -> None:
+    other = tmp_path / "elsewhere.toml"
+    other.write_text("[executor]\nparallelism = 3\n")
+    settings = load(config_file=other, environ={"BRISA_HOME": str(tmp_path / "h")})
+    assert settings.home == tmp_path / "h"
+    assert settings.executor.parallelism == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "named"),
+    [
+        ("[scheduler]\npol_interval = 1\n", {}, "[scheduler] pol_interval"),
+        ("[nope]\nx = 1\n", {}, "[nope]"),
+        ("[api]\nport = 'eighty'\n", {}, "[api] port"),
+        ("[executor]\nparallelism = true\n", {}, "[executor] parallelism"),
+        ("[scheduler]\npoll_interval = 'soon'\n", {}, "[scheduler] poll_interval"),
+        ("", {"BRISA__API__PORT": "x"}, "[api] port"),
+        ("", {"BRISA__API": "x"}, "BRISA__API"),
+        ("", {"BRISA__NOPE__X": "1"}, "BRISA__NOPE__X"),
+        ("[api\n", {}, "not valid TOML"),
+    ],
+)
+def test_bad_configuration_is_reported_by_name(
+    tmp_path: Path, text: str, env: dict[str, str], named: str
+) -> None:
+    write(tmp_path, text)
+    with pytest.raises(ConfigError, match=named.replace("[", r"\[").replace("]", r"\]")):
+        load(tmp_path, environ=env)
+
+
+def test_a_missing_explicit_config_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load(tmp_path, config_file=tmp_path / "missing.toml", environ={})
+
+
+def test_settings_are_frozen(tmp_path: Path) -> None:
+    settings = load(tmp_path, environ={})
+    with pytest.raises(AttributeError):
+        settings.api.port = 1  # type: ignore[misc]
+
+
+def test_effective_config_redacts_secrets(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        '[core]\nsecret_key = "s3cr3t"\n'
+        '[database]\nurl = "postgresql://brisa:hunter2@db:5432/brisa"\n',
+    )
+    shown = load(tmp_path, environ={}).redacted()
+    text = repr(shown)
+    assert "s3cr3t" not in text and "hunter2" not in text
+    assert shown["core"]["secret_key"] == "***"
+    assert shown["database"]["url"] == "postgresql://brisa:***@db:5432/brisa"
+
+
+def test_redact_url_leaves_urls_without_password() -> None:
+    assert redact_url("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        (5, 5.0),
+        ("500ms", 0.5),
+        ("30s", 30.0),
+        ("5m", 300.0),
+        ("1h", 3600.0),
+        ("2d", 172800.0),
+        ("1.5", 1.5),
+    ],
+)
+def test_durations(text: object, seconds: float) -> None:
+    assert parse_duration(text, "x") == seconds
+
+
+def test_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:
+    first = ensure_secret_key(load(tmp_path, environ={}))
+    second = ensure_secret_key(load(tmp_path, environ={}))
+    assert len(first.core.secret_key) == 64
+    assert first.core.secret_key == second.core.secret_key
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
