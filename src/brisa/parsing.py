@@ -7,19 +7,35 @@ one JSON line per file: the serialized DAGs, or the error with file, line and tr
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from brisa.errors import BrisaError
+from brisa.dag import DAG
+from brisa.errors import BrisaError, DagDefinitionError
 from brisa.loader import load_file
 from brisa.spec import serialize
+
+
+def _check_unique(dags: list[DAG]) -> None:
+    seen: dict[str, DAG] = {}
+    for dag in dags:
+        if dag.dag_id in seen:
+            raise DagDefinitionError(
+                f"DAG id {dag.dag_id!r} is defined twice in this file "
+                f"(first at line {seen[dag.dag_id].lineno})",
+                dag.filename,
+                dag.lineno,
+            )
+        seen[dag.dag_id] = dag
 
 
 def parse_file(root: Path, rel: str) -> dict[str, Any]:
     dags, error = load_file(root / rel, root)
     if error is None:
         try:
+            _check_unique(dags)
             specs = [serialize(dag, rel) for dag in dags]
             return {"file": rel, "dags": specs, "error": None}
         except (BrisaError, TypeError, ValueError) as exc:
@@ -41,8 +57,12 @@ def parse_file(root: Path, rel: str) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     root = Path(argv[0])
-    out = sys.stdout
-    sys.stdout = sys.stderr  # prints in DAG files must not corrupt the JSON protocol
+    # Output of DAG files must not corrupt the JSON protocol: not only `print`, but also
+    # writes to file descriptor 1 and the output of processes they start. So the protocol gets
+    # a private (non-inheritable) copy of stdout, and descriptor 1 becomes stderr.
+    sys.stdout.flush()
+    out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
     for rel in argv[1:]:
         out.write(json.dumps(parse_file(root, rel)) + "\n")
         out.flush()

@@ -7,10 +7,12 @@ Unchanged files are not parsed again.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import selectors
+import signal
 import subprocess
 import sys
 import threading
@@ -57,7 +59,7 @@ def diff(
 def looks_like_dag_file(path: Path) -> bool:
     """Cheap filter: only files that mention brisa can define Brisa DAGs."""
     try:
-        return b"brisa" in path.read_bytes()
+        return b"brisa" in path.read_bytes().lower()
     except OSError:
         return False
 
@@ -124,7 +126,9 @@ def _parse_batch(root: Path, files: list[str], timeout: float) -> list[ParseResu
 
 
 def _failed(file: str, proc: subprocess.Popen[bytes], message: str) -> ParseResult:
-    proc.kill()
+    # The child leads its own session: kill whatever the DAG file started too.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     return ParseResult(file, [], {"lineno": None, "traceback": "", "message": message})
 
@@ -157,31 +161,40 @@ class DagProcessor:
         if not changed and not gone:
             return 0
         candidates = [f for f in changed if looks_like_dag_file(self.root / f)]
-        for result in parse_files(self.root, candidates, self.parse_timeout):
+        results = parse_files(self.root, candidates, self.parse_timeout)
+        self._retire_removed(current, [f for f in changed if f not in candidates], results)
+        for result in results:
             self._store_result(result)
-        for f in set(changed) - set(candidates):
-            self.store.retire_dags(self.team, fileloc=f)
-        self.store.retire_dags(self.team, present_files=current)
         self._seen = current
         self.on_change()
         return len(candidates)
 
+    def _retire_removed(
+        self, current: dict[str, FileState], dropped: list[str], results: list[ParseResult]
+    ) -> None:
+        """Retire the DAGs of deleted files, of files that are no longer DAG files, and those
+        that a file imported without error no longer defines. Done before publishing, so that a
+        DAG moved to another file (or a renamed file) is not taken for a duplicate of itself."""
+        self.store.retire_dags(self.team, present_files=current)
+        for f in dropped:
+            self.store.retire_dags(self.team, fileloc=f)
+            self.store.clear_import_error(self.team, f)
+        for result in results:
+            # A file that fails to import keeps its last good DAGs.
+            if result.error is None:
+                keep = [spec["dag_id"] for spec in result.dags]
+                self.store.retire_dags(self.team, fileloc=result.file, keep=keep)
+
     def _store_result(self, result: ParseResult) -> None:
         now = self.clock()
-        published: list[str] = []
         error = result.error
         for spec in result.dags:
             try:
                 self.store.publish_dag(
                     self.team, spec, fileloc=result.file, code_version=self.code_version, now=now
                 )
-                published.append(spec["dag_id"])
             except Conflict as exc:
                 error = {"lineno": spec.get("lineno"), "message": str(exc), "traceback": ""}
-        if result.error is None:
-            # A file that fails to import keeps its last good DAGs; one that imports fine
-            # but no longer defines a DAG retires it.
-            self.store.retire_dags(self.team, fileloc=result.file, keep=published)
         if error:
             log.warning("import error in %s: %s", result.file, error["message"])
             self.store.record_import_error(
