@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from brisa.errors import InvalidInput, NotFound
+from brisa.errors import Conflict, InvalidInput, NotFound
 from brisa.params import resolve_conf
 from brisa.records import DagRecord, RunRecord
 from brisa.states import TaskState
@@ -33,7 +33,7 @@ def trigger(
     logical = logical_date or now
     if logical.tzinfo is None:
         raise InvalidInput("logical_date needs a time zone, e.g. 2026-01-01T00:00:00Z")
-    run_id = run_id or f"manual__{now.isoformat()}"
+    run_id = run_id or run_id_for("manual", now)
     if not _RUN_ID.match(run_id):
         raise InvalidInput(f"run id {run_id!r} may use letters, digits and _ . : + = - only")
     return store.create_run(
@@ -48,6 +48,11 @@ def trigger(
         task_ids=dag.spec.tasks,
         now=now,
     )
+
+
+def run_id_for(kind: str, when: datetime) -> str:
+    """A readable, URL-safe run id like `manual__20261124T033916.660469Z`."""
+    return f"{kind}__{when.astimezone(UTC).strftime('%Y%m%dT%H%M%S.%fZ')}"
 
 
 def resolve_dag(store: Store, name: str) -> DagRecord:
@@ -105,7 +110,11 @@ def mark(
     return changed
 
 
-def cancel(store: Store, run: RunRecord, *, now: datetime, wake: Callable[[], None]) -> bool:
-    done = store.cancel_run(run, now)
+def cancel(store: Store, run: RunRecord, *, now: datetime, wake: Callable[[], None]) -> None:
+    """Cancel a queued or running run; Conflict if it has already finished."""
+    if not store.cancel_run(run, now):
+        current = store.get_run_by_pk(run.id).state
+        raise Conflict(
+            f"run {run.run_id} is already {current}; only queued or running runs can be cancelled"
+        )
     wake()
-    return done

@@ -109,7 +109,7 @@ def _run_task(
     tid = task["task_id"]
     verdict = evaluate(task["trigger_rule"], [results[u].state for u in task["upstream"]])
     if verdict in _FINAL:
-        return TaskResult(tid, _FINAL[verdict])
+        return TaskResult(tid, _FINAL[verdict], ended_at=clock())
     # Upstream tasks all ran before this one, so the rule never says WAIT here.
     started = clock()
     hooks.started(tid, started)
@@ -121,9 +121,14 @@ def _run_task(
 
 
 def run_dag(
-    spec: dict[str, Any], run: LocalRun, execute: Executor, clock: Clock, hooks: Hooks = Hooks()
+    spec: dict[str, Any],
+    run: LocalRun,
+    execute: Executor,
+    clock: Clock,
+    hooks: Hooks | None = None,
 ) -> list[TaskResult]:
     """Run every task of a serialized DAG once, in order; a task's failure is a result."""
+    hooks = hooks or Hooks()
     tasks = {t["task_id"]: t for t in spec["tasks"]}
     results: dict[str, TaskResult] = {}
     for tid in topological_order(tasks):
@@ -202,7 +207,7 @@ def executor(dag: DAG, root: Path) -> Executor:
 
 
 def run_local(
-    path: Path, dag_id: str, conf: Any, *, team: str, clock: Clock, hooks: Hooks = Hooks()
+    path: Path, dag_id: str, conf: Any, *, team: str, clock: Clock, hooks: Hooks | None = None
 ) -> list[TaskResult]:
     """Load `dag_id` from `path` (folder or file), validate `conf`, run every task once."""
     loaded = load_dag(path, dag_id)

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from brisa import tokens
+from brisa.control import run_id_for
 from brisa.errors import Conflict
 from brisa.executor.base import Executor, LaunchRequest
 from brisa.logs import attempt_log_path
@@ -104,7 +105,7 @@ class Scheduler:
                     team=action.team,
                     dag_id=action.dag_id,
                     version_id=action.version_id,
-                    run_id=f"scheduled__{action.logical_date.isoformat()}",
+                    run_id=run_id_for("scheduled", action.logical_date),
                     run_type="scheduled",
                     logical_date=action.logical_date,
                     interval=action.interval,

@@ -14,7 +14,7 @@ from brisa.api import render
 from brisa.api.app import ApiContext, context
 from brisa.errors import InvalidInput, NotFound
 from brisa.logs import attempt_log_path, read_log
-from brisa.states import FINISHED_TASK_STATES, TaskState
+from brisa.states import FINISHED_TASK_STATES, RunState, TaskState
 
 router = APIRouter(prefix="/api/v1/teams/{team}/dags/{dag_id}/runs")
 Ctx = Annotated[ApiContext, Depends(context)]
@@ -65,6 +65,9 @@ def list_runs(
     state: str | None = None,
 ) -> dict[str, Any]:
     ctx.store.get_dag(team, dag_id)
+    if state is not None and state not in {s.value for s in RunState}:
+        known = ", ".join(s.value for s in RunState)
+        raise InvalidInput(f"unknown run state {state!r}; use one of {known}")
     runs = ctx.store.list_runs(team, dag_id, limit=limit, offset=offset, state=state)
     return {"runs": [render.run(r) for r in runs]}
 
@@ -107,6 +110,14 @@ def task_logs(
     ti = run.tasks.get(task_id)
     if ti is None:
         raise NotFound(f"run {run_id} has no task {task_id!r}")
+    if ti.try_number == 0 and try_number is None:  # not started yet: nothing to read
+        return {
+            "try_number": 0,
+            "content": "",
+            "offset": offset,
+            "next_offset": offset,
+            "finished": ti.state in FINISHED_TASK_STATES,
+        }
     number = try_number or ti.try_number
     if number < 1 or number > ti.try_number:
         raise InvalidInput(
