@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any, overload
 
 from brisa.errors import DagDefinitionError, InvalidInput
-from brisa.params import Param, as_param
+from brisa.params import Param, as_param, check_value
 from brisa.timetable import parse_schedule
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -350,9 +350,7 @@ class DAG:
             self.params = {name: as_param(p) for name, p in (params or {}).items()}
         except InvalidInput as exc:
             raise self._error(str(exc)) from None
-        for name, p in self.params.items():
-            if not p.required:
-                _check_json(p.default, f"default of param {name!r}")
+        self._check_params()
         if self.schedule["kind"] != "manual" and start_date is None:
             raise self._error("a scheduled DAG needs a start_date")
         self.timezone = timezone
@@ -380,6 +378,22 @@ class DAG:
         self.tasks: dict[str, Task] = {}
         if _collector:
             _collector[-1].append(self)
+
+    def _check_params(self) -> None:
+        """Defaults must be JSON and pass their own checks; scheduled runs need them all."""
+        for name, p in self.params.items():
+            if p.required:
+                if self.schedule["kind"] != "manual":
+                    raise self._error(
+                        f"param {name!r} has no default, but scheduled runs need one: "
+                        "give it a default or make the DAG manual (schedule=None)"
+                    )
+                continue
+            _check_json(p.default, f"default of param {name!r}")
+            try:
+                check_value(name, p.default, p.to_spec())
+            except InvalidInput as exc:
+                raise self._error(f"default does not fit its own declaration: {exc}") from None
 
     def _error(self, message: str) -> DagDefinitionError:
         return DagDefinitionError(message, self.filename, self.lineno)

@@ -24,7 +24,8 @@ _NO_DEFAULT: Any = object()
 class Param:
     """A run parameter. `default` is used when a trigger does not set it.
 
-    A param without a default is required. `secret=True` masks its value in task logs.
+    A param without a default is required (manual DAGs only). `secret=True` marks the value
+    as sensitive; masking it in task logs comes with the log shipping work.
     """
 
     default: Any = _NO_DEFAULT
@@ -77,7 +78,7 @@ def as_param(value: Any) -> Param:
     return Param(default=value, type=infer_type(value))
 
 
-def _check_value(name: str, value: Any, spec: dict[str, Any]) -> None:
+def check_value(name: str, value: Any, spec: dict[str, Any]) -> None:
     kind = spec.get("type")
     if kind:
         ok = isinstance(value, JSON_TYPES[kind]) and not (
@@ -113,7 +114,7 @@ def resolve_conf(param_specs: dict[str, dict[str, Any]], conf: Any) -> dict[str,
     resolved: dict[str, Any] = {}
     for name, spec in param_specs.items():
         if name in conf:
-            _check_value(name, conf[name], spec)
+            check_value(name, conf[name], spec)
             resolved[name] = conf[name]
         elif "default" in spec:
             resolved[name] = spec["default"]

@@ -49,6 +49,9 @@ class Snapshot:
     # Task instances outside active runs that still have a live worker (to be stopped).
     stray: list[TaskRecord] = field(default_factory=list)
     limits: Limits = field(default_factory=Limits)
+    # When this scheduler started: heartbeats missed while no API was up are not held
+    # against workers that kept running through a restart.
+    started_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -303,12 +306,17 @@ def _check_running(
         # The executor reads the outside world (process table, pods): the worker is gone and
         # did not report, since a report is recorded before its process exits.
         error = "worker lost: its process ended without reporting a result"
-    elif ti.heartbeat_at and now - ti.heartbeat_at > timedelta(seconds=limits.heartbeat_timeout):
+    elif _last_sign_of_life(snapshot, ti) < now - timedelta(seconds=limits.heartbeat_timeout):
         error = f"worker lost: no heartbeat for {limits.heartbeat_timeout:g}s"
     if error is None:
         return None
     state, next_try_at, error = failure_outcome(task, ti, now, error)
     return SetTaskState(ti.id, T.RUNNING, ti.try_number, state, next_try_at, error, kill=True)
+
+
+def _last_sign_of_life(snapshot: Snapshot, ti: TaskRecord) -> datetime:
+    seen = [t for t in (ti.heartbeat_at, ti.start_date, snapshot.started_at) if t is not None]
+    return max(seen) if seen else snapshot.now
 
 
 def _check_queued(

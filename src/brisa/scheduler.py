@@ -59,6 +59,7 @@ class Scheduler:
         self.poll_interval = poll_interval
         self._wake = threading.Event()
         self._specs: dict[int, DagSpec] = {}
+        self._started_at = clock()
         self._where: dict[int, tuple[RunRecord, str]] = {}
 
     def wake(self) -> None:
@@ -90,6 +91,7 @@ class Scheduler:
             free_slots=self.executor.parallelism - len(alive),
             stray=stray,
             limits=self.limits,
+            started_at=self._started_at,
         )
 
     def run_once(self) -> int:

@@ -65,7 +65,6 @@ class DagsSettings:
     team: str = "default"
     scan_interval: float = _duration(1.0)
     parse_timeout: float = _duration(30.0)
-    parse_processes: int = 2
 
 
 @dataclass(frozen=True)
@@ -224,11 +223,14 @@ def _section_kind(cls: type, key: str) -> Any:
     return kind
 
 
-def _build_section(name: str, values: Mapping[str, Any], source: str) -> Any:
+Sourced = dict[str, tuple[Any, str]]  # key -> (value, where it came from)
+
+
+def _build_section(name: str, values: Sourced) -> Any:
     cls = SECTIONS[name]
     fields = {f.name: f for f in dataclasses.fields(cls)}
     parsed: dict[str, Any] = {}
-    for key, value in values.items():
+    for key, (value, source) in values.items():
         if key not in fields:
             known = ", ".join(fields)
             raise ConfigError(f"{source}: unknown key [{name}] {key}; known keys: {known}")
@@ -238,8 +240,8 @@ def _build_section(name: str, values: Mapping[str, Any], source: str) -> Any:
     return cls(**parsed)
 
 
-def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
-    overrides: dict[str, dict[str, str]] = {}
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Sourced]:
+    overrides: dict[str, Sourced] = {}
     for var, value in environ.items():
         if not var.startswith(ENV_PREFIX):
             continue
@@ -249,8 +251,35 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
                 f"environment variable {var} does not name a setting; use "
                 f"BRISA__SECTION__KEY with a section among {', '.join(SECTIONS)}"
             )
-        overrides.setdefault(parts[0], {})[parts[1]] = value
+        overrides.setdefault(parts[0], {})[parts[1]] = (value, f"environment variable {var}")
     return overrides
+
+
+def _file_sections(path: Path, required: bool) -> dict[str, Sourced]:
+    if not path.exists():
+        if required:
+            raise ConfigError(f"config file {path} does not exist")
+        return {}
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    sections: dict[str, Sourced] = {}
+    for name, values in data.items():
+        if name not in SECTIONS or not isinstance(values, dict):
+            raise ConfigError(f"{path}: unknown section [{name}]; known: {', '.join(SECTIONS)}")
+        sections[name] = {key: (value, str(path)) for key, value in values.items()}
+    return sections
+
+
+def _check(settings: Settings) -> Settings:
+    if settings.executor.kind != "local":
+        raise ConfigError(
+            f"[executor] kind: {settings.executor.kind!r} is not available; use 'local'"
+        )
+    if settings.executor.parallelism < 1:
+        raise ConfigError("[executor] parallelism must be at least 1")
+    return settings
 
 
 def load(
@@ -262,23 +291,11 @@ def load(
     environ = os.environ if environ is None else environ
     home = Path(home or environ.get("BRISA_HOME") or ".brisa").absolute()
     path = Path(config_file) if config_file else home / "brisa.toml"
-    data: dict[str, Any] = {}
-    if path.exists():
-        try:
-            data = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    elif config_file:
-        raise ConfigError(f"config file {path} does not exist")
-    sections: dict[str, Any] = {}
-    for name, values in data.items():
-        if name not in SECTIONS or not isinstance(values, dict):
-            raise ConfigError(f"{path}: unknown section [{name}]; known: {', '.join(SECTIONS)}")
-        sections[name] = dict(values)
+    sections = _file_sections(path, required=config_file is not None)
     for name, values in _env_overrides(environ).items():
         sections.setdefault(name, {}).update(values)
-    built = {name: _build_section(name, values, str(path)) for name, values in sections.items()}
-    return Settings(home=home, **built)
+    built = {name: _build_section(name, values) for name, values in sections.items()}
+    return _check(Settings(home=home, **built))
 
 
 def ensure_secret_key(settings: Settings) -> Settings:

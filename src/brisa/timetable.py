@@ -87,9 +87,24 @@ def previous_fire(spec: ScheduleSpec, before: datetime, start: datetime) -> date
     return next(iter(CronSim(spec["expr"], local, reverse=True))).astimezone(UTC)
 
 
+def first_run(spec: ScheduleSpec, start: datetime) -> datetime:
+    """The first fire whose whole data interval lies at or after `start`.
+
+    A daily DAG starting 2026-01-01 first runs at 2026-01-02 00:00 for the interval
+    [01-01, 01-02): no run ever covers time before the start date.
+    """
+    if spec["kind"] == "interval":
+        return start + timedelta(seconds=spec["seconds"])
+    fires = _fires_after(spec, start - timedelta(microseconds=1))
+    # In a fall-back hour, local times repeat: a fire found just before `start` may lie
+    # before it in UTC. Only fires at or after `start` count.
+    first = next(f for f in fires if f >= start)
+    return next(f for f in fires if f > first)
+
+
 def first_fire_at_or_after(spec: ScheduleSpec, start: datetime, at: datetime) -> datetime:
-    """The first fire time >= `at` (and >= `start`)."""
-    at = max(at, start)
+    """The first fire time >= `at` (and not before the first run)."""
+    at = max(at, first_run(spec, start))
     if spec["kind"] == "interval":
         step = spec["seconds"]
         k = -(-(at - start).total_seconds() // step)  # ceiling division
@@ -98,16 +113,15 @@ def first_fire_at_or_after(spec: ScheduleSpec, start: datetime, at: datetime) ->
 
 
 def latest_fire_at_or_before(spec: ScheduleSpec, start: datetime, at: datetime) -> datetime | None:
-    """The last fire time <= `at` that is >= `start`, if any."""
-    if at < start:
+    """The last fire time <= `at` that is not before the first run, if any."""
+    if at < first_run(spec, start):
         return None
     if spec["kind"] == "interval":
         step = spec["seconds"]
         k = (at - start).total_seconds() // step
         return start + timedelta(seconds=k * step)
     local = (at + timedelta(microseconds=1)).astimezone(_zone(spec["timezone"]))
-    fire = next(iter(CronSim(spec["expr"], local, reverse=True))).astimezone(UTC)
-    return fire if fire >= start else None
+    return next(iter(CronSim(spec["expr"], local, reverse=True))).astimezone(UTC)
 
 
 def due_fires(

@@ -187,4 +187,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--try", dest="try_number", type=int, required=True, help="try number")
     parser.add_argument("--scope", default="", help="the executor that started this worker")
     args = parser.parse_args(argv)
-    return run(args.ti, args.try_number, WorkerConfig.from_env(dict(os.environ)))
+    config = WorkerConfig.from_env(dict(os.environ))
+    # The token is for this process's calls only: user code and its children never see it.
+    os.environ.pop("BRISA_EXECUTION_TOKEN", None)
+    return run(args.ti, args.try_number, config)

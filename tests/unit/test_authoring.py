@@ -510,7 +510,7 @@ def test_dag_attributes() -> None:
         schedule=timedelta(hours=1),
         start_date=START,
         catchup=True,
-        params={"n": 1, "table": Param(type="string")},
+        params={"n": 1, "table": Param("orders", type="string")},
         tags=["b", "a", "b"],
         description="hourly",
         dagrun_timeout=timedelta(hours=2),
@@ -519,9 +519,34 @@ def test_dag_attributes() -> None:
     assert dag.catchup is True
     assert dag.tags == ["a", "b"]
     assert dag.params["n"] == Param(default=1, type="integer")
-    assert dag.params["table"].required
+    assert not dag.params["table"].required
     assert dag.dagrun_timeout == 7200.0
     assert repr(dag) == "<DAG d>"
+
+
+def test_a_manual_dag_may_require_a_param() -> None:
+    dag = DAG("d", params={"table": Param(type="string")})
+    assert dag.params["table"].required
+
+
+def test_a_scheduled_dag_cannot_have_a_required_param() -> None:
+    with pytest.raises(DagDefinitionError, match="scheduled runs need one") as caught:
+        DAG("d", schedule="@daily", start_date=START, params={"table": Param(type="string")})
+    assert caught.value.lineno == sys._getframe().f_lineno - 1
+
+
+@pytest.mark.parametrize(
+    "param",
+    [
+        Param(0, minimum=1),
+        Param(11, maximum=10),
+        Param("x", enum=("a", "b")),
+        Param("1", type="integer"),
+    ],
+)
+def test_a_default_must_fit_its_own_declaration(param: Param) -> None:
+    with pytest.raises(DagDefinitionError, match="default does not fit"):
+        DAG("d", params={"p": param})
 
 
 def test_a_single_tag_string_is_one_tag() -> None:

@@ -120,9 +120,10 @@ def daily_berlin(**kw: Any) -> DagSpec:
 
 
 def test_cron_in_a_time_zone_creates_one_run_per_fire_with_its_data_interval() -> None:
-    runs = created(daily_berlin(catchup=True), utc(2026, 3, 3, 5, 30))
+    runs = created(daily_berlin(catchup=True), utc(2026, 3, 4, 5, 30))
 
-    # 06:00 in Berlin is 05:00 UTC in winter; the interval runs from the previous fire.
+    # 06:00 in Berlin is 05:00 UTC in winter; the interval runs from the previous fire. The
+    # 03-01 fire covers the day before the start date, so the first run is 03-02's.
     assert runs == [
         CreateRun(
             team="data",
@@ -133,15 +134,16 @@ def test_cron_in_a_time_zone_creates_one_run_per_fire_with_its_data_interval() -
             task_ids=("extract", "load"),
             conf={},
         )
-        for d in (1, 2, 3)
+        for d in (2, 3, 4)
     ]
 
 
 def test_a_run_is_created_when_its_fire_time_comes_not_before() -> None:
-    made = simulate(daily_berlin(), utc(2026, 3, 1), utc(2026, 3, 4), step=timedelta(minutes=15))
+    made = simulate(daily_berlin(), utc(2026, 3, 1), utc(2026, 3, 5), step=timedelta(minutes=15))
 
+    # Nothing on 03-01: its fire covers the day before the start date.
     assert [(tick, run.logical_date) for tick, run in made] == [
-        (utc(2026, 3, d, 5), utc(2026, 3, d, 5)) for d in (1, 2, 3)
+        (utc(2026, 3, d, 5), utc(2026, 3, d, 5)) for d in (2, 3, 4)
     ]
 
 
@@ -191,8 +193,8 @@ def test_catchup_creates_missed_runs_oldest_first_up_to_the_free_active_runs() -
     now = utc(2026, 1, 10, 12)
 
     assert [r.logical_date for r in created(spec, now, active=1)] == [
-        utc(2026, 1, 1),
         utc(2026, 1, 2),
+        utc(2026, 1, 3),
     ]
     assert [r.logical_date for r in created(spec, now, last=utc(2026, 1, 2), active=1)] == [
         utc(2026, 1, 3),
@@ -206,7 +208,7 @@ def test_catchup_creates_no_more_runs_per_iteration_than_the_limit() -> None:
 
     runs = created(spec, utc(2026, 1, 10, 12), limits=Limits(max_runs_created=4))
 
-    assert [r.logical_date for r in runs] == [utc(2026, 1, d) for d in (1, 2, 3, 4)]
+    assert [r.logical_date for r in runs] == [utc(2026, 1, d) for d in (2, 3, 4, 5)]
 
 
 def test_without_catchup_only_the_latest_missed_run_is_created() -> None:
@@ -228,10 +230,13 @@ def test_nothing_is_scheduled_before_the_start_date(catchup: bool) -> None:
         "hourly", schedule="@hourly", start_date=utc(2026, 1, 5, 10, 15), catchup=catchup
     )
 
+    # The 11:00 fire covers [10:00, 11:00), which begins before the start: 12:00 runs first.
     assert created(spec, utc(2026, 1, 5, 10, 59)) == []
-    first = created(spec, utc(2026, 1, 5, 12, 30))
-    expected = [utc(2026, 1, 5, 11), utc(2026, 1, 5, 12)] if catchup else [utc(2026, 1, 5, 12)]
+    assert created(spec, utc(2026, 1, 5, 11, 59)) == []
+    first = created(spec, utc(2026, 1, 5, 13, 30))
+    expected = [utc(2026, 1, 5, 12), utc(2026, 1, 5, 13)] if catchup else [utc(2026, 1, 5, 13)]
     assert [r.logical_date for r in first] == expected
+    assert all(r.interval[0] >= utc(2026, 1, 5, 10, 15) for r in first)
 
 
 @pytest.mark.parametrize("catchup", [True, False])
@@ -240,16 +245,16 @@ def test_nothing_is_scheduled_after_the_end_date(catchup: bool) -> None:
         "hourly",
         schedule="@hourly",
         start_date=utc(2026, 1, 5, 10),
-        end_date=utc(2026, 1, 5, 11),
+        end_date=utc(2026, 1, 5, 12),
         catchup=catchup,
     )
     now = utc(2026, 1, 8)
 
     runs = created(spec, now)
 
-    expected = [utc(2026, 1, 5, 10), utc(2026, 1, 5, 11)] if catchup else [utc(2026, 1, 5, 11)]
+    expected = [utc(2026, 1, 5, 11), utc(2026, 1, 5, 12)] if catchup else [utc(2026, 1, 5, 12)]
     assert [r.logical_date for r in runs] == expected
-    assert created(spec, now, last=utc(2026, 1, 5, 11)) == []
+    assert created(spec, now, last=utc(2026, 1, 5, 12)) == []
 
 
 def test_an_interval_schedule_fires_every_period_from_the_start_date() -> None:
@@ -257,12 +262,13 @@ def test_an_interval_schedule_fires_every_period_from_the_start_date() -> None:
         "six_hourly", schedule=timedelta(hours=6), start_date=utc(2026, 1, 1, 3), catchup=True
     )
 
-    runs = created(spec, utc(2026, 1, 1, 16))
+    runs = created(spec, utc(2026, 1, 1, 22))
 
+    # The first run covers the first period after the start date.
     assert [(r.logical_date, r.interval) for r in runs] == [
-        (utc(2026, 1, 1, 3), (utc(2025, 12, 31, 21), utc(2026, 1, 1, 3))),
         (utc(2026, 1, 1, 9), (utc(2026, 1, 1, 3), utc(2026, 1, 1, 9))),
         (utc(2026, 1, 1, 15), (utc(2026, 1, 1, 9), utc(2026, 1, 1, 15))),
+        (utc(2026, 1, 1, 21), (utc(2026, 1, 1, 15), utc(2026, 1, 1, 21))),
     ]
 
 
@@ -283,16 +289,12 @@ def test_scheduled_runs_carry_the_param_defaults_as_conf() -> None:
         "report",
         schedule="@daily",
         start_date=utc(2026, 1, 1),
-        params={
-            "env": "prod",
-            "limit": Param(10, type="integer"),
-            "region": Param(type="string"),
-        },
+        params={"env": "prod", "limit": Param(10, type="integer")},
     )
 
-    (run,) = created(spec, utc(2026, 1, 1, 1))
+    (run,) = created(spec, utc(2026, 1, 2, 1))
 
-    assert run.conf == {"env": "prod", "limit": 10}  # a param without default is left out
+    assert run.conf == {"env": "prod", "limit": 10}
 
 
 # --- max_active_runs -------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,6 +16,7 @@ from brisa.timetable import (
     describe,
     due_fires,
     first_fire_at_or_after,
+    first_run,
     latest_fire_at_or_before,
     next_fire,
     parse_schedule,
@@ -155,19 +157,29 @@ def test_0230_job_fires_once_on_the_spring_forward_day() -> None:
     assert result[1] == utc(2026, 3, 30, 0, 30)
 
 
-@pytest.mark.parametrize("day", [utc(2026, 10, 24, 12), utc(2026, 3, 28, 12)])
-def test_a_scheduler_ticking_through_a_dst_change_creates_one_run(day: datetime) -> None:
+@pytest.mark.parametrize(
+    ("day", "expected"),
+    [
+        (utc(2026, 10, 24, 12), utc(2026, 10, 25, 0, 30)),  # fall back: the first 02:30 (CEST)
+        (utc(2026, 3, 28, 12), utc(2026, 3, 29, 1, 0)),  # spring forward: 03:00 CEST
+    ],
+)
+def test_a_scheduler_ticking_through_a_dst_change_creates_one_run(
+    day: datetime, expected: datetime
+) -> None:
     # Without catchup, every tick asks for the latest fire; each day must still give one run.
     spec = parse_schedule("30 2 * * *", "Europe/Berlin")
-    last = None
+    start = day - timedelta(days=7)
+    last = latest_fire_at_or_before(spec, start, day)  # the day before's run already exists
+    assert last is not None and day - timedelta(days=1) < last < day
     created: list[datetime] = []
     now = day
     while now <= day + timedelta(days=1):
-        new = due_fires(spec, start=day, end=None, last=last, now=now, catchup=False, limit=10)
+        new = due_fires(spec, start=start, end=None, last=last, now=now, catchup=False, limit=10)
         created += new
         last = new[-1] if new else last
         now += timedelta(minutes=5)
-    assert len(created) == 1
+    assert created == [expected]
 
 
 # --- due fires -----------------------------------------------------------------------------
@@ -176,12 +188,13 @@ DAILY = parse_schedule("@daily")
 
 
 def test_catchup_returns_every_missed_fire_oldest_first() -> None:
+    # The fire at the start date itself covers [12-31, 01-01): the first run is 01-02.
     result = fires(DAILY, now=utc(2026, 1, 5, 12))
-    assert result == [utc(2026, 1, d) for d in range(1, 6)]
+    assert result == [utc(2026, 1, d) for d in range(2, 6)]
 
 
 def test_catchup_is_bounded_by_limit() -> None:
-    assert fires(DAILY, now=utc(2026, 1, 5, 12), limit=2) == [utc(2026, 1, 1), utc(2026, 1, 2)]
+    assert fires(DAILY, now=utc(2026, 1, 5, 12), limit=2) == [utc(2026, 1, 2), utc(2026, 1, 3)]
     assert fires(DAILY, now=utc(2026, 1, 5, 12), limit=0) == []
 
 
@@ -191,8 +204,10 @@ def test_catchup_resumes_after_the_last_run() -> None:
 
 
 def test_a_fire_exactly_at_now_is_due() -> None:
-    assert fires(DAILY, now=utc(2026, 1, 2)) == [utc(2026, 1, 1), utc(2026, 1, 2)]
-    assert fires(DAILY, now=utc(2026, 1, 2) - timedelta(microseconds=1)) == [utc(2026, 1, 1)]
+    assert fires(DAILY, now=utc(2026, 1, 3)) == [utc(2026, 1, 2), utc(2026, 1, 3)]
+    assert fires(DAILY, now=utc(2026, 1, 3) - timedelta(microseconds=1)) == [utc(2026, 1, 2)]
+    assert fires(DAILY, now=utc(2026, 1, 2)) == [utc(2026, 1, 2)]
+    assert fires(DAILY, now=utc(2026, 1, 2) - timedelta(microseconds=1)) == []
 
 
 def test_without_catchup_only_the_latest_fire_is_due() -> None:
@@ -211,14 +226,19 @@ def test_nothing_is_due_before_the_start_date(catchup: bool) -> None:
     assert fires(DAILY, start=utc(2026, 2, 1), now=utc(2026, 1, 20), catchup=catchup) == []
 
 
-def test_first_fire_is_the_first_one_at_or_after_the_start_date() -> None:
-    result = fires(DAILY, start=utc(2026, 1, 1, 10), now=utc(2026, 1, 3, 12))
-    assert result == [utc(2026, 1, 2), utc(2026, 1, 3)]
+def test_first_fire_is_the_first_whose_interval_starts_at_or_after_the_start_date() -> None:
+    # 01-02 00:00 is the first fire after the start, but it covers [01-01 00:00, 01-02).
+    start = utc(2026, 1, 1, 10)
+    result = fires(DAILY, start=start, now=utc(2026, 1, 4, 12))
+    assert result == [utc(2026, 1, 3), utc(2026, 1, 4)]
+    assert data_interval(DAILY, result[0], start) == (utc(2026, 1, 2), utc(2026, 1, 3))
+    assert fires(DAILY, start=start, now=utc(2026, 1, 4, 12), catchup=False) == [utc(2026, 1, 4)]
+    assert fires(DAILY, start=start, now=utc(2026, 1, 2, 12), catchup=False) == []
 
 
 def test_end_date_is_respected() -> None:
     end = utc(2026, 1, 3)  # inclusive
-    assert fires(DAILY, end=end, now=utc(2026, 2, 1)) == [utc(2026, 1, d) for d in (1, 2, 3)]
+    assert fires(DAILY, end=end, now=utc(2026, 2, 1)) == [utc(2026, 1, 2), utc(2026, 1, 3)]
     assert fires(DAILY, end=end, now=utc(2026, 2, 1), catchup=False) == [end]
     assert fires(DAILY, end=end, last=end, now=utc(2026, 2, 1), catchup=False) == []
     assert fires(DAILY, end=end, last=end, now=utc(2026, 2, 1)) == []
@@ -236,8 +256,11 @@ def test_manual_never_fires(catchup: bool) -> None:
 
 def test_cron_in_a_time_zone_with_catchup() -> None:
     spec = parse_schedule("0 6 * * 1-5", "America/New_York")  # weekdays 06:00 EST = 11:00 UTC
-    result = fires(spec, start=utc(2026, 1, 2), now=utc(2026, 1, 6, 12))
-    assert result == [utc(2026, 1, 2, 11), utc(2026, 1, 5, 11), utc(2026, 1, 6, 11)]
+    # Friday 01-02 11:00 UTC covers the day before the start; Monday covers [Fri, Mon).
+    start = utc(2026, 1, 2)
+    result = fires(spec, start=start, now=utc(2026, 1, 7, 12))
+    assert result == [utc(2026, 1, 5, 11), utc(2026, 1, 6, 11), utc(2026, 1, 7, 11)]
+    assert data_interval(spec, result[0], start) == (utc(2026, 1, 2, 11), utc(2026, 1, 5, 11))
 
 
 # --- intervals -----------------------------------------------------------------------------
@@ -248,7 +271,8 @@ SIX_HOURS = parse_schedule(timedelta(hours=6))
 def test_interval_fires_every_period_from_the_start_date() -> None:
     start = utc(2026, 1, 1, 3)
     result = fires(SIX_HOURS, start=start, now=utc(2026, 1, 2, 4))
-    assert result == [start + timedelta(hours=6 * k) for k in range(5)]
+    assert result == [start + timedelta(hours=6 * k) for k in range(1, 5)]
+    assert data_interval(SIX_HOURS, result[0], start) == (start, utc(2026, 1, 1, 9))
 
 
 def test_interval_without_catchup() -> None:
@@ -261,16 +285,22 @@ def test_interval_without_catchup() -> None:
 def test_interval_respects_end_date_and_limit() -> None:
     start = utc(2026, 1, 1)
     result = fires(SIX_HOURS, start=start, end=utc(2026, 1, 1, 13), now=utc(2026, 3, 1))
-    assert result == [utc(2026, 1, 1, 0), utc(2026, 1, 1, 6), utc(2026, 1, 1, 12)]
-    assert len(fires(SIX_HOURS, start=start, now=utc(2026, 3, 1), limit=7)) == 7
+    assert result == [utc(2026, 1, 1, 6), utc(2026, 1, 1, 12)]
+    limited = fires(SIX_HOURS, start=start, now=utc(2026, 3, 1), limit=7)
+    assert limited == [start + timedelta(hours=6 * k) for k in range(1, 8)]
 
 
 def test_interval_fire_helpers() -> None:
     start = utc(2026, 1, 1)
     assert first_fire_at_or_after(SIX_HOURS, start, utc(2026, 1, 1, 6)) == utc(2026, 1, 1, 6)
     assert first_fire_at_or_after(SIX_HOURS, start, utc(2026, 1, 1, 6, 1)) == utc(2026, 1, 1, 12)
-    assert first_fire_at_or_after(SIX_HOURS, start, utc(2025, 1, 1)) == start
+    assert first_fire_at_or_after(SIX_HOURS, start, utc(2025, 1, 1)) == utc(2026, 1, 1, 6)
+    assert first_fire_at_or_after(SIX_HOURS, start, start) == utc(2026, 1, 1, 6)
     assert latest_fire_at_or_before(SIX_HOURS, start, utc(2026, 1, 1, 11)) == utc(2026, 1, 1, 6)
+    assert latest_fire_at_or_before(SIX_HOURS, start, utc(2026, 1, 1, 6)) == utc(2026, 1, 1, 6)
+    before_first = utc(2026, 1, 1, 6) - timedelta(microseconds=1)
+    assert latest_fire_at_or_before(SIX_HOURS, start, before_first) is None
+    assert latest_fire_at_or_before(SIX_HOURS, start, start) is None
     assert latest_fire_at_or_before(SIX_HOURS, start, utc(2025, 12, 31)) is None
 
 
@@ -317,8 +347,93 @@ def test_next_fire_is_none_after_the_end_date() -> None:
 
 def test_next_fire_with_catchup_is_the_next_missed_one() -> None:
     now = utc(2026, 5, 1, 12)
-    assert next_fire(DAILY, start=START, end=None, last=None, now=now, catchup=True) == START
+    assert next_fire(DAILY, start=START, end=None, last=None, now=now, catchup=True) == utc(
+        2026, 1, 2
+    )
     last = utc(2026, 1, 2)
     assert next_fire(DAILY, start=START, end=None, last=last, now=now, catchup=True) == utc(
         2026, 1, 3
     )
+
+
+# --- the first run -------------------------------------------------------------------------
+
+BERLIN_SIX = parse_schedule("0 6 * * *", "Europe/Berlin")
+NY_WEEKDAYS = parse_schedule("0 6 * * 1-5", "America/New_York")
+
+
+@pytest.mark.parametrize(
+    ("spec", "start", "first"),
+    [
+        # An interval schedule's fires are anchored at the start: the first covers one period.
+        (SIX_HOURS, utc(2026, 1, 1), utc(2026, 1, 1, 6)),
+        (SIX_HOURS, utc(2026, 1, 1, 3, 17), utc(2026, 1, 1, 9, 17)),
+        # Cron, start exactly on a fire: that fire covers the day before, so the next one.
+        (DAILY, utc(2026, 1, 1), utc(2026, 1, 2)),
+        # Cron, start between fires: 01-02 covers [01-01, 01-02), which begins too early.
+        (DAILY, utc(2026, 1, 1, 10), utc(2026, 1, 3)),
+        (DAILY, utc(2026, 1, 1) + timedelta(microseconds=1), utc(2026, 1, 3)),
+        (DAILY, utc(2026, 1, 1) - timedelta(microseconds=1), utc(2026, 1, 2)),
+        # Cron in a time zone: 06:00 Berlin is 05:00 UTC in winter, 04:00 UTC in summer.
+        (BERLIN_SIX, utc(2026, 3, 1, 5), utc(2026, 3, 2, 5)),  # on a fire
+        (BERLIN_SIX, utc(2026, 3, 1), utc(2026, 3, 2, 5)),  # 01:00 Berlin, before the fire
+        (BERLIN_SIX, utc(2026, 3, 1, 5, 1), utc(2026, 3, 3, 5)),  # just after the fire
+        (BERLIN_SIX, utc(2026, 3, 28, 5), utc(2026, 3, 29, 4)),  # over the spring forward
+        # Friday's fire is the start; the first run is Monday's, covering [Fri, Mon).
+        (NY_WEEKDAYS, utc(2026, 1, 2, 11), utc(2026, 1, 5, 11)),
+        (NY_WEEKDAYS, utc(2026, 1, 2, 12), utc(2026, 1, 6, 11)),
+    ],
+)
+def test_first_run_is_the_first_fire_whose_interval_starts_at_or_after_the_start(
+    spec: dict[str, Any], start: datetime, first: datetime
+) -> None:
+    assert first_run(spec, start) == first
+    assert first_run(spec, start).tzinfo is UTC
+    begin, end = data_interval(spec, first, start)
+    assert end == first and begin >= start
+    # The fire before it would cover time before the start, so it is not a run.
+    assert data_interval(spec, previous_fire(spec, first, start), start)[0] < start
+    # Every view of the schedule agrees on it.
+    assert first_fire_at_or_after(spec, start, start) == first
+    assert latest_fire_at_or_before(spec, start, first - timedelta(microseconds=1)) is None
+    assert latest_fire_at_or_before(spec, start, first) == first
+    just_before = first - timedelta(microseconds=1)
+    for catchup in (True, False):
+        assert fires(spec, start=start, now=just_before, catchup=catchup) == []
+        assert fires(spec, start=start, now=first, catchup=catchup) == [first]
+        kw: dict[str, Any] = {"start": start, "end": None, "last": None, "catchup": catchup}
+        assert next_fire(spec, now=start, **kw) == first
+
+
+def test_first_run_in_a_time_zone_follows_local_midnight() -> None:
+    # Daily at midnight Berlin, starting at midnight Berlin (23:00 UTC the day before).
+    spec = parse_schedule("@daily", "Europe/Berlin")
+    start = datetime(2026, 1, 1, tzinfo=BERLIN).astimezone(UTC)
+    assert first_run(spec, start) == utc(2026, 1, 1, 23)  # 01-02 00:00 Berlin
+    assert data_interval(spec, first_run(spec, start), start) == (start, utc(2026, 1, 1, 23))
+
+
+@pytest.mark.parametrize(
+    ("spec", "start"),
+    [
+        (DAILY, START),
+        (DAILY, utc(2026, 1, 1, 10)),
+        (SIX_HOURS, utc(2026, 1, 1, 3, 17)),
+        (BERLIN_SIX, utc(2026, 3, 20, 5)),  # through the spring forward
+        (BERLIN_SIX, utc(2026, 10, 20, 12)),  # through the fall back
+        (parse_schedule("30 * * * *", "Europe/Berlin"), utc(2026, 10, 24, 23, 45)),
+        (NY_WEEKDAYS, utc(2026, 1, 2, 11)),
+        (parse_schedule("@monthly", "Asia/Tokyo"), utc(2026, 1, 15)),
+        # The second 02:30 of the fall-back night (CET): cronsim's 02:30 CEST lies before it.
+        (parse_schedule("30 2 * * *", "Europe/Berlin"), utc(2026, 10, 25, 1, 30)),
+    ],
+)
+def test_no_scheduled_run_covers_time_before_the_start_date(
+    spec: dict[str, Any], start: datetime
+) -> None:
+    result = fires(spec, start=start, now=start + timedelta(days=100), limit=500)
+    assert len(result) >= 2 and result[0] == first_run(spec, start)
+    intervals = [data_interval(spec, fire, start) for fire in result]
+    assert all(begin >= start for begin, _ in intervals)
+    # The intervals tile time from the first run on: each begins where the one before ended.
+    assert all(a[1] == b[0] for a, b in pairwise(intervals))

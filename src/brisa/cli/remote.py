@@ -465,7 +465,11 @@ def tasks_logs(
 def tasks_clear(
     client: Client, name: str, run_id: str, task_ids: tuple[str, ...], downstream: bool
 ) -> None:
-    """Run tasks again, on the code their run was created from."""
+    """Run tasks again as new tries of the same run.
+
+    Shell tasks run the command stored with the run's DAG version; Python tasks import the
+    DAG file as it is now (a plain DAG folder keeps no old code).
+    """
     answer = client.clear(*client.resolve(name), run_id, list(task_ids), downstream=downstream)
     cleared = answer["cleared"]
     click.echo(f"cleared {', '.join(cleared)}" if cleared else "nothing to clear")
@@ -480,7 +484,11 @@ def tasks_clear(
 def tasks_mark(
     client: Client, name: str, run_id: str, task_ids: tuple[str, ...], state: str
 ) -> None:
-    """Set tasks to success or failed by hand; downstream tasks react as to a real result."""
+    """Set tasks to success or failed by hand.
+
+    Pending downstream tasks react as to a real result; tasks already upstream_failed or
+    skipped keep their state (clear them to run them).
+    """
     answer = client.mark(*client.resolve(name), run_id, list(task_ids), state)
     changed = answer["changed"]
     click.echo(f"marked {', '.join(changed)} {state}" if changed else "nothing changed")

@@ -1,5 +1,8 @@
 """The local executor: one OS process group per attempt, on this machine.
 
+When an attempt's worker exits (or is killed), whatever is left in its process group — a
+shell command's children, a daemon it started — is killed too.
+
 It rebuilds its view of running workers from the process table (their command line names
 the attempt and this executor's scope), so a restarted scheduler adopts the workers that
 kept running instead of starting them twice.
@@ -109,6 +112,7 @@ class LocalExecutor:
                 live[ref] = child.pid
             else:
                 del self._children[ref]
+                _signal_group(child.pid, signal.SIGKILL)  # whatever the attempt left behind
                 if child.returncode in (0, 1):  # it ran and reported: no relaunch to count
                     self._launches.pop(ref, None)
         for ref, pid in list(self._adopted.items()):
@@ -116,19 +120,12 @@ class LocalExecutor:
                 live[ref] = pid
             else:
                 del self._adopted[ref]
+                _signal_group(pid, signal.SIGKILL)
         return live
 
     def alive(self) -> frozenset[AttemptRef]:
         with self._lock:
             return frozenset(self._live_locked())
-
-    def reconcile(self) -> None:
-        """Re-read the process table (e.g. after a restart, or to catch strays)."""
-        with self._lock:
-            known = set(self._children)
-            self._adopted = {
-                ref: pid for ref, pid in scan_process_table(self.scope).items() if ref not in known
-            }
 
     def kill(self, ref: AttemptRef) -> None:
         with self._lock:
