@@ -3,6 +3,7 @@ shared by the REST API and the CLI's in-process commands. Handlers stay thin."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -30,9 +31,17 @@ def trigger(
     """Create a manual run with validated params. Bad conf: InvalidInput, nothing created."""
     dag = store.get_dag(team, dag_id)
     params = resolve_conf(dag.spec.params, conf)
+    try:
+        json.dumps(params, allow_nan=False)
+    except ValueError:
+        raise InvalidInput("conf values must be finite JSON numbers (no NaN or Infinity)") from None
     logical = logical_date or now
     if logical.tzinfo is None:
         raise InvalidInput("logical_date needs a time zone, e.g. 2026-01-01T00:00:00Z")
+    try:
+        logical = logical.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(f"logical_date {logical.isoformat()} is out of range in UTC") from None
     run_id = run_id or run_id_for("manual", now)
     if not _RUN_ID.match(run_id):
         raise InvalidInput(f"run id {run_id!r} may use letters, digits and _ . : + = - only")

@@ -148,8 +148,13 @@ class System:
     def start_scheduler(self) -> None:
         self.start_thread("scheduler", self.scheduler.run_forever)
 
-    def serve_api(self) -> None:
-        """Serve the API in this thread until interrupted, then stop everything."""
+    def serve_api(self, on_started: Callable[[], None] = lambda: None) -> None:
+        """Serve the API in this thread until interrupted, then stop everything.
+
+        `on_started` runs once the API accepts connections: in standalone that is when the
+        scheduler starts, so that workers adopted after a restart can reach the API before
+        the scheduler judges their heartbeats.
+        """
         import uvicorn
 
         config = uvicorn.Config(
@@ -159,8 +164,17 @@ class System:
             log_level="warning",
             access_log=False,
         )
+        server = uvicorn.Server(config)
+
+        def wait_for_start(stop: threading.Event) -> None:
+            while not server.started and not stop.wait(0.01):
+                pass
+            if server.started:
+                on_started()
+
+        self.start_thread("api-started", wait_for_start)
         try:
-            uvicorn.Server(config).run()
+            server.run()
         finally:
             self.shutdown()
 

@@ -97,11 +97,15 @@ def _log(message: str) -> None:
     print(f"[{stamp}] brisa: {message}", flush=True)
 
 
-def _heartbeat(client: ExecutionClient, stop: threading.Event) -> None:
+def _heartbeat(client: ExecutionClient, stop: threading.Event, finishing: threading.Event) -> None:
+    """Heartbeat until stopped, also while the result is being reported (so a worker waiting
+    for the API to come back is not taken for dead)."""
     while not stop.wait(client.config.heartbeat_interval):
         try:
             client.call("heartbeat", {}, patience=client.config.heartbeat_interval)
         except AttemptStale:
+            if finishing.is_set():
+                return  # the finish call says what became of the result
             _log("this attempt is no longer current (cleared, cancelled or timed out); stopping")
             os.killpg(os.getpgid(0), signal.SIGTERM)
         except RuntimeError as exc:
@@ -161,11 +165,11 @@ def run(ti_id: int, try_number: int, config: WorkerConfig) -> int:
         f"running {item['team']}/{item['dag_id']} {item['run_id']} task {item['task_id']} "
         f"(code version {item.get('code_version') or 'local folder'})"
     )
-    stop = threading.Event()
-    threading.Thread(target=_heartbeat, args=(client, stop), daemon=True).start()
+    stop, finishing = threading.Event(), threading.Event()
+    threading.Thread(target=_heartbeat, args=(client, stop, finishing), daemon=True).start()
     started = time.monotonic()
     outcome = execute(item, Path(config.dags_folder))
-    stop.set()
+    finishing.set()
     elapsed = time.monotonic() - started
     state = "success" if outcome.success else "failed"
     _log(f"task {state} in {elapsed:.3f}s" + (f": {outcome.error}" if outcome.error else ""))
@@ -176,6 +180,8 @@ def run(ti_id: int, try_number: int, config: WorkerConfig) -> int:
     except (AttemptStale, RuntimeError) as exc:
         _log(f"result not recorded: {exc}")
         return 3
+    finally:
+        stop.set()
     return 0 if outcome.success else 1
 
 

@@ -6,21 +6,27 @@ from pathlib import Path
 
 import pytest
 
+from conftest import BACKENDS, new_database
 from support.standalone import Standalone
 
 EXAMPLES = {"etl_orders", "shell_pipeline", "flaky_with_retries"}
 
 
-@pytest.fixture(scope="module")
-def brisa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standalone]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def brisa(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Standalone]:
+    """The examples served by a real standalone, on SQLite and on PostgreSQL."""
     home = tmp_path_factory.mktemp("examples") / "home"
-    server = Standalone(home, env={"BRISA__SCHEDULER__POLL_INTERVAL": "200ms"}).start()
-    try:
-        for dag_id in EXAMPLES:
-            server.wait_for_dag(dag_id)
-        yield server
-    finally:
-        server.stop()
+    with new_database(request.param, home.parent) as url:
+        env = {"BRISA__SCHEDULER__POLL_INTERVAL": "200ms", "BRISA__DATABASE__URL": url}
+        server = Standalone(home, env=env).start()
+        try:
+            for dag_id in EXAMPLES:
+                server.wait_for_dag(dag_id)
+            yield server
+        finally:
+            server.stop()
 
 
 def test_every_example_is_listed_without_import_errors(brisa: Standalone) -> None:

@@ -55,6 +55,7 @@ def _logging() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @cli.command()
@@ -81,11 +82,10 @@ def standalone(
     system = System.create(settings)
     system.store  # noqa: B018 - migrate before anything else starts
     system.start_processor()
-    system.start_scheduler()
     click.echo(
         f"Brisa is running at {settings.api_url} (state in {settings.home}); press Ctrl+C to stop."
     )
-    system.serve_api()
+    system.serve_api(on_started=system.start_scheduler)
 
 
 @cli.command()

@@ -77,6 +77,8 @@ class AttemptStore:
                 f"attempt {ref.try_number} of task instance {ref.ti_id} is no longer "
                 f"current (task is {ti.state} at try {ti.try_number})"
             )
+        if not started:  # the worker retried a start whose answer it lost: it is alive now
+            self.heartbeat(ref, now)
         return self._work_item(ti)
 
     def _work_item(self, ti: TaskRecord) -> WorkItem:
