@@ -77,6 +77,8 @@ class System:
                 scope=self.executor_scope(),
                 parallelism=s.executor.parallelism,
                 env=self.worker_env(),
+                state_dir=s.home / "workers",
+                start_method=s.executor.start_method,
                 kill_grace=s.executor.kill_grace,
             )
             limits = Limits(
@@ -183,5 +185,7 @@ class System:
         self.wake_scheduler()
         for thread in self.threads:
             thread.join(timeout=5)
+        if self._scheduler is not None:
+            self._scheduler.executor.close()  # running workers are left to finish
         if self._store is not None:
             self._store.close()

@@ -31,9 +31,7 @@ from typing import Any
 
 import pytest
 
-from brisa.executor.local import scan_process_table
-from brisa.settings import load as load_settings
-from brisa.system import System
+from brisa.executor.registry import WorkerRegistry
 from support.standalone import ApiError, Standalone
 
 FAST = {
@@ -336,8 +334,7 @@ def stop_leftovers(home: Path, traces: Path) -> None:
     """Kill what the scenarios may have left running once the standalone is gone: workers of
     this home (each leads its own process group; a stopped standalone leaves them to finish and
     report) and the `sleep`s shell tasks started. Only processes these tests started."""
-    settings = load_settings(home=home, environ={})
-    groups = set(scan_process_table(System(settings=settings).executor_scope()).values())
+    groups = set(WorkerRegistry(home / "workers").live().values())
     for path in traces.glob("*.pids"):  # the `sleep`s of shell tasks, should they outlive them
         for pid in (int(p) for p in path.read_text().split()):
             with contextlib.suppress(OSError):

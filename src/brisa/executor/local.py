@@ -1,51 +1,28 @@
-"""The local executor: one OS process group per attempt, on this machine.
+"""The local executor: one OS process (and process group) per attempt, on this machine.
+
+Workers are started by a launcher (a fork server by default, see `launchers.py`) and
+recorded in a pid-file registry (`registry.py`). Which attempts are alive is always read
+from the process table, never from memory alone, so a restarted scheduler adopts the
+workers that kept running instead of starting them twice.
 
 When an attempt's worker exits (or is killed), whatever is left in its process group — a
 shell command's children, a daemon it started — is killed too.
-
-It rebuilds its view of running workers from the process table (their command line names
-the attempt and this executor's scope), so a restarted scheduler adopts the workers that
-kept running instead of starting them twice.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 import signal
-import subprocess
-import sys
 import threading
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
 from brisa.executor.base import LaunchRequest
+from brisa.executor.launchers import Launcher, launcher
+from brisa.executor.registry import WorkerRegistry, process_start_time
 from brisa.records import AttemptRef
-
-_CMDLINE = re.compile(
-    r"brisa\x00task\x00run\x00--ti\x00(\d+)\x00--try\x00(\d+)\x00--scope\x00(\S+?)\x00"
-)
-
-
-def scan_process_table(scope: str, proc: Path = Path("/proc")) -> dict[AttemptRef, int]:
-    """Live workers of this scope found in /proc: attempt -> pid."""
-    found: dict[AttemptRef, int] = {}
-    for entry in proc.iterdir() if proc.exists() else []:
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace") + "\x00"
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        match = _CMDLINE.search(cmdline)
-        # A zombie (state Z) has exited; its parent has not reaped it yet.
-        if match and match.group(3) == scope and stat.rsplit(")", 1)[-1].split()[0] != "Z":
-            found[AttemptRef(int(match.group(1)), int(match.group(2)))] = int(entry.name)
-    return found
-
 
 MAX_LAUNCHES = 3
 
@@ -57,16 +34,20 @@ class LocalExecutor:
         scope: str,
         parallelism: int,
         env: Mapping[str, str],
+        state_dir: Path,
         kill_grace: float = 5.0,
-        python: str = sys.executable,
+        start_method: str = "forkserver",
+        launch: Launcher | None = None,
     ) -> None:
         self.scope = scope
         self.parallelism = parallelism
         self.env = dict(env)
         self.kill_grace = kill_grace
-        self.python = python
-        self._children: dict[AttemptRef, subprocess.Popen[bytes]] = {}
-        self._adopted: dict[AttemptRef, int] = scan_process_table(scope)
+        self.registry = WorkerRegistry(state_dir)
+        self.launcher = launch or launcher(start_method)
+        self._live: dict[AttemptRef, tuple[int, int | None]] = {
+            ref: (pid, process_start_time(pid)) for ref, pid in self.registry.live().items()
+        }
         self._launches: Counter[AttemptRef] = Counter()
         self._lock = threading.Lock()
 
@@ -78,49 +59,27 @@ class LocalExecutor:
                 # A worker that keeps dying before it starts: stop relaunching; the scheduler
                 # fails the attempt after [scheduler] queued_timeout. Its log says why.
                 return
+            if len(self._launches) > 100_000:  # bounded memory over a long life
+                self._launches.clear()
             self._launches[request.ref] += 1
             request.log_path.parent.mkdir(parents=True, exist_ok=True)
-            argv = [
-                self.python,
-                "-m",
-                "brisa",
-                "task",
-                "run",
-                "--ti",
-                str(request.ref.ti_id),
-                "--try",
-                str(request.ref.try_number),
-                "--scope",
-                self.scope,
-            ]
+            argv = ["--ti", str(request.ref.ti_id), "--try", str(request.ref.try_number),
+                    "--scope", self.scope]  # fmt: skip
             env = {**os.environ, **self.env, "BRISA_EXECUTION_TOKEN": request.token}
-            with open(request.log_path, "ab") as log:
-                self._children[request.ref] = subprocess.Popen(
-                    argv,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    env=env,
-                    start_new_session=True,
-                    close_fds=True,
-                )
+            pid = self.launcher.start(argv, env, request.log_path)
+            self._live[request.ref] = (pid, process_start_time(pid))
+            self.registry.record(request.ref, pid)
 
     def _live_locked(self) -> dict[AttemptRef, int]:
         live: dict[AttemptRef, int] = {}
-        for ref, child in list(self._children.items()):
-            if child.poll() is None:
-                live[ref] = child.pid
-            else:
-                del self._children[ref]
-                _signal_group(child.pid, signal.SIGKILL)  # whatever the attempt left behind
-                if child.returncode in (0, 1):  # it ran and reported: no relaunch to count
-                    self._launches.pop(ref, None)
-        for ref, pid in list(self._adopted.items()):
-            if _pid_alive(pid):
+        for ref, (pid, started) in list(self._live.items()):
+            now = process_start_time(pid)
+            if now is not None and (started is None or now == started):
                 live[ref] = pid
             else:
-                del self._adopted[ref]
-                _signal_group(pid, signal.SIGKILL)
+                del self._live[ref]
+                self.registry.forget(ref)
+                _signal_group(pid, signal.SIGKILL)  # whatever the attempt left behind
         return live
 
     def alive(self) -> frozenset[AttemptRef]:
@@ -138,17 +97,11 @@ class LocalExecutor:
         timer.start()
 
     def close(self) -> None:
+        close = getattr(self.launcher, "close", None)
+        if close is not None:
+            close()
         with self._lock:
-            self._children.clear()
-            self._adopted.clear()
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
-    except OSError:
-        return False
+            self._live.clear()
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

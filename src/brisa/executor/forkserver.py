@@ -1,0 +1,63 @@
+"""The fork server: `python -m brisa.executor.forkserver`.
+
+A small process that imports Brisa's worker code once, then forks one worker process per
+request. Requests are JSON lines on stdin (`{"argv": [...], "env": {...}, "log": path}`); the
+answer is the new process's pid on stdout. It never imports user code. Its children are
+reaped by the kernel (SIGCHLD ignored) and outlive it: when the executor goes away (stdin
+closes) the server exits and running workers carry on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from typing import Any, BinaryIO
+
+PRELOAD = ("brisa", "brisa.worker", "brisa.runner", "brisa.loader", "brisa.context")
+
+
+def _become_worker(request: dict[str, Any]) -> None:
+    """In the forked child: a new session, the attempt's log as stdout/stderr, its env.
+
+    Replacing descriptors 0 and 1 also drops the child's copies of the server's pipes.
+    """
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # shell tasks wait for their children
+    os.setsid()
+    log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    for fd in (log, null):
+        if fd > 2:
+            os.close(fd)
+    os.environ.clear()
+    os.environ.update(request["env"])
+    from brisa.worker import main
+
+    code = 3
+    try:
+        code = main(request["argv"])
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def serve(requests: BinaryIO, answers: BinaryIO) -> None:
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # no zombies: the kernel reaps children
+    for module in PRELOAD:
+        __import__(module)
+    for line in requests:
+        request = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            _become_worker(request)
+        answers.write(f"{pid}\n".encode())
+        answers.flush()
+
+
+if __name__ == "__main__":
+    serve(sys.stdin.buffer, sys.stdout.buffer)

@@ -1,0 +1,62 @@
+"""Which worker processes are alive, read from the outside world.
+
+Every worker the local executor starts is recorded as a pid file in a folder of its own
+(`<ti>-<try>.pid`: pid and the process's start time). A restarted executor reads the folder
+and keeps the entries whose process still runs with the same start time (a recycled pid has
+another), so it adopts the workers that kept running instead of starting them twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from pathlib import Path
+
+from brisa.records import AttemptRef
+
+_NAME = re.compile(r"^(\d+)-(\d+)\.pid$")
+
+
+def process_start_time(pid: int) -> int | None:
+    """The start time (clock ticks since boot) of a live, non-zombie process, else None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[-1].split()
+    except OSError:
+        return None
+    if fields[0] == "Z":  # exited; its parent has not reaped it yet
+        return None
+    return int(fields[19])
+
+
+class WorkerRegistry:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, ref: AttemptRef) -> Path:
+        return self.folder / f"{ref.ti_id}-{ref.try_number}.pid"
+
+    def record(self, ref: AttemptRef, pid: int) -> None:
+        started = process_start_time(pid)
+        tmp = self._path(ref).with_suffix(".tmp")
+        tmp.write_text(f"{pid} {started or 0}\n")
+        os.replace(tmp, self._path(ref))
+
+    def forget(self, ref: AttemptRef) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self._path(ref).unlink()
+
+    def live(self) -> dict[AttemptRef, int]:
+        """Recorded workers whose process is still the one recorded: attempt -> pid."""
+        found: dict[AttemptRef, int] = {}
+        for path in self.folder.glob("*.pid"):
+            match = _NAME.match(path.name)
+            try:
+                pid, started = (int(x) for x in path.read_text().split())
+            except (OSError, ValueError):
+                continue
+            if match and process_start_time(pid) == started:
+                found[AttemptRef(int(match.group(1)), int(match.group(2)))] = pid
+        return found

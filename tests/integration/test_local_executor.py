@@ -1,0 +1,138 @@
+"""The local executor against real processes: liveness from the process table, process
+groups killed whole, adoption after a restart, and both ways of starting workers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import pytest
+
+from brisa.executor.base import LaunchRequest
+from brisa.executor.launchers import ForkServerLauncher, SpawnLauncher
+from brisa.executor.local import LocalExecutor
+from brisa.executor.registry import WorkerRegistry, process_start_time
+from brisa.records import AttemptRef
+
+
+def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def gone(pid: int) -> bool:
+    return process_start_time(pid) is None
+
+
+class ShellLauncher:
+    """Starts `sh -c SCRIPT` in a new session instead of a worker; the script writes the pid
+    of a background child to a file, so tests can check the whole group is handled."""
+
+    def __init__(self, script: str) -> None:
+        self.script = script
+        self.children: list[subprocess.Popen[bytes]] = []
+
+    def start(self, argv: list[str], env: Mapping[str, str], log_path: Path) -> int:
+        child = subprocess.Popen(["/bin/sh", "-c", self.script], start_new_session=True,
+                                 env=dict(env), stdout=subprocess.DEVNULL)  # fmt: skip
+        self.children.append(child)
+        return child.pid
+
+    def reap(self) -> None:
+        for child in self.children:
+            child.poll()
+
+
+def executor(tmp_path: Path, script: str) -> tuple[LocalExecutor, ShellLauncher]:
+    launch = ShellLauncher(script)
+    env = {"CHILD_PIDS": str(tmp_path / "child.pid")}
+    local = LocalExecutor(scope="t", parallelism=4, env=env, state_dir=tmp_path / "workers",
+                          kill_grace=0.5, launch=launch)  # fmt: skip
+    return local, launch
+
+
+def request(tmp_path: Path, ti: int = 1, try_number: int = 1) -> LaunchRequest:
+    return LaunchRequest(AttemptRef(ti, try_number), "token", tmp_path / f"{ti}.log")
+
+
+SLEEPER = 'sleep 30 & echo $! > "$CHILD_PIDS"; wait'
+
+
+def test_a_launched_worker_is_alive_and_a_kill_stops_its_whole_group(tmp_path: Path) -> None:
+    local, launch = executor(tmp_path, SLEEPER)
+    local.launch(request(tmp_path))
+    eventually(
+        lambda: (
+            (tmp_path / "child.pid").exists() and bool((tmp_path / "child.pid").read_text().strip())
+        )
+    )
+    child = int((tmp_path / "child.pid").read_text())
+    assert local.alive() == {AttemptRef(1, 1)}
+
+    local.kill(AttemptRef(1, 1))
+
+    eventually(lambda: (launch.reap(), gone(child))[1])
+    eventually(lambda: (launch.reap(), not local.alive())[1])
+
+
+def test_launching_a_live_attempt_again_starts_nothing(tmp_path: Path) -> None:
+    local, launch = executor(tmp_path, SLEEPER)
+    local.launch(request(tmp_path))
+    local.launch(request(tmp_path))
+    assert len(launch.children) == 1
+    local.kill(AttemptRef(1, 1))
+
+
+def test_what_a_dead_worker_left_in_its_group_is_killed(tmp_path: Path) -> None:
+    # The worker (the shell) exits at once; its background sleep would live on.
+    local, launch = executor(tmp_path, 'sleep 30 & echo $! > "$CHILD_PIDS"')
+    local.launch(request(tmp_path))
+    eventually(
+        lambda: bool(
+            (tmp_path / "child.pid").exists() and (tmp_path / "child.pid").read_text().strip()
+        )
+    )
+    child = int((tmp_path / "child.pid").read_text())
+    eventually(lambda: (launch.reap(), not local.alive())[1])
+    eventually(lambda: gone(child))
+
+
+def test_a_new_executor_adopts_the_workers_of_the_previous_one(tmp_path: Path) -> None:
+    first, launch = executor(tmp_path, SLEEPER)
+    first.launch(request(tmp_path, ti=7, try_number=2))
+    second, _ = executor(tmp_path, SLEEPER)
+    assert second.alive() == {AttemptRef(7, 2)}
+    second.kill(AttemptRef(7, 2))
+    eventually(lambda: (launch.reap(), not second.alive())[1])
+    assert not list((tmp_path / "workers").glob("*.pid"))
+
+
+def test_a_recycled_pid_is_not_taken_for_the_worker(tmp_path: Path) -> None:
+    registry = WorkerRegistry(tmp_path)
+    (tmp_path / "3-1.pid").write_text(f"{os.getpid()} 12345\n")  # live pid, other start time
+    assert registry.live() == {}
+    registry.record(AttemptRef(4, 1), os.getpid())
+    assert registry.live() == {AttemptRef(4, 1): os.getpid()}
+
+
+@pytest.mark.parametrize("make", [ForkServerLauncher, SpawnLauncher], ids=["forkserver", "spawn"])
+def test_both_launchers_run_the_worker_entrypoint_in_its_own_session(
+    tmp_path: Path, make: Callable[[], ForkServerLauncher | SpawnLauncher]
+) -> None:
+    launch = make()
+    log = tmp_path / "worker.log"
+    env = {**os.environ, "MARKER": "from-the-executor"}
+    # Bad arguments: the worker's own argument parser answers in the log and exits.
+    pid = launch.start(["--ti", "x"], env, log)
+    eventually(lambda: log.exists() and "--ti: invalid int value" in log.read_text())
+    if isinstance(launch, SpawnLauncher):
+        launch.start(["--ti", "1", "--try", "1"], env, tmp_path / "other.log")  # reaps
+    eventually(lambda: gone(pid))
+    assert "usage: brisa task run" in log.read_text()
+    if isinstance(launch, ForkServerLauncher):
+        launch.close()
