@@ -9,11 +9,10 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from brisa import control
+from brisa import control, tasklogs
 from brisa.api import render
 from brisa.api.app import ApiContext, context
 from brisa.errors import InvalidInput, NotFound
-from brisa.logs import attempt_log_path, read_log
 from brisa.states import FINISHED_TASK_STATES, RunState, TaskState
 
 router = APIRouter(prefix="/api/v1/teams/{team}/dags/{dag_id}/runs")
@@ -123,8 +122,9 @@ def task_logs(
         raise InvalidInput(
             f"task {task_id} has {ti.try_number} tr(ies); ask for try 1..{ti.try_number}"
         )
-    path = attempt_log_path(ctx.settings.logs_folder, team, dag_id, run_id, task_id, number)
-    content, next_offset = read_log(path, offset)
+    prefix = tasklogs.attempt_prefix(team, dag_id, run_id, task_id, number)
+    data, next_offset = tasklogs.read(ctx.objects, prefix, offset)
+    content = data.decode(errors="replace")
     finished = (
         number < ti.try_number
         or ti.state in FINISHED_TASK_STATES
