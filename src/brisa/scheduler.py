@@ -30,6 +30,7 @@ from brisa.planner import (
     plan,
 )
 from brisa.records import AttemptRef
+from brisa.retention import Retention
 from brisa.spec import DagSpec
 from brisa.store import Store
 
@@ -48,6 +49,7 @@ class Scheduler:
         logs_folder: Path,
         limits: Limits,
         poll_interval: float = 1.0,
+        retention: Retention | None = None,
     ) -> None:
         self.store = store
         self.executor = executor
@@ -56,6 +58,7 @@ class Scheduler:
         self.logs_folder = logs_folder
         self.limits = limits
         self.poll_interval = poll_interval
+        self.retention = retention
         self._wake = threading.Event()
         self._specs: dict[int, DagSpec] = {}
         self._started_at = clock()
@@ -157,6 +160,8 @@ class Scheduler:
             self._wake.clear()
             try:
                 changed = self.run_once()
+                if self.retention is not None:
+                    self.retention.tick(self.clock())
             except Exception:
                 log.exception("scheduling pass failed; retrying")
                 changed = 0

@@ -9,7 +9,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -111,8 +111,18 @@ class System:
                 logs_folder=s.spool_folder,
                 limits=limits,
                 poll_interval=s.scheduler.poll_interval,
+                retention=self.retention(),
             )
         return self._scheduler
+
+    def retention(self) -> Any:
+        """Hourly pruning of old logs, when `[logs] retention` is set."""
+        if self.settings.logs.retention <= 0:
+            return None
+        from brisa.retention import Retention
+
+        keep = timedelta(seconds=self.settings.logs.retention)
+        return Retention(self.objects, keep, started_at=self.clock())
 
     def wake_scheduler(self) -> None:
         if self._scheduler is not None:

@@ -10,13 +10,16 @@ running task by asking again from the offset it was given.
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from brisa.errors import NotFound
 from brisa.objectstore import ObjectStore
 
 FULL = "full.log"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.+:=-]")
 _CHUNK = re.compile(r"^(\d{8})\.log$")
+_FETCHERS = 16  # chunks fetched at once by a reader
 
 
 def _safe(part: str) -> str:
@@ -59,14 +62,50 @@ def read(
 ) -> tuple[bytes, int]:
     """Up to `limit` bytes of the log from `offset`; returns them and the next offset.
 
+    A page that fills `limit` ends after its last newline (or, without one, before a cut
+    UTF-8 character), so pages decode cleanly; the next page starts where this one ended.
     Memory stays bounded by `limit` whatever the size of the log.
     """
-    data = bytearray()
+    try:  # a finished log is one object: one request, no listing of the attempt
+        data = store.get(prefix + FULL, offset, offset + limit)
+    except NotFound:
+        try:
+            data = _read_chunks(store, prefix, offset, limit)
+        except NotFound:  # the worker replaced its chunks by full.log since they were listed
+            data = _read_chunks(store, prefix, offset, limit)
+    if len(data) >= limit:
+        data = data[: _page_end(data)]
+    return data, offset + len(data)
+
+
+def _read_chunks(store: ObjectStore, prefix: str, offset: int, limit: int) -> bytes:
+    pieces, size = [], 0
     for seg in segments(store, prefix):
-        end = seg.start + seg.size
-        if end <= offset or len(data) >= limit:
+        if seg.start + seg.size <= offset or size >= limit:
             continue
         lo = max(offset, seg.start) - seg.start
-        hi = min(seg.size, lo + limit - len(data))
-        data += store.get(seg.key, lo, hi)
-    return bytes(data), offset + len(data)
+        hi = min(seg.size, lo + limit - size)
+        pieces.append((seg.key, lo, hi))
+        size += hi - lo
+    if len(pieces) <= 1:
+        return b"".join(store.get(*piece) for piece in pieces)
+    # Many small chunks (a busy task, or a worker killed before writing full.log): fetch them
+    # side by side, since each is a round trip to the store.
+    with ThreadPoolExecutor(min(len(pieces), _FETCHERS)) as pool:
+        return b"".join(pool.map(lambda piece: store.get(*piece), pieces))
+
+
+def _page_end(data: bytes) -> int:
+    """Where a full page should end: after its last newline, else after its last whole
+    UTF-8 character (the whole page if that would leave nothing, e.g. binary output)."""
+    newline = data.rfind(b"\n")
+    if newline >= 0:
+        return newline + 1
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte < 0x80:  # ASCII: the page already ends on a whole character
+            return len(data)
+        if byte >= 0xC0:  # a lead byte: is its sequence complete?
+            needed = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return len(data) if back >= needed else (len(data) - back or len(data))
+    return len(data)

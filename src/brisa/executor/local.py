@@ -41,8 +41,11 @@ def scan_process_table(scope: str, proc: Path = Path("/proc")) -> dict[AttemptRe
         except OSError:
             continue
         match = _CMDLINE.search(cmdline)
-        # A zombie (state Z) has exited; its parent has not reaped it yet.
-        if match and match.group(3) == scope and stat.rsplit(")", 1)[-1].split()[0] != "Z":
+        # A zombie (state Z) has exited; its parent has not reaped it yet. A worker leads its
+        # own session (process group id == pid); its log process, a fork with the same command
+        # line, does not.
+        fields = stat.rsplit(")", 1)[-1].split()
+        if match and match.group(3) == scope and fields[0] != "Z" and fields[2] == entry.name:
             found[AttemptRef(int(match.group(1)), int(match.group(2)))] = int(entry.name)
     return found
 

@@ -45,7 +45,7 @@ def open_object_store(location: str, options: Mapping[str, str] | None = None) -
     the standard AWS environment variables.
     """
     if location.startswith("s3://"):
-        from brisa.objectstore.s3 import S3ObjectStore  # type: ignore[import-not-found]
+        from brisa.objectstore.s3 import S3ObjectStore
 
         store: ObjectStore = S3ObjectStore(location, dict(options or {}))
         return store
