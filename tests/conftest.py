@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +18,7 @@ import pytest
 if TYPE_CHECKING:
     import psycopg
 
+    from brisa.objectstore import ObjectStore
     from brisa.store import Store
 
 # Database drivers, SQLAlchemy and Alembic are imported inside the fixtures below, so that
@@ -160,3 +164,117 @@ def store(store_url: str) -> Iterator[Store]:
         yield opened
     finally:
         opened.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Object stores: the same test runs against a local folder and a real S3-compatible server
+#
+#   s3_server     session-wide moto server (real HTTP on 127.0.0.1, no client mocks) in a child
+#                 process; `.endpoint` is its URL, `.stop()` kills it (an outage) and `.start()`
+#                 brings it back on the same port. moto keeps no data across a restart.
+#   s3_location   a fresh bucket for this test: ("s3://<bucket>/<prefix>", options) where
+#                 options are the store settings (endpoint_url, region, keys, allow_http)
+#   object_store  parametrized [local, s3]: an ObjectStore from brisa.objectstore
+#
+# A test that stops `s3_server` must start it again (use try/finally); the fixture also
+# restarts it before the next test that needs it, in case a test failed half way.
+# ---------------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class S3Server:
+    """moto's S3 server in a child process, so that a test can kill it and start it again."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.endpoint = f"http://127.0.0.1:{port}"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self, timeout: float = 30.0) -> None:
+        if self.running:
+            return
+        command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
+        self._proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while not self._answers():
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"moto server did not start on {self.endpoint}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self._proc is None:
+            return
+        self._proc.kill()
+        self._proc.wait(timeout=10)
+        self._proc = None
+
+    def _answers(self) -> bool:
+        import urllib.error
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1):
+                return True
+        except (OSError, urllib.error.URLError):
+            return False
+
+    def create_bucket(self, name: str) -> None:
+        import urllib.request
+
+        request = urllib.request.Request(f"{self.endpoint}/{name}", method="PUT")
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 200, response.status
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """moto's S3 server on 127.0.0.1 in a child process (see the section comment)."""
+    server = S3Server(_free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_location(s3_server: S3Server) -> tuple[str, dict[str, str]]:
+    """A fresh bucket: ("s3://<bucket>/<prefix>", store options for the moto server)."""
+    s3_server.start()  # a no-op unless an earlier test left it stopped
+    bucket = f"brisa-test-{uuid.uuid4().hex[:12]}"
+    s3_server.create_bucket(bucket)
+    options = {
+        "endpoint_url": s3_server.endpoint,
+        "region": "us-east-1",
+        "access_key_id": "testing",
+        "secret_access_key": "testing",
+        "allow_http": "true",
+    }
+    return f"s3://{bucket}/logs", options
+
+
+OBJECT_STORES = [pytest.param("local", id="local"), pytest.param("s3", id="s3")]
+
+
+@pytest.fixture(params=OBJECT_STORES)
+def object_store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
+    """An empty ObjectStore on a local folder and on the moto S3 server."""
+    from brisa.objectstore import open_object_store
+
+    if request.param == "local":
+        return open_object_store(f"file://{tmp_path / 'objects'}")
+    location, options = request.getfixturevalue("s3_location")
+    return open_object_store(location, options)

@@ -24,8 +24,8 @@ _NO_DEFAULT: Any = object()
 class Param:
     """A run parameter. `default` is used when a trigger does not set it.
 
-    A param without a default is required (manual DAGs only). `secret=True` marks the value
-    as sensitive; masking it in task logs comes with the log shipping work.
+    A param without a default is required (manual DAGs only). `secret=True` masks its value
+    (as ***) in task logs.
     """
 
     default: Any = _NO_DEFAULT

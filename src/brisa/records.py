@@ -112,3 +112,5 @@ class WorkItem:
     code_version: str
     task: dict[str, Any]
     upstream_values: dict[str, Any]
+    # Names of the params marked secret: the worker masks their values in the log.
+    secret_params: list[str] = field(default_factory=list)

@@ -6,11 +6,13 @@ Python tasks; shell tasks run from the stored spec alone.
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import subprocess
 import sys
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,22 +76,61 @@ def run_shell(task: dict[str, Any], ctx: TaskContext, cwd: Path | None) -> Outco
     }
     print(f"$ {command}", flush=True)
     workdir = task.get("cwd") or (str(cwd) if cwd else None)
+    # stderr goes straight to ours; stdout comes through here for its last line (the
+    # task's return value), copied in blocks as it comes: a chatty command costs few calls.
     proc = subprocess.Popen(
-        ["/bin/sh", "-c", command],
-        env=env,
-        cwd=workdir,
-        stdout=subprocess.PIPE,
-        stderr=sys.stderr,
-        text=True,
+        ["/bin/sh", "-c", command], env=env, cwd=workdir, stdout=subprocess.PIPE, stderr=None
     )
-    last = ""
     assert proc.stdout is not None
-    for line in proc.stdout:
-        sys.stdout.write(line)
-        sys.stdout.flush()
-        if line.strip():
-            last = line.rstrip("\n")
+    with proc.stdout:
+        last = _copy_output(proc.stdout.fileno(), _stdout_sink())
     code = proc.wait()
     if code != 0:
         return Outcome(False, error=f"command exited with code {code}")
     return Outcome(True, last)
+
+
+def _stdout_sink() -> Callable[[bytes], None]:
+    """Writes bytes to our stdout: its file descriptor if it has one (after what Python
+    buffered), else the text stream (e.g. when a test captures sys.stdout)."""
+    sys.stdout.flush()
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        return lambda data: print(decoder.decode(data), end="", flush=True)
+
+    def write(data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+
+    return write
+
+
+def _copy_output(source: int, sink: Callable[[bytes], None]) -> str:
+    """Copy everything from `source` to `sink`; return the last non-blank line."""
+    last, partial = b"", bytearray()
+    while block := os.read(source, 1 << 16):
+        sink(block)
+        newline = block.rfind(b"\n")
+        if newline < 0:
+            partial += block
+            continue
+        found = _last_line(bytes(partial) + block[:newline])
+        last = found if found is not None else last
+        partial = bytearray(block[newline + 1 :])
+    if partial.strip():
+        last = bytes(partial)
+    return last.rstrip(b"\r").decode(errors="replace")
+
+
+def _last_line(text: bytes) -> bytes | None:
+    """The last non-blank line of newline-separated `text`, if any."""
+    end = len(text)
+    while end >= 0:
+        start = text.rfind(b"\n", 0, end) + 1
+        if text[start:end].strip():
+            return text[start:end]
+        end = start - 1
+    return None

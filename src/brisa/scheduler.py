@@ -16,7 +16,6 @@ from brisa import tokens
 from brisa.control import run_id_for
 from brisa.errors import Conflict
 from brisa.executor.base import Executor, LaunchRequest
-from brisa.logs import attempt_log_path
 from brisa.planner import (
     Action,
     CreateRun,
@@ -30,7 +29,8 @@ from brisa.planner import (
     Snapshot,
     plan,
 )
-from brisa.records import AttemptRef, RunRecord
+from brisa.records import AttemptRef
+from brisa.retention import Retention
 from brisa.spec import DagSpec
 from brisa.store import Store
 
@@ -49,6 +49,7 @@ class Scheduler:
         logs_folder: Path,
         limits: Limits,
         poll_interval: float = 1.0,
+        retention: Retention | None = None,
     ) -> None:
         self.store = store
         self.executor = executor
@@ -57,10 +58,10 @@ class Scheduler:
         self.logs_folder = logs_folder
         self.limits = limits
         self.poll_interval = poll_interval
+        self.retention = retention
         self._wake = threading.Event()
         self._specs: dict[int, DagSpec] = {}
         self._started_at = clock()
-        self._where: dict[int, tuple[RunRecord, str]] = {}
 
     def wake(self) -> None:
         """Ask for a scheduling pass now (an attempt ended, a run was triggered, ...)."""
@@ -81,7 +82,6 @@ class Scheduler:
         known = {ti.id for r in runs for ti in r.tasks.values()}
         stray_ids = {ref.ti_id for ref in alive} - known
         stray = list(self.store.tasks_by_id(stray_ids).values())
-        self._where = {ti.id: (r, tid) for r in runs for tid, ti in r.tasks.items()}
         return Snapshot(
             now=now,
             dags=dags,
@@ -149,10 +149,9 @@ class Scheduler:
         raise AssertionError(f"unknown action {action}")
 
     def _launch(self, ref: AttemptRef, timeout: float | None) -> None:
-        run, task_id = self._where[ref.ti_id]
-        path = attempt_log_path(
-            self.logs_folder, run.team, run.dag_id, run.run_id, task_id, ref.try_number
-        )
+        # The worker ships its log to the object store itself; this local file only keeps
+        # what it prints before shipping starts (or if it cannot start at all).
+        path = self.logs_folder / f"ti{ref.ti_id}-try{ref.try_number}.log"
         self.executor.launch(LaunchRequest(ref, tokens.issue(self.secret_key, ref), path, timeout))
 
     def run_forever(self, stop: threading.Event) -> None:
@@ -161,6 +160,8 @@ class Scheduler:
             self._wake.clear()
             try:
                 changed = self.run_once()
+                if self.retention is not None:
+                    self.retention.tick(self.clock())
             except Exception:
                 log.exception("scheduling pass failed; retrying")
                 changed = 0

@@ -106,8 +106,26 @@ class ApiSettings:
 
 @dataclass(frozen=True)
 class LogsSettings:
-    # Where attempt logs are kept; empty means $BRISA_HOME/logs.
-    folder: str = ""
+    # Where attempt logs (and code snapshot tarballs) are kept: file:///path or
+    # s3://bucket/prefix. Empty means the folder $BRISA_HOME/logs.
+    location: str = ""
+    # A running worker ships what its task wrote at least this often ...
+    chunk_interval: float = _duration(5.0)
+    # ... or as soon as this many bytes are waiting.
+    chunk_bytes: int = 1024 * 1024
+    # Logs older than this are deleted (hourly, by the scheduler); 0 keeps them forever.
+    retention: float = _duration(0.0)
+    # Values of worker environment variables whose names match this regular expression are
+    # replaced by *** in logs (besides params marked secret).
+    mask_env_pattern: str = (
+        "(?i)(password|passwd|secret|token|api_key|apikey|private_key|credential)"
+    )
+    # S3-compatible stores; empty values come from the standard AWS_* environment variables.
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = _secret()
+    s3_allow_http: bool = False
 
 
 SECTIONS: dict[str, type] = {
@@ -139,8 +157,25 @@ class Settings:
         return self.database.url or f"sqlite:///{self.home / 'brisa.db'}"
 
     @property
-    def logs_folder(self) -> Path:
-        return Path(self.logs.folder) if self.logs.folder else self.home / "logs"
+    def logs_location(self) -> str:
+        return self.logs.location or f"file://{self.home / 'logs'}"
+
+    @property
+    def spool_folder(self) -> Path:
+        """Local folder for what a worker prints before its log shipping starts."""
+        return self.home / "spool"
+
+    def object_store_options(self) -> dict[str, str]:
+        """S3 options that are set (the rest come from the AWS_* environment)."""
+        logs = self.logs
+        options = {
+            "endpoint_url": logs.s3_endpoint_url,
+            "region": logs.s3_region,
+            "access_key_id": logs.s3_access_key_id,
+            "secret_access_key": logs.s3_secret_access_key,
+            "allow_http": "true" if logs.s3_allow_http else "",
+        }
+        return {k: v for k, v in options.items() if v}
 
     @property
     def api_url(self) -> str:

@@ -9,7 +9,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ class System:
     threads: list[threading.Thread] = field(default_factory=list)
     _store: Any = None
     _scheduler: Any = None
+    _objects: Any = None
 
     @classmethod
     def create(cls, settings: Settings, clock: Callable[[], datetime] = utc_now) -> System:
@@ -58,12 +59,30 @@ class System:
     def worker_env(self) -> dict[str, str]:
         """The configuration workers need, handed to them explicitly."""
         s = self.settings
-        return {
+        env = {
             "BRISA_API_URL": s.api_url,
             "BRISA_DAGS_FOLDER": str(self.dags_folder or ""),
             "BRISA_HEARTBEAT_INTERVAL": str(s.worker.heartbeat_interval),
             "BRISA_REPORT_TIMEOUT": str(s.worker.report_timeout),
+            "BRISA_LOGS_LOCATION": s.logs_location,
+            "BRISA_LOGS_CHUNK_INTERVAL": str(s.logs.chunk_interval),
+            "BRISA_LOGS_CHUNK_BYTES": str(s.logs.chunk_bytes),
+            "BRISA_LOGS_MASK_ENV_PATTERN": s.logs.mask_env_pattern,
         }
+        for key, value in s.object_store_options().items():
+            env[f"BRISA_LOGS_S3_{key.upper()}"] = value
+        return env
+
+    @property
+    def objects(self) -> Any:
+        """The object store for logs and code snapshots."""
+        if self._objects is None:
+            from brisa.objectstore import open_object_store
+
+            self._objects = open_object_store(
+                self.settings.logs_location, self.settings.object_store_options()
+            )
+        return self._objects
 
     @property
     def scheduler(self) -> Any:
@@ -91,11 +110,21 @@ class System:
                 executor,
                 clock=self.clock,
                 secret_key=s.core.secret_key,
-                logs_folder=s.logs_folder,
+                logs_folder=s.spool_folder,
                 limits=limits,
                 poll_interval=s.scheduler.poll_interval,
+                retention=self.retention(),
             )
         return self._scheduler
+
+    def retention(self) -> Any:
+        """Hourly pruning of old logs, when `[logs] retention` is set."""
+        if self.settings.logs.retention <= 0:
+            return None
+        from brisa.retention import Retention
+
+        keep = timedelta(seconds=self.settings.logs.retention)
+        return Retention(self.objects, keep, started_at=self.clock())
 
     def wake_scheduler(self) -> None:
         if self._scheduler is not None:
@@ -132,6 +161,7 @@ class System:
             clock=self.clock,
             wake=self.wake_scheduler,
             execution=execution,
+            objects=self.objects,
         )
         return create_app(ctx)
 

@@ -3,6 +3,11 @@
 It holds no database credentials: it talks to the execution API with a token valid for this
 attempt only. Start-up time is a product feature, so this module imports no web framework,
 no ORM and no CLI library (import-linter checks it).
+
+From its first line, everything the attempt writes (the worker's own lines, prints, C-level
+writes, child processes) is captured, masked, stamped and shipped to the object store in
+chunks (logshipping). The outcome is reported to the API before the log's last chunk and
+`full.log` are shipped, so a log outage can never change it.
 """
 
 from __future__ import annotations
@@ -15,15 +20,22 @@ import socket
 import sys
 import threading
 import time
+import traceback
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from brisa.context import TaskContext
+from brisa.logcapture import utc_stamp
+from brisa.logshipping import LogShipper, ShippingConfig
+from brisa.masking import env_secrets, param_secrets
 from brisa.runner import Outcome, run_python, run_shell
+
+EXIT_SHIP_TIMEOUT = 60.0  # at most this long (and [worker] report_timeout) to ship at the end
+SIGTERM_SHIP_TIMEOUT = 2.0  # within the executor's kill grace (SIGKILL follows)
 
 
 class AttemptStale(Exception):
@@ -39,6 +51,7 @@ class WorkerConfig:
     dags_folder: str
     heartbeat_interval: float
     report_timeout: float
+    logs: ShippingConfig = field(default_factory=ShippingConfig)
 
     @classmethod
     def from_env(cls, environ: dict[str, str]) -> WorkerConfig:
@@ -48,10 +61,15 @@ class WorkerConfig:
             dags_folder=environ.get("BRISA_DAGS_FOLDER", ""),
             heartbeat_interval=float(environ.get("BRISA_HEARTBEAT_INTERVAL", "5")),
             report_timeout=float(environ.get("BRISA_REPORT_TIMEOUT", "600")),
+            logs=ShippingConfig.from_env(environ),
         )
 
     def redacted(self) -> dict[str, Any]:
-        return {**self.__dict__, "token": "***" if self.token else ""}
+        return {
+            **self.__dict__,
+            "token": "***" if self.token else "",
+            "logs": self.logs.redacted(),
+        }
 
 
 class ExecutionClient:
@@ -92,9 +110,15 @@ class ExecutionClient:
             delay = min(delay * 2, 5.0)
 
 
+class _Lines:
+    """How the worker's own lines are written: stamped by the log capture while it runs."""
+
+    captured = False
+
+
 def _log(message: str) -> None:
-    stamp = datetime.now().astimezone().isoformat(timespec="milliseconds")
-    print(f"[{stamp}] brisa: {message}", flush=True)
+    stamp = "" if _Lines.captured else utc_stamp(time.time()) + " "
+    print(f"{stamp}brisa: {message}", flush=True)
 
 
 def _heartbeat(client: ExecutionClient, stop: threading.Event, finishing: threading.Event) -> None:
@@ -129,6 +153,14 @@ def _context(item: dict[str, Any]) -> TaskContext:
 
 def execute(item: dict[str, Any], dags_folder: Path) -> Outcome:
     """Run the task described by a work item (from the execution API's start call)."""
+    try:
+        return _execute(item, dags_folder)
+    except Exception as exc:  # noqa: BLE001 - a failure of the attempt, reported as such
+        traceback.print_exc()
+        return Outcome(False, error=f"{type(exc).__name__}: {exc}")
+
+
+def _execute(item: dict[str, Any], dags_folder: Path) -> Outcome:
     task, ctx = item["task"], _context(item)
     if task["kind"] == "shell":
         return run_shell(task, ctx, dags_folder)
@@ -150,29 +182,29 @@ def execute(item: dict[str, Any], dags_folder: Path) -> Outcome:
     return run_python(fn, task, ctx, item["upstream_values"])
 
 
-def run(ti_id: int, try_number: int, config: WorkerConfig) -> int:
-    """Start the attempt, run it, report the outcome. Exit code 0 on success."""
-    client = ExecutionClient(config, ti_id, try_number)
-    _log(f"attempt {try_number} of task instance {ti_id}; config {json.dumps(config.redacted())}")
-    try:
-        item = client.call(
-            "start", {"hostname": socket.gethostname(), "pid": os.getpid()}, patience=30
-        )
-    except (AttemptStale, RuntimeError) as exc:
-        _log(f"cannot start: {exc}")
-        return 3
+def _ended(outcome: Outcome, elapsed: float) -> str:
+    """The worker's last word on the task: state, duration, size of the return value."""
+    state = "success" if outcome.success else "failed"
+    line = f"task {state} in {elapsed:.3f}s"
+    if outcome.success:
+        size = len(json.dumps(outcome.return_value).encode())
+        line += f"; return value {size} bytes of JSON"
+    return line + (f": {outcome.error}" if outcome.error else "")
+
+
+def _attempt(client: ExecutionClient, item: dict[str, Any], config: WorkerConfig) -> int:
+    """Run the started attempt and report its outcome. Exit code 0 on success."""
     _log(
         f"running {item['team']}/{item['dag_id']} {item['run_id']} task {item['task_id']} "
-        f"(code version {item.get('code_version') or 'local folder'})"
+        f"try {item['try_number']} (code version {item.get('code_version') or 'local folder'})"
     )
     stop, finishing = threading.Event(), threading.Event()
     threading.Thread(target=_heartbeat, args=(client, stop, finishing), daemon=True).start()
     started = time.monotonic()
     outcome = execute(item, Path(config.dags_folder))
     finishing.set()
-    elapsed = time.monotonic() - started
+    _log(_ended(outcome, time.monotonic() - started))
     state = "success" if outcome.success else "failed"
-    _log(f"task {state} in {elapsed:.3f}s" + (f": {outcome.error}" if outcome.error else ""))
     body = {"state": state, "return_value": outcome.return_value, "error": outcome.error}
     try:
         result = client.call("finish", body, patience=config.report_timeout)
@@ -185,6 +217,65 @@ def run(ti_id: int, try_number: int, config: WorkerConfig) -> int:
     return 0 if outcome.success else 1
 
 
+def run(
+    ti_id: int, try_number: int, config: WorkerConfig, shipper: LogShipper | None = None
+) -> int:
+    """Start the attempt, run it, report the outcome, then finish shipping its log."""
+    client = ExecutionClient(config, ti_id, try_number)
+    _log(f"attempt {try_number} of task instance {ti_id}; config {json.dumps(config.redacted())}")
+    try:
+        try:
+            item = client.call(
+                "start", {"hostname": socket.gethostname(), "pid": os.getpid()}, patience=30
+            )
+        except (AttemptStale, RuntimeError) as exc:
+            _log(f"cannot start: {exc}")
+            return 3
+        if shipper is not None:
+            attempt = (item["team"], item["dag_id"], item["run_id"], item["task_id"], try_number)
+            shipper.begin(attempt, param_secrets(item["params"], item.get("secret_params", [])))
+        return _attempt(client, item, config)
+    finally:
+        if shipper is not None:
+            _stop_shipping(shipper, min(EXIT_SHIP_TIMEOUT, config.report_timeout))
+
+
+def _start_shipping(config: WorkerConfig, environ: dict[str, str]) -> LogShipper | None:
+    """Capture this process's output from now on, masked, for the object store."""
+    if not config.logs.location:
+        return None  # started by hand without a log store: output stays where it goes
+    from brisa.logcapture import spool_path
+
+    secrets = [
+        *env_secrets(environ, config.logs.mask_env_pattern),
+        *config.logs.secrets(),
+        config.token,
+    ]
+    try:
+        shipper = LogShipper(config.logs, spool_path(os.getpid()), secrets).start()
+    except OSError as exc:  # no process or pipe left: run the task all the same
+        _log(f"log shipping not started ({exc}); the log stays in this file")
+        return None
+    _Lines.captured = True
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        # Stopped by the executor (timeout, cancel) or by ourselves (stale attempt): ship
+        # what was written before going, within the executor's kill grace.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.write(1, b"brisa: the worker received SIGTERM; shipping its log and exiting\n")
+        _stop_shipping(shipper, SIGTERM_SHIP_TIMEOUT, grace=0.5)
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    return shipper
+
+
+def _stop_shipping(shipper: LogShipper, timeout: float, grace: float = 2.0) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    shipper.close(timeout, grace)
+    _Lines.captured = False
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="brisa task run", description="Run one task attempt (started by an executor)."
@@ -193,7 +284,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--try", dest="try_number", type=int, required=True, help="try number")
     parser.add_argument("--scope", default="", help="the executor that started this worker")
     args = parser.parse_args(argv)
-    config = WorkerConfig.from_env(dict(os.environ))
-    # The token is for this process's calls only: user code and its children never see it.
-    os.environ.pop("BRISA_EXECUTION_TOKEN", None)
-    return run(args.ti, args.try_number, config)
+    environ = dict(os.environ)
+    config = WorkerConfig.from_env(environ)
+    # The token and the log store's keys are for this process only: user code and its
+    # children never see them.
+    for name in environ:
+        if name == "BRISA_EXECUTION_TOKEN" or name.startswith("BRISA_LOGS_S3_"):
+            del os.environ[name]
+    return run(args.ti, args.try_number, config, _start_shipping(config, environ))

@@ -19,7 +19,7 @@ def test_defaults_without_a_file(tmp_path: Path) -> None:
     assert settings.home == tmp_path
     assert settings.database_url == f"sqlite:///{tmp_path / 'brisa.db'}"
     assert settings.api_url == "http://127.0.0.1:8080"
-    assert settings.logs_folder == tmp_path / "logs"
+    assert settings.logs_location == f"file://{tmp_path / 'logs'}"
 
 
 def test_file_values_and_environment_overrides(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 
 from brisa.errors import BrisaError, Conflict, InvalidInput, NotFound, Unauthorized
 from brisa.execution import ExecutionService
+from brisa.objectstore import ObjectStore
 from brisa.settings import Settings
 from brisa.store import Store
 
@@ -26,6 +27,7 @@ class ApiContext:
     clock: Callable[[], datetime]
     wake: Callable[[], None]
     execution: ExecutionService
+    objects: ObjectStore
 
 
 def _status(exc: BrisaError) -> int:

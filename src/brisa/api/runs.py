@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import logging
+from collections.abc import AsyncIterator, Generator, Iterable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
-from fastapi.responses import JSONResponse
+import anyio
+import anyio.to_thread
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from brisa import control
+from brisa import control, logtail
 from brisa.api import render
 from brisa.api.app import ApiContext, context
 from brisa.errors import InvalidInput, NotFound
-from brisa.logs import attempt_log_path, read_log
-from brisa.states import FINISHED_TASK_STATES, RunState, TaskState
+from brisa.records import RunRecord, TaskRecord
+from brisa.states import FINISHED_TASK_STATES, RunState
+
+log = logging.getLogger("brisa.api")
+MAX_STREAMS = 200  # log followers served at once; more wait for a free thread
+KEEPALIVE_POLLS = 30  # an SSE comment after this many idle polls keeps proxies from closing
 
 router = APIRouter(prefix="/api/v1/teams/{team}/dags/{dag_id}/runs")
 Ctx = Annotated[ApiContext, Depends(context)]
@@ -83,17 +93,35 @@ def list_tasks(ctx: Ctx, team: str, dag_id: str, run_id: str) -> dict[str, Any]:
     return {"tasks": [render.task(t) for _, t in sorted(run.tasks.items())]}
 
 
-@router.get("/{run_id}/tasks/{task_id}")
-def get_task(ctx: Ctx, team: str, dag_id: str, run_id: str, task_id: str) -> dict[str, Any]:
-    run = ctx.store.get_run(team, dag_id, run_id)
+def _task_of(run: RunRecord, task_id: str) -> TaskRecord:
     ti = run.tasks.get(task_id)
     if ti is None:
-        raise NotFound(f"run {run_id} has no task {task_id!r}")
+        raise NotFound(f"run {run.run_id} has no task {task_id!r}")
+    return ti
+
+
+@router.get("/{run_id}/tasks/{task_id}")
+def get_task(ctx: Ctx, team: str, dag_id: str, run_id: str, task_id: str) -> dict[str, Any]:
+    ti = _task_of(ctx.store.get_run(team, dag_id, run_id), task_id)
     return {
         **render.task(ti),
         "return_value": ctx.store.return_value(ti.id),
         "attempts": [render.attempt(a) for a in ctx.store.list_attempts(ti.id)],
     }
+
+
+def _check_try(ti: TaskRecord, try_number: int) -> int:
+    if ti.try_number == 0:
+        raise InvalidInput(f"task {ti.task_id} has not run yet ({ti.state}): it has no log")
+    if try_number > ti.try_number:
+        raise InvalidInput(
+            f"task {ti.task_id} has {ti.try_number} tr(ies); ask for try 1..{ti.try_number}"
+        )
+    return try_number
+
+
+TryQuery = Annotated[int | None, Query(alias="try", ge=1)]
+OffsetQuery = Annotated[int, Query(ge=0)]
 
 
 @router.get("/{run_id}/tasks/{task_id}/logs")
@@ -103,40 +131,94 @@ def task_logs(
     dag_id: str,
     run_id: str,
     task_id: str,
-    try_number: Annotated[int | None, Query(alias="try", ge=1)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    try_number: TryQuery = None,
+    offset: OffsetQuery = 0,
 ) -> dict[str, Any]:
     run = ctx.store.get_run(team, dag_id, run_id)
-    ti = run.tasks.get(task_id)
-    if ti is None:
-        raise NotFound(f"run {run_id} has no task {task_id!r}")
+    ti = _task_of(run, task_id)
     if ti.try_number == 0 and try_number is None:  # not started yet: nothing to read
-        return {
-            "try_number": 0,
-            "content": "",
-            "offset": offset,
-            "next_offset": offset,
-            "finished": ti.state in FINISHED_TASK_STATES,
-        }
-    number = try_number or ti.try_number
-    if number < 1 or number > ti.try_number:
-        raise InvalidInput(
-            f"task {task_id} has {ti.try_number} tr(ies); ask for try 1..{ti.try_number}"
-        )
-    path = attempt_log_path(ctx.settings.logs_folder, team, dag_id, run_id, task_id, number)
-    content, next_offset = read_log(path, offset)
-    finished = (
-        number < ti.try_number
-        or ti.state in FINISHED_TASK_STATES
-        or ti.state is TaskState.UP_FOR_RETRY
+        finished = ti.state in FINISHED_TASK_STATES
+        return {"try_number": 0, "content": "", "offset": offset, "next_offset": offset,
+                "finished": finished}  # fmt: skip
+    number = _check_try(ti, try_number or ti.try_number)
+    page = logtail.page(ctx.objects, ctx.store, run, ti, number, offset, now=ctx.clock())
+    return dataclasses.asdict(page)
+
+
+def _sse(events: Iterable[logtail.Chunk | logtail.End | None]) -> Generator[str]:
+    """Server-sent events: each chunk with its next offset as the event id, then `end`.
+
+    An empty string stands for "nothing to send yet" (see `_stream_threads`).
+    """
+    yield "retry: 1000\n\n"
+    idle = 0
+    for event in events:
+        if event is None:
+            idle += 1
+            yield ": keep-alive\n\n" if idle % KEEPALIVE_POLLS == 0 else ""
+            continue
+        idle = 0
+        if isinstance(event, logtail.Chunk):
+            data = {"try_number": event.try_number, "content": event.content,
+                    "next_offset": event.next_offset}  # fmt: skip
+            yield f"id: {event.next_offset}\ndata: {json.dumps(data)}\n\n"
+        else:
+            data = {"try_number": event.try_number, "next_offset": event.next_offset}
+            yield f"id: {event.next_offset}\nevent: end\ndata: {json.dumps(data)}\n\n"
+
+
+async def _stream_threads(app: Any, events: Generator[str]) -> AsyncIterator[str]:
+    """Run the blocking `events` in threads of its own, not in the API's thread pool.
+
+    Each step of `events` is one poll of the store (with its sleep), so a follower holds a
+    thread while it waits; giving followers their own limiter keeps every other request
+    answered however many people follow logs. Between steps the event loop notices a client
+    that went away and the generator is closed.
+    """
+    limiter = getattr(app.state, "log_stream_limiter", None)
+    if limiter is None:
+        limiter = app.state.log_stream_limiter = anyio.CapacityLimiter(MAX_STREAMS)
+    try:
+        while True:
+            try:
+                text = await anyio.to_thread.run_sync(next, events, None, limiter=limiter)
+            except Exception:  # the status line is sent: end the stream, the client resumes
+                log.warning("log stream stopped", exc_info=True)
+                return
+            if text is None:
+                return
+            if text:
+                yield text
+    finally:
+        events.close()
+
+
+@router.get("/{run_id}/tasks/{task_id}/logs/stream")
+def task_logs_stream(
+    ctx: Ctx,
+    request: Request,
+    team: str,
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    try_number: TryQuery = None,
+    offset: OffsetQuery = 0,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> StreamingResponse:
+    if last_event_id is not None:  # a reconnecting EventSource resumes where it was
+        if not last_event_id.strip().isdigit():
+            raise InvalidInput(f"Last-Event-ID {last_event_id!r} is not a log offset")
+        offset = int(last_event_id)
+    run = ctx.store.get_run(team, dag_id, run_id)
+    ti = _task_of(run, task_id)
+    if try_number is not None:
+        _check_try(ti, try_number)
+    follower = logtail.Follower(ctx.objects, ctx.store, run, ti, try_number, offset, ctx.clock)
+    return StreamingResponse(
+        _stream_threads(request.app, _sse(follower)),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
-    return {
-        "try_number": number,
-        "content": content,
-        "offset": offset,
-        "next_offset": next_offset,
-        "finished": finished,
-    }
 
 
 @router.post("/{run_id}/cancel")

@@ -7,10 +7,13 @@ group prints it and exits 2 like any other mistake of the caller.
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from brisa.errors import BrisaError, Conflict, InvalidInput, NotFound, Unauthorized
@@ -25,6 +28,40 @@ _ERRORS: dict[int, type[BrisaError]] = {
     409: Conflict,
     422: InvalidInput,
 }
+
+
+class Disconnected(BrisaError):
+    """A stream from the API broke off (or could not be opened); it can be resumed."""
+
+
+@dataclass(frozen=True)
+class ServerEvent:
+    """One server-sent event: its type ("message" unless named), data and id."""
+
+    event: str
+    data: str
+    id: str | None
+
+
+def parse_events(lines: Iterable[bytes]) -> Iterator[ServerEvent]:
+    """Server-sent events from the lines of a text/event-stream body."""
+    event, last_id = "message", None
+    data: list[str] = []
+    for raw in lines:
+        line = raw.decode(errors="replace").rstrip("\r\n")
+        if not line:
+            if data:
+                yield ServerEvent(event, "\n".join(data), last_id)
+            event, data = "message", []
+            continue
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "data":
+            data.append(value)
+        elif name == "event":
+            event = value
+        elif name == "id":
+            last_id = value
 
 
 def quote(part: str) -> str:
@@ -85,6 +122,23 @@ class Client:
                 f"is it a Brisa API? {HINT}"
             ) from None
 
+    def events(self, path: str, *, query: dict[str, Any], timeout: float) -> Iterator[ServerEvent]:
+        """The server-sent events of `/api/v1{path}`, as they come.
+
+        HTTP errors raise the Brisa error the server gave; a connection that cannot be made
+        or breaks off (nothing for `timeout` seconds included) raises Disconnected.
+        """
+        params = {k: v for k, v in query.items() if v is not None}
+        url = f"{self.base_url}/api/v1{path}?" + urllib.parse.urlencode(params)
+        request = urllib.request.Request(url, headers={"Accept": "text/event-stream"})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                yield from parse_events(response)
+        except urllib.error.HTTPError as exc:
+            raise self._http_error(exc) from None
+        except (OSError, http.client.HTTPException) as exc:
+            raise Disconnected(str(self._unreachable(exc))) from None
+
     def _http_error(self, exc: urllib.error.HTTPError) -> BrisaError:
         detail = _detail(exc)
         cls = _ERRORS.get(exc.code)
@@ -92,7 +146,7 @@ class Client:
             return cls(detail)
         return BrisaError(f"Brisa at {self.base_url} answered HTTP {exc.code}: {detail}")
 
-    def _unreachable(self, exc: OSError) -> BrisaError:
+    def _unreachable(self, exc: OSError | http.client.HTTPException) -> BrisaError:
         reason = getattr(exc, "reason", exc)
         if isinstance(reason, ConnectionRefusedError):
             return BrisaError(
@@ -170,6 +224,22 @@ class Client:
     ) -> Any:
         path = f"{self._run(team, dag_id, run_id)}/tasks/{quote(task_id)}/logs"
         return self.request("GET", path, query={"try": try_number, "offset": offset})
+
+    def log_events(
+        self,
+        team: str,
+        dag_id: str,
+        run_id: str,
+        task_id: str,
+        *,
+        try_number: int | None,
+        offset: int,
+        timeout: float = 60.0,
+    ) -> Iterator[ServerEvent]:
+        """A try's log as server-sent events: chunks (id = next offset), then `end`."""
+        path = f"{self._run(team, dag_id, run_id)}/tasks/{quote(task_id)}/logs/stream"
+        query = {"try": try_number, "offset": offset}
+        return self.events(path, query=query, timeout=timeout)
 
     def clear(
         self, team: str, dag_id: str, run_id: str, task_ids: list[str], *, downstream: bool

@@ -1,6 +1,7 @@
 """The `brisa` command line: the root group and the commands that start processes.
 
-Commands that talk to a running Brisa (dags, runs, tasks) live in `brisa.cli.remote`.
+Commands that talk to a running Brisa (dags, runs, tasks) live in `brisa.cli.remote`;
+the ones here work on the configuration, the database and the object store directly.
 """
 
 from __future__ import annotations
@@ -151,6 +152,51 @@ def db_migrate(ctx: click.Context) -> None:
     settings.home.mkdir(parents=True, exist_ok=True)
     open_store(settings.database_url, migrate=True).close()
     click.echo(f"database {redact_url(settings.database_url)} is up to date")
+
+
+@cli.group()
+def logs() -> None:
+    """Task logs in the object store ([logs] location)."""
+
+
+def _size(n: int) -> str:
+    value, unit = float(n), "bytes"
+    for bigger in ("KiB", "MiB", "GiB", "TiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, bigger
+    return f"{n} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+
+
+@logs.command("prune")
+@click.option(
+    "--older-than", required=True, metavar="DURATION", help="Age of the logs to delete: 30d, 12h."
+)
+@click.option("--dry-run", is_flag=True, help="Only say what would be deleted.")
+@click.pass_context
+def logs_prune(ctx: click.Context, older_than: str, dry_run: bool) -> None:
+    """Delete attempt logs last written longer ago than --older-than.
+
+    Works on the object store directly: no running Brisa is needed. The scheduler does the
+    same every hour when [logs] retention is set.
+    """
+    from datetime import UTC, datetime, timedelta
+
+    from brisa.objectstore import open_object_store
+    from brisa.retention import prune
+    from brisa.settings import parse_duration
+
+    age = timedelta(seconds=parse_duration(older_than, "--older-than"))
+    settings = settings_of(ctx.find_root())
+    store = open_object_store(settings.logs_location, settings.object_store_options())
+    cutoff = datetime.now(UTC).replace(microsecond=0) - age
+    done = prune(store, cutoff, dry_run=dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(
+        f"{verb} {done.objects} objects ({_size(done.bytes)}), the logs of {done.attempts} "
+        f"attempts last written before {cutoff.isoformat().replace('+00:00', 'Z')} "
+        f"in {store.location}"
+    )
 
 
 @cli.group()

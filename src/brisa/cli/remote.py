@@ -10,20 +10,31 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from brisa.cli.client import DEFAULT_API_URL, Client
+from brisa.cli.client import DEFAULT_API_URL, Client, Disconnected
+from brisa.cli.tables import (
+    DAG_COLUMNS,
+    RUN_COLUMNS,
+    TASK_COLUMNS,
+    echo_json,
+    named,
+    render_dag,
+    render_run,
+    stamp,
+    table,
+)
 from brisa.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from brisa.dagtest import TaskResult
 
 POLL_INTERVAL = 0.5
+RECONNECT_FOR = 60.0  # seconds a broken log stream is retried before giving up
 FINISHED_RUN = {"success", "failed", "cancelled"}
 NEVER_RAN = {"skipped", "upstream_failed", "cancelled", "success", "failed"}
 
@@ -66,93 +77,8 @@ def parse_conf(text: str | None) -> dict[str, Any] | None:
     return value
 
 
-# --- rendering -----------------------------------------------------------------------------
-
-DAG_COLUMNS = {"DAG": "name", "SCHEDULE": "schedule", "PAUSED": "is_paused",
-               "NEXT RUN": "next_run", "TAGS": "tags"}  # fmt: skip
-RUN_COLUMNS = {"RUN ID": "run_id", "STATE": "state", "TYPE": "run_type",
-               "LOGICAL DATE": "logical_date", "STARTED": "start_date",
-               "ENDED": "end_date"}  # fmt: skip
-TASK_COLUMNS = {"TASK": "task_id", "STATE": "state", "TRY": "try_number",
-                "STARTED": "start_date", "ENDED": "end_date", "ERROR": "error"}  # fmt: skip
-SPEC_COLUMNS = {"TASK": "task_id", "KIND": "kind", "UPSTREAM": "upstream",
-                "TRIGGER RULE": "trigger_rule", "RETRIES": "retries"}  # fmt: skip
-PARAM_COLUMNS = {"PARAM": "name", "TYPE": "type", "DEFAULT": "default",
-                 "DESCRIPTION": "description"}  # fmt: skip
-
-
-def when(value: str | None) -> str:
-    """An API timestamp as ISO 8601 to the second, '-' when unset."""
-    if not value:
-        return "-"
-    moment = datetime.fromisoformat(value).replace(microsecond=0)
-    return moment.isoformat().replace("+00:00", "Z")
-
-
-def stamp(at: datetime | None) -> str:
-    return when(at.isoformat()) if at else "-"
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def cell(key: str, value: Any) -> str:
-    """One value as table text: times to the second, yes/no, lists joined, '-' for none."""
-    if key.endswith(("_date", "_at", "next_run")):
-        return when(value)
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value) or "-"
-    return "-" if value is None else str(value).replace("\n", " ")
-
-
-def table(items: Sequence[dict[str, Any]], columns: dict[str, str]) -> str:
-    """A plain aligned text table of `items`, one column per (header, key) of `columns`."""
-    cells = [list(columns)] + [[cell(k, item.get(k)) for k in columns.values()] for item in items]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
-    )
-
-
-def fields(item: dict[str, Any], labels: dict[str, str]) -> str:
-    """`label: value` lines, aligned, for one resource."""
-    width = max(len(label) for label in labels) + 2
-    return "\n".join(f"{label + ':':<{width}}{cell(k, item.get(k))}" for label, k in labels.items())
-
-
-def echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2))
-
-
-def named(item: dict[str, Any]) -> dict[str, Any]:
-    return {**item, "name": f"{item['team']}/{item['dag_id']}"}
-
-
-def render_run(run: dict[str, Any]) -> str:
-    labels = {"run": "name", "run id": "run_id", "state": "state", "type": "run_type",
-              "logical date": "logical_date", "started": "start_date", "ended": "end_date",
-              "conf": "conf", "version": "version_id"}  # fmt: skip
-    summary = fields({**named(run), "conf": json.dumps(run["conf"])}, labels)
-    return summary + "\n\n" + table(run.get("tasks", []), TASK_COLUMNS)
-
-
-def render_dag(dag: dict[str, Any]) -> str:
-    labels = {"dag": "name", "description": "description", "schedule": "schedule",
-              "paused": "is_paused", "next run": "next_run", "file": "fileloc",
-              "code version": "code_version", "last parsed": "last_parsed_at",
-              "tags": "tags"}  # fmt: skip
-    parts = [fields({**named(dag), "code_version": dag["code_version"] or "local folder"}, labels)]
-    params = [
-        {**p, "name": name, "default": json.dumps(p["default"]) if "default" in p else "required"}
-        for name, p in sorted(dag["params"].items())
-    ]
-    if params:
-        parts.append(table(params, PARAM_COLUMNS))
-    parts.append(table(dag["tasks"], SPEC_COLUMNS))
-    return "\n\n".join(parts)
 
 
 # --- dags ----------------------------------------------------------------------------------
@@ -412,31 +338,45 @@ def _started_try(client: Client, ref: tuple[str, str, str], task_id: str, follow
         time.sleep(POLL_INTERVAL)
 
 
-def print_log(
+def print_log(client: Client, ref: tuple[str, str, str], task_id: str, try_number: int) -> None:
+    """Print one try's log as it is now, a bounded page at a time."""
+    offset = 0
+    while True:
+        page = client.logs(*ref, task_id, try_number=try_number, offset=offset)
+        click.echo(page["content"], nl=False)
+        if not page["content"]:
+            return
+        offset = page["next_offset"]
+
+
+def follow_log(
     client: Client,
     ref: tuple[str, str, str],
     task_id: str,
     try_number: int,
     *,
-    follow: bool,
-    interval: float = POLL_INTERVAL,
+    give_up_after: float = RECONNECT_FOR,
 ) -> None:
-    """Print one try's log; when following, until the try is over and its log is drained."""
-    offset, idle_after_finish = 0, False
+    """Print one try's log as it grows, until the try is over and everything is printed.
+
+    Reads the API's event stream; when it breaks off (or the server lets it go after an
+    hour), it reconnects and resumes at the offset of the last chunk printed.
+    """
+    offset, failing_since = 0, None
     while True:
-        page = client.logs(*ref, task_id, try_number=try_number, offset=offset)
-        click.echo(page["content"], nl=False)
-        offset = page["next_offset"]
-        if page["content"]:
-            continue
-        if not follow:
-            return
-        if page["finished"]:
-            # The worker writes its last lines just after reporting; read once more.
-            if idle_after_finish:
-                return
-            idle_after_finish = True
-        time.sleep(interval)
+        try:
+            for event in client.log_events(*ref, task_id, try_number=try_number, offset=offset):
+                failing_since = None
+                if event.event == "end":
+                    return
+                chunk = json.loads(event.data)
+                click.echo(chunk["content"], nl=False)
+                offset = chunk["next_offset"]
+        except Disconnected:
+            failing_since = failing_since or time.monotonic()
+            if time.monotonic() - failing_since > give_up_after:
+                raise
+            time.sleep(POLL_INTERVAL)
 
 
 @tasks_group.command("logs")
@@ -444,16 +384,25 @@ def print_log(
 @click.argument("run_id")
 @click.argument("task_id")
 @click.option("--try", "try_number", type=click.IntRange(min=1), help="Default: the latest.")
-@click.option("--follow", "-f", is_flag=True, help="Keep printing until the try is over.")
+@click.option(
+    "--follow", "-f", is_flag=True, help="Keep printing as the task prints, until the try is over."
+)
 @api_client
 def tasks_logs(
     client: Client, name: str, run_id: str, task_id: str, try_number: int | None, follow: bool
 ) -> None:
-    """Print the log of one try of a task."""
+    """Print the log of one try of a task: as it is now, or, with --follow, live until the try
+    is over (reconnecting if the connection breaks)."""
     team, dag_id = client.resolve(name)
     ref = (team, dag_id, run_id)
     number = try_number or _started_try(client, ref, task_id, follow)
-    print_log(client, ref, task_id, number, follow=follow)
+    if follow:
+        try:
+            follow_log(client, ref, task_id, number)
+        except KeyboardInterrupt:
+            sys.exit(130)
+    else:
+        print_log(client, ref, task_id, number)
 
 
 @tasks_group.command("clear")

@@ -113,6 +113,9 @@ class AttemptStore:
             code_version=version.code_version,
             task=task,
             upstream_values=upstream,
+            secret_params=sorted(
+                name for name, p in version.spec.get("params", {}).items() if p.get("secret")
+            ),
         )
 
     def heartbeat(self, ref: AttemptRef, now: datetime) -> bool:
