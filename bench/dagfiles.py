@@ -1,0 +1,92 @@
+"""The DAG files the workloads use, written into a standalone's DAG folder.
+
+Every task is a no-op Python function. A DAG's `max_active_tasks` is its task count, so that
+the only concurrency limit in play is the executor's own (`[executor] parallelism`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_HEADER = '''"""Written by the benchmark suite (bench/dagfiles.py)."""
+
+from brisa import DAG, task
+
+
+@task
+def noop():
+    pass
+
+'''
+
+_FANOUT = """
+with DAG("{dag_id}", max_active_tasks={n}, description="bench: {n} independent tasks"):
+    for i in range({n}):
+        noop.override(task_id=f"t{{i:04d}}")()
+"""
+
+_CHAIN = """
+with DAG("{dag_id}", description="bench: {n} tasks in a line"):
+    previous = None
+    for i in range({n}):
+        current = noop.override(task_id=f"t{{i:04d}}")()
+        if previous is not None:
+            previous >> current
+        previous = current
+"""
+
+_WORKER = '''"""Written by the benchmark suite: W5's task records when user code starts running."""
+
+import time
+
+from brisa import DAG, task
+
+
+@task
+def mark(context):
+    with open(context.params["out"], "w") as out:
+        out.write(repr(time.time()))
+
+
+with DAG("bench_worker"):
+    mark()
+'''
+
+
+IDLE_DAG = "bench_idle"  # the one DAG a fresh standalone starts with (W0, W1)
+
+
+def new_dag_id(i: int) -> str:
+    return f"bench_new_{i}"
+
+
+def fanout_id(n: int) -> str:
+    return f"bench_fanout_{n}"
+
+
+def chain_id(n: int) -> str:
+    return f"bench_chain_{n}"
+
+
+def fanout(n: int, dag_id: str | None = None) -> str:
+    return _HEADER + _FANOUT.format(dag_id=dag_id or fanout_id(n), n=n)
+
+
+def chain(n: int) -> str:
+    return _HEADER + _CHAIN.format(dag_id=chain_id(n), n=n)
+
+
+def worker_dag() -> str:
+    return _WORKER
+
+
+def drop(folder: Path, name: str, source: str) -> Path:
+    """Put a complete file in the folder at once (written aside, then renamed into place),
+    so that the DAG processor never sees it half-written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{name}.py"
+    hidden = folder / f".{name}.partial"
+    hidden.write_text(source)
+    os.replace(hidden, target)
+    return target

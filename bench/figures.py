@@ -1,0 +1,134 @@
+"""The figures the suite reports, their units and their budgets (from the design document's
+"Performance budgets"), and how a list of samples is summarised against a budget.
+
+A budget is an upper bound compared with the median. A figure over budget is a finding to
+report, never a reason to change the budget here.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    workload: str
+    label: str
+    unit: str
+    budget: float | None = None
+    budget_text: str = ""
+
+
+WORKLOADS = {
+    "W0": "start-up",
+    "W1": "idle footprint",
+    "W2": "fan-out",
+    "W3": "chain",
+    "W4": "new DAG",
+    "W5": "worker cost",
+    "W6": "scheduler scale",
+}
+
+FIGURES = [
+    Figure("start.api_empty", "W0", "launch → API answering, empty state", "s", 2.0, "≤ 2 s"),
+    Figure("start.dag_empty", "W0", "launch → DAG listed, empty state", "s"),
+    Figure("start.api_existing", "W0", "launch → API answering, existing DB", "s", 2.0, "≤ 2 s"),
+    Figure("start.dag_existing", "W0", "launch → DAG listed, existing DB", "s"),
+    Figure("idle.pss", "W1", "PSS of all Brisa processes, one DAG", "MiB", 150.0, "≤ 150 MiB"),
+    Figure("idle.cpu", "W1", "CPU while idle (% of one core)", "%"),
+    Figure("idle.processes", "W1", "Brisa processes while idle", "count"),
+    Figure(
+        "idle.pss_after_runs",
+        "W1",
+        "PSS of all Brisa processes, idle after the runs",
+        "MiB",
+        150.0,
+        "≤ 150 MiB",
+    ),
+    Figure("idle.processes_after_runs", "W1", "Brisa processes, idle after the runs", "count"),
+    Figure("fanout100.seconds", "W2", "100 tasks: trigger → run success", "s", 2.0, "≤ 2 s"),
+    Figure("fanout100.rate", "W2", "100 tasks: throughput", "tasks/s"),
+    Figure("fanout1000.seconds", "W2", "1,000 tasks: trigger → run success", "s"),
+    Figure("fanout1000.rate", "W2", "1,000 tasks: throughput", "tasks/s"),
+    Figure("chain20.seconds", "W3", "20 in a line: trigger → run success", "s"),
+    Figure("chain20.gap_median", "W3", "gap end → next start, median", "ms", 50.0, "≤ 50 ms"),
+    Figure("chain20.gap_max", "W3", "gap end → next start, max", "ms"),
+    Figure("newdag.seconds", "W4", "new file in DAG folder → listed by API", "s", 3.0, "≤ 3 s"),
+    Figure(
+        "worker.user_code",
+        "W5",
+        "fork server (default): launch → task function running",
+        "ms",
+        100.0,
+        "≤ 100 ms",
+    ),
+    Figure("worker.start_call", "W5", "fork server: launch → `start` call received", "ms"),
+    Figure("worker.exit", "W5", "fork server: launch → worker exited", "ms"),
+    Figure(
+        "spawn.user_code",
+        "W5",
+        "spawn (new interpreter): launch → task function running",
+        "ms",
+        100.0,
+        "≤ 100 ms",
+    ),
+    Figure("spawn.start_call", "W5", "spawn: launch → `start` call received", "ms"),
+    Figure("spawn.exit", "W5", "spawn: launch → worker exited", "ms"),
+    Figure("cold.python", "W5", "`python -c pass` (baseline)", "ms"),
+    Figure("cold.import", "W5", "`python -c 'import brisa'`", "ms"),
+    Figure("cold.help", "W5", "`brisa --help`", "ms"),
+    Figure("sched.sqlite.rate", "W6", "SQLite: scheduling decisions", "decisions/s"),
+    Figure("sched.sqlite.seconds", "W6", "SQLite: time in scheduling passes", "s"),
+    Figure("sched.sqlite.passes", "W6", "SQLite: scheduling passes", "count"),
+    Figure("sched.sqlite.rss", "W6", "SQLite: peak RSS of the scheduler process", "MiB"),
+    Figure("sched.postgresql.rate", "W6", "PostgreSQL: scheduling decisions", "decisions/s"),
+    Figure("sched.postgresql.seconds", "W6", "PostgreSQL: time in scheduling passes", "s"),
+    Figure("sched.postgresql.passes", "W6", "PostgreSQL: scheduling passes", "count"),
+    Figure("sched.postgresql.rss", "W6", "PostgreSQL: peak RSS of the scheduler process", "MiB"),
+]
+
+BY_KEY = {f.key: f for f in FIGURES}
+
+
+def summarise(figure: Figure, samples: list[float]) -> dict[str, Any]:
+    """min / median / max of the samples and the verdict against the budget, as JSON data."""
+    out: dict[str, Any] = {
+        "key": figure.key,
+        "workload": figure.workload,
+        "label": figure.label,
+        "unit": figure.unit,
+        "budget": figure.budget,
+        "budget_text": figure.budget_text,
+        "samples": samples,
+        "min": min(samples) if samples else None,
+        "median": statistics.median(samples) if samples else None,
+        "max": max(samples) if samples else None,
+        "status": "not run",
+    }
+    if samples:
+        if figure.budget is None:
+            out["status"] = "no budget"
+        else:
+            out["status"] = "pass" if out["median"] <= figure.budget else "over"
+    return out
+
+
+class Results:
+    """Samples per figure, collected as the workloads run, plus notes and errors."""
+
+    def __init__(self) -> None:
+        self.samples: dict[str, list[float]] = {f.key: [] for f in FIGURES}
+        self.notes: list[str] = []
+        self.errors: list[str] = []
+
+    def add(self, measured: dict[str, float]) -> None:
+        for key, value in measured.items():
+            if key not in BY_KEY:
+                raise KeyError(f"figure {key!r} is not in bench.figures.FIGURES")
+            self.samples[key].append(float(value))
+
+    def summaries(self) -> list[dict[str, Any]]:
+        return [summarise(f, self.samples[f.key]) for f in FIGURES]

@@ -1,0 +1,56 @@
+"""How much of each workload a run does: the full suite, or the quick one (under a minute)
+that `make test` runs so the driver cannot rot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    standalone_repetitions: int
+    idle_settle: float  # W1: seconds after launch before measuring
+    idle_window: float  # W1: seconds of CPU measurement
+    idle_after_runs: float  # W1: seconds after the last run before measuring again
+    fanouts: tuple[int, ...]  # W2 sizes
+    chain: int  # W3 length
+    worker_repetitions: int  # W5
+    cold_repetitions: int  # W5
+    scale_dags: int  # W6
+    scale_tasks: int  # W6, per DAG
+    scale_backends: tuple[str, ...]
+    scale_repetitions: int
+
+
+FULL = Plan(
+    name="full",
+    standalone_repetitions=3,
+    idle_settle=60.0,
+    idle_window=30.0,
+    idle_after_runs=10.0,
+    fanouts=(100, 1000),
+    chain=20,
+    worker_repetitions=10,
+    cold_repetitions=5,
+    scale_dags=1000,
+    scale_tasks=10,
+    scale_backends=("sqlite", "postgresql"),
+    scale_repetitions=3,
+)
+
+QUICK = Plan(
+    name="quick",
+    standalone_repetitions=1,
+    idle_settle=5.0,
+    idle_window=3.0,
+    idle_after_runs=2.0,
+    fanouts=(100,),
+    chain=20,
+    worker_repetitions=3,
+    cold_repetitions=3,
+    scale_dags=50,
+    scale_tasks=10,
+    scale_backends=("sqlite",),
+    scale_repetitions=1,
+)

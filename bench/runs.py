@@ -1,0 +1,62 @@
+"""W2 fan-out and W3 chain: runs triggered through the REST API, timed with the API's own
+timestamps (run created → run ended; task end → next task start), so that how often the
+driver polls does not change the figures."""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from datetime import datetime
+from typing import Any
+
+from bench import dagfiles
+from bench.standalone import Standalone
+
+
+def _ts(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def prepare(server: Standalone, fanouts: tuple[int, ...], chain: int) -> None:
+    """Drop the DAG files of the runs to come and wait until they are listed."""
+    files = {dagfiles.fanout_id(n): dagfiles.fanout(n) for n in fanouts}
+    files[dagfiles.chain_id(chain)] = dagfiles.chain(chain)
+    for dag_id, source in files.items():
+        dagfiles.drop(server.dags, dag_id, source)
+    for dag_id in files:
+        server.wait_dag(dag_id, timeout=120.0, every=0.1)
+
+
+def _finished_run(server: Standalone, dag_id: str, tasks: int) -> Any:
+    run_id = server.trigger(dag_id)
+    # Patience grows with the run's size; polling is light since timings come from the API.
+    run = server.wait_run(dag_id, run_id, timeout=120.0 + 2.0 * tasks, every=0.2)
+    if run["state"] != "success":
+        failed = [t["task_id"] for t in run["tasks"] if t["state"] != "success"]
+        raise RuntimeError(f"run {run_id} of {dag_id} ended {run['state']}; not ok: {failed}")
+    return run
+
+
+def _duration(run: Any) -> float:
+    return (_ts(run["end_date"]) - _ts(run["created_at"])).total_seconds()
+
+
+def fanout(server: Standalone, n: int) -> dict[str, float]:
+    """W2: n independent tasks, trigger -> run success, and tasks per second."""
+    seconds = _duration(_finished_run(server, dagfiles.fanout_id(n), n))
+    return {f"fanout{n}.seconds": seconds, f"fanout{n}.rate": n / seconds}
+
+
+def chain(server: Standalone, n: int) -> dict[str, float]:
+    """W3: n tasks in a line; the gaps between one task's end and the next one's start."""
+    run = _finished_run(server, dagfiles.chain_id(n), n)
+    tasks = sorted(run["tasks"], key=lambda t: t["task_id"])
+    gaps = [
+        (_ts(after["start_date"]) - _ts(before["end_date"])).total_seconds() * 1000
+        for before, after in itertools.pairwise(tasks)
+    ]
+    return {
+        f"chain{n}.seconds": _duration(run),
+        f"chain{n}.gap_median": statistics.median(gaps),
+        f"chain{n}.gap_max": max(gaps),
+    }

@@ -1,0 +1,181 @@
+"""W6 scheduler scale: many DAGs triggered at once, scheduled by the real `Scheduler` in this
+process (no HTTP), with an executor whose attempts complete at once.
+
+Run as its own process (`python -m bench.scheduler_scale URL DAGS TASKS PARALLELISM`), so that
+its peak RSS is the scheduler's alone; it prints one JSON object. The driver's `run_backend`
+prepares the database (a SQLite file, or a PostgreSQL database it creates and drops).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from brisa import DAG, task
+
+POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
+
+
+@task
+def noop() -> None:
+    pass
+
+
+def build_spec(index: int, tasks: int) -> dict[str, Any]:
+    """One DAG: a root task, then `tasks - 1` tasks that depend on it."""
+    from brisa.spec import serialize
+
+    with DAG(f"scale_{index:05d}", max_active_tasks=tasks) as dag:
+        root = noop.override(task_id="t000")()
+        for j in range(1, tasks):
+            root >> noop.override(task_id=f"t{j:03d}")()
+    return serialize(dag, fileloc=f"scale_{index:05d}.py")
+
+
+class InstantExecutor:
+    """The executor port, with attempts that start and succeed as soon as they are launched
+    (completed by the driver between scheduling passes, outside the timed part)."""
+
+    def __init__(self, parallelism: int) -> None:
+        self.parallelism = parallelism
+        self.launched: list[Any] = []
+
+    def launch(self, request: Any) -> None:
+        self.launched.append(request.ref)
+
+    def kill(self, ref: Any) -> None:
+        pass
+
+    def alive(self) -> frozenset[Any]:
+        return frozenset()
+
+    def close(self) -> None:
+        pass
+
+    def complete(self, store: Any, clock: Callable[[], datetime]) -> int:
+        from brisa.states import TaskState
+
+        done = len(self.launched)
+        for ref in self.launched:
+            store.start_attempt(ref, hostname="bench", pid=os.getpid(), now=clock())
+            store.finish_attempt(ref, TaskState.SUCCESS, now=clock())
+        self.launched.clear()
+        return done
+
+
+def _clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def _populate(store: Any, dags: int, tasks: int) -> None:
+    from brisa.control import trigger
+
+    now = _clock()
+    for i in range(dags):
+        spec = build_spec(i, tasks)
+        store.publish_dag("default", spec, fileloc=spec["fileloc"], code_version="", now=now)
+    for i in range(dags):
+        trigger(store, "default", f"scale_{i:05d}", conf={}, now=_clock())
+
+
+def _drive(scheduler: Any, executor: InstantExecutor, store: Any) -> dict[str, float]:
+    decisions = passes = 0
+    busy = 0.0
+    while True:
+        started = time.perf_counter()
+        applied = scheduler.run_once()
+        busy += time.perf_counter() - started
+        passes += 1
+        decisions += applied
+        if not executor.complete(store, _clock) and not applied:
+            break
+    left = store.active_runs()
+    if left:
+        raise RuntimeError(f"the scheduler stalled with {len(left)} runs still active")
+    return {"decisions": decisions, "seconds": busy, "passes": passes}
+
+
+def measure(url: str, dags: int, tasks: int, parallelism: int, logs: Path) -> dict[str, float]:
+    """Publish, trigger, then schedule everything to success; figures of the scheduling."""
+    from brisa.planner import Limits
+    from brisa.scheduler import Scheduler
+    from brisa.store import open_store
+
+    store = open_store(url, migrate=True)
+    try:
+        _populate(store, dags, tasks)
+        executor = InstantExecutor(parallelism)
+        scheduler = Scheduler(
+            store, executor, clock=_clock, secret_key="bench", logs_folder=logs, limits=Limits()
+        )
+        result = _drive(scheduler, executor, store)
+    finally:
+        store.close()
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {**result, "rate": result["decisions"] / result["seconds"], "rss": peak_kib / 1024}
+
+
+def postgres_problem() -> str | None:
+    """Why the PostgreSQL server cannot be used, or None when it answers."""
+    import psycopg
+
+    try:
+        with psycopg.connect(f"{POSTGRES_SERVER}/postgres", connect_timeout=3):
+            return None
+    except psycopg.Error as exc:
+        return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+@contextmanager
+def database(backend: str, folder: Path) -> Iterator[str]:
+    """A new, empty database: a SQLite file in `folder`, or a PostgreSQL database that is
+    dropped afterwards whatever happens."""
+    if backend == "sqlite":
+        yield f"sqlite:///{folder / f'scale-{uuid.uuid4().hex[:8]}.db'}"
+        return
+    import psycopg
+
+    name = f"brisa_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True, connect_timeout=3) as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{POSTGRES_SERVER}/{name}"
+    finally:
+        with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run_backend(
+    backend: str, folder: Path, dags: int, tasks: int, parallelism: int
+) -> dict[str, float]:
+    """One measurement in a child process; figures keyed like `sched.<backend>.rate`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with database(backend, folder) as url:
+        argv = [sys.executable, "-m", "bench.scheduler_scale", url, str(dags), str(tasks)]
+        done = subprocess.run(
+            [*argv, str(parallelism), str(folder / "logs")],
+            capture_output=True,
+            text=True,
+            timeout=3600,
+            check=False,
+        )
+    if done.returncode != 0:
+        raise RuntimeError(f"scheduler scale on {backend} failed:\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return {f"sched.{backend}.{key}": result[key] for key in ("rate", "seconds", "passes", "rss")}
+
+
+if __name__ == "__main__":
+    url, n_dags, n_tasks, slots, logs_folder = sys.argv[1:6]
+    figures = measure(url, int(n_dags), int(n_tasks), int(slots), Path(logs_folder))
+    print(json.dumps(figures))

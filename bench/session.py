@@ -1,0 +1,33 @@
+"""One repetition of the workloads that need a running `brisa standalone` (W0-W4).
+
+A fresh home and DAG folder holding one DAG: launch (W0, empty state), let it idle (W1), drop
+a new DAG file (W4), run the fan-outs (W2) and the chain (W3), idle again (W1), then stop it
+and launch it again on the database it left (W0, existing database). The server is stopped
+whatever happens.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench import dagfiles, footprint, new_dag, runs, startup
+from bench.figures import Results
+from bench.plan import Plan
+from bench.standalone import Standalone
+
+
+def run_session(plan: Plan, workdir: Path, repetition: int, results: Results) -> None:
+    """Add this repetition's figures to `results` as soon as each is measured."""
+    home = workdir / f"standalone-{repetition}"
+    dags = home / "dags"
+    dagfiles.drop(dags, dagfiles.IDLE_DAG, dagfiles.fanout(3, dagfiles.IDLE_DAG))
+    with Standalone(home / "home", dags) as server:
+        results.add(startup.fresh(server))
+        results.add(footprint.measure(server, plan.idle_settle, plan.idle_window))
+        results.add(new_dag.measure(server, repetition))
+        runs.prepare(server, plan.fanouts, plan.chain)
+        for n in plan.fanouts:
+            results.add(runs.fanout(server, n))
+        results.add(runs.chain(server, plan.chain))
+        results.add(footprint.after_runs(server, plan.idle_after_runs))
+        results.add(startup.restart(server))

@@ -1,0 +1,204 @@
+"""W5 worker cost: how long a worker takes from being started to running the task function,
+started by the local executor's own launchers (the fork server, its default, and `spawn`: a new
+`python -m brisa task run` interpreter), against a tiny execution API served here; and cold
+`import brisa` / `brisa --help` times.
+
+The fake execution API answers `start` with a work item for a task whose function writes
+`time.time()` to a file; that instant minus the instant just before the launch is the figure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from bench import dagfiles
+from brisa.executor.launchers import Launcher, launcher
+from brisa.records import WorkItem
+
+_PATH = re.compile(r"^/execution/v1/attempts/(\d+)/(\d+)/(start|heartbeat|finish)$")
+_WORKER_FILE = "bench_worker.py"
+
+
+def work_item(out: Path) -> dict[str, Any]:
+    """What the real API's `start` returns, for the task of `dagfiles.worker_dag()`."""
+    when = datetime.now(UTC)
+    task = {
+        "task_id": "mark",
+        "kind": "python",
+        "upstream": [],
+        "trigger_rule": "all_success",
+        "retries": 0,
+        "function": "mark",
+        "args": [],
+        "kwargs": {},
+    }
+    item = WorkItem(
+        team="default",
+        dag_id="bench_worker",
+        task_id="mark",
+        run_id="manual__bench",
+        try_number=1,
+        logical_date=when,
+        data_interval_start=when,
+        data_interval_end=when,
+        params={"out": str(out)},
+        fileloc=_WORKER_FILE,
+        code_version="",
+        task=task,
+        upstream_values={},
+    )
+    data = asdict(item)
+    for key in ("logical_date", "data_interval_start", "data_interval_end"):
+        data[key] = data[key].isoformat()
+    return data
+
+
+class FakeExecutionApi(ThreadingHTTPServer):
+    """Serves start / heartbeat / finish on 127.0.0.1 and notes when `start` arrived."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.item: dict[str, Any] = {}
+        self.start_called_at = 0.0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: FakeExecutionApi
+
+    def do_POST(self) -> None:
+        arrived = time.time()
+        match = _PATH.match(self.path)
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if match is None:
+            self._reply(404, {"detail": "not found"})
+        elif match.group(3) == "start":
+            self.server.start_called_at = arrived
+            self._reply(200, self.server.item)
+        elif match.group(3) == "heartbeat":
+            self._reply(204, None)
+        else:
+            self._reply(200, {"state": "success"})
+
+    def _reply(self, status: int, body: Any) -> None:
+        payload = json.dumps(body).encode() if body is not None else b""
+        self.send_response(status)
+        if payload:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def _wait_exit(pid: int, timeout: float) -> None:
+    """Until the worker has exited: reap it if it is our child (spawn), else watch /proc for
+    it to go (the fork server's children are reaped by the kernel)."""
+    try:
+        os.waitpid(pid, 0)
+        return
+    except ChildProcessError:
+        pass
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+        except OSError:
+            return
+        if state == "Z":
+            return
+        time.sleep(0.001)
+    raise TimeoutError(f"worker {pid} still running after {timeout:g}s")
+
+
+def _one_attempt(
+    api: FakeExecutionApi, launch: Launcher, folder: Path, name: str
+) -> dict[str, float]:
+    """Start one worker through the executor's launcher; times relative to the launch call."""
+    out, log = folder / f"mark-{name}.txt", folder / f"attempt-{name}.log"
+    api.item = work_item(out)
+    env = {
+        **os.environ,
+        "BRISA_API_URL": api.url,
+        "BRISA_EXECUTION_TOKEN": "bench",
+        "BRISA_DAGS_FOLDER": str(folder),
+    }
+    launched = time.time()
+    pid = launch.start(["--ti", "1", "--try", "1", "--scope", "bench"], env, log)
+    _wait_exit(pid, 60.0)
+    exited = time.time()
+    if not out.exists():
+        raise RuntimeError(f"the worker did not run the task:\n{log.read_text()[-3000:]}")
+    return {
+        "user_code": (float(out.read_text()) - launched) * 1000,
+        "start_call": (api.start_called_at - launched) * 1000,
+        "exit": (exited - launched) * 1000,
+    }
+
+
+def _launcher_runs(
+    api: FakeExecutionApi, folder: Path, method: str, repetitions: int
+) -> list[dict[str, float]]:
+    """`repetitions` measured attempts after one warm-up (which starts the fork server)."""
+    launch = launcher(method)
+    prefix = "worker" if method == "forkserver" else method
+    try:
+        _one_attempt(api, launch, folder, f"{method}-warm-up")
+        runs = [_one_attempt(api, launch, folder, f"{method}-{i}") for i in range(repetitions)]
+    finally:
+        close = getattr(launch, "close", None)
+        if close is not None:
+            close()
+    return [{f"{prefix}.{key}": value for key, value in run.items()} for run in runs]
+
+
+def worker_runs(folder: Path, repetitions: int) -> list[dict[str, float]]:
+    """Start workers the two ways the local executor can (fork server, the default, and a
+    new interpreter per attempt), against a fake execution API."""
+    dagfiles.drop(folder, _WORKER_FILE.removesuffix(".py"), dagfiles.worker_dag())
+    api = FakeExecutionApi()
+    thread = threading.Thread(target=api.serve_forever, daemon=True)
+    thread.start()
+    try:
+        return [
+            *_launcher_runs(api, folder, "forkserver", repetitions),
+            *_launcher_runs(api, folder, "spawn", repetitions),
+        ]
+    finally:
+        api.shutdown()
+        api.server_close()
+
+
+def _wall_ms(argv: list[str]) -> float:
+    started = time.monotonic()
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    return (time.monotonic() - started) * 1000
+
+
+def cold_commands() -> dict[str, float]:
+    """One new process each: bare Python, `import brisa`, `brisa --help`."""
+    script = Path(sys.executable).parent / "brisa"
+    help_argv = [str(script)] if script.exists() else [sys.executable, "-m", "brisa"]
+    return {
+        "cold.python": _wall_ms([sys.executable, "-c", "pass"]),
+        "cold.import": _wall_ms([sys.executable, "-c", "import brisa"]),
+        "cold.help": _wall_ms([*help_argv, "--help"]),
+    }
