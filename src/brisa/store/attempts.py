@@ -39,6 +39,17 @@ class AttemptStore:
         spec = next(t for t in row.spec["tasks"] if t["task_id"] == row.task_id)
         return _task_record(row), spec
 
+    def _task_only(self, ref: AttemptRef) -> TaskRecord:
+        """The task instance alone: no DAG spec to decode (start is a hot path)."""
+        query = sa.select(*[task_instances.c[n] for n in _TASK_FIELDS]).where(
+            task_instances.c.id == ref.ti_id
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise NotFound(f"no task instance {ref.ti_id}")
+        return _task_record(row)
+
     def start_attempt(self, ref: AttemptRef, *, hostname: str, pid: int, now: datetime) -> WorkItem:
         """Mark a queued attempt running and return what the worker needs to run it."""
         with self.engine.execution_options(**WRITE).begin() as conn:
@@ -66,7 +77,7 @@ class AttemptStore:
                     )
                     .values(state=TaskState.RUNNING, start_date=now, hostname=hostname, pid=pid)
                 )
-        ti, _ = self.task_for(ref)
+        ti = self._task_only(ref)
         if not started and not (
             ti.state is TaskState.RUNNING
             and ti.try_number == ref.try_number
