@@ -18,8 +18,11 @@ from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from brisa.errors import ConfigError
+from brisa.repos.config import RepoSettings
+from brisa.repos.config import check as check_repo
 
 ENV_PREFIX = "BRISA__"
+LOCAL_SOURCE = "dags"  # the name `[dags] folder` goes by among the repositories
 REDACTED = "***"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
@@ -151,6 +154,23 @@ class Settings:
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     logs: LogsSettings = field(default_factory=LogsSettings)
+    # `[repos.NAME]` tables, in name order.
+    repos: tuple[RepoSettings, ...] = ()
+
+    def sources(self) -> tuple[RepoSettings, ...]:
+        """Every DAG source: the repositories plus `[dags] folder` (as the path repo 'dags')."""
+        if not self.dags.folder:
+            return self.repos
+        folder = RepoSettings(name=LOCAL_SOURCE, path=self.dags.folder, team=self.dags.team)
+        return (folder, *self.repos)
+
+    def source(self, name: str) -> RepoSettings | None:
+        return next((r for r in self.sources() if r.name == name), None)
+
+    @property
+    def repos_root(self) -> Path:
+        """Bare caches and published snapshots, one folder per repository."""
+        return self.home / "repos"
 
     @property
     def database_url(self) -> str:
@@ -192,17 +212,21 @@ class Settings:
         """The effective configuration as plain data, secrets replaced by '***'."""
         out: dict[str, Any] = {"home": str(self.home)}
         for name in SECTIONS:
-            section = getattr(self, name)
-            values: dict[str, Any] = {}
-            for f in dataclasses.fields(section):
-                value = getattr(section, f.name)
-                if f.metadata.get("secret") and value:
-                    value = REDACTED
-                elif f.metadata.get("secret_url"):
-                    value = redact_url(value)
-                values[f.name] = value
-            out[name] = values
+            out[name] = _plain(getattr(self, name))
+        out["repos"] = {repo.name: _plain(repo) for repo in self.repos}
         return out
+
+
+def _plain(section: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(section):
+        value = getattr(section, f.name)
+        if f.metadata.get("secret") and value:
+            value = REDACTED
+        elif f.metadata.get("secret_url"):
+            value = redact_url(value)
+        values[f.name] = value
+    return values
 
 
 def redact_url(url: str) -> str:
@@ -264,9 +288,16 @@ def _section_kind(cls: type, key: str) -> Any:
 Sourced = dict[str, tuple[Any, str]]  # key -> (value, where it came from)
 
 
+REPOS = "repos"  # `[repos.NAME]`: one table per repository, kept as section "repos.NAME"
+
+
+def _section_class(name: str) -> type:
+    return RepoSettings if name.startswith(f"{REPOS}.") else SECTIONS[name]
+
+
 def _build_section(name: str, values: Sourced) -> Any:
-    cls = SECTIONS[name]
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    cls = _section_class(name)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "name"}
     parsed: dict[str, Any] = {}
     for key, (value, source) in values.items():
         if key not in fields:
@@ -275,6 +306,8 @@ def _build_section(name: str, values: Sourced) -> Any:
         parsed[key] = _coerce(
             _section_kind(cls, key), fields[key], value, f"{source} [{name}] {key}"
         )
+    if cls is RepoSettings:
+        return check_repo(RepoSettings(name=name.split(".", 1)[1], **parsed))
     return cls(**parsed)
 
 
@@ -284,10 +317,13 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Sourced]:
         if not var.startswith(ENV_PREFIX):
             continue
         parts = var[len(ENV_PREFIX) :].lower().split("__")
-        if len(parts) != 2 or parts[0] not in SECTIONS:
+        if len(parts) == 3 and parts[0] == REPOS:
+            parts = [f"{REPOS}.{parts[1]}", parts[2]]
+        elif len(parts) != 2 or parts[0] not in SECTIONS:
             raise ConfigError(
                 f"environment variable {var} does not name a setting; use "
-                f"BRISA__SECTION__KEY with a section among {', '.join(SECTIONS)}"
+                f"BRISA__SECTION__KEY with a section among {', '.join(SECTIONS)}, or "
+                "BRISA__REPOS__NAME__KEY"
             )
         overrides.setdefault(parts[0], {})[parts[1]] = (value, f"environment variable {var}")
     return overrides
@@ -304,8 +340,15 @@ def _file_sections(path: Path, required: bool) -> dict[str, Sourced]:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     sections: dict[str, Sourced] = {}
     for name, values in data.items():
+        if name == REPOS and isinstance(values, dict):
+            for repo, table in values.items():
+                if not isinstance(table, dict):
+                    raise ConfigError(f"{path}: [repos] {repo} must be a table [repos.{repo}]")
+                sections[f"{REPOS}.{repo}"] = {k: (v, str(path)) for k, v in table.items()}
+            continue
         if name not in SECTIONS or not isinstance(values, dict):
-            raise ConfigError(f"{path}: unknown section [{name}]; known: {', '.join(SECTIONS)}")
+            known = ", ".join([*SECTIONS, "repos.NAME"])
+            raise ConfigError(f"{path}: unknown section [{name}]; known: {known}")
         sections[name] = {key: (value, str(path)) for key, value in values.items()}
     return sections
 
@@ -322,6 +365,11 @@ def _check(settings: Settings) -> Settings:
         )
     if settings.executor.parallelism < 1:
         raise ConfigError("[executor] parallelism must be at least 1")
+    if settings.dags.folder and any(r.name == LOCAL_SOURCE for r in settings.repos):
+        raise ConfigError(
+            f"[repos.{LOCAL_SOURCE}] clashes with [dags] folder (which goes by that name); "
+            "rename the repository"
+        )
     return settings
 
 
@@ -338,7 +386,8 @@ def load(
     for name, values in _env_overrides(environ).items():
         sections.setdefault(name, {}).update(values)
     built = {name: _build_section(name, values) for name, values in sections.items()}
-    return _check(Settings(home=home, **built))
+    repos = tuple(built.pop(name) for name in sorted(built) if name.startswith(f"{REPOS}."))
+    return _check(Settings(home=home, repos=repos, **built))
 
 
 def ensure_secret_key(settings: Settings) -> Settings:
