@@ -56,6 +56,8 @@ def trigger(
         conf=params,
         task_ids=dag.spec.tasks,
         now=now,
+        repo=dag.repo,
+        code_version=dag.code_version,
     )
 
 

@@ -6,14 +6,17 @@ failure is the planner's `failure_outcome`, the same rule the scheduler uses for
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from brisa.errors import Conflict, InvalidInput
 from brisa.planner import failure_outcome
 from brisa.records import AttemptRef, WorkItem
+from brisa.repos.config import RepoSettings
 from brisa.states import TaskState
 from brisa.store import Store
 
@@ -28,15 +31,17 @@ class ExecutionService:
         *,
         max_return_bytes: int,
         on_change: Callable[[], None] = lambda: None,
+        sources: Mapping[str, RepoSettings] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.max_return_bytes = max_return_bytes
         self.on_change = on_change
+        self.sources = dict(sources or {})
 
     def start(self, ref: AttemptRef, *, hostname: str, pid: int) -> WorkItem:
         item = self.store.start_attempt(ref, hostname=hostname, pid=pid, now=self.clock())
-        return item
+        return dataclasses.replace(item, code=code_location(item, self.sources.get(item.repo)))
 
     def heartbeat(self, ref: AttemptRef) -> None:
         """Raise Conflict when the attempt is no longer current: the worker must stop."""
@@ -67,6 +72,19 @@ class ExecutionService:
             raise Conflict("this attempt is no longer current; its result was not recorded")
         self.on_change()
         return state
+
+
+def code_location(item: WorkItem, source: RepoSettings | None) -> dict[str, str]:
+    """Where the worker finds the code its run is pinned to. Never holds a credential: the
+    URL is for a last-resort fetch of a public commit; the worker first looks for the local
+    snapshot, then the snapshot's tarball in the object store."""
+    return {
+        "repo": item.repo,
+        "sha": item.code_version,
+        "subdir": source.subdir if source else "",
+        "url": source.url if source else "",
+        "path": str(Path(source.path).absolute()) if source and source.path else "",
+    }
 
 
 def parse_outcome(body: Any) -> tuple[bool, Any, str | None]:

@@ -63,6 +63,8 @@ class CreateRun:
     interval: tuple[datetime, datetime]
     task_ids: tuple[str, ...]
     conf: dict[str, Any]
+    repo: str = "dags"
+    code_version: str = ""
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,8 @@ def _plan_new_runs(snapshot: Snapshot) -> list[Action]:
                     interval=timetable.data_interval(spec.schedule, fire, spec.start_date),
                     task_ids=tuple(spec.tasks),
                     conf=defaults,
+                    repo=dag.repo,
+                    code_version=dag.code_version,
                 )
             )
     return actions

@@ -8,6 +8,7 @@ Unchanged files are not parsed again.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -28,11 +29,15 @@ from brisa.store import Store
 
 log = logging.getLogger("brisa.processor")
 Clock = Callable[[], datetime]
-FileState = tuple[int, int]  # (mtime_ns, size)
+FileState = tuple[int, int] | str  # (mtime_ns, size) in a folder; content hash in a snapshot
 
 
-def scan(root: Path) -> dict[str, FileState]:
-    """Python files under `root` (relative paths), skipping hidden and private ones."""
+def scan(root: Path, *, by_content: bool = False) -> dict[str, FileState]:
+    """Python files under `root` (relative paths), skipping hidden and private ones.
+
+    A folder's files are compared by modification time and size. A snapshot's files all
+    carry their commit's time, so they are compared by content (`by_content`).
+    """
     found: dict[str, FileState] = {}
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
@@ -40,11 +45,17 @@ def scan(root: Path) -> dict[str, FileState]:
             if name.endswith(".py") and not name.startswith((".", "_")):
                 path = Path(dirpath) / name
                 try:
-                    st = path.stat()
+                    found[str(path.relative_to(root))] = _state(path, by_content)
                 except OSError:
                     continue
-                found[str(path.relative_to(root))] = (st.st_mtime_ns, st.st_size)
     return found
+
+
+def _state(path: Path, by_content: bool) -> FileState:
+    if by_content:
+        return hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
+    st = path.stat()
+    return (st.st_mtime_ns, st.st_size)
 
 
 def diff(
@@ -134,6 +145,9 @@ def _failed(file: str, proc: subprocess.Popen[bytes], message: str) -> ParseResu
 
 
 class DagProcessor:
+    """Parses the DAG files of one source (a folder, or the snapshots of one repository) and
+    keeps the team's DAGs from that source in the store up to date."""
+
     def __init__(
         self,
         store: Store,
@@ -142,32 +156,56 @@ class DagProcessor:
         team: str,
         clock: Clock,
         parse_timeout: float = 30.0,
-        code_version: str = "",
+        repo: str = "dags",
         on_change: Callable[[], None] = lambda: None,
     ) -> None:
         self.store = store
         self.root = root.absolute()
         self.team = team
+        self.repo = repo
         self.clock = clock
         self.parse_timeout = parse_timeout
-        self.code_version = code_version
         self.on_change = on_change
+        self.code_version = ""
         self._seen: dict[str, FileState] = {}
 
     def run_once(self) -> int:
         """One pass over the folder; returns how many files were parsed."""
-        current = scan(self.root)
+        return self._process(scan(self.root))
+
+    def process_snapshot(self, root: Path, code_version: str) -> int:
+        """Parse what changed in a newly published snapshot (read only through `root`, the
+        snapshot's own directory), then move the repository's other DAGs to its commit."""
+        self.root, self.code_version = root.absolute(), code_version
+        return self._process(scan(self.root, by_content=True), force=True)
+
+    def _process(self, current: dict[str, FileState], force: bool = False) -> int:
         changed, gone = diff(self._seen, current)
-        if not changed and not gone:
+        if not changed and not gone and not force:
             return 0
         candidates = [f for f in changed if looks_like_dag_file(self.root / f)]
+        if len(candidates) < len(changed) and self._seen:
+            # A helper module changed: DAG files that import it may define other DAGs now.
+            candidates = sorted(f for f in current if looks_like_dag_file(self.root / f))
         results = parse_files(self.root, candidates, self.parse_timeout)
         self._retire_removed(current, [f for f in changed if f not in candidates], results)
         for result in results:
             self._store_result(result)
+        if self.code_version:
+            self.store.advance_code_version(
+                self.repo, self.code_version, keep_files=self._broken_files(results, current)
+            )
         self._seen = current
         self.on_change()
         return len(candidates)
+
+    def _broken_files(self, results: list[ParseResult], current: dict[str, FileState]) -> list[str]:
+        """Files that fail to import in this commit: their DAGs stay on their last good one."""
+        parsed = {r.file for r in results}
+        broken = {r.file for r in results if r.error}
+        errors = self.store.list_import_errors(self.team)
+        still = {e.filename for e in errors if e.repo == self.repo and e.filename not in parsed}
+        return sorted(broken | (still & set(current)))
 
     def _retire_removed(
         self, current: dict[str, FileState], dropped: list[str], results: list[ParseResult]
@@ -175,15 +213,15 @@ class DagProcessor:
         """Retire the DAGs of deleted files, of files that are no longer DAG files, and those
         that a file imported without error no longer defines. Done before publishing, so that a
         DAG moved to another file (or a renamed file) is not taken for a duplicate of itself."""
-        self.store.retire_dags(self.team, present_files=current)
+        self.store.retire_dags(self.team, repo=self.repo, present_files=current)
         for f in dropped:
-            self.store.retire_dags(self.team, fileloc=f)
-            self.store.clear_import_error(self.team, f)
+            self.store.retire_dags(self.team, repo=self.repo, fileloc=f)
+            self.store.clear_import_error(self.team, f, repo=self.repo)
         for result in results:
             # A file that fails to import keeps its last good DAGs.
             if result.error is None:
                 keep = [spec["dag_id"] for spec in result.dags]
-                self.store.retire_dags(self.team, fileloc=result.file, keep=keep)
+                self.store.retire_dags(self.team, repo=self.repo, fileloc=result.file, keep=keep)
 
     def _store_result(self, result: ParseResult) -> None:
         now = self.clock()
@@ -191,7 +229,12 @@ class DagProcessor:
         for spec in result.dags:
             try:
                 self.store.publish_dag(
-                    self.team, spec, fileloc=result.file, code_version=self.code_version, now=now
+                    self.team,
+                    spec,
+                    fileloc=result.file,
+                    code_version=self.code_version,
+                    now=now,
+                    repo=self.repo,
                 )
             except Conflict as exc:
                 error = {"lineno": spec.get("lineno"), "message": str(exc), "traceback": ""}
@@ -204,9 +247,11 @@ class DagProcessor:
                 message=error["message"],
                 traceback=error["traceback"],
                 now=now,
+                repo=self.repo,
+                code_version=self.code_version,
             )
         else:
-            self.store.clear_import_error(self.team, result.file)
+            self.store.clear_import_error(self.team, result.file, repo=self.repo)
 
     def run_forever(self, stop: threading.Event, interval: float) -> None:
         while not stop.is_set():

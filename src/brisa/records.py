@@ -23,8 +23,10 @@ class DagRecord:
     is_paused: bool
     last_parsed_at: datetime
     spec: DagSpec
+    # The commit the DAG was last published from ('' for a plain folder) and its repository.
     code_version: str = ""
     structure_hash: str = ""
+    repo: str = "dags"
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,25 @@ class ImportErrorRecord:
     message: str
     traceback: str
     created_at: datetime
+    repo: str = "dags"
+    code_version: str = ""
+
+
+@dataclass(frozen=True)
+class RepoStatusRecord:
+    """What the DAG processor last knew of a repository's sync."""
+
+    name: str
+    team: str
+    url: str
+    current_sha: str | None
+    published_at: datetime | None
+    last_sync_at: datetime | None
+    last_success_at: datetime | None
+    last_error: str | None
+    error_kind: str | None
+    consecutive_failures: int
+    sync_requested_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -72,6 +93,9 @@ class RunRecord:
     start_date: datetime | None = None
     end_date: datetime | None = None
     tasks: dict[str, TaskRecord] = field(default_factory=dict)
+    # The run is pinned to this commit of this repository ('' for a plain folder).
+    repo: str = "dags"
+    code_version: str = ""
 
 
 @dataclass(frozen=True)
@@ -114,3 +138,6 @@ class WorkItem:
     upstream_values: dict[str, Any]
     # Names of the params marked secret: the worker masks their values in the log.
     secret_params: list[str] = field(default_factory=list)
+    repo: str = "dags"
+    # Where the worker finds the pinned code: repo, sha, subdir, url (git) or path (folder).
+    code: dict[str, str] = field(default_factory=dict)

@@ -114,6 +114,8 @@ class Scheduler:
                     conf=action.conf,
                     task_ids=action.task_ids,
                     now=now,
+                    repo=action.repo,
+                    code_version=action.code_version,
                 )
             except Conflict:
                 return False

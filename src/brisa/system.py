@@ -31,6 +31,7 @@ class System:
     _store: Any = None
     _scheduler: Any = None
     _objects: Any = None
+    _pipelines: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def create(cls, settings: Settings, clock: Callable[[], datetime] = utc_now) -> System:
@@ -62,6 +63,8 @@ class System:
         env = {
             "BRISA_API_URL": s.api_url,
             "BRISA_DAGS_FOLDER": str(self.dags_folder or ""),
+            "BRISA_REPOS_ROOT": str(s.repos_root),
+            "BRISA_CODE_CACHE": str(s.home / "code"),
             "BRISA_HEARTBEAT_INTERVAL": str(s.worker.heartbeat_interval),
             "BRISA_REPORT_TIMEOUT": str(s.worker.report_timeout),
             "BRISA_LOGS_LOCATION": s.logs_location,
@@ -130,20 +133,47 @@ class System:
         if self._scheduler is not None:
             self._scheduler.wake()
 
-    def processor(self) -> Any:
+    def processor(self, source: Any) -> Any:
+        """The DAG processor of one source (a folder or a repository's snapshots)."""
         from brisa.processor import DagProcessor
 
-        folder = self.dags_folder
-        if folder is None:
-            return None
+        root = Path(source.path).absolute() if source.path else self.settings.repos_root
         return DagProcessor(
             self.store,
-            folder,
-            team=self.settings.dags.team,
+            root,
+            team=source.owner,
+            repo=source.name,
             clock=self.clock,
             parse_timeout=self.settings.dags.parse_timeout,
             on_change=self.wake_scheduler,
         )
+
+    def pipeline(self, repo: Any) -> Any:
+        """The sync → parse loop of one git repository."""
+        import os
+
+        from brisa.repos.pipeline import RepoPipeline
+        from brisa.repos.sync import RepoSyncer
+
+        syncer = RepoSyncer(
+            repo, self.settings.repos_root, objects=self.objects, environ=dict(os.environ)
+        )
+        return RepoPipeline(repo, syncer, self.processor(repo), self.store, clock=self.clock)
+
+    def request_sync(self, name: str) -> None:
+        """Sync repository `name` now: at once in this process, else through the store."""
+        source = self.settings.source(name)
+        if source is None or not source.is_git:
+            from brisa.errors import NotFound
+
+            raise NotFound(
+                f"no git repository {name!r} is configured; `brisa repos list` shows them"
+            )
+        pipeline = self._pipelines.get(name)
+        if pipeline is not None:
+            pipeline.request()
+        else:
+            self.store.request_sync(name, self.clock())
 
     def api_app(self) -> Any:
         from brisa.api.app import ApiContext, create_app
@@ -154,6 +184,7 @@ class System:
             self.clock,
             max_return_bytes=self.settings.core.max_return_value_bytes,
             on_change=self.wake_scheduler,
+            sources={source.name: source for source in self.settings.sources()},
         )
         ctx = ApiContext(
             store=self.store,
@@ -162,6 +193,7 @@ class System:
             wake=self.wake_scheduler,
             execution=execution,
             objects=self.objects,
+            request_sync=self.request_sync,
         )
         return create_app(ctx)
 
@@ -171,11 +203,18 @@ class System:
         self.threads.append(thread)
 
     def start_processor(self) -> bool:
-        processor = self.processor()
-        if processor is None:
-            return False
-        self.start_thread("dag-processor", processor.run_forever, self.settings.dags.scan_interval)
-        return True
+        """Start a thread per DAG source; False when there is none."""
+        sources = self.settings.sources()
+        for source in sources:
+            if source.is_git:
+                pipeline = self._pipelines[source.name] = self.pipeline(source)
+                self.start_thread(f"repo-{source.name}", pipeline.run_forever)
+            else:
+                processor = self.processor(source)
+                self.start_thread(
+                    f"dags-{source.name}", processor.run_forever, self.settings.dags.scan_interval
+                )
+        return bool(sources)
 
     def start_scheduler(self) -> None:
         self.start_thread("scheduler", self.scheduler.run_forever)

@@ -4,6 +4,10 @@ It holds no database credentials: it talks to the execution API with a token val
 attempt only. Start-up time is a product feature, so this module imports no web framework,
 no ORM and no CLI library (import-linter checks it).
 
+The task runs the code of the commit its run is pinned to, put in place first (local
+snapshot, tarball, or a fetch by SHA: repos.materialise) and held with a lease until the
+attempt ends; a commit that cannot be found fails the attempt, saying what was tried.
+
 From its first line, everything the attempt writes (the worker's own lines, prints, C-level
 writes, child processes) is captured, masked, stamped and shipped to the object store in
 chunks (logshipping). The outcome is reported to the API before the log's last chunk and
@@ -26,13 +30,17 @@ import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from brisa.context import TaskContext
+from brisa.errors import BrisaError
 from brisa.logcapture import utc_stamp
 from brisa.logshipping import LogShipper, ShippingConfig
 from brisa.masking import env_secrets, param_secrets
 from brisa.runner import Outcome, run_python, run_shell
+
+if TYPE_CHECKING:
+    from brisa.repos.materialise import Materialised
 
 EXIT_SHIP_TIMEOUT = 60.0  # at most this long (and [worker] report_timeout) to ship at the end
 SIGTERM_SHIP_TIMEOUT = 2.0  # within the executor's kill grace (SIGKILL follows)
@@ -52,6 +60,11 @@ class WorkerConfig:
     heartbeat_interval: float
     report_timeout: float
     logs: ShippingConfig = field(default_factory=ShippingConfig)
+    # Pinned code: where the syncer keeps snapshots on this machine (may be absent), where
+    # this worker may download commits it does not find there, and each git call's limit.
+    repos_root: str = ""
+    code_cache: str = ""
+    code_timeout: float = 120.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str]) -> WorkerConfig:
@@ -62,6 +75,9 @@ class WorkerConfig:
             heartbeat_interval=float(environ.get("BRISA_HEARTBEAT_INTERVAL", "5")),
             report_timeout=float(environ.get("BRISA_REPORT_TIMEOUT", "600")),
             logs=ShippingConfig.from_env(environ),
+            repos_root=environ.get("BRISA_REPOS_ROOT", ""),
+            code_cache=environ.get("BRISA_CODE_CACHE", ""),
+            code_timeout=float(environ.get("BRISA_CODE_TIMEOUT", "120")),
         )
 
     def redacted(self) -> dict[str, Any]:
@@ -182,6 +198,42 @@ def _execute(item: dict[str, Any], dags_folder: Path) -> Outcome:
     return run_python(fn, task, ctx, item["upstream_values"])
 
 
+def _code_root(item: dict[str, Any], config: WorkerConfig) -> tuple[Path, Materialised | None]:
+    """The DAG root of the attempt's code and, for a pinned commit, the lease holding it."""
+    code: dict[str, str] = item.get("code") or {}
+    if not code.get("sha"):
+        # A plain folder, or an API that sends no "code": the folder as it is now.
+        if not code.get("path"):
+            return Path(config.dags_folder), None
+        return Path(code["path"], code.get("subdir", "")), None
+    # Imported only here: a worker of a folder source never loads it.
+    from brisa.repos.materialise import LazyObjectStore, materialise
+
+    location = config.logs.location
+    held = materialise(
+        code,
+        repos_root=Path(config.repos_root) if config.repos_root else None,
+        cache_root=Path(config.code_cache) if config.code_cache else None,
+        objects=LazyObjectStore(location, config.logs.store_options) if location else None,
+        timeout=config.code_timeout,
+    )
+    _log(f"code: repo {code['repo']} commit {code['sha'][:7]} from {held.source} ({held.root})")
+    return held.root, held
+
+
+def _run_task(item: dict[str, Any], config: WorkerConfig) -> tuple[Outcome, Materialised | None]:
+    """Put the attempt's pinned code in place, then run the task from it."""
+    try:
+        root, held = _code_root(item, config)
+    except BrisaError as exc:  # e.g. the commit is gone: the attempt fails, saying why
+        return Outcome(False, error=str(exc)), None
+    except Exception as exc:  # noqa: BLE001 - a failure of the attempt, reported as such
+        traceback.print_exc()
+        error = f"cannot put the code in place: {type(exc).__name__}: {exc}"
+        return Outcome(False, error=error), None
+    return execute(item, root), held
+
+
 def _ended(outcome: Outcome, elapsed: float) -> str:
     """The worker's last word on the task: state, duration, size of the return value."""
     state = "success" if outcome.success else "failed"
@@ -201,7 +253,7 @@ def _attempt(client: ExecutionClient, item: dict[str, Any], config: WorkerConfig
     stop, finishing = threading.Event(), threading.Event()
     threading.Thread(target=_heartbeat, args=(client, stop, finishing), daemon=True).start()
     started = time.monotonic()
-    outcome = execute(item, Path(config.dags_folder))
+    outcome, held = _run_task(item, config)
     finishing.set()
     _log(_ended(outcome, time.monotonic() - started))
     state = "success" if outcome.success else "failed"
@@ -214,6 +266,8 @@ def _attempt(client: ExecutionClient, item: dict[str, Any], config: WorkerConfig
         return 3
     finally:
         stop.set()
+        if held is not None:
+            held.release()  # the snapshot may be collected once no attempt uses it
     return 0 if outcome.success else 1
 
 

@@ -84,6 +84,7 @@ def new_run(
         conf={"region": "eu"},
         task_ids=TASKS,
         now=NOW,
+        code_version="c1",
     )
 
 
@@ -156,23 +157,97 @@ def _version_row(store: Store, version_id: int) -> dict[str, Any]:
     return dict(row._mapping)
 
 
-def test_a_changed_spec_or_code_version_gets_a_new_version_and_old_rows_stay(store: Store) -> None:
+def test_a_changed_spec_gets_a_new_version_and_a_new_commit_moves_the_dag(store: Store) -> None:
     v1 = publish(store, etl_spec(region="eu"), code_version="c1")
     row1 = _version_row(store, v1)
     v2 = publish(store, etl_spec(region="us"), code_version="c1", now=LATER)
+    # The same structure in a later commit shares its version row; the DAG moves to the commit.
     v3 = publish(store, etl_spec(region="us"), code_version="c2", now=LATER)
-    assert len({v1, v2, v3}) == 3
-    assert store.get_dag(TEAM, "etl").version_id == v3
-    # Going back to the first code reuses its row; no version row was ever rewritten.
-    assert publish(store, etl_spec(region="eu"), code_version="c1", now=LATER) == v1
+    assert v1 != v2 and v3 == v2
+    dag = store.get_dag(TEAM, "etl")
+    assert (dag.version_id, dag.code_version) == (v2, "c2")
+    # Going back to the first structure reuses its row; no version row was ever rewritten.
+    assert publish(store, etl_spec(region="eu"), code_version="c3", now=LATER) == v1
     assert _version_row(store, v1) == row1
-    specs = store.get_specs([v1, v2, v3])
+    assert store.get_dag(TEAM, "etl").code_version == "c3"
+    specs = store.get_specs([v1, v2])
     loads = {v: (spec.tasks["load"]["kwargs"]["region"], code) for v, (spec, code) in specs.items()}
-    assert loads == {
-        v1: ({"value": "eu"}, "c1"),
-        v2: ({"value": "us"}, "c1"),
-        v3: ({"value": "us"}, "c2"),
-    }
+    assert loads == {v1: ({"value": "eu"}, "c1"), v2: ({"value": "us"}, "c1")}
+
+
+def test_advancing_a_repository_moves_its_dags_and_import_errors_only(store: Store) -> None:
+    store.publish_dag(TEAM, etl_spec(), fileloc="etl.py", code_version="a1", now=NOW, repo="r1")
+    other = etl_spec("other", fileloc="other.py")
+    store.publish_dag(TEAM, other, fileloc="other.py", code_version="b1", now=NOW, repo="r2")
+    store.record_import_error(
+        TEAM, "bad.py", lineno=1, message="x", traceback="", now=NOW, repo="r1", code_version="a1"
+    )
+    assert store.advance_code_version("r1", "a2") == 1
+    assert store.advance_code_version("r1", "a2") == 0
+    versions = {d.dag_id: (d.repo, d.code_version) for d in store.list_dags()}
+    assert versions == {"etl": ("r1", "a2"), "other": ("r2", "b1")}
+    [error] = store.list_import_errors(TEAM)
+    assert (error.repo, error.code_version) == ("r1", "a2")
+
+
+def test_a_run_is_pinned_to_the_commit_of_its_dag(store: Store) -> None:
+    version_id = store.publish_dag(
+        TEAM, etl_spec(), fileloc="etl.py", code_version="a1", now=NOW, repo="r1"
+    )
+    run = store.create_run(
+        team=TEAM,
+        dag_id="etl",
+        version_id=version_id,
+        run_id="manual__1",
+        run_type="manual",
+        logical_date=NOW,
+        interval=(NOW, NOW),
+        conf={},
+        task_ids=TASKS,
+        now=NOW,
+        repo="r1",
+        code_version="a1",
+    )
+    store.advance_code_version("r1", "a2")
+    assert (store.get_run(TEAM, "etl", "manual__1").code_version, run.repo) == ("a1", "r1")
+    assert store.pinned_code_versions("r1") == {"a1", "a2"}  # the run, the DAG
+    assert store.pinned_code_versions("r2") == set()
+
+
+def test_repository_status_counts_failures_and_keeps_the_commit(store: Store) -> None:
+    store.register_repo("r1", team=TEAM, url="file:///x.git")
+    with pytest.raises(NotFound):
+        store.request_sync("nope", NOW)
+    store.record_sync(
+        "r1",
+        team=TEAM,
+        url="file:///x.git",
+        sha="a1",
+        published=True,
+        error=None,
+        kind=None,
+        now=NOW,
+    )
+    for _ in range(2):
+        store.record_sync(
+            "r1",
+            team=TEAM,
+            url="file:///x.git",
+            sha="a1",
+            published=False,
+            error="unreachable",
+            kind="network",
+            now=LATER,
+        )
+    store.request_sync("r1", LATER)
+    [status] = store.list_repos()
+    assert (status.current_sha, status.consecutive_failures, status.error_kind) == (
+        "a1",
+        2,
+        "network",
+    )
+    assert (status.last_success_at, status.published_at) == (NOW, NOW)
+    assert store.sync_requested_at("r1") == LATER
 
 
 def test_a_dag_id_active_in_another_file_of_the_team_conflicts(store: Store) -> None:

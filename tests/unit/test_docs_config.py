@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from brisa.repos.config import RepoSettings
 from brisa.settings import SECTIONS
 
 CONFIG_DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
@@ -34,3 +35,16 @@ def test_the_docs_name_no_setting_that_does_not_exist(doc: str) -> None:
     known = set(SETTINGS)
     unknown = sorted({m for m in DOCUMENTED.findall(doc) if m not in known})
     assert unknown == [], f"{CONFIG_DOC.name} documents settings that do not exist: {unknown}"
+
+
+REPO_KEYS = [f.name for f in dataclasses.fields(RepoSettings) if f.name != "name"]
+
+
+@pytest.mark.parametrize("key", REPO_KEYS)
+def test_every_repository_setting_is_documented(doc: str, key: str) -> None:
+    assert f"`[repos.NAME] {key}`" in doc, f"add [repos.NAME] {key} to {CONFIG_DOC.name}"
+
+
+def test_the_docs_name_no_repository_setting_that_does_not_exist(doc: str) -> None:
+    documented = set(re.findall(r"`\[repos\.NAME\] ([a-z_]+)`", doc))
+    assert documented <= set(REPO_KEYS), documented - set(REPO_KEYS)

@@ -120,3 +120,55 @@ def test_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:
     assert len(first.core.secret_key) == 64
     assert first.core.secret_key == second.core.secret_key
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_repository_tables_and_their_environment_overrides(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        '[repos.analytics]\nurl = "https://git.example.com/a.git"\nbranch = "main"\n'
+        'period = "5s"\nwebhook_secret = "hush"\n[repos.ml]\nurl = "file:///srv/ml.git"\n'
+        '[dags]\nfolder = "."\n',
+    )
+    env = {"BRISA__REPOS__ANALYTICS__SUBDIR": "dags", "BRISA__REPOS__ML__TAG": "v2"}
+    settings = load(tmp_path, environ=env)
+    analytics, ml = settings.repos
+    assert (analytics.name, analytics.subdir, analytics.period, analytics.owner) == (
+        "analytics",
+        "dags",
+        5.0,
+        "analytics",
+    )
+    assert (analytics.ref, ml.ref) == ("refs/heads/main", "refs/tags/v2")
+    assert [s.name for s in settings.sources()] == ["dags", "analytics", "ml"]
+    assert settings.redacted()["repos"]["analytics"]["webhook_secret"] == "***"
+
+
+@pytest.mark.parametrize(
+    ("table", "named"),
+    [
+        ('url = "https://bot:tok3n@git.example.com/a.git"', "contains a password"),
+        ('url = "ftp://x/y"', "is not a git URL"),
+        ('path = "."\nurl = "file:///x"', "not both"),
+        ("", "set url"),
+        ('url = "file:///x"\ncommit = "abc"', "40-character"),
+        ('url = "file:///x"\nbranch = "a"\ntag = "b"', "one of branch, tag or commit"),
+        ('url = "ssh://git@h/x"\nssh_key_file = "/etc/passwd"', "known_hosts_file"),
+        ('url = "ssh://git@h/x"\npassword_env = "T"', "https:// URLs only"),
+        ('url = "https://h/x"\npassword_file = "/nope/token"', "does not exist"),
+        ('url = "file:///x"\nsubdir = "../up"', "relative path"),
+        ('url = "file:///x"\nbranchh = "main"', "unknown key [repos.r] branchh"),
+        ('path = "/definitely/missing"', "is not a folder"),
+    ],
+)
+def test_bad_repository_tables_name_the_key(tmp_path: Path, table: str, named: str) -> None:
+    write(tmp_path, f"[repos.r]\n{table}\n")
+    with pytest.raises(ConfigError) as err:
+        load(tmp_path, environ={})
+    assert named in str(err.value)
+    assert "tok3n" not in str(err.value)
+
+
+def test_a_repository_named_like_the_dags_folder_is_refused(tmp_path: Path) -> None:
+    write(tmp_path, '[dags]\nfolder = "."\n[repos.dags]\nurl = "file:///x"\n')
+    with pytest.raises(ConfigError, match=r"\[repos.dags\] clashes"):
+        load(tmp_path, environ={})

@@ -28,6 +28,8 @@ class ApiContext:
     wake: Callable[[], None]
     execution: ExecutionService
     objects: ObjectStore
+    # Sync a repository now (in-process, or through the store for a separate processor).
+    request_sync: Callable[[str], None] = lambda name: None
 
 
 def _status(exc: BrisaError) -> int:
@@ -46,7 +48,7 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 
 def create_app(ctx: ApiContext) -> FastAPI:
-    from brisa.api import dags, execution, runs
+    from brisa.api import dags, execution, repos, runs
 
     app = FastAPI(
         title="Brisa",
@@ -71,6 +73,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
 
     app.include_router(dags.router)
     app.include_router(runs.router)
+    app.include_router(repos.router)
     app.include_router(execution.router)
     return app
 

@@ -6,7 +6,16 @@ from datetime import datetime
 from typing import Any
 
 from brisa import timetable
-from brisa.records import AttemptRecord, DagRecord, ImportErrorRecord, RunRecord, TaskRecord
+from brisa.records import (
+    AttemptRecord,
+    DagRecord,
+    ImportErrorRecord,
+    RepoStatusRecord,
+    RunRecord,
+    TaskRecord,
+)
+from brisa.repos.config import RepoSettings
+from brisa.repos.git import redact
 
 
 def iso(value: datetime | None) -> str | None:
@@ -29,6 +38,7 @@ def dag(
         "next_run": iso(next_run),
         "version_id": record.version_id,
         "structure_hash": record.structure_hash,
+        "repo": record.repo,
         "code_version": record.code_version or None,
         "last_parsed_at": iso(record.last_parsed_at),
     }
@@ -74,6 +84,8 @@ def run(record: RunRecord, *, with_tasks: bool = False) -> dict[str, Any]:
         "data_interval_end": iso(record.data_interval_end),
         "conf": record.conf,
         "version_id": record.version_id,
+        "repo": record.repo,
+        "code_version": record.code_version or None,
         "created_at": iso(record.created_at),
         "start_date": iso(record.start_date),
         "end_date": iso(record.end_date),
@@ -102,5 +114,41 @@ def import_error(record: ImportErrorRecord) -> dict[str, Any]:
         "lineno": record.lineno,
         "message": record.message,
         "traceback": record.traceback,
+        "repo": record.repo,
+        "code_version": record.code_version or None,
         "created_at": iso(record.created_at),
+    }
+
+
+def _sync_status(status: RepoStatusRecord | None) -> dict[str, Any]:
+    if status is None:  # not synced yet (or a folder, which has no sync)
+        status = RepoStatusRecord("", "", "", None, None, None, None, None, None, 0, None)
+    return {
+        "current_sha": status.current_sha,
+        "published_at": iso(status.published_at),
+        "last_sync_at": iso(status.last_sync_at),
+        "last_success_at": iso(status.last_success_at),
+        "last_error": status.last_error,
+        "error_kind": status.error_kind,
+        "consecutive_failures": status.consecutive_failures,
+        "sync_requested_at": iso(status.sync_requested_at),
+    }
+
+
+def repo(
+    source: RepoSettings, status: RepoStatusRecord | None, *, scan_interval: float
+) -> dict[str, Any]:
+    """A DAG source as configured (secrets left out) with what its last sync found."""
+    git = source.is_git
+    return {
+        "name": source.name,
+        "team": source.owner,
+        "kind": "git" if git else "folder",
+        "url": redact(source.url) if git else None,
+        "path": None if git else source.path,
+        "ref": source.ref if git else None,
+        "subdir": source.subdir or None,
+        "period": source.period if git else scan_interval,
+        "webhook": bool(source.webhook_secret),
+        **_sync_status(status),
     }

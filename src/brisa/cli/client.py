@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from brisa.errors import BrisaError, Conflict, InvalidInput, NotFound, Unauthorized
+from brisa.webhooks import GITHUB_HEADER, github_signature
 
 DEFAULT_API_URL = "http://127.0.0.1:8080"
 HINT = "(set --api-url or BRISA_API_URL)"
@@ -96,14 +97,20 @@ class Client:
         *,
         query: dict[str, Any] | None = None,
         body: Any = None,
+        sign_with: str = "",
     ) -> Any:
-        """Call `/api/v1{path}`; return the decoded JSON; raise a BrisaError on failure."""
+        """Call `/api/v1{path}`; return the decoded JSON; raise a BrisaError on failure.
+
+        With `sign_with`, the body carries a GitHub-style signature made with that secret.
+        """
         url = f"{self.base_url}/api/v1{path}"
         params = {k: v for k, v in (query or {}).items() if v is not None}
         if params:
             url += "?" + urllib.parse.urlencode(params)
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Accept": "application/json"}
+        if sign_with:
+            headers[GITHUB_HEADER] = github_signature(sign_with, data or b"")
         if data is not None:
             headers["Content-Type"] = "application/json"
         request = urllib.request.Request(url, data=data, method=method, headers=headers)
@@ -183,6 +190,9 @@ class Client:
     def set_paused(self, team: str, dag_id: str, paused: bool) -> Any:
         return self.request("PATCH", self._dag(team, dag_id), body={"is_paused": paused})
 
+    def import_errors(self, *, team: str | None = None) -> Any:
+        return self.request("GET", "/import-errors", query={"team": team})
+
     # --- runs ---------------------------------------------------------------------------
     def _run(self, team: str, dag_id: str, run_id: str) -> str:
         return f"{self._dag(team, dag_id)}/runs/{quote(run_id)}"
@@ -250,3 +260,14 @@ class Client:
     def mark(self, team: str, dag_id: str, run_id: str, task_ids: list[str], state: str) -> Any:
         body = {"task_ids": task_ids, "state": state}
         return self.request("POST", f"{self._run(team, dag_id, run_id)}/mark", body=body)
+
+    # --- repositories -------------------------------------------------------------------
+    def list_repos(self) -> Any:
+        return self.request("GET", "/repos")
+
+    def get_repo(self, name: str) -> Any:
+        return self.request("GET", f"/repos/{quote(name)}")
+
+    def sync_repo(self, name: str, *, secret: str = "") -> Any:
+        """Ask for a sync now; signed like a forge's webhook when `secret` is given."""
+        return self.request("POST", f"/repos/{quote(name)}/sync", body={}, sign_with=secret)

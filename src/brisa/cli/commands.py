@@ -121,17 +121,19 @@ def scheduler(ctx: click.Context) -> None:
 @click.option("--dags", "dags_folder", type=click.Path(file_okay=False))
 @click.pass_context
 def dag_processor(ctx: click.Context, dags_folder: str | None) -> None:
-    """Parse DAG files in child processes and store the serialized DAGs."""
+    """Sync the git repositories, parse DAG files in child processes, store the DAGs."""
     from brisa.system import System
 
     _logging()
     folder = str(Path(dags_folder).absolute()) if dags_folder else None
     system = System.create(settings_of(ctx, dags={"folder": folder}))
-    processor = system.processor()
-    if processor is None:
-        raise click.UsageError("no DAG folder: pass --dags or set [dags] folder")
+    system.store  # noqa: B018 - migrate before anything starts
+    if not system.start_processor():
+        raise click.UsageError(
+            "no DAG source: pass --dags FOLDER, set [dags] folder, or add [repos.NAME] tables"
+        )
     try:
-        processor.run_forever(system.stop, system.settings.dags.scan_interval)
+        system.stop.wait()
     except KeyboardInterrupt:
         system.shutdown()
 

@@ -1,5 +1,6 @@
 """`brisa dags|runs|tasks ...`: commands that talk to a running Brisa over its REST API,
-plus `brisa dags test`, which runs a DAG in this process for DAG authors.
+plus `brisa dags test`, which runs a DAG in this process for DAG authors. `brisa repos ...`
+lives in `brisa.cli.repos` and is registered here with the others.
 
 Each command parses its input, makes one or two calls through `Client`, and renders the
 answer: a plain aligned table by default, the API's own JSON with `--output json`.
@@ -19,14 +20,17 @@ import click
 from brisa.cli.client import DEFAULT_API_URL, Client, Disconnected
 from brisa.cli.tables import (
     DAG_COLUMNS,
+    IMPORT_ERROR_COLUMNS,
     RUN_COLUMNS,
     TASK_COLUMNS,
     echo_json,
+    import_error_row,
     named,
     render_dag,
     render_run,
     stamp,
     table,
+    with_commits,
 )
 from brisa.errors import InvalidInput, NotFound
 
@@ -86,7 +90,7 @@ def _now() -> datetime:
 
 @click.group("dags")
 def dags_group() -> None:
-    """DAGs: list, show, trigger, pause, and test locally.
+    """DAGs: list, show, trigger, pause, import errors, and test locally.
 
     NAME is team/dag_id, or a bare dag_id when only one team has it.
     """
@@ -101,7 +105,7 @@ def dags_list(client: Client, team: str | None, output: str) -> None:
     data = client.find_dags(team=team)
     if output == "json":
         return echo_json(data)
-    click.echo(table([named(d) for d in data["dags"]], DAG_COLUMNS))
+    click.echo(table(*with_commits([named(d) for d in data["dags"]], DAG_COLUMNS)))
 
 
 @dags_group.command("show")
@@ -168,6 +172,18 @@ def dags_trigger(
         click.echo(f"run {run['run_id']} {run['state']}")
     if wait and run["state"] != "success":
         sys.exit(1)
+
+
+@dags_group.command("errors")
+@click.option("--team", help="Only this team's files.")
+@output_option
+@api_client
+def dags_errors(client: Client, team: str | None, output: str) -> None:
+    """List DAG files that failed to import, with the commit they failed in."""
+    data = client.import_errors(team=team)
+    if output == "json":
+        return echo_json(data)
+    click.echo(table([import_error_row(e) for e in data["import_errors"]], IMPORT_ERROR_COLUMNS))
 
 
 def _set_paused(client: Client, name: str, paused: bool) -> None:
@@ -272,7 +288,7 @@ def runs_list(client: Client, name: str, state: str | None, limit: int, output: 
     data = client.list_runs(*client.resolve(name), state=state, limit=limit)
     if output == "json":
         return echo_json(data)
-    click.echo(table(data["runs"], RUN_COLUMNS))
+    click.echo(table(*with_commits(data["runs"], RUN_COLUMNS)))
 
 
 @runs_group.command("show")
@@ -444,6 +460,8 @@ def tasks_mark(
 
 
 def register(cli: click.Group) -> None:
-    """Add the dags, runs and tasks groups to the root `brisa` group."""
-    for group in (dags_group, runs_group, tasks_group):
+    """Add the dags, runs, tasks and repos groups to the root `brisa` group."""
+    from brisa.cli.repos import repos_group  # it builds on this module's options
+
+    for group in (dags_group, runs_group, tasks_group, repos_group):
         cli.add_command(group)

@@ -9,14 +9,22 @@ reads them from there), never through its arguments, a URL, or a file under the 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
+import shlex
 import signal
 import subprocess
-from collections.abc import Iterable, Mapping
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from brisa.errors import BrisaError
+
+if TYPE_CHECKING:
+    from brisa.repos.config import RepoSettings
 
 # Failure kinds: what the caller can do about it.
 NETWORK, AUTH, NOT_FOUND, TIMEOUT, CORRUPT, OTHER = (
@@ -43,16 +51,18 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         re.compile(
             r"couldn't find remote ref|not our ref|no such remote ref|"
             r"repository .* not found|does not appear to be a git repository|"
-            r"returned error: 404|unadvertised object|bad object|invalid refspec",
+            r"returned error: 404|unadvertised object|invalid refspec",
             re.I,
         ),
     ),
     (
         CORRUPT,
         re.compile(
+            # "bad object" is local: a remote that lacks an object says "not our ref".
             r"not a git repository|corrupt|bad config|fatal: (loose )?object .* is|"
             r"unable to read|index file|packfile .* does not match|bad signature|"
-            r"fatal: bad object",
+            r"bad object|unable to create '[^']*\.lock'|did not send all necessary objects|"
+            r"invalid (gitfile|object)",
             re.I,
         ),
     ),
@@ -62,13 +72,40 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
             r"could not resolve host|connection refused|connection timed out|"
             r"couldn't connect|failed to connect|unable to connect|network is unreachable|"
             r"connection reset|the remote end hung up|early eof|unable to look up|"
-            r"operation timed out|ssl|tls",
+            r"operation timed out|ssl|tls|returned error: 5\d\d",
             re.I,
         ),
     ),
 ]
 
 _URL_USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.I)
+_SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:(?!//)")
+
+# Environment variables handed from Brisa's environment to git: proxies and CA bundles, which
+# a network that needs them sets for every program.
+PASSTHROUGH = (
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "all_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "GIT_SSL_CAINFO",
+    "GIT_SSL_CAPATH",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+)
+
+# Answers git's "get" with the values of two variables of its own environment. `printf` and
+# `test` are shell builtins, so the token never shows in any process's command line.
+CREDENTIAL_HELPER = (
+    '!f() { test "$1" = get || return 0; '
+    'printf "username=%s\\npassword=%s\\n" "$BRISA_GIT_USERNAME" "$BRISA_GIT_PASSWORD"; }; f'
+)
+# GitHub and GitLab accept any non-empty user name with a token; git needs one.
+DEFAULT_USERNAME = "x-access-token"
 
 
 class GitError(BrisaError):
@@ -80,6 +117,7 @@ class GitError(BrisaError):
 
 
 def classify(stderr: str) -> str:
+    """The failure kind of a git error text (OTHER when no known message is found)."""
     for kind, pattern in _PATTERNS:
         if pattern.search(stderr):
             return kind
@@ -114,6 +152,134 @@ def base_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+@dataclass(frozen=True)
+class GitAuth:
+    """How one repository's credentials reach git: `config` goes before the git subcommand
+    (`-c` options that name variables, never values), `env` into the git process's
+    environment, and `secrets` are the values to remove from every error text."""
+
+    config: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()
+
+
+def is_ssh_url(url: str) -> bool:
+    return url.startswith(("ssh://", "git+ssh://", "ssh+git://")) or bool(_SCP_LIKE.match(url))
+
+
+def _ssh_path_option(name: str, path: str) -> str:
+    # ssh splits option values on whitespace (a list of files), so a path with spaces is quoted.
+    return f'{name}="{path}"' if any(c.isspace() for c in path) else f"{name}={path}"
+
+
+def ssh_command(repo: RepoSettings) -> str:
+    """GIT_SSH_COMMAND for `repo`: only its key, its known hosts, and never a prompt."""
+    parts = ["ssh", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={max(1, round(repo.timeout))}"]
+    if repo.ssh_key_file:
+        parts += ["-i", repo.ssh_key_file, "-o", "IdentitiesOnly=yes"]
+    if repo.strict_host_key_checking:
+        parts += ["-o", "StrictHostKeyChecking=yes"]
+        if repo.known_hosts_file:
+            parts += ["-o", _ssh_path_option("UserKnownHostsFile", repo.known_hosts_file)]
+    else:
+        known = repo.known_hosts_file or "/dev/null"
+        parts += ["-o", "StrictHostKeyChecking=no"]
+        parts += ["-o", _ssh_path_option("UserKnownHostsFile", known)]
+    return " ".join(shlex.quote(part) for part in parts)
+
+
+def _token(repo: RepoSettings, environ: Mapping[str, str]) -> str:
+    where = f"[repos.{repo.name}]"
+    if repo.password_file:
+        try:
+            token = Path(repo.password_file).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or type(exc).__name__
+            raise GitError(
+                f"{where} password_file {repo.password_file} cannot be read ({reason}); "
+                "put the token in it, readable by Brisa",
+                AUTH,
+            ) from None
+        what = f"password_file {repo.password_file}"
+    else:
+        token = environ.get(repo.password_env, "").strip()
+        what = f"environment variable {repo.password_env} (password_env)"
+    if not token:
+        raise GitError(f"{where} {what} is empty or unset; give it the access token", AUTH)
+    if "\n" in token or "\r" in token:
+        raise GitError(f"{where} {what} holds several lines; keep only the token", AUTH)
+    return token
+
+
+def git_auth(repo: RepoSettings, environ: Mapping[str, str]) -> GitAuth:
+    """The credentials of `repo` for one git call, read now (a rotated token file is picked
+    up at the next call). `environ` is where password_env and proxy settings are looked up.
+    Raises GitError (kind auth) when the token cannot be read."""
+    env = {key: environ[key] for key in PASSTHROUGH if key in environ}
+    # A reset first, so that only Brisa's helper can answer, whatever config git finds.
+    config: tuple[str, ...] = ("-c", "credential.helper=")
+    secrets: tuple[str, ...] = ()
+    if repo.password_file or repo.password_env:
+        token = _token(repo, environ)
+        config += ("-c", f"credential.helper={CREDENTIAL_HELPER}")
+        env["BRISA_GIT_USERNAME"] = repo.username or DEFAULT_USERNAME
+        env["BRISA_GIT_PASSWORD"] = token
+        secrets = (token,)
+    if is_ssh_url(repo.url):
+        env["GIT_SSH_COMMAND"] = ssh_command(repo)
+        env["GIT_SSH_VARIANT"] = "ssh"
+    return GitAuth(config, env, secrets)
+
+
+@functools.cache
+def _prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes  # only here: the worker imports this module and should not pay for ctypes
+
+    try:
+        prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return prctl
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """In the child before exec: a git left behind by a killed Brisa would keep writing to
+    the cache (and hold its locks) while the next syncer works on it, so it dies with us.
+    (The signal follows the thread that started git; run_git waits in that thread.)"""
+    prctl = _prctl()
+    if prctl is not None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _command_name(args: list[str]) -> str:
+    """The git subcommand in ARGS, past global options such as `-c name=value`."""
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in ("-c", "-C"):
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return args[0] if args else "git"
+
+
+def _summary(stderr: str, returncode: int) -> str:
+    """The lines of a git error text that say what went wrong (its advice lines dropped)."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    if not lines:
+        return f"exit status {returncode}"
+    errors = [line for line in lines if line.lower().startswith(("fatal:", "error:"))]
+    return " / ".join((errors or lines)[-3:])
+
+
 def run_git(
     args: list[str],
     *,
@@ -128,6 +294,8 @@ def run_git(
     `env` is the full environment (see `base_env`); `secrets` are removed from error texts.
     With `stdout` a file descriptor, the output goes there and b"" is returned.
     """
+    name = _command_name(args)
+    _prctl()  # load libc before forking, so that the child only makes the call
     proc = subprocess.Popen(
         ["git", *args],
         cwd=cwd,
@@ -136,6 +304,7 @@ def run_git(
         stdout=stdout,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        preexec_fn=functools.partial(_die_with_parent, os.getpid()),
     )
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -144,7 +313,7 @@ def run_git(
             os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
         raise GitError(
-            f"git {args[0]} did not finish within {timeout:g}s and was stopped", TIMEOUT
+            f"git {name} did not finish within {timeout:g}s and was stopped", TIMEOUT
         ) from None
     finally:
         if proc.poll() is None:
@@ -153,6 +322,5 @@ def run_git(
             proc.wait()
     if proc.returncode != 0:
         text = redact(err.decode(errors="replace").strip(), secrets)
-        last = text.splitlines()[-3:] if text else [f"exit status {proc.returncode}"]
-        raise GitError(f"git {args[0]} failed: {' / '.join(last)}", classify(text))
+        raise GitError(f"git {name} failed: {_summary(text, proc.returncode)}", classify(text))
     return out or b""

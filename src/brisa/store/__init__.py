@@ -13,10 +13,11 @@ from brisa.store.catalog import CatalogStore
 from brisa.store.engine import create_engine
 from brisa.store.migrate import upgrade
 from brisa.store.operations import OperationsStore
+from brisa.store.repos import RepoStore
 from brisa.store.runs import RunStore
 
 
-class Store(CatalogStore, RunStore, OperationsStore, AttemptStore):
+class Store(CatalogStore, RunStore, OperationsStore, AttemptStore, RepoStore):
     """All the store's verbs over one engine."""
 
     def __init__(self, engine: sa.Engine) -> None:

@@ -96,9 +96,7 @@ class AttemptStore:
         with self.engine.connect() as conn:
             run = conn.execute(sa.select(dag_runs).where(dag_runs.c.id == ti.run_pk)).one()
             version = conn.execute(
-                sa.select(dag_versions.c.spec, dag_versions.c.code_version).where(
-                    dag_versions.c.id == run.version_id
-                )
+                sa.select(dag_versions.c.spec).where(dag_versions.c.id == run.version_id)
             ).one()
             task = next(t for t in version.spec["tasks"] if t["task_id"] == ti.task_id)
             upstream = {}
@@ -121,7 +119,8 @@ class AttemptStore:
             data_interval_end=run.data_interval_end,
             params=run.conf,
             fileloc=version.spec["fileloc"],
-            code_version=version.code_version,
+            code_version=run.code_version,
+            repo=run.repo,
             task=task,
             upstream_values=upstream,
             secret_params=sorted(

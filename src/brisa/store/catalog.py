@@ -14,12 +14,7 @@ from brisa.spec import DagSpec, structure_version
 from brisa.store.engine import WRITE
 from brisa.store.tables import dag_versions, dags, import_errors
 
-_DAG_COLUMNS: list[Any] = [
-    dags,
-    dag_versions.c.spec,
-    dag_versions.c.code_version,
-    dag_versions.c.structure_hash,
-]
+_DAG_COLUMNS: list[Any] = [dags, dag_versions.c.spec, dag_versions.c.structure_hash]
 
 
 def _dag_record(row: Any) -> DagRecord:
@@ -34,6 +29,7 @@ def _dag_record(row: Any) -> DagRecord:
         spec=DagSpec(row.spec),
         code_version=row.code_version,
         structure_hash=row.structure_hash,
+        repo=row.repo,
     )
 
 
@@ -45,48 +41,49 @@ class CatalogStore:
         return self.engine.execution_options(**WRITE)
 
     def publish_dag(
-        self, team: str, spec: dict[str, Any], *, fileloc: str, code_version: str, now: datetime
+        self,
+        team: str,
+        spec: dict[str, Any],
+        *,
+        fileloc: str,
+        code_version: str,
+        now: datetime,
+        repo: str = "dags",
     ) -> int:
-        """Store a parsed DAG; returns its version id. Versions are never updated in place.
+        """Store a parsed DAG from `repo` at commit `code_version`; returns its version id.
 
-        Raises Conflict when another active file of the team already defines this DAG id.
+        Versions are never updated in place: one row per distinct structure, shared by every
+        commit that has it. Raises Conflict when another active file of the team (in any of
+        its repositories) already defines this DAG id.
         """
         dag_id, digest = spec["dag_id"], structure_version(spec)
         with self._writer.begin() as conn:
             existing = conn.execute(
-                sa.select(dags.c.fileloc, dags.c.is_active).where(
+                sa.select(dags.c.fileloc, dags.c.repo, dags.c.is_active).where(
                     dags.c.team == team, dags.c.dag_id == dag_id
                 )
             ).first()
-            if existing and existing.is_active and existing.fileloc != fileloc:
+            if (
+                existing
+                and existing.is_active
+                and (existing.repo, existing.fileloc)
+                != (
+                    repo,
+                    fileloc,
+                )
+            ):
                 raise Conflict(
-                    f"DAG id {dag_id!r} is already defined in {existing.fileloc}; "
-                    "DAG ids must be unique within a team"
+                    f"DAG id {dag_id!r} is already defined in {existing.fileloc} of repository "
+                    f"{existing.repo!r}; DAG ids must be unique within a team"
                 )
-            version_id = conn.execute(
-                sa.select(dag_versions.c.id).where(
-                    dag_versions.c.team == team,
-                    dag_versions.c.dag_id == dag_id,
-                    dag_versions.c.structure_hash == digest,
-                    dag_versions.c.code_version == code_version,
-                )
-            ).scalar()
-            if version_id is None:
-                version_id = conn.execute(
-                    dag_versions.insert().values(
-                        team=team,
-                        dag_id=dag_id,
-                        structure_hash=digest,
-                        code_version=code_version,
-                        spec=spec,
-                        created_at=now,
-                    )
-                ).inserted_primary_key[0]  # type: ignore[index]
+            version_id = self._version_id(conn, team, spec, digest, code_version, now)
             values = {
                 "fileloc": fileloc,
                 "version_id": version_id,
                 "is_active": True,
                 "last_parsed_at": now,
+                "repo": repo,
+                "code_version": code_version,
             }
             if existing:
                 conn.execute(
@@ -98,18 +95,77 @@ class CatalogStore:
                 conn.execute(
                     dags.insert().values(team=team, dag_id=dag_id, is_paused=False, **values)
                 )
+        return version_id
+
+    @staticmethod
+    def _version_id(
+        conn: sa.Connection,
+        team: str,
+        spec: dict[str, Any],
+        digest: str,
+        code_version: str,
+        now: datetime,
+    ) -> int:
+        """The version row of this structure (the first commit that had it), made if new."""
+        version_id = conn.execute(
+            sa.select(dag_versions.c.id)
+            .where(
+                dag_versions.c.team == team,
+                dag_versions.c.dag_id == spec["dag_id"],
+                dag_versions.c.structure_hash == digest,
+            )
+            .order_by(dag_versions.c.id)
+            .limit(1)
+        ).scalar()
+        if version_id is None:
+            version_id = conn.execute(
+                dag_versions.insert().values(
+                    team=team,
+                    dag_id=spec["dag_id"],
+                    structure_hash=digest,
+                    code_version=code_version,
+                    spec=spec,
+                    created_at=now,
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
         return int(version_id)
+
+    def advance_code_version(
+        self, repo: str, code_version: str, *, keep_files: Iterable[str] = ()
+    ) -> int:
+        """Every active DAG (and import error) of `repo` now comes from commit `code_version`:
+        files unchanged by a commit are not parsed again, but their DAGs move to it. DAGs of
+        `keep_files` (which fail to import in that commit) stay on their last good commit.
+        Returns how many DAGs moved."""
+        with self._writer.begin() as conn:
+            moved = conn.execute(
+                dags.update()
+                .where(dags.c.repo == repo, dags.c.is_active.is_(True))
+                .where(dags.c.code_version != code_version)
+                .where(dags.c.fileloc.not_in(list(keep_files)))
+                .values(code_version=code_version)
+            ).rowcount
+            conn.execute(
+                import_errors.update()
+                .where(import_errors.c.repo == repo)
+                .values(code_version=code_version)
+            )
+        return int(moved)
 
     def retire_dags(
         self,
         team: str,
         *,
+        repo: str = "dags",
         fileloc: str | None = None,
         keep: Iterable[str] = (),
         present_files: Iterable[str] | None = None,
     ) -> None:
-        """Mark DAGs inactive: those of `fileloc` not in `keep`, or of files not present."""
-        query = dags.update().where(dags.c.team == team, dags.c.is_active.is_(True))
+        """Mark DAGs of `repo` inactive: those of `fileloc` not in `keep`, or of files not
+        present (whose import errors go too)."""
+        query = dags.update().where(
+            dags.c.team == team, dags.c.repo == repo, dags.c.is_active.is_(True)
+        )
         if fileloc is not None:
             query = query.where(dags.c.fileloc == fileloc, dags.c.dag_id.not_in(list(keep)))
         if present_files is not None:
@@ -120,7 +176,9 @@ class CatalogStore:
             if present_files is not None:
                 conn.execute(
                     import_errors.delete().where(
-                        import_errors.c.team == team, import_errors.c.filename.not_in(files)
+                        import_errors.c.team == team,
+                        import_errors.c.repo == repo,
+                        import_errors.c.filename.not_in(files),
                     )
                 )
 
@@ -133,17 +191,17 @@ class CatalogStore:
         message: str,
         traceback: str,
         now: datetime,
+        repo: str = "dags",
+        code_version: str = "",
     ) -> None:
         with self._writer.begin() as conn:
-            conn.execute(
-                import_errors.delete().where(
-                    import_errors.c.team == team, import_errors.c.filename == filename
-                )
-            )
+            conn.execute(self._import_error_delete(team, repo, filename))
             conn.execute(
                 import_errors.insert().values(
                     team=team,
+                    repo=repo,
                     filename=filename,
+                    code_version=code_version,
                     lineno=lineno,
                     message=message,
                     traceback=traceback,
@@ -151,16 +209,22 @@ class CatalogStore:
                 )
             )
 
-    def clear_import_error(self, team: str, filename: str) -> None:
+    def clear_import_error(self, team: str, filename: str, *, repo: str = "dags") -> None:
         with self._writer.begin() as conn:
-            conn.execute(
-                import_errors.delete().where(
-                    import_errors.c.team == team, import_errors.c.filename == filename
-                )
-            )
+            conn.execute(self._import_error_delete(team, repo, filename))
+
+    @staticmethod
+    def _import_error_delete(team: str, repo: str, filename: str) -> Any:
+        return import_errors.delete().where(
+            import_errors.c.team == team,
+            import_errors.c.repo == repo,
+            import_errors.c.filename == filename,
+        )
 
     def list_import_errors(self, team: str | None = None) -> list[ImportErrorRecord]:
-        query = sa.select(import_errors).order_by(import_errors.c.team, import_errors.c.filename)
+        query = sa.select(import_errors).order_by(
+            import_errors.c.team, import_errors.c.repo, import_errors.c.filename
+        )
         if team is not None:
             query = query.where(import_errors.c.team == team)
         with self.engine.connect() as conn:

@@ -59,8 +59,11 @@ class RunStore:
         conf: dict[str, Any],
         task_ids: Iterable[str],
         now: datetime,
+        repo: str = "dags",
+        code_version: str = "",
     ) -> RunRecord:
-        """A new queued run with every task pending. Conflict if the run id exists."""
+        """A new queued run with every task pending, pinned to commit `code_version` of
+        `repo`. Conflict if the run id exists."""
         task_ids = sorted(task_ids)
         if not task_ids:
             raise InvalidInput("a run needs at least one task")
@@ -74,6 +77,8 @@ class RunStore:
                         run_type=run_type,
                         state=RunState.QUEUED,
                         version_id=version_id,
+                        repo=repo,
+                        code_version=code_version,
                         logical_date=logical_date,
                         data_interval_start=interval[0],
                         data_interval_end=interval[1],

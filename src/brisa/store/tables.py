@@ -37,6 +37,9 @@ dags = sa.Table(
     sa.Column("dag_id", sa.String(250), primary_key=True),
     sa.Column("fileloc", sa.String(1000), nullable=False),
     sa.Column("version_id", sa.Integer, nullable=False),
+    # The repository the DAG comes from and the commit it was last published from.
+    sa.Column("repo", sa.String(100), nullable=False, server_default="dags"),
+    sa.Column("code_version", sa.String(64), nullable=False, server_default=""),
     sa.Column("is_active", sa.Boolean, nullable=False, default=True),
     sa.Column("is_paused", sa.Boolean, nullable=False, default=False),
     sa.Column("last_parsed_at", UtcDateTime, nullable=False),
@@ -59,7 +62,10 @@ import_errors = sa.Table(
     "import_errors",
     metadata,
     sa.Column("team", sa.String(100), primary_key=True),
+    sa.Column("repo", sa.String(100), primary_key=True),
     sa.Column("filename", sa.String(1000), primary_key=True),
+    # The commit in which the error was (last) seen.
+    sa.Column("code_version", sa.String(64), nullable=False),
     sa.Column("lineno", sa.Integer, nullable=True),
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("traceback", sa.Text, nullable=False),
@@ -76,6 +82,9 @@ dag_runs = sa.Table(
     sa.Column("run_type", sa.String(20), nullable=False),
     sa.Column("state", sa.String(20), nullable=False),
     sa.Column("version_id", sa.Integer, sa.ForeignKey("dag_versions.id"), nullable=False),
+    # The run is pinned to this commit of this repository: every attempt runs that code.
+    sa.Column("repo", sa.String(100), nullable=False, server_default="dags"),
+    sa.Column("code_version", sa.String(64), nullable=False, server_default=""),
     sa.Column("logical_date", UtcDateTime, nullable=False),
     sa.Column("data_interval_start", UtcDateTime, nullable=False),
     sa.Column("data_interval_end", UtcDateTime, nullable=False),
@@ -87,6 +96,23 @@ dag_runs = sa.Table(
     sa.UniqueConstraint("team", "dag_id", "run_id", name="uq_run_id"),
     sa.Index("ix_dag_runs_state", "state"),
     sa.Index("ix_dag_runs_dag", "team", "dag_id", "logical_date"),
+    sa.Index("ix_dag_runs_code", "repo", "state"),
+)
+
+repos = sa.Table(
+    "repos",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("team", sa.String(100), nullable=False),
+    sa.Column("url", sa.String(1000), nullable=False),
+    sa.Column("current_sha", sa.String(64), nullable=True),
+    sa.Column("published_at", UtcDateTime, nullable=True),
+    sa.Column("last_sync_at", UtcDateTime, nullable=True),
+    sa.Column("last_success_at", UtcDateTime, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("error_kind", sa.String(20), nullable=True),
+    sa.Column("consecutive_failures", sa.Integer, nullable=False, default=0),
+    sa.Column("sync_requested_at", UtcDateTime, nullable=True),
 )
 
 task_instances = sa.Table(
