@@ -53,6 +53,11 @@ class System:
     def dags_folder(self) -> Path | None:
         return Path(self.settings.dags.folder).absolute() if self.settings.dags.folder else None
 
+    @property
+    def code_cache(self) -> Path:
+        """Where this machine's workers materialise commits they find in no local snapshot."""
+        return self.settings.home / "code"
+
     def executor_scope(self) -> str:
         key = f"{self.settings.home}|{self.settings.database_url}"
         return hashlib.sha1(key.encode()).hexdigest()[:12]
@@ -64,7 +69,7 @@ class System:
             "BRISA_API_URL": s.api_url,
             "BRISA_DAGS_FOLDER": str(self.dags_folder or ""),
             "BRISA_REPOS_ROOT": str(s.repos_root),
-            "BRISA_CODE_CACHE": str(s.home / "code"),
+            "BRISA_CODE_CACHE": str(self.code_cache),
             "BRISA_HEARTBEAT_INTERVAL": str(s.worker.heartbeat_interval),
             "BRISA_REPORT_TIMEOUT": str(s.worker.report_timeout),
             "BRISA_LOGS_LOCATION": s.logs_location,
@@ -158,7 +163,14 @@ class System:
         syncer = RepoSyncer(
             repo, self.settings.repos_root, objects=self.objects, environ=dict(os.environ)
         )
-        return RepoPipeline(repo, syncer, self.processor(repo), self.store, clock=self.clock)
+        return RepoPipeline(
+            repo,
+            syncer,
+            self.processor(repo),
+            self.store,
+            clock=self.clock,
+            code_cache=self.code_cache,
+        )
 
     def request_sync(self, name: str) -> None:
         """Sync repository `name` now: at once in this process, else through the store."""

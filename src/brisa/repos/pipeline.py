@@ -14,10 +14,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from brisa.processor import DagProcessor
+from brisa.repos import snapshots
 from brisa.repos.config import RepoSettings
+from brisa.repos.layout import RepoLayout
 from brisa.repos.sync import RepoSyncer, SyncResult, retry_delay
 from brisa.store import Store
 
@@ -49,6 +52,7 @@ class RepoPipeline:
         *,
         clock: Callable[[], datetime],
         rng: random.Random | None = None,
+        code_cache: Path | None = None,
     ) -> None:
         self.repo = repo
         self.syncer = syncer
@@ -56,6 +60,8 @@ class RepoPipeline:
         self.store = store
         self.clock = clock
         self.rng = rng or random.Random()
+        # Workers of this machine materialise commits missing locally into this folder.
+        self.code_cache = code_cache
         self.wakeup = threading.Event()
         self.due = Due()
         self.parsed_sha: str | None = None
@@ -111,6 +117,9 @@ class RepoPipeline:
         if self.parsed_sha:
             keep.add(self.parsed_sha)
         removed: list[str] = self.syncer.collect(keep)
+        if self.code_cache is not None:
+            cached = RepoLayout.of(self.code_cache, self.repo.name)
+            removed += snapshots.collect(cached, keep)
         return removed
 
     def _requested(self) -> bool:
