@@ -20,6 +20,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 from brisa.errors import ConfigError
 from brisa.repos.config import RepoSettings
 from brisa.repos.config import check as check_repo
+from brisa.settingfields import duration, secret
 
 ENV_PREFIX = "BRISA__"
 LOCAL_SOURCE = "dags"  # the name `[dags] folder` goes by among the repositories
@@ -38,19 +39,11 @@ def parse_duration(value: Any, name: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-def _secret() -> Any:
-    return field(default="", metadata={"secret": True})
-
-
-def _duration(default: float) -> Any:
-    return field(default=default, metadata={"duration": True})
-
-
 @dataclass(frozen=True)
 class CoreSettings:
     # Signs the per-attempt execution tokens. Generated into $BRISA_HOME when empty;
     # set it explicitly when the API and the scheduler run as separate processes.
-    secret_key: str = _secret()
+    secret_key: str = secret()
     max_return_value_bytes: int = 1024 * 1024
 
 
@@ -66,18 +59,18 @@ class DagsSettings:
     # A plain folder of DAG files, owned by `team`. Empty: no folder.
     folder: str = ""
     team: str = "default"
-    scan_interval: float = _duration(1.0)
-    parse_timeout: float = _duration(30.0)
+    scan_interval: float = duration(1.0)
+    parse_timeout: float = duration(30.0)
 
 
 @dataclass(frozen=True)
 class SchedulerSettings:
     # Fallback polling; the scheduler is woken at once by events.
-    poll_interval: float = _duration(1.0)
+    poll_interval: float = duration(1.0)
     # A running attempt without a heartbeat for this long is declared lost.
-    heartbeat_timeout: float = _duration(30.0)
+    heartbeat_timeout: float = duration(30.0)
     # A queued attempt whose worker never started is retried or failed after this long.
-    queued_timeout: float = _duration(120.0)
+    queued_timeout: float = duration(120.0)
     max_runs_created_per_loop: int = 50
 
 
@@ -86,7 +79,7 @@ class ExecutorSettings:
     kind: str = "local"
     parallelism: int = 32
     # Seconds between SIGTERM and SIGKILL when an attempt is stopped.
-    kill_grace: float = _duration(5.0)
+    kill_grace: float = duration(5.0)
     # How workers start: "forkserver" forks each from a process with Brisa already imported
     # (milliseconds); "spawn" starts a new interpreter per attempt (about 150 ms of CPU).
     start_method: str = "forkserver"
@@ -94,9 +87,9 @@ class ExecutorSettings:
 
 @dataclass(frozen=True)
 class WorkerSettings:
-    heartbeat_interval: float = _duration(5.0)
+    heartbeat_interval: float = duration(5.0)
     # How long a worker keeps retrying to report its result while the API is unreachable.
-    report_timeout: float = _duration(600.0)
+    report_timeout: float = duration(600.0)
 
 
 @dataclass(frozen=True)
@@ -113,11 +106,11 @@ class LogsSettings:
     # s3://bucket/prefix. Empty means the folder $BRISA_HOME/logs.
     location: str = ""
     # A running worker ships what its task wrote at least this often ...
-    chunk_interval: float = _duration(5.0)
+    chunk_interval: float = duration(5.0)
     # ... or as soon as this many bytes are waiting.
     chunk_bytes: int = 1024 * 1024
     # Logs older than this are deleted (hourly, by the scheduler); 0 keeps them forever.
-    retention: float = _duration(0.0)
+    retention: float = duration(0.0)
     # Values of worker environment variables whose names match this regular expression are
     # replaced by *** in logs (besides params marked secret).
     mask_env_pattern: str = (
@@ -127,7 +120,7 @@ class LogsSettings:
     s3_endpoint_url: str = ""
     s3_region: str = ""
     s3_access_key_id: str = ""
-    s3_secret_access_key: str = _secret()
+    s3_secret_access_key: str = secret()
     s3_allow_http: bool = False
 
 

@@ -7,25 +7,17 @@ written into a URL is reported by name before anything starts.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from brisa.errors import ConfigError
+from brisa.settingfields import duration, secret
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 SHA = re.compile(r"^[0-9a-f]{40}$")
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:(?!//)")
 SCHEMES = ("https", "http", "ssh", "git", "file")
-
-
-def _secret() -> Any:
-    return field(default="", metadata={"secret": True})
-
-
-def _duration(default: float) -> Any:
-    return field(default=default, metadata={"duration": True})
 
 
 @dataclass(frozen=True)
@@ -43,11 +35,11 @@ class RepoSettings:
     subdir: str = ""
     # The team that owns the DAGs; defaults to the repository's name.
     team: str = ""
-    period: float = _duration(30.0)
+    period: float = duration(30.0)
     # Commits fetched per sync: 1 is a shallow fetch of the tip; 0 is the whole history.
     depth: int = 1
     # Every git command is killed after this long.
-    timeout: float = _duration(120.0)
+    timeout: float = duration(120.0)
     # HTTPS credentials: the token is read from a file or an environment variable, never
     # from the URL.
     username: str = ""
@@ -59,7 +51,7 @@ class RepoSettings:
     strict_host_key_checking: bool = True
     # When set, POST /api/v1/repos/NAME/sync needs a GitHub (X-Hub-Signature-256) or GitLab
     # (X-Gitlab-Token) signature made with it.
-    webhook_secret: str = _secret()
+    webhook_secret: str = secret()
 
     @property
     def is_git(self) -> bool:

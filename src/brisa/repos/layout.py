@@ -87,7 +87,7 @@ class RepoLayout:
             tmp.unlink()
         os.symlink(f"snapshots/{sha}", tmp)
         os.replace(tmp, self.current_link)
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
 
     def lease(self, sha: str) -> Lease:
         """A shared hold on snapshot `sha`: the collector leaves it alone while held."""
@@ -126,7 +126,8 @@ class Lease:
         self.release()
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new entry in `path` durable."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)

@@ -22,7 +22,7 @@ import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from brisa.repos.layout import RepoLayout, is_sha
+from brisa.repos.layout import RepoLayout, fsync_dir, is_sha
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def install(tmp: Path, final: Path) -> None:
         remove_tree(tmp)
         return
     os.rename(tmp, final)
-    _fsync_dir(final.parent)
+    fsync_dir(final.parent)
 
 
 def gzipped(tar_path: Path) -> bytes:
@@ -166,11 +166,3 @@ def _remove_orphan_leases(layout: RepoLayout, protect: set[str]) -> None:
         if lease is not None:
             with lease:
                 lock.unlink(missing_ok=True)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
