@@ -1,9 +1,10 @@
-"""The benchmark driver: `python -m bench [--quick] [--out FILE.md] [--json FILE.json]`.
+"""The benchmark driver: `python -m bench [--quick] [--only W8] [--out F.md] [--json F.json]`.
 
-Runs every workload (W0-W6) the plan's number of times in a temporary folder, stops
+Runs every workload (W0-W6, W8) the plan's number of times in a temporary folder, stops
 everything it started, and writes the JSON results and the markdown table. The full suite
 writes docs/benchmarks.md; the quick one writes under bench/results/ unless told otherwise, so
-that a quick check never replaces the committed full run.
+that a quick check never replaces the committed full run. `--only W8` runs one workload alone
+and writes bench/results/{full,quick}-W8.{md,json}.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import environment, report, scheduler_scale, worker_cost
-from bench.figures import Results
+from bench import environment, repo_sync, report, scheduler_scale, worker_cost
+from bench.figures import WORKLOADS, Results
 from bench.plan import FULL, QUICK, Plan
 from bench.session import run_session
 
@@ -76,7 +77,22 @@ def _scheduler_scale(plan: Plan, work: Path, results: Results) -> None:
     )
 
 
-def run(plan: Plan) -> Results:
+# Workloads that can also run alone (`--only W8`), each given the plan, a work folder and the
+# results to add to.
+ALONE: dict[str, Callable[[Plan, Path, Results], None]] = {"W8": repo_sync.run}
+
+
+def _run_alone(plan: Plan, workload: str) -> Results:
+    results = Results()
+    with tempfile.TemporaryDirectory(prefix="brisa-bench-") as tmp:
+        work = partial(ALONE[workload], plan, Path(tmp), results)
+        _guarded(results, f"{workload} {WORKLOADS[workload]}", work)
+    return results
+
+
+def run(plan: Plan, only: str | None = None) -> Results:
+    if only:
+        return _run_alone(plan, only)
     results = Results()
     with tempfile.TemporaryDirectory(prefix="brisa-bench-") as tmp:
         work = Path(tmp)
@@ -88,6 +104,7 @@ def run(plan: Plan) -> Results:
             )
         _guarded(results, "W5 worker cost", lambda: _worker_cost(plan, work, results))
         _scheduler_scale(plan, work, results)
+        _guarded(results, "W8 repository sync", partial(repo_sync.run, plan, work, results))
     return results
 
 
@@ -96,6 +113,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="the reduced suite (< 1 minute)")
     parser.add_argument("--out", type=Path, help="markdown file to write the table into")
     parser.add_argument("--json", type=Path, help="JSON results file")
+    parser.add_argument(
+        "--only",
+        choices=sorted(ALONE),
+        help="run this workload alone (results under bench/results/)",
+    )
     return parser.parse_args(argv)
 
 
@@ -110,12 +132,15 @@ def main(argv: list[str] | None = None) -> int:
     plan = QUICK if args.quick else FULL
     out = args.out or (REPO / ("bench/results/quick.md" if args.quick else "docs/benchmarks.md"))
     json_path = args.json or REPO / f"bench/results/{'quick' if args.quick else 'latest'}.json"
+    if args.only:  # one workload never replaces the committed full run
+        name = f"bench/results/{plan.name}-{args.only}"
+        out, json_path = args.out or REPO / f"{name}.md", args.json or REPO / f"{name}.json"
     started, load_before = time.monotonic(), environment.load_average()
-    results = run(plan)
+    results = run(plan, args.only)
     data: dict[str, Any] = {
         "environment": environment.describe(load_before),
         "plan": asdict(plan),
-        "figures": results.summaries(),
+        "figures": [f for f in results.summaries() if args.only in (None, f["workload"])],
         "notes": results.notes,
         "errors": results.errors,
         "duration_s": round(time.monotonic() - started, 1),

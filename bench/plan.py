@@ -21,6 +21,12 @@ class Plan:
     scale_tasks: int  # W6, per DAG
     scale_backends: tuple[str, ...]
     scale_repetitions: int
+    repo_files: int  # W8: DAG files in the repository
+    repo_period: float  # W8: [repos.bench] period, seconds
+    repo_commits: int  # W8: new commits found by the periodic sync
+    repo_requests: int  # W8: new commits with a sync request
+    repo_reparses: int  # W8: one-file commits checked for re-parsing
+    repo_noop_passes: int  # W8: sync passes with nothing new
 
 
 FULL = Plan(
@@ -37,6 +43,12 @@ FULL = Plan(
     scale_tasks=10,
     scale_backends=("sqlite", "postgresql"),
     scale_repetitions=3,
+    repo_files=1000,
+    repo_period=5.0,
+    repo_commits=5,
+    repo_requests=10,
+    repo_reparses=3,
+    repo_noop_passes=20,
 )
 
 QUICK = Plan(
@@ -53,4 +65,10 @@ QUICK = Plan(
     scale_tasks=10,
     scale_backends=("sqlite",),
     scale_repetitions=1,
+    repo_files=100,
+    repo_period=2.0,
+    repo_commits=2,
+    repo_requests=3,
+    repo_reparses=1,
+    repo_noop_passes=5,
 )

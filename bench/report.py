@@ -67,8 +67,21 @@ def _header(data: dict[str, Any]) -> list[str]:
         f"{plan['worker_repetitions']} workers per launcher and {plan['cold_repetitions']} "
         f"cold commands (W5), {plan['scale_repetitions']} scheduler-scale runs per backend (W6: "
         f"{plan['scale_dags']:,} DAGs x {plan['scale_tasks']} tasks).",
+        *_repo_sync_plan(plan),
         "- Budgets are the design document's; the verdict compares the median.",
         "",
+    ]
+
+
+def _repo_sync_plan(plan: dict[str, Any]) -> list[str]:
+    """W8's line of the header (absent from results written before W8 existed)."""
+    if "repo_files" not in plan:
+        return []
+    return [
+        f"- W8: a git repository of {plan['repo_files']:,} DAG files (file://), `period` "
+        f"{plan['repo_period']:g} s; {plan['repo_commits']} commits found by the periodic sync, "
+        f"{plan['repo_requests']} with a sync request, {plan['repo_reparses']} one-file commits "
+        f"checked for re-parsing, {plan['repo_noop_passes']} no-op syncer passes."
     ]
 
 
