@@ -1,6 +1,6 @@
 """The benchmark driver: `python -m bench [--quick] [--out FILE.md] [--json FILE.json]`.
 
-Runs every workload (W0-W6) the plan's number of times in a temporary folder, stops
+Runs every workload (W0-W7) the plan's number of times in a temporary folder, stops
 everything it started, and writes the JSON results and the markdown table. The full suite
 writes docs/benchmarks.md; the quick one writes under bench/results/ unless told otherwise, so
 that a quick check never replaces the committed full run.
@@ -21,8 +21,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import environment, report, scheduler_scale, worker_cost
-from bench.figures import Results
+from bench import environment, log_shipping, report, scheduler_scale, worker_cost
+from bench.figures import WORKLOADS, Results
 from bench.plan import FULL, QUICK, Plan
 from bench.session import run_session
 
@@ -76,27 +76,77 @@ def _scheduler_scale(plan: Plan, work: Path, results: Results) -> None:
     )
 
 
-def run(plan: Plan) -> Results:
+def _task_logs(plan: Plan, work: Path, results: Results) -> None:
+    folder = work / "logs"
+    runs = log_shipping.log_runs(
+        folder, plan.log_print_bytes, plan.log_repetitions, plan.log_follow_runs,
+        plan.log_follow_lines,
+    )  # fmt: skip
+    reads = log_shipping.reading(
+        folder, plan.log_read_chunks, plan.log_chunk_bytes, plan.log_repetitions
+    )
+    for figures in [*runs, *reads]:
+        results.add(figures)
+
+
+SESSION = ("W0", "W1", "W2", "W3", "W4")  # measured together, in standalone sessions
+
+
+def run(plan: Plan, only: frozenset[str] = frozenset(WORKLOADS)) -> Results:
+    """The workloads in `only` (all by default)."""
     results = Results()
     with tempfile.TemporaryDirectory(prefix="brisa-bench-") as tmp:
         work = Path(tmp)
-        for rep in range(plan.standalone_repetitions):
+        for rep in range(plan.standalone_repetitions if only & set(SESSION) else 0):
             _guarded(
                 results,
                 f"W0-W4 standalone session {rep + 1}/{plan.standalone_repetitions}",
                 partial(run_session, plan, work, rep, results),
             )
-        _guarded(results, "W5 worker cost", lambda: _worker_cost(plan, work, results))
-        _scheduler_scale(plan, work, results)
+        if "W5" in only:
+            _guarded(results, "W5 worker cost", lambda: _worker_cost(plan, work, results))
+        if "W6" in only:
+            _scheduler_scale(plan, work, results)
+        if "W7" in only:
+            _guarded(results, "W7 task logs", lambda: _task_logs(plan, work, results))
     return results
+
+
+def _measured(only: frozenset[str]) -> frozenset[str]:
+    return only | frozenset(SESSION) if only & set(SESSION) else only
+
+
+def _workloads(text: str) -> frozenset[str]:
+    names = frozenset(name.strip().upper() for name in text.split(",") if name.strip())
+    if not names or names - set(WORKLOADS):
+        raise argparse.ArgumentTypeError(f"expected workloads among {', '.join(WORKLOADS)}")
+    return names
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="the reduced suite (< 1 minute)")
+    parser.add_argument(
+        "--only",
+        type=_workloads,
+        default=frozenset(WORKLOADS),
+        help="comma-separated workloads to run (W0-W4 run together), e.g. W7",
+    )
     parser.add_argument("--out", type=Path, help="markdown file to write the table into")
     parser.add_argument("--json", type=Path, help="JSON results file")
     return parser.parse_args(argv)
+
+
+def _outputs(args: argparse.Namespace) -> tuple[Path, Path]:
+    """Where the table and the JSON go: the full suite's replace docs/benchmarks.md; a quick
+    or partial run's go under bench/results/, so they never replace the committed full run."""
+    name = "quick" if args.quick else "latest"
+    if args.only != set(WORKLOADS):
+        name += "-" + "-".join(sorted(args.only))
+    default_md = (
+        REPO / "docs/benchmarks.md" if name == "latest" else REPO / f"bench/results/{name}.md"
+    )
+    return args.out or default_md, args.json or REPO / f"bench/results/{name}.json"
 
 
 def _stop_on_sigterm() -> None:
@@ -108,14 +158,13 @@ def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     _stop_on_sigterm()
     plan = QUICK if args.quick else FULL
-    out = args.out or (REPO / ("bench/results/quick.md" if args.quick else "docs/benchmarks.md"))
-    json_path = args.json or REPO / f"bench/results/{'quick' if args.quick else 'latest'}.json"
+    out, json_path = _outputs(args)
     started, load_before = time.monotonic(), environment.load_average()
-    results = run(plan)
+    results = run(plan, args.only)
     data: dict[str, Any] = {
         "environment": environment.describe(load_before),
         "plan": asdict(plan),
-        "figures": results.summaries(),
+        "figures": [f for f in results.summaries() if f["workload"] in _measured(args.only)],
         "notes": results.notes,
         "errors": results.errors,
         "duration_s": round(time.monotonic() - started, 1),

@@ -21,6 +21,12 @@ class Plan:
     scale_tasks: int  # W6, per DAG
     scale_backends: tuple[str, ...]
     scale_repetitions: int
+    log_print_bytes: int  # W7: what the printing task prints, in 100-byte lines
+    log_repetitions: int  # W7: pairs with / without shipping, log process CPU runs, reads
+    log_follow_runs: int  # W7
+    log_follow_lines: int  # W7: lines of the follow-latency task, one every 100 ms
+    log_read_chunks: int  # W7: chunks of the finished log that is read back ...
+    log_chunk_bytes: int  # ... and the size of each
 
 
 FULL = Plan(
@@ -37,6 +43,12 @@ FULL = Plan(
     scale_tasks=10,
     scale_backends=("sqlite", "postgresql"),
     scale_repetitions=3,
+    log_print_bytes=10_000_000,
+    log_repetitions=7,
+    log_follow_runs=3,
+    log_follow_lines=100,
+    log_read_chunks=1000,
+    log_chunk_bytes=10_000,
 )
 
 QUICK = Plan(
@@ -53,4 +65,10 @@ QUICK = Plan(
     scale_tasks=10,
     scale_backends=("sqlite",),
     scale_repetitions=1,
+    log_print_bytes=1_000_000,
+    log_repetitions=1,
+    log_follow_runs=1,
+    log_follow_lines=30,
+    log_read_chunks=1000,
+    log_chunk_bytes=10_000,
 )

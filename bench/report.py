@@ -66,8 +66,12 @@ def _header(data: dict[str, Any]) -> list[str]:
         f"- Repetitions: {plan['standalone_repetitions']} standalone sessions (W0-W4), "
         f"{plan['worker_repetitions']} workers per launcher and {plan['cold_repetitions']} "
         f"cold commands (W5), {plan['scale_repetitions']} scheduler-scale runs per backend (W6: "
-        f"{plan['scale_dags']:,} DAGs x {plan['scale_tasks']} tasks).",
-        "- Budgets are the design document's; the verdict compares the median.",
+        f"{plan['scale_dags']:,} DAGs x {plan['scale_tasks']} tasks); W7: "
+        f"{plan['log_repetitions']} pairs of runs printing {plan['log_print_bytes'] / 1e6:g} MB "
+        f"(with / without shipping), {plan['log_follow_runs']} follow runs of "
+        f"{plan['log_follow_lines']} lines, {plan['log_repetitions']} reads of a "
+        f"{plan['log_read_chunks']:,}-chunk log.",
+        "- Budgets are the design document's (W7: issue 4's); the verdict compares the median.",
         "",
     ]
 
