@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from brisa.executor.base import LaunchRequest
-from brisa.executor.launchers import Launcher, launcher
+from brisa.executor.launchers import Launcher, launcher, without_settings
 from brisa.executor.registry import WorkerRegistry, process_start_time
 from brisa.records import AttemptRef
 
@@ -65,7 +65,11 @@ class LocalExecutor:
             request.log_path.parent.mkdir(parents=True, exist_ok=True)
             argv = ["--ti", str(request.ref.ti_id), "--try", str(request.ref.try_number),
                     "--scope", self.scope]  # fmt: skip
-            env = {**os.environ, **self.env, "BRISA_EXECUTION_TOKEN": request.token}
+            env = {
+                **without_settings(os.environ),
+                **self.env,
+                "BRISA_EXECUTION_TOKEN": request.token,
+            }
             pid = self.launcher.start(argv, env, request.log_path)
             self._live[request.ref] = (pid, process_start_time(pid))
             self.registry.record(request.ref, pid)
