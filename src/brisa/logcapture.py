@@ -9,6 +9,7 @@ Masking happens before anything is written, so a secret never reaches the spool 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 import threading
@@ -77,6 +78,13 @@ def spool_path(pid: int) -> Path:
     import tempfile
 
     return Path(tempfile.mkdtemp(prefix="brisa-log-")) / f"{pid}.log"
+
+
+def attempt_file(spool: Path) -> Path:
+    """Beside a spool file, the attempt its log belongs to (`[team, dag, run, task, try]` as
+    JSON), written once it is known: what the executor needs to finish the log of a worker
+    that died (spoolrecovery)."""
+    return spool.with_suffix(".attempt")
 
 
 def flush_python_streams(*, all_streams: bool = True) -> None:
@@ -149,8 +157,25 @@ class Spool:
             start += len(data)
         return b"".join(parts)
 
+    def record_attempt(self, attempt: tuple[str, str, str, str, int]) -> None:
+        """Note beside the spool file which attempt this log belongs to (`attempt_file`)."""
+        target = attempt_file(self.path)
+        partial = target.with_suffix(".attempt-partial")
+        with contextlib.suppress(OSError):  # the log is shipped all the same
+            partial.write_text(json.dumps(list(attempt)))
+            os.replace(partial, target)
+
     def close(self) -> None:
         os.close(self._fd)
+
+    def discard(self) -> None:
+        """Remove the spool file, its attempt file and their folder (if empty): the log is in
+        the store, or was handed to the executor's file."""
+        self.close()
+        for path in (self.path, attempt_file(self.path)):
+            path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.path.parent.rmdir()
 
     def _append(self, data: bytes) -> None:
         if data:
