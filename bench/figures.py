@@ -101,6 +101,7 @@ FIGURES = [
         "< 5 %",
     ),
     Figure("logs.log_cpu_per_mb", "W7", "CPU of the log process per MB printed", "ms/MB"),
+    Figure("logs.noop_exit", "W7", "no-op task, its log shipped: launch → worker exited", "ms"),
     Figure("logs.follow_median", "W7", "running task: print → readable in the store, median", "s"),
     Figure(
         "logs.follow_max",

@@ -11,6 +11,8 @@ execution API of W5, with the local-folder object store; the task functions are 
 - Follow latency: the `ticker` task prints `line <i> at <time.time()>` every 100 ms with
   `[logs] chunk_interval` = 1 s; the driver reads the log with `tasklogs.read` from its last
   offset every 10 ms and notes, for each line, when it first became readable.
+- End: W5's no-op task, its log shipped: launch -> worker exited (W5 has the same without
+  shipping). The executor counts a worker against `[executor] parallelism` until it exits.
 - Reading: a log of N chunks as a killed worker leaves it (no full.log), and the same bytes as
   one full.log, read whole with `tasklogs.read`, page after page, from the local store.
 """
@@ -30,8 +32,10 @@ from bench import dagfiles
 from bench.standalone import wait_until
 from bench.worker_cost import (
     FakeExecutionApi,
+    drop_worker_dag,
     execution_api,
     has_exited,
+    one_attempt,
     start_worker,
     wait_exit,
     work_item,
@@ -251,6 +255,7 @@ def log_runs(
     """The shipping overhead (all cores, then the worker on one core), the log process's CPU
     and the follow latency, with workers forked by the fork server."""
     dagfiles.drop(folder, DAG_ID, dagfiles.logs_dag())
+    drop_worker_dag(folder)
     figures: list[dict[str, float]] = []
     with execution_api() as api:
         with _fork_server(api, folder) as launch:
@@ -266,6 +271,11 @@ def log_runs(
                 figures.append(log_process_cpu(api, launch, folder, f"cpu-{i}", print_bytes))
             for i in range(follow_runs):
                 figures.append(follow_latency(api, launch, folder, f"follow-{i}", follow_lines))
+            for i in range(pairs):
+                noop = one_attempt(
+                    api, launch, folder, f"noop-{i}", _shipping_env(folder / "store")
+                )
+                figures.append({"logs.noop_exit": noop["exit"]})
         with _fork_server(api, folder, {max(os.sched_getaffinity(0))}) as launch:
             for plain, shipped in _pairs(api, launch, folder, "one", print_bytes, pairs):
                 figures.append({"logs.overhead_one_core": _percent(plain, shipped)})

@@ -185,13 +185,23 @@ def worker_output(folder: Path, item: dict[str, Any]) -> str:
     return (folder / f"attempt-{item['run_id']}.log").read_text(errors="replace")[-3000:]
 
 
-def _one_attempt(
-    api: FakeExecutionApi, launch: Launcher, folder: Path, name: str
+def drop_worker_dag(folder: Path) -> None:
+    dagfiles.drop(folder, _WORKER_FILE.removesuffix(".py"), dagfiles.worker_dag())
+
+
+def one_attempt(
+    api: FakeExecutionApi,
+    launch: Launcher,
+    folder: Path,
+    name: str,
+    env: dict[str, str] | None = None,
 ) -> dict[str, float]:
-    """Start one worker through the executor's launcher; times relative to the launch call."""
+    """Start one worker of the task that marks when it runs (in a folder where
+    `drop_worker_dag` put it) through the executor's launcher; times relative to the launch
+    call, in ms."""
     out = folder / f"mark-{name}.txt"
     item = work_item({"out": str(out)}, run_id=f"manual__{name}")
-    launched, pid = start_worker(api, launch, folder, item)
+    launched, pid = start_worker(api, launch, folder, item, env)
     wait_exit(pid, 60.0)
     exited = time.time()
     if not out.exists():
@@ -210,8 +220,8 @@ def _launcher_runs(
     launch = launcher(method)
     prefix = "worker" if method == "forkserver" else method
     try:
-        _one_attempt(api, launch, folder, f"{method}-warm-up")
-        runs = [_one_attempt(api, launch, folder, f"{method}-{i}") for i in range(repetitions)]
+        one_attempt(api, launch, folder, f"{method}-warm-up")
+        runs = [one_attempt(api, launch, folder, f"{method}-{i}") for i in range(repetitions)]
     finally:
         close = getattr(launch, "close", None)
         if close is not None:
@@ -222,7 +232,7 @@ def _launcher_runs(
 def worker_runs(folder: Path, repetitions: int) -> list[dict[str, float]]:
     """Start workers the two ways the local executor can (fork server, the default, and a
     new interpreter per attempt), against a fake execution API."""
-    dagfiles.drop(folder, _WORKER_FILE.removesuffix(".py"), dagfiles.worker_dag())
+    drop_worker_dag(folder)
     with execution_api() as api:
         return [
             *_launcher_runs(api, folder, "forkserver", repetitions),

@@ -263,10 +263,15 @@ class Reader:
         self._fd = fd
         self._sink = sink
         self._thread = threading.Thread(target=self._drain, name="log-reader", daemon=True)
+        self._ending = threading.Event()
         self.lost = 0  # bytes the sink refused (e.g. a full disk): dropped, never blocking
 
     def start(self) -> None:
         self._thread.start()
+
+    def ending(self) -> None:
+        """The writers are closing the pipe: read on to its end without waiting for more."""
+        self._ending.set()
 
     def join(self, timeout: float) -> bool:
         """False if the pipe is still open after `timeout` s (held by a process the attempt
@@ -288,4 +293,4 @@ class Reader:
             except Exception:  # noqa: BLE001 - keep draining, or the task would block on writes
                 self.lost += len(data)
             if len(data) < BATCH_BYTES:
-                time.sleep(BATCH_WAIT)
+                self._ending.wait(BATCH_WAIT)

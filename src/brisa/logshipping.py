@@ -247,24 +247,36 @@ class Shipper:
         self._wake_at = step.wake_at if outage is None else min(step.wake_at, outage.retry_at)
 
     def finish(self) -> None:
-        """After the output has ended: the last chunks, full.log, then the chunks go."""
+        """After the output has ended: full.log, then the chunks go. What is pending goes
+        straight into full.log (one request); during an outage it is shipped as chunks
+        first, in order, so that the log says how late it was."""
         from brisa.tasklogs import FULL, chunk_key
 
         if self._attempt is None:
             self.problem = "the attempt did not start, so its log was not shipped"
             return
         prefix = self._prefix
-        if not self._until_deadline(lambda: self._ship(self._spool.size) and not self._pending()):
-            self.problem = f"{self._pending()} bytes of the log were not shipped ({self._why()})"
-            self.problem += f"; {self._kept()}"
-            return
-        if not self._until_deadline(lambda: self._put(prefix + FULL)):
-            self.problem = f"{FULL} was not written ({self._why()}); {self._kept()}"
+        written = self._outage is None and self._put(prefix + FULL)
+        if not written and not self._finish_late(prefix + FULL):
             return
         with contextlib.suppress(Exception):  # readers prefer full.log to chunks anyway
             assert self._store is not None
-            self._store.delete([chunk_key(prefix, n) for n in range(1, self._seq + 1)])
+            if self._seq:
+                self._store.delete([chunk_key(prefix, n) for n in range(1, self._seq + 1)])
         self.complete = True
+
+    def _finish_late(self, full_key: str) -> bool:
+        """During an outage: what is pending as chunks, in order (the note on the delay goes
+        with them), then full.log, retrying until the deadline; False (and `problem`) if not."""
+        if not self._until_deadline(lambda: self._ship(self._spool.size) and not self._pending()):
+            self.problem = f"{self._pending()} bytes of the log were not shipped ({self._why()})"
+            self.problem += f"; {self._kept()}"
+            return False
+        if not self._until_deadline(lambda: self._put(full_key)):
+            self.problem = f"{full_key.rsplit('/', 1)[-1]} was not written ({self._why()})"
+            self.problem += f"; {self._kept()}"
+            return False
+        return True
 
     def _pending(self) -> int:
         return 0 if self._attempt is None else self._spool.size - self._shipped
@@ -461,6 +473,7 @@ def _log_process(spooled: tuple[Spool, Shipper], read_end: int, control: socket.
     reader.start()
     closing = _follow(control, spool, shipper)
     timeout, grace = closing or (ORPHAN_TIMEOUT, 2.0)  # None: ship what the worker left
+    reader.ending()
     if not reader.join(grace):
         spool.note("brisa: a process the attempt left behind still holds its output")
     backlog.close(grace)
