@@ -164,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     data: dict[str, Any] = {
         "environment": environment.describe(load_before),
         "plan": asdict(plan),
+        "workloads": sorted(_measured(args.only)),
         "figures": [f for f in results.summaries() if f["workload"] in _measured(args.only)],
         "notes": results.notes,
         "errors": results.errors,

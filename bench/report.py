@@ -53,9 +53,11 @@ def _header(data: dict[str, Any]) -> list[str]:
     revision = b["git_revision"] or "unknown revision"
     if b["git_local_changes"]:
         revision += " with local changes"
+    workloads = data.get("workloads") or list(WORKLOADS)
+    part = "" if len(workloads) == len(WORKLOADS) else f", {', '.join(workloads)} only"
     return [
         f"Run finished {env['date']} after {data['duration_s'] / 60:.1f} min: {plan['name']} "
-        f"suite (`{env['command']}`).",
+        f"suite{part} (`{env['command']}`).",
         "",
         f"- Machine: {m['cores']} cores ({m['usable_cores']} usable), {m['cpu']}, "
         f"{m['memory_gib']} GiB RAM, {m['os']}, Python {m['python']}; load average "
