@@ -87,6 +87,11 @@ def attempt_file(spool: Path) -> Path:
     return spool.with_suffix(".attempt")
 
 
+def partial_attempt_file(spool: Path) -> Path:
+    """Where `attempt_file` is written before it is renamed into place."""
+    return spool.with_suffix(".attempt-partial")
+
+
 def flush_python_streams(*, all_streams: bool = True) -> None:
     """Flush Python's stdout/stderr buffers (from another thread: the original ones only)."""
     streams: list[Any] = [sys.__stdout__, sys.__stderr__]
@@ -160,7 +165,7 @@ class Spool:
     def record_attempt(self, attempt: tuple[str, str, str, str, int]) -> None:
         """Note beside the spool file which attempt this log belongs to (`attempt_file`)."""
         target = attempt_file(self.path)
-        partial = target.with_suffix(".attempt-partial")
+        partial = partial_attempt_file(self.path)
         with contextlib.suppress(OSError):  # the log is shipped all the same
             partial.write_text(json.dumps(list(attempt)))
             os.replace(partial, target)
@@ -172,7 +177,7 @@ class Spool:
         """Remove the spool file, its attempt file and their folder (if empty): the log is in
         the store, or was handed to the executor's file."""
         self.close()
-        for path in (self.path, attempt_file(self.path)):
+        for path in (self.path, attempt_file(self.path), partial_attempt_file(self.path)):
             path.unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             self.path.parent.rmdir()

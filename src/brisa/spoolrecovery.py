@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from brisa import tasklogs
-from brisa.logcapture import attempt_file, utc_stamp
+from brisa.logcapture import attempt_file, partial_attempt_file, utc_stamp
 from brisa.logshipping import chunk_ranges
 from brisa.objectstore import ObjectInfo, ObjectStore
 
@@ -129,7 +129,7 @@ def _attempt(spool: Path) -> Attempt | None:
 
 
 def remove(spool: LeftSpool) -> None:
-    for path in (spool.path, attempt_file(spool.path)):
+    for path in (spool.path, attempt_file(spool.path), partial_attempt_file(spool.path)):
         path.unlink(missing_ok=True)
     with contextlib.suppress(OSError):  # not empty: another worker of the attempt
         spool.path.parent.rmdir()
@@ -198,6 +198,7 @@ class SpoolSweeper:
         self.interval, self.max_age = interval, max_age
         self._wall, self._sleep = wall, sleep
         self._dying: set[int] = set()
+        self._retrying: set[Path] = set()  # said once that it cannot be finished yet
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -248,9 +249,12 @@ class SpoolSweeper:
                 self._finish(spool)
         except Exception as exc:  # noqa: BLE001 - the store is unavailable, ...: next sweep
             if not expired(spool, self._wall(), self.max_age):
-                log.warning("cannot finish the log in %s yet (%s); will retry", spool.path, exc)
+                level = logging.DEBUG if spool.path in self._retrying else logging.WARNING
+                log.log(level, "cannot finish the log in %s yet (%s); will retry", spool.path, exc)
+                self._retrying.add(spool.path)
                 return False
             log.warning("gave up on the log in %s after %.0fs: %s", spool.path, self.max_age, exc)
+        self._retrying.discard(spool.path)
         remove(spool)
         return True
 
