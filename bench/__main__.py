@@ -1,10 +1,9 @@
-"""The benchmark driver: `python -m bench [--quick] [--only W8] [--out F.md] [--json F.json]`.
+"""The benchmark driver: `python -m bench [--quick] [--out FILE.md] [--json FILE.json]`.
 
-Runs every workload (W0-W6, W8) the plan's number of times in a temporary folder, stops
+Runs every workload (W0-W8) the plan's number of times in a temporary folder, stops
 everything it started, and writes the JSON results and the markdown table. The full suite
 writes docs/benchmarks.md; the quick one writes under bench/results/ unless told otherwise, so
-that a quick check never replaces the committed full run. `--only W8` runs one workload alone
-and writes bench/results/{full,quick}-W8.{md,json}.
+that a quick check never replaces the committed full run.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import environment, repo_sync, report, scheduler_scale, worker_cost
+from bench import environment, log_shipping, repo_sync, report, scheduler_scale, worker_cost
 from bench.figures import WORKLOADS, Results
 from bench.plan import FULL, QUICK, Plan
 from bench.session import run_session
@@ -77,48 +76,79 @@ def _scheduler_scale(plan: Plan, work: Path, results: Results) -> None:
     )
 
 
-# Workloads that can also run alone (`--only W8`), each given the plan, a work folder and the
-# results to add to.
-ALONE: dict[str, Callable[[Plan, Path, Results], None]] = {"W8": repo_sync.run}
+def _task_logs(plan: Plan, work: Path, results: Results) -> None:
+    folder = work / "logs"
+    runs = log_shipping.log_runs(
+        folder, plan.log_print_bytes, plan.log_repetitions, plan.log_follow_runs,
+        plan.log_follow_lines,
+    )  # fmt: skip
+    reads = log_shipping.reading(
+        folder, plan.log_read_chunks, plan.log_chunk_bytes, plan.log_repetitions
+    )
+    for figures in [*runs, *reads]:
+        results.add(figures)
 
 
-def _run_alone(plan: Plan, workload: str) -> Results:
-    results = Results()
-    with tempfile.TemporaryDirectory(prefix="brisa-bench-") as tmp:
-        work = partial(ALONE[workload], plan, Path(tmp), results)
-        _guarded(results, f"{workload} {WORKLOADS[workload]}", work)
-    return results
+SESSION = ("W0", "W1", "W2", "W3", "W4")  # measured together, in standalone sessions
 
 
-def run(plan: Plan, only: str | None = None) -> Results:
-    if only:
-        return _run_alone(plan, only)
+def run(plan: Plan, only: frozenset[str] = frozenset(WORKLOADS)) -> Results:
+    """The workloads in `only` (all by default)."""
     results = Results()
     with tempfile.TemporaryDirectory(prefix="brisa-bench-") as tmp:
         work = Path(tmp)
-        for rep in range(plan.standalone_repetitions):
+        for rep in range(plan.standalone_repetitions if only & set(SESSION) else 0):
             _guarded(
                 results,
                 f"W0-W4 standalone session {rep + 1}/{plan.standalone_repetitions}",
                 partial(run_session, plan, work, rep, results),
             )
-        _guarded(results, "W5 worker cost", lambda: _worker_cost(plan, work, results))
-        _scheduler_scale(plan, work, results)
-        _guarded(results, "W8 repository sync", partial(repo_sync.run, plan, work, results))
+        if "W5" in only:
+            _guarded(results, "W5 worker cost", lambda: _worker_cost(plan, work, results))
+        if "W6" in only:
+            _scheduler_scale(plan, work, results)
+        if "W7" in only:
+            _guarded(results, "W7 task logs", lambda: _task_logs(plan, work, results))
+        if "W8" in only:
+            _guarded(results, "W8 repository sync", partial(repo_sync.run, plan, work, results))
     return results
+
+
+def _measured(only: frozenset[str]) -> frozenset[str]:
+    return only | frozenset(SESSION) if only & set(SESSION) else only
+
+
+def _workloads(text: str) -> frozenset[str]:
+    names = frozenset(name.strip().upper() for name in text.split(",") if name.strip())
+    if not names or names - set(WORKLOADS):
+        raise argparse.ArgumentTypeError(f"expected workloads among {', '.join(WORKLOADS)}")
+    return names
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="the reduced suite (< 1 minute)")
-    parser.add_argument("--out", type=Path, help="markdown file to write the table into")
-    parser.add_argument("--json", type=Path, help="JSON results file")
     parser.add_argument(
         "--only",
-        choices=sorted(ALONE),
-        help="run this workload alone (results under bench/results/)",
+        type=_workloads,
+        default=frozenset(WORKLOADS),
+        help="comma-separated workloads to run (W0-W4 run together), e.g. W7",
     )
+    parser.add_argument("--out", type=Path, help="markdown file to write the table into")
+    parser.add_argument("--json", type=Path, help="JSON results file")
     return parser.parse_args(argv)
+
+
+def _outputs(args: argparse.Namespace) -> tuple[Path, Path]:
+    """Where the table and the JSON go: the full suite's replace docs/benchmarks.md; a quick
+    or partial run's go under bench/results/, so they never replace the committed full run."""
+    name = "quick" if args.quick else "latest"
+    if args.only != set(WORKLOADS):
+        name += "-" + "-".join(sorted(args.only))
+    default_md = (
+        REPO / "docs/benchmarks.md" if name == "latest" else REPO / f"bench/results/{name}.md"
+    )
+    return args.out or default_md, args.json or REPO / f"bench/results/{name}.json"
 
 
 def _stop_on_sigterm() -> None:
@@ -130,17 +160,14 @@ def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     _stop_on_sigterm()
     plan = QUICK if args.quick else FULL
-    out = args.out or (REPO / ("bench/results/quick.md" if args.quick else "docs/benchmarks.md"))
-    json_path = args.json or REPO / f"bench/results/{'quick' if args.quick else 'latest'}.json"
-    if args.only:  # one workload never replaces the committed full run
-        name = f"bench/results/{plan.name}-{args.only}"
-        out, json_path = args.out or REPO / f"{name}.md", args.json or REPO / f"{name}.json"
+    out, json_path = _outputs(args)
     started, load_before = time.monotonic(), environment.load_average()
     results = run(plan, args.only)
     data: dict[str, Any] = {
         "environment": environment.describe(load_before),
         "plan": asdict(plan),
-        "figures": [f for f in results.summaries() if args.only in (None, f["workload"])],
+        "workloads": sorted(_measured(args.only)),
+        "figures": [f for f in results.summaries() if f["workload"] in _measured(args.only)],
         "notes": results.notes,
         "errors": results.errors,
         "duration_s": round(time.monotonic() - started, 1),

@@ -53,6 +53,40 @@ with DAG("bench_worker"):
     mark()
 '''
 
+_LOGS = '''"""Written by the benchmark suite: W7's tasks print for the log shipping figures."""
+
+import sys
+import time
+
+from brisa import DAG, task
+
+
+@task
+def chatty(context):
+    """Print `bytes` bytes in lines of 100 bytes; write how long that took (seconds)."""
+    filler = "x" * 86
+    started = time.perf_counter()
+    for i in range(context.params["bytes"] // 100):
+        print(f"line {i:07d} {filler}", flush=context.params["flush"])
+    sys.stdout.flush()
+    elapsed = time.perf_counter() - started
+    with open(context.params["out"], "w") as out:
+        out.write(repr(elapsed))
+
+
+@task
+def ticker(context):
+    """A line every 100 ms saying when it was printed (Python's buffered stdout)."""
+    for i in range(context.params["lines"]):
+        print(f"line {i} at {time.time():.6f}")
+        time.sleep(0.1)
+
+
+with DAG("bench_logs"):
+    chatty()
+    ticker()
+'''
+
 
 IDLE_DAG = "bench_idle"  # the one DAG a fresh standalone starts with (W0, W1)
 
@@ -79,6 +113,10 @@ def chain(n: int) -> str:
 
 def worker_dag() -> str:
     return _WORKER
+
+
+def logs_dag() -> str:
+    return _LOGS
 
 
 def drop(folder: Path, name: str, source: str) -> Path:

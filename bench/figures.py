@@ -30,6 +30,7 @@ WORKLOADS = {
     "W4": "new DAG",
     "W5": "worker cost",
     "W6": "scheduler scale",
+    "W7": "task logs",
 }
 
 FIGURES = [
@@ -88,6 +89,37 @@ FIGURES = [
     Figure("sched.postgresql.seconds", "W6", "PostgreSQL: time in scheduling passes", "s"),
     Figure("sched.postgresql.passes", "W6", "PostgreSQL: scheduling passes", "count"),
     Figure("sched.postgresql.rss", "W6", "PostgreSQL: peak RSS of the scheduler process", "MiB"),
+    Figure("logs.print_plain", "W7", "task printing 100-byte lines, log store disabled", "ms"),
+    Figure("logs.print_shipped", "W7", "the same task, its log shipped", "ms"),
+    Figure("logs.overhead", "W7", "shipping overhead, % of the task's run time", "%", 5.0, "< 5 %"),
+    Figure(
+        "logs.overhead_one_core",
+        "W7",
+        "shipping overhead, worker and log process on one core",
+        "%",
+        5.0,
+        "< 5 %",
+    ),
+    Figure("logs.log_cpu_per_mb", "W7", "CPU of the log process per MB printed", "ms/MB"),
+    Figure("logs.noop_exit", "W7", "no-op task, its log shipped: launch → worker exited", "ms"),
+    Figure("logs.follow_median", "W7", "running task: print → readable in the store, median", "s"),
+    Figure(
+        "logs.follow_max",
+        "W7",
+        "running task: print → readable in the store, max (chunk interval 1 s)",
+        "s",
+        2.0,
+        "≤ 2 s",
+    ),
+    Figure(
+        "logs.read_chunks",
+        "W7",
+        "finished log of 1,000 chunks, no full.log (killed worker): read whole",
+        "ms",
+        1000.0,
+        "< 1 s",
+    ),
+    Figure("logs.read_full", "W7", "the same log as full.log: read whole", "ms", 1000.0, "< 1 s"),
 ]
 
 # W8 git repository sync (bench/repo_sync.py). The budget "≤ period + 2 s" of a commit found

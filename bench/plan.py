@@ -21,6 +21,12 @@ class Plan:
     scale_tasks: int  # W6, per DAG
     scale_backends: tuple[str, ...]
     scale_repetitions: int
+    log_print_bytes: int  # W7: what the printing task prints, in 100-byte lines
+    log_repetitions: int  # W7: pairs with / without shipping, log process CPU runs, reads
+    log_follow_runs: int  # W7
+    log_follow_lines: int  # W7: lines of the follow-latency task, one every 100 ms
+    log_read_chunks: int  # W7: chunks of the finished log that is read back ...
+    log_chunk_bytes: int  # ... and the size of each
     repo_files: int  # W8: DAG files in the repository
     repo_period: float  # W8: [repos.bench] period, seconds
     repo_commits: int  # W8: new commits found by the periodic sync
@@ -43,6 +49,12 @@ FULL = Plan(
     scale_tasks=10,
     scale_backends=("sqlite", "postgresql"),
     scale_repetitions=3,
+    log_print_bytes=10_000_000,
+    log_repetitions=7,
+    log_follow_runs=3,
+    log_follow_lines=100,
+    log_read_chunks=1000,
+    log_chunk_bytes=10_000,
     repo_files=1000,
     repo_period=5.0,
     repo_commits=5,
@@ -65,6 +77,12 @@ QUICK = Plan(
     scale_tasks=10,
     scale_backends=("sqlite",),
     scale_repetitions=1,
+    log_print_bytes=1_000_000,
+    log_repetitions=1,
+    log_follow_runs=1,
+    log_follow_lines=30,
+    log_read_chunks=1000,
+    log_chunk_bytes=10_000,
     repo_files=100,
     repo_period=2.0,
     repo_commits=2,

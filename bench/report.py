@@ -53,9 +53,11 @@ def _header(data: dict[str, Any]) -> list[str]:
     revision = b["git_revision"] or "unknown revision"
     if b["git_local_changes"]:
         revision += " with local changes"
+    workloads = data.get("workloads") or list(WORKLOADS)
+    part = "" if len(workloads) == len(WORKLOADS) else f", {', '.join(workloads)} only"
     return [
         f"Run finished {env['date']} after {data['duration_s'] / 60:.1f} min: {plan['name']} "
-        f"suite (`{env['command']}`).",
+        f"suite{part} (`{env['command']}`).",
         "",
         f"- Machine: {m['cores']} cores ({m['usable_cores']} usable), {m['cpu']}, "
         f"{m['memory_gib']} GiB RAM, {m['os']}, Python {m['python']}; load average "
@@ -66,9 +68,13 @@ def _header(data: dict[str, Any]) -> list[str]:
         f"- Repetitions: {plan['standalone_repetitions']} standalone sessions (W0-W4), "
         f"{plan['worker_repetitions']} workers per launcher and {plan['cold_repetitions']} "
         f"cold commands (W5), {plan['scale_repetitions']} scheduler-scale runs per backend (W6: "
-        f"{plan['scale_dags']:,} DAGs x {plan['scale_tasks']} tasks).",
+        f"{plan['scale_dags']:,} DAGs x {plan['scale_tasks']} tasks); W7: "
+        f"{plan['log_repetitions']} pairs of runs printing {plan['log_print_bytes'] / 1e6:g} MB "
+        f"(with / without shipping), {plan['log_follow_runs']} follow runs of "
+        f"{plan['log_follow_lines']} lines, {plan['log_repetitions']} reads of a "
+        f"{plan['log_read_chunks']:,}-chunk log.",
         *_repo_sync_plan(plan),
-        "- Budgets are the design document's; the verdict compares the median.",
+        "- Budgets are the design document's (W7: issue 4's); the verdict compares the median.",
         "",
     ]
 

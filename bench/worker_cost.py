@@ -9,6 +9,7 @@ The fake execution API answers `start` with a work item for a task whose functio
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,30 +32,38 @@ _PATH = re.compile(r"^/execution/v1/attempts/(\d+)/(\d+)/(start|heartbeat|finish
 _WORKER_FILE = "bench_worker.py"
 
 
-def work_item(out: Path) -> dict[str, Any]:
-    """What the real API's `start` returns, for the task of `dagfiles.worker_dag()`."""
+def work_item(
+    params: dict[str, Any],
+    *,
+    dag_id: str = "bench_worker",
+    task_id: str = "mark",
+    fileloc: str = _WORKER_FILE,
+    run_id: str = "manual__bench",
+) -> dict[str, Any]:
+    """What the real API's `start` returns, for a Python task whose function is `task_id`
+    (by default the task of `dagfiles.worker_dag()`)."""
     when = datetime.now(UTC)
     task = {
-        "task_id": "mark",
+        "task_id": task_id,
         "kind": "python",
         "upstream": [],
         "trigger_rule": "all_success",
         "retries": 0,
-        "function": "mark",
+        "function": task_id,
         "args": [],
         "kwargs": {},
     }
     item = WorkItem(
         team="default",
-        dag_id="bench_worker",
-        task_id="mark",
-        run_id="manual__bench",
+        dag_id=dag_id,
+        task_id=task_id,
+        run_id=run_id,
         try_number=1,
         logical_date=when,
         data_interval_start=when,
         data_interval_end=when,
-        params={"out": str(out)},
-        fileloc=_WORKER_FILE,
+        params=params,
+        fileloc=fileloc,
         code_version="",
         task=task,
         upstream_values={},
@@ -109,44 +119,93 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-def _wait_exit(pid: int, timeout: float) -> None:
-    """Until the worker has exited: reap it if it is our child (spawn), else watch /proc for
-    it to go (the fork server's children are reaped by the kernel)."""
+@contextlib.contextmanager
+def execution_api() -> Iterator[FakeExecutionApi]:
+    """A fake execution API served on 127.0.0.1 from a thread, for the block's duration."""
+    api = FakeExecutionApi()
+    thread = threading.Thread(target=api.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield api
+    finally:
+        api.shutdown()
+        api.server_close()
+
+
+def has_exited(pid: int) -> bool:
+    """The worker is gone, or a zombie (the fork server's children are reaped by the kernel,
+    so they are not ours to wait for)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except OSError:
+        return True
+    return state == "Z"
+
+
+def wait_exit(pid: int, timeout: float) -> None:
+    """Until the worker has exited: reap it if it is our child (spawn), else watch /proc."""
     try:
         os.waitpid(pid, 0)
         return
     except ChildProcessError:
         pass
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
-        except OSError:
-            return
-        if state == "Z":
-            return
+    while not has_exited(pid):
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"worker {pid} still running after {timeout:g}s")
         time.sleep(0.001)
-    raise TimeoutError(f"worker {pid} still running after {timeout:g}s")
 
 
-def _one_attempt(
-    api: FakeExecutionApi, launch: Launcher, folder: Path, name: str
-) -> dict[str, float]:
-    """Start one worker through the executor's launcher; times relative to the launch call."""
-    out, log = folder / f"mark-{name}.txt", folder / f"attempt-{name}.log"
-    api.item = work_item(out)
-    env = {
+def start_worker(
+    api: FakeExecutionApi,
+    launch: Launcher,
+    folder: Path,
+    item: dict[str, Any],
+    env: dict[str, str] | None = None,
+) -> tuple[float, int]:
+    """Start one worker for `item` (the answer to its `start` call) through the executor's
+    launcher, its output in `folder`/attempt-<run id>.log; returns the wall time just before
+    the launch call and the worker's pid."""
+    api.item = item
+    worker_env = {
         **os.environ,
         "BRISA_API_URL": api.url,
         "BRISA_EXECUTION_TOKEN": "bench",
         "BRISA_DAGS_FOLDER": str(folder),
+        **(env or {}),
     }
+    log = folder / f"attempt-{item['run_id']}.log"
     launched = time.time()
-    pid = launch.start(["--ti", "1", "--try", "1", "--scope", "bench"], env, log)
-    _wait_exit(pid, 60.0)
+    pid = launch.start(["--ti", "1", "--try", "1", "--scope", "bench"], worker_env, log)
+    return launched, pid
+
+
+def worker_output(folder: Path, item: dict[str, Any]) -> str:
+    """The last part of what the worker wrote to the executor's file, for error messages."""
+    return (folder / f"attempt-{item['run_id']}.log").read_text(errors="replace")[-3000:]
+
+
+def drop_worker_dag(folder: Path) -> None:
+    dagfiles.drop(folder, _WORKER_FILE.removesuffix(".py"), dagfiles.worker_dag())
+
+
+def one_attempt(
+    api: FakeExecutionApi,
+    launch: Launcher,
+    folder: Path,
+    name: str,
+    env: dict[str, str] | None = None,
+) -> dict[str, float]:
+    """Start one worker of the task that marks when it runs (in a folder where
+    `drop_worker_dag` put it) through the executor's launcher; times relative to the launch
+    call, in ms."""
+    out = folder / f"mark-{name}.txt"
+    item = work_item({"out": str(out)}, run_id=f"manual__{name}")
+    launched, pid = start_worker(api, launch, folder, item, env)
+    wait_exit(pid, 60.0)
     exited = time.time()
     if not out.exists():
-        raise RuntimeError(f"the worker did not run the task:\n{log.read_text()[-3000:]}")
+        raise RuntimeError(f"the worker did not run the task:\n{worker_output(folder, item)}")
     return {
         "user_code": (float(out.read_text()) - launched) * 1000,
         "start_call": (api.start_called_at - launched) * 1000,
@@ -161,8 +220,8 @@ def _launcher_runs(
     launch = launcher(method)
     prefix = "worker" if method == "forkserver" else method
     try:
-        _one_attempt(api, launch, folder, f"{method}-warm-up")
-        runs = [_one_attempt(api, launch, folder, f"{method}-{i}") for i in range(repetitions)]
+        one_attempt(api, launch, folder, f"{method}-warm-up")
+        runs = [one_attempt(api, launch, folder, f"{method}-{i}") for i in range(repetitions)]
     finally:
         close = getattr(launch, "close", None)
         if close is not None:
@@ -173,18 +232,12 @@ def _launcher_runs(
 def worker_runs(folder: Path, repetitions: int) -> list[dict[str, float]]:
     """Start workers the two ways the local executor can (fork server, the default, and a
     new interpreter per attempt), against a fake execution API."""
-    dagfiles.drop(folder, _WORKER_FILE.removesuffix(".py"), dagfiles.worker_dag())
-    api = FakeExecutionApi()
-    thread = threading.Thread(target=api.serve_forever, daemon=True)
-    thread.start()
-    try:
+    drop_worker_dag(folder)
+    with execution_api() as api:
         return [
             *_launcher_runs(api, folder, "forkserver", repetitions),
             *_launcher_runs(api, folder, "spawn", repetitions),
         ]
-    finally:
-        api.shutdown()
-        api.server_close()
 
 
 def _wall_ms(argv: list[str]) -> float:

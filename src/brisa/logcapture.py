@@ -9,6 +9,7 @@ Masking happens before anything is written, so a secret never reaches the spool 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 import threading
@@ -77,6 +78,18 @@ def spool_path(pid: int) -> Path:
     import tempfile
 
     return Path(tempfile.mkdtemp(prefix="brisa-log-")) / f"{pid}.log"
+
+
+def attempt_file(spool: Path) -> Path:
+    """Beside a spool file, the attempt its log belongs to (`[team, dag, run, task, try]` as
+    JSON), written once it is known: what the executor needs to finish the log of a worker
+    that died (spoolrecovery)."""
+    return spool.with_suffix(".attempt")
+
+
+def partial_attempt_file(spool: Path) -> Path:
+    """Where `attempt_file` is written before it is renamed into place."""
+    return spool.with_suffix(".attempt-partial")
 
 
 def flush_python_streams(*, all_streams: bool = True) -> None:
@@ -149,8 +162,25 @@ class Spool:
             start += len(data)
         return b"".join(parts)
 
+    def record_attempt(self, attempt: tuple[str, str, str, str, int]) -> None:
+        """Note beside the spool file which attempt this log belongs to (`attempt_file`)."""
+        target = attempt_file(self.path)
+        partial = partial_attempt_file(self.path)
+        with contextlib.suppress(OSError):  # the log is shipped all the same
+            partial.write_text(json.dumps(list(attempt)))
+            os.replace(partial, target)
+
     def close(self) -> None:
         os.close(self._fd)
+
+    def discard(self) -> None:
+        """Remove the spool file, its attempt file and their folder (if empty): the log is in
+        the store, or was handed to the executor's file."""
+        self.close()
+        for path in (self.path, attempt_file(self.path), partial_attempt_file(self.path)):
+            path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.path.parent.rmdir()
 
     def _append(self, data: bytes) -> None:
         if data:
@@ -238,10 +268,15 @@ class Reader:
         self._fd = fd
         self._sink = sink
         self._thread = threading.Thread(target=self._drain, name="log-reader", daemon=True)
+        self._ending = threading.Event()
         self.lost = 0  # bytes the sink refused (e.g. a full disk): dropped, never blocking
 
     def start(self) -> None:
         self._thread.start()
+
+    def ending(self) -> None:
+        """The writers are closing the pipe: read on to its end without waiting for more."""
+        self._ending.set()
 
     def join(self, timeout: float) -> bool:
         """False if the pipe is still open after `timeout` s (held by a process the attempt
@@ -263,4 +298,4 @@ class Reader:
             except Exception:  # noqa: BLE001 - keep draining, or the task would block on writes
                 self.lost += len(data)
             if len(data) < BATCH_BYTES:
-                time.sleep(BATCH_WAIT)
+                self._ending.wait(BATCH_WAIT)

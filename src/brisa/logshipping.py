@@ -89,6 +89,12 @@ class ShippingConfig(NamedTuple):
     def secrets(self) -> list[str]:
         return [self.store_options[k] for k in _SECRET_S3_OPTIONS if self.store_options.get(k)]
 
+    def open_store(self) -> ObjectStore:
+        """The log store (obstore is imported here, for s3://, not at start-up)."""
+        from brisa.objectstore import open_object_store
+
+        return open_object_store(self.location, self.store_options)
+
     def redacted(self) -> dict[str, Any]:
         options = {
             k: "***" if k in _SECRET_S3_OPTIONS or k == "access_key_id" else v
@@ -241,24 +247,36 @@ class Shipper:
         self._wake_at = step.wake_at if outage is None else min(step.wake_at, outage.retry_at)
 
     def finish(self) -> None:
-        """After the output has ended: the last chunks, full.log, then the chunks go."""
+        """After the output has ended: full.log, then the chunks go. What is pending goes
+        straight into full.log (one request); during an outage it is shipped as chunks
+        first, in order, so that the log says how late it was."""
         from brisa.tasklogs import FULL, chunk_key
 
         if self._attempt is None:
             self.problem = "the attempt did not start, so its log was not shipped"
             return
         prefix = self._prefix
-        if not self._until_deadline(lambda: self._ship(self._spool.size) and not self._pending()):
-            self.problem = f"{self._pending()} bytes of the log were not shipped ({self._why()})"
-            self.problem += f"; {self._kept()}"
-            return
-        if not self._until_deadline(lambda: self._put(prefix + FULL)):
-            self.problem = f"{FULL} was not written ({self._why()}); {self._kept()}"
+        written = self._outage is None and self._put(prefix + FULL)
+        if not written and not self._finish_late(prefix + FULL):
             return
         with contextlib.suppress(Exception):  # readers prefer full.log to chunks anyway
             assert self._store is not None
-            self._store.delete([chunk_key(prefix, n) for n in range(1, self._seq + 1)])
+            if self._seq:
+                self._store.delete([chunk_key(prefix, n) for n in range(1, self._seq + 1)])
         self.complete = True
+
+    def _finish_late(self, full_key: str) -> bool:
+        """During an outage: what is pending as chunks, in order (the note on the delay goes
+        with them), then full.log, retrying until the deadline; False (and `problem`) if not."""
+        if not self._until_deadline(lambda: self._ship(self._spool.size) and not self._pending()):
+            self.problem = f"{self._pending()} bytes of the log were not shipped ({self._why()})"
+            self.problem += f"; {self._kept()}"
+            return False
+        if not self._until_deadline(lambda: self._put(full_key)):
+            self.problem = f"{full_key.rsplit('/', 1)[-1]} was not written ({self._why()})"
+            self.problem += f"; {self._kept()}"
+            return False
+        return True
 
     def _pending(self) -> int:
         return 0 if self._attempt is None else self._spool.size - self._shipped
@@ -359,7 +377,7 @@ class LogShipper:
         self._config = config
         self._path = path
         self._secrets = list(secrets)
-        self._open_store = open_store or _opener(config)
+        self._open_store = open_store or config.open_store
         self._pid = 0
         self._control: socket.socket | None = None
         self._saved: tuple[int, int] | None = None
@@ -453,10 +471,14 @@ def _log_process(spooled: tuple[Spool, Shipper], read_end: int, control: socket.
     shipper.start()
     backlog.start()
     reader.start()
-    timeout, grace = _follow(control, spool, shipper)
+    closing = _follow(control, spool, shipper)
+    timeout, grace = closing or (ORPHAN_TIMEOUT, 2.0)  # None: ship what the worker left
+    reader.ending()
     if not reader.join(grace):
         spool.note("brisa: a process the attempt left behind still holds its output")
     backlog.close(grace)
+    if closing is None:
+        spool.note("brisa: the worker process ended without closing its log (killed?)")
     if reader.lost:
         spool.note(f"brisa: {reader.lost} bytes of output could not be kept")
     spool.finish()
@@ -464,10 +486,7 @@ def _log_process(spooled: tuple[Spool, Shipper], read_end: int, control: socket.
     if not shipper.started:  # e.g. the start call failed: keep what was said with the executor
         write_all(1, spool.read(0, spool.size))
     if shipper.complete or not shipper.started:
-        spool.close()
-        spool.path.unlink(missing_ok=True)
-        with contextlib.suppress(OSError):
-            spool.path.parent.rmdir()
+        spool.discard()
     if problem:
         write_all(1, f"{utc_stamp(time.time())} brisa: {problem}\n".encode())
     with control, contextlib.suppress(OSError):
@@ -475,8 +494,9 @@ def _log_process(spooled: tuple[Spool, Shipper], read_end: int, control: socket.
     return 0
 
 
-def _follow(control: socket.socket, spool: Spool, shipper: Shipper) -> tuple[float, float]:
-    """Obey the worker's messages until `close` (returns its timeout and grace)."""
+def _follow(control: socket.socket, spool: Spool, shipper: Shipper) -> tuple[float, float] | None:
+    """Obey the worker's messages until `close` (returns its timeout and grace), or until the
+    worker is gone (None)."""
     with control.makefile("rb") as messages:
         for line in messages:
             message = json.loads(line)
@@ -484,20 +504,13 @@ def _follow(control: socket.socket, spool: Spool, shipper: Shipper) -> tuple[flo
                 return float(message["timeout"]), float(message["grace"])
             spool.add_secrets(message["secrets"])
             control.sendall(b"k")  # the worker may go on: its secrets are masked
-            shipper.begin(tuple(message["attempt"]))
-    return ORPHAN_TIMEOUT, 2.0  # the worker died without a word (SIGKILL)
+            attempt = tuple(message["attempt"])
+            spool.record_attempt(attempt)  # so that the executor can finish the log if we die
+            shipper.begin(attempt)
+    return None
 
 
 def _pass_through(read_end: int) -> None:
     """The log process could not start: the output goes, as it is, to the executor's file."""
     while data := os.read(read_end, READ_BYTES):
         write_all(1, data)
-
-
-def _opener(config: ShippingConfig) -> Callable[[], ObjectStore]:
-    def open_store() -> ObjectStore:
-        from brisa.objectstore import open_object_store
-
-        return open_object_store(config.location, config.store_options)
-
-    return open_store

@@ -107,6 +107,7 @@ class System:
                 state_dir=s.home / "workers",
                 start_method=s.executor.start_method,
                 kill_grace=s.executor.kill_grace,
+                spool_folder=s.spool_folder,
             )
             limits = Limits(
                 heartbeat_timeout=s.scheduler.heartbeat_timeout,

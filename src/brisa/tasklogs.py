@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from brisa.errors import NotFound
-from brisa.objectstore import ObjectStore
+from brisa.objectstore import ObjectInfo, ObjectStore
 
 FULL = "full.log"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.+:=-]")
@@ -43,13 +43,25 @@ class Segment:
     size: int
 
 
+def chunk_number(prefix: str, key: str) -> int | None:
+    """The sequence number of a chunk's key (None: not a chunk of that prefix)."""
+    match = _CHUNK.match(key[len(prefix) :]) if key.startswith(prefix) else None
+    return int(match.group(1)) if match else None
+
+
 def segments(store: ObjectStore, prefix: str) -> list[Segment]:
     """The pieces of an attempt's log, in order: `full.log` alone, else the chunks."""
-    objects = store.list(prefix)
+    return segments_of(prefix, store.list(prefix))
+
+
+def segments_of(prefix: str, objects: list[ObjectInfo]) -> list[Segment]:
+    """`segments`, from a listing of the prefix."""
     full = [o for o in objects if o.key == prefix + FULL]
     if full:
         return [Segment(full[0].key, 0, full[0].size)]
-    chunks = sorted((o for o in objects if _CHUNK.match(o.key[len(prefix) :])), key=lambda o: o.key)
+    chunks = sorted(
+        (o for o in objects if chunk_number(prefix, o.key) is not None), key=lambda o: o.key
+    )
     out, start = [], 0
     for chunk in chunks:
         out.append(Segment(chunk.key, start, chunk.size))

@@ -4,6 +4,7 @@ groups killed whole, adoption after a restart, and both ways of starting workers
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping
@@ -14,7 +15,7 @@ import pytest
 from brisa.executor.base import LaunchRequest
 from brisa.executor.launchers import ForkServerLauncher, SpawnLauncher
 from brisa.executor.local import LocalExecutor
-from brisa.executor.registry import WorkerRegistry, process_start_time
+from brisa.executor.registry import WorkerRegistry, process_group_alive, process_start_time
 from brisa.records import AttemptRef
 
 
@@ -100,6 +101,22 @@ def test_what_a_dead_worker_left_in_its_group_is_killed(tmp_path: Path) -> None:
     child = int((tmp_path / "child.pid").read_text())
     eventually(lambda: (launch.reap(), not local.alive())[1])
     eventually(lambda: gone(child))
+
+
+def test_a_group_is_alive_while_a_member_runs_even_after_its_leader_exited(
+    tmp_path: Path,
+) -> None:
+    pids = tmp_path / "child.pid"
+    leader = subprocess.Popen(["/bin/sh", "-c", f"sleep 30 & echo $! > {pids}"],
+                              start_new_session=True)  # fmt: skip
+    eventually(lambda: bool(pids.exists() and pids.read_text().strip()))
+    child = int(pids.read_text())
+    eventually(lambda: gone(leader.pid))  # a zombie: exited, not reaped yet
+    assert process_group_alive(leader.pid)
+    os.kill(child, signal.SIGKILL)
+    eventually(lambda: not process_group_alive(leader.pid))  # only the zombie is left
+    leader.wait()
+    assert not process_group_alive(leader.pid)
 
 
 def test_a_new_executor_adopts_the_workers_of_the_previous_one(tmp_path: Path) -> None:

@@ -140,16 +140,61 @@ def test_a_worker_killed_with_sigkill_loses_at_most_the_last_chunk_interval(
     killed_at = time.time()
     os.kill(pid, signal.SIGKILL)
     assert finished(brisa, run)["state"] == "failed"
-    time.sleep(1.0)  # what the worker's log process may still ship is not counted on
-    shipped = [
-        (int(i), float(t))
-        for i, t in re.findall(r"line (\d+) at ([\d.]+)", text(store, key_prefix))
-    ]
+    log = final_text(brisa, store, key_prefix)  # finished by its log process or the executor
+    shipped = [(int(i), float(t)) for i, t in re.findall(r"line (\d+) at ([\d.]+)", log)]
     assert [i for i, _ in shipped] == list(range(len(shipped))), "lines missing or out of order"
     last_shipped = max(t for _, t in shipped)
     assert last_shipped >= killed_at - CHUNK_INTERVAL - 0.5, (
         f"lost {killed_at - last_shipped:.2f}s of log (chunk interval {CHUNK_INTERVAL}s)"
     )
+    last = log.splitlines()[-1]
+    assert (
+        "brisa: the worker process ended without closing its log (killed?)" in last
+        or "the executor shipped the last" in last
+    ), last
+
+
+LAST_WORDS = """
+import time
+from brisa import DAG, task
+
+with DAG("last_words", schedule=None, retries=0):
+    @task
+    def last_words():
+        for i in range(5):
+            print(f"last words {i}", flush=True)
+        time.sleep(60)
+    last_words()
+"""
+
+
+def test_what_reached_the_spool_of_a_killed_worker_group_is_shipped_by_the_executor(
+    tmp_path: Path,
+) -> None:
+    """The worker's whole process group, log process included, is SIGKILLed before its first
+    chunk is due: the lines are only in its spool file, and the executor ships them."""
+    env = {"BRISA__LOGS__CHUNK_INTERVAL": "600"}
+    brisa = Standalone(tmp_path / "home", env=env, copy_examples=False).start()
+    try:
+        add_dag(brisa, "last_words", LAST_WORDS)
+        store, run = local_store(brisa), brisa.trigger("last_words")
+        spools = brisa.home / "spool"
+
+        def spooled() -> bool:
+            return any(b"last words 4\n" in p.read_bytes() for p in spools.glob("*.chunks/*.log"))
+
+        brisa.wait_until(spooled, 20, "the last words in the worker's spool file")
+        assert store.list("") == []  # nothing was shipped yet
+        (pid,) = WorkerRegistry(brisa.home / "workers").live().values()
+        os.killpg(pid, signal.SIGKILL)
+        assert finished(brisa, run)["state"] == "failed"
+        log = final_text(brisa, store, prefix(run, "last_words"))
+        assert not list(spools.glob("*.chunks/*")), "the spool file stays behind"
+    finally:
+        brisa.stop()
+    assert re.findall(r"last words (\d)\n", log) == ["0", "1", "2", "3", "4"]
+    last = log.splitlines()[-1]
+    assert STAMPED.match(last) and "the executor shipped the last" in last
 
 
 MASKED = """

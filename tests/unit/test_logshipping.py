@@ -336,6 +336,42 @@ def test_chunks_are_shipped_at_ticks_in_order_then_replaced_by_full_log(tmp_path
     assert lines(store.objects[PREFIX + "full.log"].decode()) == ["one", "two"]
 
 
+def test_what_is_pending_at_the_end_goes_straight_into_full_log(tmp_path: Path) -> None:
+    store, clock = FlakyStore(), Clock()
+    spool, shipper = shipper_on(tmp_path, store, clock)
+    spool.write(b"short task\n")
+    spool.finish()
+    shipper.finish()
+    assert shipper.complete and store.puts == [PREFIX + "full.log"]  # one request
+    assert lines(store.objects[PREFIX + "full.log"].decode()) == ["short task"]
+
+
+class BlinkingStore(FlakyStore):
+    """Refuses its first `refusals` calls, then works."""
+
+    def __init__(self, refusals: int) -> None:
+        super().__init__()
+        self.refusals = refusals
+
+    def _check(self) -> None:
+        self.refusals -= 1
+        if self.refusals >= 0:
+            raise StoreUnavailable("object store memory:// is unavailable (connection refused)")
+
+
+def test_a_store_refusing_full_log_gets_the_rest_in_order_with_the_notes(tmp_path: Path) -> None:
+    store, clock = BlinkingStore(refusals=1), Clock()
+    spool, shipper = shipper_on(tmp_path, store, clock)
+    spool.write(b"the end\n")
+    spool.finish()
+    shipper._deadline = clock.now + 30.0
+    shipper.finish()
+    assert shipper.complete and list(store.objects) == [PREFIX + "full.log"]
+    got = lines(store.objects[PREFIX + "full.log"].decode())
+    assert got[0] == "the end" and "log store is unavailable" in got[1]
+    assert "log store was unavailable for" in got[2]
+
+
 def test_a_big_backlog_goes_in_chunks_of_at_most_chunk_bytes(tmp_path: Path) -> None:
     store, clock = FlakyStore(), Clock()
     spool, shipper = shipper_on(tmp_path, store, clock)

@@ -15,7 +15,17 @@ import signal
 import sys
 from typing import Any, BinaryIO
 
-PRELOAD = ("brisa", "brisa.worker", "brisa.runner", "brisa.loader", "brisa.context")
+# The worker's code, and what its log process imports to ship the log (tasklogs, the local
+# folder store): each attempt would otherwise import them again, on its way out.
+PRELOAD = (
+    "brisa",
+    "brisa.worker",
+    "brisa.runner",
+    "brisa.loader",
+    "brisa.context",
+    "brisa.tasklogs",
+    "brisa.objectstore.local",
+)
 
 
 def _become_worker(request: dict[str, Any]) -> None:

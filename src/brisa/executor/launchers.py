@@ -7,18 +7,29 @@ of CPU each), which is what fan-out and the gap between chained tasks cost. `spa
 new interpreter (`python -m brisa task run ...`) per attempt.
 
 Either way the worker runs the same entrypoint, `brisa.worker.main`, in a new session (its
-own process group), with stdout and stderr going to the attempt's spool file.
+own process group), with stdout and stderr going to the attempt's spool file, and an
+environment without Brisa's own settings (`without_settings`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
+
+from brisa.settings import ENV_PREFIX
+
+
+def without_settings(environ: Mapping[str, str]) -> dict[str, str]:
+    """`environ` without Brisa's settings (`BRISA__SECTION__KEY`: the secret key that signs
+    tokens, the database URL and its password, S3 keys, ...). A worker is handed what it needs
+    explicitly by the executor; user code must not read the rest."""
+    return {name: value for name, value in environ.items() if not name.startswith(ENV_PREFIX)}
 
 
 class Launcher(Protocol):
@@ -50,7 +61,9 @@ class SpawnLauncher:
 class ForkServerLauncher:
     def __init__(self, python: str = sys.executable, env: Mapping[str, str] | None = None):
         self.python = python
-        self.env = dict(env) if env is not None else None
+        # The server's own environment never holds settings: its children are forks of it,
+        # and a fork's /proc/PID/environ shows the environment its process was started with.
+        self.env = dict(env) if env is not None else without_settings(os.environ)
         self._server: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
 

@@ -6,7 +6,8 @@ from the process table, never from memory alone, so a restarted scheduler adopts
 workers that kept running instead of starting them twice.
 
 When an attempt's worker exits (or is killed), whatever is left in its process group — a
-shell command's children, a daemon it started — is killed too.
+shell command's children, a daemon it started — is killed too; if the worker's log was not
+complete, the executor finishes it from the worker's spool file (`spoolrecovery`).
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from brisa.executor.base import LaunchRequest
-from brisa.executor.launchers import Launcher, launcher
-from brisa.executor.registry import WorkerRegistry, process_start_time
+from brisa.executor.launchers import Launcher, launcher, without_settings
+from brisa.executor.registry import WorkerRegistry, process_group_alive, process_start_time
+from brisa.logshipping import ShippingConfig
 from brisa.records import AttemptRef
+from brisa.spoolrecovery import SpoolSweeper
 
 MAX_LAUNCHES = 3
 
@@ -38,6 +41,7 @@ class LocalExecutor:
         kill_grace: float = 5.0,
         start_method: str = "forkserver",
         launch: Launcher | None = None,
+        spool_folder: Path | None = None,
     ) -> None:
         self.scope = scope
         self.parallelism = parallelism
@@ -50,6 +54,7 @@ class LocalExecutor:
         }
         self._launches: Counter[AttemptRef] = Counter()
         self._lock = threading.Lock()
+        self._spools = _sweeper(spool_folder, self.env)
 
     def launch(self, request: LaunchRequest) -> None:
         with self._lock:
@@ -65,7 +70,11 @@ class LocalExecutor:
             request.log_path.parent.mkdir(parents=True, exist_ok=True)
             argv = ["--ti", str(request.ref.ti_id), "--try", str(request.ref.try_number),
                     "--scope", self.scope]  # fmt: skip
-            env = {**os.environ, **self.env, "BRISA_EXECUTION_TOKEN": request.token}
+            env = {
+                **without_settings(os.environ),
+                **self.env,
+                "BRISA_EXECUTION_TOKEN": request.token,
+            }
             pid = self.launcher.start(argv, env, request.log_path)
             self._live[request.ref] = (pid, process_start_time(pid))
             self.registry.record(request.ref, pid)
@@ -80,6 +89,8 @@ class LocalExecutor:
                 del self._live[ref]
                 self.registry.forget(ref)
                 _signal_group(pid, signal.SIGKILL)  # whatever the attempt left behind
+                if self._spools is not None:  # and the log its log process could not finish
+                    self._spools.wake(pid)
         return live
 
     def alive(self) -> frozenset[AttemptRef]:
@@ -100,8 +111,19 @@ class LocalExecutor:
         close = getattr(self.launcher, "close", None)
         if close is not None:
             close()
+        if self._spools is not None:
+            self._spools.close()
         with self._lock:
             self._live.clear()
+
+
+def _sweeper(folder: Path | None, worker_env: Mapping[str, str]) -> SpoolSweeper | None:
+    """Finishes the logs of dead workers from their spool files in `folder`, in the store and
+    with the settings the workers ship with."""
+    config = ShippingConfig.from_env(worker_env)
+    if folder is None or not config.location:
+        return None
+    return SpoolSweeper(folder, config.open_store, config.chunk_bytes, process_group_alive).start()
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

@@ -30,6 +30,30 @@ def process_start_time(pid: int) -> int | None:
     return int(fields[19])
 
 
+def process_group_alive(pgid: int) -> bool:
+    """Whether a live (non-zombie) process is left in the process group `pgid`: a worker's
+    whole group, since each worker leads its own."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    if process_start_time(pgid) is not None:
+        return True  # its leader runs
+    # The leader is gone or a zombie (not reaped yet): zombies of the group count as gone.
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat") as f:
+                    state, _, group = f.read().rsplit(")", 1)[-1].split()[:3]
+            except (OSError, ValueError):
+                continue
+            if int(group) == pgid and state != "Z":
+                return True
+    return False
+
+
 class WorkerRegistry:
     def __init__(self, folder: Path) -> None:
         self.folder = folder

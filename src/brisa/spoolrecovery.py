@@ -1,0 +1,274 @@
+"""Finishing the logs of workers that died, from the spool files they leave behind.
+
+A worker's log process keeps the attempt's whole log, masked and stamped, in a spool file on
+the worker's machine (`<executor's file>.chunks/<worker pid>.log`, see logcapture) and ships
+it in chunks. When the worker's whole process group dies (the OOM killer, `kill -9` of the
+group, or the executor's clean-up after a worker that died, which takes its log process
+along), the last chunk interval of output is only in that file. The local executor, which
+learns that the worker is gone, finishes the log as the worker would have: what the store
+lacks goes there as the next chunk(s), with a line saying what happened, then `full.log`
+replaces the chunks, and the spool file is removed. A spool whose attempt never started (its
+`start` call failed) goes to the executor's file instead, as the log process would have done.
+A log that cannot be finished (the store stays unavailable) is tried again on every sweep, and
+its spool file is removed after `max_age`.
+
+`judge`, `completion` and `tail_chunks` decide, without I/O; `SpoolSweeper` acts, on a thread
+of its own, so that a slow or unavailable store never holds up the scheduler.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import BinaryIO
+
+from brisa import tasklogs
+from brisa.logcapture import attempt_file, partial_attempt_file, utc_stamp
+from brisa.logshipping import chunk_ranges
+from brisa.objectstore import ObjectInfo, ObjectStore
+
+log = logging.getLogger("brisa.spools")
+
+MAX_AGE = 86400.0  # seconds: a spool whose log cannot be finished is removed after this
+SWEEP_INTERVAL = 30.0  # seconds between looks for left spools (and at once after `wake`)
+DYING_WAIT = 2.0  # how long a sweep waits for the group of a worker found dead to go
+FULL_LOG_LIMIT = 64 << 20  # a bigger log is left in chunks: it is not read into memory
+
+Attempt = tuple[str, str, str, str, int]
+
+
+class Verdict(Enum):
+    WAIT = "wait"  # a process of the worker's group still runs: the file is still theirs
+    FINISH = "finish"  # ship what the store lacks, write full.log, remove the file
+    HAND_OVER = "hand over"  # the attempt never started: its lines go to the executor's file
+
+
+@dataclass(frozen=True)
+class LeftSpool:
+    path: Path
+    pid: int  # the worker's, the leader of its process group
+    attempt: Attempt | None  # None: the attempt had not started
+    size: int
+    modified: float  # wall clock
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What the store holds of a log that has no full.log: chunks 1..`last`, `shipped` bytes."""
+
+    shipped: int
+    last: int
+
+
+def judge(spool: LeftSpool, *, group_alive: bool) -> Verdict:
+    if group_alive:
+        return Verdict.WAIT
+    return Verdict.HAND_OVER if spool.attempt is None else Verdict.FINISH
+
+
+def expired(spool: LeftSpool, now: float, max_age: float) -> bool:
+    return now - spool.modified >= max_age
+
+
+def completion(prefix: str, objects: list[ObjectInfo]) -> Completion | None:
+    """What the store holds of an attempt's log; None once it has full.log (it is complete)."""
+    segments = tasklogs.segments_of(prefix, objects)
+    if not segments:
+        return Completion(0, 0)
+    last = segments[-1]
+    number = tasklogs.chunk_number(prefix, last.key)
+    return None if number is None else Completion(last.start + last.size, number)
+
+
+def tail_chunks(done: Completion, size: int, chunk_bytes: int) -> list[tuple[int, int, int]]:
+    """The chunks a spool of `size` bytes adds to the store: (number, start, end) in the file.
+
+    The spool holds the whole log and chunks are cut from it in order, so what the store
+    lacks is what follows its `shipped` bytes."""
+    pieces = chunk_ranges(done.shipped, size, chunk_bytes)
+    return [(done.last + n, start, end) for n, (start, end) in enumerate(pieces, start=1)]
+
+
+def closing_note(recovered: int, line_open: bool, wall: float) -> bytes:
+    """The last line of a log finished by the executor (on a line of its own)."""
+    text = (
+        f"brisa: the worker ended before its log was complete; the executor shipped the last "
+        f"{recovered} bytes from its spool file"
+    )
+    return (b"\n" if line_open else b"") + f"{utc_stamp(wall)} {text}\n".encode()
+
+
+def left_spools(folder: Path) -> list[LeftSpool]:
+    """The spool files in a spool folder (`*.chunks/<pid>.log`), with their attempts."""
+    found = []
+    for path in folder.glob("*.chunks/*.log"):
+        if not path.stem.isdigit():
+            continue
+        try:
+            stat = path.stat()
+        except FileNotFoundError:  # finished by its log process meanwhile
+            continue
+        found.append(LeftSpool(path, int(path.stem), _attempt(path), stat.st_size, stat.st_mtime))
+    return found
+
+
+def _attempt(spool: Path) -> Attempt | None:
+    try:
+        team, dag_id, run_id, task_id, try_number = json.loads(attempt_file(spool).read_text())
+    except (OSError, ValueError, TypeError):
+        return None
+    return str(team), str(dag_id), str(run_id), str(task_id), int(try_number)
+
+
+def remove(spool: LeftSpool) -> None:
+    for path in (spool.path, attempt_file(spool.path), partial_attempt_file(spool.path)):
+        path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # not empty: another worker of the attempt
+        spool.path.parent.rmdir()
+
+
+def _read(f: BinaryIO, start: int, end: int) -> bytes:
+    f.seek(start)
+    return f.read(end - start)
+
+
+def finish_log(store: ObjectStore, spool: LeftSpool, chunk_bytes: int, wall: float) -> int | None:
+    """Ship what the store lacks of the spool's log, a closing line, then full.log (the
+    chunks are then deleted). Returns how many bytes were recovered (None: the log was
+    complete already, or is not this spool's)."""
+    assert spool.attempt is not None
+    prefix = tasklogs.attempt_prefix(*spool.attempt)
+    done = completion(prefix, store.list(prefix))
+    with open(spool.path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if done is None or size < done.shipped:
+            return None
+        pieces = tail_chunks(done, size, chunk_bytes)
+        for number, start, end in pieces:
+            store.put(tasklogs.chunk_key(prefix, number), _read(f, start, end))
+        note = closing_note(
+            size - done.shipped, size > 0 and _read(f, size - 1, size) != b"\n", wall
+        )
+        last = (pieces[-1][0] if pieces else done.last) + 1
+        store.put(tasklogs.chunk_key(prefix, last), note)
+        if size + len(note) <= FULL_LOG_LIMIT:
+            store.put(prefix + tasklogs.FULL, _read(f, 0, size) + note)
+            with contextlib.suppress(Exception):  # readers prefer full.log anyway
+                store.delete([tasklogs.chunk_key(prefix, n) for n in range(1, last + 1)])
+    return size - done.shipped
+
+
+def hand_over(spool: LeftSpool) -> None:
+    """Append a spool whose attempt never started to the executor's file for the worker."""
+    executor_file = Path(str(spool.path.parent).removesuffix(".chunks"))
+    with open(spool.path, "rb") as source, open(executor_file, "ab") as target:
+        while data := source.read(1 << 20):
+            target.write(data)
+
+
+class SpoolSweeper:
+    """Looks for spool files of dead workers in `folder` every `interval` s, and soon after
+    `wake`; finishes their logs in the store (or hands them to the executor's file)."""
+
+    def __init__(
+        self,
+        folder: Path,
+        open_store: Callable[[], ObjectStore],
+        chunk_bytes: int,
+        group_alive: Callable[[int], bool],
+        *,
+        interval: float = SWEEP_INTERVAL,
+        max_age: float = MAX_AGE,
+        wall: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.folder = folder
+        self._open_store = open_store
+        self._store: ObjectStore | None = None
+        self.chunk_bytes = chunk_bytes
+        self._group_alive = group_alive
+        self.interval, self.max_age = interval, max_age
+        self._wall, self._sleep = wall, sleep
+        self._dying: set[int] = set()
+        self._retrying: set[Path] = set()  # said once that it cannot be finished yet
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="spool-sweeper", daemon=True)
+
+    def start(self) -> SpoolSweeper:
+        self._thread.start()
+        return self
+
+    def wake(self, pid: int) -> None:
+        """The worker `pid` was found dead (its group is being killed): sweep now."""
+        with self._lock:
+            self._dying.add(pid)
+        self._wake.set()
+
+    def close(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def sweep(self) -> int:
+        """One pass over the folder; returns how many spools were settled."""
+        with self._lock:
+            dying, self._dying = self._dying, set()
+        settled = 0
+        for spool in left_spools(self.folder):
+            verdict = judge(spool, group_alive=self._still_alive(spool.pid, spool.pid in dying))
+            if verdict is not Verdict.WAIT and self._settle(spool, verdict):
+                settled += 1
+        return settled
+
+    def _still_alive(self, pid: int, dying: bool) -> bool:
+        """Whether the worker's group runs; for one found dead, wait a moment for it to go."""
+        waited = 0.0
+        while self._group_alive(pid):
+            if not dying or waited >= DYING_WAIT:
+                return True
+            self._sleep(0.01)
+            waited += 0.01
+        return False
+
+    def _settle(self, spool: LeftSpool, verdict: Verdict) -> bool:
+        try:
+            if verdict is Verdict.HAND_OVER:
+                hand_over(spool)
+            else:
+                self._finish(spool)
+        except Exception as exc:  # noqa: BLE001 - the store is unavailable, ...: next sweep
+            if not expired(spool, self._wall(), self.max_age):
+                level = logging.DEBUG if spool.path in self._retrying else logging.WARNING
+                log.log(level, "cannot finish the log in %s yet (%s); will retry", spool.path, exc)
+                self._retrying.add(spool.path)
+                return False
+            log.warning("gave up on the log in %s after %.0fs: %s", spool.path, self.max_age, exc)
+        self._retrying.discard(spool.path)
+        remove(spool)
+        return True
+
+    def _finish(self, spool: LeftSpool) -> None:
+        store = self._store = self._store or self._open_store()
+        recovered = finish_log(store, spool, self.chunk_bytes, self._wall())
+        if recovered is not None:
+            log.info("finished the log of dead worker %d: %d bytes recovered", spool.pid, recovered)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.sweep()
+            except Exception:  # e.g. the folder is unreadable: try again next time
+                log.exception("sweeping the spool folder %s failed", self.folder)
+            self._wake.wait(self.interval)
+            self._wake.clear()

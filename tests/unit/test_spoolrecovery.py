@@ -1,0 +1,212 @@
+"""Finishing a dead worker's log from its spool file: what is decided (pure), and what the
+sweeper does with a local folder store, a fake process table and a fake clock."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from brisa import tasklogs
+from brisa.objectstore import ObjectInfo, StoreUnavailable
+from brisa.objectstore.local import LocalObjectStore
+from brisa.spoolrecovery import (
+    MAX_AGE,
+    Completion,
+    LeftSpool,
+    SpoolSweeper,
+    Verdict,
+    completion,
+    judge,
+    tail_chunks,
+)
+
+ATTEMPT = ("team", "dag", "run", "task", 1)
+PREFIX = tasklogs.attempt_prefix(*ATTEMPT)
+NOW = 1_800_000_000.0
+
+
+def info(key: str, size: int) -> ObjectInfo:
+    return ObjectInfo(key, size, datetime(2026, 11, 24, tzinfo=UTC))
+
+
+def left(attempt: tuple[str, str, str, str, int] | None = ATTEMPT) -> LeftSpool:
+    return LeftSpool(Path("x.chunks/7.log"), 7, attempt, 10, NOW)
+
+
+# --- Decisions ------------------------------------------------------------------------------
+
+
+def test_a_spool_is_left_alone_while_any_process_of_its_worker_group_runs() -> None:
+    assert judge(left(), group_alive=True) is Verdict.WAIT
+    assert judge(left(None), group_alive=True) is Verdict.WAIT
+
+
+def test_a_dead_workers_spool_is_finished_or_handed_over_if_it_never_started() -> None:
+    assert judge(left(), group_alive=False) is Verdict.FINISH
+    assert judge(left(None), group_alive=False) is Verdict.HAND_OVER
+
+
+def test_what_the_store_holds_is_read_from_its_chunks() -> None:
+    assert completion(PREFIX, []) == Completion(shipped=0, last=0)
+    chunks = [info(tasklogs.chunk_key(PREFIX, n), 100) for n in (2, 1, 3)]
+    assert completion(PREFIX, chunks) == Completion(shipped=300, last=3)
+    assert completion(PREFIX, [*chunks, info(PREFIX + tasklogs.FULL, 300)]) is None
+
+
+def test_the_tail_continues_the_numbering_in_pieces_of_at_most_chunk_bytes() -> None:
+    done = Completion(shipped=300, last=3)
+    assert tail_chunks(done, 550, 100) == [(4, 300, 400), (5, 400, 500), (6, 500, 550)]
+    assert tail_chunks(done, 300, 100) == []
+
+
+# --- The sweeper ----------------------------------------------------------------------------
+
+
+class World:
+    """A spool folder, a local store, which process groups run, and the time."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.folder = tmp_path / "spool"
+        self.store = LocalObjectStore(tmp_path / "logs")
+        self.alive: set[int] = set()
+        self.now = NOW
+        self.down = False
+
+    def open_store(self) -> LocalObjectStore:
+        if self.down:
+            raise StoreUnavailable("object store file:///logs is unavailable")
+        return self.store
+
+    def sweeper(self, group_alive: Callable[[int], bool] | None = None) -> SpoolSweeper:
+        return SpoolSweeper(
+            self.folder,
+            self.open_store,
+            chunk_bytes=100,
+            group_alive=group_alive or (lambda pid: pid in self.alive),
+            wall=lambda: self.now,
+            sleep=lambda seconds: None,
+        )
+
+    def spool(self, pid: int, data: bytes, attempt: tuple[str, ...] | None = ATTEMPT) -> Path:
+        path = self.folder / "ti1-try1.log.chunks" / f"{pid}.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        os.utime(path, (self.now, self.now))  # written now, by the fake clock
+        if attempt is not None:
+            path.with_suffix(".attempt").write_text(json.dumps(list(attempt)))
+        return path
+
+    def log(self) -> bytes:
+        return tasklogs.read(self.store, PREFIX, 0, 1 << 20)[0]
+
+
+LINES = b"".join(b"2026-11-24T10:00:00.000Z line %d\n" % i for i in range(10))
+
+
+def test_the_unshipped_tail_goes_to_the_store_then_full_log_and_the_spool_goes(
+    tmp_path: Path,
+) -> None:
+    world = World(tmp_path)
+    world.store.put(tasklogs.chunk_key(PREFIX, 1), LINES[:120])  # shipped before the kill
+    spool = world.spool(42, LINES)
+    spool.with_suffix(".attempt-partial").write_text("[")  # a write the kill interrupted
+    assert world.sweeper().sweep() == 1
+    log = world.log()
+    assert log.startswith(LINES)
+    assert log[len(LINES) :].endswith(
+        b" brisa: the worker ended before its log was complete; the executor shipped the "
+        b"last %d bytes from its spool file\n" % (len(LINES) - 120)
+    )
+    assert [o.key for o in world.store.list(PREFIX)] == [PREFIX + tasklogs.FULL]
+    assert not spool.exists() and not spool.parent.exists()
+
+
+def test_a_line_cut_by_the_kill_is_ended_before_the_closing_line(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.spool(42, LINES + b"half a li")
+    world.sweeper().sweep()
+    lines = world.log().splitlines()
+    assert lines[-2].endswith(b"half a li") and b"the executor shipped" in lines[-1]
+
+
+def test_an_offset_a_reader_took_from_the_chunks_stays_valid(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.store.put(tasklogs.chunk_key(PREFIX, 1), LINES[:120])
+    world.spool(42, LINES)
+    world.sweeper().sweep()
+    assert tasklogs.read(world.store, PREFIX, 120)[0].startswith(LINES[120:])
+
+
+def test_a_live_workers_spool_is_not_touched(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.alive.add(42)
+    spool = world.spool(42, LINES)
+    assert world.sweeper().sweep() == 0
+    assert spool.exists() and world.store.list("") == []
+
+
+def test_a_complete_log_is_left_as_it_is_and_its_spool_removed(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.store.put(PREFIX + tasklogs.FULL, LINES)
+    spool = world.spool(42, LINES + b"more")
+    world.sweeper().sweep()
+    assert world.log() == LINES and not spool.exists()
+
+
+def test_a_spool_of_an_attempt_that_never_started_goes_to_the_executors_file(
+    tmp_path: Path,
+) -> None:
+    world = World(tmp_path)
+    executor_file = world.folder / "ti1-try1.log"
+    world.spool(42, b"brisa: cannot start: refused\n", attempt=None)
+    executor_file.write_bytes(b"before\n")
+    world.sweeper().sweep()
+    assert executor_file.read_bytes() == b"before\nbrisa: cannot start: refused\n"
+    assert world.store.list("") == [] and not list(world.folder.glob("*.chunks"))
+
+
+def test_while_the_store_is_down_the_spool_is_kept_and_given_up_after_max_age(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    world = World(tmp_path)
+    spool = world.spool(42, LINES)
+    sweeper = world.sweeper()
+    world.down = True
+    assert sweeper.sweep() == 0 and spool.exists()
+    assert "cannot finish the log" in caplog.text and "unavailable" in caplog.text
+    caplog.clear()
+    assert sweeper.sweep() == 0 and spool.exists()
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]  # said once is enough
+    world.now += MAX_AGE
+    assert sweeper.sweep() == 1 and not spool.exists()
+    assert "gave up on the log" in caplog.text
+
+
+def test_a_store_back_in_time_gets_the_log(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.spool(42, LINES)
+    sweeper = world.sweeper()
+    world.down = True
+    sweeper.sweep()
+    world.down = False
+    assert sweeper.sweep() == 1 and world.log().startswith(LINES)
+
+
+def test_a_worker_found_dead_is_waited_for_until_its_group_is_gone(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.spool(42, LINES)
+    checks = 0
+
+    def dies_on_third_look(pid: int) -> bool:
+        nonlocal checks
+        checks += 1
+        return checks < 3
+
+    sweeper = world.sweeper(dies_on_third_look)
+    sweeper.wake(42)
+    assert sweeper.sweep() == 1 and world.log().startswith(LINES)
