@@ -73,21 +73,27 @@ class RepoPipeline:
         self.wakeup.set()
 
     def pass_once(self) -> SyncResult:
-        """Sync, then parse the published commit if it is new to this processor."""
+        """Sync, parse the published commit if it is new to this processor, then record the
+        outcome: once a pass is recorded, the DAGs of its commit are in the store."""
+        # Recorded as the time the pass started: a caller waiting for a sync it requested
+        # (`brisa repos sync --wait`) must not take a pass that began before for it.
+        started = self.clock()
         result = self.syncer.sync()
-        self.store.record_sync(
-            self.repo.name,
-            team=self.repo.owner,
-            url=self.repo.url,
-            sha=result.sha,
-            published=result.published,
-            error=result.error,
-            kind=result.kind,
-            now=self.clock(),
-        )
         if result.error:
             log.warning("repository %s: %s", self.repo.name, result.error)
-        self.parse_current()
+        try:
+            self.parse_current()
+        finally:
+            self.store.record_sync(
+                self.repo.name,
+                team=self.repo.owner,
+                url=self.repo.url,
+                sha=result.sha,
+                published=result.published,
+                error=result.error,
+                kind=result.kind,
+                now=started,
+            )
         return result
 
     def parse_current(self) -> int:
