@@ -306,9 +306,11 @@ def _check_running(
     error = None
     if timeout and ti.start_date and now - ti.start_date > timedelta(seconds=timeout):
         error = f"timed out after {timeout:g}s (execution_timeout)"
-    elif ref not in snapshot.alive:
+    elif ref not in snapshot.alive and _started_before(snapshot, ti):
         # The executor reads the outside world (process table, pods): the worker is gone and
-        # did not report, since a report is recorded before its process exits.
+        # did not report, since a report is recorded before its process exits. (A worker
+        # records itself with the executor before it starts, so one that started before the
+        # executor was asked is in `alive` if it lives.)
         error = "worker lost: its process ended without reporting a result"
     elif _last_sign_of_life(snapshot, ti) < now - timedelta(seconds=limits.heartbeat_timeout):
         error = f"worker lost: no heartbeat for {limits.heartbeat_timeout:g}s"
@@ -316,6 +318,10 @@ def _check_running(
         return None
     state, next_try_at, error = failure_outcome(task, ti, now, error)
     return SetTaskState(ti.id, T.RUNNING, ti.try_number, state, next_try_at, error, kill=True)
+
+
+def _started_before(snapshot: Snapshot, ti: TaskRecord) -> bool:
+    return ti.start_date is None or ti.start_date < snapshot.now
 
 
 def _last_sign_of_life(snapshot: Snapshot, ti: TaskRecord) -> datetime:

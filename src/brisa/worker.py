@@ -345,4 +345,16 @@ def main(argv: list[str]) -> int:
     for name in environ:
         if name == "BRISA_EXECUTION_TOKEN" or name.startswith("BRISA_LOGS_S3_"):
             del os.environ[name]
+    _record_self(environ.get("BRISA_WORKER_REGISTRY"), args.ti, args.try_number)
     return run(args.ti, args.try_number, config, _start_shipping(config, environ))
+
+
+def _record_self(folder: str | None, ti_id: int, try_number: int) -> None:
+    """Enter this process in the executor's registry before telling the API it started: an
+    executor restarted after a crash then always knows a worker that the API calls running,
+    even one its killed predecessor launched but had no time to record."""
+    if folder:
+        from brisa.executor.registry import WorkerRegistry
+        from brisa.records import AttemptRef
+
+        WorkerRegistry(Path(folder)).record(AttemptRef(ti_id, try_number), os.getpid())

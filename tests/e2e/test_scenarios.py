@@ -54,9 +54,16 @@ from brisa import get_current_context
 TRACES = Path({traces!r})
 
 
+def started(pid):
+    """The process's start time (clock ticks after boot): with its pid, it names one process,
+    even after the pid is used again (pids wrap around quickly on a busy machine)."""
+    return Path(f"/proc/{{pid}}/stat").read_text().rsplit(")", 1)[-1].split()[19]
+
+
 def note(event):
     ctx = get_current_context()
-    line = f"{{ctx.run_id}} {{ctx.task_id}} {{ctx.try_number}} {{event}} {{os.getpid()}} "
+    pid = os.getpid()
+    line = f"{{ctx.run_id}} {{ctx.task_id}} {{ctx.try_number}} {{event}} {{pid}} {{started(pid)}} "
     with open(TRACES / f"{{ctx.dag_id}}.log", "a") as out:
         out.write(line + f"{{time.time():.6f}}\\n")
 
@@ -65,13 +72,13 @@ def earlier_try_alive():
     """Whether a process of an earlier try of this task still runs (it never should)."""
     ctx = get_current_context()
     for line in (TRACES / f"{{ctx.dag_id}}.log").read_text().splitlines():
-        run_id, task_id, number, event, pid, _ = line.split()
+        run_id, task_id, number, event, pid, start, _ = line.split()
         if (run_id, task_id) == (ctx.run_id, ctx.task_id) and int(number) < ctx.try_number:
             try:
-                stat = Path(f"/proc/{{pid}}/stat").read_text()
+                stat = Path(f"/proc/{{pid}}/stat").read_text().rsplit(")", 1)[-1].split()
             except OSError:
                 continue
-            if stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X"):
+            if stat[19] == start and stat[0] not in ("Z", "X"):
                 return True
     return False
 
@@ -241,7 +248,7 @@ class Lab:
         path = self.traces / f"{dag_id}.log"
         found = []
         for line in path.read_text().splitlines() if path.exists() else []:
-            run, task, number, what, pid, at = line.split()
+            run, task, number, what, pid, _, at = line.split()
             if run_id is None or run == run_id:
                 found.append(Event(run, task, int(number), what, int(pid), float(at)))
         return found

@@ -129,6 +129,33 @@ def test_a_new_executor_adopts_the_workers_of_the_previous_one(tmp_path: Path) -
     assert not list((tmp_path / "workers").glob("*.pid"))
 
 
+def test_a_worker_recorded_by_itself_is_adopted_by_a_running_executor(tmp_path: Path) -> None:
+    # A worker launched by an executor killed before it recorded it: the worker records
+    # itself (before it tells the API it started), and the executor that runs now adopts it.
+    local, _ = executor(tmp_path, SLEEPER)
+    assert local.alive() == frozenset()
+    stray = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    try:
+        WorkerRegistry(tmp_path / "workers").record(AttemptRef(9, 1), stray.pid)
+        assert local.alive() == {AttemptRef(9, 1)}
+        local.kill(AttemptRef(9, 1))
+        eventually(lambda: stray.poll() is not None)
+        assert local.alive() == frozenset()
+    finally:
+        stray.kill()
+        stray.wait()
+
+
+def test_entries_of_workers_that_are_gone_are_removed(tmp_path: Path) -> None:
+    registry = WorkerRegistry(tmp_path)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    registry.record(AttemptRef(5, 1), os.getpid())
+    (tmp_path / "6-1.pid").write_text(f"{dead.pid} 1\n")
+    assert registry.live() == {AttemptRef(5, 1): os.getpid()}
+    assert sorted(p.name for p in tmp_path.glob("*.pid")) == ["5-1.pid"]
+
+
 def test_a_recycled_pid_is_not_taken_for_the_worker(tmp_path: Path) -> None:
     registry = WorkerRegistry(tmp_path)
     (tmp_path / "3-1.pid").write_text(f"{os.getpid()} 12345\n")  # live pid, other start time

@@ -713,6 +713,15 @@ def test_a_running_task_whose_worker_is_gone_is_lost_at_once(
     assert "ended without reporting" in (action.error or "")
 
 
+def test_a_worker_that_started_after_the_executor_was_asked_is_not_judged_yet() -> None:
+    # The executor's view is read before the runs: a worker that told the API it started
+    # after that moment may simply not be in the view yet (adopted after a restart).
+    spec, run = running(started=101, heartbeat=101)
+    assert plan(snapshot(at(101), [run], spec=spec, alive=[])) == []
+    (action,) = plan(snapshot(at(102), [run], spec=spec, alive=[]))
+    assert isinstance(action, SetTaskState) and "ended without reporting" in (action.error or "")
+
+
 # --- queued tasks whose worker does not show up ----------------------------------------------
 
 

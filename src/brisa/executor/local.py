@@ -49,9 +49,8 @@ class LocalExecutor:
         self.kill_grace = kill_grace
         self.registry = WorkerRegistry(state_dir)
         self.launcher = launch or launcher(start_method)
-        self._live: dict[AttemptRef, tuple[int, int | None]] = {
-            ref: (pid, process_start_time(pid)) for ref, pid in self.registry.live().items()
-        }
+        self._live: dict[AttemptRef, tuple[int, int | None]] = {}
+        self._registry_mtime = 0
         self._launches: Counter[AttemptRef] = Counter()
         self._lock = threading.Lock()
         self._spools = _sweeper(spool_folder, self.env)
@@ -74,12 +73,24 @@ class LocalExecutor:
                 **without_settings(os.environ),
                 **self.env,
                 "BRISA_EXECUTION_TOKEN": request.token,
+                "BRISA_WORKER_REGISTRY": str(self.registry.folder),
             }
             pid = self.launcher.start(argv, env, request.log_path)
             self._live[request.ref] = (pid, process_start_time(pid))
             self.registry.record(request.ref, pid)
 
+    def _adopt_locked(self) -> None:
+        """Workers recorded in the registry that this executor does not know (started before
+        a restart, or by an executor killed before it recorded them): watched from now on."""
+        mtime = self.registry.changed_since(self._registry_mtime)
+        if mtime is None:
+            return
+        self._registry_mtime = mtime
+        for ref, pid in self.registry.live(skip=self._live).items():
+            self._live[ref] = (pid, process_start_time(pid))
+
     def _live_locked(self) -> dict[AttemptRef, int]:
+        self._adopt_locked()
         live: dict[AttemptRef, int] = {}
         for ref, (pid, started) in list(self._live.items()):
             now = process_start_time(pid)

@@ -1,9 +1,12 @@
 """Which worker processes are alive, read from the outside world.
 
 Every worker the local executor starts is recorded as a pid file in a folder of its own
-(`<ti>-<try>.pid`: pid and the process's start time). A restarted executor reads the folder
-and keeps the entries whose process still runs with the same start time (a recycled pid has
-another), so it adopts the workers that kept running instead of starting them twice.
+(`<ti>-<try>.pid`: pid and the process's start time), by the worker itself before it tells
+the API it started, and by the executor once the launch returns. An executor reads the folder
+whenever it changed and keeps the entries whose process still runs with the same start time
+(a recycled pid has another), so it adopts the workers that kept running through a restart —
+even one launched by a killed executor that had no time to record it — instead of starting
+them twice. Entries whose process is gone are removed.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from brisa.records import AttemptRef
@@ -64,23 +69,41 @@ class WorkerRegistry:
 
     def record(self, ref: AttemptRef, pid: int) -> None:
         started = process_start_time(pid)
-        tmp = self._path(ref).with_suffix(".tmp")
+        # Unique per writer: the worker and its executor may record it at the same time.
+        tmp = self._path(ref).with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(f"{pid} {started or 0}\n")
         os.replace(tmp, self._path(ref))
+
+    def changed_since(self, mtime_ns: int) -> int | None:
+        """The folder's modification time if it changed since `mtime_ns` (an entry was
+        added or removed) or changed lately, else None. Lately: the file system's clock is
+        coarse, so two changes in one tick leave one time; a recent time is read again."""
+        try:
+            now = self.folder.stat().st_mtime_ns
+        except OSError:
+            return None
+        recent = time.time_ns() - now < 1_000_000_000
+        return now if now != mtime_ns or recent else None
 
     def forget(self, ref: AttemptRef) -> None:
         with contextlib.suppress(FileNotFoundError):
             self._path(ref).unlink()
 
-    def live(self) -> dict[AttemptRef, int]:
-        """Recorded workers whose process is still the one recorded: attempt -> pid."""
+    def live(self, skip: Iterable[AttemptRef] = ()) -> dict[AttemptRef, int]:
+        """Recorded workers whose process is still the one recorded: attempt -> pid. Entries
+        of processes that are gone are removed; those in `skip` (known already) not read."""
         found: dict[AttemptRef, int] = {}
+        known = {self._path(ref).name for ref in skip}
         for path in self.folder.glob("*.pid"):
             match = _NAME.match(path.name)
+            if not match or path.name in known:
+                continue
             try:
                 pid, started = (int(x) for x in path.read_text().split())
             except (OSError, ValueError):
                 continue
-            if match and process_start_time(pid) == started:
+            if process_start_time(pid) == started:
                 found[AttemptRef(int(match.group(1)), int(match.group(2)))] = pid
+            else:
+                path.unlink(missing_ok=True)
         return found
