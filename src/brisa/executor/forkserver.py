@@ -25,6 +25,8 @@ PRELOAD = (
     "brisa.context",
     "brisa.tasklogs",
     "brisa.objectstore.local",
+    "brisa.executor.registry",
+    "brisa.repos.materialise",
 )
 
 
