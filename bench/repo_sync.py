@@ -19,8 +19,6 @@ commit. Everything is on 127.0.0.1 or local files; the server is stopped whateve
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
 import urllib.error
 from pathlib import Path
@@ -30,6 +28,7 @@ from bench import dagfiles
 from bench.figures import Results
 from bench.plan import Plan
 from bench.standalone import Standalone, wait_until
+from brisa.repos.git import base_env, run_git
 
 if TYPE_CHECKING:
     from brisa.repos.sync import RepoSyncer
@@ -37,14 +36,9 @@ if TYPE_CHECKING:
 NAME = "bench"  # the repository, and the team owning its DAGs
 SUBDIR = "dags"
 GIT_TIMEOUT = 60.0
-# Bench-side git: no user or system config, no prompt, a fixed identity.
-_GIT_ENV = {
-    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-    "HOME": "/nonexistent",
-    "LANG": "C",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_CONFIG_GLOBAL": "/dev/null",
-    "GIT_TERMINAL_PROMPT": "0",
+# Bench-side git runs like Brisa's own (no user or system config, no prompt), with a fixed
+# identity.
+_IDENTITY = {
     "GIT_AUTHOR_NAME": "Brisa bench",
     "GIT_AUTHOR_EMAIL": "bench@example.invalid",
     "GIT_COMMITTER_NAME": "Brisa bench",
@@ -53,18 +47,8 @@ _GIT_ENV = {
 
 
 def _git(*args: str, cwd: Path | None = None) -> str:
-    done = subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        env=_GIT_ENV,
-        capture_output=True,
-        text=True,
-        timeout=GIT_TIMEOUT,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"git {' '.join(args)} failed: {done.stderr.strip()[-2000:]}")
-    return done.stdout.strip()
+    out = run_git(list(args), timeout=GIT_TIMEOUT, cwd=cwd, env=base_env(_IDENTITY))
+    return out.decode().strip()
 
 
 def dag_id(i: int) -> str:

@@ -26,21 +26,14 @@ from brisa import tasklogs
 from brisa.errors import InvalidInput
 from brisa.objectstore import ObjectInfo, ObjectStore, open_object_store
 from brisa.repos import snapshots
+from brisa.repos.git import base_env
 from brisa.repos.layout import RepoLayout, tarball_key
 from brisa.repos.materialise import CodeUnavailable, Materialised, materialise
+from support.gitserver import IDENTITY
 
 REPO = "analytics"
 SUBDIR = "dags"
-GIT_ENV = {
-    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-    "HOME": "/nonexistent",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_CONFIG_GLOBAL": "/dev/null",
-    "GIT_AUTHOR_NAME": "Test",
-    "GIT_AUTHOR_EMAIL": "test@example.com",
-    "GIT_COMMITTER_NAME": "Test",
-    "GIT_COMMITTER_EMAIL": "test@example.com",
-}
+GIT_ENV = base_env(IDENTITY)
 
 DAG_FILE = """
 from brisa import DAG, shell, task

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import gzip
-import os
 import socket
 import subprocess
 import threading
@@ -24,15 +23,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 
-# A clean git environment for test-side git commands: no user or system config, no prompt,
-# a fixed identity.
-GIT_ENV = {
-    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-    "HOME": "/nonexistent",
-    "LANG": "C",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_CONFIG_GLOBAL": "/dev/null",
-    "GIT_TERMINAL_PROMPT": "0",
+from brisa.repos.git import base_env, run_git
+
+# Test-side git commands run like Brisa's own (no user or system config, no prompt), with a
+# fixed identity.
+IDENTITY = {
     "GIT_AUTHOR_NAME": "Test",
     "GIT_AUTHOR_EMAIL": "test@example.invalid",
     "GIT_COMMITTER_NAME": "Test",
@@ -41,13 +36,8 @@ GIT_ENV = {
 
 
 def git(*args: str, cwd: Path | None = None) -> str:
-    """Run a test-side git command; its stdout (stripped). Fails loudly with git's stderr."""
-    done = subprocess.run(
-        ["git", *args], cwd=cwd, env=GIT_ENV, capture_output=True, text=True, timeout=30
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"git {' '.join(args)} failed: {done.stderr.strip()}")
-    return done.stdout.strip()
+    """Run a test-side git command; its stdout (stripped). GitError with git's stderr."""
+    return run_git(list(args), timeout=30, cwd=cwd, env=base_env(IDENTITY)).decode().strip()
 
 
 def free_port() -> int:
@@ -188,7 +178,7 @@ class GitDaemon(_Stoppable):
         command = ["git", "daemon", "--reuseaddr", f"--base-path={self.base}", "--export-all"]
         command += ["--listen=127.0.0.1", f"--port={port}", "--informative-errors"]
         proc = subprocess.Popen(
-            command, env=GIT_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            command, env=base_env(IDENTITY), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         if _wait_listening(port) and proc.poll() is None:
             self._proc, self.port = proc, port
@@ -277,7 +267,7 @@ class _GitHandler(BaseHTTPRequestHandler):
                 owner.fetching.set()
                 owner.stopped.wait(owner.fetch_delay)
         env = {
-            **GIT_ENV,
+            **base_env(IDENTITY),
             "GIT_PROJECT_ROOT": str(owner.base),
             "GIT_HTTP_EXPORT_ALL": "1",
             "PATH_INFO": path,
