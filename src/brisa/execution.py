@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from brisa.errors import Conflict, InvalidInput
+from brisa.errors import Conflict, InvalidInput, NotFound
 from brisa.planner import failure_outcome
 from brisa.records import AttemptRef, WorkItem
 from brisa.repos.config import RepoSettings
@@ -41,7 +41,20 @@ class ExecutionService:
 
     def start(self, ref: AttemptRef, *, hostname: str, pid: int) -> WorkItem:
         item = self.store.start_attempt(ref, hostname=hostname, pid=pid, now=self.clock())
-        return dataclasses.replace(item, code=code_location(item, self.sources.get(item.repo)))
+        return dataclasses.replace(item, code=code_location(item, self._source(item)))
+
+    def _source(self, item: WorkItem) -> RepoSettings | None:
+        """The run's repository as configured here, else as the DAG processor registered it
+        (an API configured without the [repos.NAME] tables)."""
+        source = self.sources.get(item.repo)
+        if source is None and item.code_version:
+            try:
+                known = self.store.get_repo(item.repo)
+            except NotFound:
+                return None
+            source = RepoSettings(name=known.name, url=known.url, subdir=known.subdir)
+            self.sources[item.repo] = source
+        return source
 
     def heartbeat(self, ref: AttemptRef) -> None:
         """Raise Conflict when the attempt is no longer current: the worker must stop."""

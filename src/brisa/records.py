@@ -56,6 +56,7 @@ class RepoStatusRecord:
     error_kind: str | None
     consecutive_failures: int
     sync_requested_at: datetime | None
+    subdir: str = ""
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,7 @@ class RepoPipeline:
                 error=result.error,
                 kind=result.kind,
                 now=started,
+                subdir=self.repo.subdir,
             )
         return result
 
@@ -138,7 +139,9 @@ class RepoPipeline:
         return not first
 
     def run_forever(self, stop: threading.Event) -> None:
-        self.store.register_repo(self.repo.name, team=self.repo.owner, url=self.repo.url)
+        self.store.register_repo(
+            self.repo.name, team=self.repo.owner, url=self.repo.url, subdir=self.repo.subdir
+        )
         self._requested()  # requests made before this start are answered by the first pass
         while not stop.is_set():
             self._guarded(self._step)

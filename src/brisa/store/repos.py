@@ -19,19 +19,21 @@ from brisa.store.tables import dag_runs, dags, repos
 class RepoStore:
     engine: sa.Engine
 
-    def _upsert_repo(self, conn: sa.Connection, name: str, team: str, url: str) -> None:
+    def _upsert_repo(
+        self, conn: sa.Connection, name: str, team: str, url: str, subdir: str
+    ) -> None:
+        values = {"team": team, "url": url, "subdir": subdir}
         found = conn.execute(sa.select(repos.c.name).where(repos.c.name == name)).first()
         if found is None:
-            conn.execute(
-                repos.insert().values(name=name, team=team, url=url, consecutive_failures=0)
-            )
+            conn.execute(repos.insert().values(name=name, consecutive_failures=0, **values))
         else:
-            conn.execute(repos.update().where(repos.c.name == name).values(team=team, url=url))
+            conn.execute(repos.update().where(repos.c.name == name).values(**values))
 
-    def register_repo(self, name: str, *, team: str, url: str) -> None:
-        """Make the repository known (before its first sync), with its current team and URL."""
+    def register_repo(self, name: str, *, team: str, url: str, subdir: str = "") -> None:
+        """Make the repository known (before its first sync), with its current team, URL and
+        the folder of its DAG files."""
         with self.engine.execution_options(**WRITE).begin() as conn:
-            self._upsert_repo(conn, name, team, url)
+            self._upsert_repo(conn, name, team, url, subdir)
 
     def record_sync(
         self,
@@ -44,6 +46,7 @@ class RepoStore:
         error: str | None,
         kind: str | None,
         now: datetime,
+        subdir: str = "",
     ) -> None:
         """The outcome of one sync pass: success resets the failure count, a failure keeps
         the current commit (failures never unpublish) and counts up."""
@@ -64,7 +67,7 @@ class RepoStore:
         if published:
             values["published_at"] = now
         with self.engine.execution_options(**WRITE).begin() as conn:
-            self._upsert_repo(conn, name, team, url)
+            self._upsert_repo(conn, name, team, url, subdir)
             conn.execute(repos.update().where(repos.c.name == name).values(**values))
 
     def list_repos(self) -> list[RepoStatusRecord]:

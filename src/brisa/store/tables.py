@@ -105,6 +105,8 @@ repos = sa.Table(
     sa.Column("name", sa.String(100), primary_key=True),
     sa.Column("team", sa.String(100), nullable=False),
     sa.Column("url", sa.String(1000), nullable=False),
+    # Where the DAG files are in a commit, for workers whose API has no [repos.NAME] table.
+    sa.Column("subdir", sa.String(1000), nullable=False, default=""),
     sa.Column("current_sha", sa.String(64), nullable=True),
     sa.Column("published_at", UtcDateTime, nullable=True),
     sa.Column("last_sync_at", UtcDateTime, nullable=True),

@@ -58,6 +58,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("team", sa.String(length=100), nullable=False),
         sa.Column("url", sa.String(length=1000), nullable=False),
+        sa.Column("subdir", sa.String(length=1000), nullable=False),
         sa.Column("current_sha", sa.String(length=64), nullable=True),
         sa.Column("published_at", sa.DateTime(), nullable=True),
         sa.Column("last_sync_at", sa.DateTime(), nullable=True),
