@@ -247,6 +247,12 @@ class SpoolSweeper:
                 hand_over(spool)
             else:
                 self._finish(spool)
+        except FileNotFoundError:
+            if spool.path.exists():
+                raise
+            # Listed while its log process was finishing it: that process shipped the log.
+            self._retrying.discard(spool.path)
+            return True
         except Exception as exc:  # noqa: BLE001 - the store is unavailable, ...: next sweep
             if not expired(spool, self._wall(), self.max_age):
                 level = logging.DEBUG if spool.path in self._retrying else logging.WARNING

@@ -4,6 +4,7 @@ sweeper does with a local folder store, a fake process table and a fake clock.""
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -210,3 +211,22 @@ def test_a_worker_found_dead_is_waited_for_until_its_group_is_gone(tmp_path: Pat
     sweeper = world.sweeper(dies_on_third_look)
     sweeper.wake(42)
     assert sweeper.sweep() == 1 and world.log().startswith(LINES)
+
+
+def test_a_spool_its_log_process_finishes_while_listed_is_left_without_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Listed by the sweep, then shipped and removed by the worker's own log process before
+    # the sweeper opens it (the worker's group ended meanwhile): nothing is left to do.
+    world = World(tmp_path)
+    spool = world.spool(42, LINES)
+
+    def gone(pid: int) -> bool:
+        spool.unlink()
+        spool.with_suffix(".attempt").unlink()
+        return False
+
+    with caplog.at_level(logging.DEBUG, logger="brisa.spools"):
+        assert world.sweeper(group_alive=gone).sweep() == 1
+    assert world.store.list("") == []
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
