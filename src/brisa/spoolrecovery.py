@@ -109,7 +109,7 @@ def closing_note(recovered: int, line_open: bool, wall: float) -> bytes:
 def left_spools(folder: Path) -> list[LeftSpool]:
     """The spool files in a spool folder (`*.chunks/<pid>.log`), with their attempts."""
     found = []
-    for path in folder.glob("*.chunks/*.log"):
+    for path in _spool_files(folder):
         if not path.stem.isdigit():
             continue
         try:
@@ -118,6 +118,18 @@ def left_spools(folder: Path) -> list[LeftSpool]:
             continue
         found.append(LeftSpool(path, int(path.stem), _attempt(path), stat.st_size, stat.st_mtime))
     return found
+
+
+def _spool_files(folder: Path) -> list[Path]:
+    """`*.chunks/*.log` under `folder`; a `.chunks` folder its log process removes while it is
+    listed is skipped (pathlib's glob would fail on it)."""
+    files: list[Path] = []
+    for parent in folder.glob("*.chunks"):
+        try:
+            files += [Path(e.path) for e in os.scandir(parent) if e.name.endswith(".log")]
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+    return files
 
 
 def _attempt(spool: Path) -> Attempt | None:

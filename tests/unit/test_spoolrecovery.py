@@ -230,3 +230,21 @@ def test_a_spool_its_log_process_finishes_while_listed_is_left_without_a_warning
         assert world.sweeper(group_alive=gone).sweep() == 1
     assert world.store.list("") == []
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_a_spool_folder_removed_while_the_sweep_lists_it_is_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = World(tmp_path)
+    world.spool(42, LINES)
+    real = os.scandir
+
+    def vanishing(path: object = ".") -> object:
+        if str(path).endswith(".chunks"):  # removed by its log process once listed
+            raise FileNotFoundError(path)
+        return real(path)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(os, "scandir", vanishing)
+    assert world.sweeper().sweep() == 0
+    monkeypatch.setattr(os, "scandir", real)
+    assert world.sweeper().sweep() == 1
