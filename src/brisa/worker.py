@@ -201,12 +201,8 @@ def _execute(item: dict[str, Any], dags_folder: Path) -> Outcome:
 def _code_root(item: dict[str, Any], config: WorkerConfig) -> tuple[Path, Materialised | None]:
     """The DAG root of the attempt's code and, for a pinned commit, the lease holding it."""
     code: dict[str, str] = item.get("code") or {}
-    if not code.get("sha"):
-        # A plain folder, or an API that sends no "code": the folder as it is now.
-        if not code.get("path"):
-            return Path(config.dags_folder), None
-        return Path(code["path"], code.get("subdir", "")), None
-    # Imported only here: a worker of a folder source never loads it.
+    if not code.get("sha") and not code.get("path"):
+        return Path(config.dags_folder), None  # an API that sends no "code"
     from brisa.repos.materialise import LazyObjectStore, materialise
 
     location = config.logs.location
@@ -217,7 +213,8 @@ def _code_root(item: dict[str, Any], config: WorkerConfig) -> tuple[Path, Materi
         objects=LazyObjectStore(location, config.logs.store_options) if location else None,
         timeout=config.code_timeout,
     )
-    _log(f"code: repo {code['repo']} commit {code['sha'][:7]} from {held.source} ({held.root})")
+    if code.get("sha"):
+        _log(f"code: repo {code['repo']} commit {code['sha'][:7]} from {held.source} ({held.root})")
     return held.root, held
 
 

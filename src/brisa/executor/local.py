@@ -76,8 +76,9 @@ class LocalExecutor:
                 "BRISA_WORKER_REGISTRY": str(self.registry.folder),
             }
             pid = self.launcher.start(argv, env, request.log_path)
-            self._live[request.ref] = (pid, process_start_time(pid))
-            self.registry.record(request.ref, pid)
+            started = process_start_time(pid)
+            self._live[request.ref] = (pid, started)
+            self.registry.record(request.ref, pid, started)
 
     def _adopt_locked(self) -> None:
         """Workers recorded in the registry that this executor does not know (started before

@@ -67,8 +67,10 @@ class WorkerRegistry:
     def _path(self, ref: AttemptRef) -> Path:
         return self.folder / f"{ref.ti_id}-{ref.try_number}.pid"
 
-    def record(self, ref: AttemptRef, pid: int) -> None:
-        started = process_start_time(pid)
+    def record(self, ref: AttemptRef, pid: int, started: int | None = None) -> None:
+        """Enter worker `pid` (started at `started` clock ticks, read from /proc if not
+        given) for attempt `ref`."""
+        started = started if started is not None else process_start_time(pid)
         # Unique per writer: the worker and its executor may record it at the same time.
         tmp = self._path(ref).with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(f"{pid} {started or 0}\n")
