@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -143,7 +144,13 @@ class System:
         """The DAG processor of one source (a folder or a repository's snapshots)."""
         from brisa.processor import DagProcessor
 
-        root = Path(source.path).absolute() if source.path else self.settings.repos_root
+        # A folder's DAG files are in its subdir, as workers find them; a repository's
+        # snapshots are given to the processor one by one by its pipeline.
+        root = (
+            source.dag_root(Path(source.path).absolute())
+            if source.path
+            else self.settings.repos_root / source.name
+        )
         return DagProcessor(
             self.store,
             root,
@@ -156,8 +163,6 @@ class System:
 
     def pipeline(self, repo: Any) -> Any:
         """The sync → parse loop of one git repository."""
-        import os
-
         from brisa.repos.pipeline import RepoPipeline
         from brisa.repos.sync import RepoSyncer
 

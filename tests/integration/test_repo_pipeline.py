@@ -158,3 +158,26 @@ def test_retries_back_off_after_failures_and_the_period_returns_after_a_success(
     assert waits[0] < 30.0 and waits == sorted(waits) and waits[-1] > 30.0
     due.after(ok, 30.0, 100.0, rng)
     assert (due.at, due.failures) == (130.0, 0)
+
+
+def test_a_folder_repository_is_parsed_from_its_subdir_like_workers_read_it(
+    tmp_path: Path,
+) -> None:
+    from brisa.settings import load
+    from brisa.system import System
+
+    (tmp_path / "src" / "dags").mkdir(parents=True)
+    (tmp_path / "src" / "dags" / "a.py").write_text(dag_file("a"))
+    (tmp_path / "src" / "setup.py").write_text("import brisa  # not a DAG file, outside subdir\n")
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "brisa.toml").write_text(
+        f'[repos.dev]\npath = "{tmp_path / "src"}"\nsubdir = "dags"\n'
+    )
+    system = System.create(load(tmp_path / "home", environ={}))
+    try:
+        [source] = system.settings.sources()
+        assert system.processor(source).run_once() == 1
+        [dag] = system.store.list_dags("dev")
+        assert (dag.dag_id, dag.fileloc, dag.repo) == ("a", "a.py", "dev")
+    finally:
+        system.shutdown()
