@@ -9,12 +9,12 @@ execution API of W5, with the local-folder object store; the task functions are 
   worker runs it with log shipping and with the log store disabled (`BRISA_LOGS_LOCATION`
   empty: the output goes straight to the executor's file), alternately, in pairs.
 - Follow latency: the `ticker` task prints `line <i> at <time.time()>` every 100 ms with
-  `[logs] chunk_interval` = 1 s; the driver reads the log with `tasklogs.read` from its last
+  `[logs] chunk_interval` = 1 s; the driver reads the log with `layout.read` from its last
   offset every 10 ms and notes, for each line, when it first became readable.
 - End: W5's no-op task, its log shipped: launch -> worker exited (W5 has the same without
   shipping). The executor counts a worker against `[executor] parallelism` until it exits.
 - Reading: a log of N chunks as a killed worker leaves it (no full.log), and the same bytes as
-  one full.log, read whole with `tasklogs.read`, page after page, from the local store.
+  one full.log, read whole with `layout.read`, page after page, from the local store.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ from bench.worker_cost import (
     work_item,
     worker_output,
 )
-from brisa import tasklogs
 from brisa.executor.launchers import Launcher, launcher
+from brisa.logs import layout
 from brisa.objectstore import ObjectStore, open_object_store
 
 DAG_ID = "bench_logs"
@@ -146,7 +146,7 @@ def follow_latency(
     item = work_item(
         {"lines": lines}, dag_id=DAG_ID, task_id="ticker", fileloc=_FILE, run_id=_run_id(name)
     )
-    prefix = tasklogs.attempt_prefix("default", DAG_ID, item["run_id"], "ticker", 1)
+    prefix = layout.attempt_prefix("default", DAG_ID, item["run_id"], "ticker", 1)
     _, pid = start_worker(
         api, launch, folder, item, _shipping_env(folder / "store", FOLLOW_INTERVAL)
     )
@@ -155,7 +155,7 @@ def follow_latency(
     delays: dict[int, float] = {}
     while True:
         gone = has_exited(pid)  # before the read: what it shipped last is in this read
-        data, offset = tasklogs.read(store, prefix, offset)
+        data, offset = layout.read(store, prefix, offset)
         _new_lines(buffer, data, time.time(), delays)
         if gone or time.monotonic() > deadline:
             break
@@ -175,7 +175,7 @@ def _write_log(store: ObjectStore, prefix: str, chunks: int, chunk_bytes: int) -
     line = b"2026-11-24T10:00:00.000Z " + b"x" * 74 + b"\n"
     chunk = line * max(chunk_bytes // len(line), 1)
     for seq in range(1, chunks + 1):
-        store.put(tasklogs.chunk_key(prefix, seq), chunk)
+        store.put(layout.chunk_key(prefix, seq), chunk)
     return len(chunk) * chunks
 
 
@@ -184,7 +184,7 @@ def _read_whole(store: ObjectStore, prefix: str, size: int) -> float:
     started = time.perf_counter()
     offset = 0
     while True:
-        data, offset = tasklogs.read(store, prefix, offset)
+        data, offset = layout.read(store, prefix, offset)
         if not data:
             break
     elapsed = time.perf_counter() - started
@@ -198,10 +198,10 @@ def reading(
 ) -> list[dict[str, float]]:
     """Read a finished log of `chunks` chunks whole, without full.log and with it."""
     store = open_object_store(f"file://{folder / 'read-store'}")
-    killed = tasklogs.attempt_prefix("default", DAG_ID, "killed", "t", 1)
+    killed = layout.attempt_prefix("default", DAG_ID, "killed", "t", 1)
     size = _write_log(store, killed, chunks, chunk_bytes)
-    complete = tasklogs.attempt_prefix("default", DAG_ID, "complete", "t", 1)
-    store.put(complete + tasklogs.FULL, store.get(tasklogs.chunk_key(killed, 1)) * chunks)
+    complete = layout.attempt_prefix("default", DAG_ID, "complete", "t", 1)
+    store.put(complete + layout.FULL, store.get(layout.chunk_key(killed, 1)) * chunks)
     return [
         {
             "logs.read_chunks": _read_whole(store, killed, size) * 1000,

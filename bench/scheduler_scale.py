@@ -33,7 +33,7 @@ def noop() -> None:
 
 def build_spec(index: int, tasks: int) -> dict[str, Any]:
     """One DAG: a root task, then `tasks - 1` tasks that depend on it."""
-    from brisa.spec import serialize
+    from brisa.core.spec import serialize
 
     with DAG(f"scale_{index:05d}", max_active_tasks=tasks) as dag:
         root = noop.override(task_id="t000")()
@@ -63,7 +63,7 @@ class InstantExecutor:
         pass
 
     def complete(self, store: Any, clock: Callable[[], datetime]) -> int:
-        from brisa.states import TaskState
+        from brisa.core.states import TaskState
 
         done = len(self.launched)
         for ref in self.launched:
@@ -78,7 +78,7 @@ def _clock() -> datetime:
 
 
 def _populate(store: Any, dags: int, tasks: int) -> None:
-    from brisa.control import trigger
+    from brisa.control.commands import trigger
 
     now = _clock()
     for i in range(dags):
@@ -107,7 +107,7 @@ def _drive(scheduler: Any, executor: InstantExecutor, store: Any) -> dict[str, f
 
 def measure(url: str, dags: int, tasks: int, parallelism: int, logs: Path) -> dict[str, float]:
     """Publish, trigger, then schedule everything to success; figures of the scheduling."""
-    from brisa.planner import Limits
+    from brisa.core.planner import Limits
     from brisa.scheduler import Scheduler
     from brisa.store import open_store
 

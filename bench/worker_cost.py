@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import dagfiles
+from brisa.core.records import WorkItem
 from brisa.executor.launchers import Launcher, launcher
-from brisa.records import WorkItem
 
 _PATH = re.compile(r"^/execution/v1/attempts/(\d+)/(\d+)/(start|heartbeat|finish)$")
 _WORKER_FILE = "bench_worker.py"

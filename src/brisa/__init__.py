@@ -3,9 +3,9 @@
 This package exports the authoring API only; everything else is internal.
 """
 
-from brisa.context import TaskContext, get_current_context
-from brisa.dag import DAG, Task, TriggerRule, shell, task
-from brisa.params import Param
+from brisa.authoring.context import TaskContext, get_current_context
+from brisa.authoring.dag import DAG, Task, TriggerRule, shell, task
+from brisa.authoring.params import Param
 
 __all__ = [
     "DAG",

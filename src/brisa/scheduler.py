@@ -12,11 +12,8 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from brisa import tokens
-from brisa.control import run_id_for
-from brisa.errors import Conflict
-from brisa.executor.base import Executor, LaunchRequest
-from brisa.planner import (
+from brisa.core import tokens
+from brisa.core.planner import (
     Action,
     CreateRun,
     DagSchedule,
@@ -29,9 +26,11 @@ from brisa.planner import (
     Snapshot,
     plan,
 )
-from brisa.records import AttemptRef
-from brisa.retention import Retention
-from brisa.spec import DagSpec
+from brisa.core.records import AttemptRef, run_id_for
+from brisa.core.spec import DagSpec
+from brisa.errors import Conflict
+from brisa.executor.base import Executor, LaunchRequest
+from brisa.logs.retention import Retention
 from brisa.store import Store
 
 log = logging.getLogger("brisa.scheduler")

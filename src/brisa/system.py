@@ -96,8 +96,8 @@ class System:
     @property
     def scheduler(self) -> Any:
         if self._scheduler is None:
+            from brisa.core.planner import Limits
             from brisa.executor.local import LocalExecutor
-            from brisa.planner import Limits
             from brisa.scheduler import Scheduler
 
             s = self.settings
@@ -131,7 +131,7 @@ class System:
         """Hourly pruning of old logs, when `[logs] retention` is set."""
         if self.settings.logs.retention <= 0:
             return None
-        from brisa.retention import Retention
+        from brisa.logs.retention import Retention
 
         keep = timedelta(seconds=self.settings.logs.retention)
         return Retention(self.objects, keep, started_at=self.clock())
@@ -142,7 +142,7 @@ class System:
 
     def processor(self, source: Any) -> Any:
         """The DAG processor of one source (a folder or a repository's snapshots)."""
-        from brisa.processor import DagProcessor
+        from brisa.dagprocessor.processor import DagProcessor
 
         # A folder's DAG files are in its subdir, as workers find them; a repository's
         # snapshots are given to the processor one by one by its pipeline.
@@ -163,7 +163,7 @@ class System:
 
     def pipeline(self, repo: Any) -> Any:
         """The sync → parse loop of one git repository."""
-        from brisa.repos.pipeline import RepoPipeline
+        from brisa.dagprocessor.pipeline import RepoPipeline
         from brisa.repos.sync import RepoSyncer
 
         syncer = RepoSyncer(
@@ -195,7 +195,7 @@ class System:
 
     def api_app(self) -> Any:
         from brisa.api.app import ApiContext, create_app
-        from brisa.execution import ExecutionService
+        from brisa.control.execution import ExecutionService
 
         execution = ExecutionService(
             self.store,

@@ -14,13 +14,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from brisa import tasklogs
 from brisa.errors import InvalidInput, NotFound
+from brisa.logs import layout
 from brisa.objectstore import ObjectInfo, ObjectStore, StoreUnavailable, open_object_store
 from conftest import S3Server
 
 MiB = 1024 * 1024
-PREFIX = tasklogs.attempt_prefix("data", "etl", "manual__1", "load", 1)
+PREFIX = layout.attempt_prefix("data", "etl", "manual__1", "load", 1)
 
 # ---------------------------------------------------------------------------------------------
 # The port
@@ -189,13 +189,13 @@ def test_s3_outage_is_reported_quickly_and_the_store_recovers(
 
 def ship(store: ObjectStore, *chunks: bytes, first: int = 1) -> None:
     for seq, chunk in enumerate(chunks, start=first):
-        store.put(tasklogs.chunk_key(PREFIX, seq), chunk)
+        store.put(layout.chunk_key(PREFIX, seq), chunk)
 
 
 def read_all(store: ObjectStore, limit: int, offset: int = 0) -> list[bytes]:
     pages = []
     while True:
-        page, offset = tasklogs.read(store, PREFIX, offset, limit)
+        page, offset = layout.read(store, PREFIX, offset, limit)
         if not page:
             return pages
         pages.append(page)
@@ -204,22 +204,22 @@ def read_all(store: ObjectStore, limit: int, offset: int = 0) -> list[bytes]:
 def test_chunks_read_back_in_order_and_a_follower_gets_only_new_bytes(
     object_store: ObjectStore,
 ) -> None:
-    assert tasklogs.read(object_store, PREFIX) == (b"", 0)
+    assert layout.read(object_store, PREFIX) == (b"", 0)
     ship(object_store, b"line 1\n", b"line 2\nline ", b"3\n")
-    data, offset = tasklogs.read(object_store, PREFIX)
+    data, offset = layout.read(object_store, PREFIX)
     assert (data, offset) == (b"line 1\nline 2\nline 3\n", 21)
-    assert tasklogs.read(object_store, PREFIX, offset) == (b"", 21)
+    assert layout.read(object_store, PREFIX, offset) == (b"", 21)
     ship(object_store, b"line 4\n", b"line 5\n", first=4)
-    assert tasklogs.read(object_store, PREFIX, offset) == (b"line 4\nline 5\n", 35)
-    assert tasklogs.read(object_store, PREFIX, 10) == (b"e 2\nline 3\nline 4\nline 5\n", 35)
+    assert layout.read(object_store, PREFIX, offset) == (b"line 4\nline 5\n", 35)
+    assert layout.read(object_store, PREFIX, 10) == (b"e 2\nline 3\nline 4\nline 5\n", 35)
 
 
 def test_full_log_is_preferred_over_chunks(object_store: ObjectStore) -> None:
     ship(object_store, b"chunk one\n", b"chunk two\n")
-    object_store.put(PREFIX + tasklogs.FULL, b"chunk one\nchunk two\nlast words\n")
-    assert tasklogs.read(object_store, PREFIX) == (b"chunk one\nchunk two\nlast words\n", 31)
-    assert tasklogs.read(object_store, PREFIX, 20) == (b"last words\n", 31)
-    assert tasklogs.read(object_store, PREFIX, 31) == (b"", 31)
+    object_store.put(PREFIX + layout.FULL, b"chunk one\nchunk two\nlast words\n")
+    assert layout.read(object_store, PREFIX) == (b"chunk one\nchunk two\nlast words\n", 31)
+    assert layout.read(object_store, PREFIX, 20) == (b"last words\n", 31)
+    assert layout.read(object_store, PREFIX, 31) == (b"", 31)
 
 
 def test_a_full_page_ends_on_a_line_boundary(object_store: ObjectStore) -> None:
@@ -241,13 +241,13 @@ def test_a_100_mib_log_is_read_page_by_page_in_bounded_memory(object_store: Obje
     line = b"%07d " + b"x" * 90 + b"\n"  # 104 bytes
     chunk = b"".join(line % n for n in range(MiB // len(line) + 1))[:MiB]
     for seq in range(1, 101):
-        object_store.put(tasklogs.chunk_key(PREFIX, seq), chunk)
+        object_store.put(layout.chunk_key(PREFIX, seq), chunk)
     del chunk
     tracemalloc.start()
     try:
         offset, pages = 0, 0
         while True:
-            page, offset = tasklogs.read(object_store, PREFIX, offset, limit=MiB)
+            page, offset = layout.read(object_store, PREFIX, offset, limit=MiB)
             if not page:
                 break
             pages += 1
@@ -269,10 +269,10 @@ class FinishesDuringRead:
         self.store.put(key, data)
 
     def get(self, key: str, start: int = 0, end: int | None = None) -> bytes:
-        if not self.finished and not key.endswith(tasklogs.FULL):
+        if not self.finished and not key.endswith(layout.FULL):
             self.finished = True
             chunks = self.store.list(PREFIX)
-            self.store.put(PREFIX + tasklogs.FULL, b"".join(self.store.get(o.key) for o in chunks))
+            self.store.put(PREFIX + layout.FULL, b"".join(self.store.get(o.key) for o in chunks))
             self.store.delete(o.key for o in chunks)
         return self.store.get(key, start, end)
 
@@ -286,6 +286,6 @@ class FinishesDuringRead:
 def test_a_reader_racing_the_end_of_the_task_gets_the_whole_log(object_store: ObjectStore) -> None:
     ship(object_store, b"one\n", b"two\n", b"three\n")
     racing = FinishesDuringRead(object_store)
-    assert tasklogs.read(racing, PREFIX, 2) == (b"e\ntwo\nthree\n", 14)
+    assert layout.read(racing, PREFIX, 2) == (b"e\ntwo\nthree\n", 14)
     assert racing.finished
-    assert [o.key for o in object_store.list(PREFIX)] == [PREFIX + tasklogs.FULL]
+    assert [o.key for o in object_store.list(PREFIX)] == [PREFIX + layout.FULL]

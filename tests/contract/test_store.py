@@ -18,10 +18,10 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from brisa import DAG, shell, task
+from brisa.authoring.serialize import serialize
+from brisa.core.records import AttemptRef, RunRecord, TaskRecord
+from brisa.core.states import RunState, TaskState
 from brisa.errors import Conflict, InvalidInput, NotFound
-from brisa.records import AttemptRef, RunRecord, TaskRecord
-from brisa.spec import serialize
-from brisa.states import RunState, TaskState
 from brisa.store import Store, open_store
 from brisa.store.migrate import MIGRATIONS, upgrade
 from brisa.store.tables import dag_versions, metadata
@@ -772,7 +772,7 @@ def test_of_threads_racing_to_queue_a_task_exactly_one_wins(store: Store, store_
 def test_workers_are_told_where_the_dag_files_are_even_by_an_api_without_repo_tables(
     store: Store,
 ) -> None:
-    from brisa.execution import ExecutionService
+    from brisa.control.execution import ExecutionService
     from brisa.repos.config import RepoSettings
 
     store.register_repo("dags", team=TEAM, url="file:///srv/dags.git", subdir="pipelines")

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from brisa import tasklogs
+from brisa.logs import layout
 from support.standalone import ApiError, Standalone
 
 CHUNK_INTERVAL = 1.0
@@ -239,7 +239,7 @@ def test_bad_log_requests_get_a_readable_error(
 
 def age_log(brisa: Standalone, run_id: str, days: float) -> list[Path]:
     """Make one attempt's log objects look `days` old; return their files."""
-    prefix = tasklogs.attempt_prefix("default", "logs_quick", run_id, "hello", 1)
+    prefix = layout.attempt_prefix("default", "logs_quick", run_id, "hello", 1)
     files = sorted((brisa.home / "logs" / prefix).glob("*"))
     assert files, f"no log objects under {prefix}"
     stamp = time.time() - days * 86400

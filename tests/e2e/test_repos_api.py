@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from brisa.webhooks import github_signature
+from brisa.core.webhooks import github_signature
 from support.standalone import ApiError, Standalone
 
 SECRET = "webhook-secret-of-the-signed-repo"

@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from brisa.executor.registry import WorkerRegistry
+from brisa.worker.registry import WorkerRegistry
 from support.standalone import ApiError, Standalone
 
 FAST = {

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from brisa.core.records import AttemptRef
 from brisa.executor.base import LaunchRequest
 from brisa.executor.launchers import ForkServerLauncher, SpawnLauncher
 from brisa.executor.local import LocalExecutor
-from brisa.executor.registry import WorkerRegistry, process_group_alive, process_start_time
-from brisa.records import AttemptRef
+from brisa.worker.registry import WorkerRegistry, process_group_alive, process_start_time
 
 
 def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:

@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from brisa import tasklogs
 from brisa.errors import InvalidInput
+from brisa.logs import layout as tasklogs
 from brisa.objectstore import ObjectInfo, ObjectStore, open_object_store
 from brisa.repos import snapshots
 from brisa.repos.git import base_env

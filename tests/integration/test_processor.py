@@ -1,4 +1,5 @@
-"""The DAG processor end to end: real `python -m brisa.parsing` children, a real SQLite store.
+"""The DAG processor end to end: real `python -m brisa.dagprocessor.parsing` children and a
+real SQLite store.
 
 What is asserted is what a user sees through the store (`list_dags`, `list_import_errors`):
 which DAGs are listed, from which file, in which version, and which files are reported broken,
@@ -16,8 +17,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from brisa.processor import DagProcessor
-from brisa.records import DagRecord, ImportErrorRecord
+from brisa.core.records import DagRecord, ImportErrorRecord
+from brisa.dagprocessor.processor import DagProcessor
 from brisa.store import Store, open_store
 from brisa.store.tables import dag_versions
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from brisa.processor import DagProcessor
+from brisa.dagprocessor.pipeline import Due, RepoPipeline
+from brisa.dagprocessor.processor import DagProcessor
 from brisa.repos.config import RepoSettings
-from brisa.repos.pipeline import Due, RepoPipeline
 from brisa.repos.sync import RepoSyncer, SyncResult
 from brisa.store import Store, open_store
 from support.gitserver import Upstream

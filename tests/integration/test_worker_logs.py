@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from brisa import tasklogs
 from brisa.errors import NotFound
-from brisa.executor.registry import WorkerRegistry
+from brisa.logs import layout
 from brisa.objectstore import ObjectStore, open_object_store
+from brisa.worker.registry import WorkerRegistry
 from support.standalone import FINISHED, Standalone
 
 CHUNK_INTERVAL = 1.0
@@ -49,13 +49,13 @@ def add_dag(brisa: Standalone, dag_id: str, source: str) -> None:
 
 
 def prefix(run: dict[str, Any], task_id: str) -> str:
-    return tasklogs.attempt_prefix("default", run["dag_id"], run["run_id"], task_id, 1)
+    return layout.attempt_prefix("default", run["dag_id"], run["run_id"], task_id, 1)
 
 
 def text(store: ObjectStore, key_prefix: str) -> str:
     for _ in range(10):
         try:
-            return tasklogs.read(store, key_prefix, 0, 64 << 20)[0].decode()
+            return layout.read(store, key_prefix, 0, 64 << 20)[0].decode()
         except FileNotFoundError:  # the local store's list() racing the worker's cleanup
             time.sleep(0.05)
     raise AssertionError(f"cannot read {key_prefix}")
@@ -66,7 +66,7 @@ def final_text(brisa: Standalone, store: ObjectStore, key_prefix: str) -> str:
 
     def only_full_log() -> bool:
         try:
-            return [o.key for o in store.list(key_prefix)] == [key_prefix + tasklogs.FULL]
+            return [o.key for o in store.list(key_prefix)] == [key_prefix + layout.FULL]
         except FileNotFoundError:  # the local store's list() racing the worker's cleanup
             return False
 

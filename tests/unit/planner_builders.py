@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from brisa import DAG, shell
-from brisa.planner import (
+from brisa.authoring.serialize import serialize
+from brisa.core.planner import (
     Action,
     Limits,
     QueueTask,
@@ -21,9 +22,9 @@ from brisa.planner import (
     SetTaskState,
     Snapshot,
 )
-from brisa.records import AttemptRef, DagRecord, RunRecord, TaskRecord
-from brisa.spec import DagSpec, serialize
-from brisa.states import RunState, TaskState
+from brisa.core.records import AttemptRef, DagRecord, RunRecord, TaskRecord
+from brisa.core.spec import DagSpec
+from brisa.core.states import RunState, TaskState
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 

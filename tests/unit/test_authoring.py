@@ -15,7 +15,7 @@ import pytest
 
 import brisa
 from brisa import DAG, Param, TriggerRule, shell, task
-from brisa.dag import PythonTask, ShellTask, collecting
+from brisa.authoring.dag import PythonTask, ShellTask, collecting
 from brisa.errors import DagDefinitionError, InvalidInput
 
 START = datetime(2026, 1, 1, tzinfo=UTC)

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from brisa import DAG, TriggerRule, get_current_context, shell, task
-from brisa.context import TaskContext
-from brisa.dagtest import Hooks, LocalRun, TaskResult, executor, run_dag, run_local
+from brisa.authoring.context import TaskContext
+from brisa.authoring.serialize import serialize
+from brisa.cli.dagtest import Hooks, LocalRun, TaskResult, executor, run_dag, run_local
+from brisa.core.states import TaskState
 from brisa.errors import InvalidInput, NotFound
-from brisa.runner import Outcome
-from brisa.spec import serialize
-from brisa.states import TaskState
+from brisa.worker.runner import Outcome
 
 T = TaskState
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

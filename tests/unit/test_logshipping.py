@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from brisa.errors import NotFound
-from brisa.logcapture import LineStamper, Spool, utc_stamp
-from brisa.logshipping import (
+from brisa.logs.capture import LineStamper, Spool, utc_stamp
+from brisa.logs.masking import DEFAULT_ENV_PATTERN, Masker, env_secrets, param_secrets
+from brisa.logs.shipping import (
     FIRST_BACKOFF,
     MAX_BACKOFF,
     Chunker,
@@ -22,7 +23,6 @@ from brisa.logshipping import (
     backoff,
     chunk_ranges,
 )
-from brisa.masking import DEFAULT_ENV_PATTERN, Masker, env_secrets, param_secrets
 from brisa.objectstore import ObjectInfo, StoreUnavailable
 
 # --- Masking ---------------------------------------------------------------------------------

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from brisa import logtail, tasklogs
-from brisa.logtail import Chunk, End, Follower
+from brisa.core.records import AttemptRecord, RunRecord, TaskRecord
+from brisa.core.states import RunState, TaskState
+from brisa.logs import layout
+from brisa.logs import tail
+from brisa.logs.tail import Chunk, End, Follower
 from brisa.objectstore.local import LocalObjectStore
-from brisa.records import AttemptRecord, RunRecord, TaskRecord
-from brisa.states import RunState, TaskState
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 RUN = RunRecord(
@@ -21,7 +22,7 @@ RUN = RunRecord(
     state=RunState.RUNNING, version_id=1, logical_date=T0, data_interval_start=T0,
     data_interval_end=T0, conf={}, created_at=T0,
 )  # fmt: skip
-PREFIX = tasklogs.attempt_prefix("team", "dag", "manual__1", "hello", 1)
+PREFIX = layout.attempt_prefix("team", "dag", "manual__1", "hello", 1)
 
 
 class World:
@@ -59,7 +60,7 @@ class World:
 
     # the worker
     def ship(self, seq: int, text: str) -> None:
-        self.objects.put(tasklogs.chunk_key(PREFIX, seq), text.encode())
+        self.objects.put(layout.chunk_key(PREFIX, seq), text.encode())
 
     def finish(self, state: TaskState = TaskState.SUCCESS) -> None:
         self.ti = dataclasses.replace(self.ti, state=state, end_date=self.now())
@@ -67,7 +68,7 @@ class World:
     def write_full(self) -> None:
         chunks = [i for i in self.objects.list(PREFIX)]
         data = b"".join(self.objects.get(i.key) for i in chunks)
-        self.objects.put(PREFIX + tasklogs.FULL, data)
+        self.objects.put(PREFIX + layout.FULL, data)
         self.objects.delete(i.key for i in chunks)
 
     def follower(self, offset: int = 0, try_number: int | None = None) -> Follower:
@@ -127,7 +128,7 @@ def test_the_log_of_a_killed_worker_ends_once_it_has_settled(world: World) -> No
     found = events(world.follower())
 
     assert found == [Chunk(1, "partial\n", 8), End(1, 8)]
-    assert 5.0 + logtail.SETTLE <= world.elapsed <= 5.0 + logtail.SETTLE + 1.0
+    assert 5.0 + tail.SETTLE <= world.elapsed <= 5.0 + tail.SETTLE + 1.0
 
 
 def test_following_resumes_exactly_at_an_offset(world: World) -> None:
@@ -144,8 +145,8 @@ def test_following_resumes_exactly_at_an_offset(world: World) -> None:
 
 def test_a_character_cut_between_two_chunks_is_sent_whole(world: World) -> None:
     data = "€uro\n".encode()
-    world.objects.put(tasklogs.chunk_key(PREFIX, 1), data[:2])
-    world.at(0.5, lambda: world.objects.put(tasklogs.chunk_key(PREFIX, 2), data[2:]))
+    world.objects.put(layout.chunk_key(PREFIX, 1), data[:2])
+    world.at(0.5, lambda: world.objects.put(layout.chunk_key(PREFIX, 2), data[2:]))
     world.at(0.6, world.finish)
 
     found = events(world.follower())
@@ -183,28 +184,28 @@ def test_a_follower_is_let_go_after_its_maximum_duration(world: World) -> None:
 
 def test_a_page_is_finished_once_the_log_is_complete(world: World) -> None:
     world.ship(1, "a\n")
-    page = logtail.page(world.objects, world, RUN, world.ti, 1, 0, world.now())
+    page = tail.page(world.objects, world, RUN, world.ti, 1, 0, world.now())
     assert (page.content, page.next_offset, page.finished) == ("a\n", 2, False)
 
     world.finish()
-    page = logtail.page(world.objects, world, RUN, world.ti, 1, 2, world.now())
+    page = tail.page(world.objects, world, RUN, world.ti, 1, 2, world.now())
     assert not page.finished  # ended a moment ago: the worker may still ship its last lines
 
     world.write_full()
-    page = logtail.page(world.objects, world, RUN, world.ti, 1, 2, world.now())
+    page = tail.page(world.objects, world, RUN, world.ti, 1, 2, world.now())
     assert (page.content, page.next_offset, page.finished) == ("", 2, True)
 
 
 def test_a_page_of_a_killed_worker_is_finished_after_it_settled(world: World) -> None:
     world.ship(1, "a\n")
     world.finish(TaskState.FAILED)
-    world.sleep(logtail.SETTLE)
+    world.sleep(tail.SETTLE)
 
-    assert logtail.page(world.objects, world, RUN, world.ti, 1, 0, world.now()).finished
+    assert tail.page(world.objects, world, RUN, world.ti, 1, 0, world.now()).finished
 
 
 def test_a_log_ending_in_half_a_character_is_still_sent_whole_at_the_end(world: World) -> None:
-    world.objects.put(tasklogs.chunk_key(PREFIX, 1), b"ok \xe2\x82")
+    world.objects.put(layout.chunk_key(PREFIX, 1), b"ok \xe2\x82")
     world.write_full()
 
     found = events(world.follower())
@@ -216,7 +217,7 @@ def test_a_log_ending_in_half_a_character_is_still_sent_whole_at_the_end(world: 
 def test_a_large_log_is_read_in_bounded_pages(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(logtail, "PAGE_BYTES", 1000)
+    monkeypatch.setattr(tail, "PAGE_BYTES", 1000)
     lines = "".join(f"line {i:05d} ✓\n" for i in range(700))  # about 10 pages
     world.ship(1, lines[:4000])
     world.ship(2, lines[4000:])
@@ -225,7 +226,7 @@ def test_a_large_log_is_read_in_bounded_pages(
 
     pages, offset = [], 0
     while True:
-        page = logtail.page(world.objects, world, RUN, world.ti, 1, offset, world.now())
+        page = tail.page(world.objects, world, RUN, world.ti, 1, offset, world.now())
         if not page.content:
             break
         pages.append(page.content)

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from brisa.authoring.params import Param, as_param, infer_type, resolve_conf
 from brisa.errors import InvalidInput
-from brisa.params import Param, as_param, infer_type, resolve_conf
 
 
 def specs(**params: Any) -> dict[str, dict[str, Any]]:

@@ -24,7 +24,7 @@ from planner_builders import (
 )
 
 from brisa import DAG, Param, task
-from brisa.planner import (
+from brisa.core.planner import (
     Action,
     CreateRun,
     DagSchedule,
@@ -38,9 +38,9 @@ from brisa.planner import (
     failure_outcome,
     plan,
 )
-from brisa.records import AttemptRef, RunRecord, TaskRecord
-from brisa.spec import DagSpec
-from brisa.states import RunState, TaskState
+from brisa.core.records import AttemptRef, RunRecord, TaskRecord
+from brisa.core.spec import DagSpec
+from brisa.core.states import RunState, TaskState
 
 T, R = TaskState, RunState
 BERLIN = ZoneInfo("Europe/Berlin")

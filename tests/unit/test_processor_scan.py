@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from brisa.processor import diff, looks_like_dag_file, scan
+from brisa.dagprocessor.processor import diff, looks_like_dag_file, scan
 
 
 def touch(root: Path, rel: str, text: str = "import brisa\n") -> Path:

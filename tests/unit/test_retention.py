@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from brisa import tasklogs
+from brisa.logs import layout
+from brisa.logs.retention import EVERY, FIRST_AFTER, Pruned, Retention, prune
 from brisa.objectstore.local import LocalObjectStore
-from brisa.retention import EVERY, FIRST_AFTER, Pruned, Retention, prune
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -29,7 +29,7 @@ def put(store: LocalObjectStore, key: str, data: bytes, modified: datetime) -> N
 
 
 def attempt(run: str, try_number: int = 1) -> str:
-    return tasklogs.attempt_prefix("team", "dag", run, "task", try_number)
+    return layout.attempt_prefix("team", "dag", run, "task", try_number)
 
 
 def keys(store: LocalObjectStore) -> set[str]:

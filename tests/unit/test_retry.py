@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from brisa.retry import MAX_BACKOFF_SECONDS, can_retry, retry_delay
+from brisa.core.retry import MAX_BACKOFF_SECONDS, can_retry, retry_delay
 
 
 @pytest.mark.parametrize("try_number", [1, 2, 5, 30])

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from brisa import DAG, Param, shell, task
+from brisa.authoring.serialize import serialize
+from brisa.core.spec import SPEC_FORMAT, DagSpec, canonical_json, structure_version
 from brisa.errors import DagDefinitionError
-from brisa.spec import SPEC_FORMAT, DagSpec, canonical_json, serialize, structure_version
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -12,10 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from brisa import tasklogs
-from brisa.objectstore import ObjectInfo, StoreUnavailable
-from brisa.objectstore.local import LocalObjectStore
-from brisa.spoolrecovery import (
+from brisa.logs import layout
+from brisa.logs.recovery import (
     MAX_AGE,
     Completion,
     LeftSpool,
@@ -25,9 +23,11 @@ from brisa.spoolrecovery import (
     judge,
     tail_chunks,
 )
+from brisa.objectstore import ObjectInfo, StoreUnavailable
+from brisa.objectstore.local import LocalObjectStore
 
 ATTEMPT = ("team", "dag", "run", "task", 1)
-PREFIX = tasklogs.attempt_prefix(*ATTEMPT)
+PREFIX = layout.attempt_prefix(*ATTEMPT)
 NOW = 1_800_000_000.0
 
 
@@ -54,9 +54,9 @@ def test_a_dead_workers_spool_is_finished_or_handed_over_if_it_never_started() -
 
 def test_what_the_store_holds_is_read_from_its_chunks() -> None:
     assert completion(PREFIX, []) == Completion(shipped=0, last=0)
-    chunks = [info(tasklogs.chunk_key(PREFIX, n), 100) for n in (2, 1, 3)]
+    chunks = [info(layout.chunk_key(PREFIX, n), 100) for n in (2, 1, 3)]
     assert completion(PREFIX, chunks) == Completion(shipped=300, last=3)
-    assert completion(PREFIX, [*chunks, info(PREFIX + tasklogs.FULL, 300)]) is None
+    assert completion(PREFIX, [*chunks, info(PREFIX + layout.FULL, 300)]) is None
 
 
 def test_the_tail_continues_the_numbering_in_pieces_of_at_most_chunk_bytes() -> None:
@@ -103,7 +103,7 @@ class World:
         return path
 
     def log(self) -> bytes:
-        return tasklogs.read(self.store, PREFIX, 0, 1 << 20)[0]
+        return layout.read(self.store, PREFIX, 0, 1 << 20)[0]
 
 
 LINES = b"".join(b"2026-11-24T10:00:00.000Z line %d\n" % i for i in range(10))
@@ -113,7 +113,7 @@ def test_the_unshipped_tail_goes_to_the_store_then_full_log_and_the_spool_goes(
     tmp_path: Path,
 ) -> None:
     world = World(tmp_path)
-    world.store.put(tasklogs.chunk_key(PREFIX, 1), LINES[:120])  # shipped before the kill
+    world.store.put(layout.chunk_key(PREFIX, 1), LINES[:120])  # shipped before the kill
     spool = world.spool(42, LINES)
     spool.with_suffix(".attempt-partial").write_text("[")  # a write the kill interrupted
     assert world.sweeper().sweep() == 1
@@ -123,7 +123,7 @@ def test_the_unshipped_tail_goes_to_the_store_then_full_log_and_the_spool_goes(
         b" brisa: the worker ended before its log was complete; the executor shipped the "
         b"last %d bytes from its spool file\n" % (len(LINES) - 120)
     )
-    assert [o.key for o in world.store.list(PREFIX)] == [PREFIX + tasklogs.FULL]
+    assert [o.key for o in world.store.list(PREFIX)] == [PREFIX + layout.FULL]
     assert not spool.exists() and not spool.parent.exists()
 
 
@@ -137,10 +137,10 @@ def test_a_line_cut_by_the_kill_is_ended_before_the_closing_line(tmp_path: Path)
 
 def test_an_offset_a_reader_took_from_the_chunks_stays_valid(tmp_path: Path) -> None:
     world = World(tmp_path)
-    world.store.put(tasklogs.chunk_key(PREFIX, 1), LINES[:120])
+    world.store.put(layout.chunk_key(PREFIX, 1), LINES[:120])
     world.spool(42, LINES)
     world.sweeper().sweep()
-    assert tasklogs.read(world.store, PREFIX, 120)[0].startswith(LINES[120:])
+    assert layout.read(world.store, PREFIX, 120)[0].startswith(LINES[120:])
 
 
 def test_a_live_workers_spool_is_not_touched(tmp_path: Path) -> None:
@@ -153,7 +153,7 @@ def test_a_live_workers_spool_is_not_touched(tmp_path: Path) -> None:
 
 def test_a_complete_log_is_left_as_it_is_and_its_spool_removed(tmp_path: Path) -> None:
     world = World(tmp_path)
-    world.store.put(PREFIX + tasklogs.FULL, LINES)
+    world.store.put(PREFIX + layout.FULL, LINES)
     spool = world.spool(42, LINES + b"more")
     world.sweeper().sweep()
     assert world.log() == LINES and not spool.exists()

@@ -6,8 +6,7 @@ import itertools
 
 import pytest
 
-from brisa.errors import Conflict, IllegalTransition
-from brisa.states import (
+from brisa.core.states import (
     ACTIVE_TASK_STATES,
     FINISHED_RUN_STATES,
     FINISHED_TASK_STATES,
@@ -21,6 +20,7 @@ from brisa.states import (
     task_sources,
     task_transition,
 )
+from brisa.errors import Conflict, IllegalTransition
 
 R, T = RunState, TaskState
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from brisa.context import TaskContext
+from brisa.authoring.context import TaskContext
+from brisa.authoring.templating import names_in, render
 from brisa.errors import InvalidInput
-from brisa.templating import names_in, render
 
 VARS: dict[str, Any] = {
     "ds": "2026-01-02",

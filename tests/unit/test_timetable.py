@@ -10,8 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from brisa.errors import InvalidInput
-from brisa.timetable import (
+from brisa.core.timetable import (
     data_interval,
     describe,
     due_fires,
@@ -22,6 +21,7 @@ from brisa.timetable import (
     parse_schedule,
     previous_fire,
 )
+from brisa.errors import InvalidInput
 
 BERLIN = ZoneInfo("Europe/Berlin")
 START = datetime(2026, 1, 1, tzinfo=UTC)

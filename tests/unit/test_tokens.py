@@ -2,9 +2,9 @@
 
 import pytest
 
-from brisa import tokens
+from brisa.core import tokens
+from brisa.core.records import AttemptRef
 from brisa.errors import Unauthorized
-from brisa.records import AttemptRef
 
 
 def test_a_token_is_valid_for_its_attempt_only() -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from brisa.dag import TriggerRule
-from brisa.states import TaskState
-from brisa.trigger_rules import Verdict, evaluate
+from brisa.authoring.dag import TriggerRule
+from brisa.core.states import TaskState
+from brisa.core.trigger_rules import Verdict, evaluate
 
 T = TaskState
 OK, FAIL, UFAIL, SKIP, CANCEL = T.SUCCESS, T.FAILED, T.UPSTREAM_FAILED, T.SKIPPED, T.CANCELLED

@@ -8,8 +8,8 @@ import hmac
 
 import pytest
 
+from brisa.core.webhooks import GITHUB, GITLAB, github_signature, verify
 from brisa.errors import Unauthorized
-from brisa.webhooks import GITHUB, GITLAB, github_signature, verify
 
 SECRET = "It's a Secret to Everybody"
 BODY = b'{"ref": "refs/heads/main", "after": "0123456789abcdef0123456789abcdef01234567"}'

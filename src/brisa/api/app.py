@@ -11,8 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from brisa.control.execution import ExecutionService
 from brisa.errors import BrisaError, Conflict, InvalidInput, NotFound, Unauthorized
-from brisa.execution import ExecutionService
 from brisa.objectstore import ObjectStore
 from brisa.settings import Settings
 from brisa.store import Store

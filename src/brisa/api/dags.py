@@ -8,10 +8,10 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict
 
-from brisa import timetable
 from brisa.api import render
 from brisa.api.app import ApiContext, context
-from brisa.records import DagRecord
+from brisa.core import timetable
+from brisa.core.records import DagRecord
 
 router = APIRouter(prefix="/api/v1")
 Ctx = Annotated[ApiContext, Depends(context)]

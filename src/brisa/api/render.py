@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from brisa import timetable
-from brisa.records import (
+from brisa.core import timetable
+from brisa.core.records import (
     AttemptRecord,
     DagRecord,
     ImportErrorRecord,

@@ -8,11 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from brisa import webhooks
 from brisa.api import render
 from brisa.api.app import ApiContext, context
+from brisa.core import webhooks
+from brisa.core.records import RepoStatusRecord
 from brisa.errors import InvalidInput, NotFound
-from brisa.records import RepoStatusRecord
 from brisa.repos.config import RepoSettings
 
 MAX_BODY = 1 << 20  # a push event is a few KiB; refuse to buffer more than this

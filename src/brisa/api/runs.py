@@ -15,12 +15,13 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from brisa import control, logtail
 from brisa.api import render
 from brisa.api.app import ApiContext, context
+from brisa.control import commands as control
+from brisa.core.records import RunRecord, TaskRecord
+from brisa.core.states import FINISHED_TASK_STATES, RunState
 from brisa.errors import InvalidInput, NotFound
-from brisa.records import RunRecord, TaskRecord
-from brisa.states import FINISHED_TASK_STATES, RunState
+from brisa.logs import tail
 
 log = logging.getLogger("brisa.api")
 MAX_STREAMS = 200  # log followers served at once; more wait for a free thread
@@ -141,11 +142,11 @@ def task_logs(
         return {"try_number": 0, "content": "", "offset": offset, "next_offset": offset,
                 "finished": finished}  # fmt: skip
     number = _check_try(ti, try_number or ti.try_number)
-    page = logtail.page(ctx.objects, ctx.store, run, ti, number, offset, now=ctx.clock())
+    page = tail.page(ctx.objects, ctx.store, run, ti, number, offset, now=ctx.clock())
     return dataclasses.asdict(page)
 
 
-def _sse(events: Iterable[logtail.Chunk | logtail.End | None]) -> Generator[str]:
+def _sse(events: Iterable[tail.Chunk | tail.End | None]) -> Generator[str]:
     """Server-sent events: each chunk with its next offset as the event id, then `end`.
 
     An empty string stands for "nothing to send yet" (see `_stream_threads`).
@@ -158,7 +159,7 @@ def _sse(events: Iterable[logtail.Chunk | logtail.End | None]) -> Generator[str]
             yield ": keep-alive\n\n" if idle % KEEPALIVE_POLLS == 0 else ""
             continue
         idle = 0
-        if isinstance(event, logtail.Chunk):
+        if isinstance(event, tail.Chunk):
             data = {"try_number": event.try_number, "content": event.content,
                     "next_offset": event.next_offset}  # fmt: skip
             yield f"id: {event.next_offset}\ndata: {json.dumps(data)}\n\n"
@@ -213,7 +214,7 @@ def task_logs_stream(
     ti = _task_of(run, task_id)
     if try_number is not None:
         _check_try(ti, try_number)
-    follower = logtail.Follower(ctx.objects, ctx.store, run, ti, try_number, offset, ctx.clock)
+    follower = tail.Follower(ctx.objects, ctx.store, run, ti, try_number, offset, ctx.clock)
     return StreamingResponse(
         _stream_threads(request.app, _sse(follower)),
         media_type="text/event-stream",

@@ -16,8 +16,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from brisa.core.webhooks import GITHUB_HEADER, github_signature
 from brisa.errors import BrisaError, Conflict, InvalidInput, NotFound, Unauthorized
-from brisa.webhooks import GITHUB_HEADER, github_signature
 
 DEFAULT_API_URL = "http://127.0.0.1:8080"
 HINT = "(set --api-url or BRISA_API_URL)"

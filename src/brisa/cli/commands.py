@@ -184,8 +184,8 @@ def logs_prune(ctx: click.Context, older_than: str, dry_run: bool) -> None:
     """
     from datetime import UTC, datetime, timedelta
 
+    from brisa.logs.retention import prune
     from brisa.objectstore import open_object_store
-    from brisa.retention import prune
     from brisa.settings import parse_duration
 
     age = timedelta(seconds=parse_duration(older_than, "--older-than"))

@@ -9,7 +9,7 @@ import sys
 def main() -> None:
     argv = sys.argv[1:]
     if argv[:2] == ["task", "run"]:
-        from brisa.worker import main as worker_main
+        from brisa.worker.main import main as worker_main
 
         sys.exit(worker_main(argv[2:]))
     from brisa.cli.commands import cli

@@ -35,7 +35,7 @@ from brisa.cli.tables import (
 from brisa.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
-    from brisa.dagtest import TaskResult
+    from brisa.cli.dagtest import TaskResult
 
 POLL_INTERVAL = 0.5
 RECONNECT_FOR = 60.0  # seconds a broken log stream is retried before giving up
@@ -254,7 +254,7 @@ def dags_test(ctx: click.Context, name: str, path: Path | None, conf: str | None
     values, as a manual run with params from --conf. No retries and no timeouts; nothing is
     stored. Exit 0 when every task succeeded or was skipped, 1 otherwise.
     """
-    from brisa import dagtest
+    from brisa.cli import dagtest
 
     params = parse_conf(conf)
     path, team = _dags_path(ctx, path)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from brisa.records import AttemptRef
+from brisa.core.records import AttemptRef
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,13 @@ from typing import Any, BinaryIO
 # folder store): each attempt would otherwise import them again, on its way out.
 PRELOAD = (
     "brisa",
-    "brisa.worker",
-    "brisa.runner",
-    "brisa.loader",
-    "brisa.context",
-    "brisa.tasklogs",
+    "brisa.worker.main",
+    "brisa.worker.runner",
+    "brisa.authoring.loader",
+    "brisa.authoring.context",
+    "brisa.logs.layout",
     "brisa.objectstore.local",
-    "brisa.executor.registry",
+    "brisa.worker.registry",
     "brisa.repos.materialise",
 )
 
@@ -47,7 +47,7 @@ def _become_worker(request: dict[str, Any]) -> None:
             os.close(fd)
     os.environ.clear()
     os.environ.update(request["env"])
-    from brisa.worker import main
+    from brisa.worker.main import main
 
     code = 3
     try:

@@ -6,7 +6,7 @@ attempt: a few milliseconds instead of a new interpreter importing everything (a
 of CPU each), which is what fan-out and the gap between chained tasks cost. `spawn` starts a
 new interpreter (`python -m brisa task run ...`) per attempt.
 
-Either way the worker runs the same entrypoint, `brisa.worker.main`, in a new session (its
+Either way the worker runs the same entrypoint, `brisa.worker.main.main`, in a new session (its
 own process group), with stdout and stderr going to the attempt's spool file, and an
 environment without Brisa's own settings (`without_settings`).
 """

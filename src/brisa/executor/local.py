@@ -20,12 +20,12 @@ from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
+from brisa.core.records import AttemptRef
 from brisa.executor.base import LaunchRequest
 from brisa.executor.launchers import Launcher, launcher, without_settings
-from brisa.executor.registry import WorkerRegistry, process_group_alive, process_start_time
-from brisa.logshipping import ShippingConfig
-from brisa.records import AttemptRef
-from brisa.spoolrecovery import SpoolSweeper
+from brisa.logs.recovery import SpoolSweeper
+from brisa.logs.shipping import ShippingConfig
+from brisa.worker.registry import WorkerRegistry, process_group_alive, process_start_time
 
 MAX_LAUNCHES = 3
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from brisa.core.records import AttemptRef, TaskRecord, WorkItem
+from brisa.core.states import FINISHED_TASK_STATES, TaskState
 from brisa.errors import Conflict, NotFound
-from brisa.records import AttemptRef, TaskRecord, WorkItem
-from brisa.states import FINISHED_TASK_STATES, TaskState
 from brisa.store.engine import WRITE
 from brisa.store.runs import _TASK_FIELDS, _task_record
 from brisa.store.tables import dag_runs, dag_versions, task_attempts, task_instances

@@ -8,9 +8,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from brisa.core.records import DagRecord, ImportErrorRecord
+from brisa.core.spec import DagSpec, structure_version
 from brisa.errors import Conflict, NotFound
-from brisa.records import DagRecord, ImportErrorRecord
-from brisa.spec import DagSpec, structure_version
 from brisa.store.engine import WRITE
 from brisa.store.tables import dag_versions, dags, import_errors
 

@@ -7,9 +7,9 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from brisa.core.records import RunRecord
+from brisa.core.states import FINISHED_RUN_STATES, RunState, TaskState, task_sources
 from brisa.errors import InvalidInput
-from brisa.records import RunRecord
-from brisa.states import FINISHED_RUN_STATES, RunState, TaskState, task_sources
 from brisa.store.engine import WRITE
 from brisa.store.tables import dag_runs, task_attempts, task_instances
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from brisa.core.records import RepoStatusRecord
+from brisa.core.states import FINISHED_RUN_STATES
 from brisa.errors import NotFound
-from brisa.records import RepoStatusRecord
-from brisa.states import FINISHED_RUN_STATES
 from brisa.store.engine import WRITE
 from brisa.store.tables import dag_runs, dags, repos
 

@@ -10,9 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from brisa.errors import Conflict, InvalidInput, NotFound
-from brisa.records import AttemptRecord, RunRecord, TaskRecord
-from brisa.states import (
+from brisa.core.records import AttemptRecord, RunRecord, TaskRecord
+from brisa.core.states import (
     FINISHED_RUN_STATES,
     FINISHED_TASK_STATES,
     RunState,
@@ -20,6 +19,7 @@ from brisa.states import (
     run_sources,
     task_sources,
 )
+from brisa.errors import Conflict, InvalidInput, NotFound
 from brisa.store.engine import WRITE
 from brisa.store.tables import dag_runs, task_attempts, task_instances
 

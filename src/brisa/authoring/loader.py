@@ -11,7 +11,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from brisa.dag import DAG, collecting
+from brisa.authoring.dag import DAG, collecting
 from brisa.errors import DagDefinitionError
 
 

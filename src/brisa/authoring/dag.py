@@ -12,26 +12,14 @@ import os
 import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Any, overload
 
+from brisa.authoring.params import Param, as_param, check_value
+from brisa.core.timetable import parse_schedule
+from brisa.core.trigger_rules import TriggerRule
 from brisa.errors import DagDefinitionError, InvalidInput
-from brisa.params import Param, as_param, check_value
-from brisa.timetable import parse_schedule
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-
-
-class TriggerRule(StrEnum):
-    ALL_SUCCESS = "all_success"
-    ALL_DONE = "all_done"
-    ALL_FAILED = "all_failed"
-    ONE_SUCCESS = "one_success"
-    ONE_FAILED = "one_failed"
-    ONE_DONE = "one_done"
-    NONE_FAILED = "none_failed"
-    NONE_SKIPPED = "none_skipped"
-    ALWAYS = "always"
 
 
 def _caller_location() -> tuple[str | None, int | None]:

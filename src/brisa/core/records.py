@@ -6,11 +6,11 @@ The store returns them, the planner decides on them, the API renders them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from brisa.spec import DagSpec
-from brisa.states import RunState, TaskState
+from brisa.core.spec import DagSpec
+from brisa.core.states import RunState, TaskState
 
 
 @dataclass(frozen=True)
@@ -142,3 +142,8 @@ class WorkItem:
     repo: str = "dags"
     # Where the worker finds the pinned code: repo, sha, subdir, url (git) or path (folder).
     code: dict[str, str] = field(default_factory=dict)
+
+
+def run_id_for(kind: str, when: datetime) -> str:
+    """A readable, URL-safe run id like `manual__20261124T033916.660469Z`."""
+    return f"{kind}__{when.astimezone(UTC).strftime('%Y%m%dT%H%M%S.%fZ')}"

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from brisa import tasklogs
+from brisa.core.records import AttemptRecord, RunRecord, TaskRecord
+from brisa.core.states import FINISHED_TASK_STATES, TaskState
+from brisa.logs import layout
 from brisa.objectstore import ObjectStore
-from brisa.records import AttemptRecord, RunRecord, TaskRecord
-from brisa.states import FINISHED_TASK_STATES, TaskState
 
 PAGE_BYTES = 1024 * 1024  # most bytes read (and held in memory) per page
 SETTLE = 10.0  # seconds after an attempt's end during which its worker may still ship lines
@@ -92,16 +92,16 @@ def _whole_chars(data: bytes) -> bytes:
 
 def _read(objects: ObjectStore, prefix: str, offset: int, *, over: bool = False) -> bytes:
     """The next bytes from `offset`, ending on a whole character unless the log is `over`."""
-    data, _ = tasklogs.read(objects, prefix, offset, PAGE_BYTES)
+    data, _ = layout.read(objects, prefix, offset, PAGE_BYTES)
     return data if over else _whole_chars(data)
 
 
 def _prefix(run: RunRecord, ti: TaskRecord, try_number: int) -> str:
-    return tasklogs.attempt_prefix(run.team, run.dag_id, run.run_id, ti.task_id, try_number)
+    return layout.attempt_prefix(run.team, run.dag_id, run.run_id, ti.task_id, try_number)
 
 
-def _is_complete(segments: list[tasklogs.Segment]) -> bool:
-    return len(segments) == 1 and segments[0].key.endswith("/" + tasklogs.FULL)
+def _is_complete(segments: list[layout.Segment]) -> bool:
+    return len(segments) == 1 and segments[0].key.endswith("/" + layout.FULL)
 
 
 def page(
@@ -115,7 +115,7 @@ def page(
 ) -> Page:
     """Up to PAGE_BYTES of one try's log from `offset`; `finished` once nothing more will come."""
     prefix = _prefix(run, ti, try_number)
-    complete = _is_complete(tasklogs.segments(objects, prefix))
+    complete = _is_complete(layout.segments(objects, prefix))
     finished = has_ended(ti, try_number)
     if finished and not complete:
         ended_at = _ended_at(tasks, ti, try_number)
@@ -168,7 +168,7 @@ class Follower:
         prefix = _prefix(self.run, self.ti, number)
         offset, ended_seen = self.offset, None
         while self.monotonic() < deadline:
-            segments = tasklogs.segments(self.objects, prefix)
+            segments = layout.segments(self.objects, prefix)
             size = segments[-1].start + segments[-1].size if segments else 0
             data = _read(self.objects, prefix, offset) if size > offset else b""
             if data:

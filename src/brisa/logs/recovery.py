@@ -30,9 +30,9 @@ from enum import Enum
 from pathlib import Path
 from typing import BinaryIO
 
-from brisa import tasklogs
-from brisa.logcapture import attempt_file, partial_attempt_file, utc_stamp
-from brisa.logshipping import chunk_ranges
+from brisa.logs import layout
+from brisa.logs.capture import attempt_file, partial_attempt_file, utc_stamp
+from brisa.logs.shipping import chunk_ranges
 from brisa.objectstore import ObjectInfo, ObjectStore
 
 log = logging.getLogger("brisa.spools")
@@ -80,11 +80,11 @@ def expired(spool: LeftSpool, now: float, max_age: float) -> bool:
 
 def completion(prefix: str, objects: list[ObjectInfo]) -> Completion | None:
     """What the store holds of an attempt's log; None once it has full.log (it is complete)."""
-    segments = tasklogs.segments_of(prefix, objects)
+    segments = layout.segments_of(prefix, objects)
     if not segments:
         return Completion(0, 0)
     last = segments[-1]
-    number = tasklogs.chunk_number(prefix, last.key)
+    number = layout.chunk_number(prefix, last.key)
     return None if number is None else Completion(last.start + last.size, number)
 
 
@@ -157,7 +157,7 @@ def finish_log(store: ObjectStore, spool: LeftSpool, chunk_bytes: int, wall: flo
     chunks are then deleted). Returns how many bytes were recovered (None: the log was
     complete already, or is not this spool's)."""
     assert spool.attempt is not None
-    prefix = tasklogs.attempt_prefix(*spool.attempt)
+    prefix = layout.attempt_prefix(*spool.attempt)
     done = completion(prefix, store.list(prefix))
     with open(spool.path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
@@ -165,16 +165,16 @@ def finish_log(store: ObjectStore, spool: LeftSpool, chunk_bytes: int, wall: flo
             return None
         pieces = tail_chunks(done, size, chunk_bytes)
         for number, start, end in pieces:
-            store.put(tasklogs.chunk_key(prefix, number), _read(f, start, end))
+            store.put(layout.chunk_key(prefix, number), _read(f, start, end))
         note = closing_note(
             size - done.shipped, size > 0 and _read(f, size - 1, size) != b"\n", wall
         )
         last = (pieces[-1][0] if pieces else done.last) + 1
-        store.put(tasklogs.chunk_key(prefix, last), note)
+        store.put(layout.chunk_key(prefix, last), note)
         if size + len(note) <= FULL_LOG_LIMIT:
-            store.put(prefix + tasklogs.FULL, _read(f, 0, size) + note)
+            store.put(prefix + layout.FULL, _read(f, 0, size) + note)
             with contextlib.suppress(Exception):  # readers prefer full.log anyway
-                store.delete([tasklogs.chunk_key(prefix, n) for n in range(1, last + 1)])
+                store.delete([layout.chunk_key(prefix, n) for n in range(1, last + 1)])
     return size - done.shipped
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from brisa.core.records import AttemptRef
 from brisa.errors import Unauthorized
-from brisa.records import AttemptRef
 
 
 def _signature(secret: str, ref: AttemptRef) -> str:

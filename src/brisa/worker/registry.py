@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from brisa.records import AttemptRef
+from brisa.core.records import AttemptRef
 
 _NAME = re.compile(r"^(\d+)-(\d+)\.pid$")
 

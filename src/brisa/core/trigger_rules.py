@@ -9,8 +9,19 @@ from collections import Counter
 from collections.abc import Iterable
 from enum import StrEnum
 
-from brisa.dag import TriggerRule
-from brisa.states import FINISHED_TASK_STATES, TaskState
+from brisa.core.states import FINISHED_TASK_STATES, TaskState
+
+
+class TriggerRule(StrEnum):
+    ALL_SUCCESS = "all_success"
+    ALL_DONE = "all_done"
+    ALL_FAILED = "all_failed"
+    ONE_SUCCESS = "one_success"
+    ONE_FAILED = "one_failed"
+    ONE_DONE = "one_done"
+    NONE_FAILED = "none_failed"
+    NONE_SKIPPED = "none_skipped"
+    ALWAYS = "always"
 
 
 class Verdict(StrEnum):

@@ -32,12 +32,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from brisa.context import TaskContext
+from brisa.authoring.context import TaskContext
 from brisa.errors import BrisaError
-from brisa.logcapture import utc_stamp
-from brisa.logshipping import LogShipper, ShippingConfig
-from brisa.masking import env_secrets, param_secrets
-from brisa.runner import Outcome, run_python, run_shell
+from brisa.logs.capture import utc_stamp
+from brisa.logs.masking import env_secrets, param_secrets
+from brisa.logs.shipping import LogShipper, ShippingConfig
+from brisa.worker.runner import Outcome, run_python, run_shell
 
 if TYPE_CHECKING:
     from brisa.repos.materialise import Materialised
@@ -180,7 +180,7 @@ def _execute(item: dict[str, Any], dags_folder: Path) -> Outcome:
     task, ctx = item["task"], _context(item)
     if task["kind"] == "shell":
         return run_shell(task, ctx, dags_folder)
-    from brisa.loader import load_file
+    from brisa.authoring.loader import load_file
 
     dags, error = load_file(dags_folder / item["fileloc"], dags_folder)
     if error is not None:
@@ -295,7 +295,7 @@ def _start_shipping(config: WorkerConfig, environ: dict[str, str]) -> LogShipper
     """Capture this process's output from now on, masked, for the object store."""
     if not config.logs.location:
         return None  # started by hand without a log store: output stays where it goes
-    from brisa.logcapture import spool_path
+    from brisa.logs.capture import spool_path
 
     secrets = [
         *env_secrets(environ, config.logs.mask_env_pattern),
@@ -351,7 +351,7 @@ def _record_self(folder: str | None, ti_id: int, try_number: int) -> None:
     executor restarted after a crash then always knows a worker that the API calls running,
     even one its killed predecessor launched but had no time to record."""
     if folder:
-        from brisa.executor.registry import WorkerRegistry
-        from brisa.records import AttemptRef
+        from brisa.core.records import AttemptRef
+        from brisa.worker.registry import WorkerRegistry
 
         WorkerRegistry(Path(folder)).record(AttemptRef(ti_id, try_number), os.getpid())

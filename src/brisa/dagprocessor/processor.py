@@ -27,7 +27,7 @@ from typing import Any
 from brisa.errors import Conflict
 from brisa.store import Store
 
-log = logging.getLogger("brisa.processor")
+log = logging.getLogger("brisa.dagprocessor.processor")
 Clock = Callable[[], datetime]
 FileState = tuple[int, int] | str  # (mtime_ns, size) in a folder; content hash in a snapshot
 
@@ -96,7 +96,7 @@ def parse_files(root: Path, files: list[str], timeout: float) -> list[ParseResul
 
 def _parse_batch(root: Path, files: list[str], timeout: float) -> list[ParseResult]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "brisa.parsing", str(root), *files],
+        [sys.executable, "-m", "brisa.dagprocessor.parsing", str(root), *files],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         stdin=subprocess.DEVNULL,

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from brisa.processor import DagProcessor
+from brisa.dagprocessor.processor import DagProcessor
 from brisa.repos import snapshots
 from brisa.repos.config import RepoSettings
 from brisa.repos.layout import RepoLayout

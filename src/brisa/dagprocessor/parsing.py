@@ -1,4 +1,4 @@
-"""The DAG-parsing child process: `python -m brisa.parsing ROOT FILE...`.
+"""The DAG-parsing child process: `python -m brisa.dagprocessor.parsing ROOT FILE...`.
 
 Imports each DAG file (user code runs here, never in the scheduler or the API) and prints
 one JSON line per file: the serialized DAGs, or the error with file, line and traceback.
@@ -12,10 +12,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from brisa.dag import DAG
+from brisa.authoring.dag import DAG
+from brisa.authoring.loader import load_file
+from brisa.authoring.serialize import serialize
 from brisa.errors import BrisaError, DagDefinitionError
-from brisa.loader import load_file
-from brisa.spec import serialize
 
 
 def _check_unique(dags: list[DAG]) -> None:

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from brisa.objectstore import ObjectInfo, ObjectStore
 
-log = logging.getLogger("brisa.retention")
+log = logging.getLogger("brisa.logs.retention")
 
 _ATTEMPT_OBJECT = re.compile(r"^((?:[^/]+/){4}attempt=\d+/)[^/]+$")
 DELETE_BATCH = 1000  # keys per delete call (S3 deletes at most 1000 objects per request)

@@ -13,11 +13,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from brisa.core.planner import failure_outcome
+from brisa.core.records import AttemptRef, WorkItem
+from brisa.core.states import TaskState
 from brisa.errors import Conflict, InvalidInput, NotFound
-from brisa.planner import failure_outcome
-from brisa.records import AttemptRef, WorkItem
 from brisa.repos.config import RepoSettings
-from brisa.states import TaskState
 from brisa.store import Store
 
 Clock = Callable[[], datetime]

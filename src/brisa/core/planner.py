@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from brisa import retry, timetable
-from brisa.records import AttemptRef, DagRecord, RunRecord, TaskRecord
-from brisa.spec import DagSpec
-from brisa.states import FINISHED_TASK_STATES, RunState, TaskState
-from brisa.trigger_rules import Verdict, evaluate
+from brisa.core import retry, timetable
+from brisa.core.records import AttemptRef, DagRecord, RunRecord, TaskRecord
+from brisa.core.spec import DagSpec
+from brisa.core.states import FINISHED_TASK_STATES, RunState, TaskState
+from brisa.core.trigger_rules import Verdict, evaluate
 
 T = TaskState
 

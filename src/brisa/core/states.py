@@ -98,8 +98,10 @@ def mermaid_diagram() -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":  # python -m brisa.states > docs/states.md
+if __name__ == "__main__":  # python -m brisa.core.states > docs/states.md
     print("# Run and task lifecycles\n")
-    print("Generated from `brisa/states.py` by `python -m brisa.states > docs/states.md`;")
+    print(
+        "Generated from `brisa/core/states.py` by `python -m brisa.core.states > docs/states.md`;"
+    )
     print("a test fails when the tables change and this file is not regenerated.\n")
     print(mermaid_diagram())

@@ -9,10 +9,10 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from brisa.authoring.params import resolve_conf
+from brisa.core.records import DagRecord, RunRecord, run_id_for
+from brisa.core.states import TaskState
 from brisa.errors import Conflict, InvalidInput, NotFound
-from brisa.params import resolve_conf
-from brisa.records import DagRecord, RunRecord
-from brisa.states import TaskState
 from brisa.store import Store
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9_.:+=-]{1,250}$")
@@ -59,11 +59,6 @@ def trigger(
         repo=dag.repo,
         code_version=dag.code_version,
     )
-
-
-def run_id_for(kind: str, when: datetime) -> str:
-    """A readable, URL-safe run id like `manual__20261124T033916.660469Z`."""
-    return f"{kind}__{when.astimezone(UTC).strftime('%Y%m%dT%H%M%S.%fZ')}"
 
 
 def resolve_dag(store: Store, name: str) -> DagRecord:

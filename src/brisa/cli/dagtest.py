@@ -15,15 +15,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from brisa.context import TaskContext
-from brisa.dag import DAG
+from brisa.authoring.context import TaskContext
+from brisa.authoring.dag import DAG
+from brisa.authoring.loader import LoadError, load_file
+from brisa.authoring.params import resolve_conf
+from brisa.authoring.serialize import serialize
+from brisa.core.states import TaskState
+from brisa.core.trigger_rules import Verdict, evaluate
 from brisa.errors import InvalidInput, NotFound
-from brisa.loader import LoadError, load_file
-from brisa.params import resolve_conf
-from brisa.runner import Outcome, run_python, run_shell
-from brisa.spec import serialize
-from brisa.states import TaskState
-from brisa.trigger_rules import Verdict, evaluate
+from brisa.worker.runner import Outcome, run_python, run_shell
 
 Executor = Callable[[dict[str, Any], TaskContext, dict[str, Any]], Outcome]
 Clock = Callable[[], datetime]

@@ -4,7 +4,7 @@ runs, so a killed worker loses at most the last chunk interval.
     logcapture: fds 1 and 2 -> pipe -> reader thread -> masked, stamped lines -> spool file
     shipper thread: every chunk_interval (or chunk_bytes) the unshipped bytes of the spool
     file -> <prefix>00000001.log, 00000002.log, ...; at the end full.log, then the chunks
-    are deleted (tasklogs describes the layout).
+    are deleted (logs.layout describes it).
 
 The pure parts (Chunker, chunk_ranges, backoff) decide; Shipper and LogShipper do the I/O.
 The local spool file is the source of truth: a chunk the store refused stays there and is
@@ -13,7 +13,7 @@ never changes the task's outcome: the worker reports the outcome first, then fin
 shipping within a deadline.
 
 Only the standard library is imported at start-up: the object store (obstore for s3://)
-and tasklogs are loaded by the shipper thread, off the task's start-up path.
+and logs.layout are loaded by the shipper thread, off the task's start-up path.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from brisa.logcapture import (
+from brisa.logs.capture import (
     READ_BYTES,
     Backlog,
     Reader,
@@ -46,7 +46,7 @@ from brisa.logcapture import (
     utc_stamp,
     write_all,
 )
-from brisa.masking import DEFAULT_ENV_PATTERN, Masker
+from brisa.logs.masking import DEFAULT_ENV_PATTERN, Masker
 
 if TYPE_CHECKING:
     from brisa.objectstore import ObjectStore
@@ -200,9 +200,9 @@ class Shipper:
 
     @property
     def _prefix(self) -> str:
-        """The attempt's prefix in the store (tasklogs is imported the first time it is
+        """The attempt's prefix in the store (logs.layout is imported the first time it is
         needed, in this thread: a short task has reported its outcome by then)."""
-        from brisa.tasklogs import attempt_prefix
+        from brisa.logs.layout import attempt_prefix
 
         assert self._attempt is not None
         if self._prefix_key is None:
@@ -250,7 +250,7 @@ class Shipper:
         """After the output has ended: full.log, then the chunks go. What is pending goes
         straight into full.log (one request); during an outage it is shipped as chunks
         first, in order, so that the log says how late it was."""
-        from brisa.tasklogs import FULL, chunk_key
+        from brisa.logs.layout import FULL, chunk_key
 
         if self._attempt is None:
             self.problem = "the attempt did not start, so its log was not shipped"
@@ -301,7 +301,7 @@ class Shipper:
             return self._closing
 
     def _ship(self, target: int) -> bool:
-        from brisa.tasklogs import chunk_key
+        from brisa.logs.layout import chunk_key
 
         try:
             store = self._store = self._store or self._open_store()

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from brisa import templating
-from brisa.context import TaskContext, pop_context, push_context
+from brisa.authoring import templating
+from brisa.authoring.context import TaskContext, pop_context, push_context
 from brisa.errors import BrisaError
 
 

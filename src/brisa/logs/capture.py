@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from brisa.masking import Masker
+from brisa.logs.masking import Masker
 
 READ_BYTES = 1 << 20
 PIPE_BYTES = 1 << 20

@@ -1,0 +1,1 @@
+"""The control plane: what people (commands, queries) and workers (execution) ask for."""
