@@ -195,23 +195,29 @@ class System:
 
     def api_app(self) -> Any:
         from brisa.api.app import ApiContext, create_app
+        from brisa.control.commands import Commands
         from brisa.control.execution import ExecutionService
+        from brisa.control.queries import Queries
 
+        sources = self.settings.sources()
         execution = ExecutionService(
             self.store,
             self.clock,
             max_return_bytes=self.settings.core.max_return_value_bytes,
             on_change=self.wake_scheduler,
-            sources={source.name: source for source in self.settings.sources()},
+            sources={source.name: source for source in sources},
         )
         ctx = ApiContext(
-            store=self.store,
             settings=self.settings,
-            clock=self.clock,
-            wake=self.wake_scheduler,
+            queries=Queries(self.store, self.objects, self.clock, sources=sources),
+            commands=Commands(
+                self.store,
+                self.clock,
+                wake=self.wake_scheduler,
+                sources=sources,
+                request_sync=self.request_sync,
+            ),
             execution=execution,
-            objects=self.objects,
-            request_sync=self.request_sync,
         )
         return create_app(ctx)
 

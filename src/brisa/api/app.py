@@ -2,34 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from typing import Annotated
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from brisa.control.commands import Commands
 from brisa.control.execution import ExecutionService
+from brisa.control.queries import EVERY_TEAM, Queries, Scope
 from brisa.errors import BrisaError, Conflict, InvalidInput, NotFound, Unauthorized
-from brisa.objectstore import ObjectStore
 from brisa.settings import Settings
-from brisa.store import Store
 
 STATUS = {InvalidInput: 400, Unauthorized: 401, NotFound: 404, Conflict: 409}
 
 
 @dataclass(frozen=True)
 class ApiContext:
-    store: Store
+    """What handlers call: the control plane's services, never the store."""
+
     settings: Settings
-    clock: Callable[[], datetime]
-    wake: Callable[[], None]
+    queries: Queries
+    commands: Commands
     execution: ExecutionService
-    objects: ObjectStore
-    # Sync a repository now (in-process, or through the store for a separate processor).
-    request_sync: Callable[[str], None] = lambda name: None
 
 
 def _status(exc: BrisaError) -> int:
@@ -81,3 +78,13 @@ def create_app(ctx: ApiContext) -> FastAPI:
 def context(request: Request) -> ApiContext:
     ctx: ApiContext = request.app.state.ctx
     return ctx
+
+
+def caller_scope(request: Request) -> Scope:
+    """The teams the caller may see. Every team until users and teams land; then the teams
+    of the user the request authenticates as."""
+    return EVERY_TEAM
+
+
+Ctx = Annotated[ApiContext, Depends(context)]
+CallerScope = Annotated[Scope, Depends(caller_scope)]

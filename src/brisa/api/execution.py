@@ -10,14 +10,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 
-from brisa.api.app import ApiContext, context
+from brisa.api.app import Ctx
 from brisa.control.execution import parse_outcome
 from brisa.core import tokens
 from brisa.core.records import AttemptRef
 from brisa.errors import InvalidInput, Unauthorized
 
 router = APIRouter(prefix="/execution/v1/attempts/{ti_id}/{try_number}")
-Ctx = Annotated[ApiContext, Depends(context)]
 
 
 def _attempt(

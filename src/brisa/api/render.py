@@ -5,16 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from brisa.control.queries import DagSummary, RepoView, TaskDetail
 from brisa.core import timetable
 from brisa.core.records import (
     AttemptRecord,
-    DagRecord,
     ImportErrorRecord,
     RepoStatusRecord,
     RunRecord,
     TaskRecord,
 )
-from brisa.repos.config import RepoSettings
 from brisa.repos.git import redact
 
 
@@ -22,9 +21,8 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-def dag(
-    record: DagRecord, *, detail: bool = False, next_run: datetime | None = None
-) -> dict[str, Any]:
+def dag(summary: DagSummary, *, detail: bool = False) -> dict[str, Any]:
+    record = summary.record
     spec = record.spec.raw
     out: dict[str, Any] = {
         "team": record.team,
@@ -35,7 +33,7 @@ def dag(
         "is_active": record.is_active,
         "schedule": timetable.describe(spec["schedule"]),
         "tags": spec.get("tags", []),
-        "next_run": iso(next_run),
+        "next_run": iso(summary.next_run),
         "version_id": record.version_id,
         "structure_hash": record.structure_hash,
         "repo": record.repo,
@@ -95,6 +93,14 @@ def run(record: RunRecord, *, with_tasks: bool = False) -> dict[str, Any]:
     return out
 
 
+def task_detail(detail: TaskDetail) -> dict[str, Any]:
+    return {
+        **task(detail.record),
+        "return_value": detail.return_value,
+        "attempts": [attempt(a) for a in detail.attempts],
+    }
+
+
 def attempt(record: AttemptRecord) -> dict[str, Any]:
     return {
         "try_number": record.try_number,
@@ -135,10 +141,9 @@ def _sync_status(status: RepoStatusRecord | None) -> dict[str, Any]:
     }
 
 
-def repo(
-    source: RepoSettings, status: RepoStatusRecord | None, *, scan_interval: float
-) -> dict[str, Any]:
+def repo(view: RepoView, *, scan_interval: float) -> dict[str, Any]:
     """A DAG source as configured (secrets left out) with what its last sync found."""
+    source = view.source
     git = source.is_git
     return {
         "name": source.name,
@@ -150,5 +155,5 @@ def repo(
         "subdir": source.subdir or None,
         "period": source.period if git else scan_interval,
         "webhook": bool(source.webhook_secret),
-        **_sync_status(status),
+        **_sync_status(view.status),
     }

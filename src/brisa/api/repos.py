@@ -9,16 +9,12 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from brisa.api import render
-from brisa.api.app import ApiContext, context
-from brisa.core import webhooks
-from brisa.core.records import RepoStatusRecord
-from brisa.errors import InvalidInput, NotFound
-from brisa.repos.config import RepoSettings
+from brisa.api.app import ApiContext, CallerScope, Ctx
+from brisa.control.queries import RepoView
 
 MAX_BODY = 1 << 20  # a push event is a few KiB; refuse to buffer more than this
 
 router = APIRouter(prefix="/api/v1/repos")
-Ctx = Annotated[ApiContext, Depends(context)]
 
 
 def _too_large() -> HTTPException:
@@ -41,53 +37,25 @@ async def _body(request: Request) -> bytes:
 Body = Annotated[bytes, Depends(_body)]
 
 
-def _source(ctx: ApiContext, name: str) -> RepoSettings:
-    source = ctx.settings.source(name)
-    if source is None:
-        known = ", ".join(s.name for s in ctx.settings.sources()) or "none"
-        raise NotFound(
-            f"no repository {name!r} is configured (configured: {known}); "
-            f"a [repos.{name}] table in the config file adds it"
-        )
-    return source
-
-
-def _status(ctx: ApiContext, name: str) -> RepoStatusRecord | None:
-    try:
-        return ctx.store.get_repo(name)
-    except NotFound:  # configured, not synced yet
-        return None
-
-
-def _render(ctx: ApiContext, source: RepoSettings, status: RepoStatusRecord | None) -> Any:
-    return render.repo(source, status, scan_interval=ctx.settings.dags.scan_interval)
+def _render(ctx: ApiContext, view: RepoView) -> dict[str, Any]:
+    return render.repo(view, scan_interval=ctx.settings.dags.scan_interval)
 
 
 @router.get("")
-def list_repos(ctx: Ctx) -> dict[str, Any]:
+def list_repos(ctx: Ctx, scope: CallerScope) -> dict[str, Any]:
     """Every configured DAG source, in configuration order, with its sync status."""
-    statuses = {status.name: status for status in ctx.store.list_repos()}
-    return {"repos": [_render(ctx, s, statuses.get(s.name)) for s in ctx.settings.sources()]}
+    return {"repos": [_render(ctx, view) for view in ctx.queries.repos(scope)]}
 
 
 @router.get("/{name}")
-def get_repo(ctx: Ctx, name: str) -> Any:
-    return _render(ctx, _source(ctx, name), _status(ctx, name))
+def get_repo(ctx: Ctx, scope: CallerScope, name: str) -> Any:
+    return _render(ctx, ctx.queries.repo(scope, name))
 
 
 @router.post("/{name}/sync", status_code=202)
-def sync(ctx: Ctx, request: Request, name: str, body: Body) -> JSONResponse:
+def sync(ctx: Ctx, scope: CallerScope, request: Request, name: str, body: Body) -> JSONResponse:
     """Sync a git repository now. When it has a webhook_secret, only a request signed with it
     (GitHub or GitLab style) is accepted; the body is otherwise ignored."""
-    source = _source(ctx, name)
-    if not source.is_git:
-        raise InvalidInput(
-            f"repository {name} is a folder; nothing to sync (its files are read again every "
-            "[dags] scan_interval)"
-        )
-    if source.webhook_secret:
-        webhooks.verify(source.webhook_secret, body, request.headers)
-    requested_at = ctx.clock()
-    ctx.request_sync(name)
+    requested_at = ctx.commands.request_sync(scope, name, body, request.headers)
     answer = {"name": name, "requested": True, "requested_at": render.iso(requested_at)}
     return JSONResponse(answer, status_code=202)

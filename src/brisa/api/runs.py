@@ -11,16 +11,13 @@ from typing import Annotated, Any, Literal
 
 import anyio
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from brisa.api import render
-from brisa.api.app import ApiContext, context
-from brisa.control import commands as control
-from brisa.core.records import RunRecord, TaskRecord
-from brisa.core.states import FINISHED_TASK_STATES, RunState
-from brisa.errors import InvalidInput, NotFound
+from brisa.api.app import CallerScope, Ctx
+from brisa.errors import InvalidInput
 from brisa.logs import tail
 
 log = logging.getLogger("brisa.api")
@@ -28,7 +25,6 @@ MAX_STREAMS = 200  # log followers served at once; more wait for a free thread
 KEEPALIVE_POLLS = 30  # an SSE comment after this many idle polls keeps proxies from closing
 
 router = APIRouter(prefix="/api/v1/teams/{team}/dags/{dag_id}/runs")
-Ctx = Annotated[ApiContext, Depends(context)]
 
 
 class TriggerBody(BaseModel):
@@ -51,74 +47,46 @@ class MarkBody(BaseModel):
 
 
 @router.post("", status_code=201)
-def trigger(ctx: Ctx, team: str, dag_id: str, body: TriggerBody | None = None) -> JSONResponse:
+def trigger(
+    ctx: Ctx, scope: CallerScope, team: str, dag_id: str, body: TriggerBody | None = None
+) -> JSONResponse:
     body = body or TriggerBody()
-    run = control.trigger(
-        ctx.store,
-        team,
-        dag_id,
-        conf=body.conf,
-        run_id=body.run_id,
-        logical_date=body.logical_date,
-        now=ctx.clock(),
+    run = ctx.commands.trigger(
+        scope, team, dag_id, conf=body.conf, run_id=body.run_id, logical_date=body.logical_date
     )
-    ctx.wake()
     return JSONResponse(render.run(run, with_tasks=True), status_code=201)
 
 
 @router.get("")
 def list_runs(
     ctx: Ctx,
+    scope: CallerScope,
     team: str,
     dag_id: str,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
     state: str | None = None,
 ) -> dict[str, Any]:
-    ctx.store.get_dag(team, dag_id)
-    if state is not None and state not in {s.value for s in RunState}:
-        known = ", ".join(s.value for s in RunState)
-        raise InvalidInput(f"unknown run state {state!r}; use one of {known}")
-    runs = ctx.store.list_runs(team, dag_id, limit=limit, offset=offset, state=state)
+    runs = ctx.queries.runs(scope, team, dag_id, limit=limit, offset=offset, state=state)
     return {"runs": [render.run(r) for r in runs]}
 
 
 @router.get("/{run_id}")
-def get_run(ctx: Ctx, team: str, dag_id: str, run_id: str) -> dict[str, Any]:
-    return render.run(ctx.store.get_run(team, dag_id, run_id), with_tasks=True)
+def get_run(ctx: Ctx, scope: CallerScope, team: str, dag_id: str, run_id: str) -> dict[str, Any]:
+    return render.run(ctx.queries.run(scope, team, dag_id, run_id), with_tasks=True)
 
 
 @router.get("/{run_id}/tasks")
-def list_tasks(ctx: Ctx, team: str, dag_id: str, run_id: str) -> dict[str, Any]:
-    run = ctx.store.get_run(team, dag_id, run_id)
+def list_tasks(ctx: Ctx, scope: CallerScope, team: str, dag_id: str, run_id: str) -> dict[str, Any]:
+    run = ctx.queries.run(scope, team, dag_id, run_id)
     return {"tasks": [render.task(t) for _, t in sorted(run.tasks.items())]}
 
 
-def _task_of(run: RunRecord, task_id: str) -> TaskRecord:
-    ti = run.tasks.get(task_id)
-    if ti is None:
-        raise NotFound(f"run {run.run_id} has no task {task_id!r}")
-    return ti
-
-
 @router.get("/{run_id}/tasks/{task_id}")
-def get_task(ctx: Ctx, team: str, dag_id: str, run_id: str, task_id: str) -> dict[str, Any]:
-    ti = _task_of(ctx.store.get_run(team, dag_id, run_id), task_id)
-    return {
-        **render.task(ti),
-        "return_value": ctx.store.return_value(ti.id),
-        "attempts": [render.attempt(a) for a in ctx.store.list_attempts(ti.id)],
-    }
-
-
-def _check_try(ti: TaskRecord, try_number: int) -> int:
-    if ti.try_number == 0:
-        raise InvalidInput(f"task {ti.task_id} has not run yet ({ti.state}): it has no log")
-    if try_number > ti.try_number:
-        raise InvalidInput(
-            f"task {ti.task_id} has {ti.try_number} tr(ies); ask for try 1..{ti.try_number}"
-        )
-    return try_number
+def get_task(
+    ctx: Ctx, scope: CallerScope, team: str, dag_id: str, run_id: str, task_id: str
+) -> dict[str, Any]:
+    return render.task_detail(ctx.queries.task(scope, team, dag_id, run_id, task_id))
 
 
 TryQuery = Annotated[int | None, Query(alias="try", ge=1)]
@@ -128,6 +96,7 @@ OffsetQuery = Annotated[int, Query(ge=0)]
 @router.get("/{run_id}/tasks/{task_id}/logs")
 def task_logs(
     ctx: Ctx,
+    scope: CallerScope,
     team: str,
     dag_id: str,
     run_id: str,
@@ -135,14 +104,9 @@ def task_logs(
     try_number: TryQuery = None,
     offset: OffsetQuery = 0,
 ) -> dict[str, Any]:
-    run = ctx.store.get_run(team, dag_id, run_id)
-    ti = _task_of(run, task_id)
-    if ti.try_number == 0 and try_number is None:  # not started yet: nothing to read
-        finished = ti.state in FINISHED_TASK_STATES
-        return {"try_number": 0, "content": "", "offset": offset, "next_offset": offset,
-                "finished": finished}  # fmt: skip
-    number = _check_try(ti, try_number or ti.try_number)
-    page = tail.page(ctx.objects, ctx.store, run, ti, number, offset, now=ctx.clock())
+    page = ctx.queries.log_page(
+        scope, team, dag_id, run_id, task_id, try_number=try_number, offset=offset
+    )
     return dataclasses.asdict(page)
 
 
@@ -197,6 +161,7 @@ async def _stream_threads(app: Any, events: Generator[str]) -> AsyncIterator[str
 @router.get("/{run_id}/tasks/{task_id}/logs/stream")
 def task_logs_stream(
     ctx: Ctx,
+    scope: CallerScope,
     request: Request,
     team: str,
     dag_id: str,
@@ -210,11 +175,9 @@ def task_logs_stream(
         if not last_event_id.strip().isdigit():
             raise InvalidInput(f"Last-Event-ID {last_event_id!r} is not a log offset")
         offset = int(last_event_id)
-    run = ctx.store.get_run(team, dag_id, run_id)
-    ti = _task_of(run, task_id)
-    if try_number is not None:
-        _check_try(ti, try_number)
-    follower = tail.Follower(ctx.objects, ctx.store, run, ti, try_number, offset, ctx.clock)
+    follower = ctx.queries.log_follower(
+        scope, team, dag_id, run_id, task_id, try_number=try_number, offset=offset
+    )
     return StreamingResponse(
         _stream_threads(request.app, _sse(follower)),
         media_type="text/event-stream",
@@ -223,31 +186,23 @@ def task_logs_stream(
 
 
 @router.post("/{run_id}/cancel")
-def cancel(ctx: Ctx, team: str, dag_id: str, run_id: str) -> dict[str, Any]:
-    run = ctx.store.get_run(team, dag_id, run_id)
-    control.cancel(ctx.store, run, now=ctx.clock(), wake=ctx.wake)
-    return render.run(ctx.store.get_run(team, dag_id, run_id), with_tasks=True)
+def cancel(ctx: Ctx, scope: CallerScope, team: str, dag_id: str, run_id: str) -> dict[str, Any]:
+    return render.run(ctx.commands.cancel(scope, team, dag_id, run_id), with_tasks=True)
 
 
 @router.post("/{run_id}/clear")
-def clear(ctx: Ctx, team: str, dag_id: str, run_id: str, body: ClearBody) -> dict[str, Any]:
-    run = ctx.store.get_run(team, dag_id, run_id)
-    cleared = control.clear(
-        ctx.store, run, body.task_ids, downstream=body.downstream, now=ctx.clock(), wake=ctx.wake
+def clear(
+    ctx: Ctx, scope: CallerScope, team: str, dag_id: str, run_id: str, body: ClearBody
+) -> dict[str, Any]:
+    done = ctx.commands.clear(
+        scope, team, dag_id, run_id, body.task_ids, downstream=body.downstream
     )
-    return {
-        "cleared": cleared,
-        "run": render.run(ctx.store.get_run(team, dag_id, run_id), with_tasks=True),
-    }
+    return {"cleared": done.task_ids, "run": render.run(done.run, with_tasks=True)}
 
 
 @router.post("/{run_id}/mark")
-def mark(ctx: Ctx, team: str, dag_id: str, run_id: str, body: MarkBody) -> dict[str, Any]:
-    run = ctx.store.get_run(team, dag_id, run_id)
-    changed = control.mark(
-        ctx.store, run, body.task_ids, body.state, now=ctx.clock(), wake=ctx.wake
-    )
-    return {
-        "changed": changed,
-        "run": render.run(ctx.store.get_run(team, dag_id, run_id), with_tasks=True),
-    }
+def mark(
+    ctx: Ctx, scope: CallerScope, team: str, dag_id: str, run_id: str, body: MarkBody
+) -> dict[str, Any]:
+    done = ctx.commands.mark(scope, team, dag_id, run_id, body.task_ids, body.state)
+    return {"changed": done.task_ids, "run": render.run(done.run, with_tasks=True)}

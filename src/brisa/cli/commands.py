@@ -148,11 +148,14 @@ def db() -> None:
 def db_migrate(ctx: click.Context) -> None:
     """Create or upgrade the schema (safe to run again)."""
     from brisa.settings import redact_url
-    from brisa.store import open_store
+    from brisa.system import System
 
     settings = settings_of(ctx.find_root())
     settings.home.mkdir(parents=True, exist_ok=True)
-    open_store(settings.database_url, migrate=True).close()
+    # Not System.create: migrating needs no secret key, so none is made.
+    system = System(settings)
+    system.store  # noqa: B018 - opening the store brings its schema up to date
+    system.shutdown()
     click.echo(f"database {redact_url(settings.database_url)} is up to date")
 
 

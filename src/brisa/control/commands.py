@@ -1,18 +1,27 @@
-"""What people do to DAGs and runs — trigger, pause, cancel, clear, mark — in one place,
-shared by the REST API and the CLI's in-process commands. Handlers stay thin."""
+"""What people do to DAGs, runs and repositories — trigger, pause, cancel, clear, mark, sync —
+in one place, shared by the REST API and the web UI. Handlers stay thin: they parse, call one
+command and render what it returns.
+
+Every command takes the caller's `Scope` and goes by the same visibility rule as the queries:
+acting on a team the caller cannot see answers as if the DAG or run did not exist.
+"""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from brisa.authoring.params import resolve_conf
-from brisa.core.records import DagRecord, RunRecord, run_id_for
+from brisa.control.queries import DagSummary, Scope, find_source, no_dag, no_run, summarize
+from brisa.core import webhooks
+from brisa.core.records import RunRecord, run_id_for
 from brisa.core.states import TaskState
-from brisa.errors import Conflict, InvalidInput, NotFound
+from brisa.errors import Conflict, InvalidInput
+from brisa.repos.config import RepoSettings
 from brisa.store import Store
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9_.:+=-]{1,250}$")
@@ -61,66 +70,132 @@ def trigger(
     )
 
 
-def resolve_dag(store: Store, name: str) -> DagRecord:
-    """`team/dag_id`, or a bare dag_id when exactly one team has it."""
-    if "/" in name:
-        team, dag_id = name.split("/", 1)
-        return store.get_dag(team, dag_id)
-    found = store.list_dags(dag_id=name)
-    if not found:
-        raise NotFound(f"no DAG {name!r}; `brisa dags list` shows the DAGs there are")
-    if len(found) > 1:
-        teams = ", ".join(f"{d.team}/{d.dag_id}" for d in found)
-        raise InvalidInput(f"DAG id {name!r} exists in several teams ({teams}); name one")
-    return found[0]
+@dataclass(frozen=True)
+class Changed:
+    """The tasks a command changed, and their run as it is now."""
+
+    task_ids: list[str]
+    run: RunRecord
 
 
-def clear(
-    store: Store,
-    run: RunRecord,
-    task_ids: Iterable[str],
-    *,
-    downstream: bool,
-    now: datetime,
-    wake: Callable[[], None],
-) -> list[str]:
-    """Run tasks again (optionally with everything downstream of them), on the run's code."""
-    ids = set(task_ids)
-    if not ids:
-        raise InvalidInput("name at least one task to clear")
-    if downstream:
-        spec = store.get_specs([run.version_id])[run.version_id][0]
-        unknown = ids - set(spec.tasks)
-        if not unknown:
-            ids |= spec.descendants(ids)
-    cleared = store.clear_tasks(run, ids, now)
-    wake()
-    return cleared
+class Commands:
+    """The actions behind the REST API and the web UI, each for one caller's scope. Every
+    change wakes the scheduler."""
 
+    def __init__(
+        self,
+        store: Store,
+        clock: Callable[[], datetime],
+        *,
+        wake: Callable[[], None] = lambda: None,
+        sources: Sequence[RepoSettings] = (),
+        request_sync: Callable[[str], None] = lambda name: None,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._wake = wake
+        self._sources = tuple(sources)
+        # Sync a repository now (in-process, or through the store for a separate processor).
+        self._request_sync = request_sync
 
-def mark(
-    store: Store,
-    run: RunRecord,
-    task_ids: Iterable[str],
-    state: str,
-    *,
-    now: datetime,
-    wake: Callable[[], None],
-) -> list[str]:
-    try:
-        target = TaskState(state)
-    except ValueError:
-        raise InvalidInput(f"tasks can be marked success or failed, not {state!r}") from None
-    changed = store.mark_tasks(run, task_ids, target, now)
-    wake()
-    return changed
-
-
-def cancel(store: Store, run: RunRecord, *, now: datetime, wake: Callable[[], None]) -> None:
-    """Cancel a queued or running run; Conflict if it has already finished."""
-    if not store.cancel_run(run, now):
-        current = store.get_run_by_pk(run.id).state
-        raise Conflict(
-            f"run {run.run_id} is already {current}; only queued or running runs can be cancelled"
+    def trigger(
+        self,
+        scope: Scope,
+        team: str,
+        dag_id: str,
+        *,
+        conf: Any,
+        run_id: str | None = None,
+        logical_date: datetime | None = None,
+    ) -> RunRecord:
+        """A manual run with validated params (see `trigger`)."""
+        scope.require(team, no_dag(team, dag_id))
+        run = trigger(
+            self._store,
+            team,
+            dag_id,
+            conf=conf,
+            run_id=run_id,
+            logical_date=logical_date,
+            now=self._clock(),
         )
-    wake()
+        self._wake()
+        return run
+
+    def pause(self, scope: Scope, team: str, dag_id: str, paused: bool) -> DagSummary:
+        """Pause a DAG (no new scheduled runs; running ones go on) or unpause it."""
+        scope.require(team, no_dag(team, dag_id))
+        record = self._store.set_paused(team, dag_id, paused)
+        self._wake()
+        return summarize(self._store, [record], self._clock())[0]
+
+    def _run(self, scope: Scope, team: str, dag_id: str, run_id: str) -> RunRecord:
+        scope.require(team, no_run(team, dag_id, run_id))
+        return self._store.get_run(team, dag_id, run_id)
+
+    def cancel(self, scope: Scope, team: str, dag_id: str, run_id: str) -> RunRecord:
+        """Cancel a queued or running run; Conflict if it has already finished."""
+        run = self._run(scope, team, dag_id, run_id)
+        if not self._store.cancel_run(run, self._clock()):
+            current = self._store.get_run_by_pk(run.id).state
+            raise Conflict(
+                f"run {run.run_id} is already {current}; only queued or running runs can be "
+                "cancelled"
+            )
+        self._wake()
+        return self._store.get_run(team, dag_id, run_id)
+
+    def clear(
+        self,
+        scope: Scope,
+        team: str,
+        dag_id: str,
+        run_id: str,
+        task_ids: Iterable[str],
+        *,
+        downstream: bool,
+    ) -> Changed:
+        """Run tasks again (optionally with everything downstream of them), on the run's code."""
+        run = self._run(scope, team, dag_id, run_id)
+        ids = set(task_ids)
+        if not ids:
+            raise InvalidInput("name at least one task to clear")
+        if downstream:
+            spec = self._store.get_specs([run.version_id])[run.version_id][0]
+            unknown = ids - set(spec.tasks)
+            if not unknown:
+                ids |= spec.descendants(ids)
+        cleared = self._store.clear_tasks(run, ids, self._clock())
+        self._wake()
+        return Changed(cleared, self._store.get_run(team, dag_id, run_id))
+
+    def mark(
+        self, scope: Scope, team: str, dag_id: str, run_id: str, task_ids: Iterable[str], state: str
+    ) -> Changed:
+        """Set tasks to success or failed by hand."""
+        run = self._run(scope, team, dag_id, run_id)
+        try:
+            target = TaskState(state)
+        except ValueError:
+            raise InvalidInput(f"tasks can be marked success or failed, not {state!r}") from None
+        changed = self._store.mark_tasks(run, task_ids, target, self._clock())
+        self._wake()
+        return Changed(changed, self._store.get_run(team, dag_id, run_id))
+
+    def request_sync(
+        self, scope: Scope, name: str, body: bytes, headers: Mapping[str, str]
+    ) -> datetime:
+        """Ask for a git repository to be synced now; returns when it was asked. When the
+        repository has a webhook_secret, only a request signed with it (GitHub or GitLab
+        style) is accepted; the body is otherwise ignored."""
+        source = find_source(self._sources, scope, name)
+        if not source.is_git:
+            raise InvalidInput(
+                f"repository {name} is a folder; nothing to sync (its files are read again "
+                "every [dags] scan_interval)"
+            )
+        if source.webhook_secret:
+            webhooks.verify(source.webhook_secret, body, headers)
+        requested_at = self._clock()
+        self._request_sync(name)
+        return requested_at

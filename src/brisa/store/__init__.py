@@ -27,6 +27,11 @@ class Store(CatalogStore, RunStore, OperationsStore, AttemptStore, RepoStore):
     def backend(self) -> str:
         return self.engine.dialect.name
 
+    def ping(self) -> None:
+        """Raise unless the database answers (the health check)."""
+        with self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
     def close(self) -> None:
         self.engine.dispose()
 

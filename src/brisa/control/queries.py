@@ -1,0 +1,271 @@
+"""What people read — DAGs, runs, task instances, attempts, logs, import errors, repositories —
+filtered by the teams the caller may see. Shared by the REST API, the web UI and the CLI.
+
+Every query takes the caller's `Scope`. `Scope.sees` is the one rule that decides whether a
+team is visible; a team the caller cannot see looks exactly like a team that does not exist:
+its lists are empty and its DAGs and runs are NotFound, worded as the store words a missing one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from brisa.core import timetable
+from brisa.core.records import (
+    AttemptRecord,
+    DagRecord,
+    ImportErrorRecord,
+    RepoStatusRecord,
+    RunRecord,
+    TaskRecord,
+)
+from brisa.core.states import FINISHED_TASK_STATES, RunState
+from brisa.errors import InvalidInput, NotFound
+from brisa.logs import tail
+from brisa.objectstore import ObjectStore
+from brisa.repos.config import RepoSettings
+from brisa.store import Store
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The teams a caller may see and act on: every team (`teams=None`, today's only caller,
+    as there are no users yet), or a set of teams once users and teams land."""
+
+    teams: frozenset[str] | None = None
+
+    def sees(self, team: str) -> bool:
+        """Whether `team` is visible: the single rule every query, command and page goes by."""
+        return self.teams is None or team in self.teams
+
+    def require(self, team: str, missing: str) -> None:
+        """NotFound(`missing`) unless `team` is visible, so that a team the caller cannot see
+        answers as if what was asked for did not exist."""
+        if not self.sees(team):
+            raise NotFound(missing)
+
+
+EVERY_TEAM = Scope()
+
+
+# The store's own words for what is missing: an invisible team must read the same.
+def no_dag(team: str, dag_id: str) -> str:
+    return f"no DAG {team}/{dag_id}; `brisa dags list` shows the DAGs there are"
+
+
+def no_run(team: str, dag_id: str, run_id: str) -> str:
+    return f"no run {run_id!r} of {team}/{dag_id}; `brisa runs list {team}/{dag_id}` shows its runs"
+
+
+@dataclass(frozen=True)
+class DagSummary:
+    """A DAG with its next scheduled run (None when paused, manual-only or over)."""
+
+    record: DagRecord
+    next_run: datetime | None
+
+
+@dataclass(frozen=True)
+class TaskDetail:
+    record: TaskRecord
+    return_value: Any
+    attempts: list[AttemptRecord]
+
+
+@dataclass(frozen=True)
+class RepoView:
+    """A DAG source as configured, with what its last sync found (None before the first)."""
+
+    source: RepoSettings
+    status: RepoStatusRecord | None
+
+
+def summarize(store: Store, records: Iterable[DagRecord], now: datetime) -> list[DagSummary]:
+    """DAGs with their next run, from the newest scheduled run of each."""
+    state = store.schedule_state()
+    out = []
+    for record in records:
+        spec = record.spec
+        last = state.get((record.team, record.dag_id), (None, 0))[0]
+        upcoming = None
+        if spec.start_date and not record.is_paused:
+            upcoming = timetable.next_fire(
+                spec.schedule,
+                start=spec.start_date,
+                end=spec.end_date,
+                last=last,
+                now=now,
+                catchup=bool(spec.raw["catchup"]),
+            )
+        out.append(DagSummary(record, upcoming))
+    return out
+
+
+def find_source(sources: Sequence[RepoSettings], scope: Scope, name: str) -> RepoSettings:
+    """A configured DAG source of a visible team, by name."""
+    visible = [s for s in sources if scope.sees(s.owner)]
+    source = next((s for s in visible if s.name == name), None)
+    if source is None:
+        known = ", ".join(s.name for s in visible) or "none"
+        raise NotFound(
+            f"no repository {name!r} is configured (configured: {known}); "
+            f"a [repos.{name}] table in the config file adds it"
+        )
+    return source
+
+
+def _task_of(run: RunRecord, task_id: str) -> TaskRecord:
+    ti = run.tasks.get(task_id)
+    if ti is None:
+        raise NotFound(f"run {run.run_id} has no task {task_id!r}")
+    return ti
+
+
+def _check_try(ti: TaskRecord, try_number: int) -> int:
+    if ti.try_number == 0:
+        raise InvalidInput(f"task {ti.task_id} has not run yet ({ti.state}): it has no log")
+    if try_number > ti.try_number:
+        raise InvalidInput(
+            f"task {ti.task_id} has {ti.try_number} tr(ies); ask for try 1..{ti.try_number}"
+        )
+    return try_number
+
+
+class Queries:
+    """The reads behind the REST API and the web UI, each for one caller's scope."""
+
+    def __init__(
+        self,
+        store: Store,
+        objects: ObjectStore,
+        clock: Clock,
+        *,
+        sources: Sequence[RepoSettings] = (),
+    ) -> None:
+        self._store = store
+        self._objects = objects
+        self._clock = clock
+        self._sources = tuple(sources)
+
+    def database(self) -> str:
+        """The database's backend name, once it has answered."""
+        self._store.ping()
+        return self._store.backend
+
+    # DAGs
+
+    def dags(
+        self, scope: Scope, *, team: str | None = None, dag_id: str | None = None
+    ) -> list[DagSummary]:
+        """Active DAGs of the visible teams (of one team, with one id)."""
+        found = self._store.list_dags(team, dag_id=dag_id)
+        return summarize(self._store, [d for d in found if scope.sees(d.team)], self._clock())
+
+    def dag(self, scope: Scope, team: str, dag_id: str) -> DagSummary:
+        scope.require(team, no_dag(team, dag_id))
+        return summarize(self._store, [self._store.get_dag(team, dag_id)], self._clock())[0]
+
+    def resolve_dag(self, scope: Scope, name: str) -> DagRecord:
+        """`team/dag_id`, or a bare dag_id when exactly one visible team has it."""
+        if "/" in name:
+            team, dag_id = name.split("/", 1)
+            scope.require(team, no_dag(team, dag_id))
+            return self._store.get_dag(team, dag_id)
+        found = [d for d in self._store.list_dags(dag_id=name) if scope.sees(d.team)]
+        if not found:
+            raise NotFound(f"no DAG {name!r}; `brisa dags list` shows the DAGs there are")
+        if len(found) > 1:
+            teams = ", ".join(f"{d.team}/{d.dag_id}" for d in found)
+            raise InvalidInput(f"DAG id {name!r} exists in several teams ({teams}); name one")
+        return found[0]
+
+    def import_errors(self, scope: Scope, *, team: str | None = None) -> list[ImportErrorRecord]:
+        return [e for e in self._store.list_import_errors(team) if scope.sees(e.team)]
+
+    # Runs and their tasks
+
+    def runs(
+        self,
+        scope: Scope,
+        team: str,
+        dag_id: str,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        state: str | None = None,
+    ) -> list[RunRecord]:
+        """Runs of one DAG, newest logical date first."""
+        scope.require(team, no_dag(team, dag_id))
+        self._store.get_dag(team, dag_id)
+        if state is not None and state not in {s.value for s in RunState}:
+            known = ", ".join(s.value for s in RunState)
+            raise InvalidInput(f"unknown run state {state!r}; use one of {known}")
+        return self._store.list_runs(team, dag_id, limit=limit, offset=offset, state=state)
+
+    def run(self, scope: Scope, team: str, dag_id: str, run_id: str) -> RunRecord:
+        """One run with its task instances."""
+        scope.require(team, no_run(team, dag_id, run_id))
+        return self._store.get_run(team, dag_id, run_id)
+
+    def task(self, scope: Scope, team: str, dag_id: str, run_id: str, task_id: str) -> TaskDetail:
+        """One task instance with its return value and every attempt."""
+        ti = _task_of(self.run(scope, team, dag_id, run_id), task_id)
+        return TaskDetail(ti, self._store.return_value(ti.id), self._store.list_attempts(ti.id))
+
+    # Logs
+
+    def log_page(
+        self,
+        scope: Scope,
+        team: str,
+        dag_id: str,
+        run_id: str,
+        task_id: str,
+        *,
+        try_number: int | None,
+        offset: int,
+    ) -> tail.Page:
+        """A page of one try's log (the current try by default) from `offset`."""
+        run = self.run(scope, team, dag_id, run_id)
+        ti = _task_of(run, task_id)
+        if ti.try_number == 0 and try_number is None:  # not started yet: nothing to read
+            return tail.Page(0, "", offset, offset, ti.state in FINISHED_TASK_STATES)
+        number = _check_try(ti, try_number or ti.try_number)
+        return tail.page(self._objects, self._store, run, ti, number, offset, now=self._clock())
+
+    def log_follower(
+        self,
+        scope: Scope,
+        team: str,
+        dag_id: str,
+        run_id: str,
+        task_id: str,
+        *,
+        try_number: int | None,
+        offset: int,
+    ) -> tail.Follower:
+        """Follows one try's log (the current one once it has started) from `offset`."""
+        run = self.run(scope, team, dag_id, run_id)
+        ti = _task_of(run, task_id)
+        if try_number is not None:
+            _check_try(ti, try_number)
+        return tail.Follower(self._objects, self._store, run, ti, try_number, offset, self._clock)
+
+    # Repositories
+
+    def repos(self, scope: Scope) -> list[RepoView]:
+        """Every configured DAG source of a visible team, in configuration order."""
+        statuses = {status.name: status for status in self._store.list_repos()}
+        return [RepoView(s, statuses.get(s.name)) for s in self._sources if scope.sees(s.owner)]
+
+    def repo(self, scope: Scope, name: str) -> RepoView:
+        source = find_source(self._sources, scope, name)
+        try:
+            return RepoView(source, self._store.get_repo(name))
+        except NotFound:  # configured, not synced yet
+            return RepoView(source, None)
