@@ -174,3 +174,23 @@ class CapturingLauncher:
     def start(self, argv: list[str], env: Mapping[str, str], log_path: Path) -> int:
         self.envs.append(dict(env))
         return 2**22 + 1  # no such process: the executor records it and moves on
+
+
+def test_the_worker_fetches_its_code_within_the_code_timeout_it_was_handed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from brisa.repos import materialise
+    from brisa.worker import main
+
+    seen: dict[str, Any] = {}
+
+    def fake_materialise(code: Mapping[str, str], **options: Any) -> Any:
+        seen.update(options)
+        raise materialise.CodeUnavailable("not here")
+
+    monkeypatch.setattr(materialise, "materialise", fake_materialise)
+    config = WorkerEnv.from_env({"BRISA_CODE_TIMEOUT": "45.5", "BRISA_CODE_CACHE": "/c"})
+    item = {"code": {"repo": "team", "sha": "a" * 40, "url": "", "subdir": "", "path": ""}}
+    outcome, held = main._run_task(item, config)
+    assert (outcome.success, outcome.error, held) == (False, "not here", None)
+    assert seen["timeout"] == 45.5 and seen["cache_root"] == Path("/c")
