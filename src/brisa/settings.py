@@ -1,7 +1,9 @@
 """One frozen settings object: a TOML file plus `BRISA__SECTION__KEY` environment overrides.
 
 Loaded once by the composition root and passed down; no other module reads the environment
-for configuration. Unknown keys and bad values are reported by name.
+for configuration. Unknown keys and bad values are reported by name. The keys that feed the
+worker take their defaults from its wire format (worker.env, logs.config), the one place they
+are written.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from brisa.errors import ConfigError
+from brisa.logs.config import CHUNK_BYTES, CHUNK_INTERVAL
+from brisa.logs.masking import DEFAULT_ENV_PATTERN
 from brisa.repos.config import RepoSettings
 from brisa.repos.config import check as check_repo
 from brisa.settingfields import duration, secret
+from brisa.worker import env as wire
 
 ENV_PREFIX = "BRISA__"
 LOCAL_SOURCE = "dags"  # the name `[dags] folder` goes by among the repositories
@@ -87,15 +92,18 @@ class ExecutorSettings:
 
 @dataclass(frozen=True)
 class WorkerSettings:
-    heartbeat_interval: float = duration(5.0)
+    heartbeat_interval: float = duration(wire.HEARTBEAT_INTERVAL)
     # How long a worker keeps retrying to report its result while the API is unreachable.
-    report_timeout: float = duration(600.0)
+    report_timeout: float = duration(wire.REPORT_TIMEOUT)
+    # Each git command a worker runs to fetch its run's commit (when neither a snapshot nor
+    # its tarball is found) is stopped after this long.
+    code_timeout: float = duration(wire.CODE_TIMEOUT)
 
 
 @dataclass(frozen=True)
 class ApiSettings:
-    host: str = "127.0.0.1"
-    port: int = 8080
+    host: str = wire.API_HOST
+    port: int = wire.API_PORT
     # The URL workers use to reach the execution API; derived from host/port when empty.
     public_url: str = ""
 
@@ -106,16 +114,14 @@ class LogsSettings:
     # s3://bucket/prefix. Empty means the folder $BRISA_HOME/logs.
     location: str = ""
     # A running worker ships what its task wrote at least this often ...
-    chunk_interval: float = duration(5.0)
+    chunk_interval: float = duration(CHUNK_INTERVAL)
     # ... or as soon as this many bytes are waiting.
-    chunk_bytes: int = 1024 * 1024
+    chunk_bytes: int = CHUNK_BYTES
     # Logs older than this are deleted (hourly, by the scheduler); 0 keeps them forever.
     retention: float = duration(0.0)
     # Values of worker environment variables whose names match this regular expression are
     # replaced by *** in logs (besides params marked secret).
-    mask_env_pattern: str = (
-        "(?i)(password|passwd|secret|token|api_key|apikey|private_key|credential)"
-    )
+    mask_env_pattern: str = DEFAULT_ENV_PATTERN
     # S3-compatible stores; empty values come from the standard AWS_* environment variables.
     s3_endpoint_url: str = ""
     s3_region: str = ""

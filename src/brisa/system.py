@@ -12,9 +12,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
+from brisa.logs.config import ShippingConfig
 from brisa.settings import Settings, ensure_secret_key
+from brisa.worker.env import WorkerEnv
+
+if TYPE_CHECKING:  # heavy imports (the web framework, the ORM) are made when first used
+    from fastapi import FastAPI
+
+    from brisa.dagprocessor.pipeline import RepoPipeline
+    from brisa.dagprocessor.processor import DagProcessor
+    from brisa.logs.retention import Retention
+    from brisa.objectstore import ObjectStore
+    from brisa.repos.config import RepoSettings
+    from brisa.scheduler import Scheduler
+    from brisa.store import Store
 
 log = logging.getLogger("brisa")
 
@@ -29,10 +42,10 @@ class System:
     clock: Callable[[], datetime] = utc_now
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
-    _store: Any = None
-    _scheduler: Any = None
-    _objects: Any = None
-    _pipelines: dict[str, Any] = field(default_factory=dict)
+    _store: Store | None = None
+    _scheduler: Scheduler | None = None
+    _objects: ObjectStore | None = None
+    _pipelines: dict[str, RepoPipeline] = field(default_factory=dict)
 
     @classmethod
     def create(cls, settings: Settings, clock: Callable[[], datetime] = utc_now) -> System:
@@ -41,7 +54,7 @@ class System:
         return cls(settings=settings, clock=clock)
 
     @property
-    def store(self) -> Any:
+    def store(self) -> Store:
         if self._store is None:
             from brisa.store import open_store
 
@@ -63,27 +76,33 @@ class System:
         key = f"{self.settings.home}|{self.settings.database_url}"
         return hashlib.sha1(key.encode()).hexdigest()[:12]
 
-    def worker_env(self) -> dict[str, str]:
-        """The configuration workers need, handed to them explicitly."""
+    def worker_env(self) -> WorkerEnv:
+        """The configuration workers need, handed to them explicitly by the executor (which
+        adds each attempt's token): the one place the settings become the wire format."""
         s = self.settings
-        env = {
-            "BRISA_API_URL": s.api_url,
-            "BRISA_DAGS_FOLDER": str(self.dags_folder or ""),
-            "BRISA_REPOS_ROOT": str(s.repos_root),
-            "BRISA_CODE_CACHE": str(self.code_cache),
-            "BRISA_HEARTBEAT_INTERVAL": str(s.worker.heartbeat_interval),
-            "BRISA_REPORT_TIMEOUT": str(s.worker.report_timeout),
-            "BRISA_LOGS_LOCATION": s.logs_location,
-            "BRISA_LOGS_CHUNK_INTERVAL": str(s.logs.chunk_interval),
-            "BRISA_LOGS_CHUNK_BYTES": str(s.logs.chunk_bytes),
-            "BRISA_LOGS_MASK_ENV_PATTERN": s.logs.mask_env_pattern,
-        }
-        for key, value in s.object_store_options().items():
-            env[f"BRISA_LOGS_S3_{key.upper()}"] = value
-        return env
+        return WorkerEnv(
+            api_url=s.api_url,
+            dags_folder=str(self.dags_folder or ""),
+            heartbeat_interval=s.worker.heartbeat_interval,
+            report_timeout=s.worker.report_timeout,
+            logs=self._log_shipping(),
+            repos_root=str(s.repos_root),
+            code_cache=str(self.code_cache),
+            code_timeout=s.worker.code_timeout,
+        )
+
+    def _log_shipping(self) -> ShippingConfig:
+        s = self.settings
+        return ShippingConfig(
+            location=s.logs_location,
+            chunk_interval=s.logs.chunk_interval,
+            chunk_bytes=s.logs.chunk_bytes,
+            mask_env_pattern=s.logs.mask_env_pattern,
+            store_options=s.object_store_options(),
+        )
 
     @property
-    def objects(self) -> Any:
+    def objects(self) -> ObjectStore:
         """The object store for logs and code snapshots."""
         if self._objects is None:
             from brisa.objectstore import open_object_store
@@ -94,7 +113,7 @@ class System:
         return self._objects
 
     @property
-    def scheduler(self) -> Any:
+    def scheduler(self) -> Scheduler:
         if self._scheduler is None:
             from brisa.core.planner import Limits
             from brisa.executor.local import LocalExecutor
@@ -104,7 +123,7 @@ class System:
             executor = LocalExecutor(
                 scope=self.executor_scope(),
                 parallelism=s.executor.parallelism,
-                env=self.worker_env(),
+                worker=self.worker_env(),
                 state_dir=s.home / "workers",
                 start_method=s.executor.start_method,
                 kill_grace=s.executor.kill_grace,
@@ -127,7 +146,7 @@ class System:
             )
         return self._scheduler
 
-    def retention(self) -> Any:
+    def retention(self) -> Retention | None:
         """Hourly pruning of old logs, when `[logs] retention` is set."""
         if self.settings.logs.retention <= 0:
             return None
@@ -140,7 +159,7 @@ class System:
         if self._scheduler is not None:
             self._scheduler.wake()
 
-    def processor(self, source: Any) -> Any:
+    def processor(self, source: RepoSettings) -> DagProcessor:
         """The DAG processor of one source (a folder or a repository's snapshots)."""
         from brisa.dagprocessor.processor import DagProcessor
 
@@ -161,7 +180,7 @@ class System:
             on_change=self.wake_scheduler,
         )
 
-    def pipeline(self, repo: Any) -> Any:
+    def pipeline(self, repo: RepoSettings) -> RepoPipeline:
         """The sync → parse loop of one git repository."""
         from brisa.dagprocessor.pipeline import RepoPipeline
         from brisa.repos.sync import RepoSyncer
@@ -193,7 +212,7 @@ class System:
         else:
             self.store.request_sync(name, self.clock())
 
-    def api_app(self) -> Any:
+    def api_app(self) -> FastAPI:
         from brisa.api.app import ApiContext, create_app
         from brisa.control.commands import Commands
         from brisa.control.execution import ExecutionService
@@ -221,7 +240,7 @@ class System:
         )
         return create_app(ctx)
 
-    def start_thread(self, name: str, target: Callable[..., None], *args: Any) -> None:
+    def start_thread(self, name: str, target: Callable[..., None], *args: object) -> None:
         thread = threading.Thread(target=target, args=(self.stop, *args), name=name, daemon=True)
         thread.start()
         self.threads.append(thread)

@@ -34,13 +34,14 @@ class ShellLauncher:
     """Starts `sh -c SCRIPT` in a new session instead of a worker; the script writes the pid
     of a background child to a file, so tests can check the whole group is handled."""
 
-    def __init__(self, script: str) -> None:
+    def __init__(self, script: str, env: Mapping[str, str]) -> None:
         self.script = script
+        self.env = dict(env)  # besides what the executor hands its workers
         self.children: list[subprocess.Popen[bytes]] = []
 
     def start(self, argv: list[str], env: Mapping[str, str], log_path: Path) -> int:
         child = subprocess.Popen(["/bin/sh", "-c", self.script], start_new_session=True,
-                                 env=dict(env), stdout=subprocess.DEVNULL)  # fmt: skip
+                                 env={**env, **self.env}, stdout=subprocess.DEVNULL)  # fmt: skip
         self.children.append(child)
         return child.pid
 
@@ -50,9 +51,8 @@ class ShellLauncher:
 
 
 def executor(tmp_path: Path, script: str) -> tuple[LocalExecutor, ShellLauncher]:
-    launch = ShellLauncher(script)
-    env = {"CHILD_PIDS": str(tmp_path / "child.pid")}
-    local = LocalExecutor(scope="t", parallelism=4, env=env, state_dir=tmp_path / "workers",
+    launch = ShellLauncher(script, {"CHILD_PIDS": str(tmp_path / "child.pid")})
+    local = LocalExecutor(scope="t", parallelism=4, state_dir=tmp_path / "workers",
                           kill_grace=0.5, launch=launch)  # fmt: skip
     return local, launch
 

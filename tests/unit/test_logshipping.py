@@ -13,16 +13,10 @@ import pytest
 
 from brisa.errors import NotFound
 from brisa.logs.capture import LineStamper, Spool, utc_stamp
+from brisa.logs.chunking import FIRST_BACKOFF, MAX_BACKOFF, Chunker, backoff, chunk_ranges
+from brisa.logs.config import ShippingConfig
 from brisa.logs.masking import DEFAULT_ENV_PATTERN, Masker, env_secrets, param_secrets
-from brisa.logs.shipping import (
-    FIRST_BACKOFF,
-    MAX_BACKOFF,
-    Chunker,
-    Shipper,
-    ShippingConfig,
-    backoff,
-    chunk_ranges,
-)
+from brisa.logs.shipper import Shipper
 from brisa.objectstore import ObjectInfo, StoreUnavailable
 
 # --- Masking ---------------------------------------------------------------------------------
@@ -217,24 +211,6 @@ def test_backoff_doubles_up_to_a_cap_with_jitter_around_it() -> None:
     assert backoff(2, 0.5) == 2 * FIRST_BACKOFF
     assert backoff(50, 0.5) == MAX_BACKOFF
     assert 0.75 * FIRST_BACKOFF <= backoff(1, 0.0) < backoff(1, 0.99) <= 1.25 * FIRST_BACKOFF
-
-
-def test_shipping_config_comes_from_the_executor_environment_and_prints_redacted() -> None:
-    config = ShippingConfig.from_env(
-        {
-            "BRISA_LOGS_LOCATION": "s3://bucket/logs",
-            "BRISA_LOGS_CHUNK_INTERVAL": "1.5",
-            "BRISA_LOGS_CHUNK_BYTES": "4096",
-            "BRISA_LOGS_S3_ENDPOINT_URL": "http://127.0.0.1:9000",
-            "BRISA_LOGS_S3_ACCESS_KEY_ID": "AKIA-ID",
-            "BRISA_LOGS_S3_SECRET_ACCESS_KEY": "very-secret-key",
-        }
-    )
-    assert (config.chunk_interval, config.chunk_bytes) == (1.5, 4096)
-    assert config.store_options["endpoint_url"] == "http://127.0.0.1:9000"
-    assert config.secrets() == ["very-secret-key"]
-    printed = str(config.redacted())
-    assert "very-secret-key" not in printed and "AKIA-ID" not in printed
 
 
 # --- The shipper, by hand --------------------------------------------------------------------

@@ -15,12 +15,18 @@ import signal
 import sys
 from typing import Any, BinaryIO
 
-# The worker's code, and what its log process imports to ship the log (tasklogs, the local
-# folder store): each attempt would otherwise import them again, on its way out.
+# The worker's code, and what its log process imports to ship the log (logs.layout, the
+# local folder store): each attempt would otherwise import them again, on its way out.
 PRELOAD = (
     "brisa",
     "brisa.worker.main",
+    "brisa.worker.env",
+    "brisa.worker.client",
     "brisa.worker.runner",
+    "brisa.logs.config",
+    "brisa.logs.chunking",
+    "brisa.logs.shipping",
+    "brisa.logs.shipper",
     "brisa.authoring.loader",
     "brisa.authoring.context",
     "brisa.logs.layout",

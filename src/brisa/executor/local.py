@@ -17,14 +17,15 @@ import os
 import signal
 import threading
 from collections import Counter
-from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from brisa.core.records import AttemptRef
 from brisa.executor.base import LaunchRequest
 from brisa.executor.launchers import Launcher, launcher, without_settings
+from brisa.logs.config import ShippingConfig
 from brisa.logs.recovery import SpoolSweeper
-from brisa.logs.shipping import ShippingConfig
+from brisa.worker.env import WorkerEnv
 from brisa.worker.registry import WorkerRegistry, process_group_alive, process_start_time
 
 MAX_LAUNCHES = 3
@@ -36,8 +37,8 @@ class LocalExecutor:
         *,
         scope: str,
         parallelism: int,
-        env: Mapping[str, str],
         state_dir: Path,
+        worker: WorkerEnv | None = None,
         kill_grace: float = 5.0,
         start_method: str = "forkserver",
         launch: Launcher | None = None,
@@ -45,7 +46,8 @@ class LocalExecutor:
     ) -> None:
         self.scope = scope
         self.parallelism = parallelism
-        self.env = dict(env)
+        # What every worker is handed (the executor adds each one's token and the registry).
+        self.worker = worker or WorkerEnv()
         self.kill_grace = kill_grace
         self.registry = WorkerRegistry(state_dir)
         self.launcher = launch or launcher(start_method)
@@ -53,7 +55,7 @@ class LocalExecutor:
         self._registry_mtime = 0
         self._launches: Counter[AttemptRef] = Counter()
         self._lock = threading.Lock()
-        self._spools = _sweeper(spool_folder, self.env)
+        self._spools = _sweeper(spool_folder, self.worker.logs)
 
     def launch(self, request: LaunchRequest) -> None:
         with self._lock:
@@ -69,12 +71,8 @@ class LocalExecutor:
             request.log_path.parent.mkdir(parents=True, exist_ok=True)
             argv = ["--ti", str(request.ref.ti_id), "--try", str(request.ref.try_number),
                     "--scope", self.scope]  # fmt: skip
-            env = {
-                **without_settings(os.environ),
-                **self.env,
-                "BRISA_EXECUTION_TOKEN": request.token,
-                "BRISA_WORKER_REGISTRY": str(self.registry.folder),
-            }
+            wire = replace(self.worker, token=request.token, registry=str(self.registry.folder))
+            env = {**without_settings(os.environ), **wire.to_env()}
             pid = self.launcher.start(argv, env, request.log_path)
             started = process_start_time(pid)
             self._live[request.ref] = (pid, started)
@@ -129,10 +127,9 @@ class LocalExecutor:
             self._live.clear()
 
 
-def _sweeper(folder: Path | None, worker_env: Mapping[str, str]) -> SpoolSweeper | None:
+def _sweeper(folder: Path | None, config: ShippingConfig) -> SpoolSweeper | None:
     """Finishes the logs of dead workers from their spool files in `folder`, in the store and
     with the settings the workers ship with."""
-    config = ShippingConfig.from_env(worker_env)
     if folder is None or not config.location:
         return None
     return SpoolSweeper(folder, config.open_store, config.chunk_bytes, process_group_alive).start()

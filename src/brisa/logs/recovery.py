@@ -32,7 +32,7 @@ from typing import BinaryIO
 
 from brisa.logs import layout
 from brisa.logs.capture import attempt_file, partial_attempt_file, utc_stamp
-from brisa.logs.shipping import chunk_ranges
+from brisa.logs.chunking import chunk_ranges
 from brisa.objectstore import ObjectInfo, ObjectStore
 
 log = logging.getLogger("brisa.spools")

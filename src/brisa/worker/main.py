@@ -1,8 +1,9 @@
 """`brisa task run`: the one code path of every attempt, whatever the executor.
 
-It holds no database credentials: it talks to the execution API with a token valid for this
-attempt only. Start-up time is a product feature, so this module imports no web framework,
-no ORM and no CLI library (import-linter checks it).
+It holds no database credentials: it talks to the execution API (worker.client) with a token
+valid for this attempt only, and reads what the executor handed it from its environment
+(worker.env, the wire format). Start-up time is a product feature, so this module imports no
+web framework, no ORM and no CLI library (import-linter checks it).
 
 The task runs the code of the commit its run is pinned to, put in place first (local
 snapshot, tarball, or a fetch by SHA: repos.materialise) and held with a lease until the
@@ -10,7 +11,7 @@ attempt ends; a commit that cannot be found fails the attempt, saying what was t
 
 From its first line, everything the attempt writes (the worker's own lines, prints, C-level
 writes, child processes) is captured, masked, stamped and shipped to the object store in
-chunks (logshipping). The outcome is reported to the API before the log's last chunk and
+chunks (logs.shipping). The outcome is reported to the API before the log's last chunk and
 `full.log` are shipped, so a log outage can never change it.
 """
 
@@ -25,9 +26,6 @@ import sys
 import threading
 import time
 import traceback
-import urllib.error
-import urllib.request
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,7 +34,9 @@ from brisa.authoring.context import TaskContext
 from brisa.errors import BrisaError
 from brisa.logs.capture import utc_stamp
 from brisa.logs.masking import env_secrets, param_secrets
-from brisa.logs.shipping import LogShipper, ShippingConfig
+from brisa.logs.shipping import LogShipper
+from brisa.worker.client import AttemptStale, ExecutionClient
+from brisa.worker.env import WorkerEnv, private
 from brisa.worker.runner import Outcome, run_python, run_shell
 
 if TYPE_CHECKING:
@@ -44,86 +44,6 @@ if TYPE_CHECKING:
 
 EXIT_SHIP_TIMEOUT = 60.0  # at most this long (and [worker] report_timeout) to ship at the end
 SIGTERM_SHIP_TIMEOUT = 2.0  # within the executor's kill grace (SIGKILL follows)
-
-
-class AttemptStale(Exception):
-    """The API says this attempt is no longer current (cleared, cancelled, timed out)."""
-
-
-@dataclass(frozen=True)
-class WorkerConfig:
-    """What the executor hands the worker explicitly (environment), printed at start."""
-
-    api_url: str
-    token: str
-    dags_folder: str
-    heartbeat_interval: float
-    report_timeout: float
-    logs: ShippingConfig = field(default_factory=ShippingConfig)
-    # Pinned code: where the syncer keeps snapshots on this machine (may be absent), where
-    # this worker may download commits it does not find there, and each git call's limit.
-    repos_root: str = ""
-    code_cache: str = ""
-    code_timeout: float = 120.0
-
-    @classmethod
-    def from_env(cls, environ: dict[str, str]) -> WorkerConfig:
-        return cls(
-            api_url=environ.get("BRISA_API_URL", "http://127.0.0.1:8080").rstrip("/"),
-            token=environ.get("BRISA_EXECUTION_TOKEN", ""),
-            dags_folder=environ.get("BRISA_DAGS_FOLDER", ""),
-            heartbeat_interval=float(environ.get("BRISA_HEARTBEAT_INTERVAL", "5")),
-            report_timeout=float(environ.get("BRISA_REPORT_TIMEOUT", "600")),
-            logs=ShippingConfig.from_env(environ),
-            repos_root=environ.get("BRISA_REPOS_ROOT", ""),
-            code_cache=environ.get("BRISA_CODE_CACHE", ""),
-            code_timeout=float(environ.get("BRISA_CODE_TIMEOUT", "120")),
-        )
-
-    def redacted(self) -> dict[str, Any]:
-        return {
-            **self.__dict__,
-            "token": "***" if self.token else "",
-            "logs": self.logs.redacted(),
-        }
-
-
-class ExecutionClient:
-    def __init__(self, config: WorkerConfig, ti_id: int, try_number: int) -> None:
-        self.config = config
-        self.base = f"{config.api_url}/execution/v1/attempts/{ti_id}/{try_number}"
-
-    def call(self, verb: str, body: dict[str, Any], *, patience: float) -> Any:
-        """POST with retries on connection errors for up to `patience` seconds."""
-        deadline = time.monotonic() + patience
-        delay = 0.2
-        while True:
-            request = urllib.request.Request(
-                f"{self.base}/{verb}",
-                data=json.dumps(body).encode(),
-                method="POST",
-                headers={
-                    "Authorization": f"Bearer {self.config.token}",
-                    "Content-Type": "application/json",
-                },
-            )
-            try:
-                with urllib.request.urlopen(request, timeout=30) as response:
-                    payload = response.read()
-                    return json.loads(payload) if payload else None
-            except urllib.error.HTTPError as exc:
-                detail = exc.read().decode(errors="replace")
-                if exc.code == 409:
-                    raise AttemptStale(detail) from None
-                if exc.code < 500 or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"execution API refused {verb}: {exc.code} {detail}"
-                    ) from None
-            except (urllib.error.URLError, OSError) as exc:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"execution API unreachable for {verb}: {exc}") from None
-            time.sleep(delay)
-            delay = min(delay * 2, 5.0)
 
 
 class _Lines:
@@ -137,12 +57,14 @@ def _log(message: str) -> None:
     print(f"{stamp}brisa: {message}", flush=True)
 
 
-def _heartbeat(client: ExecutionClient, stop: threading.Event, finishing: threading.Event) -> None:
+def _heartbeat(
+    client: ExecutionClient, interval: float, stop: threading.Event, finishing: threading.Event
+) -> None:
     """Heartbeat until stopped, also while the result is being reported (so a worker waiting
     for the API to come back is not taken for dead)."""
-    while not stop.wait(client.config.heartbeat_interval):
+    while not stop.wait(interval):
         try:
-            client.call("heartbeat", {}, patience=client.config.heartbeat_interval)
+            client.call("heartbeat", {}, patience=interval)
         except AttemptStale:
             if finishing.is_set():
                 return  # the finish call says what became of the result
@@ -198,7 +120,7 @@ def _execute(item: dict[str, Any], dags_folder: Path) -> Outcome:
     return run_python(fn, task, ctx, item["upstream_values"])
 
 
-def _code_root(item: dict[str, Any], config: WorkerConfig) -> tuple[Path, Materialised | None]:
+def _code_root(item: dict[str, Any], config: WorkerEnv) -> tuple[Path, Materialised | None]:
     """The DAG root of the attempt's code and, for a pinned commit, the lease holding it."""
     code: dict[str, str] = item.get("code") or {}
     if not code.get("sha") and not code.get("path"):
@@ -218,7 +140,7 @@ def _code_root(item: dict[str, Any], config: WorkerConfig) -> tuple[Path, Materi
     return held.root, held
 
 
-def _run_task(item: dict[str, Any], config: WorkerConfig) -> tuple[Outcome, Materialised | None]:
+def _run_task(item: dict[str, Any], config: WorkerEnv) -> tuple[Outcome, Materialised | None]:
     """Put the attempt's pinned code in place, then run the task from it."""
     try:
         root, held = _code_root(item, config)
@@ -241,14 +163,15 @@ def _ended(outcome: Outcome, elapsed: float) -> str:
     return line + (f": {outcome.error}" if outcome.error else "")
 
 
-def _attempt(client: ExecutionClient, item: dict[str, Any], config: WorkerConfig) -> int:
+def _attempt(client: ExecutionClient, item: dict[str, Any], config: WorkerEnv) -> int:
     """Run the started attempt and report its outcome. Exit code 0 on success."""
     _log(
         f"running {item['team']}/{item['dag_id']} {item['run_id']} task {item['task_id']} "
         f"try {item['try_number']} (code version {item.get('code_version') or 'local folder'})"
     )
     stop, finishing = threading.Event(), threading.Event()
-    threading.Thread(target=_heartbeat, args=(client, stop, finishing), daemon=True).start()
+    beat = (client, config.heartbeat_interval, stop, finishing)
+    threading.Thread(target=_heartbeat, args=beat, daemon=True).start()
     started = time.monotonic()
     outcome, held = _run_task(item, config)
     finishing.set()
@@ -268,11 +191,9 @@ def _attempt(client: ExecutionClient, item: dict[str, Any], config: WorkerConfig
     return 0 if outcome.success else 1
 
 
-def run(
-    ti_id: int, try_number: int, config: WorkerConfig, shipper: LogShipper | None = None
-) -> int:
+def run(ti_id: int, try_number: int, config: WorkerEnv, shipper: LogShipper | None = None) -> int:
     """Start the attempt, run it, report the outcome, then finish shipping its log."""
-    client = ExecutionClient(config, ti_id, try_number)
+    client = ExecutionClient(config.api_url, config.token, ti_id, try_number)
     _log(f"attempt {try_number} of task instance {ti_id}; config {json.dumps(config.redacted())}")
     try:
         try:
@@ -291,7 +212,7 @@ def run(
             _stop_shipping(shipper, min(EXIT_SHIP_TIMEOUT, config.report_timeout))
 
 
-def _start_shipping(config: WorkerConfig, environ: dict[str, str]) -> LogShipper | None:
+def _start_shipping(config: WorkerEnv, environ: dict[str, str]) -> LogShipper | None:
     """Capture this process's output from now on, masked, for the object store."""
     if not config.logs.location:
         return None  # started by hand without a log store: output stays where it goes
@@ -336,17 +257,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--scope", default="", help="the executor that started this worker")
     args = parser.parse_args(argv)
     environ = dict(os.environ)
-    config = WorkerConfig.from_env(environ)
+    config = WorkerEnv.from_env(environ)
     # The token and the log store's keys are for this process only: user code and its
     # children never see them.
-    for name in environ:
-        if name == "BRISA_EXECUTION_TOKEN" or name.startswith("BRISA_LOGS_S3_"):
-            del os.environ[name]
-    _record_self(environ.get("BRISA_WORKER_REGISTRY"), args.ti, args.try_number)
+    for name in filter(private, environ):
+        del os.environ[name]
+    _record_self(config.registry, args.ti, args.try_number)
     return run(args.ti, args.try_number, config, _start_shipping(config, environ))
 
 
-def _record_self(folder: str | None, ti_id: int, try_number: int) -> None:
+def _record_self(folder: str, ti_id: int, try_number: int) -> None:
     """Enter this process in the executor's registry before telling the API it started: an
     executor restarted after a crash then always knows a worker that the API calls running,
     even one its killed predecessor launched but had no time to record."""

@@ -1,0 +1,120 @@
+"""The wire format between executors and the worker: everything an executor hands
+`brisa task run`, as environment variables, with the one set of defaults.
+
+An executor builds a `WorkerEnv` from the settings (the composition root does) and starts
+each worker with `to_env()`: the local executor as a process's environment, the Kubernetes
+executor as a pod's `env`. The worker reads it back with `WorkerEnv.from_env(os.environ)`. A
+variable that is absent takes the field's default, so `from_env({}) == WorkerEnv()`; the
+settings of the keys that feed the worker take their defaults from the constants here too.
+
+Workers get no `BRISA__SECTION__KEY` settings: only these variables (and the rest of the
+executor's environment). The token and the log store's keys (`private`) are for the worker
+process only; it removes them from its environment before user code runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from brisa.logs.config import ShippingConfig
+
+API_HOST = "127.0.0.1"  # where the API listens by default ...
+API_PORT = 8080
+API_URL = f"http://{API_HOST}:{API_PORT}"  # ... so where a worker finds it by default
+HEARTBEAT_INTERVAL = 5.0
+REPORT_TIMEOUT = 600.0
+CODE_TIMEOUT = 120.0
+
+TOKEN = "BRISA_EXECUTION_TOKEN"
+S3_PREFIX = "BRISA_LOGS_S3_"  # + an object store option in capitals, e.g. ..._ENDPOINT_URL
+
+
+@dataclass(frozen=True)
+class WorkerEnv:
+    """What the executor hands the worker explicitly, printed (redacted) at its start."""
+
+    api_url: str = API_URL
+    # This attempt's token for the execution API (set by the executor for each launch).
+    token: str = ""
+    dags_folder: str = ""
+    heartbeat_interval: float = HEARTBEAT_INTERVAL
+    # How long the worker keeps retrying to report its result while the API is unreachable.
+    report_timeout: float = REPORT_TIMEOUT
+    logs: ShippingConfig = field(default_factory=ShippingConfig)
+    # Pinned code: where the syncer keeps snapshots on this machine (may be absent), where
+    # this worker may download commits it does not find there, and each git call's limit.
+    repos_root: str = ""
+    code_cache: str = ""
+    code_timeout: float = CODE_TIMEOUT
+    # The local executor's pid-file registry, where the worker records itself ("": none).
+    registry: str = ""
+
+    def to_env(self) -> dict[str, str]:
+        """The environment variables that carry this configuration to a worker."""
+        env = {var: str(getattr(self, name)) for name, var in _VARIABLES.items()}
+        env.update({var: str(getattr(self.logs, name)) for name, var in _LOG_VARIABLES.items()})
+        for option, value in self.logs.store_options.items():
+            if value:
+                env[S3_PREFIX + option.upper()] = value
+        return env
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> WorkerEnv:
+        """The configuration an executor handed this worker; defaults for what is absent."""
+        values = _parse(environ, _VARIABLES, _DEFAULTS)
+        logs = _parse(environ, _LOG_VARIABLES, ShippingConfig._field_defaults)
+        logs["store_options"] = {
+            var.removeprefix(S3_PREFIX).lower(): value
+            for var, value in environ.items()
+            if var.startswith(S3_PREFIX) and value
+        }
+        config = cls(**values, logs=ShippingConfig(**logs))
+        return dataclasses.replace(config, api_url=config.api_url.rstrip("/"))
+
+    def redacted(self) -> dict[str, Any]:
+        return {
+            **self.__dict__,
+            "token": "***" if self.token else "",
+            "logs": self.logs.redacted(),
+        }
+
+
+def private(variable: str) -> bool:
+    """A variable for the worker process only, never for the task it runs."""
+    return variable == TOKEN or variable.startswith(S3_PREFIX)
+
+
+# Field -> environment variable. Every field but `logs`, and every field of the log's
+# configuration but `store_options` (one variable per option, under S3_PREFIX).
+_VARIABLES = {
+    "api_url": "BRISA_API_URL",
+    "token": TOKEN,
+    "dags_folder": "BRISA_DAGS_FOLDER",
+    "heartbeat_interval": "BRISA_HEARTBEAT_INTERVAL",
+    "report_timeout": "BRISA_REPORT_TIMEOUT",
+    "repos_root": "BRISA_REPOS_ROOT",
+    "code_cache": "BRISA_CODE_CACHE",
+    "code_timeout": "BRISA_CODE_TIMEOUT",
+    "registry": "BRISA_WORKER_REGISTRY",
+}
+_LOG_VARIABLES = {
+    "location": "BRISA_LOGS_LOCATION",
+    "chunk_interval": "BRISA_LOGS_CHUNK_INTERVAL",
+    "chunk_bytes": "BRISA_LOGS_CHUNK_BYTES",
+    "mask_env_pattern": "BRISA_LOGS_MASK_ENV_PATTERN",
+}
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(WorkerEnv) if f.name in _VARIABLES}
+
+
+def _parse(
+    environ: Mapping[str, str], variables: Mapping[str, str], defaults: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The values of the variables that are set, as the type of each field's default."""
+    return {
+        name: type(defaults[name])(environ[var])
+        for name, var in variables.items()
+        if var in environ
+    }

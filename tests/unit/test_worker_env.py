@@ -1,0 +1,196 @@
+"""The wire format between executors and the worker (`worker/env.py`): every field survives
+the trip through the environment, the defaults are defined once, and what the settings say
+reaches the worker through the executor."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from brisa.core.records import AttemptRef
+from brisa.executor.base import LaunchRequest
+from brisa.executor.local import LocalExecutor
+from brisa.logs.config import ShippingConfig
+from brisa.settings import Settings, load
+from brisa.system import System
+from brisa.worker.env import TOKEN, WorkerEnv, private
+
+# A value for every field, none of them its default.
+EVERYTHING = WorkerEnv(
+    api_url="http://api.example:9000",
+    token="attempt-token-123",
+    dags_folder="/srv/dags",
+    heartbeat_interval=2.5,
+    report_timeout=61.25,
+    logs=ShippingConfig(
+        location="s3://bucket/logs",
+        chunk_interval=0.75,
+        chunk_bytes=4096,
+        mask_env_pattern="(?i)hush",
+        store_options={
+            "endpoint_url": "http://127.0.0.1:9000",
+            "access_key_id": "AKIA-ID",
+            "secret_access_key": "very-secret-key",
+            "allow_http": "true",
+        },
+    ),
+    repos_root="/srv/repos",
+    code_cache="/srv/code",
+    code_timeout=33.5,
+    registry="/srv/workers",
+)
+
+
+def leaves(env: WorkerEnv) -> dict[str, Any]:
+    """Every field, the log's configuration flattened in."""
+    values = {f.name: getattr(env, f.name) for f in dataclasses.fields(env) if f.name != "logs"}
+    values.update({f"logs.{k}": v for k, v in env.logs._asdict().items()})
+    return values
+
+
+def test_the_sample_sets_every_field_to_something_else_than_its_default() -> None:
+    defaults = leaves(WorkerEnv())
+    same = [name for name, value in leaves(EVERYTHING).items() if value == defaults[name]]
+    assert same == [], "give these fields a non-default value in EVERYTHING"
+
+
+def test_every_field_survives_the_trip_through_the_environment() -> None:
+    env = EVERYTHING.to_env()
+    assert all(isinstance(v, str) for v in env.values())
+    back = WorkerEnv.from_env(env)
+    assert leaves(back) == leaves(EVERYTHING)
+    assert back == dataclasses.replace(EVERYTHING, logs=back.logs)  # the dataclass, too
+
+
+def test_the_defaults_are_those_of_the_dataclass_and_survive_the_trip() -> None:
+    assert WorkerEnv.from_env({}) == WorkerEnv()
+    assert WorkerEnv.from_env(WorkerEnv().to_env()) == WorkerEnv()
+
+
+def test_the_api_url_loses_its_trailing_slash() -> None:
+    assert WorkerEnv.from_env({"BRISA_API_URL": "http://api:1/"}).api_url == "http://api:1"
+
+
+def test_the_log_configuration_comes_from_the_environment_and_prints_redacted() -> None:
+    config = WorkerEnv.from_env(
+        {
+            "BRISA_LOGS_LOCATION": "s3://bucket/logs",
+            "BRISA_LOGS_CHUNK_INTERVAL": "1.5",
+            "BRISA_LOGS_CHUNK_BYTES": "4096",
+            "BRISA_LOGS_S3_ENDPOINT_URL": "http://127.0.0.1:9000",
+            "BRISA_LOGS_S3_ACCESS_KEY_ID": "AKIA-ID",
+            "BRISA_LOGS_S3_SECRET_ACCESS_KEY": "very-secret-key",
+        }
+    ).logs
+    assert (config.chunk_interval, config.chunk_bytes) == (1.5, 4096)
+    assert config.store_options["endpoint_url"] == "http://127.0.0.1:9000"
+    assert config.secrets() == ["very-secret-key"]
+    printed = str(config.redacted())
+    assert "very-secret-key" not in printed and "AKIA-ID" not in printed
+
+
+def test_the_printed_configuration_holds_no_secret() -> None:
+    printed = str(EVERYTHING.redacted())
+    for secret in ("attempt-token-123", "very-secret-key", "AKIA-ID"):
+        assert secret not in printed
+    assert "/srv/code" in printed and "33.5" in printed
+
+
+def test_the_token_and_the_store_keys_are_private_to_the_worker_process() -> None:
+    """The worker removes private variables from its environment before the task runs: every
+    secret value is in one, and the rest of the configuration stays readable."""
+    env = EVERYTHING.to_env()
+    public = {name: value for name, value in env.items() if not private(name)}
+    assert env[TOKEN] == "attempt-token-123" and not private("BRISA_API_URL")
+    for secret in ("attempt-token-123", "very-secret-key", "AKIA-ID"):
+        assert secret in env.values() and secret not in public.values()
+    assert WorkerEnv.from_env(public) == dataclasses.replace(
+        EVERYTHING, token="", logs=EVERYTHING.logs._replace(store_options={})
+    )
+
+
+def settings_with(tmp_path: Path, toml: str) -> Settings:
+    (tmp_path / "brisa.toml").write_text(toml)
+    return load(tmp_path, environ={})
+
+
+def test_the_settings_defaults_are_the_wire_formats(tmp_path: Path) -> None:
+    """A worker started with nothing in its environment behaves as one started with the
+    default settings."""
+    sent = System(settings=load(tmp_path, environ={})).worker_env()
+    default = WorkerEnv()
+    assert sent.api_url == default.api_url
+    for name in ("heartbeat_interval", "report_timeout", "code_timeout"):
+        assert getattr(sent, name) == getattr(default, name), name
+    for name in ("chunk_interval", "chunk_bytes", "mask_env_pattern"):
+        assert getattr(sent.logs, name) == getattr(default.logs, name), name
+
+
+def test_the_worker_settings_reach_the_worker_through_the_executor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings_with(
+        tmp_path,
+        '[worker]\nheartbeat_interval = "3s"\nreport_timeout = "2m"\ncode_timeout = "45s"\n'
+        '[logs]\nchunk_interval = "750ms"\nchunk_bytes = 2048\n'
+        's3_endpoint_url = "http://127.0.0.1:9000"\ns3_secret_access_key = "s3-secret"\n'
+        "[api]\nport = 9100\n",
+    )
+    monkeypatch.setenv("BRISA__CORE__SECRET_KEY", "the-signing-key")
+    launcher = CapturingLauncher()
+    local = LocalExecutor(
+        scope="t",
+        parallelism=1,
+        state_dir=tmp_path / "workers",
+        worker=System(settings=settings).worker_env(),
+        launch=launcher,
+    )
+    local.launch(LaunchRequest(AttemptRef(7, 2), "token-7-2", tmp_path / "7.log"))
+
+    [env] = launcher.envs
+    got = WorkerEnv.from_env(env)
+    assert (got.heartbeat_interval, got.report_timeout, got.code_timeout) == (3.0, 120.0, 45.0)
+    assert (got.logs.chunk_interval, got.logs.chunk_bytes) == (0.75, 2048)
+    assert got.logs.store_options == {
+        "endpoint_url": "http://127.0.0.1:9000",
+        "secret_access_key": "s3-secret",
+    }
+    assert got.api_url == "http://127.0.0.1:9100"
+    assert got.token == "token-7-2"
+    assert got.registry == str(tmp_path / "workers")
+    assert got.code_cache == str(tmp_path / "code")
+    assert got.repos_root == str(tmp_path / "repos")
+    assert [name for name in env if name.startswith("BRISA__")] == []  # no settings
+
+
+class CapturingLauncher:
+    def __init__(self) -> None:
+        self.envs: list[dict[str, str]] = []
+
+    def start(self, argv: list[str], env: Mapping[str, str], log_path: Path) -> int:
+        self.envs.append(dict(env))
+        return 2**22 + 1  # no such process: the executor records it and moves on
+
+
+def test_the_worker_fetches_its_code_within_the_code_timeout_it_was_handed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from brisa.repos import materialise
+    from brisa.worker import main
+
+    seen: dict[str, Any] = {}
+
+    def fake_materialise(code: Mapping[str, str], **options: Any) -> Any:
+        seen.update(options)
+        raise materialise.CodeUnavailable("not here")
+
+    monkeypatch.setattr(materialise, "materialise", fake_materialise)
+    config = WorkerEnv.from_env({"BRISA_CODE_TIMEOUT": "45.5", "BRISA_CODE_CACHE": "/c"})
+    item = {"code": {"repo": "team", "sha": "a" * 40, "url": "", "subdir": "", "path": ""}}
+    outcome, held = main._run_task(item, config)
+    assert (outcome.success, outcome.error, held) == (False, "not here", None)
+    assert seen["timeout"] == 45.5 and seen["cache_root"] == Path("/c")
