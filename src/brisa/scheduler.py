@@ -30,7 +30,6 @@ from brisa.core.records import AttemptRef, run_id_for
 from brisa.core.spec import DagSpec
 from brisa.errors import Conflict
 from brisa.executor.base import Executor, LaunchRequest
-from brisa.logs.retention import Retention
 from brisa.store import Store
 
 log = logging.getLogger("brisa.scheduler")
@@ -48,7 +47,6 @@ class Scheduler:
         logs_folder: Path,
         limits: Limits,
         poll_interval: float = 1.0,
-        retention: Retention | None = None,
     ) -> None:
         self.store = store
         self.executor = executor
@@ -57,7 +55,6 @@ class Scheduler:
         self.logs_folder = logs_folder
         self.limits = limits
         self.poll_interval = poll_interval
-        self.retention = retention
         self._wake = threading.Event()
         self._specs: dict[int, DagSpec] = {}
         self._started_at = clock()
@@ -161,8 +158,6 @@ class Scheduler:
             self._wake.clear()
             try:
                 changed = self.run_once()
-                if self.retention is not None:
-                    self.retention.tick(self.clock())
             except Exception:
                 log.exception("scheduling pass failed; retrying")
                 changed = 0

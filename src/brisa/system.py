@@ -1,6 +1,6 @@
-"""The composition root: builds the store, executor, scheduler, DAG processor and API from
-one Settings object. Every process (`standalone`, `api`, `scheduler`, `dag-processor`)
-starts here; nothing else reads configuration."""
+"""The composition root: builds the store, executor, scheduler, housekeeping, DAG processor
+and API from one Settings object. Every process (`standalone`, `api`, `scheduler`,
+`dag-processor`) starts here; nothing else reads configuration."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ if TYPE_CHECKING:  # heavy imports (the web framework, the ORM) are made when fi
 
     from brisa.dagprocessor.pipeline import RepoPipeline
     from brisa.dagprocessor.processor import DagProcessor
+    from brisa.housekeeping import Housekeeping
+    from brisa.logs.recovery import SpoolSweeper
     from brisa.logs.retention import Retention
     from brisa.objectstore import ObjectStore
     from brisa.repos.config import RepoSettings
@@ -30,6 +32,9 @@ if TYPE_CHECKING:  # heavy imports (the web framework, the ORM) are made when fi
     from brisa.store import Store
 
 log = logging.getLogger("brisa")
+
+LOG_RETENTION = "log retention"
+SPOOL_SWEEP = "spool sweep"
 
 
 def utc_now() -> datetime:
@@ -45,6 +50,8 @@ class System:
     _store: Store | None = None
     _scheduler: Scheduler | None = None
     _objects: ObjectStore | None = None
+    _housekeeping: Housekeeping | None = None
+    _spools: SpoolSweeper | None = None
     _pipelines: dict[str, RepoPipeline] = field(default_factory=dict)
 
     @classmethod
@@ -127,7 +134,7 @@ class System:
                 state_dir=s.home / "workers",
                 start_method=s.executor.start_method,
                 kill_grace=s.executor.kill_grace,
-                spool_folder=s.spool_folder,
+                on_worker_gone=self._worker_gone,
             )
             limits = Limits(
                 heartbeat_timeout=s.scheduler.heartbeat_timeout,
@@ -142,18 +149,51 @@ class System:
                 logs_folder=s.spool_folder,
                 limits=limits,
                 poll_interval=s.scheduler.poll_interval,
-                retention=self.retention(),
             )
         return self._scheduler
 
     def retention(self) -> Retention | None:
-        """Hourly pruning of old logs, when `[logs] retention` is set."""
+        """Pruning of old logs, when `[logs] retention` is set."""
         if self.settings.logs.retention <= 0:
             return None
         from brisa.logs.retention import Retention
 
         keep = timedelta(seconds=self.settings.logs.retention)
-        return Retention(self.objects, keep, started_at=self.clock())
+        return Retention(self.objects, keep, clock=self.clock)
+
+    @property
+    def housekeeping(self) -> Housekeeping:
+        """The periodic jobs of a process that runs workers: log retention, when set, and the
+        sweep of dead workers' spools, when workers ship their logs to a store."""
+        if self._housekeeping is None:
+            from brisa.housekeeping import Housekeeping
+            from brisa.logs import recovery, retention
+            from brisa.worker.registry import process_group_alive
+
+            jobs = Housekeeping()
+            pruning = self.retention()
+            if pruning is not None:
+                jobs.add(
+                    LOG_RETENTION,
+                    pruning.run,
+                    every=retention.EVERY.total_seconds(),
+                    first_after=retention.FIRST_AFTER.total_seconds(),
+                )
+            self._spools = recovery.sweeper_for_workers(
+                self.settings.spool_folder, self.worker_env().logs, process_group_alive
+            )
+            if self._spools is not None:
+                jobs.add(SPOOL_SWEEP, self._spools.sweep, every=recovery.SWEEP_INTERVAL)
+            self._housekeeping = jobs
+        return self._housekeeping
+
+    def _worker_gone(self, pid: int) -> None:
+        """The executor found worker `pid` dead: sweep its spool now. Called under the
+        executor's lock, so it only takes note and wakes the job."""
+        jobs = self.housekeeping
+        if self._spools is not None:
+            self._spools.worker_gone(pid)
+            jobs.wake(SPOOL_SWEEP)
 
     def wake_scheduler(self) -> None:
         if self._scheduler is not None:
@@ -260,7 +300,15 @@ class System:
         return bool(sources)
 
     def start_scheduler(self) -> None:
+        """The scheduler loop in a thread of its own, and the housekeeping jobs beside it."""
+        self.housekeeping.start()
         self.start_thread("scheduler", self.scheduler.run_forever)
+
+    def run_scheduler(self) -> None:
+        """The scheduler loop in this thread until `stop`, and the housekeeping jobs beside it
+        (`brisa scheduler`)."""
+        self.housekeeping.start()
+        self.scheduler.run_forever(self.stop)
 
     def serve_api(self, on_started: Callable[[], None] = lambda: None) -> None:
         """Serve the API in this thread until interrupted, then stop everything.
@@ -297,6 +345,8 @@ class System:
         self.wake_scheduler()
         for thread in self.threads:
             thread.join(timeout=5)
+        if self._housekeeping is not None:
+            self._housekeeping.close()
         if self._scheduler is not None:
             self._scheduler.executor.close()  # running workers are left to finish
         if self._store is not None:

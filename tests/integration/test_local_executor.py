@@ -103,6 +103,21 @@ def test_what_a_dead_worker_left_in_its_group_is_killed(tmp_path: Path) -> None:
     eventually(lambda: gone(child))
 
 
+def test_a_worker_found_dead_is_reported_once_so_its_log_can_be_finished(
+    tmp_path: Path,
+) -> None:
+    gone_pids: list[int] = []
+    launch = ShellLauncher("exit 0")
+    local = LocalExecutor(scope="t", parallelism=4, env={}, state_dir=tmp_path / "workers",
+                          launch=launch, on_worker_gone=gone_pids.append)  # fmt: skip
+    local.launch(request(tmp_path))
+    local.launch(request(tmp_path, ti=2))
+    (first, second) = (child.pid for child in launch.children)
+    eventually(lambda: (launch.reap(), not local.alive())[1])
+    local.alive()
+    assert sorted(gone_pids) == sorted([first, second])
+
+
 def test_a_group_is_alive_while_a_member_runs_even_after_its_leader_exited(
     tmp_path: Path,
 ) -> None:

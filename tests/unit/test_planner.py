@@ -35,10 +35,10 @@ from brisa.core.planner import (
     SetRunState,
     SetTaskState,
     Snapshot,
-    failure_outcome,
     plan,
 )
 from brisa.core.records import AttemptRef, RunRecord, TaskRecord
+from brisa.core.retry import failure_outcome
 from brisa.core.spec import DagSpec
 from brisa.core.states import RunState, TaskState
 
@@ -563,50 +563,6 @@ def test_a_task_up_for_retry_without_a_retry_time_is_retried_at_once() -> None:
     spec, run = retrying(None)
 
     assert queued_ids(plan(snapshot(T0, [run], spec=spec))) == [run.tasks["a"].id]
-
-
-def ti_at(try_number: int, retry_base: int = 0) -> TaskRecord:
-    return TaskRecord(
-        id=1, run_pk=1, task_id="a", state=T.RUNNING, try_number=try_number, retry_base=retry_base
-    )
-
-
-def task_spec(**options: Any) -> dict[str, Any]:
-    return build_spec(tasks=("a",), task_options={"a": options}).tasks["a"]
-
-
-def test_failure_outcome_retries_after_a_fixed_delay_while_tries_remain() -> None:
-    spec = task_spec(retries=2, retry_delay=timedelta(seconds=30))
-
-    assert failure_outcome(spec, ti_at(1), T0, "boom") == (T.UP_FOR_RETRY, at(30), "boom")
-    assert failure_outcome(spec, ti_at(2), T0, "boom") == (T.UP_FOR_RETRY, at(30), "boom")
-    assert failure_outcome(spec, ti_at(3), T0, "boom") == (T.FAILED, None, "boom")
-
-
-def test_failure_outcome_backs_off_exponentially() -> None:
-    spec = task_spec(retries=4, retry_delay=10, retry_exponential_backoff=True, max_retry_delay=60)
-
-    outcomes = [failure_outcome(spec, ti_at(n), T0, "x")[:2] for n in (1, 2, 3, 4, 5)]
-
-    assert outcomes == [
-        (T.UP_FOR_RETRY, at(10)),
-        (T.UP_FOR_RETRY, at(20)),
-        (T.UP_FOR_RETRY, at(40)),
-        (T.UP_FOR_RETRY, at(60)),
-        (T.FAILED, None),
-    ]
-
-
-def test_failure_outcome_counts_tries_from_the_last_clear() -> None:
-    spec = task_spec(retries=1, retry_delay=10, retry_exponential_backoff=True)
-
-    # Cleared after try 5: try 6 is the first of a fresh series, try 7 the last.
-    assert failure_outcome(spec, ti_at(6, retry_base=5), T0, "x")[:2] == (T.UP_FOR_RETRY, at(10))
-    assert failure_outcome(spec, ti_at(7, retry_base=5), T0, "x")[:2] == (T.FAILED, None)
-
-
-def test_failure_outcome_without_retries_fails_at_once() -> None:
-    assert failure_outcome(task_spec(), ti_at(1), T0, "x") == (T.FAILED, None, "x")
 
 
 # --- execution timeout and lost workers ------------------------------------------------------

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from brisa.logs import layout
-from brisa.logs.retention import EVERY, FIRST_AFTER, Pruned, Retention, prune
+from brisa.logs.retention import EVERY, Pruned, Retention, prune
 from brisa.objectstore.local import LocalObjectStore
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -80,79 +79,41 @@ def test_prune_of_an_empty_store_finds_nothing(store: LocalObjectStore) -> None:
     assert prune(store, NOW) == Pruned(0, 0, 0)
 
 
-class FakeThread:
+class Clock:
     def __init__(self) -> None:
-        self.alive = True
+        self.now = NOW
 
-    def is_alive(self) -> bool:
-        return self.alive
-
-
-class Spawner:
-    """Runs the work at once, in the calling thread, and hands back a thread stand-in."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.thread = FakeThread()
-
-    def __call__(self, work: Callable[[], None]) -> FakeThread:
-        self.calls += 1
-        work()
-        self.thread = FakeThread()
-        return self.thread
+    def __call__(self) -> datetime:
+        return self.now
 
 
-def test_the_scheduler_prunes_a_minute_after_start_then_hourly(store: LocalObjectStore) -> None:
+def test_each_run_prunes_what_is_older_than_keep_at_that_time(store: LocalObjectStore) -> None:
     put(store, attempt("a") + "full.log", b"a", NOW - 8 * DAY)
     put(store, attempt("b") + "full.log", b"b", NOW - 7 * DAY + timedelta(minutes=30))
-    spawn = Spawner()
-    retention = Retention(store, 7 * DAY, started_at=NOW, spawn=spawn)
+    clock = Clock()
+    retention = Retention(store, 7 * DAY, clock=clock)
 
-    retention.tick(NOW)
-    retention.tick(NOW + FIRST_AFTER - timedelta(seconds=1))
-    assert spawn.calls == 0  # not due yet: nothing listed, nothing deleted
-    assert len(keys(store)) == 2
-
-    first = NOW + FIRST_AFTER
-    retention.tick(first)
-    assert spawn.calls == 1
+    assert retention.run() == Pruned(attempts=1, objects=1, bytes=1)
     assert keys(store) == {attempt("b") + "full.log"}
 
-    spawn.thread.alive = False
-    retention.tick(first + EVERY - timedelta(seconds=1))
-    assert spawn.calls == 1
-
-    retention.tick(first + EVERY)  # an hour later "b" is 7 days old too
-    assert spawn.calls == 2
+    clock.now += EVERY  # an hour later "b" is 7 days old too
+    assert retention.run() == Pruned(attempts=1, objects=1, bytes=1)
     assert keys(store) == set()
 
 
-def test_a_prune_still_running_is_not_started_twice(store: LocalObjectStore) -> None:
-    spawn = Spawner()
-    retention = Retention(store, DAY, started_at=NOW, spawn=spawn)
-
-    retention.tick(NOW + FIRST_AFTER)
-    retention.tick(NOW + FIRST_AFTER + 2 * EVERY)  # the first one still runs
-
-    assert spawn.calls == 1
-    spawn.thread.alive = False
-    retention.tick(NOW + FIRST_AFTER + 2 * EVERY)
-    assert spawn.calls == 2
-
-
-def test_a_failing_prune_is_logged_and_tried_again_later(
+def test_a_failing_prune_is_logged_and_the_next_run_tries_again(
     store: LocalObjectStore, caplog: pytest.LogCaptureFixture
 ) -> None:
+    put(store, attempt("a") + "full.log", b"a", NOW - 8 * DAY)
+    working = store.list
+
     def broken(prefix: str) -> list[object]:
         raise OSError("store down")
 
     store.list = broken  # type: ignore[method-assign,assignment]
-    spawn = Spawner()
-    retention = Retention(store, DAY, started_at=NOW, spawn=spawn)
+    retention = Retention(store, DAY, clock=Clock())
 
-    retention.tick(NOW + FIRST_AFTER)
-
-    assert "pruning logs older than" in caplog.text
-    spawn.thread.alive = False
-    retention.tick(NOW + FIRST_AFTER + EVERY)
-    assert spawn.calls == 2
+    assert retention.run() is None
+    assert "pruning logs older than" in caplog.text and "store down" in caplog.text
+    store.list = working  # type: ignore[method-assign]
+    assert retention.run() == Pruned(attempts=1, objects=1, bytes=1)

@@ -209,7 +209,7 @@ def test_a_worker_found_dead_is_waited_for_until_its_group_is_gone(tmp_path: Pat
         return checks < 3
 
     sweeper = world.sweeper(dies_on_third_look)
-    sweeper.wake(42)
+    sweeper.worker_gone(42)
     assert sweeper.sweep() == 1 and world.log().startswith(LINES)
 
 

@@ -112,7 +112,7 @@ def scheduler(ctx: click.Context) -> None:
     _logging()
     system = System.create(settings_of(ctx))
     try:
-        system.scheduler.run_forever(system.stop)
+        system.run_scheduler()
     except KeyboardInterrupt:
         system.shutdown()
 

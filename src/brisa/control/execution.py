@@ -1,7 +1,7 @@
 """The attempt lifecycle as the worker drives it: start, heartbeat, finish.
 
 The REST layer authenticates the worker's token and calls these; the retry decision on a
-failure is the planner's `failure_outcome`, the same rule the scheduler uses for lost workers.
+failure is `core.retry.failure_outcome`, the same rule the scheduler uses for lost workers.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from brisa.core.planner import failure_outcome
 from brisa.core.records import AttemptRef, WorkItem
+from brisa.core.retry import failure_outcome
 from brisa.core.states import TaskState
 from brisa.errors import Conflict, InvalidInput, NotFound
 from brisa.repos.config import RepoSettings

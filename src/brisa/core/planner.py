@@ -108,16 +108,6 @@ class Kill:
 Action = CreateRun | SetRunState | SetTaskState | QueueTask | Relaunch | Kill
 
 
-def failure_outcome(
-    task: dict[str, Any], ti: TaskRecord, now: datetime, error: str
-) -> tuple[TaskState, datetime | None, str]:
-    """Failed for good, or up for retry after the task's delay (tries count from the last clear)."""
-    tries = ti.try_number - ti.retry_base
-    if retry.can_retry(task, tries):
-        return T.UP_FOR_RETRY, now + timedelta(seconds=retry.retry_delay(task, tries)), error
-    return T.FAILED, None, error
-
-
 def plan(snapshot: Snapshot) -> list[Action]:
     """Every action the scheduler should take now, oldest runs first."""
     actions: list[Action] = [*_plan_new_runs(snapshot)]
@@ -283,8 +273,7 @@ def _plan_task(
     if ti.state in FINISHED_TASK_STATES:
         return None
     if ti.state is T.UP_FOR_RETRY:
-        # A retry without a time is due at once rather than stuck forever.
-        ready = ti.next_try_at is None or ti.next_try_at <= snapshot.now
+        ready = retry.is_due(ti, snapshot.now)
     else:
         verdict = evaluate(
             task["trigger_rule"], [states[u] for u in task["upstream"] if u in states]
@@ -316,7 +305,7 @@ def _check_running(
         error = f"worker lost: no heartbeat for {limits.heartbeat_timeout:g}s"
     if error is None:
         return None
-    state, next_try_at, error = failure_outcome(task, ti, now, error)
+    state, next_try_at, error = retry.failure_outcome(task, ti, now, error)
     return SetTaskState(ti.id, T.RUNNING, ti.try_number, state, next_try_at, error, kill=True)
 
 
@@ -337,7 +326,7 @@ def _check_queued(
     waited = (snapshot.now - ti.queued_at).total_seconds()
     if waited > snapshot.limits.queued_timeout:
         error = f"worker never started within {snapshot.limits.queued_timeout:g}s"
-        state, next_try_at, error = failure_outcome(task, ti, snapshot.now, error)
+        state, next_try_at, error = retry.failure_outcome(task, ti, snapshot.now, error)
         return SetTaskState(ti.id, T.QUEUED, ti.try_number, state, next_try_at, error, kill=True)
     if waited > snapshot.limits.relaunch_after:
         return Relaunch(ref, task.get("execution_timeout"))

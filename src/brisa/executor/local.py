@@ -6,8 +6,9 @@ from the process table, never from memory alone, so a restarted scheduler adopts
 workers that kept running instead of starting them twice.
 
 When an attempt's worker exits (or is killed), whatever is left in its process group — a
-shell command's children, a daemon it started — is killed too; if the worker's log was not
-complete, the executor finishes it from the worker's spool file (`spoolrecovery`).
+shell command's children, a daemon it started — is killed too, and `on_worker_gone` is told,
+so that housekeeping's spool sweep finishes the worker's log from its spool file at once if
+the worker could not (`logs/recovery.py`).
 """
 
 from __future__ import annotations
@@ -17,16 +18,15 @@ import os
 import signal
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 from brisa.core.records import AttemptRef
 from brisa.executor.base import LaunchRequest
 from brisa.executor.launchers import Launcher, launcher, without_settings
-from brisa.logs.config import ShippingConfig
-from brisa.logs.recovery import SpoolSweeper
 from brisa.worker.env import WorkerEnv
-from brisa.worker.registry import WorkerRegistry, process_group_alive, process_start_time
+from brisa.worker.registry import WorkerRegistry, process_start_time
 
 MAX_LAUNCHES = 3
 
@@ -42,7 +42,7 @@ class LocalExecutor:
         kill_grace: float = 5.0,
         start_method: str = "forkserver",
         launch: Launcher | None = None,
-        spool_folder: Path | None = None,
+        on_worker_gone: Callable[[int], None] = lambda pid: None,
     ) -> None:
         self.scope = scope
         self.parallelism = parallelism
@@ -55,7 +55,7 @@ class LocalExecutor:
         self._registry_mtime = 0
         self._launches: Counter[AttemptRef] = Counter()
         self._lock = threading.Lock()
-        self._spools = _sweeper(spool_folder, self.worker.logs)
+        self.on_worker_gone = on_worker_gone
 
     def launch(self, request: LaunchRequest) -> None:
         with self._lock:
@@ -99,8 +99,7 @@ class LocalExecutor:
                 del self._live[ref]
                 self.registry.forget(ref)
                 _signal_group(pid, signal.SIGKILL)  # whatever the attempt left behind
-                if self._spools is not None:  # and the log its log process could not finish
-                    self._spools.wake(pid)
+                self.on_worker_gone(pid)  # and the log its log process could not finish
         return live
 
     def alive(self) -> frozenset[AttemptRef]:
@@ -121,18 +120,8 @@ class LocalExecutor:
         close = getattr(self.launcher, "close", None)
         if close is not None:
             close()
-        if self._spools is not None:
-            self._spools.close()
         with self._lock:
             self._live.clear()
-
-
-def _sweeper(folder: Path | None, config: ShippingConfig) -> SpoolSweeper | None:
-    """Finishes the logs of dead workers from their spool files in `folder`, in the store and
-    with the settings the workers ship with."""
-    if folder is None or not config.location:
-        return None
-    return SpoolSweeper(folder, config.open_store, config.chunk_bytes, process_group_alive).start()
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

@@ -82,8 +82,8 @@ def spool_path(pid: int) -> Path:
 
 def attempt_file(spool: Path) -> Path:
     """Beside a spool file, the attempt its log belongs to (`[team, dag, run, task, try]` as
-    JSON), written once it is known: what the executor needs to finish the log of a worker
-    that died (spoolrecovery)."""
+    JSON), written once it is known: what the spool sweep needs to finish the log of a worker
+    that died (`recovery`)."""
     return spool.with_suffix(".attempt")
 
 

@@ -4,16 +4,18 @@ A worker's log process keeps the attempt's whole log, masked and stamped, in a s
 the worker's machine (`<executor's file>.chunks/<worker pid>.log`, see logcapture) and ships
 it in chunks. When the worker's whole process group dies (the OOM killer, `kill -9` of the
 group, or the executor's clean-up after a worker that died, which takes its log process
-along), the last chunk interval of output is only in that file. The local executor, which
-learns that the worker is gone, finishes the log as the worker would have: what the store
+along), the last chunk interval of output is only in that file. The spool sweep, a
+housekeeping job woken as soon as the local executor learns that the worker is gone, finishes
+the log as the worker would have: what the store
 lacks goes there as the next chunk(s), with a line saying what happened, then `full.log`
 replaces the chunks, and the spool file is removed. A spool whose attempt never started (its
 `start` call failed) goes to the executor's file instead, as the log process would have done.
 A log that cannot be finished (the store stays unavailable) is tried again on every sweep, and
 its spool file is removed after `max_age`.
 
-`judge`, `completion` and `tail_chunks` decide, without I/O; `SpoolSweeper` acts, on a thread
-of its own, so that a slow or unavailable store never holds up the scheduler.
+`judge`, `completion` and `tail_chunks` decide, without I/O; `SpoolSweeper` acts, one
+`sweep` at a time, on the housekeeping thread of its job (see `brisa.housekeeping`), so that a
+slow or unavailable store never holds up the scheduler or the executor.
 """
 
 from __future__ import annotations
@@ -33,12 +35,13 @@ from typing import BinaryIO
 from brisa.logs import layout
 from brisa.logs.capture import attempt_file, partial_attempt_file, utc_stamp
 from brisa.logs.chunking import chunk_ranges
+from brisa.logs.config import ShippingConfig
 from brisa.objectstore import ObjectInfo, ObjectStore
 
 log = logging.getLogger("brisa.spools")
 
 MAX_AGE = 86400.0  # seconds: a spool whose log cannot be finished is removed after this
-SWEEP_INTERVAL = 30.0  # seconds between looks for left spools (and at once after `wake`)
+SWEEP_INTERVAL = 30.0  # seconds between sweeps (and one at once when a worker is found dead)
 DYING_WAIT = 2.0  # how long a sweep waits for the group of a worker found dead to go
 FULL_LOG_LIMIT = 64 << 20  # a bigger log is left in chunks: it is not read into memory
 
@@ -187,8 +190,9 @@ def hand_over(spool: LeftSpool) -> None:
 
 
 class SpoolSweeper:
-    """Looks for spool files of dead workers in `folder` every `interval` s, and soon after
-    `wake`; finishes their logs in the store (or hands them to the executor's file)."""
+    """Finds the spool files of dead workers in `folder` and finishes their logs in the store
+    (or hands them to the executor's file): one pass per `sweep`, run by housekeeping every
+    `SWEEP_INTERVAL` seconds and at once after `worker_gone`."""
 
     def __init__(
         self,
@@ -197,7 +201,6 @@ class SpoolSweeper:
         chunk_bytes: int,
         group_alive: Callable[[int], bool],
         *,
-        interval: float = SWEEP_INTERVAL,
         max_age: float = MAX_AGE,
         wall: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
@@ -207,30 +210,17 @@ class SpoolSweeper:
         self._store: ObjectStore | None = None
         self.chunk_bytes = chunk_bytes
         self._group_alive = group_alive
-        self.interval, self.max_age = interval, max_age
+        self.max_age = max_age
         self._wall, self._sleep = wall, sleep
         self._dying: set[int] = set()
         self._retrying: set[Path] = set()  # said once that it cannot be finished yet
         self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="spool-sweeper", daemon=True)
 
-    def start(self) -> SpoolSweeper:
-        self._thread.start()
-        return self
-
-    def wake(self, pid: int) -> None:
-        """The worker `pid` was found dead (its group is being killed): sweep now."""
+    def worker_gone(self, pid: int) -> None:
+        """The worker `pid` was found dead (its group is being killed): the next sweep waits a
+        moment for the group to go instead of leaving its spool for a later one."""
         with self._lock:
             self._dying.add(pid)
-        self._wake.set()
-
-    def close(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
 
     def sweep(self) -> int:
         """One pass over the folder; returns how many spools were settled."""
@@ -282,11 +272,12 @@ class SpoolSweeper:
         if recovered is not None:
             log.info("finished the log of dead worker %d: %d bytes recovered", spool.pid, recovered)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.sweep()
-            except Exception:  # e.g. the folder is unreadable: try again next time
-                log.exception("sweeping the spool folder %s failed", self.folder)
-            self._wake.wait(self.interval)
-            self._wake.clear()
+
+def sweeper_for_workers(
+    folder: Path, config: ShippingConfig, group_alive: Callable[[int], bool]
+) -> SpoolSweeper | None:
+    """The sweeper of the spools workers leave in `folder`: it finishes their logs in the store
+    and with the chunk size the workers ship with. None when the workers ship to no store."""
+    if not config.location:
+        return None
+    return SpoolSweeper(folder, config.open_store, config.chunk_bytes, group_alive)

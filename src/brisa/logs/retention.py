@@ -1,4 +1,4 @@
-"""Log retention: deleting attempt logs older than a cutoff, by hand or hourly by the scheduler.
+"""Log retention: deleting attempt logs older than a cutoff, by hand or hourly by housekeeping.
 
 Only objects of the attempt log layout (`<team>/<dag>/<run>/<task>/attempt=<n>/<file>`) are
 considered, so code snapshot tarballs kept in the same store are never touched. An attempt's
@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from brisa.objectstore import ObjectInfo, ObjectStore
 
@@ -23,7 +21,7 @@ log = logging.getLogger("brisa.logs.retention")
 _ATTEMPT_OBJECT = re.compile(r"^((?:[^/]+/){4}attempt=\d+/)[^/]+$")
 DELETE_BATCH = 1000  # keys per delete call (S3 deletes at most 1000 objects per request)
 EVERY = timedelta(hours=1)
-FIRST_AFTER = timedelta(minutes=1)  # leave a starting scheduler alone for a moment
+FIRST_AFTER = timedelta(minutes=1)  # leave a starting process alone for a moment
 
 
 @dataclass(frozen=True)
@@ -52,51 +50,25 @@ def prune(store: ObjectStore, cutoff: datetime, *, dry_run: bool = False) -> Pru
     return Pruned(attempts=len(old), objects=len(doomed), bytes=size)
 
 
-class Running(Protocol):
-    def is_alive(self) -> bool: ...
-
-
-def _in_thread(work: Callable[[], None]) -> Running:
-    thread = threading.Thread(target=work, name="log-retention", daemon=True)
-    thread.start()
-    return thread
-
-
 class Retention:
-    """Prunes logs older than `keep` about once an hour; the scheduler calls `tick` every pass.
-
-    `tick` is a comparison when no prune is due. A due prune runs in a thread of its own
-    (`spawn`), so listing a large store never delays scheduling; a prune still running when
-    the next one is due is not doubled.
-    """
+    """Prunes logs older than `keep`: one pass per `run`, which housekeeping calls about once
+    an hour (`EVERY`), the first time `FIRST_AFTER` its start."""
 
     def __init__(
-        self,
-        store: ObjectStore,
-        keep: timedelta,
-        *,
-        started_at: datetime,
-        spawn: Callable[[Callable[[], None]], Running] = _in_thread,
+        self, store: ObjectStore, keep: timedelta, *, clock: Callable[[], datetime]
     ) -> None:
         self.store = store
         self.keep = keep
-        self.spawn = spawn
-        self.next_at = started_at + FIRST_AFTER
-        self._running: Running | None = None
+        self.clock = clock
 
-    def tick(self, now: datetime) -> None:
-        if now < self.next_at or (self._running is not None and self._running.is_alive()):
-            return
-        self.next_at = now + EVERY
-        cutoff = now - self.keep
-        self._running = self.spawn(lambda: self._prune(cutoff))
-
-    def _prune(self, cutoff: datetime) -> None:
+    def run(self) -> Pruned | None:
+        """Delete what is older than `keep` now; None (and the error logged) if that failed."""
+        cutoff = self.clock() - self.keep
         try:
             done = prune(self.store, cutoff)
         except Exception:
             log.exception("pruning logs older than %s failed; trying again in an hour", cutoff)
-            return
+            return None
         if done.objects:
             log.info(
                 "deleted the logs of %d attempts (%d objects, %d bytes) older than %s",
@@ -105,3 +77,4 @@ class Retention:
                 done.bytes,
                 cutoff.isoformat(),
             )
+        return done

@@ -2,9 +2,9 @@
 
 When is a log over? The worker writes `full.log` as its very last act, after reporting its
 result, so `full.log` means "nothing more will come". A killed worker does not; on the local
-executor its orphaned log process, or else the executor (spoolrecovery, on the same scheduler
-pass that declares the attempt lost), writes it from the worker's spool file. When nobody can
-(the worker's machine is gone, the store is unreachable), the log counts as over once the
+executor its orphaned log process, or else the spool sweep (`recovery`, woken by the same
+scheduler pass that declares the attempt lost), writes it from the worker's spool file. When
+nobody can (the worker's machine is gone, the store is unreachable), the log counts as over once the
 attempt has ended and `SETTLE` seconds have passed. `SETTLE` also covers the normal race of a
 reader seeing the attempt end before the worker's last chunk and `full.log` land, which takes
 milliseconds on a healthy store but longer on a slow one: hence 10 s rather than less.
