@@ -107,8 +107,8 @@ def test_a_worker_found_dead_is_reported_once_so_its_log_can_be_finished(
     tmp_path: Path,
 ) -> None:
     gone_pids: list[int] = []
-    launch = ShellLauncher("exit 0")
-    local = LocalExecutor(scope="t", parallelism=4, env={}, state_dir=tmp_path / "workers",
+    launch = ShellLauncher("exit 0", {})
+    local = LocalExecutor(scope="t", parallelism=4, state_dir=tmp_path / "workers",
                           launch=launch, on_worker_gone=gone_pids.append)  # fmt: skip
     local.launch(request(tmp_path))
     local.launch(request(tmp_path, ti=2))
