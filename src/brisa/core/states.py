@@ -43,25 +43,30 @@ RUN_TRANSITIONS: dict[RunState, frozenset[RunState]] = {
 }
 
 _DONE = frozenset({T.SUCCESS, T.FAILED, T.UPSTREAM_FAILED, T.SKIPPED, T.CANCELLED})
-_MARKABLE = frozenset({T.SUCCESS, T.FAILED})
+# What an operator may mark a task as by hand.
+MARK_TARGETS = frozenset({T.SUCCESS, T.FAILED})
 
 TASK_TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
-    T.PENDING: frozenset({T.QUEUED, T.UPSTREAM_FAILED, T.SKIPPED, T.CANCELLED}) | _MARKABLE,
-    T.QUEUED: frozenset({T.RUNNING, T.UP_FOR_RETRY, T.CANCELLED, T.PENDING}) | _MARKABLE,
+    T.PENDING: frozenset({T.QUEUED, T.UPSTREAM_FAILED, T.SKIPPED, T.CANCELLED}) | MARK_TARGETS,
+    T.QUEUED: frozenset({T.RUNNING, T.UP_FOR_RETRY, T.CANCELLED, T.PENDING}) | MARK_TARGETS,
     # A running task can be cleared (pending again): its worker is stopped.
-    T.RUNNING: frozenset({T.UP_FOR_RETRY, T.CANCELLED, T.PENDING}) | _MARKABLE,
-    T.UP_FOR_RETRY: frozenset({T.QUEUED, T.CANCELLED, T.PENDING}) | _MARKABLE,
+    T.RUNNING: frozenset({T.UP_FOR_RETRY, T.CANCELLED, T.PENDING}) | MARK_TARGETS,
+    T.UP_FOR_RETRY: frozenset({T.QUEUED, T.CANCELLED, T.PENDING}) | MARK_TARGETS,
     # Finished tasks can be cleared (back to pending) or marked.
     T.SUCCESS: frozenset({T.PENDING, T.FAILED}),
     T.FAILED: frozenset({T.PENDING, T.SUCCESS}),
-    T.UPSTREAM_FAILED: frozenset({T.PENDING}) | _MARKABLE,
-    T.SKIPPED: frozenset({T.PENDING}) | _MARKABLE,
-    T.CANCELLED: frozenset({T.PENDING}) | _MARKABLE,
+    T.UPSTREAM_FAILED: frozenset({T.PENDING}) | MARK_TARGETS,
+    T.SKIPPED: frozenset({T.PENDING}) | MARK_TARGETS,
+    T.CANCELLED: frozenset({T.PENDING}) | MARK_TARGETS,
 }
 
+# Named sets for reading and validating. A guarded move takes its allowed sources from the
+# tables above (task_sources / run_sources); a set here may narrow them, never widen them.
 FINISHED_RUN_STATES = frozenset({R.SUCCESS, R.FAILED, R.CANCELLED})
+ACTIVE_RUN_STATES = frozenset({R.QUEUED, R.RUNNING})  # runs the scheduler still drives
 FINISHED_TASK_STATES = _DONE
-ACTIVE_TASK_STATES = frozenset({T.QUEUED, T.RUNNING})
+ACTIVE_TASK_STATES = frozenset({T.QUEUED, T.RUNNING})  # a task whose attempt is still open
+ATTEMPT_OUTCOMES = _DONE | {T.UP_FOR_RETRY}  # the states that close an attempt
 
 
 def run_transition(current: RunState, new: RunState) -> RunState:

@@ -1,7 +1,9 @@
 """The metadata store port: domain verbs over SQLAlchemy Core, on SQLite or PostgreSQL.
 
 Every state change is an UPDATE guarded by the expected current state (and try number), so
-that a race loses cleanly instead of overwriting newer work. See docs/adr/0002-store.md.
+that a race loses cleanly instead of overwriting newer work; all of them go through
+`guards.guarded_update`, which takes the allowed states from the transition tables. See
+docs/adr/0002-store-guarded-updates.md.
 """
 
 from __future__ import annotations

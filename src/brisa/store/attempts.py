@@ -9,9 +9,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from brisa.core.records import AttemptRef, TaskRecord, WorkItem
-from brisa.core.states import FINISHED_TASK_STATES, TaskState
+from brisa.core.states import ATTEMPT_OUTCOMES, TaskState
 from brisa.errors import Conflict, NotFound
 from brisa.store.engine import WRITE
+from brisa.store.guards import guarded_update
 from brisa.store.runs import _TASK_FIELDS, _task_record
 from brisa.store.tables import dag_runs, dag_versions, task_attempts, task_instances
 
@@ -53,21 +54,15 @@ class AttemptStore:
     def start_attempt(self, ref: AttemptRef, *, hostname: str, pid: int, now: datetime) -> WorkItem:
         """Mark a queued attempt running and return what the worker needs to run it."""
         with self.engine.execution_options(**WRITE).begin() as conn:
-            started = conn.execute(
-                task_instances.update()
-                .where(
-                    task_instances.c.id == ref.ti_id,
-                    task_instances.c.try_number == ref.try_number,
-                    task_instances.c.state == TaskState.QUEUED,
-                )
-                .values(
-                    state=TaskState.RUNNING,
-                    start_date=now,
-                    heartbeat_at=now,
-                    hostname=hostname,
-                    pid=pid,
-                )
-            ).rowcount
+            started = guarded_update(
+                conn,
+                task_instances,
+                TaskState.RUNNING,
+                task_instances.c.id == ref.ti_id,
+                task_instances.c.try_number == ref.try_number,
+                expected=TaskState.QUEUED,
+                values={"start_date": now, "heartbeat_at": now, "hostname": hostname, "pid": pid},
+            )
             if started:
                 conn.execute(
                     task_attempts.update()
@@ -153,25 +148,26 @@ class AttemptStore:
         error: str | None = None,
         next_try_at: datetime | None = None,
     ) -> bool:
-        """Record a running attempt's outcome. False if the attempt is no longer current."""
-        if new not in FINISHED_TASK_STATES and new is not TaskState.UP_FOR_RETRY:
+        """Record a running attempt's outcome. False if the attempt is no longer current, or
+        if the transition table does not let a running task end that way (e.g. skipped)."""
+        if new not in ATTEMPT_OUTCOMES:
             raise ValueError(f"{new} is not an outcome")
+        outcome = {
+            "end_date": now,
+            "return_value": return_value,
+            "error": error,
+            "next_try_at": next_try_at,
+        }
         with self.engine.execution_options(**WRITE).begin() as conn:
-            done = conn.execute(
-                task_instances.update()
-                .where(
-                    task_instances.c.id == ref.ti_id,
-                    task_instances.c.try_number == ref.try_number,
-                    task_instances.c.state == TaskState.RUNNING,
-                )
-                .values(
-                    state=new,
-                    end_date=now,
-                    return_value=return_value,
-                    error=error,
-                    next_try_at=next_try_at,
-                )
-            ).rowcount
+            done = guarded_update(
+                conn,
+                task_instances,
+                new,
+                task_instances.c.id == ref.ti_id,
+                task_instances.c.try_number == ref.try_number,
+                expected=TaskState.RUNNING,
+                values=outcome,
+            )
             if done:
                 conn.execute(
                     task_attempts.update()

@@ -12,15 +12,16 @@ from sqlalchemy.exc import IntegrityError
 
 from brisa.core.records import AttemptRecord, RunRecord, TaskRecord
 from brisa.core.states import (
+    ACTIVE_RUN_STATES,
+    ACTIVE_TASK_STATES,
+    ATTEMPT_OUTCOMES,
     FINISHED_RUN_STATES,
-    FINISHED_TASK_STATES,
     RunState,
     TaskState,
-    run_sources,
-    task_sources,
 )
 from brisa.errors import Conflict, InvalidInput, NotFound
 from brisa.store.engine import WRITE
+from brisa.store.guards import guarded_update
 from brisa.store.tables import dag_runs, task_attempts, task_instances
 
 _TASK_FIELDS = [c.name for c in task_instances.c if c.name != "return_value"]
@@ -173,7 +174,7 @@ class RunStore:
         """Queued and running runs with their tasks, oldest logical date first."""
         query = (
             sa.select(dag_runs)
-            .where(dag_runs.c.state.in_([RunState.QUEUED, RunState.RUNNING]))
+            .where(dag_runs.c.state.in_(sorted(ACTIVE_RUN_STATES)))
             .order_by(dag_runs.c.logical_date, dag_runs.c.id)
         )
         with self.engine.connect() as conn:
@@ -192,9 +193,7 @@ class RunStore:
 
     def schedule_state(self) -> dict[tuple[str, str], tuple[datetime | None, int]]:
         """Per DAG: the newest scheduled logical date, and how many runs are active."""
-        active = sa.func.sum(
-            sa.case((dag_runs.c.state.in_([RunState.QUEUED, RunState.RUNNING]), 1), else_=0)
-        )
+        active = sa.func.sum(sa.case((dag_runs.c.state.in_(sorted(ACTIVE_RUN_STATES)), 1), else_=0))
         newest = sa.func.max(
             sa.case((dag_runs.c.run_type == "scheduled", dag_runs.c.logical_date), else_=None)
         )
@@ -213,7 +212,7 @@ class RunStore:
 
     def set_run_state(self, run_pk: int, new: RunState, now: datetime) -> bool:
         """Move a run to `new` if the table allows it from its current state."""
-        values: dict[str, Any] = {"state": new}
+        values: dict[str, Any] = {}
         if new is RunState.RUNNING:
             # Typed like the column, so `now` is stored as UTC; a bare datetime would be bound
             # as given (SQLite) or shifted by the session time zone (PostgreSQL).
@@ -223,13 +222,7 @@ class RunStore:
         elif new in FINISHED_RUN_STATES:
             values["end_date"] = now
         with self._writer.begin() as conn:
-            return bool(
-                conn.execute(
-                    dag_runs.update()
-                    .where(dag_runs.c.id == run_pk, dag_runs.c.state.in_(list(run_sources(new))))
-                    .values(**values)
-                ).rowcount
-            )
+            return bool(guarded_update(conn, dag_runs, new, dag_runs.c.id == run_pk, values=values))
 
     def set_task_state(
         self,
@@ -243,24 +236,22 @@ class RunStore:
         error: str | None = None,
     ) -> bool:
         """Guarded move of one task: only from `expected` at `try_number`. Loses races cleanly."""
-        if expected not in task_sources(new):
-            return False
-        values: dict[str, Any] = {"state": new, "next_try_at": next_try_at}
-        if new in FINISHED_TASK_STATES or new is TaskState.UP_FOR_RETRY:
+        values: dict[str, Any] = {"next_try_at": next_try_at}
+        if new in ATTEMPT_OUTCOMES:
             values["end_date"] = now
         if error is not None:
             values["error"] = error
         with self._writer.begin() as conn:
-            done = conn.execute(
-                task_instances.update()
-                .where(
-                    task_instances.c.id == ti_id,
-                    task_instances.c.state == expected,
-                    task_instances.c.try_number == try_number,
-                )
-                .values(**values)
-            ).rowcount
-            if done and try_number > 0 and expected in (TaskState.QUEUED, TaskState.RUNNING):
+            done = guarded_update(
+                conn,
+                task_instances,
+                new,
+                task_instances.c.id == ti_id,
+                task_instances.c.try_number == try_number,
+                expected=expected,
+                values=values,
+            )
+            if done and try_number > 0 and expected in ACTIVE_TASK_STATES:
                 self._close_attempt(conn, ti_id, try_number, new, now, error)
             return bool(done)
 
@@ -283,30 +274,28 @@ class RunStore:
         self, ti_id: int, *, expected: TaskState, try_number: int, now: datetime
     ) -> bool:
         """Hand a pending or retrying task to the executor as try `try_number + 1`."""
-        if expected not in task_sources(TaskState.QUEUED):
-            return False
+        fresh_try = {
+            "try_number": try_number + 1,
+            "queued_at": now,
+            "start_date": None,
+            "end_date": None,
+            "next_try_at": None,
+            "heartbeat_at": None,
+            "hostname": None,
+            "pid": None,
+            "error": None,
+            "return_value": None,
+        }
         with self._writer.begin() as conn:
-            done = conn.execute(
-                task_instances.update()
-                .where(
-                    task_instances.c.id == ti_id,
-                    task_instances.c.state == expected,
-                    task_instances.c.try_number == try_number,
-                )
-                .values(
-                    state=TaskState.QUEUED,
-                    try_number=try_number + 1,
-                    queued_at=now,
-                    start_date=None,
-                    end_date=None,
-                    next_try_at=None,
-                    heartbeat_at=None,
-                    hostname=None,
-                    pid=None,
-                    error=None,
-                    return_value=None,
-                )
-            ).rowcount
+            done = guarded_update(
+                conn,
+                task_instances,
+                TaskState.QUEUED,
+                task_instances.c.id == ti_id,
+                task_instances.c.try_number == try_number,
+                expected=expected,
+                values=fresh_try,
+            )
             if done:
                 conn.execute(
                     task_attempts.insert().values(
