@@ -33,7 +33,7 @@ def noop() -> None:
 
 def build_spec(index: int, tasks: int) -> dict[str, Any]:
     """One DAG: a root task, then `tasks - 1` tasks that depend on it."""
-    from brisa.core.spec import serialize
+    from brisa.authoring.serialize import serialize
 
     with DAG(f"scale_{index:05d}", max_active_tasks=tasks) as dag:
         root = noop.override(task_id="t000")()
