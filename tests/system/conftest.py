@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from inprocess import InProcess
+
+from system.inprocess import InProcess
 
 
 @pytest.fixture

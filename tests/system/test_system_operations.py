@@ -4,11 +4,11 @@ clear, cancel, mark. A hanging fake worker stands for a task that is still runni
 from __future__ import annotations
 
 import pytest
-from inprocess import EXIT_GRACE, InProcess
 
 from brisa import DAG, shell
 from brisa.errors import Conflict
 from brisa.testing.fakes import Hang, Succeed
+from system.inprocess import EXIT_GRACE, InProcess
 
 
 def diamond() -> DAG:

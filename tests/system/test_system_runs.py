@@ -7,10 +7,9 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 
-from inprocess import InProcess
-
 from brisa import DAG, TriggerRule, shell
 from brisa.testing.fakes import EPOCH, Fail, Succeed
+from system.inprocess import InProcess
 
 
 def chain(dag_id: str, *task_ids: str, **options: object) -> DAG:

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from inprocess import HEARTBEAT_TIMEOUT, QUEUED_TIMEOUT, RELAUNCH_AFTER, InProcess
-
 from brisa import DAG, shell
 from brisa.testing.fakes import EPOCH, CrashAtStart, Hang, Succeed
+from system.inprocess import HEARTBEAT_TIMEOUT, QUEUED_TIMEOUT, RELAUNCH_AFTER, InProcess
 
 
 def one_task(dag_id: str, **options: object) -> DAG:
