@@ -20,7 +20,6 @@ commit. Everything is on 127.0.0.1 or local files; the server is stopped whateve
 from __future__ import annotations
 
 import time
-import urllib.error
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -98,12 +97,7 @@ def config(url: str, period: float) -> str:
 
 
 def _dag(server: Standalone, dag: str) -> dict[str, Any] | None:
-    try:
-        found: dict[str, Any] = server.get(f"/api/v1/teams/{NAME}/dags/{dag}")
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404:
-            return None
-        raise
+    found: dict[str, Any] | None = server.find_dag(dag, team=NAME)
     return found
 
 

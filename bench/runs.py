@@ -28,9 +28,9 @@ def prepare(server: Standalone, fanouts: tuple[int, ...], chain: int) -> None:
 
 
 def _finished_run(server: Standalone, dag_id: str, tasks: int) -> Any:
-    run_id = server.trigger(dag_id)
+    run_id = server.trigger(dag_id)["run_id"]
     # Patience grows with the run's size; polling is light since timings come from the API.
-    run = server.wait_run(dag_id, run_id, timeout=120.0 + 2.0 * tasks, every=0.2)
+    run = server.wait_for_run(dag_id, run_id, timeout=120.0 + 2.0 * tasks, every=0.2)
     if run["state"] != "success":
         failed = [t["task_id"] for t in run["tasks"] if t["state"] != "success"]
         raise RuntimeError(f"run {run_id} of {dag_id} ended {run['state']}; not ok: {failed}")

@@ -1,5 +1,6 @@
 """W6 scheduler scale: many DAGs triggered at once, scheduled by the real `Scheduler` in this
-process (no HTTP), with an executor whose attempts complete at once.
+process (no HTTP), with the fake executor of `brisa.testing`: its workers start and succeed
+through the execution service between scheduling passes, outside the timed part.
 
 Run as its own process (`python -m bench.scheduler_scale URL DAGS TASKS PARALLELISM`), so that
 its peak RSS is the scheduler's alone; it prints one JSON object. The driver's `run_backend`
@@ -9,19 +10,19 @@ prepares the database (a SQLite file, or a PostgreSQL database it creates and dr
 from __future__ import annotations
 
 import json
-import os
 import resource
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from brisa import DAG, task
+from brisa.testing.fakes import FakeExecutor
 
 POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
 
@@ -42,37 +43,6 @@ def build_spec(index: int, tasks: int) -> dict[str, Any]:
     return serialize(dag, fileloc=f"scale_{index:05d}.py")
 
 
-class InstantExecutor:
-    """The executor port, with attempts that start and succeed as soon as they are launched
-    (completed by the driver between scheduling passes, outside the timed part)."""
-
-    def __init__(self, parallelism: int) -> None:
-        self.parallelism = parallelism
-        self.launched: list[Any] = []
-
-    def launch(self, request: Any) -> None:
-        self.launched.append(request.ref)
-
-    def kill(self, ref: Any) -> None:
-        pass
-
-    def alive(self) -> frozenset[Any]:
-        return frozenset()
-
-    def close(self) -> None:
-        pass
-
-    def complete(self, store: Any, clock: Callable[[], datetime]) -> int:
-        from brisa.core.states import TaskState
-
-        done = len(self.launched)
-        for ref in self.launched:
-            store.start_attempt(ref, hostname="bench", pid=os.getpid(), now=clock())
-            store.finish_attempt(ref, TaskState.SUCCESS, now=clock())
-        self.launched.clear()
-        return done
-
-
 def _clock() -> datetime:
     return datetime.now(UTC)
 
@@ -88,7 +58,7 @@ def _populate(store: Any, dags: int, tasks: int) -> None:
         trigger(store, "default", f"scale_{i:05d}", conf={}, now=_clock())
 
 
-def _drive(scheduler: Any, executor: InstantExecutor, store: Any) -> dict[str, float]:
+def _drive(scheduler: Any, executor: FakeExecutor, store: Any) -> dict[str, float]:
     decisions = passes = 0
     busy = 0.0
     while True:
@@ -97,7 +67,7 @@ def _drive(scheduler: Any, executor: InstantExecutor, store: Any) -> dict[str, f
         busy += time.perf_counter() - started
         passes += 1
         decisions += applied
-        if not executor.complete(store, _clock) and not applied:
+        if not executor.run_pending() and not applied:
             break
     left = store.active_runs()
     if left:
@@ -107,6 +77,7 @@ def _drive(scheduler: Any, executor: InstantExecutor, store: Any) -> dict[str, f
 
 def measure(url: str, dags: int, tasks: int, parallelism: int, logs: Path) -> dict[str, float]:
     """Publish, trigger, then schedule everything to success; figures of the scheduling."""
+    from brisa.control.execution import ExecutionService
     from brisa.core.planner import Limits
     from brisa.scheduler import Scheduler
     from brisa.store import open_store
@@ -114,7 +85,8 @@ def measure(url: str, dags: int, tasks: int, parallelism: int, logs: Path) -> di
     store = open_store(url, migrate=True)
     try:
         _populate(store, dags, tasks)
-        executor = InstantExecutor(parallelism)
+        worker = ExecutionService(store, _clock, max_return_bytes=65536)
+        executor = FakeExecutor(parallelism, worker=worker)
         scheduler = Scheduler(
             store, executor, clock=_clock, secret_key="bench", logs_folder=logs, limits=Limits()
         )

@@ -181,15 +181,6 @@ def store(store_url: str) -> Iterator[Store]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class S3Server:
     """moto's S3 server in a child process, so that a test can kill it and start it again."""
 
@@ -242,7 +233,9 @@ class S3Server:
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[S3Server]:
     """moto's S3 server on 127.0.0.1 in a child process (see the section comment)."""
-    server = S3Server(_free_port())
+    from brisa.testing.server import free_port
+
+    server = S3Server(free_port())
     server.start()
     try:
         yield server

@@ -172,7 +172,7 @@ def test_s3_outage_is_reported_quickly_and_the_store_recovers(
             started = time.monotonic()
             with pytest.raises(StoreUnavailable) as caught:
                 call()
-            assert time.monotonic() - started < 10
+            assert time.monotonic() - started < 10  # the promise: short timeouts, no hang
             assert location in str(caught.value)
             assert secret not in str(caught.value) and "testing" not in str(caught.value)
     finally:

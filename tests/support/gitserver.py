@@ -24,6 +24,7 @@ from pathlib import Path
 from types import TracebackType
 
 from brisa.repos.git import base_env, run_git
+from brisa.testing.server import free_port
 
 # Test-side git commands run like Brisa's own (no user or system config, no prompt), with a
 # fixed identity.
@@ -38,12 +39,6 @@ IDENTITY = {
 def git(*args: str, cwd: Path | None = None) -> str:
     """Run a test-side git command; its stdout (stripped). GitError with git's stderr."""
     return run_git(list(args), timeout=30, cwd=cwd, env=base_env(IDENTITY)).decode().strip()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def closed_port() -> int:

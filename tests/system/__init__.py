@@ -1,0 +1,1 @@
+"""The system tier: the whole system in one process (see inprocess.py)."""

@@ -1,0 +1,126 @@
+"""What people do to runs, through the API, with the scheduler and workers in one process:
+clear, cancel, mark. A hanging fake worker stands for a task that is still running."""
+
+from __future__ import annotations
+
+import pytest
+
+from brisa import DAG, shell
+from brisa.errors import Conflict
+from brisa.testing.fakes import Hang, Succeed
+from system.inprocess import EXIT_GRACE, InProcess
+
+
+def diamond() -> DAG:
+    """a >> (b, d); b >> c"""
+    with DAG("diamond") as dag:
+        a, b, c, d = (shell(t, "true") for t in "abcd")
+        a >> b >> c
+        a >> d
+    return dag
+
+
+def test_clearing_a_task_with_downstream_runs_those_again(brisa: InProcess) -> None:
+    brisa.publish(diamond())
+    brisa.executor.script("b", Succeed("first"), Succeed("second"))
+    brisa.trigger("diamond")
+    brisa.settle()
+    assert brisa.run("diamond")["state"] == "success"
+
+    answer = brisa.request(
+        "POST", f"{brisa.run_path('diamond', 'r1')}/clear", {"task_ids": ["b"], "downstream": True}
+    )
+    assert sorted(answer["cleared"]) == ["b", "c"]
+    assert answer["run"]["state"] == "running"
+    brisa.settle()
+
+    assert brisa.run("diamond")["state"] == "success"
+    assert brisa.states("diamond") == {
+        "a": ("success", 1),
+        "b": ("success", 2),
+        "c": ("success", 2),
+        "d": ("success", 1),
+    }
+    assert brisa.task("diamond", "b")["return_value"] == "second"
+
+
+def test_clearing_a_running_task_stops_its_worker_and_runs_a_new_try(brisa: InProcess) -> None:
+    brisa.publish(diamond())
+    brisa.executor.script("a", Hang())
+    brisa.trigger("diamond")
+    brisa.settle()
+    first = brisa.executor.find("a")
+
+    brisa.request("POST", f"{brisa.run_path('diamond', 'r1')}/clear", {"task_ids": ["a"]})
+    brisa.settle()
+
+    assert first in brisa.executor.kills
+    assert brisa.run("diamond")["state"] == "success"
+    a = brisa.task("diamond", "a")
+    assert a["try_number"] == 2
+    assert [t["state"] for t in a["attempts"]] == ["cancelled", "success"]
+
+
+def test_cancelling_a_run_stops_its_workers_and_its_late_reports_are_refused(
+    brisa: InProcess,
+) -> None:
+    brisa.publish(diamond())
+    brisa.executor.script("a", Hang())
+    brisa.trigger("diamond")
+    brisa.settle()
+    worker = brisa.executor.find("a")
+
+    answer = brisa.request("POST", f"{brisa.run_path('diamond', 'r1')}/cancel")
+    assert answer["state"] == "cancelled"
+    brisa.settle()
+
+    assert worker in brisa.executor.kills
+    assert brisa.executor.alive() == frozenset()
+    assert brisa.run("diamond")["state"] == "cancelled"
+    assert {state for state, _ in brisa.states("diamond").values()} == {"cancelled"}
+    # A worker that reports after all (it had not died yet) is told so, and changes nothing.
+    with pytest.raises(Conflict):
+        brisa.execution.finish(worker, success=True, return_value="too late")
+    brisa.settle()
+    assert brisa.run("diamond")["state"] == "cancelled"
+    assert brisa.task("diamond", "a")["return_value"] is None
+
+
+def test_marking_a_running_task_success_runs_downstream_and_stops_the_worker(
+    brisa: InProcess,
+) -> None:
+    brisa.publish(diamond())
+    brisa.executor.script("b", Hang())
+    brisa.trigger("diamond")
+    brisa.settle()
+    worker = brisa.executor.find("b")
+    assert brisa.states("diamond")["c"] == ("pending", 0)
+
+    answer = brisa.request(
+        "POST", f"{brisa.run_path('diamond', 'r1')}/mark", {"task_ids": ["b"], "state": "success"}
+    )
+    assert answer["changed"] == ["b"]
+    brisa.settle()
+
+    assert brisa.run("diamond")["state"] == "success"
+    assert brisa.states("diamond")["c"] == ("success", 1)
+    # Its worker is given the exit grace to end on its own, then stopped.
+    assert worker not in brisa.executor.kills
+    brisa.advance(EXIT_GRACE + 1)
+    assert worker in brisa.executor.kills
+    assert brisa.executor.alive() == frozenset()
+
+
+def test_marking_a_finished_task_failed_fails_the_run(brisa: InProcess) -> None:
+    brisa.publish(diamond())
+    brisa.trigger("diamond")
+    brisa.settle()
+    assert brisa.run("diamond")["state"] == "success"
+
+    brisa.request(
+        "POST", f"{brisa.run_path('diamond', 'r1')}/mark", {"task_ids": ["d"], "state": "failed"}
+    )
+    brisa.settle()
+
+    assert brisa.run("diamond")["state"] == "failed"
+    assert brisa.states("diamond")["d"] == ("failed", 1)
