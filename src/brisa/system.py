@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # heavy imports (the web framework, the ORM) are made when fi
 
     from brisa.dagprocessor.pipeline import RepoPipeline
     from brisa.dagprocessor.processor import DagProcessor
+    from brisa.executor.base import Executor
     from brisa.housekeeping import Housekeeping
     from brisa.logs.recovery import SpoolSweeper
     from brisa.logs.retention import Retention
@@ -122,34 +123,45 @@ class System:
     @property
     def scheduler(self) -> Scheduler:
         if self._scheduler is None:
-            from brisa.core.planner import Limits
-            from brisa.executor.local import LocalExecutor
-            from brisa.scheduler import Scheduler
+            self._scheduler = self.build_scheduler(self.local_executor())
+        return self._scheduler
 
-            s = self.settings
-            executor = LocalExecutor(
-                scope=self.executor_scope(),
-                parallelism=s.executor.parallelism,
-                worker=self.worker_env(),
-                state_dir=s.home / "workers",
-                start_method=s.executor.start_method,
-                kill_grace=s.executor.kill_grace,
-                on_worker_gone=self._worker_gone,
-            )
-            limits = Limits(
-                heartbeat_timeout=s.scheduler.heartbeat_timeout,
-                queued_timeout=s.scheduler.queued_timeout,
-                max_runs_created=s.scheduler.max_runs_created_per_loop,
-            )
-            self._scheduler = Scheduler(
-                self.store,
-                executor,
-                clock=self.clock,
-                secret_key=s.core.secret_key,
-                logs_folder=s.spool_folder,
-                limits=limits,
-                poll_interval=s.scheduler.poll_interval,
-            )
+    def local_executor(self) -> Executor:
+        """The executor the settings ask for (today: local processes)."""
+        from brisa.executor.local import LocalExecutor
+
+        s = self.settings
+        return LocalExecutor(
+            scope=self.executor_scope(),
+            parallelism=s.executor.parallelism,
+            worker=self.worker_env(),
+            state_dir=s.home / "workers",
+            start_method=s.executor.start_method,
+            kill_grace=s.executor.kill_grace,
+            on_worker_gone=self._worker_gone,
+        )
+
+    def build_scheduler(self, executor: Executor) -> Scheduler:
+        """A scheduler over this system's store, handing attempts to `executor` (tests and
+        benchmarks pass a fake one); it becomes the system's scheduler."""
+        from brisa.core.planner import Limits
+        from brisa.scheduler import Scheduler
+
+        s = self.settings
+        limits = Limits(
+            heartbeat_timeout=s.scheduler.heartbeat_timeout,
+            queued_timeout=s.scheduler.queued_timeout,
+            max_runs_created=s.scheduler.max_runs_created_per_loop,
+        )
+        self._scheduler = Scheduler(
+            self.store,
+            executor,
+            clock=self.clock,
+            secret_key=s.core.secret_key,
+            logs_folder=s.spool_folder,
+            limits=limits,
+            poll_interval=s.scheduler.poll_interval,
+        )
         return self._scheduler
 
     def retention(self) -> Retention | None:

@@ -85,7 +85,6 @@ class LocalDriver:
         return LocalExecutor(
             scope="contract",
             parallelism=PARALLELISM,
-            env={},
             state_dir=self.tmp_path / "workers",
             kill_grace=0.5,
             launch=self.launcher,

@@ -17,7 +17,6 @@ from brisa import DAG
 from brisa.authoring.serialize import serialize
 from brisa.core.planner import Limits
 from brisa.core.records import AttemptRef
-from brisa.scheduler import Scheduler
 from brisa.settings import load
 from brisa.system import System
 from brisa.testing.fakes import FakeClock, FakeExecutor, FakeProcesses
@@ -69,23 +68,7 @@ class InProcess:
             processes=self.processes,
             task_of=self._task_of,
         )
-        # As `System.scheduler` builds it, with the fake executor in place of the local one
-        # (the composition root has no executor parameter yet).
-        self.scheduler = Scheduler(
-            self.store,
-            self.executor,
-            clock=self.clock,
-            secret_key=settings.core.secret_key,
-            logs_folder=settings.spool_folder,
-            limits=Limits(
-                heartbeat_timeout=settings.scheduler.heartbeat_timeout,
-                queued_timeout=settings.scheduler.queued_timeout,
-                max_runs_created=settings.scheduler.max_runs_created_per_loop,
-            ),
-            poll_interval=settings.scheduler.poll_interval,
-            retention=self.system.retention(),
-        )
-        self.system._scheduler = self.scheduler
+        self.scheduler = self.system.build_scheduler(self.executor)
 
     def _task_of(self, ref: AttemptRef) -> str:
         return str(self.store.tasks_by_id({ref.ti_id})[ref.ti_id].task_id)
