@@ -11,8 +11,7 @@ import pytest
 
 from brisa.core.records import AttemptRecord, RunRecord, TaskRecord
 from brisa.core.states import RunState, TaskState
-from brisa.logs import layout
-from brisa.logs import tail
+from brisa.logs import layout, tail
 from brisa.logs.tail import Chunk, End, Follower
 from brisa.objectstore.local import LocalObjectStore
 
