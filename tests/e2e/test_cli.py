@@ -22,7 +22,7 @@ SLEEPER = """
 from brisa import DAG, shell
 
 with DAG("cli_sleeper", params={"seconds": 30}):
-    shell("nap", "echo 'going to sleep'; sleep {{ params.seconds }}; echo 'woke up'")
+    shell("nap", "echo 'going to sleep'; sleep {{ params.seconds | shquote }}; echo 'woke up'")
 """
 
 

@@ -285,6 +285,23 @@ def test_bad_shell_tasks(command: str, env: Any, message: str) -> None:
     assert_points_at(info.value, line)
 
 
+def test_a_param_put_unquoted_into_a_shell_command_is_refused_at_its_line() -> None:
+    with DAG("d", params={"x": "a"}), pytest.raises(DagDefinitionError) as info:
+        line = next_line()
+        shell("a", "echo 'hi';\n echo {{ params.x }}")
+    assert_points_at(info.value, line)
+    assert "shell task 'a': {{ params.x }} puts a param into the shell command unquoted" in str(
+        info.value
+    )
+    assert "write {{ params.x | shquote }}" in str(info.value)
+
+
+def test_a_param_quoted_with_shquote_is_accepted() -> None:
+    with DAG("d", params={"x": "a"}):
+        t = shell("a", "echo {{ params.x | shquote }} {{ ds }}")
+    assert t.to_spec()["command"] == "echo {{ params.x | shquote }} {{ ds }}"
+
+
 def test_mistake_inside_a_helper_points_at_the_helper() -> None:
     def make(dag: DAG) -> None:
         shell("x", "true", dag=dag, trigger_rule="never")

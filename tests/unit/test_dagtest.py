@@ -167,8 +167,9 @@ SHELL_DAG = """
     from brisa import DAG, Param, shell
 
     with DAG("greet", params={"greeting": Param("hello", type="string"), "times": 2}):
-        shell("say", "for i in $(seq {{ params.times }}); do echo '{{ params.greeting }}'; done;"
-                     " echo \\"{{ params.greeting }} on {{ ds }} in {{ run_id }}\\"")
+        shell("say", "for i in $(seq {{ params.times | shquote }}); do"
+                     " echo {{ params.greeting | shquote }}; done;"
+                     " echo {{ params.greeting | shquote }} on {{ ds }} in {{ run_id }}")
 """
 
 
@@ -203,3 +204,20 @@ def test_a_missing_dag_names_the_files_that_failed_to_import(tmp_path: Path) -> 
     assert "broken.py:3 failed to import: KeyError: 'x'" in message
     assert "Traceback" in message  # the file mentions the DAG id: its traceback helps
     assert "_private" not in message
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "dags"
+
+
+def test_the_shell_example_runs_a_hostile_param_as_plain_text(tmp_path: Path) -> None:
+    # Whoever may trigger the example must not be able to run commands through its params.
+    pwned = tmp_path / "pwned"
+    greeting = f"$(touch {pwned})'`touch {pwned}`\";touch {pwned}"
+    conf = {"greeting": greeting, "repeat": 2}
+    results = run_local(
+        EXAMPLES / "shell_pipeline.py", "shell_pipeline", conf, team="t", clock=fake_clock()
+    )
+    assert states(results) == {"generate": T.SUCCESS, "count": T.SUCCESS, "report": T.SUCCESS}
+    assert not pwned.exists()
+    words = len(f"{greeting} world".split())
+    assert results[1].return_value == str(2 * words)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, overload
 
+from brisa.authoring import templating
 from brisa.authoring.params import Param, as_param, check_value
 from brisa.core.timetable import parse_schedule
 from brisa.core.trigger_rules import TriggerRule
@@ -225,7 +226,7 @@ class PythonTask(Task):
 
 
 class ShellTask(Task):
-    """Runs a shell command, templated with `{{ params.x }}`, `{{ ds }}`, `{{ run_id }}`, ...
+    """Runs a shell command, templated with `{{ params.x | shquote }}`, `{{ ds }}`, ...
 
     Its return value is the last line the command printed on stdout.
     """
@@ -255,6 +256,11 @@ class ShellTask(Task):
                 f"env of shell task {task_id!r} must map strings to strings",
                 self.filename,
                 self.lineno,
+            )
+        problems = templating.shell_errors(command)  # params come from whoever triggers
+        if problems:
+            raise DagDefinitionError(
+                f"shell task {task_id!r}: {problems[0]}", self.filename, self.lineno
             )
         self.command = command
         self.env = dict(env or {})

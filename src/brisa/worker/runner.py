@@ -62,7 +62,7 @@ def run_python(
 def run_shell(task: dict[str, Any], ctx: TaskContext, cwd: Path | None) -> Outcome:
     variables = ctx.template_vars()
     try:
-        command = templating.render(task["command"], variables)
+        command = templating.render_shell(task["command"], variables)
         env = {k: templating.render(v, variables) for k, v in task.get("env", {}).items()}
     except BrisaError as exc:
         return Outcome(False, error=str(exc))
