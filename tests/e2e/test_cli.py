@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from support.standalone import Standalone, free_port
+from support.standalone import ApiError, Standalone, free_port
 
 EXAMPLES = ("etl_orders", "flaky_with_retries", "shell_pipeline")
 
@@ -155,6 +155,21 @@ def test_trigger_with_conf_the_dag_rejects_exits_2(brisa: Standalone) -> None:
     assert len(brisa.get(f"{brisa.dag_path('etl_orders')}/runs")["runs"]) == before
     err = refused(brisa, "dags", "trigger", "etl_orders", "--conf", '{"min_amuont": 1}')
     assert "unknown param(s) min_amuont" in err
+
+
+@pytest.mark.parametrize("run_id", [".", ".."])
+def test_a_run_id_that_a_path_cannot_hold_is_refused_with_a_4xx(
+    brisa: Standalone, run_id: str
+) -> None:
+    before = len(brisa.get(f"{brisa.dag_path('etl_orders')}/runs")["runs"])
+
+    err = refused(brisa, "dags", "trigger", "etl_orders", "--run-id", run_id)
+
+    assert err == f"error: run id {run_id!r} is not allowed: '.' and '..' name folders\n"
+    with pytest.raises(ApiError) as caught:
+        brisa.post(f"{brisa.dag_path('etl_orders')}/runs", {"run_id": run_id})
+    assert caught.value.status == 400
+    assert len(brisa.get(f"{brisa.dag_path('etl_orders')}/runs")["runs"]) == before
 
 
 def test_trigger_with_invalid_json_conf_exits_2(brisa: Standalone) -> None:

@@ -45,6 +45,8 @@ def trigger(
     run_id = run_id or run_id_for("manual", now)
     if not _RUN_ID.match(run_id):
         raise InvalidInput(f"run id {run_id!r} may use letters, digits and _ . : + = - only")
+    if run_id in (".", ".."):
+        raise InvalidInput(f"run id {run_id!r} is not allowed: '.' and '..' name folders")
     return store.create_run(
         team=team,
         dag_id=dag_id,
