@@ -372,6 +372,52 @@ def test_return_values_become_dependencies_and_references() -> None:
     assert spec["kind"] == "python" and spec["function"] == "total"
 
 
+@task
+def join(values: Any, label: str = "") -> Any:
+    return values
+
+
+def test_a_list_of_tasks_passes_their_values_in_order_and_records_the_dependencies() -> None:
+    with DAG("fan_in") as dag:
+        first, second = extract.override(task_id="b")(), extract.override(task_id="a")()
+        joined = join([first, second], label="x")
+    assert upstream(dag) == {"a": [], "b": [], "join": ["a", "b"]}
+    assert joined.to_spec()["args"] == [{"refs": ["b", "a"]}]  # the order of the list
+    assert joined.to_spec()["kwargs"] == {"label": {"value": "x"}}
+
+
+def test_a_dict_or_tuple_of_tasks_passes_their_values_by_key() -> None:
+    with DAG("fan_in") as dag:
+        a, b = extract.override(task_id="a")(), extract.override(task_id="b")()
+        by_key = join({"left": a, "right": b})
+        by_tuple = join.override(task_id="pair")((b, a))
+    assert upstream(dag)["join"] == ["a", "b"] and upstream(dag)["pair"] == ["a", "b"]
+    assert by_key.to_spec()["args"] == [{"refs": {"left": "a", "right": "b"}}]
+    assert by_tuple.to_spec()["args"] == [{"refs": ["b", "a"]}]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param(lambda a: [a, 1], id="list-mixed"),
+        pytest.param(lambda a: {"x": a, "n": 1}, id="dict-mixed"),
+        pytest.param(lambda a: [[a]], id="nested"),
+        pytest.param(lambda a: {1: a}, id="dict-non-string-key"),
+    ],
+)
+def test_tasks_mixed_with_other_values_are_refused_saying_what_to_do(value: Any) -> None:
+    with DAG("d"):
+        a = extract()
+        with pytest.raises(DagDefinitionError) as info:
+            line = next_line()
+            join(value(a))
+    assert_points_at(info.value, line)
+    message = str(info.value)
+    assert "argument 1 of task 'join'" in message
+    assert "a list or dict holding only tasks" in message
+    assert "PythonTask" not in message  # not the JSON encoder's complaint
+
+
 def test_plain_arguments_are_stored_as_values() -> None:
     with DAG("d"):
         t = total([1, 2], scale=3)

@@ -221,3 +221,25 @@ def test_the_shell_example_runs_a_hostile_param_as_plain_text(tmp_path: Path) ->
     assert not pwned.exists()
     words = len(f"{greeting} world".split())
     assert results[1].return_value == str(2 * words)
+
+
+def test_a_list_and_a_dict_of_tasks_receive_the_upstream_values_in_order(tmp_path: Path) -> None:
+    with DAG("fan_in") as dag:
+
+        @task
+        def number(n: int) -> int:
+            return n
+
+        @task
+        def join(values: list[int], named: dict[str, int]) -> list[Any]:
+            return [values, named]
+
+        tasks = [number.override(task_id=f"n{i}")(i) for i in (3, 1, 2)]
+        join(tasks, named={"first": tasks[0], "last": tasks[-1]})
+
+    results = run_dag(
+        serialize(dag, "fan_in.py"), local_run(dag), executor(dag, tmp_path), fake_clock()
+    )
+    by_id = {r.task_id: r for r in results}
+    assert [r.task_id for r in results][-1] == "join"  # after all of its upstream tasks
+    assert by_id["join"].return_value == [[3, 1, 2], {"first": 3, "last": 2}]
