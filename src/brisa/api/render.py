@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from brisa.core import timetable
+from brisa.core import graph, timetable
 from brisa.core.records import (
     AttemptRecord,
     DagRecord,
@@ -14,6 +14,7 @@ from brisa.core.records import (
     RunRecord,
     TaskRecord,
 )
+from brisa.core.spec import DagSpec
 from brisa.repos.config import RepoSettings
 from brisa.repos.git import redact
 
@@ -72,7 +73,19 @@ def task(record: TaskRecord) -> dict[str, Any]:
     }
 
 
-def run(record: RunRecord, *, with_tasks: bool = False) -> dict[str, Any]:
+def tasks_in_order(record: RunRecord, spec: DagSpec | None) -> list[TaskRecord]:
+    """A run's tasks in its DAG's order: every task after its upstream tasks, ties by id
+    (tasks the spec does not know, if any, last by id)."""
+    upstream = {tid: t["upstream"] for tid, t in spec.tasks.items()} if spec else {}
+    order = [tid for tid in graph.topological_order(upstream) if tid in record.tasks]
+    order += sorted(set(record.tasks) - set(order))
+    return [record.tasks[tid] for tid in order]
+
+
+def run(
+    record: RunRecord, *, with_tasks: bool = False, spec: DagSpec | None = None
+) -> dict[str, Any]:
+    """A run; `with_tasks` adds its tasks in the order of `spec`, its DAG version's."""
     out: dict[str, Any] = {
         "team": record.team,
         "dag_id": record.dag_id,
@@ -91,7 +104,7 @@ def run(record: RunRecord, *, with_tasks: bool = False) -> dict[str, Any]:
         "end_date": iso(record.end_date),
     }
     if with_tasks:
-        out["tasks"] = [task(t) for _, t in sorted(record.tasks.items())]
+        out["tasks"] = [task(t) for t in tasks_in_order(record, spec)]
     return out
 
 

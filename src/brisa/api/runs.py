@@ -19,6 +19,7 @@ from brisa.api import render
 from brisa.api.app import ApiContext, context
 from brisa.control import commands as control
 from brisa.core.records import RunRecord, TaskRecord
+from brisa.core.spec import DagSpec
 from brisa.core.states import FINISHED_TASK_STATES, RunState
 from brisa.errors import InvalidInput, NotFound
 from brisa.logs import tail
@@ -63,7 +64,7 @@ def trigger(ctx: Ctx, team: str, dag_id: str, body: TriggerBody | None = None) -
         now=ctx.clock(),
     )
     ctx.wake()
-    return JSONResponse(render.run(run, with_tasks=True), status_code=201)
+    return JSONResponse(_run_with_tasks(ctx, run), status_code=201)
 
 
 @router.get("")
@@ -85,13 +86,23 @@ def list_runs(
 
 @router.get("/{run_id}")
 def get_run(ctx: Ctx, team: str, dag_id: str, run_id: str) -> dict[str, Any]:
-    return render.run(ctx.store.get_run(team, dag_id, run_id), with_tasks=True)
+    return _run_with_tasks(ctx, ctx.store.get_run(team, dag_id, run_id))
 
 
 @router.get("/{run_id}/tasks")
 def list_tasks(ctx: Ctx, team: str, dag_id: str, run_id: str) -> dict[str, Any]:
     run = ctx.store.get_run(team, dag_id, run_id)
-    return {"tasks": [render.task(t) for _, t in sorted(run.tasks.items())]}
+    return {"tasks": [render.task(t) for t in render.tasks_in_order(run, _spec(ctx, run))]}
+
+
+def _spec(ctx: ApiContext, run: RunRecord) -> DagSpec | None:
+    found = ctx.store.get_specs([run.version_id]).get(run.version_id)
+    return found[0] if found else None
+
+
+def _run_with_tasks(ctx: ApiContext, run: RunRecord) -> dict[str, Any]:
+    """A run with its tasks in its DAG's topological order (ties by id)."""
+    return render.run(run, with_tasks=True, spec=_spec(ctx, run))
 
 
 def _task_of(run: RunRecord, task_id: str) -> TaskRecord:
@@ -226,7 +237,7 @@ def task_logs_stream(
 def cancel(ctx: Ctx, team: str, dag_id: str, run_id: str) -> dict[str, Any]:
     run = ctx.store.get_run(team, dag_id, run_id)
     control.cancel(ctx.store, run, now=ctx.clock(), wake=ctx.wake)
-    return render.run(ctx.store.get_run(team, dag_id, run_id), with_tasks=True)
+    return _run_with_tasks(ctx, ctx.store.get_run(team, dag_id, run_id))
 
 
 @router.post("/{run_id}/clear")
@@ -237,7 +248,7 @@ def clear(ctx: Ctx, team: str, dag_id: str, run_id: str, body: ClearBody) -> dic
     )
     return {
         "cleared": cleared,
-        "run": render.run(ctx.store.get_run(team, dag_id, run_id), with_tasks=True),
+        "run": _run_with_tasks(ctx, ctx.store.get_run(team, dag_id, run_id)),
     }
 
 
@@ -249,5 +260,5 @@ def mark(ctx: Ctx, team: str, dag_id: str, run_id: str, body: MarkBody) -> dict[
     )
     return {
         "changed": changed,
-        "run": render.run(ctx.store.get_run(team, dag_id, run_id), with_tasks=True),
+        "run": _run_with_tasks(ctx, ctx.store.get_run(team, dag_id, run_id)),
     }
