@@ -1,6 +1,8 @@
-"""A shell pipeline with params: download, count words, report.
+"""A shell pipeline with params: generate a file, count its words, report.
 
-Commands are templated with {{ params.* }}, {{ ds }} and {{ run_id }}.
+Commands are templated with {{ params.x | shquote }}, {{ ds }} and {{ run_id }}. Params come
+from whoever triggers a run, so they go into a command quoted by `shquote`, outside any quotes
+of the command's own; Brisa refuses the DAG otherwise.
 """
 
 from datetime import datetime, timedelta
@@ -22,7 +24,8 @@ with DAG(
     generate = shell(
         "generate",
         "mkdir -p /tmp/brisa-example && "
-        "for i in $(seq {{ params.repeat }}); do echo '{{ params.greeting }} world'; done "
+        "for i in $(seq {{ params.repeat | shquote }}); do "
+        "echo {{ params.greeting | shquote }} world; done "
         "> /tmp/brisa-example/{{ ds }}.txt",
     )
     count = shell("count", "wc -w < /tmp/brisa-example/{{ ds }}.txt")

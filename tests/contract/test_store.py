@@ -487,6 +487,32 @@ def test_queue_task_starts_a_new_try_with_its_attempt_row(store: Store) -> None:
 # --- attempts ----------------------------------------------------------------------------------
 
 
+def test_the_work_item_carries_the_values_of_a_list_or_dict_of_tasks(store: Store) -> None:
+    with DAG("fan_in") as dag:
+
+        @task
+        def number() -> int:
+            return 1
+
+        @task
+        def join(values: list[int], named: dict[str, int]) -> None:
+            pass
+
+        a, b, c = (number.override(task_id=name)() for name in ("a", "b", "c"))
+        join([b, a], named={"k": c})
+        number.override(task_id="unrelated")() >> dag.tasks["join"]
+    version_id = publish(store, serialize(dag, "fan_in.py"))
+    run = store.create_run(
+        team=TEAM, dag_id="fan_in", version_id=version_id, run_id="manual__1",
+        run_type="manual", logical_date=NOW, interval=(NOW, NOW), conf={},
+        task_ids=["a", "b", "c", "join", "unrelated"], now=NOW, code_version="c1",
+    )  # fmt: skip
+    for task_id, value in (("a", 1), ("b", 2), ("c", 3), ("unrelated", 4)):
+        finish(store, run, task_id, return_value=value)
+    item = store.start_attempt(queue(store, run, "join"), hostname="w", pid=1, now=LATER)
+    assert item.upstream_values == {"a": 1, "b": 2, "c": 3}
+
+
 def test_start_attempt_marks_it_running_and_returns_the_work_item(store: Store) -> None:
     run = new_run(store)
     finish(store, run, "extract", return_value=[1, 2])

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from support.standalone import Standalone, free_port
+from support.standalone import ApiError, Standalone, free_port
 
 EXAMPLES = ("etl_orders", "flaky_with_retries", "shell_pipeline")
 
@@ -22,8 +22,20 @@ SLEEPER = """
 from brisa import DAG, shell
 
 with DAG("cli_sleeper", params={"seconds": 30}):
-    shell("nap", "echo 'going to sleep'; sleep {{ params.seconds }}; echo 'woke up'")
+    shell("nap", "echo 'going to sleep'; sleep {{ params.seconds | shquote }}; echo 'woke up'")
 """
+
+# A DAG whose task ids sort the other way round from the graph: start -> middle -> a_end.
+ORDERED = """
+from brisa import DAG, shell
+
+with DAG("cli_order"):
+    start = shell("start", "echo started")
+    middle = shell("middle", "echo failing; exit 3")
+    a_end = shell("a_end", "echo cleaning up", trigger_rule="all_done")
+    start >> middle >> a_end
+"""
+ORDER = ["start", "middle", "a_end"]
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +43,10 @@ def brisa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standalone]:
     home = tmp_path_factory.mktemp("cli") / "home"
     server = Standalone(home, env={"BRISA__SCHEDULER__POLL_INTERVAL": "200ms"})
     (server.dags / "cli_sleeper.py").write_text(SLEEPER)
+    (server.dags / "cli_order.py").write_text(ORDERED)
     server.start()
     try:
-        for dag_id in (*EXAMPLES, "cli_sleeper"):
+        for dag_id in (*EXAMPLES, "cli_sleeper", "cli_order"):
             server.wait_for_dag(dag_id)
         yield server
     finally:
@@ -155,6 +168,21 @@ def test_trigger_with_conf_the_dag_rejects_exits_2(brisa: Standalone) -> None:
     assert len(brisa.get(f"{brisa.dag_path('etl_orders')}/runs")["runs"]) == before
     err = refused(brisa, "dags", "trigger", "etl_orders", "--conf", '{"min_amuont": 1}')
     assert "unknown param(s) min_amuont" in err
+
+
+@pytest.mark.parametrize("run_id", [".", ".."])
+def test_a_run_id_that_a_path_cannot_hold_is_refused_with_a_4xx(
+    brisa: Standalone, run_id: str
+) -> None:
+    before = len(brisa.get(f"{brisa.dag_path('etl_orders')}/runs")["runs"])
+
+    err = refused(brisa, "dags", "trigger", "etl_orders", "--run-id", run_id)
+
+    assert err == f"error: run id {run_id!r} is not allowed: '.' and '..' name folders\n"
+    with pytest.raises(ApiError) as caught:
+        brisa.post(f"{brisa.dag_path('etl_orders')}/runs", {"run_id": run_id})
+    assert caught.value.status == 400
+    assert len(brisa.get(f"{brisa.dag_path('etl_orders')}/runs")["runs"]) == before
 
 
 def test_trigger_with_invalid_json_conf_exits_2(brisa: Standalone) -> None:
@@ -306,3 +334,71 @@ def test_an_unreachable_api_exits_2_with_a_hint() -> None:
         f"error: cannot reach Brisa at {url}; is `brisa standalone` running? "
         "(set --api-url or BRISA_API_URL)\n"
     )
+
+
+# --- the order of a run's tasks, and logs of the latest run ----------------------------------
+
+
+def test_the_tasks_of_a_run_are_listed_in_the_order_of_the_dag(brisa: Standalone) -> None:
+    result = brisa_cli(brisa.url, "dags", "trigger", "cli_order", "--wait")
+    assert result.returncode == 1, result.stderr
+    run_id = result.stdout.splitlines()[0].removeprefix("triggered default/cli_order run ")
+    # Every state change is reported, a poll's changes in the DAG's order: no task is reported
+    # after a task downstream of it.
+    reported = [
+        task_id
+        for line in result.stdout.splitlines()
+        for task_id in ORDER
+        if f" {task_id}: " in line
+    ]
+    assert set(reported) == set(ORDER)
+    assert reported == sorted(reported, key=ORDER.index), result.stdout
+
+    rows = ok(brisa, "tasks", "list", "cli_order", run_id).splitlines()[1:]
+    assert [row.split()[:2] for row in rows] == [
+        ["start", "success"], ["middle", "failed"], ["a_end", "success"]
+    ]  # fmt: skip
+    shown = ok(brisa, "runs", "show", "cli_order", run_id).split("\n\n")[-1].splitlines()[1:]
+    assert [row.split()[0] for row in shown] == ORDER
+    run = json.loads(ok(brisa, "runs", "show", "cli_order", run_id, "-o", "json"))
+    assert [t["task_id"] for t in run["tasks"]] == ORDER
+    listed = json.loads(ok(brisa, "tasks", "list", "cli_order", run_id, "-o", "json"))
+    assert [t["task_id"] for t in listed["tasks"]] == ORDER
+
+
+def test_tasks_logs_without_a_run_id_read_the_latest_run(brisa: Standalone) -> None:
+    older = brisa.trigger("cli_order")["run_id"]
+    brisa.wait_for_run("cli_order", older)
+    latest = brisa.trigger("cli_order")["run_id"]
+    brisa.wait_for_run("cli_order", latest)
+
+    result = brisa_cli(brisa.url, "tasks", "logs", "cli_order", "start")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == f"latest run of default/cli_order: {latest}\n"
+    assert f"running default/cli_order {latest} task start" in result.stdout
+    assert older not in result.stdout
+    assert any(line.endswith("Z started") for line in result.stdout.splitlines())
+    same = ok(brisa, "tasks", "logs", "cli_order", latest, "start")
+    assert same == result.stdout
+    err = refused(brisa, "tasks", "logs", "cli_order", latest, "start", "extra")
+    assert "[RUN_ID] TASK_ID" in err
+
+
+def test_the_config_at_the_start_of_a_log_is_one_key_per_line_under_a_header(
+    brisa: Standalone, etl_run: dict[str, Any]
+) -> None:
+    lines = ok(brisa, "tasks", "logs", "etl_orders", etl_run["run_id"], "extract").splitlines()
+    messages = [line.partition("Z ")[2] for line in lines]  # without the time stamps
+
+    assert messages[0].startswith("brisa: attempt 1 of task instance ")
+    assert messages[1].startswith("brisa: config (") and "secrets redacted" in messages[1]
+    block = [m for m in messages[2:] if m.startswith("brisa: config | ")]
+    assert messages[2 : 2 + len(block)] == block  # one block, right under its header
+    settings = dict(m.removeprefix("brisa: config | ").split(" = ", 1) for m in block)
+    assert f"({len(block)} settings" in messages[1]
+    assert settings["token"] == '"***"'
+    assert settings["api_url"] == json.dumps(brisa.url)
+    assert "heartbeat_interval" in settings and "logs.location" in settings
+    assert settings["logs.store_options"] == "{}"
+    assert not any(v.startswith("{") and v != "{}" for v in settings.values())  # flattened

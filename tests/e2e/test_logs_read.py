@@ -34,7 +34,8 @@ with DAG("logs_quick"):
     shell("hello", "echo hello; echo 'wörld ✓'; seq 1 200 | sed 's/^/line /'")
 
 with DAG("logs_ticker", params={"n": 5}):
-    shell("tick", 'for i in $(seq {{ params.n }}); do echo "tick $i $(date +%s.%N)"; sleep 1; done')
+    shell("tick", 'for i in $(seq {{ params.n | shquote }}); do '
+                  'echo "tick $i $(date +%s.%N)"; sleep 1; done')
 """
 
 

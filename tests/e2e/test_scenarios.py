@@ -192,7 +192,7 @@ DAG_FILES = {
         from brisa import DAG, Param, shell
 
         with DAG("inputs", params={"n": Param(1, type="integer", minimum=0), "ratio": 0.5}):
-            shell("echo", "echo {{ params.n }}")
+            shell("echo", "echo {{ params.n | shquote }}")
         """,
 }
 

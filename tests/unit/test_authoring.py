@@ -285,6 +285,23 @@ def test_bad_shell_tasks(command: str, env: Any, message: str) -> None:
     assert_points_at(info.value, line)
 
 
+def test_a_param_put_unquoted_into_a_shell_command_is_refused_at_its_line() -> None:
+    with DAG("d", params={"x": "a"}), pytest.raises(DagDefinitionError) as info:
+        line = next_line()
+        shell("a", "echo 'hi';\n echo {{ params.x }}")
+    assert_points_at(info.value, line)
+    assert "shell task 'a': {{ params.x }} puts a param into the shell command unquoted" in str(
+        info.value
+    )
+    assert "write {{ params.x | shquote }}" in str(info.value)
+
+
+def test_a_param_quoted_with_shquote_is_accepted() -> None:
+    with DAG("d", params={"x": "a"}):
+        t = shell("a", "echo {{ params.x | shquote }} {{ ds }}")
+    assert t.to_spec()["command"] == "echo {{ params.x | shquote }} {{ ds }}"
+
+
 def test_mistake_inside_a_helper_points_at_the_helper() -> None:
     def make(dag: DAG) -> None:
         shell("x", "true", dag=dag, trigger_rule="never")
@@ -353,6 +370,52 @@ def test_return_values_become_dependencies_and_references() -> None:
     assert spec["args"] == [{"ref": "extract"}]
     assert spec["kwargs"] == {"scale": {"ref": "scale"}}
     assert spec["kind"] == "python" and spec["function"] == "total"
+
+
+@task
+def join(values: Any, label: str = "") -> Any:
+    return values
+
+
+def test_a_list_of_tasks_passes_their_values_in_order_and_records_the_dependencies() -> None:
+    with DAG("fan_in") as dag:
+        first, second = extract.override(task_id="b")(), extract.override(task_id="a")()
+        joined = join([first, second], label="x")
+    assert upstream(dag) == {"a": [], "b": [], "join": ["a", "b"]}
+    assert joined.to_spec()["args"] == [{"refs": ["b", "a"]}]  # the order of the list
+    assert joined.to_spec()["kwargs"] == {"label": {"value": "x"}}
+
+
+def test_a_dict_or_tuple_of_tasks_passes_their_values_by_key() -> None:
+    with DAG("fan_in") as dag:
+        a, b = extract.override(task_id="a")(), extract.override(task_id="b")()
+        by_key = join({"left": a, "right": b})
+        by_tuple = join.override(task_id="pair")((b, a))
+    assert upstream(dag)["join"] == ["a", "b"] and upstream(dag)["pair"] == ["a", "b"]
+    assert by_key.to_spec()["args"] == [{"refs": {"left": "a", "right": "b"}}]
+    assert by_tuple.to_spec()["args"] == [{"refs": ["b", "a"]}]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param(lambda a: [a, 1], id="list-mixed"),
+        pytest.param(lambda a: {"x": a, "n": 1}, id="dict-mixed"),
+        pytest.param(lambda a: [[a]], id="nested"),
+        pytest.param(lambda a: {1: a}, id="dict-non-string-key"),
+    ],
+)
+def test_tasks_mixed_with_other_values_are_refused_saying_what_to_do(value: Any) -> None:
+    with DAG("d"):
+        a = extract()
+        with pytest.raises(DagDefinitionError) as info:
+            line = next_line()
+            join(value(a))
+    assert_points_at(info.value, line)
+    message = str(info.value)
+    assert "argument 1 of task 'join'" in message
+    assert "a list or dict holding only tasks" in message
+    assert "PythonTask" not in message  # not the JSON encoder's complaint
 
 
 def test_plain_arguments_are_stored_as_values() -> None:

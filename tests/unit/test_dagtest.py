@@ -167,8 +167,9 @@ SHELL_DAG = """
     from brisa import DAG, Param, shell
 
     with DAG("greet", params={"greeting": Param("hello", type="string"), "times": 2}):
-        shell("say", "for i in $(seq {{ params.times }}); do echo '{{ params.greeting }}'; done;"
-                     " echo \\"{{ params.greeting }} on {{ ds }} in {{ run_id }}\\"")
+        shell("say", "for i in $(seq {{ params.times | shquote }}); do"
+                     " echo {{ params.greeting | shquote }}; done;"
+                     " echo {{ params.greeting | shquote }} on {{ ds }} in {{ run_id }}")
 """
 
 
@@ -203,3 +204,42 @@ def test_a_missing_dag_names_the_files_that_failed_to_import(tmp_path: Path) -> 
     assert "broken.py:3 failed to import: KeyError: 'x'" in message
     assert "Traceback" in message  # the file mentions the DAG id: its traceback helps
     assert "_private" not in message
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "dags"
+
+
+def test_the_shell_example_runs_a_hostile_param_as_plain_text(tmp_path: Path) -> None:
+    # Whoever may trigger the example must not be able to run commands through its params.
+    pwned = tmp_path / "pwned"
+    greeting = f"$(touch {pwned})'`touch {pwned}`\";touch {pwned}"
+    conf = {"greeting": greeting, "repeat": 2}
+    results = run_local(
+        EXAMPLES / "shell_pipeline.py", "shell_pipeline", conf, team="t", clock=fake_clock()
+    )
+    assert states(results) == {"generate": T.SUCCESS, "count": T.SUCCESS, "report": T.SUCCESS}
+    assert not pwned.exists()
+    words = len(f"{greeting} world".split())
+    assert results[1].return_value == str(2 * words)
+
+
+def test_a_list_and_a_dict_of_tasks_receive_the_upstream_values_in_order(tmp_path: Path) -> None:
+    with DAG("fan_in") as dag:
+
+        @task
+        def number(n: int) -> int:
+            return n
+
+        @task
+        def join(values: list[int], named: dict[str, int]) -> list[Any]:
+            return [values, named]
+
+        tasks = [number.override(task_id=f"n{i}")(i) for i in (3, 1, 2)]
+        join(tasks, named={"first": tasks[0], "last": tasks[-1]})
+
+    results = run_dag(
+        serialize(dag, "fan_in.py"), local_run(dag), executor(dag, tmp_path), fake_clock()
+    )
+    by_id = {r.task_id: r for r in results}
+    assert [r.task_id for r in results][-1] == "join"  # after all of its upstream tasks
+    assert by_id["join"].return_value == [[3, 1, 2], {"first": 3, "last": 2}]

@@ -81,32 +81,35 @@ def _repo(tmp_path: Path, **settings: object) -> RepoSettings:
     return RepoSettings(**{**defaults, **settings})  # type: ignore[arg-type]
 
 
-def test_token_from_a_file_reaches_git_only_through_its_environment(tmp_path: Path) -> None:
+def test_token_from_a_file_reaches_git_only_through_the_credential_pipe(tmp_path: Path) -> None:
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN + "\n")
     auth = git_auth(_repo(tmp_path, username="bot", password_file=str(token_file)), {})
-    assert auth.env["BRISA_GIT_USERNAME"] == "bot"
-    assert auth.env["BRISA_GIT_PASSWORD"] == TOKEN  # trailing newline of the file dropped
+    # What the helper answers; run_git writes it into a pipe that git inherits.
+    assert auth.credential == f"username=bot\npassword={TOKEN}\n".encode()  # newline dropped
     assert auth.secrets == (TOKEN,)
-    # The -c options name the variables; the value is nowhere in git's arguments.
+    # Neither git's environment nor its arguments hold the token; the helper names a variable
+    # that holds a file descriptor's number.
+    assert all(TOKEN not in value for value in auth.env.values())
     assert TOKEN not in " ".join(auth.config)
+    assert TOKEN not in repr(auth)
     assert auth.config[:2] == ("-c", "credential.helper=")  # any other helper is reset first
-    assert "$BRISA_GIT_PASSWORD" in auth.config[3]
+    assert "$BRISA_GIT_CREDENTIAL_FD" in auth.config[3]
 
 
 def test_a_rotated_token_file_is_read_again_at_the_next_call(tmp_path: Path) -> None:
     token_file = tmp_path / "token"
     repo = _repo(tmp_path, password_file=str(token_file))
     token_file.write_text("first-token")
-    assert git_auth(repo, {}).env["BRISA_GIT_PASSWORD"] == "first-token"
+    assert b"password=first-token\n" in git_auth(repo, {}).credential
     token_file.write_text("second-token")
-    assert git_auth(repo, {}).env["BRISA_GIT_PASSWORD"] == "second-token"
+    assert b"password=second-token\n" in git_auth(repo, {}).credential
 
 
 def test_token_from_the_environment_given_and_a_default_user_name(tmp_path: Path) -> None:
     auth = git_auth(_repo(tmp_path, password_env="TEAM_A_TOKEN"), {"TEAM_A_TOKEN": TOKEN})
-    assert auth.env["BRISA_GIT_PASSWORD"] == TOKEN
-    assert auth.env["BRISA_GIT_USERNAME"] == DEFAULT_USERNAME
+    assert auth.credential == f"username={DEFAULT_USERNAME}\npassword={TOKEN}\n".encode()
+    assert "TEAM_A_TOKEN" not in auth.env
 
 
 @pytest.mark.parametrize(
@@ -133,6 +136,7 @@ def test_without_credentials_only_the_helper_reset_and_proxies_are_passed(tmp_pa
     assert auth.config == ("-c", "credential.helper=")
     assert dict(auth.env) == {"HTTPS_PROXY": "http://proxy:3128"}
     assert auth.secrets == ()
+    assert auth.credential == b""
 
 
 @pytest.mark.parametrize(

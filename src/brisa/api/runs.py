@@ -79,7 +79,7 @@ def get_run(ctx: Ctx, scope: CallerScope, team: str, dag_id: str, run_id: str) -
 @router.get("/{run_id}/tasks")
 def list_tasks(ctx: Ctx, scope: CallerScope, team: str, dag_id: str, run_id: str) -> dict[str, Any]:
     run = ctx.queries.run(scope, team, dag_id, run_id)
-    return {"tasks": [render.task(t) for _, t in sorted(run.tasks.items())]}
+    return {"tasks": [render.task(t) for t in run.tasks.values()]}
 
 
 @router.get("/{run_id}/tasks/{task_id}")

@@ -14,7 +14,10 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, overload
 
+from brisa.authoring import templating
 from brisa.authoring.params import Param, as_param, check_value
+from brisa.core import bindings
+from brisa.core.graph import find_cycle
 from brisa.core.timetable import parse_schedule
 from brisa.core.trigger_rules import TriggerRule
 from brisa.errors import DagDefinitionError, InvalidInput
@@ -145,6 +148,9 @@ class Task:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.task_id}>"
 
+    def _error(self, message: str) -> DagDefinitionError:
+        return DagDefinitionError(message, self.filename, self.lineno)
+
     def to_spec(self) -> dict[str, Any]:
         return {
             "task_id": self.task_id,
@@ -202,18 +208,32 @@ class PythonTask(Task):
         self.kwargs = {k: self._bind(v, f"argument {k!r}") for k, v in kwargs.items()}
 
     def _bind(self, value: Any, what: str) -> dict[str, Any]:
+        """An argument as a binding (`brisa.core.bindings`): a task, a list or dict of tasks
+        (their return values arrive in the same shape; they become upstream), or JSON."""
         if isinstance(value, Task):
-            value.set_downstream(self)
-            return {"ref": value.task_id}
+            return bindings.ref(self._take(value))
+        tasks = _only_tasks(value)
+        if isinstance(tasks, dict):
+            return bindings.refs({key: self._take(t) for key, t in tasks.items()})
+        if tasks is not None:
+            return bindings.refs([self._take(t) for t in tasks])
+        if _holds_a_task(value):
+            raise self._error(
+                f"{what} of task {self.task_id!r} mixes tasks with other values; pass a task, "
+                "or a list or dict holding only tasks (with string keys), and plain values as "
+                "arguments of their own"
+            )
         try:
             json.dumps(value, allow_nan=False)
         except (TypeError, ValueError) as exc:
-            raise DagDefinitionError(
-                f"{what} of task {self.task_id!r} is not JSON-serialisable: {exc}",
-                self.filename,
-                self.lineno,
+            raise self._error(
+                f"{what} of task {self.task_id!r} is not JSON-serialisable: {exc}"
             ) from None
-        return {"value": value}
+        return bindings.value(value)
+
+    def _take(self, upstream: Task) -> str:
+        upstream.set_downstream(self)
+        return upstream.task_id
 
     def to_spec(self) -> dict[str, Any]:
         return {
@@ -224,8 +244,26 @@ class PythonTask(Task):
         }
 
 
+def _only_tasks(value: Any) -> list[Task] | dict[str, Task] | None:
+    """A non-empty list, tuple or dict (string keys) of tasks only, as a list or dict."""
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, Task) for v in value):
+        return list(value)
+    pairs = value.items() if isinstance(value, dict) else ()
+    if pairs and all(isinstance(k, str) and isinstance(v, Task) for k, v in pairs):
+        return dict(value)
+    return None
+
+
+def _holds_a_task(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_holds_a_task(k) or _holds_a_task(v) for k, v in value.items())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(_holds_a_task(v) for v in value)
+    return isinstance(value, Task)
+
+
 class ShellTask(Task):
-    """Runs a shell command, templated with `{{ params.x }}`, `{{ ds }}`, `{{ run_id }}`, ...
+    """Runs a shell command, templated with `{{ params.x | shquote }}`, `{{ ds }}`, ...
 
     Its return value is the last line the command printed on stdout.
     """
@@ -255,6 +293,11 @@ class ShellTask(Task):
                 f"env of shell task {task_id!r} must map strings to strings",
                 self.filename,
                 self.lineno,
+            )
+        problems = templating.shell_errors(command)  # params come from whoever triggers
+        if problems:
+            raise DagDefinitionError(
+                f"shell task {task_id!r}: {problems[0]}", self.filename, self.lineno
             )
         self.command = command
         self.env = dict(env or {})
@@ -431,29 +474,6 @@ class DAG:
 
     def __repr__(self) -> str:
         return f"<DAG {self.dag_id}>"
-
-
-def find_cycle(upstream: dict[str, set[str]]) -> list[str] | None:
-    """A cycle in the graph as a list of task ids (first == last), or None."""
-    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
-    path: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        path.append(node)
-        for up in sorted(upstream.get(node, ())):
-            if state.get(up) == 1:
-                return [*path[path.index(up) :], up][::-1]
-            if up not in state and (found := visit(up)):
-                return found
-        path.pop()
-        state[node] = 2
-        return None
-
-    for node in sorted(upstream):
-        if node not in state and (found := visit(node)):
-            return found
-    return None
 
 
 class collecting:  # used as a context manager like a function, hence the lowercase name

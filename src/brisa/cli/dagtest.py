@@ -20,9 +20,10 @@ from brisa.authoring.dag import DAG
 from brisa.authoring.loader import LoadError, load_file
 from brisa.authoring.params import resolve_conf
 from brisa.authoring.serialize import serialize
+from brisa.core import graph
 from brisa.core.states import TaskState
 from brisa.core.trigger_rules import Verdict, evaluate
-from brisa.errors import InvalidInput, NotFound
+from brisa.errors import NotFound
 from brisa.worker.runner import Outcome, run_python, run_shell
 
 Executor = Callable[[dict[str, Any], TaskContext, dict[str, Any]], Outcome]
@@ -79,18 +80,7 @@ class Hooks:
 
 def topological_order(tasks: dict[str, dict[str, Any]]) -> list[str]:
     """Task ids with every task after its upstream tasks; ties broken by id."""
-    waiting = {tid: set(t["upstream"]) for tid, t in tasks.items()}
-    order: list[str] = []
-    while waiting:
-        ready = sorted(tid for tid, ups in waiting.items() if not ups)
-        if not ready:
-            raise InvalidInput(f"tasks {', '.join(sorted(waiting))} depend on each other")
-        for tid in ready:
-            del waiting[tid]
-            order.append(tid)
-        for ups in waiting.values():
-            ups.difference_update(ready)
-    return order
+    return graph.topological_order({tid: t["upstream"] for tid, t in tasks.items()})
 
 
 def _as_stored(value: Any) -> Any:

@@ -395,21 +395,33 @@ def follow_log(
             time.sleep(POLL_INTERVAL)
 
 
+def _latest_run(client: Client, team: str, dag_id: str) -> str:
+    """The id of the run `brisa runs list` shows first (latest logical date), said on stderr."""
+    runs = client.list_runs(team, dag_id, limit=1)["runs"]
+    if not runs:
+        raise NotFound(f"{team}/{dag_id} has no runs yet; trigger one or name a run id")
+    click.echo(f"latest run of {team}/{dag_id}: {runs[0]['run_id']}", err=True)
+    return str(runs[0]["run_id"])
+
+
 @tasks_group.command("logs")
 @click.argument("name")
-@click.argument("run_id")
-@click.argument("task_id")
+@click.argument("ids", nargs=-1, required=True, metavar="[RUN_ID] TASK_ID")
 @click.option("--try", "try_number", type=click.IntRange(min=1), help="Default: the latest.")
 @click.option(
     "--follow", "-f", is_flag=True, help="Keep printing as the task prints, until the try is over."
 )
 @api_client
 def tasks_logs(
-    client: Client, name: str, run_id: str, task_id: str, try_number: int | None, follow: bool
+    client: Client, name: str, ids: tuple[str, ...], try_number: int | None, follow: bool
 ) -> None:
     """Print the log of one try of a task: as it is now, or, with --follow, live until the try
-    is over (reconnecting if the connection breaks)."""
+    is over (reconnecting if the connection breaks). Without RUN_ID: the latest run."""
+    if len(ids) > 2:
+        raise InvalidInput(f"too many arguments {' '.join(ids)!r}: give [RUN_ID] TASK_ID")
     team, dag_id = client.resolve(name)
+    *run_ids, task_id = ids
+    run_id = run_ids[0] if run_ids else _latest_run(client, team, dag_id)
     ref = (team, dag_id, run_id)
     number = try_number or _started_try(client, ref, task_id, follow)
     if follow:

@@ -16,7 +16,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from brisa.authoring.params import resolve_conf
-from brisa.control.queries import DagSummary, Scope, find_source, no_dag, no_run, summarize
+from brisa.control.queries import (
+    DagSummary,
+    Scope,
+    find_source,
+    in_dag_order,
+    no_dag,
+    no_run,
+    summarize,
+)
 from brisa.core import webhooks
 from brisa.core.records import RunRecord, run_id_for
 from brisa.core.states import TaskState
@@ -54,6 +62,8 @@ def trigger(
     run_id = run_id or run_id_for("manual", now)
     if not _RUN_ID.match(run_id):
         raise InvalidInput(f"run id {run_id!r} may use letters, digits and _ . : + = - only")
+    if run_id in (".", ".."):
+        raise InvalidInput(f"run id {run_id!r} is not allowed: '.' and '..' name folders")
     return store.create_run(
         team=team,
         dag_id=dag_id,
@@ -120,7 +130,7 @@ class Commands:
             now=self._clock(),
         )
         self._wake()
-        return run
+        return in_dag_order(self._store, run)
 
     def pause(self, scope: Scope, team: str, dag_id: str, paused: bool) -> DagSummary:
         """Pause a DAG (no new scheduled runs; running ones go on) or unpause it."""
@@ -133,6 +143,10 @@ class Commands:
         scope.require(team, no_run(team, dag_id, run_id))
         return self._store.get_run(team, dag_id, run_id)
 
+    def _current(self, team: str, dag_id: str, run_id: str) -> RunRecord:
+        """The run as it is after a command, its tasks in their DAG's order."""
+        return in_dag_order(self._store, self._store.get_run(team, dag_id, run_id))
+
     def cancel(self, scope: Scope, team: str, dag_id: str, run_id: str) -> RunRecord:
         """Cancel a queued or running run; Conflict if it has already finished."""
         run = self._run(scope, team, dag_id, run_id)
@@ -143,7 +157,7 @@ class Commands:
                 "cancelled"
             )
         self._wake()
-        return self._store.get_run(team, dag_id, run_id)
+        return self._current(team, dag_id, run_id)
 
     def clear(
         self,
@@ -167,7 +181,7 @@ class Commands:
                 ids |= spec.descendants(ids)
         cleared = self._store.clear_tasks(run, ids, self._clock())
         self._wake()
-        return Changed(cleared, self._store.get_run(team, dag_id, run_id))
+        return Changed(cleared, self._current(team, dag_id, run_id))
 
     def mark(
         self, scope: Scope, team: str, dag_id: str, run_id: str, task_ids: Iterable[str], state: str
@@ -180,7 +194,7 @@ class Commands:
             raise InvalidInput(f"tasks can be marked success or failed, not {state!r}") from None
         changed = self._store.mark_tasks(run, task_ids, target, self._clock())
         self._wake()
-        return Changed(changed, self._store.get_run(team, dag_id, run_id))
+        return Changed(changed, self._current(team, dag_id, run_id))
 
     def request_sync(
         self, scope: Scope, name: str, body: bytes, headers: Mapping[str, str]

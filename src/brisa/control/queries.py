@@ -9,11 +9,11 @@ its lists are empty and its DAGs and runs are NotFound, worded as the store word
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from brisa.core import timetable
+from brisa.core import graph, timetable
 from brisa.core.records import (
     AttemptRecord,
     DagRecord,
@@ -119,6 +119,16 @@ def find_source(sources: Sequence[RepoSettings], scope: Scope, name: str) -> Rep
     return source
 
 
+def in_dag_order(store: Store, run: RunRecord) -> RunRecord:
+    """The run with its tasks in its DAG's order: every task after its upstream tasks, ties
+    by id (tasks its DAG version does not know, if any, last by id)."""
+    found = store.get_specs([run.version_id]).get(run.version_id)
+    upstream = {tid: t["upstream"] for tid, t in found[0].tasks.items()} if found else {}
+    order = [tid for tid in graph.topological_order(upstream) if tid in run.tasks]
+    order += sorted(set(run.tasks) - set(order))
+    return replace(run, tasks={tid: run.tasks[tid] for tid in order})
+
+
 def _task_of(run: RunRecord, task_id: str) -> TaskRecord:
     ti = run.tasks.get(task_id)
     if ti is None:
@@ -210,7 +220,7 @@ class Queries:
     def run(self, scope: Scope, team: str, dag_id: str, run_id: str) -> RunRecord:
         """One run with its task instances."""
         scope.require(team, no_run(team, dag_id, run_id))
-        return self._store.get_run(team, dag_id, run_id)
+        return in_dag_order(self._store, self._store.get_run(team, dag_id, run_id))
 
     def task(self, scope: Scope, team: str, dag_id: str, run_id: str, task_id: str) -> TaskDetail:
         """One task instance with its return value and every attempt."""

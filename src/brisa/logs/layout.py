@@ -17,19 +17,39 @@ from brisa.errors import NotFound
 from brisa.objectstore import ObjectInfo, ObjectStore
 
 FULL = "full.log"
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.+:=-]")
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.+:=-]+")
+_ESCAPED = re.compile(r"~([0-9A-F]{2})")
 _CHUNK = re.compile(r"^(\d{8})\.log$")
 _FETCHERS = 16  # chunks fetched at once by a reader
 
 
-def _safe(part: str) -> str:
-    part = _UNSAFE.sub("_", part)
-    return "_" if part in ("", ".", "..") else part
+def _escape(text: str) -> str:
+    return "".join(f"~{byte:02X}" for byte in text.encode("utf-8", "surrogatepass"))
+
+
+def encode_part(part: str) -> str:
+    """One id as one path component, reversibly (`decode_part`): letters, digits and
+    `_ . + : = -` stay as they are (so keys written before this encoding are still found),
+    every other character becomes `~XX` per UTF-8 byte (`café` → `caf~C3~A9`; `~` is never
+    safe, so nothing else can read as an escape). `.`, `..` and the empty id, which a path
+    cannot hold, are escaped whole (`.` → `~2E`, the empty id → `~`)."""
+    if part in (".", ".."):
+        return _escape(part)
+    return _UNSAFE.sub(lambda m: _escape(m.group(0)), part) or "~"
+
+
+def decode_part(encoded: str) -> str:
+    """The id `encode_part` turned into `encoded`."""
+    if encoded == "~":
+        return ""
+    raw = _ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), encoded)
+    return raw.encode("latin-1").decode("utf-8", "surrogatepass")
 
 
 def attempt_prefix(team: str, dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
+    """`<team>/<dag>/<run>/<task>/attempt=<n>/`, each id encoded by `encode_part`."""
     parts = (team, dag_id, run_id, task_id)
-    return "/".join(_safe(p) for p in parts) + f"/attempt={try_number}/"
+    return "/".join(encode_part(p) for p in parts) + f"/attempt={try_number}/"
 
 
 def chunk_key(prefix: str, seq: int) -> str:

@@ -2,8 +2,11 @@
 started), runs with a clean, prompt-free environment, and fails with a classified GitError
 whose text never holds a credential.
 
-Credentials reach git only through the environment of the git process (a credential helper
-reads them from there), never through its arguments, a URL, or a file under the repository.
+Credentials reach git only through a pipe: Brisa writes them into it before starting git, git
+inherits its read end, and the credential helper reads them from that file descriptor. They
+are never in an environment (`/proc/PID/environ` of git and of its helpers), an argument, a
+URL, or a file. The pipe is read once, at git's first authenticated request, and is empty
+after that.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import shlex
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -98,11 +101,13 @@ PASSTHROUGH = (
     "SSL_CERT_DIR",
 )
 
-# Answers git's "get" with the values of two variables of its own environment. `printf` and
-# `test` are shell builtins, so the token never shows in any process's command line.
+# Answers git's "get" with what Brisa wrote into the pipe whose read end is the file
+# descriptor named by CREDENTIAL_FD_VARIABLE (a number, not a secret); ignores "store" and
+# "erase". Only the descriptor's number is in an environment or a command line. The pipe is
+# opened by path: dash, git's `sh`, refuses `<&N` for a descriptor above 9.
+CREDENTIAL_FD_VARIABLE = "BRISA_GIT_CREDENTIAL_FD"
 CREDENTIAL_HELPER = (
-    '!f() { test "$1" = get || return 0; '
-    'printf "username=%s\\npassword=%s\\n" "$BRISA_GIT_USERNAME" "$BRISA_GIT_PASSWORD"; }; f'
+    f'!f() {{ test "$1" = get || return 0; cat "/dev/fd/${CREDENTIAL_FD_VARIABLE}"; }}; f'
 )
 # GitHub and GitLab accept any non-empty user name with a token; git needs one.
 DEFAULT_USERNAME = "x-access-token"
@@ -155,12 +160,15 @@ def base_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 @dataclass(frozen=True)
 class GitAuth:
     """How one repository's credentials reach git: `config` goes before the git subcommand
-    (`-c` options that name variables, never values), `env` into the git process's
-    environment, and `secrets` are the values to remove from every error text."""
+    (`-c` options that never hold a value), `env` into the git process's environment (no
+    secret), `credential` is what the credential helper answers (given to `run_git`, which
+    hands it over through a pipe), and `secrets` are the values to remove from every error
+    text."""
 
     config: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
-    secrets: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+    credential: bytes = field(default=b"", repr=False)
 
 
 def is_ssh_url(url: str) -> bool:
@@ -219,16 +227,17 @@ def git_auth(repo: RepoSettings, environ: Mapping[str, str]) -> GitAuth:
     # A reset first, so that only Brisa's helper can answer, whatever config git finds.
     config: tuple[str, ...] = ("-c", "credential.helper=")
     secrets: tuple[str, ...] = ()
+    credential = b""
     if repo.password_file or repo.password_env:
         token = _token(repo, environ)
         config += ("-c", f"credential.helper={CREDENTIAL_HELPER}")
-        env["BRISA_GIT_USERNAME"] = repo.username or DEFAULT_USERNAME
-        env["BRISA_GIT_PASSWORD"] = token
+        username = repo.username or DEFAULT_USERNAME
+        credential = f"username={username}\npassword={token}\n".encode()
         secrets = (token,)
     if is_ssh_url(repo.url):
         env["GIT_SSH_COMMAND"] = ssh_command(repo)
         env["GIT_SSH_VARIANT"] = "ssh"
-    return GitAuth(config, env, secrets)
+    return GitAuth(config, env, secrets, credential)
 
 
 @functools.cache
@@ -280,6 +289,31 @@ def _summary(stderr: str, returncode: int) -> str:
     return " / ".join((errors or lines)[-3:])
 
 
+# What fits into a pipe without a reader (Linux gives a pipe 64 KiB); a token is far smaller.
+_PIPE_ROOM = 16 * 1024
+
+
+@contextlib.contextmanager
+def _credential_pipe(credential: bytes) -> Iterator[tuple[int, ...]]:
+    """The read end of a pipe that holds `credential` and is at its end, for git to inherit
+    (an empty tuple without a credential); closed here once git has started."""
+    if not credential:
+        yield ()
+        return
+    if len(credential) > _PIPE_ROOM:
+        raise GitError(f"the git credential is longer than {_PIPE_ROOM} bytes", AUTH)
+    read_end, write_end = os.pipe()  # not inheritable: only git gets it, through pass_fds
+    try:
+        os.write(write_end, credential)
+        os.close(write_end)
+        write_end = -1
+        yield (read_end,)
+    finally:
+        os.close(read_end)
+        if write_end >= 0:
+            os.close(write_end)
+
+
 def run_git(
     args: list[str],
     *,
@@ -288,24 +322,31 @@ def run_git(
     env: Mapping[str, str] | None = None,
     secrets: Iterable[str] = (),
     stdout: int | None = subprocess.PIPE,
+    credential: bytes = b"",
 ) -> bytes:
     """Run `git ARGS`; its output, or GitError (the whole process group is killed on timeout).
 
     `env` is the full environment (see `base_env`); `secrets` are removed from error texts.
-    With `stdout` a file descriptor, the output goes there and b"" is returned.
+    With `stdout` a file descriptor, the output goes there and b"" is returned. A
+    `credential` (`GitAuth.credential`) is handed to git's credential helper through a pipe.
     """
     name = _command_name(args)
     _prctl()  # load libc before forking, so that the child only makes the call
-    proc = subprocess.Popen(
-        ["git", *args],
-        cwd=cwd,
-        env=dict(env) if env is not None else base_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=stdout,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-        preexec_fn=functools.partial(_die_with_parent, os.getpid()),
-    )
+    env = dict(env) if env is not None else base_env()
+    with _credential_pipe(credential) as fds:
+        if fds:
+            env[CREDENTIAL_FD_VARIABLE] = str(fds[0])
+        proc = subprocess.Popen(
+            ["git", *args],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            pass_fds=fds,
+            start_new_session=True,
+            preexec_fn=functools.partial(_die_with_parent, os.getpid()),
+        )
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -345,6 +345,7 @@ class RepoSyncer:
             env=env,
             secrets=auth.secrets if auth else (),
             stdout=stdout,
+            credential=auth.credential if auth else b"",
         )
 
     @contextlib.contextmanager

@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from brisa.core import bindings
 from brisa.core.records import AttemptRef, TaskRecord, WorkItem
 from brisa.core.states import ATTEMPT_OUTCOMES, TaskState
 from brisa.errors import Conflict, NotFound
@@ -18,8 +19,8 @@ from brisa.store.tables import dag_runs, dag_versions, task_attempts, task_insta
 
 
 def _refs(task: dict[str, Any]) -> set[str]:
-    bindings = [*task.get("args", []), *task.get("kwargs", {}).values()]
-    return {b["ref"] for b in bindings if "ref" in b}
+    args = [*task.get("args", []), *task.get("kwargs", {}).values()]
+    return {task_id for binding in args for task_id in bindings.refs_of(binding)}
 
 
 class AttemptStore:

@@ -40,6 +40,8 @@ from brisa.worker.env import WorkerEnv, private
 from brisa.worker.runner import Outcome, run_python, run_shell
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from brisa.repos.materialise import Materialised
 
 EXIT_SHIP_TIMEOUT = 60.0  # at most this long (and [worker] report_timeout) to ship at the end
@@ -52,9 +54,34 @@ class _Lines:
     captured = False
 
 
-def _log(message: str) -> None:
+def _log(*messages: str) -> None:
+    """Print the worker's own lines, `brisa: ` first, in one write."""
     stamp = "" if _Lines.captured else utc_stamp(time.time()) + " "
-    print(f"{stamp}brisa: {message}", flush=True)
+    print("\n".join(f"{stamp}brisa: {message}" for message in messages), flush=True)
+
+
+# Each setting of the config dump at the top of an attempt log is one line starting with this
+# marker (after the time stamp and `brisa: `), right under one header line: a reader can fold
+# the block (docs/operations.md).
+CONFIG_MARKER = "config | "
+
+
+def config_lines(redacted: dict[str, Any]) -> list[str]:
+    """The config dump: a header line, then one `config | key = <JSON value>` line per
+    setting, nested settings with dotted keys (`logs.location`)."""
+    flat = dict(_flatten(redacted))
+    body = [
+        f"{CONFIG_MARKER}{key} = {json.dumps(value, default=str)}" for key, value in flat.items()
+    ]
+    return [f"config ({len(flat)} settings, secrets redacted):", *body]
+
+
+def _flatten(values: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for key, value in values.items():
+        if isinstance(value, dict) and value:
+            yield from _flatten(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
 
 
 def _heartbeat(
@@ -194,7 +221,7 @@ def _attempt(client: ExecutionClient, item: dict[str, Any], config: WorkerEnv) -
 def run(ti_id: int, try_number: int, config: WorkerEnv, shipper: LogShipper | None = None) -> int:
     """Start the attempt, run it, report the outcome, then finish shipping its log."""
     client = ExecutionClient(config.api_url, config.token, ti_id, try_number)
-    _log(f"attempt {try_number} of task instance {ti_id}; config {json.dumps(config.redacted())}")
+    _log(f"attempt {try_number} of task instance {ti_id}", *config_lines(config.redacted()))
     try:
         try:
             item = client.call(

@@ -19,6 +19,7 @@ from typing import Any
 
 from brisa.authoring import templating
 from brisa.authoring.context import TaskContext, pop_context, push_context
+from brisa.core import bindings
 from brisa.errors import BrisaError
 
 
@@ -29,15 +30,11 @@ class Outcome:
     error: str | None = None
 
 
-def _bound(binding: dict[str, Any], upstream: dict[str, Any]) -> Any:
-    return upstream.get(binding["ref"]) if "ref" in binding else binding["value"]
-
-
 def run_python(
     fn: Any, task: dict[str, Any], ctx: TaskContext, upstream: dict[str, Any]
 ) -> Outcome:
-    args = [_bound(b, upstream) for b in task.get("args", [])]
-    kwargs = {k: _bound(b, upstream) for k, b in task.get("kwargs", {}).items()}
+    args = [bindings.resolve(b, upstream) for b in task.get("args", [])]
+    kwargs = {k: bindings.resolve(b, upstream) for k, b in task.get("kwargs", {}).items()}
     if (
         getattr(fn, "__code__", None)
         and "context"
@@ -62,7 +59,7 @@ def run_python(
 def run_shell(task: dict[str, Any], ctx: TaskContext, cwd: Path | None) -> Outcome:
     variables = ctx.template_vars()
     try:
-        command = templating.render(task["command"], variables)
+        command = templating.render_shell(task["command"], variables)
         env = {k: templating.render(v, variables) for k, v in task.get("env", {}).items()}
     except BrisaError as exc:
         return Outcome(False, error=str(exc))
