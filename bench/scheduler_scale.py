@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from brisa import DAG, task
+from brisa.core.spec import DagSpec
 from brisa.testing.fakes import FakeExecutor
 
 POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
@@ -32,7 +33,7 @@ def noop() -> None:
     pass
 
 
-def build_spec(index: int, tasks: int) -> dict[str, Any]:
+def build_spec(index: int, tasks: int) -> DagSpec:
     """One DAG: a root task, then `tasks - 1` tasks that depend on it."""
     from brisa.authoring.serialize import serialize
 
@@ -53,7 +54,7 @@ def _populate(store: Any, dags: int, tasks: int) -> None:
     now = _clock()
     for i in range(dags):
         spec = build_spec(i, tasks)
-        store.publish_dag("default", spec, fileloc=spec["fileloc"], code_version="", now=now)
+        store.publish_dag("default", spec, fileloc=spec.fileloc, code_version="", now=now)
     for i in range(dags):
         trigger(store, "default", f"scale_{i:05d}", conf={}, now=_clock())
 

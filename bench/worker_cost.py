@@ -18,7 +18,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import asdict
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 
 from bench import dagfiles
 from brisa.core.records import WorkItem
+from brisa.core.spec import PythonCall, TaskSpec
 from brisa.executor.launchers import Launcher, launcher
 
 _PATH = re.compile(r"^/execution/v1/attempts/(\d+)/(\d+)/(start|heartbeat|finish)$")
@@ -43,16 +43,7 @@ def work_item(
     """What the real API's `start` returns, for a Python task whose function is `task_id`
     (by default the task of `dagfiles.worker_dag()`)."""
     when = datetime.now(UTC)
-    task = {
-        "task_id": task_id,
-        "kind": "python",
-        "upstream": [],
-        "trigger_rule": "all_success",
-        "retries": 0,
-        "function": task_id,
-        "args": [],
-        "kwargs": {},
-    }
+    task = TaskSpec(task_id, PythonCall(function=task_id))
     item = WorkItem(
         team="default",
         dag_id=dag_id,
@@ -68,10 +59,7 @@ def work_item(
         task=task,
         upstream_values={},
     )
-    data = asdict(item)
-    for key in ("logical_date", "data_interval_start", "data_interval_end"):
-        data[key] = data[key].isoformat()
-    return data
+    return item.to_json()
 
 
 class FakeExecutionApi(ThreadingHTTPServer):

@@ -73,7 +73,7 @@ class Scheduler:
         dags = [
             DagSchedule(d, *state.get((d.team, d.dag_id), (None, 0)))
             for d in self.store.list_dags()
-            if d.spec.schedule["kind"] != "manual" and not d.is_paused
+            if d.spec.schedule.kind != "manual" and not d.is_paused
         ]
         known = {ti.id for r in runs for ti in r.tasks.values()}
         stray_ids = {ref.ti_id for ref in alive} - known

@@ -20,6 +20,7 @@ from alembic.script import ScriptDirectory
 from brisa import DAG, shell, task
 from brisa.authoring.serialize import serialize
 from brisa.core.records import AttemptRef, RunRecord, TaskRecord
+from brisa.core.spec import Binding, DagSpec, PythonCall, structure_version
 from brisa.core.states import RunState, TaskState
 from brisa.errors import Conflict, InvalidInput, NotFound
 from brisa.store import Store, open_store
@@ -33,7 +34,7 @@ LATER = NOW + timedelta(minutes=5)
 TASKS = ["audit", "extract", "load", "report"]
 
 
-def etl_spec(dag_id: str = "etl", *, fileloc: str = "etl.py", region: str = "eu") -> dict[str, Any]:
+def etl_spec(dag_id: str = "etl", *, fileloc: str = "etl.py", region: str = "eu") -> DagSpec:
     """A real serialized DAG: load(extract(), region) runs after audit; report after load."""
     with DAG(dag_id, description="nightly load") as dag:
 
@@ -52,16 +53,14 @@ def etl_spec(dag_id: str = "etl", *, fileloc: str = "etl.py", region: str = "eu"
 
 def publish(
     store: Store,
-    spec: dict[str, Any] | None = None,
+    spec: DagSpec | None = None,
     *,
     team: str = TEAM,
     code_version: str = "c1",
     now: datetime = NOW,
 ) -> int:
     spec = spec or etl_spec()
-    return store.publish_dag(
-        team, spec, fileloc=spec["fileloc"], code_version=code_version, now=now
-    )
+    return store.publish_dag(team, spec, fileloc=spec.fileloc, code_version=code_version, now=now)
 
 
 def new_run(
@@ -148,7 +147,12 @@ def test_publishing_the_same_spec_again_returns_the_same_version(store: Store) -
     assert again == first
     dag = store.get_dag(TEAM, "etl")
     assert (dag.version_id, dag.last_parsed_at, dag.code_version) == (first, LATER, "c1")
-    assert dag.spec.raw == etl_spec()
+    assert dag.spec == etl_spec()
+    # Stored as the serializer wrote it, hashed as before specs were typed.
+    row = _version_row(store, first)
+    assert row["spec"] == etl_spec().to_json()
+    assert row["structure_hash"] == dag.structure_hash == structure_version(row["spec"])
+    assert store.version_spec(first) is dag.spec  # decoded once per version
 
 
 def _version_row(store: Store, version_id: int) -> dict[str, Any]:
@@ -171,8 +175,13 @@ def test_a_changed_spec_gets_a_new_version_and_a_new_commit_moves_the_dag(store:
     assert _version_row(store, v1) == row1
     assert store.get_dag(TEAM, "etl").code_version == "c3"
     specs = store.get_specs([v1, v2])
-    loads = {v: (spec.tasks["load"]["kwargs"]["region"], code) for v, (spec, code) in specs.items()}
-    assert loads == {v1: ({"value": "eu"}, "c1"), v2: ({"value": "us"}, "c1")}
+    bodies = {v: (spec.tasks["load"].body, code) for v, (spec, code) in specs.items()}
+    loads = {
+        v: (body.kwargs["region"], code)
+        for v, (body, code) in bodies.items()
+        if isinstance(body, PythonCall)
+    }
+    assert loads == {v1: (Binding(value="eu"), "c1"), v2: (Binding(value="us"), "c1")}
 
 
 def test_advancing_a_repository_moves_its_dags_and_import_errors_only(store: Store) -> None:
@@ -525,7 +534,8 @@ def test_start_attempt_marks_it_running_and_returns_the_work_item(store: Store) 
     assert (item.logical_date, item.data_interval_end) == (NOW, NOW)
     assert item.data_interval_start == NOW - timedelta(days=1)
     assert item.params == {"region": "eu"}
-    assert item.task["task_id"] == "load" and item.task["kwargs"] == {"region": {"value": "eu"}}
+    assert item.task == store.version_spec(run.version_id).tasks["load"]
+    assert item.task.to_json()["kwargs"] == {"region": {"value": "eu"}}
     # Only tasks whose values the function takes are sent, not every upstream task.
     assert item.upstream_values == {"extract": [1, 2]}
 
@@ -806,11 +816,11 @@ def test_workers_are_told_where_the_dag_files_are_even_by_an_api_without_repo_ta
     ref = queue(store, run, "load")
     bare = ExecutionService(store, lambda: LATER, max_return_bytes=1000)
     item = bare.start(ref, hostname="w", pid=1)
-    assert (item.code["repo"], item.code["sha"], item.code["subdir"]) == ("dags", "c1", "pipelines")
-    assert item.code["url"] == "file:///srv/dags.git"
+    assert (item.code.repo, item.code.sha, item.code.subdir) == ("dags", "c1", "pipelines")
+    assert item.code.url == "file:///srv/dags.git"
 
     configured = RepoSettings(name="dags", url="file:///elsewhere.git", subdir="other")
     other = ExecutionService(
         store, lambda: LATER, max_return_bytes=1000, sources={"dags": configured}
     )
-    assert other.start(ref, hostname="w", pid=1).code["subdir"] == "other"  # config wins
+    assert other.start(ref, hostname="w", pid=1).code.subdir == "other"  # config wins

@@ -15,13 +15,16 @@ import tarfile
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from brisa.core.records import CodeRef, WorkItem
+from brisa.core.spec import PythonCall, ShellCommand, TaskSpec
 from brisa.errors import InvalidInput
 from brisa.logs import layout as tasklogs
 from brisa.objectstore import ObjectInfo, ObjectStore, open_object_store
@@ -95,8 +98,8 @@ class Origin:
     def upload(self, objects: ObjectStore, sha: str) -> None:
         objects.put(tarball_key(REPO, sha), self.archive(sha, "tar.gz"))
 
-    def code(self, sha: str) -> dict[str, str]:
-        return {"repo": REPO, "sha": sha, "subdir": SUBDIR, "url": self.url, "path": ""}
+    def code(self, sha: str) -> CodeRef:
+        return CodeRef(repo=REPO, sha=sha, subdir=SUBDIR, url=self.url)
 
 
 @pytest.fixture
@@ -191,12 +194,12 @@ def test_a_snapshot_collected_while_the_worker_waits_for_its_lease_is_not_used(
 
 def test_a_plain_folder_is_used_as_it_is(tmp_path: Path) -> None:
     (tmp_path / "src" / SUBDIR).mkdir(parents=True)
-    code = {"repo": "dev", "sha": "", "subdir": SUBDIR, "url": "", "path": str(tmp_path / "src")}
+    code = CodeRef(repo="dev", subdir=SUBDIR, path=str(tmp_path / "src"))
     held = materialise(code, repos_root=None, cache_root=None, objects=None, timeout=5)
     assert (held.source, held.root) == ("folder", tmp_path / "src" / SUBDIR)
     with pytest.raises(CodeUnavailable, match=r"folder .*/gone/dags of repo dev does not exist"):
         materialise(
-            {**code, "path": str(tmp_path / "gone")},
+            replace(code, path=str(tmp_path / "gone")),
             repos_root=None,
             cache_root=None,
             objects=None,
@@ -215,7 +218,7 @@ def test_a_plain_folder_is_used_as_it_is(tmp_path: Path) -> None:
 def test_a_malformed_code_description_is_refused(
     origin: Origin, roots: tuple[Path, Path], change: dict[str, str], error: str
 ) -> None:
-    code = {**origin.code(origin.commits[0]), **change}
+    code = replace(origin.code(origin.commits[0]), **change)
     with pytest.raises(InvalidInput, match=error):
         materialise(code, repos_root=roots[0], cache_root=roots[1], objects=None, timeout=5)
 
@@ -299,7 +302,7 @@ def test_a_corrupt_tarball_falls_back_to_a_fetch(
     objects.put(tarball_key(REPO, one), b"not a gzip file")
     with get(origin, one, roots, objects) as held:
         assert held.source == "fetch" and version(held) == "one"
-    no_url = {**origin.code(one), "url": ""}
+    no_url = replace(origin.code(one), url="")
     with pytest.raises(CodeUnavailable, match=r"tarball .* could not be extracted \(.*gzip"):
         materialise(no_url, repos_root=None, cache_root=tmp_path / "c2", objects=objects, timeout=5)
 
@@ -457,15 +460,25 @@ def api() -> Iterator[FakeExecutionAPI]:
         fake.server.server_close()
 
 
-def work_item(code: dict[str, str], task: dict[str, Any]) -> dict[str, Any]:
-    day = "2024-05-01T00:00:00+00:00"
-    return {
-        **{"team": "default", "dag_id": "pinned", "task_id": task["task_id"]},
-        **{"run_id": f"manual__{uuid.uuid4().hex[:8]}", "try_number": 1, "params": {}},
-        **{"logical_date": day, "data_interval_start": day, "data_interval_end": day},
-        **{"fileloc": "pinned.py", "code_version": code["sha"], "task": task},
-        **{"upstream_values": {}, "secret_params": [], "code": code},
-    }
+def work_item(code: CodeRef, task: TaskSpec) -> dict[str, Any]:
+    """The execution API's answer to the worker's start, as JSON."""
+    day = datetime(2024, 5, 1, tzinfo=UTC)
+    return WorkItem(
+        team="default",
+        dag_id="pinned",
+        task_id=task.task_id,
+        run_id=f"manual__{uuid.uuid4().hex[:8]}",
+        try_number=1,
+        logical_date=day,
+        data_interval_start=day,
+        data_interval_end=day,
+        params={},
+        fileloc="pinned.py",
+        code_version=code.sha,
+        task=task,
+        upstream_values={},
+        code=code,
+    ).to_json()
 
 
 def run_worker(api: FakeExecutionAPI, tmp_path: Path, extra: dict[str, str]) -> str:
@@ -488,8 +501,8 @@ def run_worker(api: FakeExecutionAPI, tmp_path: Path, extra: dict[str, str]) -> 
     return done.stdout + done.stderr
 
 
-PYTHON_TASK = {"kind": "python", "task_id": "which"}
-SHELL_TASK = {"kind": "shell", "task_id": "marker", "command": "cat marker.txt"}
+PYTHON_TASK = TaskSpec("which", PythonCall("which"))
+SHELL_TASK = TaskSpec("marker", ShellCommand("cat marker.txt"))
 
 
 def test_the_worker_runs_the_pinned_commit_from_the_local_snapshot(

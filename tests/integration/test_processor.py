@@ -126,7 +126,7 @@ def test_good_files_are_listed_with_their_file_and_an_unchanged_folder_is_not_pa
         "etl_backfill": "etl.py",
         "daily_report": os.path.join("reports", "daily.py"),
     }
-    assert dag(db, "etl").spec.tasks["hello"]["command"] == "echo hello"
+    assert dag(db, "etl").spec.tasks["hello"].body.command == "echo hello"
     assert errors(db) == {}
     before = {d.dag_id: (d.version_id, d.last_parsed_at) for d in db.list_dags(TEAM)}
 
@@ -414,9 +414,9 @@ def test_a_structure_change_makes_a_new_version_and_a_comment_does_not(
     processor.run_once()
     second = dag(db, "etl")
     assert second.version_id != first.version_id
-    assert second.spec.tasks["hello"]["command"] == "echo changed"
-    assert first.spec.tasks["hello"]["command"] == "echo hello"  # the old version stays as is
-    assert db.get_specs([first.version_id])[first.version_id][0].raw == first.spec.raw
+    assert second.spec.tasks["hello"].body.command == "echo changed"
+    assert first.spec.tasks["hello"].body.command == "echo hello"  # the old version stays as is
+    assert db.get_specs([first.version_id])[first.version_id][0] == first.spec
     assert version_count(db) == 2
 
 
@@ -446,7 +446,7 @@ def test_the_second_file_defining_a_dag_id_is_an_import_error_naming_the_first(
     processor.run_once()
 
     assert listed(db) == {"etl": "a_etl.py"}
-    assert dag(db, "etl").spec.tasks["hello"]["command"] == "echo hello"
+    assert dag(db, "etl").spec.tasks["hello"].body.command == "echo hello"
     error = errors(db)["b_copy.py"]
     assert "'etl'" in error.message
     assert "a_etl.py" in error.message
@@ -541,7 +541,7 @@ def test_dag_files_can_import_a_helper_module_next_to_them(
 
     assert errors(db) == {}
     assert listed(db) == {"team_etl": "etl.py", "daily": os.path.join("reports", "daily.py")}
-    assert dag(db, "team_etl").spec.tasks["notify"]["command"] == "mail ops"
+    assert dag(db, "team_etl").spec.tasks["notify"].body.command == "mail ops"
 
 
 def test_prints_at_the_top_level_of_a_dag_file_do_not_break_parsing(

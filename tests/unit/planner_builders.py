@@ -35,7 +35,7 @@ def at(seconds: float) -> datetime:
 
 
 def spec_of(dag: DAG) -> DagSpec:
-    return DagSpec(serialize(dag, f"{dag.dag_id}.py"))
+    return serialize(dag, f"{dag.dag_id}.py")
 
 
 def build_spec(

@@ -16,6 +16,7 @@ import pytest
 import brisa
 from brisa import DAG, Param, TriggerRule, shell, task
 from brisa.authoring.dag import PythonTask, ShellTask, collecting
+from brisa.core.spec import IntervalSchedule
 from brisa.errors import DagDefinitionError, InvalidInput
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -48,7 +49,7 @@ def with_context(x: int, context: Any) -> int:
 
 
 def specs(dag: DAG) -> dict[str, dict[str, Any]]:
-    return {tid: t.to_spec() for tid, t in dag.tasks.items()}
+    return {tid: t.to_spec().to_json() for tid, t in dag.tasks.items()}
 
 
 def upstream(dag: DAG) -> dict[str, list[str]]:
@@ -211,8 +212,8 @@ def test_the_context_argument_is_supplied_at_run_time() -> None:
     with DAG("d"):
         t = with_context(1)
     assert isinstance(t, PythonTask) and t.wants_context
-    assert t.to_spec()["args"] == [{"value": 1}]
-    assert "context" not in t.to_spec()["kwargs"]
+    assert t.to_spec().to_json()["args"] == [{"value": 1}]
+    assert "context" not in t.to_spec().to_json()["kwargs"]
 
 
 @pytest.mark.parametrize("task_id", ["1st", "a b", "", "a/b"])
@@ -299,7 +300,7 @@ def test_a_param_put_unquoted_into_a_shell_command_is_refused_at_its_line() -> N
 def test_a_param_quoted_with_shquote_is_accepted() -> None:
     with DAG("d", params={"x": "a"}):
         t = shell("a", "echo {{ params.x | shquote }} {{ ds }}")
-    assert t.to_spec()["command"] == "echo {{ params.x | shquote }} {{ ds }}"
+    assert t.to_spec().to_json()["command"] == "echo {{ params.x | shquote }} {{ ds }}"
 
 
 def test_mistake_inside_a_helper_points_at_the_helper() -> None:
@@ -366,7 +367,7 @@ def test_return_values_become_dependencies_and_references() -> None:
         scale = extract.override(task_id="scale")()
         result = total(rows, scale=scale)
     assert upstream(dag) == {"extract": [], "scale": [], "total": ["extract", "scale"]}
-    spec = result.to_spec()
+    spec = result.to_spec().to_json()
     assert spec["args"] == [{"ref": "extract"}]
     assert spec["kwargs"] == {"scale": {"ref": "scale"}}
     assert spec["kind"] == "python" and spec["function"] == "total"
@@ -382,8 +383,8 @@ def test_a_list_of_tasks_passes_their_values_in_order_and_records_the_dependenci
         first, second = extract.override(task_id="b")(), extract.override(task_id="a")()
         joined = join([first, second], label="x")
     assert upstream(dag) == {"a": [], "b": [], "join": ["a", "b"]}
-    assert joined.to_spec()["args"] == [{"refs": ["b", "a"]}]  # the order of the list
-    assert joined.to_spec()["kwargs"] == {"label": {"value": "x"}}
+    assert joined.to_spec().to_json()["args"] == [{"refs": ["b", "a"]}]  # the order of the list
+    assert joined.to_spec().to_json()["kwargs"] == {"label": {"value": "x"}}
 
 
 def test_a_dict_or_tuple_of_tasks_passes_their_values_by_key() -> None:
@@ -392,8 +393,8 @@ def test_a_dict_or_tuple_of_tasks_passes_their_values_by_key() -> None:
         by_key = join({"left": a, "right": b})
         by_tuple = join.override(task_id="pair")((b, a))
     assert upstream(dag)["join"] == ["a", "b"] and upstream(dag)["pair"] == ["a", "b"]
-    assert by_key.to_spec()["args"] == [{"refs": {"left": "a", "right": "b"}}]
-    assert by_tuple.to_spec()["args"] == [{"refs": ["b", "a"]}]
+    assert by_key.to_spec().to_json()["args"] == [{"refs": {"left": "a", "right": "b"}}]
+    assert by_tuple.to_spec().to_json()["args"] == [{"refs": ["b", "a"]}]
 
 
 @pytest.mark.parametrize(
@@ -421,8 +422,8 @@ def test_tasks_mixed_with_other_values_are_refused_saying_what_to_do(value: Any)
 def test_plain_arguments_are_stored_as_values() -> None:
     with DAG("d"):
         t = total([1, 2], scale=3)
-    assert t.to_spec()["args"] == [{"value": [1, 2]}]
-    assert t.to_spec()["kwargs"] == {"scale": {"value": 3}}
+    assert t.to_spec().to_json()["args"] == [{"value": [1, 2]}]
+    assert t.to_spec().to_json()["kwargs"] == {"scale": {"value": 3}}
     assert t.upstream_ids == set()
 
 
@@ -454,7 +455,7 @@ def test_task_decorator_options() -> None:
 
     with DAG("d", retries=1):
         t = load()
-    spec = t.to_spec()
+    spec = t.to_spec().to_json()
     assert (spec["task_id"], spec["retries"], spec["trigger_rule"]) == ("load_sales", 4, "all_done")
     assert spec["doc"] == "loads"
     assert load.__name__ == "load"  # type: ignore[attr-defined]  # the decorated function keeps its identity
@@ -466,14 +467,14 @@ def test_override_keeps_the_other_options() -> None:
         pass
 
     with DAG("d"):
-        spec = work.override(task_id="again")().to_spec()
+        spec = work.override(task_id="again")().to_spec().to_json()
     assert (spec["task_id"], spec["retries"], spec["retry_delay"]) == ("again", 2, 5.0)
 
 
 def test_trigger_rule_enum_is_accepted() -> None:
     with DAG("d"):
         t = shell("a", "true", trigger_rule=TriggerRule.ONE_FAILED)
-    assert t.to_spec()["trigger_rule"] == "one_failed"
+    assert t.to_spec().to_json()["trigger_rule"] == "one_failed"
 
 
 def test_tasks_inherit_dag_defaults_unless_they_set_their_own() -> None:
@@ -520,7 +521,7 @@ def test_shell_task() -> None:
         line = next_line()
         t = shell("load", "psql -c 'select {{ ds }}'", env={"PGHOST": "db"}, cwd="/srv", retries=2)
     assert isinstance(t, ShellTask)
-    spec = t.to_spec()
+    spec = t.to_spec().to_json()
     assert spec["kind"] == "shell"
     assert spec["command"] == "psql -c 'select {{ ds }}'"
     assert (spec["env"], spec["cwd"], spec["retries"]) == ({"PGHOST": "db"}, "/srv", 2)
@@ -578,7 +579,7 @@ def test_dag_attributes() -> None:
         description="hourly",
         dagrun_timeout=timedelta(hours=2),
     )
-    assert dag.schedule == {"kind": "interval", "seconds": 3600.0}
+    assert dag.schedule == IntervalSchedule(3600.0)
     assert dag.catchup is True
     assert dag.tags == ["a", "b"]
     assert dag.params["n"] == Param(default=1, type="integer")

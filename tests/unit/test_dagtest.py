@@ -14,6 +14,7 @@ from brisa import DAG, TriggerRule, get_current_context, shell, task
 from brisa.authoring.context import TaskContext
 from brisa.authoring.serialize import serialize
 from brisa.cli.dagtest import Hooks, LocalRun, TaskResult, executor, run_dag, run_local
+from brisa.core.spec import ShellCommand, TaskSpec
 from brisa.core.states import TaskState
 from brisa.errors import InvalidInput, NotFound
 from brisa.worker.runner import Outcome
@@ -139,8 +140,9 @@ def test_hooks_see_every_start_and_end_in_order() -> None:
         a >> b >> c
     events: list[str] = []
 
-    def fake(spec: dict[str, Any], ctx: TaskContext, upstream: dict[str, Any]) -> Outcome:
-        return Outcome(spec["command"] == "true", return_value=ctx.task_id)
+    def fake(spec: TaskSpec, ctx: TaskContext, upstream: dict[str, Any]) -> Outcome:
+        assert isinstance(spec.body, ShellCommand)
+        return Outcome(spec.body.command == "true", return_value=ctx.task_id)
 
     hooks = Hooks(
         started=lambda tid, at: events.append(f"start {tid} {at:%S}"),

@@ -99,7 +99,7 @@ def test_infer_type_checks_bool_before_int() -> None:
 
 def test_untyped_param_without_default_accepts_anything() -> None:
     declared = specs(anything=Param(default=None))
-    assert declared["anything"]["type"] is None
+    assert declared["anything"].type is None
     assert resolve_conf(declared, {"anything": [1, "a"]}) == {"anything": [1, "a"]}
 
 
@@ -152,15 +152,15 @@ def test_as_param_fills_in_the_type_and_keeps_the_rest() -> None:
 
 
 def test_to_spec_only_carries_what_was_declared() -> None:
-    assert Param(type="string").to_spec() == {"type": "string", "description": ""}
+    assert Param(type="string").to_spec().to_json() == {"type": "string", "description": ""}
     full = Param(default=2, type="integer", description="d", enum=(1, 2), minimum=1, maximum=2)
-    assert as_param(Param(default="s", secret=True)).to_spec() == {
+    assert as_param(Param(default="s", secret=True)).to_spec().to_json() == {
         "type": "string",
         "description": "",
         "default": "s",
         "secret": True,
     }
-    assert full.to_spec() == {
+    assert full.to_spec().to_json() == {
         "type": "integer",
         "description": "d",
         "default": 2,

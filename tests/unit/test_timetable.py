@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from brisa.core.spec import CronSchedule, IntervalSchedule, ManualSchedule, ScheduleSpec
 from brisa.core.timetable import (
     data_interval,
     describe,
@@ -31,7 +32,7 @@ def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> date
     return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
-def fires(spec: dict[str, Any], **kw: Any) -> list[datetime]:
+def fires(spec: ScheduleSpec, **kw: Any) -> list[datetime]:
     args: dict[str, Any] = {"start": START, "end": None, "last": None, "catchup": True}
     args["limit"] = 1000
     return due_fires(spec, **{**args, **kw})
@@ -41,11 +42,9 @@ def fires(spec: dict[str, Any], **kw: Any) -> list[datetime]:
 
 
 def test_cron_keeps_its_time_zone() -> None:
-    assert parse_schedule("30 2 * * *", "Europe/Berlin") == {
-        "kind": "cron",
-        "expr": "30 2 * * *",
-        "timezone": "Europe/Berlin",
-    }
+    assert parse_schedule("30 2 * * *", "Europe/Berlin") == CronSchedule(
+        expr="30 2 * * *", timezone="Europe/Berlin"
+    )
 
 
 @pytest.mark.parametrize(
@@ -62,18 +61,18 @@ def test_cron_keeps_its_time_zone() -> None:
     ],
 )
 def test_presets(preset: str, expr: str) -> None:
-    assert parse_schedule(preset) == {"kind": "cron", "expr": expr, "timezone": "UTC"}
+    assert parse_schedule(preset) == CronSchedule(expr=expr, timezone="UTC")
 
 
 @pytest.mark.parametrize("schedule", [None, "@manual"])
 def test_manual(schedule: str | None) -> None:
-    assert parse_schedule(schedule) == {"kind": "manual"}
+    assert parse_schedule(schedule) == ManualSchedule()
     assert describe(parse_schedule(schedule)) == "manual"
 
 
 def test_interval() -> None:
     spec = parse_schedule(timedelta(hours=6))
-    assert spec == {"kind": "interval", "seconds": 21600.0}
+    assert spec == IntervalSchedule(seconds=21600.0)
     assert describe(spec) == "every 6:00:00"
 
 
@@ -385,7 +384,7 @@ NY_WEEKDAYS = parse_schedule("0 6 * * 1-5", "America/New_York")
     ],
 )
 def test_first_run_is_the_first_fire_whose_interval_starts_at_or_after_the_start(
-    spec: dict[str, Any], start: datetime, first: datetime
+    spec: ScheduleSpec, start: datetime, first: datetime
 ) -> None:
     assert first_run(spec, start) == first
     assert first_run(spec, start).tzinfo is UTC
@@ -429,7 +428,7 @@ def test_first_run_in_a_time_zone_follows_local_midnight() -> None:
     ],
 )
 def test_no_scheduled_run_covers_time_before_the_start_date(
-    spec: dict[str, Any], start: datetime
+    spec: ScheduleSpec, start: datetime
 ) -> None:
     result = fires(spec, start=start, now=start + timedelta(days=100), limit=500)
     assert len(result) >= 2 and result[0] == first_run(spec, start)

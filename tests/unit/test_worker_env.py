@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from brisa.core.records import AttemptRef
+from brisa.core.records import AttemptRef, CodeRef, WorkItem
+from brisa.core.spec import ShellCommand, TaskSpec
 from brisa.executor.base import LaunchRequest
 from brisa.executor.local import LocalExecutor
 from brisa.logs.config import ShippingConfig
@@ -184,13 +186,16 @@ def test_the_worker_fetches_its_code_within_the_code_timeout_it_was_handed(
 
     seen: dict[str, Any] = {}
 
-    def fake_materialise(code: Mapping[str, str], **options: Any) -> Any:
+    def fake_materialise(code: CodeRef, **options: Any) -> Any:
         seen.update(options)
         raise materialise.CodeUnavailable("not here")
 
     monkeypatch.setattr(materialise, "materialise", fake_materialise)
     config = WorkerEnv.from_env({"BRISA_CODE_TIMEOUT": "45.5", "BRISA_CODE_CACHE": "/c"})
-    item = {"code": {"repo": "team", "sha": "a" * 40, "url": "", "subdir": "", "path": ""}}
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    task = TaskSpec("a", ShellCommand("true"))
+    item = WorkItem("t", "d", "a", "r", 1, when, when, when, {}, "d.py", "a" * 40, task, {})
+    item = dataclasses.replace(item, code=CodeRef(repo="team", sha="a" * 40))
     outcome, held = main._run_task(item, config)
     assert (outcome.success, outcome.error, held) == (False, "not here", None)
     assert seen["timeout"] == 45.5 and seen["cache_root"] == Path("/c")

@@ -44,10 +44,7 @@ def start(ctx: Ctx, ref: Attempt, body: Annotated[Any, Depends(_json)]) -> dict[
     if not isinstance(body, dict) or not isinstance(body.get("pid"), int):
         raise InvalidInput('start needs {"hostname": str, "pid": int}')
     item = ctx.execution.start(ref, hostname=str(body.get("hostname", "")), pid=body["pid"])
-    out = dict(item.__dict__)
-    for key in ("logical_date", "data_interval_start", "data_interval_end"):
-        out[key] = out[key].isoformat()
-    return out
+    return item.to_json()
 
 
 @router.post("/heartbeat", status_code=204)

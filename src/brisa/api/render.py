@@ -23,16 +23,16 @@ def iso(value: datetime | None) -> str | None:
 
 def dag(summary: DagSummary, *, detail: bool = False) -> dict[str, Any]:
     record = summary.record
-    spec = record.spec.raw
+    spec = record.spec
     out: dict[str, Any] = {
         "team": record.team,
         "dag_id": record.dag_id,
-        "description": spec.get("description", ""),
+        "description": spec.description,
         "fileloc": record.fileloc,
         "is_paused": record.is_paused,
         "is_active": record.is_active,
-        "schedule": timetable.describe(spec["schedule"]),
-        "tags": spec.get("tags", []),
+        "schedule": timetable.describe(spec.schedule),
+        "tags": list(spec.tags),
         "next_run": iso(summary.next_run),
         "version_id": record.version_id,
         "structure_hash": record.structure_hash,
@@ -41,17 +41,17 @@ def dag(summary: DagSummary, *, detail: bool = False) -> dict[str, Any]:
         "last_parsed_at": iso(record.last_parsed_at),
     }
     if detail:
-        out["spec"] = spec
-        out["params"] = spec.get("params", {})
+        out["spec"] = spec.to_json()
+        out["params"] = {name: p.to_json() for name, p in spec.params.items()}
         out["tasks"] = [
             {
-                "task_id": t["task_id"],
-                "kind": t["kind"],
-                "upstream": t["upstream"],
-                "trigger_rule": t["trigger_rule"],
-                "retries": t["retries"],
+                "task_id": t.task_id,
+                "kind": t.kind,
+                "upstream": list(t.upstream),
+                "trigger_rule": t.trigger_rule.value,
+                "retries": t.retries,
             }
-            for t in spec["tasks"]
+            for t in spec.tasks.values()
         ]
     return out
 

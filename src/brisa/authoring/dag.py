@@ -16,8 +16,15 @@ from typing import Any, overload
 
 from brisa.authoring import templating
 from brisa.authoring.params import Param, as_param, check_value
-from brisa.core import bindings
 from brisa.core.graph import find_cycle
+from brisa.core.spec import (
+    Binding,
+    ManualSchedule,
+    PythonCall,
+    ShellCommand,
+    TaskBody,
+    TaskSpec,
+)
 from brisa.core.timetable import parse_schedule
 from brisa.core.trigger_rules import TriggerRule
 from brisa.errors import DagDefinitionError, InvalidInput
@@ -151,30 +158,32 @@ class Task:
     def _error(self, message: str) -> DagDefinitionError:
         return DagDefinitionError(message, self.filename, self.lineno)
 
-    def to_spec(self) -> dict[str, Any]:
-        return {
-            "task_id": self.task_id,
-            "kind": self.kind,
-            "upstream": sorted(self.upstream_ids),
-            "trigger_rule": self.trigger_rule.value,
-            "retries": self.retries if self.retries is not None else self.dag.retries,
-            "retry_delay": (
-                self.retry_delay if self.retry_delay is not None else self.dag.retry_delay
-            ),
-            "retry_exponential_backoff": (
+    def to_spec(self) -> TaskSpec:
+        return TaskSpec(
+            task_id=self.task_id,
+            body=self.body(),
+            upstream=tuple(sorted(self.upstream_ids)),
+            trigger_rule=self.trigger_rule,
+            retries=self.retries if self.retries is not None else self.dag.retries,
+            retry_delay=self.retry_delay if self.retry_delay is not None else self.dag.retry_delay,
+            retry_exponential_backoff=(
                 self.retry_exponential_backoff
                 if self.retry_exponential_backoff is not None
                 else self.dag.retry_exponential_backoff
             ),
-            "max_retry_delay": self.max_retry_delay
+            max_retry_delay=self.max_retry_delay
             if self.max_retry_delay is not None
             else self.dag.max_retry_delay,
-            "execution_timeout": self.execution_timeout
+            execution_timeout=self.execution_timeout
             if self.execution_timeout is not None
             else self.dag.execution_timeout,
-            "doc": self.doc,
-            "lineno": self.lineno,
-        }
+            doc=self.doc,
+            lineno=self.lineno,
+        )
+
+    def body(self) -> TaskBody:
+        """What this kind of task runs, as stored in its spec."""
+        raise NotImplementedError
 
 
 class PythonTask(Task):
@@ -207,16 +216,16 @@ class PythonTask(Task):
         self.args = [self._bind(a, f"argument {i + 1}") for i, a in enumerate(args)]
         self.kwargs = {k: self._bind(v, f"argument {k!r}") for k, v in kwargs.items()}
 
-    def _bind(self, value: Any, what: str) -> dict[str, Any]:
-        """An argument as a binding (`brisa.core.bindings`): a task, a list or dict of tasks
+    def _bind(self, value: Any, what: str) -> Binding:
+        """An argument as a binding (`brisa.core.spec.Binding`): a task, a list or dict of tasks
         (their return values arrive in the same shape; they become upstream), or JSON."""
         if isinstance(value, Task):
-            return bindings.ref(self._take(value))
+            return Binding(ref=self._take(value))
         tasks = _only_tasks(value)
         if isinstance(tasks, dict):
-            return bindings.refs({key: self._take(t) for key, t in tasks.items()})
+            return Binding(refs={key: self._take(t) for key, t in tasks.items()})
         if tasks is not None:
-            return bindings.refs([self._take(t) for t in tasks])
+            return Binding(refs=tuple(self._take(t) for t in tasks))
         if _holds_a_task(value):
             raise self._error(
                 f"{what} of task {self.task_id!r} mixes tasks with other values; pass a task, "
@@ -229,19 +238,14 @@ class PythonTask(Task):
             raise self._error(
                 f"{what} of task {self.task_id!r} is not JSON-serialisable: {exc}"
             ) from None
-        return bindings.value(value)
+        return Binding(value=value)
 
     def _take(self, upstream: Task) -> str:
         upstream.set_downstream(self)
         return upstream.task_id
 
-    def to_spec(self) -> dict[str, Any]:
-        return {
-            **super().to_spec(),
-            "function": self.fn.__qualname__,
-            "args": self.args,
-            "kwargs": self.kwargs,
-        }
+    def body(self) -> PythonCall:
+        return PythonCall(self.fn.__qualname__, tuple(self.args), dict(self.kwargs))
 
 
 def _only_tasks(value: Any) -> list[Task] | dict[str, Task] | None:
@@ -303,8 +307,8 @@ class ShellTask(Task):
         self.env = dict(env or {})
         self.cwd = cwd
 
-    def to_spec(self) -> dict[str, Any]:
-        return {**super().to_spec(), "command": self.command, "env": self.env, "cwd": self.cwd}
+    def body(self) -> ShellCommand:
+        return ShellCommand(self.command, dict(self.env), self.cwd)
 
 
 def shell(task_id: str, command: str, **options: Any) -> ShellTask:
@@ -382,7 +386,7 @@ class DAG:
         except InvalidInput as exc:
             raise self._error(str(exc)) from None
         self._check_params()
-        if self.schedule["kind"] != "manual" and start_date is None:
+        if not isinstance(self.schedule, ManualSchedule) and start_date is None:
             raise self._error("a scheduled DAG needs a start_date")
         self.timezone = timezone
         self.start_date = self._aware(start_date)
@@ -414,7 +418,7 @@ class DAG:
         """Defaults must be JSON and pass their own checks; scheduled runs need them all."""
         for name, p in self.params.items():
             if p.required:
-                if self.schedule["kind"] != "manual":
+                if not isinstance(self.schedule, ManualSchedule):
                     raise self._error(
                         f"param {name!r} has no default, but scheduled runs need one: "
                         "give it a default or make the DAG manual (schedule=None)"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from brisa.core.spec import ParamSpec
 from brisa.errors import InvalidInput
 
 JSON_TYPES: dict[str, tuple[type, ...]] = {
@@ -46,19 +48,17 @@ class Param:
     def required(self) -> bool:
         return self.default is _NO_DEFAULT
 
-    def to_spec(self) -> dict[str, Any]:
-        spec: dict[str, Any] = {"type": self.type, "description": self.description}
-        if not self.required:
-            spec["default"] = self.default
-        if self.enum is not None:
-            spec["enum"] = list(self.enum)
-        if self.minimum is not None:
-            spec["minimum"] = self.minimum
-        if self.maximum is not None:
-            spec["maximum"] = self.maximum
-        if self.secret:
-            spec["secret"] = True
-        return spec
+    def to_spec(self) -> ParamSpec:
+        return ParamSpec(
+            type=self.type,
+            description=self.description,
+            required=self.required,
+            default=None if self.required else self.default,
+            enum=tuple(self.enum) if self.enum is not None else None,
+            minimum=self.minimum,
+            maximum=self.maximum,
+            secret=self.secret,
+        )
 
 
 def infer_type(value: Any) -> str | None:
@@ -78,27 +78,28 @@ def as_param(value: Any) -> Param:
     return Param(default=value, type=infer_type(value))
 
 
-def check_value(name: str, value: Any, spec: dict[str, Any]) -> None:
-    kind = spec.get("type")
+def check_value(name: str, value: Any, spec: ParamSpec) -> None:
+    kind = spec.type
     if kind:
         ok = isinstance(value, JSON_TYPES[kind]) and not (
             kind in ("integer", "number") and isinstance(value, bool)
         )
         if not ok:
             raise InvalidInput(f"param {name!r} must be of type {kind}, got {json.dumps(value)}")
-    if "enum" in spec and value not in spec["enum"]:
-        raise InvalidInput(f"param {name!r} must be one of {spec['enum']}, got {json.dumps(value)}")
-    bounded = "minimum" in spec or "maximum" in spec
+    if spec.enum is not None and value not in spec.enum:
+        allowed = list(spec.enum)
+        raise InvalidInput(f"param {name!r} must be one of {allowed}, got {json.dumps(value)}")
+    bounded = spec.minimum is not None or spec.maximum is not None
     if bounded and (not isinstance(value, (int, float)) or isinstance(value, bool)):
         # An untyped param with bounds must still reject "abc" cleanly, not crash on `<`.
         raise InvalidInput(f"param {name!r} must be a number, got {json.dumps(value)}")
-    if "minimum" in spec and value < spec["minimum"]:
-        raise InvalidInput(f"param {name!r} must be >= {spec['minimum']}, got {value}")
-    if "maximum" in spec and value > spec["maximum"]:
-        raise InvalidInput(f"param {name!r} must be <= {spec['maximum']}, got {value}")
+    if spec.minimum is not None and value < spec.minimum:
+        raise InvalidInput(f"param {name!r} must be >= {spec.minimum}, got {value}")
+    if spec.maximum is not None and value > spec.maximum:
+        raise InvalidInput(f"param {name!r} must be <= {spec.maximum}, got {value}")
 
 
-def resolve_conf(param_specs: dict[str, dict[str, Any]], conf: Any) -> dict[str, Any]:
+def resolve_conf(param_specs: Mapping[str, ParamSpec], conf: Any) -> dict[str, Any]:
     """Merge a trigger's conf over the declared defaults, or raise InvalidInput.
 
     Unknown keys are rejected: a typo in a param name must not silently use the default.
@@ -116,8 +117,8 @@ def resolve_conf(param_specs: dict[str, dict[str, Any]], conf: Any) -> dict[str,
         if name in conf:
             check_value(name, conf[name], spec)
             resolved[name] = conf[name]
-        elif "default" in spec:
-            resolved[name] = spec["default"]
+        elif not spec.required:
+            resolved[name] = spec.default
         else:
             raise InvalidInput(f"param {name!r} is required and has no default; pass it in conf")
     return resolved

@@ -2,29 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from brisa.authoring.dag import DAG
-from brisa.core.spec import SPEC_FORMAT
+from brisa.core.spec import DagSpec
 
 
-def serialize(dag: DAG, fileloc: str) -> dict[str, Any]:
-    """The JSON form of a validated DAG. `fileloc` is relative to the DAG folder."""
+def serialize(dag: DAG, fileloc: str) -> DagSpec:
+    """The spec of a validated DAG. `fileloc` is relative to the DAG folder."""
     dag.validate()
-    return {
-        "format": SPEC_FORMAT,
-        "dag_id": dag.dag_id,
-        "fileloc": fileloc,
-        "lineno": dag.lineno,
-        "description": dag.description,
-        "schedule": dag.schedule,
-        "start_date": dag.start_date.isoformat() if dag.start_date else None,
-        "end_date": dag.end_date.isoformat() if dag.end_date else None,
-        "catchup": dag.catchup,
-        "params": {name: p.to_spec() for name, p in sorted(dag.params.items())},
-        "max_active_runs": dag.max_active_runs,
-        "max_active_tasks": dag.max_active_tasks,
-        "dagrun_timeout": dag.dagrun_timeout,
-        "tags": dag.tags,
-        "tasks": [dag.tasks[tid].to_spec() for tid in sorted(dag.tasks)],
-    }
+    return DagSpec(
+        dag_id=dag.dag_id,
+        fileloc=fileloc,
+        lineno=dag.lineno,
+        description=dag.description,
+        schedule=dag.schedule,
+        start_date=dag.start_date,
+        end_date=dag.end_date,
+        catchup=dag.catchup,
+        params={name: p.to_spec() for name, p in sorted(dag.params.items())},
+        max_active_runs=dag.max_active_runs,
+        max_active_tasks=dag.max_active_tasks,
+        dagrun_timeout=dag.dagrun_timeout,
+        tags=tuple(dag.tags),
+        tasks={tid: dag.tasks[tid].to_spec() for tid in sorted(dag.tasks)},
+    )

@@ -9,7 +9,7 @@ so tests can run a DAG with fake tasks and a fake clock.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -21,12 +21,13 @@ from brisa.authoring.loader import LoadError, load_file
 from brisa.authoring.params import resolve_conf
 from brisa.authoring.serialize import serialize
 from brisa.core import graph
+from brisa.core.spec import DagSpec, ShellCommand, TaskSpec
 from brisa.core.states import TaskState
 from brisa.core.trigger_rules import Verdict, evaluate
 from brisa.errors import NotFound
 from brisa.worker.runner import Outcome, run_python, run_shell
 
-Executor = Callable[[dict[str, Any], TaskContext, dict[str, Any]], Outcome]
+Executor = Callable[[TaskSpec, TaskContext, dict[str, Any]], Outcome]
 Clock = Callable[[], datetime]
 
 _FINAL = {Verdict.SKIP: TaskState.SKIPPED, Verdict.UPSTREAM_FAILED: TaskState.UPSTREAM_FAILED}
@@ -78,9 +79,9 @@ class Hooks:
     finished: Callable[[TaskResult], None] = lambda result: None
 
 
-def topological_order(tasks: dict[str, dict[str, Any]]) -> list[str]:
+def topological_order(tasks: Mapping[str, TaskSpec]) -> list[str]:
     """Task ids with every task after its upstream tasks; ties broken by id."""
-    return graph.topological_order({tid: t["upstream"] for tid, t in tasks.items()})
+    return graph.topological_order({tid: t.upstream for tid, t in tasks.items()})
 
 
 def _as_stored(value: Any) -> Any:
@@ -89,21 +90,21 @@ def _as_stored(value: Any) -> Any:
 
 
 def _run_task(
-    task: dict[str, Any],
+    task: TaskSpec,
     results: dict[str, TaskResult],
     run: LocalRun,
     execute: Executor,
     clock: Clock,
     hooks: Hooks,
 ) -> TaskResult:
-    tid = task["task_id"]
-    verdict = evaluate(task["trigger_rule"], [results[u].state for u in task["upstream"]])
+    tid = task.task_id
+    verdict = evaluate(task.trigger_rule, [results[u].state for u in task.upstream])
     if verdict in _FINAL:
         return TaskResult(tid, _FINAL[verdict], ended_at=clock())
     # Upstream tasks all ran before this one, so the rule never says WAIT here.
     started = clock()
     hooks.started(tid, started)
-    upstream = {u: results[u].return_value for u in task["upstream"]}
+    upstream = {u: results[u].return_value for u in task.upstream}
     outcome = execute(task, run.context(tid), upstream)
     state = TaskState.SUCCESS if outcome.success else TaskState.FAILED
     value = _as_stored(outcome.return_value) if outcome.success else None
@@ -111,7 +112,7 @@ def _run_task(
 
 
 def run_dag(
-    spec: dict[str, Any],
+    spec: DagSpec,
     run: LocalRun,
     execute: Executor,
     clock: Clock,
@@ -119,10 +120,9 @@ def run_dag(
 ) -> list[TaskResult]:
     """Run every task of a serialized DAG once, in order; a task's failure is a result."""
     hooks = hooks or Hooks()
-    tasks = {t["task_id"]: t for t in spec["tasks"]}
     results: dict[str, TaskResult] = {}
-    for tid in topological_order(tasks):
-        results[tid] = _run_task(tasks[tid], results, run, execute, clock, hooks)
+    for tid in topological_order(spec.tasks):
+        results[tid] = _run_task(spec.tasks[tid], results, run, execute, clock, hooks)
         hooks.finished(results[tid])
     return list(results.values())
 
@@ -133,7 +133,7 @@ def run_dag(
 @dataclass(frozen=True)
 class LoadedDag:
     dag: DAG
-    spec: dict[str, Any]
+    spec: DagSpec
     root: Path
 
 
@@ -185,13 +185,13 @@ def load_dag(path: Path, dag_id: str) -> LoadedDag:
 def executor(dag: DAG, root: Path) -> Executor:
     """Runs tasks of `dag` in this process, the way the worker does."""
 
-    def execute(task: dict[str, Any], ctx: TaskContext, upstream: dict[str, Any]) -> Outcome:
-        if task["kind"] == "shell":
-            return run_shell(task, ctx, root)
-        fn = getattr(dag.tasks[task["task_id"]], "fn", None)
+    def execute(task: TaskSpec, ctx: TaskContext, upstream: dict[str, Any]) -> Outcome:
+        if isinstance(task.body, ShellCommand):
+            return run_shell(task.body, ctx, root)
+        fn = getattr(dag.tasks[task.task_id], "fn", None)
         if fn is None:
-            return Outcome(False, error=f"dags test cannot run {task['kind']} tasks")
-        return run_python(fn, task, ctx, upstream)
+            return Outcome(False, error=f"dags test cannot run {task.kind} tasks")
+        return run_python(fn, task.body, ctx, upstream)
 
     return execute
 
@@ -201,7 +201,7 @@ def run_local(
 ) -> list[TaskResult]:
     """Load `dag_id` from `path` (folder or file), validate `conf`, run every task once."""
     loaded = load_dag(path, dag_id)
-    params = resolve_conf(loaded.spec["params"], conf)
+    params = resolve_conf(loaded.spec.params, conf)
     now = clock()
     run = LocalRun(team, dag_id, f"test__{now.isoformat()}", now, params)
     return run_dag(loaded.spec, run, executor(loaded.dag, loaded.root), clock, hooks)

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from brisa.core.records import AttemptRef, WorkItem
+from brisa.core.records import AttemptRef, CodeRef, WorkItem
 from brisa.core.retry import failure_outcome
 from brisa.core.states import TaskState
 from brisa.errors import Conflict, InvalidInput, NotFound
@@ -87,17 +87,17 @@ class ExecutionService:
         return state
 
 
-def code_location(item: WorkItem, source: RepoSettings | None) -> dict[str, str]:
+def code_location(item: WorkItem, source: RepoSettings | None) -> CodeRef:
     """Where the worker finds the code its run is pinned to. Never holds a credential: the
     URL is for a last-resort fetch of a public commit; the worker first looks for the local
     snapshot, then the snapshot's tarball in the object store."""
-    return {
-        "repo": item.repo,
-        "sha": item.code_version,
-        "subdir": source.subdir if source else "",
-        "url": source.url if source else "",
-        "path": str(Path(source.path).absolute()) if source and source.path else "",
-    }
+    return CodeRef(
+        repo=item.repo,
+        sha=item.code_version,
+        subdir=source.subdir if source else "",
+        url=source.url if source else "",
+        path=str(Path(source.path).absolute()) if source and source.path else "",
+    )
 
 
 def parse_outcome(body: Any) -> tuple[bool, Any, str | None]:

@@ -100,7 +100,7 @@ def summarize(store: Store, records: Iterable[DagRecord], now: datetime) -> list
                 end=spec.end_date,
                 last=last,
                 now=now,
-                catchup=bool(spec.raw["catchup"]),
+                catchup=spec.catchup,
             )
         out.append(DagSummary(record, upcoming))
     return out
@@ -123,7 +123,7 @@ def in_dag_order(store: Store, run: RunRecord) -> RunRecord:
     """The run with its tasks in its DAG's order: every task after its upstream tasks, ties
     by id (tasks its DAG version does not know, if any, last by id)."""
     found = store.get_specs([run.version_id]).get(run.version_id)
-    upstream = {tid: t["upstream"] for tid, t in found[0].tasks.items()} if found else {}
+    upstream = {tid: t.upstream for tid, t in found[0].tasks.items()} if found else {}
     order = [tid for tid in graph.topological_order(upstream) if tid in run.tasks]
     order += sorted(set(run.tasks) - set(order))
     return replace(run, tasks={tid: run.tasks[tid] for tid in order})

@@ -14,7 +14,7 @@ from typing import Any
 
 from brisa.core import retry, timetable
 from brisa.core.records import AttemptRef, DagRecord, RunRecord, TaskRecord
-from brisa.core.spec import DagSpec
+from brisa.core.spec import DagSpec, TaskSpec
 from brisa.core.states import FINISHED_TASK_STATES, RunState, TaskState
 from brisa.core.trigger_rules import Verdict, evaluate
 
@@ -152,17 +152,17 @@ def _plan_new_runs(snapshot: Snapshot) -> list[Action]:
         dag, spec = entry.dag, entry.dag.spec
         if dag.is_paused or not dag.is_active or spec.start_date is None:
             continue
-        room = int(spec.raw["max_active_runs"]) - entry.active_runs
+        room = spec.max_active_runs - entry.active_runs
         fires = timetable.due_fires(
             spec.schedule,
             start=spec.start_date,
             end=spec.end_date,
             last=entry.last_scheduled,
             now=snapshot.now,
-            catchup=bool(spec.raw["catchup"]),
+            catchup=spec.catchup,
             limit=min(room, snapshot.limits.max_runs_created),
         )
-        defaults = {k: p["default"] for k, p in spec.params.items() if "default" in p}
+        defaults = spec.param_defaults()
         for fire in fires:
             actions.append(
                 CreateRun(
@@ -197,14 +197,14 @@ class _Budget:
 
     def start_run(self, run: RunRecord, spec: DagSpec) -> list[Action]:
         key = (run.team, run.dag_id)
-        if self.running_runs[key] >= int(spec.raw["max_active_runs"]):
+        if self.running_runs[key] >= spec.max_active_runs:
             return []
         self.running_runs[key] += 1
         return [SetRunState(run.id, RunState.RUNNING)]
 
     def take_task(self, run: RunRecord, spec: DagSpec) -> bool:
         key = (run.team, run.dag_id)
-        if self.slots <= 0 or self.active_tasks[key] >= int(spec.raw["max_active_tasks"]):
+        if self.slots <= 0 or self.active_tasks[key] >= spec.max_active_tasks:
             return False
         self.slots -= 1
         self.active_tasks[key] += 1
@@ -212,7 +212,7 @@ class _Budget:
 
 
 def _plan_run(snapshot: Snapshot, run: RunRecord, spec: DagSpec, budget: _Budget) -> list[Action]:
-    timeout = spec.raw.get("dagrun_timeout")
+    timeout = spec.dagrun_timeout
     started = run.start_date or run.created_at
     if timeout and snapshot.now - started > timedelta(seconds=timeout):
         return _time_out_run(run, f"run exceeded its dagrun_timeout of {timeout:g}s")
@@ -257,7 +257,7 @@ def _plan_task(
     spec: DagSpec,
     budget: _Budget,
     ti: TaskRecord,
-    task: dict[str, Any],
+    task: TaskSpec,
     states: dict[str, TaskState],
 ) -> Action | None:
     ref = AttemptRef(ti.id, ti.try_number)
@@ -275,23 +275,21 @@ def _plan_task(
     if ti.state is T.UP_FOR_RETRY:
         ready = retry.is_due(ti, snapshot.now)
     else:
-        verdict = evaluate(
-            task["trigger_rule"], [states[u] for u in task["upstream"] if u in states]
-        )
+        verdict = evaluate(task.trigger_rule, [states[u] for u in task.upstream if u in states])
         if verdict in (Verdict.SKIP, Verdict.UPSTREAM_FAILED):
             new = T.SKIPPED if verdict is Verdict.SKIP else T.UPSTREAM_FAILED
             return SetTaskState(ti.id, ti.state, ti.try_number, new)
         ready = verdict is Verdict.READY
     if ready and budget.take_task(run, spec):
-        return QueueTask(ti.id, ti.state, ti.try_number, run.id, task.get("execution_timeout"))
+        return QueueTask(ti.id, ti.state, ti.try_number, run.id, task.execution_timeout)
     return None
 
 
 def _check_running(
-    snapshot: Snapshot, ti: TaskRecord, task: dict[str, Any], ref: AttemptRef
+    snapshot: Snapshot, ti: TaskRecord, task: TaskSpec, ref: AttemptRef
 ) -> Action | None:
     now, limits = snapshot.now, snapshot.limits
-    timeout = task.get("execution_timeout")
+    timeout = task.execution_timeout
     error = None
     if timeout and ti.start_date and now - ti.start_date > timedelta(seconds=timeout):
         error = f"timed out after {timeout:g}s (execution_timeout)"
@@ -319,7 +317,7 @@ def _last_sign_of_life(snapshot: Snapshot, ti: TaskRecord) -> datetime:
 
 
 def _check_queued(
-    snapshot: Snapshot, ti: TaskRecord, task: dict[str, Any], ref: AttemptRef
+    snapshot: Snapshot, ti: TaskRecord, task: TaskSpec, ref: AttemptRef
 ) -> Action | None:
     if ref in snapshot.alive or ti.queued_at is None:
         return None
@@ -329,5 +327,5 @@ def _check_queued(
         state, next_try_at, error = retry.failure_outcome(task, ti, snapshot.now, error)
         return SetTaskState(ti.id, T.QUEUED, ti.try_number, state, next_try_at, error, kill=True)
     if waited > snapshot.limits.relaunch_after:
-        return Relaunch(ref, task.get("execution_timeout"))
+        return Relaunch(ref, task.execution_timeout)
     return None

@@ -5,11 +5,12 @@ The store returns them, the planner decides on them, the API renders them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from brisa.core.spec import DagSpec
+from brisa.core.spec import DagSpec, TaskSpec
 from brisa.core.states import RunState, TaskState
 
 
@@ -121,8 +122,42 @@ class AttemptRef:
 
 
 @dataclass(frozen=True)
+class CodeRef:
+    """Where the worker finds the code a run is pinned to: a commit (`sha`) of repository
+    `repo` (`subdir` inside it; `url` for a last-resort fetch of a public commit), or a
+    plain folder (`path`). Never holds a credential. Empty: the worker's own DAG folder."""
+
+    repo: str = ""
+    sha: str = ""
+    subdir: str = ""
+    url: str = ""
+    path: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "repo": self.repo,
+            "sha": self.sha,
+            "subdir": self.subdir,
+            "url": self.url,
+            "path": self.path,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, str]) -> CodeRef:
+        return cls(**{name: str(data.get(name) or "") for name in _CODE_FIELDS})
+
+
+_CODE_FIELDS = ("repo", "sha", "subdir", "url", "path")
+_DATES = ("logical_date", "data_interval_start", "data_interval_end")
+
+
+@dataclass(frozen=True)
 class WorkItem:
-    """What the worker needs to run an attempt, returned when it starts."""
+    """What the worker needs to run an attempt: the execution API's answer to its start.
+
+    `to_json` is the wire form; `from_json` reads it on the worker, tolerating the parts an
+    older API does not send (`code`, `secret_params`).
+    """
 
     team: str
     dag_id: str
@@ -135,13 +170,52 @@ class WorkItem:
     params: dict[str, Any]
     fileloc: str
     code_version: str
-    task: dict[str, Any]
+    task: TaskSpec
     upstream_values: dict[str, Any]
     # Names of the params marked secret: the worker masks their values in the log.
-    secret_params: list[str] = field(default_factory=list)
+    secret_params: tuple[str, ...] = ()
     repo: str = "dags"
-    # Where the worker finds the pinned code: repo, sha, subdir, url (git) or path (folder).
-    code: dict[str, str] = field(default_factory=dict)
+    code: CodeRef = CodeRef()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "team": self.team,
+            "dag_id": self.dag_id,
+            "task_id": self.task_id,
+            "run_id": self.run_id,
+            "try_number": self.try_number,
+            "logical_date": self.logical_date.isoformat(),
+            "data_interval_start": self.data_interval_start.isoformat(),
+            "data_interval_end": self.data_interval_end.isoformat(),
+            "params": self.params,
+            "fileloc": self.fileloc,
+            "code_version": self.code_version,
+            "task": self.task.to_json(),
+            "upstream_values": self.upstream_values,
+            "secret_params": list(self.secret_params),
+            "repo": self.repo,
+            "code": self.code.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> WorkItem:
+        dates = {name: datetime.fromisoformat(data[name]) for name in _DATES}
+        return cls(
+            team=data["team"],
+            dag_id=data["dag_id"],
+            task_id=data["task_id"],
+            run_id=data["run_id"],
+            try_number=data["try_number"],
+            params=data["params"],
+            fileloc=data["fileloc"],
+            code_version=data.get("code_version") or "",
+            task=TaskSpec.from_json(data["task"]),
+            upstream_values=data["upstream_values"],
+            secret_params=tuple(data.get("secret_params") or ()),
+            repo=data.get("repo") or "dags",
+            code=CodeRef.from_json(data.get("code") or {}),
+            **dates,
+        )
 
 
 def run_id_for(kind: str, when: datetime) -> str:

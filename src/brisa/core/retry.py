@@ -9,9 +9,10 @@ count from the task's last clear (`retry_base`), so a cleared task gets its retr
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from brisa.core.records import TaskRecord
+from brisa.core.spec import TaskSpec
 from brisa.core.states import TaskState
 
 MAX_BACKOFF_SECONDS = 24 * 3600.0
@@ -25,23 +26,23 @@ class FailureOutcome(NamedTuple):
     error: str
 
 
-def retry_delay(task: dict[str, Any], try_number: int) -> float:
+def retry_delay(task: TaskSpec, try_number: int) -> float:
     """Seconds to wait after failed try `try_number` (1-based) before the next one.
 
     With exponential backoff the delay doubles each try, capped by max_retry_delay (or a day).
     """
-    base = float(task.get("retry_delay") or 0.0)
-    if not task.get("retry_exponential_backoff"):
+    base = float(task.retry_delay or 0.0)
+    if not task.retry_exponential_backoff:
         return base
-    cap = float(task.get("max_retry_delay") or MAX_BACKOFF_SECONDS)
+    cap = float(task.max_retry_delay or MAX_BACKOFF_SECONDS)
     # 2**60 seconds outgrows any cap; a bigger exponent would overflow the float.
     exponent = min(max(try_number - 1, 0), 60)
     return min(base * 2.0**exponent, cap)
 
 
-def can_retry(task: dict[str, Any], try_number: int) -> bool:
+def can_retry(task: TaskSpec, try_number: int) -> bool:
     """Whether a task that failed on try `try_number` gets another try."""
-    return try_number <= int(task.get("retries") or 0)
+    return try_number <= int(task.retries or 0)
 
 
 def tries_since_clear(ti: TaskRecord) -> int:
@@ -49,9 +50,7 @@ def tries_since_clear(ti: TaskRecord) -> int:
     return ti.try_number - ti.retry_base
 
 
-def failure_outcome(
-    task: dict[str, Any], ti: TaskRecord, now: datetime, error: str
-) -> FailureOutcome:
+def failure_outcome(task: TaskSpec, ti: TaskRecord, now: datetime, error: str) -> FailureOutcome:
     """Failed for good, or up for retry after the task's delay (tries count from the last clear)."""
     tries = tries_since_clear(ti)
     if can_retry(task, tries):

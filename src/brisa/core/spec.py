@@ -1,21 +1,32 @@
 """Serialized DAGs: the only form of a DAG the scheduler and the API ever see.
 
-A spec is plain JSON. Its structure version is the hash of its canonical JSON, so the same
-DAG parsed twice has the same version and a changed DAG gets a new one.
+A spec is stored as plain JSON. `DagSpec.from_json` reads it into frozen, typed parts and
+`to_json` writes back exactly the JSON it read (same keys in the same order, same values),
+so a spec read and written again keeps its structure version: the hash of its canonical
+JSON. This module is the only one that knows the JSON keys of a spec.
+
+A task's kind-specific part is its `body`: one frozen class per kind (`PythonCall`,
+`ShellCommand`), chosen by the JSON's `kind`. A new kind is a new body class in `_BODIES`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+from brisa.core.trigger_rules import TriggerRule
 
 SPEC_FORMAT = 1
 
+Json = dict[str, Any]
 
-def canonical_json(spec: dict[str, Any]) -> str:
+
+def canonical_json(spec: Mapping[str, Any]) -> str:
     return json.dumps(spec, sort_keys=True, separators=(",", ":"))
 
 
@@ -27,48 +38,389 @@ def _without_lines(value: Any) -> Any:
     return value
 
 
-def structure_version(spec: dict[str, Any]) -> str:
+def structure_version(spec: Mapping[str, Any]) -> str:
     """Hash of the DAG's structure; line numbers are left out so that editing a comment
     does not make a new version."""
     return hashlib.sha256(canonical_json(_without_lines(spec)).encode()).hexdigest()[:16]
 
 
+def _freeze(obj: object, name: str) -> None:
+    """Make a mapping field read-only: decoded specs are cached and shared between threads."""
+    value = getattr(obj, name)
+    if not isinstance(value, MappingProxyType):
+        object.__setattr__(obj, name, MappingProxyType(dict(value)))
+
+
+# --- schedules -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ManualSchedule:
+    """Runs only when triggered."""
+
+    kind: ClassVar[str] = "manual"
+
+    def to_json(self) -> Json:
+        return {"kind": self.kind}
+
+
+@dataclass(frozen=True)
+class IntervalSchedule:
+    """Runs every `seconds`, counted from the start date."""
+
+    seconds: float
+    kind: ClassVar[str] = "interval"
+
+    def to_json(self) -> Json:
+        return {"kind": self.kind, "seconds": self.seconds}
+
+
+@dataclass(frozen=True)
+class CronSchedule:
+    """Runs at the fire times of a 5-field cron expression in an IANA time zone."""
+
+    expr: str
+    timezone: str
+    kind: ClassVar[str] = "cron"
+
+    def to_json(self) -> Json:
+        return {"kind": self.kind, "expr": self.expr, "timezone": self.timezone}
+
+
+ScheduleSpec = ManualSchedule | IntervalSchedule | CronSchedule
+
+
+def schedule_from_json(data: Mapping[str, Any]) -> ScheduleSpec:
+    kind = data["kind"]
+    if kind == ManualSchedule.kind:
+        return ManualSchedule()
+    if kind == IntervalSchedule.kind:
+        return IntervalSchedule(data["seconds"])
+    if kind == CronSchedule.kind:
+        return CronSchedule(data["expr"], data["timezone"])
+    raise ValueError(f"unknown schedule kind {kind!r}")
+
+
+# --- params ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """A declared run parameter. Optional parts are absent from the JSON when not declared
+    (`required` means no `default` key: a `None` default is a default)."""
+
+    type: str | None = None
+    description: str = ""
+    required: bool = True
+    default: Any = None
+    enum: tuple[Any, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    secret: bool = False
+
+    def to_json(self) -> Json:
+        out: Json = {"type": self.type, "description": self.description}
+        if not self.required:
+            out["default"] = self.default
+        if self.enum is not None:
+            out["enum"] = list(self.enum)
+        if self.minimum is not None:
+            out["minimum"] = self.minimum
+        if self.maximum is not None:
+            out["maximum"] = self.maximum
+        if self.secret:
+            out["secret"] = True
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ParamSpec:
+        return cls(
+            type=data["type"],
+            description=data["description"],
+            required="default" not in data,
+            default=data.get("default"),
+            enum=tuple(data["enum"]) if "enum" in data else None,
+            minimum=data.get("minimum"),
+            maximum=data.get("maximum"),
+            secret=bool(data.get("secret", False)),
+        )
+
+
+# --- task bodies -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Binding:
+    """An argument of a Python task, in one of three shapes:
+
+    {"value": <JSON>}                 a plain value, given as it is
+    {"ref": "extract"}                the return value of task `extract`
+    {"refs": ["a", "b"]}              a list of return values, in that order
+    {"refs": {"left": "a", ...}}      a dict of return values, by key
+    """
+
+    ref: str | None = None
+    refs: tuple[str, ...] | Mapping[str, str] | None = None
+    value: Any = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.refs, Mapping):
+            _freeze(self, "refs")
+        elif self.refs is not None:
+            object.__setattr__(self, "refs", tuple(self.refs))
+
+    def task_ids(self) -> list[str]:
+        """The tasks whose return values this argument takes."""
+        if self.ref is not None:
+            return [self.ref]
+        if isinstance(self.refs, Mapping):
+            return list(self.refs.values())
+        return list(self.refs or ())
+
+    def resolve(self, upstream: Mapping[str, Any]) -> Any:
+        """The argument's value, with `upstream` the return values by task id (a missing one,
+        e.g. of an upstream task that was skipped, is None)."""
+        if self.ref is not None:
+            return upstream.get(self.ref)
+        if isinstance(self.refs, Mapping):
+            return {key: upstream.get(task_id) for key, task_id in self.refs.items()}
+        if self.refs is not None:
+            return [upstream.get(task_id) for task_id in self.refs]
+        return self.value
+
+    def to_json(self) -> Json:
+        if self.ref is not None:
+            return {"ref": self.ref}
+        if isinstance(self.refs, Mapping):
+            return {"refs": dict(self.refs)}
+        if self.refs is not None:
+            return {"refs": list(self.refs)}
+        return {"value": self.value}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Binding:
+        if "ref" in data:
+            return cls(ref=data["ref"])
+        if "refs" in data:
+            refs = data["refs"]
+            return cls(refs=dict(refs) if isinstance(refs, Mapping) else tuple(refs))
+        return cls(value=data["value"])
+
+
+@dataclass(frozen=True)
+class PythonCall:
+    """Calls `function` (found by task id in the DAG file) with bound arguments."""
+
+    function: str
+    args: tuple[Binding, ...] = ()
+    kwargs: Mapping[str, Binding] = field(default_factory=dict)
+    kind: ClassVar[str] = "python"
+
+    def __post_init__(self) -> None:
+        _freeze(self, "kwargs")
+
+    def refs(self) -> set[str]:
+        """The upstream tasks whose return values this call receives."""
+        bindings = [*self.args, *self.kwargs.values()]
+        return {task_id for b in bindings for task_id in b.task_ids()}
+
+    def to_json(self) -> Json:
+        return {
+            "function": self.function,
+            "args": [b.to_json() for b in self.args],
+            "kwargs": {k: b.to_json() for k, b in self.kwargs.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PythonCall:
+        return cls(
+            function=data["function"],
+            args=tuple(Binding.from_json(b) for b in data["args"]),
+            kwargs={k: Binding.from_json(b) for k, b in data["kwargs"].items()},
+        )
+
+
+@dataclass(frozen=True)
+class ShellCommand:
+    """Runs `command` with /bin/sh; command and env values are templated."""
+
+    command: str
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    kind: ClassVar[str] = "shell"
+
+    def __post_init__(self) -> None:
+        _freeze(self, "env")
+
+    def refs(self) -> set[str]:
+        return set()
+
+    def to_json(self) -> Json:
+        return {"command": self.command, "env": dict(self.env), "cwd": self.cwd}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ShellCommand:
+        return cls(command=data["command"], env=dict(data["env"]), cwd=data["cwd"])
+
+
+TaskBody = PythonCall | ShellCommand
+
+_BODIES: dict[str, Callable[[Mapping[str, Any]], TaskBody]] = {
+    PythonCall.kind: PythonCall.from_json,
+    ShellCommand.kind: ShellCommand.from_json,
+}
+
+
+# --- tasks and DAGs --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A task as the scheduler and the worker see it: what it waits for, how it retries,
+    and its kind-specific `body`."""
+
+    task_id: str
+    body: TaskBody
+    upstream: tuple[str, ...] = ()
+    trigger_rule: TriggerRule = TriggerRule.ALL_SUCCESS
+    retries: int = 0
+    retry_delay: float = 0.0
+    retry_exponential_backoff: bool = False
+    max_retry_delay: float | None = None
+    execution_timeout: float | None = None
+    doc: str = ""
+    lineno: int | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.body.kind
+
+    def to_json(self) -> Json:
+        return {
+            "task_id": self.task_id,
+            "kind": self.body.kind,
+            "upstream": list(self.upstream),
+            "trigger_rule": self.trigger_rule.value,
+            "retries": self.retries,
+            "retry_delay": self.retry_delay,
+            "retry_exponential_backoff": self.retry_exponential_backoff,
+            "max_retry_delay": self.max_retry_delay,
+            "execution_timeout": self.execution_timeout,
+            "doc": self.doc,
+            "lineno": self.lineno,
+            **self.body.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TaskSpec:
+        body = _BODIES.get(data["kind"])
+        if body is None:
+            raise ValueError(f"task {data['task_id']!r} has an unknown kind {data['kind']!r}")
+        return cls(
+            task_id=data["task_id"],
+            body=body(data),
+            upstream=tuple(data["upstream"]),
+            trigger_rule=TriggerRule(data["trigger_rule"]),
+            retries=data["retries"],
+            retry_delay=data["retry_delay"],
+            retry_exponential_backoff=data["retry_exponential_backoff"],
+            max_retry_delay=data["max_retry_delay"],
+            execution_timeout=data["execution_timeout"],
+            doc=data["doc"],
+            lineno=data["lineno"],
+        )
+
+
+def _date(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
 @dataclass(frozen=True)
 class DagSpec:
-    """Read-only accessors over a spec dict, for the scheduler and the API."""
+    """A serialized DAG, read-only, for the scheduler, the API and the worker.
 
-    raw: dict[str, Any]
+    `tasks` and `params` keep the order of the JSON (sorted by id and name).
+    """
 
-    @property
-    def dag_id(self) -> str:
-        return str(self.raw["dag_id"])
+    dag_id: str
+    fileloc: str
+    lineno: int | None
+    description: str
+    schedule: ScheduleSpec
+    start_date: datetime | None
+    end_date: datetime | None
+    catchup: bool
+    params: Mapping[str, ParamSpec]
+    max_active_runs: int
+    max_active_tasks: int
+    dagrun_timeout: float | None
+    tags: tuple[str, ...]
+    tasks: Mapping[str, TaskSpec]
+    format: int = SPEC_FORMAT
 
-    @property
-    def schedule(self) -> dict[str, Any]:
-        return dict(self.raw["schedule"])
+    def __post_init__(self) -> None:
+        _freeze(self, "params")
+        _freeze(self, "tasks")
 
-    @property
-    def start_date(self) -> datetime | None:
-        value = self.raw.get("start_date")
-        return datetime.fromisoformat(value) if value else None
+    def to_json(self) -> Json:
+        return {
+            "format": self.format,
+            "dag_id": self.dag_id,
+            "fileloc": self.fileloc,
+            "lineno": self.lineno,
+            "description": self.description,
+            "schedule": self.schedule.to_json(),
+            "start_date": _iso(self.start_date),
+            "end_date": _iso(self.end_date),
+            "catchup": self.catchup,
+            "params": {name: p.to_json() for name, p in self.params.items()},
+            "max_active_runs": self.max_active_runs,
+            "max_active_tasks": self.max_active_tasks,
+            "dagrun_timeout": self.dagrun_timeout,
+            "tags": list(self.tags),
+            "tasks": [t.to_json() for t in self.tasks.values()],
+        }
 
-    @property
-    def end_date(self) -> datetime | None:
-        value = self.raw.get("end_date")
-        return datetime.fromisoformat(value) if value else None
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DagSpec:
+        tasks = [TaskSpec.from_json(t) for t in data["tasks"]]
+        return cls(
+            format=data["format"],
+            dag_id=data["dag_id"],
+            fileloc=data["fileloc"],
+            lineno=data["lineno"],
+            description=data["description"],
+            schedule=schedule_from_json(data["schedule"]),
+            start_date=_date(data["start_date"]),
+            end_date=_date(data["end_date"]),
+            catchup=data["catchup"],
+            params={name: ParamSpec.from_json(p) for name, p in data["params"].items()},
+            max_active_runs=data["max_active_runs"],
+            max_active_tasks=data["max_active_tasks"],
+            dagrun_timeout=data["dagrun_timeout"],
+            tags=tuple(data["tags"]),
+            tasks={t.task_id: t for t in tasks},
+        )
 
-    @property
-    def tasks(self) -> dict[str, dict[str, Any]]:
-        return {t["task_id"]: t for t in self.raw["tasks"]}
+    def structure_version(self) -> str:
+        return structure_version(self.to_json())
 
-    @property
-    def params(self) -> dict[str, dict[str, Any]]:
-        return dict(self.raw.get("params", {}))
+    def param_defaults(self) -> dict[str, Any]:
+        """The params that have a default, with it: the conf of a scheduled run."""
+        return {name: p.default for name, p in self.params.items() if not p.required}
+
+    def secret_params(self) -> tuple[str, ...]:
+        """Names of the params marked secret, sorted: the worker masks their values."""
+        return tuple(sorted(name for name, p in self.params.items() if p.secret))
 
     def downstream(self) -> dict[str, set[str]]:
         down: dict[str, set[str]] = {tid: set() for tid in self.tasks}
         for tid, t in self.tasks.items():
-            for up in t["upstream"]:
+            for up in t.upstream:
                 down[up].add(tid)
         return down
 

@@ -1,6 +1,6 @@
 """When a DAG runs: cron in a time zone, a fixed interval, or manual only.
 
-Pure functions over the serialized schedule spec. A run for fire time `t` has logical date
+Pure functions over the typed schedule spec (`core.spec`). A run for fire time `t` has logical date
 `t` and the data interval `[previous fire, t)`. All datetimes returned are UTC.
 """
 
@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
 
+from brisa.core.spec import CronSchedule, IntervalSchedule, ManualSchedule, ScheduleSpec
 from brisa.errors import InvalidInput
 
 PRESETS = {
@@ -24,8 +24,6 @@ PRESETS = {
     "@yearly": "0 0 1 1 *",
     "@annually": "0 0 1 1 *",
 }
-
-ScheduleSpec = dict[str, Any]
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -41,11 +39,11 @@ def parse_schedule(schedule: str | timedelta | None, timezone: str = "UTC") -> S
     """Validate an author's schedule and turn it into its serialized form."""
     _zone(timezone)
     if schedule is None or schedule == "@manual":
-        return {"kind": "manual"}
+        return ManualSchedule()
     if isinstance(schedule, timedelta):
         if schedule.total_seconds() <= 0:
             raise InvalidInput(f"an interval schedule must be positive, got {schedule}")
-        return {"kind": "interval", "seconds": schedule.total_seconds()}
+        return IntervalSchedule(schedule.total_seconds())
     if not isinstance(schedule, str):
         raise InvalidInput(
             f"schedule must be a cron string, a timedelta or None, got {type(schedule).__name__}"
@@ -59,32 +57,44 @@ def parse_schedule(schedule: str | timedelta | None, timezone: str = "UTC") -> S
         CronSim(expr, datetime(2000, 1, 1, tzinfo=UTC))
     except CronSimError as exc:
         raise InvalidInput(f"invalid cron {schedule!r}: {exc}") from exc
-    return {"kind": "cron", "expr": expr, "timezone": timezone}
+    return CronSchedule(expr, timezone)
 
 
 def describe(spec: ScheduleSpec) -> str:
-    if spec["kind"] == "cron":
-        return f"{spec['expr']} ({spec['timezone']})"
-    if spec["kind"] == "interval":
-        return f"every {timedelta(seconds=spec['seconds'])}"
+    if isinstance(spec, CronSchedule):
+        return f"{spec.expr} ({spec.timezone})"
+    if isinstance(spec, IntervalSchedule):
+        return f"every {timedelta(seconds=spec.seconds)}"
     return "manual"
+
+
+def _cron(spec: ScheduleSpec) -> CronSchedule:
+    if not isinstance(spec, CronSchedule):
+        raise AssertionError(f"a {spec.kind} schedule has no fire times of its own")
+    return spec
+
+
+def _cron_before(spec: ScheduleSpec, local_after: datetime) -> datetime:
+    """The last cron fire strictly before `local_after` (in the schedule's zone), in UTC."""
+    cron = _cron(spec)
+    local = local_after.astimezone(_zone(cron.timezone))
+    return next(iter(CronSim(cron.expr, local, reverse=True))).astimezone(UTC)
 
 
 def _fires_after(spec: ScheduleSpec, after: datetime) -> Iterator[datetime]:
     """Fire times strictly after `after`, ascending, in UTC."""
-    if spec["kind"] == "cron":
-        local = after.astimezone(_zone(spec["timezone"]))
-        for t in CronSim(spec["expr"], local):
-            yield t.astimezone(UTC)
-    raise AssertionError("only cron specs iterate")
+    cron = _cron(spec)
+    local = after.astimezone(_zone(cron.timezone))
+    for t in CronSim(cron.expr, local):
+        yield t.astimezone(UTC)
+    raise AssertionError("cron fire times never end")
 
 
 def previous_fire(spec: ScheduleSpec, before: datetime, start: datetime) -> datetime:
     """The last fire time strictly before `before`, or `before` minus one period for intervals."""
-    if spec["kind"] == "interval":
-        return before - timedelta(seconds=spec["seconds"])
-    local = before.astimezone(_zone(spec["timezone"]))
-    return next(iter(CronSim(spec["expr"], local, reverse=True))).astimezone(UTC)
+    if isinstance(spec, IntervalSchedule):
+        return before - timedelta(seconds=spec.seconds)
+    return _cron_before(spec, before)
 
 
 def first_run(spec: ScheduleSpec, start: datetime) -> datetime:
@@ -93,8 +103,8 @@ def first_run(spec: ScheduleSpec, start: datetime) -> datetime:
     A daily DAG starting 2026-01-01 first runs at 2026-01-02 00:00 for the interval
     [01-01, 01-02): no run ever covers time before the start date.
     """
-    if spec["kind"] == "interval":
-        return start + timedelta(seconds=spec["seconds"])
+    if isinstance(spec, IntervalSchedule):
+        return start + timedelta(seconds=spec.seconds)
     fires = _fires_after(spec, start - timedelta(microseconds=1))
     # In a fall-back hour, local times repeat: a fire found just before `start` may lie
     # before it in UTC. Only fires at or after `start` count.
@@ -105,8 +115,8 @@ def first_run(spec: ScheduleSpec, start: datetime) -> datetime:
 def first_fire_at_or_after(spec: ScheduleSpec, start: datetime, at: datetime) -> datetime:
     """The first fire time >= `at` (and not before the first run)."""
     at = max(at, first_run(spec, start))
-    if spec["kind"] == "interval":
-        step = spec["seconds"]
+    if isinstance(spec, IntervalSchedule):
+        step = spec.seconds
         k = -(-(at - start).total_seconds() // step)  # ceiling division
         return start + timedelta(seconds=k * step)
     return next(_fires_after(spec, at - timedelta(microseconds=1)))
@@ -116,12 +126,11 @@ def latest_fire_at_or_before(spec: ScheduleSpec, start: datetime, at: datetime) 
     """The last fire time <= `at` that is not before the first run, if any."""
     if at < first_run(spec, start):
         return None
-    if spec["kind"] == "interval":
-        step = spec["seconds"]
+    if isinstance(spec, IntervalSchedule):
+        step = spec.seconds
         k = (at - start).total_seconds() // step
         return start + timedelta(seconds=k * step)
-    local = (at + timedelta(microseconds=1)).astimezone(_zone(spec["timezone"]))
-    return next(iter(CronSim(spec["expr"], local, reverse=True))).astimezone(UTC)
+    return _cron_before(spec, at + timedelta(microseconds=1))
 
 
 def due_fires(
@@ -139,7 +148,7 @@ def due_fires(
     With catchup every missed fire is returned (oldest first, at most `limit`); without it
     only the most recent one, so a DAG that was paused for a week runs once, not 7 times.
     """
-    if spec["kind"] == "manual" or limit <= 0:
+    if isinstance(spec, ManualSchedule) or limit <= 0:
         return []
     horizon = min(now, end) if end else now
     if not catchup:
@@ -167,7 +176,7 @@ def next_fire(
     due = due_fires(spec, start=start, end=end, last=last, now=now, catchup=catchup, limit=1)
     if due:
         return due[0]
-    if spec["kind"] == "manual":
+    if isinstance(spec, ManualSchedule):
         return None
     after = max(last + timedelta(microseconds=1) if last else start, now)
     fire = first_fire_at_or_after(spec, start, after)

@@ -36,7 +36,7 @@ def parse_file(root: Path, rel: str) -> dict[str, Any]:
     if error is None:
         try:
             _check_unique(dags)
-            specs = [serialize(dag, rel) for dag in dags]
+            specs = [serialize(dag, rel).to_json() for dag in dags]
             return {"file": rel, "dags": specs, "error": None}
         except (BrisaError, TypeError, ValueError) as exc:
             return {

@@ -24,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from brisa.core.spec import DagSpec
 from brisa.errors import Conflict
 from brisa.store import Store
 
@@ -78,8 +79,14 @@ def looks_like_dag_file(path: Path) -> bool:
 @dataclass(frozen=True)
 class ParseResult:
     file: str
-    dags: list[dict[str, Any]]
+    dags: list[DagSpec]
     error: dict[str, Any] | None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ParseResult:
+        """One line of the parsing child's output."""
+        specs = [DagSpec.from_json(spec) for spec in data["dags"]]
+        return cls(data["file"], specs, data["error"])
 
 
 def parse_files(root: Path, files: list[str], timeout: float) -> list[ParseResult]:
@@ -124,7 +131,7 @@ def _parse_batch(root: Path, files: list[str], timeout: float) -> list[ParseResu
                 break
             buffer += chunk
             *lines, buffer = buffer.split(b"\n")
-            results += [ParseResult(**json.loads(line)) for line in lines if line]
+            results += [ParseResult.from_json(json.loads(line)) for line in lines if line]
     if len(results) < len(files):
         return [
             *results,
@@ -220,7 +227,7 @@ class DagProcessor:
         for result in results:
             # A file that fails to import keeps its last good DAGs.
             if result.error is None:
-                keep = [spec["dag_id"] for spec in result.dags]
+                keep = [spec.dag_id for spec in result.dags]
                 self.store.retire_dags(self.team, repo=self.repo, fileloc=result.file, keep=keep)
 
     def _store_result(self, result: ParseResult) -> None:
@@ -237,7 +244,7 @@ class DagProcessor:
                     repo=self.repo,
                 )
             except Conflict as exc:
-                error = {"lineno": spec.get("lineno"), "message": str(exc), "traceback": ""}
+                error = {"lineno": spec.lineno, "message": str(exc), "traceback": ""}
         if error:
             log.warning("import error in %s: %s", result.file, error["message"])
             self.store.record_import_error(

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from brisa.core.records import CodeRef
 from brisa.errors import BrisaError, InvalidInput, NotFound
 from brisa.repos.layout import Lease, RepoLayout, is_sha, tarball_key
 
@@ -75,24 +76,24 @@ class _Miss(Exception):
 
 
 def materialise(
-    code: Mapping[str, str],
+    code: CodeRef,
     *,
     repos_root: Path | None,
     cache_root: Path | None,
     objects: ObjectStore | None,
     timeout: float,
 ) -> Materialised:
-    """The code described by a work item's `code` ({repo, sha, subdir, url, path}), leased.
+    """The code described by a work item's `code` (a commit, or a plain folder), leased.
 
     `repos_root` is where the syncer keeps snapshots (None or missing on another machine),
     `cache_root` a folder this process may write to, `objects` the store holding snapshot
     tarballs, `timeout` the limit of each git command. Raises CodeUnavailable when nothing
     worked, and InvalidInput for a malformed `code`.
     """
-    repo, sha, subdir = code.get("repo", ""), code.get("sha", ""), code.get("subdir", "")
+    repo, sha, subdir = code.repo, code.sha, code.subdir
     _check(repo, sha, subdir)
     if not sha:
-        return _folder(repo, code.get("path", ""), subdir)
+        return _folder(repo, code.path, subdir)
     tried: list[str] = []
     found = _local_snapshot(repos_root, repo, sha, tried)
     if found is None:
@@ -160,7 +161,7 @@ def _leased(layout: RepoLayout, sha: str, tried: list[str]) -> Lease | None:
 
 def _cached(
     cache_root: Path | None,
-    code: Mapping[str, str],
+    code: CodeRef,
     objects: ObjectStore | None,
     timeout: float,
     tried: list[str],
@@ -169,7 +170,7 @@ def _cached(
     if cache_root is None:
         tried.append("no code cache to download it into (BRISA_CODE_CACHE is not set)")
         return None
-    layout, sha = RepoLayout.of(cache_root, code["repo"]), code["sha"]
+    layout, sha = RepoLayout.of(cache_root, code.repo), code.sha
     target = layout.snapshot_dir(sha)
     try:
         lease = layout.lease(sha)
@@ -181,7 +182,7 @@ def _cached(
             return (target, CACHE, lease)
         fills: list[tuple[str, Callable[[Path], str]]] = [
             (TARBALL, lambda scratch: _from_tarball(objects, layout.name, sha, scratch)),
-            (FETCH, lambda scratch: _from_git(code.get("url", ""), sha, scratch, timeout)),
+            (FETCH, lambda scratch: _from_git(code.url, sha, scratch, timeout)),
         ]
         for source, fill in fills:
             if _fill(layout, sha, fill, tried):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from brisa.store.attempts import AttemptStore
-from brisa.store.catalog import CatalogStore
+from brisa.store.catalog import CatalogStore, SpecCache
 from brisa.store.engine import create_engine
 from brisa.store.migrate import upgrade
 from brisa.store.operations import OperationsStore
@@ -24,6 +24,7 @@ class Store(CatalogStore, RunStore, OperationsStore, AttemptStore, RepoStore):
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+        self.specs = SpecCache()
 
     @property
     def backend(self) -> str:

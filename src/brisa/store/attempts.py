@@ -3,43 +3,38 @@ attempt's try number, so a stale worker can never overwrite a newer attempt."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from brisa.core import bindings
 from brisa.core.records import AttemptRef, TaskRecord, WorkItem
+from brisa.core.spec import DagSpec, TaskSpec
 from brisa.core.states import ATTEMPT_OUTCOMES, TaskState
 from brisa.errors import Conflict, NotFound
 from brisa.store.engine import WRITE
 from brisa.store.guards import guarded_update
 from brisa.store.runs import _TASK_FIELDS, _task_record
-from brisa.store.tables import dag_runs, dag_versions, task_attempts, task_instances
-
-
-def _refs(task: dict[str, Any]) -> set[str]:
-    args = [*task.get("args", []), *task.get("kwargs", {}).values()]
-    return {task_id for binding in args for task_id in bindings.refs_of(binding)}
+from brisa.store.tables import dag_runs, task_attempts, task_instances
 
 
 class AttemptStore:
     engine: sa.Engine
+    version_spec: Callable[[int], DagSpec]  # from CatalogStore: decoded once per version
 
-    def task_for(self, ref: AttemptRef) -> tuple[TaskRecord, dict[str, Any]]:
+    def task_for(self, ref: AttemptRef) -> tuple[TaskRecord, TaskSpec]:
         """The task instance behind an attempt and its task spec, from the run's version."""
         query = (
-            sa.select(*[task_instances.c[n] for n in _TASK_FIELDS], dag_versions.c.spec)
+            sa.select(*[task_instances.c[n] for n in _TASK_FIELDS], dag_runs.c.version_id)
             .join(dag_runs, dag_runs.c.id == task_instances.c.run_pk)
-            .join(dag_versions, dag_versions.c.id == dag_runs.c.version_id)
             .where(task_instances.c.id == ref.ti_id)
         )
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
         if row is None:
             raise NotFound(f"no task instance {ref.ti_id}")
-        spec = next(t for t in row.spec["tasks"] if t["task_id"] == row.task_id)
-        return _task_record(row), spec
+        return _task_record(row), self.version_spec(row.version_id).tasks[row.task_id]
 
     def _task_only(self, ref: AttemptRef) -> TaskRecord:
         """The task instance alone: no DAG spec to decode (start is a hot path)."""
@@ -91,19 +86,8 @@ class AttemptStore:
     def _work_item(self, ti: TaskRecord) -> WorkItem:
         with self.engine.connect() as conn:
             run = conn.execute(sa.select(dag_runs).where(dag_runs.c.id == ti.run_pk)).one()
-            version = conn.execute(
-                sa.select(dag_versions.c.spec).where(dag_versions.c.id == run.version_id)
-            ).one()
-            task = next(t for t in version.spec["tasks"] if t["task_id"] == ti.task_id)
-            upstream = {}
-            refs = _refs(task)
-            if refs:
-                rows = conn.execute(
-                    sa.select(task_instances.c.task_id, task_instances.c.return_value).where(
-                        task_instances.c.run_pk == ti.run_pk, task_instances.c.task_id.in_(refs)
-                    )
-                )
-                upstream = {r.task_id: r.return_value for r in rows}
+        spec = self.version_spec(run.version_id)
+        task = spec.tasks[ti.task_id]
         return WorkItem(
             team=run.team,
             dag_id=run.dag_id,
@@ -114,15 +98,23 @@ class AttemptStore:
             data_interval_start=run.data_interval_start,
             data_interval_end=run.data_interval_end,
             params=run.conf,
-            fileloc=version.spec["fileloc"],
+            fileloc=spec.fileloc,
             code_version=run.code_version,
             repo=run.repo,
             task=task,
-            upstream_values=upstream,
-            secret_params=sorted(
-                name for name, p in version.spec.get("params", {}).items() if p.get("secret")
-            ),
+            upstream_values=self._upstream_values(ti.run_pk, task.body.refs()),
+            secret_params=spec.secret_params(),
         )
+
+    def _upstream_values(self, run_pk: int, refs: set[str]) -> dict[str, Any]:
+        """Return values of the upstream tasks `refs` of a run, by task id."""
+        if not refs:
+            return {}
+        query = sa.select(task_instances.c.task_id, task_instances.c.return_value).where(
+            task_instances.c.run_pk == run_pk, task_instances.c.task_id.in_(refs)
+        )
+        with self.engine.connect() as conn:
+            return {r.task_id: r.return_value for r in conn.execute(query)}
 
     def heartbeat(self, ref: AttemptRef, now: datetime) -> bool:
         """Record that the worker is alive; False means it must stop (no longer current)."""

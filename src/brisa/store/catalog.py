@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +18,31 @@ from brisa.store.tables import dag_versions, dags, import_errors
 _DAG_COLUMNS: list[Any] = [dags, dag_versions.c.spec, dag_versions.c.structure_hash]
 
 
-def _dag_record(row: Any) -> DagRecord:
+class SpecCache:
+    """Specs decoded once per version id. Version rows are never updated in place, so an
+    entry cannot go stale; the oldest entries go when the cache is full."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._specs: dict[int, DagSpec] = {}
+        self._lock = threading.Lock()
+
+    def get(self, version_id: int, data: Mapping[str, Any]) -> DagSpec:
+        """The spec of `version_id`, decoded from its stored JSON `data` if not known yet."""
+        spec = self._specs.get(version_id)
+        if spec is None:
+            spec = DagSpec.from_json(data)
+            with self._lock:
+                self._specs[version_id] = spec
+                while len(self._specs) > self.size:
+                    del self._specs[next(iter(self._specs))]
+        return spec
+
+    def known(self, version_id: int) -> DagSpec | None:
+        return self._specs.get(version_id)
+
+
+def _dag_record(row: Any, specs: SpecCache) -> DagRecord:
     return DagRecord(
         team=row.team,
         dag_id=row.dag_id,
@@ -26,7 +51,7 @@ def _dag_record(row: Any) -> DagRecord:
         is_active=row.is_active,
         is_paused=row.is_paused,
         last_parsed_at=row.last_parsed_at,
-        spec=DagSpec(row.spec),
+        spec=specs.get(row.version_id, row.spec),
         code_version=row.code_version,
         structure_hash=row.structure_hash,
         repo=row.repo,
@@ -35,6 +60,7 @@ def _dag_record(row: Any) -> DagRecord:
 
 class CatalogStore:
     engine: sa.Engine
+    specs: SpecCache
 
     @property
     def _writer(self) -> sa.Engine:
@@ -43,7 +69,7 @@ class CatalogStore:
     def publish_dag(
         self,
         team: str,
-        spec: dict[str, Any],
+        spec: DagSpec,
         *,
         fileloc: str,
         code_version: str,
@@ -56,7 +82,8 @@ class CatalogStore:
         commit that has it. Raises Conflict when another active file of the team (in any of
         its repositories) already defines this DAG id.
         """
-        dag_id, digest = spec["dag_id"], structure_version(spec)
+        data = spec.to_json()
+        dag_id, digest = spec.dag_id, structure_version(data)
         with self._writer.begin() as conn:
             existing = conn.execute(
                 sa.select(dags.c.fileloc, dags.c.repo, dags.c.is_active).where(
@@ -76,7 +103,7 @@ class CatalogStore:
                     f"DAG id {dag_id!r} is already defined in {existing.fileloc} of repository "
                     f"{existing.repo!r}; DAG ids must be unique within a team"
                 )
-            version_id = self._version_id(conn, team, spec, digest, code_version, now)
+            version_id = self._version_id(conn, (team, dag_id), data, digest, code_version, now)
             values = {
                 "fileloc": fileloc,
                 "version_id": version_id,
@@ -100,18 +127,20 @@ class CatalogStore:
     @staticmethod
     def _version_id(
         conn: sa.Connection,
-        team: str,
-        spec: dict[str, Any],
+        dag: tuple[str, str],
+        data: dict[str, Any],
         digest: str,
         code_version: str,
         now: datetime,
     ) -> int:
-        """The version row of this structure (the first commit that had it), made if new."""
+        """The version row of this structure (the first commit that had it), made if new.
+        `data` is the spec's JSON form, stored as it is."""
+        team, dag_id = dag
         version_id = conn.execute(
             sa.select(dag_versions.c.id)
             .where(
                 dag_versions.c.team == team,
-                dag_versions.c.dag_id == spec["dag_id"],
+                dag_versions.c.dag_id == dag_id,
                 dag_versions.c.structure_hash == digest,
             )
             .order_by(dag_versions.c.id)
@@ -121,10 +150,10 @@ class CatalogStore:
             version_id = conn.execute(
                 dag_versions.insert().values(
                     team=team,
-                    dag_id=spec["dag_id"],
+                    dag_id=dag_id,
                     structure_hash=digest,
                     code_version=code_version,
-                    spec=spec,
+                    spec=data,
                     created_at=now,
                 )
             ).inserted_primary_key[0]  # type: ignore[index]
@@ -245,7 +274,7 @@ class CatalogStore:
         if not include_inactive:
             query = query.where(dags.c.is_active.is_(True))
         with self.engine.connect() as conn:
-            return [_dag_record(row) for row in conn.execute(query)]
+            return [_dag_record(row, self.specs) for row in conn.execute(query)]
 
     def get_dag(self, team: str, dag_id: str) -> DagRecord:
         found = self.list_dags(team, dag_id=dag_id)
@@ -272,4 +301,16 @@ class CatalogStore:
         query = sa.select(dag_versions.c.id, dag_versions.c.spec, dag_versions.c.code_version)
         with self.engine.connect() as conn:
             rows = conn.execute(query.where(dag_versions.c.id.in_(ids)))
-            return {row.id: (DagSpec(row.spec), row.code_version) for row in rows}
+            return {row.id: (self.specs.get(row.id, row.spec), row.code_version) for row in rows}
+
+    def version_spec(self, version_id: int) -> DagSpec:
+        """The spec of one version, read from the database only the first time."""
+        known = self.specs.known(version_id)
+        if known is not None:
+            return known
+        query = sa.select(dag_versions.c.spec).where(dag_versions.c.id == version_id)
+        with self.engine.connect() as conn:
+            data = conn.execute(query).scalar()
+        if data is None:
+            raise NotFound(f"no DAG version {version_id}")
+        return self.specs.get(version_id, data)

@@ -26,11 +26,12 @@ import sys
 import threading
 import time
 import traceback
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from brisa.authoring.context import TaskContext
+from brisa.core.records import WorkItem
+from brisa.core.spec import ShellCommand
 from brisa.errors import BrisaError
 from brisa.logs.capture import utc_stamp
 from brisa.logs.masking import env_secrets, param_secrets
@@ -101,22 +102,22 @@ def _heartbeat(
             _log(f"heartbeat failed: {exc}")
 
 
-def _context(item: dict[str, Any]) -> TaskContext:
+def _context(item: WorkItem) -> TaskContext:
     return TaskContext(
-        team=item["team"],
-        dag_id=item["dag_id"],
-        task_id=item["task_id"],
-        run_id=item["run_id"],
-        try_number=item["try_number"],
-        logical_date=datetime.fromisoformat(item["logical_date"]),
-        data_interval_start=datetime.fromisoformat(item["data_interval_start"]),
-        data_interval_end=datetime.fromisoformat(item["data_interval_end"]),
-        params=item["params"],
-        code_version=item.get("code_version") or None,
+        team=item.team,
+        dag_id=item.dag_id,
+        task_id=item.task_id,
+        run_id=item.run_id,
+        try_number=item.try_number,
+        logical_date=item.logical_date,
+        data_interval_start=item.data_interval_start,
+        data_interval_end=item.data_interval_end,
+        params=item.params,
+        code_version=item.code_version or None,
     )
 
 
-def execute(item: dict[str, Any], dags_folder: Path) -> Outcome:
+def execute(item: WorkItem, dags_folder: Path) -> Outcome:
     """Run the task described by a work item (from the execution API's start call)."""
     try:
         return _execute(item, dags_folder)
@@ -125,32 +126,32 @@ def execute(item: dict[str, Any], dags_folder: Path) -> Outcome:
         return Outcome(False, error=f"{type(exc).__name__}: {exc}")
 
 
-def _execute(item: dict[str, Any], dags_folder: Path) -> Outcome:
-    task, ctx = item["task"], _context(item)
-    if task["kind"] == "shell":
-        return run_shell(task, ctx, dags_folder)
+def _execute(item: WorkItem, dags_folder: Path) -> Outcome:
+    body, ctx = item.task.body, _context(item)
+    if isinstance(body, ShellCommand):
+        return run_shell(body, ctx, dags_folder)
     from brisa.authoring.loader import load_file
 
-    dags, error = load_file(dags_folder / item["fileloc"], dags_folder)
+    dags, error = load_file(dags_folder / item.fileloc, dags_folder)
     if error is not None:
         print(error.traceback, file=sys.stderr)
         return Outcome(False, error=f"cannot import {error.filename}: {error.message}")
-    dag = next((d for d in dags if d.dag_id == item["dag_id"]), None)
-    found = dag.tasks.get(item["task_id"]) if dag else None
+    dag = next((d for d in dags if d.dag_id == item.dag_id), None)
+    found = dag.tasks.get(item.task_id) if dag else None
     fn = getattr(found, "fn", None)
     if fn is None:
         return Outcome(
             False,
-            error=f"task {item['task_id']} is no longer a Python task of "
-            f"DAG {item['dag_id']} in {item['fileloc']}",
+            error=f"task {item.task_id} is no longer a Python task of "
+            f"DAG {item.dag_id} in {item.fileloc}",
         )
-    return run_python(fn, task, ctx, item["upstream_values"])
+    return run_python(fn, body, ctx, item.upstream_values)
 
 
-def _code_root(item: dict[str, Any], config: WorkerEnv) -> tuple[Path, Materialised | None]:
+def _code_root(item: WorkItem, config: WorkerEnv) -> tuple[Path, Materialised | None]:
     """The DAG root of the attempt's code and, for a pinned commit, the lease holding it."""
-    code: dict[str, str] = item.get("code") or {}
-    if not code.get("sha") and not code.get("path"):
+    code = item.code
+    if not code.sha and not code.path:
         return Path(config.dags_folder), None  # an API that sends no "code"
     from brisa.repos.materialise import LazyObjectStore, materialise
 
@@ -162,12 +163,12 @@ def _code_root(item: dict[str, Any], config: WorkerEnv) -> tuple[Path, Materiali
         objects=LazyObjectStore(location, config.logs.store_options) if location else None,
         timeout=config.code_timeout,
     )
-    if code.get("sha"):
-        _log(f"code: repo {code['repo']} commit {code['sha'][:7]} from {held.source} ({held.root})")
+    if code.sha:
+        _log(f"code: repo {code.repo} commit {code.sha[:7]} from {held.source} ({held.root})")
     return held.root, held
 
 
-def _run_task(item: dict[str, Any], config: WorkerEnv) -> tuple[Outcome, Materialised | None]:
+def _run_task(item: WorkItem, config: WorkerEnv) -> tuple[Outcome, Materialised | None]:
     """Put the attempt's pinned code in place, then run the task from it."""
     try:
         root, held = _code_root(item, config)
@@ -190,11 +191,11 @@ def _ended(outcome: Outcome, elapsed: float) -> str:
     return line + (f": {outcome.error}" if outcome.error else "")
 
 
-def _attempt(client: ExecutionClient, item: dict[str, Any], config: WorkerEnv) -> int:
+def _attempt(client: ExecutionClient, item: WorkItem, config: WorkerEnv) -> int:
     """Run the started attempt and report its outcome. Exit code 0 on success."""
     _log(
-        f"running {item['team']}/{item['dag_id']} {item['run_id']} task {item['task_id']} "
-        f"try {item['try_number']} (code version {item.get('code_version') or 'local folder'})"
+        f"running {item.team}/{item.dag_id} {item.run_id} task {item.task_id} "
+        f"try {item.try_number} (code version {item.code_version or 'local folder'})"
     )
     stop, finishing = threading.Event(), threading.Event()
     beat = (client, config.heartbeat_interval, stop, finishing)
@@ -224,19 +225,35 @@ def run(ti_id: int, try_number: int, config: WorkerEnv, shipper: LogShipper | No
     _log(f"attempt {try_number} of task instance {ti_id}", *config_lines(config.redacted()))
     try:
         try:
-            item = client.call(
+            answer = client.call(
                 "start", {"hostname": socket.gethostname(), "pid": os.getpid()}, patience=30
             )
         except (AttemptStale, RuntimeError) as exc:
             _log(f"cannot start: {exc}")
             return 3
+        try:
+            item = WorkItem.from_json(answer)
+        except (KeyError, TypeError, ValueError) as exc:  # e.g. a task kind this worker lacks
+            return _unreadable(client, config, f"{type(exc).__name__}: {exc}")
         if shipper is not None:
-            attempt = (item["team"], item["dag_id"], item["run_id"], item["task_id"], try_number)
-            shipper.begin(attempt, param_secrets(item["params"], item.get("secret_params", [])))
+            attempt = (item.team, item.dag_id, item.run_id, item.task_id, try_number)
+            shipper.begin(attempt, param_secrets(item.params, item.secret_params))
         return _attempt(client, item, config)
     finally:
         if shipper is not None:
             _stop_shipping(shipper, min(EXIT_SHIP_TIMEOUT, config.report_timeout))
+
+
+def _unreadable(client: ExecutionClient, config: WorkerEnv, error: str) -> int:
+    """Fail an attempt whose work item this worker cannot read (an older worker image)."""
+    error = f"this worker cannot read its work item ({error}); is it older than the API?"
+    _log(error)
+    try:
+        client.call("finish", {"state": "failed", "error": error}, patience=config.report_timeout)
+    except (AttemptStale, RuntimeError) as exc:
+        _log(f"result not recorded: {exc}")
+        return 3
+    return 1
 
 
 def _start_shipping(config: WorkerEnv, environ: dict[str, str]) -> LogShipper | None:

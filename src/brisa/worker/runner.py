@@ -19,7 +19,7 @@ from typing import Any
 
 from brisa.authoring import templating
 from brisa.authoring.context import TaskContext, pop_context, push_context
-from brisa.core import bindings
+from brisa.core.spec import PythonCall, ShellCommand
 from brisa.errors import BrisaError
 
 
@@ -30,11 +30,9 @@ class Outcome:
     error: str | None = None
 
 
-def run_python(
-    fn: Any, task: dict[str, Any], ctx: TaskContext, upstream: dict[str, Any]
-) -> Outcome:
-    args = [bindings.resolve(b, upstream) for b in task.get("args", [])]
-    kwargs = {k: bindings.resolve(b, upstream) for k, b in task.get("kwargs", {}).items()}
+def run_python(fn: Any, call: PythonCall, ctx: TaskContext, upstream: dict[str, Any]) -> Outcome:
+    args = [b.resolve(upstream) for b in call.args]
+    kwargs = {k: b.resolve(upstream) for k, b in call.kwargs.items()}
     if (
         getattr(fn, "__code__", None)
         and "context"
@@ -56,11 +54,11 @@ def run_python(
     return Outcome(True, value)
 
 
-def run_shell(task: dict[str, Any], ctx: TaskContext, cwd: Path | None) -> Outcome:
+def run_shell(shell: ShellCommand, ctx: TaskContext, cwd: Path | None) -> Outcome:
     variables = ctx.template_vars()
     try:
-        command = templating.render_shell(task["command"], variables)
-        env = {k: templating.render(v, variables) for k, v in task.get("env", {}).items()}
+        command = templating.render_shell(shell.command, variables)
+        env = {k: templating.render(v, variables) for k, v in shell.env.items()}
     except BrisaError as exc:
         return Outcome(False, error=str(exc))
     env = {
@@ -72,7 +70,7 @@ def run_shell(task: dict[str, Any], ctx: TaskContext, cwd: Path | None) -> Outco
         "BRISA_PARAMS": json.dumps(ctx.params),
     }
     print(f"$ {command}", flush=True)
-    workdir = task.get("cwd") or (str(cwd) if cwd else None)
+    workdir = shell.cwd or (str(cwd) if cwd else None)
     # stderr goes straight to ours; stdout comes through here for its last line (the
     # task's return value), copied in blocks as it comes: a chatty command costs few calls.
     proc = subprocess.Popen(
