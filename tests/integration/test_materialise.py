@@ -485,6 +485,8 @@ def run_worker(api: FakeExecutionAPI, tmp_path: Path, extra: dict[str, str]) -> 
     """Run `brisa task run` for the API's item; its output (when it is not shipped)."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        # The sources under test, when they are not the installed ones.
+        **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"},
         "BRISA_API_URL": api.url,
         "BRISA_EXECUTION_TOKEN": "attempt-token",
         "BRISA_DAGS_FOLDER": str(tmp_path / "not-used"),
@@ -554,3 +556,16 @@ def test_an_unavailable_commit_fails_the_attempt_with_the_reason(
     assert finished["error"].startswith(f"commit {missing} of repo {REPO} is not available: ")
     assert "force-pushed away" in finished["error"]
     assert "Traceback" not in output and "brisa: recorded as failed" in output
+
+
+def test_a_work_item_the_worker_cannot_read_fails_the_attempt_saying_why(
+    origin: Origin, api: FakeExecutionAPI, tmp_path: Path
+) -> None:
+    item = work_item(origin.code(origin.commits[0]), SHELL_TASK)
+    item["task"]["kind"] = "container"  # a kind from a newer API
+    api.item = item
+    output = run_worker(api, tmp_path, {})
+    [finished] = api.finished
+    assert finished["state"] == "failed", output
+    assert "cannot read its work item" in finished["error"]
+    assert "unknown kind 'container'" in finished["error"]

@@ -77,16 +77,24 @@ def looks_like_dag_file(path: Path) -> bool:
 
 
 @dataclass(frozen=True)
+class ParseError:
+    lineno: int | None
+    message: str
+    traceback: str = ""
+
+
+@dataclass(frozen=True)
 class ParseResult:
     file: str
     dags: list[DagSpec]
-    error: dict[str, Any] | None
+    error: ParseError | None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ParseResult:
         """One line of the parsing child's output."""
         specs = [DagSpec.from_json(spec) for spec in data["dags"]]
-        return cls(data["file"], specs, data["error"])
+        error = ParseError(**data["error"]) if data["error"] else None
+        return cls(data["file"], specs, error)
 
 
 def parse_files(root: Path, files: list[str], timeout: float) -> list[ParseResult]:
@@ -148,7 +156,7 @@ def _failed(file: str, proc: subprocess.Popen[bytes], message: str) -> ParseResu
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    return ParseResult(file, [], {"lineno": None, "traceback": "", "message": message})
+    return ParseResult(file, [], ParseError(None, message))
 
 
 class DagProcessor:
@@ -244,15 +252,15 @@ class DagProcessor:
                     repo=self.repo,
                 )
             except Conflict as exc:
-                error = {"lineno": spec.lineno, "message": str(exc), "traceback": ""}
+                error = ParseError(spec.lineno, str(exc))
         if error:
-            log.warning("import error in %s: %s", result.file, error["message"])
+            log.warning("import error in %s: %s", result.file, error.message)
             self.store.record_import_error(
                 self.team,
                 result.file,
-                lineno=error["lineno"],
-                message=error["message"],
-                traceback=error["traceback"],
+                lineno=error.lineno,
+                message=error.message,
+                traceback=error.traceback,
                 now=now,
                 repo=self.repo,
                 code_version=self.code_version,
