@@ -10,6 +10,11 @@ def produce() -> dict[str, int]:
     return {"n": 1}
 
 
+@task
+def gather(items: list[object], by_name: dict[str, object], first: object) -> None:
+    pass
+
+
 @task(retries=2, retry_exponential_backoff=True, max_retry_delay=timedelta(minutes=5))
 def consume(data: dict[str, int], scale: float, *, label: str = "x", note: object = None) -> None:
     pass
@@ -40,7 +45,7 @@ with DAG(
     second = consume(first, 2.5, label="y", note=None)
     notify = shell(
         "notify",
-        "echo 'é {{ params.level }}' && echo \"$X\"",
+        "echo 'é' {{ params.level | shquote }} && echo \"$X\"",
         env={"X": "1", "A": "{{ ds }}"},
         cwd="/tmp",
         trigger_rule=TriggerRule.ALL_DONE,
@@ -48,6 +53,7 @@ with DAG(
         doc="tells people",
     )
     second >> notify
+    gather([first, second], {"z": notify, "a": first}, first)
 
 with DAG("edge_manual", params={"table": Param(type="string")}, timezone="Asia/Kolkata"):
     shell("only", "true")
