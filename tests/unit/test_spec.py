@@ -213,6 +213,24 @@ def test_python_bindings_and_their_upstream_values() -> None:
     assert load_task.body.kwargs["table"].resolve(upstream) == "sales"
 
 
+@pytest.mark.parametrize(
+    ("data", "ids", "value"),
+    [
+        ({"ref": "a"}, ["a"], 1),
+        ({"refs": ["b", "a", "gone"]}, ["b", "a", "gone"], [2, 1, None]),
+        ({"refs": {"z": "b", "y": "a"}}, ["b", "a"], {"z": 2, "y": 1}),
+        ({"value": {"ref": "not a ref"}}, [], {"ref": "not a ref"}),
+    ],
+)
+def test_each_binding_shape_names_its_tasks_and_resolves(
+    data: dict[str, Any], ids: list[str], value: Any
+) -> None:
+    binding = Binding.from_json(data)
+    assert binding.task_ids() == ids
+    assert binding.resolve({"a": 1, "b": 2}) == value
+    assert json.dumps(binding.to_json()) == json.dumps(data)  # the same keys, in order
+
+
 def test_a_binding_to_a_null_value_is_a_value_not_a_ref() -> None:
     binding = Binding.from_json({"value": None})
     assert binding.ref is None and binding.to_json() == {"value": None}

@@ -23,8 +23,10 @@ from brisa.core.spec import DagSpec
 SRC = Path(brisa.__file__).parent
 GOLDEN = Path(__file__).parent / "spec_golden" / "specs.json"
 OWNERS = {"core/spec.py", "core/records.py"}
-# The CLI reads the REST API's JSON answers (rendered by api/render.py), not specs.
+# The CLI and the test server's client read the REST API's JSON answers (rendered by
+# api/render.py), not specs.
 REST_CLIENTS = {"cli/remote.py", "cli/tables.py", "cli/repos.py", "cli/client.py"}
+REST_CLIENTS |= {"testing/server.py"}
 # Dicts that are not specs but share a key with one: (module, key) -> what the dict is.
 OTHER_DICTS = {
     ("executor/forkserver.py", "env"): "a fork request",
