@@ -2,6 +2,8 @@
 in one place, shared by the REST API and the web UI. Handlers stay thin: they parse, call one
 command and render what it returns.
 
+What they return is what people may see: secrets redacted (control.redaction).
+
 Every command takes the caller's `Scope` and goes by the same visibility rule as the queries:
 acting on a team the caller cannot see answers as if the DAG or run did not exist.
 """
@@ -17,10 +19,12 @@ from typing import Any
 
 from brisa.authoring.params import resolve_conf
 from brisa.control.queries import DagSummary, Scope, find_source, no_dag, no_run, summarize
+from brisa.control.redaction import Redaction
 from brisa.core import webhooks
 from brisa.core.records import RunRecord, run_id_for
 from brisa.core.states import TaskState
 from brisa.errors import Conflict, InvalidInput
+from brisa.logs.masking import DEFAULT_ENV_PATTERN
 from brisa.repos.config import RepoSettings
 from brisa.store import Store
 
@@ -90,8 +94,10 @@ class Commands:
         wake: Callable[[], None] = lambda: None,
         sources: Sequence[RepoSettings] = (),
         request_sync: Callable[[str], None] = lambda name: None,
+        mask_env_pattern: str = DEFAULT_ENV_PATTERN,
     ) -> None:
         self._store = store
+        self._shown = Redaction(store, mask_env_pattern)
         self._clock = clock
         self._wake = wake
         self._sources = tuple(sources)
@@ -120,14 +126,14 @@ class Commands:
             now=self._clock(),
         )
         self._wake()
-        return run
+        return self._shown.run(run)
 
     def pause(self, scope: Scope, team: str, dag_id: str, paused: bool) -> DagSummary:
         """Pause a DAG (no new scheduled runs; running ones go on) or unpause it."""
         scope.require(team, no_dag(team, dag_id))
         record = self._store.set_paused(team, dag_id, paused)
         self._wake()
-        return summarize(self._store, [record], self._clock())[0]
+        return summarize(self._store, [self._shown.dag(record)], self._clock())[0]
 
     def _run(self, scope: Scope, team: str, dag_id: str, run_id: str) -> RunRecord:
         scope.require(team, no_run(team, dag_id, run_id))
@@ -143,7 +149,7 @@ class Commands:
                 "cancelled"
             )
         self._wake()
-        return self._store.get_run(team, dag_id, run_id)
+        return self._shown.run(self._store.get_run(team, dag_id, run_id))
 
     def clear(
         self,
@@ -167,7 +173,7 @@ class Commands:
                 ids |= spec.descendants(ids)
         cleared = self._store.clear_tasks(run, ids, self._clock())
         self._wake()
-        return Changed(cleared, self._store.get_run(team, dag_id, run_id))
+        return Changed(cleared, self._shown.run(self._store.get_run(team, dag_id, run_id)))
 
     def mark(
         self, scope: Scope, team: str, dag_id: str, run_id: str, task_ids: Iterable[str], state: str
@@ -180,7 +186,7 @@ class Commands:
             raise InvalidInput(f"tasks can be marked success or failed, not {state!r}") from None
         changed = self._store.mark_tasks(run, task_ids, target, self._clock())
         self._wake()
-        return Changed(changed, self._store.get_run(team, dag_id, run_id))
+        return Changed(changed, self._shown.run(self._store.get_run(team, dag_id, run_id)))
 
     def request_sync(
         self, scope: Scope, name: str, body: bytes, headers: Mapping[str, str]

@@ -59,11 +59,16 @@ def run_python(
     return Outcome(True, value)
 
 
-def run_shell(task: dict[str, Any], ctx: TaskContext, cwd: Path | None) -> Outcome:
+def shell_env(task: dict[str, Any], ctx: TaskContext) -> dict[str, str]:
+    """The `env` a shell task declares, templated (BrisaError for a bad template)."""
     variables = ctx.template_vars()
+    return {k: templating.render(v, variables) for k, v in task.get("env", {}).items()}
+
+
+def run_shell(task: dict[str, Any], ctx: TaskContext, cwd: Path | None) -> Outcome:
     try:
-        command = templating.render(task["command"], variables)
-        env = {k: templating.render(v, variables) for k, v in task.get("env", {}).items()}
+        command = templating.render(task["command"], ctx.template_vars())
+        env = shell_env(task, ctx)
     except BrisaError as exc:
         return Outcome(False, error=str(exc))
     env = {
