@@ -17,6 +17,7 @@ from brisa.core.states import RunState, TaskState
 from brisa.logs.masking import (
     DEFAULT_ENV_PATTERN,
     Masker,
+    env_secrets,
     redact_conf,
     redact_spec,
     secret_params,
@@ -132,6 +133,12 @@ def test_a_spec_without_secrets_is_shown_as_it_is() -> None:
 def test_spec_secrets_are_the_shell_env_values_named_like_secrets() -> None:
     assert spec_secrets(SPEC, DEFAULT_ENV_PATTERN) == ["pw-literal"]
     assert spec_secrets(SPEC, "(broken") == ["pw-literal"]  # a broken pattern: the default
+
+
+def test_an_empty_pattern_names_no_secret() -> None:
+    assert spec_secrets(SPEC, "") == []
+    assert env_secrets({"DB_PASSWORD": "pw-1", "HOME": "/root"}, "") == []
+    assert redact_spec(SPEC, "")["tasks"][0]["env"]["DB_PASSWORD"] == "pw-literal"
 
 
 # --- The worker: what it reports -------------------------------------------------------------

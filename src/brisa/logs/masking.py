@@ -160,7 +160,10 @@ def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def secret_names(pattern: str) -> re.Pattern[str]:
-    """`[logs] mask_env_pattern` compiled (a broken one: the default)."""
+    """`[logs] mask_env_pattern` compiled: empty matches no name, a broken one is the
+    default."""
+    if not pattern:
+        return re.compile(r"(?!)")
     try:
         return re.compile(pattern)
     except re.error:
