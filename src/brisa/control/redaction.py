@@ -57,8 +57,8 @@ class Redaction:
 
     def runs(self, runs: Iterable[RunRecord]) -> list[RunRecord]:
         runs = list(runs)
-        self._load(r.version_id for r in runs)
-        return [self._run(r) for r in runs]
+        versions = self._secrets(r.version_id for r in runs)
+        return [_run(r, versions[r.version_id]) for r in runs]
 
     def run(self, run: RunRecord) -> RunRecord:
         return self.runs([run])[0]
@@ -67,36 +67,41 @@ class Redaction:
         self, run: RunRecord, ti: TaskRecord, return_value: Any, attempts: list[AttemptRecord]
     ) -> tuple[TaskRecord, Any, list[AttemptRecord]]:
         """A task instance, its return value and its attempts, masked."""
-        self._load([run.version_id])
-        masker = self._masker(run)
+        masker = _masker(run, self._secrets([run.version_id])[run.version_id])
         shown = [_error_masked(a, masker) for a in attempts]
         return _error_masked(ti, masker), masker.mask_json(return_value), shown
 
-    def _run(self, run: RunRecord) -> RunRecord:
-        secrets = self._versions[run.version_id]
-        if not secrets.params and not secrets.env_values:
-            return run
-        masker = self._masker(run)
-        tasks = {task_id: _error_masked(ti, masker) for task_id, ti in run.tasks.items()}
-        return dataclasses.replace(run, conf=redact_conf(run.conf, secrets.params), tasks=tasks)
+    def _secrets(self, version_ids: Iterable[int]) -> dict[int, _Secrets]:
+        """What these versions declare secret, from the cache or the store. (The cache is
+        shared by the API's threads: entries are only added, or all dropped at once.)"""
+        cache = self._versions
+        wanted = set(version_ids)
+        found = {v: cache[v] for v in wanted if v in cache}
+        missing = wanted - set(found)
+        if missing:
+            specs = self._store.get_specs(missing)
+            for version_id in missing:  # a version that is gone declares nothing
+                spec = specs[version_id][0].raw if version_id in specs else {}
+                found[version_id] = _Secrets(
+                    frozenset(secret_params(spec.get("params", {}))),
+                    tuple(spec_secrets(spec, self._pattern)),
+                )
+            if len(cache) + len(missing) > _CACHED_VERSIONS:
+                self._versions = cache = {}
+            cache.update((v, found[v]) for v in missing)
+        return found
 
-    def _masker(self, run: RunRecord) -> Masker:
-        secrets = self._versions[run.version_id]
-        return Masker([*param_secrets(run.conf, secrets.params), *secrets.env_values])
 
-    def _load(self, version_ids: Iterable[int]) -> None:
-        missing = set(version_ids) - set(self._versions)
-        if not missing:
-            return
-        if len(self._versions) + len(missing) > _CACHED_VERSIONS:
-            self._versions.clear()
-        for version_id, (spec, _) in self._store.get_specs(missing).items():
-            params = frozenset(secret_params(spec.params))
-            self._versions[version_id] = _Secrets(
-                params, tuple(spec_secrets(spec.raw, self._pattern))
-            )
-        for version_id in missing - set(self._versions):  # gone: nothing known to redact
-            self._versions[version_id] = _Secrets(frozenset(), ())
+def _run(run: RunRecord, secrets: _Secrets) -> RunRecord:
+    if not secrets.params and not secrets.env_values:
+        return run
+    masker = _masker(run, secrets)
+    tasks = {task_id: _error_masked(ti, masker) for task_id, ti in run.tasks.items()}
+    return dataclasses.replace(run, conf=redact_conf(run.conf, secrets.params), tasks=tasks)
+
+
+def _masker(run: RunRecord, secrets: _Secrets) -> Masker:
+    return Masker([*param_secrets(run.conf, secrets.params), *secrets.env_values])
 
 
 def _error_masked(record: _R, masker: Masker) -> _R:
