@@ -270,7 +270,7 @@ class System:
         from brisa.control.execution import ExecutionService
         from brisa.control.queries import Queries
 
-        sources = self.settings.sources()
+        sources, pattern = self.settings.sources(), self.settings.logs.mask_env_pattern
         execution = ExecutionService(
             self.store,
             self.clock,
@@ -280,13 +280,16 @@ class System:
         )
         ctx = ApiContext(
             settings=self.settings,
-            queries=Queries(self.store, self.objects, self.clock, sources=sources),
+            queries=Queries(
+                self.store, self.objects, self.clock, sources=sources, mask_env_pattern=pattern
+            ),
             commands=Commands(
                 self.store,
                 self.clock,
                 wake=self.wake_scheduler,
                 sources=sources,
                 request_sync=self.request_sync,
+                mask_env_pattern=pattern,
             ),
             execution=execution,
         )

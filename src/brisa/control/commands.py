@@ -2,6 +2,8 @@
 in one place, shared by the REST API and the web UI. Handlers stay thin: they parse, call one
 command and render what it returns.
 
+What they return is what people may see: secrets redacted (control.redaction).
+
 Every command takes the caller's `Scope` and goes by the same visibility rule as the queries:
 acting on a team the caller cannot see answers as if the DAG or run did not exist.
 """
@@ -25,10 +27,12 @@ from brisa.control.queries import (
     no_run,
     summarize,
 )
+from brisa.control.redaction import Redaction
 from brisa.core import webhooks
 from brisa.core.records import RunRecord, run_id_for
 from brisa.core.states import TaskState
 from brisa.errors import Conflict, InvalidInput
+from brisa.logs.masking import DEFAULT_ENV_PATTERN
 from brisa.repos.config import RepoSettings
 from brisa.store import Store
 
@@ -100,8 +104,10 @@ class Commands:
         wake: Callable[[], None] = lambda: None,
         sources: Sequence[RepoSettings] = (),
         request_sync: Callable[[str], None] = lambda name: None,
+        mask_env_pattern: str = DEFAULT_ENV_PATTERN,
     ) -> None:
         self._store = store
+        self._shown = Redaction(store, mask_env_pattern)
         self._clock = clock
         self._wake = wake
         self._sources = tuple(sources)
@@ -130,22 +136,23 @@ class Commands:
             now=self._clock(),
         )
         self._wake()
-        return in_dag_order(self._store, run)
+        return self._shown.run(in_dag_order(self._store, run))
 
     def pause(self, scope: Scope, team: str, dag_id: str, paused: bool) -> DagSummary:
         """Pause a DAG (no new scheduled runs; running ones go on) or unpause it."""
         scope.require(team, no_dag(team, dag_id))
         record = self._store.set_paused(team, dag_id, paused)
         self._wake()
-        return summarize(self._store, [record], self._clock())[0]
+        return summarize(self._store, [self._shown.dag(record)], self._clock())[0]
 
     def _run(self, scope: Scope, team: str, dag_id: str, run_id: str) -> RunRecord:
         scope.require(team, no_run(team, dag_id, run_id))
         return self._store.get_run(team, dag_id, run_id)
 
     def _current(self, team: str, dag_id: str, run_id: str) -> RunRecord:
-        """The run as it is after a command, its tasks in their DAG's order."""
-        return in_dag_order(self._store, self._store.get_run(team, dag_id, run_id))
+        """The run as it is after a command as people see it: tasks in their DAG's order,
+        secrets redacted."""
+        return self._shown.run(in_dag_order(self._store, self._store.get_run(team, dag_id, run_id)))
 
     def cancel(self, scope: Scope, team: str, dag_id: str, run_id: str) -> RunRecord:
         """Cancel a queued or running run; Conflict if it has already finished."""

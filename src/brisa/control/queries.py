@@ -1,6 +1,8 @@
 """What people read — DAGs, runs, task instances, attempts, logs, import errors, repositories —
 filtered by the teams the caller may see. Shared by the REST API, the web UI and the CLI.
 
+What they return is what people may see: secrets redacted (control.redaction).
+
 Every query takes the caller's `Scope`. `Scope.sees` is the one rule that decides whether a
 team is visible; a team the caller cannot see looks exactly like a team that does not exist:
 its lists are empty and its DAGs and runs are NotFound, worded as the store words a missing one.
@@ -13,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from brisa.control.redaction import Redaction
 from brisa.core import graph, timetable
 from brisa.core.records import (
     AttemptRecord,
@@ -25,6 +28,7 @@ from brisa.core.records import (
 from brisa.core.states import FINISHED_TASK_STATES, RunState
 from brisa.errors import InvalidInput, NotFound
 from brisa.logs import tail
+from brisa.logs.masking import DEFAULT_ENV_PATTERN
 from brisa.objectstore import ObjectStore
 from brisa.repos.config import RepoSettings
 from brisa.store import Store
@@ -156,11 +160,13 @@ class Queries:
         clock: Clock,
         *,
         sources: Sequence[RepoSettings] = (),
+        mask_env_pattern: str = DEFAULT_ENV_PATTERN,
     ) -> None:
         self._store = store
         self._objects = objects
         self._clock = clock
         self._sources = tuple(sources)
+        self._shown = Redaction(store, mask_env_pattern)
 
     def database(self) -> str:
         """The database's backend name, once it has answered."""
@@ -173,12 +179,13 @@ class Queries:
         self, scope: Scope, *, team: str | None = None, dag_id: str | None = None
     ) -> list[DagSummary]:
         """Active DAGs of the visible teams (of one team, with one id)."""
-        found = self._store.list_dags(team, dag_id=dag_id)
+        found = [self._shown.dag(d) for d in self._store.list_dags(team, dag_id=dag_id)]
         return summarize(self._store, [d for d in found if scope.sees(d.team)], self._clock())
 
     def dag(self, scope: Scope, team: str, dag_id: str) -> DagSummary:
         scope.require(team, no_dag(team, dag_id))
-        return summarize(self._store, [self._store.get_dag(team, dag_id)], self._clock())[0]
+        found = self._shown.dag(self._store.get_dag(team, dag_id))
+        return summarize(self._store, [found], self._clock())[0]
 
     def resolve_dag(self, scope: Scope, name: str) -> DagRecord:
         """`team/dag_id`, or a bare dag_id when exactly one visible team has it."""
@@ -215,17 +222,23 @@ class Queries:
         if state is not None and state not in {s.value for s in RunState}:
             known = ", ".join(s.value for s in RunState)
             raise InvalidInput(f"unknown run state {state!r}; use one of {known}")
-        return self._store.list_runs(team, dag_id, limit=limit, offset=offset, state=state)
+        found = self._store.list_runs(team, dag_id, limit=limit, offset=offset, state=state)
+        return self._shown.runs(found)
 
     def run(self, scope: Scope, team: str, dag_id: str, run_id: str) -> RunRecord:
         """One run with its task instances."""
+        return self._shown.run(self._run(scope, team, dag_id, run_id))
+
+    def _run(self, scope: Scope, team: str, dag_id: str, run_id: str) -> RunRecord:
         scope.require(team, no_run(team, dag_id, run_id))
         return in_dag_order(self._store, self._store.get_run(team, dag_id, run_id))
 
     def task(self, scope: Scope, team: str, dag_id: str, run_id: str, task_id: str) -> TaskDetail:
         """One task instance with its return value and every attempt."""
-        ti = _task_of(self.run(scope, team, dag_id, run_id), task_id)
-        return TaskDetail(ti, self._store.return_value(ti.id), self._store.list_attempts(ti.id))
+        run = self._run(scope, team, dag_id, run_id)
+        ti = _task_of(run, task_id)
+        value, attempts = self._store.return_value(ti.id), self._store.list_attempts(ti.id)
+        return TaskDetail(*self._shown.task(run, ti, value, attempts))
 
     # Logs
 
@@ -241,7 +254,7 @@ class Queries:
         offset: int,
     ) -> tail.Page:
         """A page of one try's log (the current try by default) from `offset`."""
-        run = self.run(scope, team, dag_id, run_id)
+        run = self._run(scope, team, dag_id, run_id)
         ti = _task_of(run, task_id)
         if ti.try_number == 0 and try_number is None:  # not started yet: nothing to read
             return tail.Page(0, "", offset, offset, ti.state in FINISHED_TASK_STATES)
@@ -260,7 +273,7 @@ class Queries:
         offset: int,
     ) -> tail.Follower:
         """Follows one try's log (the current one once it has started) from `offset`."""
-        run = self.run(scope, team, dag_id, run_id)
+        run = self._run(scope, team, dag_id, run_id)
         ti = _task_of(run, task_id)
         if try_number is not None:
             _check_try(ti, try_number)

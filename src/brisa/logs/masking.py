@@ -1,18 +1,25 @@
-"""Secret masking for task logs: every occurrence of a secret becomes `***` before a log
-line leaves the worker, even when the secret arrives split across several writes.
+"""The one masking rule (docs/adr/0009-masking-secrets.md): every occurrence of a secret
+becomes `***` wherever a task's output or a secret param reaches people — log lines (even
+when a secret arrives split across several writes), task errors and return values, a run's
+conf and a DAG's details.
 
 The secrets are the values of the worker's environment variables whose names match
-`[logs] mask_env_pattern`, the object store's secret key, the execution token, and the
-params marked `secret` in the DAG.
+`[logs] mask_env_pattern`, the object store's secret key, the execution token, the params
+marked `secret` in the DAG, and the variables of a shell task's `env` whose names match the
+pattern. The worker masks logs, errors and return values with them before anything leaves
+it; the control plane redacts secret params and secret `env` entries by name when it shows
+a run or a DAG.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 MASK = b"***"
+REDACTED = MASK.decode()
 # Shorter values are not masked: masking "1" or "yes" everywhere would wreck every log.
 MIN_SECRET_LEN = 4
 DEFAULT_ENV_PATTERN = "(?i)(password|passwd|secret|token|api_key|apikey|private_key|credential)"
@@ -61,8 +68,39 @@ class Masker:
 
     def mask(self, data: bytes) -> bytes:
         """`data` masked on its own, without touching the stream's state."""
-        fresh = Masker(self.secrets)
-        return fresh.feed(data) + fresh.flush()
+        if not self._secrets:
+            return data
+        out, pos = [], 0
+        for start, end in _merged(_occurrences(self._secrets, data, len(data))):
+            out += [data[pos:start], MASK]
+            pos = end
+        out.append(data[pos:])
+        return b"".join(out)
+
+    def mask_text(self, text: str) -> str:
+        """`text` masked (secrets and text are whole UTF-8, so no character is cut)."""
+        return self.mask(text.encode()).decode() if self._secrets else text
+
+    def mask_json(self, value: Any) -> Any:
+        """A JSON value with its strings masked, object keys included, its shape kept. A
+        number whose text holds a secret becomes that text masked (a string). Two keys that
+        mask alike become one (the last one's value wins)."""
+        if not self._secrets or value is None:
+            return value
+        return self._masked(json.loads(json.dumps(value)))  # tuples, non-string keys: as JSON
+
+    def _masked(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.mask_text(value)
+        if isinstance(value, list):
+            return [self._masked(item) for item in value]
+        if isinstance(value, dict):
+            return {self.mask_text(k): self._masked(v) for k, v in value.items()}
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            text = json.dumps(value)
+            masked = self.mask_text(text)
+            return value if masked == text else masked
+        return value
 
     def _hold_from(self, buf: bytes) -> int:
         """Where the tail that could still become a secret starts (len(buf): no such tail)."""
@@ -80,19 +118,7 @@ class Masker:
         """Merged spans of the occurrences that start before `cut` (final: more input cannot
         change them), and of the part already masked."""
         spans = [(0, self._covered)] if self._open else []
-        for secret in self._secrets:
-            at = buf.find(secret)
-            while 0 <= at < cut:
-                spans.append((at, at + len(secret)))
-                at = buf.find(secret, at + 1)
-        spans.sort()
-        merged: list[tuple[int, int]] = []
-        for start, end in spans:
-            if merged and start <= merged[-1][1]:
-                merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-            else:
-                merged.append((start, end))
-        return merged
+        return _merged(spans + _occurrences(self._secrets, buf, cut))
 
     def _emit(self, buf: bytes, cut: int) -> bytes:
         spans = self._spans(buf, cut)
@@ -111,19 +137,47 @@ class Masker:
         return b"".join(out)
 
 
+def _occurrences(secrets: list[bytes], buf: bytes, cut: int) -> list[tuple[int, int]]:
+    """Spans of every occurrence of a secret in `buf` that starts before `cut`."""
+    spans = []
+    for secret in secrets:
+        at = buf.find(secret)
+        while 0 <= at < cut:
+            spans.append((at, at + len(secret)))
+            at = buf.find(secret, at + 1)
+    return spans
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Spans sorted, those that overlap or touch made one."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def secret_names(pattern: str) -> re.Pattern[str]:
+    """`[logs] mask_env_pattern` compiled: empty matches no name, a broken one is the
+    default."""
+    if not pattern:
+        return re.compile(r"(?!)")
+    try:
+        return re.compile(pattern)
+    except re.error:
+        return re.compile(DEFAULT_ENV_PATTERN)
+
+
 def env_secrets(environ: Mapping[str, str], pattern: str) -> list[str]:
     """Values of the variables whose names match `pattern` (a broken one: the default)."""
-    try:
-        names = re.compile(pattern)
-    except re.error:
-        names = re.compile(DEFAULT_ENV_PATTERN)
+    names = secret_names(pattern)
     return [value for name, value in environ.items() if names.search(name) and value]
 
 
 def param_secrets(params: Mapping[str, Any], names: Iterable[str]) -> list[str]:
     """The values of the params marked secret, as they may appear in a log."""
-    import json
-
     found: list[str] = []
     for name in names:
         value = params.get(name)
@@ -143,3 +197,11 @@ def _strings(value: Any) -> list[str]:
     if isinstance(value, list):
         return [s for item in value for s in _strings(item)]
     return []
+
+
+# What the control plane shows of a run or a DAG: secrets redacted by name.
+
+
+def redact_conf(conf: Mapping[str, Any], secret: Collection[str]) -> dict[str, Any]:
+    """A run's conf with the values of the secret params replaced by `***`."""
+    return {name: REDACTED if name in secret else value for name, value in conf.items()}

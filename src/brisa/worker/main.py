@@ -11,13 +11,16 @@ attempt ends; a commit that cannot be found fails the attempt, saying what was t
 
 From its first line, everything the attempt writes (the worker's own lines, prints, C-level
 writes, child processes) is captured, masked, stamped and shipped to the object store in
-chunks (logs.shipping). The outcome is reported to the API before the log's last chunk and
-`full.log` are shipped, so a log outage can never change it.
+chunks (logs.shipping). The task's error and return value are masked with the same secrets
+before they are reported (logs.masking): no secret the worker knows leaves it in clear. The
+outcome is reported to the API before the log's last chunk and `full.log` are shipped, so a
+log outage can never change it.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -26,6 +29,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,11 +38,11 @@ from brisa.core.records import WorkItem
 from brisa.core.spec import ShellCommand
 from brisa.errors import BrisaError
 from brisa.logs.capture import utc_stamp
-from brisa.logs.masking import env_secrets, param_secrets
+from brisa.logs.masking import Masker, env_secrets, param_secrets
 from brisa.logs.shipping import LogShipper
 from brisa.worker.client import AttemptStale, ExecutionClient
 from brisa.worker.env import WorkerEnv, private
-from brisa.worker.runner import Outcome, run_python, run_shell
+from brisa.worker.runner import Outcome, run_python, run_shell, shell_env
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -181,6 +185,25 @@ def _run_task(item: WorkItem, config: WorkerEnv) -> tuple[Outcome, Materialised 
     return execute(item, root), held
 
 
+def _task_secrets(item: WorkItem, pattern: str) -> list[str]:
+    """The attempt's own secrets: its secret params, and its shell `env` named like secrets."""
+    found = param_secrets(item.params, item.secret_params)
+    if isinstance(item.task.body, ShellCommand):
+        # A bad template fails the task, saying so, before anything runs.
+        with contextlib.suppress(BrisaError):
+            found += env_secrets(shell_env(item.task.body, _context(item)), pattern)
+    return found
+
+
+def _masked(outcome: Outcome, masker: Masker) -> Outcome:
+    """The outcome as it may leave the worker: error and return value masked."""
+    value = masker.mask_json(outcome.return_value)
+    if json.dumps(value) != json.dumps(outcome.return_value):
+        _log("the return value holds secrets: it is recorded, and passed downstream, masked")
+    error = masker.mask_text(outcome.error) if outcome.error else outcome.error
+    return Outcome(outcome.success, value, error)
+
+
 def _ended(outcome: Outcome, elapsed: float) -> str:
     """The worker's last word on the task: state, duration, size of the return value."""
     state = "success" if outcome.success else "failed"
@@ -191,7 +214,7 @@ def _ended(outcome: Outcome, elapsed: float) -> str:
     return line + (f": {outcome.error}" if outcome.error else "")
 
 
-def _attempt(client: ExecutionClient, item: WorkItem, config: WorkerEnv) -> int:
+def _attempt(client: ExecutionClient, item: WorkItem, config: WorkerEnv, masker: Masker) -> int:
     """Run the started attempt and report its outcome. Exit code 0 on success."""
     _log(
         f"running {item.team}/{item.dag_id} {item.run_id} task {item.task_id} "
@@ -202,6 +225,7 @@ def _attempt(client: ExecutionClient, item: WorkItem, config: WorkerEnv) -> int:
     threading.Thread(target=_heartbeat, args=beat, daemon=True).start()
     started = time.monotonic()
     outcome, held = _run_task(item, config)
+    outcome = _masked(outcome, masker)
     finishing.set()
     _log(_ended(outcome, time.monotonic() - started))
     state = "success" if outcome.success else "failed"
@@ -219,8 +243,15 @@ def _attempt(client: ExecutionClient, item: WorkItem, config: WorkerEnv) -> int:
     return 0 if outcome.success else 1
 
 
-def run(ti_id: int, try_number: int, config: WorkerEnv, shipper: LogShipper | None = None) -> int:
-    """Start the attempt, run it, report the outcome, then finish shipping its log."""
+def run(
+    ti_id: int,
+    try_number: int,
+    config: WorkerEnv,
+    shipper: LogShipper | None = None,
+    secrets: Iterable[str] = (),
+) -> int:
+    """Start the attempt, run it, report the outcome (masked with `secrets` and the attempt's
+    own), then finish shipping its log."""
     client = ExecutionClient(config.api_url, config.token, ti_id, try_number)
     _log(f"attempt {try_number} of task instance {ti_id}", *config_lines(config.redacted()))
     try:
@@ -235,10 +266,11 @@ def run(ti_id: int, try_number: int, config: WorkerEnv, shipper: LogShipper | No
             item = WorkItem.from_json(answer)
         except (KeyError, TypeError, ValueError) as exc:  # e.g. a task kind this worker lacks
             return _unreadable(client, config, f"{type(exc).__name__}: {exc}")
+        own = _task_secrets(item, config.logs.mask_env_pattern)
         if shipper is not None:
             attempt = (item.team, item.dag_id, item.run_id, item.task_id, try_number)
-            shipper.begin(attempt, param_secrets(item.params, item.secret_params))
-        return _attempt(client, item, config)
+            shipper.begin(attempt, own)
+        return _attempt(client, item, config, Masker([*secrets, *own]))
     finally:
         if shipper is not None:
             _stop_shipping(shipper, min(EXIT_SHIP_TIMEOUT, config.report_timeout))
@@ -256,17 +288,19 @@ def _unreadable(client: ExecutionClient, config: WorkerEnv, error: str) -> int:
     return 1
 
 
-def _start_shipping(config: WorkerEnv, environ: dict[str, str]) -> LogShipper | None:
+def _worker_secrets(config: WorkerEnv, environ: dict[str, str]) -> list[str]:
+    """The secrets of every attempt of this worker: its environment's, the object store's
+    keys, the token."""
+    found = env_secrets(environ, config.logs.mask_env_pattern)
+    return [*found, *config.logs.secrets(), config.token]
+
+
+def _start_shipping(config: WorkerEnv, secrets: list[str]) -> LogShipper | None:
     """Capture this process's output from now on, masked, for the object store."""
     if not config.logs.location:
         return None  # started by hand without a log store: output stays where it goes
     from brisa.logs.capture import spool_path
 
-    secrets = [
-        *env_secrets(environ, config.logs.mask_env_pattern),
-        *config.logs.secrets(),
-        config.token,
-    ]
     try:
         shipper = LogShipper(config.logs, spool_path(os.getpid()), secrets).start()
     except OSError as exc:  # no process or pipe left: run the task all the same
@@ -307,7 +341,9 @@ def main(argv: list[str]) -> int:
     for name in filter(private, environ):
         del os.environ[name]
     _record_self(config.registry, args.ti, args.try_number)
-    return run(args.ti, args.try_number, config, _start_shipping(config, environ))
+    secrets = _worker_secrets(config, environ)
+    shipper = _start_shipping(config, secrets)
+    return run(args.ti, args.try_number, config, shipper, secrets)
 
 
 def _record_self(folder: str, ti_id: int, try_number: int) -> None:

@@ -54,11 +54,16 @@ def run_python(fn: Any, call: PythonCall, ctx: TaskContext, upstream: dict[str, 
     return Outcome(True, value)
 
 
-def run_shell(shell: ShellCommand, ctx: TaskContext, cwd: Path | None) -> Outcome:
+def shell_env(shell: ShellCommand, ctx: TaskContext) -> dict[str, str]:
+    """The `env` a shell task declares, templated (BrisaError for a bad template)."""
     variables = ctx.template_vars()
+    return {k: templating.render(v, variables) for k, v in shell.env.items()}
+
+
+def run_shell(shell: ShellCommand, ctx: TaskContext, cwd: Path | None) -> Outcome:
     try:
-        command = templating.render_shell(shell.command, variables)
-        env = {k: templating.render(v, variables) for k, v in shell.env.items()}
+        command = templating.render_shell(shell.command, ctx.template_vars())
+        env = shell_env(shell, ctx)
     except BrisaError as exc:
         return Outcome(False, error=str(exc))
     env = {
