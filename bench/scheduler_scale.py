@@ -51,7 +51,7 @@ class InstantExecutor:
         self.launched: list[Any] = []
 
     def launch(self, request: Any) -> None:
-        self.launched.append(request.ref)
+        self.launched.append((request.ref, request.token))
 
     def kill(self, ref: Any) -> None:
         pass
@@ -63,11 +63,15 @@ class InstantExecutor:
         pass
 
     def complete(self, store: Any, clock: Callable[[], datetime]) -> int:
+        from brisa.core import tokens
         from brisa.core.states import TaskState
 
         done = len(self.launched)
-        for ref in self.launched:
-            store.start_attempt(ref, hostname="bench", pid=os.getpid(), now=clock())
+        for ref, token in self.launched:
+            digest = tokens.digest(token, ref)
+            store.start_attempt(
+                ref, hostname="bench", pid=os.getpid(), now=clock(), token_digest=digest
+            )
             store.finish_attempt(ref, TaskState.SUCCESS, now=clock())
         self.launched.clear()
         return done
@@ -115,9 +119,7 @@ def measure(url: str, dags: int, tasks: int, parallelism: int, logs: Path) -> di
     try:
         _populate(store, dags, tasks)
         executor = InstantExecutor(parallelism)
-        scheduler = Scheduler(
-            store, executor, clock=_clock, secret_key="bench", logs_folder=logs, limits=Limits()
-        )
+        scheduler = Scheduler(store, executor, clock=_clock, logs_folder=logs, limits=Limits())
         result = _drive(scheduler, executor, store)
     finally:
         store.close()

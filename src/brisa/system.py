@@ -145,7 +145,6 @@ class System:
                 self.store,
                 executor,
                 clock=self.clock,
-                secret_key=s.core.secret_key,
                 logs_folder=s.spool_folder,
                 limits=limits,
                 poll_interval=s.scheduler.poll_interval,
