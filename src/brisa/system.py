@@ -135,7 +135,9 @@ class System:
                 start_method=s.executor.start_method,
                 kill_grace=s.executor.kill_grace,
                 on_worker_gone=self._worker_gone,
+                run_as_user=s.executor.run_as_user,
             )
+            self.isolate_tasks()
             limits = Limits(
                 heartbeat_timeout=s.scheduler.heartbeat_timeout,
                 queued_timeout=s.scheduler.queued_timeout,
@@ -150,6 +152,18 @@ class System:
                 poll_interval=s.scheduler.poll_interval,
             )
         return self._scheduler
+
+    def isolate_tasks(self) -> None:
+        """With `[executor] run_as_user`: refuse now when tasks cannot run as that user, and
+        keep Brisa's state in $BRISA_HOME from them (ADR 0008). Called at the start of the
+        processes that run workers, before anything else starts."""
+        if self.settings.executor.run_as_user:
+            from brisa.executor import isolation
+            from brisa.worker import runas
+
+            runas.check(self.settings.executor.run_as_user)
+            self.store  # noqa: B018 - its SQLite file exists before its mode is set
+            isolation.make_private(self.settings.home)
 
     def retention(self) -> Retention | None:
         """Pruning of old logs, when `[logs] retention` is set."""
