@@ -8,14 +8,19 @@ Conflict (409) for the right token of an attempt that is over.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from test_store import LATER, NOW, new_run, task_of
 
 from brisa.control.execution import ExecutionService
 from brisa.core import tokens
+from brisa.core.planner import Limits, Relaunch
 from brisa.core.records import AttemptRef, RunRecord
 from brisa.core.states import TaskState
 from brisa.errors import Conflict, Unauthorized
+from brisa.executor.base import LaunchRequest
+from brisa.scheduler import Scheduler
 from brisa.store import Store
 
 T = TaskState
@@ -136,3 +141,56 @@ def test_a_worker_whose_token_was_replaced_after_it_authenticated_cannot_start(
         execution.start(late, hostname="w", pid=1)
     start(store, ref, again.token, pid=2)
     assert task_of(store, run, "extract").pid == 2
+
+
+class CapturingExecutor:
+    parallelism = 8
+
+    def __init__(self) -> None:
+        self.launched: list[LaunchRequest] = []
+
+    def launch(self, request: LaunchRequest) -> None:
+        self.launched.append(request)
+
+    def kill(self, ref: AttemptRef) -> None:
+        pass
+
+    def alive(self) -> frozenset[AttemptRef]:
+        return frozenset()
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_scheduler_hands_each_launch_a_token_only_the_store_can_check(
+    store: Store, tmp_path: Path
+) -> None:
+    """Queueing issues the try's token with it; a relaunch (e.g. by a restarted scheduler,
+    which never saw the first token) issues a new one and voids the first."""
+    new_run(store)
+    executor = CapturingExecutor()
+    scheduler = Scheduler(
+        store, executor, clock=lambda: LATER, logs_folder=tmp_path, limits=Limits()
+    )
+    while scheduler.run_once():  # start the run, then queue its first tasks
+        pass
+    assert executor.launched, "the run's first tasks were launched"
+    execution = service(store)
+    for request in executor.launched:
+        execution.authenticate(request.ref, request.token)
+    first = executor.launched[0]
+    assert first.token not in str(store.credential(first.ref))
+
+    restarted = Scheduler(
+        store, CapturingExecutor(), clock=lambda: LATER, logs_folder=tmp_path, limits=Limits()
+    )
+    restarted._apply(Relaunch(first.ref, None))
+    [again] = restarted.executor.launched  # type: ignore[attr-defined]
+    assert again.ref == first.ref and again.token != first.token
+    with pytest.raises(Unauthorized):
+        execution.authenticate(first.ref, first.token)
+    start(store, again.ref, again.token)
+    # Running: a relaunch of it now changes nothing, and its worker keeps its token.
+    restarted._apply(Relaunch(first.ref, None))
+    assert len(restarted.executor.launched) == 1  # type: ignore[attr-defined]
+    execution.authenticate(again.ref, again.token)
