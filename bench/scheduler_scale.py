@@ -88,9 +88,7 @@ def measure(url: str, dags: int, tasks: int, parallelism: int, logs: Path) -> di
         _populate(store, dags, tasks)
         worker = ExecutionService(store, _clock, max_return_bytes=65536)
         executor = FakeExecutor(parallelism, worker=worker)
-        scheduler = Scheduler(
-            store, executor, clock=_clock, secret_key="bench", logs_folder=logs, limits=Limits()
-        )
+        scheduler = Scheduler(store, executor, clock=_clock, logs_folder=logs, limits=Limits())
         result = _drive(scheduler, executor, store)
     finally:
         store.close()

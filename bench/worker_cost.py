@@ -158,13 +158,13 @@ def start_worker(
     worker_env = {
         **os.environ,
         "BRISA_API_URL": api.url,
-        "BRISA_EXECUTION_TOKEN": "bench",
         "BRISA_DAGS_FOLDER": str(folder),
         **(env or {}),
     }
     log = folder / f"attempt-{item['run_id']}.log"
     launched = time.time()
-    pid = launch.start(["--ti", "1", "--try", "1", "--scope", "bench"], worker_env, log)
+    argv = ["--ti", "1", "--try", "1", "--scope", "bench"]
+    pid = launch.start(argv, worker_env, log, "bench-token")
     return launched, pid
 
 

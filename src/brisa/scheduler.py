@@ -43,7 +43,6 @@ class Scheduler:
         executor: Executor,
         *,
         clock: Clock,
-        secret_key: str,
         logs_folder: Path,
         limits: Limits,
         poll_interval: float = 1.0,
@@ -51,7 +50,6 @@ class Scheduler:
         self.store = store
         self.executor = executor
         self.clock = clock
-        self.secret_key = secret_key
         self.logs_folder = logs_folder
         self.limits = limits
         self.poll_interval = poll_interval
@@ -132,25 +130,42 @@ class Scheduler:
                 self.executor.kill(AttemptRef(action.ti_id, action.try_number))
             return done
         if isinstance(action, QueueTask):
-            if not self.store.queue_task(
-                action.ti_id, expected=action.expected, try_number=action.try_number, now=now
-            ):
-                return False
-            self._launch(AttemptRef(action.ti_id, action.try_number + 1), action.timeout)
-            return True
+            return self._queue(action, now)
         if isinstance(action, Relaunch):
-            self._launch(action.ref, action.timeout)
+            self._relaunch(action)
             return False
         if isinstance(action, Kill):
             self.executor.kill(action.ref)
             return False
         raise AssertionError(f"unknown action {action}")
 
-    def _launch(self, ref: AttemptRef, timeout: float | None) -> None:
+    def _queue(self, action: QueueTask, now: datetime) -> bool:
+        ref = AttemptRef(action.ti_id, action.try_number + 1)
+        issued = tokens.issue(ref)  # the new try's token, stored with it (hashed)
+        if not self.store.queue_task(
+            action.ti_id,
+            expected=action.expected,
+            try_number=action.try_number,
+            now=now,
+            token_digest=issued.digest,
+        ):
+            return False
+        self._launch(ref, issued.token, action.timeout)
+        return True
+
+    def _relaunch(self, action: Relaunch) -> None:
+        # A new token for the new worker, which voids the one an earlier launch handed out
+        # (maybe by a scheduler that has since restarted, so known to no one here): if that
+        # worker starts after all, it is refused before it runs any user code.
+        issued = tokens.issue(action.ref)
+        if self.store.set_token(action.ref, issued.digest):
+            self._launch(action.ref, issued.token, action.timeout)
+
+    def _launch(self, ref: AttemptRef, token: str, timeout: float | None) -> None:
         # The worker ships its log to the object store itself; this local file only keeps
         # what it prints before shipping starts (or if it cannot start at all).
         path = self.logs_folder / f"ti{ref.ti_id}-try{ref.try_number}.log"
-        self.executor.launch(LaunchRequest(ref, tokens.issue(self.secret_key, ref), path, timeout))
+        self.executor.launch(LaunchRequest(ref, token, path, timeout))
 
     def run_forever(self, stop: threading.Event) -> None:
         """Loop until `stop` is set; a pass that changed something is followed at once."""

@@ -46,8 +46,9 @@ def parse_duration(value: Any, name: str) -> float:
 
 @dataclass(frozen=True)
 class CoreSettings:
-    # Signs the per-attempt execution tokens. Generated into $BRISA_HOME when empty;
-    # set it explicitly when the API and the scheduler run as separate processes.
+    # The deployment's own secret, kept for what will sign things for people (e.g. web
+    # sessions). Generated into $BRISA_HOME when empty. Execution tokens do not use it: they
+    # are random per attempt (ADR 0008).
     secret_key: str = secret()
     max_return_value_bytes: int = 1024 * 1024
 
@@ -88,6 +89,9 @@ class ExecutorSettings:
     # How workers start: "forkserver" forks each from a process with Brisa already imported
     # (milliseconds); "spawn" starts a new interpreter per attempt (about 150 ms of CPU).
     start_method: str = "forkserver"
+    # Run tasks as this OS user (local executor): each worker drops to its uid, gid and
+    # groups before user code. Needs root or CAP_SETUID + CAP_SETGID; empty: Brisa's user.
+    run_as_user: str = ""
 
 
 @dataclass(frozen=True)

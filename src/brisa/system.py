@@ -130,6 +130,7 @@ class System:
         """The executor the settings ask for (today: local processes)."""
         from brisa.executor.local import LocalExecutor
 
+        self.isolate_tasks()
         s = self.settings
         return LocalExecutor(
             scope=self.executor_scope(),
@@ -139,6 +140,7 @@ class System:
             start_method=s.executor.start_method,
             kill_grace=s.executor.kill_grace,
             on_worker_gone=self._worker_gone,
+            run_as_user=s.executor.run_as_user,
         )
 
     def build_scheduler(self, executor: Executor) -> Scheduler:
@@ -157,12 +159,23 @@ class System:
             self.store,
             executor,
             clock=self.clock,
-            secret_key=s.core.secret_key,
             logs_folder=s.spool_folder,
             limits=limits,
             poll_interval=s.scheduler.poll_interval,
         )
         return self._scheduler
+
+    def isolate_tasks(self) -> None:
+        """With `[executor] run_as_user`: refuse now when tasks cannot run as that user, and
+        keep Brisa's state in $BRISA_HOME from them (ADR 0008). Called at the start of the
+        processes that run workers, before anything else starts."""
+        if self.settings.executor.run_as_user:
+            from brisa.executor import isolation
+            from brisa.worker import runas
+
+            runas.check(self.settings.executor.run_as_user)
+            self.store  # noqa: B018 - its SQLite file exists before its mode is set
+            isolation.make_private(self.settings.home)
 
     def retention(self) -> Retention | None:
         """Pruning of old logs, when `[logs] retention` is set."""

@@ -63,7 +63,7 @@ class SleepLauncher:
     def __init__(self) -> None:
         self.children: dict[AttemptRef, list[subprocess.Popen[bytes]]] = {}
 
-    def start(self, argv: list[str], env: Mapping[str, str], log_path: Path) -> int:
+    def start(self, argv: list[str], env: Mapping[str, str], log_path: Path, token: str) -> int:
         ref = AttemptRef(int(argv[argv.index("--ti") + 1]), int(argv[argv.index("--try") + 1]))
         child = subprocess.Popen(["sleep", "60"], start_new_session=True)
         self.children.setdefault(ref, []).append(child)

@@ -808,14 +808,14 @@ def test_of_threads_racing_to_queue_a_task_exactly_one_wins(store: Store, store_
 def test_workers_are_told_where_the_dag_files_are_even_by_an_api_without_repo_tables(
     store: Store,
 ) -> None:
-    from brisa.control.execution import ExecutionService
+    from brisa.control.execution import ExecutionService, Worker
     from brisa.repos.config import RepoSettings
 
     store.register_repo("dags", team=TEAM, url="file:///srv/dags.git", subdir="pipelines")
     run = new_run(store)  # pinned to commit c1 of repository 'dags'
     ref = queue(store, run, "load")
     bare = ExecutionService(store, lambda: LATER, max_return_bytes=1000)
-    item = bare.start(ref, hostname="w", pid=1)
+    item = bare.start(Worker(ref, None), hostname="w", pid=1)
     assert (item.code.repo, item.code.sha, item.code.subdir) == ("dags", "c1", "pipelines")
     assert item.code.url == "file:///srv/dags.git"
 
@@ -823,4 +823,4 @@ def test_workers_are_told_where_the_dag_files_are_even_by_an_api_without_repo_ta
     other = ExecutionService(
         store, lambda: LATER, max_return_bytes=1000, sources={"dags": configured}
     )
-    assert other.start(ref, hostname="w", pid=1).code.subdir == "other"  # config wins
+    assert other.start(Worker(ref, None), hostname="w", pid=1).code.subdir == "other"  # config wins

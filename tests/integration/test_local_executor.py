@@ -39,7 +39,7 @@ class ShellLauncher:
         self.env = dict(env)  # besides what the executor hands its workers
         self.children: list[subprocess.Popen[bytes]] = []
 
-    def start(self, argv: list[str], env: Mapping[str, str], log_path: Path) -> int:
+    def start(self, argv: list[str], env: Mapping[str, str], log_path: Path, token: str) -> int:
         child = subprocess.Popen(["/bin/sh", "-c", self.script], start_new_session=True,
                                  env={**env, **self.env}, stdout=subprocess.DEVNULL)  # fmt: skip
         self.children.append(child)
@@ -187,10 +187,10 @@ def test_both_launchers_run_the_worker_entrypoint_in_its_own_session(
     log = tmp_path / "worker.log"
     env = {**os.environ, "MARKER": "from-the-executor"}
     # Bad arguments: the worker's own argument parser answers in the log and exits.
-    pid = launch.start(["--ti", "x"], env, log)
+    pid = launch.start(["--ti", "x"], env, log, "token")
     eventually(lambda: log.exists() and "--ti: invalid int value" in log.read_text())
     if isinstance(launch, SpawnLauncher):
-        launch.start(["--ti", "1", "--try", "1"], env, tmp_path / "other.log")  # reaps
+        launch.start(["--ti", "1", "--try", "1"], env, tmp_path / "other.log", "t")  # reaps
     eventually(lambda: gone(pid))
     assert "usage: brisa task run" in log.read_text()
     if isinstance(launch, ForkServerLauncher):

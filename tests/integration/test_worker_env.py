@@ -1,5 +1,5 @@
 """What user code can read of Brisa's configuration: a standalone configured through
-`BRISA__*` variables (the secret key that signs worker tokens, a database URL) runs tasks whose
+`BRISA__*` variables (its secret key, a database URL) and `BRISA_HOME` runs tasks whose
 environment holds none of them, with either way of starting workers."""
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ def test_tasks_see_no_brisa_settings_in_their_environment(
         "BRISA__CORE__SECRET_KEY": SECRET_KEY,
         "BRISA__DATABASE__URL": f"sqlite:///{tmp_path / DB_SECRET}.db",
         "BRISA__EXECUTOR__START_METHOD": start_method,
+        "PASSED_ON": "from-the-scheduler",
     }
     brisa = Standalone(home, env=env, copy_examples=False).start()
     try:
@@ -52,12 +53,13 @@ def test_tasks_see_no_brisa_settings_in_their_environment(
 
     environ = json.loads((out / "environ.json").read_text())
     assert [name for name in environ if name.startswith("BRISA__")] == []
-    assert environ["BRISA_HOME"] == str(home)  # the rest of the environment is passed on
+    assert "BRISA_HOME" not in environ  # where the server keeps its state (ADR 0008)
+    assert environ["PASSED_ON"] == "from-the-scheduler"  # the rest is passed on
     seen = {
         "os.environ": "\n".join(f"{k}={v}" for k, v in environ.items()),
         "/proc/self/environ": (out / "proc_environ").read_bytes().decode(errors="replace"),
         "a child process": (out / "child.env").read_text(),
     }
     for where, text in seen.items():
-        for secret in ("BRISA__", SECRET_KEY, DB_SECRET):
+        for secret in ("BRISA__", "BRISA_HOME", "BRISA_EXECUTION_TOKEN=", SECRET_KEY, DB_SECRET):
             assert secret not in text, f"{secret} is readable from {where}"

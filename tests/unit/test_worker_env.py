@@ -4,7 +4,9 @@ reaches the worker through the executor."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +21,7 @@ from brisa.executor.local import LocalExecutor
 from brisa.logs.config import ShippingConfig
 from brisa.settings import Settings, load
 from brisa.system import System
-from brisa.worker.env import TOKEN, WorkerEnv, private
+from brisa.worker.env import TOKEN_FD, WorkerEnv, private, receive_token, token_channel
 
 # A value for every field, none of them its default.
 EVERYTHING = WorkerEnv(
@@ -44,6 +46,7 @@ EVERYTHING = WorkerEnv(
     code_cache="/srv/code",
     code_timeout=33.5,
     registry="/srv/workers",
+    run_as_user="tasks",
 )
 
 
@@ -60,12 +63,28 @@ def test_the_sample_sets_every_field_to_something_else_than_its_default() -> Non
     assert same == [], "give these fields a non-default value in EVERYTHING"
 
 
-def test_every_field_survives_the_trip_through_the_environment() -> None:
+def test_every_field_but_the_token_survives_the_trip_through_the_environment() -> None:
     env = EVERYTHING.to_env()
     assert all(isinstance(v, str) for v in env.values())
     back = WorkerEnv.from_env(env)
-    assert leaves(back) == leaves(EVERYTHING)
-    assert back == dataclasses.replace(EVERYTHING, logs=back.logs)  # the dataclass, too
+    assert leaves(back) == {**leaves(EVERYTHING), "token": ""}
+    assert back == dataclasses.replace(EVERYTHING, token="", logs=back.logs)  # the dataclass
+
+
+def test_the_token_is_never_in_the_environment_but_on_a_socket_read_once() -> None:
+    env = EVERYTHING.to_env()
+    assert not [v for v in env.values() if "attempt-token-123" in v]
+    fd = token_channel("attempt-token-123")
+    try:
+        with pytest.raises(OSError):  # /proc/PID/fd cannot open a socket again
+            open(f"/proc/self/fd/{fd}", "rb")  # noqa: SIM115
+        assert receive_token({TOKEN_FD: str(fd)}) == "attempt-token-123"
+        with pytest.raises(OSError):
+            os.fstat(fd)  # closed once read: the task's children do not inherit it
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    assert receive_token({}) == ""
 
 
 def test_the_defaults_are_those_of_the_dataclass_and_survive_the_trip() -> None:
@@ -102,13 +121,13 @@ def test_the_printed_configuration_holds_no_secret() -> None:
     assert "/srv/code" in printed and "33.5" in printed
 
 
-def test_the_token_and_the_store_keys_are_private_to_the_worker_process() -> None:
+def test_the_store_keys_and_the_token_channel_are_private_to_the_worker_process() -> None:
     """The worker removes private variables from its environment before the task runs: every
     secret value is in one, and the rest of the configuration stays readable."""
     env = EVERYTHING.to_env()
     public = {name: value for name, value in env.items() if not private(name)}
-    assert env[TOKEN] == "attempt-token-123" and not private("BRISA_API_URL")
-    for secret in ("attempt-token-123", "very-secret-key", "AKIA-ID"):
+    assert private(TOKEN_FD) and not private("BRISA_API_URL")
+    for secret in ("very-secret-key", "AKIA-ID"):
         assert secret in env.values() and secret not in public.values()
     assert WorkerEnv.from_env(public) == dataclasses.replace(
         EVERYTHING, token="", logs=EVERYTHING.logs._replace(store_options={})
@@ -143,6 +162,7 @@ def test_the_worker_settings_reach_the_worker_through_the_executor(
         "[api]\nport = 9100\n",
     )
     monkeypatch.setenv("BRISA__CORE__SECRET_KEY", "the-signing-key")
+    monkeypatch.setenv("BRISA_HOME", str(tmp_path))
     launcher = CapturingLauncher()
     local = LocalExecutor(
         scope="t",
@@ -154,6 +174,7 @@ def test_the_worker_settings_reach_the_worker_through_the_executor(
     local.launch(LaunchRequest(AttemptRef(7, 2), "token-7-2", tmp_path / "7.log"))
 
     [env] = launcher.envs
+    assert launcher.tokens == ["token-7-2"]  # handed apart from the environment
     got = WorkerEnv.from_env(env)
     assert (got.heartbeat_interval, got.report_timeout, got.code_timeout) == (3.0, 120.0, 45.0)
     assert (got.logs.chunk_interval, got.logs.chunk_bytes) == (0.75, 2048)
@@ -162,19 +183,22 @@ def test_the_worker_settings_reach_the_worker_through_the_executor(
         "secret_access_key": "s3-secret",
     }
     assert got.api_url == "http://127.0.0.1:9100"
-    assert got.token == "token-7-2"
+    assert "token-7-2" not in env.values()
     assert got.registry == str(tmp_path / "workers")
     assert got.code_cache == str(tmp_path / "code")
     assert got.repos_root == str(tmp_path / "repos")
     assert [name for name in env if name.startswith("BRISA__")] == []  # no settings
+    assert "BRISA_HOME" not in env  # nor where the server keeps its state
 
 
 class CapturingLauncher:
     def __init__(self) -> None:
         self.envs: list[dict[str, str]] = []
+        self.tokens: list[str] = []
 
-    def start(self, argv: list[str], env: Mapping[str, str], log_path: Path) -> int:
+    def start(self, argv: list[str], env: Mapping[str, str], log_path: Path, token: str) -> int:
         self.envs.append(dict(env))
+        self.tokens.append(token)
         return 2**22 + 1  # no such process: the executor records it and moves on
 
 

@@ -82,6 +82,7 @@ def standalone(
         raise click.BadParameter(f"{settings.dags.folder} is not a folder", param_hint="--dags")
     system = System.create(settings)
     system.store  # noqa: B018 - migrate before anything else starts
+    system.isolate_tasks()  # refuses a run_as_user it cannot switch to, before starting
     system.start_processor()
     click.echo(
         f"Brisa is running at {settings.api_url} (state in {settings.home}); press Ctrl+C to stop."
@@ -111,6 +112,7 @@ def scheduler(ctx: click.Context) -> None:
 
     _logging()
     system = System.create(settings_of(ctx))
+    system.isolate_tasks()  # refuses a run_as_user it cannot switch to, before starting
     try:
         system.run_scheduler()
     except KeyboardInterrupt:

@@ -1,7 +1,8 @@
 """The attempt lifecycle as the worker drives it: start, heartbeat, finish.
 
-The REST layer authenticates the worker's token and calls these; the retry decision on a
-failure is `core.retry.failure_outcome`, the same rule the scheduler uses for lost workers.
+The REST layer authenticates the worker's token (`authenticate`) and calls these; the retry
+decision on a failure is `core.retry.failure_outcome`, the same rule the scheduler uses for
+lost workers.
 """
 
 from __future__ import annotations
@@ -9,18 +10,29 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from brisa.core import tokens
 from brisa.core.records import AttemptRef, CodeRef, WorkItem
 from brisa.core.retry import failure_outcome
 from brisa.core.states import TaskState
-from brisa.errors import Conflict, InvalidInput, NotFound
+from brisa.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from brisa.repos.config import RepoSettings
 from brisa.store import Store
 
 Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Worker:
+    """An authenticated caller of the execution API: the attempt, and its token's digest
+    (None only for an attempt queued without a token, as some tests do)."""
+
+    ref: AttemptRef
+    digest: str | None
 
 
 class ExecutionService:
@@ -39,8 +51,17 @@ class ExecutionService:
         self.on_change = on_change
         self.sources = dict(sources or {})
 
-    def start(self, ref: AttemptRef, *, hostname: str, pid: int) -> WorkItem:
-        item = self.store.start_attempt(ref, hostname=hostname, pid=pid, now=self.clock())
+    def authenticate(self, ref: AttemptRef, token: str) -> Worker:
+        """The worker of `ref`, if `token` is its current token (core.tokens.verify): raises
+        Unauthorized, or Conflict when the attempt is over."""
+        if not token:
+            raise Unauthorized("missing execution token (Authorization: Bearer ...)")
+        return Worker(ref, tokens.verify(token, ref, self.store.credential(ref)))
+
+    def start(self, worker: Worker, *, hostname: str, pid: int) -> WorkItem:
+        item = self.store.start_attempt(
+            worker.ref, hostname=hostname, pid=pid, now=self.clock(), token_digest=worker.digest
+        )
         return dataclasses.replace(item, code=code_location(item, self._source(item)))
 
     def _source(self, item: WorkItem) -> RepoSettings | None:

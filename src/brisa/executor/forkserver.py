@@ -1,10 +1,10 @@
 """The fork server: `python -m brisa.executor.forkserver`.
 
 A small process that imports Brisa's worker code once, then forks one worker process per
-request. Requests are JSON lines on stdin (`{"argv": [...], "env": {...}, "log": path}`); the
-answer is the new process's pid on stdout. It never imports user code. Its children are
-reaped by the kernel (SIGCHLD ignored) and outlive it: when the executor goes away (stdin
-closes) the server exits and running workers carry on.
+request. Requests are JSON lines on stdin (`{"argv": [...], "env": {...}, "log": path,
+"token": ...}`); the answer is the new process's pid on stdout. It never imports user code.
+Its children are reaped by the kernel (SIGCHLD ignored) and outlive it: when the executor
+goes away (stdin closes) the server exits and running workers carry on.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import os
 import signal
 import sys
 from typing import Any, BinaryIO
+
+from brisa.worker.env import TOKEN_FD, token_channel
 
 # The worker's code, and what its log process imports to ship the log (logs.layout, the
 # local folder store): each attempt would otherwise import them again, on its way out.
@@ -53,6 +55,8 @@ def _become_worker(request: dict[str, Any]) -> None:
             os.close(fd)
     os.environ.clear()
     os.environ.update(request["env"])
+    # The token reaches the worker as it would after an exec: on a socket it reads at once.
+    os.environ[TOKEN_FD] = str(token_channel(request.pop("token")))
     from brisa.worker.main import main
 
     code = 3

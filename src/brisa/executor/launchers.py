@@ -7,8 +7,9 @@ of CPU each), which is what fan-out and the gap between chained tasks cost. `spa
 new interpreter (`python -m brisa task run ...`) per attempt.
 
 Either way the worker runs the same entrypoint, `brisa.worker.main.main`, in a new session (its
-own process group), with stdout and stderr going to the attempt's spool file, and an
-environment without Brisa's own settings (`without_settings`).
+own process group), with stdout and stderr going to the attempt's spool file, an environment
+without Brisa's own variables (`without_settings`), and its execution token on a socket it
+inherits (`worker.env.token_channel`), never in its environment or command line.
 """
 
 from __future__ import annotations
@@ -22,19 +23,23 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
-from brisa.settings import ENV_PREFIX
+from brisa.worker.env import TOKEN_FD, token_channel
+
+OWN_PREFIX = "BRISA_"  # settings (BRISA__SECTION__KEY), BRISA_HOME, the wire format's
 
 
 def without_settings(environ: Mapping[str, str]) -> dict[str, str]:
-    """`environ` without Brisa's settings (`BRISA__SECTION__KEY`: the secret key that signs
-    tokens, the database URL and its password, S3 keys, ...). A worker is handed what it needs
-    explicitly by the executor; user code must not read the rest."""
-    return {name: value for name, value in environ.items() if not name.startswith(ENV_PREFIX)}
+    """`environ` without Brisa's own variables: its settings (`BRISA__SECTION__KEY`: the
+    secret key, the database URL and its password, S3 keys, ...), `BRISA_HOME` (where the
+    server keeps its state) and any other `BRISA_*`. A worker is handed what it needs
+    explicitly by the executor (`WorkerEnv`); user code must not read the rest."""
+    return {name: value for name, value in environ.items() if not name.startswith(OWN_PREFIX)}
 
 
 class Launcher(Protocol):
-    def start(self, argv: list[str], env: Mapping[str, str], log_path: Path) -> int:
-        """Start a worker with these `brisa task run` arguments; returns its pid."""
+    def start(self, argv: list[str], env: Mapping[str, str], log_path: Path, token: str) -> int:
+        """Start a worker with these `brisa task run` arguments and this environment, handing
+        it `token` through `token_channel`; returns its pid."""
 
 
 class SpawnLauncher:
@@ -42,18 +47,23 @@ class SpawnLauncher:
         self.python = python
         self._children: list[subprocess.Popen[bytes]] = []
 
-    def start(self, argv: list[str], env: Mapping[str, str], log_path: Path) -> int:
+    def start(self, argv: list[str], env: Mapping[str, str], log_path: Path, token: str) -> int:
         self._children = [c for c in self._children if c.poll() is None]  # reap
-        with open(log_path, "ab") as log:
-            child = subprocess.Popen(
-                [self.python, "-m", "brisa", "task", "run", *argv],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=dict(env),
-                start_new_session=True,
-                close_fds=True,
-            )
+        channel = token_channel(token)
+        try:
+            with open(log_path, "ab") as log:
+                child = subprocess.Popen(
+                    [self.python, "-m", "brisa", "task", "run", *argv],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env={**env, TOKEN_FD: str(channel)},
+                    start_new_session=True,
+                    close_fds=True,
+                    pass_fds=(channel,),
+                )
+        finally:
+            os.close(channel)
         self._children.append(child)
         return child.pid
 
@@ -77,8 +87,9 @@ class ForkServerLauncher:
             )
         return self._server
 
-    def start(self, argv: list[str], env: Mapping[str, str], log_path: Path) -> int:
-        request = json.dumps({"argv": argv, "env": dict(env), "log": str(log_path)})
+    def start(self, argv: list[str], env: Mapping[str, str], log_path: Path, token: str) -> int:
+        # Over the server's stdin, a pipe only this process and the server hold.
+        request = json.dumps({"argv": argv, "env": dict(env), "log": str(log_path), "token": token})
         with self._lock:
             for attempt in range(2):  # a server that died is restarted once
                 server = self._ensure_server()

@@ -25,6 +25,7 @@ from pathlib import Path
 from brisa.core.records import AttemptRef
 from brisa.executor.base import LaunchRequest
 from brisa.executor.launchers import Launcher, launcher, without_settings
+from brisa.worker import runas
 from brisa.worker.env import WorkerEnv
 from brisa.worker.registry import WorkerRegistry, process_start_time
 
@@ -43,11 +44,14 @@ class LocalExecutor:
         start_method: str = "forkserver",
         launch: Launcher | None = None,
         on_worker_gone: Callable[[int], None] = lambda pid: None,
+        run_as_user: str = "",
     ) -> None:
         self.scope = scope
         self.parallelism = parallelism
+        if run_as_user:
+            runas.check(run_as_user)  # at start-up: refused here, not in every attempt's log
         # What every worker is handed (the executor adds each one's token and the registry).
-        self.worker = worker or WorkerEnv()
+        self.worker = replace(worker or WorkerEnv(), run_as_user=run_as_user)
         self.kill_grace = kill_grace
         self.registry = WorkerRegistry(state_dir)
         self.launcher = launch or launcher(start_method)
@@ -71,9 +75,9 @@ class LocalExecutor:
             request.log_path.parent.mkdir(parents=True, exist_ok=True)
             argv = ["--ti", str(request.ref.ti_id), "--try", str(request.ref.try_number),
                     "--scope", self.scope]  # fmt: skip
-            wire = replace(self.worker, token=request.token, registry=str(self.registry.folder))
+            wire = replace(self.worker, registry=str(self.registry.folder))
             env = {**without_settings(os.environ), **wire.to_env()}
-            pid = self.launcher.start(argv, env, request.log_path)
+            pid = self.launcher.start(argv, env, request.log_path, request.token)
             started = process_start_time(pid)
             self._live[request.ref] = (pid, started)
             self.registry.record(request.ref, pid, started)

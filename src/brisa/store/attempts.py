@@ -11,7 +11,8 @@ import sqlalchemy as sa
 
 from brisa.core.records import AttemptRef, TaskRecord, WorkItem
 from brisa.core.spec import DagSpec, TaskSpec
-from brisa.core.states import ATTEMPT_OUTCOMES, TaskState
+from brisa.core.states import ACTIVE_TASK_STATES, ATTEMPT_OUTCOMES, TaskState
+from brisa.core.tokens import Credential
 from brisa.errors import Conflict, NotFound
 from brisa.store.engine import WRITE
 from brisa.store.guards import guarded_update
@@ -47,8 +48,47 @@ class AttemptStore:
             raise NotFound(f"no task instance {ref.ti_id}")
         return _task_record(row)
 
-    def start_attempt(self, ref: AttemptRef, *, hostname: str, pid: int, now: datetime) -> WorkItem:
-        """Mark a queued attempt running and return what the worker needs to run it."""
+    def credential(self, ref: AttemptRef) -> Credential | None:
+        """What authenticates a worker of `ref`'s task instance now (None: no such task)."""
+        query = sa.select(
+            task_instances.c.token_digest, task_instances.c.try_number, task_instances.c.state
+        ).where(task_instances.c.id == ref.ti_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        return Credential(row.token_digest, row.try_number, row.state in ACTIVE_TASK_STATES)
+
+    def set_token(self, ref: AttemptRef, digest: str) -> bool:
+        """Replace the token of a queued attempt (it is relaunched): the previous one is void
+        from now on. False when the attempt is not queued at that try any more."""
+        with self.engine.execution_options(**WRITE).begin() as conn:
+            return bool(
+                conn.execute(
+                    task_instances.update()
+                    .where(
+                        task_instances.c.id == ref.ti_id,
+                        task_instances.c.try_number == ref.try_number,
+                        task_instances.c.state == TaskState.QUEUED,
+                    )
+                    .values(token_digest=digest)
+                ).rowcount
+            )
+
+    def start_attempt(
+        self,
+        ref: AttemptRef,
+        *,
+        hostname: str,
+        pid: int,
+        now: datetime,
+        token_digest: str | None = None,
+    ) -> WorkItem:
+        """Mark a queued attempt running and return what the worker needs to run it. Only the
+        holder of its current token starts it (None: an attempt queued without one, which no
+        worker can authenticate for): a worker whose token a relaunch replaced between its
+        authentication and this update loses."""
+        digest = task_instances.c.token_digest
         with self.engine.execution_options(**WRITE).begin() as conn:
             started = guarded_update(
                 conn,
@@ -56,6 +96,7 @@ class AttemptStore:
                 TaskState.RUNNING,
                 task_instances.c.id == ref.ti_id,
                 task_instances.c.try_number == ref.try_number,
+                digest.is_(None) if token_digest is None else digest == token_digest,
                 expected=TaskState.QUEUED,
                 values={"start_date": now, "heartbeat_at": now, "hostname": hostname, "pid": pid},
             )

@@ -24,7 +24,8 @@ from brisa.store.engine import WRITE
 from brisa.store.guards import guarded_update
 from brisa.store.tables import dag_runs, task_attempts, task_instances
 
-_TASK_FIELDS = [c.name for c in task_instances.c if c.name != "return_value"]
+# Not a task's record: its return value (read on its own) and its token's digest (a credential).
+_TASK_FIELDS = [c.name for c in task_instances.c if c.name not in ("return_value", "token_digest")]
 
 
 def _task_record(row: Any) -> TaskRecord:
@@ -271,10 +272,18 @@ class RunStore:
         )
 
     def queue_task(
-        self, ti_id: int, *, expected: TaskState, try_number: int, now: datetime
+        self,
+        ti_id: int,
+        *,
+        expected: TaskState,
+        try_number: int,
+        now: datetime,
+        token_digest: str | None = None,
     ) -> bool:
-        """Hand a pending or retrying task to the executor as try `try_number + 1`."""
+        """Hand a pending or retrying task to the executor as try `try_number + 1`, whose
+        execution token has `token_digest` (the previous try's token is void from now on)."""
         fresh_try = {
+            "token_digest": token_digest,
             "try_number": try_number + 1,
             "queued_at": now,
             "start_date": None,

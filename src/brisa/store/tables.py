@@ -138,6 +138,8 @@ task_instances = sa.Table(
     sa.Column("pid", sa.Integer, nullable=True),
     sa.Column("return_value", sa.JSON, nullable=True),
     sa.Column("error", sa.Text, nullable=True),
+    # sha256 of the current try's execution token (core/tokens.py); the token is never stored.
+    sa.Column("token_digest", sa.String(64), nullable=True),
     sa.UniqueConstraint("run_pk", "task_id", name="uq_ti"),
     sa.Index("ix_ti_state", "state"),
 )

@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from brisa.control.execution import Worker
 from brisa.core.records import AttemptRef, WorkItem
 from brisa.core.states import TaskState
-from brisa.errors import Conflict
+from brisa.errors import Conflict, Unauthorized
 from brisa.executor.base import LaunchRequest
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -81,7 +82,9 @@ Outcome = Succeed | Fail | Hang | NeverStart | CrashAtStart
 class WorkerCalls(Protocol):
     """What a worker asks of the control plane: `control.execution.ExecutionService`."""
 
-    def start(self, ref: AttemptRef, *, hostname: str, pid: int) -> WorkItem: ...
+    def authenticate(self, ref: AttemptRef, token: str) -> Worker: ...
+
+    def start(self, worker: Worker, *, hostname: str, pid: int) -> WorkItem: ...
 
     def heartbeat(self, ref: AttemptRef) -> None: ...
 
@@ -187,9 +190,11 @@ class FakeExecutor:
         if isinstance(outcome, CrashAtStart):
             self.processes.exit(ref)
             return False
-        try:
-            item = self._calls().start(ref, hostname="fake-worker", pid=process.pid)
-        except Conflict:  # no longer current: a real worker exits without running
+        calls = self._calls()
+        try:  # with the token it was launched with, as a real worker
+            worker = calls.authenticate(ref, process.request.token)
+            item = calls.start(worker, hostname="fake-worker", pid=process.pid)
+        except (Conflict, Unauthorized):  # no longer current: a real worker exits, not running
             self.processes.exit(ref)
             return False
         process.started, process.task_id = True, item.task_id

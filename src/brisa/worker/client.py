@@ -11,7 +11,9 @@ from typing import Any
 
 
 class AttemptStale(Exception):
-    """The API says this attempt is no longer current (cleared, cancelled, timed out)."""
+    """The API says this attempt is no longer current (cleared, cancelled, timed out), or no
+    longer takes this worker's token (a new try or a relaunch replaced it): either way it will
+    record nothing from this worker again, which must stop."""
 
 
 class ExecutionClient:
@@ -21,7 +23,8 @@ class ExecutionClient:
 
     def call(self, verb: str, body: dict[str, Any], *, patience: float) -> Any:
         """POST with retries on connection errors for up to `patience` seconds. Raises
-        AttemptStale on a 409, RuntimeError when refused or unreachable for that long."""
+        AttemptStale on a 409 or 401, RuntimeError when refused otherwise or unreachable for
+        that long."""
         deadline = time.monotonic() + patience
         delay = 0.2
         while True:
@@ -40,8 +43,8 @@ class ExecutionClient:
                     return json.loads(payload) if payload else None
             except urllib.error.HTTPError as exc:
                 detail = exc.read().decode(errors="replace")
-                if exc.code == 409:
-                    raise AttemptStale(detail) from None
+                if exc.code in (401, 409):
+                    raise AttemptStale(f"{exc.code} {detail}") from None
                 if exc.code < 500 or time.monotonic() > deadline:
                     raise RuntimeError(
                         f"execution API refused {verb}: {exc.code} {detail}"

@@ -7,14 +7,22 @@ executor as a pod's `env`. The worker reads it back with `WorkerEnv.from_env(os.
 variable that is absent takes the field's default, so `from_env({}) == WorkerEnv()`; the
 settings of the keys that feed the worker take their defaults from the constants here too.
 
-Workers get no `BRISA__SECTION__KEY` settings: only these variables (and the rest of the
-executor's environment). The token and the log store's keys (`private`) are for the worker
+Workers get no `BRISA__SECTION__KEY` settings nor `BRISA_HOME`: only these variables (and the
+rest of the executor's environment). The log store's keys (`private`) are for the worker
 process only; it removes them from its environment before user code runs.
+
+The attempt's execution token is not an environment variable: `/proc/PID/environ` keeps a
+process's initial environment whatever it removes later, and any process of the same user
+can read it. The executor hands it through a socket the worker inherits (`token_channel`; its
+descriptor number is in `TOKEN_FD`), which the worker reads to its end and closes at once
+(`receive_token`); unlike a pipe, a socket cannot be opened again through `/proc/PID/fd`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +36,7 @@ HEARTBEAT_INTERVAL = 5.0
 REPORT_TIMEOUT = 600.0
 CODE_TIMEOUT = 120.0
 
-TOKEN = "BRISA_EXECUTION_TOKEN"
+TOKEN_FD = "BRISA_EXECUTION_TOKEN_FD"  # the descriptor the worker reads its token from
 S3_PREFIX = "BRISA_LOGS_S3_"  # + an object store option in capitals, e.g. ..._ENDPOINT_URL
 
 
@@ -37,7 +45,8 @@ class WorkerEnv:
     """What the executor hands the worker explicitly, printed (redacted) at its start."""
 
     api_url: str = API_URL
-    # This attempt's token for the execution API (set by the executor for each launch).
+    # This attempt's token for the execution API: handed by the executor for each launch
+    # through `token_channel`, never through the environment (`to_env` leaves it out).
     token: str = ""
     dags_folder: str = ""
     heartbeat_interval: float = HEARTBEAT_INTERVAL
@@ -51,9 +60,12 @@ class WorkerEnv:
     code_timeout: float = CODE_TIMEOUT
     # The local executor's pid-file registry, where the worker records itself ("": none).
     registry: str = ""
+    # The OS user the task runs as ("": the worker's own): `[executor] run_as_user`.
+    run_as_user: str = ""
 
     def to_env(self) -> dict[str, str]:
-        """The environment variables that carry this configuration to a worker."""
+        """The environment variables that carry this configuration to a worker, but for the
+        token (see `token_channel`)."""
         env = {var: str(getattr(self, name)) for name, var in _VARIABLES.items()}
         env.update({var: str(getattr(self.logs, name)) for name, var in _LOG_VARIABLES.items()})
         for option, value in self.logs.store_options.items():
@@ -84,14 +96,37 @@ class WorkerEnv:
 
 def private(variable: str) -> bool:
     """A variable for the worker process only, never for the task it runs."""
-    return variable == TOKEN or variable.startswith(S3_PREFIX)
+    return variable == TOKEN_FD or variable.startswith(S3_PREFIX)
 
 
-# Field -> environment variable. Every field but `logs`, and every field of the log's
-# configuration but `store_options` (one variable per option, under S3_PREFIX).
+def token_channel(token: str) -> int:
+    """A descriptor (not inheritable: pass it on explicitly) from which the token can be read
+    to its end, once: a socket, which `/proc/PID/fd` cannot open. The caller closes it once
+    the worker has its copy."""
+    ours, theirs = socket.socketpair()
+    with ours:
+        ours.sendall(token.encode())  # a few dozen bytes: the socket's buffer holds them
+    return theirs.detach()
+
+
+def receive_token(environ: Mapping[str, str]) -> str:
+    """The token handed through `TOKEN_FD`, read to its end, its descriptor closed (so the
+    task's children do not inherit it); "" when none was handed (started by hand)."""
+    if not environ.get(TOKEN_FD, "").isdigit():
+        return ""
+    fd, chunks = int(environ[TOKEN_FD]), []
+    try:
+        while chunk := os.read(fd, 4096):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode()
+
+
+# Field -> environment variable. Every field but `token` and `logs`, and every field of the
+# log's configuration but `store_options` (one variable per option, under S3_PREFIX).
 _VARIABLES = {
     "api_url": "BRISA_API_URL",
-    "token": TOKEN,
     "dags_folder": "BRISA_DAGS_FOLDER",
     "heartbeat_interval": "BRISA_HEARTBEAT_INTERVAL",
     "report_timeout": "BRISA_REPORT_TIMEOUT",
@@ -99,6 +134,7 @@ _VARIABLES = {
     "code_cache": "BRISA_CODE_CACHE",
     "code_timeout": "BRISA_CODE_TIMEOUT",
     "registry": "BRISA_WORKER_REGISTRY",
+    "run_as_user": "BRISA_RUN_AS_USER",
 }
 _LOG_VARIABLES = {
     "location": "BRISA_LOGS_LOCATION",

@@ -30,6 +30,7 @@ import threading
 import time
 import traceback
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +42,7 @@ from brisa.logs.capture import utc_stamp
 from brisa.logs.masking import Masker, env_secrets, param_secrets
 from brisa.logs.shipping import LogShipper
 from brisa.worker.client import AttemptStale, ExecutionClient
-from brisa.worker.env import WorkerEnv, private
+from brisa.worker.env import WorkerEnv, private, receive_token
 from brisa.worker.runner import Outcome, run_python, run_shell, shell_env
 
 if TYPE_CHECKING:
@@ -173,7 +174,8 @@ def _code_root(item: WorkItem, config: WorkerEnv) -> tuple[Path, Materialised | 
 
 
 def _run_task(item: WorkItem, config: WorkerEnv) -> tuple[Outcome, Materialised | None]:
-    """Put the attempt's pinned code in place, then run the task from it."""
+    """Put the attempt's pinned code in place, then run the task from it (as the task user,
+    when the executor names one)."""
     try:
         root, held = _code_root(item, config)
     except BrisaError as exc:  # e.g. the commit is gone: the attempt fails, saying why
@@ -182,6 +184,13 @@ def _run_task(item: WorkItem, config: WorkerEnv) -> tuple[Outcome, Materialised 
         traceback.print_exc()
         error = f"cannot put the code in place: {type(exc).__name__}: {exc}"
         return Outcome(False, error=error), None
+    if config.run_as_user:
+        from brisa.worker import runas
+
+        try:
+            runas.become(runas.lookup(config.run_as_user))
+        except (KeyError, OSError) as exc:  # never run the task as Brisa's own user instead
+            return Outcome(False, error=f"cannot run as user {config.run_as_user}: {exc}"), held
     return execute(item, root), held
 
 
@@ -335,7 +344,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--scope", default="", help="the executor that started this worker")
     args = parser.parse_args(argv)
     environ = dict(os.environ)
-    config = WorkerEnv.from_env(environ)
+    config = replace(WorkerEnv.from_env(environ), token=receive_token(environ))
     # The token and the log store's keys are for this process only: user code and its
     # children never see them.
     for name in filter(private, environ):

@@ -1,0 +1,74 @@
+"""How a worker gets its execution token (ADR 0008): never through anything another process
+can read in /proc (its environ, its cmdline, its descriptors), with either way of starting
+workers, and its environment points at no server state (no BRISA_HOME)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from brisa.core.records import AttemptRef
+from brisa.executor.base import LaunchRequest
+from brisa.executor.launchers import ForkServerLauncher, Launcher, SpawnLauncher
+from brisa.executor.local import LocalExecutor
+from brisa.worker.env import WorkerEnv
+from support.standalone import free_port
+
+TOKEN = "canary-token-Zq8Xw3vT5Lr0"
+
+
+def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def readable(path: Path) -> bytes:
+    """What another process can read from `path` without waiting (a pipe may be empty)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:  # e.g. a socket: /proc/PID/fd/N cannot be opened
+        return b""
+    try:
+        return os.read(fd, 1 << 20)
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("make", [ForkServerLauncher, SpawnLauncher], ids=["forkserver", "spawn"])
+def test_the_token_is_in_no_file_of_the_workers_proc_entry(
+    tmp_path: Path, make: Callable[[], Launcher], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BRISA_HOME", str(tmp_path / "home"))
+    launch = make()
+    # Nothing listens there: the worker keeps retrying its start call, holding its token.
+    api = f"http://127.0.0.1:{free_port()}"
+    local = LocalExecutor(scope="t", parallelism=1, state_dir=tmp_path / "workers",
+                          worker=WorkerEnv(api_url=api), launch=launch)  # fmt: skip
+    log = tmp_path / "worker.log"
+    try:
+        local.launch(LaunchRequest(AttemptRef(41, 1), TOKEN, log))
+        eventually(lambda: log.exists() and "attempt 1 of task instance 41" in log.read_text())
+        assert local.alive() == {AttemptRef(41, 1)}
+        pid = local.registry.live()[AttemptRef(41, 1)]
+        proc = Path(f"/proc/{pid}")
+        environ = readable(proc / "environ")
+        assert environ, "the test must read the worker's environ to mean anything"
+        assert TOKEN.encode() not in environ
+        assert b"BRISA_HOME=" not in environ
+        assert TOKEN.encode() not in readable(proc / "cmdline")
+        for fd in (proc / "fd").iterdir():
+            assert TOKEN.encode() not in readable(fd), f"the token is readable from {fd}"
+        # The worker did get it: it prints its configuration, the token redacted.
+        assert '"token": "***"' in log.read_text()
+    finally:
+        for ref in list(local.alive()):
+            local.kill(ref)
+        local.close()
