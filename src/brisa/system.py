@@ -141,6 +141,7 @@ class System:
             kill_grace=s.executor.kill_grace,
             on_worker_gone=self._worker_gone,
             run_as_user=s.executor.run_as_user,
+            private_env={r.password_env for r in s.repos if r.password_env},
         )
 
     def build_scheduler(self, executor: Executor) -> Scheduler:

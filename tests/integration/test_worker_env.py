@@ -13,6 +13,7 @@ from support.standalone import Standalone
 
 SECRET_KEY = "core-secret-key-value-2718"
 DB_SECRET = "db-name-secret-3141"
+GIT_TOKEN = "git-token-canary-1618"  # a repository's password_env: the syncer's, not tasks'
 
 DUMP = """
 import json, os
@@ -41,7 +42,12 @@ def test_tasks_see_no_brisa_settings_in_their_environment(
         "BRISA__DATABASE__URL": f"sqlite:///{tmp_path / DB_SECRET}.db",
         "BRISA__EXECUTOR__START_METHOD": start_method,
         "PASSED_ON": "from-the-scheduler",
+        "TEAM_GIT_TOKEN": GIT_TOKEN,
     }
+    home.mkdir(parents=True)
+    (home / "brisa.toml").write_text(  # nothing listens there: the sync fails, quickly
+        '[repos.team]\nurl = "https://127.0.0.1:9/team.git"\npassword_env = "TEAM_GIT_TOKEN"\n'
+    )
     brisa = Standalone(home, env=env, copy_examples=False).start()
     try:
         (brisa.dags / "env_dump.py").write_text(DUMP.format(out=str(out)))
@@ -61,5 +67,6 @@ def test_tasks_see_no_brisa_settings_in_their_environment(
         "a child process": (out / "child.env").read_text(),
     }
     for where, text in seen.items():
-        for secret in ("BRISA__", "BRISA_HOME", "BRISA_EXECUTION_TOKEN=", SECRET_KEY, DB_SECRET):
+        for secret in ("BRISA__", "BRISA_HOME", "BRISA_EXECUTION_TOKEN=", SECRET_KEY, DB_SECRET,
+                       "TEAM_GIT_TOKEN", GIT_TOKEN):  # fmt: skip
             assert secret not in text, f"{secret} is readable from {where}"

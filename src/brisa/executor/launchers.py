@@ -19,7 +19,7 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -28,12 +28,17 @@ from brisa.worker.env import TOKEN_FD, token_channel
 OWN_PREFIX = "BRISA_"  # settings (BRISA__SECTION__KEY), BRISA_HOME, the wire format's
 
 
-def without_settings(environ: Mapping[str, str]) -> dict[str, str]:
+def without_settings(environ: Mapping[str, str], private: Collection[str] = ()) -> dict[str, str]:
     """`environ` without Brisa's own variables: its settings (`BRISA__SECTION__KEY`: the
     secret key, the database URL and its password, S3 keys, ...), `BRISA_HOME` (where the
-    server keeps its state) and any other `BRISA_*`. A worker is handed what it needs
-    explicitly by the executor (`WorkerEnv`); user code must not read the rest."""
-    return {name: value for name, value in environ.items() if not name.startswith(OWN_PREFIX)}
+    server keeps its state) and any other `BRISA_*`, nor the `private` ones (variables the
+    server reads credentials from, such as a repository's `password_env`). A worker is handed
+    what it needs explicitly by the executor (`WorkerEnv`); user code must not read the rest."""
+    return {
+        name: value
+        for name, value in environ.items()
+        if not name.startswith(OWN_PREFIX) and name not in private
+    }
 
 
 class Launcher(Protocol):
@@ -69,11 +74,16 @@ class SpawnLauncher:
 
 
 class ForkServerLauncher:
-    def __init__(self, python: str = sys.executable, env: Mapping[str, str] | None = None):
+    def __init__(
+        self,
+        python: str = sys.executable,
+        env: Mapping[str, str] | None = None,
+        private: Collection[str] = (),
+    ):
         self.python = python
         # The server's own environment never holds settings: its children are forks of it,
         # and a fork's /proc/PID/environ shows the environment its process was started with.
-        self.env = dict(env) if env is not None else without_settings(os.environ)
+        self.env = dict(env) if env is not None else without_settings(os.environ, private)
         self._server: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
 
@@ -117,7 +127,8 @@ class ForkServerLauncher:
             self._server = None
 
 
-def launcher(method: str) -> Launcher:
+def launcher(method: str, private: Collection[str] = ()) -> Launcher:
+    """The launcher of `[executor] start_method`; `private` as for `without_settings`."""
     if method == "spawn":
         return SpawnLauncher()
-    return ForkServerLauncher()
+    return ForkServerLauncher(private=private)

@@ -18,7 +18,7 @@ import os
 import signal
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import replace
 from pathlib import Path
 
@@ -45,6 +45,7 @@ class LocalExecutor:
         launch: Launcher | None = None,
         on_worker_gone: Callable[[int], None] = lambda pid: None,
         run_as_user: str = "",
+        private_env: Collection[str] = (),
     ) -> None:
         self.scope = scope
         self.parallelism = parallelism
@@ -54,7 +55,9 @@ class LocalExecutor:
         self.worker = replace(worker or WorkerEnv(), run_as_user=run_as_user)
         self.kill_grace = kill_grace
         self.registry = WorkerRegistry(state_dir)
-        self.launcher = launch or launcher(start_method)
+        # Variables of this process that hold the server's credentials: never a worker's.
+        self.private_env = frozenset(private_env)
+        self.launcher = launch or launcher(start_method, self.private_env)
         self._live: dict[AttemptRef, tuple[int, int | None]] = {}
         self._registry_mtime = 0
         self._launches: Counter[AttemptRef] = Counter()
@@ -76,7 +79,7 @@ class LocalExecutor:
             argv = ["--ti", str(request.ref.ti_id), "--try", str(request.ref.try_number),
                     "--scope", self.scope]  # fmt: skip
             wire = replace(self.worker, registry=str(self.registry.folder))
-            env = {**without_settings(os.environ), **wire.to_env()}
+            env = {**without_settings(os.environ, self.private_env), **wire.to_env()}
             pid = self.launcher.start(argv, env, request.log_path, request.token)
             started = process_start_time(pid)
             self._live[request.ref] = (pid, started)
