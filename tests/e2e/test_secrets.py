@@ -49,7 +49,7 @@ with DAG("leaky", params={{"api_key": Param({DEFAULT_SECRET!r}, secret=True), "r
     fails()
     consume(returns())
     shell("token", 'echo "token=$MY_PASSWORD"')
-    shell("key", 'echo "key={{{{ params.api_key }}}}"')
+    shell("key", "echo key={{{{ params.api_key | shquote }}}}")
     shell(
         "db",
         'echo "connecting with $DB_PASSWORD"; echo "db=$DB_PASSWORD"',
