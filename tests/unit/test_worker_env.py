@@ -42,6 +42,7 @@ EVERYTHING = WorkerEnv(
     code_cache="/srv/code",
     code_timeout=33.5,
     registry="/srv/workers",
+    max_return_value_bytes=4096,
 )
 
 

@@ -6,21 +6,42 @@ for exactly the attempt in the path.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
+from brisa.api import models
 from brisa.api.app import Ctx
-from brisa.control.execution import parse_outcome
+from brisa.api.guard import StrictJsonRoute
+from brisa.api.models import EXECUTION, responses
 from brisa.core import tokens
 from brisa.core.records import AttemptRef
-from brisa.errors import InvalidInput, Unauthorized
+from brisa.errors import Unauthorized
 
-router = APIRouter(prefix="/execution/v1/attempts/{ti_id}/{try_number}")
+router = APIRouter(
+    prefix="/execution/v1/attempts/{ti_id}/{try_number}", route_class=StrictJsonRoute
+)
+MAX_ID = 2**31 - 1  # the store's integer columns
+
+
+class StartBody(BaseModel):
+    hostname: str = Field(default="", max_length=255)
+    pid: int = Field(ge=0, le=MAX_ID)
+
+
+class FinishBody(BaseModel):
+    state: Literal["success", "failed"]
+    return_value: Any = None
+    error: str | None = None
 
 
 def _attempt(
-    ctx: Ctx, ti_id: int, try_number: int, authorization: Annotated[str | None, Header()] = None
+    ctx: Ctx,
+    ti_id: Annotated[int, Path(ge=0, le=MAX_ID)],
+    try_number: Annotated[int, Path(ge=0, le=MAX_ID)],
+    authorization: Annotated[str | None, Header()] = None,
 ) -> AttemptRef:
     ref = AttemptRef(ti_id, try_number)
     if not authorization or not authorization.startswith("Bearer "):
@@ -32,32 +53,30 @@ def _attempt(
 Attempt = Annotated[AttemptRef, Depends(_attempt)]
 
 
-async def _json(request: Request) -> Any:
-    try:
-        return await request.json()
-    except ValueError:
-        raise InvalidInput("request body must be JSON") from None
-
-
-@router.post("/start")
-def start(ctx: Ctx, ref: Attempt, body: Annotated[Any, Depends(_json)]) -> dict[str, Any]:
-    if not isinstance(body, dict) or not isinstance(body.get("pid"), int):
-        raise InvalidInput('start needs {"hostname": str, "pid": int}')
-    item = ctx.execution.start(ref, hostname=str(body.get("hostname", "")), pid=body["pid"])
+@router.post("/start", response_model=None, responses=responses(models.WorkItem, *EXECUTION))
+def start(ctx: Ctx, ref: Attempt, body: StartBody) -> JSONResponse:
+    item = ctx.execution.start(ref, hostname=body.hostname, pid=body.pid)
     out = dict(item.__dict__)
     for key in ("logical_date", "data_interval_start", "data_interval_end"):
         out[key] = out[key].isoformat()
-    return out
+    return JSONResponse(out)
 
 
-@router.post("/heartbeat", status_code=204)
+@router.post(
+    "/heartbeat",
+    status_code=204,
+    response_model=None,
+    responses=responses(None, *EXECUTION, status=204),
+)
 def heartbeat(ctx: Ctx, ref: Attempt) -> Response:
     ctx.execution.heartbeat(ref)
     return Response(status_code=204)
 
 
-@router.post("/finish")
-def finish(ctx: Ctx, ref: Attempt, body: Annotated[Any, Depends(_json)]) -> dict[str, Any]:
-    success, value, error = parse_outcome(body)
-    state = ctx.execution.finish(ref, success=success, return_value=value, error=error)
-    return {"state": state.value}
+@router.post("/finish", response_model=None, responses=responses(models.Finished, *EXECUTION))
+def finish(ctx: Ctx, ref: Attempt, body: FinishBody) -> JSONResponse:
+    success = body.state == "success"
+    state = ctx.execution.finish(
+        ref, success=success, return_value=body.return_value, error=body.error
+    )
+    return JSONResponse({"state": state.value})

@@ -27,6 +27,7 @@ API_URL = f"http://{API_HOST}:{API_PORT}"  # ... so where a worker finds it by d
 HEARTBEAT_INTERVAL = 5.0
 REPORT_TIMEOUT = 600.0
 CODE_TIMEOUT = 120.0
+MAX_RETURN_VALUE_BYTES = 1024 * 1024  # the largest return value the API records, as JSON
 
 TOKEN = "BRISA_EXECUTION_TOKEN"
 S3_PREFIX = "BRISA_LOGS_S3_"  # + an object store option in capitals, e.g. ..._ENDPOINT_URL
@@ -51,6 +52,8 @@ class WorkerEnv:
     code_timeout: float = CODE_TIMEOUT
     # The local executor's pid-file registry, where the worker records itself ("": none).
     registry: str = ""
+    # A return value longer than this (as JSON) fails the attempt before it is sent.
+    max_return_value_bytes: int = MAX_RETURN_VALUE_BYTES
 
     def to_env(self) -> dict[str, str]:
         """The environment variables that carry this configuration to a worker."""
@@ -99,6 +102,7 @@ _VARIABLES = {
     "code_cache": "BRISA_CODE_CACHE",
     "code_timeout": "BRISA_CODE_TIMEOUT",
     "registry": "BRISA_WORKER_REGISTRY",
+    "max_return_value_bytes": "BRISA_MAX_RETURN_VALUE_BYTES",
 }
 _LOG_VARIABLES = {
     "location": "BRISA_LOGS_LOCATION",
