@@ -125,7 +125,7 @@ def running_attempt(lab: Lab) -> Attempt:
         pytest.param(None, {}, id="no body"),
         pytest.param(b"conf=1", {"Content-Type": "application/x-www-form-urlencoded"}, id="form"),
         pytest.param(b"{}", {"Content-Type": "text/plain"}, id="text"),
-        pytest.param(b"{}", {}, id="JSON without a type"),
+        pytest.param(b"{}", {}, id="JSON sent as a form (urllib's default type)"),
     ],
 )
 def test_a_web_page_cannot_trigger_a_run(

@@ -82,7 +82,7 @@ def default_hosts(host: str, port: int, public_url: str) -> list[str]:
         public = urlsplit(public_url)
         if public.hostname:
             names.append(public.netloc.rsplit("@", 1)[-1])
-    return names
+    return list(dict.fromkeys(names))
 
 
 def parse_hosts(configured: str, default: Iterable[str]) -> frozenset[str]:
