@@ -50,7 +50,8 @@ class CoreSettings:
     # sessions). Generated into $BRISA_HOME when empty. Execution tokens do not use it: they
     # are random per attempt (ADR 0008).
     secret_key: str = secret()
-    max_return_value_bytes: int = 1024 * 1024
+    # A task's return value, as JSON, may be at most this long (the worker checks it too).
+    max_return_value_bytes: int = wire.MAX_RETURN_VALUE_BYTES
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,13 @@ class ApiSettings:
     port: int = wire.API_PORT
     # The URL workers use to reach the execution API; derived from host/port when empty.
     public_url: str = ""
+    # Host names (`name` or `name:port`, comma-separated; `*` for any) the REST API answers
+    # to; empty means the bound host, localhost, 127.0.0.1 and [::1] with the port, and the
+    # host of public_url. Refusing other names keeps web pages out (DNS rebinding).
+    allowed_hosts: str = ""
+    # Largest request body accepted; the execution API's finish call may carry a return
+    # value of [core] max_return_value_bytes on top of it.
+    max_body_bytes: int = 1024 * 1024
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,7 @@ class System:
             repos_root=str(s.repos_root),
             code_cache=str(self.code_cache),
             code_timeout=s.worker.code_timeout,
+            max_return_value_bytes=s.core.max_return_value_bytes,
         )
 
     def _log_shipping(self) -> ShippingConfig:

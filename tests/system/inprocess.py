@@ -49,7 +49,8 @@ class InProcess:
         self.clock = FakeClock()
         self.system = System.create(load(home, environ=environ), clock=self.clock)
         self.app = self.system.api_app()
-        self.api = TestClient(self.app)
+        # As a client on this machine reaches it (the API answers to its own names only).
+        self.api = TestClient(self.app, base_url=self.system.settings.api_url)
         self.execution = self.app.state.ctx.execution  # what the workers call
         self.processes = FakeProcesses()
         self.start_scheduler()
@@ -95,7 +96,9 @@ class InProcess:
 
     # --- the REST API -----------------------------------------------------------------------
     def request(self, method: str, path: str, body: Any = None) -> Any:
-        answer = self.api.request(method, path, json=body)
+        # As the CLI does: every request that changes something says its body is JSON.
+        headers = {"Content-Type": "application/json"} if method != "GET" else None
+        answer = self.api.request(method, path, json=body, headers=headers)
         if answer.status_code >= 400:
             raise ApiFailed(answer.status_code, answer.json().get("detail"))
         return answer.json()

@@ -29,6 +29,9 @@ REST_CLIENTS = {"cli/remote.py", "cli/tables.py", "cli/repos.py", "cli/client.py
 REST_CLIENTS |= {"testing/server.py"}
 # Dicts that are not specs but share a key with one: (module, key) -> what the dict is.
 OTHER_DICTS = {
+    ("api/app.py", "type"): "a validation error from pydantic",
+    ("api/guard.py", "type"): "an ASGI scope or message",
+    ("api/guard.py", "path"): "an ASGI scope",
     ("executor/forkserver.py", "env"): "a fork request",
     ("objectstore/s3.py", "path"): "an object's metadata from obstore",
     ("settings.py", "secret"): "the declaration of a setting",

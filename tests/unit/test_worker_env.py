@@ -47,6 +47,7 @@ EVERYTHING = WorkerEnv(
     code_timeout=33.5,
     registry="/srv/workers",
     run_as_user="tasks",
+    max_return_value_bytes=4096,
 )
 
 

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from brisa.api.guard import QUOTE_LIMIT, RequestGuard, guard_limits
 from brisa.control.commands import Commands
 from brisa.control.execution import ExecutionService
 from brisa.control.queries import EVERY_TEAM, Queries, Scope
@@ -17,6 +18,8 @@ from brisa.errors import BrisaError, Conflict, InvalidInput, NotFound, Unauthori
 from brisa.settings import Settings
 
 STATUS = {InvalidInput: 400, Unauthorized: 401, NotFound: 404, Conflict: 409}
+MAX_ERRORS = 5  # validation errors named in one message
+MAX_DETAIL = 1000  # characters of an error message (see `bounded`)
 
 
 @dataclass(frozen=True)
@@ -38,14 +41,33 @@ def _status(exc: BrisaError) -> int:
 
 def _validation_message(exc: RequestValidationError) -> str:
     parts = []
-    for err in exc.errors():
+    for err in exc.errors()[:MAX_ERRORS]:
+        if err.get("type") == "json_invalid":
+            reason = err.get("ctx", {}).get("error", "")
+            parts.append(f"the body is not valid JSON: {reason}")
+            continue
         where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
-        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+        parts.append(f"{_cut(where)}: {_cut(err.get('msg', 'invalid'))}")
     return "invalid request: " + "; ".join(parts)
 
 
+def _cut(text: str, limit: int = QUOTE_LIMIT) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def bounded(detail: str) -> str:
+    """An error message of at most about MAX_DETAIL characters: a message that quotes a huge
+    input keeps its start and its end (what to do), not the input whole."""
+    if len(detail) <= MAX_DETAIL:
+        return detail
+    half = MAX_DETAIL // 2
+    return (
+        f"{detail[:half]} ... ({len(detail) - 2 * half} characters left out) ... {detail[-half:]}"
+    )
+
+
 def create_app(ctx: ApiContext) -> FastAPI:
-    from brisa.api import dags, execution, repos, runs
+    from brisa.api import dags, execution, openapi, repos, runs
 
     app = FastAPI(
         title="Brisa",
@@ -58,7 +80,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
 
     @app.exception_handler(BrisaError)
     def _brisa_error(_: Request, exc: BrisaError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=_status(exc))
+        return JSONResponse({"detail": bounded(str(exc))}, status_code=_status(exc))
 
     @app.exception_handler(RequestValidationError)
     def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -66,12 +88,14 @@ def create_app(ctx: ApiContext) -> FastAPI:
 
     @app.exception_handler(HTTPException)
     def _http(_: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        return JSONResponse({"detail": bounded(str(exc.detail))}, status_code=exc.status_code)
 
     app.include_router(dags.router)
     app.include_router(runs.router)
     app.include_router(repos.router)
     app.include_router(execution.router)
+    app.add_middleware(RequestGuard, limits=guard_limits(ctx.settings))
+    app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
     return app
 
 

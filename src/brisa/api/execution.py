@@ -7,20 +7,41 @@ current (ADR 0008).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
+from brisa.api import models
 from brisa.api.app import Ctx
-from brisa.control.execution import Worker, parse_outcome
+from brisa.api.guard import StrictJsonRoute
+from brisa.api.models import EXECUTION, responses
+from brisa.control.execution import Worker
 from brisa.core.records import AttemptRef
-from brisa.errors import InvalidInput
 
-router = APIRouter(prefix="/execution/v1/attempts/{ti_id}/{try_number}")
+router = APIRouter(
+    prefix="/execution/v1/attempts/{ti_id}/{try_number}", route_class=StrictJsonRoute
+)
+MAX_ID = 2**31 - 1  # the store's integer columns
+
+
+class StartBody(BaseModel):
+    hostname: str = Field(default="", max_length=255)
+    pid: int = Field(ge=0, le=MAX_ID)
+
+
+class FinishBody(BaseModel):
+    state: Literal["success", "failed"]
+    return_value: Any = None
+    error: str | None = None
 
 
 def _attempt(
-    ctx: Ctx, ti_id: int, try_number: int, authorization: Annotated[str | None, Header()] = None
+    ctx: Ctx,
+    ti_id: Annotated[int, Path(ge=0, le=MAX_ID)],
+    try_number: Annotated[int, Path(ge=0, le=MAX_ID)],
+    authorization: Annotated[str | None, Header()] = None,
 ) -> Worker:
     scheme, _, token = (authorization or "").partition(" ")
     ref = AttemptRef(ti_id, try_number)
@@ -30,29 +51,27 @@ def _attempt(
 Attempt = Annotated[Worker, Depends(_attempt)]
 
 
-async def _json(request: Request) -> Any:
-    try:
-        return await request.json()
-    except ValueError:
-        raise InvalidInput("request body must be JSON") from None
+@router.post("/start", response_model=None, responses=responses(models.WorkItem, *EXECUTION))
+def start(ctx: Ctx, worker: Attempt, body: StartBody) -> JSONResponse:
+    item = ctx.execution.start(worker, hostname=body.hostname, pid=body.pid)
+    return JSONResponse(item.to_json())
 
 
-@router.post("/start")
-def start(ctx: Ctx, worker: Attempt, body: Annotated[Any, Depends(_json)]) -> dict[str, Any]:
-    if not isinstance(body, dict) or not isinstance(body.get("pid"), int):
-        raise InvalidInput('start needs {"hostname": str, "pid": int}')
-    item = ctx.execution.start(worker, hostname=str(body.get("hostname", "")), pid=body["pid"])
-    return item.to_json()
-
-
-@router.post("/heartbeat", status_code=204)
+@router.post(
+    "/heartbeat",
+    status_code=204,
+    response_model=None,
+    responses=responses(None, *EXECUTION, status=204),
+)
 def heartbeat(ctx: Ctx, worker: Attempt) -> Response:
     ctx.execution.heartbeat(worker.ref)
     return Response(status_code=204)
 
 
-@router.post("/finish")
-def finish(ctx: Ctx, worker: Attempt, body: Annotated[Any, Depends(_json)]) -> dict[str, Any]:
-    success, value, error = parse_outcome(body)
-    state = ctx.execution.finish(worker.ref, success=success, return_value=value, error=error)
-    return {"state": state.value}
+@router.post("/finish", response_model=None, responses=responses(models.Finished, *EXECUTION))
+def finish(ctx: Ctx, worker: Attempt, body: FinishBody) -> JSONResponse:
+    success = body.state == "success"
+    state = ctx.execution.finish(
+        worker.ref, success=success, return_value=body.return_value, error=body.error
+    )
+    return JSONResponse({"state": state.value})

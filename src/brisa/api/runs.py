@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Generator, Iterable
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -15,8 +16,10 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from brisa.api import render
+from brisa.api import models, render
 from brisa.api.app import CallerScope, Ctx
+from brisa.api.guard import StrictJsonRoute, quote
+from brisa.api.models import READ, WRITE, responses
 from brisa.errors import InvalidInput
 from brisa.logs import tail
 
@@ -24,7 +27,11 @@ log = logging.getLogger("brisa.api")
 MAX_STREAMS = 200  # log followers served at once; more wait for a free thread
 KEEPALIVE_POLLS = 30  # an SSE comment after this many idle polls keeps proxies from closing
 
-router = APIRouter(prefix="/api/v1/teams/{team}/dags/{dag_id}/runs")
+router = APIRouter(prefix="/api/v1/teams/{team}/dags/{dag_id}/runs", route_class=StrictJsonRoute)
+MAX_OFFSET = 2**63 - 1  # what the databases' OFFSET takes
+# A log offset a file system can seek to (ext4 stops at 16 TiB); no log comes near it.
+MAX_LOG_OFFSET = 2**40
+_DIGITS = re.compile(r"\s*[0-9]{1,20}\s*")
 
 
 class TriggerBody(BaseModel):
@@ -46,7 +53,12 @@ class MarkBody(BaseModel):
     state: Literal["success", "failed"]
 
 
-@router.post("", status_code=201)
+@router.post(
+    "",
+    status_code=201,
+    response_model=None,
+    responses=responses(models.RunDetail, *WRITE, 404, 409, status=201),
+)
 def trigger(
     ctx: Ctx, scope: CallerScope, team: str, dag_id: str, body: TriggerBody | None = None
 ) -> JSONResponse:
@@ -57,32 +69,38 @@ def trigger(
     return JSONResponse(render.run(run, with_tasks=True), status_code=201)
 
 
-@router.get("")
+@router.get("", response_model=None, responses=responses(models.RunList, *READ, 404))
 def list_runs(
     ctx: Ctx,
     scope: CallerScope,
     team: str,
     dag_id: str,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     state: str | None = None,
 ) -> dict[str, Any]:
     runs = ctx.queries.runs(scope, team, dag_id, limit=limit, offset=offset, state=state)
     return {"runs": [render.run(r) for r in runs]}
 
 
-@router.get("/{run_id}")
+@router.get("/{run_id}", response_model=None, responses=responses(models.RunDetail, *READ, 404))
 def get_run(ctx: Ctx, scope: CallerScope, team: str, dag_id: str, run_id: str) -> dict[str, Any]:
     return render.run(ctx.queries.run(scope, team, dag_id, run_id), with_tasks=True)
 
 
-@router.get("/{run_id}/tasks")
+@router.get(
+    "/{run_id}/tasks", response_model=None, responses=responses(models.TaskList, *READ, 404)
+)
 def list_tasks(ctx: Ctx, scope: CallerScope, team: str, dag_id: str, run_id: str) -> dict[str, Any]:
     run = ctx.queries.run(scope, team, dag_id, run_id)
     return {"tasks": [render.task(t) for t in run.tasks.values()]}
 
 
-@router.get("/{run_id}/tasks/{task_id}")
+@router.get(
+    "/{run_id}/tasks/{task_id}",
+    response_model=None,
+    responses=responses(models.TaskDetail, *READ, 404),
+)
 def get_task(
     ctx: Ctx, scope: CallerScope, team: str, dag_id: str, run_id: str, task_id: str
 ) -> dict[str, Any]:
@@ -90,10 +108,14 @@ def get_task(
 
 
 TryQuery = Annotated[int | None, Query(alias="try", ge=1)]
-OffsetQuery = Annotated[int, Query(ge=0)]
+OffsetQuery = Annotated[int, Query(ge=0, le=MAX_LOG_OFFSET)]
 
 
-@router.get("/{run_id}/tasks/{task_id}/logs")
+@router.get(
+    "/{run_id}/tasks/{task_id}/logs",
+    response_model=None,
+    responses=responses(models.LogPage, *READ, 404),
+)
 def task_logs(
     ctx: Ctx,
     scope: CallerScope,
@@ -158,7 +180,12 @@ async def _stream_threads(app: Any, events: Generator[str]) -> AsyncIterator[str
         events.close()
 
 
-@router.get("/{run_id}/tasks/{task_id}/logs/stream")
+@router.get(
+    "/{run_id}/tasks/{task_id}/logs/stream",
+    response_model=None,
+    response_class=StreamingResponse,
+    responses=responses(None, *READ, 404, events=True),
+)
 def task_logs_stream(
     ctx: Ctx,
     scope: CallerScope,
@@ -172,8 +199,8 @@ def task_logs_stream(
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
     if last_event_id is not None:  # a reconnecting EventSource resumes where it was
-        if not last_event_id.strip().isdigit():
-            raise InvalidInput(f"Last-Event-ID {last_event_id!r} is not a log offset")
+        if not _DIGITS.fullmatch(last_event_id) or int(last_event_id) > MAX_LOG_OFFSET:
+            raise InvalidInput(f"Last-Event-ID {quote(last_event_id)} is not a log offset")
         offset = int(last_event_id)
     follower = ctx.queries.log_follower(
         scope, team, dag_id, run_id, task_id, try_number=try_number, offset=offset
@@ -185,12 +212,18 @@ def task_logs_stream(
     )
 
 
-@router.post("/{run_id}/cancel")
+@router.post(
+    "/{run_id}/cancel",
+    response_model=None,
+    responses=responses(models.RunDetail, *WRITE, 404, 409),
+)
 def cancel(ctx: Ctx, scope: CallerScope, team: str, dag_id: str, run_id: str) -> dict[str, Any]:
     return render.run(ctx.commands.cancel(scope, team, dag_id, run_id), with_tasks=True)
 
 
-@router.post("/{run_id}/clear")
+@router.post(
+    "/{run_id}/clear", response_model=None, responses=responses(models.Cleared, *WRITE, 404, 409)
+)
 def clear(
     ctx: Ctx, scope: CallerScope, team: str, dag_id: str, run_id: str, body: ClearBody
 ) -> dict[str, Any]:
@@ -200,7 +233,9 @@ def clear(
     return {"cleared": done.task_ids, "run": render.run(done.run, with_tasks=True)}
 
 
-@router.post("/{run_id}/mark")
+@router.post(
+    "/{run_id}/mark", response_model=None, responses=responses(models.Changed, *WRITE, 404, 409)
+)
 def mark(
     ctx: Ctx, scope: CallerScope, team: str, dag_id: str, run_id: str, body: MarkBody
 ) -> dict[str, Any]:

@@ -27,6 +27,9 @@ _ERRORS: dict[int, type[BrisaError]] = {
     401: Unauthorized,
     404: NotFound,
     409: Conflict,
+    413: InvalidInput,
+    415: InvalidInput,
+    421: InvalidInput,
     422: InvalidInput,
 }
 
@@ -111,7 +114,7 @@ class Client:
         headers = {"Accept": "application/json"}
         if sign_with:
             headers[GITHUB_HEADER] = github_signature(sign_with, data or b"")
-        if data is not None:
+        if data is not None or method != "GET":  # the API refuses other writes (a web page's)
             headers["Content-Type"] = "application/json"
         request = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:

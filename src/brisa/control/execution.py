@@ -19,7 +19,7 @@ from brisa.core import tokens
 from brisa.core.records import AttemptRef, CodeRef, WorkItem
 from brisa.core.retry import failure_outcome
 from brisa.core.states import TaskState
-from brisa.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from brisa.errors import Conflict, NotFound, Unauthorized
 from brisa.repos.config import RepoSettings
 from brisa.store import Store
 
@@ -119,11 +119,3 @@ def code_location(item: WorkItem, source: RepoSettings | None) -> CodeRef:
         url=source.url if source else "",
         path=str(Path(source.path).absolute()) if source and source.path else "",
     )
-
-
-def parse_outcome(body: Any) -> tuple[bool, Any, str | None]:
-    """Validate a worker's finish request body."""
-    if not isinstance(body, dict) or body.get("state") not in ("success", "failed"):
-        raise InvalidInput('finish needs {"state": "success" | "failed", ...}')
-    error = body.get("error")
-    return body["state"] == "success", body.get("return_value"), str(error) if error else None

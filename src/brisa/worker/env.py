@@ -35,6 +35,7 @@ API_URL = f"http://{API_HOST}:{API_PORT}"  # ... so where a worker finds it by d
 HEARTBEAT_INTERVAL = 5.0
 REPORT_TIMEOUT = 600.0
 CODE_TIMEOUT = 120.0
+MAX_RETURN_VALUE_BYTES = 1024 * 1024  # the largest return value the API records, as JSON
 
 TOKEN_FD = "BRISA_EXECUTION_TOKEN_FD"  # the descriptor the worker reads its token from
 S3_PREFIX = "BRISA_LOGS_S3_"  # + an object store option in capitals, e.g. ..._ENDPOINT_URL
@@ -62,6 +63,8 @@ class WorkerEnv:
     registry: str = ""
     # The OS user the task runs as ("": the worker's own): `[executor] run_as_user`.
     run_as_user: str = ""
+    # A return value longer than this (as JSON) fails the attempt before it is sent.
+    max_return_value_bytes: int = MAX_RETURN_VALUE_BYTES
 
     def to_env(self) -> dict[str, str]:
         """The environment variables that carry this configuration to a worker, but for the
@@ -135,6 +138,7 @@ _VARIABLES = {
     "code_timeout": "BRISA_CODE_TIMEOUT",
     "registry": "BRISA_WORKER_REGISTRY",
     "run_as_user": "BRISA_RUN_AS_USER",
+    "max_return_value_bytes": "BRISA_MAX_RETURN_VALUE_BYTES",
 }
 _LOG_VARIABLES = {
     "location": "BRISA_LOGS_LOCATION",

@@ -213,6 +213,21 @@ def _masked(outcome: Outcome, masker: Masker) -> Outcome:
     return Outcome(outcome.success, value, error)
 
 
+def _bounded(outcome: Outcome, limit: int) -> Outcome:
+    """A return value over the API's limit fails the attempt here, instead of being sent
+    whole only to be refused."""
+    if not outcome.success:
+        return outcome
+    size = len(json.dumps(outcome.return_value))  # as the API measures it (ASCII JSON)
+    if size <= limit:
+        return outcome
+    return Outcome(
+        False,
+        error=f"return value is {size} bytes of JSON, over the limit of {limit} bytes "
+        "([core] max_return_value_bytes); write large data to storage and return its path",
+    )
+
+
 def _ended(outcome: Outcome, elapsed: float) -> str:
     """The worker's last word on the task: state, duration, size of the return value."""
     state = "success" if outcome.success else "failed"
@@ -235,6 +250,8 @@ def _attempt(client: ExecutionClient, item: WorkItem, config: WorkerEnv, masker:
     started = time.monotonic()
     outcome, held = _run_task(item, config)
     outcome = _masked(outcome, masker)
+
+    outcome = _bounded(outcome, config.max_return_value_bytes)
     finishing.set()
     _log(_ended(outcome, time.monotonic() - started))
     state = "success" if outcome.success else "failed"

@@ -1,0 +1,259 @@
+"""The JSON the API answers with, as pydantic models: they describe every operation's success
+response and its errors in the OpenAPI document, so that clients can be generated.
+
+`render` still builds the answers as plain dicts (no second pass over every field on the hot
+path); these models describe exactly those dicts, and the API fuzzing test
+(tests/e2e/test_api_fuzz.py) checks every answer of a running system against them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from brisa.core.states import RunState, TaskState
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Error(Model):
+    """Every error: a message that says what was wrong and what to do."""
+
+    detail: str
+
+
+class Health(Model):
+    status: Literal["ok"]
+    database: Literal["sqlite", "postgresql"]
+
+
+class DagTask(Model):
+    task_id: str
+    kind: str
+    upstream: list[str]
+    trigger_rule: str
+    retries: int
+
+
+class Dag(Model):
+    team: str
+    dag_id: str
+    description: str
+    fileloc: str
+    is_paused: bool
+    is_active: bool
+    schedule: str
+    tags: list[str]
+    next_run: datetime | None
+    version_id: int
+    structure_hash: str
+    repo: str
+    code_version: str | None
+    last_parsed_at: datetime | None
+
+
+class DagDetail(Dag):
+    spec: dict[str, Any] = Field(description="the whole serialized DAG as stored")
+    params: dict[str, dict[str, Any]]
+    tasks: list[DagTask]
+
+
+class DagList(Model):
+    dags: list[Dag]
+
+
+class ImportErrorEntry(Model):
+    team: str
+    filename: str
+    lineno: int | None
+    message: str
+    traceback: str
+    repo: str
+    code_version: str | None
+    created_at: datetime | None
+
+
+class ImportErrorList(Model):
+    import_errors: list[ImportErrorEntry]
+
+
+class Task(Model):
+    task_id: str
+    state: TaskState
+    try_number: int
+    start_date: datetime | None
+    end_date: datetime | None
+    queued_at: datetime | None
+    next_try_at: datetime | None
+    hostname: str | None
+    error: str | None
+
+
+class Attempt(Model):
+    try_number: int
+    state: TaskState
+    queued_at: datetime | None
+    start_date: datetime | None
+    end_date: datetime | None
+    hostname: str | None
+    error: str | None
+
+
+class TaskDetail(Task):
+    return_value: Any = Field(description="what the task returned (JSON); null until success")
+    attempts: list[Attempt]
+
+
+class TaskList(Model):
+    tasks: list[Task]
+
+
+class Run(Model):
+    team: str
+    dag_id: str
+    run_id: str
+    run_type: Literal["scheduled", "manual"]
+    state: RunState
+    logical_date: datetime | None
+    data_interval_start: datetime | None
+    data_interval_end: datetime | None
+    conf: dict[str, Any]
+    version_id: int
+    repo: str
+    code_version: str | None
+    created_at: datetime | None
+    start_date: datetime | None
+    end_date: datetime | None
+
+
+class RunDetail(Run):
+    tasks: list[Task]
+
+
+class RunList(Model):
+    runs: list[Run]
+
+
+class Cleared(Model):
+    cleared: list[str]
+    run: RunDetail
+
+
+class Changed(Model):
+    changed: list[str]
+    run: RunDetail
+
+
+class LogPage(Model):
+    try_number: int
+    content: str
+    offset: int
+    next_offset: int
+    finished: bool
+
+
+class Repo(Model):
+    name: str
+    team: str
+    kind: Literal["git", "folder"]
+    url: str | None
+    path: str | None
+    ref: str | None
+    subdir: str | None
+    period: float
+    webhook: bool
+    current_sha: str | None
+    published_at: datetime | None
+    last_sync_at: datetime | None
+    last_success_at: datetime | None
+    last_error: str | None
+    error_kind: str | None
+    consecutive_failures: int
+    sync_requested_at: datetime | None
+
+
+class RepoList(Model):
+    repos: list[Repo]
+
+
+class SyncRequested(Model):
+    name: str
+    requested: Literal[True]
+    requested_at: datetime | None
+
+
+class WorkItem(Model):
+    """What a worker needs to run its attempt."""
+
+    team: str
+    dag_id: str
+    task_id: str
+    run_id: str
+    try_number: int
+    logical_date: datetime
+    data_interval_start: datetime
+    data_interval_end: datetime
+    params: dict[str, Any]
+    fileloc: str
+    code_version: str
+    task: dict[str, Any]
+    upstream_values: dict[str, Any]
+    secret_params: list[str]
+    repo: str
+    code: dict[str, str]
+
+
+class Finished(Model):
+    state: Literal["success", "up_for_retry", "failed"]
+
+
+LOG_EVENT = {
+    "description": "one server-sent event: a piece of the log, or `end` once the try has "
+    "ended and all of its log was sent",
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "enum": ["message", "end"]},
+        "id": {"type": "string", "description": "the offset after this event's text"},
+        "data": {
+            "type": "string",
+            "description": 'JSON: {"try_number", "content", "next_offset"} ("content" is '
+            "left out of `end`)",
+        },
+        "retry": {"type": "integer"},
+    },
+    "required": ["data"],
+}
+
+WHY = {
+    400: "Invalid input: the message says which",
+    401: "A missing or wrong token or signature",
+    404: "The resource (or one in its path) does not exist",
+    409: "A conflict with the current state",
+    413: "The request body is too large",
+    415: "A request that changes something must send Content-Type: application/json",
+    421: "The Host header names a host this API does not answer to ([api] allowed_hosts)",
+}
+
+
+READ = (400, 421)  # what any REST read can answer besides its own errors
+WRITE = (400, 413, 415, 421)  # ... and any REST request that changes something
+EXECUTION = (400, 401, 404, 409, 413, 415)  # any call of the execution API
+
+
+def responses(
+    model: type[BaseModel] | None, *errors: int, status: int = 200, events: bool = False
+) -> dict[int | str, dict[str, Any]]:
+    """The `responses` of an operation: its success answer and the errors it can give."""
+    ok: dict[str, Any] = {"description": "Success"}
+    if model is not None:
+        ok["model"] = model
+    if events:  # OpenAPI 3.1 reads an event stream's schema as that of each event
+        ok["content"] = {"text/event-stream": {"schema": LOG_EVENT}}
+    out: dict[int | str, dict[str, Any]] = {status: ok}
+    for code in sorted(errors):
+        out[code] = {"model": Error, "description": WHY[code]}
+    return out
