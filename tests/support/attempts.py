@@ -17,13 +17,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-FOLDER_VARIABLE = "BRISA_TEST_TOKEN_FOLDER"
+FOLDER_VARIABLE = "TEST_TOKEN_FOLDER"
 
 _HOOK = '''\
 """Test hook (tests/support/attempts.py): record a spawned worker's token."""
 import json, os, sys
 
-_folder = os.environ.get("BRISA_TEST_TOKEN_FOLDER")
+_folder = os.environ.get("TEST_TOKEN_FOLDER")
 if _folder and "--ti" in sys.argv and "--try" in sys.argv:
     from brisa.worker import env as _env
 
