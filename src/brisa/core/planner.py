@@ -321,13 +321,22 @@ def _last_sign_of_life(snapshot: Snapshot, ti: TaskRecord) -> datetime:
 def _check_queued(
     snapshot: Snapshot, ti: TaskRecord, task: dict[str, Any], ref: AttemptRef
 ) -> Action | None:
-    if ref in snapshot.alive or ti.queued_at is None:
+    """A queued attempt whose worker has not started (told the API) yet.
+
+    Whether its worker process lives or not, it has `queued_timeout` to start: one that died
+    is launched again meanwhile (after `relaunch_after`), one that lives but hangs in its
+    start-up is stopped once the time is up. Either way the attempt fails (retries apply).
+    """
+    if ti.queued_at is None:
         return None
+    alive = ref in snapshot.alive
     waited = (snapshot.now - ti.queued_at).total_seconds()
     if waited > snapshot.limits.queued_timeout:
         error = f"worker never started within {snapshot.limits.queued_timeout:g}s"
+        if alive:
+            error += ": its process lived but never reached the API"
         state, next_try_at, error = retry.failure_outcome(task, ti, snapshot.now, error)
         return SetTaskState(ti.id, T.QUEUED, ti.try_number, state, next_try_at, error, kill=True)
-    if waited > snapshot.limits.relaunch_after:
+    if not alive and waited > snapshot.limits.relaunch_after:
         return Relaunch(ref, task.get("execution_timeout"))
     return None
