@@ -59,6 +59,29 @@ def test_a_worker_without_heartbeats_is_declared_lost_after_the_timeout(brisa: I
     assert brisa.executor.alive() == frozenset()  # its worker was stopped
 
 
+def test_a_scheduler_paused_longer_than_the_heartbeat_timeout_kills_no_worker_as_it_resumes(
+    brisa: InProcess,
+) -> None:
+    brisa.publish(one_task("frozen"))
+    brisa.executor.script("work", Hang())
+    brisa.trigger("frozen")
+    brisa.settle()
+    brisa.advance(HEARTBEAT_TIMEOUT / 2)
+    brisa.executor.heartbeat()  # the last one heard before the pause
+
+    brisa.pause(10 * HEARTBEAT_TIMEOUT)
+    assert brisa.states("frozen") == {"work": ("running", 1)}
+
+    # From the resume on, the worker has one full timeout to be heard again, as after a restart.
+    brisa.advance(HEARTBEAT_TIMEOUT)
+    assert brisa.states("frozen") == {"work": ("running", 1)}
+    brisa.advance(1)
+    assert (
+        brisa.task("frozen", "work")["error"]
+        == f"worker lost: no heartbeat for {HEARTBEAT_TIMEOUT:g}s"
+    )
+
+
 def test_a_task_over_its_execution_timeout_is_killed_and_failed(brisa: InProcess) -> None:
     brisa.publish(one_task("slow", execution_timeout=timedelta(seconds=20)))
     brisa.executor.script("work", Hang())
