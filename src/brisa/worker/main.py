@@ -35,6 +35,7 @@ from brisa.errors import BrisaError
 from brisa.logs.capture import utc_stamp
 from brisa.logs.masking import env_secrets, param_secrets
 from brisa.logs.shipping import LogShipper
+from brisa.worker import containment
 from brisa.worker.client import AttemptStale, ExecutionClient
 from brisa.worker.env import WorkerEnv, private
 from brisa.worker.runner import Outcome, run_python, run_shell
@@ -263,14 +264,14 @@ def _start_shipping(config: WorkerEnv, environ: dict[str, str]) -> LogShipper | 
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.write(1, b"brisa: the worker received SIGTERM; shipping its log and exiting\n")
         _stop_shipping(shipper, SIGTERM_SHIP_TIMEOUT, grace=0.5)
-        os._exit(128 + signum)
+        _exit_contained(signum, frame)
 
     signal.signal(signal.SIGTERM, on_sigterm)
     return shipper
 
 
 def _stop_shipping(shipper: LogShipper, timeout: float, grace: float = 2.0) -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, _exit_contained)
     shipper.close(timeout, grace)
     _Lines.captured = False
 
@@ -290,7 +291,20 @@ def main(argv: list[str]) -> int:
     for name in filter(private, environ):
         del os.environ[name]
     _record_self(config.registry, args.ti, args.try_number)
-    return run(args.ti, args.try_number, config, _start_shipping(config, environ))
+    # What the task detaches from this process group (setsid, a daemon) stays ours, and goes
+    # with the attempt (worker.containment).
+    containment.become_subreaper()
+    signal.signal(signal.SIGTERM, _exit_contained)
+    try:
+        return run(args.ti, args.try_number, config, _start_shipping(config, environ))
+    finally:
+        containment.kill_descendants(os.getpid())
+
+
+def _exit_contained(signum: int, frame: object) -> None:
+    """Stopped (SIGTERM): kill what the attempt started, then exit."""
+    containment.kill_descendants(os.getpid())
+    os._exit(128 + signum)
 
 
 def _record_self(folder: str, ti_id: int, try_number: int) -> None:
