@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from brisa.core.planner import (
     SetRunState,
     SetTaskState,
     Snapshot,
+    judging_from,
     plan,
 )
 from brisa.core.records import AttemptRef, run_id_for
@@ -36,6 +38,14 @@ log = logging.getLogger("brisa.scheduler")
 Clock = Callable[[], datetime]
 
 
+def awake_seconds() -> float:
+    """A clock of seconds that never goes back and keeps counting while this process is
+    stopped and while the machine sleeps (CLOCK_BOOTTIME; where there is none, the monotonic
+    clock, which may not count a sleep)."""
+    boottime = getattr(time, "CLOCK_BOOTTIME", None)
+    return time.clock_gettime(boottime) if boottime is not None else time.monotonic()
+
+
 class Scheduler:
     def __init__(
         self,
@@ -46,6 +56,7 @@ class Scheduler:
         logs_folder: Path,
         limits: Limits,
         poll_interval: float = 1.0,
+        awake: Callable[[], float] = awake_seconds,
     ) -> None:
         self.store = store
         self.executor = executor
@@ -55,7 +66,11 @@ class Scheduler:
         self.poll_interval = poll_interval
         self._wake = threading.Event()
         self._specs: dict[int, DagSpec] = {}
-        self._started_at = clock()
+        # The gaps between passes on this clock tell a pause of the whole process (the
+        # wall clock may be stepped; the heartbeats are wall times).
+        self.awake = awake
+        self._judging_since = clock()
+        self._last_pass: float | None = None
 
     def wake(self) -> None:
         """Ask for a scheduling pass now (an attempt ended, a run was triggered, ...)."""
@@ -63,6 +78,7 @@ class Scheduler:
 
     def snapshot(self) -> Snapshot:
         now = self.clock()
+        judging_since = self._judge_since()
         alive = self.executor.alive()
         runs = self.store.active_runs()
         missing = {r.version_id for r in runs} - set(self._specs)
@@ -85,8 +101,31 @@ class Scheduler:
             free_slots=self.executor.parallelism - len(alive),
             stray=stray,
             limits=self.limits,
-            started_at=self._started_at,
+            judging_since=judging_since,
         )
+
+    def _judge_since(self) -> datetime:
+        """Since when workers are judged (`judging_from`): from the resume after a pause."""
+        awake = self.awake()
+        gap = None if self._last_pass is None else awake - self._last_pass
+        self._last_pass = awake
+        # The wall clock is read after the gap: a pause that begins between the two reads
+        # still moves the count to after it.
+        since = judging_from(
+            self._judging_since,
+            gap=gap,
+            expected=self.poll_interval,
+            now=self.clock(),
+            limits=self.limits,
+        )
+        if since != self._judging_since:
+            log.warning(
+                "the scheduler was paused (%.1fs since its previous pass): workers' heartbeats, "
+                "start-ups and exits are judged from now on, as after a restart",
+                gap,
+            )
+            self._judging_since = since
+        return since
 
     def run_once(self) -> int:
         """One pass: returns how many actions took effect."""

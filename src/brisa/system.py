@@ -207,12 +207,22 @@ class System:
                     first_after=retention.FIRST_AFTER.total_seconds(),
                 )
             self._spools = recovery.sweeper_for_workers(
-                self.settings.spool_folder, self.worker_env().logs, process_group_alive
+                self.settings.spool_folder,
+                self.worker_env().logs,
+                process_group_alive,
+                self._live_attempts,
             )
             if self._spools is not None:
                 jobs.add(SPOOL_SWEEP, self._spools.sweep, every=recovery.SWEEP_INTERVAL)
             self._housekeeping = jobs
         return self._housekeeping
+
+    def _live_attempts(self) -> set[tuple[int, int]]:
+        """The (task instance, try) of the workers that live on this machine."""
+        from brisa.worker.registry import WorkerRegistry
+
+        live = WorkerRegistry(self.settings.home / "workers").live()
+        return {(ref.ti_id, ref.try_number) for ref in live}
 
     def _worker_gone(self, pid: int) -> None:
         """The executor found worker `pid` dead: sweep its spool now. Called under the

@@ -3,6 +3,7 @@ groups killed whole, adoption after a restart, and both ways of starting workers
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -16,6 +17,7 @@ from brisa.core.records import AttemptRef
 from brisa.executor.base import LaunchRequest
 from brisa.executor.launchers import ForkServerLauncher, SpawnLauncher
 from brisa.executor.local import LocalExecutor
+from brisa.worker import containment
 from brisa.worker.registry import WorkerRegistry, process_group_alive, process_start_time
 
 
@@ -79,6 +81,33 @@ def test_a_launched_worker_is_alive_and_a_kill_stops_its_whole_group(tmp_path: P
 
     eventually(lambda: (launch.reap(), gone(child))[1])
     eventually(lambda: (launch.reap(), not local.alive())[1])
+
+
+@pytest.mark.parametrize("children_files", [True, False], ids=["children lists", "/proc scan"])
+def test_a_worker_that_ignores_sigterm_is_killed_with_what_left_its_group(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, children_files: bool
+) -> None:
+    # The kernel lists children in /proc/PID/task/*/children, or else the process table is read.
+    monkeypatch.setattr(containment, "_children_files", lambda: children_files)
+    script = 'trap "" TERM; setsid sleep 30 & echo $! > "$CHILD_PIDS"; wait'
+    local, launch = executor(tmp_path, script)
+    local.launch(request(tmp_path))
+    eventually(
+        lambda: bool(
+            tmp_path.joinpath("child.pid").exists()
+            and tmp_path.joinpath("child.pid").read_text().strip()
+        )
+    )
+    escaped = int((tmp_path / "child.pid").read_text())
+    eventually(lambda: os.getsid(escaped) == escaped)  # out of the worker's group and session
+    try:
+        local.kill(AttemptRef(1, 1))  # SIGTERM, ignored; SIGKILL after the kill grace
+
+        eventually(lambda: (launch.reap(), not local.alive())[1])
+        eventually(lambda: gone(escaped))
+    finally:
+        with contextlib.suppress(OSError):
+            os.kill(escaped, signal.SIGKILL)
 
 
 def test_launching_a_live_attempt_again_starts_nothing(tmp_path: Path) -> None:

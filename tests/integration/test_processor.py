@@ -8,8 +8,11 @@ at which line and why. File changes bump the mtime with os.utime instead of slee
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import textwrap
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +24,7 @@ from brisa.core.records import DagRecord, ImportErrorRecord
 from brisa.dagprocessor.processor import DagProcessor
 from brisa.store import Store, open_store
 from brisa.store.tables import dag_versions
+from brisa.worker.registry import process_start_time
 
 TEAM = "data"
 START = datetime(2026, 3, 1, tzinfo=UTC)
@@ -640,3 +644,48 @@ def test_a_file_defining_the_same_dag_id_twice_is_an_import_error(
     assert "defined twice" in error.message
     assert error.lineno == line_of(source, 'with DAG("same")') + 3  # the second definition
     assert set(listed(db)) == {"other"}
+
+
+ESCAPING_FILE = """
+import os, time  # a brisa DAG file
+from brisa import DAG, shell
+
+parsing = os.getsid(0)
+child = os.fork()
+if child == 0:  # a daemon: a session of its own, and a parent that is gone
+    os.setsid()
+    if os.fork() == 0:
+        with open({pid_file!r}, "w") as out:
+            out.write(f"{{os.getpid()}} {{parsing}}")
+        time.sleep(1000)
+    os._exit(0)
+os.waitpid(child, 0)
+while not os.path.exists({pid_file!r}):
+    time.sleep(0.01)
+
+with DAG("escaping"):
+    shell("hello", "true")
+{tail}
+"""
+
+
+@pytest.mark.parametrize("hangs", [False, True])
+def test_a_daemon_a_dag_file_starts_does_not_outlive_its_parse(
+    db: Store, folder: Folder, tmp_path: Path, hangs: bool
+) -> None:
+    pid_file = tmp_path / "daemon.pid"
+    tail = "time.sleep(60)" if hangs else ""
+    folder.write("escaping.py", ESCAPING_FILE.format(pid_file=str(pid_file), tail=tail))
+    processor = make_processor(db, folder, parse_timeout=2.0)
+    try:
+        processor.run_once()
+        pid, parsing = (int(n) for n in pid_file.read_text().split())
+        assert os.getsid(pid) != parsing  # it did leave the parsing process's session
+        assert (list(errors(db)) == ["escaping.py"]) is hangs
+        deadline = time.monotonic() + 5
+        while process_start_time(pid) is not None:
+            assert time.monotonic() < deadline, f"the DAG file's daemon {pid} outlived its parse"
+            time.sleep(0.02)
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            os.kill(int(pid_file.read_text().split()[0]), signal.SIGKILL)

@@ -53,6 +53,7 @@ class InProcess:
         self.api = TestClient(self.app, base_url=self.system.settings.api_url)
         self.execution = self.app.state.ctx.execution  # what the workers call
         self.processes = FakeProcesses()
+        self.awake = 0.0
         self.start_scheduler()
 
     @property
@@ -70,6 +71,9 @@ class InProcess:
             task_of=self._task_of,
         )
         self.scheduler = self.system.build_scheduler(self.executor)
+        # The scheduler's measure of its own liveness: it moves only in `pause`. (`advance` is
+        # time in which the scheduler ran its passes and found nothing to do.)
+        self.scheduler.awake = lambda: self.awake
 
     def _task_of(self, ref: AttemptRef) -> str:
         return str(self.store.tasks_by_id({ref.ti_id})[ref.ti_id].task_id)
@@ -92,6 +96,13 @@ class InProcess:
 
     def advance(self, seconds: float) -> None:
         self.clock.advance(seconds)
+        self.settle()
+
+    def pause(self, seconds: float) -> None:
+        """The scheduler's process is stopped for `seconds` (SIGSTOP, a frozen VM, a machine
+        asleep): time passes without a pass, then it resumes."""
+        self.clock.advance(seconds)
+        self.awake += seconds
         self.settle()
 
     # --- the REST API -----------------------------------------------------------------------

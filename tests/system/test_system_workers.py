@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from brisa import DAG, shell
-from brisa.testing.fakes import EPOCH, CrashAtStart, Hang, Succeed
+from brisa.testing.fakes import EPOCH, CrashAtStart, Hang, NeverStart, Succeed
 from system.inprocess import HEARTBEAT_TIMEOUT, QUEUED_TIMEOUT, RELAUNCH_AFTER, InProcess
 
 
@@ -57,6 +57,29 @@ def test_a_worker_without_heartbeats_is_declared_lost_after_the_timeout(brisa: I
     work = brisa.task("silent", "work")
     assert work["error"] == f"worker lost: no heartbeat for {HEARTBEAT_TIMEOUT:g}s"
     assert brisa.executor.alive() == frozenset()  # its worker was stopped
+
+
+def test_a_scheduler_paused_longer_than_the_heartbeat_timeout_kills_no_worker_as_it_resumes(
+    brisa: InProcess,
+) -> None:
+    brisa.publish(one_task("frozen"))
+    brisa.executor.script("work", Hang())
+    brisa.trigger("frozen")
+    brisa.settle()
+    brisa.advance(HEARTBEAT_TIMEOUT / 2)
+    brisa.executor.heartbeat()  # the last one heard before the pause
+
+    brisa.pause(10 * HEARTBEAT_TIMEOUT)
+    assert brisa.states("frozen") == {"work": ("running", 1)}
+
+    # From the resume on, the worker has one full timeout to be heard again, as after a restart.
+    brisa.advance(HEARTBEAT_TIMEOUT)
+    assert brisa.states("frozen") == {"work": ("running", 1)}
+    brisa.advance(1)
+    assert (
+        brisa.task("frozen", "work")["error"]
+        == f"worker lost: no heartbeat for {HEARTBEAT_TIMEOUT:g}s"
+    )
 
 
 def test_a_task_over_its_execution_timeout_is_killed_and_failed(brisa: InProcess) -> None:
@@ -109,6 +132,32 @@ def test_a_task_whose_workers_never_start_fails_after_the_queued_timeout(
     assert brisa.run("broken")["state"] == "failed"
     error = brisa.task("broken", "work")["error"]
     assert error == f"worker never started within {QUEUED_TIMEOUT:g}s"
+
+
+def test_a_worker_stuck_before_it_starts_is_stopped_and_its_task_retried_after_the_queued_timeout(
+    brisa: InProcess,
+) -> None:
+    brisa.publish(one_task("stuck", retries=1, retry_delay=timedelta(0)))
+    brisa.executor.script("work", NeverStart(), Succeed("second try"))
+    brisa.trigger("stuck")
+    brisa.settle()
+    worker = brisa.executor.find("work")
+
+    brisa.advance(QUEUED_TIMEOUT)  # its process lives: it is neither relaunched nor failed yet
+    assert brisa.states("stuck") == {"work": ("queued", 1)}
+    assert brisa.processes.live[worker].launches == 1
+    brisa.advance(1)
+
+    assert worker in brisa.executor.kills
+    assert brisa.run("stuck")["state"] == "success"
+    work = brisa.task("stuck", "work")
+    assert (work["state"], work["try_number"], work["return_value"]) == ("success", 2, "second try")
+    first = work["attempts"][0]
+    assert first["state"] == "up_for_retry"
+    assert first["error"] == (
+        f"worker never started within {QUEUED_TIMEOUT:g}s: its process lived but never reached "
+        "the API"
+    )
 
 
 def test_a_restarted_scheduler_adopts_running_workers_instead_of_starting_them_again(

@@ -128,6 +128,7 @@ def snapshot(
     free_slots: int = 32,
     stray: Sequence[TaskRecord] = (),
     limits: Limits | None = None,
+    judging_since: datetime | None = None,
 ) -> Snapshot:
     """A snapshot; with `spec`, every run's version maps to it."""
     all_specs = dict(specs or {})
@@ -142,6 +143,7 @@ def snapshot(
         free_slots=free_slots,
         stray=list(stray),
         limits=limits or Limits(),
+        judging_since=judging_since,
     )
 
 

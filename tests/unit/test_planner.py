@@ -721,10 +721,36 @@ def test_a_queued_task_whose_worker_never_starts_is_failed_or_retried(
     ]
 
 
-def test_a_queued_task_with_a_live_worker_is_left_alone() -> None:
+def test_a_queued_task_with_a_live_worker_is_left_alone_within_the_queued_timeout() -> None:
     spec, run = queued()
+    limits = Limits(relaunch_after=5, queued_timeout=120)
 
-    assert plan(snapshot(at(3600), [run], spec=spec, alive=[ref(run, "a")])) == []
+    # Its worker lives (starting up, fetching code, ...): not relaunched, not failed yet.
+    assert plan(snapshot(at(120), [run], spec=spec, alive=[ref(run, "a")], limits=limits)) == []
+
+
+@pytest.mark.parametrize(
+    ("retries", "state", "next_try_at"), [(0, T.FAILED, None), (1, T.UP_FOR_RETRY, at(126))]
+)
+def test_a_queued_task_whose_live_worker_never_reaches_the_api_is_stopped_and_failed(
+    retries: int, state: TaskState, next_try_at: datetime | None
+) -> None:
+    spec, run = queued(retries)
+    alive = [ref(run, "a")]
+
+    actions = plan(snapshot(at(121), [run], spec=spec, alive=alive, limits=Limits()))
+
+    assert actions == [
+        SetTaskState(
+            run.tasks["a"].id,
+            T.QUEUED,
+            1,
+            state,
+            next_try_at,
+            "worker never started within 120s: its process lived but never reached the API",
+            kill=True,
+        )
+    ]
 
 
 # --- killing workers that should not run -----------------------------------------------------

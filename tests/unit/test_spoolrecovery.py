@@ -77,6 +77,7 @@ class World:
         self.alive: set[int] = set()
         self.now = NOW
         self.down = False
+        self.attempts: set[tuple[int, int]] = set()  # (ti, try) of the workers that live
 
     def open_store(self) -> LocalObjectStore:
         if self.down:
@@ -89,6 +90,7 @@ class World:
             self.open_store,
             chunk_bytes=100,
             group_alive=group_alive or (lambda pid: pid in self.alive),
+            live_attempts=lambda: self.attempts,
             wall=lambda: self.now,
             sleep=lambda seconds: None,
         )
@@ -100,6 +102,14 @@ class World:
         os.utime(path, (self.now, self.now))  # written now, by the fake clock
         if attempt is not None:
             path.with_suffix(".attempt").write_text(json.dumps(list(attempt)))
+        return path
+
+    def executor_file(self, ti: int, data: bytes = b"", age: float = 600) -> Path:
+        """The file a worker's stdout and stderr go to, made when it was launched `age` s ago."""
+        path = self.folder / f"ti{ti}-try1.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        os.utime(path, (self.now - age, self.now - age))
         return path
 
     def log(self) -> bytes:
@@ -248,3 +258,30 @@ def test_a_spool_folder_removed_while_the_sweep_lists_it_is_skipped(
     assert world.sweeper().sweep() == 0
     monkeypatch.setattr(os, "scandir", real)
     assert world.sweeper().sweep() == 1
+
+
+def test_an_empty_executor_file_goes_once_its_worker_is_gone_and_its_log_finished(
+    tmp_path: Path,
+) -> None:
+    world = World(tmp_path)
+    done = world.executor_file(1)
+    running = world.executor_file(2)
+    world.attempts.add((2, 1))
+    shipping = world.executor_file(3)  # its log process still ships the log
+    world.alive.add(42)
+    spool = world.folder / "ti3-try1.log.chunks" / "42.log"
+    spool.parent.mkdir()
+    spool.write_bytes(LINES)
+    spool.with_suffix(".attempt").write_text(json.dumps(list(ATTEMPT)))
+    said = world.executor_file(4, b"printed before the log capture started\n")
+    launched = world.executor_file(5, age=1)  # its worker may not be recorded yet
+
+    world.sweeper().sweep()
+
+    assert not done.exists()
+    assert all(p.exists() for p in (running, shipping, said, launched))
+    world.attempts.clear()
+    world.alive.clear()
+    world.now += 60
+    world.sweeper().sweep()
+    assert [p.name for p in world.folder.iterdir()] == [said.name]  # what it says is kept

@@ -30,6 +30,14 @@ class Limits:
     exit_grace: float = 10.0
     max_runs_created: int = 50
 
+    @property
+    def pause_after(self) -> float:
+        """A gap between two scheduling passes this much longer than the loop waits by itself
+        means the scheduler was paused (`judging_from`). Half the heartbeat timeout: a worker
+        heard just before a shorter pause is heard again in time (its heartbeat interval is a
+        fraction of the timeout)."""
+        return self.heartbeat_timeout / 2
+
 
 @dataclass(frozen=True)
 class DagSchedule:
@@ -49,9 +57,10 @@ class Snapshot:
     # Task instances outside active runs that still have a live worker (to be stopped).
     stray: list[TaskRecord] = field(default_factory=list)
     limits: Limits = field(default_factory=Limits)
-    # When this scheduler started: heartbeats missed while no API was up are not held
-    # against workers that kept running through a restart.
-    started_at: datetime | None = None
+    # Since when this scheduler has been running without a pause (its start, or its resume
+    # after a pause: `judging_from`). What workers could not do before (heartbeat, start,
+    # exit) while no API was up or the scheduler was stopped is not held against them.
+    judging_since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +117,24 @@ class Kill:
 Action = CreateRun | SetRunState | SetTaskState | QueueTask | Relaunch | Kill
 
 
+def judging_from(
+    since: datetime, *, gap: float | None, expected: float, now: datetime, limits: Limits
+) -> datetime:
+    """Since when the scheduler judges workers, `gap` seconds after its previous pass (None:
+    its first) when it waits up to `expected` seconds between passes: from `now` on when the
+    gap shows it was paused (SIGSTOP, a frozen VM, a machine asleep), else as before
+    (`since`, its start or its last resume).
+
+    A pause is treated like a restart: heartbeats, start-ups and exits that workers could
+    not get heard while the scheduler (and, in one process, the API) was stopped are not held
+    against them; each has its full limit again from the resume. A task's own budgets,
+    `execution_timeout` and `dagrun_timeout`, are wall time and not moved: the task ran on.
+    """
+    if gap is not None and gap > expected + limits.pause_after:
+        return now
+    return since
+
+
 def plan(snapshot: Snapshot) -> list[Action]:
     """Every action the scheduler should take now, oldest runs first."""
     actions: list[Action] = [*_plan_new_runs(snapshot)]
@@ -141,7 +168,7 @@ def _plan_kills(snapshot: Snapshot) -> list[Action]:
             kills.append(Kill(ref))
         elif ti.state not in (T.QUEUED, T.RUNNING):
             ended = ti.end_date
-            if ended is None or (snapshot.now - ended).total_seconds() > snapshot.limits.exit_grace:
+            if ended is None or _counted(snapshot, ended) > snapshot.limits.exit_grace:
                 kills.append(Kill(ref))
     return kills
 
@@ -312,20 +339,36 @@ def _started_before(snapshot: Snapshot, ti: TaskRecord) -> bool:
 
 
 def _last_sign_of_life(snapshot: Snapshot, ti: TaskRecord) -> datetime:
-    seen = [t for t in (ti.heartbeat_at, ti.start_date, snapshot.started_at) if t is not None]
+    seen = [t for t in (ti.heartbeat_at, ti.start_date, snapshot.judging_since) if t is not None]
     return max(seen) if seen else snapshot.now
+
+
+def _counted(snapshot: Snapshot, since: datetime) -> float:
+    """Seconds from `since` to now that this scheduler was running for (`judging_since`)."""
+    if snapshot.judging_since is not None:
+        since = max(since, snapshot.judging_since)
+    return (snapshot.now - since).total_seconds()
 
 
 def _check_queued(
     snapshot: Snapshot, ti: TaskRecord, task: TaskSpec, ref: AttemptRef
 ) -> Action | None:
-    if ref in snapshot.alive or ti.queued_at is None:
+    """A queued attempt whose worker has not started (told the API) yet.
+
+    Whether its worker process lives or not, it has `queued_timeout` to start: one that died
+    is launched again meanwhile (after `relaunch_after`), one that lives but hangs in its
+    start-up is stopped once the time is up. Either way the attempt fails (retries apply).
+    """
+    if ti.queued_at is None:
         return None
-    waited = (snapshot.now - ti.queued_at).total_seconds()
-    if waited > snapshot.limits.queued_timeout:
+    alive = ref in snapshot.alive
+    if _counted(snapshot, ti.queued_at) > snapshot.limits.queued_timeout:
         error = f"worker never started within {snapshot.limits.queued_timeout:g}s"
+        if alive:
+            error += ": its process lived but never reached the API"
         state, next_try_at, error = retry.failure_outcome(task, ti, snapshot.now, error)
         return SetTaskState(ti.id, T.QUEUED, ti.try_number, state, next_try_at, error, kill=True)
-    if waited > snapshot.limits.relaunch_after:
+    # A worker that died is launched again without waiting for a resumed scheduler's count.
+    if not alive and (snapshot.now - ti.queued_at).total_seconds() > snapshot.limits.relaunch_after:
         return Relaunch(ref, task.execution_timeout)
     return None

@@ -16,6 +16,7 @@ from brisa.authoring.dag import DAG
 from brisa.authoring.loader import load_file
 from brisa.authoring.serialize import serialize
 from brisa.errors import BrisaError, DagDefinitionError
+from brisa.worker import containment
 
 
 def _check_unique(dags: list[DAG]) -> None:
@@ -63,9 +64,15 @@ def main(argv: list[str]) -> int:
     sys.stdout.flush()
     out = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
-    for rel in argv[1:]:
-        out.write(json.dumps(parse_file(root, rel)) + "\n")
-        out.flush()
+    # Processes a DAG file detaches (setsid, a daemon) stay ours and go with us: the DAG
+    # processor kills our descendants too when we time out (worker.containment).
+    containment.become_subreaper()
+    try:
+        for rel in argv[1:]:
+            out.write(json.dumps(parse_file(root, rel)) + "\n")
+            out.flush()
+    finally:
+        containment.kill_descendants(os.getpid())
     return 0
 
 

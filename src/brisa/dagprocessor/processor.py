@@ -27,6 +27,7 @@ from typing import Any
 from brisa.core.spec import DagSpec
 from brisa.errors import Conflict
 from brisa.store import Store
+from brisa.worker.containment import kill_descendants
 
 log = logging.getLogger("brisa.dagprocessor.processor")
 Clock = Callable[[], datetime]
@@ -152,7 +153,9 @@ def _parse_batch(root: Path, files: list[str], timeout: float) -> list[ParseResu
 
 
 def _failed(file: str, proc: subprocess.Popen[bytes], message: str) -> ParseResult:
-    # The child leads its own session: kill whatever the DAG file started too.
+    # The child leads its own session: kill whatever the DAG file started too, first what
+    # left the session (the child is its subreaper; its pid is ours until it is waited for).
+    kill_descendants(proc.pid)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()

@@ -34,6 +34,7 @@ PRELOAD = (
     "brisa.logs.layout",
     "brisa.objectstore.local",
     "brisa.worker.registry",
+    "brisa.worker.containment",
     "brisa.repos.materialise",
 )
 

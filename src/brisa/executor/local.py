@@ -26,6 +26,7 @@ from brisa.core.records import AttemptRef
 from brisa.executor.base import LaunchRequest
 from brisa.executor.launchers import Launcher, launcher, without_settings
 from brisa.worker import runas
+from brisa.worker.containment import kill_descendants
 from brisa.worker.env import WorkerEnv
 from brisa.worker.registry import WorkerRegistry, process_start_time
 
@@ -116,10 +117,11 @@ class LocalExecutor:
     def kill(self, ref: AttemptRef) -> None:
         with self._lock:
             pid = self._live_locked().get(ref)
+            started = self._live[ref][1] if pid is not None else None
         if pid is None:
             return
         _signal_group(pid, signal.SIGTERM)
-        timer = threading.Timer(self.kill_grace, _signal_group, args=(pid, signal.SIGKILL))
+        timer = threading.Timer(self.kill_grace, _kill_for_good, args=(pid, started))
         timer.daemon = True
         timer.start()
 
@@ -129,6 +131,14 @@ class LocalExecutor:
             close()
         with self._lock:
             self._live.clear()
+
+
+def _kill_for_good(pid: int, started: int | None) -> None:
+    """SIGKILL the worker's process group and, while the worker still runs, what left the group
+    (the worker is its subreaper: see worker.containment)."""
+    if started is not None and process_start_time(pid) == started:
+        kill_descendants(pid)
+    _signal_group(pid, signal.SIGKILL)
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

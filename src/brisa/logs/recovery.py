@@ -13,6 +13,11 @@ replaces the chunks, and the spool file is removed. A spool whose attempt never 
 A log that cannot be finished (the store stays unavailable) is tried again on every sweep, and
 its spool file is removed after `max_age`.
 
+The executor's file for a worker (`ti<id>-try<n>.log`, where its stdout and stderr go) holds
+only what was printed before the log capture started, if anything. Once the worker is gone and
+its log finished (no spool folder beside it), the sweep removes the file if it is empty; one
+that says something is kept.
+
 `judge`, `completion` and `tail_chunks` decide, without I/O; `SpoolSweeper` acts, one
 `sweep` at a time, on the housekeeping thread of its job (see `brisa.housekeeping`), so that a
 slow or unavailable store never holds up the scheduler or the executor.
@@ -24,9 +29,10 @@ import contextlib
 import json
 import logging
 import os
+import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -44,6 +50,11 @@ MAX_AGE = 86400.0  # seconds: a spool whose log cannot be finished is removed af
 SWEEP_INTERVAL = 30.0  # seconds between sweeps (and one at once when a worker is found dead)
 DYING_WAIT = 2.0  # how long a sweep waits for the group of a worker found dead to go
 FULL_LOG_LIMIT = 64 << 20  # a bigger log is left in chunks: it is not read into memory
+# An executor's file this young is left alone: its worker, just launched, may not be recorded
+# among the live ones yet.
+EXECUTOR_FILE_GRACE = 60.0
+
+_EXECUTOR_FILE = re.compile(r"^ti(\d+)-try(\d+)\.log$")
 
 Attempt = tuple[str, str, str, str, int]
 
@@ -107,6 +118,44 @@ def closing_note(recovered: int, line_open: bool, wall: float) -> bytes:
         f"{recovered} bytes from its spool file"
     )
     return (b"\n" if line_open else b"") + f"{utc_stamp(wall)} {text}\n".encode()
+
+
+@dataclass(frozen=True)
+class ExecutorFile:
+    """The executor's file for a worker: where its stdout and stderr go."""
+
+    path: Path
+    attempt: tuple[int, int]  # (task instance, try)
+    size: int
+    modified: float  # wall clock
+    spooling: bool  # a spool folder is beside it: its log is not finished
+
+
+def spent(file: ExecutorFile, *, now: float, live: Collection[tuple[int, int]]) -> bool:
+    """Whether an executor's file can go: it is empty, its log is finished, and its worker
+    is gone (not in `live`) — and it is older than `EXECUTOR_FILE_GRACE`."""
+    young = now - file.modified < EXECUTOR_FILE_GRACE
+    return not (file.size or file.spooling or young or file.attempt in live)
+
+
+def executor_files(folder: Path) -> list[ExecutorFile]:
+    """The executor's files for workers in a spool folder (`ti<id>-try<n>.log`)."""
+    found = []
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.scandir(folder):
+            match = _EXECUTOR_FILE.match(entry.name)
+            if match is None:
+                continue
+            try:
+                stat = entry.stat()
+            except FileNotFoundError:
+                continue
+            attempt = (int(match.group(1)), int(match.group(2)))
+            spooling = os.path.exists(f"{entry.path}.chunks")
+            found.append(
+                ExecutorFile(Path(entry.path), attempt, stat.st_size, stat.st_mtime, spooling)
+            )
+    return found
 
 
 def left_spools(folder: Path) -> list[LeftSpool]:
@@ -201,6 +250,7 @@ class SpoolSweeper:
         chunk_bytes: int,
         group_alive: Callable[[int], bool],
         *,
+        live_attempts: Callable[[], Collection[tuple[int, int]]],
         max_age: float = MAX_AGE,
         wall: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
@@ -210,6 +260,7 @@ class SpoolSweeper:
         self._store: ObjectStore | None = None
         self.chunk_bytes = chunk_bytes
         self._group_alive = group_alive
+        self._live_attempts = live_attempts
         self.max_age = max_age
         self._wall, self._sleep = wall, sleep
         self._dying: set[int] = set()
@@ -231,7 +282,19 @@ class SpoolSweeper:
             verdict = judge(spool, group_alive=self._still_alive(spool.pid, spool.pid in dying))
             if verdict is not Verdict.WAIT and self._settle(spool, verdict):
                 settled += 1
+        self._remove_spent_files()
         return settled
+
+    def _remove_spent_files(self) -> None:
+        """Remove the executor's files that hold nothing and never will (`spent`)."""
+        now = self._wall()
+        spent_unless_alive = [f for f in executor_files(self.folder) if spent(f, now=now, live=())]
+        if not spent_unless_alive:
+            return
+        live = set(self._live_attempts())  # read once the files are listed: none is missed
+        for file in spent_unless_alive:
+            if spent(file, now=now, live=live):
+                file.path.unlink(missing_ok=True)
 
     def _still_alive(self, pid: int, dying: bool) -> bool:
         """Whether the worker's group runs; for one found dead, wait a moment for it to go."""
@@ -274,10 +337,16 @@ class SpoolSweeper:
 
 
 def sweeper_for_workers(
-    folder: Path, config: ShippingConfig, group_alive: Callable[[int], bool]
+    folder: Path,
+    config: ShippingConfig,
+    group_alive: Callable[[int], bool],
+    live_attempts: Callable[[], Collection[tuple[int, int]]],
 ) -> SpoolSweeper | None:
     """The sweeper of the spools workers leave in `folder`: it finishes their logs in the store
-    and with the chunk size the workers ship with. None when the workers ship to no store."""
+    and with the chunk size the workers ship with. None when the workers ship to no store.
+    `live_attempts` are the (task instance, try) of the workers that live on this machine."""
     if not config.location:
         return None
-    return SpoolSweeper(folder, config.open_store, config.chunk_bytes, group_alive)
+    return SpoolSweeper(
+        folder, config.open_store, config.chunk_bytes, group_alive, live_attempts=live_attempts
+    )

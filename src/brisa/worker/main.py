@@ -41,6 +41,7 @@ from brisa.errors import BrisaError
 from brisa.logs.capture import utc_stamp
 from brisa.logs.masking import Masker, env_secrets, param_secrets
 from brisa.logs.shipping import LogShipper
+from brisa.worker import containment
 from brisa.worker.client import AttemptStale, ExecutionClient
 from brisa.worker.env import WorkerEnv, private, receive_token
 from brisa.worker.runner import Outcome, run_python, run_shell, shell_env
@@ -340,14 +341,14 @@ def _start_shipping(config: WorkerEnv, secrets: list[str]) -> LogShipper | None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.write(1, b"brisa: the worker received SIGTERM; shipping its log and exiting\n")
         _stop_shipping(shipper, SIGTERM_SHIP_TIMEOUT, grace=0.5)
-        os._exit(128 + signum)
+        _exit_contained(signum, frame)
 
     signal.signal(signal.SIGTERM, on_sigterm)
     return shipper
 
 
 def _stop_shipping(shipper: LogShipper, timeout: float, grace: float = 2.0) -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, _exit_contained)
     shipper.close(timeout, grace)
     _Lines.captured = False
 
@@ -368,8 +369,21 @@ def main(argv: list[str]) -> int:
         del os.environ[name]
     _record_self(config.registry, args.ti, args.try_number)
     secrets = _worker_secrets(config, environ)
-    shipper = _start_shipping(config, secrets)
-    return run(args.ti, args.try_number, config, shipper, secrets)
+    # What the task detaches from this process group (setsid, a daemon) stays ours, and goes
+    # with the attempt (worker.containment).
+    containment.become_subreaper()
+    signal.signal(signal.SIGTERM, _exit_contained)
+    try:
+        shipper = _start_shipping(config, secrets)
+        return run(args.ti, args.try_number, config, shipper, secrets)
+    finally:
+        containment.kill_descendants(os.getpid())
+
+
+def _exit_contained(signum: int, frame: object) -> None:
+    """Stopped (SIGTERM): kill what the attempt started, then exit."""
+    containment.kill_descendants(os.getpid())
+    os._exit(128 + signum)
 
 
 def _record_self(folder: str, ti_id: int, try_number: int) -> None:
