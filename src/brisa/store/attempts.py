@@ -62,18 +62,7 @@ class AttemptStore:
     def set_token(self, ref: AttemptRef, digest: str) -> bool:
         """Replace the token of a queued attempt (it is relaunched): the previous one is void
         from now on. False when the attempt is not queued at that try any more."""
-        with self.engine.execution_options(**WRITE).begin() as conn:
-            return bool(
-                conn.execute(
-                    task_instances.update()
-                    .where(
-                        task_instances.c.id == ref.ti_id,
-                        task_instances.c.try_number == ref.try_number,
-                        task_instances.c.state == TaskState.QUEUED,
-                    )
-                    .values(token_digest=digest)
-                ).rowcount
-            )
+        return self._while_in(ref, TaskState.QUEUED, token_digest=digest)
 
     def start_attempt(
         self,
@@ -157,8 +146,9 @@ class AttemptStore:
         with self.engine.connect() as conn:
             return {r.task_id: r.return_value for r in conn.execute(query)}
 
-    def heartbeat(self, ref: AttemptRef, now: datetime) -> bool:
-        """Record that the worker is alive; False means it must stop (no longer current)."""
+    def _while_in(self, ref: AttemptRef, state: TaskState, **values: Any) -> bool:
+        """Set `values` on the attempt's row while it is at that try in `state` (no state
+        change: not a transition); False when it is not any more."""
         with self.engine.execution_options(**WRITE).begin() as conn:
             return bool(
                 conn.execute(
@@ -166,11 +156,15 @@ class AttemptStore:
                     .where(
                         task_instances.c.id == ref.ti_id,
                         task_instances.c.try_number == ref.try_number,
-                        task_instances.c.state == TaskState.RUNNING,
+                        task_instances.c.state == state,
                     )
-                    .values(heartbeat_at=now)
+                    .values(**values)
                 ).rowcount
             )
+
+    def heartbeat(self, ref: AttemptRef, now: datetime) -> bool:
+        """Record that the worker is alive; False means it must stop (no longer current)."""
+        return self._while_in(ref, TaskState.RUNNING, heartbeat_at=now)
 
     def finish_attempt(
         self,
