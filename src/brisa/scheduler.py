@@ -154,7 +154,9 @@ class Scheduler:
                 return False
             return True
         if isinstance(action, SetRunState):
-            return self.store.set_run_state(action.run_pk, action.state, now)
+            return self.store.set_run_state(
+                action.run_pk, action.state, now, expected=action.expected
+            )
         if isinstance(action, SetTaskState):
             done = self.store.set_task_state(
                 action.ti_id,

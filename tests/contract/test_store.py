@@ -417,6 +417,19 @@ def test_schedule_state_gives_newest_scheduled_date_and_active_count(store: Stor
 # --- guarded transitions -----------------------------------------------------------------------
 
 
+def test_a_decision_taken_on_a_run_seen_queued_cannot_undo_its_cancel(store: Store) -> None:
+    # The scheduler saw the run queued and decided to start it; a person cancelled it
+    # between that snapshot and the update: the cancel stands.
+    run = new_run(store)
+    assert store.cancel_run(run, NOW)
+    assert not store.set_run_state(run.id, R.RUNNING, LATER, expected=R.QUEUED)
+    assert store.get_run_by_pk(run.id).state is R.CANCELLED
+    # Likewise a run seen running and judged finished is not finished after a clear reopened it.
+    assert store.set_run_state(run.id, R.RUNNING, LATER, expected=R.CANCELLED)
+    assert not store.set_run_state(run.id, R.SUCCESS, LATER, expected=R.QUEUED)
+    assert store.get_run_by_pk(run.id).state is R.RUNNING
+
+
 def test_set_run_state_only_moves_along_the_transition_table(store: Store) -> None:
     run = new_run(store)
     assert store.set_run_state(run.id, R.RUNNING, NOW)

@@ -342,6 +342,14 @@ def test_several_queued_runs_start_together_when_there_is_room() -> None:
     assert run_states(plan(snapshot(T0, runs, spec=spec))) == [(1, R.RUNNING), (2, R.RUNNING)]
 
 
+def test_a_run_state_change_names_the_state_it_was_decided_on() -> None:
+    # The store refuses it if a cancel or a clear moved the run in between.
+    spec = build_spec("etl", max_active_runs=2)
+    runs = [make_run(spec, pk=1, state=R.QUEUED, start_date=None)]
+    started = [a for a in plan(snapshot(T0, runs, spec=spec)) if isinstance(a, SetRunState)]
+    assert [(a.state, a.expected) for a in started] == [(R.RUNNING, R.QUEUED)]
+
+
 # --- ready tasks -----------------------------------------------------------------------------
 
 
@@ -877,7 +885,7 @@ def test_a_run_past_its_dagrun_timeout_fails_and_cancels_its_unfinished_tasks() 
     actions = plan(snapshot(at(3601), [run], spec=spec))
 
     assert actions == [
-        SetRunState(run.id, R.FAILED, reason),
+        SetRunState(run.id, R.FAILED, reason, expected=run.state),
         SetTaskState(ids["pend"], T.PENDING, 0, T.CANCELLED, error=reason),
         SetTaskState(ids["queued"], T.QUEUED, 1, T.CANCELLED, error=reason, kill=True),
         SetTaskState(ids["retry"], T.UP_FOR_RETRY, 1, T.CANCELLED, error=reason),

@@ -81,6 +81,8 @@ class SetRunState:
     run_pk: int
     state: RunState
     reason: str = ""
+    # The state the decision was taken on: the update is refused if the run has left it.
+    expected: RunState | None = None
 
 
 @dataclass(frozen=True)
@@ -227,7 +229,7 @@ class _Budget:
         if self.running_runs[key] >= spec.max_active_runs:
             return []
         self.running_runs[key] += 1
-        return [SetRunState(run.id, RunState.RUNNING)]
+        return [SetRunState(run.id, RunState.RUNNING, expected=run.state)]
 
     def take_task(self, run: RunRecord, spec: DagSpec) -> bool:
         key = (run.team, run.dag_id)
@@ -257,12 +259,13 @@ def _plan_run(snapshot: Snapshot, run: RunRecord, spec: DagSpec, budget: _Budget
             actions.append(action)
     if all(state in FINISHED_TASK_STATES for state in states.values()):
         failed = any(s in (T.FAILED, T.UPSTREAM_FAILED, T.CANCELLED) for s in states.values())
-        actions.append(SetRunState(run.id, RunState.FAILED if failed else RunState.SUCCESS))
+        outcome = RunState.FAILED if failed else RunState.SUCCESS
+        actions.append(SetRunState(run.id, outcome, expected=run.state))
     return actions
 
 
 def _time_out_run(run: RunRecord, reason: str) -> list[Action]:
-    actions: list[Action] = [SetRunState(run.id, RunState.FAILED, reason)]
+    actions: list[Action] = [SetRunState(run.id, RunState.FAILED, reason, expected=run.state)]
     for ti in run.tasks.values():
         if ti.state not in FINISHED_TASK_STATES:
             actions.append(

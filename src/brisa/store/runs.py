@@ -211,8 +211,12 @@ class RunStore:
                 result[(team, dag_id)] = (last, int(count or 0))
             return result
 
-    def set_run_state(self, run_pk: int, new: RunState, now: datetime) -> bool:
-        """Move a run to `new` if the table allows it from its current state."""
+    def set_run_state(
+        self, run_pk: int, new: RunState, now: datetime, *, expected: RunState | None = None
+    ) -> bool:
+        """Move a run to `new` if the table allows it from its current state, and only from
+        `expected` when given (the state a decision was taken on: a cancel or a clear that
+        came in between wins)."""
         values: dict[str, Any] = {}
         if new is RunState.RUNNING:
             # Typed like the column, so `now` is stored as UTC; a bare datetime would be bound
@@ -223,7 +227,9 @@ class RunStore:
         elif new in FINISHED_RUN_STATES:
             values["end_date"] = now
         with self._writer.begin() as conn:
-            return bool(guarded_update(conn, dag_runs, new, dag_runs.c.id == run_pk, values=values))
+            where = dag_runs.c.id == run_pk
+            moved = guarded_update(conn, dag_runs, new, where, expected=expected, values=values)
+            return bool(moved)
 
     def set_task_state(
         self,
