@@ -22,6 +22,23 @@ class Figure:
     budget_text: str = ""
 
 
+def cpu_figures(n: int) -> list[Figure]:
+    """W2's CPU per attempt (bench/cpu.py): the total (issue 14's budget) and its shares."""
+    tasks = f"{n:,} tasks"
+    shares = [
+        ("main", "the main process (scheduler, execution API)"),
+        ("forkserver", "the worker fork server"),
+        ("workers", "the workers"),
+        ("logs", "the log processes (and any other short-lived process)"),
+    ]
+    return [
+        Figure(f"fanout{n}.cpu", "W2", f"{tasks}: CPU per no-op attempt, all processes", "ms",
+               10.0, "≤ 10 ms"),
+        *(Figure(f"fanout{n}.cpu_{kind}", "W2", f"{tasks}: … of which {who}", "ms")
+          for kind, who in shares),
+    ]  # fmt: skip
+
+
 WORKLOADS = {
     "W0": "start-up",
     "W1": "idle footprint",
@@ -52,8 +69,18 @@ FIGURES = [
     Figure("idle.processes_after_runs", "W1", "Brisa processes, idle after the runs", "count"),
     Figure("fanout100.seconds", "W2", "100 tasks: trigger → run success", "s", 2.0, "≤ 2 s"),
     Figure("fanout100.rate", "W2", "100 tasks: throughput", "tasks/s"),
+    *cpu_figures(100),
     Figure("fanout1000.seconds", "W2", "1,000 tasks: trigger → run success", "s"),
     Figure("fanout1000.rate", "W2", "1,000 tasks: throughput", "tasks/s"),
+    *cpu_figures(1000),
+    Figure(
+        "fanout1000.cpu_growth",
+        "W2",
+        "CPU per no-op attempt, 1,000 tasks against 100",
+        "%",
+        10.0,
+        "≤ +10 %",
+    ),
     Figure("chain20.seconds", "W3", "20 in a line: trigger → run success", "s"),
     Figure("chain20.gap_median", "W3", "gap end → next start, median", "ms", 50.0, "≤ 50 ms"),
     Figure("chain20.gap_max", "W3", "gap end → next start, max", "ms"),

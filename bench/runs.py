@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from bench import dagfiles
+from bench.cpu import InstanceCpu
 from bench.standalone import Standalone
 
 
@@ -41,10 +42,24 @@ def _duration(run: Any) -> float:
     return (_ts(run["end_date"]) - _ts(run["created_at"])).total_seconds()
 
 
-def fanout(server: Standalone, n: int) -> dict[str, float]:
-    """W2: n independent tasks, trigger -> run success, and tasks per second."""
+def warm_up(server: Standalone) -> None:
+    """One unmeasured run of the idle DAG (3 tasks), so that starting the worker fork server
+    (once per standalone) is not in the first fan-out's figures."""
+    _finished_run(server, dagfiles.IDLE_DAG, 3)
+
+
+def fanout(server: Standalone, n: int, cpu: InstanceCpu | None = None) -> dict[str, float]:
+    """W2: n independent tasks, trigger -> run success, and tasks per second; with `cpu`,
+    the CPU of every process of the standalone per attempt, and its shares."""
+    if cpu is not None:
+        cpu.begin()
     seconds = _duration(_finished_run(server, dagfiles.fanout_id(n), n))
-    return {f"fanout{n}.seconds": seconds, f"fanout{n}.rate": n / seconds}
+    figures = {f"fanout{n}.seconds": seconds, f"fanout{n}.rate": n / seconds}
+    if cpu is not None:
+        spent = cpu.end()
+        figures[f"fanout{n}.cpu"] = spent.pop("total") / n
+        figures.update({f"fanout{n}.cpu_{kind}": ms / n for kind, ms in spent.items()})
+    return figures
 
 
 def chain(server: Standalone, n: int) -> dict[str, float]:

@@ -36,6 +36,7 @@ log = logging.getLogger("brisa")
 
 LOG_RETENTION = "log retention"
 SPOOL_SWEEP = "spool sweep"
+KEEP_ALIVE = 15  # seconds an idle API connection stays open (worker.client.IDLE_LIMIT is less)
 
 
 def utc_now() -> datetime:
@@ -365,6 +366,9 @@ class System:
             port=self.settings.api.port,
             log_level="warning",
             access_log=False,
+            # Workers keep one connection for their calls (worker.client), dropped once idle
+            # for IDLE_LIMIT: the server keeps it open for longer than that.
+            timeout_keep_alive=KEEP_ALIVE,
         )
         server = uvicorn.Server(config)
 

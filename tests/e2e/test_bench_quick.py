@@ -31,7 +31,20 @@ def test_quick_benchmark_reports_every_workload(tmp_path: Path) -> None:
     figures = data["figures"]
     measured = [f for f in figures if f["samples"]]
     assert {f["workload"] for f in measured} == WORKLOADS
-    expected = [f for f in figures if not f["key"].startswith(tuple(FULL_ONLY))]
+    # Counting CPU by cgroup and taskstats needs root (bench/cpu.py): without it the bench
+    # leaves those figures out and says so in a note.
+    uncounted = {
+        "not measured": ("fanout100.cpu",),
+        "not told apart": ("fanout100.cpu_workers", "fanout100.cpu_logs"),
+    }
+    left_out = [
+        key for words, keys in uncounted.items() for key in keys
+        if any("W2 CPU" in note and words in note for note in data["notes"])
+    ]  # fmt: skip
+    expected = [
+        f for f in figures
+        if not f["key"].startswith((*FULL_ONLY, *left_out))
+    ]  # fmt: skip
     assert [f["key"] for f in expected if not f["samples"]] == []
     for figure in measured:
         assert figure["min"] <= figure["median"] <= figure["max"]

@@ -67,7 +67,7 @@ class LocalExecutor:
 
     def launch(self, request: LaunchRequest) -> None:
         with self._lock:
-            if request.ref in self._live_locked():
+            if self._running_locked(request.ref):
                 return
             if self._launches[request.ref] >= MAX_LAUNCHES:
                 # A worker that keeps dying before it starts: stop relaunching; the scheduler
@@ -85,6 +85,23 @@ class LocalExecutor:
             started = process_start_time(pid)
             self._live[request.ref] = (pid, started)
             self.registry.record(request.ref, pid, started)
+
+    def _running_locked(self, ref: AttemptRef) -> bool:
+        """Whether a worker of `ref` runs: the one this executor knows, or one the registry
+        holds (started before a restart). Reads the process table for `ref` alone, not for
+        every live worker: a launch costs the same however many run (`alive` tidies up)."""
+        known = self._live.get(ref)
+        if known is not None:
+            pid, started = known
+            now = process_start_time(pid)
+            if now is not None and (started is None or now == started):
+                return True
+            self._gone_locked(ref, pid)
+        recorded = self.registry.running(ref)
+        if recorded is None:
+            return False
+        self._live[ref] = (recorded, process_start_time(recorded))
+        return True
 
     def _adopt_locked(self) -> None:
         """Workers recorded in the registry that this executor does not know (started before
@@ -104,11 +121,15 @@ class LocalExecutor:
             if now is not None and (started is None or now == started):
                 live[ref] = pid
             else:
-                del self._live[ref]
-                self.registry.forget(ref)
-                _signal_group(pid, signal.SIGKILL)  # whatever the attempt left behind
-                self.on_worker_gone(pid)  # and the log its log process could not finish
+                self._gone_locked(ref, pid)
         return live
+
+    def _gone_locked(self, ref: AttemptRef, pid: int) -> None:
+        """The worker of `ref` exited: forget it, and clean up after it."""
+        del self._live[ref]
+        self.registry.forget(ref)
+        _signal_group(pid, signal.SIGKILL)  # whatever the attempt left behind
+        self.on_worker_gone(pid)  # and the log its log process could not finish
 
     def alive(self) -> frozenset[AttemptRef]:
         with self._lock:

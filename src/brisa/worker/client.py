@@ -1,13 +1,29 @@
 """The worker's client of the execution API: one attempt's `start`, `heartbeat` and `finish`
-calls, over urllib (no HTTP library on the worker's start-up path), with the attempt's token."""
+calls, with the attempt's token, over one kept-alive HTTP connection (http.client: no HTTP
+library on the worker's start-up path).
+
+A new connection per call cost both ends an accept, a handshake and a close per call; the
+worker now keeps one connection for its attempt. It is dropped and opened again when a call
+fails on it, and before a call when it has been idle for `IDLE_LIMIT` seconds: the server
+closes idle connections after its own keep-alive timeout (`brisa.system`, longer than this),
+and a request written into a connection the server is closing would be lost. Calls from the
+heartbeat thread and the main thread take turns on it, one request and answer at a time.
+
+The worker connects to the API directly: no proxy from the task's environment (`http_proxy`)
+ever sees its token.
+"""
 
 from __future__ import annotations
 
+import http.client
 import json
+import threading
 import time
-import urllib.error
-import urllib.request
 from typing import Any
+from urllib.parse import urlsplit
+
+IDLE_LIMIT = 4.0  # seconds; below the server's keep-alive timeout (and uvicorn's default 5 s)
+CALL_TIMEOUT = 30.0  # seconds for one request and its answer
 
 
 class AttemptStale(Exception):
@@ -16,41 +32,89 @@ class AttemptStale(Exception):
     record nothing from this worker again, which must stop."""
 
 
+class _Refused(Exception):
+    """An HTTP error answer: its status and body."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(f"{status} {detail}")
+        self.status = status
+        self.detail = detail
+
+
 class ExecutionClient:
     def __init__(self, api_url: str, token: str, ti_id: int, try_number: int) -> None:
-        self.base = f"{api_url}/execution/v1/attempts/{ti_id}/{try_number}"
-        self._token = token
+        url = urlsplit(api_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError(f"the execution API URL must be http(s)://host[:port]: {api_url!r}")
+        self._https = url.scheme == "https"
+        self._host, self._port = url.hostname, url.port
+        self.base = f"{url.path.rstrip('/')}/execution/v1/attempts/{ti_id}/{try_number}"
+        self._headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        self._conn: http.client.HTTPConnection | None = None
+        self._used_at = 0.0
+        self._lock = threading.Lock()
+        self.connections = 0  # opened so far (for tests and benchmarks)
 
     def call(self, verb: str, body: dict[str, Any], *, patience: float) -> Any:
-        """POST with retries on connection errors for up to `patience` seconds. Raises
-        AttemptStale on a 409 or 401, RuntimeError when refused otherwise or unreachable for
-        that long."""
+        """POST with retries on connection errors and 5xx answers for up to `patience`
+        seconds. Raises AttemptStale on a 409 or 401, RuntimeError when refused otherwise or
+        unreachable for that long."""
         deadline = time.monotonic() + patience
         delay = 0.2
+        data = json.dumps(body).encode()
         while True:
-            request = urllib.request.Request(
-                f"{self.base}/{verb}",
-                data=json.dumps(body).encode(),
-                method="POST",
-                headers={
-                    "Authorization": f"Bearer {self._token}",
-                    "Content-Type": "application/json",
-                },
-            )
             try:
-                with urllib.request.urlopen(request, timeout=30) as response:
-                    payload = response.read()
-                    return json.loads(payload) if payload else None
-            except urllib.error.HTTPError as exc:
-                detail = exc.read().decode(errors="replace")
-                if exc.code in (401, 409):
-                    raise AttemptStale(f"{exc.code} {detail}") from None
-                if exc.code < 500 or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"execution API refused {verb}: {exc.code} {detail}"
-                    ) from None
-            except (urllib.error.URLError, OSError) as exc:
+                return self._exchange(verb, data)
+            except _Refused as exc:
+                if exc.status in (401, 409):
+                    raise AttemptStale(str(exc)) from None
+                if exc.status < 500 or time.monotonic() > deadline:
+                    raise RuntimeError(f"execution API refused {verb}: {exc}") from None
+            except (http.client.HTTPException, OSError) as exc:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"execution API unreachable for {verb}: {exc}") from None
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+    def _exchange(self, verb: str, data: bytes) -> Any:
+        """One request and its answer on the kept connection (opened when needed); the
+        connection is dropped on any failure, and kept after an HTTP error answer."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.request("POST", f"{self.base}/{verb}", body=data, headers=self._headers)
+                response = conn.getresponse()
+                payload = response.read()
+            except BaseException:
+                self._drop()
+                raise
+            self._used_at = time.monotonic()
+            if response.will_close:
+                self._drop()
+        if response.status >= 400:
+            raise _Refused(response.status, payload.decode(errors="replace"))
+        return json.loads(payload) if payload else None
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self._conn is not None and time.monotonic() - self._used_at > IDLE_LIMIT:
+            self._drop()  # the server may be closing it right now
+        if self._conn is None:
+            if self._https:
+                self._conn = http.client.HTTPSConnection(
+                    self._host, self._port, timeout=CALL_TIMEOUT
+                )
+            else:
+                self._conn = http.client.HTTPConnection(
+                    self._host, self._port, timeout=CALL_TIMEOUT
+                )
+            self.connections += 1
+        return self._conn
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()

@@ -87,6 +87,15 @@ class WorkerRegistry:
         recent = time.time_ns() - now < 1_000_000_000
         return now if now != mtime_ns or recent else None
 
+    def running(self, ref: AttemptRef) -> int | None:
+        """The pid of the worker recorded for `ref` if its process still runs (the one
+        recorded, by its start time), else None."""
+        try:
+            pid, started = (int(x) for x in self._path(ref).read_text().split())
+        except (OSError, ValueError):
+            return None
+        return pid if process_start_time(pid) == started else None
+
     def forget(self, ref: AttemptRef) -> None:
         with contextlib.suppress(FileNotFoundError):
             self._path(ref).unlink()
