@@ -186,6 +186,9 @@ def _run_task(item: WorkItem, config: WorkerEnv) -> tuple[Outcome, Materialised 
         error = f"cannot put the code in place: {type(exc).__name__}: {exc}"
         return Outcome(False, error=error), None
     if config.run_as_user:
+        # Brisa's own code may be readable by Brisa's user only (a private install or
+        # checkout): what running the task imports is imported before the switch.
+        from brisa.authoring import loader  # noqa: F401
         from brisa.worker import runas
 
         try:
