@@ -76,7 +76,10 @@ def test_a_process_that_left_the_workers_session_is_killed_with_the_attempt(
         lambda: pid_file.exists() and pid_file.read_text().strip(), 15, "the escape"
     )
     pid = int(escaped)
-    assert os.getsid(pid) == pid  # it did leave the worker's session
+    # It leaves the worker's session (`setsid` calls setsid() once it runs, just after the
+    # shell wrote its pid): wait for that, then check it is out.
+    standalone.wait_until(lambda: os.getsid(pid) == pid, 10, "the escape to its own session")
+    assert os.getsid(pid) == pid
 
     run = standalone.wait_for_run(dag_id, run_id, timeout=30)
     assert run["state"] == state
