@@ -2,8 +2,9 @@
 loops.
 
 The composition root registers the jobs of the processes that run workers (`standalone`,
-`scheduler`): log retention, hourly, and the spool sweep that finishes dead workers' logs,
-every 30 s and at once when the executor finds a worker gone (`wake`). Each job has a timer
+`scheduler`): log retention, hourly; the spool sweep that finishes dead workers' logs, every
+30 s; and the sweep of a gone worker's spool alone, woken at once when the executor finds it
+gone (`wake`). Each job has a timer
 and a thread of its own, so a long prune of a large store never holds up a dead worker's log,
 and a job never runs twice at once. A job that fails is logged and runs again at its next
 time; nothing a job raises stops the process.

@@ -21,6 +21,7 @@ from brisa.worker.env import WorkerEnv
 if TYPE_CHECKING:  # heavy imports (the web framework, the ORM) are made when first used
     from fastapi import FastAPI
 
+    from brisa.core.records import AttemptRef
     from brisa.dagprocessor.pipeline import RepoPipeline
     from brisa.dagprocessor.processor import DagProcessor
     from brisa.executor.base import Executor
@@ -36,6 +37,7 @@ log = logging.getLogger("brisa")
 
 LOG_RETENTION = "log retention"
 SPOOL_SWEEP = "spool sweep"
+GONE_WORKER_SPOOLS = "gone workers' spools"
 KEEP_ALIVE = 15  # seconds an idle API connection stays open (worker.client.IDLE_LIMIT is less)
 
 
@@ -214,7 +216,10 @@ class System:
                 self._live_attempts,
             )
             if self._spools is not None:
-                jobs.add(SPOOL_SWEEP, self._spools.sweep, every=recovery.SWEEP_INTERVAL)
+                every = recovery.SWEEP_INTERVAL
+                jobs.add(SPOOL_SWEEP, self._spools.sweep, every=every)
+                # Woken by each worker's exit; its timer only retries a wake missed meanwhile.
+                jobs.add(GONE_WORKER_SPOOLS, self._spools.sweep_gone, every=every)
             self._housekeeping = jobs
         return self._housekeeping
 
@@ -225,13 +230,13 @@ class System:
         live = WorkerRegistry(self.settings.home / "workers").live()
         return {(ref.ti_id, ref.try_number) for ref in live}
 
-    def _worker_gone(self, pid: int) -> None:
-        """The executor found worker `pid` dead: sweep its spool now. Called under the
-        executor's lock, so it only takes note and wakes the job."""
+    def _worker_gone(self, ref: AttemptRef, pid: int) -> None:
+        """The executor found worker `pid` of `ref` dead: sweep its spool now (its own only).
+        Called under the executor's lock, so it only takes note and wakes the job."""
         jobs = self.housekeeping
         if self._spools is not None:
-            self._spools.worker_gone(pid)
-            jobs.wake(SPOOL_SWEEP)
+            self._spools.worker_gone(pid, (ref.ti_id, ref.try_number))
+            jobs.wake(GONE_WORKER_SPOOLS)
 
     def wake_scheduler(self) -> None:
         if self._scheduler is not None:

@@ -135,16 +135,17 @@ def test_what_a_dead_worker_left_in_its_group_is_killed(tmp_path: Path) -> None:
 def test_a_worker_found_dead_is_reported_once_so_its_log_can_be_finished(
     tmp_path: Path,
 ) -> None:
-    gone_pids: list[int] = []
+    gone: list[tuple[int, int, int]] = []  # (task instance, try, pid)
     launch = ShellLauncher("exit 0", {})
-    local = LocalExecutor(scope="t", parallelism=4, state_dir=tmp_path / "workers",
-                          launch=launch, on_worker_gone=gone_pids.append)  # fmt: skip
+    local = LocalExecutor(scope="t", parallelism=4, state_dir=tmp_path / "workers", launch=launch,
+                          on_worker_gone=lambda ref, pid: gone.append(
+                              (ref.ti_id, ref.try_number, pid)))  # fmt: skip
     local.launch(request(tmp_path))
     local.launch(request(tmp_path, ti=2))
     (first, second) = (child.pid for child in launch.children)
     eventually(lambda: (launch.reap(), not local.alive())[1])
     local.alive()
-    assert sorted(gone_pids) == sorted([first, second])
+    assert sorted(gone) == [(1, 1, first), (2, 1, second)]
 
 
 def test_a_group_is_alive_while_a_member_runs_even_after_its_leader_exited(

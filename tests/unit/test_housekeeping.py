@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from brisa.core.records import AttemptRef
 from brisa.housekeeping import Housekeeping, Timer
 from brisa.logs import layout
 from brisa.objectstore.local import LocalObjectStore
 from brisa.settings import load
-from brisa.system import LOG_RETENTION, SPOOL_SWEEP, System
+from brisa.system import GONE_WORKER_SPOOLS, LOG_RETENTION, SPOOL_SWEEP, System
 
 PATIENCE = 10.0  # seconds a test waits for a thread before it fails; never for a timing
 
@@ -157,21 +158,23 @@ def test_retention_runs_hourly_the_first_time_a_minute_after_start(tmp_path: Pat
     system = system_with(tmp_path, BRISA__LOGS__RETENTION="30d")
     try:
         jobs = system.housekeeping.jobs
-        assert list(jobs) == [LOG_RETENTION, SPOOL_SWEEP]
+        assert list(jobs) == [LOG_RETENTION, SPOOL_SWEEP, GONE_WORKER_SPOOLS]
         now = time.monotonic()
         retention = jobs[LOG_RETENTION].timer
         assert retention.every == 3600
         assert 59 < retention.wait(now) <= 60
         sweep = jobs[SPOOL_SWEEP].timer
         assert (sweep.every, sweep.wait(now)) == (30, 0)  # at start, then every 30 s
+        gone = jobs[GONE_WORKER_SPOOLS].timer  # woken by each worker's exit
+        assert (gone.every, gone.wait(now)) == (30, 0)
     finally:
         system.shutdown()
 
 
-def test_without_retention_only_the_spool_sweep_runs(tmp_path: Path) -> None:
+def test_without_retention_only_the_spool_sweeps_run(tmp_path: Path) -> None:
     system = system_with(tmp_path)
     try:
-        assert list(system.housekeeping.jobs) == [SPOOL_SWEEP]
+        assert list(system.housekeeping.jobs) == [SPOOL_SWEEP, GONE_WORKER_SPOOLS]
     finally:
         system.shutdown()
 
@@ -212,7 +215,8 @@ def test_a_worker_found_dead_has_its_log_finished_at_once_not_at_the_next_sweep(
 
         pid = dead_pid()
         late = leave_spool(spools, 2, pid, b"last words\n")
-        system._worker_gone(pid)  # what the executor calls when it finds the worker gone
+        # What the executor calls when it finds the worker gone:
+        system._worker_gone(AttemptRef(2, 1), pid)
         eventually(lambda: finished(store, late))  # long before the next sweep, 30 s away
         assert layout.read(store, late, 0)[0].startswith(b"last words\n")
         eventually(lambda: not list(spools.glob("*.chunks/*")))

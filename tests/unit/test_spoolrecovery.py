@@ -95,8 +95,14 @@ class World:
             sleep=lambda seconds: None,
         )
 
-    def spool(self, pid: int, data: bytes, attempt: tuple[str, ...] | None = ATTEMPT) -> Path:
-        path = self.folder / "ti1-try1.log.chunks" / f"{pid}.log"
+    def spool(
+        self,
+        pid: int,
+        data: bytes,
+        attempt: tuple[str, ...] | None = ATTEMPT,
+        folder: str = "ti1-try1.log.chunks",
+    ) -> Path:
+        path = self.folder / folder / f"{pid}.log"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         os.utime(path, (self.now, self.now))  # written now, by the fake clock
@@ -219,7 +225,59 @@ def test_a_worker_found_dead_is_waited_for_until_its_group_is_gone(tmp_path: Pat
         return checks < 3
 
     sweeper = world.sweeper(dies_on_third_look)
-    sweeper.worker_gone(42)
+    sweeper.worker_gone(42, (1, 1))
+    assert sweeper.sweep_gone() == 1 and world.log().startswith(LINES)
+    assert sweeper.sweep_gone() == 0  # reported once, settled once
+
+
+def test_a_gone_workers_sweep_reads_its_spool_only_not_the_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = World(tmp_path)
+    others = []
+    for ti in range(2, 102):  # dead workers no executor reported, and their empty files
+        others.append(world.spool(1000 + ti, LINES, folder=f"ti{ti}-try1.log.chunks"))
+        world.executor_file(ti)
+    world.spool(42, LINES)
+    looked_at: list[int] = []
+
+    def group_alive(pid: int) -> bool:
+        looked_at.append(pid)
+        return False
+
+    real_scandir, real_glob = os.scandir, Path.glob
+
+    def scandir(path: str = ".") -> object:
+        assert not str(path).startswith(str(world.folder)), f"listed {path}"
+        return real_scandir(path)
+
+    def glob(self: Path, pattern: str) -> object:
+        assert not str(self).startswith(str(world.folder)), f"listed {self}"
+        return real_glob(self, pattern)
+
+    sweeper = world.sweeper(group_alive)
+    sweeper.worker_gone(42, (1, 1))
+    monkeypatch.setattr(os, "scandir", scandir)  # the store lists its own folder
+    monkeypatch.setattr(Path, "glob", glob)
+    assert sweeper.sweep_gone() == 1 and world.log().startswith(LINES)
+    assert looked_at == [42]
+    assert all(p.exists() for p in others) and len(list(world.folder.iterdir())) == 200
+    monkeypatch.undo()
+    assert sweeper.sweep() == len(others)  # the full sweep gets the rest
+    assert not list(world.folder.iterdir())  # and the executors' empty files
+
+
+def test_a_gone_workers_spool_is_left_to_the_full_sweep_while_its_group_lives_on(
+    tmp_path: Path,
+) -> None:
+    world = World(tmp_path)
+    world.alive.add(42)
+    spool = world.spool(42, LINES)
+    sweeper = world.sweeper()
+    sweeper.worker_gone(42, (1, 1))
+    sweeper.worker_gone(43, (2, 1))  # one that left no spool (its log process finished it)
+    assert sweeper.sweep_gone() == 0 and spool.exists()
+    world.alive.clear()
     assert sweeper.sweep() == 1 and world.log().startswith(LINES)
 
 

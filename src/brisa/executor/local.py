@@ -44,7 +44,7 @@ class LocalExecutor:
         kill_grace: float = 5.0,
         start_method: str = "forkserver",
         launch: Launcher | None = None,
-        on_worker_gone: Callable[[int], None] = lambda pid: None,
+        on_worker_gone: Callable[[AttemptRef, int], None] = lambda ref, pid: None,
         run_as_user: str = "",
         private_env: Collection[str] = (),
     ) -> None:
@@ -129,7 +129,7 @@ class LocalExecutor:
         del self._live[ref]
         self.registry.forget(ref)
         _signal_group(pid, signal.SIGKILL)  # whatever the attempt left behind
-        self.on_worker_gone(pid)  # and the log its log process could not finish
+        self.on_worker_gone(ref, pid)  # and the log its log process could not finish
 
     def alive(self) -> frozenset[AttemptRef]:
         with self._lock:

@@ -4,22 +4,24 @@ A worker's log process keeps the attempt's whole log, masked and stamped, in a s
 the worker's machine (`<executor's file>.chunks/<worker pid>.log`, see logcapture) and ships
 it in chunks. When the worker's whole process group dies (the OOM killer, `kill -9` of the
 group, or the executor's clean-up after a worker that died, which takes its log process
-along), the last chunk interval of output is only in that file. The spool sweep, a
-housekeeping job woken as soon as the local executor learns that the worker is gone, finishes
-the log as the worker would have: what the store
-lacks goes there as the next chunk(s), with a line saying what happened, then `full.log`
-replaces the chunks, and the spool file is removed. A spool whose attempt never started (its
-`start` call failed) goes to the executor's file instead, as the log process would have done.
-A log that cannot be finished (the store stays unavailable) is tried again on every sweep, and
-its spool file is removed after `max_age`.
+along), the last chunk interval of output is only in that file. The spool sweep finishes
+the log as the worker would have: a housekeeping job woken as soon as the local executor
+learns that the worker is gone looks at that worker's spool only (`sweep_gone`), and a full
+pass every `SWEEP_INTERVAL` seconds catches the rest (`sweep`: workers that died while no
+executor watched, spools left for later). What the store lacks goes there as the next
+chunk(s), with a line saying what happened, then `full.log` replaces the chunks, and the spool
+file is removed. A spool whose attempt never started (its `start` call failed) goes to the
+executor's file instead, as the log process would have done. A log that cannot be finished
+(the store stays unavailable) is tried again on every full sweep, and its spool file is
+removed after `max_age`.
 
 The executor's file for a worker (`ti<id>-try<n>.log`, where its stdout and stderr go) holds
 only what was printed before the log capture started, if anything. Once the worker is gone and
-its log finished (no spool folder beside it), the sweep removes the file if it is empty; one
+its log finished (no spool folder beside it), the full sweep removes the file if it is empty; one
 that says something is kept.
 
 `judge`, `completion` and `tail_chunks` decide, without I/O; `SpoolSweeper` acts, one
-`sweep` at a time, on the housekeeping thread of its job (see `brisa.housekeeping`), so that a
+pass at a time, on the housekeeping threads of its jobs (see `brisa.housekeeping`), so that a
 slow or unavailable store never holds up the scheduler or the executor.
 """
 
@@ -160,16 +162,28 @@ def executor_files(folder: Path) -> list[ExecutorFile]:
 
 def left_spools(folder: Path) -> list[LeftSpool]:
     """The spool files in a spool folder (`*.chunks/<pid>.log`), with their attempts."""
-    found = []
-    for path in _spool_files(folder):
-        if not path.stem.isdigit():
-            continue
-        try:
-            stat = path.stat()
-        except FileNotFoundError:  # finished by its log process meanwhile
-            continue
-        found.append(LeftSpool(path, int(path.stem), _attempt(path), stat.st_size, stat.st_mtime))
-    return found
+    found = [left_spool(path) for path in _spool_files(folder) if path.stem.isdigit()]
+    return [spool for spool in found if spool is not None]
+
+
+def spool_of(folder: Path, attempt: tuple[int, int], pid: int) -> LeftSpool | None:
+    """The spool of worker `pid` of attempt (task instance, try), if it left one: found by
+    its name (`ti<id>-try<n>.log.chunks/<pid>.log`), without listing the folder."""
+    return left_spool(folder / f"{executor_file_name(*attempt)}.chunks" / f"{pid}.log")
+
+
+def executor_file_name(ti_id: int, try_number: int) -> str:
+    """The name of the executor's file for a worker of (task instance, try)."""
+    return f"ti{ti_id}-try{try_number}.log"
+
+
+def left_spool(path: Path) -> LeftSpool | None:
+    """The spool file at `path` (`<pid>.log`) with its attempt; None if there is none."""
+    try:
+        stat = path.stat()
+    except (FileNotFoundError, NotADirectoryError):  # none, or finished by its log process
+        return None
+    return LeftSpool(path, int(path.stem), _attempt(path), stat.st_size, stat.st_mtime)
 
 
 def _spool_files(folder: Path) -> list[Path]:
@@ -240,8 +254,10 @@ def hand_over(spool: LeftSpool) -> None:
 
 class SpoolSweeper:
     """Finds the spool files of dead workers in `folder` and finishes their logs in the store
-    (or hands them to the executor's file): one pass per `sweep`, run by housekeeping every
-    `SWEEP_INTERVAL` seconds and at once after `worker_gone`."""
+    (or hands them to the executor's file). Two kinds of pass, one at a time: `sweep`, over
+    the whole folder, run by housekeeping every `SWEEP_INTERVAL` seconds; and `sweep_gone`,
+    over the spools of the workers reported by `worker_gone` only, run at once after it, so a
+    worker's exit costs the same however many spools and files the folder holds."""
 
     def __init__(
         self,
@@ -263,27 +279,45 @@ class SpoolSweeper:
         self._live_attempts = live_attempts
         self.max_age = max_age
         self._wall, self._sleep = wall, sleep
-        self._dying: set[int] = set()
+        self._dying: dict[int, tuple[int, int]] = {}  # pid: (task instance, try)
         self._retrying: set[Path] = set()  # said once that it cannot be finished yet
         self._lock = threading.Lock()
+        self._passing = threading.Lock()  # one pass at a time: a spool is settled once
 
-    def worker_gone(self, pid: int) -> None:
-        """The worker `pid` was found dead (its group is being killed): the next sweep waits a
-        moment for the group to go instead of leaving its spool for a later one."""
+    def worker_gone(self, pid: int, attempt: tuple[int, int]) -> None:
+        """Worker `pid` of attempt (task instance, try) was found dead (its group is being
+        killed): the next `sweep_gone` settles its spool, waiting a moment for the group to go
+        instead of leaving it for a later sweep."""
         with self._lock:
-            self._dying.add(pid)
+            self._dying[pid] = attempt
+
+    def sweep_gone(self) -> int:
+        """Settle the spools of the workers reported gone since the last call, and no other;
+        returns how many were settled. One left while its group lives on is the next
+        `sweep`'s."""
+        with self._lock:
+            dying, self._dying = self._dying, {}
+        settled = 0
+        with self._passing:
+            for pid, attempt in dying.items():
+                spool = spool_of(self.folder, attempt, pid)
+                if spool is not None and self._judge_and_settle(spool, dying=True):
+                    settled += 1
+        return settled
 
     def sweep(self) -> int:
         """One pass over the folder; returns how many spools were settled."""
-        with self._lock:
-            dying, self._dying = self._dying, set()
         settled = 0
-        for spool in left_spools(self.folder):
-            verdict = judge(spool, group_alive=self._still_alive(spool.pid, spool.pid in dying))
-            if verdict is not Verdict.WAIT and self._settle(spool, verdict):
-                settled += 1
-        self._remove_spent_files()
+        with self._passing:
+            for spool in left_spools(self.folder):
+                if self._judge_and_settle(spool, dying=False):
+                    settled += 1
+            self._remove_spent_files()
         return settled
+
+    def _judge_and_settle(self, spool: LeftSpool, *, dying: bool) -> bool:
+        verdict = judge(spool, group_alive=self._still_alive(spool.pid, dying))
+        return verdict is not Verdict.WAIT and self._settle(spool, verdict)
 
     def _remove_spent_files(self) -> None:
         """Remove the executor's files that hold nothing and never will (`spent`)."""
