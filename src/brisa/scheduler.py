@@ -32,6 +32,7 @@ from brisa.core.records import AttemptRef, run_id_for
 from brisa.core.spec import DagSpec
 from brisa.errors import Conflict
 from brisa.executor.base import Executor, LaunchRequest
+from brisa.logs.recovery import executor_file_name
 from brisa.store import Store
 
 log = logging.getLogger("brisa.scheduler")
@@ -205,7 +206,7 @@ class Scheduler:
     def _launch(self, ref: AttemptRef, token: str, timeout: float | None) -> None:
         # The worker ships its log to the object store itself; this local file only keeps
         # what it prints before shipping starts (or if it cannot start at all).
-        path = self.logs_folder / f"ti{ref.ti_id}-try{ref.try_number}.log"
+        path = self.logs_folder / executor_file_name(ref.ti_id, ref.try_number)
         self.executor.launch(LaunchRequest(ref, token, path, timeout))
 
     def run_forever(self, stop: threading.Event) -> None:
