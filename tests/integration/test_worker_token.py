@@ -72,3 +72,46 @@ def test_the_token_is_in_no_file_of_the_workers_proc_entry(
         for ref in list(local.alive()):
             local.kill(ref)
         local.close()
+
+
+def memory_of(pid: int) -> bytes:
+    """The writable memory of process `pid` (what a process forked from it starts with)."""
+    found = []
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
+        for line in maps:
+            span, perms = line.split()[:2]
+            if not perms.startswith("rw"):
+                continue
+            start, end = (int(x, 16) for x in span.split("-"))
+            try:
+                mem.seek(start)
+                found.append(mem.read(end - start))
+            except (OSError, ValueError, OverflowError):
+                continue
+    return b"".join(found)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="reading another process's memory needs root")
+def test_the_fork_server_never_holds_a_token_so_no_later_worker_inherits_one(
+    tmp_path: Path,
+) -> None:
+    # Every worker is a fork of the server: whatever the server's memory held when it forked
+    # (freed or not), the worker's task can read in its own memory.
+    launch = ForkServerLauncher()
+    api = f"http://127.0.0.1:{free_port()}"
+    local = LocalExecutor(scope="t", parallelism=4, state_dir=tmp_path / "workers",
+                          worker=WorkerEnv(api_url=api), launch=launch)  # fmt: skip
+    try:
+        for ti in (51, 52, 53):
+            log = tmp_path / f"worker{ti}.log"
+            local.launch(LaunchRequest(AttemptRef(ti, 1), f"{TOKEN}-{ti}", log))
+            eventually(lambda log=log: log.exists() and "attempt 1" in log.read_text())
+        server = launch._server
+        assert server is not None
+        memory = memory_of(server.pid)
+        assert len(memory) > 1 << 20, "the test must read the server's memory to mean anything"
+        assert TOKEN.encode() not in memory
+    finally:
+        for ref in list(local.alive()):
+            local.kill(ref)
+        local.close()

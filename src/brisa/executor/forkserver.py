@@ -1,10 +1,13 @@
 """The fork server: `python -m brisa.executor.forkserver`.
 
 A small process that imports Brisa's worker code once, then forks one worker process per
-request. Requests are JSON lines on stdin (`{"argv": [...], "env": {...}, "log": path,
-"token": ...}`); the answer is the new process's pid on stdout. It never imports user code.
-Its children are reaped by the kernel (SIGCHLD ignored) and outlive it: when the executor
-goes away (stdin closes) the server exits and running workers carry on.
+request. Requests come on a SOCK_SEQPACKET socket whose descriptor is the one argument, one
+message each (`{"argv": [...], "env": {...}, "log": path}`) with the attempt's token channel
+attached as a descriptor (SCM_RIGHTS); the answer is the new process's pid. The server passes
+that descriptor on and never reads a token: every worker is a fork of the server and starts
+with a copy of its memory, which therefore must hold no other attempt's token. It never
+imports user code. Its children are reaped by the kernel (SIGCHLD ignored) and outlive it:
+when the executor goes away (the socket closes) the server exits and workers carry on.
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sys
-from typing import Any, BinaryIO
+from typing import Any
 
-from brisa.worker.env import TOKEN_FD, token_channel
+from brisa.worker.env import TOKEN_FD
 
 # The worker's code, and what its log process imports to ship the log (logs.layout, the
 # local folder store): each attempt would otherwise import them again, on its way out.
@@ -42,7 +46,10 @@ PRELOAD = (
 )
 
 
-def _become_worker(request: dict[str, Any]) -> None:
+MAX_REQUEST = 1 << 20  # a request is one message: the worker's environment and arguments
+
+
+def _become_worker(request: dict[str, Any], token_fd: int) -> None:
     """In the forked child: a new session, the attempt's log as stdout/stderr, its env.
 
     Replacing descriptors 0 and 1 also drops the child's copies of the server's pipes.
@@ -60,7 +67,7 @@ def _become_worker(request: dict[str, Any]) -> None:
     os.environ.clear()
     os.environ.update(request["env"])
     # The token reaches the worker as it would after an exec: on a socket it reads at once.
-    os.environ[TOKEN_FD] = str(token_channel(request.pop("token")))
+    os.environ[TOKEN_FD] = str(token_fd)
     from brisa.worker.main import main
 
     code = 3
@@ -72,18 +79,27 @@ def _become_worker(request: dict[str, Any]) -> None:
         os._exit(code)
 
 
-def serve(requests: BinaryIO, answers: BinaryIO) -> None:
+def serve(channel: socket.socket) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # no zombies: the kernel reaps children
     for module in PRELOAD:
         __import__(module)
-    for line in requests:
-        request = json.loads(line)
+    while True:
+        message, fds, flags, _ = socket.recv_fds(channel, MAX_REQUEST, 1)
+        if not message:
+            return  # the executor went away
+        if flags & socket.MSG_TRUNC or len(fds) != 1:
+            for fd in fds:
+                os.close(fd)
+            channel.send(b"refused")
+            continue
+        request, token_fd = json.loads(message), fds[0]
         pid = os.fork()
         if pid == 0:
-            _become_worker(request)
-        answers.write(f"{pid}\n".encode())
-        answers.flush()
+            channel.close()  # the worker holds no way to ask for more workers
+            _become_worker(request, token_fd)
+        os.close(token_fd)
+        channel.send(f"{pid}".encode())
 
 
 if __name__ == "__main__":
-    serve(sys.stdin.buffer, sys.stdout.buffer)
+    serve(socket.socket(fileno=int(sys.argv[1])))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -85,46 +86,63 @@ class ForkServerLauncher:
         # and a fork's /proc/PID/environ shows the environment its process was started with.
         self.env = dict(env) if env is not None else without_settings(os.environ, private)
         self._server: subprocess.Popen[bytes] | None = None
+        self._channel: socket.socket | None = None
         self._lock = threading.Lock()
 
-    def _ensure_server(self) -> subprocess.Popen[bytes]:
-        if self._server is None or self._server.poll() is not None:
-            self._server = subprocess.Popen(
-                [self.python, "-m", "brisa.executor.forkserver"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                env=self.env,
-            )
-        return self._server
+    def _ensure_server(self) -> tuple[subprocess.Popen[bytes], socket.socket]:
+        if self._server is None or self._server.poll() is not None or self._channel is None:
+            self._stop_server()
+            # Requests go over a socket pair, each request one message with the attempt's
+            # token channel attached as a descriptor: the server passes the descriptor on and
+            # never reads a token (its memory is what every worker forked later starts with).
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            with theirs:
+                self._server = subprocess.Popen(
+                    [self.python, "-m", "brisa.executor.forkserver", str(theirs.fileno())],
+                    stdin=subprocess.DEVNULL,
+                    env=self.env,
+                    pass_fds=(theirs.fileno(),),
+                )
+            self._channel = ours
+        return self._server, self._channel
 
     def start(self, argv: list[str], env: Mapping[str, str], log_path: Path, token: str) -> int:
-        # Over the server's stdin, a pipe only this process and the server hold.
-        request = json.dumps({"argv": argv, "env": dict(env), "log": str(log_path), "token": token})
+        request = json.dumps({"argv": argv, "env": dict(env), "log": str(log_path)}).encode()
         with self._lock:
             for attempt in range(2):  # a server that died is restarted once
-                server = self._ensure_server()
-                assert server.stdin is not None and server.stdout is not None
+                _, channel = self._ensure_server()
+                tokens = token_channel(token)
                 try:
-                    server.stdin.write(request.encode() + b"\n")
-                    server.stdin.flush()
-                    answer = server.stdout.readline()
-                except BrokenPipeError:
+                    socket.send_fds(channel, [request], [tokens])
+                    answer = channel.recv(64)
+                except OSError:
                     answer = b""
+                finally:
+                    os.close(tokens)
                 if answer.strip().isdigit():
                     return int(answer)
-                server.kill()
-                server.wait()
+                self._stop_server()
                 if attempt:
                     break
         raise RuntimeError("the worker fork server did not start a worker")
 
     def close(self) -> None:
         with self._lock:
-            if self._server is not None and self._server.poll() is None:
-                assert self._server.stdin is not None
-                self._server.stdin.close()  # the server exits; its workers carry on
-                self._server.wait(timeout=5)
-            self._server = None
+            self._stop_server(timeout=5)
+
+    def _stop_server(self, timeout: float = 0) -> None:
+        """Closing the channel ends the server (its workers carry on); one that does not end
+        within `timeout` is killed."""
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+        server, self._server = self._server, None
+        if server is not None and server.poll() is None:
+            try:
+                server.wait(timeout=timeout or 0.5)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
 
 
 def launcher(method: str, private: Collection[str] = ()) -> Launcher:
