@@ -15,6 +15,7 @@ import signal
 import sys
 from typing import Any, BinaryIO
 
+from brisa.executor.warm import WarmPool
 from brisa.worker.env import TOKEN_FD, token_channel
 
 # The worker's code, and what its log process imports to ship the log (logs.layout, the
@@ -36,17 +37,22 @@ PRELOAD = (
     "brisa.worker.registry",
     "brisa.worker.containment",
     "brisa.repos.materialise",
+    "brisa.worker.warmed",
     # Connecting to the API by host name encodes it with the IDNA codec, loaded on first use
     # (with stringprep and unicodedata): about 1 ms per worker otherwise.
     "encodings.idna",
 )
 
 
-def _become_worker(request: dict[str, Any]) -> None:
-    """In the forked child: a new session, the attempt's log as stdout/stderr, its env.
+def _become_worker(request: dict[str, Any], token: int, close: list[int] | None = None) -> None:
+    """In the forked child: a new session, the attempt's log as stdout/stderr, its env, the
+    token on descriptor `token`.
 
-    Replacing descriptors 0 and 1 also drops the child's copies of the server's pipes.
+    Replacing descriptors 0 and 1 also drops the child's copies of the server's pipes; the
+    warm processes' sockets (`close`) are closed.
     """
+    for fd in close or ():
+        os.close(fd)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # shell tasks wait for their children
     os.setsid()
     log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -60,7 +66,7 @@ def _become_worker(request: dict[str, Any]) -> None:
     os.environ.clear()
     os.environ.update(request["env"])
     # The token reaches the worker as it would after an exec: on a socket it reads at once.
-    os.environ[TOKEN_FD] = str(token_channel(request.pop("token")))
+    os.environ[TOKEN_FD] = str(token)
     from brisa.worker.main import main
 
     code = 3
@@ -72,18 +78,31 @@ def _become_worker(request: dict[str, Any]) -> None:
         os._exit(code)
 
 
-def serve(requests: BinaryIO, answers: BinaryIO) -> None:
+def serve(requests: BinaryIO, answers: BinaryIO, warm_limit: int = 0, idle: float = 300.0) -> None:
+    """Fork a worker per request line; from a warm process of the request's `warm` key when
+    there is one (`warm_limit` of them at most, each kept `idle` seconds: ADR 0014)."""
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # no zombies: the kernel reaps children
     for module in PRELOAD:
         __import__(module)
+    pool = WarmPool(_become_worker, warm_limit, idle)
     for line in requests:
         request = json.loads(line)
-        pid = os.fork()
-        if pid == 0:
-            _become_worker(request)
+        pid = pool.launch(request)
+        if pid is None:
+            pid = os.fork()
+            if pid == 0:
+                # The token reaches the worker as it would after an exec: on a socket.
+                _become_worker(request, token_channel(request.pop("token")), pool.fds())
         answers.write(f"{pid}\n".encode())
         answers.flush()
 
 
+def _arguments(argv: list[str]) -> tuple[int, float]:
+    """`--warm LIMIT IDLE`: warm processes allowed; none without it."""
+    if argv[:1] == ["--warm"] and len(argv) == 3:
+        return int(argv[1]), float(argv[2])
+    return 0, 300.0
+
+
 if __name__ == "__main__":
-    serve(sys.stdin.buffer, sys.stdout.buffer)
+    serve(sys.stdin.buffer, sys.stdout.buffer, *_arguments(sys.argv[1:]))
