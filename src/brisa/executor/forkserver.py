@@ -44,7 +44,7 @@ PRELOAD = (
 )
 
 
-def _become_worker(request: dict[str, Any], token: int, close: list[int] | None = None) -> None:
+def become_worker(request: dict[str, Any], token: int, close: list[int] | None = None) -> None:
     """In the forked child: a new session, the attempt's log as stdout/stderr, its env, the
     token on descriptor `token`.
 
@@ -84,7 +84,7 @@ def serve(requests: BinaryIO, answers: BinaryIO, warm_limit: int = 0, idle: floa
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # no zombies: the kernel reaps children
     for module in PRELOAD:
         __import__(module)
-    pool = WarmPool(_become_worker, warm_limit, idle)
+    pool = WarmPool(warm_limit, idle)
     for line in requests:
         request = json.loads(line)
         pid = pool.launch(request)
@@ -92,7 +92,7 @@ def serve(requests: BinaryIO, answers: BinaryIO, warm_limit: int = 0, idle: floa
             pid = os.fork()
             if pid == 0:
                 # The token reaches the worker as it would after an exec: on a socket.
-                _become_worker(request, token_channel(request.pop("token")), pool.fds())
+                become_worker(request, token_channel(request.pop("token")), pool.fds())
         answers.write(f"{pid}\n".encode())
         answers.flush()
 

@@ -4,10 +4,12 @@
 When a launch names what its attempt will run (`WarmKey`: team, pinned code, DAG file), the fork
 server (`WarmPool`) forks the attempt's worker from a warm process of that key instead of from
 itself, starting the warm process first if there is none. A warm process is a child of the
-fork server in a session of its own: it puts the commit in place (and holds its lease), imports
-the file with the environment a worker's task sees, records the DAGs (`worker.warmed`), then
-forks one worker per request. The worker then starts, receives its token, runs, is contained
-and killed exactly as one forked by the fork server: only the import is gone from it.
+fork server in a session of its own, a new interpreter (so no byte of the fork server's
+memory, where other attempts' tokens passed, reaches it): it puts the commit in place (and
+holds its lease), imports the file with the environment a worker's task sees, records the
+DAGs (`worker.warmed`), then forks one worker per request. The worker then starts, receives
+its token, runs, is contained and killed exactly as one forked by the fork server: only the
+import is gone from it.
 
 Nothing is shared beyond its key: no process serves two teams, two commits or two files. A
 warm process that cannot put the code in place or import the file, or whose file opts out
@@ -26,6 +28,7 @@ import contextlib
 import json
 import os
 import select
+import signal
 import socket
 import sys
 from collections import OrderedDict
@@ -40,7 +43,7 @@ MAX_MESSAGE = 1 << 20
 FIRST_WAIT = 30.0  # how long the first launch of a key waits for its import (then: cold)
 REFUSED_KEPT = 1024  # keys remembered as not warmable
 
-Become = Callable[[dict[str, Any], int], None]  # the forked child turns into the worker
+Become = Callable[[dict[str, Any], int], None]  # a forked child turns into the worker
 
 
 class _Warm:
@@ -53,8 +56,7 @@ class _Warm:
 class WarmPool:
     """The fork server's warm processes, by key."""
 
-    def __init__(self, become: Become, limit: int = 8, idle: float = 300.0) -> None:
-        self.become = become
+    def __init__(self, limit: int = 8, idle: float = 300.0) -> None:
         self.limit = limit
         self.idle = idle
         self._warm: OrderedDict[str, _Warm] = OrderedDict()
@@ -99,16 +101,15 @@ class WarmPool:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         pid = os.fork()
         if pid == 0:
-            ours.close()
-            for other in self._warm.values():
-                other.sock.close()
-            code = 3
             try:
-                code = _serve(theirs, request, self.become, self.idle)
+                _exec_warm(theirs, self.idle)
             finally:
-                os._exit(code)
+                os._exit(3)
         theirs.close()
         warm = self._warm[name] = _Warm(pid, ours)
+        body = {k: v for k, v in request.items() if k != "token"}
+        with contextlib.suppress(OSError):  # it died at once: `_await` reads the end
+            ours.send(json.dumps(body).encode())
         return warm
 
     def _await(self, name: str, warm: _Warm, timeout: float) -> bool:
@@ -134,13 +135,22 @@ def _rights(fd: int) -> tuple[int, int, bytes]:
     return (socket.SOL_SOCKET, socket.SCM_RIGHTS, fd.to_bytes(4, sys.byteorder))
 
 
-def _serve(sock: socket.socket, request: dict[str, Any], become: Become, idle: float) -> int:
-    """The warm process: import, say whether that worked, then fork workers until idle."""
+def _exec_warm(sock: socket.socket, idle: float) -> None:
+    """In the fork server's child: a new interpreter (`python -m brisa.executor.warm FD IDLE`),
+    so that no byte of the fork server's memory (its requests held other attempts' tokens)
+    reaches the warm process or the workers it forks. Costs one interpreter start per key."""
     os.setsid()  # killing an attempt's process group never reaches it
     null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):  # the fork server's pipes (its requests hold tokens) are not ours
+    for fd in (0, 1, 2):  # the fork server's pipes are not its; the other sockets close at exec
         os.dup2(null, fd)
     os.close(null)
+    os.set_inheritable(sock.fileno(), True)
+    argv = [sys.executable, "-m", "brisa.executor.warm", str(sock.fileno()), repr(idle)]
+    os.execv(sys.executable, argv)
+
+
+def _serve(sock: socket.socket, request: dict[str, Any], become: Become, idle: float) -> int:
+    """The warm process: import, say whether that worked, then fork workers until idle."""
     warmed = _import(request)
     sys.stdout.flush()  # what the import printed is not a worker's to write
     sys.stderr.flush()
@@ -192,3 +202,22 @@ def _import(request: dict[str, Any]) -> Warmed | None:
     if error is not None:
         return None
     return Warmed(key, held.root, dags)
+
+
+def main(argv: list[str]) -> int:
+    """`python -m brisa.executor.warm FD IDLE`: started by `WarmPool`; the first message on
+    socket FD is the request (without its token) whose key this process is for."""
+    from brisa.executor.forkserver import PRELOAD, become_worker
+
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps its workers
+    for module in PRELOAD:
+        __import__(module)
+    sock = socket.socket(fileno=int(argv[0]))
+    request = json.loads(sock.recv(MAX_MESSAGE) or b"null")
+    if not isinstance(request, dict):
+        return 0
+    return _serve(sock, request, become_worker, float(argv[1]))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
