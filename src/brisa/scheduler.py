@@ -28,12 +28,13 @@ from brisa.core.planner import (
     judging_from,
     plan,
 )
-from brisa.core.records import AttemptRef, run_id_for
+from brisa.core.records import AttemptRef, RunRecord, run_id_for
 from brisa.core.spec import DagSpec
 from brisa.errors import Conflict
 from brisa.executor.base import Executor, LaunchRequest
 from brisa.logs.recovery import executor_file_name
 from brisa.store import Store
+from brisa.worker.warmed import WarmKey
 
 log = logging.getLogger("brisa.scheduler")
 Clock = Callable[[], datetime]
@@ -58,6 +59,7 @@ class Scheduler:
         limits: Limits,
         poll_interval: float = 1.0,
         awake: Callable[[], float] = awake_seconds,
+        warm_key: Callable[[RunRecord, DagSpec], WarmKey | None] | None = None,
     ) -> None:
         self.store = store
         self.executor = executor
@@ -67,6 +69,10 @@ class Scheduler:
         self.poll_interval = poll_interval
         self._wake = threading.Event()
         self._specs: dict[int, DagSpec] = {}
+        # What a run's attempts will run, handed to the executor with each launch so that it
+        # may fork their workers from a warm import of the file (ADR 0014); None: never.
+        self.warm_key = warm_key
+        self._runs: dict[int, RunRecord] = {}
         # The gaps between passes on this clock tell a pause of the whole process (the
         # wall clock may be stepped; the heartbeats are wall times).
         self.awake = awake
@@ -82,6 +88,7 @@ class Scheduler:
         judging_since = self._judge_since()
         alive = self.executor.alive()
         runs = self.store.active_runs()
+        self._runs = {run.id: run for run in runs}
         missing = {r.version_id for r in runs} - set(self._specs)
         self._specs.update({vid: spec for vid, (spec, _) in self.store.get_specs(missing).items()})
         state = self.store.schedule_state()
@@ -192,7 +199,7 @@ class Scheduler:
             token_digest=issued.digest,
         ):
             return False
-        self._launch(ref, issued.token, action.timeout)
+        self._launch(ref, issued.token, action.timeout, self._warm(action.run_pk))
         return True
 
     def _relaunch(self, action: Relaunch) -> None:
@@ -203,11 +210,20 @@ class Scheduler:
         if self.store.set_token(action.ref, issued.digest):
             self._launch(action.ref, issued.token, action.timeout)
 
-    def _launch(self, ref: AttemptRef, token: str, timeout: float | None) -> None:
+    def _warm(self, run_pk: int) -> WarmKey | None:
+        run = self._runs.get(run_pk)
+        spec = self._specs.get(run.version_id) if run is not None else None
+        if self.warm_key is None or run is None or spec is None:
+            return None
+        return self.warm_key(run, spec)
+
+    def _launch(
+        self, ref: AttemptRef, token: str, timeout: float | None, warm: WarmKey | None = None
+    ) -> None:
         # The worker ships its log to the object store itself; this local file only keeps
         # what it prints before shipping starts (or if it cannot start at all).
         path = self.logs_folder / executor_file_name(ref.ti_id, ref.try_number)
-        self.executor.launch(LaunchRequest(ref, token, path, timeout))
+        self.executor.launch(LaunchRequest(ref, token, path, timeout, warm))
 
     def run_forever(self, stop: threading.Event) -> None:
         """Loop until `stop` is set; a pass that changed something is followed at once."""

@@ -93,6 +93,13 @@ class ExecutorSettings:
     # Run tasks as this OS user (local executor): each worker drops to its uid, gid and
     # groups before user code. Needs root or CAP_SETUID + CAP_SETGID; empty: Brisa's user.
     run_as_user: str = ""
+    # Import each DAG file once per team, commit and file in a warm process of the fork
+    # server, and fork that file's workers from it (ADR 0014): off unless asked for; never
+    # with run_as_user or the spawn start method. At most `warm_processes` stay, each for
+    # `warm_idle` seconds without an attempt.
+    warm_imports: bool = False
+    warm_processes: int = 8
+    warm_idle: float = duration(300.0)
 
 
 @dataclass(frozen=True)
@@ -374,6 +381,8 @@ def _check(settings: Settings) -> Settings:
             f"[executor] start_method: {settings.executor.start_method!r}; "
             "use 'forkserver' or 'spawn'"
         )
+    if settings.executor.warm_processes < 1:
+        raise ConfigError("[executor] warm_processes must be at least 1")
     if settings.executor.parallelism < 1:
         raise ConfigError("[executor] parallelism must be at least 1")
     if settings.dags.folder and any(r.name == LOCAL_SOURCE for r in settings.repos):

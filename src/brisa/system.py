@@ -21,7 +21,8 @@ from brisa.worker.env import WorkerEnv
 if TYPE_CHECKING:  # heavy imports (the web framework, the ORM) are made when first used
     from fastapi import FastAPI
 
-    from brisa.core.records import AttemptRef
+    from brisa.core.records import AttemptRef, RunRecord
+    from brisa.core.spec import DagSpec
     from brisa.dagprocessor.pipeline import RepoPipeline
     from brisa.dagprocessor.processor import DagProcessor
     from brisa.executor.base import Executor
@@ -32,6 +33,7 @@ if TYPE_CHECKING:  # heavy imports (the web framework, the ORM) are made when fi
     from brisa.repos.config import RepoSettings
     from brisa.scheduler import Scheduler
     from brisa.store import Store
+    from brisa.worker.warmed import WarmKey
 
 log = logging.getLogger("brisa")
 
@@ -146,7 +148,27 @@ class System:
             on_worker_gone=self._worker_gone,
             run_as_user=s.executor.run_as_user,
             private_env={r.password_env for r in s.repos if r.password_env},
+            warm=self._warm_imports(),
         )
+
+    def _warm_imports(self) -> tuple[int, float] | None:
+        """`[executor] warm_imports` as the executor takes it: (limit, idle), or None."""
+        e = self.settings.executor
+        if not e.warm_imports or e.run_as_user or e.start_method != "forkserver":
+            return None
+        return e.warm_processes, e.warm_idle
+
+    def warm_key(self, run: RunRecord, spec: DagSpec) -> WarmKey | None:
+        """What an attempt of `run` will run, as the execution API will tell its worker (its
+        team, file and pinned code): the key of its warm process. None for a plain folder,
+        or without warm imports."""
+        from brisa.control.execution import code_ref
+        from brisa.worker.warmed import WarmKey
+
+        if not run.code_version or self._warm_imports() is None:
+            return None
+        code = code_ref(run.repo, run.code_version, self.settings.source(run.repo))
+        return WarmKey(run.team, spec.fileloc, code)
 
     def build_scheduler(self, executor: Executor) -> Scheduler:
         """A scheduler over this system's store, handing attempts to `executor` (tests and
@@ -167,6 +189,7 @@ class System:
             logs_folder=s.spool_folder,
             limits=limits,
             poll_interval=s.scheduler.poll_interval,
+            warm_key=self.warm_key if self._warm_imports() else None,
         )
         return self._scheduler
 

@@ -33,6 +33,10 @@ OTHER_DICTS = {
     ("api/guard.py", "type"): "an ASGI scope or message",
     ("api/guard.py", "path"): "an ASGI scope",
     ("executor/forkserver.py", "env"): "a fork request",
+    ("executor/warm.py", "env"): "a fork request",
+    ("worker/warmed.py", "team"): "a warm key's wire form (fork server requests)",
+    ("worker/warmed.py", "fileloc"): "a warm key's wire form (fork server requests)",
+    ("worker/warmed.py", "code"): "a warm key's wire form (fork server requests)",
     ("objectstore/s3.py", "path"): "an object's metadata from obstore",
     ("settings.py", "secret"): "the declaration of a setting",
 }

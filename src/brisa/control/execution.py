@@ -112,9 +112,14 @@ def code_location(item: WorkItem, source: RepoSettings | None) -> CodeRef:
     """Where the worker finds the code its run is pinned to. Never holds a credential: the
     URL is for a last-resort fetch of a public commit; the worker first looks for the local
     snapshot, then the snapshot's tarball in the object store."""
+    return code_ref(item.repo, item.code_version, source)
+
+
+def code_ref(repo: str, sha: str, source: RepoSettings | None) -> CodeRef:
+    """`code_location` of a run of `repo` pinned to `sha` (also the key of its warm import)."""
     return CodeRef(
-        repo=item.repo,
-        sha=item.code_version,
+        repo=repo,
+        sha=sha,
         subdir=source.subdir if source else "",
         url=source.url if source else "",
         path=str(Path(source.path).absolute()) if source and source.path else "",

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Protocol
 
 from brisa.core.records import AttemptRef
+from brisa.worker.warmed import WarmKey
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,9 @@ class LaunchRequest:
     token: str
     log_path: Path
     timeout: float | None = None
+    # What the attempt will run, when the scheduler knows it: an executor may fork its worker
+    # from a process that imported that file already (`[executor] warm_imports`, ADR 0014).
+    warm: WarmKey | None = None
 
 
 class Executor(Protocol):

@@ -19,6 +19,7 @@ import socket
 import sys
 from typing import Any
 
+from brisa.executor.warm import WarmPool
 from brisa.worker.env import TOKEN_FD
 
 # The worker's code, and what its log process imports to ship the log (logs.layout, the
@@ -40,6 +41,7 @@ PRELOAD = (
     "brisa.worker.registry",
     "brisa.worker.containment",
     "brisa.repos.materialise",
+    "brisa.worker.warmed",
     # Connecting to the API by host name encodes it with the IDNA codec, loaded on first use
     # (with stringprep and unicodedata): about 1 ms per worker otherwise.
     "encodings.idna",
@@ -49,11 +51,12 @@ PRELOAD = (
 MAX_REQUEST = 1 << 20  # a request is one message: the worker's environment and arguments
 
 
-def _become_worker(request: dict[str, Any], token_fd: int) -> None:
-    """In the forked child: a new session, the attempt's log as stdout/stderr, its env.
-
-    Replacing descriptors 0 and 1 also drops the child's copies of the server's pipes.
+def become_worker(request: dict[str, Any], token_fd: int, close: list[int] | None = None) -> None:
+    """In the forked child: a new session, the attempt's log as stdout/stderr, its env, the
+    token on descriptor `token_fd`; the warm processes' sockets (`close`) are closed.
     """
+    for fd in close or ():
+        os.close(fd)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # shell tasks wait for their children
     os.setsid()
     log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -79,10 +82,13 @@ def _become_worker(request: dict[str, Any], token_fd: int) -> None:
         os._exit(code)
 
 
-def serve(channel: socket.socket) -> None:
+def serve(channel: socket.socket, warm_limit: int = 0, idle: float = 300.0) -> None:
+    """Fork a worker per request; from a warm process of the request's `warm` key when there
+    is one (`warm_limit` of them at most, each kept `idle` seconds: ADR 0014)."""
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # no zombies: the kernel reaps children
     for module in PRELOAD:
         __import__(module)
+    pool = WarmPool(warm_limit, idle)
     while True:
         message, fds, flags, _ = socket.recv_fds(channel, MAX_REQUEST, 1)
         if not message:
@@ -93,13 +99,22 @@ def serve(channel: socket.socket) -> None:
             channel.send(b"refused")
             continue
         request, token_fd = json.loads(message), fds[0]
-        pid = os.fork()
-        if pid == 0:
-            channel.close()  # the worker holds no way to ask for more workers
-            _become_worker(request, token_fd)
+        pid = pool.launch(request, token_fd)
+        if pid is None:
+            pid = os.fork()
+            if pid == 0:
+                channel.close()  # the worker holds no way to ask for more workers
+                become_worker(request, token_fd, pool.fds())
         os.close(token_fd)
         channel.send(f"{pid}".encode())
 
 
+def _arguments(argv: list[str]) -> tuple[int, float]:
+    """`--warm LIMIT IDLE`: warm processes allowed; none without it."""
+    if argv[:1] == ["--warm"] and len(argv) == 3:
+        return int(argv[1]), float(argv[2])
+    return 0, 300.0
+
+
 if __name__ == "__main__":
-    serve(socket.socket(fileno=int(sys.argv[1])))
+    serve(socket.socket(fileno=int(sys.argv[1])), *_arguments(sys.argv[2:]))

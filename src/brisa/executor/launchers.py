@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Protocol
 
 from brisa.worker.env import TOKEN_FD, token_channel
+from brisa.worker.warmed import WarmKey
 
 OWN_PREFIX = "BRISA_"  # settings (BRISA__SECTION__KEY), BRISA_HOME, the wire format's
 
@@ -43,9 +44,17 @@ def without_settings(environ: Mapping[str, str], private: Collection[str] = ()) 
 
 
 class Launcher(Protocol):
-    def start(self, argv: list[str], env: Mapping[str, str], log_path: Path, token: str) -> int:
+    def start(
+        self,
+        argv: list[str],
+        env: Mapping[str, str],
+        log_path: Path,
+        token: str,
+        warm: WarmKey | None = None,
+    ) -> int:
         """Start a worker with these `brisa task run` arguments and this environment, handing
-        it `token` through `token_channel`; returns its pid."""
+        it `token` through `token_channel`; returns its pid. `warm`: what the attempt will run,
+        for a launcher that keeps DAG files imported (ADR 0014); the others ignore it."""
 
 
 class SpawnLauncher:
@@ -53,7 +62,14 @@ class SpawnLauncher:
         self.python = python
         self._children: list[subprocess.Popen[bytes]] = []
 
-    def start(self, argv: list[str], env: Mapping[str, str], log_path: Path, token: str) -> int:
+    def start(
+        self,
+        argv: list[str],
+        env: Mapping[str, str],
+        log_path: Path,
+        token: str,
+        warm: WarmKey | None = None,
+    ) -> int:
         self._children = [c for c in self._children if c.poll() is None]  # reap
         channel = token_channel(token)
         try:
@@ -80,8 +96,11 @@ class ForkServerLauncher:
         python: str = sys.executable,
         env: Mapping[str, str] | None = None,
         private: Collection[str] = (),
+        warm: tuple[int, float] | None = None,
     ):
         self.python = python
+        # With `(limit, idle)`: warm processes of the fork server (`executor.warm`).
+        self.warm = warm
         # The server's own environment never holds settings: its children are forks of it,
         # and a fork's /proc/PID/environ shows the environment its process was started with.
         self.env = dict(env) if env is not None else without_settings(os.environ, private)
@@ -98,7 +117,13 @@ class ForkServerLauncher:
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             with theirs:
                 self._server = subprocess.Popen(
-                    [self.python, "-m", "brisa.executor.forkserver", str(theirs.fileno())],
+                    [
+                        self.python,
+                        "-m",
+                        "brisa.executor.forkserver",
+                        str(theirs.fileno()),
+                        *self._warm_args(),
+                    ],
                     stdin=subprocess.DEVNULL,
                     env=self.env,
                     pass_fds=(theirs.fileno(),),
@@ -106,8 +131,21 @@ class ForkServerLauncher:
             self._channel = ours
         return self._server, self._channel
 
-    def start(self, argv: list[str], env: Mapping[str, str], log_path: Path, token: str) -> int:
-        request = json.dumps({"argv": argv, "env": dict(env), "log": str(log_path)}).encode()
+    def _warm_args(self) -> list[str]:
+        return [] if self.warm is None else ["--warm", str(self.warm[0]), str(self.warm[1])]
+
+    def start(
+        self,
+        argv: list[str],
+        env: Mapping[str, str],
+        log_path: Path,
+        token: str,
+        warm: WarmKey | None = None,
+    ) -> int:
+        fields: dict[str, object] = {"argv": argv, "env": dict(env), "log": str(log_path)}
+        if warm is not None and self.warm is not None:
+            fields["warm"] = warm.to_json()
+        request = json.dumps(fields).encode()
         with self._lock:
             for attempt in range(2):  # a server that died is restarted once
                 _, channel = self._ensure_server()
@@ -145,8 +183,11 @@ class ForkServerLauncher:
                 server.wait()
 
 
-def launcher(method: str, private: Collection[str] = ()) -> Launcher:
-    """The launcher of `[executor] start_method`; `private` as for `without_settings`."""
+def launcher(
+    method: str, private: Collection[str] = (), warm: tuple[int, float] | None = None
+) -> Launcher:
+    """The launcher of `[executor] start_method`; `private` as for `without_settings`; `warm`
+    the fork server's warm processes (limit, idle seconds), None for none."""
     if method == "spawn":
         return SpawnLauncher()
-    return ForkServerLauncher(private=private)
+    return ForkServerLauncher(private=private, warm=warm)

@@ -47,6 +47,7 @@ class LocalExecutor:
         on_worker_gone: Callable[[AttemptRef, int], None] = lambda ref, pid: None,
         run_as_user: str = "",
         private_env: Collection[str] = (),
+        warm: tuple[int, float] | None = None,
     ) -> None:
         self.scope = scope
         self.parallelism = parallelism
@@ -58,7 +59,10 @@ class LocalExecutor:
         self.registry = WorkerRegistry(state_dir)
         # Variables of this process that hold the server's credentials: never a worker's.
         self.private_env = frozenset(private_env)
-        self.launcher = launch or launcher(start_method, self.private_env)
+        # Warm imports (limit, idle seconds; ADR 0014): never with run_as_user, where the
+        # DAG file's import must run as the task user, in the attempt.
+        self.warm = None if run_as_user else warm
+        self.launcher = launch or launcher(start_method, self.private_env, self.warm)
         self._live: dict[AttemptRef, tuple[int, int | None]] = {}
         self._registry_mtime = 0
         self._launches: Counter[AttemptRef] = Counter()
@@ -81,7 +85,10 @@ class LocalExecutor:
                     "--scope", self.scope]  # fmt: skip
             wire = replace(self.worker, registry=str(self.registry.folder))
             env = {**without_settings(os.environ, self.private_env), **wire.to_env()}
-            pid = self.launcher.start(argv, env, request.log_path, request.token)
+            if self.warm and request.warm is not None:
+                pid = self.launcher.start(argv, env, request.log_path, request.token, request.warm)
+            else:
+                pid = self.launcher.start(argv, env, request.log_path, request.token)
             started = process_start_time(pid)
             self._live[request.ref] = (pid, started)
             self.registry.record(request.ref, pid, started)

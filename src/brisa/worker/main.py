@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from brisa.authoring.context import TaskContext
-from brisa.core.records import WorkItem
+from brisa.core.records import CodeRef, WorkItem
 from brisa.core.spec import ShellCommand
 from brisa.errors import BrisaError
 from brisa.logs.capture import utc_stamp
@@ -136,12 +136,16 @@ def _execute(item: WorkItem, dags_folder: Path) -> Outcome:
     body, ctx = item.task.body, _context(item)
     if isinstance(body, ShellCommand):
         return run_shell(body, ctx, dags_folder)
-    from brisa.authoring.loader import load_file
+    from brisa.worker import warmed
 
-    dags, error = load_file(dags_folder / item.fileloc, dags_folder)
-    if error is not None:
-        print(error.traceback, file=sys.stderr)
-        return Outcome(False, error=f"cannot import {error.filename}: {error.message}")
+    dags = warmed.dags_for(item, dags_folder)  # imported before the fork ([executor] warm_imports)
+    if dags is None:
+        from brisa.authoring.loader import load_file
+
+        dags, error = load_file(dags_folder / item.fileloc, dags_folder)
+        if error is not None:
+            print(error.traceback, file=sys.stderr)
+            return Outcome(False, error=f"cannot import {error.filename}: {error.message}")
     dag = next((d for d in dags if d.dag_id == item.dag_id), None)
     found = dag.tasks.get(item.task_id) if dag else None
     fn = getattr(found, "fn", None)
@@ -159,19 +163,24 @@ def _code_root(item: WorkItem, config: WorkerEnv) -> tuple[Path, Materialised | 
     code = item.code
     if not code.sha and not code.path:
         return Path(config.dags_folder), None  # an API that sends no "code"
+    held = put_in_place(code, config)
+    if code.sha:
+        _log(f"code: repo {code.repo} commit {code.sha[:7]} from {held.source} ({held.root})")
+    return held.root, held
+
+
+def put_in_place(code: CodeRef, config: WorkerEnv) -> Materialised:
+    """The code of `code` on this machine, leased, from where `config` says to look."""
     from brisa.repos.materialise import LazyObjectStore, materialise
 
     location = config.logs.location
-    held = materialise(
+    return materialise(
         code,
         repos_root=Path(config.repos_root) if config.repos_root else None,
         cache_root=Path(config.code_cache) if config.code_cache else None,
         objects=LazyObjectStore(location, config.logs.store_options) if location else None,
         timeout=config.code_timeout,
     )
-    if code.sha:
-        _log(f"code: repo {code.repo} commit {code.sha[:7]} from {held.source} ({held.root})")
-    return held.root, held
 
 
 def _run_task(item: WorkItem, config: WorkerEnv) -> tuple[Outcome, Materialised | None]:
