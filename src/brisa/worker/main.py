@@ -35,13 +35,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from brisa.authoring.context import TaskContext
+from brisa.authoring.loader import load_file
 from brisa.core.records import CodeRef, WorkItem
 from brisa.core.spec import ShellCommand
 from brisa.errors import BrisaError
 from brisa.logs.capture import utc_stamp
 from brisa.logs.masking import Masker, env_secrets, param_secrets
 from brisa.logs.shipping import LogShipper
-from brisa.worker import containment
+from brisa.worker import containment, warmed
 from brisa.worker.client import AttemptStale, ExecutionClient
 from brisa.worker.env import WorkerEnv, private, receive_token
 from brisa.worker.runner import Outcome, run_python, run_shell, shell_env
@@ -136,12 +137,8 @@ def _execute(item: WorkItem, dags_folder: Path) -> Outcome:
     body, ctx = item.task.body, _context(item)
     if isinstance(body, ShellCommand):
         return run_shell(body, ctx, dags_folder)
-    from brisa.worker import warmed
-
     dags = warmed.dags_for(item, dags_folder)  # imported before the fork ([executor] warm_imports)
     if dags is None:
-        from brisa.authoring.loader import load_file
-
         dags, error = load_file(dags_folder / item.fileloc, dags_folder)
         if error is not None:
             print(error.traceback, file=sys.stderr)
@@ -195,9 +192,8 @@ def _run_task(item: WorkItem, config: WorkerEnv) -> tuple[Outcome, Materialised 
         error = f"cannot put the code in place: {type(exc).__name__}: {exc}"
         return Outcome(False, error=error), None
     if config.run_as_user:
-        # Brisa's own code may be readable by Brisa's user only (a private install or
-        # checkout): what running the task imports is imported before the switch.
-        from brisa.authoring import loader  # noqa: F401
+        # What running the task imports is imported at the top of this module, before the
+        # switch: Brisa's own code may be readable by Brisa's user only (a private install).
         from brisa.worker import runas
 
         try:
