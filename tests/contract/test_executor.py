@@ -18,8 +18,7 @@ import contextlib
 import os
 import signal
 import subprocess
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -29,15 +28,9 @@ from brisa.core.records import AttemptRef
 from brisa.executor.base import Executor, LaunchRequest
 from brisa.executor.local import LocalExecutor
 from brisa.testing.fakes import FakeExecutor, FakeProcesses
+from brisa.testing.server import eventually
 
 PARALLELISM = 4
-
-
-def eventually(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"not true in {timeout:g}s: {what}"
-        time.sleep(0.01)
 
 
 class Driver(Protocol):
@@ -171,7 +164,7 @@ def test_each_try_is_its_own_attempt(driver: Driver) -> None:
     executor.launch(driver.request(retry))
     assert executor.alive() == {A, retry}
     executor.kill(A)
-    eventually(lambda: executor.alive() == {retry}, "only the other try is left")
+    eventually(lambda: executor.alive() == {retry}, what="only the other try is left")
 
 
 def test_a_killed_attempt_stops_being_alive_and_its_worker_ends(driver: Driver) -> None:
@@ -179,8 +172,8 @@ def test_a_killed_attempt_stops_being_alive_and_its_worker_ends(driver: Driver) 
     executor.launch(driver.request(A))
     executor.launch(driver.request(B))
     executor.kill(A)
-    eventually(lambda: executor.alive() == {B}, "the killed attempt is gone")
-    eventually(lambda: driver.workers(A) == 0, "its worker ended")
+    eventually(lambda: executor.alive() == {B}, what="the killed attempt is gone")
+    eventually(lambda: driver.workers(A) == 0, what="its worker ended")
     assert driver.workers(B) == 1
 
 
@@ -196,14 +189,14 @@ def test_a_worker_that_dies_on_its_own_stops_being_alive(driver: Driver) -> None
     executor.launch(driver.request(A))
     executor.launch(driver.request(B))
     driver.die(A)
-    eventually(lambda: executor.alive() == {B}, "the dead worker's attempt is gone")
+    eventually(lambda: executor.alive() == {B}, what="the dead worker's attempt is gone")
 
 
 def test_an_attempt_whose_worker_died_can_be_launched_again(driver: Driver) -> None:
     executor = driver.executor()
     executor.launch(driver.request(A))
     driver.die(A)
-    eventually(lambda: not executor.alive(), "the dead worker's attempt is gone")
+    eventually(lambda: not executor.alive(), what="the dead worker's attempt is gone")
     executor.launch(driver.request(A))
     assert executor.alive() == {A}
     assert driver.workers(A) == 1
@@ -227,8 +220,8 @@ def test_a_new_executor_adopts_the_running_workers_and_can_kill_them(driver: Dri
     second.launch(driver.request(A))  # the restarted scheduler relaunches: nothing starts
     assert driver.workers(A) == 1
     second.kill(A)
-    eventually(lambda: second.alive() == {B}, "the adopted attempt was killed")
-    eventually(lambda: driver.workers(A) == 0, "its worker ended")
+    eventually(lambda: second.alive() == {B}, what="the adopted attempt was killed")
+    eventually(lambda: driver.workers(A) == 0, what="its worker ended")
 
 
 def test_a_new_executor_does_not_report_workers_that_died_while_none_ran(
@@ -241,4 +234,4 @@ def test_a_new_executor_does_not_report_workers_that_died_while_none_ran(
     driver.die(A)
 
     second = driver.executor()
-    eventually(lambda: second.alive() == {B}, "only the live worker is adopted")
+    eventually(lambda: second.alive() == {B}, what="only the live worker is adopted")

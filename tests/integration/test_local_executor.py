@@ -7,7 +7,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -17,15 +16,9 @@ from brisa.core.records import AttemptRef
 from brisa.executor.base import LaunchRequest
 from brisa.executor.launchers import ForkServerLauncher, SpawnLauncher
 from brisa.executor.local import LocalExecutor
+from brisa.testing.server import eventually
 from brisa.worker import containment
 from brisa.worker.registry import WorkerRegistry, process_group_alive, process_start_time
-
-
-def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 def gone(pid: int) -> bool:

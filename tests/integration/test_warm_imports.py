@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,6 +24,7 @@ from brisa.core.spec import PythonCall, TaskSpec
 from brisa.executor.base import LaunchRequest
 from brisa.executor.local import LocalExecutor
 from brisa.repos.layout import RepoLayout
+from brisa.testing.server import eventually
 from brisa.worker.env import WorkerEnv
 from brisa.worker.warmed import OPT_OUT, WarmKey
 
@@ -118,10 +119,10 @@ class World:
         key = WarmKey(team, fileloc, code)
         self.local.launch(LaunchRequest(AttemptRef(ti, 1), f"token-{ti}", log, warm=key))
         try:
-            eventually(lambda: ti in self.api.finished)
-        except AssertionError:
+            eventually(lambda: ti in self.api.finished, 20.0)
+        except TimeoutError:
             raise AssertionError(log.read_text() if log.exists() else "no log") from None
-        eventually(lambda: not self.local.alive())
+        eventually(lambda: not self.local.alive(), 20.0)
         return self.api.finished[ti]
 
     def imports(self) -> int:
@@ -139,13 +140,6 @@ def _item(team: str, fileloc: str, code: CodeRef) -> dict[str, Any]:
                     task=TaskSpec("mark", PythonCall(function="mark")), upstream_values={},
                     repo=code.repo, code=code)  # fmt: skip
     return item.to_json()
-
-
-def eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 def world(tmp_path: Path, api: Api, mp: pytest.MonkeyPatch, **warm: Any) -> Iterator[World]:
@@ -231,7 +225,7 @@ def test_an_attempt_whose_work_item_is_not_the_warm_key_imports_its_own_code(w: 
     w.api.items[w._ti] = _item("default", "counted.py", CodeRef(repo=REPO, sha=TWO))
     key = WarmKey("default", "counted.py", CodeRef(repo=REPO, sha=ONE))
     w.local.launch(LaunchRequest(AttemptRef(w._ti, 1), "t", w.tmp_path / "x.log", warm=key))
-    eventually(lambda: w._ti in w.api.finished)
+    eventually(lambda: w._ti in w.api.finished, 20.0)
     assert w.api.finished[w._ti]["state"] == "success"
     assert w.imports() == 2, "the attempt imported TWO's file itself"
 

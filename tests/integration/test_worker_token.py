@@ -5,7 +5,6 @@ workers, and its environment points at no server state (no BRISA_HOME)."""
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,17 +14,11 @@ from brisa.core.records import AttemptRef
 from brisa.executor.base import LaunchRequest
 from brisa.executor.launchers import ForkServerLauncher, Launcher, SpawnLauncher
 from brisa.executor.local import LocalExecutor
+from brisa.testing.server import eventually
 from brisa.worker.env import WorkerEnv
 from support.standalone import free_port
 
 TOKEN = "canary-token-Zq8Xw3vT5Lr0"
-
-
-def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 def readable(path: Path) -> bytes:

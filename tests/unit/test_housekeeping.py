@@ -7,7 +7,7 @@ import json
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,15 +18,9 @@ from brisa.logs import layout
 from brisa.objectstore.local import LocalObjectStore
 from brisa.settings import load
 from brisa.system import GONE_WORKER_SPOOLS, LOG_RETENTION, SPOOL_SWEEP, System
+from brisa.testing.server import eventually
 
 PATIENCE = 10.0  # seconds a test waits for a thread before it fails; never for a timing
-
-
-def eventually(check: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + PATIENCE
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
 
 
 @pytest.fixture
@@ -66,7 +60,7 @@ def test_jobs_run_on_their_timers(housekeeping: Housekeeping) -> None:
     housekeeping.add("later", lambda: runs.append("later"), every=0.01, first_after=3600)
     housekeeping.start()
 
-    eventually(lambda: runs.count("often") >= 3)
+    eventually(lambda: runs.count("often") >= 3, PATIENCE)
     assert "later" not in runs
 
 
@@ -93,12 +87,12 @@ def test_a_failing_job_is_logged_and_runs_again(
 
     housekeeping.add("flaky", flaky, every=3600)
     housekeeping.start()
-    eventually(lambda: len(calls) == 1)
-    eventually(lambda: "housekeeping job 'flaky' failed" in caplog.text)
+    eventually(lambda: len(calls) == 1, PATIENCE)
+    eventually(lambda: "housekeeping job 'flaky' failed" in caplog.text, PATIENCE)
     assert "store down" in caplog.text
 
     housekeeping.wake("flaky")
-    eventually(lambda: len(calls) == 2)
+    eventually(lambda: len(calls) == 2, PATIENCE)
 
 
 def test_a_job_never_runs_twice_at_once(housekeeping: Housekeeping) -> None:
@@ -120,7 +114,7 @@ def test_a_job_never_runs_twice_at_once(housekeeping: Housekeeping) -> None:
         housekeeping.wake("prune")  # due again while it runs
     release.set()
 
-    eventually(lambda: runs[0] == 2)  # the run in progress, then one more for the wakes
+    eventually(lambda: runs[0] == 2, PATIENCE)  # the run in progress, then one more for the wakes
     assert most[0] == 1
 
 
@@ -211,14 +205,14 @@ def test_a_worker_found_dead_has_its_log_finished_at_once_not_at_the_next_sweep(
     try:
         early = leave_spool(spools, 1, dead_pid(), b"left before the start\n")
         system.housekeeping.start()
-        eventually(lambda: finished(store, early))  # by the first sweep, at start
+        eventually(lambda: finished(store, early), PATIENCE)  # by the first sweep, at start
 
         pid = dead_pid()
         late = leave_spool(spools, 2, pid, b"last words\n")
         # What the executor calls when it finds the worker gone:
         system._worker_gone(AttemptRef(2, 1), pid)
-        eventually(lambda: finished(store, late))  # long before the next sweep, 30 s away
+        eventually(lambda: finished(store, late), PATIENCE)  # long before the next sweep, 30 s away
         assert layout.read(store, late, 0)[0].startswith(b"last words\n")
-        eventually(lambda: not list(spools.glob("*.chunks/*")))
+        eventually(lambda: not list(spools.glob("*.chunks/*")), PATIENCE)
     finally:
         system.shutdown()

@@ -50,6 +50,14 @@ def wait_until(check: Callable[[], T | None], timeout: float, what: str, every: 
         time.sleep(every)
 
 
+def eventually(
+    check: Callable[[], object], timeout: float = 10.0, what: str = "the condition"
+) -> None:
+    """Wait for `check()` to be true (asked every 10 ms): the state a test asserts, never a
+    timing; TimeoutError after `timeout` seconds."""
+    wait_until(check, timeout, what, every=0.01)
+
+
 class ApiError(Exception):
     """An HTTP error answer of the REST API, with its status and `detail`."""
 
