@@ -206,7 +206,7 @@ class InstanceCpu:
     def forkserver(self) -> int:
         """The worker fork server's pid (0: not running)."""
         for pid in self.group.pids():
-            if b"brisa.executor.forkserver" in _cmdline(pid):
+            if b"brisa.executor.local.forkserver" in _cmdline(pid):
                 return pid
         return 0
 

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from bench.worker_cost import drop_worker_dag, execution_api, one_attempt
-from brisa.executor.launchers import launcher
+from brisa.executor.local.launchers import launcher
 
 CGROUP_ROOT = Path("/sys/fs/cgroup/cpuacct")
 

@@ -41,7 +41,7 @@ from bench.worker_cost import (
     work_item,
     worker_output,
 )
-from brisa.executor.launchers import Launcher, launcher
+from brisa.executor.local.launchers import Launcher, launcher
 from brisa.logs import layout
 from brisa.objectstore import ObjectStore, open_object_store
 

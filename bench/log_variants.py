@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from brisa.executor.forkserver import PRELOAD
+from brisa.executor.local.forkserver import PRELOAD
 
 for _name in PRELOAD:
     importlib.import_module(_name)

@@ -27,7 +27,7 @@ from bench.cpu import CpuGroup
 from bench.worker_cost import FakeExecutionApi, execution_api, wait_exit
 from brisa.core.records import CodeRef, WorkItem
 from brisa.core.spec import PythonCall, TaskSpec
-from brisa.executor.launchers import ForkServerLauncher
+from brisa.executor.local.launchers import ForkServerLauncher
 from brisa.repos.layout import RepoLayout
 from brisa.worker.warmed import WarmKey
 

@@ -26,7 +26,7 @@ from typing import Any
 from bench import dagfiles
 from brisa.core.records import WorkItem
 from brisa.core.spec import PythonCall, TaskSpec
-from brisa.executor.launchers import Launcher, launcher
+from brisa.executor.local.launchers import Launcher, launcher
 
 _PATH = re.compile(r"^/execution/v1/attempts/(\d+)/(\d+)/(start|heartbeat|finish)$")
 _WORKER_FILE = "bench_worker.py"

@@ -134,7 +134,7 @@ class System:
 
     def local_executor(self) -> Executor:
         """The executor the settings ask for (today: local processes)."""
-        from brisa.executor.local import LocalExecutor
+        from brisa.executor.local.executor import LocalExecutor
 
         self.isolate_tasks()
         s = self.settings
@@ -198,7 +198,7 @@ class System:
         keep Brisa's state in $BRISA_HOME from them (ADR 0008). Called at the start of the
         processes that run workers, before anything else starts."""
         if self.settings.executor.run_as_user:
-            from brisa.executor import isolation
+            from brisa.executor.local import isolation
             from brisa.worker import runas
 
             runas.check(self.settings.executor.run_as_user)
@@ -319,10 +319,10 @@ class System:
             self.store.request_sync(name, self.clock())
 
     def api_app(self) -> FastAPI:
-        from brisa.api.app import ApiContext, create_app
         from brisa.control.commands import Commands
         from brisa.control.execution import ExecutionService
         from brisa.control.queries import Queries
+        from brisa.web.api.app import ApiContext, create_app
 
         sources, pattern = self.settings.sources(), self.settings.logs.mask_env_pattern
         execution = ExecutionService(

@@ -26,7 +26,7 @@ import pytest
 
 from brisa.core.records import AttemptRef
 from brisa.executor.base import Executor, LaunchRequest
-from brisa.executor.local import LocalExecutor
+from brisa.executor.local.executor import LocalExecutor
 from brisa.testing.fakes import FakeExecutor, FakeProcesses
 from brisa.testing.server import eventually
 

@@ -14,8 +14,8 @@ import pytest
 
 from brisa.core.records import AttemptRef
 from brisa.executor.base import LaunchRequest
-from brisa.executor.launchers import ForkServerLauncher, SpawnLauncher
-from brisa.executor.local import LocalExecutor
+from brisa.executor.local.executor import LocalExecutor
+from brisa.executor.local.launchers import ForkServerLauncher, SpawnLauncher
 from brisa.testing.server import eventually
 from brisa.worker import containment
 from brisa.worker.registry import WorkerRegistry, process_group_alive, process_start_time

@@ -22,7 +22,7 @@ import pytest
 from brisa.core.records import AttemptRef, CodeRef, WorkItem
 from brisa.core.spec import PythonCall, TaskSpec
 from brisa.executor.base import LaunchRequest
-from brisa.executor.local import LocalExecutor
+from brisa.executor.local.executor import LocalExecutor
 from brisa.repos.layout import RepoLayout
 from brisa.testing.server import eventually
 from brisa.worker.env import WorkerEnv

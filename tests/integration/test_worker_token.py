@@ -12,8 +12,8 @@ import pytest
 
 from brisa.core.records import AttemptRef
 from brisa.executor.base import LaunchRequest
-from brisa.executor.launchers import ForkServerLauncher, Launcher, SpawnLauncher
-from brisa.executor.local import LocalExecutor
+from brisa.executor.local.executor import LocalExecutor
+from brisa.executor.local.launchers import ForkServerLauncher, Launcher, SpawnLauncher
 from brisa.testing.server import eventually
 from brisa.worker.env import WorkerEnv
 from support.standalone import free_port

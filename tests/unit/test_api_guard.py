@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from brisa.api.guard import Limits, RequestGuard, default_hosts, parse_hosts, quote
+from brisa.web.api.guard import Limits, RequestGuard, default_hosts, parse_hosts, quote
 
 CHUNK = 64 << 10
 

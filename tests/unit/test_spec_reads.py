@@ -29,11 +29,11 @@ REST_CLIENTS = {"cli/remote.py", "cli/tables.py", "cli/repos.py", "cli/client.py
 REST_CLIENTS |= {"testing/server.py"}
 # Dicts that are not specs but share a key with one: (module, key) -> what the dict is.
 OTHER_DICTS = {
-    ("api/app.py", "type"): "a validation error from pydantic",
-    ("api/guard.py", "type"): "an ASGI scope or message",
-    ("api/guard.py", "path"): "an ASGI scope",
-    ("executor/forkserver.py", "env"): "a fork request",
-    ("executor/warm.py", "env"): "a fork request",
+    ("web/api/app.py", "type"): "a validation error from pydantic",
+    ("web/api/guard.py", "type"): "an ASGI scope or message",
+    ("web/api/guard.py", "path"): "an ASGI scope",
+    ("executor/local/forkserver.py", "env"): "a fork request",
+    ("executor/local/warm.py", "env"): "a fork request",
     ("worker/warmed.py", "team"): "a warm key's wire form (fork server requests)",
     ("worker/warmed.py", "fileloc"): "a warm key's wire form (fork server requests)",
     ("worker/warmed.py", "code"): "a warm key's wire form (fork server requests)",

@@ -17,7 +17,7 @@ import pytest
 from brisa.core.records import AttemptRef, CodeRef, WorkItem
 from brisa.core.spec import ShellCommand, TaskSpec
 from brisa.executor.base import LaunchRequest
-from brisa.executor.local import LocalExecutor
+from brisa.executor.local.executor import LocalExecutor
 from brisa.logs.config import ShippingConfig
 from brisa.settings import Settings, load
 from brisa.system import System

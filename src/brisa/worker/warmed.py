@@ -1,7 +1,7 @@
 """A DAG file imported once, before this worker was forked (`[executor] warm_imports`, ADR 0014).
 
-A warm process (`brisa.executor.warm`) puts one commit of one repository in place for one team,
-imports one DAG file from it, and records what it got here; the workers forked from it then
+A warm process (`brisa.executor.local.warm`) puts one commit of one repository in place for one
+team, imports one DAG file from it, and records what it got here; the workers forked from it then
 find the file's DAGs already built. `dags_for` hands them to an attempt only when its work
 item names exactly that team, code and file, and the attempt's code root is the warm one;
 otherwise the attempt imports the file itself, after the warm import's modules are dropped

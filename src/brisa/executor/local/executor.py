@@ -24,7 +24,7 @@ from pathlib import Path
 
 from brisa.core.records import AttemptRef
 from brisa.executor.base import LaunchRequest
-from brisa.executor.launchers import Launcher, launcher, without_settings
+from brisa.executor.local.launchers import Launcher, launcher, without_settings
 from brisa.worker import runas
 from brisa.worker.containment import kill_descendants
 from brisa.worker.env import WorkerEnv

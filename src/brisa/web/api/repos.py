@@ -8,11 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from brisa.api import models, render
-from brisa.api.app import ApiContext, CallerScope, Ctx
-from brisa.api.guard import StrictJsonRoute
-from brisa.api.models import READ, WRITE, responses
 from brisa.control.queries import RepoView
+from brisa.web.api import models, render
+from brisa.web.api.app import ApiContext, CallerScope, Ctx
+from brisa.web.api.guard import StrictJsonRoute
+from brisa.web.api.models import READ, WRITE, responses
 
 router = APIRouter(prefix="/api/v1/repos", route_class=StrictJsonRoute)
 

@@ -1,6 +1,6 @@
 """How the local executor starts a worker process.
 
-`forkserver` (the default) keeps one small server process (`brisa.executor.forkserver`)
+`forkserver` (the default) keeps one small server process (`brisa.executor.local.forkserver`)
 with Brisa's worker code already imported, and forks a fresh process from it for every
 attempt: a few milliseconds instead of a new interpreter importing everything (about 150 ms
 of CPU each), which is what fan-out and the gap between chained tasks cost. `spawn` starts a
@@ -120,7 +120,7 @@ class ForkServerLauncher:
                     [
                         self.python,
                         "-m",
-                        "brisa.executor.forkserver",
+                        "brisa.executor.local.forkserver",
                         str(theirs.fileno()),
                         *self._warm_args(),
                     ],

@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
-from brisa.api import models, render
-from brisa.api.app import CallerScope, Ctx
-from brisa.api.guard import StrictJsonRoute
-from brisa.api.models import READ, WRITE, responses
+from brisa.web.api import models, render
+from brisa.web.api.app import CallerScope, Ctx
+from brisa.web.api.guard import StrictJsonRoute
+from brisa.web.api.models import READ, WRITE, responses
 
 router = APIRouter(prefix="/api/v1", route_class=StrictJsonRoute)
 

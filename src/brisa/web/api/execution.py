@@ -13,12 +13,12 @@ from fastapi import APIRouter, Depends, Header, Path, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from brisa.api import models
-from brisa.api.app import Ctx
-from brisa.api.guard import StrictJsonRoute
-from brisa.api.models import EXECUTION, responses
 from brisa.control.execution import Worker
 from brisa.core.records import AttemptRef
+from brisa.web.api import models
+from brisa.web.api.app import Ctx
+from brisa.web.api.guard import StrictJsonRoute
+from brisa.web.api.models import EXECUTION, responses
 
 router = APIRouter(
     prefix="/execution/v1/attempts/{ti_id}/{try_number}", route_class=StrictJsonRoute

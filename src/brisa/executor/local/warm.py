@@ -133,16 +133,16 @@ def _rights(fd: int) -> tuple[int, int, bytes]:
 
 
 def _exec_warm(sock: socket.socket, idle: float) -> None:
-    """In the fork server's child: a new interpreter (`python -m brisa.executor.warm FD IDLE`),
-    so that nothing of the fork server's memory reaches the warm process or the workers it
-    forks. Costs one interpreter start per key."""
+    """In the fork server's child: a new interpreter
+    (`python -m brisa.executor.local.warm FD IDLE`), so that nothing of the fork server's memory
+    reaches the warm process or the workers it forks. Costs one interpreter start per key."""
     os.setsid()  # killing an attempt's process group never reaches it
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):  # the fork server's pipes are not its; the other sockets close at exec
         os.dup2(null, fd)
     os.close(null)
     os.set_inheritable(sock.fileno(), True)
-    argv = [sys.executable, "-m", "brisa.executor.warm", str(sock.fileno()), repr(idle)]
+    argv = [sys.executable, "-m", "brisa.executor.local.warm", str(sock.fileno()), repr(idle)]
     os.execv(sys.executable, argv)
 
 
@@ -202,9 +202,9 @@ def _import(request: dict[str, Any]) -> Warmed | None:
 
 
 def main(argv: list[str]) -> int:
-    """`python -m brisa.executor.warm FD IDLE`: started by `WarmPool`; the first message on
+    """`python -m brisa.executor.local.warm FD IDLE`: started by `WarmPool`; the first message on
     socket FD is the request (without its token) whose key this process is for."""
-    from brisa.executor.forkserver import PRELOAD, become_worker
+    from brisa.executor.local.forkserver import PRELOAD, become_worker
 
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps its workers
     for module in PRELOAD:

@@ -1,4 +1,4 @@
-"""The fork server: `python -m brisa.executor.forkserver`.
+"""The fork server: `python -m brisa.executor.local.forkserver`.
 
 A small process that imports Brisa's worker code once, then forks one worker process per
 request. Requests come on a SOCK_SEQPACKET socket whose descriptor is the one argument, one
@@ -19,7 +19,7 @@ import socket
 import sys
 from typing import Any
 
-from brisa.executor.warm import WarmPool
+from brisa.executor.local.warm import WarmPool
 from brisa.worker.env import TOKEN_FD
 
 # The worker's code, and what its log process imports to ship the log (logs.layout, the

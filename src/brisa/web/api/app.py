@@ -10,12 +10,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from brisa.api.guard import QUOTE_LIMIT, RequestGuard, guard_limits
 from brisa.control.commands import Commands
 from brisa.control.execution import ExecutionService
 from brisa.control.queries import EVERY_TEAM, Queries, Scope
 from brisa.errors import BrisaError, Conflict, InvalidInput, NotFound, Unauthorized
 from brisa.settings import Settings
+from brisa.web.api.guard import QUOTE_LIMIT, RequestGuard, guard_limits
 
 STATUS = {InvalidInput: 400, Unauthorized: 401, NotFound: 404, Conflict: 409}
 MAX_ERRORS = 5  # validation errors named in one message
@@ -67,7 +67,7 @@ def bounded(detail: str) -> str:
 
 
 def create_app(ctx: ApiContext) -> FastAPI:
-    from brisa.api import dags, execution, openapi, repos, runs
+    from brisa.web.api import dags, execution, openapi, repos, runs
 
     app = FastAPI(
         title="Brisa",

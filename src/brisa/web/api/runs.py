@@ -16,14 +16,14 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from brisa.api import models, render
-from brisa.api.app import CallerScope, Ctx
-from brisa.api.guard import StrictJsonRoute, quote
-from brisa.api.models import READ, WRITE, responses
 from brisa.errors import InvalidInput
 from brisa.logs import tail
+from brisa.web.api import models, render
+from brisa.web.api.app import CallerScope, Ctx
+from brisa.web.api.guard import StrictJsonRoute, quote
+from brisa.web.api.models import READ, WRITE, responses
 
-log = logging.getLogger("brisa.api")
+log = logging.getLogger("brisa.web.api")
 MAX_STREAMS = 200  # log followers served at once; more wait for a free thread
 KEEPALIVE_POLLS = 30  # an SSE comment after this many idle polls keeps proxies from closing
 
