@@ -322,7 +322,8 @@ class System:
         from brisa.control.commands import Commands
         from brisa.control.execution import ExecutionService
         from brisa.control.queries import Queries
-        from brisa.web.api.app import ApiContext, create_app
+        from brisa.web.api.app import ApiContext
+        from brisa.web.app import create_app
 
         sources, pattern = self.settings.sources(), self.settings.logs.mask_env_pattern
         execution = ExecutionService(

@@ -32,7 +32,7 @@ class ApiContext:
     execution: ExecutionService
 
 
-def _status(exc: BrisaError) -> int:
+def error_status(exc: BrisaError) -> int:
     for cls, code in STATUS.items():
         if isinstance(exc, cls):
             return code
@@ -80,7 +80,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
 
     @app.exception_handler(BrisaError)
     def _brisa_error(_: Request, exc: BrisaError) -> JSONResponse:
-        return JSONResponse({"detail": bounded(str(exc))}, status_code=_status(exc))
+        return JSONResponse({"detail": bounded(str(exc))}, status_code=error_status(exc))
 
     @app.exception_handler(RequestValidationError)
     def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

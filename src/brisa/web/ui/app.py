@@ -1,0 +1,20 @@
+"""Puts the web UI on the API's application: pages, fragments, static files, HTML errors and
+the security headers."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from brisa.web.ui import errors, pages
+from brisa.web.ui.assets import Assets
+from brisa.web.ui.security import SecurityHeaders
+from brisa.web.ui.templating import environment
+
+
+def install(app: FastAPI) -> None:
+    assets = Assets()
+    app.state.ui_env = environment(assets)
+    app.include_router(assets.router())
+    app.include_router(pages.router)
+    errors.install(app)
+    app.add_middleware(SecurityHeaders)
