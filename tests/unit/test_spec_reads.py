@@ -41,6 +41,8 @@ OTHER_DICTS = {
     ("settings.py", "secret"): "the declaration of a setting",
     ("authoring/pods.py", "env"): "the pod= settings a DAG file writes",
     ("authoring/pods.py", "value"): "a toleration a DAG file writes",
+    ("executor/kubernetes/manifest.py", "env"): "a container of a pod manifest",
+    ("kubesettings.py", "kind"): "a pod template (YAML)",
 }
 
 
