@@ -105,7 +105,7 @@ def _named(items: list[Any]) -> bool:
 def _merge_lists(key: str, base: list[Any], override: list[Any]) -> list[Any]:
     if key in _ADDED_UP:
         return [*base, *(item for item in override if item not in base)]
-    if not (_named(base) and _named(override)):
+    if (base and not _named(base)) or (override and not _named(override)):
         return list(override)
     merged = {item["name"]: item for item in base}
     for item in override:

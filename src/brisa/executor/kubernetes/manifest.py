@@ -80,7 +80,9 @@ def pod_manifest(
     _fill_service_account(spec, config, settings, task.task_id)
     if config.image_pull_secrets:
         spec["imagePullSecrets"] = [{"name": n} for n in config.image_pull_secrets]
-    main = next(c for c in spec["containers"] if c["name"] == name)
+    main = next((c for c in spec["containers"] if c.get("name") == name), None)
+    if main is None:
+        raise InvalidInput(f"task {task.task_id}: pod_override removes the container {name!r}")
     if isinstance(task.body, ContainerRun):
         _fill_container_task(main, body or task.body, settings)
     else:
