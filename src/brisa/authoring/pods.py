@@ -14,16 +14,16 @@ import functools
 import json
 import re
 from collections.abc import Mapping
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
-from brisa.core import kubenames, quantity
 from brisa.core.pod import PodSettings, locked_paths
 from brisa.errors import InvalidInput
 
 _KEYS = frozenset([*PodSettings.__dataclass_fields__, "resources"])
 _IMAGE = re.compile(r"^[a-z0-9]([\w.\-/:]*[\w])?(@sha256:[0-9a-f]{64})?$", re.ASCII)
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+_FIELDS = Path(__file__).with_name("podfields.json")
 _OPERATORS = ("Exists", "Equal")
 _EFFECTS = ("", "NoSchedule", "PreferNoSchedule", "NoExecute")
 
@@ -77,6 +77,8 @@ def _list(value: Any) -> list[Any]:
 
 
 def _quantities(value: Any, what: str) -> dict[str, str]:
+    from brisa.core import kubenames, quantity  # not at import: `import brisa` stays light
+
     out = {}
     for name, amount in _mapping(value, what).items():
         problem = kubenames.key_error(name, "resource name")
@@ -111,6 +113,8 @@ def env_vars(value: Any) -> dict[str, str]:
 
 def labels(value: Any, what: str) -> dict[str, str]:
     """Labels (or a node selector): valid keys and values."""
+    from brisa.core import kubenames  # not at import: `import brisa` stays light
+
     for key, text in _mapping(value, what).items():
         problem = kubenames.key_error(key) or kubenames.label_value_error(text)
         if problem:
@@ -119,6 +123,8 @@ def labels(value: Any, what: str) -> dict[str, str]:
 
 
 def annotation_map(value: Any) -> dict[str, str]:
+    from brisa.core import kubenames  # not at import: `import brisa` stays light
+
     for key, text in _mapping(value, "annotations").items():
         problem = kubenames.key_error(key, "annotation key")
         if problem or not isinstance(text, str):
@@ -141,6 +147,8 @@ def _toleration(value: Any) -> dict[str, Any]:
 
 
 def _service_account(value: Any) -> str:
+    from brisa.core import kubenames  # not at import: `import brisa` stays light
+
     if value and (not isinstance(value, str) or not kubenames.is_dns_subdomain(value)):
         raise InvalidInput(f"service_account {value!r} is not a valid ServiceAccount name")
     return str(value or "")
@@ -190,14 +198,14 @@ def _unknown(value: Any, type_name: str, path: str) -> str | None:
 
 @functools.cache
 def _types() -> dict[str, dict[str, str | None]]:
-    text = resources.files("brisa.authoring").joinpath("podfields.json").read_text()
+    text = _FIELDS.read_text()
     types: dict[str, dict[str, str | None]] = json.loads(text)["types"]
     return types
 
 
 def schema_version() -> str:
     """The Kubernetes version whose pod schema `pod_override` is checked against."""
-    text = resources.files("brisa.authoring").joinpath("podfields.json").read_text()
+    text = _FIELDS.read_text()
     return str(json.loads(text)["version"])
 
 
