@@ -28,7 +28,7 @@ from brisa.executor.kubernetes.manifest import (
 )
 from brisa.executor.kubernetes.naming import AttemptPod
 from brisa.logs.config import ShippingConfig
-from brisa.worker.env import TOKEN_FILE, WorkerEnv, receive_token
+from brisa.worker.env import TOKEN_FILE, WorkerEnv, private, receive_token
 
 CANARY = "CANARY-s3-secret-7f3a"
 TOKEN = "CANARY-token-91bd"
@@ -192,6 +192,7 @@ def test_the_token_secret_is_owned_by_the_pod_and_read_by_the_worker(tmp_path: P
     assert secret["metadata"]["ownerReferences"][0]["uid"] == "0b7c-uid"
     (tmp_path / "token").write_text(secret["stringData"]["token"])  # as the kubelet mounts it
     assert receive_token({TOKEN_FILE: str(tmp_path / "token")}) == TOKEN
+    assert private(TOKEN_FILE)  # the worker removes it before the task runs
 
 
 def test_a_task_may_not_pick_a_service_account_it_is_not_allowed() -> None:
