@@ -37,7 +37,8 @@ def _name(value: str) -> str:
 
 def _team_template(value: str) -> str:
     """A name, possibly with `{team}` in it: checked with a sample team."""
-    if value.replace("{team}", "", 1).count("{") or value.count("}") > value.count("{team}"):
+    rest = value.replace("{team}", "")
+    if "{" in rest or "}" in rest:
         raise ValueError(f"{value!r}: the only placeholder is {{team}}")
     try:
         _name(value.replace("{team}", "team"))

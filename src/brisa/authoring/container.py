@@ -66,18 +66,20 @@ def _strings(value: Sequence[str], what: str) -> list[str]:
 
 def _check_templates(argv: list[str], env_values: list[str]) -> None:
     """Unknown filters anywhere; in a shell's `-c` script, the shell task's quoting rule."""
-    script = shell_script(argv)
-    for text in [*argv, *env_values]:
-        problems = templating.shell_errors(text) if text is script else _filter_errors(text)
+    script = script_index(argv)
+    for index, text in enumerate([*argv, *env_values]):
+        problems = templating.shell_errors(text) if index == script else _filter_errors(text)
         if problems:
             raise InvalidInput(problems[0])
 
 
-def shell_script(argv: list[str]) -> str | None:
-    """The script of `sh -c SCRIPT ...` (any common shell, any path), else None."""
-    for index, word in enumerate(argv[:-1]):
-        if word == "-c" and index > 0 and argv[0].rsplit("/", 1)[-1] in SHELLS:
-            return argv[index + 1]
+def script_index(argv: list[str]) -> int | None:
+    """Where the script of `sh -c SCRIPT ...` is in `argv` (any common shell, any path)."""
+    if not argv or argv[0].rsplit("/", 1)[-1] not in SHELLS:
+        return None
+    for index, word in enumerate(argv[1:-1], start=1):
+        if word == "-c":
+            return index + 1
     return None
 
 
@@ -89,16 +91,16 @@ def rendered(body: ContainerRun, variables: dict[str, Any]) -> ContainerRun:
     """The body with its templates filled in from a task context's `template_vars()`
     (InvalidInput for an unknown name, or an unquoted param in a shell script)."""
     argv = [*body.command, *body.args]
-    script = shell_script(argv)
-
-    def fill(text: str) -> str:
-        if text is script:
-            return templating.render_shell(text, variables)
-        return templating.render(text, variables)
-
+    script = script_index(argv)
+    filled = [
+        templating.render_shell(text, variables)
+        if index == script
+        else templating.render(text, variables)
+        for index, text in enumerate(argv)
+    ]
     return ContainerRun(
         body.image,
-        tuple(fill(t) for t in body.command),
-        tuple(fill(t) for t in body.args),
+        tuple(filled[: len(body.command)]),
+        tuple(filled[len(body.command) :]),
         {k: templating.render(v, variables) for k, v in body.env.items()},
     )

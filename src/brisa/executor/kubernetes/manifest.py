@@ -84,9 +84,11 @@ def pod_manifest(
     if main is None:
         raise InvalidInput(f"task {task.task_id}: pod_override removes the container {name!r}")
     if isinstance(task.body, ContainerRun):
-        _fill_container_task(main, body or task.body, settings)
+        _fill_container_task(main, body or task.body)
     else:
-        _fill_worker(spec, main, attempt, config, pod_name, worker_env, settings, scope)
+        image = settings.image or config.worker_image
+        _fill_worker(main, attempt, image, worker_env, config.object_store_secret, scope)
+        _mount_token(spec, main, pod_name)
     if config.image_pull_policy:
         main["imagePullPolicy"] = config.image_pull_policy
     head = {"apiVersion": "v1", "kind": "Pod", "metadata": pod.pop("metadata")}
@@ -170,7 +172,7 @@ def _fill_service_account(
         spec.pop("serviceAccountName", None)
 
 
-def _fill_container_task(main: dict[str, Any], body: ContainerRun, settings: PodSettings) -> None:
+def _fill_container_task(main: dict[str, Any], body: ContainerRun) -> None:
     """A container task: the author's image and argv; its env over the template's."""
     main["image"] = body.image
     if body.command:
@@ -183,26 +185,28 @@ def _fill_container_task(main: dict[str, Any], body: ContainerRun, settings: Pod
 
 
 def _fill_worker(
-    spec: dict[str, Any],
     main: dict[str, Any],
     attempt: AttemptPod,
-    config: PodConfig,
-    pod_name: str,
+    image: str,
     worker_env: Mapping[str, str],
-    settings: PodSettings,
+    object_store_secret: str,
     scope: str,
 ) -> None:
     """A Python or shell task: `brisa task run` in the worker image (or the task's image,
-    which must have Brisa installed), the worker's environment, the token as a file."""
-    main["image"] = settings.image or config.worker_image
+    which must have Brisa installed), with the worker's environment."""
+    main["image"] = image
     main["command"] = ["brisa", "task", "run"]
     main["args"] = ["--ti", str(attempt.ti_id), "--try", str(attempt.try_number)]
     if scope:
         main["args"] += ["--scope", scope]
     env = [{"name": k, "value": v} for k, v in worker_env.items() if not _secret_variable(k)]
     env.append({"name": TOKEN_FILE, "value": f"{TOKEN_DIR}/{TOKEN_KEY}"})
-    env += _object_store_refs(config.object_store_secret)
+    env += _object_store_refs(object_store_secret)
     main["env"] = _by_name([*main.get("env", []), *env])
+
+
+def _mount_token(spec: dict[str, Any], main: dict[str, Any], pod_name: str) -> None:
+    """The attempt's token Secret, as a read-only file of the task's container."""
     mount = {"name": TOKEN_VOLUME, "mountPath": TOKEN_DIR, "readOnly": True}
     main["volumeMounts"] = _by_name([*main.get("volumeMounts", []), mount])
     volume = {
