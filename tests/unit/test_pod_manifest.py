@@ -201,6 +201,13 @@ def test_a_task_may_not_pick_a_service_account_it_is_not_allowed() -> None:
         pod_manifest(ATTEMPT, task, CONFIG, WORKER_ENV)
 
 
+def test_a_worker_task_needs_a_worker_image() -> None:
+    task = spec_of(lambda: shell("t", "echo"))
+    no_image = PodConfig(namespace="brisa", worker_image="")
+    with pytest.raises(InvalidInput, match=r"\[kubernetes\] worker_image"):
+        pod_manifest(ATTEMPT, task, no_image, WORKER_ENV)
+
+
 def test_a_locked_override_in_an_old_spec_is_refused_at_render() -> None:
     data = spec_of(lambda: shell("t", "echo")).to_json()
     data["pod"] = {"pod_override": {"spec": {"hostNetwork": True}}}

@@ -40,6 +40,8 @@ class ContainerTask(Task):
         if resources is not None:  # a shortcut for pod={"resources": ...}
             options["pod"] = {**(options.get("pod") or {}), "resources": resources}
         super().__init__(task_id, **options)
+        if self.pod is not None and self.pod.image:
+            raise self._error(f"container task {task_id!r}: give its image as image=, not in pod=")
         try:
             self.image = pods.check_image(image)
             self.command = _strings(command, "command")

@@ -87,6 +87,8 @@ def pod_manifest(
         _fill_container_task(main, body or task.body)
     else:
         image = settings.image or config.worker_image
+        if not image:
+            raise InvalidInput("no worker image: set [kubernetes] worker_image")
         _fill_worker(main, attempt, image, worker_env, config.object_store_secret, scope)
         _mount_token(spec, main, pod_name)
     if config.image_pull_policy:
