@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from brisa.core.kubenames import key_error, label_value_error
+from brisa.core.kubenames import fitted_name, is_dns_label, key_error, label_value_error
 from brisa.errors import ConfigError
 from brisa.settingfields import checked, duration, mapping
 
@@ -32,6 +32,32 @@ DELETE_POLICIES = ("on_success", "always", "never")
 def _name(value: str) -> str:
     if value and (len(value) > 253 or not _DNS_SUBDOMAIN.match(value)):
         raise ValueError(f"{value!r} is not a Kubernetes object name (lowercase DNS subdomain)")
+    return value
+
+
+def _namespace(value: str) -> str:
+    if value and not is_dns_label(value):
+        raise ValueError(
+            f"{value!r} is not a namespace name (at most 63 lowercase letters, digits and '-')"
+        )
+    return value
+
+
+def _namespace_template(value: str) -> str:
+    _team_template(value)
+    try:
+        _namespace(value.replace("{team}", "team"))
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not a namespace name (at most 63 lowercase letters, digits and '-'), "
+            "with {team} standing for the team"
+        ) from None
+    return value
+
+
+def _team_namespaces(value: Mapping[str, str]) -> Mapping[str, str]:
+    for name in value.values():
+        _namespace(name)
     return value
 
 
@@ -125,7 +151,7 @@ class KubernetesSettings:
     server: str = checked("", _url)
     token_file: str = ""
     ca_file: str = ""
-    namespace: str = checked("brisa", _team_template)
+    namespace: str = checked("brisa", _namespace_template)
     team_namespaces: Mapping[str, str] = mapping()
     worker_image: str = checked("", _image)
     image_pull_policy: str = checked("", _one_of(PULL_POLICIES))
@@ -150,11 +176,11 @@ class KubernetesSettings:
         return "kubeconfig" if self.kubeconfig else "server" if self.server else "in_cluster"
 
     def namespace_for(self, team: str) -> str:
-        return self.team_namespaces.get(team) or self.namespace.replace("{team}", _dns(team))
+        return self.team_namespaces.get(team) or _filled(self.namespace, team)
 
     def service_account_for(self, team: str) -> str:
         account = self.team_service_accounts.get(team, self.service_account)
-        return account.replace("{team}", _dns(team))
+        return _filled(account, team)
 
     def template_file_for(self, team: str) -> str:
         return self.team_pod_template_files.get(team, self.pod_template_file)
@@ -168,7 +194,7 @@ class KubernetesSettings:
 
 # Per-key checks of the tables (applied by the loader like `checked`'s).
 TABLE_CHECKS = {
-    "team_namespaces": _team_names,
+    "team_namespaces": _team_namespaces,
     "team_service_accounts": _team_names,
     "team_pod_template_files": _team_templates,
     "labels": _labels,
@@ -176,9 +202,15 @@ TABLE_CHECKS = {
 }
 
 
-def _dns(team: str) -> str:
-    """A team name as a part of a Kubernetes name: lowercase, `_` as `-`."""
-    return re.sub(r"[^a-z0-9-]", "-", team.lower()).strip("-")
+def _filled(template: str, team: str) -> str:
+    """`template` with `{team}` as the team's name in lowercase, `_` as `-`; a name that would
+    not fit in 63 characters, or is not valid even so, is shortened and hashed."""
+    if "{team}" not in template:
+        return template
+    room = (63 - len(template.replace("{team}", ""))) // template.count("{team}")
+    simple = re.sub(r"[^a-z0-9-]", "-", team.lower()).strip("-")
+    part = simple if simple and len(simple) <= room else fitted_name(team, room)
+    return template.replace("{team}", part)
 
 
 def split(value: str) -> list[str]:

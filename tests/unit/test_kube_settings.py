@@ -32,6 +32,8 @@ def test_the_kubernetes_executor_with_its_settings(tmp_path: Path) -> None:
     assert settings.executor.kind == "kubernetes" and k8s.access == "in_cluster"
     assert k8s.namespace_for("Data_Eng") == "brisa-data-eng"
     assert k8s.namespace_for("ml") == "ml-jobs"
+    long = k8s.namespace_for("a" * 80)
+    assert len(long) <= 63 and long.startswith("brisa-aaa") and long != k8s.namespace_for("a" * 81)
     assert k8s.service_account_for("ml") == "run-ml"
     assert k8s.keep_failed_for == 7200
     assert dict(k8s.annotations) == {"example.com/owner": "data", "x": "y"}
@@ -42,6 +44,8 @@ def test_the_kubernetes_executor_with_its_settings(tmp_path: Path) -> None:
     ("text", "says"),
     [
         ('namespace = "Brisa_{team}"', "[kubernetes] namespace: 'Brisa_{team}' is not"),
+        ('namespace = "a.b"', "not a namespace name"),
+        ('team_namespaces = { ml = "ML" }', "[kubernetes] team_namespaces: 'ML'"),
         ('namespace = "b-{teem}"', "the only placeholder is {team}"),
         ('worker_image = "brisa latest"', "[kubernetes] worker_image: 'brisa latest'"),
         ('worker_image = "b@sha256:abc"', "is not an image reference"),
