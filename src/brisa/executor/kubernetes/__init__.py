@@ -1,0 +1,1 @@
+"""The Kubernetes executor: one bare pod per attempt (docs/kubernetes.md)."""
