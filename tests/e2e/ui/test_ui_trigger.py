@@ -274,6 +274,24 @@ def test_a_server_side_failure_keeps_every_value(server: Standalone, page: Any) 
     assert page.get_by_label("Run id").input_value() == taken
 
 
+def test_keyboard_only_trigger_with_a_visible_focus(server: Standalone, page: Any) -> None:
+    """Story 67 (the trigger step): Tab to the first field, type, mod+Enter submits; the
+    focused field shows a focus ring."""
+    open_form(server, page)
+    target = page.get_by_label("target").get_attribute("id")
+    for _ in range(40):
+        if page.evaluate("() => document.activeElement.id") == target:
+            break
+        page.keyboard.press("Tab")
+    page.keyboard.type("by-keyboard")
+    outline = page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("", "none")
+    page.screenshot(path=ARTIFACTS / "trigger-keyboard-focus.png")
+    page.keyboard.press("Control+Enter")
+    run_id = landed_run(server, page)
+    assert server.run("fx_params", run_id)["conf"]["target"] == "by-keyboard"
+
+
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_the_form_with_errors_passes_axe(server: Standalone, new_page: Any, scheme: str) -> None:
     """Story 66: the trigger form with errors shown, in both themes."""

@@ -42,6 +42,7 @@ class FormState:
     notice: str = ""
     run_id: str = ""
     unpause: bool = True
+    submitted: bool = False  # answering a submit (not a tab switch): problems go on top
     key: str = field(default_factory=lambda: secrets.token_urlsafe(16))
 
 
@@ -118,6 +119,7 @@ async def submit(request: Request, ctx: UiCtx, scope: UiScope, team: str, dag_id
     dag = (await run_in_threadpool(ctx.queries.dag, scope, team, dag_id)).record
     specs = dag.spec.params
     state = _state_of(form, specs, request)
+    state.submitted = True
     conf = _conf_of(state, specs, request)
     if state.errors or state.json_error:
         return _fragment(request, dag, state)
