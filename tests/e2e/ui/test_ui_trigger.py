@@ -181,6 +181,10 @@ def test_rerun_with_the_same_params_marks_what_differs(server: Standalone, page:
     open_form(server, page)
     assert page.get_by_label("target").input_value() == ""
     assert page.get_by_label("limit").input_value() == "10"
+    conf = urllib.parse.quote(json.dumps({"limit": 42, "mode": "safe"}))
+    open_form(server, page, f"{FX}/trigger?conf={conf}")
+    assert page.get_by_label("limit").input_value() == "42"
+    assert page.get_by_label("mode").input_value() == '"safe"'
 
 
 def test_a_double_click_creates_one_run(server: Standalone, page: Any) -> None:
