@@ -178,6 +178,9 @@ class Settings:
     kubernetes: KubernetesSettings = field(default_factory=KubernetesSettings)
     # `[repos.NAME]` tables, in name order.
     repos: tuple[RepoSettings, ...] = ()
+    # Where each key that is not a default came from ("section.key" -> the file's path or
+    # "environment variable BRISA__..."): what `/config` shows as a key's source.
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def sources(self) -> tuple[RepoSettings, ...]:
         """Every DAG source: the repositories plus `[dags] folder` (as the path repo 'dags')."""
@@ -224,10 +227,16 @@ class Settings:
         host = "127.0.0.1" if self.api.host in ("0.0.0.0", "::") else self.api.host
         return (self.api.public_url or f"http://{host}:{self.api.port}").rstrip("/")
 
-    def replace(self, section: str, **values: Any) -> Settings:
-        """A copy with some keys of one section changed (e.g. from CLI flags)."""
+    def replace(self, section: str, *, origin: str = "", **values: Any) -> Settings:
+        """A copy with some keys of one section changed (e.g. from CLI flags); `origin` says
+        where they came from (shown by `/config`)."""
+        origins = dict(self.origins)
+        if origin:
+            origins.update({f"{section}.{key}": origin for key in values})
         return dataclasses.replace(
-            self, **{section: dataclasses.replace(getattr(self, section), **values)}
+            self,
+            origins=origins,
+            **{section: dataclasses.replace(getattr(self, section), **values)},
         )
 
     def redacted(self) -> dict[str, Any]:
@@ -434,7 +443,17 @@ def load(
         sections.setdefault(name, {}).update(values)
     built = {name: _build_section(name, values) for name, values in sections.items()}
     repos = tuple(built.pop(name) for name in sorted(built) if name.startswith(f"{REPOS}."))
-    return _check(Settings(home=home, repos=repos, **built))
+    origins = {
+        f"{name}.{key}": _origin(src)
+        for name, values in sections.items()
+        for key, (_, src) in values.items()
+    }
+    return _check(Settings(home=home, repos=repos, origins=origins, **built))
+
+
+def _origin(source: str) -> str:
+    """`env BRISA__…` or `file <path>`: where a key was set, as `/config` shows it."""
+    return "env " + source.split()[-1] if ENV_PREFIX in source else f"file {source}"
 
 
 def ensure_secret_key(settings: Settings) -> Settings:
@@ -447,4 +466,5 @@ def ensure_secret_key(settings: Settings) -> Settings:
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(secrets.token_hex(32))
-    return settings.replace("core", secret_key=key_file.read_text().strip())
+    key = key_file.read_text().strip()
+    return settings.replace("core", origin=f"generated in {key_file}", secret_key=key)

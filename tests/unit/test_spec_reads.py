@@ -33,6 +33,7 @@ OTHER_DICTS = {
     ("web/api/guard.py", "type"): "an ASGI scope or message",
     ("web/api/guard.py", "path"): "an ASGI scope",
     ("web/ui/security.py", "type"): "an ASGI scope or message",
+    ("web/ui/trigger.py", "run_id"): "the trigger form's submitted fields",
     ("executor/local/forkserver.py", "env"): "a fork request",
     ("executor/local/warm.py", "env"): "a fork request",
     ("worker/warmed.py", "team"): "a warm key's wire form (fork server requests)",

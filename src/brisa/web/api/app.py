@@ -67,7 +67,7 @@ def bounded(detail: str) -> str:
 
 
 def create_app(ctx: ApiContext) -> FastAPI:
-    from brisa.web.api import dags, execution, openapi, repos, runs
+    from brisa.web.api import config, dags, execution, openapi, repos, runs
 
     app = FastAPI(
         title="Brisa",
@@ -93,6 +93,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(dags.router)
     app.include_router(runs.router)
     app.include_router(repos.router)
+    app.include_router(config.router)
     app.include_router(execution.router)
     app.add_middleware(RequestGuard, limits=guard_limits(ctx.settings))
     app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
