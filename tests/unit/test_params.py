@@ -203,7 +203,7 @@ def test_values_that_fit_their_declaration_pass(param: Param, value: Any) -> Non
 
 
 def test_form_shaping_fields_round_trip_through_the_spec_and_stay_out_when_unused() -> None:
-    from brisa.core.spec import ParamSpec
+    from brisa.core.paramspec import ParamSpec
 
     full = Param(
         [1], type="array", items="integer", section="S", examples=([1],), multiple_of=1.0

@@ -22,7 +22,7 @@ from brisa.core.spec import DagSpec
 
 SRC = Path(brisa.__file__).parent
 GOLDEN = Path(__file__).parent / "spec_golden" / "specs.json"
-OWNERS = {"core/spec.py", "core/records.py"}
+OWNERS = {"core/spec.py", "core/paramspec.py", "core/records.py"}
 # The CLI and the test server's client read the REST API's JSON answers (rendered by
 # api/render.py), not specs.
 REST_CLIENTS = {"cli/remote.py", "cli/tables.py", "cli/repos.py", "cli/client.py"}

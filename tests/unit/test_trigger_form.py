@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from brisa.authoring.params import Param, as_param
-from brisa.core.spec import ParamSpec
+from brisa.core.paramspec import ParamSpec
 from brisa.web.ui import paramfields, triggerform
 from brisa.web.ui.paramfields import MISSING
 

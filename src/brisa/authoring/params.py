@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
-from brisa.core.spec import ParamSpec
+from brisa.core.paramspec import ParamSpec
 from brisa.errors import InvalidInput
 
 JSON_TYPES: dict[str, tuple[type, ...]] = {

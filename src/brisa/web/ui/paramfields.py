@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from brisa.core.spec import ParamSpec
+from brisa.core.paramspec import ParamSpec
 
 _INTEGER = re.compile(r"^\s*[-+]?\d+\s*$")
 SCALARS = ("string", "integer", "number", "boolean")

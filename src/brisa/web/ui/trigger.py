@@ -16,8 +16,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from brisa.core.paramspec import ParamSpec
 from brisa.core.records import DagRecord
-from brisa.core.spec import ParamSpec
 from brisa.errors import BrisaError, InvalidInput, NotFound
 from brisa.web.ui import triggerform
 from brisa.web.ui.access import UiCtx, UiScope

@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from brisa.authoring.params import conf_problems
-from brisa.core.spec import ParamSpec
+from brisa.core.paramspec import ParamSpec
 from brisa.web.ui import paramfields
 from brisa.web.ui.paramfields import MISSING
 
