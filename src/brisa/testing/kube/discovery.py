@@ -61,4 +61,30 @@ def api_versions(address: str) -> Json:
     }
 
 
-GROUPS: Json = {"kind": "APIGroupList", "apiVersion": "v1", "groups": []}
+_AUTHZ = "authorization.k8s.io"
+GROUPS: Json = {
+    "kind": "APIGroupList",
+    "apiVersion": "v1",
+    "groups": [
+        {
+            "name": _AUTHZ,
+            "versions": [{"groupVersion": f"{_AUTHZ}/v1", "version": "v1"}],
+            "preferredVersion": {"groupVersion": f"{_AUTHZ}/v1", "version": "v1"},
+        }
+    ],
+}
+AUTHZ_RESOURCES: Json = {
+    "kind": "APIResourceList",
+    "apiVersion": "v1",
+    "groupVersion": f"{_AUTHZ}/v1",
+    "resources": [
+        {
+            "name": "selfsubjectaccessreviews",
+            "singularName": "selfsubjectaccessreview",
+            "namespaced": False,
+            "kind": "SelfSubjectAccessReview",
+            "verbs": ["create"],
+        }
+    ],
+}
+SSAR_PATH = f"/apis/{_AUTHZ}/v1/selfsubjectaccessreviews"

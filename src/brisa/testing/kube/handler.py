@@ -13,7 +13,14 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
-from brisa.testing.kube.discovery import GROUPS, RESOURCES, VERSION, api_versions
+from brisa.testing.kube.discovery import (
+    AUTHZ_RESOURCES,
+    GROUPS,
+    RESOURCES,
+    SSAR_PATH,
+    VERSION,
+    api_versions,
+)
 from brisa.testing.kube.objects import ApiStatus, Json, default_pod, validate_pod
 from brisa.testing.kube.selectors import field_selector, label_selector
 from brisa.testing.kube.store import KINDS
@@ -88,6 +95,10 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(200, GROUPS)
         if path == "/api/v1":
             return self._json(200, RESOURCES)
+        if path == SSAR_PATH.rsplit("/", 1)[0]:
+            return self._json(200, AUTHZ_RESOURCES)
+        if path == SSAR_PATH and method == "POST":
+            return self._json(201, self.api.review(json.loads(body or b"{}")))
         if parts[:2] != ["api", "v1"] or len(parts) < 3:
             raise ApiStatus(404, "NotFound", "the server could not find the requested resource")
         rest = parts[2:]

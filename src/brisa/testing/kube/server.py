@@ -101,6 +101,16 @@ class FakeApiServer:
         if refused:
             raise ApiStatus.forbidden(self.user, verb, resource, namespace)
 
+    def review(self, review: Json) -> Json:
+        """A SelfSubjectAccessReview answered from the refusals the test set."""
+        attributes = review.get("spec", {}).get("resourceAttributes", {})
+        resource = attributes.get("resource", "")
+        if attributes.get("subresource"):
+            resource += "/" + attributes["subresource"]
+        with self._lock:
+            allowed = (attributes.get("verb", ""), resource) not in self._forbidden
+        return {**review, "status": {"allowed": allowed}}
+
     def drop_watches(self) -> None:
         """Close every open watch connection under its client."""
         with self._lock:
