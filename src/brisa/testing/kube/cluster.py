@@ -16,6 +16,7 @@ from brisa.testing.kube.kubelet import Kubelet
 from brisa.testing.kube.objects import Json
 from brisa.testing.kube.server import FakeApiServer
 from brisa.testing.kube.store import ClusterState
+from brisa.testing.kube.tls import self_signed
 
 
 def default_env() -> dict[str, str]:
@@ -27,7 +28,8 @@ def default_env() -> dict[str, str]:
 
 class FakeCluster:
     """`with FakeCluster(token="t", namespaces=("brisa",)) as cluster:` then talk to
-    `cluster.url`; `cluster.inject(...)` for faults, `cluster.api` for network faults."""
+    `cluster.url`; `cluster.inject(...)` for faults, `cluster.api` for network faults. With
+    `tls`, the server speaks HTTPS with a self-signed certificate (`ca_file`)."""
 
     def __init__(
         self,
@@ -38,6 +40,7 @@ class FakeCluster:
         bookmark_interval: float = 1.0,
         retry: float = 0.5,
         base_env: dict[str, str] | None = None,
+        tls: bool = False,
         images: dict[str, list[str]] | None = None,
     ) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="brisa-fake-kube-"))
@@ -51,8 +54,17 @@ class FakeCluster:
             images=dict(images or {}),
             retry=retry,
         )
+        self.ca_file: Path | None = None
+        certificate = None
+        if tls:
+            self.ca_file, key = self_signed(self.root)
+            certificate = (str(self.ca_file), str(key))
         self.api = FakeApiServer(
-            self.state, self.kubelet, token=token, bookmark_interval=bookmark_interval
+            self.state,
+            self.kubelet,
+            token=token,
+            bookmark_interval=bookmark_interval,
+            tls=certificate,
         )
         self.token = token
 

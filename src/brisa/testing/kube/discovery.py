@@ -88,3 +88,37 @@ AUTHZ_RESOURCES: Json = {
     ],
 }
 SSAR_PATH = f"/apis/{_AUTHZ}/v1/selfsubjectaccessreviews"
+
+
+# OpenAPI v3, only as much as kubectl reads to learn that the server validates fields itself
+# (a PATCH operation per kind that takes `fieldValidation`): kubectl then sends
+# `fieldValidation=Strict` instead of downloading the whole schema.
+OPENAPI_ROOT: Json = {"paths": {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=fake"}}}
+
+
+def _patch_path(kind: str) -> Json:
+    return {
+        "patch": {
+            "x-kubernetes-group-version-kind": {"group": "", "version": "v1", "kind": kind},
+            "parameters": [
+                {"name": "fieldValidation", "in": "query", "schema": {"type": "string"}}
+            ],
+            "responses": {},
+        }
+    }
+
+
+OPENAPI_V1: Json = {
+    "openapi": "3.0.0",
+    "info": {"title": "Kubernetes", "version": VERSION["gitVersion"]},
+    "paths": {
+        f"/api/v1/{path}": _patch_path(kind)
+        for path, kind in (
+            ("namespaces/{namespace}/pods/{name}", "Pod"),
+            ("namespaces/{namespace}/secrets/{name}", "Secret"),
+            ("namespaces/{namespace}/configmaps/{name}", "ConfigMap"),
+            ("namespaces/{namespace}/events/{name}", "Event"),
+            ("namespaces/{name}", "Namespace"),
+        )
+    },
+}

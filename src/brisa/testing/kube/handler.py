@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from brisa.testing.kube.discovery import (
     AUTHZ_RESOURCES,
     GROUPS,
+    OPENAPI_ROOT,
+    OPENAPI_V1,
     RESOURCES,
     SSAR_PATH,
     VERSION,
@@ -95,6 +97,10 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(200, GROUPS)
         if path == "/api/v1":
             return self._json(200, RESOURCES)
+        if path == "/openapi/v3":
+            return self._json(200, OPENAPI_ROOT)
+        if path == "/openapi/v3/api/v1":
+            return self._json(200, OPENAPI_V1)
         if path == SSAR_PATH.rsplit("/", 1)[0]:
             return self._json(200, AUTHZ_RESOURCES)
         if path == SSAR_PATH and method == "POST":

@@ -5,6 +5,7 @@ watch, duplicate every watch event, be unreachable for a while."""
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -33,11 +34,13 @@ class FakeApiServer:
         *,
         token: str | None = None,
         port: int = 0,
+        tls: tuple[str, str] | None = None,
         bookmark_interval: float = 1.0,
         user: str = "system:serviceaccount:brisa:brisa-scheduler",
     ) -> None:
         self.state, self.kubelet, self.token, self.user = state, kubelet, token, user
         self.port = port
+        self.tls = tls  # (certificate file, key file): serve HTTPS
         self.bookmark_interval = bookmark_interval
         self.connections: set[socket] = set()
         self.stopping = False
@@ -51,13 +54,21 @@ class FakeApiServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     # --- life cycle -----------------------------------------------------------------------
     def start(self) -> FakeApiServer:
         handler = type("BoundHandler", (Handler,), {"api": self})
         self._server = _Server(("127.0.0.1", self.port), handler)
         self.port = int(self._server.server_address[1])
+        if self.tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self.tls)
+            # The handshake happens in the connection's thread, not in the accepting one.
+            self._server.socket = context.wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
