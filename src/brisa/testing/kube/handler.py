@@ -89,20 +89,17 @@ class Handler(BaseHTTPRequestHandler):
     # --- routing --------------------------------------------------------------------------
     def _route(self, method: str, path: str, params: dict[str, str], body: bytes) -> None:
         parts = path.strip("/").split("/")
-        if path == "/version":
-            return self._json(200, VERSION)
-        if path == "/api":
-            return self._json(200, api_versions(f"127.0.0.1:{self.api.port}"))
-        if path == "/apis":
-            return self._json(200, GROUPS)
-        if path == "/api/v1":
-            return self._json(200, RESOURCES)
-        if path == "/openapi/v3":
-            return self._json(200, OPENAPI_ROOT)
-        if path == "/openapi/v3/api/v1":
-            return self._json(200, OPENAPI_V1)
-        if path == SSAR_PATH.rsplit("/", 1)[0]:
-            return self._json(200, AUTHZ_RESOURCES)
+        static = {
+            "/version": VERSION,
+            "/api": api_versions(f"127.0.0.1:{self.api.port}"),
+            "/apis": GROUPS,
+            "/api/v1": RESOURCES,
+            "/openapi/v3": OPENAPI_ROOT,
+            "/openapi/v3/api/v1": OPENAPI_V1,
+            SSAR_PATH.rsplit("/", 1)[0]: AUTHZ_RESOURCES,
+        }
+        if method == "GET" and path in static:
+            return self._json(200, static[path])
         if path == SSAR_PATH and method == "POST":
             return self._json(201, self.api.review(json.loads(body or b"{}")))
         if parts[:2] != ["api", "v1"] or len(parts) < 3:
@@ -133,7 +130,7 @@ class Handler(BaseHTTPRequestHandler):
                 raise ApiStatus(404, "NotFound", "the server could not find the requested resource")
             self.api.authorize("get", "pods/log", namespace)
             return self._log(namespace, name, params)
-        watching = params.get("watch") in ("1", "true")
+        watching = flag(params, "watch")
         verb = {"POST": "create", "DELETE": "delete"}.get(
             method, "get" if name else ("watch" if watching else "list")
         )
@@ -244,8 +241,8 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiStatus.bad_request(
                 f'container "{container}" in pod "{name}" is waiting to start: {reason}'
             )
-        stamps = params.get("timestamps") in ("1", "true")
-        follow = params.get("follow") in ("1", "true")
+        stamps = flag(params, "timestamps")
+        follow = flag(params, "follow")
         self._start_stream("text/plain")
         index, over = 0, False
         while not over:
@@ -293,6 +290,11 @@ class Handler(BaseHTTPRequestHandler):
 def drop_connection(connection: socket.socket) -> None:
     with contextlib.suppress(OSError):
         connection.shutdown(socket.SHUT_RDWR)
+
+
+def flag(params: dict[str, str], name: str) -> bool:
+    """A boolean query parameter, read as Go's `strconv.ParseBool` reads it."""
+    return params.get(name, "").lower() in ("1", "t", "true")
 
 
 def _fold_string_data(secret: Json) -> None:

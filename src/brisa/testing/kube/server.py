@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from http.server import ThreadingHTTPServer
 from socket import socket
 
-from brisa.testing.kube.handler import Handler, drop_connection
+from brisa.testing.kube.handler import Handler, drop_connection, flag
 from brisa.testing.kube.kubelet import Kubelet
 from brisa.testing.kube.objects import ApiStatus, Json
 from brisa.testing.kube.store import Change, ClusterState
@@ -165,7 +165,7 @@ class FakeApiServer:
             return
         yield from initial
         deadline = time.monotonic() + float(params.get("timeoutSeconds") or 1800)
-        bookmarks = params.get("allowWatchBookmarks") in ("1", "true")
+        bookmarks = flag(params, "allowWatchBookmarks")
         next_bookmark = time.monotonic() + self.bookmark_interval
         while time.monotonic() < deadline and not self.stopping and drops == self._drops:
             try:
