@@ -338,7 +338,7 @@ def test_a_server_that_never_answers_times_out(tmp_path: Path) -> None:
         silent.listen()
         url = f"http://127.0.0.1:{silent.getsockname()[1]}"
         api = connect(ApiAccess(server=url, timeout=0.3))
-        with pytest.raises(Unreachable, match="did not answer within 0.3s"):
+        with pytest.raises(Unreachable, match=r"did not answer within 0\.3s"):
             api.get_pod(NS, "any")
 
 
