@@ -135,7 +135,12 @@ def test_a_missing_secret_waits_then_runs_once_it_exists(cluster: FakeCluster) -
         what="the config error",
     )
     assert container_state(cluster, "needy")["waiting"]["message"] == 'secret "creds" not found'
-    assert 'Error: secret "creds" not found' in [e["message"] for e in cluster.events(NS, "needy")]
+    eventually(
+        lambda: (
+            'Error: secret "creds" not found' in [e["message"] for e in cluster.events(NS, "needy")]
+        ),
+        what="the Failed event",
+    )
     secret = base64.b64encode(b"abc").decode()
     cluster.state.create("secrets", NS, {"metadata": {"name": "creds"}, "data": {"token": secret}})
     assert ends(cluster, "needy")["status"]["phase"] == "Succeeded"
