@@ -21,9 +21,13 @@ from brisa.testing.kube.tls import self_signed
 
 def default_env() -> dict[str, str]:
     """What every container gets below the pod's variables: a PATH that finds this Python
-    first (so `python` in a command is the test's interpreter), and a locale."""
+    first (so `python` in a command is the test's interpreter), this process's PYTHONPATH (so
+    `python -m brisa` imports this checkout, as the worker image would hold it), a locale."""
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    return {"PATH": path, "LANG": "C.UTF-8"}
+    env = {"PATH": path, "LANG": "C.UTF-8"}
+    if os.environ.get("PYTHONPATH"):
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    return env
 
 
 class FakeCluster:
