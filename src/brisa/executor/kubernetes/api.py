@@ -151,6 +151,6 @@ def connect(access: ApiAccess) -> KubeApi:
     """The lightkube implementation of `KubeApi` for `access` (lightkube is imported now);
     a KubeError when the access settings cannot be used (a missing kubeconfig, no service
     account outside a cluster)."""
-    from brisa.executor.kubernetes.lightkube_client import LightkubeApi
+    from brisa.executor.kubernetes import lightkube_client
 
-    return LightkubeApi.connect(access)
+    return lightkube_client.connect(access)
