@@ -3,8 +3,8 @@ real HTTPS: every method, watch resume by resourceVersion, bookmarks, 410 Gone, 
 stream, 409, 404, 401/403 and an unreachable server, each as the typed error the executor
 reacts to, with a message a user can read.
 
-`IMPLEMENTATIONS` lists the ways to build the port: a second client (the official one) joins
-by adding its `connect`.
+Every test runs on both implementations of the port (`IMPLEMENTATIONS`): lightkube's, which
+Brisa uses, and the official client's.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from brisa.executor.kubernetes import official_client
 from brisa.executor.kubernetes.api import (
     AlreadyExists,
     ApiAccess,
@@ -34,10 +35,13 @@ from brisa.testing.server import eventually
 
 NS = "team-a"
 TOKEN = "s3cr3t-token"
-IMPLEMENTATIONS: dict[str, Callable[[ApiAccess], KubeApi]] = {"lightkube": connect}
+IMPLEMENTATIONS: dict[str, Callable[[ApiAccess], KubeApi]] = {
+    "lightkube": connect,
+    "official": official_client.connect,
+}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def cluster() -> Iterator[FakeCluster]:
     with FakeCluster(token=TOKEN, namespaces=(NS,), tls=True, bookmark_interval=0.2) as fake:
         yield fake
@@ -50,12 +54,20 @@ def token_file(tmp_path: Path) -> Path:
     return path
 
 
+Connect = Callable[[ApiAccess], KubeApi]
+
+
 @pytest.fixture(params=sorted(IMPLEMENTATIONS))
-def api(request: pytest.FixtureRequest, cluster: FakeCluster, token_file: Path) -> KubeApi:
+def connector(request: pytest.FixtureRequest) -> Connect:
+    return IMPLEMENTATIONS[request.param]
+
+
+@pytest.fixture
+def api(connector: Connect, cluster: FakeCluster, token_file: Path) -> KubeApi:
     access = ApiAccess(
         server=cluster.url, token_file=str(token_file), ca_file=str(cluster.ca_file), timeout=5
     )
-    return IMPLEMENTATIONS[request.param](access)
+    return connector(access)
 
 
 def pod(name: str, script: str = "echo hello", **labels: str) -> dict[str, object]:
@@ -305,10 +317,10 @@ def test_a_refused_verb_is_forbidden_with_the_servers_words(
 
 
 def test_a_wrong_token_is_unauthorized_and_a_rotated_one_is_read_again(
-    cluster: FakeCluster, token_file: Path
+    connector: Connect, cluster: FakeCluster, token_file: Path
 ) -> None:
     token_file.write_text("old-token")
-    api = connect(
+    api = connector(
         ApiAccess(server=cluster.url, token_file=str(token_file), ca_file=str(cluster.ca_file))
     )
     with pytest.raises(Unauthorized, match="credentials were refused"):
@@ -332,25 +344,30 @@ def _answers(api: KubeApi) -> bool:
     return True
 
 
-def test_a_server_that_never_answers_times_out(tmp_path: Path) -> None:
+def test_a_server_that_never_answers_times_out(connector: Connect) -> None:
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen()
         url = f"http://127.0.0.1:{silent.getsockname()[1]}"
-        api = connect(ApiAccess(server=url, timeout=0.3))
+        api = connector(ApiAccess(server=url, timeout=0.3))
         with pytest.raises(Unreachable, match=r"did not answer within 0\.3s"):
             api.get_pod(NS, "any")
 
 
-def test_tls_is_checked_against_the_ca_file(cluster: FakeCluster, token_file: Path) -> None:
-    api = connect(ApiAccess(server=cluster.url, token_file=str(token_file), timeout=5))
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+def test_tls_is_checked_against_the_ca_file(
+    connector: Connect, cluster: FakeCluster, token_file: Path
+) -> None:
+    api = connector(ApiAccess(server=cluster.url, token_file=str(token_file), timeout=5))
     with pytest.raises(Unreachable, match="CERTIFICATE_VERIFY_FAILED"):
         api.check(NS)
     insecure = ApiAccess(server=cluster.url, token_file=str(token_file), insecure=True)
-    connect(insecure).check(NS)
+    connector(insecure).check(NS)
 
 
-def test_a_kubeconfig_file_and_its_context_are_used(cluster: FakeCluster, tmp_path: Path) -> None:
+def test_a_kubeconfig_file_and_its_context_are_used(
+    connector: Connect, cluster: FakeCluster, tmp_path: Path
+) -> None:
     kubeconfig = tmp_path / "config"
     kubeconfig.write_text(f"""
 apiVersion: v1
@@ -370,16 +387,16 @@ contexts:
 - name: right
   context: {{cluster: fake, user: good}}
 """)
-    connect(ApiAccess(kubeconfig=str(kubeconfig), context="right")).check(NS)
+    connector(ApiAccess(kubeconfig=str(kubeconfig), context="right")).check(NS)
     with pytest.raises(Unauthorized):
-        connect(ApiAccess(kubeconfig=str(kubeconfig))).check(NS)
+        connector(ApiAccess(kubeconfig=str(kubeconfig))).check(NS)
 
 
-def test_unusable_access_settings_say_why(tmp_path: Path) -> None:
+def test_unusable_access_settings_say_why(connector: Connect, tmp_path: Path) -> None:
     with pytest.raises(KubeError, match="not found"):
-        connect(ApiAccess(kubeconfig=str(tmp_path / "missing")))
+        connector(ApiAccess(kubeconfig=str(tmp_path / "missing")))
     with pytest.raises(KubeError, match="in-cluster"):
-        connect(ApiAccess(service_account=str(tmp_path)))
+        connector(ApiAccess(service_account=str(tmp_path)))
 
 
 def test_calls_from_many_threads_share_one_client(api: KubeApi) -> None:
