@@ -124,6 +124,15 @@ def test_an_image_pull_error_backs_off_with_its_events(cluster: FakeCluster) -> 
     assert any(message.startswith('Failed to pull image "busybox:1.36"') for message in messages)
 
 
+def test_an_invalid_image_name_waits_with_inspect_failed(cluster: FakeCluster) -> None:
+    run_pod(cluster, "badimage", container={"image": "Not A/Valid:Image"})
+    eventually(lambda: "Failed" in reasons(cluster, "badimage"), what="the events")
+    waiting = container_state(cluster, "badimage")["waiting"]
+    assert waiting["reason"] == "InvalidImageName"
+    assert "invalid reference format" in waiting["message"]
+    assert reasons(cluster, "badimage")[-2:] == ["InspectFailed", "Failed"]
+
+
 def test_a_missing_secret_waits_then_runs_once_it_exists(cluster: FakeCluster) -> None:
     env = [{"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "token"}}}]
     run_pod(cluster, "needy", "echo token=$TOKEN", container={"env": env})
