@@ -74,6 +74,9 @@ def test_kubectl_creates_lists_logs_and_deletes_a_pod(cluster: FakeCluster, tmp_
     assert listed.stdout.split() == ["pod/hello"], listed.stderr
     assert kubectl(cluster, tmp_path, "get", "pods", "-l", "app=other", "-o", "name").stdout == ""
 
+    table = kubectl(cluster, tmp_path, "get", "pods", "-o", "wide").stdout.splitlines()
+    assert table[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"]
+    assert table[1].split()[0] == "hello" and table[1].split()[-1] == "fake-node-1"
     logs = kubectl(cluster, tmp_path, "logs", "-f", "hello")
     assert logs.stdout == "hello from the fake\ndone\n", logs.stderr
     phase = kubectl(cluster, tmp_path, "get", "pod", "hello", "-o", "jsonpath={.status.phase}")

@@ -26,6 +26,7 @@ from brisa.testing.kube.discovery import (
 from brisa.testing.kube.objects import ApiStatus, Json, default_pod, validate_pod
 from brisa.testing.kube.selectors import field_selector, label_selector
 from brisa.testing.kube.store import KINDS
+from brisa.testing.kube.tables import pod_table, wants_table
 
 if TYPE_CHECKING:
     from brisa.testing.kube.server import FakeApiServer
@@ -142,7 +143,11 @@ class Handler(BaseHTTPRequestHandler):
         if verb == "create":
             return self._create(resource, namespace, body)
         if verb == "get":
-            return self._json(200, self.api.state.get(resource, namespace, name))
+            found = self.api.state.get(resource, namespace, name)
+            if resource == "pods" and wants_table(self.headers.get("Accept", "")):
+                rv = found["metadata"]["resourceVersion"]
+                return self._json(200, pod_table([found], rv))
+            return self._json(200, found)
         if verb == "delete":
             return self._delete(resource, namespace, name, params, body)
         namespace_filter = namespace or None
@@ -210,6 +215,8 @@ class Handler(BaseHTTPRequestHandler):
                     "The resourceVersion for the provided list is too old."
                 ) from None
         items, rv = self.api.state.list(resource, namespace, match)
+        if resource == "pods" and wants_table(self.headers.get("Accept", "")):
+            return self._json(200, pod_table(items, str(rv)))
         for item in items:
             item.pop("kind", None)
             item.pop("apiVersion", None)
