@@ -56,6 +56,8 @@ class ClusterState:
         self.changed = threading.Condition()
         self._rv = 0
         self._objects: dict[tuple[str, str, str], Json] = {}
+        self._owned: dict[str, set[tuple[str, str, str]]] = {}  # owner uid → dependents
+        self._events: dict[tuple[str, str, str], str] = {}  # (uid, reason, message) → name
         self._history: deque[Change] = deque()
         self._history_size = history
         self._floor = 0  # changes up to this version are compacted away
@@ -152,6 +154,8 @@ class ClusterState:
                 obj["spec"] = {"finalizers": ["kubernetes"]}
                 obj["status"] = {"phase": "Active"}
             self._objects[key] = obj
+            for ref in meta.get("ownerReferences") or []:
+                self._owned.setdefault(str(ref.get("uid")), set()).add(key)
             return self._record("ADDED", resource, namespace, obj)
 
     def update(
@@ -172,10 +176,8 @@ class ClusterState:
             if obj is None:
                 raise ApiStatus.not_found(resource, name)
             gone = self._record("DELETED", resource, namespace, obj)
-            uid = obj["metadata"]["uid"]
-            for key, other in list(self._objects.items()):
-                owners = other["metadata"].get("ownerReferences") or []
-                if key[1] == namespace and any(ref.get("uid") == uid for ref in owners):
+            for key in sorted(self._owned.pop(obj["metadata"]["uid"], set())):
+                if key[1] == namespace and key in self._objects:
                     self.remove(*key)
             return gone
 
@@ -204,16 +206,10 @@ class ClusterState:
         meta = pod["metadata"]
         namespace = meta["namespace"]
         with self.changed:
-            for (res, ns, name), old in self._objects.items():
-                same = old.get("involvedObject", {}).get("uid") == meta["uid"]
-                if (
-                    res == "events"
-                    and ns == namespace
-                    and same
-                    and (old["reason"], old["message"]) == (reason, message)
-                ):
-                    self.update("events", ns, name, _count_up)
-                    return
+            seen = self._events.get((meta["uid"], reason, message))
+            if seen is not None and ("events", namespace, seen) in self._objects:
+                self.update("events", namespace, seen, _count_up)
+                return
             stamp = now_rfc3339()
             host = pod.get("spec", {}).get("nodeName", "")
             event: dict[str, Any] = {
@@ -237,7 +233,8 @@ class ClusterState:
                 "reportingComponent": component,
                 "reportingInstance": host if component == "kubelet" else "",
             }
-            self.create("events", namespace, event)
+            created = self.create("events", namespace, event)
+            self._events[(meta["uid"], reason, message)] = created["metadata"]["name"]
 
 
 def _count_up(event: Json) -> None:
