@@ -57,6 +57,9 @@ class Kubelet:
                 worker.start()
                 return
             found = self._workers.get(meta["uid"])
+            if change.type == "DELETED":  # a pod's log lives as long as the pod
+                for key in [key for key in self.logs if key[0] == meta["uid"]]:
+                    del self.logs[key]
         if found is None:
             return
         worker = found
@@ -75,8 +78,6 @@ class Kubelet:
     def forget(self, uid: str) -> None:
         with self._lock:
             self._workers.pop(uid, None)
-            for key in [key for key in self.logs if key[0] == uid]:
-                del self.logs[key]
 
     def stop(self) -> None:
         """Kill every container and wait for the pod threads; no process outlives this."""

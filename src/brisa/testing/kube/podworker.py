@@ -152,6 +152,11 @@ class PodWorker(threading.Thread):
                 process = self._create()
                 if process is not None:
                     self._run(process)
+                    # The pod has ended (or is gone): the API server deletes an ended pod
+                    # itself, unless it was marked for deletion while it ran.
+                    if self.grace is not None:
+                        self._remove()
+                    return
         self._until_deleted()
 
     def _until_deleted(self) -> None:
