@@ -81,3 +81,16 @@ def test_one_team_bound_to_the_named_executor(config: Path) -> None:
 def test_a_bad_executor_account_is_refused(config: Path) -> None:
     code, out, _ = rbac(config, "--executor", "runner")
     assert code == 2 and "NAMESPACE/NAME" in out
+
+
+def test_without_a_task_account_the_default_one_is_said_and_no_team_is_an_error(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "brisa.toml"
+    config.write_text('[kubernetes]\nnamespace = "brisa-{team}"\n')
+    code, out, _ = rbac(config)
+    assert code == 2 and "no team is configured; name one with --team" in out
+    code, out, documents = rbac(config, "--team", "ml")
+    assert code == 0, out
+    assert [d["kind"] for d in documents] == ["Role", "RoleBinding"]
+    assert "its pods run as the default ServiceAccount of brisa-ml" in out
