@@ -167,6 +167,9 @@ class Queries:
         self._clock = clock
         self._sources = tuple(sources)
         self._shown = Redaction(store, mask_env_pattern)
+        from brisa.control.lists import Lists  # it builds on this module's summaries
+
+        self.lists = Lists(store, clock, self._shown)
 
     def database(self) -> str:
         """The database's backend name, once it has answered."""

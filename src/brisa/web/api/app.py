@@ -67,7 +67,7 @@ def bounded(detail: str) -> str:
 
 
 def create_app(ctx: ApiContext) -> FastAPI:
-    from brisa.web.api import dags, execution, openapi, repos, runs
+    from brisa.web.api import dags, execution, lists, openapi, repos, runs
 
     app = FastAPI(
         title="Brisa",
@@ -92,6 +92,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
 
     app.include_router(dags.router)
     app.include_router(runs.router)
+    app.include_router(lists.router)
     app.include_router(repos.router)
     app.include_router(execution.router)
     app.add_middleware(RequestGuard, limits=guard_limits(ctx.settings))

@@ -1,0 +1,130 @@
+"""The reads behind the lists across DAGs — DAG list, runs, task instances, import errors, the
+Overview's counts and the jump box — for one caller's scope (`Queries.lists`). Each costs a
+fixed number of statements, whatever the number of DAGs or runs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from urllib.parse import quote, urlencode
+
+from brisa.control import dag_list, import_errors, search
+from brisa.control.dag_list import DagPage, DagQuery, DagRow
+from brisa.control.queries import Clock, DagSummary, Scope, no_dag, summarize
+from brisa.control.redaction import Redaction
+from brisa.store import Store
+from brisa.store.listing import Counts, RunBrief, RunFilter, TaskBrief
+
+WAITING = timedelta(minutes=10)  # a queued attempt older than this is "waiting" (Overview)
+DAY = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Activity:
+    """The Overview's counts, for the visible teams."""
+
+    counts: Counts
+    since: datetime  # failed runs are those ended after this
+    waiting_since: datetime  # waiting attempts were queued before this
+    last_parse: datetime | None  # the newest DAG parse the store records
+
+
+def dag_url(team: str, dag_id: str) -> str:
+    return f"/teams/{quote(team, safe='')}/dags/{quote(dag_id, safe='')}"
+
+
+def run_url(run: RunBrief) -> str:
+    return f"{dag_url(run.team, run.dag_id)}/runs/{quote(run.run_id, safe='')}"
+
+
+class Lists:
+    def __init__(self, store: Store, clock: Clock, shown: Redaction) -> None:
+        self._store = store
+        self._clock = clock
+        self._shown = shown
+
+    def _rows(self, scope: Scope, team: str | None, dag_id: str | None = None) -> list[DagRow]:
+        if team is not None and not scope.sees(team):
+            return []
+        found = [self._shown.dag(d) for d in self._store.list_dags(team, dag_id=dag_id)]
+        visible = [d for d in found if scope.sees(d.team)]
+        last = self._store.last_runs(scope.teams)
+        errors = {(e.team, e.repo, e.filename) for e in self._store.list_import_errors(team)}
+        return [
+            DagRow(s, last.get(_key(s)), [], _file_of(s) in errors)
+            for s in summarize(self._store, visible, self._clock())
+        ]
+
+    def _with_recent(self, rows: list[DagRow]) -> list[DagRow]:
+        recent = self._store.recent_runs([_key(r.summary) for r in rows], dag_list.RECENT)
+        return [replace(r, recent=list(reversed(recent.get(_key(r.summary), [])))) for r in rows]
+
+    def dags(self, scope: Scope, query: DagQuery) -> DagPage:
+        """One page of the DAG list, its tab counts and the cursor of the next page."""
+        rows = self._rows(scope, query.team, query.dag_id)
+        page = dag_list.select(rows, dag_list.check(query))
+        return replace(page, rows=self._with_recent(page.rows))
+
+    def dag_row(self, scope: Scope, team: str, dag_id: str) -> DagRow:
+        """One row of the DAG list (the row fragment); NotFound like the DAG page."""
+        scope.require(team, no_dag(team, dag_id))
+        self._store.get_dag(team, dag_id)  # NotFound in the store's words
+        return self._with_recent(self._rows(scope, team, dag_id))[0]
+
+    def tags(self, scope: Scope, prefix: str, *, team: str | None = None) -> list[str]:
+        """Tags of the visible DAGs that start with (then contain) `prefix`."""
+        dags = self._store.list_dags(team)
+        return dag_list.tag_choices([d.spec.tags for d in dags if scope.sees(d.team)], prefix)
+
+    def runs(self, scope: Scope, params: Mapping[str, str]) -> search.Found[RunBrief]:
+        limit = search.limit_of(params)
+        found = self._store.search_runs(search.run_filter(params, scope.teams), limit + 1)
+        return search.page_of(found, limit, search.run_cursor(found, limit))
+
+    def tasks(self, scope: Scope, params: Mapping[str, str]) -> search.Found[TaskBrief]:
+        limit = search.limit_of(params)
+        found = self._store.search_tasks(search.task_filter(params, scope.teams), limit + 1)
+        return search.page_of(found, limit, search.task_cursor(found, limit))
+
+    def import_errors(
+        self, scope: Scope, *, team: str = "", repo: str = "", q: str = ""
+    ) -> list[import_errors.ImportErrorView]:
+        if team and not scope.sees(team):
+            return []
+        found = [e for e in self._store.list_import_errors(team or None) if scope.sees(e.team)]
+        return import_errors.view(found, repo=repo, q=q)
+
+    def activity(self, scope: Scope) -> Activity:
+        now = self._clock()
+        counts = self._store.counts(scope.teams, now - DAY, now - WAITING)
+        parsed = [d.last_parsed_at for d in self._store.list_dags() if scope.sees(d.team)]
+        return Activity(counts, now - DAY, now - WAITING, max(parsed, default=None))
+
+    def jump(self, scope: Scope, q: str) -> str:
+        """Where the jump box goes for `q`: `team/dag`, a DAG id, a run id, else the DAG list
+        searched for `q`."""
+        text = q.strip()
+        if not text:
+            return "/dags"
+        if "/" in text:
+            team, dag_id = text.split("/", 1)
+            if scope.sees(team) and self._store.list_dags(team, dag_id=dag_id):
+                return dag_url(team, dag_id)
+        dags = [d for d in self._store.list_dags(dag_id=text) if scope.sees(d.team)]
+        if len(dags) == 1:
+            return dag_url(dags[0].team, dags[0].dag_id)
+        runs = self._store.search_runs(RunFilter(teams=scope.teams, run_id=text), 2)
+        if len(runs) == 1:
+            return run_url(runs[0])
+        if runs:
+            return "/runs?" + urlencode({"run": text})
+        return "/dags?" + urlencode({"q": text})
+
+
+def _key(summary: DagSummary) -> tuple[str, str]:
+    return (summary.record.team, summary.record.dag_id)
+
+
+def _file_of(summary: DagSummary) -> tuple[str, str, str]:
+    return (summary.record.team, summary.record.repo, summary.record.fileloc)
