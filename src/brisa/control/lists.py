@@ -14,7 +14,9 @@ from brisa.control.dag_list import DagPage, DagQuery, DagRow
 from brisa.control.queries import Clock, DagSummary, Scope, no_dag, summarize
 from brisa.control.redaction import Redaction
 from brisa.store import Store
-from brisa.store.listing import Counts, RunBrief, RunFilter, TaskBrief
+from brisa.store.listing import Counts, RunFilter
+from brisa.store.listing import RunBrief as RunBrief  # what the edges render
+from brisa.store.listing import TaskBrief as TaskBrief
 
 WAITING = timedelta(minutes=10)  # a queued attempt older than this is "waiting" (Overview)
 DAY = timedelta(hours=24)
@@ -25,7 +27,7 @@ class Activity:
     """The Overview's counts, for the visible teams."""
 
     counts: Counts
-    since: datetime  # failed runs are those ended after this
+    since: datetime  # failed runs are those of a logical date after this
     waiting_since: datetime  # waiting attempts were queued before this
     last_parse: datetime | None  # the newest DAG parse the store records
 
@@ -100,6 +102,17 @@ class Lists:
         counts = self._store.counts(scope.teams, now - DAY, now - WAITING)
         parsed = [d.last_parsed_at for d in self._store.list_dags() if scope.sees(d.team)]
         return Activity(counts, now - DAY, now - WAITING, max(parsed, default=None))
+
+    def repo_counts(self, scope: Scope) -> dict[str, tuple[int, int]]:
+        """Per repository: its active DAGs and its import errors (visible teams only)."""
+        counts: dict[str, list[int]] = {}
+        for dag in self._store.list_dags():
+            if scope.sees(dag.team):
+                counts.setdefault(dag.repo, [0, 0])[0] += 1
+        for error in self._store.list_import_errors():
+            if scope.sees(error.team):
+                counts.setdefault(error.repo, [0, 0])[1] += 1
+        return {name: (dags, errors) for name, (dags, errors) in counts.items()}
 
     def jump(self, scope: Scope, q: str) -> str:
         """Where the jump box goes for `q`: `team/dag`, a DAG id, a run id, else the DAG list

@@ -197,12 +197,12 @@ class ListingStore:
             return [_task_brief(row) for row in conn.execute(query)]
 
     def counts(self, teams: frozenset[str] | None, since: datetime, waiting: datetime) -> Counts:
-        """Failed runs that ended since `since`, running runs, queued task instances, and those
-        queued before `waiting` (one statement)."""
+        """Failed runs of logical date `since` or later, running runs, queued task instances,
+        and those queued before `waiting` (one statement)."""
         r, t = dag_runs.c, task_instances.c
         in_runs = _in_teams(r.team, teams)
         failed = sa.select(sa.func.count()).where(
-            in_runs, r.state == RunState.FAILED.value, r.end_date >= since
+            in_runs, r.state == RunState.FAILED.value, r.logical_date >= since
         )
         running = sa.select(sa.func.count()).where(in_runs, r.state == RunState.RUNNING.value)
         queued = (

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from brisa.control.dag_list import DagPage, DagRow
+from brisa.control.lists import RunBrief, TaskBrief
 from brisa.control.queries import DagSummary, RepoView, TaskDetail
 from brisa.core import timetable
 from brisa.core.records import (
@@ -16,7 +17,6 @@ from brisa.core.records import (
     TaskRecord,
 )
 from brisa.repos.git import redact
-from brisa.store.listing import RunBrief, TaskBrief
 
 
 def iso(value: datetime | None) -> str | None:

@@ -11,9 +11,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from brisa.control import dag_list, search
-from brisa.control.lists import dag_url, run_url
+from brisa.control.lists import RunBrief, dag_url, run_url
 from brisa.errors import InvalidInput
-from brisa.store.listing import RunBrief
 from brisa.web.ui import listview, timefmt
 from brisa.web.ui.access import UiCtx, UiScope
 from brisa.web.ui.live import dag_topic, run_topic
