@@ -38,6 +38,7 @@ def _helpers() -> dict[str, Any]:
         "run_topic": run_topic,
         "terminal": TERMINAL,
         "local_text": timefmt.local_text,
+        "iso": lambda value: value.isoformat().replace("+00:00", "Z"),
     }
 
 
