@@ -177,7 +177,7 @@ class Client:
             page = self.request("GET", "/dags", query=query)
             dags += page["dags"]
             if not page.get("next_cursor"):
-                return {**page, "dags": dags}
+                return {"dags": dags}  # every page: no cursor, no page counts
             query["after"] = page["next_cursor"]
 
     def resolve(self, name: str) -> tuple[str, str]:
