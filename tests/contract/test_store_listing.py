@@ -25,13 +25,17 @@ def test_last_and_recent_runs_of_many_dags(store: Store) -> None:
     _runs(store, "b", 2)
     publish(store, etl_spec("idle", fileloc="idle.py"))
     last = store.last_runs()
-    assert last[(TEAM, "a")].run_id == "r4" and last[(TEAM, "b")].run_id == "r1"
+    assert last[(TEAM, "a")] == ("queued", NOW + timedelta(hours=4))
+    assert last[(TEAM, "b")][1] == NOW + timedelta(hours=1)
     assert (TEAM, "idle") not in last
     assert store.last_runs(frozenset({"other"})) == {}
     recent = store.recent_runs([(TEAM, "a"), (TEAM, "idle")], 3)
     assert [r.run_id for r in recent[(TEAM, "a")]] == ["r4", "r3", "r2"]
     assert (TEAM, "idle") not in recent
     assert recent[(TEAM, "a")][-1].id == first[2]
+    assert store.newest_scheduled([(TEAM, "a")]) == {}  # manual runs only
+    new_run(store, "s1", dag_id="b", logical_date=NOW - timedelta(days=1), run_type="scheduled")
+    assert store.newest_scheduled([(TEAM, "b")]) == {(TEAM, "b"): NOW - timedelta(days=1)}
 
 
 def test_runs_are_filtered_and_paged_by_keyset(store: Store) -> None:

@@ -25,7 +25,10 @@ def run(dag_id: str, state: str, hours: int) -> RunBrief:
 def row(dag_id: str, state: str | None = None, *, tags: tuple[str, ...] = (), paused: bool = False,
         hours: int = 0) -> DagRow:  # fmt: skip
     record = dag_record(build_spec(dag_id, tags=list(tags)), is_paused=paused)
-    return DagRow(DagSummary(record, None), run(dag_id, state, hours) if state else None)
+    if state is None:
+        return DagRow(DagSummary(record, None))
+    last = run(dag_id, state, hours)
+    return DagRow(DagSummary(record, None), state, last.logical_date, [last])
 
 
 ROWS = [

@@ -58,13 +58,14 @@ class DagQuery:
 @dataclass(frozen=True)
 class DagRow:
     summary: DagSummary
-    last: RunBrief | None
-    recent: list[RunBrief] = field(default_factory=list)
+    last_state: str = "none"  # of the newest run by logical date; "none" before the first
+    last_date: datetime | None = None
+    recent: list[RunBrief] = field(default_factory=list)  # oldest first (the page's rows)
     import_error: bool = False
 
     @property
-    def last_state(self) -> str:
-        return self.last.state if self.last else "none"
+    def last(self) -> RunBrief | None:
+        return self.recent[-1] if self.recent else None
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ def sort_key(sort: str) -> Callable[[DagRow], SortKey]:
 
     def first(row: DagRow) -> Any:
         if sort == "-last_run":
-            return _stamp(row.last.logical_date if row.last else None, -1)
+            return _stamp(row.last_date, -1)
         if sort == "next_run":
             return _stamp(row.summary.next_run)
         if sort == "last_state":

@@ -46,37 +46,55 @@ class Lists:
         self._clock = clock
         self._shown = shown
 
-    def _rows(self, scope: Scope, team: str | None, dag_id: str | None = None) -> list[DagRow]:
+    def _rows(
+        self, scope: Scope, team: str | None, dag_id: str | None = None, *, next_runs: bool
+    ) -> list[DagRow]:
+        """Every visible DAG's row without its recent runs, and without its next run unless
+        `next_runs` (a cron computation per DAG: only the page needs it, unless sorting by
+        it). What is shown of a DAG is redacted on the page's rows (`_complete`)."""
         if team is not None and not scope.sees(team):
             return []
-        found = [self._shown.dag(d) for d in self._store.list_dags(team, dag_id=dag_id)]
-        visible = [d for d in found if scope.sees(d.team)]
+        visible = [d for d in self._store.active_dags(team, dag_id) if scope.sees(d.team)]
         last = self._store.last_runs(scope.teams)
         errors = {(e.team, e.repo, e.filename) for e in self._store.list_import_errors(team)}
-        return [
-            DagRow(s, last.get(_key(s)), [], _file_of(s) in errors)
-            for s in summarize(self._store, visible, self._clock())
-        ]
+        summaries = (
+            summarize(self._store, visible, self._clock())
+            if next_runs
+            else [DagSummary(d, None) for d in visible]
+        )
+        return [_row(s, last.get(_key(s)), _file_of(s) in errors) for s in summaries]
 
-    def _with_recent(self, rows: list[DagRow]) -> list[DagRow]:
+    def _complete(self, rows: list[DagRow], next_runs: bool) -> list[DagRow]:
+        """The page's rows, redacted, with their recent runs (one statement) and next runs."""
         recent = self._store.recent_runs([_key(r.summary) for r in rows], dag_list.RECENT)
-        return [replace(r, recent=list(reversed(recent.get(_key(r.summary), [])))) for r in rows]
+        records = [self._shown.dag(r.summary.record) for r in rows]
+        newest = self._store.newest_scheduled([_key(r.summary) for r in rows]) if next_runs else {}
+        summaries = (
+            summarize(self._store, records, self._clock(), newest)
+            if next_runs
+            else [DagSummary(d, r.summary.next_run) for d, r in zip(records, rows, strict=True)]
+        )
+        return [
+            replace(r, summary=s, recent=list(reversed(recent.get(_key(s), []))))
+            for r, s in zip(rows, summaries, strict=True)
+        ]
 
     def dags(self, scope: Scope, query: DagQuery) -> DagPage:
         """One page of the DAG list, its tab counts and the cursor of the next page."""
-        rows = self._rows(scope, query.team, query.dag_id)
-        page = dag_list.select(rows, dag_list.check(query))
-        return replace(page, rows=self._with_recent(page.rows))
+        by_next = dag_list.check(query).sort == "next_run"
+        rows = self._rows(scope, query.team, query.dag_id, next_runs=by_next)
+        page = dag_list.select(rows, query)
+        return replace(page, rows=self._complete(page.rows, not by_next))
 
     def dag_row(self, scope: Scope, team: str, dag_id: str) -> DagRow:
         """One row of the DAG list (the row fragment); NotFound like the DAG page."""
         scope.require(team, no_dag(team, dag_id))
         self._store.get_dag(team, dag_id)  # NotFound in the store's words
-        return self._with_recent(self._rows(scope, team, dag_id))[0]
+        return self._complete(self._rows(scope, team, dag_id, next_runs=False), True)[0]
 
     def tags(self, scope: Scope, prefix: str, *, team: str | None = None) -> list[str]:
         """Tags of the visible DAGs that start with (then contain) `prefix`."""
-        dags = self._store.list_dags(team)
+        dags = self._store.active_dags(team)
         return dag_list.tag_choices([d.spec.tags for d in dags if scope.sees(d.team)], prefix)
 
     def runs(self, scope: Scope, params: Mapping[str, str]) -> search.Found[RunBrief]:
@@ -137,6 +155,11 @@ class Lists:
 
 def _key(summary: DagSummary) -> tuple[str, str]:
     return (summary.record.team, summary.record.dag_id)
+
+
+def _row(summary: DagSummary, last: tuple[str, datetime] | None, failing: bool) -> DagRow:
+    state, date = last or ("none", None)
+    return DagRow(summary, state, date, import_error=failing)
 
 
 def _file_of(summary: DagSummary) -> tuple[str, str, str]:

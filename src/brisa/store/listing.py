@@ -12,8 +12,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from brisa.core.records import DagRecord
 from brisa.core.states import RunState, TaskState
-from brisa.store.tables import dag_runs, dags, task_instances
+from brisa.store.catalog import SpecCache
+from brisa.store.tables import dag_runs, dag_versions, dags, task_instances
 
 DagKey = tuple[str, str]
 
@@ -129,50 +131,87 @@ def _task_where(f: TaskFilter) -> list[Any]:
 
 class ListingStore:
     engine: sa.Engine
+    specs: SpecCache
 
-    def last_runs(self, teams: frozenset[str] | None = None) -> dict[DagKey, RunBrief]:
-        """The newest run (by logical date) of every active DAG that has one: one statement,
-        one index probe per DAG."""
+    def active_dags(self, team: str | None = None, dag_id: str | None = None) -> list[DagRecord]:
+        """Active DAGs, by team and id, reading a spec's JSON only when the cache lacks it
+        (a list of 1,000 DAGs then decodes no JSON at all)."""
+        query = (
+            sa.select(dags, dag_versions.c.structure_hash)
+            .join(dag_versions, dag_versions.c.id == dags.c.version_id)
+            .where(dags.c.is_active.is_(True))
+            .order_by(dags.c.team, dags.c.dag_id)
+        )
+        if team is not None:
+            query = query.where(dags.c.team == team)
+        if dag_id is not None:
+            query = query.where(dags.c.dag_id == dag_id)
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(query))
+            missing = {r.version_id for r in rows if self.specs.known(r.version_id) is None}
+            if missing:
+                specs = sa.select(dag_versions.c.id, dag_versions.c.spec)
+                for found in conn.execute(specs.where(dag_versions.c.id.in_(sorted(missing)))):
+                    self.specs.get(found.id, found.spec)
+        return [_dag_record(row, self.specs) for row in rows]  # every spec is cached now
+
+    def last_runs(self, teams: frozenset[str] | None = None) -> dict[DagKey, tuple[str, datetime]]:
+        """The state and logical date of the newest run of every active DAG that has one: one
+        statement, one index probe per DAG, two values a DAG (what filters and sorts need)."""
         newest = (
             sa.select(dag_runs.c.id)
             .where(dag_runs.c.team == dags.c.team, dag_runs.c.dag_id == dags.c.dag_id)
-            .order_by(dag_runs.c.logical_date.desc(), dag_runs.c.id.desc())
+            .order_by(dag_runs.c.logical_date.desc())  # in index order: one probe, no sort
             .limit(1)
             .correlate(dags)
             .scalar_subquery()
         )
         ids = sa.select(newest).where(dags.c.is_active.is_(True), _in_teams(dags.c.team, teams))
-        query = sa.select(*_BRIEF).where(dag_runs.c.id.in_(ids))
+        c = dag_runs.c
+        query = sa.select(c.team, c.dag_id, c.state, c.logical_date).where(c.id.in_(ids))
         with self.engine.connect() as conn:
-            return {(r.team, r.dag_id): _brief(r) for r in conn.execute(query)}
+            return {(r.team, r.dag_id): (r.state, r.logical_date) for r in conn.execute(query)}
 
     def recent_runs(self, keys: Collection[DagKey], per_dag: int) -> dict[DagKey, list[RunBrief]]:
-        """The newest `per_dag` runs of each DAG in `keys`, newest first, in one statement."""
+        """The newest `per_dag` runs of each DAG in `keys`, newest first, in one statement: a
+        UNION ALL of one index range scan per DAG (no scan of other DAGs' runs)."""
         if not keys:
             return {}
-        rank = (
-            sa.func.row_number()
-            .over(
-                partition_by=(dag_runs.c.team, dag_runs.c.dag_id),
-                order_by=(dag_runs.c.logical_date.desc(), dag_runs.c.id.desc()),
-            )
-            .label("rank")
-        )
-        ranked = (
-            sa.select(*_BRIEF, rank)
-            .where(sa.tuple_(dag_runs.c.team, dag_runs.c.dag_id).in_(sorted(keys)))
+        newest = (dag_runs.c.logical_date.desc(),)  # index order (ix_dag_runs_dag): no sort
+        parts = [
+            sa.select(*_BRIEF)
+            .where(dag_runs.c.team == team, dag_runs.c.dag_id == dag_id)
+            .order_by(*newest)
+            .limit(per_dag)
             .subquery()
-        )
-        query = (
-            sa.select(*[ranked.c[name] for name in RunBrief.__dataclass_fields__])
-            .where(ranked.c.rank <= per_dag)
-            .order_by(ranked.c.team, ranked.c.dag_id, ranked.c.rank)
-        )
+            for team, dag_id in sorted(keys)
+        ]
+        query = sa.union_all(*[sa.select(part) for part in parts])
         found: dict[DagKey, list[RunBrief]] = defaultdict(list)
         with self.engine.connect() as conn:
             for row in conn.execute(query):
                 found[(row.team, row.dag_id)].append(_brief(row))
+        for runs in found.values():  # a union keeps no order
+            runs.sort(key=lambda r: (r.logical_date, r.id), reverse=True)
         return dict(found)
+
+    def newest_scheduled(self, keys: Collection[DagKey]) -> dict[DagKey, datetime]:
+        """The newest scheduled logical date of each DAG in `keys` that has one (what its next
+        run follows), one index range per DAG."""
+        if not keys:
+            return {}
+        c = dag_runs.c
+        parts = [
+            sa.select(c.team, c.dag_id, c.logical_date)
+            .where(c.team == team, c.dag_id == dag_id, c.run_type == "scheduled")
+            .order_by(c.logical_date.desc())
+            .limit(1)
+            .subquery()
+            for team, dag_id in sorted(keys)
+        ]
+        query = sa.union_all(*[sa.select(part) for part in parts])
+        with self.engine.connect() as conn:
+            return {(r.team, r.dag_id): r.logical_date for r in conn.execute(query)}
 
     def search_runs(self, f: RunFilter, limit: int) -> list[RunBrief]:
         """Runs of every DAG matching `f`, newest first (by id), at most `limit`."""
@@ -220,6 +259,24 @@ class ListingStore:
         with self.engine.connect() as conn:
             row = conn.execute(query).one()
         return Counts(*(int(value or 0) for value in row))
+
+
+def _dag_record(row: Any, specs: SpecCache) -> DagRecord:
+    spec = specs.known(row.version_id)
+    assert spec is not None  # read into the cache just before
+    return DagRecord(
+        team=row.team,
+        dag_id=row.dag_id,
+        fileloc=row.fileloc,
+        version_id=row.version_id,
+        is_active=row.is_active,
+        is_paused=row.is_paused,
+        last_parsed_at=row.last_parsed_at,
+        spec=spec,
+        code_version=row.code_version,
+        structure_hash=row.structure_hash,
+        repo=row.repo,
+    )
 
 
 def _task_brief(row: Any) -> TaskBrief:
