@@ -162,7 +162,8 @@ def test_row_fragment_keeps_the_version_contract(lists_server: Standalone) -> No
 def test_dag_list_failed_tab_tag_filter_and_recent_runs(
     lists_server: Standalone, page: Any
 ) -> None:
-    """B.2 stories 6, 7 and 75: tag typeahead and filter, the Failed tab, a DAG without runs."""
+    """B.2 stories 6, 7 and 75: tag typeahead and filter, the Failed tab, a DAG without runs;
+    the search filters while typing and keeps the URL in step (A.1-2)."""
     page.goto(lists_server.url + "/dags")
     rows = page.locator("tr.dag-row")
     assert rows.count() == 4
@@ -179,6 +180,10 @@ def test_dag_list_failed_tab_tag_filter_and_recent_runs(
     page.wait_for_url(re.compile(r"state=failed"))
     assert rows.count() == count == 1
     assert "failed" in rows.first.locator(".last").inner_text()
+    page.goto(lists_server.url + "/dags")
+    page.get_by_label("Search").press_sequentially("boo")  # filters as one types
+    page.wait_for_url(re.compile(r"/dags\?q=boo$"))
+    page.wait_for_function("() => document.querySelectorAll('tr.dag-row').length === 1")
     page.goto(lists_server.url + "/dags")
     tag = page.get_by_label("Tag")
     tag.press_sequentially("tag-")

@@ -68,7 +68,7 @@ def _dag_list(request: Request, ctx: UiCtx, scope: UiScope, team: str | None) ->
     page = ctx.queries.lists.dags(scope, query)
     repos = [v for v in ctx.queries.repos(scope) if team in (None, v.source.owner)]
     topics = [dag_topic(r.summary.record.team, r.summary.record.dag_id) for r in page.rows]
-    return render(
+    response = render(
         request,
         "lists/dags.html",
         topics=topics,
@@ -81,6 +81,10 @@ def _dag_list(request: Request, ctx: UiCtx, scope: UiScope, team: str | None) ->
         repos=repos,
         **_helpers(),
     )
+    if request.headers.get("hx-request"):  # filtering while typing: a clean address
+        shown = {k: v for k, v in params.items() if (k, v) != ("sort", "name")}
+        response.headers["HX-Replace-Url"] = listview.with_params(path, shown)
+    return response
 
 
 def _bad_filter(request: Request, path: str, message: str) -> HTMLResponse:
