@@ -13,13 +13,14 @@ import sqlalchemy as sa
 from brisa.store.attempts import AttemptStore
 from brisa.store.catalog import CatalogStore, SpecCache
 from brisa.store.engine import create_engine
+from brisa.store.listing import ListingStore
 from brisa.store.migrate import upgrade
 from brisa.store.operations import OperationsStore
 from brisa.store.repos import RepoStore
 from brisa.store.runs import RunStore
 
 
-class Store(CatalogStore, RunStore, OperationsStore, AttemptStore, RepoStore):
+class Store(CatalogStore, RunStore, OperationsStore, AttemptStore, RepoStore, ListingStore):
     """All the store's verbs over one engine."""
 
     def __init__(self, engine: sa.Engine) -> None:

@@ -67,7 +67,7 @@ def bounded(detail: str) -> str:
 
 
 def create_app(ctx: ApiContext) -> FastAPI:
-    from brisa.web.api import config, dags, execution, openapi, repos, runs
+    from brisa.web.api import config, dags, execution, lists, openapi, repos, runs
 
     app = FastAPI(
         title="Brisa",
@@ -92,6 +92,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
 
     app.include_router(dags.router)
     app.include_router(runs.router)
+    app.include_router(lists.router)
     app.include_router(repos.router)
     app.include_router(config.router)
     app.include_router(execution.router)

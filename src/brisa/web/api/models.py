@@ -62,8 +62,42 @@ class DagDetail(Dag):
     tasks: list[DagTask]
 
 
+class RunBrief(Model):
+    """A run as lists show it (no conf, no tasks)."""
+
+    team: str
+    dag_id: str
+    run_id: str
+    run_type: Literal["scheduled", "manual"]
+    state: RunState
+    logical_date: datetime | None
+    start_date: datetime | None
+    end_date: datetime | None
+    code_version: str | None
+
+
+class DagListEntry(Dag):
+    last_run: RunBrief | None
+    recent_runs: list[RunBrief] = Field(description="the last 14 runs, oldest first")
+    import_error: bool = Field(description="whether the DAG's file currently fails to import")
+
+
+class DagTabs(Model):
+    all: int
+    running: int
+    failed: int
+    paused: int
+
+
 class DagList(Model):
-    dags: list[Dag]
+    dags: list[DagListEntry]
+    total: int = Field(description="DAGs matching every filter, over all pages")
+    tabs: DagTabs = Field(description="DAGs per quick tab, matching the text and tag filters")
+    next_cursor: str | None = Field(description="`after` for the next page; null on the last")
+
+
+class TagList(Model):
+    tags: list[str]
 
 
 class ImportErrorEntry(Model):
@@ -136,6 +170,27 @@ class RunDetail(Run):
 
 class RunList(Model):
     runs: list[Run]
+
+
+class RunSearch(Model):
+    runs: list[RunBrief]
+    next_cursor: str | None
+
+
+class TaskInstanceEntry(Model):
+    task_id: str
+    state: TaskState
+    try_number: int
+    queued_at: datetime | None
+    start_date: datetime | None
+    end_date: datetime | None
+    hostname: str | None
+    run: RunBrief
+
+
+class TaskInstanceSearch(Model):
+    task_instances: list[TaskInstanceEntry]
+    next_cursor: str | None
 
 
 class Cleared(Model):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from brisa.web.ui import config, errors, pages, trigger
+from brisa.web.ui import config, errors, lists, overview, pages, sources, trigger
 from brisa.web.ui.assets import Assets
 from brisa.web.ui.security import SecurityHeaders
 from brisa.web.ui.templating import environment
@@ -18,5 +18,8 @@ def install(app: FastAPI) -> None:
     app.include_router(pages.router)
     app.include_router(trigger.router)
     app.include_router(config.router)
+    app.include_router(overview.router)
+    app.include_router(lists.router)
+    app.include_router(sources.router)
     errors.install(app)
     app.add_middleware(SecurityHeaders)

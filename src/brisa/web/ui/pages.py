@@ -1,5 +1,5 @@
-"""The frame's own pages: Overview (`/`) and Settings (`/settings`). The other pages live in
-one module per area, each a router included by `web.ui.app`."""
+"""The frame's own page: Settings (`/settings`). The other pages, the Overview (`web.ui.overview`)
+included, live in one module per area, each a router included by `web.ui.app`."""
 
 from __future__ import annotations
 
@@ -8,25 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from brisa.web.ui.access import UiCtx, UiScope
 from brisa.web.ui.prefs import THEME_COOKIE, THEMES, TZ_COOKIE, YEAR, zone_or_none
 from brisa.web.ui.templating import prefs_of, render
 
 router = APIRouter(include_in_schema=False)
-
-
-@router.get("/", response_class=HTMLResponse)
-def overview(request: Request, ctx: UiCtx, scope: UiScope) -> HTMLResponse:
-    dags = ctx.queries.dags(scope)
-    return render(
-        request,
-        "overview.html",
-        database=ctx.queries.database(),
-        dags=dags,
-        paused=sum(1 for d in dags if d.record.is_paused),
-        import_errors=ctx.queries.import_errors(scope),
-        repos=ctx.queries.repos(scope),
-    )
 
 
 @router.get("/settings", response_class=HTMLResponse)
