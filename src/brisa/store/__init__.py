@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from brisa.store.attempts import AttemptStore
 from brisa.store.catalog import CatalogStore, SpecCache
+from brisa.store.changes import ChangeLog
 from brisa.store.engine import create_engine
 from brisa.store.migrate import upgrade
 from brisa.store.operations import OperationsStore
@@ -19,7 +20,7 @@ from brisa.store.repos import RepoStore
 from brisa.store.runs import RunStore
 
 
-class Store(CatalogStore, RunStore, OperationsStore, AttemptStore, RepoStore):
+class Store(CatalogStore, RunStore, OperationsStore, AttemptStore, RepoStore, ChangeLog):
     """All the store's verbs over one engine."""
 
     def __init__(self, engine: sa.Engine) -> None:

@@ -3,14 +3,17 @@ one module per area, each a router included by `web.ui.app`."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from brisa.control.queries import Scope
+from brisa.web.api.app import ApiContext
 from brisa.web.ui.access import UiCtx, UiScope
 from brisa.web.ui.prefs import THEME_COOKIE, THEMES, TZ_COOKIE, YEAR, zone_or_none
-from brisa.web.ui.templating import prefs_of, render
+from brisa.web.ui.templating import fragment, prefs_of, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -26,7 +29,19 @@ def overview(request: Request, ctx: UiCtx, scope: UiScope) -> HTMLResponse:
         paused=sum(1 for d in dags if d.record.is_paused),
         import_errors=ctx.queries.import_errors(scope),
         repos=ctx.queries.repos(scope),
+        run_counts=_run_counts(ctx, scope),
+        topics=["health"],
     )
+
+
+def _run_counts(ctx: ApiContext, scope: Scope) -> Counter[str]:
+    return ctx.summary.run_counts(scope) if ctx.summary else Counter()
+
+
+@router.get("/_/overview/runs", response_class=HTMLResponse)
+def overview_runs(request: Request, ctx: UiCtx, scope: UiScope) -> Response:
+    """The Overview's run counts, refreshed live (topic `health`)."""
+    return fragment(request, "overview/runs.html", run_counts=_run_counts(ctx, scope))
 
 
 @router.get("/settings", response_class=HTMLResponse)
