@@ -179,9 +179,10 @@ class ChangeFeed:
         found = [Change(i, t) for i, t in rows]
         with self._lock:
             self._cursor.advance([c.id for c in found], self._monotonic())
-            dropped = len(self._recent) + len(found) - (self._recent.maxlen or 0)
-            if dropped > 0:
-                self._floor = max(self._floor, *(c.id for c in list(self._recent)[:dropped]))
+            overflow = len(self._recent) + len(found) - (self._recent.maxlen or 0)
+            if overflow > 0:  # the oldest changes leave memory: a gap before them is too old
+                dropped = [*self._recent, *found][:overflow]
+                self._floor = max(self._floor, *(c.id for c in dropped), 0)
             self._recent.extend(found)
         self._fan_out(found)
         return found
