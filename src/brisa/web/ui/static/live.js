@@ -29,6 +29,7 @@ let polling = false;
 let ticks = [];
 let generation = 0;
 let current = null;
+let missed = false; // a refresh was held back while the page was hidden
 
 function show(state) {
   if (!indicator) return;
@@ -121,6 +122,10 @@ function onVisibility() {
     return;
   }
   clearTimeout(hiddenTimer);
+  if (missed) {
+    missed = false;
+    htmx.trigger(body, "brisa:resync");
+  }
   if (polling) {
     tick("brisa:tick");
     tick("brisa:tick-slow");
@@ -128,12 +133,22 @@ function onVisibility() {
   if (!current && !polling && baseUrl) connect();
 }
 
+function isLive(element) {
+  return (element.getAttribute("hx-trigger") || "").includes("brisa:tick");
+}
+
+// A hidden page makes no requests: a live refresh waits until the page is shown again.
+function onBeforeRequest(event) {
+  if (document.visibilityState !== "hidden" || !isLive(event.detail.elt)) return;
+  event.preventDefault();
+  missed = true;
+}
+
 // A live fragment answered 403 or 404: it stops refreshing and says why (UI.md A.1-4).
 function onBeforeSwap(event) {
   const status = event.detail.xhr.status;
   const element = event.detail.elt;
-  const trigger = element.getAttribute("hx-trigger") || "";
-  if ((status !== 403 && status !== 404) || !trigger.includes("brisa:tick")) return;
+  if ((status !== 403 && status !== 404) || !isLive(element)) return;
   event.detail.shouldSwap = false;
   const notice = document.createElement("p");
   notice.className = "inline-error live-stopped";
@@ -149,6 +164,7 @@ if (window.htmx) {
   body.addEventListener("htmx:sseOpen", onOpen);
   body.addEventListener("htmx:sseError", onError);
   body.addEventListener("htmx:beforeSwap", onBeforeSwap);
+  body.addEventListener("htmx:beforeRequest", onBeforeRequest);
   document.addEventListener("visibilitychange", onVisibility);
   if (body.dataset.liveMode === "poll") startPolling();
   else if (baseUrl && document.visibilityState === "hidden") show("paused");
