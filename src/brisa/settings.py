@@ -157,6 +157,8 @@ class UiSettings:
     max_streams_per_user: int = 8
     # UI and REST requests served at once; the execution API keeps its own capacity.
     request_slots: int = 16
+    # A database statement of a UI or REST read running longer than this fails.
+    statement_timeout: float = duration(10.0)
 
 
 SECTIONS: dict[str, type] = {

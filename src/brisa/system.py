@@ -57,6 +57,7 @@ class System:
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
     _store: Store | None = None
+    _reads: Store | None = None
     _scheduler: Scheduler | None = None
     _objects: ObjectStore | None = None
     _housekeeping: Housekeeping | None = None
@@ -79,6 +80,22 @@ class System:
                 self.settings.database_url, migrate=True, pool_size=self.settings.database.pool_size
             )
         return self._store
+
+    @property
+    def reads(self) -> Store:
+        """The store the API's reads for people (UI and REST) go through: its own connection
+        pool, and statements cut at `[ui] statement_timeout`, so a heavy page can neither take
+        the connections nor the time the scheduler and the workers' calls need."""
+        if self._reads is None:
+            from brisa.store import open_store
+
+            self.store  # noqa: B018 - migrated first
+            self._reads = open_store(
+                self.settings.database_url,
+                pool_size=self.settings.database.pool_size,
+                statement_timeout=self.settings.ui.statement_timeout or None,
+            )
+        return self._reads
 
     @property
     def dags_folder(self) -> Path | None:
@@ -340,11 +357,11 @@ class System:
             on_change=self.wake_scheduler,
             sources={source.name: source for source in sources},
         )
-        feed = ChangeFeed(self.store)
+        feed = ChangeFeed(self.reads)
         ctx = ApiContext(
             settings=self.settings,
             queries=Queries(
-                self.store, self.objects, self.clock, sources=sources, mask_env_pattern=pattern
+                self.reads, self.objects, self.clock, sources=sources, mask_env_pattern=pattern
             ),
             commands=Commands(
                 self.store,
@@ -356,8 +373,8 @@ class System:
             ),
             execution=execution,
             feed=feed,
-            topics=LiveTopics(self.store, self.objects, self.clock, sources=sources),
-            summary=Summary(self.store, self.clock),
+            topics=LiveTopics(self.reads, self.objects, self.clock, sources=sources),
+            summary=Summary(self.reads, self.clock),
         )
         if self._feed is not None:
             self._feed.close()
@@ -452,3 +469,5 @@ class System:
             self._scheduler.executor.close()  # running workers are left to finish
         if self._store is not None:
             self._store.close()
+        if self._reads is not None:
+            self._reads.close()

@@ -40,9 +40,12 @@ class Store(CatalogStore, RunStore, OperationsStore, AttemptStore, RepoStore, Ch
         self.engine.dispose()
 
 
-def open_store(url: str, *, migrate: bool = False, pool_size: int = 5) -> Store:
-    """Connect to the database at `url`; with migrate=True bring its schema up to date first."""
-    engine = create_engine(url, pool_size=pool_size)
+def open_store(
+    url: str, *, migrate: bool = False, pool_size: int = 5, statement_timeout: float | None = None
+) -> Store:
+    """Connect to the database at `url`; with migrate=True bring its schema up to date first.
+    `statement_timeout`: seconds after which a statement fails (the UI's reads)."""
+    engine = create_engine(url, pool_size=pool_size, statement_timeout=statement_timeout)
     if migrate:
         upgrade(engine)
     return Store(engine)
