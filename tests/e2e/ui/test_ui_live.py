@@ -109,12 +109,13 @@ def indicator(page: Any) -> str:
     return str(page.locator("#live-indicator").get_attribute("data-state"))
 
 
-def open_stream(server: Standalone) -> http.client.HTTPConnection:
+def open_stream(server: Standalone) -> http.client.HTTPResponse:
     """An event stream held open, as another tab of the same user would."""
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     conn.request("GET", "/_/events?topics=health")
-    assert conn.getresponse().status == 200
-    return conn
+    response = conn.getresponse()
+    assert response.status == 200
+    return response
 
 
 def trigger(server: Standalone) -> None:
@@ -237,3 +238,15 @@ def test_a_fragment_refused_access_stops_refreshing(live_server: Standalone, pag
     page.evaluate("() => htmx.trigger(document.body, 'brisa:tick-slow')")
     assert page.locator("#runs-card").count() == 0
     assert len(asked) == 1
+
+
+def test_ctrl_c_ends_open_streams_and_the_server_stops(live_server: Standalone) -> None:
+    """A standalone stopped with open tabs (SIGINT) ends their streams cleanly and exits by
+    itself, without being killed. Runs last: it stops this module's server."""
+    streams = [open_stream(live_server) for _ in range(3)]
+    live_server.stop()
+    # Exited by itself (click reports the interrupt as status 1), not killed by SIGKILL.
+    assert live_server.proc is not None and live_server.proc.returncode in (0, 1)
+    for stream in streams:
+        # The stream's last chunk came: reading to its end raises no IncompleteRead.
+        assert stream.read().startswith(b"retry: ")

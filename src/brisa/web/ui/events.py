@@ -7,12 +7,14 @@ answers 429 with `Retry-After`, and the page polls instead.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
 from urllib.parse import urlencode
 
 import anyio.to_thread
 from anyio import CapacityLimiter
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from brisa.web.api.app import context
 from brisa.web.ui import resume
@@ -84,16 +86,25 @@ async def events(request: Request, topics: str = "", last_id: str | None = None)
             limiter=limiter,
         )
     stream = EventStream(
-        ctx.feed,
-        visible,
-        position,
-        log=log,
-        follower=follower,
-        limiter=limiter,
+        ctx.feed, visible, position, log=log, follower=follower, limiter=limiter,
         receive=request.receive,
-        on_close=lambda: slots.give_back(key),
-    )
-    return StreamingResponse(stream.run(), media_type="text/event-stream", headers=HEADERS)
+    )  # fmt: skip
+    return EventResponse(stream.run(), lambda: slots.give_back(key))
+
+
+class EventResponse(StreamingResponse):
+    """The stream's response; `release` runs once it is over, however it ended (even when
+    the client left before the first byte)."""
+
+    def __init__(self, body: AsyncIterator[str], release: Callable[[], None]) -> None:
+        super().__init__(body, media_type="text/event-stream", headers=HEADERS)
+        self._release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
 
 
 def live_mode(request: Request) -> str:

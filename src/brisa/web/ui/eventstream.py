@@ -55,7 +55,6 @@ class EventStream:
     follower: tail.Follower | None = None
     limiter: CapacityLimiter | None = None
     receive: Callable[[], Any] | None = None  # the request's ASGI receive (disconnects)
-    on_close: Callable[[], None] = lambda: None
     heartbeat: float = HEARTBEAT
     _out: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
     _changes: asyncio.Queue[list[Change] | None] = field(default_factory=asyncio.Queue)
@@ -92,7 +91,6 @@ class EventStream:
             self.feed.unsubscribe(sub)
             for task in tasks:
                 task.cancel()
-            self.on_close()
 
     def _start(self) -> None:
         """What the browser missed since its last event: replayed, or a resync."""
