@@ -40,7 +40,7 @@ def test_event_ids_round_trip() -> None:
 
 
 def test_an_attempt_topic_names_where_its_log_starts() -> None:
-    start = resume.log_start("attempt:5/2@1200,31")
+    start = resume.log_start("attempt:5/2@1200:31")
     assert start == resume.LogStart("attempt:5/2", 5, 2, 1200, 31)
     assert resume.log_start("attempt:5/2") == resume.LogStart("attempt:5/2", 5, 2, 0, 1)
     assert resume.log_start("run:5") is None

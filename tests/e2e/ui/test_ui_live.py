@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import re
 import socket
+import sqlite3
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -25,6 +27,9 @@ from brisa import DAG, shell
 
 with DAG("live_demo", schedule=None):
     shell("step", "true")
+
+with DAG("live_logs", schedule=None):
+    shell("talk", "for i in 1 2 3 4 5; do echo line $i '<b>'; done; echo ERROR at the end")
 """
 RUN_PATH = "/api/v1/teams/default/dags/live_demo/runs"
 TOTAL = "() => Number(document.getElementById('runs-card')?.dataset.total)"
@@ -238,6 +243,55 @@ def test_a_fragment_refused_access_stops_refreshing(live_server: Standalone, pag
     page.evaluate("() => htmx.trigger(document.body, 'brisa:tick-slow')")
     assert page.locator("#runs-card").count() == 0
     assert len(asked) == 1
+
+
+def read_events(response: http.client.HTTPResponse, until: str) -> list[dict[str, str]]:
+    """The events of a stream up to and including the first `until` event."""
+    events: list[dict[str, str]] = []
+    current: dict[str, str] = {}
+    while line := response.readline().decode():
+        if line == "\n":
+            if current:
+                events.append(current)
+                if current.get("event") == until:
+                    return events
+            current = {}
+            continue
+        field, _, value = line.rstrip("\n").partition(": ")
+        current[field] = current[field] + "\n" + value if field in current else value
+    return events
+
+
+def stream(server: Standalone, topics: str, last_id: str = "") -> http.client.HTTPResponse:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=20)
+    conn.request("GET", f"/_/events?topics={topics}", headers={"Last-Event-ID": last_id})
+    return conn.getresponse()
+
+
+def test_log_lines_travel_on_the_stream_and_resume_exactly(live_server: Standalone) -> None:
+    """A.3-3 (the base of story 39 for logs): an attempt's lines come as escaped HTML `log`
+    events, numbered, then `end`; a stream resumed from the last event id sends no line twice."""
+    run_id = live_server.trigger("live_logs")["run_id"]
+    run = live_server.wait_for_run("live_logs", run_id, timeout=60)
+    assert run["state"] == "success"
+    with sqlite3.connect(live_server.home / "brisa.db") as db:
+        (ti_id,) = db.execute(
+            "SELECT t.id FROM task_instances t JOIN dag_runs r ON r.id = t.run_pk"
+            " WHERE r.run_id = ? AND t.task_id = 'talk'",
+            (run_id,),
+        ).fetchone()
+    events = read_events(stream(live_server, f"attempt:{ti_id}/1@0:1"), until="end")
+    logs = [e for e in events if e.get("event") == "log"]
+    html = "\n".join(e["data"] for e in logs)
+    assert "line 3 &lt;b&gt;" in html and "<b>" not in html
+    numbers = [int(n) for n in re.findall(r'id="L(\d+)"', html)]
+    assert numbers == list(range(1, len(numbers) + 1))  # every line once, in order
+    assert re.search(r'class="ll ll-error"[^>]*><span class="lts">[^<]*</span> '
+                     r'<span class="ltx">ERROR at the end<', html)  # fmt: skip
+    assert events[-1] == {"id": events[-1]["id"], "event": "end", "data": f"attempt:{ti_id}/1"}
+    resumed = read_events(stream(live_server, f"attempt:{ti_id}/1", events[-1]["id"]), "end")
+    shown = [e["event"] for e in resumed if e.get("event") in ("log", "end")]
+    assert shown == ["end"]  # no line twice
 
 
 def test_ctrl_c_ends_open_streams_and_the_server_stops(live_server: Standalone) -> None:

@@ -10,6 +10,7 @@ Events:
 - `resync` — the gap since the browser's last event is too old to replay: re-fetch everything;
 - `log` — data: HTML lines (`logtext.render_lines`), the id holds the byte offset after them;
 - `end` — data: the attempt topic whose log is over;
+- `log-interrupted` — data: the attempt topic whose log could not be read (lines shown stay);
 - `: keep-alive` comments every `HEARTBEAT` seconds.
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -33,6 +35,7 @@ from brisa.web.ui.live import live_event
 from brisa.web.ui.logbatch import FLUSH_EVERY, MAX_LINES, LogBatcher
 from brisa.web.ui.resume import LogStart, Position
 
+log = logging.getLogger(__name__)
 HEARTBEAT = 15.0
 RETRY_MS = 2000  # the browser's own reconnect delay after a cut stream
 _DONE = object()
@@ -132,6 +135,13 @@ class EventStream:
             self._out.put_nowait(sse(live_event(topic), data, self._event_id()))
 
     async def _pump_log(self, follower: tail.Follower, start: LogStart) -> None:
+        try:
+            await self._follow_log(follower, start)
+        except Exception:  # the log store failed: the lines shown stay, the page is told
+            log.warning("following the log of %s failed", start.topic, exc_info=True)
+            self._out.put_nowait(sse("log-interrupted", start.topic, self._event_id()))
+
+    async def _follow_log(self, follower: tail.Follower, start: LogStart) -> None:
         steps = iter(follower)
         batcher = LogBatcher(start.offset, start.line)
         flushed = time.monotonic()

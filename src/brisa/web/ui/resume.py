@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 _ID = re.compile(r"(\d{1,18})(?:_(\d{1,18})_(\d{1,12}))?")
-_LOG = re.compile(r"attempt:(\d{1,18})/(\d{1,9})(?:@(\d{1,18}),(\d{1,12}))?")
+_LOG = re.compile(r"attempt:(\d{1,18})/(\d{1,9})(?:@(\d{1,18}):(\d{1,12}))?")
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,10 @@ class LogStart:
 
 
 def log_start(topic: str) -> LogStart | None:
-    """`attempt:<ti>/<try>[@<offset>,<line>]` → the log to follow (None for other topics).
+    """`attempt:<ti>/<try>[@<offset>:<line>]` → the log to follow (None for other topics).
     The page that rendered a log up to byte `offset` (line `line - 1`) names it with the
-    suffix (`live.attempt_log_topic`), so the stream goes on exactly where the page ends."""
+    suffix (`live.attempt_log_topic`), so the stream goes on exactly where the page ends.
+    (A colon, not a comma: the topics of a stream are comma-separated.)"""
     found = _LOG.fullmatch(topic)
     if not found:
         return None
