@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from brisa import DAG, shell
 from brisa.authoring.serialize import serialize
 from brisa.control.changefeed import Change, ChangeFeed
+from brisa.control.livetopics import LiveTopics
+from brisa.control.queries import Scope
 from brisa.core.records import RunRecord
 from brisa.core.spec import DagSpec
 from brisa.core.states import RunState, TaskState
+from brisa.objectstore import open_object_store
 from brisa.store import Store
 
 TEAM = "data"
@@ -142,3 +146,27 @@ def test_a_waiter_wakes_when_another_writer_commits(store: Store) -> None:
         writer.join()
     finally:
         waiter.close()
+
+
+def test_topics_of_teams_a_caller_cannot_see_are_dropped_like_missing_ones(
+    store: Store, tmp_path: Path
+) -> None:
+    run = new_run(store)
+    ti = run.tasks["a"]
+    topics = LiveTopics(store, open_object_store(f"file://{tmp_path}"), lambda: NOW)
+    asked = [
+        f"run:{run.id}",
+        f"attempt:{ti.id}/1",
+        f"dag:{TEAM}/etl",
+        "run:999999",  # no such run
+        "dag:other/etl",
+        "health",
+        "import-errors",
+        "bogus",
+    ]
+    mine = Scope(frozenset({TEAM}))
+    assert topics.visible(mine, asked) == [*asked[:3], "health", "import-errors"]
+    theirs = Scope(frozenset({"other"}))
+    # Another team's run reads exactly like a run that does not exist.
+    assert topics.visible(theirs, asked) == ["dag:other/etl", "health", "import-errors"]
+    assert topics.follower(theirs, ti.id, 1, 0) is None
