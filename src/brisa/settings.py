@@ -151,6 +151,18 @@ class LogsSettings:
     s3_allow_http: bool = False
 
 
+@dataclass(frozen=True)
+class UiSettings:
+    # How pages refresh: "sse" (one event stream per tab) or "poll" (fragments poll).
+    live: str = "sse"
+    # Event streams one user may hold open at once; more tabs poll instead.
+    max_streams_per_user: int = 8
+    # UI and REST requests served at once; the execution API keeps its own capacity.
+    request_slots: int = 16
+    # A database statement of a UI or REST read running longer than this fails.
+    statement_timeout: float = duration(10.0)
+
+
 SECTIONS: dict[str, type] = {
     "core": CoreSettings,
     "database": DatabaseSettings,
@@ -161,6 +173,7 @@ SECTIONS: dict[str, type] = {
     "api": ApiSettings,
     "logs": LogsSettings,
     "kubernetes": KubernetesSettings,
+    "ui": UiSettings,
 }
 
 
@@ -176,6 +189,7 @@ class Settings:
     api: ApiSettings = field(default_factory=ApiSettings)
     logs: LogsSettings = field(default_factory=LogsSettings)
     kubernetes: KubernetesSettings = field(default_factory=KubernetesSettings)
+    ui: UiSettings = field(default_factory=UiSettings)
     # `[repos.NAME]` tables, in name order.
     repos: tuple[RepoSettings, ...] = ()
     # Where each key that is not a default came from ("section.key" -> the file's path or
@@ -421,6 +435,10 @@ def _check(settings: Settings) -> Settings:
         raise ConfigError("[executor] warm_processes must be at least 1")
     if settings.executor.parallelism < 1:
         raise ConfigError("[executor] parallelism must be at least 1")
+    if settings.ui.live not in ("sse", "poll"):
+        raise ConfigError(f"[ui] live: {settings.ui.live!r}; use 'sse' or 'poll'")
+    if settings.ui.max_streams_per_user < 0 or settings.ui.request_slots < 1:
+        raise ConfigError("[ui] max_streams_per_user must be >= 0 and request_slots >= 1")
     if settings.dags.folder and any(r.name == LOCAL_SOURCE for r in settings.repos):
         raise ConfigError(
             f"[repos.{LOCAL_SOURCE}] clashes with [dags] folder (which goes by that name); "

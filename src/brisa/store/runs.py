@@ -20,6 +20,7 @@ from brisa.core.states import (
     TaskState,
 )
 from brisa.errors import Conflict, InvalidInput, NotFound
+from brisa.store import changes
 from brisa.store.engine import WRITE
 from brisa.store.guards import guarded_update
 from brisa.store.tables import dag_runs, task_attempts, task_instances
@@ -101,6 +102,7 @@ class RunStore:
                         for tid in task_ids
                     ],
                 )
+                changes.record(conn, changes.run_topics(team, dag_id, int(run_pk)))
         except IntegrityError:
             if not self._run_exists(team, dag_id, run_id):
                 raise
@@ -182,6 +184,16 @@ class RunStore:
             rows = list(conn.execute(query))
             tasks = self._tasks_of(conn, [r.id for r in rows])
             return [_run_record(r, tasks.get(r.id)) for r in rows]
+
+    def run_counts(self, since: datetime) -> list[tuple[str, str, int]]:
+        """(team, state, how many) of the runs created since `since`."""
+        query = (
+            sa.select(dag_runs.c.team, dag_runs.c.state, sa.func.count())
+            .where(dag_runs.c.created_at >= since)
+            .group_by(dag_runs.c.team, dag_runs.c.state)
+        )
+        with self.engine.connect() as conn:
+            return [(str(t), str(s), int(n)) for t, s, n in conn.execute(query)]
 
     def tasks_by_id(self, ti_ids: Iterable[int]) -> dict[int, TaskRecord]:
         ids = list(ti_ids)

@@ -10,9 +10,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from brisa.control.changefeed import ChangeFeed
 from brisa.control.commands import Commands
 from brisa.control.execution import ExecutionService
+from brisa.control.livetopics import LiveTopics
 from brisa.control.queries import EVERY_TEAM, Queries, Scope
+from brisa.control.summary import Summary
 from brisa.errors import BrisaError, Conflict, InvalidInput, NotFound, Unauthorized
 from brisa.settings import Settings
 from brisa.web.api.guard import QUOTE_LIMIT, RequestGuard, guard_limits
@@ -30,6 +33,10 @@ class ApiContext:
     queries: Queries
     commands: Commands
     execution: ExecutionService
+    # Live updates (ADR 0017): the process's change feed and who may follow which topic.
+    feed: ChangeFeed | None = None
+    topics: LiveTopics | None = None
+    summary: Summary | None = None
 
 
 def error_status(exc: BrisaError) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from brisa.web.ui import config, errors, lists, overview, pages, sources, trigger
+from brisa.web.ui import config, errors, events, lists, overview, pages, sources, trigger
 from brisa.web.ui.assets import Assets
 from brisa.web.ui.security import SecurityHeaders
 from brisa.web.ui.templating import environment
@@ -21,5 +21,7 @@ def install(app: FastAPI) -> None:
     app.include_router(overview.router)
     app.include_router(lists.router)
     app.include_router(sources.router)
+    app.include_router(events.router)
+    events.install(app)
     errors.install(app)
     app.add_middleware(SecurityHeaders)

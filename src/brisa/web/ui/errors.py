@@ -9,6 +9,7 @@ import secrets
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
 from brisa.errors import BrisaError
@@ -23,9 +24,19 @@ TITLES = {
     401: "Sign in",
     403: "Not allowed",
     404: "Not found",
+    503: "Took too long",
     409: "Conflict",
     500: "Something went wrong",
 }
+
+
+def too_slow(exc: Exception) -> bool:
+    """Whether `exc` is a read cut by the statement timeout (`[ui] statement_timeout`):
+    PostgreSQL's "canceling statement due to statement timeout", SQLite's "interrupted"."""
+    text = str(getattr(exc, "orig", "")).lower()
+    return isinstance(exc, OperationalError) and (
+        "statement timeout" in text or text == "interrupted"
+    )
 
 
 def is_api(path: str) -> bool:
@@ -68,6 +79,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> Response:
+        if too_slow(exc):
+            message = "this took too long to read; narrow the filter and try again"
+            if is_api(request.url.path):
+                return JSONResponse({"detail": message}, status_code=503)
+            return error_page(request, 503, message)
         request_id = secrets.token_hex(6)
         log.error("request %s %s failed", request_id, request.url.path, exc_info=exc)
         message = "the server failed to answer this request; it has been logged"

@@ -23,6 +23,13 @@ def attempt_topic(ti_id: int, try_number: int) -> str:
     return f"attempt:{ti_id}/{try_number}"
 
 
+def attempt_log_topic(ti_id: int, try_number: int, offset: int, next_line: int) -> str:
+    """The attempt's topic for a page that shows its log up to byte `offset` (whose next line
+    is number `next_line`): the stream sends its invalidations and the log lines from there
+    (`log` events; docs/ui.md "Live updates")."""
+    return f"{attempt_topic(ti_id, try_number)}@{offset}:{next_line}"
+
+
 def repo_topic(name: str) -> str:
     return f"repo:{name}"
 

@@ -4,14 +4,17 @@ teams (each a link to the list it counts) and the import errors."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
+from brisa.control.queries import Scope
+from brisa.web.api.app import ApiContext
 from brisa.web.ui.access import UiCtx, UiScope
 from brisa.web.ui.listview import segment
-from brisa.web.ui.templating import render
+from brisa.web.ui.templating import fragment, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -35,4 +38,15 @@ def overview(request: Request, ctx: UiCtx, scope: UiScope) -> HTMLResponse:
         activity=ctx.queries.lists.activity(scope),
         iso=_iso,
         seg=segment,
+        run_counts=_run_counts(ctx, scope),
     )
+
+
+def _run_counts(ctx: ApiContext, scope: Scope) -> Counter[str]:
+    return ctx.summary.run_counts(scope) if ctx.summary else Counter()
+
+
+@router.get("/_/overview/runs", response_class=HTMLResponse)
+def overview_runs(request: Request, ctx: UiCtx, scope: UiScope) -> Response:
+    """The Overview's run counts, refreshed live (topic `health`)."""
+    return fragment(request, "overview/runs.html", run_counts=_run_counts(ctx, scope))
