@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from brisa.control.redaction import Redaction
 from brisa.core import graph, timetable
@@ -34,6 +34,9 @@ from brisa.repos.config import RepoSettings
 from brisa.store import Store
 
 Clock = Callable[[], datetime]
+
+if TYPE_CHECKING:
+    from brisa.control.dagview import DagViews
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,12 @@ class Queries:
         self._clock = clock
         self._sources = tuple(sources)
         self._shown = Redaction(store, mask_env_pattern)
+
+    def dag_views(self) -> DagViews:
+        """The DAG page's reads (control.dagview)."""
+        from brisa.control.dagview import DagViews
+
+        return DagViews(self._store, self._shown, self._clock)
 
     def database(self) -> str:
         """The database's backend name, once it has answered."""

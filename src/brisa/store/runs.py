@@ -333,3 +333,18 @@ class RunStore:
                 AttemptRecord(**{**r._mapping, "state": TaskState(r.state)})
                 for r in conn.execute(query)
             ]
+
+    def run_attempts(self, run_pk: int) -> dict[str, list[AttemptRecord]]:
+        """Every attempt of one run's tasks, by task id, in try order (one statement)."""
+        query = (
+            sa.select(task_instances.c.task_id, task_attempts)
+            .join(task_instances, task_instances.c.id == task_attempts.c.ti_id)
+            .where(task_instances.c.run_pk == run_pk)
+            .order_by(task_instances.c.task_id, task_attempts.c.try_number)
+        )
+        out: dict[str, list[AttemptRecord]] = defaultdict(list)
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                values = {k: v for k, v in row._mapping.items() if k != "task_id"}
+                out[row.task_id].append(AttemptRecord(**{**values, "state": TaskState(row.state)}))
+        return dict(out)

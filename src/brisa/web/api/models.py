@@ -138,14 +138,25 @@ class RunList(Model):
     runs: list[Run]
 
 
+class TaskChange(Model):
+    task_id: str
+    state: TaskState = Field(description="the task's state now")
+    new_state: TaskState = Field(description="its state after the action")
+    try_number: int
+
+
 class Cleared(Model):
     cleared: list[str]
     run: RunDetail
+    changes: list[TaskChange] = Field(description="each task's move, as planned")
+    dry_run: bool = Field(description="true: nothing changed; `changes` is what would")
 
 
 class Changed(Model):
     changed: list[str]
     run: RunDetail
+    changes: list[TaskChange] = Field(description="each task's move, as planned")
+    dry_run: bool = Field(description="true: nothing changed; `changes` is what would")
 
 
 class LogPage(Model):
