@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from brisa.web.ui import errors, pages
+from brisa.web.ui import dag, errors, pages
 from brisa.web.ui.assets import Assets
 from brisa.web.ui.security import SecurityHeaders
 from brisa.web.ui.templating import environment
@@ -16,5 +16,6 @@ def install(app: FastAPI) -> None:
     app.state.ui_env = environment(assets)
     app.include_router(assets.router())
     app.include_router(pages.router)
+    app.include_router(dag.router)
     errors.install(app)
     app.add_middleware(SecurityHeaders)
