@@ -38,12 +38,8 @@ function markSelected() {
     const link = el.matches(".bar") ? el : el.querySelector("a.gl");
     const on = !!link && new URL(link.href).pathname === path;
     el.classList.toggle("sel", on);
-    if (on) {
-      el.setAttribute("aria-selected", "true");
-      chosen = el.matches(".bar") ? el : link;
-    } else if (el.matches(".gc")) {
-      el.setAttribute("aria-selected", "false");
-    }
+    if (el.matches(".gc")) el.setAttribute("aria-selected", on ? "true" : "false");
+    if (on) chosen = el.matches(".bar") ? el : link;
   });
   if (!grid.querySelector('[tabindex="0"]')) {
     const rows = matrix(grid);
