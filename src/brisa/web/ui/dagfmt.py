@@ -16,7 +16,7 @@ from brisa.core.records import RunRecord
 from brisa.core.spec import CronSchedule, DagSpec
 from brisa.web.ui import live, timefmt
 
-BAR_MIN, BAR_MAX = 6, 44  # pixels
+BAR_MIN, BAR_MAX = 14, 48  # pixels: the glyph fits the shortest
 
 
 def dag_zone(spec: DagSpec | None) -> str:
@@ -36,10 +36,10 @@ def in_zone(value: datetime, zone_name: str) -> Markup:
 
 def bar_height(seconds: float | None) -> int:
     """A run's bar: taller for longer runs, on a log scale so a 10 s run and a 3 h run both
-    show (6 px when it has not started, 44 px from about 4 h)."""
+    show (14 px when it has not started, 48 px from about 6 h)."""
     if not seconds or seconds <= 0:
         return BAR_MIN
-    return min(BAR_MAX, BAR_MIN + round(4 * math.log2(1 + seconds)))
+    return min(BAR_MAX, BAR_MIN + round(2.4 * math.log2(1 + seconds)))
 
 
 HELPERS: dict[str, Any] = {
