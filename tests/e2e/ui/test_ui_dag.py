@@ -17,7 +17,7 @@ DAG_FILE = """
 from datetime import datetime
 from pathlib import Path
 
-from brisa import DAG, task
+from brisa import DAG, shell, task
 
 FLAG = Path({flag!r})
 
@@ -54,6 +54,11 @@ with DAG("quiet", schedule="30 2 * * *", timezone="Europe/Berlin",
         pass
 
     only()
+
+with DAG("wide"):
+    fan = [shell(f"step_{{i:02d}}", "true") for i in range(60)]
+    for up, down in zip(fan[::2], fan[1::2]):
+        up >> down
 """
 DAG = "/teams/default/dags/pipe"
 API = "/api/v1" + DAG
@@ -67,7 +72,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standalone]:
     (home / "dags" / "pipe.py").write_text(DAG_FILE.format(flag=str(flag)))
     with Standalone(home) as server:
         server.start(timeout=60)
-        server.wait_until(lambda: len(server.get("/api/v1/dags")["dags"]) == 2, 30, "DAGs parsed")
+        server.wait_until(lambda: len(server.get("/api/v1/dags")["dags"]) == 3, 30, "DAGs parsed")
         for _ in range(2):  # two runs, both with `load` failed
             run_id = server.request("POST", API + "/runs", {})["run_id"]
             server.wait_until(
@@ -257,3 +262,11 @@ def test_unknown_run_or_task_is_a_404_page(server: Standalone, page: Any) -> Non
     assert page.goto(f"{server.url}{DAG}/runs/{run_id}/tasks/nope").status == 404
     assert page.goto(f"{server.url}{DAG}?depth=many").status == 400
     assert "Traceback" not in page.content()
+
+
+def test_graph_above_50_nodes_is_laid_out_in_a_worker(server: Standalone, page: Any) -> None:
+    """Story 28 (worker path): 60 nodes are drawn, the layout ran in a Web Worker."""
+    page.goto(server.url + "/teams/default/dags/wide?view=graph")
+    page.wait_for_function("() => document.getElementById('graph').dataset.drawn === '60'")
+    assert page.locator("#graph-canvas a.node").count() == 60
+    assert page.evaluate("() => document.getElementById('graph').dataset.worker_used") == "1"
