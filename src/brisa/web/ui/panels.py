@@ -5,6 +5,7 @@ Each function returns the values its template (`dag/panel.html`) shows."""
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request
@@ -70,7 +71,9 @@ def run_panel(
         tasks = [t for t in tasks if t.state.value in FAILED]
     chart = None
     if tab == "gantt":
-        chart = gantt.chart(list(view.run.tasks), view.attempts, prefs_of(request).tz, _now())
+        chart = gantt.chart(
+            list(view.run.tasks), view.attempts, prefs_of(request).tz, datetime.now(UTC)
+        )
     return {
         "kind": "run",
         "run": view.run,
@@ -127,9 +130,3 @@ def task_panel(
 def _dag_zone(spec: DagSpec | None) -> str:
     zone = getattr(spec.schedule, "timezone", "") if spec else ""
     return zone or "UTC"
-
-
-def _now() -> Any:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)

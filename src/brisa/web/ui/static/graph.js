@@ -112,6 +112,42 @@ function panZoom(svg, world) {
   });
 }
 
+// Layouts cached in IndexedDB by (structure hash, direction, nodes shown): a revisit paints
+// without laying out again. Any IndexedDB failure just means laying out.
+const DB = "brisa-graph";
+const STORE = "layouts";
+
+function idb() {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open(DB, 1);
+    open.onupgradeneeded = () => open.result.createObjectStore(STORE);
+    open.onsuccess = () => resolve(open.result);
+    open.onerror = () => reject(open.error);
+  });
+}
+
+async function cachedLayout(key) {
+  try {
+    const db = await idb();
+    return await new Promise((resolve) => {
+      const get = db.transaction(STORE).objectStore(STORE).get(key);
+      get.onsuccess = () => resolve(get.result || null);
+      get.onerror = () => resolve(null);
+    });
+  } catch (error) {
+    return null;
+  }
+}
+
+async function rememberLayout(key, layout) {
+  try {
+    const db = await idb();
+    db.transaction(STORE, "readwrite").objectStore(STORE).put(layout, key);
+  } catch (error) {
+    // not cached: the next visit lays out again
+  }
+}
+
 async function fetchJson(url) {
   const response = await fetch(url, { credentials: "same-origin" });
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
@@ -126,7 +162,13 @@ async function render() {
     .map((n) => ({ id: n.id, width: 40 + 7.5 * n.id.length, height: 32 }));
   const edges = structure.edges.filter(([a, b]) => shown.has(a) && shown.has(b));
   const input = { nodes, edges, rankdir: pane.dataset.rankdir };
-  const layout = nodes.length > WORKER_ABOVE ? await layoutInWorker(input) : layoutHere(input);
+  const key = [structure.hash, input.rankdir, nodes.map((n) => n.id).join(",")].join("|");
+  let layout = await cachedLayout(key);
+  if (layout) pane.dataset.cached = "1";
+  else {
+    layout = nodes.length > WORKER_ABOVE ? await layoutInWorker(input) : layoutHere(input);
+    await rememberLayout(key, layout);
+  }
   draw(input, layout, overlay);
   pane.dataset.drawn = String(nodes.length);
   if (overlay && !overlay.finished) {
