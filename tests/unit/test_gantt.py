@@ -39,7 +39,14 @@ def test_queued_then_running_segments_in_percent_of_the_span() -> None:
     ]
     assert bar_a.label == "try 1, success, queued 20.0 s, ran 20.0 s"
     assert [t.left for t in found.ticks] == [0, 25, 50, 75, 100]
-    assert found.ticks[0].label == "12:00:00" and found.zone_abbrev == "UTC"
+    assert [t.label for t in found.ticks] == [
+        "12:00:00",
+        "+25.0 s",
+        "+50.0 s",
+        "+75.0 s",
+        "+1 m 40 s",
+    ]
+    assert found.zone_abbrev == "UTC"
 
 
 def test_a_running_attempt_runs_to_now_and_never_goes_negative() -> None:

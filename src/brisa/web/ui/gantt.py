@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from brisa.core.records import AttemptRecord
+from brisa.web.ui.timefmt import duration_text
 
 TICKS = 5
 
@@ -101,10 +102,13 @@ def chart(
         bars = [b for a in attempts.get(tid, ()) if (b := _bar(a, origin, span, now))]
         if bars:
             rows.append((tid, bars))
-    ticks = []
-    for i in range(TICKS):
-        at = origin + timedelta(seconds=span * i / (TICKS - 1))
-        ticks.append(
-            Tick(round(i / (TICKS - 1) * 100, 3), at.astimezone(zone).strftime("%H:%M:%S"))
-        )
-    return Chart(rows, ticks, origin.astimezone(zone).tzname() or zone.key, False)
+    return Chart(rows, _ticks(origin, span, zone), origin.astimezone(zone).tzname() or "", False)
+
+
+def _ticks(origin: datetime, span: float, zone: ZoneInfo) -> list[Tick]:
+    """The origin as a clock time in `zone`, the other ticks as time since it (`+2 m 30 s`)."""
+    ticks = [Tick(0, origin.astimezone(zone).strftime("%H:%M:%S"))]
+    for i in range(1, TICKS):
+        seconds = span * i / (TICKS - 1)
+        ticks.append(Tick(round(i / (TICKS - 1) * 100, 3), "+" + duration_text(seconds)))
+    return ticks
