@@ -43,7 +43,7 @@ def test_queued_then_running_segments_in_percent_of_the_span() -> None:
         "12:00:00",
         "+25.0 s",
         "+50.0 s",
-        "+75.0 s",
+        "+1 m 15 s",
         "+1 m 40 s",
     ]
     assert found.zone_abbrev == "UTC"
