@@ -276,3 +276,17 @@ def test_graph_above_50_nodes_is_laid_out_in_a_worker(server: Standalone, page: 
     page.wait_for_function("() => document.getElementById('graph').dataset.drawn === '60'")
     again = page.evaluate(data)
     assert again.get("cached") == "1" and "worker_used" not in again
+
+
+def test_pause_from_the_header_shows_paused_in_words(server: Standalone, page: Any) -> None:
+    """Story 8 (the DAG page's toggle) and A.6: the state reads "Paused" / "Active"."""
+    page.goto(server.url + "/teams/default/dags/quiet")
+    page.wait_for_function("() => window.htmx !== undefined")
+    page.get_by_role("button", name="Pause", exact=True).click()
+    page.get_by_role("button", name="Unpause").wait_for()
+    assert page.locator(".pause-state").inner_text() == "Paused"
+    assert "none while paused" in page.locator(".facts").first.inner_text()
+    assert server.get("/api/v1/teams/default/dags/quiet")["is_paused"] is True
+    page.get_by_role("button", name="Unpause").click()
+    page.get_by_role("button", name="Pause", exact=True).wait_for()
+    assert page.locator(".pause-state").inner_text() == "Active"

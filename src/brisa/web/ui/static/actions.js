@@ -43,6 +43,16 @@ document.addEventListener("htmx:afterRequest", (event) => {
   }
 });
 
+// A refused confirm (e.g. the run finished meanwhile) answers inside the dialog, not behind it.
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const form = event.detail.elt;
+  const preview = document.getElementById("ad-preview");
+  if (event.detail.isError && form instanceof HTMLFormElement && form.matches(".action-form") && preview) {
+    event.detail.target = preview;
+    event.detail.swapOverride = "afterbegin";
+  }
+});
+
 document.addEventListener("htmx:afterSwap", (event) => {
   if (event.detail.target && event.detail.target.id === "toasts") {
     const last = event.detail.target.lastElementChild;
