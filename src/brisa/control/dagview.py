@@ -79,7 +79,7 @@ class DagViews:
         """The newest `runs` runs by the latest version's tasks (3 statements in all)."""
         scope.require(team, no_dag(team, dag_id))
         latest = self._store.get_dag(team, dag_id).spec
-        found = self._store.list_runs(team, dag_id, limit=min(runs, MAX_RUNS), with_tasks=True)
+        found = self._store.list_run_cells(team, dag_id, limit=min(runs, MAX_RUNS))
         found = self._shown.runs(found)
         specs = self._store.get_specs({r.version_id for r in found})
         return grids.assemble(latest, found, {v: s for v, (s, _) in specs.items()}, wanted)
@@ -88,9 +88,12 @@ class DagViews:
         self, scope: Scope, team: str, dag_id: str, run_id: str, wanted: grids.RowFilter
     ) -> grids.Column:
         """One run's column of the grid (a live refresh of that run)."""
-        view = self.run(scope, team, dag_id, run_id)
+        scope.require(team, no_run(team, dag_id, run_id))
+        run = self._shown.run(self._store.get_run(team, dag_id, run_id))
+        found = self._store.get_specs([run.version_id]).get(run.version_id)
         latest = self._store.get_dag(team, dag_id).spec
-        return grids.column(view.run, grids.select_rows(latest, wanted), view.spec, None)
+        rows = grids.select_rows(latest, wanted)
+        return grids.column(run, rows, found[0] if found else None, None)
 
     def run(self, scope: Scope, team: str, dag_id: str, run_id: str) -> RunView:
         scope.require(team, no_run(team, dag_id, run_id))

@@ -19,7 +19,7 @@ from brisa.control.grid import RowFilter
 from brisa.control.queries import Scope
 from brisa.core.states import FINISHED_RUN_STATES
 from brisa.errors import InvalidInput
-from brisa.web.ui import actions, graphview, panels
+from brisa.web.ui import actions, graphview, gridcells, panels
 from brisa.web.ui.access import UiCtx, UiScope
 from brisa.web.ui.dagfmt import HELPERS
 from brisa.web.ui.live import dag_topic, run_topic
@@ -31,6 +31,7 @@ router.include_router(actions.router)
 DAG = "/teams/{team}/dags/{dag_id}"
 VIEWS = ("grid", "graph")
 MAX_TEXT = 200
+VIEW = {**HELPERS, "gridcells": gridcells}  # what the DAG page's templates call
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ def _page(
     return render(
         request,
         "dag/page.html",
-        **HELPERS,
+        **VIEW,
         topics=sorted(set(topics)),
         dag=dag,
         grid=grid,
@@ -163,7 +164,7 @@ def grid_fragment(request: Request, ctx: UiCtx, scope: UiScope, team: str, dag_i
     return fragment(
         request,
         "dag/grid.html",
-        **HELPERS,
+        **VIEW,
         grid=grid,
         dag=views.page(scope, team, dag_id),
         query=query,
@@ -185,7 +186,7 @@ def grid_column(
     return fragment(
         request,
         "dag/column.html",
-        **HELPERS,
+        **VIEW,
         column=column,
         query=query,
         base=DAG.format(team=team, dag_id=dag_id),
@@ -198,7 +199,7 @@ def _panel(request: Request, panel: dict[str, Any], team: str, dag_id: str) -> R
     """The panel alone (a grid click, a live refresh), under the version/204 contract."""
     base = DAG.format(team=team, dag_id=dag_id)
     values = {"panel": panel, "query": page_query(request), "base": base}
-    return fragment(request, "dag/panel.html", **HELPERS, **values, team=team, dag_id=dag_id)
+    return fragment(request, "dag/panel.html", **VIEW, **values, team=team, dag_id=dag_id)
 
 
 @router.get("/_" + DAG, response_class=HTMLResponse)
