@@ -290,3 +290,15 @@ def test_pause_from_the_header_shows_paused_in_words(server: Standalone, page: A
     page.get_by_role("button", name="Unpause").click()
     page.get_by_role("button", name="Pause", exact=True).wait_for()
     assert page.locator(".pause-state").inner_text() == "Active"
+
+
+def test_grid_and_task_panel_pass_axe_in_the_dark_theme(server: Standalone, new_page: Any) -> None:
+    """Story 66 (DAG grid with runs, dark), 68: every cell names its state in words."""
+    page = new_page(bypass_csp=True, color_scheme="dark")
+    run_id = runs(server)[1]["run_id"]
+    page.goto(f"{server.url}{DAG}/runs/{run_id}/tasks/load")
+    labels = page.locator("[role=gridcell] a").evaluate_all(
+        "cells => cells.map(c => c.getAttribute('aria-label'))"
+    )
+    assert labels and all(re.search(r", (success|failed|upstream failed)", x) for x in labels)
+    assert not chromium.axe_violations(page)
