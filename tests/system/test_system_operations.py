@@ -7,7 +7,7 @@ import pytest
 
 from brisa import DAG, shell
 from brisa.errors import Conflict
-from brisa.testing.fakes import Hang, Succeed
+from brisa.testing.fakes import Fail, Hang, Succeed
 from system.inprocess import EXIT_GRACE, InProcess
 
 
@@ -152,4 +152,22 @@ def test_dry_runs_of_clear_and_mark_answer_the_changes_and_change_nothing(
     )
     assert [c["task_id"] for c in marked["changes"]] == ["a", "d"]
     assert brisa.states("diamond") == before
+    assert brisa.run("diamond")["state"] == "success"
+
+
+def test_marking_a_failed_task_success_runs_its_upstream_failed_descendants(
+    brisa: InProcess,
+) -> None:
+    """UI.md B.2 story 53."""
+    brisa.publish(diamond())
+    brisa.executor.script("b", Fail("boom"))
+    brisa.trigger("diamond")
+    brisa.settle()
+    assert brisa.states("diamond")["c"][0] == "upstream_failed"
+
+    brisa.request(
+        "POST", f"{brisa.run_path('diamond', 'r1')}/mark", {"task_ids": ["b"], "state": "success"}
+    )
+    brisa.settle()
+    assert brisa.states("diamond")["c"] == ("success", 1)
     assert brisa.run("diamond")["state"] == "success"

@@ -70,3 +70,9 @@ def test_cancel_names_the_attempts_it_stops() -> None:
     plan = plan_cancel(RUN)
     assert moves(plan) == {"e": ("running", "cancelled")}
     assert [c.task_id for c in killed(plan)] == ["e"]
+
+
+def test_marking_success_puts_upstream_failed_descendants_back_to_pending() -> None:
+    plan = plan_mark(RUN, ["b"], "success", UP)
+    assert moves(plan) == {"b": ("failed", "success"), "c": ("upstream_failed", "pending")}
+    assert moves(plan_mark(RUN, ["b"], "failed", UP)) == {}

@@ -95,8 +95,15 @@ def plan_clear(
     return _changes(run, chosen, TaskState.PENDING)
 
 
-def plan_mark(run: RunRecord, task_ids: Iterable[str], state: str) -> list[Change]:
-    """What marking `task_ids` as `state` (success or failed) changes."""
+def plan_mark(
+    run: RunRecord,
+    task_ids: Iterable[str],
+    state: str,
+    upstream: Mapping[str, Iterable[str]] | None = None,
+) -> list[Change]:
+    """What marking `task_ids` as `state` (success or failed) changes. Marking success also
+    puts their upstream_failed descendants back to pending, so they run after it (UI.md
+    A.4.2's follow-up; `upstream`: the run's DAG edges, as for `plan_clear`)."""
     try:
         target = TaskState(state)
     except ValueError:
@@ -104,7 +111,13 @@ def plan_mark(run: RunRecord, task_ids: Iterable[str], state: str) -> list[Chang
     if target not in MARK_TARGETS:
         raise InvalidInput(f"tasks can be marked success or failed, not {state!r}")
     assert target is not None
-    return _changes(run, known_tasks(run, task_ids), target)
+    named = known_tasks(run, task_ids)
+    marks = _changes(run, named, target)
+    if target is not TaskState.SUCCESS or not upstream:
+        return marks
+    below = _related(upstream, named, ClearOptions(downstream=True))
+    stuck = {t for t in below if t in run.tasks and run.tasks[t].state == TaskState.UPSTREAM_FAILED}
+    return marks + _changes(run, stuck, TaskState.PENDING)
 
 
 def plan_cancel(run: RunRecord) -> list[Change]:

@@ -194,9 +194,9 @@ class Commands:
         and the answer lists what would."""
         run = self._run(scope, team, dag_id, run_id)
         options = options or clearing.ClearOptions(downstream=downstream)
-        found = self._store.get_specs([run.version_id]).get(run.version_id)
-        upstream = {tid: t.upstream for tid, t in found[0].tasks.items()} if found else {}
-        changes = clearing.plan_clear(in_dag_order(self._store, run), upstream, task_ids, options)
+        changes = clearing.plan_clear(
+            in_dag_order(self._store, run), self._edges(run), task_ids, options
+        )
         if dry_run:
             return Changed([c.task_id for c in changes], self._shown.run(run), changes, True)
         named = clearing.known_tasks(run, task_ids)
@@ -215,14 +215,25 @@ class Commands:
         *,
         dry_run: bool = False,
     ) -> Changed:
-        """Set tasks to success or failed by hand (with dry_run: say which would change)."""
+        """Set tasks to success or failed by hand (with dry_run: say which would change).
+        Marking success also clears the tasks' upstream_failed descendants, so they run."""
         run = self._run(scope, team, dag_id, run_id)
-        changes = clearing.plan_mark(in_dag_order(self._store, run), task_ids, state)
+        changes = clearing.plan_mark(
+            in_dag_order(self._store, run), task_ids, state, self._edges(run)
+        )
         if dry_run:
             return Changed([c.task_id for c in changes], self._shown.run(run), changes, True)
         changed = self._store.mark_tasks(run, task_ids, TaskState(state), self._clock())
+        resets = [c.task_id for c in changes if c.new_state is TaskState.PENDING]
+        if resets and changed:
+            self._store.clear_tasks(run, resets, self._clock())
         self._wake()
         return Changed(changed, self._current(team, dag_id, run_id), changes)
+
+    def _edges(self, run: RunRecord) -> dict[str, tuple[str, ...]]:
+        """Each task's upstream tasks in the run's own DAG version."""
+        found = self._store.get_specs([run.version_id]).get(run.version_id)
+        return {tid: t.upstream for tid, t in found[0].tasks.items()} if found else {}
 
     def request_sync(
         self, scope: Scope, name: str, body: bytes, headers: Mapping[str, str]
