@@ -136,8 +136,16 @@ def test_grid_is_one_tab_stop_with_arrow_keys(server: Standalone, page: Any) -> 
 
 
 def test_root_filter_keeps_the_task_and_its_neighbours(server: Standalone, page: Any) -> None:
-    """Story 27: root=load, depth=1 leaves extract, load and report, in the URL."""
+    """Story 27: root=load, depth=1 leaves extract, load and report, in the URL. Hovering a
+    task's name dims the rows that are neither upstream nor downstream of it."""
     page.goto(server.url + DAG)
+    page.wait_for_function("() => window.htmx !== undefined")
+    page.locator('[role="rowheader"]', has_text="load").hover()
+    side = page.locator('.gr:has([role="rowheader"]:text-is("side"))')
+    page.wait_for_function("() => document.querySelectorAll('.gr.dim').length === 1")
+    assert "dim" in str(side.get_attribute("class"))
+    page.mouse.move(0, 0)
+    page.wait_for_function("() => document.querySelectorAll('.gr.dim').length === 0")
     page.get_by_label("Around").select_option("load")
     page.get_by_label("Depth").fill("1")
     page.get_by_role("button", name="Filter").click()

@@ -98,7 +98,59 @@ function onKey(event) {
   }
 }
 
+// Hovering a task's name highlights its upstream and downstream rows and dims the others
+// (UI.md A.2.4). The edges come from the structure JSON, fetched once on the first hover.
+let edges = null;
+let hovered = null;
+
+async function loadEdges() {
+  if (edges) return edges;
+  edges = { up: new Map(), down: new Map() };
+  try {
+    const response = await fetch(`/_${dagBody().dataset.base}/graph/structure`, { credentials: "same-origin" });
+    for (const [a, b] of (await response.json()).edges) {
+      if (!edges.down.has(a)) edges.down.set(a, []);
+      if (!edges.up.has(b)) edges.up.set(b, []);
+      edges.down.get(a).push(b);
+      edges.up.get(b).push(a);
+    }
+  } catch (error) {
+    // no highlight without the structure
+  }
+  return edges;
+}
+
+function reach(start, links) {
+  const seen = new Set([start]);
+  const stack = [start];
+  while (stack.length) for (const next of links.get(stack.pop()) || []) if (!seen.has(next)) { seen.add(next); stack.push(next); }
+  return seen;
+}
+
+async function highlight(event) {
+  const header = event.target.closest && event.target.closest('[role="rowheader"]');
+  const grid = header && header.closest('[role="grid"]');
+  if (!grid) return;
+  const task = header.textContent.trim();
+  hovered = task;
+  const { up, down } = await loadEdges();
+  if (hovered !== task) return;
+  const near = new Set([...reach(task, up), ...reach(task, down)]);
+  grid.querySelectorAll('.gr:not(.gr-head)').forEach((row) => {
+    const name = row.querySelector('[role="rowheader"]').textContent.trim();
+    row.classList.toggle("dim", !near.has(name));
+  });
+}
+
+function unhighlight(event) {
+  const header = event.target.closest && event.target.closest('[role="rowheader"]');
+  if (header) hovered = null;
+  if (header) header.closest('[role="grid"]')?.querySelectorAll(".gr.dim").forEach((row) => row.classList.remove("dim"));
+}
+
 if (dagBody()) {
+  document.addEventListener("mouseover", highlight);
+  document.addEventListener("mouseout", unhighlight);
   document.addEventListener("click", onClick);
   document.addEventListener("keydown", onGridKey);
   document.addEventListener("keydown", onKey);
