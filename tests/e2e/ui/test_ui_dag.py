@@ -220,6 +220,12 @@ def test_clear_a_failed_task_with_downstream_reruns_it(server: Standalone, new_p
         timeout=30_000,
     )
     assert "s-success" in str(page.locator(f"#c-{pk}-load").get_attribute("class")).split()
+    page.wait_for_function(
+        """() => { document.body.dispatchEvent(new Event('brisa:tick'));
+              return document.querySelector('#panel h2').textContent.includes('success'); }""",
+        polling=500,
+    )
+    assert page.get_by_role("link", name="try 2", exact=True).is_visible()
     states = {t["task_id"]: t["state"] for t in server.get(f"{API}/runs/{run['run_id']}")["tasks"]}
     assert states == {t: "success" for t in ("extract", "load", "report", "side")}
 
