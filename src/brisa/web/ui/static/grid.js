@@ -92,6 +92,9 @@ function onKey(event) {
   if (event.key === "v") {
     const toggle = document.getElementById("view-toggle");
     if (toggle) { event.preventDefault(); location.assign(toggle.href); }
+  } else if (event.key === "p") {
+    const pause = document.querySelector('.dag-header button[aria-keyshortcuts="p"]');
+    if (pause) { event.preventDefault(); pause.click(); }
   } else if (event.key === "t") {
     const trigger = document.querySelector('.dag-header a[aria-keyshortcuts="t"]');
     if (trigger) { event.preventDefault(); location.assign(trigger.href); }
