@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from brisa.control.redaction import Redaction
 from brisa.core import graph, timetable
@@ -34,6 +34,9 @@ from brisa.repos.config import RepoSettings
 from brisa.store import Store
 
 Clock = Callable[[], datetime]
+
+if TYPE_CHECKING:
+    from brisa.control.dagview import DagViews
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,12 @@ class Queries:
         from brisa.control.lists import Lists  # it builds on this module's summaries
 
         self.lists = Lists(store, clock, self._shown)
+
+    def dag_views(self) -> DagViews:
+        """The DAG page's reads (control.dagview)."""
+        from brisa.control.dagview import DagViews
+
+        return DagViews(self._store, self._shown, self._clock)
 
     def database(self) -> str:
         """The database's backend name, once it has answered."""

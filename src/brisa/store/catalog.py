@@ -339,3 +339,24 @@ class CatalogStore:
         if data is None:
             raise NotFound(f"no DAG version {version_id}")
         return self.specs.get(version_id, data)
+
+    def version_at(self, team: str, dag_id: str, code_version: str) -> tuple[int, str]:
+        """The newest version of a DAG published from commit `code_version` (the whole SHA,
+        or a prefix of 7 characters or more), with its structure hash."""
+        column = dag_versions.c.code_version
+        match = column == code_version
+        if len(code_version) >= 7:
+            match = match | column.startswith(code_version, autoescape=True)
+        query = (
+            sa.select(dag_versions.c.id, dag_versions.c.structure_hash)
+            .where(dag_versions.c.team == team, dag_versions.c.dag_id == dag_id, match)
+            .order_by(dag_versions.c.id.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None or not code_version:
+            raise NotFound(
+                f"structure for commit {code_version!r} of {team}/{dag_id} is not stored"
+            )
+        return row.id, row.structure_hash

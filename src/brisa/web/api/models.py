@@ -193,14 +193,23 @@ class TaskInstanceSearch(Model):
     next_cursor: str | None
 
 
+class TaskChange(Model):
+    state: TaskState = Field(description="the task's state now")
+    new_state: TaskState = Field(description="its state after the action")
+
+
 class Cleared(Model):
     cleared: list[str]
     run: RunDetail
+    changes: list[TaskChange] = Field(description="each task's move, as planned")
+    dry_run: bool = Field(description="true: nothing changed; `changes` is what would")
 
 
 class Changed(Model):
     changed: list[str]
     run: RunDetail
+    changes: list[TaskChange] = Field(description="each task's move, as planned")
+    dry_run: bool = Field(description="true: nothing changed; `changes` is what would")
 
 
 class LogPage(Model):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from brisa.web.ui import config, errors, events, lists, overview, pages, sources, trigger
+from brisa.web.ui import config, dag, errors, events, lists, overview, pages, sources, trigger
 from brisa.web.ui.assets import Assets
 from brisa.web.ui.security import SecurityHeaders
 from brisa.web.ui.templating import environment
@@ -23,5 +23,6 @@ def install(app: FastAPI) -> None:
     app.include_router(sources.router)
     app.include_router(events.router)
     events.install(app)
+    app.include_router(dag.router)
     errors.install(app)
     app.add_middleware(SecurityHeaders)
