@@ -319,6 +319,8 @@ class System:
             self.store.request_sync(name, self.clock())
 
     def api_app(self) -> FastAPI:
+        from brisa.control.attempts import Attempts
+        from brisa.control.code import CodeSnapshots
         from brisa.control.commands import Commands
         from brisa.control.execution import ExecutionService
         from brisa.control.queries import Queries
@@ -333,11 +335,12 @@ class System:
             on_change=self.wake_scheduler,
             sources={source.name: source for source in sources},
         )
+        queries = Queries(
+            self.store, self.objects, self.clock, sources=sources, mask_env_pattern=pattern
+        )
         ctx = ApiContext(
             settings=self.settings,
-            queries=Queries(
-                self.store, self.objects, self.clock, sources=sources, mask_env_pattern=pattern
-            ),
+            queries=queries,
             commands=Commands(
                 self.store,
                 self.clock,
@@ -347,6 +350,16 @@ class System:
                 mask_env_pattern=pattern,
             ),
             execution=execution,
+            attempts=Attempts(
+                queries, self.store, self.objects, self.clock, mask_env_pattern=pattern
+            ),
+            code=CodeSnapshots(
+                queries,
+                self.store,
+                self.objects,
+                sources=sources,
+                repos_root=self.settings.repos_root,
+            ),
         )
         return create_app(ctx)
 

@@ -10,6 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from brisa.control.attempts import Attempts
+from brisa.control.code import CodeSnapshots
 from brisa.control.commands import Commands
 from brisa.control.execution import ExecutionService
 from brisa.control.queries import EVERY_TEAM, Queries, Scope
@@ -30,6 +32,8 @@ class ApiContext:
     queries: Queries
     commands: Commands
     execution: ExecutionService
+    attempts: Attempts
+    code: CodeSnapshots
 
 
 def error_status(exc: BrisaError) -> int:
@@ -67,7 +71,7 @@ def bounded(detail: str) -> str:
 
 
 def create_app(ctx: ApiContext) -> FastAPI:
-    from brisa.web.api import dags, execution, openapi, repos, runs
+    from brisa.web.api import attempts, code, dags, execution, openapi, repos, runs
 
     app = FastAPI(
         title="Brisa",
@@ -92,6 +96,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
 
     app.include_router(dags.router)
     app.include_router(runs.router)
+    app.include_router(attempts.router)
+    app.include_router(code.router)
     app.include_router(repos.router)
     app.include_router(execution.router)
     app.add_middleware(RequestGuard, limits=guard_limits(ctx.settings))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from brisa.web.ui import errors, pages
+from brisa.web.ui import attempt, code, errors, logview, pages
 from brisa.web.ui.assets import Assets
 from brisa.web.ui.security import SecurityHeaders
 from brisa.web.ui.templating import environment
@@ -16,5 +16,8 @@ def install(app: FastAPI) -> None:
     app.state.ui_env = environment(assets)
     app.include_router(assets.router())
     app.include_router(pages.router)
+    app.include_router(attempt.router)
+    app.include_router(logview.router)
+    app.include_router(code.router)
     errors.install(app)
     app.add_middleware(SecurityHeaders)
