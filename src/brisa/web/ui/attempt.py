@@ -3,12 +3,14 @@ the tabs Logs (A.3, fragments in `logview`), Details, Why waiting and Code."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from brisa.control.attempts import Attempt, download_name
+from brisa.core.spec import TaskSpec
 from brisa.errors import BrisaError, InvalidInput
 from brisa.web.ui import logview
 from brisa.web.ui.access import UiCtx, UiScope
@@ -37,6 +39,19 @@ def config_rows(head: list[str]) -> list[tuple[str, str]]:
             key, _, value = rest.partition(" = ")
             rows.append((key, value))
     return rows
+
+
+def definition_line(text: str, spec: TaskSpec | None) -> int | None:
+    """The line of a Python task's `def` in its file (else the line the spec names)."""
+    if spec is None:
+        return None
+    function = getattr(spec.body, "function", "")
+    if function:
+        pattern = re.compile(rf"^\s*(?:async\s+)?def\s+{re.escape(function)}\b")
+        for number, line in enumerate(text.splitlines(), 1):
+            if pattern.match(line):
+                return number
+    return spec.lineno
 
 
 def _base(found: Attempt) -> str:
@@ -106,7 +121,7 @@ def _code(ctx: UiCtx, scope: UiScope, found: Attempt) -> dict[str, Any]:
         shown = ctx.code.file(scope, run.team, run.dag_id, snap.sha, snap.dag_file)
     except BrisaError as exc:
         return {"code_error": str(exc), "code_text": None, "code_path": "", "code_line": None}
-    line = found.spec.lineno if found.spec else None
+    line = definition_line(shown.text or "", found.spec)
     return {"code_error": "", "code_text": shown.text, "code_path": shown.path, "code_line": line,
             "code_sha": snap.sha}  # fmt: skip
 
@@ -126,7 +141,7 @@ def _logs(
         search_error = ""
     except InvalidInput as exc:
         pattern, search_error = None, str(exc)
-    if not found.started and not found.current:
+    if not found.started and found.task.try_number == 0:  # never queued: nothing to read
         return {"log": None, "search_error": search_error}
     log = ctx.attempts.log(found)
     if line is not None:

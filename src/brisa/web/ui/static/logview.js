@@ -139,7 +139,8 @@ function jumpTo(offset) {
 function show(line) {
   for (const old of lines.querySelectorAll(".ll.hit")) old.classList.remove("hit");
   line.classList.add("hit");
-  line.scrollIntoView({ block: "center" });
+  // Only the log scrolls (not the page): the line in the middle of the log's viewport.
+  scroller.scrollTop = line.offsetTop - (scroller.clientHeight - line.offsetHeight) / 2;
 }
 
 const MATCHES = (view?.dataset.matches || "").split(",").filter(Boolean).map((pair) => pair.split(":").map(Number));
