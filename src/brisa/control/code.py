@@ -69,7 +69,8 @@ def _is_text(data: bytes) -> bool:
 
 def _clean_path(path: str) -> str:
     parts = PurePosixPath(path).parts
-    if not path or path.startswith("/") or ".." in parts or "\\" in path:
+    unsafe = any(ord(c) < 32 for c in path) or "\\" in path or len(path) > 1000
+    if not path or unsafe or path.startswith("/") or ".." in parts:
         raise InvalidInput(f"{path!r} is not a path inside the snapshot")
     return str(PurePosixPath(*parts))
 
@@ -105,9 +106,12 @@ class _Tree:
                 raise NotFound(f"no file {path} in this snapshot")
             return self._members[path]
         target = self._folder / path
-        if not target.is_file() or target.is_symlink():
-            raise NotFound(f"no file {path} in this snapshot")
-        return target.read_bytes()
+        try:
+            if target.is_symlink() or not target.is_file():
+                raise NotFound(f"no file {path} in this snapshot")
+            return target.read_bytes()
+        except OSError as exc:  # a name too long for the file system, ...
+            raise NotFound(f"no file {path} in this snapshot ({exc.strerror})") from None
 
 
 class CodeSnapshots:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from brisa.control.attempts import Attempt, download_name
 from brisa.core.spec import TaskSpec
-from brisa.errors import BrisaError, InvalidInput
+from brisa.errors import BrisaError, InvalidInput, NotFound
 from brisa.web.ui import logview
 from brisa.web.ui.access import UiCtx, UiScope
 from brisa.web.ui.logtext import lines_html
@@ -19,6 +19,8 @@ from brisa.web.ui.templating import render
 
 router = APIRouter(include_in_schema=False)
 Tab = Literal["logs", "details", "waiting", "code"]
+TABS = ("logs", "details", "waiting", "code")
+MAX_TRIES = 100_000
 WAITING_STATES = frozenset({"none", "pending", "queued", "up_for_retry"})
 CONFIG_LINE = "brisa: config | "
 CONFIG_LINES = 400  # lines at the top of a log searched for the worker's config dump
@@ -71,18 +73,24 @@ def attempt_page(
     dag_id: str,
     run_id: str,
     task_id: str,
-    number: Annotated[int, Path(ge=1, le=100_000)],
-    tab: Tab | None = None,
-    level: logview.Level = "debug",
+    number: str,
+    tab: str = "",
+    level: str = "debug",
     q: Annotated[str, Query(max_length=500)] = "",
     regex: bool = False,
     at: logview.Offset = None,
     line: logview.LineNo = None,
     wrap: bool = False,
-    ts: Literal["local", "utc", "off"] = "local",
+    ts: str = "local",
 ) -> HTMLResponse:
-    found = ctx.attempts.get(scope, team, dag_id, run_id, task_id, number)
-    chosen = tab or default_tab(found.record.state.value, found.started)
+    """Unknown values of the view's own parameters fall back to their defaults: a mistyped
+    link still shows the attempt."""
+    if not number.isdigit() or not 1 <= int(number) <= MAX_TRIES:
+        raise NotFound(f"there is no try {number[:20]!r} of task {task_id}; tries count from 1")
+    found = ctx.attempts.get(scope, team, dag_id, run_id, task_id, int(number))
+    chosen = tab if tab in TABS else default_tab(found.record.state.value, found.started)
+    level = level if level in logview.levels() else "debug"
+    ts = ts if ts in ("local", "utc", "off") else "local"
     values: dict[str, Any] = {}
     if chosen == "logs":
         values = _logs(ctx, request, found, level, q, regex, at, line)
@@ -104,7 +112,7 @@ def attempt_page(
         ts=ts,
         levels=logview.levels(),
         download=f"/api/v1{_base(found)}/logs/raw",
-        download_name=download_name(found.run, task_id, number),
+        download_name=download_name(found.run, task_id, int(number)),
         **values,
     )
 

@@ -88,6 +88,8 @@ function onLiveBefore(event) {
 
 function onLiveAfter(event) {
   if (event.target !== lines) return;
+  const missing = document.getElementById("log-missing");
+  if (missing) missing.hidden = true;
   if (following) { trim(true); toBottom(); } else showPaused();
   updateGauge();
 }
@@ -233,7 +235,11 @@ function start() {
   view.addEventListener("htmx:sseMessage", onLiveAfter);
   view.addEventListener("htmx:sseError", () => { document.getElementById("log-notice").hidden = false; });
   view.addEventListener("htmx:sseOpen", () => { document.getElementById("log-notice").hidden = true; });
-  view.addEventListener("htmx:sseClose", () => { view.dataset.follow = "false"; });
+  view.addEventListener("htmx:sseClose", () => {
+    view.dataset.follow = "false";
+    // The header (state, end time, outcome) refreshes once, now that the attempt has ended.
+    document.body.dispatchEvent(new CustomEvent("brisa-log-ended"));
+  });
   document.body.addEventListener("htmx:afterSwap", onPage);
   lines.addEventListener("click", onContext);
   document.getElementById("log-paused").addEventListener("click", resume);
