@@ -135,3 +135,19 @@ def test_file_tree_rows_and_diff_classes() -> None:
         "d-del",
         "",
     ]
+
+
+def test_live_events_send_whole_lines_with_their_offsets() -> None:
+    from zoneinfo import ZoneInfo
+
+    from brisa.logs.tail import Chunk, End
+    from brisa.web.ui.logview import live_events
+
+    events = [Chunk(1, "one\ntw", 6), None, Chunk(1, "o\nthree", 13), End(1, 13)]
+    out = [e for e in live_events(events, 0, 1, ZoneInfo("UTC")) if e]
+    assert out[0] == "retry: 1000\n\n"
+    first, second, third, end = out[1:]
+    assert first.startswith("id: 4\nevent: log\n") and 'id="L1"' in first and "tw" not in first
+    assert second.startswith("id: 8\nevent: log\n") and 'id="L2" data-n="2" data-o="4"' in second
+    assert third.startswith("id: 13\nevent: log\n") and 'id="L3" data-n="3" data-o="8"' in third
+    assert end.startswith("id: 13\nevent: end\n") and "FINAL" in end

@@ -26,6 +26,7 @@ def text(count: int) -> str:
 def log(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LogFile:
     monkeypatch.setattr(lines, "BLOCK", 97)  # tiny blocks: every read crosses an edge
     monkeypatch.setattr(lines, "BACK_BLOCK", 53)
+    monkeypatch.setattr(lines, "_COUNTS", {})
     objects = LocalObjectStore(tmp_path)
     data = text(200).encode()
     if request.param == "full":
@@ -58,7 +59,7 @@ def test_offsets_line_starts_and_numbers_agree(log: LogFile) -> None:
 def test_level_search_and_filter_cover_the_whole_log(log: LogFile) -> None:
     first = log.first("error")
     assert first is not None and first.number == 70
-    found, total = log.search(re.compile("row 1[0-9]?$"), "debug")
+    found, total = log.search(re.compile("row 1[0-9]?$", re.MULTILINE), "debug")
     assert total == 11 and [m.number for m in found][:3] == [1, 10, 11]
     kept, more = log.filtered(0, 10, "warning")
     assert [line.number for line in kept] == [70] and more is None
@@ -93,3 +94,32 @@ def test_levels_are_inferred_from_words(line: str, level: str) -> None:
 def test_stamp_is_split_from_the_text() -> None:
     assert split_stamp("2026-12-01T12:00:00.123Z hello") == ("2026-12-01T12:00:00.123Z", "hello")
     assert split_stamp("hello") == ("", "hello")
+
+
+def test_line_numbers_stay_right_as_a_counted_log_grows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lines, "COUNT_BLOCK", 64)  # counts remembered every 64 bytes
+    monkeypatch.setattr(lines, "_COUNTS", {})
+    objects = LocalObjectStore(tmp_path)
+    data = text(100).encode()
+    objects.put(layout.chunk_key(PREFIX, 1), data[:1000])
+    first = LogFile(objects, PREFIX, over=False)
+    assert first.number_at(first.line_start(900)) == data[: first.line_start(900)].count(b"\n") + 1
+    objects.put(layout.chunk_key(PREFIX, 2), data[1000:])
+    grown = LogFile(objects, PREFIX, over=True)
+    for offset in (0, 500, 1000, 2500, grown.line_start(len(data) - 3)):
+        start = grown.line_start(offset)
+        assert grown.number_at(start) == data[:start].count(b"\n") + 1
+
+
+def test_search_offsets_are_bytes_with_non_ascii_text(tmp_path: Path) -> None:
+    objects = LocalObjectStore(tmp_path)
+    data = "café one\nnaïve two\ncafé three ERROR\n".encode()
+    objects.put(PREFIX + layout.FULL, data)
+    log = LogFile(objects, PREFIX, over=True)
+    found, total = log.search(re.compile("caf", re.MULTILINE))
+    assert total == 2 and [m.number for m in found] == [1, 3]
+    assert found[1].offset == data.index("café three".encode())
+    first = log.first("error")
+    assert first is not None and first.offset == found[1].offset and first.number == 3

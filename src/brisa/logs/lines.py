@@ -20,6 +20,11 @@ from brisa.objectstore import ObjectStore
 
 BLOCK = 1024 * 1024  # bytes read at once by scans
 BACK_BLOCK = 256 * 1024  # bytes read at once when walking backwards
+COUNT_BLOCK = 4 * 1024 * 1024  # newlines are counted, and remembered, per this many bytes
+COUNTED_LOGS = 64  # logs whose newline counts are remembered (least recently used dropped)
+# Newlines before each COUNT_BLOCK boundary of recently read logs, by log prefix: process-wide,
+# as pages of one log come in separate requests (and tiny: 25 numbers for a 100 MB log).
+_COUNTS: dict[str, list[int]] = {}
 MAX_MATCHES = 10_000  # match positions a search returns (the count goes on)
 LEVELS = ("debug", "info", "warning", "error")
 _STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ")
@@ -28,6 +33,13 @@ _ERROR = re.compile(
     r"|^brisa: (?:task failed|cannot start)"
 )
 _WARNING = re.compile(r"\bWARN(?:ING)?\b")
+# What a line at least this level must contain somewhere (`level_of` then decides).
+_HINTS = {
+    "error": re.compile(r"ERROR|CRITICAL|FATAL|Traceback|Error|Exception|brisa: "),
+    "warning": re.compile(r"WARN|ERROR|CRITICAL|FATAL|Traceback|Error|Exception|brisa: "),
+    "info": re.compile(r"^", re.MULTILINE),
+    "debug": re.compile(r"^", re.MULTILINE),
+}
 _DEBUG = re.compile(r"\bDEBUG\b")
 
 
@@ -120,8 +132,26 @@ class LogFile:
             at += len(data)
 
     def number_at(self, offset: int) -> int:
-        """The number of the line starting at `offset` (the count of newlines before it + 1)."""
-        return 1 + sum(data.count(b"\n") for _, data in self.blocks(0, offset))
+        """The number of the line starting at `offset` (the count of newlines before it + 1).
+
+        Newlines are counted once per COUNT_BLOCK of the log and remembered (`_COUNTS`): a log
+        only grows, so a count of a whole block stays true, and paging through a big log does
+        not read it from the start again for every page.
+        """
+        offset = min(offset, self.size)
+        counts = _COUNTS.pop(self._prefix, [0])
+        if (len(counts) - 1) * COUNT_BLOCK > self.size:  # the log was removed and begun again
+            counts = [0]
+        whole = offset // COUNT_BLOCK
+        while len(counts) <= whole:
+            start = (len(counts) - 1) * COUNT_BLOCK
+            block = sum(d.count(b"\n") for _, d in self.blocks(start, start + COUNT_BLOCK))
+            counts.append(counts[-1] + block)
+        _COUNTS[self._prefix] = counts
+        while len(_COUNTS) > COUNTED_LOGS:
+            _COUNTS.pop(next(iter(_COUNTS)))
+        rest = sum(d.count(b"\n") for _, d in self.blocks(whole * COUNT_BLOCK, offset))
+        return 1 + counts[whole] + rest
 
     def line_start(self, offset: int) -> int:
         """The offset of the line holding byte `offset`."""
@@ -194,8 +224,12 @@ class LogFile:
             at = after
 
     def first(self, minimum: str) -> Line | None:
-        """The first line at `minimum` level or above."""
-        return next((line for line in self.scan() if at_least(level_of(line.text), minimum)), None)
+        """The first line at `minimum` level or above (warning or error)."""
+        hint = _HINTS[minimum]
+        for line in self._candidates(hint):
+            if at_least(level_of(line.text), minimum):
+                return line
+        return None
 
     def offset_of(self, number: int) -> int:
         """The offset of line `number` (the end of the log when it has fewer lines)."""
@@ -215,12 +249,31 @@ class LogFile:
         count of all of them."""
         found: list[Match] = []
         total = 0
-        for line in self.scan():
-            if pattern.search(line.text) and at_least(level_of(line.text), minimum):
+        for line in self._candidates(pattern):
+            if minimum == "debug" or at_least(level_of(line.text), minimum):
                 total += 1
                 if len(found) < MAX_MATCHES:
                     found.append(Match(line.number, line.offset))
         return found, total
+
+    def _candidates(self, pattern: re.Pattern[str]) -> Iterator[Line]:
+        """Each line in which `pattern` matches, once, in order: the pattern runs over whole
+        blocks of text (not line by line) and only the lines it hits are cut out and counted."""
+        number, at = 1, 0
+        while at < self.size:
+            data = self.read(at, min(at + BLOCK, self.size))
+            end = data.rfind(b"\n") + 1
+            if at + len(data) >= self.size and self.over:
+                end = len(data)
+            elif end == 0:
+                data = self.read(at, self.size)  # one line longer than a block
+                end = data.find(b"\n") + 1 or (len(data) if self.over else 0)
+                if end == 0:
+                    return
+            text = data[:end].decode(errors="replace")
+            yield from _hits(pattern, text, at, number)
+            number += text.count("\n")
+            at += end
 
     def filtered(self, start: int, count: int, minimum: str) -> tuple[list[Line], int | None]:
         """Up to `count` lines at `minimum` level or above from `start`, and where to go on
@@ -232,3 +285,19 @@ class LogFile:
                     return out, line.offset
                 out.append(line)
         return out, None
+
+
+def _hits(pattern: re.Pattern[str], text: str, offset: int, number: int) -> Iterator[Line]:
+    """The lines of `text` (starting at byte `offset`, line `number`) where `pattern` matches."""
+    seen_to, counted_to = -1, 0
+    for found in pattern.finditer(text):
+        start = text.rfind("\n", 0, found.start()) + 1
+        if start <= seen_to:
+            continue
+        stop = text.find("\n", start)
+        stop = len(text) if stop < 0 else stop
+        number += text.count("\n", counted_to, start)
+        counted_to = start
+        seen_to = stop
+        before = len(text[:start].encode()) if not text.isascii() else start
+        yield Line(number, offset + before, text[start:stop])

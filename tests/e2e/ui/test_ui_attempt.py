@@ -135,6 +135,9 @@ def test_live_log_follows_then_reads_final(server: Standalone, page: Any) -> Non
         "() => document.querySelector('#log-badge').textContent === 'FINAL'", timeout=20_000
     )
     server.wait_until(lambda: server.get(api)["state"] == "success", 20, "ticker to end")
+    page.wait_for_function(
+        "() => document.querySelector('#att-head h1').textContent.includes('success')"
+    )
     assert shown_lines(page) == stored_lines(raw_log(server, "ticks", run_id, "ticker"))
     ticks = [line for line in shown_lines(page) if " tick " in line]
     assert [line.rsplit(" ", 1)[1] for line in ticks] == [str(n) for n in range(40)]

@@ -67,7 +67,7 @@ def search_pattern(q: str, regex: bool) -> re.Pattern[str] | None:
     if not q:
         return None
     try:
-        return re.compile(q if regex else re.escape(q), re.IGNORECASE)
+        return re.compile(q if regex else re.escape(q), re.IGNORECASE | re.MULTILINE)
     except re.error as exc:
         raise InvalidInput(f"the search {q!r} is not a valid regular expression: {exc}") from None
 

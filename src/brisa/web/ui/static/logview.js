@@ -90,6 +90,10 @@ function onLiveAfter(event) {
   if (event.target !== lines) return;
   const missing = document.getElementById("log-missing");
   if (missing) missing.hidden = true;
+  // The event id is the byte offset after its lines: the log has grown to at least that.
+  const size = Math.max(Number(view.dataset.size), Number(event.detail.lastEventId || 0));
+  view.dataset.size = String(size);
+  document.getElementById("log-gauge")?.setAttribute("max", String(size));
   if (following) { trim(true); toBottom(); } else showPaused();
   updateGauge();
 }
