@@ -123,3 +123,11 @@ def test_search_offsets_are_bytes_with_non_ascii_text(tmp_path: Path) -> None:
     assert found[1].offset == data.index("café three".encode())
     first = log.first("error")
     assert first is not None and first.offset == found[1].offset and first.number == 3
+
+
+def test_a_search_that_needs_text_still_finds_its_lines(tmp_path: Path) -> None:
+    objects = LocalObjectStore(tmp_path)
+    data = "café one\nnaïve two\nCAFÉ three\n".encode()
+    objects.put(PREFIX + layout.FULL, data)
+    found, total = LogFile(objects, PREFIX, over=True).search(re.compile("é", re.I | re.M))
+    assert total == 2 and [m.offset for m in found] == [0, data.index("CAFÉ".encode())]

@@ -258,7 +258,9 @@ class LogFile:
 
     def _candidates(self, pattern: re.Pattern[str]) -> Iterator[Line]:
         """Each line in which `pattern` matches, once, in order: the pattern runs over whole
-        blocks of text (not line by line) and only the lines it hits are cut out and counted."""
+        blocks of bytes (not line by line, nothing decoded) and only the lines it hits are cut
+        out, counted and decoded."""
+        raw = as_bytes(pattern)
         number, at = 1, 0
         while at < self.size:
             data = self.read(at, min(at + BLOCK, self.size))
@@ -270,9 +272,12 @@ class LogFile:
                 end = data.find(b"\n") + 1 or (len(data) if self.over else 0)
                 if end == 0:
                     return
-            text = data[:end].decode(errors="replace")
-            yield from _hits(pattern, text, at, number)
-            number += text.count("\n")
+            block = data[:end]
+            if raw is not None:
+                yield from _hits(raw, block, at, number)
+            else:
+                yield from _text_hits(pattern, block, at, number)
+            number += block.count(b"\n")
             at += end
 
     def filtered(self, start: int, count: int, minimum: str) -> tuple[list[Line], int | None]:
@@ -287,8 +292,34 @@ class LogFile:
         return out, None
 
 
-def _hits(pattern: re.Pattern[str], text: str, offset: int, number: int) -> Iterator[Line]:
-    """The lines of `text` (starting at byte `offset`, line `number`) where `pattern` matches."""
+def as_bytes(pattern: re.Pattern[str]) -> re.Pattern[bytes] | None:
+    """`pattern` for bytes when it is plain ASCII (most searches: faster, nothing decoded)."""
+    if not pattern.pattern.isascii():
+        return None
+    flags = pattern.flags & (re.IGNORECASE | re.MULTILINE | re.DOTALL)
+    try:
+        return re.compile(pattern.pattern.encode(), flags)
+    except re.error:
+        return None
+
+
+def _hits(pattern: re.Pattern[bytes], data: bytes, offset: int, number: int) -> Iterator[Line]:
+    """The lines of `data` (starting at byte `offset`, line `number`) where `pattern` matches."""
+    seen_to, counted_to = -1, 0
+    for found in pattern.finditer(data):
+        start = data.rfind(b"\n", 0, found.start()) + 1
+        if start <= seen_to:
+            continue
+        stop = data.find(b"\n", start)
+        stop = len(data) if stop < 0 else stop
+        number += data.count(b"\n", counted_to, start)
+        counted_to, seen_to = start, stop
+        yield Line(number, offset + start, data[start:stop].decode(errors="replace"))
+
+
+def _text_hits(pattern: re.Pattern[str], data: bytes, offset: int, number: int) -> Iterator[Line]:
+    """`_hits` for a pattern that needs text: the block decoded, offsets back in bytes."""
+    text = data.decode(errors="replace")
     seen_to, counted_to = -1, 0
     for found in pattern.finditer(text):
         start = text.rfind("\n", 0, found.start()) + 1
@@ -297,7 +328,5 @@ def _hits(pattern: re.Pattern[str], text: str, offset: int, number: int) -> Iter
         stop = text.find("\n", start)
         stop = len(text) if stop < 0 else stop
         number += text.count("\n", counted_to, start)
-        counted_to = start
-        seen_to = stop
-        before = len(text[:start].encode()) if not text.isascii() else start
-        yield Line(number, offset + before, text[start:stop])
+        counted_to, seen_to = start, stop
+        yield Line(number, offset + len(text[:start].encode()), text[start:stop])
