@@ -223,7 +223,13 @@ def test_minimum_level_and_context(server: Standalone, done_run: str, page: Any)
     assert levels and set(levels) <= {"warning", "error"}
     page.locator("#log-lines .ll", has_text="line 20 WARNING").click()
     page.wait_for_selector(".ctx")
+    page.wait_for_function(
+        "() => { const n = [...document.querySelectorAll('#log-lines .ll')].map(e => e.dataset.n);"
+        " return new Set(n).size === n.length; }"
+    )
     assert page.locator(".ctx .ll").count() == 41
+    numbers = page.eval_on_selector_all("#log-lines .ll", "els => els.map(e => Number(e.dataset.n))")
+    assert numbers == sorted(set(numbers))  # each line once, in order
 
 
 def test_selection_copies_lines_without_numbers(

@@ -215,11 +215,31 @@ function onKey(event) {
   if (event.key === "End" && view.dataset.follow === "true") { event.preventDefault(); resume(); }
 }
 
+// A click on a line: in a filtered view, its context; otherwise it becomes the URL's #L<n>
+// (the link to that line, in the address bar to copy).
 function onContext(event) {
-  const line = event.target.closest?.(".filtered .ll");
+  const line = event.target.closest?.(".ll");
   if (!line || window.getSelection()?.toString()) return;
+  if (!line.closest(".filtered")) {
+    for (const old of lines.querySelectorAll(".ll.hit")) old.classList.remove("hit");
+    line.classList.add("hit");
+    history.replaceState(history.state, "", `#L${line.dataset.n}`);
+    return;
+  }
   const url = view.dataset.pageUrl.replace(/\/page\?.*$/, `/context?offset=${line.dataset.o}`);
-  window.htmx?.ajax("GET", url, { target: line, swap: "outerHTML" });
+  const number = line.dataset.n;
+  window.htmx?.ajax("GET", url, { target: line, swap: "outerHTML" }).then(() => {
+    dedupe();
+    document.getElementById(`L${number}`)?.classList.add("hit");
+  });
+}
+
+// Lines of a context block that the filtered view already showed: keep one of each.
+function dedupe() {
+  const shown = new Set(Array.from(lines.querySelectorAll(".ctx .ll"), (l) => l.dataset.n));
+  for (const line of lines.querySelectorAll(".ll")) {
+    if (!line.closest(".ctx") && shown.has(line.dataset.n)) line.remove();
+  }
 }
 
 function start() {
