@@ -93,6 +93,12 @@ function onLiveAfter(event) {
   // The event id is the byte offset after its lines: the log has grown to at least that.
   const size = Math.max(Number(view.dataset.size), Number(event.detail.lastEventId || 0));
   view.dataset.size = String(size);
+  // A stream the SSE extension has to re-create (after a refused reconnect) starts where
+  // this one is, not where the page began: no line twice.
+  const connect = view.getAttribute("sse-connect");
+  if (connect && event.detail.lastEventId) {
+    view.setAttribute("sse-connect", connect.replace(/offset=\d*/, `offset=${event.detail.lastEventId}`));
+  }
   document.getElementById("log-gauge")?.setAttribute("max", String(size));
   if (following) { trim(true); toBottom(); } else showPaused();
   updateGauge();
