@@ -145,14 +145,14 @@ def test_live_log_follows_then_reads_final(server: Standalone, page: Any) -> Non
 
 def test_scrolling_up_pauses_follow_and_end_resumes(server: Standalone, page: Any) -> None:
     """B.2 40: scroll up while following: the view stays, "N new lines" counts, End resumes."""
-    run_id = str(server.trigger("ticks", {"n": 50})["run_id"])
+    run_id = str(server.trigger("ticks", {"n": 200})["run_id"])  # still ticking at the end
     url = attempt_url("ticks", run_id, "ticker")
     server.wait_until(
         lambda: server.get("/api/v1" + url)["state"] == "running", 30, "ticker to run"
     )
     page.goto(server.url + url)
     page.wait_for_function(
-        "() => document.querySelector('#log-lines').textContent.includes('tick 20')", timeout=20_000
+        "() => document.querySelector('#log-lines').textContent.includes('tick 30')", timeout=20_000
     )
     page.eval_on_selector("#log-scroll", "el => { el.scrollTop = el.scrollTop - 200; }")
     top = page.eval_on_selector("#log-scroll", "el => el.scrollTop")
@@ -228,7 +228,9 @@ def test_minimum_level_and_context(server: Standalone, done_run: str, page: Any)
         " return new Set(n).size === n.length; }"
     )
     assert page.locator(".ctx .ll").count() == 41
-    numbers = page.eval_on_selector_all("#log-lines .ll", "els => els.map(e => Number(e.dataset.n))")
+    numbers = page.eval_on_selector_all(
+        "#log-lines .ll", "els => els.map(e => Number(e.dataset.n))"
+    )
     assert numbers == sorted(set(numbers))  # each line once, in order
 
 
