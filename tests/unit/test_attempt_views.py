@@ -151,3 +151,23 @@ def test_live_events_send_whole_lines_with_their_offsets() -> None:
     assert second.startswith("id: 8\nevent: log\n") and 'id="L2" data-n="2" data-o="4"' in second
     assert third.startswith("id: 13\nevent: log\n") and 'id="L3" data-n="3" data-o="8"' in third
     assert end.startswith("id: 13\nevent: end\n") and "FINAL" in end
+
+
+def test_a_snapshot_tarball_is_browsed_in_memory_and_refuses_escapes() -> None:
+    import io
+    import tarfile
+
+    from brisa.control.code import _clean_path, _Tree
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in (("dags/a.py", b"print(1)\n"), ("README.md", b"hi\n")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    tree = _Tree(tar=buffer.getvalue())
+    assert tree.files() == ["README.md", "dags/a.py"]
+    assert tree.read("dags/a.py") == b"print(1)\n"
+    for bad in ("../x", "/etc/passwd", "a\0b", ""):
+        with pytest.raises(InvalidInput):
+            _clean_path(bad)

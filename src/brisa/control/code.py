@@ -27,7 +27,10 @@ from brisa.store import Store
 
 MAX_TEXT = 1024 * 1024  # bytes of a file shown as text; larger files: download only
 MAX_FILES = 5000  # entries listed of one snapshot
-RUNS_SEARCHED = 500  # runs looked at for the DAG version of a commit
+RUNS_SEARCHED = 500
+UNPACKED = (
+    4  # snapshot tarballs kept unpacked in memory  # runs looked at for the DAG version of a commit
+)
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,7 @@ class CodeSnapshots:
         self._objects = objects
         self._sources = tuple(sources)
         self._root = repos_root
+        self._unpacked: dict[str, _Tree] = {}  # tarball key -> tree, least recently used first
 
     def _tree(self, scope: Scope, team: str, dag_id: str, commit: str) -> tuple[Snapshot, _Tree]:
         dag = self._queries.dag(scope, team, dag_id).record
@@ -145,15 +149,26 @@ class CodeSnapshots:
         if folder.is_dir():
             tree = _Tree(folder=folder)
             return self._snapshot(source.name, sha, source, dag.fileloc, tree, "snapshot"), tree
-        try:
-            data = self._objects.get(tarball_key(source.name, sha))
-        except NotFound:
-            raise NotFound(
-                f"snapshot of {sha} no longer stored (repository {source.name}); the syncer "
-                "keeps the snapshots of recent commits and of runs still in use"
-            ) from None
-        tree = _Tree(tar=data)
+        tree = self._tarball(source.name, sha)
         return self._snapshot(source.name, sha, source, dag.fileloc, tree, "tarball"), tree
+
+    def _tarball(self, repo: str, sha: str) -> _Tree:
+        """The snapshot's tarball from the object store, unpacked in memory; the last few are
+        kept (a commit's tree never changes) so that a page's requests fetch it once."""
+        key = tarball_key(repo, sha)
+        tree = self._unpacked.pop(key, None)
+        if tree is None:
+            try:
+                tree = _Tree(tar=self._objects.get(key))
+            except NotFound:
+                raise NotFound(
+                    f"snapshot of {sha} no longer stored (repository {repo}); the syncer "
+                    "keeps the snapshots of recent commits and of runs still in use"
+                ) from None
+        self._unpacked[key] = tree
+        while len(self._unpacked) > UNPACKED:
+            self._unpacked.pop(next(iter(self._unpacked)))
+        return tree
 
     @staticmethod
     def _snapshot(
