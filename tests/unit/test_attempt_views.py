@@ -171,3 +171,16 @@ def test_a_snapshot_tarball_is_browsed_in_memory_and_refuses_escapes() -> None:
     for bad in ("../x", "/etc/passwd", "a\0b", ""):
         with pytest.raises(InvalidInput):
             _clean_path(bad)
+
+
+def test_a_queued_run_is_a_reason_to_wait() -> None:
+    from dataclasses import replace
+
+    from brisa.control.attempts import run_reasons
+
+    run = run_with({})
+    assert run_reasons(run, None) == []
+    queued = replace(run, state=RunState.QUEUED)
+    assert run_reasons(queued, _dag({"a": []})) == [
+        "run r is queued: waiting for the DAG's other active runs (it allows 16 at once)"
+    ]

@@ -17,8 +17,8 @@ from typing import Any
 from brisa.control.queries import Clock, Queries, Scope
 from brisa.control.redaction import redact_spec
 from brisa.core.records import AttemptRecord, RunRecord, TaskRecord
-from brisa.core.spec import TaskSpec
-from brisa.core.states import FINISHED_TASK_STATES, TaskState
+from brisa.core.spec import DagSpec, TaskSpec
+from brisa.core.states import FINISHED_TASK_STATES, RunState, TaskState
 from brisa.errors import NotFound
 from brisa.logs import layout, tail
 from brisa.logs.lines import LogFile
@@ -87,6 +87,14 @@ def waiting_reasons(
     return out or ["waiting for the scheduler's next pass (its upstream tasks are done)"]
 
 
+def run_reasons(run: RunRecord, dag: DagSpec | None) -> list[str]:
+    """Why the whole run holds its tasks back, if it does."""
+    if run.state is not RunState.QUEUED:
+        return []
+    limit = f" (it allows {dag.max_active_runs} at once)" if dag else ""
+    return [f"run {run.run_id} is queued: waiting for the DAG's other active runs{limit}"]
+
+
 def download_name(run: RunRecord, task_id: str, try_number: int) -> str:
     """`<team>__<dag>__<run>__<task>__try<n>.log`, each id made safe for a file name."""
     parts = (run.team, run.dag_id, run.run_id, task_id)
@@ -129,7 +137,8 @@ class Attempts:
         if record is None:
             known = ", ".join(str(a.try_number) for a in tries)
             raise NotFound(f"task {task_id} of run {run_id} has no try {wanted} (tries: {known})")
-        spec = self._task_spec(run, task_id)
+        dag = self._dag_spec(run)
+        spec = dag.tasks.get(task_id) if dag else None
         current = wanted == tries[-1].try_number
         return Attempt(
             run=run,
@@ -139,14 +148,14 @@ class Attempts:
             spec=spec,
             return_value=detail.return_value if current else None,
             tries=tries,
-            waiting=waiting_reasons(run, ti, spec, self._clock()) if current else [],
+            waiting=run_reasons(run, dag) + waiting_reasons(run, ti, spec, self._clock())
+            if current and ti.state in WAITING
+            else [],
         )
 
-    def _task_spec(self, run: RunRecord, task_id: str) -> TaskSpec | None:
+    def _dag_spec(self, run: RunRecord) -> DagSpec | None:
         found = self._store.get_specs([run.version_id]).get(run.version_id)
-        if found is None:
-            return None
-        return redact_spec(found[0], self._pattern).tasks.get(task_id)
+        return redact_spec(found[0], self._pattern) if found else None
 
     def log(self, attempt: Attempt) -> LogFile:
         """The attempt's log by lines; `over` once nothing more will be written."""
