@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
+from brisa import kubesettings
 from brisa.errors import ConfigError
+from brisa.kubesettings import KubernetesSettings
 from brisa.logs.config import CHUNK_BYTES, CHUNK_INTERVAL
 from brisa.logs.masking import DEFAULT_ENV_PATTERN
 from brisa.repos.config import RepoSettings
@@ -158,6 +160,7 @@ SECTIONS: dict[str, type] = {
     "worker": WorkerSettings,
     "api": ApiSettings,
     "logs": LogsSettings,
+    "kubernetes": KubernetesSettings,
 }
 
 
@@ -172,8 +175,12 @@ class Settings:
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     logs: LogsSettings = field(default_factory=LogsSettings)
+    kubernetes: KubernetesSettings = field(default_factory=KubernetesSettings)
     # `[repos.NAME]` tables, in name order.
     repos: tuple[RepoSettings, ...] = ()
+    # Where each key that is not a default came from ("section.key" -> the file's path or
+    # "environment variable BRISA__..."): what `/config` shows as a key's source.
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def sources(self) -> tuple[RepoSettings, ...]:
         """Every DAG source: the repositories plus `[dags] folder` (as the path repo 'dags')."""
@@ -220,10 +227,16 @@ class Settings:
         host = "127.0.0.1" if self.api.host in ("0.0.0.0", "::") else self.api.host
         return (self.api.public_url or f"http://{host}:{self.api.port}").rstrip("/")
 
-    def replace(self, section: str, **values: Any) -> Settings:
-        """A copy with some keys of one section changed (e.g. from CLI flags)."""
+    def replace(self, section: str, *, origin: str = "", **values: Any) -> Settings:
+        """A copy with some keys of one section changed (e.g. from CLI flags); `origin` says
+        where they came from (shown by `/config`)."""
+        origins = dict(self.origins)
+        if origin:
+            origins.update({f"{section}.{key}": origin for key in values})
         return dataclasses.replace(
-            self, **{section: dataclasses.replace(getattr(self, section), **values)}
+            self,
+            origins=origins,
+            **{section: dataclasses.replace(getattr(self, section), **values)},
         )
 
     def redacted(self) -> dict[str, Any]:
@@ -283,6 +296,30 @@ def _coerce_number(kind: type, value: Any) -> float | int | None:
 def _coerce(kind: Any, f: dataclasses.Field[Any], value: Any, name: str) -> Any:
     if f.metadata.get("duration"):
         return parse_duration(value, name)
+    result = _coerce_table(value, name) if f.metadata.get("mapping") else _coerce_plain(kind, value)
+    if result is None:
+        type_name = getattr(kind, "__name__", str(kind))
+        raise ConfigError(f"{name}: expected {type_name}, got {value!r}")
+    check = f.metadata.get("check") or kubesettings.TABLE_CHECKS.get(f.name)
+    try:
+        return check(result) if check else result
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+
+
+def _coerce_table(value: Any, name: str) -> dict[str, str]:
+    """A TOML table of strings, or `a=b,c=d` (an environment variable)."""
+    if isinstance(value, str):
+        pairs = [p.partition("=") for p in value.split(",") if p.strip()]
+        if any(not sep for _, sep, _ in pairs):
+            raise ConfigError(f"{name}: write a table, or key=value pairs separated by commas")
+        value = {k.strip(): v.strip() for k, _, v in pairs}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ConfigError(f"{name}: expected a table of strings, got {value!r}")
+    return value
+
+
+def _coerce_plain(kind: Any, value: Any) -> Any:
     result: Any = None
     if kind is bool:
         result = _coerce_bool(value)
@@ -290,9 +327,6 @@ def _coerce(kind: Any, f: dataclasses.Field[Any], value: Any, name: str) -> Any:
         result = _coerce_number(kind, value)
     elif kind is str and isinstance(value, str):
         result = value
-    if result is None:
-        type_name = getattr(kind, "__name__", str(kind))
-        raise ConfigError(f"{name}: expected {type_name}, got {value!r}")
     return result
 
 
@@ -372,10 +406,12 @@ def _file_sections(path: Path, required: bool) -> dict[str, Sourced]:
 
 
 def _check(settings: Settings) -> Settings:
-    if settings.executor.kind != "local":
+    if settings.executor.kind not in ("local", "kubernetes"):
         raise ConfigError(
-            f"[executor] kind: {settings.executor.kind!r} is not available; use 'local'"
+            f"[executor] kind: {settings.executor.kind!r} is not available; "
+            "use 'local' or 'kubernetes'"
         )
+    kubesettings.check(settings.kubernetes, settings.executor.kind)
     if settings.executor.start_method not in ("forkserver", "spawn"):
         raise ConfigError(
             f"[executor] start_method: {settings.executor.start_method!r}; "
@@ -407,7 +443,17 @@ def load(
         sections.setdefault(name, {}).update(values)
     built = {name: _build_section(name, values) for name, values in sections.items()}
     repos = tuple(built.pop(name) for name in sorted(built) if name.startswith(f"{REPOS}."))
-    return _check(Settings(home=home, repos=repos, **built))
+    origins = {
+        f"{name}.{key}": _origin(src)
+        for name, values in sections.items()
+        for key, (_, src) in values.items()
+    }
+    return _check(Settings(home=home, repos=repos, origins=origins, **built))
+
+
+def _origin(source: str) -> str:
+    """`env BRISA__…` or `file <path>`: where a key was set, as `/config` shows it."""
+    return "env " + source.split()[-1] if ENV_PREFIX in source else f"file {source}"
 
 
 def ensure_secret_key(settings: Settings) -> Settings:
@@ -420,4 +466,5 @@ def ensure_secret_key(settings: Settings) -> Settings:
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(secrets.token_hex(32))
-    return settings.replace("core", secret_key=key_file.read_text().strip())
+    key = key_file.read_text().strip()
+    return settings.replace("core", origin=f"generated in {key_file}", secret_key=key)

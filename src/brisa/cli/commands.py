@@ -48,7 +48,7 @@ def settings_of(ctx: click.Context, **overrides: dict[str, Any]) -> Settings:
     for section, values in overrides.items():
         values = {k: v for k, v in values.items() if v is not None}
         if values:
-            settings = settings.replace(section, **values)
+            settings = settings.replace(section, origin="command line", **values)
     return settings
 
 
@@ -224,6 +224,9 @@ def _register_remote() -> None:
     except ImportError:  # pragma: no cover - during development only
         return
     remote.register(cli)
+    from brisa.cli.k8s import k8s_group
+
+    cli.add_command(k8s_group)
 
 
 _register_remote()

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from brisa.authoring.params import resolve_conf
+from brisa.control.idempotency import IdempotencyKeys
 from brisa.control.queries import (
     DagSummary,
     Scope,
@@ -113,6 +114,7 @@ class Commands:
         self._sources = tuple(sources)
         # Sync a repository now (in-process, or through the store for a separate processor).
         self._request_sync = request_sync
+        self._keys = IdempotencyKeys(clock)
 
     def trigger(
         self,
@@ -123,20 +125,30 @@ class Commands:
         conf: Any,
         run_id: str | None = None,
         logical_date: datetime | None = None,
+        idempotency_key: str | None = None,
     ) -> RunRecord:
-        """A manual run with validated params (see `trigger`)."""
+        """A manual run with validated params (see `trigger`). With an `idempotency_key`, a
+        repeat of the same key for the same DAG answers the run the first one created."""
         scope.require(team, no_dag(team, dag_id))
-        run = trigger(
-            self._store,
-            team,
-            dag_id,
-            conf=conf,
-            run_id=run_id,
-            logical_date=logical_date,
-            now=self._clock(),
-        )
-        self._wake()
-        return self._shown.run(in_dag_order(self._store, run))
+
+        def create() -> str:
+            run = trigger(
+                self._store,
+                team,
+                dag_id,
+                conf=conf,
+                run_id=run_id,
+                logical_date=logical_date,
+                now=self._clock(),
+            )
+            self._wake()
+            return run.run_id
+
+        if idempotency_key is None:
+            created = create()
+        else:
+            created = self._keys.once(team, dag_id, idempotency_key, create)
+        return self._current(team, dag_id, created)
 
     def pause(self, scope: Scope, team: str, dag_id: str, paused: bool) -> DagSummary:
         """Pause a DAG (no new scheduled runs; running ones go on) or unpause it."""

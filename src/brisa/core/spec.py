@@ -6,7 +6,8 @@ so a spec read and written again keeps its structure version: the hash of its ca
 JSON. This module is the only one that knows the JSON keys of a spec.
 
 A task's kind-specific part is its `body`: one frozen class per kind (`PythonCall`,
-`ShellCommand`), chosen by the JSON's `kind`. A new kind is a new body class in `_BODIES`.
+`ShellCommand`, `ContainerRun`), chosen by the JSON's `kind`. A new kind is a new body class in
+`_BODIES`. Pod settings (`brisa.core.pod`) are stored under "pod" only when a task has some.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, ClassVar
 
+from brisa.core.paramspec import ParamSpec
+from brisa.core.pod import PodSettings
 from brisa.core.trigger_rules import TriggerRule
 
 SPEC_FORMAT = 1
@@ -99,51 +102,6 @@ def schedule_from_json(data: Mapping[str, Any]) -> ScheduleSpec:
     if kind == CronSchedule.kind:
         return CronSchedule(data["expr"], data["timezone"])
     raise ValueError(f"unknown schedule kind {kind!r}")
-
-
-# --- params ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """A declared run parameter. Optional parts are absent from the JSON when not declared
-    (`required` means no `default` key: a `None` default is a default)."""
-
-    type: str | None = None
-    description: str = ""
-    required: bool = True
-    default: Any = None
-    enum: tuple[Any, ...] | None = None
-    minimum: float | None = None
-    maximum: float | None = None
-    secret: bool = False
-
-    def to_json(self) -> Json:
-        out: Json = {"type": self.type, "description": self.description}
-        if not self.required:
-            out["default"] = self.default
-        if self.enum is not None:
-            out["enum"] = list(self.enum)
-        if self.minimum is not None:
-            out["minimum"] = self.minimum
-        if self.maximum is not None:
-            out["maximum"] = self.maximum
-        if self.secret:
-            out["secret"] = True
-        return out
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ParamSpec:
-        return cls(
-            type=data["type"],
-            description=data["description"],
-            required="default" not in data,
-            default=data.get("default"),
-            enum=tuple(data["enum"]) if "enum" in data else None,
-            minimum=data.get("minimum"),
-            maximum=data.get("maximum"),
-            secret=bool(data.get("secret", False)),
-        )
 
 
 # --- task bodies -----------------------------------------------------------------------------
@@ -263,11 +221,44 @@ class ShellCommand:
         return cls(command=data["command"], env=dict(data["env"]), cwd=data["cwd"])
 
 
-TaskBody = PythonCall | ShellCommand
+@dataclass(frozen=True)
+class ContainerRun:
+    """Runs `image` with `command` (its entrypoint when empty) and `args`, under the Kubernetes
+    executor only; command, args and env values are templated like a shell task's."""
+
+    image: str
+    command: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    kind: ClassVar[str] = "container"
+
+    def __post_init__(self) -> None:
+        _freeze(self, "env")
+        object.__setattr__(self, "command", tuple(self.command))
+        object.__setattr__(self, "args", tuple(self.args))
+
+    def refs(self) -> set[str]:
+        return set()
+
+    def to_json(self) -> Json:
+        return {
+            "image": self.image,
+            "command": list(self.command),
+            "args": list(self.args),
+            "env": dict(self.env),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ContainerRun:
+        return cls(data["image"], tuple(data["command"]), tuple(data["args"]), dict(data["env"]))
+
+
+TaskBody = PythonCall | ShellCommand | ContainerRun
 
 _BODIES: dict[str, Callable[[Mapping[str, Any]], TaskBody]] = {
     PythonCall.kind: PythonCall.from_json,
     ShellCommand.kind: ShellCommand.from_json,
+    ContainerRun.kind: ContainerRun.from_json,
 }
 
 
@@ -290,12 +281,14 @@ class TaskSpec:
     execution_timeout: float | None = None
     doc: str = ""
     lineno: int | None = None
+    pod: PodSettings | None = None
 
     @property
     def kind(self) -> str:
         return self.body.kind
 
     def to_json(self) -> Json:
+        pod = {"pod": self.pod.to_json()} if self.pod is not None else {}
         return {
             "task_id": self.task_id,
             "kind": self.body.kind,
@@ -309,6 +302,7 @@ class TaskSpec:
             "doc": self.doc,
             "lineno": self.lineno,
             **self.body.to_json(),
+            **pod,
         }
 
     @classmethod
@@ -328,6 +322,7 @@ class TaskSpec:
             execution_timeout=data["execution_timeout"],
             doc=data["doc"],
             lineno=data["lineno"],
+            pod=PodSettings.from_json(data["pod"]) if "pod" in data else None,
         )
 
 

@@ -71,7 +71,7 @@ def bounded(detail: str) -> str:
 
 
 def create_app(ctx: ApiContext) -> FastAPI:
-    from brisa.web.api import attempts, code, dags, execution, openapi, repos, runs
+    from brisa.web.api import attempts, code, config, dags, execution, openapi, repos, runs
 
     app = FastAPI(
         title="Brisa",
@@ -99,6 +99,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(attempts.router)
     app.include_router(code.router)
     app.include_router(repos.router)
+    app.include_router(config.router)
     app.include_router(execution.router)
     app.add_middleware(RequestGuard, limits=guard_limits(ctx.settings))
     app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]

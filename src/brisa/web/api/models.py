@@ -218,6 +218,17 @@ class RepoList(Model):
     repos: list[Repo]
 
 
+class ConfigKey(Model):
+    key: str
+    value: str | bool | float
+    source: str
+    to_workers: bool
+
+
+class ConfigList(Model):
+    config: list[ConfigKey]
+
+
 class SyncRequested(Model):
     name: str
     requested: Literal[True]

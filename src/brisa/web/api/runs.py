@@ -60,11 +60,24 @@ class MarkBody(BaseModel):
     responses=responses(models.RunDetail, *WRITE, 404, 409, status=201),
 )
 def trigger(
-    ctx: Ctx, scope: CallerScope, team: str, dag_id: str, body: TriggerBody | None = None
+    ctx: Ctx,
+    scope: CallerScope,
+    team: str,
+    dag_id: str,
+    body: TriggerBody | None = None,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
 ) -> JSONResponse:
+    """Create a manual run. The same `Idempotency-Key` sent again for this DAG (within 24
+    hours, to the same API process) answers the run the first request created."""
     body = body or TriggerBody()
     run = ctx.commands.trigger(
-        scope, team, dag_id, conf=body.conf, run_id=body.run_id, logical_date=body.logical_date
+        scope,
+        team,
+        dag_id,
+        conf=body.conf,
+        run_id=body.run_id,
+        logical_date=body.logical_date,
+        idempotency_key=idempotency_key,
     )
     return JSONResponse(render.run(run, with_tasks=True), status_code=201)
 

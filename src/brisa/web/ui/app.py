@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from brisa.web.ui import attempt, code, errors, logview, pages
+from brisa.web.ui import attempt, code, config, errors, logview, pages, trigger
 from brisa.web.ui.assets import Assets
 from brisa.web.ui.security import SecurityHeaders
 from brisa.web.ui.templating import environment
@@ -19,5 +19,7 @@ def install(app: FastAPI) -> None:
     app.include_router(attempt.router)
     app.include_router(logview.router)
     app.include_router(code.router)
+    app.include_router(trigger.router)
+    app.include_router(config.router)
     errors.install(app)
     app.add_middleware(SecurityHeaders)
