@@ -65,6 +65,8 @@ def seed(store: Store, dags: int, runs: int, tags: int) -> None:
 
 
 def app_for(store: Store, home: Path) -> Any:
+    from brisa.control.attempts import Attempts
+    from brisa.control.code import CodeSnapshots
     from brisa.control.commands import Commands
     from brisa.control.execution import ExecutionService
     from brisa.control.queries import Queries
@@ -77,11 +79,15 @@ def app_for(store: Store, home: Path) -> Any:
         return datetime.now(UTC)
 
     objects = open_object_store(str(home / "objects"))
+    settings = load(home=home, environ={})
+    queries = Queries(store, objects, clock)
     ctx = ApiContext(
-        settings=load(home=home, environ={}),
-        queries=Queries(store, objects, clock),
+        settings=settings,
+        queries=queries,
         commands=Commands(store, clock),
         execution=ExecutionService(store, clock, max_return_bytes=1 << 20),
+        attempts=Attempts(queries, store, objects, clock),
+        code=CodeSnapshots(queries, store, objects, sources=(), repos_root=settings.repos_root),
     )
     return create_app(ctx)
 

@@ -340,7 +340,9 @@ class System:
             self.store.request_sync(name, self.clock())
 
     def api_app(self) -> FastAPI:
+        from brisa.control.attempts import Attempts
         from brisa.control.changefeed import ChangeFeed
+        from brisa.control.code import CodeSnapshots
         from brisa.control.commands import Commands
         from brisa.control.execution import ExecutionService
         from brisa.control.livetopics import LiveTopics
@@ -358,11 +360,12 @@ class System:
             sources={source.name: source for source in sources},
         )
         feed = ChangeFeed(self.reads)
+        queries = Queries(
+            self.reads, self.objects, self.clock, sources=sources, mask_env_pattern=pattern
+        )
         ctx = ApiContext(
             settings=self.settings,
-            queries=Queries(
-                self.reads, self.objects, self.clock, sources=sources, mask_env_pattern=pattern
-            ),
+            queries=queries,
             commands=Commands(
                 self.store,
                 self.clock,
@@ -372,6 +375,16 @@ class System:
                 mask_env_pattern=pattern,
             ),
             execution=execution,
+            attempts=Attempts(
+                queries, self.reads, self.objects, self.clock, mask_env_pattern=pattern
+            ),
+            code=CodeSnapshots(
+                queries,
+                self.reads,
+                self.objects,
+                sources=sources,
+                repos_root=self.settings.repos_root,
+            ),
             feed=feed,
             topics=LiveTopics(self.reads, self.objects, self.clock, sources=sources),
             summary=Summary(self.reads, self.clock),

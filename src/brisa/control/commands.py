@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from brisa.authoring.params import resolve_conf
-from brisa.control.idempotency import IdempotencyKeys
 from brisa.control import clearing
+from brisa.control.idempotency import IdempotencyKeys
 from brisa.control.queries import (
     DagSummary,
     Scope,

@@ -286,8 +286,8 @@ def test_log_lines_travel_on_the_stream_and_resume_exactly(live_server: Standalo
     assert "line 3 &lt;b&gt;" in html and "<b>" not in html
     numbers = [int(n) for n in re.findall(r'id="L(\d+)"', html)]
     assert numbers == list(range(1, len(numbers) + 1))  # every line once, in order
-    assert re.search(r'class="ll ll-error"[^>]*><span class="lts">[^<]*</span> '
-                     r'<span class="ltx">ERROR at the end<', html)  # fmt: skip
+    assert re.search(r'class="ll"[^>]*data-lvl="error"[^>]*>.*<span class="tx">ERROR at the end<',
+                     html)  # fmt: skip
     assert events[-1] == {"id": events[-1]["id"], "event": "end", "data": f"attempt:{ti_id}/1"}
     resumed = read_events(stream(live_server, f"attempt:{ti_id}/1", events[-1]["id"]), "end")
     shown = [e["event"] for e in resumed if e.get("event") in ("log", "end")]

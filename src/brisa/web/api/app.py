@@ -10,7 +10,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from brisa.control.attempts import Attempts
 from brisa.control.changefeed import ChangeFeed
+from brisa.control.code import CodeSnapshots
 from brisa.control.commands import Commands
 from brisa.control.execution import ExecutionService
 from brisa.control.livetopics import LiveTopics
@@ -33,6 +35,8 @@ class ApiContext:
     queries: Queries
     commands: Commands
     execution: ExecutionService
+    attempts: Attempts
+    code: CodeSnapshots
     # Live updates (ADR 0017): the process's change feed and who may follow which topic.
     feed: ChangeFeed | None = None
     topics: LiveTopics | None = None
@@ -74,7 +78,7 @@ def bounded(detail: str) -> str:
 
 
 def create_app(ctx: ApiContext) -> FastAPI:
-    from brisa.web.api import config, dags, execution, lists, openapi, repos, runs
+    from brisa.web.api import attempts, code, config, dags, execution, lists, openapi, repos, runs
 
     app = FastAPI(
         title="Brisa",
@@ -100,6 +104,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(dags.router)
     app.include_router(runs.router)
     app.include_router(lists.router)
+    app.include_router(attempts.router)
+    app.include_router(code.router)
     app.include_router(repos.router)
     app.include_router(config.router)
     app.include_router(execution.router)

@@ -137,6 +137,23 @@ class Attempt(Model):
     error: str | None
 
 
+class AttemptDetail(Attempt):
+    pid: int | None
+    max_tries: int = Field(description="tries the task may take: its retries + 1")
+    current: bool = Field(description="whether this is the task's current try")
+    kind: str | None = Field(
+        description="the task's kind (python, shell, ...) at the run's version"
+    )
+    repo: str
+    code_version: str | None = Field(description="the commit the run is pinned to")
+    waiting: list[str] = Field(description="why it has not started yet, in plain language")
+    return_value: Any = Field(description="what the task returned (JSON), on its current try")
+
+
+class AttemptList(Model):
+    attempts: list[Attempt]
+
+
 class TaskDetail(Task):
     return_value: Any = Field(description="what the task returned (JSON); null until success")
     attempts: list[Attempt]
@@ -218,6 +235,27 @@ class LogPage(Model):
     offset: int
     next_offset: int
     finished: bool
+
+
+class CodeView(Model):
+    repo: str
+    commit: str | None = Field(description="null for a plain folder source")
+    dag_file: str = Field(description="the DAG's file, relative to the snapshot's root")
+    files: list[str]
+    path: str
+    size: int
+    text: str | None = Field(description="null for a binary or very large file: use /code/raw")
+
+
+class CodeComparison(Model):
+    old: str
+    new: str
+    files: list[str]
+    diff: list[str] = Field(description="unified diff lines of the DAG's files")
+    changes: list[str] | None = Field(
+        description="structural changes (tasks added/removed, dependencies); null when a "
+        "commit's DAG version is not known"
+    )
 
 
 class Repo(Model):

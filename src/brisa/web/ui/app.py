@@ -5,7 +5,20 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from brisa.web.ui import config, dag, errors, events, lists, overview, pages, sources, trigger
+from brisa.web.ui import (
+    attempt,
+    code,
+    config,
+    dag,
+    errors,
+    events,
+    lists,
+    logview,
+    overview,
+    pages,
+    sources,
+    trigger,
+)
 from brisa.web.ui.assets import Assets
 from brisa.web.ui.security import SecurityHeaders
 from brisa.web.ui.templating import environment
@@ -16,6 +29,9 @@ def install(app: FastAPI) -> None:
     app.state.ui_env = environment(assets)
     app.include_router(assets.router())
     app.include_router(pages.router)
+    app.include_router(attempt.router)
+    app.include_router(logview.router)
+    app.include_router(code.router)
     app.include_router(trigger.router)
     app.include_router(config.router)
     app.include_router(overview.router)

@@ -1,134 +1,174 @@
-"""Log text as HTML lines: the ONE place log bytes become markup (UI.md A.1-8, A.3-7).
+"""Log text as HTML (UI.md A.3-7): every line escaped (a `<script>` printed by a task shows
+literally), ANSI colours turned into classed spans (`ansi-fg-1`, `ansi-bold`, ...; other
+escape sequences dropped), a level class and tag, and the line number and level tag drawn by
+CSS from attributes, so that selecting lines copies exactly their text. Pure.
 
-Used by the attempt page's log viewer (pages) and by the event stream (`log` events), so a
-line looks the same whether it came with the page or live. Every character of the log is
-escaped; ANSI SGR colour codes become classed spans (other escape sequences are dropped), so
-nothing from a log is ever passed through as HTML.
-
-One line renders as
-
-    <div class="ll ll-error" id="L12" data-n="12" data-level="error">
-      <span class="lts">2026-11-24T10:00:00.123Z</span> <span class="ltx">text…</span></div>
-
-- `ll-<level>`: `error`, `warning`, `info` or `debug`, inferred from the line's words. The
-  level tag (`ERR`, `WRN`) and the line number are drawn by CSS from `data-level`/`data-n`
-  (`::before { content: attr(data-n) }`), so they are not part of a selection or a copy.
-- `lts`: the UTC stamp the worker put on the line, when it has one.
-- ANSI: `ansi-fg-<0..15>`, `ansi-bg-<0..15>`, `ansi-b` (bold), `ansi-i`, `ansi-u`.
+A line is `<div class="ll" id="L<n>" data-n="<n>" data-o="<offset>" data-lvl="<level>">`;
+its stamp, when it has one, is a `<span class="ts">` holding the UTC and the display-zone
+forms, of which the log's `ts-*` class shows one (or none).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
 
-_SGR = re.compile(r"\x1b\[([0-9;]*)m")
-_OTHER_ESCAPE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-_])")
-_STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) ")
-_LEVELS = (
-    ("error", re.compile(r"\b(ERROR|CRITICAL|FATAL|Traceback \(most recent call last\))")),
-    ("warning", re.compile(r"\b(WARNING|WARN)\b")),
-    ("debug", re.compile(r"\bDEBUG\b")),
-)
-_FLAGS = {1: "ansi-b", 3: "ansi-i", 4: "ansi-u"}
-_UNSET = {22: "ansi-b", 23: "ansi-i", 24: "ansi-u"}
+from brisa.logs.lines import Line, level_of, split_lines, split_stamp
+
+_ESCAPE = re.compile(r"\x1b\[([0-9;]*)([A-Za-z])|\x1b[@-Z\\-_]|[\x00-\x08\x0b-\x1f\x7f]")
+TAGS = {"error": "ERR", "warning": "WRN", "debug": "DBG", "info": ""}
+MAX_LINE = 10_000  # characters shown of one line (UI.md A.3-10)
 
 
-@dataclass
-class _Style:
-    """The SGR state in force: carried from line to line within one text."""
+class Style:
+    """The SGR state carried from one escape sequence to the next."""
 
-    fg: int | None = None
-    bg: int | None = None
-    flags: set[str] = field(default_factory=set)
-
-    def classes(self) -> str:
-        names = sorted(self.flags)
-        if self.fg is not None:
-            names.append(f"ansi-fg-{self.fg}")
-        if self.bg is not None:
-            names.append(f"ansi-bg-{self.bg}")
-        return " ".join(names)
+    def __init__(self) -> None:
+        self.fg: int | None = None
+        self.bg: int | None = None
+        self.bold = False
+        self.dim = False
+        self.italic = False
+        self.underline = False
 
     def apply(self, params: str) -> None:
-        for code in [int(p) if p else 0 for p in params.split(";")]:
-            self._apply_one(code)
+        codes = [int(p) for p in params.split(";") if p.isdigit()] or [0]
+        index = 0
+        while index < len(codes):
+            index = self._one(codes, index)
 
-    def _apply_one(self, code: int) -> None:
+    def _one(self, codes: list[int], index: int) -> int:
+        code = codes[index]
+        if code in (38, 48):  # 256-colour / true colour: map the 8 basic ones, skip the rest
+            if index + 2 < len(codes) and codes[index + 1] == 5 and codes[index + 2] < 16:
+                self._colour(code == 38, codes[index + 2])
+                return index + 3
+            return index + (3 if index + 1 < len(codes) and codes[index + 1] == 5 else 5)
+        flags = {1: "bold", 2: "dim", 3: "italic", 4: "underline"}
         if code == 0:
-            self.fg, self.bg, self.flags = None, None, set()
-        elif code in _FLAGS:
-            self.flags.add(_FLAGS[code])
-        elif code in _UNSET:
-            self.flags.discard(_UNSET[code])
+            self.__init__()  # type: ignore[misc]
+        elif code in flags:
+            setattr(self, flags[code], True)
+        elif code == 22:
+            self.bold = self.dim = False
+        elif code in (23, 24):
+            setattr(self, "italic" if code == 23 else "underline", False)
+        elif code in (39, 49):
+            setattr(self, "fg" if code == 39 else "bg", None)
         elif 30 <= code <= 37 or 90 <= code <= 97:
-            self.fg = code - 30 if code < 90 else code - 82
+            self._colour(True, code - 30 if code < 90 else code - 82)
         elif 40 <= code <= 47 or 100 <= code <= 107:
-            self.bg = code - 40 if code < 100 else code - 92
-        elif code == 39:
-            self.fg = None
-        elif code == 49:
-            self.bg = None
+            self._colour(False, code - 40 if code < 100 else code - 92)
+        return index + 1
+
+    def _colour(self, foreground: bool, colour: int) -> None:
+        if foreground:
+            self.fg = colour
+        else:
+            self.bg = colour
+
+    def classes(self) -> str:
+        out = [f"ansi-fg-{self.fg}" if self.fg is not None else ""]
+        out.append(f"ansi-bg-{self.bg}" if self.bg is not None else "")
+        for flag in ("bold", "dim", "italic", "underline"):
+            out.append(f"ansi-{flag}" if getattr(self, flag) else "")
+        return " ".join(c for c in out if c)
 
 
-def level_of(line: str) -> str:
-    """The level a line shows: error, warning, debug or info."""
-    for name, pattern in _LEVELS:
-        if pattern.search(line):
-            return name
-    return "info"
+def ansi_html(text: str, style: Style | None = None) -> Markup:
+    """`text` escaped, its SGR sequences as spans of classes; `style` carries the state on."""
+    style = style or Style()
+    out: list[Markup] = []
+    at = 0
+    for found in _ESCAPE.finditer(text):
+        out.append(_span(text[at : found.start()], style))
+        if found.group(2) == "m":
+            style.apply(found.group(1))
+        at = found.end()
+    out.append(_span(text[at:], style))
+    return Markup("").join(out)
 
 
-def _span(text: str, style: _Style) -> Markup:
+def _span(text: str, style: Style) -> Markup:
+    if not text:
+        return Markup("")
     classes = style.classes()
     if not classes:
         return escape(text)
-    return Markup('<span class="{}">{}</span>').format(classes, text)
+    return Markup(f'<span class="{classes}">{escape(text)}</span>')
 
 
-def _coloured(line: str, style: _Style) -> Markup:
-    """`line` escaped, its SGR codes turned into spans; other escape sequences dropped."""
-    out = Markup()
-    position = 0
-    for match in _SGR.finditer(line):
-        out += _span(_OTHER_ESCAPE.sub("", line[position : match.start()]), style)
-        style.apply(match.group(1))
-        position = match.end()
-    return out + _span(_OTHER_ESCAPE.sub("", line[position:]), style)
+def plain(text: str) -> str:
+    """`text` without escape sequences (what search and copy see)."""
+    return _ESCAPE.sub("", text)
 
 
-def plain(line: str) -> str:
-    """A line without its escape sequences (what a level or a search looks at)."""
-    return _OTHER_ESCAPE.sub("", _SGR.sub("", line))
-
-
-def _line(line: str, number: int, style: _Style) -> Markup:
-    line = line.removesuffix("\r")
-    level = level_of(plain(line))
-    stamp = _STAMP.match(line)
-    head = Markup()
-    if stamp:
-        head = Markup('<span class="lts">{}</span> ').format(stamp.group(1))
-        line = line[stamp.end() :]
+def _stamp_html(stamp: str, zone: ZoneInfo | None) -> Markup:
+    if not stamp:
+        return Markup("")
+    try:
+        when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return Markup('<span class="ts">{} </span>').format(stamp)
+    utc = when.strftime("%H:%M:%S.%f")[:12]
+    local = when.astimezone(zone).strftime("%H:%M:%S.%f")[:12] if zone else utc
+    # f-strings over escaped values: Markup.format costs a millisecond a line
     return Markup(
-        '<div class="ll ll-{level}" id="L{n}" data-n="{n}" data-level="{level}">'
-        '{head}<span class="ltx">{body}</span></div>'
-    ).format(level=level, n=number, head=head, body=_coloured(line, style))
-
-
-def split_lines(text: str) -> list[str]:
-    """The lines of `text`; a final newline does not start an empty line."""
-    if not text:
-        return []
-    return text.removesuffix("\n").split("\n")
-
-
-def render_lines(text: str, first_line_number: int) -> Markup:
-    """`text` (one or more lines of a log) as HTML lines numbered from `first_line_number`."""
-    style = _Style()
-    return Markup("\n").join(
-        _line(line, number, style)
-        for number, line in enumerate(split_lines(text), start=first_line_number)
+        f'<span class="ts"><time datetime="{escape(stamp)}"><span class="ts-u">{escape(utc)}'
+        f'</span><span class="ts-l">{escape(local)}</span></time> </span>'
     )
+
+
+def line_html(
+    line: Line, zone: ZoneInfo | None = None, mark: re.Pattern[str] | None = None
+) -> Markup:
+    """One line; `mark` highlights the matches of a search (on the text without colours)."""
+    stamp, body = split_stamp(line.text)
+    level = level_of(line.text)
+    clipped = body[:MAX_LINE]
+    if mark is not None and mark.search(plain(clipped)):
+        text = _marked(plain(clipped), mark)
+    else:
+        text = ansi_html(clipped)
+    more = (
+        Markup('<span class="clip"> … ({} KB more)</span>').format((len(body) - MAX_LINE) // 1024)
+        if len(body) > MAX_LINE
+        else Markup("")
+    )
+    n, tag, ts = int(line.number), TAGS[level], _stamp_html(stamp, zone)
+    return Markup(
+        f'<div class="ll" id="L{n}" data-n="{n}" data-o="{int(line.offset)}" data-lvl="{level}">'
+        f'<span class="tag" data-t="{tag}"></span>{ts}<span class="tx">{text}{more}</span></div>'
+    )
+
+
+def _marked(text: str, mark: re.Pattern[str]) -> Markup:
+    out: list[Markup] = []
+    at = 0
+    for found in mark.finditer(text):
+        if found.end() == found.start():
+            continue
+        out.append(escape(text[at : found.start()]))
+        out.append(Markup("<mark>{}</mark>").format(found.group(0)))
+        at = found.end()
+    out.append(escape(text[at:]))
+    return Markup("").join(out)
+
+
+def lines_html(
+    lines: Iterable[Line], zone: ZoneInfo | None = None, mark: re.Pattern[str] | None = None
+) -> Markup:
+    return Markup("").join(line_html(line, zone, mark) for line in lines)
+
+
+def render_lines(
+    text: str, first_line_number: int, *, offset: int = 0, zone: ZoneInfo | None = None
+) -> Markup:
+    """Whole lines of log `text` (numbered from `first_line_number`, its first byte at
+    `offset`) as HTML; a last line without newline is rendered too."""
+    lines, _ = split_lines(text.encode(), offset, first_line_number, over=True)
+    return lines_html(lines, zone)
