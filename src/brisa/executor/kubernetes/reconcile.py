@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from brisa.executor.kubernetes.api import Gone, KubeApi, KubeError, WatchEvent
+from brisa.executor.kubernetes.api import Gone, KubeApi, WatchEvent
 from brisa.logs.chunking import backoff
 
 log = logging.getLogger("brisa.kubernetes")
@@ -26,7 +26,7 @@ log = logging.getLogger("brisa.kubernetes")
 Json = dict[str, Any]
 RESYNC = 60.0  # seconds between full relists, whatever the watch says
 WATCH_TIMEOUT = 30.0  # seconds a watch request lasts at most (server side)
-QUICK = 0.05  # a watch that ends this fast with nothing in it counts as a failure
+QUICK = 0.05  # a watch that ends this fast with no change in it counts as a failure
 
 
 def version_of(obj: Json) -> str:
@@ -159,27 +159,32 @@ class Reconciler:
         self.version = version_of(obj) or self.version
         self.on_change()
 
-    def step(self, stop: threading.Event) -> None:
+    def step(self, stop: threading.Event) -> bool:
         """Relist when due, then follow one watch request until it ends or a relist is due.
-        Errors are the caller's (`run`)."""
+        False when the watch ended at once with nothing in it (the caller backs off: no busy
+        loop against a server that closes watches); errors are the caller's (`run`)."""
         if not self.version or self.clock() >= self._next_relist:
             self.relist()
         timeout = max(1.0, min(self.watch_timeout, self._next_relist - self.clock()))
         began, seen = self.clock(), 0
         for event in self.api.watch_pods(self.namespace, self.selector, self.version, timeout):
             self.apply(event)
-            seen += 1
+            seen += event.type != "BOOKMARK"
             if stop.is_set() or self.clock() >= self._next_relist:
-                return
-        if not seen and self.clock() - began < QUICK:
-            raise KubeError(0, "WatchClosed", "the watch ended at once")
+                return True
+        return bool(seen) or self.clock() - began >= QUICK
 
     def run(self, stop: threading.Event) -> None:
         """Until `stop`: watch, relisting on 410 Gone or after an error, with backoff."""
         while not stop.is_set():
             try:
-                self.step(stop)
-                self.failures, self.problem = 0, None
+                useful = self.step(stop)
+                self.problem = None  # the API server answers
+                if useful:
+                    self.failures = 0
+                else:
+                    self.failures += 1
+                    stop.wait(backoff(self.failures, self.jitter()))
             except Gone:
                 self.version = ""  # relist at once: the version is too old to watch from
                 self.failures += 1
