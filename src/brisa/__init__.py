@@ -3,6 +3,7 @@
 This package exports the authoring API only; everything else is internal.
 """
 
+from brisa.authoring.container import container
 from brisa.authoring.context import TaskContext, get_current_context
 from brisa.authoring.dag import DAG, Task, TriggerRule, shell, task
 from brisa.authoring.params import Param
@@ -13,6 +14,7 @@ __all__ = [
     "Task",
     "TaskContext",
     "TriggerRule",
+    "container",
     "get_current_context",
     "shell",
     "task",

@@ -15,3 +15,14 @@ def secret() -> Any:
 def duration(default: float) -> Any:
     """Seconds, given as a number or as a string like '500ms', '30s', '5m', '1h', '7d'."""
     return field(default=default, metadata={"duration": True})
+
+
+def mapping() -> Any:
+    """A table of strings: `{ a = "b" }` in the file, `a=b,c=d` in an environment variable."""
+    return field(default_factory=dict, metadata={"mapping": True})
+
+
+def checked(default: Any, check: Any, **metadata: Any) -> Any:
+    """A setting whose value `check(value)` checks (ValueError: what is wrong) and may
+    normalise, at load, so that the error names the key and where it was set."""
+    return field(default=default, metadata={"check": check, **metadata})

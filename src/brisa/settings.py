@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
+from brisa import kubesettings
 from brisa.errors import ConfigError
+from brisa.kubesettings import KubernetesSettings
 from brisa.logs.config import CHUNK_BYTES, CHUNK_INTERVAL
 from brisa.logs.masking import DEFAULT_ENV_PATTERN
 from brisa.repos.config import RepoSettings
@@ -158,6 +160,7 @@ SECTIONS: dict[str, type] = {
     "worker": WorkerSettings,
     "api": ApiSettings,
     "logs": LogsSettings,
+    "kubernetes": KubernetesSettings,
 }
 
 
@@ -172,6 +175,7 @@ class Settings:
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     logs: LogsSettings = field(default_factory=LogsSettings)
+    kubernetes: KubernetesSettings = field(default_factory=KubernetesSettings)
     # `[repos.NAME]` tables, in name order.
     repos: tuple[RepoSettings, ...] = ()
 
@@ -283,6 +287,30 @@ def _coerce_number(kind: type, value: Any) -> float | int | None:
 def _coerce(kind: Any, f: dataclasses.Field[Any], value: Any, name: str) -> Any:
     if f.metadata.get("duration"):
         return parse_duration(value, name)
+    result = _coerce_table(value, name) if f.metadata.get("mapping") else _coerce_plain(kind, value)
+    if result is None:
+        type_name = getattr(kind, "__name__", str(kind))
+        raise ConfigError(f"{name}: expected {type_name}, got {value!r}")
+    check = f.metadata.get("check") or kubesettings.TABLE_CHECKS.get(f.name)
+    try:
+        return check(result) if check else result
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+
+
+def _coerce_table(value: Any, name: str) -> dict[str, str]:
+    """A TOML table of strings, or `a=b,c=d` (an environment variable)."""
+    if isinstance(value, str):
+        pairs = [p.partition("=") for p in value.split(",") if p.strip()]
+        if any(not sep for _, sep, _ in pairs):
+            raise ConfigError(f"{name}: write a table, or key=value pairs separated by commas")
+        value = {k.strip(): v.strip() for k, _, v in pairs}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ConfigError(f"{name}: expected a table of strings, got {value!r}")
+    return value
+
+
+def _coerce_plain(kind: Any, value: Any) -> Any:
     result: Any = None
     if kind is bool:
         result = _coerce_bool(value)
@@ -290,9 +318,6 @@ def _coerce(kind: Any, f: dataclasses.Field[Any], value: Any, name: str) -> Any:
         result = _coerce_number(kind, value)
     elif kind is str and isinstance(value, str):
         result = value
-    if result is None:
-        type_name = getattr(kind, "__name__", str(kind))
-        raise ConfigError(f"{name}: expected {type_name}, got {value!r}")
     return result
 
 
@@ -372,10 +397,12 @@ def _file_sections(path: Path, required: bool) -> dict[str, Sourced]:
 
 
 def _check(settings: Settings) -> Settings:
-    if settings.executor.kind != "local":
+    if settings.executor.kind not in ("local", "kubernetes"):
         raise ConfigError(
-            f"[executor] kind: {settings.executor.kind!r} is not available; use 'local'"
+            f"[executor] kind: {settings.executor.kind!r} is not available; "
+            "use 'local' or 'kubernetes'"
         )
+    kubesettings.check(settings.kubernetes, settings.executor.kind)
     if settings.executor.start_method not in ("forkserver", "spawn"):
         raise ConfigError(
             f"[executor] start_method: {settings.executor.start_method!r}; "

@@ -5,6 +5,9 @@ workers, and its environment points at no server state (no BRISA_HOME)."""
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +18,7 @@ from brisa.executor.base import LaunchRequest
 from brisa.executor.local.executor import LocalExecutor
 from brisa.executor.local.launchers import ForkServerLauncher, Launcher, SpawnLauncher
 from brisa.testing.server import eventually
-from brisa.worker.env import WorkerEnv
+from brisa.worker.env import TOKEN_FILE, WorkerEnv
 from support.standalone import free_port
 
 TOKEN = "canary-token-Zq8Xw3vT5Lr0"
@@ -108,3 +111,27 @@ def test_the_fork_server_never_holds_a_token_so_no_later_worker_inherits_one(
         for ref in list(local.alive()):
             local.kill(ref)
         local.close()
+
+
+def test_a_worker_in_a_pod_reads_its_token_from_the_mounted_secret_file(tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "token").write_text(TOKEN + "\n")  # as the kubelet mounts the Secret's key
+    env = WorkerEnv(api_url=f"http://127.0.0.1:{free_port()}").to_env()
+    env = {**env, TOKEN_FILE: str(secret / "token"), "PATH": os.environ.get("PATH", "")}
+    log = tmp_path / "worker.log"
+    with open(log, "wb") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "brisa", "task", "run", "--ti", "7", "--try", "1"],
+            env={**env, "PYTHONPATH": os.environ.get("PYTHONPATH", "")},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        # Nothing listens at the API: it keeps retrying its start call, holding its token.
+        eventually(lambda: 'config | token = "***"' in log.read_text())
+        assert TOKEN not in log.read_text()
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()

@@ -638,6 +638,7 @@ def test_public_api_is_the_authoring_api() -> None:
         "Task",
         "TaskContext",
         "TriggerRule",
+        "container",
         "get_current_context",
         "shell",
         "task",

@@ -261,3 +261,17 @@ def test_a_dag_shows_its_spec_redacted() -> None:
     plain = DagRecord("t", "d", "d.py", 1, True, False, NOW, _spec(secrets=False))
     assert shown.dag(plain) is plain
     assert json.dumps(shown.dag(record).spec.to_json()).count("***") == 2
+
+
+def test_container_and_pod_env_named_like_secrets_are_hidden_too() -> None:
+    from brisa import container
+
+    with DAG("k8s") as dag:
+        container("c", "alpine:3", env={"API_TOKEN": "tok-literal", "MODE": "x"})
+        shell("s", "true", pod={"env": {"DB_PASSWORD": "pod-literal", "TZ": "UTC"}})
+    spec = serialize(dag, "k8s.py")
+    shown = redact_spec(spec, DEFAULT_ENV_PATTERN)
+    assert dict(getattr(shown.tasks["c"].body, "env", {})) == {"API_TOKEN": "***", "MODE": "x"}
+    pod = shown.tasks["s"].pod
+    assert pod is not None and dict(pod.env) == {"DB_PASSWORD": "***", "TZ": "UTC"}
+    assert sorted(spec_secrets(spec, DEFAULT_ENV_PATTERN)) == ["pod-literal", "tok-literal"]

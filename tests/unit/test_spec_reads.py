@@ -39,6 +39,10 @@ OTHER_DICTS = {
     ("worker/warmed.py", "code"): "a warm key's wire form (fork server requests)",
     ("objectstore/s3.py", "path"): "an object's metadata from obstore",
     ("settings.py", "secret"): "the declaration of a setting",
+    ("authoring/pods.py", "env"): "the pod= settings a DAG file writes",
+    ("authoring/pods.py", "value"): "a toleration a DAG file writes",
+    ("executor/kubernetes/manifest.py", "env"): "a container of a pod manifest",
+    ("kubesettings.py", "kind"): "a pod template (YAML)",
 }
 
 

@@ -92,6 +92,6 @@ def test_what_an_older_api_leaves_out_has_defaults() -> None:
 
 def test_a_task_kind_the_worker_does_not_know_is_refused() -> None:
     wire = item().to_json()
-    wire["task"]["kind"] = "container"
-    with pytest.raises(ValueError, match="unknown kind 'container'"):
+    wire["task"]["kind"] = "teleport"
+    with pytest.raises(ValueError, match="unknown kind 'teleport'"):
         WorkItem.from_json(wire)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, overload
 
-from brisa.authoring import templating
+from brisa.authoring import pods, templating
 from brisa.authoring.params import Param, as_param, check_value
 from brisa.core.graph import find_cycle
 from brisa.core.spec import (
@@ -71,8 +71,6 @@ def _valid_id(value: object) -> bool:
 
 _dag_stack: list[DAG] = []
 
-TaskOrList = "Task | Iterable[Task]"
-
 
 class Task:
     """A node of a DAG. Subclasses say what runs: a Python function or a shell command."""
@@ -91,6 +89,7 @@ class Task:
         max_retry_delay: timedelta | float | None = None,
         execution_timeout: timedelta | float | None = None,
         doc: str = "",
+        pod: Any = None,
     ) -> None:
         self.filename, self.lineno = _caller_location()
         dag = dag or (_dag_stack[-1] if _dag_stack else None)
@@ -112,6 +111,10 @@ class Task:
             ) from None
         if retries is not None and (not isinstance(retries, int) or retries < 0):
             raise _definition_error(f"retries must be a non-negative integer, got {retries!r}")
+        try:
+            self.pod = pods.settings(pod)
+        except InvalidInput as exc:
+            raise self._error(f"task {task_id!r}: {exc}") from None
         self.task_id = task_id
         self.dag = dag
         self.retries = retries
@@ -179,6 +182,7 @@ class Task:
             else self.dag.execution_timeout,
             doc=self.doc,
             lineno=self.lineno,
+            pod=pods.effective(self.dag.pod, self.pod),
         )
 
     def body(self) -> TaskBody:
@@ -375,6 +379,7 @@ class DAG:
         max_active_tasks: int = 16,
         tags: Iterable[str] = (),
         description: str = "",
+        pod: Any = None,
     ) -> None:
         self.filename, self.lineno = _caller_location()
         if not _valid_id(dag_id):
@@ -383,6 +388,7 @@ class DAG:
         try:
             self.schedule = parse_schedule(schedule, timezone)
             self.params = {name: as_param(p) for name, p in (params or {}).items()}
+            self.pod = pods.settings(pod)  # defaults for its tasks' pods
         except InvalidInput as exc:
             raise self._error(str(exc)) from None
         self._check_params()

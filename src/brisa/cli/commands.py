@@ -224,6 +224,9 @@ def _register_remote() -> None:
     except ImportError:  # pragma: no cover - during development only
         return
     remote.register(cli)
+    from brisa.cli.k8s import k8s_group
+
+    cli.add_command(k8s_group)
 
 
 _register_remote()

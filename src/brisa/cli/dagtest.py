@@ -21,7 +21,7 @@ from brisa.authoring.loader import LoadError, load_file
 from brisa.authoring.params import resolve_conf
 from brisa.authoring.serialize import serialize
 from brisa.core import graph
-from brisa.core.spec import DagSpec, ShellCommand, TaskSpec
+from brisa.core.spec import DagSpec, PythonCall, ShellCommand, TaskSpec
 from brisa.core.states import TaskState
 from brisa.core.trigger_rules import Verdict, evaluate
 from brisa.errors import NotFound
@@ -189,7 +189,7 @@ def executor(dag: DAG, root: Path) -> Executor:
         if isinstance(task.body, ShellCommand):
             return run_shell(task.body, ctx, root)
         fn = getattr(dag.tasks[task.task_id], "fn", None)
-        if fn is None:
+        if fn is None or not isinstance(task.body, PythonCall):
             return Outcome(False, error=f"dags test cannot run {task.kind} tasks")
         return run_python(fn, task.body, ctx, upstream)
 

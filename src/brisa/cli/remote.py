@@ -211,7 +211,7 @@ def dags_unpause(client: Client, name: str) -> None:
 # --- dags test (in-process, no server) -----------------------------------------------------
 
 
-def _dags_path(ctx: click.Context, path: Path | None) -> tuple[Path, str]:
+def dags_path(ctx: click.Context, path: Path | None) -> tuple[Path, str]:
     """The DAG folder or file to load, and the team that owns it."""
     from brisa.settings import load
 
@@ -257,7 +257,7 @@ def dags_test(ctx: click.Context, name: str, path: Path | None, conf: str | None
     from brisa.cli import dagtest
 
     params = parse_conf(conf)
-    path, team = _dags_path(ctx, path)
+    path, team = dags_path(ctx, path)
     if "/" in name:
         team, name = name.split("/", 1)
     hooks = dagtest.Hooks(started=_print_start, finished=_print_end)

@@ -1,8 +1,9 @@
 """What people are shown of secrets (docs/adr/0009-masking-secrets.md): every DAG, run, task
 and attempt the control plane hands the REST API, the web UI or the CLI passes through here.
 
-- A DAG's spec: the defaults of params marked secret, and the `env` values of shell tasks
-  whose names match `[logs] mask_env_pattern`, read `***`.
+- A DAG's spec: the defaults of params marked secret, and the `env` values of shell and
+  container tasks (and of tasks' pod settings) whose names match `[logs] mask_env_pattern`,
+  read `***`.
 - A run's conf: the values of the params its DAG version marks secret read `***`. The store
   keeps them in clear: the worker gets them, through the token-protected execution API.
 - Task errors and return values: the worker masked them before reporting; they are masked
@@ -18,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 from brisa.core.records import AttemptRecord, DagRecord, RunRecord, TaskRecord
-from brisa.core.spec import DagSpec, ShellCommand, TaskSpec
+from brisa.core.spec import ContainerRun, DagSpec, ShellCommand, TaskSpec
 from brisa.logs.masking import (
     DEFAULT_ENV_PATTERN,
     REDACTED,
@@ -132,11 +133,21 @@ def spec_secrets(spec: DagSpec, pattern: str) -> list[str]:
 
 
 def _env(task: TaskSpec) -> Mapping[str, str]:
-    return task.body.env if isinstance(task.body, ShellCommand) else {}
+    """The `env` a task declares: its shell or container env, and its pod settings' env."""
+    body = task.body.env if isinstance(task.body, ShellCommand | ContainerRun) else {}
+    return {**(task.pod.env if task.pod is not None else {}), **body}
 
 
 def _env_redacted(task: TaskSpec, names: re.Pattern[str]) -> TaskSpec:
-    if not isinstance(task.body, ShellCommand):
-        return task
-    env = {n: REDACTED if names.search(n) else v for n, v in task.body.env.items()}
-    return dataclasses.replace(task, body=dataclasses.replace(task.body, env=env))
+    def hidden(env: Mapping[str, str]) -> dict[str, str]:
+        return {n: REDACTED if names.search(n) else v for n, v in env.items()}
+
+    if isinstance(task.body, ShellCommand | ContainerRun):
+        task = dataclasses.replace(
+            task, body=dataclasses.replace(task.body, env=hidden(task.body.env))
+        )
+    if task.pod is not None and task.pod.env:
+        task = dataclasses.replace(
+            task, pod=dataclasses.replace(task.pod, env=hidden(task.pod.env))
+        )
+    return task

@@ -6,7 +6,8 @@ so a spec read and written again keeps its structure version: the hash of its ca
 JSON. This module is the only one that knows the JSON keys of a spec.
 
 A task's kind-specific part is its `body`: one frozen class per kind (`PythonCall`,
-`ShellCommand`), chosen by the JSON's `kind`. A new kind is a new body class in `_BODIES`.
+`ShellCommand`, `ContainerRun`), chosen by the JSON's `kind`. A new kind is a new body class in
+`_BODIES`. Pod settings (`brisa.core.pod`) are stored under "pod" only when a task has some.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, ClassVar
 
+from brisa.core.pod import PodSettings
 from brisa.core.trigger_rules import TriggerRule
 
 SPEC_FORMAT = 1
@@ -263,11 +265,44 @@ class ShellCommand:
         return cls(command=data["command"], env=dict(data["env"]), cwd=data["cwd"])
 
 
-TaskBody = PythonCall | ShellCommand
+@dataclass(frozen=True)
+class ContainerRun:
+    """Runs `image` with `command` (its entrypoint when empty) and `args`, under the Kubernetes
+    executor only; command, args and env values are templated like a shell task's."""
+
+    image: str
+    command: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    kind: ClassVar[str] = "container"
+
+    def __post_init__(self) -> None:
+        _freeze(self, "env")
+        object.__setattr__(self, "command", tuple(self.command))
+        object.__setattr__(self, "args", tuple(self.args))
+
+    def refs(self) -> set[str]:
+        return set()
+
+    def to_json(self) -> Json:
+        return {
+            "image": self.image,
+            "command": list(self.command),
+            "args": list(self.args),
+            "env": dict(self.env),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ContainerRun:
+        return cls(data["image"], tuple(data["command"]), tuple(data["args"]), dict(data["env"]))
+
+
+TaskBody = PythonCall | ShellCommand | ContainerRun
 
 _BODIES: dict[str, Callable[[Mapping[str, Any]], TaskBody]] = {
     PythonCall.kind: PythonCall.from_json,
     ShellCommand.kind: ShellCommand.from_json,
+    ContainerRun.kind: ContainerRun.from_json,
 }
 
 
@@ -290,12 +325,14 @@ class TaskSpec:
     execution_timeout: float | None = None
     doc: str = ""
     lineno: int | None = None
+    pod: PodSettings | None = None
 
     @property
     def kind(self) -> str:
         return self.body.kind
 
     def to_json(self) -> Json:
+        pod = {"pod": self.pod.to_json()} if self.pod is not None else {}
         return {
             "task_id": self.task_id,
             "kind": self.body.kind,
@@ -309,6 +346,7 @@ class TaskSpec:
             "doc": self.doc,
             "lineno": self.lineno,
             **self.body.to_json(),
+            **pod,
         }
 
     @classmethod
@@ -328,6 +366,7 @@ class TaskSpec:
             execution_timeout=data["execution_timeout"],
             doc=data["doc"],
             lineno=data["lineno"],
+            pod=PodSettings.from_json(data["pod"]) if "pod" in data else None,
         )
 
 

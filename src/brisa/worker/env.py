@@ -16,6 +16,8 @@ process's initial environment whatever it removes later, and any process of the 
 can read it. The executor hands it through a socket the worker inherits (`token_channel`; its
 descriptor number is in `TOKEN_FD`), which the worker reads to its end and closes at once
 (`receive_token`); unlike a pipe, a socket cannot be opened again through `/proc/PID/fd`.
+A worker in a Kubernetes pod reads it instead from the file of a per-attempt Secret mounted
+into its container, whose path is in `TOKEN_FILE`.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ CODE_TIMEOUT = 120.0
 MAX_RETURN_VALUE_BYTES = 1024 * 1024  # the largest return value the API records, as JSON
 
 TOKEN_FD = "BRISA_EXECUTION_TOKEN_FD"  # the descriptor the worker reads its token from
+TOKEN_FILE = "BRISA_EXECUTION_TOKEN_FILE"  # or, in a pod, the file (a mounted Secret)
 S3_PREFIX = "BRISA_LOGS_S3_"  # + an object store option in capitals, e.g. ..._ENDPOINT_URL
 
 
@@ -99,7 +102,7 @@ class WorkerEnv:
 
 def private(variable: str) -> bool:
     """A variable for the worker process only, never for the task it runs."""
-    return variable == TOKEN_FD or variable.startswith(S3_PREFIX)
+    return variable in (TOKEN_FD, TOKEN_FILE) or variable.startswith(S3_PREFIX)
 
 
 def token_channel(token: str) -> int:
@@ -114,9 +117,14 @@ def token_channel(token: str) -> int:
 
 def receive_token(environ: Mapping[str, str]) -> str:
     """The token handed through `TOKEN_FD`, read to its end, its descriptor closed (so the
-    task's children do not inherit it); "" when none was handed (started by hand)."""
+    task's children do not inherit it); else the content of the file named by `TOKEN_FILE`
+    (in a pod); "" when none was handed (started by hand)."""
     if not environ.get(TOKEN_FD, "").isdigit():
-        return ""
+        path = environ.get(TOKEN_FILE, "")
+        if not path:
+            return ""
+        with open(path, encoding="utf-8") as file:
+            return file.read().strip()
     fd, chunks = int(environ[TOKEN_FD]), []
     try:
         while chunk := os.read(fd, 4096):

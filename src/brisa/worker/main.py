@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from brisa.authoring.context import TaskContext
 from brisa.authoring.loader import load_file
 from brisa.core.records import CodeRef, WorkItem
-from brisa.core.spec import ShellCommand
+from brisa.core.spec import ContainerRun, ShellCommand
 from brisa.errors import BrisaError
 from brisa.logs.capture import utc_stamp
 from brisa.logs.masking import Masker, env_secrets, param_secrets
@@ -124,6 +124,14 @@ def _context(item: WorkItem) -> TaskContext:
     )
 
 
+def container_refused(task_id: str) -> str:
+    return (
+        f"task {task_id} is a container task: it runs only under the Kubernetes executor "
+        '([executor] kind = "kubernetes"); this deployment\'s executor runs Python and shell '
+        "tasks"
+    )
+
+
 def execute(item: WorkItem, dags_folder: Path) -> Outcome:
     """Run the task described by a work item (from the execution API's start call)."""
     try:
@@ -135,6 +143,8 @@ def execute(item: WorkItem, dags_folder: Path) -> Outcome:
 
 def _execute(item: WorkItem, dags_folder: Path) -> Outcome:
     body, ctx = item.task.body, _context(item)
+    if isinstance(body, ContainerRun):  # the one place: every executor but Kubernetes'
+        return Outcome(False, error=container_refused(item.task_id))
     if isinstance(body, ShellCommand):
         return run_shell(body, ctx, dags_folder)
     dags = warmed.dags_for(item, dags_folder)  # imported before the fork ([executor] warm_imports)
