@@ -186,6 +186,7 @@ class KubernetesExecutor:
 
     def _create(self, namespace: str, manifest: Json, ref: AttemptRef) -> Json | None:
         name = manifest["metadata"]["name"]
+        pod: Json | None
         try:
             pod = self.api.create_pod(namespace, manifest)
         except kube.AlreadyExists:
