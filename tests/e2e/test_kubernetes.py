@@ -52,7 +52,8 @@ DAGS = {
         with DAG("faults") as dag:
             image, sleep = "alpine:3.20", ["sleep", "5"]
             container("unschedulable", image, command=["true"], pod=fault("unschedulable"))
-            container("image_pull", "ghcr.io/acme/nope:1", command=["true"], pod=fault("image-pull"))
+            nope = "ghcr.io/acme/nope:1"
+            container("image_pull", nope, command=["true"], pod=fault("image-pull"))
             shell("oom", "sleep 5", retries=1,
                   pod={"limits": {"memory": "512Mi"}, **fault("oom:0.5")})
             container("evicted", image, command=sleep, pod=fault("evicted:0.3"))
