@@ -156,6 +156,7 @@ class System:
                 context=k.context or None,
             )
             api = kube.connect(access)
+            logging.getLogger("httpx2").setLevel(logging.WARNING)  # a line per request
         teams = {d.team for d in self.store.list_dags()} | set(k.team_namespaces)
         config = KubeConfig(
             deployment=self.executor_scope(),

@@ -37,7 +37,7 @@ DAGS = {
             container(
                 "hello",
                 "alpine:3.20",
-                command=["sh", "-c", "echo hello {{ params.who }} on {{ ds }}; echo to stderr >&2"],
+                command=["sh", "-c", "echo hello {{ params.who | shquote }} on {{ ds }}; echo to stderr >&2"],
             )
             sh = ["sh", "-c"]
             container("exits", "alpine:3.20", command=[*sh, "echo bad row >&2; exit 3"], retries=1)
