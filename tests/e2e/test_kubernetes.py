@@ -40,7 +40,8 @@ DAGS = {
                 command=["sh", "-c", "echo hello {{ params.who | shquote }} on {{ ds }}; echo to stderr >&2"],
             )
             sh = ["sh", "-c"]
-            container("exits", "alpine:3.20", command=[*sh, "echo bad row >&2; exit 3"], retries=1)
+            container("exits", "alpine:3.20", command=[*sh, "echo bad row >&2; exit 3"], retries=1,
+                      retry_delay=0)
             container("slow", "alpine:3.20", command=[*sh, "echo first; sleep 2; echo second"])
     """,
     "faults.py": """
@@ -54,7 +55,7 @@ DAGS = {
             container("unschedulable", image, command=["true"], pod=fault("unschedulable"))
             nope = "ghcr.io/acme/nope:1"
             container("image_pull", nope, command=["true"], pod=fault("image-pull"))
-            shell("oom", "sleep 5", retries=1,
+            shell("oom", "sleep 5", retries=1, retry_delay=0,
                   pod={"limits": {"memory": "512Mi"}, **fault("oom:0.5")})
             container("evicted", image, command=sleep, pod=fault("evicted:0.3"))
             container("node_lost", image, command=sleep, pod=fault("node-lost:0.3"))
