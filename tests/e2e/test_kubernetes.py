@@ -37,7 +37,7 @@ DAGS = {
             container(
                 "hello",
                 "alpine:3.20",
-                command=["sh", "-c", "echo hello {{ params.who | shquote }} on {{ ds }}; echo to stderr >&2"],
+                command=["sh", "-c", "echo hello {{ params.who | shquote }} on {{ ds }}; echo err >&2"],
             )
             sh = ["sh", "-c"]
             container("exits", "alpine:3.20", command=[*sh, "echo bad row >&2; exit 3"], retries=1,
@@ -125,12 +125,15 @@ def tasks_of(run: Any) -> dict[str, Any]:
     return {t["task_id"]: t for t in run["tasks"]}
 
 
-def pods_per_attempt(cluster: FakeCluster, dag_id: str) -> Counter[tuple[str, str, str]]:
-    return Counter(
-        (labels["brisa.dev/run"], labels["brisa.dev/task"], labels["brisa.dev/try"])
-        for pod in cluster.pods(NAMESPACE)
-        if (labels := pod["metadata"]["labels"])["brisa.dev/dag"] == dag_id
-    )
+def pods_per_attempt(cluster: FakeCluster, dag_id: str, run_id: str) -> Counter[tuple[str, str]]:
+    """How many pods each (task, try) of a run got, from the pods themselves."""
+    found: Counter[tuple[str, str]] = Counter()
+    for pod in cluster.pods(NAMESPACE):
+        meta = pod["metadata"]
+        ids = meta["annotations"]
+        if (ids["brisa.dev/dag-id"], ids["brisa.dev/run-id"]) == (dag_id, run_id):
+            found[(ids["brisa.dev/task-id"], meta["labels"]["brisa.dev/try"])] += 1
+    return found
 
 
 def log_of(server: Standalone, dag_id: str, run_id: str, task_id: str, attempt: int = 0) -> str:
@@ -146,7 +149,7 @@ def test_the_examples_run_in_worker_pods_one_per_attempt(
     tasks = tasks_of(run)
     expected = {"flaky_with_retries": "success"}.get(dag_id, "success")
     assert run["state"] == expected, tasks
-    attempts = pods_per_attempt(cluster, dag_id)
+    attempts = pods_per_attempt(cluster, dag_id, run["run_id"])
     assert set(attempts.values()) == {1}  # one pod per (run, task, try), never two
     tries = sum(t["try_number"] for t in tasks.values() if t["try_number"])
     assert sum(attempts.values()) == tries
@@ -156,7 +159,7 @@ def test_a_100_task_fan_out_runs_one_pod_per_task(brisa: Standalone, cluster: Fa
     run = finished(brisa, "fan_out")
     assert run["state"] == "success"
     assert all(t["try_number"] == 1 for t in run["tasks"])
-    attempts = pods_per_attempt(cluster, "fan_out")
+    attempts = pods_per_attempt(cluster, "fan_out", run["run_id"])
     assert len(attempts) == 100 and set(attempts.values()) == {1}
 
 
@@ -167,7 +170,7 @@ def test_a_container_task_runs_its_own_image_with_params_and_its_exit_code_decid
     tasks = tasks_of(run)
     assert tasks["hello"]["state"] == "success"
     log = log_of(brisa, "containers", run["run_id"], "hello")
-    assert f"hello ada on {run['logical_date'][:10]}" in log and "to stderr" in log
+    assert f"hello ada on {run['logical_date'][:10]}" in log and "err" in log
     assert (tasks["exits"]["state"], tasks["exits"]["try_number"]) == ("failed", 2)
     assert tasks["exits"]["error"] == "exit code 3"
     assert "bad row" in log_of(brisa, "containers", run["run_id"], "exits")
@@ -212,7 +215,8 @@ def test_a_dropped_watch_and_a_410_mid_run_lose_no_event(
 ) -> None:
     brisa.wait_for_dag("watched")
     run = brisa.trigger("watched", {})
-    brisa.wait_until(lambda: pods_per_attempt(cluster, "watched"), 30, "pods to be created")
+    pods = lambda: pods_per_attempt(cluster, "watched", run["run_id"])  # noqa: E731
+    brisa.wait_until(pods, 30, "pods to be created")
     cluster.api.drop_watches()
     cluster.api.expire_next_watch(2)
     time.sleep(0.3)
