@@ -40,6 +40,16 @@ INFRA_REASONS = {
     "OutOfmemory": "rejected by its node",
 }
 
+# Why Kubernetes disrupted a pod (the `DisruptionTarget` condition's reason).
+DISRUPTIONS = {
+    "PreemptionByScheduler": "preempted",
+    "PreemptionByKubeScheduler": "preempted",
+    "DeletionByTaintManager": "node lost",  # NoExecute taint: the node is unreachable
+    "DeletionByPodGC": "node lost",
+    "EvictionByEvictionAPI": "evicted",
+    "TerminationByKubelet": "evicted",
+}
+
 
 @dataclass(frozen=True)
 class Running:
@@ -95,7 +105,7 @@ def _disruption(status: Json) -> tuple[str, str] | None:
     for cond in status.get("conditions") or ():
         if cond.get("type") == "DisruptionTarget" and cond.get("status") == "True":
             reason = str(cond.get("reason") or "")
-            what = "preempted" if "Preempt" in reason else "evicted"
+            what = DISRUPTIONS.get(reason, "evicted")
             return what, f"{reason}: {cond.get('message') or ''}".strip(": ")
     return None
 
