@@ -73,6 +73,18 @@ def terminated(code: int, reason: str = "Error", message: str = "") -> list[dict
     return container({"terminated": state})
 
 
+def deleting(pod_json: dict[str, Any], at: float = 8) -> dict[str, Any]:
+    """`pod_json` with a graceful deletion asked for `at` seconds after its creation."""
+    meta = {**pod_json["metadata"], "deletionTimestamp": stamp(at + 30)}
+    return {**pod_json, "metadata": {**meta, "deletionGracePeriodSeconds": 30}}
+
+
+DELETED = Ending(
+    False,
+    "infrastructure failure (pod deleted by someone else): pod brisa-data-7-1 was deleted "
+    "while it ran",
+    infrastructure=True,
+)
 UNSCHEDULABLE = [
     {
         "type": "PodScheduled",
@@ -301,6 +313,21 @@ CASES: list[tuple[str, dict[str, Any], list[dict[str, Any]], float, Any]] = [
             "infrastructure failure (evicted): EvictionByEvictionAPI: Eviction API: evicting",
             infrastructure=True,
         ),
+    ),
+    ("deleted by someone else while running", deleting(pod("Running")), [], 10, DELETED),
+    (
+        "deleted by someone else: SIGTERM after the request",
+        deleting(pod("Failed", containerStatuses=terminated(143))),
+        [],
+        10,
+        DELETED,
+    ),
+    (
+        "deleted after it ended by itself: its outcome stands",
+        deleting(pod("Succeeded", containerStatuses=terminated(0, "Completed")), at=60),
+        [],
+        70,
+        Ending(True, "exit code 0", 0),
     ),
     (
         "node lost (phase Unknown)",

@@ -69,6 +69,7 @@ class Rules:
     token_secret: str = ""
     secret_grace: float = 30.0
     container: str = "base"  # the container whose exit is the attempt's
+    deleting: bool = False  # this executor asked for the pod's deletion
 
 
 def parse_time(text: str | None) -> datetime | None:
@@ -82,6 +83,9 @@ def classify(pod: Json, events: Sequence[Json], now: datetime, rules: Rules) -> 
     status = pod.get("status") or {}
     phase = status.get("phase") or "Pending"
     disrupted = _disruption(status)
+    if disrupted is None and not rules.deleting and _killed_by_deletion(pod, status, rules):
+        name = pod["metadata"]["name"]
+        return _infra("pod deleted by someone else", f"pod {name} was deleted while it ran")
     if phase in ("Succeeded", "Failed"):
         return _terminal(pod, status, disrupted, rules)
     if phase == "Unknown" or status.get("reason") == "NodeLost":
@@ -93,6 +97,22 @@ def classify(pod: Json, events: Sequence[Json], now: datetime, rules: Rules) -> 
             str(pod.get("spec", {}).get("nodeName") or ""), parse_time(status.get("startTime"))
         )
     return _pending(pod, status, events, now, rules)
+
+
+def _killed_by_deletion(pod: Json, status: Json, rules: Rules) -> bool:
+    """Whether someone deleted the pod before its container ended by itself: the deletion was
+    asked for (`deletionTimestamp`: the request's time plus the grace period) and the container
+    still runs, or ended after the request (its SIGTERM)."""
+    meta = pod.get("metadata") or {}
+    deadline = parse_time(meta.get("deletionTimestamp"))
+    if deadline is None:
+        return False
+    state = _terminated(status, _main_name(pod, rules))
+    if state is None:
+        return status.get("phase") not in ("Succeeded", "Failed")
+    finished = parse_time(state.get("finishedAt"))
+    asked = deadline.timestamp() - float(meta.get("deletionGracePeriodSeconds") or 0)
+    return finished is not None and finished.timestamp() >= asked - 1.0
 
 
 def _infra(what: str, message: str) -> Ending:

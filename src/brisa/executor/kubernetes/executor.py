@@ -277,6 +277,7 @@ class KubernetesExecutor:
             token_secret=naming.token_secret_name(meta["name"]),
             secret_grace=self.config.secret_grace,
             container=annotations.get(naming.CONTAINER, "base"),
+            deleting=meta["name"] in self._deleting,
         )
         status = classify(json, self._events_of(namespace, json), now, rules)
         return _Pod(namespace, json, ref, status, annotations.get(KIND) == "container")
