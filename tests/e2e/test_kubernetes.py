@@ -80,7 +80,7 @@ def kube_env(cluster: FakeCluster, home: Path, **extra: str) -> dict[str, str]:
         "BRISA__KUBERNETES__TOKEN_FILE": str(token),
         "BRISA__KUBERNETES__NAMESPACE": NAMESPACE,
         "BRISA__KUBERNETES__WORKER_IMAGE": "ghcr.io/acme/brisa:test",
-        "BRISA__KUBERNETES__PENDING_TIMEOUT": "2s",
+        "BRISA__KUBERNETES__PENDING_TIMEOUT": "3s",
         "BRISA__KUBERNETES__INFRA_RETRIES": "1",
         **extra,
     }
@@ -192,7 +192,7 @@ def test_each_injected_fault_ends_its_attempt_with_its_reason(brisa: Standalone)
     tasks = tasks_of(run)
     errors = {tid: t["error"] or "" for tid, t in tasks.items()}
     assert all(t["state"] == "failed" for t in tasks.values()), errors
-    assert "pending for more than 2s" in errors["unschedulable"]
+    assert "pending for more than 3s" in errors["unschedulable"]
     assert "Insufficient memory" in errors["unschedulable"]
     assert errors["image_pull"].startswith(("ErrImagePull", "ImagePullBackOff")), errors
     assert errors["oom"] == "OOMKilled (container base, exit 137, limit 512Mi)"

@@ -1,0 +1,71 @@
+"""The scheduler SIGKILLed while 20 pods run, then started again: the new executor adopts the
+pods from the API server (nothing it kept in memory is needed), every attempt finishes exactly
+once, its log is whole (a container task's output resumed after what was shipped, never
+twice), and no pod is left behind once the outcomes are stored (`delete_policy =
+"on_success"`)."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from test_kubernetes import NAMESPACE, kube_env
+
+from brisa.testing.kube import FakeCluster
+from support.standalone import Standalone
+
+DAG = """
+    from brisa import DAG, container, shell
+
+    with DAG("twenty") as dag:
+        for i in range(18):
+            container(f"c{i}", "alpine:3.20", command=["sh", "-c", "echo start; sleep 4; echo done"])
+        for i in range(2):
+            shell(f"s{i}", "echo start; sleep 4; echo done")
+"""
+
+
+@pytest.fixture
+def cluster() -> Iterator[FakeCluster]:
+    with FakeCluster(token="kube-token", namespaces=(NAMESPACE,)) as fake:
+        yield fake
+
+
+def running_pods(cluster: FakeCluster) -> int:
+    return sum(p["status"].get("phase") == "Running" for p in cluster.pods(NAMESPACE))
+
+
+def test_a_killed_scheduler_adopts_its_pods_and_each_attempt_ends_once(
+    cluster: FakeCluster, tmp_path: Path
+) -> None:
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "twenty.py").write_text(textwrap.dedent(DAG))
+    env = kube_env(cluster, tmp_path / "home", BRISA__EXECUTOR__PARALLELISM="64")
+    with Standalone(tmp_path / "home", dags=dags, env=env, copy_examples=False) as server:
+        server.start()
+        server.wait_for_dag("twenty")
+        run = server.trigger("twenty")
+        server.wait_until(lambda: running_pods(cluster) == 20, 30, "20 pods to run")
+        server.kill()  # SIGKILL: the pods, and the workers in them, run on
+        server.start()
+        done = server.wait_for_run("twenty", run["run_id"], timeout=60)
+        server.wait_until(lambda: not cluster.pods(NAMESPACE), 30, "every pod to be deleted")
+        logs = {
+            t["task_id"]: server.get(
+                f"{server.dag_path('twenty')}/runs/{run['run_id']}/tasks/{t['task_id']}/logs"
+            )["content"]
+            for t in done["tasks"]
+        }
+    assert done["state"] == "success"
+    assert all(t["try_number"] == 1 for t in done["tasks"])
+    for task_id, log in logs.items():
+        assert log.count("start") == 1 and log.count("done") == 1, (task_id, log)
+    created = {}
+    for event in cluster.state.list("events", NAMESPACE)[0]:
+        if event["reason"] == "Scheduled":
+            involved = event["involvedObject"]
+            created.setdefault(involved["name"], set()).add(involved["uid"])
+    assert len(created) == 20 and all(len(uids) == 1 for uids in created.values())
