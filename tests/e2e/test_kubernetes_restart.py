@@ -11,19 +11,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from brisa.testing.kube import FakeCluster
 from test_kubernetes import NAMESPACE, kube_env
 
-from brisa.testing.kube import FakeCluster
 from support.standalone import Standalone
 
 DAG = """
     from brisa import DAG, container, shell
 
-    with DAG("twenty") as dag:
+    script = "echo start; sleep 4; echo done"
+    with DAG("twenty", max_active_tasks=32) as dag:
         for i in range(18):
-            container(f"c{i}", "alpine:3.20", command=["sh", "-c", "echo start; sleep 4; echo done"])
+            container(f"c{i}", "alpine:3.20", command=["sh", "-c", script])
         for i in range(2):
-            shell(f"s{i}", "echo start; sleep 4; echo done")
+            shell(f"s{i}", script)
 """
 
 
