@@ -8,8 +8,9 @@ kill them; closing an executor leaves its workers running.
 Each implementation comes with a driver: it builds executors over one shared "world" (the
 process table, the cluster) and can make a worker die behind the executor's back. The local
 executor runs real processes (`sleep` in its own session, standing in for `brisa task run`);
-the fake executor of `brisa.testing` runs over its process table in memory. A Kubernetes
-executor adds its driver here.
+the fake executor of `brisa.testing` runs over its process table in memory; the Kubernetes
+executor talks real HTTP to the fake API server of `brisa.testing.kube`, whose kubelet runs
+each pod's container (a container task: a shell loop standing in for a worker) as a process.
 """
 
 from __future__ import annotations
@@ -25,9 +26,14 @@ from typing import Protocol
 import pytest
 
 from brisa.core.records import AttemptRef
-from brisa.executor.base import Executor, LaunchRequest
+from brisa.core.spec import ContainerRun, TaskSpec
+from brisa.executor.base import Attempt, Executor, LaunchRequest
+from brisa.executor.kubernetes.api import ApiAccess, connect
+from brisa.executor.kubernetes.executor import KubeConfig, KubernetesExecutor
+from brisa.executor.kubernetes.manifest import PodConfig
 from brisa.executor.local.executor import LocalExecutor
-from brisa.testing.fakes import FakeExecutor, FakeProcesses
+from brisa.testing.fakes import EPOCH, FakeExecutor, FakeProcesses
+from brisa.testing.kube import FakeCluster
 from brisa.testing.server import eventually
 
 PARALLELISM = 4
@@ -119,7 +125,58 @@ class FakeDriver:
         return int(ref in self.processes.live)
 
 
-@pytest.fixture(params=["local", "fake"])
+# --- the Kubernetes executor ------------------------------------------------------------------
+
+
+class KubeDriver:
+    """Pods of container tasks whose command loops until a file of the attempt exists (then
+    it ends by itself: `die`)."""
+
+    NAMESPACE = "brisa"
+
+    def __init__(self, tmp_path: Path, cluster: FakeCluster) -> None:
+        self.tmp_path = tmp_path
+        self.cluster = cluster
+        (tmp_path / "token").write_text(cluster.token or "")
+        self.executors: list[KubernetesExecutor] = []
+
+    def executor(self) -> Executor:
+        access = ApiAccess(server=self.cluster.url, token_file=str(self.tmp_path / "token"))
+        config = KubeConfig(
+            deployment="contract",
+            pod_config=lambda team: PodConfig(self.NAMESPACE, "ghcr.io/acme/brisa:test"),
+            namespaces=(self.NAMESPACE,),
+            parallelism=PARALLELISM,
+            kill_grace=1,
+        )
+        executor = KubernetesExecutor(connect(access), config).start()
+        self.executors.append(executor)
+        return executor
+
+    def _stop_file(self, ref: AttemptRef) -> Path:
+        return self.tmp_path / f"ended-{ref.ti_id}-{ref.try_number}"
+
+    def request(self, ref: AttemptRef) -> LaunchRequest:
+        script = f"while [ ! -e {self._stop_file(ref)} ]; do sleep 0.05; done"
+        body = ContainerRun("alpine:3.20", ("sh", "-c", script))
+        task = TaskSpec(f"t{ref.ti_id}", body)
+        attempt = Attempt("data", "d", "r", task.task_id, task, EPOCH, (EPOCH, EPOCH))
+        return LaunchRequest(ref, "token", self.tmp_path / "x.log", attempt=attempt)
+
+    def die(self, ref: AttemptRef) -> None:
+        self._stop_file(ref).touch()
+
+    def workers(self, ref: AttemptRef) -> int:
+        return sum(
+            p["metadata"]["labels"].get("brisa.dev/ti") == str(ref.ti_id)
+            and p["metadata"]["labels"].get("brisa.dev/try") == str(ref.try_number)
+            and p["status"].get("phase") in ("Pending", "Running")
+            and "deletionTimestamp" not in p["metadata"]
+            for p in self.cluster.pods(self.NAMESPACE)
+        )
+
+
+@pytest.fixture(params=["local", "fake", "kubernetes"])
 def driver(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Driver]:
     if request.param == "local":
         local = LocalDriver(tmp_path)
@@ -127,6 +184,14 @@ def driver(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Driver]:
             yield local
         finally:
             local.launcher.kill_all()
+    elif request.param == "kubernetes":
+        with FakeCluster(token="contract", namespaces=(KubeDriver.NAMESPACE,)) as cluster:
+            kube = KubeDriver(tmp_path, cluster)
+            try:
+                yield kube
+            finally:
+                for executor in kube.executors:
+                    executor.close()
     else:
         yield FakeDriver(tmp_path)
 

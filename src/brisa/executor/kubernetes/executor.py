@@ -167,8 +167,11 @@ class KubernetesExecutor:
         config = self.config.pod_config(attempt.team)
         view = self._watch(config.namespace)
         name = naming.pod_name(attempt.team, ref.ti_id, ref.try_number)
-        if view.get(name) is not None:
+        existing = view.get(name)
+        if existing is not None and not _ended(existing):
             return  # launched already (maybe before a restart): it is mine
+        if existing is not None:  # its pod ended, unobserved: the new one takes its name
+            self._delete(_Pod(config.namespace, existing, ref, Running("", None), False), 0)
         try:
             manifest = manifest_for(
                 attempt, ref, config, deployment=self.config.deployment,
@@ -180,6 +183,8 @@ class KubernetesExecutor:
         pod = self._create(config.namespace, manifest, ref)
         if pod is None:
             return
+        with self._lock:
+            self._deleting.discard(name)  # a replaced pod's name is the new pod's
         view.put(pod)
         if attempt.task.kind != "container":
             self._hand_token(config.namespace, pod, request.token)
@@ -191,6 +196,11 @@ class KubernetesExecutor:
             pod = self.api.create_pod(namespace, manifest)
         except kube.AlreadyExists:
             pod = self.api.get_pod(namespace, name)  # ours, from a launch before a restart
+            if pod is not None and pod["metadata"].get("deletionTimestamp"):
+                self._refused[ref] = Waiting(
+                    "Replacing", f"pod {name} of an earlier launch is being deleted", self.wall()
+                )
+                return None
         except kube.KubeError as exc:
             # A quota (403), an outage: stays queued with the reason; the scheduler launches
             # it again. It does not count as a try.
