@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from brisa.testing.kube import FakeCluster
 
+from brisa.testing.kube import FakeCluster
 from support.standalone import EXAMPLES, Standalone
 
 NAMESPACE = "brisa"
@@ -26,7 +26,7 @@ DAGS = {
     "fan_out.py": """
         from brisa import DAG, container
 
-        with DAG("fan_out") as dag:
+        with DAG("fan_out", max_active_tasks=100) as dag:
             for i in range(100):
                 container(f"t{i}", "busybox:1.36", command=["true"])
     """,
@@ -82,6 +82,7 @@ def kube_env(cluster: FakeCluster, home: Path, **extra: str) -> dict[str, str]:
         "BRISA__KUBERNETES__WORKER_IMAGE": "ghcr.io/acme/brisa:test",
         "BRISA__KUBERNETES__PENDING_TIMEOUT": "3s",
         "BRISA__KUBERNETES__INFRA_RETRIES": "1",
+        "BRISA__EXECUTOR__PARALLELISM": "128",
         **extra,
     }
 

@@ -11,15 +11,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from brisa.testing.kube import FakeCluster
 from test_kubernetes import NAMESPACE, kube_env
 
+from brisa.testing.kube import FakeCluster
 from support.standalone import Standalone
 
 DAG = """
     from brisa import DAG, container, shell
 
-    script = "echo start; sleep 4; echo done"
+    script = "echo start; sleep 3; echo done"
     with DAG("twenty", max_active_tasks=32) as dag:
         for i in range(18):
             container(f"c{i}", "alpine:3.20", command=["sh", "-c", script])
@@ -44,7 +44,7 @@ def test_a_killed_scheduler_adopts_its_pods_and_each_attempt_ends_once(
     dags = tmp_path / "dags"
     dags.mkdir()
     (dags / "twenty.py").write_text(textwrap.dedent(DAG))
-    env = kube_env(cluster, tmp_path / "home", BRISA__EXECUTOR__PARALLELISM="64")
+    env = kube_env(cluster, tmp_path / "home")
     with Standalone(tmp_path / "home", dags=dags, env=env, copy_examples=False) as server:
         server.start()
         server.wait_for_dag("twenty")
