@@ -211,15 +211,16 @@ def test_a_launched_attempt_is_alive_and_nothing_else_is(driver: Driver) -> None
     assert executor.alive() == frozenset()
     executor.launch(driver.request(A))
     assert executor.alive() == {A}
-    assert driver.workers(A) == 1
+    eventually(lambda: driver.workers(A) == 1, what="its worker started")
 
 
 def test_launching_a_live_attempt_again_starts_no_second_worker(driver: Driver) -> None:
     executor = driver.executor()
     executor.launch(driver.request(A))
     executor.launch(driver.request(A))
-    assert driver.workers(A) == 1
+    eventually(lambda: driver.workers(A) == 1, what="its worker started")
     assert executor.alive() == {A}
+    assert driver.workers(A) == 1
 
 
 def test_each_try_is_its_own_attempt(driver: Driver) -> None:
@@ -264,14 +265,14 @@ def test_an_attempt_whose_worker_died_can_be_launched_again(driver: Driver) -> N
     eventually(lambda: not executor.alive(), what="the dead worker's attempt is gone")
     executor.launch(driver.request(A))
     assert executor.alive() == {A}
-    assert driver.workers(A) == 1
+    eventually(lambda: driver.workers(A) == 1, what="its worker started")
 
 
 def test_closing_an_executor_leaves_its_workers_running(driver: Driver) -> None:
     executor = driver.executor()
     executor.launch(driver.request(A))
     executor.close()
-    assert driver.workers(A) == 1
+    eventually(lambda: driver.workers(A) == 1, what="its worker started")
 
 
 def test_a_new_executor_adopts_the_running_workers_and_can_kill_them(driver: Driver) -> None:
@@ -280,6 +281,7 @@ def test_a_new_executor_adopts_the_running_workers_and_can_kill_them(driver: Dri
     first.launch(driver.request(B))
     first.close()
 
+    eventually(lambda: driver.workers(A) == driver.workers(B) == 1, what="both workers started")
     second = driver.executor()
     assert second.alive() == {A, B}
     second.launch(driver.request(A))  # the restarted scheduler relaunches: nothing starts

@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +44,7 @@ log = logging.getLogger("brisa.kubernetes")
 
 Json = dict[str, Any]
 EVENTS_EVERY = 2.0  # seconds between reads of one pending pod's events
+LAUNCHERS = 8  # creates in flight at once
 START_TRIES = 4  # an unreachable API server is tried this often at start, with backoff
 DELETE_POLICIES = ("on_success", "always", "never")
 
@@ -107,6 +109,9 @@ class KubernetesExecutor:
         self._events: dict[str, tuple[float, list[Json]]] = {}
         self._logs: dict[str, ContainerLog] = {}
         self._completions: dict[str, threading.Thread] = {}
+        self._launching: set[AttemptRef] = set()  # creates sent, not answered yet
+        self._killed_launching: set[AttemptRef] = set()
+        self._pool = ThreadPoolExecutor(LAUNCHERS, thread_name_prefix="pod-create")
 
     # --- start-up ---------------------------------------------------------------------------
     def start(self) -> KubernetesExecutor:
@@ -123,7 +128,7 @@ class KubernetesExecutor:
         self._check(namespace)
         view = PodView(lambda pod: self._vanished(namespace, pod))
         reconciler = Reconciler(
-            self.api, namespace, self.selector, view, on_change=self.on_change,
+            self.api, namespace, self.selector, view, on_change=self.on_change, matters=_matters,
             resync=self.config.resync,
         )  # fmt: skip
         reconciler.relist()
@@ -168,7 +173,7 @@ class KubernetesExecutor:
         view = self._watch(config.namespace)
         name = naming.pod_name(attempt.team, ref.ti_id, ref.try_number)
         existing = view.get(name)
-        if existing is not None and not _ended(existing):
+        if ref in self._launching or (existing is not None and not _ended(existing)):
             return  # launched already (maybe before a restart): it is mine
         if existing is not None:  # its pod ended, unobserved: the new one takes its name
             self._delete(_Pod(config.namespace, existing, ref, Running("", None), False), 0)
@@ -180,34 +185,62 @@ class KubernetesExecutor:
         except InvalidInput as exc:
             self._gone[ref] = Ending(False, f"the attempt's pod cannot be built: {exc}")
             return
-        pod = self._create(config.namespace, manifest, ref)
-        if pod is None:
-            return
+        token = request.token if attempt.task.kind != "container" else None
         with self._lock:
-            self._deleting.discard(name)  # a replaced pod's name is the new pod's
-        view.put(pod)
-        if attempt.task.kind != "container":
-            self._hand_token(config.namespace, pod, request.token)
+            self._launching.add(ref)
+        # The create is sent from a small pool: the scheduler goes on queueing meanwhile, and
+        # creates overlap their round trips. Until it is answered the attempt counts as alive.
+        self._pool.submit(self._send, config.namespace, manifest, ref, token, view)
+
+    def _send(
+        self, namespace: str, manifest: Json, ref: AttemptRef, token: str | None, view: PodView
+    ) -> None:
+        try:
+            pod = self._create(namespace, manifest, ref)
+            if pod is not None:
+                with self._lock:
+                    self._deleting.discard(pod["metadata"]["name"])  # a replaced pod's name
+                view.put(pod)
+                if token is not None:
+                    self._hand_token(namespace, pod, token)
+        except Exception:  # a bug must not leave the attempt launching for ever
+            log.exception("launching %s failed", ref)
+        finally:
+            with self._lock:
+                self._launching.discard(ref)
+                killed = ref in self._killed_launching
+                self._killed_launching.discard(ref)
+            if killed:  # killed while its create was in flight
+                self.kill(ref)
 
     def _create(self, namespace: str, manifest: Json, ref: AttemptRef) -> Json | None:
         name = manifest["metadata"]["name"]
-        pod: Json | None
         try:
-            pod = self.api.create_pod(namespace, manifest)
-        except kube.AlreadyExists:
-            pod = self.api.get_pod(namespace, name)  # ours, from a launch before a restart
-            if pod is not None and pod["metadata"].get("deletionTimestamp"):
-                self._refused[ref] = Waiting(
-                    "Replacing", f"pod {name} of an earlier launch is being deleted", self.wall()
-                )
-                return None
+            pod = self._create_or_adopt(namespace, manifest)
         except kube.KubeError as exc:
             # A quota (403), an outage: stays queued with the reason; the scheduler launches
             # it again. It does not count as a try.
             self._refused[ref] = Waiting(exc.reason or "Refused", exc.message, self.wall())
             return None
+        if pod is None or pod["metadata"].get("deletionTimestamp"):
+            self._refused[ref] = Waiting(
+                "Replacing", f"pod {name} of an earlier launch is being deleted", self.wall()
+            )
+            return None
         self._refused.pop(ref, None)
         return pod
+
+    def _create_or_adopt(self, namespace: str, manifest: Json) -> Json | None:
+        """The created pod; on a 409, the pod of that name (ours, from a launch before a
+        restart); None if it keeps coming and going."""
+        for _ in range(3):
+            try:
+                return self.api.create_pod(namespace, manifest)
+            except kube.AlreadyExists:
+                pod = self.api.get_pod(namespace, manifest["metadata"]["name"])
+                if pod is not None:
+                    return pod
+        return None
 
     def _hand_token(self, namespace: str, pod: Json, token: str) -> None:
         secret = token_secret_manifest(pod, pod["metadata"]["uid"], token)
@@ -222,6 +255,9 @@ class KubernetesExecutor:
             )
 
     def kill(self, ref: AttemptRef) -> None:
+        with self._lock:
+            if ref in self._launching:
+                self._killed_launching.add(ref)
         for pod in self._pods():
             if pod.ref == ref:
                 self._delete(pod, self.config.kill_grace)
@@ -237,7 +273,10 @@ class KubernetesExecutor:
             log.warning("could not delete pod %s: %s", pod.name, exc)
 
     def alive(self) -> frozenset[AttemptRef]:
-        return frozenset(p.ref for p in self._pods() if not isinstance(p.status, Ending))
+        with self._lock:
+            launching = set(self._launching)
+        live = {p.ref for p in self._pods() if not isinstance(p.status, Ending)}
+        return frozenset(live | launching)
 
     def observe(self) -> Observed:
         endings: dict[AttemptRef, Ending] = dict(self._gone)
@@ -267,6 +306,7 @@ class KubernetesExecutor:
 
     def close(self) -> None:
         self._stop.set()  # the pods are left to run: a new executor adopts them
+        self._pool.shutdown(wait=True)  # creates already sent are answered
 
     # --- the view ---------------------------------------------------------------------------
     def _pods(self) -> list[_Pod]:
@@ -397,6 +437,17 @@ class KubernetesExecutor:
         )
 
 
+def _matters(pod: Json) -> bool:
+    """Whether a change of `pod` is worth a scheduling pass now: it ended, is being deleted,
+    or a container task's container started (nobody else tells the API). The rest (a worker
+    pod running, a reason to wait) is seen by the next pass anyway."""
+    meta, status = pod["metadata"], pod.get("status") or {}
+    phase = status.get("phase")
+    if phase in ("Succeeded", "Failed", "Unknown") or meta.get("deletionTimestamp"):
+        return True
+    return phase == "Running" and (meta.get("annotations") or {}).get(KIND) == "container"
+
+
 def _needs_events(pod: Json) -> bool:
     status = pod.get("status") or {}
     if status.get("phase") not in (None, "Pending"):
@@ -404,8 +455,11 @@ def _needs_events(pod: Json) -> bool:
     for entry in status.get("containerStatuses") or ():
         if ((entry.get("state") or {}).get("waiting") or {}).get("reason") == "ErrImagePull":
             return True
-    conditions = status.get("conditions") or ()
-    return not any(c.get("type") == "PodScheduled" and c.get("message") for c in conditions)
+    # Not placed, and the condition does not say why: the FailedScheduling event does.
+    return any(
+        c.get("type") == "PodScheduled" and c.get("status") == "False" and not c.get("message")
+        for c in status.get("conditions") or ()
+    )
 
 
 def _attempt_ids(pod: _Pod) -> tuple[str, str, str, str, int] | None:

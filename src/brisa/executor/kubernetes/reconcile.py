@@ -120,6 +120,7 @@ class Reconciler:
         view: PodView,
         *,
         on_change: Callable[[], None] = lambda: None,
+        matters: Callable[[Json], bool] = lambda pod: True,
         resync: float = RESYNC,
         watch_timeout: float = WATCH_TIMEOUT,
         clock: Callable[[], float] = time.monotonic,
@@ -127,6 +128,7 @@ class Reconciler:
     ) -> None:
         self.api, self.namespace, self.selector, self.view = api, namespace, selector, view
         self.on_change = on_change
+        self.matters = matters  # a change of this pod is worth a call to on_change
         self.resync, self.watch_timeout = resync, watch_timeout
         self.clock, self.jitter = clock, jitter
         self.version = ""
@@ -157,7 +159,8 @@ class Reconciler:
         elif not self.view.put(obj):
             return
         self.version = version_of(obj) or self.version
-        self.on_change()
+        if event.type == "DELETED" or self.matters(obj):
+            self.on_change()
 
     def step(self, stop: threading.Event) -> bool:
         """Relist when due, then follow one watch request until it ends or a relist is due.
