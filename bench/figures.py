@@ -215,6 +215,14 @@ FIGURES += [
         50.0, "≤ 50 ms",
     ),
     Figure("kube.ready_to_create_max", "W9", "task ready → pod create request, max", "ms"),
+    Figure(
+        "kube.burst_to_create_median", "W9",
+        "100 tasks ready at once: ready → pod create request, median", "ms",
+    ),
+    Figure(
+        "kube.burst_to_create_max", "W9",
+        "100 tasks ready at once: ready → pod create request, max", "ms",
+    ),
     Figure("kube.create_rate", "W9", "pods created per second", "pods/s"),
     Figure(
         "kube.fanout_seconds", "W9", "100 container tasks: trigger → run success", "s",

@@ -5,9 +5,11 @@ server in the bench's own process, whose fake kubelet runs each pod's command as
 process. The DAG is a fan-out of 100 container tasks running `true` (the pods of a container
 task need no worker, so the figures are the executor's, not Python's start-up). Measured:
 
-- task ready → pod create request: the task's `queued_at` (the scheduler decided it is ready
-  and queued it, in the same pass) to the moment the API server received its pod's create
-  (recorded by the fake server's store, same clock), per task; median and max;
+- task ready → pod create request, one task at a time: a chain of 6 container tasks; from the
+  moment a task became ready (its upstream's outcome stored: `end_date`) to the moment the
+  API server received its pod's create (recorded by the fake server's store, same clock);
+- the same in a burst: in the fan-out, each task's `queued_at` (the scheduler found it ready
+  and queued it, in the same pass) to its create: creates queue behind each other;
 - pods created per second: the 100 creates over the time from the first to the last;
 - trigger → run success: the run's `end_date - created_at` from the API;
 - executor CPU per attempt: the CPU of the standalone's process (scheduler, executor and
@@ -36,12 +38,19 @@ from brisa.testing.kube import FakeCluster
 NAMESPACE = "brisa"
 TASKS = 100
 DAG_ID = "kube_fanout"
+CHAIN = 6
+CHAIN_ID = "kube_chain"
 DAG = f"""
     from brisa import DAG, container
 
     with DAG("{DAG_ID}", max_active_tasks={TASKS}) as dag:
         for i in range({TASKS}):
             container(f"t{{i}}", "busybox:1.36", command=["true"])
+
+    with DAG("{CHAIN_ID}") as line:
+        tasks = [container(f"c{{i}}", "busybox:1.36", command=["true"]) for i in range({CHAIN})]
+        for up, down in zip(tasks, tasks[1:]):
+            up >> down
 """
 
 
@@ -104,11 +113,26 @@ def fanout(server: Standalone, creates: CreateTimes) -> dict[str, float]:
     ]
     spread = max(made) - min(made)
     return {
-        "kube.ready_to_create_median": statistics.median(waits),
-        "kube.ready_to_create_max": max(waits),
+        "kube.burst_to_create_median": statistics.median(waits),
+        "kube.burst_to_create_max": max(waits),
         "kube.create_rate": (len(made) - 1) / spread if spread > 0 else float(len(made)),
         "kube.fanout_seconds": _ts(run["end_date"]) - _ts(run["created_at"]),
         "kube.cpu_per_attempt": cpu * 1000 / TASKS,
+    }
+
+
+def chain(server: Standalone, creates: CreateTimes) -> dict[str, float]:
+    """One chain run: how long each task waited, once ready, for its pod's create."""
+    run_id = server.trigger(CHAIN_ID)["run_id"]
+    run = server.wait_for_run(CHAIN_ID, run_id, timeout=60.0, every=0.1)
+    tasks = {t["task_id"]: t for t in run["tasks"]}
+    waits = [
+        (creates.seen[(run_id, f"c{i}")] - _ts(tasks[f"c{i - 1}"]["end_date"])) * 1000
+        for i in range(1, CHAIN)
+    ]
+    return {
+        "kube.ready_to_create_median": statistics.median(waits),
+        "kube.ready_to_create_max": max(waits),
     }
 
 
@@ -125,5 +149,7 @@ def run(plan: Plan, work: Path, results: Results) -> None:
             server.start()
             server.wait_for_dag(DAG_ID, timeout=60.0)
             fanout(server, creates)  # warm-up: first imports, first connections
+            server.wait_for_dag(CHAIN_ID, timeout=60.0)
             for _ in range(plan.kube_repetitions):
                 results.add(fanout(server, creates))
+                results.add(chain(server, creates))
