@@ -21,9 +21,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from brisa.core.observations import Ending, Waiting
+from brisa.executor.kubernetes import naming
 
 Json = Mapping[str, Any]
 
+KIND = naming.PREFIX + "kind"  # annotation: the task's kind (container tasks are supervised)
 ALWAYS_FATAL = frozenset(
     {"InvalidImageName", "ErrImageNeverPull", "ImagePullBackOff", "CreateContainerError"}
 )
@@ -256,3 +258,68 @@ def _last_event(events: Sequence[Json], reason: str) -> str:
         return ""
     latest = max(matching, key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
     return str(latest.get("message") or "")
+
+
+# --- facts the executor reads from a pod ---------------------------------------------------
+
+
+def wakes(pod: Json) -> bool:
+    """Whether a change of `pod` is worth a scheduling pass now: it ended, is being deleted,
+    or a container task's container started (nobody else tells the API). The rest (a worker
+    pod running, a reason to wait) is seen by the next pass anyway."""
+    meta, status = pod["metadata"], pod.get("status") or {}
+    phase = status.get("phase")
+    if phase in ("Succeeded", "Failed", "Unknown") or meta.get("deletionTimestamp"):
+        return True
+    return phase == "Running" and (meta.get("annotations") or {}).get(KIND) == "container"
+
+
+def needs_events(pod: Json) -> bool:
+    """Whether a pending pod's events must be read to tell why it waits."""
+    status = pod.get("status") or {}
+    if status.get("phase") not in (None, "Pending"):
+        return False
+    for entry in status.get("containerStatuses") or ():
+        if ((entry.get("state") or {}).get("waiting") or {}).get("reason") == "ErrImagePull":
+            return True
+    # Not placed, and the condition does not say why: the FailedScheduling event does.
+    return any(
+        c.get("type") == "PodScheduled" and c.get("status") == "False" and not c.get("message")
+        for c in status.get("conditions") or ()
+    )
+
+
+def attempt_ids(pod: Json, try_number: int) -> tuple[str, str, str, str, int] | None:
+    """(team, dag, run, task, try) from the pod's annotations (the full ids)."""
+    notes = pod["metadata"].get("annotations") or {}
+    ids = [
+        notes.get(k)
+        for k in (naming.TEAM, naming.DAG + "-id", naming.RUN + "-id", naming.TASK + "-id")
+    ]
+    if not all(ids):
+        return None
+    team, dag_id, run_id, task_id = (str(i) for i in ids)
+    return team, dag_id, run_id, task_id, try_number
+
+
+def task_container(pod: Json) -> str:
+    """The container that runs the task."""
+    return str((pod["metadata"].get("annotations") or {}).get(naming.CONTAINER, "base"))
+
+
+def has_ended(pod: Json | None) -> bool:
+    """Whether the pod is gone or in a final phase."""
+    return pod is None or (pod.get("status") or {}).get("phase") in (
+        "Succeeded",
+        "Failed",
+        "Unknown",
+    )
+
+
+def finished_at(pod: Json) -> datetime | None:
+    """When the pod's (first) container ended."""
+    for entry in (pod.get("status") or {}).get("containerStatuses") or ():
+        ended = ((entry.get("state") or {}).get("terminated") or {}).get("finishedAt")
+        if ended:
+            return parse_time(ended)
+    return None

@@ -31,8 +31,19 @@ from brisa.errors import BrisaError, InvalidInput
 from brisa.executor.base import Attempt, LaunchRequest
 from brisa.executor.kubernetes import api as kube
 from brisa.executor.kubernetes import naming
-from brisa.executor.kubernetes.classify import Rules, Running, classify
-from brisa.executor.kubernetes.launching import KIND, manifest_for
+from brisa.executor.kubernetes.classify import (
+    KIND,
+    Rules,
+    Running,
+    attempt_ids,
+    classify,
+    finished_at,
+    has_ended,
+    needs_events,
+    task_container,
+    wakes,
+)
+from brisa.executor.kubernetes.launching import manifest_for
 from brisa.executor.kubernetes.manifest import PodConfig, token_secret_manifest
 from brisa.executor.kubernetes.podlogs import ContainerLog, complete_worker_log
 from brisa.executor.kubernetes.reconcile import RESYNC, PodView, Reconciler
@@ -45,6 +56,7 @@ log = logging.getLogger("brisa.kubernetes")
 Json = dict[str, Any]
 EVENTS_EVERY = 2.0  # seconds between reads of one pending pod's events
 LAUNCHERS = 8  # creates in flight at once
+MEANINGS = 10_000  # pods' meanings kept (running or ended pods), a bound on memory
 START_TRIES = 4  # an unreachable API server is tried this often at start, with backoff
 DELETE_POLICIES = ("on_success", "always", "never")
 
@@ -110,6 +122,7 @@ class KubernetesExecutor:
         self._logs: dict[str, ContainerLog] = {}
         self._completions: dict[str, threading.Thread] = {}
         self._launching: set[AttemptRef] = set()  # creates sent, not answered yet
+        self._meanings: dict[tuple[str, str, bool], Running | Ending] = {}
         self._killed_launching: set[AttemptRef] = set()
         self._pool = ThreadPoolExecutor(LAUNCHERS, thread_name_prefix="pod-create")
 
@@ -128,7 +141,7 @@ class KubernetesExecutor:
         self._check(namespace)
         view = PodView(lambda pod: self._vanished(namespace, pod))
         reconciler = Reconciler(
-            self.api, namespace, self.selector, view, on_change=self.on_change, matters=_matters,
+            self.api, namespace, self.selector, view, on_change=self.on_change, matters=wakes,
             resync=self.config.resync,
         )  # fmt: skip
         reconciler.relist()
@@ -173,7 +186,7 @@ class KubernetesExecutor:
         view = self._watch(config.namespace)
         name = naming.pod_name(attempt.team, ref.ti_id, ref.try_number)
         existing = view.get(name)
-        if ref in self._launching or (existing is not None and not _ended(existing)):
+        if ref in self._launching or (existing is not None and not has_ended(existing)):
             return  # launched already (maybe before a restart): it is mine
         if existing is not None:  # its pod ended, unobserved: the new one takes its name
             self._delete(_Pod(config.namespace, existing, ref, Running("", None), False), 0)
@@ -322,6 +335,13 @@ class KubernetesExecutor:
     def _read(self, namespace: str, json: Json, ref: AttemptRef, now: datetime) -> _Pod:
         meta = json["metadata"]
         annotations = meta.get("annotations") or {}
+        container_task = annotations.get(KIND) == "container"
+        # A running or ended pod means the same until it changes (a new resourceVersion):
+        # only a waiting pod's meaning moves with time (its pending timeout).
+        key = (meta["name"], str(meta.get("resourceVersion")), meta["name"] in self._deleting)
+        known = self._meanings.get(key)
+        if known is not None:
+            return _Pod(namespace, json, ref, known, container_task)
         rules = Rules(
             pending_timeout=self.config.pending_timeout,
             token_secret=naming.token_secret_name(meta["name"]),
@@ -330,12 +350,16 @@ class KubernetesExecutor:
             deleting=meta["name"] in self._deleting,
         )
         status = classify(json, self._events_of(namespace, json), now, rules)
-        return _Pod(namespace, json, ref, status, annotations.get(KIND) == "container")
+        if not isinstance(status, Waiting):
+            if len(self._meanings) > MEANINGS:
+                self._meanings.clear()
+            self._meanings[key] = status
+        return _Pod(namespace, json, ref, status, container_task)
 
     def _events_of(self, namespace: str, pod: Json) -> list[Json]:
         """A pending pod's events, when its status alone does not tell (image pulls counted,
         a scheduler message); read at most every EVENTS_EVERY seconds per pod."""
-        if not _needs_events(pod):
+        if not needs_events(pod):
             return []
         name = pod["metadata"]["name"]
         read_at, events = self._events.get(name, (0.0, []))
@@ -371,14 +395,14 @@ class KubernetesExecutor:
     def _follow_log(self, pod: _Pod) -> None:
         if pod.name in self._logs or not self.config.logs.location:
             return
-        attempt = _attempt_ids(pod)
+        attempt = attempt_ids(pod.json, pod.ref.try_number)
         if attempt is None:
             return
         view = self._views[pod.namespace]
         stream = ContainerLog(
-            self.api, pod.namespace, pod.name, _container(pod), attempt, self.config.logs,
+            self.api, pod.namespace, pod.name, task_container(pod.json), attempt, self.config.logs,
             self.config.spool_folder / "kubernetes",
-            finished=lambda: _ended(view.get(pod.name)),
+            finished=lambda: has_ended(view.get(pod.name)),
         )  # fmt: skip
         self._logs[pod.name] = stream.start()
 
@@ -409,14 +433,14 @@ class KubernetesExecutor:
         return True
 
     def _complete(self, pod: _Pod) -> None:
-        attempt = _attempt_ids(pod)
+        attempt = attempt_ids(pod.json, pod.ref.try_number)
         if attempt is None:
             return
         try:
             store = self.config.logs.open_store()
             prefix = layout.attempt_prefix(*attempt)
             if not store.list(prefix + layout.FULL):
-                data = b"".join(self.api.pod_log(pod.namespace, pod.name, _container(pod)))
+                data = b"".join(self.api.pod_log(pod.namespace, pod.name, task_container(pod.json)))
                 complete_worker_log(store, prefix, data, self.config.logs.chunk_bytes, pod=pod.name)
         except Exception:  # the pod is deleted all the same; the log keeps what it has
             log.exception("could not complete the log of pod %s", pod.name)
@@ -430,70 +454,11 @@ class KubernetesExecutor:
             return False
         if pod.status.success:
             return True
-        finished = _finished_at(pod.json)
+        finished = finished_at(pod.json)
         keep = self.config.keep_failed_for
         return keep <= 0 or (
             finished is not None and (self.wall() - finished).total_seconds() >= keep
         )
-
-
-def _matters(pod: Json) -> bool:
-    """Whether a change of `pod` is worth a scheduling pass now: it ended, is being deleted,
-    or a container task's container started (nobody else tells the API). The rest (a worker
-    pod running, a reason to wait) is seen by the next pass anyway."""
-    meta, status = pod["metadata"], pod.get("status") or {}
-    phase = status.get("phase")
-    if phase in ("Succeeded", "Failed", "Unknown") or meta.get("deletionTimestamp"):
-        return True
-    return phase == "Running" and (meta.get("annotations") or {}).get(KIND) == "container"
-
-
-def _needs_events(pod: Json) -> bool:
-    status = pod.get("status") or {}
-    if status.get("phase") not in (None, "Pending"):
-        return False
-    for entry in status.get("containerStatuses") or ():
-        if ((entry.get("state") or {}).get("waiting") or {}).get("reason") == "ErrImagePull":
-            return True
-    # Not placed, and the condition does not say why: the FailedScheduling event does.
-    return any(
-        c.get("type") == "PodScheduled" and c.get("status") == "False" and not c.get("message")
-        for c in status.get("conditions") or ()
-    )
-
-
-def _attempt_ids(pod: _Pod) -> tuple[str, str, str, str, int] | None:
-    notes = pod.json["metadata"].get("annotations") or {}
-    ids = [
-        notes.get(k)
-        for k in (naming.TEAM, naming.DAG + "-id", naming.RUN + "-id", naming.TASK + "-id")
-    ]
-    if not all(ids):
-        return None
-    team, dag_id, run_id, task_id = (str(i) for i in ids)
-    return team, dag_id, run_id, task_id, pod.ref.try_number
-
-
-def _container(pod: _Pod) -> str:
-    return str((pod.json["metadata"].get("annotations") or {}).get(naming.CONTAINER, "base"))
-
-
-def _ended(pod: Json | None) -> bool:
-    return pod is None or (pod.get("status") or {}).get("phase") in (
-        "Succeeded",
-        "Failed",
-        "Unknown",
-    )
-
-
-def _finished_at(pod: Json) -> datetime | None:
-    from brisa.executor.kubernetes.classify import parse_time
-
-    for entry in (pod.get("status") or {}).get("containerStatuses") or ():
-        ended = ((entry.get("state") or {}).get("terminated") or {}).get("finishedAt")
-        if ended:
-            return parse_time(ended)
-    return None
 
 
 __all__ = ["Attempt", "ExecutorUnavailable", "KubeConfig", "KubernetesExecutor"]

@@ -12,11 +12,9 @@ from brisa.authoring.context import TaskContext
 from brisa.core.records import AttemptRef
 from brisa.core.spec import ContainerRun
 from brisa.executor.base import Attempt
-from brisa.executor.kubernetes import naming
+from brisa.executor.kubernetes.classify import KIND
 from brisa.executor.kubernetes.manifest import PodConfig, pod_manifest
 from brisa.executor.kubernetes.naming import AttemptPod
-
-KIND = naming.PREFIX + "kind"  # annotation: the task's kind (container tasks are supervised)
 
 
 def manifest_for(
