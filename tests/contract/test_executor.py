@@ -19,6 +19,7 @@ import contextlib
 import os
 import signal
 import subprocess
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Protocol
@@ -139,6 +140,7 @@ class KubeDriver:
         self.cluster = cluster
         (tmp_path / "token").write_text(cluster.token or "")
         self.executors: list[KubernetesExecutor] = []
+        self.requests: Counter[AttemptRef] = Counter()
 
     def executor(self) -> Executor:
         access = ApiAccess(server=self.cluster.url, token_file=str(self.tmp_path / "token"))
@@ -154,9 +156,11 @@ class KubeDriver:
         return executor
 
     def _stop_file(self, ref: AttemptRef) -> Path:
-        return self.tmp_path / f"ended-{ref.ti_id}-{ref.try_number}"
+        """The file that ends the worker of the latest launch request of `ref`."""
+        return self.tmp_path / f"ended-{ref.ti_id}-{ref.try_number}-{self.requests[ref]}"
 
     def request(self, ref: AttemptRef) -> LaunchRequest:
+        self.requests[ref] += 1
         script = f"while [ ! -e {self._stop_file(ref)} ]; do sleep 0.05; done"
         body = ContainerRun("alpine:3.20", ("sh", "-c", script))
         task = TaskSpec(f"t{ref.ti_id}", body)

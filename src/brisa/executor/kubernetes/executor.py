@@ -373,6 +373,9 @@ class KubernetesExecutor:
         """A pod left the view: deleted by this executor, or by someone else."""
         name = pod["metadata"]["name"]
         self._events.pop(name, None)
+        stream = self._logs.get(name)
+        if stream is not None and stream.done.is_set():
+            del self._logs[name]
         with self._lock:
             ours = name in self._deleting
             self._deleting.discard(name)
