@@ -134,6 +134,15 @@ def _labels(value: Mapping[str, str]) -> Mapping[str, str]:
     return value
 
 
+def _account_annotations(value: Mapping[str, str]) -> Mapping[str, str]:
+    _annotations(value)
+    for text in value.values():
+        rest = text.replace("{team}", "")
+        if "{" in rest or "}" in rest:
+            raise ValueError(f"{text!r}: the only placeholder is {{team}}")
+    return value
+
+
 def _annotations(value: Mapping[str, str]) -> Mapping[str, str]:
     for key in value:
         problem = key_error(key, "annotation key")
@@ -159,6 +168,9 @@ class KubernetesSettings:
     service_account: str = checked("", _team_template)
     team_service_accounts: Mapping[str, str] = mapping()
     task_service_accounts: str = checked("", _names)
+    # Annotations of every team's task ServiceAccount (`brisa k8s rbac`), `{team}` in a value
+    # standing for the team: a cloud identity per team (IRSA, Workload Identity).
+    service_account_annotations: Mapping[str, str] = mapping()
     pod_template_file: str = checked("", _template_file)
     team_pod_template_files: Mapping[str, str] = mapping()
     labels: Mapping[str, str] = mapping()
@@ -185,6 +197,10 @@ class KubernetesSettings:
         account = self.team_service_accounts.get(team, self.service_account)
         return _filled(account, team)
 
+    def service_account_annotations_for(self, team: str) -> dict[str, str]:
+        part = re.sub(r"[^a-z0-9-]", "-", team.lower())
+        return {k: v.replace("{team}", part) for k, v in self.service_account_annotations.items()}
+
     def template_file_for(self, team: str) -> str:
         return self.team_pod_template_files.get(team, self.pod_template_file)
 
@@ -202,6 +218,7 @@ TABLE_CHECKS = {
     "team_pod_template_files": _team_templates,
     "labels": _labels,
     "annotations": _annotations,
+    "service_account_annotations": _account_annotations,
 }
 
 

@@ -151,6 +151,18 @@ class LogsSettings:
     s3_allow_http: bool = False
 
 
+@dataclass(frozen=True)
+class UiSettings:
+    # How pages refresh: "sse" (one event stream per tab) or "poll" (fragments poll).
+    live: str = "sse"
+    # Event streams one user may hold open at once; more tabs poll instead.
+    max_streams_per_user: int = 8
+    # UI and REST requests served at once; the execution API keeps its own capacity.
+    request_slots: int = 16
+    # A database statement of a UI or REST read running longer than this fails.
+    statement_timeout: float = duration(10.0)
+
+
 SECTIONS: dict[str, type] = {
     "core": CoreSettings,
     "database": DatabaseSettings,
@@ -161,6 +173,7 @@ SECTIONS: dict[str, type] = {
     "api": ApiSettings,
     "logs": LogsSettings,
     "kubernetes": KubernetesSettings,
+    "ui": UiSettings,
 }
 
 
@@ -176,8 +189,12 @@ class Settings:
     api: ApiSettings = field(default_factory=ApiSettings)
     logs: LogsSettings = field(default_factory=LogsSettings)
     kubernetes: KubernetesSettings = field(default_factory=KubernetesSettings)
+    ui: UiSettings = field(default_factory=UiSettings)
     # `[repos.NAME]` tables, in name order.
     repos: tuple[RepoSettings, ...] = ()
+    # Where each key that is not a default came from ("section.key" -> the file's path or
+    # "environment variable BRISA__..."): what `/config` shows as a key's source.
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def sources(self) -> tuple[RepoSettings, ...]:
         """Every DAG source: the repositories plus `[dags] folder` (as the path repo 'dags')."""
@@ -224,10 +241,16 @@ class Settings:
         host = "127.0.0.1" if self.api.host in ("0.0.0.0", "::") else self.api.host
         return (self.api.public_url or f"http://{host}:{self.api.port}").rstrip("/")
 
-    def replace(self, section: str, **values: Any) -> Settings:
-        """A copy with some keys of one section changed (e.g. from CLI flags)."""
+    def replace(self, section: str, *, origin: str = "", **values: Any) -> Settings:
+        """A copy with some keys of one section changed (e.g. from CLI flags); `origin` says
+        where they came from (shown by `/config`)."""
+        origins = dict(self.origins)
+        if origin:
+            origins.update({f"{section}.{key}": origin for key in values})
         return dataclasses.replace(
-            self, **{section: dataclasses.replace(getattr(self, section), **values)}
+            self,
+            origins=origins,
+            **{section: dataclasses.replace(getattr(self, section), **values)},
         )
 
     def redacted(self) -> dict[str, Any]:
@@ -412,6 +435,10 @@ def _check(settings: Settings) -> Settings:
         raise ConfigError("[executor] warm_processes must be at least 1")
     if settings.executor.parallelism < 1:
         raise ConfigError("[executor] parallelism must be at least 1")
+    if settings.ui.live not in ("sse", "poll"):
+        raise ConfigError(f"[ui] live: {settings.ui.live!r}; use 'sse' or 'poll'")
+    if settings.ui.max_streams_per_user < 0 or settings.ui.request_slots < 1:
+        raise ConfigError("[ui] max_streams_per_user must be >= 0 and request_slots >= 1")
     if settings.dags.folder and any(r.name == LOCAL_SOURCE for r in settings.repos):
         raise ConfigError(
             f"[repos.{LOCAL_SOURCE}] clashes with [dags] folder (which goes by that name); "
@@ -434,7 +461,17 @@ def load(
         sections.setdefault(name, {}).update(values)
     built = {name: _build_section(name, values) for name, values in sections.items()}
     repos = tuple(built.pop(name) for name in sorted(built) if name.startswith(f"{REPOS}."))
-    return _check(Settings(home=home, repos=repos, **built))
+    origins = {
+        f"{name}.{key}": _origin(src)
+        for name, values in sections.items()
+        for key, (_, src) in values.items()
+    }
+    return _check(Settings(home=home, repos=repos, origins=origins, **built))
+
+
+def _origin(source: str) -> str:
+    """`env BRISA__…` or `file <path>`: where a key was set, as `/config` shows it."""
+    return "env " + source.split()[-1] if ENV_PREFIX in source else f"file {source}"
 
 
 def ensure_secret_key(settings: Settings) -> Settings:
@@ -447,4 +484,5 @@ def ensure_secret_key(settings: Settings) -> Settings:
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(secrets.token_hex(32))
-    return settings.replace("core", secret_key=key_file.read_text().strip())
+    key = key_file.read_text().strip()
+    return settings.replace("core", origin=f"generated in {key_file}", secret_key=key)

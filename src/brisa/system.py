@@ -19,8 +19,11 @@ from brisa.settings import Settings, ensure_secret_key
 from brisa.worker.env import WorkerEnv
 
 if TYPE_CHECKING:  # heavy imports (the web framework, the ORM) are made when first used
+    from types import FrameType
+
     from fastapi import FastAPI
 
+    from brisa.control.changefeed import ChangeFeed
     from brisa.core.records import AttemptRef, RunRecord
     from brisa.core.spec import DagSpec
     from brisa.dagprocessor.pipeline import RepoPipeline
@@ -55,11 +58,13 @@ class System:
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
     _store: Store | None = None
+    _reads: Store | None = None
     _scheduler: Scheduler | None = None
     _objects: ObjectStore | None = None
     _housekeeping: Housekeeping | None = None
     _spools: SpoolSweeper | None = None
     _pipelines: dict[str, RepoPipeline] = field(default_factory=dict)
+    _feed: ChangeFeed | None = None
 
     @classmethod
     def create(cls, settings: Settings, clock: Callable[[], datetime] = utc_now) -> System:
@@ -76,6 +81,22 @@ class System:
                 self.settings.database_url, migrate=True, pool_size=self.settings.database.pool_size
             )
         return self._store
+
+    @property
+    def reads(self) -> Store:
+        """The store the API's reads for people (UI and REST) go through: its own connection
+        pool, and statements cut at `[ui] statement_timeout`, so a heavy page can neither take
+        the connections nor the time the scheduler and the workers' calls need."""
+        if self._reads is None:
+            from brisa.store import open_store
+
+            self.store  # noqa: B018 - migrated first
+            self._reads = open_store(
+                self.settings.database_url,
+                pool_size=self.settings.database.pool_size,
+                statement_timeout=self.settings.ui.statement_timeout or None,
+            )
+        return self._reads
 
     @property
     def dags_folder(self) -> Path | None:
@@ -363,10 +384,16 @@ class System:
             self.store.request_sync(name, self.clock())
 
     def api_app(self) -> FastAPI:
+        from brisa.control.attempts import Attempts
+        from brisa.control.changefeed import ChangeFeed
+        from brisa.control.code import CodeSnapshots
         from brisa.control.commands import Commands
         from brisa.control.execution import ExecutionService
+        from brisa.control.livetopics import LiveTopics
         from brisa.control.queries import Queries
-        from brisa.web.api.app import ApiContext, create_app
+        from brisa.control.summary import Summary
+        from brisa.web.api.app import ApiContext
+        from brisa.web.app import create_app
 
         sources, pattern = self.settings.sources(), self.settings.logs.mask_env_pattern
         execution = ExecutionService(
@@ -376,11 +403,13 @@ class System:
             on_change=self.wake_scheduler,
             sources={source.name: source for source in sources},
         )
+        feed = ChangeFeed(self.reads)
+        queries = Queries(
+            self.reads, self.objects, self.clock, sources=sources, mask_env_pattern=pattern
+        )
         ctx = ApiContext(
             settings=self.settings,
-            queries=Queries(
-                self.store, self.objects, self.clock, sources=sources, mask_env_pattern=pattern
-            ),
+            queries=queries,
             commands=Commands(
                 self.store,
                 self.clock,
@@ -390,7 +419,24 @@ class System:
                 mask_env_pattern=pattern,
             ),
             execution=execution,
+            attempts=Attempts(
+                queries, self.reads, self.objects, self.clock, mask_env_pattern=pattern
+            ),
+            code=CodeSnapshots(
+                queries,
+                self.reads,
+                self.objects,
+                sources=sources,
+                repos_root=self.settings.repos_root,
+            ),
+            feed=feed,
+            topics=LiveTopics(self.reads, self.objects, self.clock, sources=sources),
+            summary=Summary(self.reads, self.clock),
         )
+        if self._feed is not None:
+            self._feed.close()
+        self._feed = feed
+        feed.start()
         return create_app(ctx)
 
     def start_thread(self, name: str, target: Callable[..., None], *args: object) -> None:
@@ -441,8 +487,19 @@ class System:
             # Workers keep one connection for their calls (worker.client), dropped once idle
             # for IDLE_LIMIT: the server keeps it open for longer than that.
             timeout_keep_alive=KEEP_ALIVE,
+            # Event streams end when the server begins to stop (`handle_exit`); this bounds
+            # the wait for any other long request.
+            timeout_graceful_shutdown=5,
         )
-        server = uvicorn.Server(config)
+        feed = self._feed
+
+        class Server(uvicorn.Server):
+            def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+                if feed is not None:
+                    feed.close()  # ends the event streams, which would hold the shutdown
+                super().handle_exit(sig, frame)
+
+        server = Server(config)
 
         def wait_for_start(stop: threading.Event) -> None:
             while not server.started and not stop.wait(0.01):
@@ -458,6 +515,8 @@ class System:
 
     def shutdown(self) -> None:
         self.stop.set()
+        if self._feed is not None:
+            self._feed.close()
         self.wake_scheduler()
         for thread in self.threads:
             thread.join(timeout=5)
@@ -467,3 +526,5 @@ class System:
             self._scheduler.executor.close()  # running workers are left to finish
         if self._store is not None:
             self._store.close()
+        if self._reads is not None:
+            self._reads.close()

@@ -7,7 +7,7 @@ import pytest
 
 from brisa import DAG, shell
 from brisa.errors import Conflict
-from brisa.testing.fakes import Hang, Succeed
+from brisa.testing.fakes import Fail, Hang, Succeed
 from system.inprocess import EXIT_GRACE, InProcess
 
 
@@ -124,3 +124,50 @@ def test_marking_a_finished_task_failed_fails_the_run(brisa: InProcess) -> None:
 
     assert brisa.run("diamond")["state"] == "failed"
     assert brisa.states("diamond")["d"] == ("failed", 1)
+
+
+def test_dry_runs_of_clear_and_mark_answer_the_changes_and_change_nothing(
+    brisa: InProcess,
+) -> None:
+    brisa.publish(diamond())
+    brisa.executor.script("b", Succeed("first"))
+    brisa.trigger("diamond")
+    brisa.settle()
+    before = brisa.states("diamond")
+
+    path = brisa.run_path("diamond", "r1")
+    body = {"task_ids": ["b"], "downstream": True, "include_succeeded": False}
+    answer = brisa.request("POST", f"{path}/clear?dry_run=true", body)
+    assert answer["dry_run"] is True  # b is named; c succeeded and is left alone
+    assert [c["task_id"] for c in answer["changes"]] == ["b"]
+    answer = brisa.request(
+        "POST", f"{path}/clear?dry_run=true", {**body, "include_succeeded": True}
+    )
+    assert [(c["task_id"], c["state"], c["new_state"]) for c in answer["changes"]] == [
+        ("b", "success", "pending"),
+        ("c", "success", "pending"),
+    ]
+    marked = brisa.request(
+        "POST", f"{path}/mark?dry_run=true", {"task_ids": ["a", "d"], "state": "failed"}
+    )
+    assert [c["task_id"] for c in marked["changes"]] == ["a", "d"]
+    assert brisa.states("diamond") == before
+    assert brisa.run("diamond")["state"] == "success"
+
+
+def test_marking_a_failed_task_success_runs_its_upstream_failed_descendants(
+    brisa: InProcess,
+) -> None:
+    """UI.md B.2 story 53."""
+    brisa.publish(diamond())
+    brisa.executor.script("b", Fail("boom"))
+    brisa.trigger("diamond")
+    brisa.settle()
+    assert brisa.states("diamond")["c"][0] == "upstream_failed"
+
+    brisa.request(
+        "POST", f"{brisa.run_path('diamond', 'r1')}/mark", {"task_ids": ["b"], "state": "success"}
+    )
+    brisa.settle()
+    assert brisa.states("diamond")["c"] == ("success", 1)
+    assert brisa.run("diamond")["state"] == "success"

@@ -168,3 +168,63 @@ def test_to_spec_only_carries_what_was_declared() -> None:
         "minimum": 1,
         "maximum": 2,
     }
+
+
+@pytest.mark.parametrize(
+    ("param", "value", "message"),
+    [
+        (Param(0.5, type="number", multiple_of=0.25), 0.6, "multiple of 0.25"),
+        (Param("2026-01-01", type="string", format="date"), "2026-13-01", "a date like"),
+        (Param("09:30", type="string", format="time"), "9h", "a time of day"),
+        (Param("2026-01-01T00:00:00Z", format="date-time"), "2026-01-01T00:00", "with its offset"),
+        (Param(["a"], type="array", items="string"), ["a", 1], "item 2 must be of type string"),
+        (Param(2, type="integer", const=True), 3, "is fixed to 2"),
+    ],
+)
+def test_form_shaping_declarations_are_checked_on_trigger(
+    param: Param, value: Any, message: str
+) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        resolve_conf(specs(p=param), {"p": value})
+
+
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [
+        (Param(0.5, type="number", multiple_of=0.25), 0.75),
+        (Param(0, type="integer", multiple_of=5), -15),
+        (Param("2026-01-01T00:00:00Z", format="date-time"), "2026-03-01T09:00:00+09:00"),
+        (Param([], type="array", items="integer"), [1, 2]),
+        (Param("", type="string", format="multiline"), "two\nlines"),
+    ],
+)
+def test_values_that_fit_their_declaration_pass(param: Param, value: Any) -> None:
+    assert resolve_conf(specs(p=param), {"p": value}) == {"p": value}
+
+
+def test_form_shaping_fields_round_trip_through_the_spec_and_stay_out_when_unused() -> None:
+    from brisa.core.paramspec import ParamSpec
+
+    full = Param(
+        [1], type="array", items="integer", section="S", examples=([1],), multiple_of=1.0
+    ).to_spec()
+    assert ParamSpec.from_json(full.to_json()) == full
+    assert set(Param(1).to_spec().to_json()) == {"type", "description", "default"}
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"format": "email"}, {"items": "tuple"}, {"multiple_of": 0}, {"const": True}],
+)
+def test_bad_form_declarations_are_refused(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(InvalidInput):
+        Param(**kwargs)
+
+
+def test_conf_problems_names_every_bad_param() -> None:
+    from brisa.authoring.params import conf_problems
+
+    declared = specs(a=Param(type="string"), b=Param(1, maximum=2), c=3)
+    problems = conf_problems(declared, {"b": 5, "zz": 1})
+    assert list(problems) == ["a", "b", "zz"]
+    assert "required" in problems["a"] and "<= 2" in problems["b"]

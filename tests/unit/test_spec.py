@@ -11,13 +11,13 @@ import pytest
 
 from brisa import DAG, Param, shell, task
 from brisa.authoring.serialize import serialize
+from brisa.core.paramspec import ParamSpec
 from brisa.core.spec import (
     SPEC_FORMAT,
     Binding,
     DagSpec,
     IntervalSchedule,
     ManualSchedule,
-    ParamSpec,
     PythonCall,
     ShellCommand,
     canonical_json,

@@ -170,7 +170,15 @@ class Client:
         return f"/teams/{quote(team)}/dags/{quote(dag_id)}"
 
     def find_dags(self, *, team: str | None = None, dag_id: str | None = None) -> Any:
-        return self.request("GET", "/dags", query={"team": team, "dag_id": dag_id})
+        """Every DAG (of a team, with an id), following the list's pages."""
+        query: dict[str, Any] = {"team": team, "dag_id": dag_id, "limit": 200}
+        dags: list[Any] = []
+        while True:
+            page = self.request("GET", "/dags", query=query)
+            dags += page["dags"]
+            if not page.get("next_cursor"):
+                return {"dags": dags}  # every page: no cursor, no page counts
+            query["after"] = page["next_cursor"]
 
     def resolve(self, name: str) -> tuple[str, str]:
         """`team/dag_id` as given, or the one team that has a bare `dag_id`."""

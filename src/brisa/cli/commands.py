@@ -48,7 +48,7 @@ def settings_of(ctx: click.Context, **overrides: dict[str, Any]) -> Settings:
     for section, values in overrides.items():
         values = {k: v for k, v in values.items() if v is not None}
         if values:
-            settings = settings.replace(section, **values)
+            settings = settings.replace(section, origin="command line", **values)
     return settings
 
 

@@ -1,4 +1,5 @@
-"""`brisa k8s`: what the Kubernetes executor would do, shown without a cluster."""
+"""`brisa k8s`: what the Kubernetes executor would do, and what it needs set up, shown
+without a cluster."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import click
 
 @click.group("k8s")
 def k8s_group() -> None:
-    """The Kubernetes executor: render pods."""
+    """The Kubernetes executor: render pods and what a platform team sets up."""
 
 
 @k8s_group.command("render")
@@ -60,3 +61,63 @@ def render(
     )
     pod = render_task_pod(loaded.spec, task_id, settings.kubernetes, system.worker_env(), sample)
     click.echo(yaml.safe_dump(pod, sort_keys=False), nl=False)
+
+
+@k8s_group.command("rbac")
+@click.option("--team", "teams", multiple=True, help="A team (repeatable); default: every team.")
+@click.option(
+    "--executor",
+    default="brisa/brisa-scheduler",
+    show_default=True,
+    metavar="NAMESPACE/NAME",
+    help="The ServiceAccount the executor (the scheduler) runs as.",
+)
+@click.option("--namespaces", is_flag=True, help="Also print each team's Namespace.")
+@click.option(
+    "--max-pods",
+    type=click.IntRange(1),
+    help="Also print a ResourceQuota: at most this many pods at once in a team's namespace.",
+)
+@click.option(
+    "--automount-token",
+    is_flag=True,
+    help="Let task pods mount their ServiceAccount's API token (default: not).",
+)
+@click.pass_context
+def rbac(
+    ctx: click.Context,
+    teams: tuple[str, ...],
+    executor: str,
+    namespaces: bool,
+    max_pods: int | None,
+    automount_token: bool,
+) -> None:
+    """Print (YAML) what a platform team applies for the Kubernetes executor, per team: the
+    executor's Role and RoleBinding in the team's namespace, the team's task ServiceAccount
+    (bound to nothing) and, when asked, its Namespace and a ResourceQuota.
+
+    The teams are, unless --team is given, those owning a DAG source ([dags], [repos.*])
+    and those named in a per-team table of [kubernetes].
+    """
+    import yaml
+
+    from brisa.cli.commands import settings_of
+    from brisa.executor.kubernetes.rbac import Setup, manifests, teams_of
+
+    account_namespace, _, account = executor.partition("/")
+    if not account_namespace or not account:
+        raise click.BadParameter("write NAMESPACE/NAME", param_hint="--executor")
+    settings = settings_of(ctx.find_root())
+    kube = settings.kubernetes
+    chosen = list(teams) or teams_of(kube, (source.team for source in settings.sources()))
+    if not chosen:
+        raise click.UsageError("no team is configured; name one with --team")
+    for team in chosen:
+        if not kube.service_account_for(team):
+            click.echo(
+                f"team {team}: no [kubernetes] service_account, so its pods run as the "
+                f"default ServiceAccount of {kube.namespace_for(team)} (not printed)",
+                err=True,
+            )
+    setup = Setup(account_namespace, account, namespaces, max_pods or 0, automount_token)
+    click.echo(yaml.safe_dump_all(manifests(kube, chosen, setup), sort_keys=False), nl=False)

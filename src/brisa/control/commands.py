@@ -13,11 +13,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from brisa.authoring.params import resolve_conf
+from brisa.control import clearing
+from brisa.control.idempotency import IdempotencyKeys
 from brisa.control.queries import (
     DagSummary,
     Scope,
@@ -86,10 +88,13 @@ def trigger(
 
 @dataclass(frozen=True)
 class Changed:
-    """The tasks a command changed, and their run as it is now."""
+    """The tasks a command changed, and their run as it is now; `changes`: each task's move
+    as planned (control.clearing). A dry run changes nothing: `run` is as it was."""
 
     task_ids: list[str]
     run: RunRecord
+    changes: list[clearing.Change] = field(default_factory=list)
+    dry_run: bool = False
 
 
 class Commands:
@@ -113,6 +118,7 @@ class Commands:
         self._sources = tuple(sources)
         # Sync a repository now (in-process, or through the store for a separate processor).
         self._request_sync = request_sync
+        self._keys = IdempotencyKeys(clock)
 
     def trigger(
         self,
@@ -123,20 +129,30 @@ class Commands:
         conf: Any,
         run_id: str | None = None,
         logical_date: datetime | None = None,
+        idempotency_key: str | None = None,
     ) -> RunRecord:
-        """A manual run with validated params (see `trigger`)."""
+        """A manual run with validated params (see `trigger`). With an `idempotency_key`, a
+        repeat of the same key for the same DAG answers the run the first one created."""
         scope.require(team, no_dag(team, dag_id))
-        run = trigger(
-            self._store,
-            team,
-            dag_id,
-            conf=conf,
-            run_id=run_id,
-            logical_date=logical_date,
-            now=self._clock(),
-        )
-        self._wake()
-        return self._shown.run(in_dag_order(self._store, run))
+
+        def create() -> str:
+            run = trigger(
+                self._store,
+                team,
+                dag_id,
+                conf=conf,
+                run_id=run_id,
+                logical_date=logical_date,
+                now=self._clock(),
+            )
+            self._wake()
+            return run.run_id
+
+        if idempotency_key is None:
+            created = create()
+        else:
+            created = self._keys.once(team, dag_id, idempotency_key, create)
+        return self._current(team, dag_id, created)
 
     def pause(self, scope: Scope, team: str, dag_id: str, paused: bool) -> DagSummary:
         """Pause a DAG (no new scheduled runs; running ones go on) or unpause it."""
@@ -166,6 +182,13 @@ class Commands:
         self._wake()
         return self._current(team, dag_id, run_id)
 
+    def cancel_preview(self, scope: Scope, team: str, dag_id: str, run_id: str) -> Changed:
+        """What cancelling the run would change (the dry run of `cancel`): its unfinished
+        tasks end cancelled; `clearing.killed` names those whose worker is stopped."""
+        run = self._run(scope, team, dag_id, run_id)
+        changes = clearing.plan_cancel(in_dag_order(self._store, run))
+        return Changed([c.task_id for c in changes], self._shown.run(run), changes, True)
+
     def clear(
         self,
         scope: Scope,
@@ -175,33 +198,54 @@ class Commands:
         task_ids: Iterable[str],
         *,
         downstream: bool,
+        options: clearing.ClearOptions | None = None,
+        dry_run: bool = False,
     ) -> Changed:
-        """Run tasks again (optionally with everything downstream of them), on the run's code."""
+        """Run tasks again (optionally with everything downstream of them), on the run's code.
+        `options` (the UI's clear dialog) overrides `downstream`; with dry_run nothing changes
+        and the answer lists what would."""
         run = self._run(scope, team, dag_id, run_id)
-        ids = set(task_ids)
-        if not ids:
-            raise InvalidInput("name at least one task to clear")
-        if downstream:
-            spec = self._store.get_specs([run.version_id])[run.version_id][0]
-            unknown = ids - set(spec.tasks)
-            if not unknown:
-                ids |= spec.descendants(ids)
-        cleared = self._store.clear_tasks(run, ids, self._clock())
+        options = options or clearing.ClearOptions(downstream=downstream)
+        changes = clearing.plan_clear(
+            in_dag_order(self._store, run), self._edges(run), task_ids, options
+        )
+        if dry_run:
+            return Changed([c.task_id for c in changes], self._shown.run(run), changes, True)
+        named = clearing.known_tasks(run, task_ids)
+        cleared = self._store.clear_tasks(run, named | {c.task_id for c in changes}, self._clock())
         self._wake()
-        return Changed(cleared, self._current(team, dag_id, run_id))
+        return Changed(cleared, self._current(team, dag_id, run_id), changes)
 
     def mark(
-        self, scope: Scope, team: str, dag_id: str, run_id: str, task_ids: Iterable[str], state: str
+        self,
+        scope: Scope,
+        team: str,
+        dag_id: str,
+        run_id: str,
+        task_ids: Iterable[str],
+        state: str,
+        *,
+        dry_run: bool = False,
     ) -> Changed:
-        """Set tasks to success or failed by hand."""
+        """Set tasks to success or failed by hand (with dry_run: say which would change).
+        Marking success also clears the tasks' upstream_failed descendants, so they run."""
         run = self._run(scope, team, dag_id, run_id)
-        try:
-            target = TaskState(state)
-        except ValueError:
-            raise InvalidInput(f"tasks can be marked success or failed, not {state!r}") from None
-        changed = self._store.mark_tasks(run, task_ids, target, self._clock())
+        changes = clearing.plan_mark(
+            in_dag_order(self._store, run), task_ids, state, self._edges(run)
+        )
+        if dry_run:
+            return Changed([c.task_id for c in changes], self._shown.run(run), changes, True)
+        changed = self._store.mark_tasks(run, task_ids, TaskState(state), self._clock())
+        resets = [c.task_id for c in changes if c.new_state is TaskState.PENDING]
+        if resets and changed:
+            self._store.clear_tasks(run, resets, self._clock())
         self._wake()
-        return Changed(changed, self._current(team, dag_id, run_id))
+        return Changed(changed, self._current(team, dag_id, run_id), changes)
+
+    def _edges(self, run: RunRecord) -> dict[str, tuple[str, ...]]:
+        """Each task's upstream tasks in the run's own DAG version."""
+        found = self._store.get_specs([run.version_id]).get(run.version_id)
+        return {tid: t.upstream for tid, t in found[0].tasks.items()} if found else {}
 
     def request_sync(
         self, scope: Scope, name: str, body: bytes, headers: Mapping[str, str]

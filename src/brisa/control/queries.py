@@ -10,10 +10,10 @@ its lists are empty and its DAGs and runs are NotFound, worded as the store word
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from brisa.control.redaction import Redaction
 from brisa.core import graph, timetable
@@ -34,6 +34,9 @@ from brisa.repos.config import RepoSettings
 from brisa.store import Store
 
 Clock = Callable[[], datetime]
+
+if TYPE_CHECKING:
+    from brisa.control.dagview import DagViews
 
 
 @dataclass(frozen=True)
@@ -89,13 +92,20 @@ class RepoView:
     status: RepoStatusRecord | None
 
 
-def summarize(store: Store, records: Iterable[DagRecord], now: datetime) -> list[DagSummary]:
-    """DAGs with their next run, from the newest scheduled run of each."""
-    state = store.schedule_state()
+def summarize(
+    store: Store,
+    records: Iterable[DagRecord],
+    now: datetime,
+    newest: Mapping[tuple[str, str], datetime] | None = None,
+) -> list[DagSummary]:
+    """DAGs with their next run, from the newest scheduled run of each (`newest` when the
+    caller has read it for just these DAGs, else read for every DAG)."""
+    if newest is None:
+        newest = {key: last for key, (last, _) in store.schedule_state().items() if last}
     out = []
     for record in records:
         spec = record.spec
-        last = state.get((record.team, record.dag_id), (None, 0))[0]
+        last = newest.get((record.team, record.dag_id))
         upcoming = None
         if spec.start_date and not record.is_paused:
             upcoming = timetable.next_fire(
@@ -167,6 +177,15 @@ class Queries:
         self._clock = clock
         self._sources = tuple(sources)
         self._shown = Redaction(store, mask_env_pattern)
+        from brisa.control.lists import Lists  # it builds on this module's summaries
+
+        self.lists = Lists(store, clock, self._shown)
+
+    def dag_views(self) -> DagViews:
+        """The DAG page's reads (control.dagview)."""
+        from brisa.control.dagview import DagViews
+
+        return DagViews(self._store, self._shown, self._clock)
 
     def database(self) -> str:
         """The database's backend name, once it has answered."""

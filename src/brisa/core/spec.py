@@ -20,6 +20,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, ClassVar
 
+from brisa.core.paramspec import ParamSpec
 from brisa.core.pod import PodSettings
 from brisa.core.trigger_rules import TriggerRule
 
@@ -101,51 +102,6 @@ def schedule_from_json(data: Mapping[str, Any]) -> ScheduleSpec:
     if kind == CronSchedule.kind:
         return CronSchedule(data["expr"], data["timezone"])
     raise ValueError(f"unknown schedule kind {kind!r}")
-
-
-# --- params ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """A declared run parameter. Optional parts are absent from the JSON when not declared
-    (`required` means no `default` key: a `None` default is a default)."""
-
-    type: str | None = None
-    description: str = ""
-    required: bool = True
-    default: Any = None
-    enum: tuple[Any, ...] | None = None
-    minimum: float | None = None
-    maximum: float | None = None
-    secret: bool = False
-
-    def to_json(self) -> Json:
-        out: Json = {"type": self.type, "description": self.description}
-        if not self.required:
-            out["default"] = self.default
-        if self.enum is not None:
-            out["enum"] = list(self.enum)
-        if self.minimum is not None:
-            out["minimum"] = self.minimum
-        if self.maximum is not None:
-            out["maximum"] = self.maximum
-        if self.secret:
-            out["secret"] = True
-        return out
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ParamSpec:
-        return cls(
-            type=data["type"],
-            description=data["description"],
-            required="default" not in data,
-            default=data.get("default"),
-            enum=tuple(data["enum"]) if "enum" in data else None,
-            minimum=data.get("minimum"),
-            maximum=data.get("maximum"),
-            secret=bool(data.get("secret", False)),
-        )
 
 
 # --- task bodies -----------------------------------------------------------------------------

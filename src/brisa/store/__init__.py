@@ -12,14 +12,18 @@ import sqlalchemy as sa
 
 from brisa.store.attempts import AttemptStore
 from brisa.store.catalog import CatalogStore, SpecCache
+from brisa.store.changes import ChangeLog
 from brisa.store.engine import create_engine
+from brisa.store.listing import ListingStore
 from brisa.store.migrate import upgrade
 from brisa.store.operations import OperationsStore
 from brisa.store.repos import RepoStore
 from brisa.store.runs import RunStore
 
 
-class Store(CatalogStore, RunStore, OperationsStore, AttemptStore, RepoStore):
+class Store(
+    CatalogStore, RunStore, OperationsStore, AttemptStore, RepoStore, ListingStore, ChangeLog
+):
     """All the store's verbs over one engine."""
 
     def __init__(self, engine: sa.Engine) -> None:
@@ -39,9 +43,12 @@ class Store(CatalogStore, RunStore, OperationsStore, AttemptStore, RepoStore):
         self.engine.dispose()
 
 
-def open_store(url: str, *, migrate: bool = False, pool_size: int = 5) -> Store:
-    """Connect to the database at `url`; with migrate=True bring its schema up to date first."""
-    engine = create_engine(url, pool_size=pool_size)
+def open_store(
+    url: str, *, migrate: bool = False, pool_size: int = 5, statement_timeout: float | None = None
+) -> Store:
+    """Connect to the database at `url`; with migrate=True bring its schema up to date first.
+    `statement_timeout`: seconds after which a statement fails (the UI's reads)."""
+    engine = create_engine(url, pool_size=pool_size, statement_timeout=statement_timeout)
     if migrate:
         upgrade(engine)
     return Store(engine)

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from brisa.core.records import DagRecord, ImportErrorRecord
 from brisa.core.spec import DagSpec, structure_version
 from brisa.errors import Conflict, NotFound
+from brisa.store import changes
 from brisa.store.engine import WRITE
 from brisa.store.tables import dag_versions, dags, import_errors
 
@@ -86,9 +87,13 @@ class CatalogStore:
         dag_id, digest = spec.dag_id, structure_version(data)
         with self._writer.begin() as conn:
             existing = conn.execute(
-                sa.select(dags.c.fileloc, dags.c.repo, dags.c.is_active).where(
-                    dags.c.team == team, dags.c.dag_id == dag_id
-                )
+                sa.select(
+                    dags.c.fileloc,
+                    dags.c.repo,
+                    dags.c.is_active,
+                    dags.c.version_id,
+                    dags.c.code_version,
+                ).where(dags.c.team == team, dags.c.dag_id == dag_id)
             ).first()
             if (
                 existing
@@ -122,6 +127,12 @@ class CatalogStore:
                 conn.execute(
                     dags.insert().values(team=team, dag_id=dag_id, is_paused=False, **values)
                 )
+            shown = (True, version_id, code_version)
+            if (
+                not existing
+                or (existing.is_active, existing.version_id, existing.code_version) != shown
+            ):
+                changes.record(conn, [f"dag:{team}/{dag_id}"])
         return version_id
 
     @staticmethod
@@ -179,6 +190,8 @@ class CatalogStore:
                 .where(import_errors.c.repo == repo)
                 .values(code_version=code_version)
             )
+            if moved:
+                changes.record(conn, [f"repo:{repo}"])
         return int(moved)
 
     def retire_dags(
@@ -201,7 +214,8 @@ class CatalogStore:
             files = list(present_files)
             query = query.where(dags.c.fileloc.not_in(files))
         with self._writer.begin() as conn:
-            conn.execute(query.values(is_active=False))
+            retired = conn.execute(query.values(is_active=False).returning(dags.c.dag_id)).all()
+            changes.record(conn, [f"dag:{team}/{row.dag_id}" for row in retired])
             if present_files is not None:
                 conn.execute(
                     import_errors.delete().where(
@@ -224,6 +238,15 @@ class CatalogStore:
         code_version: str = "",
     ) -> None:
         with self._writer.begin() as conn:
+            known = conn.execute(
+                sa.select(import_errors.c.message).where(
+                    import_errors.c.team == team,
+                    import_errors.c.repo == repo,
+                    import_errors.c.filename == filename,
+                )
+            ).scalar()
+            if known != message:
+                changes.record(conn, ["import-errors"])
             conn.execute(self._import_error_delete(team, repo, filename))
             conn.execute(
                 import_errors.insert().values(
@@ -240,7 +263,8 @@ class CatalogStore:
 
     def clear_import_error(self, team: str, filename: str, *, repo: str = "dags") -> None:
         with self._writer.begin() as conn:
-            conn.execute(self._import_error_delete(team, repo, filename))
+            if conn.execute(self._import_error_delete(team, repo, filename)).rowcount:
+                changes.record(conn, ["import-errors"])
 
     @staticmethod
     def _import_error_delete(team: str, repo: str, filename: str) -> Any:
@@ -289,6 +313,7 @@ class CatalogStore:
                 .where(dags.c.team == team, dags.c.dag_id == dag_id, dags.c.is_active.is_(True))
                 .values(is_paused=paused)
             ).rowcount
+            changes.record(conn, [f"dag:{team}/{dag_id}"] if updated else [])
         if not updated:
             raise NotFound(f"no DAG {team}/{dag_id}; `brisa dags list` shows the DAGs there are")
         return self.get_dag(team, dag_id)
@@ -314,3 +339,24 @@ class CatalogStore:
         if data is None:
             raise NotFound(f"no DAG version {version_id}")
         return self.specs.get(version_id, data)
+
+    def version_at(self, team: str, dag_id: str, code_version: str) -> tuple[int, str]:
+        """The newest version of a DAG published from commit `code_version` (the whole SHA,
+        or a prefix of 7 characters or more), with its structure hash."""
+        column = dag_versions.c.code_version
+        match = column == code_version
+        if len(code_version) >= 7:
+            match = match | column.startswith(code_version, autoescape=True)
+        query = (
+            sa.select(dag_versions.c.id, dag_versions.c.structure_hash)
+            .where(dag_versions.c.team == team, dag_versions.c.dag_id == dag_id, match)
+            .order_by(dag_versions.c.id.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None or not code_version:
+            raise NotFound(
+                f"structure for commit {code_version!r} of {team}/{dag_id} is not stored"
+            )
+        return row.id, row.structure_hash

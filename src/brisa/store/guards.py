@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from brisa.core.states import RunState, TaskState, run_sources, task_sources
+from brisa.store import changes
 from brisa.store.tables import dag_runs, task_instances
 
 State = RunState | TaskState
@@ -47,7 +48,8 @@ def guarded_update(
 
     Returns the number of rows moved: 0 means the move is refused or lost a race, and nothing
     was written. `table` must be the one `to`'s lifecycle describes (dag_runs for a RunState,
-    task_instances for a TaskState).
+    task_instances for a TaskState). The moved rows are noted in the change outbox
+    (`changes.record`) in the same transaction.
     """
     if table is not _TABLE_OF[type(to)]:
         raise TypeError(f"a {type(to).__name__} does not describe rows of {table.name}")
@@ -58,5 +60,21 @@ def guarded_update(
         table.update()
         .where(*where, table.c.state.in_(sorted(sources)))
         .values({**(values or {}), "state": to})
+        .returning(*_CHANGED[table.name])
     )
-    return conn.execute(statement).rowcount
+    rows = conn.execute(statement).all()
+    changes.record(conn, (topic for row in rows for topic in _topics(table, row)))
+    return len(rows)
+
+
+# What a moved row tells the change outbox.
+_CHANGED = {
+    "dag_runs": (dag_runs.c.id, dag_runs.c.team, dag_runs.c.dag_id),
+    "task_instances": (task_instances.c.id, task_instances.c.run_pk, task_instances.c.try_number),
+}
+
+
+def _topics(table: sa.Table, row: sa.Row[Any]) -> list[str]:
+    if table is dag_runs:
+        return changes.run_topics(row.team, row.dag_id, row.id)
+    return [f"run:{row.run_pk}", f"attempt:{row.id}/{row.try_number}", "health"]

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from brisa.core.records import RepoStatusRecord
 from brisa.core.states import FINISHED_RUN_STATES
 from brisa.errors import NotFound
+from brisa.store import changes
 from brisa.store.engine import WRITE
 from brisa.store.tables import dag_runs, dags, repos
 
@@ -69,6 +70,7 @@ class RepoStore:
         with self.engine.execution_options(**WRITE).begin() as conn:
             self._upsert_repo(conn, name, team, url, subdir)
             conn.execute(repos.update().where(repos.c.name == name).values(**values))
+            changes.record(conn, [f"repo:{name}"])
 
     def list_repos(self) -> list[RepoStatusRecord]:
         with self.engine.connect() as conn:
@@ -87,6 +89,7 @@ class RepoStore:
             updated = conn.execute(
                 repos.update().where(repos.c.name == name).values(sync_requested_at=now)
             ).rowcount
+            changes.record(conn, [f"repo:{name}"] if updated else [])
         if not updated:
             raise NotFound(f"no repository {name!r} is known to the DAG processor yet")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from brisa.core.states import (
     TaskState,
 )
 from brisa.errors import Conflict, InvalidInput, NotFound
+from brisa.store import changes
 from brisa.store.engine import WRITE
 from brisa.store.guards import guarded_update
 from brisa.store.tables import dag_runs, task_attempts, task_instances
@@ -101,6 +103,7 @@ class RunStore:
                         for tid in task_ids
                     ],
                 )
+                changes.record(conn, changes.run_topics(team, dag_id, int(run_pk)))
         except IntegrityError:
             if not self._run_exists(team, dag_id, run_id):
                 raise
@@ -182,6 +185,16 @@ class RunStore:
             rows = list(conn.execute(query))
             tasks = self._tasks_of(conn, [r.id for r in rows])
             return [_run_record(r, tasks.get(r.id)) for r in rows]
+
+    def run_counts(self, since: datetime) -> list[tuple[str, str, int]]:
+        """(team, state, how many) of the runs created since `since`."""
+        query = (
+            sa.select(dag_runs.c.team, dag_runs.c.state, sa.func.count())
+            .where(dag_runs.c.created_at >= since)
+            .group_by(dag_runs.c.team, dag_runs.c.state)
+        )
+        with self.engine.connect() as conn:
+            return [(str(t), str(s), int(n)) for t, s, n in conn.execute(query)]
 
     def tasks_by_id(self, ti_ids: Iterable[int]) -> dict[int, TaskRecord]:
         ids = list(ti_ids)
@@ -337,3 +350,37 @@ class RunStore:
                 AttemptRecord(**{**r._mapping, "state": TaskState(r.state)})
                 for r in conn.execute(query)
             ]
+
+    def run_attempts(self, run_pk: int) -> dict[str, list[AttemptRecord]]:
+        """Every attempt of one run's tasks, by task id, in try order (one statement)."""
+        query = (
+            sa.select(task_instances.c.task_id, task_attempts)
+            .join(task_instances, task_instances.c.id == task_attempts.c.ti_id)
+            .where(task_instances.c.run_pk == run_pk)
+            .order_by(task_instances.c.task_id, task_attempts.c.try_number)
+        )
+        out: dict[str, list[AttemptRecord]] = defaultdict(list)
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                values = {k: v for k, v in row._mapping.items() if k != "task_id"}
+                out[row.task_id].append(AttemptRecord(**{**values, "state": TaskState(row.state)}))
+        return dict(out)
+
+    def list_run_cells(self, team: str, dag_id: str, *, limit: int) -> list[RunRecord]:
+        """The newest runs with their tasks' grid fields only (id, state, try, retry base):
+        two statements, and a few microseconds per task rather than a full record each."""
+        runs = self.list_runs(team, dag_id, limit=limit)
+        if not runs:
+            return []
+        c = task_instances.c
+        query = sa.select(c.id, c.run_pk, c.task_id, c.state, c.try_number, c.retry_base)
+        by_run: dict[int, dict[str, TaskRecord]] = defaultdict(dict)
+        states = {s.value: s for s in TaskState}
+        with self.engine.connect() as conn:
+            for ti_id, run_pk, task_id, state, tries, base in conn.execute(
+                query.where(c.run_pk.in_([r.id for r in runs]))
+            ):
+                by_run[run_pk][task_id] = TaskRecord(
+                    ti_id, run_pk, task_id, states[state], tries, base
+                )
+        return [dataclasses.replace(r, tasks=by_run.get(r.id, {})) for r in runs]

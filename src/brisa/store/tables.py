@@ -162,3 +162,14 @@ task_attempts = sa.Table(
     sa.Column("pid", sa.Integer, nullable=True),
     sa.Column("error", sa.Text, nullable=True),
 )
+
+# The change outbox (ADR 0017): one row per object a transaction changed, written in that
+# transaction, so a reader that follows `id` learns every change once and in commit order.
+changes = sa.Table(
+    "changes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("topic", sa.String(600), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sqlite_autoincrement=True,  # ids never reused, even after every row was pruned
+)

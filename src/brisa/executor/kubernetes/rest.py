@@ -1,6 +1,7 @@
 """`KubeApi` over the core/v1 REST paths, given a transport (`Transport`): the paths, the
 query parameters, the JSON as the server sent it (no model round trip that could drop a field),
-watch bookmarks, Status bodies turned into typed errors, the start-up check. A client library
+watch bookmarks, Status bodies turned into typed errors, the start-up check (the verbs of
+`rbac.EXECUTOR_ACCESS`, which the executor's Role grants). A client library
 only provides the transport (`lightkube_client.py`, `official_client.py`)."""
 
 from __future__ import annotations
@@ -22,18 +23,8 @@ from brisa.executor.kubernetes.api import (
     Unauthorized,
     WatchEvent,
 )
+from brisa.executor.kubernetes.rbac import EXECUTOR_ACCESS, ROLE
 
-# Every verb the executor uses, checked by `check()` at start-up.
-REQUIRED_ACCESS = (
-    ("create", "pods"),
-    ("get", "pods"),
-    ("list", "pods"),
-    ("watch", "pods"),
-    ("delete", "pods"),
-    ("get", "pods/log"),
-    ("list", "events"),
-    ("create", "secrets"),
-)
 _ERRORS: dict[int, type[KubeError]] = {
     401: Unauthorized,
     403: Forbidden,
@@ -220,7 +211,11 @@ class RestApi:
     def check(self, namespace: str) -> None:
         doing = f"checking access to namespace {namespace}"
         self._call("GET", "/version", doing)
-        self._call("GET", f"/api/v1/namespaces/{namespace}/pods", doing, params={"limit": "1"})
+        refused: Forbidden | None = None
+        try:
+            self._call("GET", f"/api/v1/namespaces/{namespace}/pods", doing, params={"limit": "1"})
+        except Forbidden as exc:
+            refused = exc  # the reviews below name the verbs, and the Role that grants them
         try:
             self._call("GET", f"/api/v1/namespaces/{namespace}", doing)
         except NotFound:
@@ -233,15 +228,19 @@ class RestApi:
             pass  # reading namespaces is not in the executor's Role; the list above answered
         missing = [
             f"{verb} {resource}"
-            for verb, resource in REQUIRED_ACCESS
+            for verb, resource in EXECUTOR_ACCESS
             if not self._allowed(namespace, verb, resource)
         ]
         if missing:
             raise Forbidden(
                 403,
                 "Forbidden",
-                f"the service account may not {', '.join(missing)} in namespace {namespace} (RBAC)",
+                f"the service account may not {', '.join(missing)} in namespace {namespace} "
+                f"(RBAC): bind it to the Role {ROLE} there, which grants every verb the "
+                "executor uses (`brisa k8s rbac` prints it)",
             )
+        if refused:
+            raise refused  # a server without access reviews: its own words
 
     def _allowed(self, namespace: str, verb: str, resource: str) -> bool:
         """A SelfSubjectAccessReview; a server without that API allows (the calls will tell)."""

@@ -10,9 +10,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from brisa.control.attempts import Attempts
+from brisa.control.changefeed import ChangeFeed
+from brisa.control.code import CodeSnapshots
 from brisa.control.commands import Commands
 from brisa.control.execution import ExecutionService
+from brisa.control.livetopics import LiveTopics
 from brisa.control.queries import EVERY_TEAM, Queries, Scope
+from brisa.control.summary import Summary
 from brisa.errors import BrisaError, Conflict, InvalidInput, NotFound, Unauthorized
 from brisa.settings import Settings
 from brisa.web.api.guard import QUOTE_LIMIT, RequestGuard, guard_limits
@@ -30,9 +35,15 @@ class ApiContext:
     queries: Queries
     commands: Commands
     execution: ExecutionService
+    attempts: Attempts
+    code: CodeSnapshots
+    # Live updates (ADR 0017): the process's change feed and who may follow which topic.
+    feed: ChangeFeed | None = None
+    topics: LiveTopics | None = None
+    summary: Summary | None = None
 
 
-def _status(exc: BrisaError) -> int:
+def error_status(exc: BrisaError) -> int:
     for cls, code in STATUS.items():
         if isinstance(exc, cls):
             return code
@@ -67,7 +78,7 @@ def bounded(detail: str) -> str:
 
 
 def create_app(ctx: ApiContext) -> FastAPI:
-    from brisa.web.api import dags, execution, openapi, repos, runs
+    from brisa.web.api import attempts, code, config, dags, execution, lists, openapi, repos, runs
 
     app = FastAPI(
         title="Brisa",
@@ -80,7 +91,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
 
     @app.exception_handler(BrisaError)
     def _brisa_error(_: Request, exc: BrisaError) -> JSONResponse:
-        return JSONResponse({"detail": bounded(str(exc))}, status_code=_status(exc))
+        return JSONResponse({"detail": bounded(str(exc))}, status_code=error_status(exc))
 
     @app.exception_handler(RequestValidationError)
     def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -92,7 +103,11 @@ def create_app(ctx: ApiContext) -> FastAPI:
 
     app.include_router(dags.router)
     app.include_router(runs.router)
+    app.include_router(lists.router)
+    app.include_router(attempts.router)
+    app.include_router(code.router)
     app.include_router(repos.router)
+    app.include_router(config.router)
     app.include_router(execution.router)
     app.add_middleware(RequestGuard, limits=guard_limits(ctx.settings))
     app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict
 
+from brisa.control import dag_list
 from brisa.web.api import models, render
 from brisa.web.api.app import CallerScope, Ctx
 from brisa.web.api.guard import StrictJsonRoute
@@ -25,17 +26,50 @@ def health(ctx: Ctx) -> dict[str, Any]:
     return {"status": "ok", "database": ctx.queries.database()}
 
 
+def _list_params(
+    q: Annotated[str, Query(max_length=200, description="text in the id or description")] = "",
+    tag: Annotated[str, Query(max_length=200)] = "",
+    state: Annotated[str, Query(description="last run state: " + ", ".join(dag_list.STATES))] = "",
+    paused: Annotated[bool | None, Query()] = None,
+    sort: Annotated[str, Query(description=", ".join(dag_list.SORTS))] = "name",
+    limit: Annotated[int, Query(ge=1, le=dag_list.MAX_LIMIT)] = 50,
+    after: Annotated[str, Query(max_length=2000, description="next_cursor of a page")] = "",
+) -> dict[str, str]:
+    values = {"q": q, "tag": tag, "state": state, "sort": sort, "after": after}
+    values["limit"] = str(limit)
+    if paused is not None:
+        values["paused"] = "true" if paused else "false"
+    return values
+
+
+ListParams = Annotated[dict[str, str], Depends(_list_params)]
+
+
 @router.get("/dags", response_model=None, responses=responses(models.DagList, *READ))
 def find_dags(
-    ctx: Ctx, scope: CallerScope, dag_id: str | None = None, team: str | None = None
+    ctx: Ctx,
+    scope: CallerScope,
+    params: ListParams,
+    dag_id: Annotated[str | None, Query(max_length=250)] = None,
+    team: Annotated[str | None, Query(max_length=100)] = None,
 ) -> dict[str, Any]:
-    """DAGs of every team (filter by dag_id to resolve a bare id)."""
-    return {"dags": [render.dag(d) for d in ctx.queries.dags(scope, team=team, dag_id=dag_id)]}
+    """DAGs of every team, filtered and paged (filter by dag_id to resolve a bare id)."""
+    query = dag_list.query_from({**params, "dag_id": dag_id or ""}, team)
+    return render.dag_page(ctx.queries.lists.dags(scope, query))
 
 
 @router.get("/teams/{team}/dags", response_model=None, responses=responses(models.DagList, *READ))
-def list_dags(ctx: Ctx, scope: CallerScope, team: str) -> dict[str, Any]:
-    return {"dags": [render.dag(d) for d in ctx.queries.dags(scope, team=team)]}
+def list_dags(ctx: Ctx, scope: CallerScope, team: str, params: ListParams) -> dict[str, Any]:
+    query = dag_list.query_from(params, team)
+    return render.dag_page(ctx.queries.lists.dags(scope, query))
+
+
+@router.get("/dag-tags", response_model=None, responses=responses(models.TagList, *READ))
+def dag_tags(
+    ctx: Ctx, scope: CallerScope, prefix: Annotated[str, Query(max_length=200)] = ""
+) -> dict[str, Any]:
+    """Tags of the visible DAGs starting with (then containing) `prefix`, at most 20."""
+    return {"tags": ctx.queries.lists.tags(scope, prefix)}
 
 
 @router.get(

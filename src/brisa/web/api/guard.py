@@ -12,16 +12,20 @@ reading it, and a page in the user's browser before any handler runs.
   is a form, text or absent: a request that changes something must say its body is JSON, which
   a page can only do after a CORS preflight this API never grants. A forge's signed webhook
   (GitHub may send a form) passes by its signature header, which a page cannot set either.
+  A write of the web UI (paths under `/_/`) may be a form; it must carry the page's CSRF token
+  instead (`web/ui/security.py`).
 - **Size.** A body is read up to its limit, never further: a declared `Content-Length` over it
   is refused at once, and a chunked body as soon as its bytes pass it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, MutableMapping
 from dataclasses import dataclass
+from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,6 +34,7 @@ from fastapi.routing import APIRoute
 
 from brisa.core.webhooks import GITHUB_HEADER, GITLAB_HEADER
 from brisa.settings import Settings
+from brisa.web.ui.security import CSRF_COOKIE, CSRF_HEADER, UI_WRITE_PREFIX, csrf_ok
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -166,6 +171,9 @@ class RequestGuard:
 
 
 def _check_content_type(scope: Scope, path: str) -> None:
+    if path.startswith(UI_WRITE_PREFIX):
+        _check_csrf(scope)
+        return
     content_type = _header(scope, b"content-type") or ""
     if _JSON_TYPE.match(content_type.strip()):
         return
@@ -177,6 +185,21 @@ def _check_content_type(scope: Scope, path: str) -> None:
         f"this request changes something and must say its body is JSON (send Content-Type: "
         f"application/json, with a body of {{}} or none if there is nothing to send); it has "
         f"{given}. Web pages cannot send such requests, which keeps them from acting for you",
+    )
+
+
+def _check_csrf(scope: Scope) -> None:
+    """A write of the web UI (a form or button of a Brisa page) carries the page's CSRF token;
+    another site's page cannot read it, so it cannot act for the user."""
+    cookies = SimpleCookie()
+    with contextlib.suppress(CookieError):
+        cookies.load(_header(scope, b"cookie") or "")
+    cookie = cookies[CSRF_COOKIE].value if CSRF_COOKIE in cookies else None
+    if csrf_ok(cookie, _header(scope, CSRF_HEADER.encode())):
+        return
+    raise Refusal(
+        403,
+        "this page's security token is missing or out of date; reload the page and try again",
     )
 
 

@@ -62,8 +62,42 @@ class DagDetail(Dag):
     tasks: list[DagTask]
 
 
+class RunBrief(Model):
+    """A run as lists show it (no conf, no tasks)."""
+
+    team: str
+    dag_id: str
+    run_id: str
+    run_type: Literal["scheduled", "manual"]
+    state: RunState
+    logical_date: datetime | None
+    start_date: datetime | None
+    end_date: datetime | None
+    code_version: str | None
+
+
+class DagListEntry(Dag):
+    last_run: RunBrief | None
+    recent_runs: list[RunBrief] = Field(description="the last 14 runs, oldest first")
+    import_error: bool = Field(description="whether the DAG's file currently fails to import")
+
+
+class DagTabs(Model):
+    all: int
+    running: int
+    failed: int
+    paused: int
+
+
 class DagList(Model):
-    dags: list[Dag]
+    dags: list[DagListEntry]
+    total: int = Field(description="DAGs matching every filter, over all pages")
+    tabs: DagTabs = Field(description="DAGs per quick tab, matching the text and tag filters")
+    next_cursor: str | None = Field(description="`after` for the next page; null on the last")
+
+
+class TagList(Model):
+    tags: list[str]
 
 
 class ImportErrorEntry(Model):
@@ -103,6 +137,23 @@ class Attempt(Model):
     error: str | None
 
 
+class AttemptDetail(Attempt):
+    pid: int | None
+    max_tries: int = Field(description="tries the task may take: its retries + 1")
+    current: bool = Field(description="whether this is the task's current try")
+    kind: str | None = Field(
+        description="the task's kind (python, shell, ...) at the run's version"
+    )
+    repo: str
+    code_version: str | None = Field(description="the commit the run is pinned to")
+    waiting: list[str] = Field(description="why it has not started yet, in plain language")
+    return_value: Any = Field(description="what the task returned (JSON), on its current try")
+
+
+class AttemptList(Model):
+    attempts: list[Attempt]
+
+
 class TaskDetail(Task):
     return_value: Any = Field(description="what the task returned (JSON); null until success")
     attempts: list[Attempt]
@@ -138,14 +189,44 @@ class RunList(Model):
     runs: list[Run]
 
 
+class RunSearch(Model):
+    runs: list[RunBrief]
+    next_cursor: str | None
+
+
+class TaskInstanceEntry(Model):
+    task_id: str
+    state: TaskState
+    try_number: int
+    queued_at: datetime | None
+    start_date: datetime | None
+    end_date: datetime | None
+    hostname: str | None
+    run: RunBrief
+
+
+class TaskInstanceSearch(Model):
+    task_instances: list[TaskInstanceEntry]
+    next_cursor: str | None
+
+
+class TaskChange(Model):
+    state: TaskState = Field(description="the task's state now")
+    new_state: TaskState = Field(description="its state after the action")
+
+
 class Cleared(Model):
     cleared: list[str]
     run: RunDetail
+    changes: list[TaskChange] = Field(description="each task's move, as planned")
+    dry_run: bool = Field(description="true: nothing changed; `changes` is what would")
 
 
 class Changed(Model):
     changed: list[str]
     run: RunDetail
+    changes: list[TaskChange] = Field(description="each task's move, as planned")
+    dry_run: bool = Field(description="true: nothing changed; `changes` is what would")
 
 
 class LogPage(Model):
@@ -154,6 +235,27 @@ class LogPage(Model):
     offset: int
     next_offset: int
     finished: bool
+
+
+class CodeView(Model):
+    repo: str
+    commit: str | None = Field(description="null for a plain folder source")
+    dag_file: str = Field(description="the DAG's file, relative to the snapshot's root")
+    files: list[str]
+    path: str
+    size: int
+    text: str | None = Field(description="null for a binary or very large file: use /code/raw")
+
+
+class CodeComparison(Model):
+    old: str
+    new: str
+    files: list[str]
+    diff: list[str] = Field(description="unified diff lines of the DAG's files")
+    changes: list[str] | None = Field(
+        description="structural changes (tasks added/removed, dependencies); null when a "
+        "commit's DAG version is not known"
+    )
 
 
 class Repo(Model):
@@ -178,6 +280,17 @@ class Repo(Model):
 
 class RepoList(Model):
     repos: list[Repo]
+
+
+class ConfigKey(Model):
+    key: str
+    value: str | bool | float
+    source: str
+    to_workers: bool
+
+
+class ConfigList(Model):
+    config: list[ConfigKey]
 
 
 class SyncRequested(Model):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from brisa.control.dag_list import DagPage, DagRow
+from brisa.control.lists import RunBrief, TaskBrief
 from brisa.control.queries import DagSummary, RepoView, TaskDetail
 from brisa.core import timetable
 from brisa.core.records import (
@@ -54,6 +56,51 @@ def dag(summary: DagSummary, *, detail: bool = False) -> dict[str, Any]:
             for t in spec.tasks.values()
         ]
     return out
+
+
+def run_brief(brief: RunBrief) -> dict[str, Any]:
+    return {
+        "team": brief.team,
+        "dag_id": brief.dag_id,
+        "run_id": brief.run_id,
+        "run_type": brief.run_type,
+        "state": brief.state,
+        "logical_date": iso(brief.logical_date),
+        "start_date": iso(brief.start_date),
+        "end_date": iso(brief.end_date),
+        "code_version": brief.code_version or None,
+    }
+
+
+def dag_row(row: DagRow) -> dict[str, Any]:
+    return {
+        **dag(row.summary),
+        "last_run": run_brief(row.last) if row.last else None,
+        "recent_runs": [run_brief(r) for r in row.recent],
+        "import_error": row.import_error,
+    }
+
+
+def dag_page(page: DagPage) -> dict[str, Any]:
+    return {
+        "dags": [dag_row(r) for r in page.rows],
+        "total": page.total,
+        "tabs": page.tabs,
+        "next_cursor": page.next_cursor,
+    }
+
+
+def task_brief(brief: TaskBrief) -> dict[str, Any]:
+    return {
+        "task_id": brief.task_id,
+        "state": brief.state,
+        "try_number": brief.try_number,
+        "queued_at": iso(brief.queued_at),
+        "start_date": iso(brief.start_date),
+        "end_date": iso(brief.end_date),
+        "hostname": brief.hostname,
+        "run": run_brief(brief.run),
+    }
 
 
 def task(record: TaskRecord) -> dict[str, Any]:

@@ -16,6 +16,8 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from brisa.control.clearing import ClearOptions
+from brisa.control.commands import Changed
 from brisa.errors import InvalidInput
 from brisa.logs import tail
 from brisa.web.api import models, render
@@ -45,6 +47,11 @@ class ClearBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     task_ids: list[str] = Field(min_length=1)
     downstream: bool = False
+    upstream: bool = False
+    only_failed: bool = Field(False, description="only tasks that failed or upstream_failed")
+    include_succeeded: bool = Field(
+        True, description="false: tasks reached through downstream/upstream that succeeded stay"
+    )
 
 
 class MarkBody(BaseModel):
@@ -60,11 +67,24 @@ class MarkBody(BaseModel):
     responses=responses(models.RunDetail, *WRITE, 404, 409, status=201),
 )
 def trigger(
-    ctx: Ctx, scope: CallerScope, team: str, dag_id: str, body: TriggerBody | None = None
+    ctx: Ctx,
+    scope: CallerScope,
+    team: str,
+    dag_id: str,
+    body: TriggerBody | None = None,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
 ) -> JSONResponse:
+    """Create a manual run. The same `Idempotency-Key` sent again for this DAG (within 24
+    hours, to the same API process) answers the run the first request created."""
     body = body or TriggerBody()
     run = ctx.commands.trigger(
-        scope, team, dag_id, conf=body.conf, run_id=body.run_id, logical_date=body.logical_date
+        scope,
+        team,
+        dag_id,
+        conf=body.conf,
+        run_id=body.run_id,
+        logical_date=body.logical_date,
+        idempotency_key=idempotency_key,
     )
     return JSONResponse(render.run(run, with_tasks=True), status_code=201)
 
@@ -221,23 +241,58 @@ def cancel(ctx: Ctx, scope: CallerScope, team: str, dag_id: str, run_id: str) ->
     return render.run(ctx.commands.cancel(scope, team, dag_id, run_id), with_tasks=True)
 
 
+DryRun = Annotated[bool, Query(description="true: change nothing, answer what would change")]
+
+
 @router.post(
     "/{run_id}/clear", response_model=None, responses=responses(models.Cleared, *WRITE, 404, 409)
 )
 def clear(
-    ctx: Ctx, scope: CallerScope, team: str, dag_id: str, run_id: str, body: ClearBody
+    ctx: Ctx,
+    scope: CallerScope,
+    team: str,
+    dag_id: str,
+    run_id: str,
+    body: ClearBody,
+    dry_run: DryRun = False,
 ) -> dict[str, Any]:
+    options = ClearOptions(body.downstream, body.upstream, body.only_failed, body.include_succeeded)
     done = ctx.commands.clear(
-        scope, team, dag_id, run_id, body.task_ids, downstream=body.downstream
+        scope,
+        team,
+        dag_id,
+        run_id,
+        body.task_ids,
+        downstream=body.downstream,
+        options=options,
+        dry_run=dry_run,
     )
-    return {"cleared": done.task_ids, "run": render.run(done.run, with_tasks=True)}
+    return {"cleared": done.task_ids, **_changed(done)}
 
 
 @router.post(
     "/{run_id}/mark", response_model=None, responses=responses(models.Changed, *WRITE, 404, 409)
 )
 def mark(
-    ctx: Ctx, scope: CallerScope, team: str, dag_id: str, run_id: str, body: MarkBody
+    ctx: Ctx,
+    scope: CallerScope,
+    team: str,
+    dag_id: str,
+    run_id: str,
+    body: MarkBody,
+    dry_run: DryRun = False,
 ) -> dict[str, Any]:
-    done = ctx.commands.mark(scope, team, dag_id, run_id, body.task_ids, body.state)
-    return {"changed": done.task_ids, "run": render.run(done.run, with_tasks=True)}
+    done = ctx.commands.mark(
+        scope, team, dag_id, run_id, body.task_ids, body.state, dry_run=dry_run
+    )
+    return {"changed": done.task_ids, **_changed(done)}
+
+
+def _changed(done: Changed) -> dict[str, Any]:
+    changes = [
+        {"task_id": c.task_id, "state": c.state.value, "new_state": c.new_state.value,
+         "try_number": c.try_number}
+        for c in done.changes
+    ]  # fmt: skip
+    return {"run": render.run(done.run, with_tasks=True), "changes": changes,
+            "dry_run": done.dry_run}  # fmt: skip

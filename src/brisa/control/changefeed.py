@@ -1,0 +1,223 @@
+"""The change feed of one API process (ADR 0017): ONE reader follows the store's change
+outbox and fans each change out, in memory, to the event streams subscribed to its topic.
+
+However many browser tabs are open, the database sees one small query per wake-up of this
+process's reader (`changes_after(last id)`), never one per tab. The reader wakes when a
+change is committed (PostgreSQL `LISTEN`; in standalone, the process's own writes) or after
+`poll_interval` (changes made by other processes on SQLite).
+
+The last `keep` changes stay in memory, so a stream that resumes after a short gap is
+replayed from here (`since`); an older gap answers None and the stream tells its page to
+resync. Every `health_every` seconds a `health` change is fanned out without being stored, so
+heartbeat ages on screen stay fresh.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+POLL_INTERVAL = 1.0  # seconds between reads when nothing woke the reader
+KEEP = 10_000  # changes kept in memory for replay
+HEALTH_EVERY = 30.0
+RETAIN = timedelta(hours=1)  # the outbox keeps this much history (replay across restarts)
+PRUNE_EVERY = 600.0
+SKIPPED_WAIT = 10.0  # seconds an id skipped by a commit race is looked for again
+HEALTH = "health"
+
+
+@dataclass(frozen=True)
+class Change:
+    id: int
+    topic: str
+
+
+class Waiter(Protocol):
+    def wait(self, timeout: float) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+class ChangeSource(Protocol):
+    """The store's outbox verbs (`brisa.store.changes.ChangeLog`)."""
+
+    def changes_after(
+        self, last: int, also: Iterable[int] = (), limit: int = 1000
+    ) -> list[tuple[int, str]]: ...
+
+    def last_change_id(self) -> int: ...
+
+    def prune_changes(self, before: datetime) -> int: ...
+
+    def change_waiter(self) -> Waiter: ...
+
+
+@dataclass(eq=False)
+class Subscription:
+    """A stream's interest: `deliver` gets the changes of `topics` (called from the reader's
+    thread: it must only hand them over, e.g. `loop.call_soon_threadsafe`), and None once the
+    feed closes."""
+
+    topics: frozenset[str]
+    deliver: Callable[[list[Change] | None], None]
+
+
+@dataclass
+class _Cursor:
+    """Where the reader is: the last id read, and ids it saw skipped (a PostgreSQL
+    transaction that took an id earlier may commit later) with when they were first missed."""
+
+    last: int = 0
+    skipped: dict[int, float] = field(default_factory=dict)
+
+    def advance(self, ids: list[int], now: float) -> None:
+        for found in ids:
+            self.skipped.pop(found, None)
+            if found > self.last:
+                self.skipped.update((gap, now) for gap in range(self.last + 1, found))
+                self.last = found
+        self.skipped = {i: t for i, t in self.skipped.items() if now - t < SKIPPED_WAIT}
+
+
+class ChangeFeed:
+    def __init__(
+        self,
+        source: ChangeSource,
+        *,
+        poll_interval: float = POLL_INTERVAL,
+        keep: int = KEEP,
+        health_every: float = HEALTH_EVERY,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._source = source
+        self._poll_interval = poll_interval
+        self._health_every = health_every
+        self._monotonic = monotonic
+        self._recent: deque[Change] = deque(maxlen=keep)
+        self._floor = 0  # every change after this id is in `_recent` (or was never made)
+        self._cursor = _Cursor()
+        self._subs: set[Subscription] = set()
+        self._lock = threading.Lock()
+        self.closing = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._waiter: Waiter | None = None
+
+    # Lifecycle
+
+    def start(self) -> None:
+        """Load the recent history and start the reader thread."""
+        self.load()
+        self._waiter = self._source.change_waiter()
+        self._thread = threading.Thread(target=self._run, name="change-feed", daemon=True)
+        self._thread.start()
+
+    def load(self) -> None:
+        """Where reading starts: the newest id, with up to `keep` earlier changes to replay."""
+        newest = self._source.last_change_id()
+        start = max(0, newest - (self._recent.maxlen or 0))
+        rows = self._source.changes_after(start, limit=self._recent.maxlen or 0)
+        with self._lock:
+            self._recent.extend(Change(i, t) for i, t in rows)
+            self._floor = rows[0][0] - 1 if rows and rows[0][0] > start + 1 else start
+            self._cursor.last = max(newest, rows[-1][0] if rows else 0)
+
+    def close(self) -> None:
+        """Stop reading and end every subscribed stream (without waiting for the reader:
+        this runs in the server's signal handler)."""
+        self.closing.set()
+        if self._waiter is not None:
+            with contextlib.suppress(Exception):
+                self._waiter.close()
+        with self._lock:
+            subs, self._subs = list(self._subs), set()
+        for sub in subs:
+            sub.deliver(None)
+
+    # Streams
+
+    def subscribe(
+        self, topics: Iterable[str], deliver: Callable[[list[Change] | None], None]
+    ) -> Subscription:
+        sub = Subscription(frozenset(topics), deliver)
+        with self._lock:
+            self._subs.add(sub)
+        if self.closing.is_set():
+            deliver(None)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        with self._lock:
+            self._subs.discard(sub)
+
+    @property
+    def last_id(self) -> int:
+        return self._cursor.last
+
+    def since(self, last: int, topics: Iterable[str]) -> list[Change] | None:
+        """The changes of `topics` after id `last`, or None when they are no longer all
+        known (the stream must resync)."""
+        wanted = frozenset(topics)
+        with self._lock:
+            if last < self._floor or last > self._cursor.last:
+                return None
+            return [c for c in self._recent if c.id > last and c.topic in wanted]
+
+    # The reader
+
+    def poll_once(self) -> list[Change]:
+        """Read what changed since the last read and fan it out."""
+        rows = self._source.changes_after(self._cursor.last, also=list(self._cursor.skipped))
+        found = [Change(i, t) for i, t in rows]
+        with self._lock:
+            self._cursor.advance([c.id for c in found], self._monotonic())
+            overflow = len(self._recent) + len(found) - (self._recent.maxlen or 0)
+            if overflow > 0:  # the oldest changes leave memory: a gap before them is too old
+                dropped = [*self._recent, *found][:overflow]
+                self._floor = max(self._floor, *(c.id for c in dropped), 0)
+            self._recent.extend(found)
+        self._fan_out(found)
+        return found
+
+    def tick_health(self) -> None:
+        """Tell `health` subscribers to refresh (not stored: it is about the clock)."""
+        self._fan_out([Change(self._cursor.last, HEALTH)])
+
+    def _fan_out(self, found: list[Change]) -> None:
+        if not found:
+            return
+        with self._lock:
+            subs = list(self._subs)
+        for sub in subs:
+            mine = [c for c in found if c.topic in sub.topics]
+            if mine:
+                sub.deliver(mine)
+
+    def _run(self) -> None:
+        next_health = self._monotonic() + self._health_every
+        next_prune = self._monotonic()
+        while not self.closing.is_set():
+            try:
+                if self._waiter is not None and self._waiter.wait(self._poll_interval):
+                    time.sleep(0.02)  # let the writer that woke us commit
+                if self.closing.is_set():
+                    return
+                self.poll_once()
+                now = self._monotonic()
+                if now >= next_health:
+                    next_health = now + self._health_every
+                    self.tick_health()
+                if now >= next_prune:
+                    next_prune = now + PRUNE_EVERY
+                    self._source.prune_changes(datetime.now(UTC) - RETAIN)
+            except Exception:  # the database may be away for a while: keep trying
+                log.warning("change feed: reading changes failed", exc_info=True)
+                self.closing.wait(self._poll_interval)

@@ -1,0 +1,217 @@
+"""The DAG list: DAGs filtered (text, tag, last run state, paused), sorted and paged by a keyset
+cursor, each with its last run, its recent runs and whether its file fails to import.
+
+A page costs a fixed number of statements whatever the number of DAGs: the DAGs (specs come
+from the store's cache), the last run of every DAG, the import errors, and the recent runs of
+the DAGs on the page only. Filtering and sorting run in memory over the DAGs' records, which
+the list needs whole anyway for its tab counts.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from brisa.control.queries import DagSummary
+from brisa.errors import InvalidInput
+from brisa.store.listing import RunBrief
+
+RECENT = 14  # bars of recent runs per row
+MAX_LIMIT = 200
+SORTS = ("name", "-last_run", "next_run", "last_state")
+STATES = ("failed", "running", "queued", "success", "cancelled", "none")
+TABS = ("all", "running", "failed", "paused")
+# `last_state` sorting: what needs attention first.
+_STATE_RANK = {"failed": 0, "running": 1, "queued": 2, "cancelled": 3, "success": 4, "none": 5}
+
+SortKey = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class DagQuery:
+    """What a DAG list asks for (`?q=&tag=&state=&paused=&sort=&limit=&after=`)."""
+
+    team: str | None = None
+    dag_id: str | None = None  # exactly this id (resolving a bare id)
+    q: str = ""
+    tag: str = ""
+    state: str = ""
+    paused: bool | None = None
+    sort: str = "name"
+    limit: int = 50
+    after: str = ""
+
+    def filters(self) -> dict[str, str]:
+        """The filters set, by URL name (for chips that drop one)."""
+        named = {"q": self.q, "tag": self.tag, "state": self.state}
+        if self.paused is not None:
+            named["paused"] = "true" if self.paused else "false"
+        return {k: v for k, v in named.items() if v}
+
+
+@dataclass(frozen=True)
+class DagRow:
+    summary: DagSummary
+    last_state: str = "none"  # of the newest run by logical date; "none" before the first
+    last_date: datetime | None = None
+    recent: list[RunBrief] = field(default_factory=list)  # oldest first (the page's rows)
+    import_error: bool = False
+
+    @property
+    def last(self) -> RunBrief | None:
+        return self.recent[-1] if self.recent else None
+
+
+@dataclass(frozen=True)
+class DagPage:
+    rows: list[DagRow]
+    total: int  # rows matching every filter
+    tabs: dict[str, int]  # count per quick tab, over the rows matching text and tag
+    next_cursor: str | None
+
+
+def parse_paused(value: str | None) -> bool | None:
+    if value in (None, ""):
+        return None
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no"):
+        return False
+    raise InvalidInput(f"paused must be true or false, not {value!r}")
+
+
+def query_from(params: Mapping[str, str], team: str | None = None) -> DagQuery:
+    """A DagQuery from a query string's values (InvalidInput on a malformed one)."""
+    raw_limit = params.get("limit", "") or "50"
+    if not raw_limit.isdigit():
+        raise InvalidInput(f"limit must be a whole number, not {raw_limit!r}")
+    return check(
+        DagQuery(
+            team=team or params.get("team") or None,
+            dag_id=params.get("dag_id") or None,
+            q=params.get("q", "").strip(),
+            tag=params.get("tag", "").strip(),
+            state=params.get("state", ""),
+            paused=parse_paused(params.get("paused")),
+            sort=params.get("sort", "") or "name",
+            limit=int(raw_limit),
+            after=params.get("after", ""),
+        )
+    )
+
+
+def check(query: DagQuery) -> DagQuery:
+    """`query` if every value is one the list knows; InvalidInput naming the bad one."""
+    if query.sort not in SORTS:
+        raise InvalidInput(f"unknown sort {query.sort!r}; use one of {', '.join(SORTS)}")
+    if query.state and query.state not in STATES:
+        raise InvalidInput(f"unknown state {query.state!r}; use one of {', '.join(STATES)}")
+    if not 1 <= query.limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}, not {query.limit}")
+    return query
+
+
+def encode_cursor(key: SortKey) -> str:
+    raw = json.dumps(list(key), separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> SortKey:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        key = json.loads(raw)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidInput("the `after` cursor is not one this list gave; start again") from exc
+    if not isinstance(key, list) or len(key) != 3:
+        raise InvalidInput("the `after` cursor is not one this list gave; start again")
+    return tuple(key)
+
+
+def _stamp(value: datetime | None, sign: int = 1) -> float:
+    return math.inf if value is None else sign * value.timestamp()
+
+
+def sort_key(sort: str) -> Callable[[DagRow], SortKey]:
+    """A total order for `sort`: the sorted value, then dag id and team (so keys are unique).
+    Infinity (a DAG without runs or next run) is encoded as a large number in cursors."""
+
+    def first(row: DagRow) -> Any:
+        if sort == "-last_run":
+            return _stamp(row.last_date, -1)
+        if sort == "next_run":
+            return _stamp(row.summary.next_run)
+        if sort == "last_state":
+            return _STATE_RANK.get(row.last_state, 9)
+        return row.summary.record.dag_id.lower()
+
+    def key(row: DagRow) -> SortKey:
+        value = first(row)
+        if isinstance(value, float) and math.isinf(value):
+            value = 1e300  # JSON has no infinity
+        return (value, row.summary.record.dag_id, row.summary.record.team)
+
+    return key
+
+
+def matches_text(row: DagRow, q: str, tag: str) -> bool:
+    record = row.summary.record
+    if tag and tag not in record.spec.tags:
+        return False
+    if not q:
+        return True
+    needle = q.lower()
+    haystack = (record.dag_id, f"{record.team}/{record.dag_id}", record.spec.description)
+    return any(needle in text.lower() for text in haystack)
+
+
+def in_tab(row: DagRow, tab: str) -> bool:
+    if tab == "paused":
+        return row.summary.record.is_paused
+    if tab in ("running", "failed"):
+        return row.last_state == tab
+    return True
+
+
+def matches_state(row: DagRow, query: DagQuery) -> bool:
+    if query.paused is not None and row.summary.record.is_paused != query.paused:
+        return False
+    return not query.state or row.last_state == query.state
+
+
+def select(rows: Sequence[DagRow], query: DagQuery) -> DagPage:
+    """Filter, count, sort and cut one page (pure). The rows of the page have no recent runs
+    yet: the caller reads those for the page's DAGs only."""
+    texted = [r for r in rows if matches_text(r, query.q, query.tag)]
+    tabs = {tab: sum(1 for r in texted if in_tab(r, tab)) for tab in TABS}
+    chosen = sorted((r for r in texted if matches_state(r, query)), key=sort_key(query.sort))
+    total = len(chosen)
+    if query.after:
+        after = decode_cursor(query.after)
+        key = sort_key(query.sort)
+        chosen = [r for r in chosen if _after(key(r), after)]
+    page = chosen[: query.limit]
+    more = len(chosen) > query.limit
+    cursor = encode_cursor(sort_key(query.sort)(page[-1])) if more and page else None
+    return DagPage(page, total, tabs, cursor)
+
+
+def _after(key: SortKey, cursor: SortKey) -> bool:
+    try:
+        return key > cursor
+    except TypeError as exc:  # a cursor of another sort
+        raise InvalidInput("the `after` cursor belongs to another sort; start again") from exc
+
+
+def tag_choices(tags: Sequence[Sequence[str]], prefix: str, limit: int = 20) -> list[str]:
+    """Distinct tags starting with `prefix` (then containing it), case-insensitively."""
+    every = sorted({t for group in tags for t in group}, key=str.lower)
+    needle = prefix.lower()
+    starts = [t for t in every if t.lower().startswith(needle)]
+    contains = [t for t in every if needle in t.lower() and t not in starts]
+    return (starts + contains)[:limit]

@@ -1,0 +1,121 @@
+"""What the DAG page reads (UI.md A.2.3-A.2.7): the DAG with its next fire times and import
+error, the grid, one grid column, a version's structure, a run with every attempt of its tasks.
+Each read is a bounded few statements, whatever the number of runs or tasks. Same visibility
+rule as `control.queries`: another team's DAG or run is NotFound."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from brisa.control import grid as grids
+from brisa.control import structure
+from brisa.control.queries import Clock, DagSummary, Scope, in_dag_order, no_dag, no_run, summarize
+from brisa.control.redaction import Redaction
+from brisa.core import timetable
+from brisa.core.records import AttemptRecord, ImportErrorRecord, RunRecord
+from brisa.core.spec import DagSpec, ManualSchedule
+from brisa.errors import NotFound
+from brisa.store import Store
+
+MAX_RUNS = 100
+_TICK = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class DagPage:
+    summary: DagSummary
+    upcoming: list[datetime]
+    import_error: ImportErrorRecord | None
+
+
+@dataclass(frozen=True)
+class RunView:
+    """A run (tasks in DAG order) with its version's spec and every attempt by task."""
+
+    run: RunRecord
+    spec: DagSpec | None
+    attempts: dict[str, list[AttemptRecord]]
+
+
+def upcoming_fires(summary: DagSummary, count: int = 3) -> list[datetime]:
+    """The next `count` fire times from the next run on (none for manual or paused DAGs)."""
+    spec = summary.record.spec
+    fire = summary.next_run
+    if fire is None or spec.start_date is None or isinstance(spec.schedule, ManualSchedule):
+        return []
+    out = [fire]
+    while len(out) < count:
+        fire = timetable.first_fire_at_or_after(spec.schedule, spec.start_date, fire + _TICK)
+        if spec.end_date is not None and fire > spec.end_date:
+            break
+        out.append(fire)
+    return out
+
+
+class DagViews:
+    """The DAG page's reads, for one caller's scope."""
+
+    def __init__(self, store: Store, shown: Redaction, clock: Clock) -> None:
+        self._store = store
+        self._shown = shown
+        self._clock = clock
+
+    def page(self, scope: Scope, team: str, dag_id: str) -> DagPage:
+        scope.require(team, no_dag(team, dag_id))
+        record = self._shown.dag(self._store.get_dag(team, dag_id))
+        summary = summarize(self._store, [record], self._clock())[0]
+        errors = [
+            e
+            for e in self._store.list_import_errors(team)
+            if e.repo == record.repo and e.filename == record.fileloc
+        ]
+        return DagPage(summary, upcoming_fires(summary), errors[0] if errors else None)
+
+    def grid(
+        self, scope: Scope, team: str, dag_id: str, wanted: grids.RowFilter, *, runs: int = 25
+    ) -> grids.Grid:
+        """The newest `runs` runs by the latest version's tasks (3 statements in all)."""
+        scope.require(team, no_dag(team, dag_id))
+        latest = self._store.get_dag(team, dag_id).spec
+        found = self._store.list_run_cells(team, dag_id, limit=min(runs, MAX_RUNS))
+        found = self._shown.runs(found)
+        specs = self._store.get_specs({r.version_id for r in found})
+        return grids.assemble(latest, found, {v: s for v, (s, _) in specs.items()}, wanted)
+
+    def column(
+        self, scope: Scope, team: str, dag_id: str, run_id: str, wanted: grids.RowFilter
+    ) -> grids.Column:
+        """One run's column of the grid (a live refresh of that run)."""
+        scope.require(team, no_run(team, dag_id, run_id))
+        run = self._shown.run(self._store.get_run(team, dag_id, run_id))
+        found = self._store.get_specs([run.version_id]).get(run.version_id)
+        latest = self._store.get_dag(team, dag_id).spec
+        rows = grids.select_rows(latest, wanted)
+        return grids.column(run, rows, found[0] if found else None, None)
+
+    def run(self, scope: Scope, team: str, dag_id: str, run_id: str) -> RunView:
+        scope.require(team, no_run(team, dag_id, run_id))
+        run = self._shown.run(in_dag_order(self._store, self._store.get_run(team, dag_id, run_id)))
+        found = self._store.get_specs([run.version_id]).get(run.version_id)
+        return RunView(run, found[0] if found else None, self._store.run_attempts(run.id))
+
+    def structure(self, scope: Scope, team: str, dag_id: str, commit: str) -> dict[str, Any]:
+        """The structure of the DAG at a commit (the current one when `commit` is empty)."""
+        scope.require(team, no_dag(team, dag_id))
+        if commit:
+            version_id, _ = self._store.version_at(team, dag_id, commit)
+        else:
+            version_id = self._store.get_dag(team, dag_id).version_id
+        spec = self._store.version_spec(version_id)
+        return structure.structure(spec)
+
+    def latest_spec(self, scope: Scope, team: str, dag_id: str) -> DagSpec:
+        scope.require(team, no_dag(team, dag_id))
+        return self._shown.dag(self._store.get_dag(team, dag_id)).spec
+
+
+def require_task(view: RunView, task_id: str) -> None:
+    if task_id not in view.run.tasks:
+        raise NotFound(f"run {view.run.run_id} has no task {task_id!r}")

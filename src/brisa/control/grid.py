@@ -1,0 +1,141 @@
+"""The DAG page's grid (UI.md A.2.4): runs as columns (oldest left, newest right), tasks as rows
+in the topological order of the latest version, one cell per (run, task). `assemble` is pure;
+the reads that feed it are a bounded few statements whatever the number of runs (the runs with
+their task instances, then the specs of their versions: see `DagViews.grid`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from brisa.core import graph
+from brisa.core.records import RunRecord, TaskRecord
+from brisa.core.spec import DagSpec
+from brisa.errors import InvalidInput
+
+Direction = Literal["up", "down", "both"]
+MAX_DEPTH = 50
+
+
+@dataclass(frozen=True)
+class RowFilter:
+    """Which rows to show: tasks whose id contains `text`, and/or the tasks within `depth`
+    edges of `root` in direction `dir` (the root itself included)."""
+
+    text: str = ""
+    root: str = ""
+    depth: int | None = None
+    dir: Direction = "both"
+
+    def __post_init__(self) -> None:
+        if self.depth is not None and not 0 <= self.depth <= MAX_DEPTH:
+            raise InvalidInput(f"depth must be between 0 and {MAX_DEPTH}, not {self.depth}")
+        if self.dir not in ("up", "down", "both"):
+            raise InvalidInput(f"dir must be up, down or both, not {self.dir!r}")
+
+    @property
+    def active(self) -> bool:
+        return bool(self.text or self.root)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One task in one run; `task` is None when the run's version has no such task."""
+
+    task_id: str
+    task: TaskRecord | None
+    max_tries: int
+
+    @property
+    def state(self) -> str:
+        return self.task.state.value if self.task else "absent"
+
+
+@dataclass(frozen=True)
+class Column:
+    run: RunRecord
+    cells: dict[str, Cell]
+    # The commit of the column on the left when it differs from this run's (a marker goes
+    # between them), else None.
+    commit_before: str | None
+
+    def duration(self, now: datetime) -> float | None:
+        start = self.run.start_date
+        if start is None:
+            return None
+        return ((self.run.end_date or now) - start).total_seconds()
+
+
+@dataclass(frozen=True)
+class Grid:
+    spec: DagSpec
+    rows: list[str]
+    columns: list[Column]
+    filtered: RowFilter
+
+
+def topo_rows(spec: DagSpec) -> list[str]:
+    return graph.topological_order({tid: t.upstream for tid, t in spec.tasks.items()})
+
+
+def _neighbours(spec: DagSpec, root: str, depth: int | None, direction: Direction) -> set[str]:
+    up = {tid: set(t.upstream) for tid, t in spec.tasks.items()}
+    down = spec.downstream()
+    edges = [e for e, on in ((up, direction != "down"), (down, direction != "up")) if on]
+    found = {root}
+    for step in edges:
+        frontier, level = {root}, 0
+        while frontier and (depth is None or level < depth):
+            frontier = {n for f in frontier for n in step.get(f, ())} - found
+            found |= frontier
+            level += 1
+    return found
+
+
+def select_rows(spec: DagSpec, wanted: RowFilter) -> list[str]:
+    """The grid's rows for a filter, in topological order. An unknown root: InvalidInput."""
+    rows = topo_rows(spec)
+    if wanted.root:
+        if wanted.root not in spec.tasks:
+            raise InvalidInput(f"no task {wanted.root!r} in this DAG to filter around")
+        near = _neighbours(spec, wanted.root, wanted.depth, wanted.dir)
+        rows = [r for r in rows if r in near]
+    if wanted.text:
+        needle = wanted.text.lower()
+        rows = [r for r in rows if needle in r.lower()]
+    return rows
+
+
+def _max_tries(spec: DagSpec | None, task_id: str, ti: TaskRecord | None) -> int:
+    retries = spec.tasks[task_id].retries if spec and task_id in spec.tasks else 0
+    base = ti.retry_base if ti else 0
+    return base + retries + 1
+
+
+def column(run: RunRecord, rows: Iterable[str], spec: DagSpec | None, before: str | None) -> Column:
+    """One run's cells for `rows`; `spec`: the run's own version (for its retries)."""
+    cells = {
+        tid: Cell(tid, run.tasks.get(tid), _max_tries(spec, tid, run.tasks.get(tid)))
+        for tid in rows
+    }
+    changed = before if before is not None and before != run.code_version else None
+    return Column(run, cells, changed)
+
+
+def assemble(
+    latest: DagSpec,
+    runs_newest_first: list[RunRecord],
+    specs: Mapping[int, DagSpec],
+    wanted: RowFilter,
+) -> Grid:
+    """The grid: rows from the latest spec (filtered), columns oldest -> newest."""
+    rows = select_rows(latest, wanted)
+    columns: list[Column] = []
+    before: str | None = None
+    for run in reversed(runs_newest_first):
+        columns.append(column(run, rows, specs.get(run.version_id), before))
+        before = run.code_version
+    return Grid(latest, rows, columns, wanted)

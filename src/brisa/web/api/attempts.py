@@ -1,0 +1,86 @@
+"""REST: the attempts (tries) of a task instance as their own resource, and the raw log of
+one, streamed from storage for a download."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+from fastapi.responses import StreamingResponse
+
+from brisa.control.attempts import Attempt, download_name
+from brisa.web.api import models, render
+from brisa.web.api.app import CallerScope, Ctx
+from brisa.web.api.guard import StrictJsonRoute
+from brisa.web.api.models import READ, responses
+
+TryNumber = Annotated[int, Path(ge=1, le=100_000)]
+router = APIRouter(
+    prefix="/api/v1/teams/{team}/dags/{dag_id}/runs/{run_id}/tasks/{task_id}/attempts",
+    route_class=StrictJsonRoute,
+)
+
+
+def attempt_detail(found: Attempt) -> dict[str, Any]:
+    record = found.record
+    return {
+        **render.attempt(record),
+        "pid": record.pid,
+        "max_tries": found.of,
+        "current": found.current,
+        "kind": found.spec.kind if found.spec else None,
+        "repo": found.run.repo,
+        "code_version": found.run.code_version or None,
+        "waiting": found.waiting,
+        "return_value": found.return_value,
+    }
+
+
+@router.get("", response_model=None, responses=responses(models.AttemptList, *READ, 404))
+def list_attempts(
+    ctx: Ctx, scope: CallerScope, team: str, dag_id: str, run_id: str, task_id: str
+) -> dict[str, Any]:
+    found = ctx.attempts.list(scope, team, dag_id, run_id, task_id)
+    return {"attempts": [render.attempt(a) for a in found.tries]}
+
+
+@router.get("/{number}", response_model=None, responses=responses(models.AttemptDetail, *READ, 404))
+def get_attempt(
+    ctx: Ctx,
+    scope: CallerScope,
+    team: str,
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    number: TryNumber,
+) -> dict[str, Any]:
+    return attempt_detail(ctx.attempts.get(scope, team, dag_id, run_id, task_id, number))
+
+
+@router.get(
+    "/{number}/logs/raw",
+    response_model=None,
+    response_class=StreamingResponse,
+    responses={
+        200: {"description": "The log as stored", "content": {"text/plain": {}}},
+        **responses(None, *READ, 404),
+    },
+)
+def raw_log(
+    ctx: Ctx,
+    scope: CallerScope,
+    team: str,
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    number: TryNumber,
+) -> StreamingResponse:
+    """The try's log byte for byte as stored (secrets already masked by the worker), read a
+    block at a time: never held whole in memory."""
+    found = ctx.attempts.get(scope, team, dag_id, run_id, task_id, number)
+    name = download_name(found.run, task_id, number)
+    return StreamingResponse(
+        ctx.attempts.raw(found),
+        media_type="text/plain; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

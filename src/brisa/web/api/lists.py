@@ -1,0 +1,68 @@
+"""REST: runs and task instances across DAGs, filtered and paged by keyset (`after` is the
+`next_cursor` of the previous page)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from brisa.web.api import models, render
+from brisa.web.api.app import CallerScope, Ctx
+from brisa.web.api.guard import StrictJsonRoute
+from brisa.web.api.models import READ, responses
+
+router = APIRouter(prefix="/api/v1", route_class=StrictJsonRoute)
+Text = Annotated[str, Query(max_length=250)]
+
+
+def _run_params(
+    team: Text = "",
+    dag: Text = "",
+    run: Text = "",
+    state: Annotated[str, Query(max_length=250, description="states, comma-separated")] = "",
+    run_type: Text = "",
+    from_: Annotated[str, Query(alias="from", max_length=64, description="ISO 8601")] = "",
+    to: Annotated[str, Query(max_length=64, description="ISO 8601")] = "",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    after: Annotated[str, Query(max_length=20, description="next_cursor of a page")] = "",
+) -> dict[str, str]:
+    named = {"team": team, "dag": dag, "run": run, "state": state, "run_type": run_type}
+    return {**named, "from": from_, "to": to, "limit": str(limit), "after": after}
+
+
+def _task_params(
+    team: Text = "",
+    dag: Text = "",
+    run: Text = "",
+    task: Text = "",
+    state: Annotated[str, Query(max_length=250, description="states, comma-separated")] = "",
+    try_gt: Annotated[str, Query(max_length=9, description="tries above this number")] = "",
+    queued_before: Annotated[str, Query(max_length=64, description="ISO 8601")] = "",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    after: Annotated[str, Query(max_length=20, description="next_cursor of a page")] = "",
+) -> dict[str, str]:
+    named = {"team": team, "dag": dag, "run": run, "task": task, "state": state}
+    extra = {"try_gt": try_gt, "queued_before": queued_before, "limit": str(limit)}
+    return {**named, **extra, "after": after}
+
+
+@router.get("/runs", response_model=None, responses=responses(models.RunSearch, *READ))
+def search_runs(
+    ctx: Ctx, scope: CallerScope, params: Annotated[dict[str, str], Depends(_run_params)]
+) -> dict[str, Any]:
+    """Runs of every visible DAG, newest first."""
+    found = ctx.queries.lists.runs(scope, params)
+    return {"runs": [render.run_brief(r) for r in found.items], "next_cursor": found.next_cursor}
+
+
+@router.get(
+    "/task-instances", response_model=None, responses=responses(models.TaskInstanceSearch, *READ)
+)
+def search_task_instances(
+    ctx: Ctx, scope: CallerScope, params: Annotated[dict[str, str], Depends(_task_params)]
+) -> dict[str, Any]:
+    """Task instances of every visible run, newest first."""
+    found = ctx.queries.lists.tasks(scope, params)
+    items = [render.task_brief(t) for t in found.items]
+    return {"task_instances": items, "next_cursor": found.next_cursor}

@@ -1,0 +1,186 @@
+"""The list pages across DAGs: DAGs (`/dags`, `/teams/{team}/dags`) with their row fragments,
+tag typeahead and pause toggle; runs (`/runs`); task instances (`/task-instances`); and the jump
+box's resolver (`/jump`). Each reads through `Queries.lists`, as the REST API does."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from brisa.control import dag_list, search
+from brisa.control.lists import RunBrief, dag_url, run_url
+from brisa.errors import InvalidInput
+from brisa.web.ui import listview, timefmt
+from brisa.web.ui.access import UiCtx, UiScope
+from brisa.web.ui.live import dag_topic, run_topic
+from brisa.web.ui.states import TERMINAL
+from brisa.web.ui.templating import fragment, render
+
+router = APIRouter(include_in_schema=False)
+
+
+def _helpers() -> dict[str, Any]:
+    """What the list templates call besides the frame's globals."""
+    return {
+        "dag_url": dag_url,
+        "run_url": run_url,
+        "row_id": lambda row: listview.element_id(
+            "dag", row.summary.record.team, row.summary.record.dag_id
+        ),
+        "schedule_words": listview.schedule_words,
+        "bars": _bars,
+        "with_params": listview.with_params,
+        "seg": listview.segment,
+        "dag_topic": dag_topic,
+        "run_topic": run_topic,
+        "terminal": TERMINAL,
+        "local_text": timefmt.local_text,
+        "iso": lambda value: value.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def _bars(runs: list[RunBrief]) -> list[tuple[RunBrief, int, float | None]]:
+    now = datetime.now(UTC)
+    durations = [listview.seconds_between(r.start_date, r.end_date, now) for r in runs]
+    return list(zip(runs, listview.bar_heights(durations), durations, strict=True))
+
+
+def _tab_of(query: dag_list.DagQuery) -> str:
+    if query.paused is True and not query.state:
+        return "paused"
+    if query.paused is None and query.state in ("running", "failed"):
+        return query.state
+    return "all" if query.paused is None and not query.state else ""
+
+
+def _dag_list(request: Request, ctx: UiCtx, scope: UiScope, team: str | None) -> HTMLResponse:
+    params = dict(request.query_params)
+    path = request.url.path
+    if team is not None:
+        scope.require(team, f"no team {team!r}; the DAG list shows the teams there are")
+    try:
+        query = dag_list.query_from(params, team)
+    except InvalidInput as exc:
+        return _bad_filter(request, path, str(exc))
+    page = ctx.queries.lists.dags(scope, query)
+    repos = [v for v in ctx.queries.repos(scope) if team in (None, v.source.owner)]
+    topics = [dag_topic(r.summary.record.team, r.summary.record.dag_id) for r in page.rows]
+    response = render(
+        request,
+        "lists/dags.html",
+        topics=topics,
+        team=team,
+        page=page,
+        query=query,
+        params=params,
+        path=path,
+        tab=_tab_of(query),
+        repos=repos,
+        **_helpers(),
+    )
+    if request.headers.get("hx-request"):  # filtering while typing: a clean address
+        shown = {k: v for k, v in params.items() if (k, v) != ("sort", "name")}
+        response.headers["HX-Replace-Url"] = listview.with_params(path, shown)
+    return response
+
+
+def _bad_filter(request: Request, path: str, message: str) -> HTMLResponse:
+    return render(request, "lists/bad_filter.html", status_code=400, message=message, path=path)
+
+
+@router.get("/dags", response_class=HTMLResponse)
+def dags_page(request: Request, ctx: UiCtx, scope: UiScope) -> HTMLResponse:
+    return _dag_list(request, ctx, scope, None)
+
+
+@router.get("/teams/{team}/dags", response_class=HTMLResponse)
+def team_dags_page(request: Request, ctx: UiCtx, scope: UiScope, team: str) -> HTMLResponse:
+    return _dag_list(request, ctx, scope, team)
+
+
+@router.get("/_/dags/row/{team}/{dag_id}")
+def dag_row(request: Request, ctx: UiCtx, scope: UiScope, team: str, dag_id: str) -> Response:
+    """One row of the DAG list, re-fetched when its `dag:` topic changes (version/204)."""
+    row = ctx.queries.lists.dag_row(scope, team, dag_id)
+    return fragment(request, "lists/dag_row.html", row=row, **_helpers())
+
+
+@router.get("/_/dags/tags", response_class=HTMLResponse)
+def tag_options(request: Request, ctx: UiCtx, scope: UiScope, tag: str = "") -> HTMLResponse:
+    """The tag typeahead's options (a `<datalist>`'s content), matching what was typed."""
+    tags = ctx.queries.lists.tags(scope, tag[:200])
+    return render(request, "lists/tag_options.html", tags=tags)
+
+
+@router.post("/_/dags/pause/{team}/{dag_id}", response_class=HTMLResponse)
+def pause(
+    request: Request,
+    ctx: UiCtx,
+    scope: UiScope,
+    team: str,
+    dag_id: str,
+    paused: Annotated[str, Form(max_length=5)],
+    undo: Annotated[str, Form(max_length=5)] = "",
+) -> HTMLResponse:
+    """Pause or unpause without asking; the answer is the new row and an Undo toast."""
+    wanted = dag_list.parse_paused(paused)
+    if wanted is None:
+        raise InvalidInput("paused must be true or false")
+    ctx.commands.pause(scope, team, dag_id, wanted)
+    row = ctx.queries.lists.dag_row(scope, team, dag_id)
+    return render(request, "lists/paused.html", row=row, toast=not undo, **_helpers())
+
+
+def _search_page(
+    request: Request, template: str, found: Any, error: str, **values: Any
+) -> HTMLResponse:
+    params = dict(request.query_params)
+    return render(
+        request,
+        template,
+        status_code=400 if error else 200,
+        found=found,
+        error=error,
+        params=params,
+        path=request.url.path,
+        **values,
+        **_helpers(),
+    )
+
+
+@router.get("/runs", response_class=HTMLResponse)
+def runs_page(request: Request, ctx: UiCtx, scope: UiScope) -> HTMLResponse:
+    try:
+        found, error = ctx.queries.lists.runs(scope, dict(request.query_params)), ""
+    except InvalidInput as exc:
+        found, error = search.Found([], None), str(exc)
+    live = [run_topic(r.id) for r in found.items if r.state not in TERMINAL]
+    return _search_page(
+        request,
+        "lists/runs.html",
+        found,
+        error,
+        topics=live,
+        run_states=search.RUN_STATES,
+        run_types=search.RUN_TYPES,
+    )
+
+
+@router.get("/task-instances", response_class=HTMLResponse)
+def task_instances_page(request: Request, ctx: UiCtx, scope: UiScope) -> HTMLResponse:
+    try:
+        found, error = ctx.queries.lists.tasks(scope, dict(request.query_params)), ""
+    except InvalidInput as exc:
+        found, error = search.Found([], None), str(exc)
+    return _search_page(
+        request, "lists/task_instances.html", found, error, task_states=search.TASK_STATES
+    )
+
+
+@router.get("/jump")
+def jump(ctx: UiCtx, scope: UiScope, q: str = "") -> RedirectResponse:
+    """The jump box: a DAG (`team/dag` or a DAG id), a run id, else the DAGs matching it."""
+    return RedirectResponse(ctx.queries.lists.jump(scope, q[:500]), status_code=303)

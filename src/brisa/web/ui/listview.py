@@ -1,0 +1,90 @@
+"""How the lists present what they show: schedules in words, recent-run bars (height by
+duration), ids safe for HTML, and the URLs that add, change or drop one filter. Pure."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from urllib.parse import quote, urlencode
+
+from brisa.core.spec import CronSchedule, IntervalSchedule, ScheduleSpec
+from brisa.web.ui.timefmt import duration_text
+
+DAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
+MIN_BAR = 15  # percent: a run of no duration still shows as a bar
+
+
+def _clock(minute: str, hour: str) -> str | None:
+    if minute.isdigit() and hour.isdigit():
+        return f"{int(hour):02d}:{int(minute):02d}"
+    return None
+
+
+def cron_words(expr: str) -> str | None:
+    """Common cron expressions in words (`daily at 06:30`); None for the others."""
+    fields = expr.split()
+    if len(fields) != 5:
+        return None
+    minute, hour, dom, month, dow = fields
+    at = _clock(minute, hour)
+    if fields[1:] == ["*"] * 4:
+        if minute.isdigit():
+            return f"hourly at :{int(minute):02d}"
+        if minute.startswith("*/") and minute[2:].isdigit():
+            return f"every {int(minute[2:])} minutes"
+        return None
+    if at is None or month != "*":
+        return None
+    if dom == "*" and dow == "*":
+        return f"daily at {at}"
+    if dom == "*" and dow.isdigit() and int(dow) <= 7:
+        return f"weekly on {DAYS[int(dow) % 7]} at {at}"
+    if dow == "*" and dom.isdigit():
+        return f"monthly on day {int(dom)} at {at}"
+    return None
+
+
+def schedule_words(spec: ScheduleSpec) -> tuple[str, str]:
+    """(words, detail): `daily at 06:00`, `0 6 * * * Europe/Lisbon`."""
+    if isinstance(spec, CronSchedule):
+        detail = f"{spec.expr} {spec.timezone}"
+        return cron_words(spec.expr) or spec.expr, detail
+    if isinstance(spec, IntervalSchedule):
+        return f"every {duration_text(spec.seconds)}", "interval"
+    return "manual only", "triggered by hand"
+
+
+def bar_heights(durations: Sequence[float | None]) -> list[int]:
+    """Bar heights in percent: the longest run fills its cell, none is lower than MIN_BAR."""
+    longest = max((d for d in durations if d), default=0.0)
+    if longest <= 0:
+        return [MIN_BAR for _ in durations]
+    return [max(MIN_BAR, round(100 * (d or 0) / longest)) for d in durations]
+
+
+def seconds_between(start: datetime | None, end: datetime | None, now: datetime) -> float | None:
+    if start is None:
+        return None
+    return max(0.0, ((end or now) - start).total_seconds())
+
+
+def element_id(prefix: str, *parts: str) -> str:
+    """An HTML id for an object whatever characters its ids hold."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:12]
+    return f"{prefix}-{digest}"
+
+
+def with_params(path: str, params: Mapping[str, str], **changes: str | None) -> str:
+    """`path` with `params` changed: a value replaces, None or '' drops; paging restarts."""
+    merged = {k: v for k, v in params.items() if v and k != "after"}
+    for key, value in changes.items():
+        if value:
+            merged[key] = value
+        else:
+            merged.pop(key, None)
+    return f"{path}?{urlencode(merged)}" if merged else path
+
+
+def segment(value: str) -> str:
+    return quote(value, safe="")

@@ -1,0 +1,82 @@
+"""The DAG page's reads on every store backend (control/dagview.py over the store): the grid
+costs the same few statements whatever the number of runs, a run's attempts come in one
+statement, a version is found by its commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from test_store import NOW, TEAM, new_run, start
+
+from brisa.control.dagview import DagViews
+from brisa.control.grid import RowFilter
+from brisa.control.queries import EVERY_TEAM, Scope
+from brisa.control.redaction import Redaction
+from brisa.core.states import TaskState
+from brisa.errors import NotFound
+from brisa.store import Store, open_store
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    opened = open_store(database_url, migrate=True)
+    yield opened
+    opened.close()
+
+
+def views(store: Store) -> DagViews:
+    return DagViews(store, Redaction(store), lambda: NOW)
+
+
+def statements(store: Store, read: object) -> int:
+    seen: list[str] = []
+
+    def count(*args: object) -> None:
+        if str(args[2]).lstrip().upper().startswith("SELECT"):  # not SQLite's BEGIN
+            seen.append(str(args[2]))
+
+    sa.event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        read()  # type: ignore[operator]
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", count)
+    return len(seen)
+
+
+def test_the_grid_costs_the_same_statements_for_2_or_12_runs(store: Store) -> None:
+    for i in range(2):
+        new_run(store, f"r{i}", logical_date=NOW + timedelta(hours=i))
+    grid = views(store).grid
+    grid(EVERY_TEAM, TEAM, "etl", RowFilter())  # caches warm
+    few = statements(store, lambda: grid(EVERY_TEAM, TEAM, "etl", RowFilter()))
+    for i in range(2, 12):
+        new_run(store, f"r{i}", logical_date=NOW + timedelta(hours=i))
+    grid(EVERY_TEAM, TEAM, "etl", RowFilter())
+    many = statements(store, lambda: grid(EVERY_TEAM, TEAM, "etl", RowFilter()))
+    assert many == few <= 5
+    found = grid(EVERY_TEAM, TEAM, "etl", RowFilter(), runs=5)
+    assert [c.run.run_id for c in found.columns] == ["r7", "r8", "r9", "r10", "r11"]
+    assert found.rows[-1] == "report" and set(found.rows) == {"audit", "extract", "load", "report"}
+
+
+def test_a_runs_attempts_by_task(store: Store) -> None:
+    run = new_run(store)
+    start(store, run, "audit")
+    view = views(store).run(EVERY_TEAM, TEAM, "etl", "manual__1")
+    assert next(iter(view.run.tasks)) == "audit"
+    assert [(a.try_number, a.state) for a in view.attempts["audit"]] == [(1, TaskState.RUNNING)]
+    assert "load" not in view.attempts
+
+
+def test_structure_at_a_commit_and_the_scope(store: Store) -> None:
+    new_run(store)
+    found = views(store).structure(EVERY_TEAM, TEAM, "etl", "c1")
+    assert [n["id"] for n in found["nodes"]][-1] == "report"
+    assert views(store).structure(EVERY_TEAM, TEAM, "etl", "")["hash"] == found["hash"]
+    with pytest.raises(NotFound):
+        views(store).structure(EVERY_TEAM, TEAM, "etl", "deadbeef00")
+    with pytest.raises(NotFound):
+        views(store).grid(Scope(frozenset({"other"})), TEAM, "etl", RowFilter())

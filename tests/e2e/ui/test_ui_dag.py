@@ -1,0 +1,318 @@
+"""The DAG page in a browser (UI.md A.2.3-A.2.7, A.4.2-A.4.3): grid, panels, graph, Gantt and the
+clear dialog, against a standalone of its own whose DAG has a task that fails until a flag file
+exists (so clearing it makes it succeed). Story numbers are UI.md B.2's."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from brisa.testing import browser as chromium
+from brisa.testing.server import Standalone
+
+DAG_FILE = """
+from datetime import datetime
+from pathlib import Path
+
+from brisa import DAG, shell, task
+
+FLAG = Path({flag!r})
+
+with DAG("pipe", tags=["ui"], params={{"size": 3}},
+         description="Extract, load (fails until fixed), report.\\n\\nA side branch succeeds."):
+
+    @task
+    def extract() -> int:
+        return 1
+
+    @task(retries=0)
+    def load(n: int) -> int:
+        if not FLAG.exists():
+            raise RuntimeError("load failed: the flag file is missing")
+        return n
+
+    @task
+    def report(n: int) -> None:
+        print(n)
+
+    @task
+    def side(n: int) -> int:
+        return n
+
+    first = extract()
+    report(load(first))
+    side(first)
+
+with DAG("quiet", schedule="30 2 * * *", timezone="Europe/Berlin",
+         start_date=datetime(2030, 1, 1), catchup=False):
+
+    @task
+    def only() -> None:
+        pass
+
+    only()
+
+with DAG("wide"):
+    fan = [shell(f"step_{{i:02d}}", "true") for i in range(60)]
+    for up, down in zip(fan[::2], fan[1::2]):
+        up >> down
+"""
+DAG = "/teams/default/dags/pipe"
+API = "/api/v1" + DAG
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standalone]:
+    home = tmp_path_factory.mktemp("ui-dag")
+    (home / "dags").mkdir()
+    flag = home / "fixed"
+    (home / "dags" / "pipe.py").write_text(DAG_FILE.format(flag=str(flag)))
+    with Standalone(home) as server:
+        server.start(timeout=60)
+        server.wait_until(lambda: len(server.get("/api/v1/dags")["dags"]) == 3, 30, "DAGs parsed")
+        for _ in range(2):  # two runs, both with `load` failed
+            run_id = server.request("POST", API + "/runs", {})["run_id"]
+            server.wait_until(
+                lambda r=run_id: server.get(f"{API}/runs/{r}")["state"] == "failed", 60, "failed"
+            )
+        yield server
+
+
+def runs(server: Standalone) -> list[dict[str, Any]]:
+    return list(server.get(API + "/runs")["runs"])  # newest first
+
+
+def test_cell_click_fetches_only_the_panel_and_the_url_keeps_the_selection(
+    server: Standalone, page: Any
+) -> None:
+    """Stories 1, 2, 21: one request per cell click, the path names the task; reload and back
+    reproduce the selection; cells and bars are real links."""
+    newest = runs(server)[0]["run_id"]
+    page.goto(server.url + DAG)
+    page.wait_for_function("() => window.htmx !== undefined")
+    assert page.get_by_role("heading", name="DAG details").is_visible()
+    pk = page.locator(".gh .bar").last.get_attribute("id").removeprefix("b-")
+    cell = page.locator(f"#c-{pk}-extract a")
+    assert cell.get_attribute("href") == f"{DAG}/runs/{newest}/tasks/extract"
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    cell.click()
+    page.get_by_role("heading", name=re.compile("^Task extract")).wait_for()
+    assert [r.removeprefix(server.url) for r in requests] == [
+        f"/_{DAG}/runs/{newest}/tasks/extract"
+    ]
+    assert page.url == f"{server.url}{DAG}/runs/{newest}/tasks/extract"
+    page.reload()
+    assert page.get_by_role("heading", name=re.compile("^Task extract")).is_visible()
+    page.go_back()
+    page.get_by_role("heading", name="DAG details").wait_for()
+
+
+def test_grid_is_one_tab_stop_with_arrow_keys(server: Standalone, page: Any) -> None:
+    """Story 22: Tab into the grid, arrows and Enter open the expected cell, Tab leaves."""
+    older, newer = runs(server)[1]["run_id"], runs(server)[0]["run_id"]
+    page.goto(server.url + DAG)
+    page.wait_for_function("() => window.htmx !== undefined")
+    page.get_by_role("button", name="Filter").focus()
+    page.keyboard.press("Tab")
+    if page.evaluate("() => !document.activeElement.closest('[role=grid]')"):
+        page.keyboard.press("Tab")  # past "Clear filter" when shown
+    focused = page.evaluate("() => document.activeElement.getAttribute('aria-label')")
+    assert focused.startswith(f"extract, run {newer}")
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(f"/runs/{older}/tasks/"))
+    heading = page.locator("#panel h2").first
+    heading.wait_for()
+    second_task = page.locator('[role="row"]').nth(2).locator(".gt").inner_text()
+    assert heading.inner_text().startswith(f"Task {second_task}")
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => !document.activeElement.closest('[role=grid]')")
+    assert page.locator("[role=grid] [tabindex='0']").count() == 1
+
+
+def test_root_filter_keeps_the_task_and_its_neighbours(server: Standalone, page: Any) -> None:
+    """Story 27: root=load, depth=1 leaves extract, load and report, in the URL. Hovering a
+    task's name dims the rows that are neither upstream nor downstream of it."""
+    page.goto(server.url + DAG)
+    page.wait_for_function("() => window.htmx !== undefined")
+    page.locator('[role="rowheader"]', has_text="load").hover()
+    side = page.locator('.gr:has([role="rowheader"]:text-is("side"))')
+    page.wait_for_function("() => document.querySelectorAll('.gr.dim').length === 1")
+    assert "dim" in str(side.get_attribute("class"))
+    page.mouse.move(0, 0)
+    page.wait_for_function("() => document.querySelectorAll('.gr.dim').length === 0")
+    page.get_by_label("Around").select_option("load")
+    page.get_by_label("Depth").fill("1")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url(re.compile("root=load"))
+    assert "depth=1" in page.url
+    rows = page.locator('[role="rowheader"]').all_inner_texts()
+    assert rows == ["extract", "load", "report"]
+
+
+def test_run_page_header_progress_gantt_and_params(server: Standalone, new_page: Any) -> None:
+    """Stories 33, 34, 37: the run header, the progress summary, the Gantt's bars with the zone
+    on its axis, and the params tab."""
+    page = new_page(bypass_csp=True)
+    run_id = runs(server)[1]["run_id"]
+    page.goto(f"{server.url}{DAG}/runs/{run_id}")
+    assert page.locator(".progress").inner_text() == "4/4 tasks done, 2 failed, 0 running"
+    assert page.locator("#run-head").get_by_text("failed").first.is_visible()
+    page.get_by_role("button", name="Only failed").click()
+    page.wait_for_url(re.compile("only_failed=1"))
+    assert page.locator("table.tasks tbody tr").count() == 2
+    page.get_by_role("link", name="Gantt").click()
+    page.wait_for_url(re.compile("tab=gantt"))
+    assert page.locator(".gantt-zone").inner_text() == "UTC"
+    assert page.locator(".gantt-row").count() == 3  # report never started
+    assert page.locator(".seg-run").count() >= 3
+    page.get_by_role("link", name="Params", exact=True).click()
+    assert '"size": 3' in page.locator("pre.json").last.inner_text()
+    assert not [
+        (v["id"], [n["target"] for n in v["nodes"]][:3]) for v in chromium.axe_violations(page)
+    ]
+
+
+def test_clear_a_failed_task_with_downstream_reruns_it(server: Standalone, new_page: Any) -> None:
+    """Stories 50, 51, 72: the dialog focuses Cancel, Esc closes it and focus returns; the
+    preview's count is the button's; after confirming the cells reset and run again."""
+    page = new_page(bypass_csp=True)
+    run = runs(server)[0]
+    page.goto(f"{server.url}{DAG}/runs/{run['run_id']}/tasks/load")
+    page.wait_for_function("() => window.htmx !== undefined")
+    opener = page.get_by_role("button", name="Clear…")
+    opener.click()
+    dialog = page.locator("#action-dialog")
+    dialog.wait_for()
+    assert page.evaluate("() => document.activeElement.id") == "ad-cancel"
+    page.keyboard.press("Escape")
+    dialog.wait_for(state="detached")
+    assert page.evaluate("() => document.activeElement.textContent") == "Clear…"
+    opener.click()
+    dialog.wait_for()
+    assert page.locator("#ad-count").inner_text() == "2"
+    assert page.locator("#ad-confirm").inner_text() == "Clear 2 task instances"
+    assert dialog.locator("table.preview tbody tr").count() == 2
+    page.get_by_label("Downstream tasks").uncheck()
+    page.wait_for_function("() => document.getElementById('ad-count').textContent === '1'")
+    assert page.locator("#ad-confirm").inner_text() == "Clear 1 task instance"
+    page.get_by_label("Downstream tasks").check()
+    page.wait_for_function("() => document.getElementById('ad-count').textContent === '2'")
+    assert not [
+        (v["id"], [n["target"] for n in v["nodes"]][:3]) for v in chromium.axe_violations(page)
+    ]
+    (server.home / "fixed").touch()
+    page.locator("#ad-confirm").click()
+    dialog.wait_for(state="detached")
+    assert "Cleared 2 task instances" in page.locator("#toasts").inner_text()
+    pk = run_pk(page, run["run_id"])
+    page.wait_for_function(f"() => !document.querySelector('#c-{pk}-load').matches('.s-failed')")
+    # The live helper's tick (SSE or polling) stands in here: every tick re-fetches the column.
+    page.wait_for_function(
+        f"""() => {{ document.body.dispatchEvent(new Event('brisa:tick'));
+              return document.querySelector('#c-{pk}-report').matches('.s-success'); }}""",
+        polling=500,
+        timeout=30_000,
+    )
+    assert "s-success" in str(page.locator(f"#c-{pk}-load").get_attribute("class")).split()
+    page.wait_for_function(
+        """() => { document.body.dispatchEvent(new Event('brisa:tick'));
+              return document.querySelector('#panel h2').textContent.includes('success'); }""",
+        polling=500,
+    )
+    assert page.get_by_role("link", name="try 2", exact=True).is_visible()
+    states = {t["task_id"]: t["state"] for t in server.get(f"{API}/runs/{run['run_id']}")["tasks"]}
+    assert states == {t: "success" for t in ("extract", "load", "report", "side")}
+
+
+def run_pk(page: Any, run_id: str) -> str:
+    bar = page.locator(f'.bar[href*="/runs/{run_id}"]').first
+    return str(bar.get_attribute("id")).removeprefix("b-")
+
+
+def test_graph_draws_every_task_and_lists_them(server: Standalone, new_page: Any) -> None:
+    """Stories 28 (small DAG: laid out on the main thread), 31, 32: SVG nodes with states, the
+    List view with upstream and downstream, rankdir in the URL; axe on the list view."""
+    page = new_page(bypass_csp=True)
+    page.goto(server.url + DAG + "?view=graph")
+    page.wait_for_function("() => document.getElementById('graph').dataset.drawn === '4'")
+    assert page.locator("#graph-canvas a.node").count() == 4
+    page.get_by_role("link", name=re.compile("^Direction")).click()
+    page.wait_for_url(re.compile("rankdir=TB"))
+    page.get_by_role("button", name="List").click()
+    table = page.locator(".graph-table")
+    assert table.is_visible()
+    load = table.locator("tr[data-task=load] td")
+    assert load.nth(2).inner_text() == "extract" and load.nth(3).inner_text() == "report"
+    assert not [
+        (v["id"], [n["target"] for n in v["nodes"]][:3]) for v in chromium.axe_violations(page)
+    ]
+
+
+def test_dag_without_runs_offers_trigger_and_next_time(server: Standalone, new_page: Any) -> None:
+    """Story 75 and the DAG header: no runs -> "No runs yet - Trigger" with the next time;
+    schedule and next fires in the DAG's zone; axe in the dark theme."""
+    page = new_page(bypass_csp=True, color_scheme="dark")
+    page.goto(server.url + "/teams/default/dags/quiet")
+    empty = page.locator(".grid-wrap .empty")
+    assert empty.inner_text().startswith("No runs yet — Trigger; the next scheduled run is")
+    assert empty.get_by_role("link", name="Trigger").get_attribute("href").endswith("/trigger")
+    assert page.locator(".fires li").count() == 3
+    assert "Europe/Berlin" in page.locator(".fires li").first.inner_text()
+    assert not [
+        (v["id"], [n["target"] for n in v["nodes"]][:3]) for v in chromium.axe_violations(page)
+    ]
+
+
+def test_unknown_run_or_task_is_a_404_page(server: Standalone, page: Any) -> None:
+    """Bad input: unknown ids and malformed filters answer a page, never a traceback."""
+    assert page.goto(f"{server.url}{DAG}/runs/nope").status == 404
+    run_id = runs(server)[0]["run_id"]
+    assert page.goto(f"{server.url}{DAG}/runs/{run_id}/tasks/nope").status == 404
+    assert page.goto(f"{server.url}{DAG}?depth=many").status == 400
+    assert "Traceback" not in page.content()
+
+
+def test_graph_above_50_nodes_is_laid_out_in_a_worker(server: Standalone, page: Any) -> None:
+    """Story 28 (worker path): 60 nodes are drawn, the layout ran in a Web Worker; a second
+    visit paints from the IndexedDB cache without a worker."""
+    page.goto(server.url + "/teams/default/dags/wide?view=graph")
+    page.wait_for_function("() => document.getElementById('graph').dataset.drawn === '60'")
+    assert page.locator("#graph-canvas a.node").count() == 60
+    data = "() => ({...document.getElementById('graph').dataset})"
+    assert page.evaluate(data).get("worker_used") == "1"
+    page.reload()
+    page.wait_for_function("() => document.getElementById('graph').dataset.drawn === '60'")
+    again = page.evaluate(data)
+    assert again.get("cached") == "1" and "worker_used" not in again
+
+
+def test_pause_from_the_header_shows_paused_in_words(server: Standalone, page: Any) -> None:
+    """Story 8 (the DAG page's toggle) and A.6: the state reads "Paused" / "Active"."""
+    page.goto(server.url + "/teams/default/dags/quiet")
+    page.wait_for_function("() => window.htmx !== undefined")
+    page.get_by_role("button", name="Pause", exact=True).click()
+    page.get_by_role("button", name="Unpause").wait_for()
+    assert page.locator(".pause-state").inner_text() == "Paused"
+    assert "none while paused" in page.locator(".facts").first.inner_text()
+    assert server.get("/api/v1/teams/default/dags/quiet")["is_paused"] is True
+    page.keyboard.press("p")  # the shortcut does what the button does
+    page.get_by_role("button", name="Pause", exact=True).wait_for()
+    assert page.locator(".pause-state").inner_text() == "Active"
+
+
+def test_grid_and_task_panel_pass_axe_in_the_dark_theme(server: Standalone, new_page: Any) -> None:
+    """Story 66 (DAG grid with runs, dark), 68: every cell names its state in words."""
+    page = new_page(bypass_csp=True, color_scheme="dark")
+    run_id = runs(server)[1]["run_id"]
+    page.goto(f"{server.url}{DAG}/runs/{run_id}/tasks/load")
+    labels = page.locator("[role=gridcell] a").evaluate_all(
+        "cells => cells.map(c => c.getAttribute('aria-label'))"
+    )
+    assert labels and all(re.search(r", (success|failed|upstream failed)", x) for x in labels)
+    assert not chromium.axe_violations(page)

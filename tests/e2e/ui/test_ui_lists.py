@@ -1,0 +1,303 @@
+"""The list pages in a browser (UI.md A.2.1, A.2.2, A.2.9, A.2.11, A.2.12): Overview, DAG list,
+runs and task-instance search, import errors, repositories with "Sync now", the jump box.
+
+One standalone for the module: a DAG folder (team `default`) with a DAG that fails, one that
+succeeds and one that has not run yet, plus a git repository (team `analytics`, a `file://`
+bare repository with a broken file) and a repository that cannot be fetched (team `empty`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from brisa.testing import browser as chromium
+from brisa.testing.server import Standalone
+
+DAG = """
+from datetime import datetime, timezone
+from brisa import DAG, task
+
+with DAG("{dag_id}", tags={tags!r}, schedule={schedule!r}, description="{dag_id} for the list",
+         start_date=datetime(2030, 1, 1, tzinfo=timezone.utc)):
+
+    @task(retries=0)
+    def work() -> str:
+        {body}
+        return "done"
+
+    work()
+"""
+CONFIG = """
+[repos.forge]
+url = "file://{origin}"
+team = "analytics"
+subdir = "dags"
+period = "1h"
+
+[repos.nothing]
+url = "file://{missing}"
+team = "empty"
+period = "1h"
+"""
+
+
+def git(*args: str, cwd: Path | None = None) -> str:
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    identity = ("-c", "user.name=Test", "-c", "user.email=test@example.com")
+    done = subprocess.run(
+        ["git", *identity, *args], cwd=cwd, env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+class Origin:
+    def __init__(self, root: Path) -> None:
+        self.bare, self.work = root / "origin.git", root / "work"
+        git("init", "--quiet", "--bare", "--initial-branch=main", str(self.bare))
+        git("clone", "--quiet", str(self.bare), str(self.work))
+        git("checkout", "--quiet", "-B", "main", cwd=self.work)
+
+    def push(self, files: dict[str, str], message: str) -> str:
+        for name, text in files.items():
+            (self.work / name).parent.mkdir(parents=True, exist_ok=True)
+            (self.work / name).write_text(text)
+        git("add", "--all", cwd=self.work)
+        git("commit", "--quiet", "-m", message, cwd=self.work)
+        git("push", "--quiet", "origin", "main", cwd=self.work)
+        return git("rev-parse", "HEAD", cwd=self.work)
+
+
+def dag_file(dag_id: str, tags: list[str], schedule: str | None = None, fail: bool = False) -> str:
+    body = 'raise RuntimeError("boom")' if fail else "pass"
+    return DAG.format(dag_id=dag_id, tags=tags, schedule=schedule, body=body)
+
+
+@pytest.fixture(scope="module")
+def origin(tmp_path_factory: pytest.TempPathFactory) -> Origin:
+    forge = Origin(tmp_path_factory.mktemp("forge"))
+    files = {
+        "dags/hello.py": dag_file("hello", ["forge"]),
+        "dags/broken.py": "from brisa import DAG\n\ndef oops(:\n",
+    }
+    forge.push(files, "hello and a broken file")
+    return forge
+
+
+@pytest.fixture(scope="module")
+def lists_server(tmp_path_factory: pytest.TempPathFactory, origin: Origin) -> Iterator[Standalone]:
+    home = tmp_path_factory.mktemp("lists-home")
+    dags = home / "dags"
+    dags.mkdir()
+    (dags / "boom.py").write_text(dag_file("boom", ["tag-a", "shared"], fail=True))
+    (dags / "fine.py").write_text(dag_file("fine", ["tag-b", "shared"]))
+    (dags / "later.py").write_text(dag_file("later", ["tag-c"], schedule="30 6 * * *"))
+    missing = home / "missing.git"
+    (home / "brisa.toml").write_text(CONFIG.format(origin=origin.bare, missing=missing))
+    with Standalone(home, dags) as server:
+        server.start(timeout=60)
+        for dag_id in ("boom", "fine", "later"):
+            server.wait_for_dag(dag_id)
+        server.wait_for_dag("hello", team="analytics")
+        errors = lambda: server.get("/api/v1/import-errors")["import_errors"]  # noqa: E731
+        server.wait_until(errors, 20, "the broken file's import error")
+        for dag_id in ("boom", "fine"):
+            run = server.trigger(dag_id)
+            server.wait_for_run(dag_id, run["run_id"])
+        yield server
+
+
+def status_of(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_every_list_page_has_its_json_twin(lists_server: Standalone) -> None:
+    """B.2 story 3: `/api/v1` + a list page's path answers the same list as JSON."""
+    for path in ("/dags", "/teams/default/dags", "/runs", "/task-instances", "/repos"):
+        assert status_of(lists_server.url + path) == 200, path
+        assert isinstance(lists_server.get("/api/v1" + path), dict), path
+    assert lists_server.get("/api/v1/import-errors")["import_errors"]
+    assert lists_server.get("/api/v1/repos/forge")["name"] == "forge"
+
+
+def test_unknown_objects_and_bad_filters_answer_without_a_trace(lists_server: Standalone) -> None:
+    """B.2 story 4 (what this branch can show: one team scope): an unknown DAG's row fragment
+    and an unknown repository are 404; a malformed filter is a 400 page, never a 500."""
+    url = lists_server.url
+    assert status_of(url + "/_/dags/row/default/nope") == 404
+    assert status_of(url + "/repos/nope") == 404
+    for bad in (
+        "/dags?limit=x",
+        "/dags?after=%%%",
+        "/runs?from=yesterday",
+        "/task-instances?try_gt=a",
+    ):
+        assert status_of(url + bad) == 400, bad
+
+
+def test_row_fragment_keeps_the_version_contract(lists_server: Standalone) -> None:
+    """B.2 story 9 (the row's half): re-fetching an unchanged row answers 204 No Content."""
+    row = lists_server.url + "/_/dags/row/default/fine"
+    with urllib.request.urlopen(row, timeout=10) as response:
+        html = response.read().decode()
+    version = re.search(r'"v": "([0-9a-f]{16})"', html)
+    assert version is not None
+    assert status_of(f"{row}?v={version.group(1)}") == 204
+    assert status_of(f"{row}?v=0000000000000000") == 200
+
+
+def test_dag_list_failed_tab_tag_filter_and_recent_runs(
+    lists_server: Standalone, page: Any
+) -> None:
+    """B.2 stories 6, 7 and 75: tag typeahead and filter, the Failed tab, a DAG without runs;
+    the search filters while typing and keeps the URL in step (A.1-2)."""
+    page.goto(lists_server.url + "/dags")
+    rows = page.locator("tr.dag-row")
+    assert rows.count() == 4
+    later = page.locator("tr.dag-row", has_text="later")
+    assert "No runs yet" in later.inner_text()
+    assert later.locator(".next time").inner_text().startswith("in ")  # 2030-01-01 06:30
+    boom = page.locator("tr.dag-row", has_text="boom")
+    assert ": failed, " in boom.locator(".bar").get_attribute("aria-label")
+    failed_tab = page.get_by_role("navigation", name="Quick filters").get_by_role(
+        "link", name=re.compile("^Failed")
+    )
+    count = int(failed_tab.locator(".count").inner_text())
+    failed_tab.click()
+    page.wait_for_url(re.compile(r"state=failed"))
+    assert rows.count() == count == 1
+    assert "failed" in rows.first.locator(".last").inner_text()
+    page.goto(lists_server.url + "/dags")
+    page.get_by_label("Search").press_sequentially("boo")  # filters as one types
+    page.wait_for_url(re.compile(r"/dags\?q=boo$"))
+    page.wait_for_function("() => document.querySelectorAll('tr.dag-row').length === 1")
+    page.goto(lists_server.url + "/dags")
+    tag = page.get_by_label("Tag")
+    tag.press_sequentially("tag-")
+    page.wait_for_function("() => document.querySelectorAll('#tag-options option').length >= 3")
+    assert "tag-b" in page.locator("#tag-options option").evaluate_all("os => os.map(o => o.value)")
+    tag.fill("shared")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url(re.compile(r"tag=shared"))
+    assert rows.count() == 2
+    for index in range(rows.count()):
+        assert "shared" in rows.nth(index).locator(".tags").inner_text()
+
+
+def test_pause_shows_paused_and_undo_restores_active(lists_server: Standalone, page: Any) -> None:
+    """B.2 story 8: the switch reads Paused with an Undo toast; Undo restores Active."""
+    page.goto(lists_server.url + "/dags?q=fine")
+    toggle = page.locator("tr.dag-row", has_text="fine").locator("button.toggle")
+    assert toggle.text_content().startswith("Active")
+    toggle.click()
+    page.wait_for_function(
+        "() => document.querySelector('tr.dag-row button.toggle').textContent.startsWith('Paused')"
+    )
+    assert lists_server.find_dag("fine")["is_paused"] is True
+    toast = page.locator("#toasts .toast")
+    assert "paused" in toast.inner_text()
+    toast.get_by_role("button", name="Undo").click()
+    page.wait_for_function(
+        "() => document.querySelector('tr.dag-row button.toggle').textContent.startsWith('Active')"
+    )
+    assert lists_server.find_dag("fine")["is_paused"] is False
+
+
+def test_nothing_matches_shows_chips_and_an_empty_team_its_repository(
+    lists_server: Standalone, page: Any
+) -> None:
+    """B.2 story 10: removable chips when filters match nothing; an empty team's repository."""
+    page.goto(lists_server.url + "/dags?q=zzz&tag=shared")
+    assert page.get_by_text("No DAG matches these filters").is_visible()
+    page.get_by_role("link", name="Remove filter q zzz").click()
+    page.wait_for_url(re.compile(r"/dags\?tag=shared$"))
+    assert page.locator("tr.dag-row").count() == 2
+    page.goto(lists_server.url + "/teams/empty/dags")
+    assert page.get_by_text("Team empty has no DAG").is_visible()
+    assert "last sync failed" in page.locator(".empty").inner_text()
+    page.get_by_role("link", name="Repositories").last.click()
+    page.wait_for_url(lists_server.url + "/repos")
+
+
+def test_jump_box_goes_to_a_run_and_to_a_dag(lists_server: Standalone, page: Any) -> None:
+    """B.2 story 5: `/`, a run id, Enter → that run's page; a DAG id → the DAG's page."""
+    run = lists_server.get("/api/v1/runs?dag=boom")["runs"][0]
+    page.goto(lists_server.url + "/runs")
+    page.keyboard.press("/")
+    page.keyboard.type(run["run_id"])
+    page.keyboard.press("Enter")
+    quoted = urllib.parse.quote(run["run_id"], safe="")
+    page.wait_for_url(lists_server.url + f"/teams/default/dags/boom/runs/{quoted}")
+    page.goto(lists_server.url + "/")
+    page.keyboard.press("/")
+    page.keyboard.type("analytics/hello")
+    page.keyboard.press("Enter")
+    page.wait_for_url(lists_server.url + "/teams/analytics/dags/hello")
+
+
+def test_overview_counts_link_to_the_lists_they_count(lists_server: Standalone, page: Any) -> None:
+    """A.2.1: the failed-runs count links to the runs it counts; import errors have a banner."""
+    page.goto(lists_server.url + "/")
+    assert page.get_by_role("alert").get_by_role("link", name=re.compile("failed to import"))
+    failed = page.locator(".card", has_text="Failed runs").get_by_role("link")
+    count = int(failed.inner_text())
+    failed.click()
+    page.wait_for_url(re.compile(r"/runs\?state=failed"))
+    assert page.locator("tbody tr").count() == count >= 1
+    page.get_by_role("link", name="Task instances").click()
+    page.get_by_label("State").select_option("failed")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url(re.compile(r"state=failed"))
+    assert "work" in page.locator("tbody").inner_text()
+
+
+def test_import_errors_show_file_line_commit_and_kind(
+    lists_server: Standalone, origin: Origin, page: Any
+) -> None:
+    """B.2 stories 56 and 57 (the list's half): file:line, commit and kind "syntax"."""
+    sha = lists_server.get("/api/v1/repos/forge")["current_sha"]
+    page.goto(lists_server.url + "/import-errors?repo=forge")
+    section = page.locator("section.import-error")
+    assert section.count() == 1
+    text = section.inner_text()
+    assert "broken.py:3" in text and "syntax" in text and sha[:7] in text
+    page.goto(lists_server.url + "/import-errors?q=nothing-like-this")
+    assert "No import error matches these filters" in page.locator(".empty").inner_text()
+    assert "Last parse" in page.locator(".empty").inner_text()
+
+
+def test_sync_now_shows_the_new_commit(lists_server: Standalone, origin: Origin, page: Any) -> None:
+    """B.2 story 58: "Sync now" shows progress, then the new SHA."""
+    page.goto(lists_server.url + "/repos/forge")
+    sha = origin.push({"dags/more.py": dag_file("more", ["forge"])}, "one more DAG")
+    page.get_by_role("button", name="Sync now").click()
+    page.locator(".new-sha").wait_for()
+    assert page.locator(".new-sha").inner_text() == sha[:7]
+    page.goto(lists_server.url + "/repos")
+    assert sha[:7] in page.locator("tr", has_text="forge").inner_text()
+    assert "failed" in page.locator("tr", has_text="nothing").inner_text()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_list_pages_pass_axe(lists_server: Standalone, new_page: Any, scheme: str) -> None:
+    """A.6: no serious or critical axe violation on the list pages, in both themes."""
+    page = new_page(bypass_csp=True, color_scheme=scheme)
+    paths = ["/", "/dags", "/import-errors", "/repos/forge"]
+    if scheme == "light":  # plain tables, the same styles in both themes
+        paths += ["/runs", "/task-instances"]
+    for path in paths:
+        page.goto(lists_server.url + path)
+        assert chromium.axe_violations(page) == [], path

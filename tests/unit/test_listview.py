@@ -1,0 +1,51 @@
+"""How lists present schedules, recent-run bars and filter links."""
+
+from __future__ import annotations
+
+from brisa.core.spec import CronSchedule, IntervalSchedule, ManualSchedule
+from brisa.web.ui.listview import (
+    MIN_BAR,
+    bar_heights,
+    cron_words,
+    element_id,
+    schedule_words,
+    with_params,
+)
+
+
+def test_common_crons_read_as_words_and_others_stay_cron() -> None:
+    assert cron_words("30 6 * * *") == "daily at 06:30"
+    assert cron_words("5 * * * *") == "hourly at :05"
+    assert cron_words("*/15 * * * *") == "every 15 minutes"
+    assert cron_words("0 9 * * 1") == "weekly on Monday at 09:00"
+    assert cron_words("0 9 * * 7") == "weekly on Sunday at 09:00"
+    assert cron_words("0 0 1 * *") == "monthly on day 1 at 00:00"
+    assert cron_words("0 9 * 1 *") is None
+    assert cron_words("0 9-17 * * 1-5") is None
+
+
+def test_schedules_have_words_and_the_cron_with_its_zone() -> None:
+    assert schedule_words(CronSchedule("0 6 * * *", "Europe/Lisbon")) == (
+        "daily at 06:00",
+        "0 6 * * * Europe/Lisbon",
+    )
+    assert schedule_words(IntervalSchedule(90))[0] == "every 1 m 30 s"
+    assert schedule_words(ManualSchedule())[0] == "manual only"
+
+
+def test_bars_scale_to_the_longest_run_with_a_floor() -> None:
+    assert bar_heights([10.0, 5.0, None, 0.1]) == [100, 50, MIN_BAR, MIN_BAR]
+    assert bar_heights([None, 0.0]) == [MIN_BAR, MIN_BAR]
+    assert bar_heights([]) == []
+
+
+def test_filter_links_change_one_value_and_restart_paging() -> None:
+    params = {"tag": "etl", "q": "load", "after": "abc"}
+    assert with_params("/dags", params, tag=None) == "/dags?q=load"
+    assert with_params("/dags", params, state="failed") == "/dags?tag=etl&q=load&state=failed"
+    assert with_params("/dags", {}, q="") == "/dags"
+
+
+def test_element_ids_are_safe_and_distinct() -> None:
+    one, other = element_id("dag", "t", "a/b"), element_id("dag", "t/a", "b")
+    assert one != other and one.startswith("dag-") and one.replace("-", "").isalnum()
