@@ -29,7 +29,6 @@ if TYPE_CHECKING:  # heavy imports (the web framework, the ORM) are made when fi
     from brisa.dagprocessor.pipeline import RepoPipeline
     from brisa.dagprocessor.processor import DagProcessor
     from brisa.executor.base import Executor
-    from brisa.executor.kubernetes.api import KubeApi
     from brisa.housekeeping import Housekeeping
     from brisa.logs.recovery import SpoolSweeper
     from brisa.logs.retention import Retention
@@ -155,48 +154,19 @@ class System:
         return self._scheduler
 
     def executor(self) -> Executor:
-        """The executor `[executor] kind` names."""
-        if self.settings.executor.kind == "kubernetes":
-            return self.kubernetes_executor()
-        return self.local_executor()
+        """The executor `[executor] kind` names, started (Kubernetes: imported only then)."""
+        if self.settings.executor.kind != "kubernetes":
+            return self.local_executor()
+        from brisa.executor.kubernetes import configured
 
-    def kubernetes_executor(self, api: KubeApi | None = None) -> Executor:
-        """The Kubernetes executor (its client is imported now, never in local mode), started:
-        its namespaces checked and listed. `api`: another client (tests, benchmarks)."""
-        from brisa.executor.kubernetes import api as kube
-        from brisa.executor.kubernetes.executor import KubeConfig, KubernetesExecutor
-        from brisa.executor.kubernetes.podconfig import pod_config, pod_worker_env
-
-        s, k = self.settings, self.settings.kubernetes
-        if api is None:
-            access = kube.ApiAccess(
-                server=k.server or None,
-                token_file=k.token_file or None,
-                ca_file=k.ca_file or None,
-                kubeconfig=k.kubeconfig or None,
-                context=k.context or None,
-            )
-            api = kube.connect(access)
-            logging.getLogger("httpx2").setLevel(logging.WARNING)  # a line per request
-        teams = {d.team for d in self.store.list_dags()} | set(k.team_namespaces)
-        config = KubeConfig(
-            deployment=self.executor_scope(),
-            pod_config=lambda team: pod_config(k, team),
-            namespaces=tuple(sorted({k.namespace_for(team) for team in teams})),
-            worker_env=pod_worker_env(self.worker_env(), k).to_env(),
-            parallelism=s.executor.parallelism,
-            pending_timeout=k.pending_timeout,
-            delete_pods=k.delete_policy,
-            keep_failed_for=k.keep_failed_for,
-            kill_grace=int(s.executor.kill_grace),
-            scope=self.executor_scope(),
-            logs=self._log_shipping(),
-            spool_folder=s.spool_folder,
-        )
-        return KubernetesExecutor(api, config, on_change=self.wake_scheduler).start()
+        return configured.executor(
+            self.settings, configured.client(self.settings), scope=self.executor_scope(),
+            teams={d.team for d in self.store.list_dags()}, worker=self.worker_env(),
+            logs=self._log_shipping(), on_change=self.wake_scheduler,
+        )  # fmt: skip
 
     def local_executor(self) -> Executor:
-        """The executor the settings ask for (today: local processes)."""
+        """The local executor: a process per attempt on this machine."""
         from brisa.executor.local.executor import LocalExecutor
 
         self.isolate_tasks()
@@ -244,7 +214,7 @@ class System:
             heartbeat_timeout=s.scheduler.heartbeat_timeout,
             queued_timeout=s.scheduler.queued_timeout,
             max_runs_created=s.scheduler.max_runs_created_per_loop,
-            free_infra_retries=s.kubernetes.infra_retries if s.executor.kind == "kubernetes" else 0,
+            free_infra_retries=s.kubernetes.infra_retries,  # endings only Kubernetes observes
         )
         self._scheduler = Scheduler(
             self.store,
