@@ -27,7 +27,7 @@ def _task_changes(task_id: str, old: TaskSpec, new: TaskSpec) -> list[str]:
 
 def _schedule(spec: DagSpec) -> str:
     data = spec.schedule.to_json()
-    return " ".join(str(v) for k, v in data.items() if k != "kind") or str(data["kind"])
+    return " ".join(str(v) for k, v in data.items() if k != "kind") or spec.schedule.kind
 
 
 def structure_changes(old: DagSpec, new: DagSpec) -> list[str]:
