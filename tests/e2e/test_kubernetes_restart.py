@@ -71,3 +71,14 @@ def test_a_killed_scheduler_adopts_its_pods_and_each_attempt_ends_once(
             involved = event["involvedObject"]
             created.setdefault(involved["name"], set()).add(involved["uid"])
     assert len(created) == 20 and all(len(uids) == 1 for uids in created.values())
+
+
+def test_an_unreachable_api_server_stops_the_start_with_a_clear_error(tmp_path: Path) -> None:
+    with FakeCluster(token="kube-token", namespaces=(NAMESPACE,)) as fake:
+        env = kube_env(fake, tmp_path / "home")  # then the cluster goes away
+    server = Standalone(tmp_path / "home", dags=tmp_path / "dags", env=env, copy_examples=False)
+    with server, pytest.raises(RuntimeError) as failed:
+        server.start()
+    assert "exited with 2" in str(failed.value)
+    assert "error: the Kubernetes API server cannot be reached" in str(failed.value)
+    assert "Traceback" not in str(failed.value)

@@ -40,12 +40,14 @@ def executor(
     on_change: Callable[[], None],
 ) -> KubernetesExecutor:
     """The executor, started (its namespaces checked and listed): the namespaces of `teams`
-    (those owning DAGs now) are watched from the start, so that a restart adopts their pods."""
+    (those owning DAGs now), of the DAG sources' owners and of the per-team tables are
+    watched from the start, so that a restart adopts their pods."""
     s, k = settings, settings.kubernetes
+    teams = {*teams, *(source.owner for source in s.sources()), *k.team_namespaces}
     config = KubeConfig(
         deployment=scope,
         pod_config=lambda team: pod_config(k, team),
-        namespaces=tuple(sorted({k.namespace_for(t) for t in {*teams, *k.team_namespaces}})),
+        namespaces=tuple(sorted({k.namespace_for(team) for team in teams})),
         worker_env=pod_worker_env(worker, k).to_env(),
         parallelism=s.executor.parallelism,
         pending_timeout=k.pending_timeout,
