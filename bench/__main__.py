@@ -21,7 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import environment, log_shipping, repo_sync, report, scheduler_scale, worker_cost
+from bench import environment, kube, log_shipping, repo_sync, report, scheduler_scale, worker_cost
 from bench.figures import WORKLOADS, Results
 from bench.plan import FULL, QUICK, Plan
 from bench.session import run_session
@@ -111,6 +111,8 @@ def run(plan: Plan, only: frozenset[str] = frozenset(WORKLOADS)) -> Results:
             _guarded(results, "W7 task logs", lambda: _task_logs(plan, work, results))
         if "W8" in only:
             _guarded(results, "W8 repository sync", partial(repo_sync.run, plan, work, results))
+        if "W9" in only:
+            _guarded(results, "W9 Kubernetes executor", partial(kube.run, plan, work, results))
     return results
 
 

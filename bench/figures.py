@@ -207,6 +207,35 @@ def summarise(figure: Figure, samples: list[float]) -> dict[str, Any]:
     return out
 
 
+# W9 the Kubernetes executor against the fake API server (bench/kube.py).
+WORKLOADS["W9"] = "Kubernetes executor"
+FIGURES += [
+    Figure(
+        "kube.ready_to_create_median", "W9", "task ready → pod create request, median", "ms",
+        50.0, "≤ 50 ms",
+    ),
+    Figure("kube.ready_to_create_max", "W9", "task ready → pod create request, max", "ms"),
+    Figure(
+        "kube.burst_to_create_median", "W9",
+        "100 tasks ready at once: ready → pod create request, median", "ms",
+    ),
+    Figure(
+        "kube.burst_to_create_max", "W9",
+        "100 tasks ready at once: ready → pod create request, max", "ms",
+    ),
+    Figure("kube.create_rate", "W9", "pods created per second", "pods/s"),
+    Figure(
+        "kube.fanout_seconds", "W9", "100 container tasks: trigger → run success", "s",
+        3.0, "≤ 3 s",
+    ),
+    Figure(
+        "kube.cpu_per_attempt", "W9",
+        "CPU per attempt of the scheduler, executor and API process", "ms",
+    ),
+]  # fmt: skip
+BY_KEY.update({f.key: f for f in FIGURES})
+
+
 class Results:
     """Samples per figure, collected as the workloads run, plus notes and errors."""
 

@@ -33,6 +33,7 @@ class Plan:
     repo_requests: int  # W8: new commits with a sync request
     repo_reparses: int  # W8: one-file commits checked for re-parsing
     repo_noop_passes: int  # W8: sync passes with nothing new
+    kube_repetitions: int = 3  # W9: measured 100-task fan-outs on the fake API server
 
 
 FULL = Plan(
@@ -64,6 +65,7 @@ FULL = Plan(
 )
 
 QUICK = Plan(
+    kube_repetitions=1,
     name="quick",
     standalone_repetitions=1,
     idle_settle=5.0,

@@ -178,6 +178,9 @@ class KubernetesSettings:
     delete_policy: str = checked("on_success", _one_of(DELETE_POLICIES))
     keep_failed_for: float = duration(86400.0)
     pending_timeout: float = duration(600.0)
+    # Infrastructure failures (evicted, preempted, node lost, pod deleted by someone else)
+    # retried without using up the task's retries, this many per task (0: they count).
+    infra_retries: int = 3
     api_url_in_cluster: str = checked("", _url)
     object_store_secret: str = checked("", _name)
     startup_checks: bool = True

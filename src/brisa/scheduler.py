@@ -20,18 +20,21 @@ from brisa.core.planner import (
     DagSchedule,
     Kill,
     Limits,
+    NoteWaiting,
     QueueTask,
     Relaunch,
+    Release,
     SetRunState,
     SetTaskState,
     Snapshot,
+    StartAttempt,
     judging_from,
     plan,
 )
 from brisa.core.records import AttemptRef, RunRecord, run_id_for
 from brisa.core.spec import DagSpec
 from brisa.errors import Conflict
-from brisa.executor.base import Executor, LaunchRequest
+from brisa.executor.base import Attempt, Executor, LaunchRequest
 from brisa.logs.recovery import executor_file_name
 from brisa.store import Store
 from brisa.worker.warmed import WarmKey
@@ -60,6 +63,7 @@ class Scheduler:
         poll_interval: float = 1.0,
         awake: Callable[[], float] = awake_seconds,
         warm_key: Callable[[RunRecord, DagSpec], WarmKey | None] | None = None,
+        describe_attempts: bool = False,
     ) -> None:
         self.store = store
         self.executor = executor
@@ -73,6 +77,10 @@ class Scheduler:
         # may fork their workers from a warm import of the file (ADR 0014); None: never.
         self.warm_key = warm_key
         self._runs: dict[int, RunRecord] = {}
+        # Hand each launch what its attempt is (`Attempt`): for executors that name pods
+        # after it; the local executor needs only the attempt's ids.
+        self.describe_attempts = describe_attempts
+        self._tasks: dict[int, tuple[RunRecord, str]] = {}
         # The gaps between passes on this clock tell a pause of the whole process (the
         # wall clock may be stepped; the heartbeats are wall times).
         self.awake = awake
@@ -87,8 +95,10 @@ class Scheduler:
         now = self.clock()
         judging_since = self._judge_since()
         alive = self.executor.alive()
+        observed = self.executor.observe()  # before the store: a worker reports, then exits
         runs = self.store.active_runs()
         self._runs = {run.id: run for run in runs}
+        self._tasks = {}  # built from these runs by the first launch that needs it
         missing = {r.version_id for r in runs} - set(self._specs)
         self._specs.update({vid: spec for vid, (spec, _) in self.store.get_specs(missing).items()})
         state = self.store.schedule_state()
@@ -98,7 +108,7 @@ class Scheduler:
             if d.spec.schedule.kind != "manual" and not d.is_paused
         ]
         known = {ti.id for r in runs for ti in r.tasks.values()}
-        stray_ids = {ref.ti_id for ref in alive} - known
+        stray_ids = {ref.ti_id for ref in (*alive, *observed.endings)} - known
         stray = list(self.store.tasks_by_id(stray_ids).values())
         return Snapshot(
             now=now,
@@ -110,6 +120,7 @@ class Scheduler:
             stray=stray,
             limits=self.limits,
             judging_since=judging_since,
+            observed=observed,
         )
 
     def _judge_since(self) -> datetime:
@@ -174,6 +185,7 @@ class Scheduler:
                 now=now,
                 next_try_at=action.next_try_at,
                 error=action.error,
+                retry_base=action.retry_base,
             )
             if done and action.kill:
                 self.executor.kill(AttemptRef(action.ti_id, action.try_number))
@@ -185,6 +197,18 @@ class Scheduler:
             return False
         if isinstance(action, Kill):
             self.executor.kill(action.ref)
+            return False
+        return self._apply_observed(action, now)
+
+    def _apply_observed(self, action: Action, now: datetime) -> bool:
+        """The actions on what the executor observed (`core.observations`)."""
+        if isinstance(action, StartAttempt):
+            return self.store.start_supervised(action.ref, hostname=action.hostname, now=now)
+        if isinstance(action, NoteWaiting):
+            self.store.note_waiting(action.ref, action.note)
+            return False
+        if isinstance(action, Release):
+            self.executor.release(action.ref)
             return False
         raise AssertionError(f"unknown action {action}")
 
@@ -201,6 +225,29 @@ class Scheduler:
             return False
         self._launch(ref, issued.token, action.timeout, self._warm(action.run_pk))
         return True
+
+    def _attempt(self, ref: AttemptRef) -> Attempt | None:
+        """What the attempt is, from this pass's snapshot (None if it is not in it)."""
+        if not self._tasks:
+            self._tasks = {
+                ti.id: (run, ti.task_id) for run in self._runs.values() for ti in run.tasks.values()
+            }
+        run, task_id = self._tasks.get(ref.ti_id, (None, ""))
+        spec = self._specs.get(run.version_id) if run is not None else None
+        if run is None or spec is None or task_id not in spec.tasks:
+            return None
+        return Attempt(
+            team=run.team,
+            dag_id=run.dag_id,
+            run_id=run.run_id,
+            task_id=task_id,
+            task=spec.tasks[task_id],
+            logical_date=run.logical_date,
+            data_interval=(run.data_interval_start, run.data_interval_end),
+            params=run.conf,
+            repo=run.repo,
+            code_version=run.code_version,
+        )
 
     def _relaunch(self, action: Relaunch) -> None:
         # A new token for the new worker, which voids the one an earlier launch handed out
@@ -223,7 +270,8 @@ class Scheduler:
         # The worker ships its log to the object store itself; this local file only keeps
         # what it prints before shipping starts (or if it cannot start at all).
         path = self.logs_folder / executor_file_name(ref.ti_id, ref.try_number)
-        self.executor.launch(LaunchRequest(ref, token, path, timeout, warm))
+        attempt = self._attempt(ref) if self.describe_attempts else None
+        self.executor.launch(LaunchRequest(ref, token, path, timeout, warm, attempt))
 
     def run_forever(self, stop: threading.Event) -> None:
         """Loop until `stop` is set; a pass that changed something is followed at once."""

@@ -150,11 +150,23 @@ class System:
     @property
     def scheduler(self) -> Scheduler:
         if self._scheduler is None:
-            self._scheduler = self.build_scheduler(self.local_executor())
+            self._scheduler = self.build_scheduler(self.executor())
         return self._scheduler
 
+    def executor(self) -> Executor:
+        """The executor `[executor] kind` names, started (Kubernetes: imported only then)."""
+        if self.settings.executor.kind != "kubernetes":
+            return self.local_executor()
+        from brisa.executor.kubernetes import configured
+
+        return configured.executor(
+            self.settings, configured.client(self.settings), scope=self.executor_scope(),
+            teams={d.team for d in self.store.list_dags()}, worker=self.worker_env(),
+            logs=self._log_shipping(), on_change=self.wake_scheduler,
+        )  # fmt: skip
+
     def local_executor(self) -> Executor:
-        """The executor the settings ask for (today: local processes)."""
+        """The local executor: a process per attempt on this machine."""
         from brisa.executor.local.executor import LocalExecutor
 
         self.isolate_tasks()
@@ -202,6 +214,7 @@ class System:
             heartbeat_timeout=s.scheduler.heartbeat_timeout,
             queued_timeout=s.scheduler.queued_timeout,
             max_runs_created=s.scheduler.max_runs_created_per_loop,
+            free_infra_retries=s.kubernetes.infra_retries,  # endings only Kubernetes observes
         )
         self._scheduler = Scheduler(
             self.store,
@@ -211,6 +224,7 @@ class System:
             limits=limits,
             poll_interval=s.scheduler.poll_interval,
             warm_key=self.warm_key if self._warm_imports() else None,
+            describe_attempts=s.executor.kind == "kubernetes",
         )
         return self._scheduler
 

@@ -8,8 +8,9 @@ kill them; closing an executor leaves its workers running.
 Each implementation comes with a driver: it builds executors over one shared "world" (the
 process table, the cluster) and can make a worker die behind the executor's back. The local
 executor runs real processes (`sleep` in its own session, standing in for `brisa task run`);
-the fake executor of `brisa.testing` runs over its process table in memory. A Kubernetes
-executor adds its driver here.
+the fake executor of `brisa.testing` runs over its process table in memory; the Kubernetes
+executor talks real HTTP to the fake API server of `brisa.testing.kube`, whose kubelet runs
+each pod's container (a container task: a shell loop standing in for a worker) as a process.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import contextlib
 import os
 import signal
 import subprocess
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Protocol
@@ -25,9 +27,14 @@ from typing import Protocol
 import pytest
 
 from brisa.core.records import AttemptRef
-from brisa.executor.base import Executor, LaunchRequest
+from brisa.core.spec import ContainerRun, TaskSpec
+from brisa.executor.base import Attempt, Executor, LaunchRequest
+from brisa.executor.kubernetes.api import ApiAccess, connect
+from brisa.executor.kubernetes.executor import KubeConfig, KubernetesExecutor
+from brisa.executor.kubernetes.manifest import PodConfig
 from brisa.executor.local.executor import LocalExecutor
-from brisa.testing.fakes import FakeExecutor, FakeProcesses
+from brisa.testing.fakes import EPOCH, FakeExecutor, FakeProcesses
+from brisa.testing.kube import FakeCluster
 from brisa.testing.server import eventually
 
 PARALLELISM = 4
@@ -119,7 +126,61 @@ class FakeDriver:
         return int(ref in self.processes.live)
 
 
-@pytest.fixture(params=["local", "fake"])
+# --- the Kubernetes executor ------------------------------------------------------------------
+
+
+class KubeDriver:
+    """Pods of container tasks whose command loops until a file of the attempt exists (then
+    it ends by itself: `die`)."""
+
+    NAMESPACE = "brisa"
+
+    def __init__(self, tmp_path: Path, cluster: FakeCluster) -> None:
+        self.tmp_path = tmp_path
+        self.cluster = cluster
+        (tmp_path / "token").write_text(cluster.token or "")
+        self.executors: list[KubernetesExecutor] = []
+        self.requests: Counter[AttemptRef] = Counter()
+
+    def executor(self) -> Executor:
+        access = ApiAccess(server=self.cluster.url, token_file=str(self.tmp_path / "token"))
+        config = KubeConfig(
+            deployment="contract",
+            pod_config=lambda team: PodConfig(self.NAMESPACE, "ghcr.io/acme/brisa:test"),
+            namespaces=(self.NAMESPACE,),
+            parallelism=PARALLELISM,
+            kill_grace=1,
+        )
+        executor = KubernetesExecutor(connect(access), config).start()
+        self.executors.append(executor)
+        return executor
+
+    def _stop_file(self, ref: AttemptRef) -> Path:
+        """The file that ends the worker of the latest launch request of `ref`."""
+        return self.tmp_path / f"ended-{ref.ti_id}-{ref.try_number}-{self.requests[ref]}"
+
+    def request(self, ref: AttemptRef) -> LaunchRequest:
+        self.requests[ref] += 1
+        script = f"while [ ! -e {self._stop_file(ref)} ]; do sleep 0.05; done"
+        body = ContainerRun("alpine:3.20", ("sh", "-c", script))
+        task = TaskSpec(f"t{ref.ti_id}", body)
+        attempt = Attempt("data", "d", "r", task.task_id, task, EPOCH, (EPOCH, EPOCH))
+        return LaunchRequest(ref, "token", self.tmp_path / "x.log", attempt=attempt)
+
+    def die(self, ref: AttemptRef) -> None:
+        self._stop_file(ref).touch()
+
+    def workers(self, ref: AttemptRef) -> int:
+        return sum(
+            p["metadata"]["labels"].get("brisa.dev/ti") == str(ref.ti_id)
+            and p["metadata"]["labels"].get("brisa.dev/try") == str(ref.try_number)
+            and p["status"].get("phase") in ("Pending", "Running")
+            and "deletionTimestamp" not in p["metadata"]
+            for p in self.cluster.pods(self.NAMESPACE)
+        )
+
+
+@pytest.fixture(params=["local", "fake", "kubernetes"])
 def driver(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Driver]:
     if request.param == "local":
         local = LocalDriver(tmp_path)
@@ -127,6 +188,14 @@ def driver(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Driver]:
             yield local
         finally:
             local.launcher.kill_all()
+    elif request.param == "kubernetes":
+        with FakeCluster(token="contract", namespaces=(KubeDriver.NAMESPACE,)) as cluster:
+            kube = KubeDriver(tmp_path, cluster)
+            try:
+                yield kube
+            finally:
+                for executor in kube.executors:
+                    executor.close()
     else:
         yield FakeDriver(tmp_path)
 
@@ -146,15 +215,16 @@ def test_a_launched_attempt_is_alive_and_nothing_else_is(driver: Driver) -> None
     assert executor.alive() == frozenset()
     executor.launch(driver.request(A))
     assert executor.alive() == {A}
-    assert driver.workers(A) == 1
+    eventually(lambda: driver.workers(A) == 1, what="its worker started")
 
 
 def test_launching_a_live_attempt_again_starts_no_second_worker(driver: Driver) -> None:
     executor = driver.executor()
     executor.launch(driver.request(A))
     executor.launch(driver.request(A))
-    assert driver.workers(A) == 1
+    eventually(lambda: driver.workers(A) == 1, what="its worker started")
     assert executor.alive() == {A}
+    assert driver.workers(A) == 1
 
 
 def test_each_try_is_its_own_attempt(driver: Driver) -> None:
@@ -199,14 +269,14 @@ def test_an_attempt_whose_worker_died_can_be_launched_again(driver: Driver) -> N
     eventually(lambda: not executor.alive(), what="the dead worker's attempt is gone")
     executor.launch(driver.request(A))
     assert executor.alive() == {A}
-    assert driver.workers(A) == 1
+    eventually(lambda: driver.workers(A) == 1, what="its worker started")
 
 
 def test_closing_an_executor_leaves_its_workers_running(driver: Driver) -> None:
     executor = driver.executor()
     executor.launch(driver.request(A))
     executor.close()
-    assert driver.workers(A) == 1
+    eventually(lambda: driver.workers(A) == 1, what="its worker started")
 
 
 def test_a_new_executor_adopts_the_running_workers_and_can_kill_them(driver: Driver) -> None:
@@ -215,6 +285,7 @@ def test_a_new_executor_adopts_the_running_workers_and_can_kill_them(driver: Dri
     first.launch(driver.request(B))
     first.close()
 
+    eventually(lambda: driver.workers(A) == driver.workers(B) == 1, what="both workers started")
     second = driver.executor()
     assert second.alive() == {A, B}
     second.launch(driver.request(A))  # the restarted scheduler relaunches: nothing starts

@@ -19,7 +19,7 @@ from brisa.core.planner import Limits, Relaunch
 from brisa.core.records import AttemptRef, RunRecord
 from brisa.core.states import TaskState
 from brisa.errors import Conflict, Unauthorized
-from brisa.executor.base import LaunchRequest
+from brisa.executor.base import NOTHING, LaunchRequest, Observed
 from brisa.scheduler import Scheduler
 from brisa.store import Store
 
@@ -157,6 +157,12 @@ class CapturingExecutor:
 
     def alive(self) -> frozenset[AttemptRef]:
         return frozenset()
+
+    def observe(self) -> Observed:
+        return NOTHING
+
+    def release(self, ref: AttemptRef) -> None:
+        pass
 
     def close(self) -> None:
         pass

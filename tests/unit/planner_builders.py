@@ -14,6 +14,7 @@ from typing import Any
 
 from brisa import DAG, shell
 from brisa.authoring.serialize import serialize
+from brisa.core.observations import NOTHING, Observed
 from brisa.core.planner import (
     Action,
     Limits,
@@ -129,6 +130,7 @@ def snapshot(
     stray: Sequence[TaskRecord] = (),
     limits: Limits | None = None,
     judging_since: datetime | None = None,
+    observed: Observed = NOTHING,
 ) -> Snapshot:
     """A snapshot; with `spec`, every run's version maps to it."""
     all_specs = dict(specs or {})
@@ -144,6 +146,7 @@ def snapshot(
         stray=list(stray),
         limits=limits or Limits(),
         judging_since=judging_since,
+        observed=observed,
     )
 
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from brisa.core import retry, timetable
+from brisa.core.observations import NOTHING, Ending, Observed
 from brisa.core.records import AttemptRef, DagRecord, RunRecord, TaskRecord
 from brisa.core.spec import DagSpec, TaskSpec
 from brisa.core.states import FINISHED_TASK_STATES, RunState, TaskState
@@ -29,6 +30,9 @@ class Limits:
     # A worker that reported its result gets this long to exit by itself before it is killed.
     exit_grace: float = 10.0
     max_runs_created: int = 50
+    # Infrastructure failures an executor observed (evicted, node lost, ...) retried without
+    # using up a task's retries, counted in tries since the task was created (0: none).
+    free_infra_retries: int = 0
 
     @property
     def pause_after(self) -> float:
@@ -61,6 +65,8 @@ class Snapshot:
     # after a pause: `judging_from`). What workers could not do before (heartbeat, start,
     # exit) while no API was up or the scheduler was stopped is not held against them.
     judging_since: datetime | None = None
+    # What the executor saw beyond alive: endings, waiting reasons, supervised containers.
+    observed: Observed = NOTHING
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,8 @@ class SetTaskState:
     next_try_at: datetime | None = None
     error: str | None = None
     kill: bool = False
+    # A retry that does not count against the task's retries: its new retry base.
+    retry_base: int | None = None
 
 
 @dataclass(frozen=True)
@@ -116,7 +124,41 @@ class Kill:
     ref: AttemptRef
 
 
-Action = CreateRun | SetRunState | SetTaskState | QueueTask | Relaunch | Kill
+@dataclass(frozen=True)
+class StartAttempt:
+    """A queued attempt whose own container runs (no worker to tell the API): it is running."""
+
+    ref: AttemptRef
+    hostname: str
+
+
+@dataclass(frozen=True)
+class NoteWaiting:
+    """Show why a queued attempt does not run yet (on the task's error field)."""
+
+    ref: AttemptRef
+    note: str
+
+
+@dataclass(frozen=True)
+class Release:
+    """An observed ending whose outcome is stored (or whose attempt is unknown or over): the
+    executor may clean up after it."""
+
+    ref: AttemptRef
+
+
+Action = (
+    CreateRun
+    | SetRunState
+    | SetTaskState
+    | QueueTask
+    | Relaunch
+    | Kill
+    | StartAttempt
+    | NoteWaiting
+    | Release
+)
 
 
 def judging_from(
@@ -149,7 +191,7 @@ def plan(snapshot: Snapshot) -> list[Action]:
             actions += budget.start_run(run, spec)
         elif run.state is RunState.RUNNING:
             actions += _plan_run(snapshot, run, spec, budget)
-    return actions + _plan_kills(snapshot)
+    return actions + _plan_kills(snapshot) + _plan_releases(snapshot)
 
 
 def _plan_kills(snapshot: Snapshot) -> list[Action]:
@@ -173,6 +215,20 @@ def _plan_kills(snapshot: Snapshot) -> list[Action]:
             if ended is None or _counted(snapshot, ended) > snapshot.limits.exit_grace:
                 kills.append(Kill(ref))
     return kills
+
+
+def _plan_releases(snapshot: Snapshot) -> list[Action]:
+    """Let the executor clean up after endings whose attempt is no longer open: its outcome
+    was stored in an earlier pass (this pass's updates may still lose their race), it was
+    superseded, or the task is unknown."""
+    tasks = {ti.id: ti for run in snapshot.runs for ti in run.tasks.values()}
+    tasks.update({ti.id: ti for ti in snapshot.stray})
+    releases: list[Action] = []
+    for ref in sorted(snapshot.observed.endings, key=lambda r: (r.ti_id, r.try_number)):
+        ti = tasks.get(ref.ti_id)
+        if ti is None or ti.try_number != ref.try_number or ti.state not in (T.QUEUED, T.RUNNING):
+            releases.append(Release(ref))
+    return releases
 
 
 def _plan_new_runs(snapshot: Snapshot) -> list[Action]:
@@ -321,8 +377,13 @@ def _check_running(
     now, limits = snapshot.now, snapshot.limits
     timeout = task.execution_timeout
     error = None
+    ending = snapshot.observed.endings.get(ref)
     if timeout and ti.start_date and now - ti.start_date > timedelta(seconds=timeout):
         error = f"timed out after {timeout:g}s (execution_timeout)"
+    elif ending is not None and ref not in snapshot.alive:
+        return _ended(snapshot, ti, task, ending)
+    elif ref in snapshot.observed.supervised:
+        return None  # the executor watches its container: no heartbeats to expect
     elif ref not in snapshot.alive and _started_before(snapshot, ti):
         # The executor reads the outside world (process table, pods): the worker is gone and
         # did not report, since a report is recorded before its process exits. (A worker
@@ -335,6 +396,26 @@ def _check_running(
         return None
     state, next_try_at, error = retry.failure_outcome(task, ti, now, error)
     return SetTaskState(ti.id, T.RUNNING, ti.try_number, state, next_try_at, error, kill=True)
+
+
+def _ended(snapshot: Snapshot, ti: TaskRecord, task: TaskSpec, ending: Ending) -> Action:
+    """An open attempt whose worker or container the executor saw end: its outcome when the
+    ending is final (a container's exit code), else a failure with the executor's reason (a
+    worker reports before it exits, so one that ended unreported failed)."""
+    if ending.final and ending.success:
+        return SetTaskState(ti.id, ti.state, ti.try_number, T.SUCCESS)
+    error = ending.reason
+    if not ending.final and ending.success:
+        error = f"worker lost: {ending.reason}, without reporting a result"
+    if ending.infrastructure and ti.try_number <= snapshot.limits.free_infra_retries:
+        error += "; retried without counting against the task's retries"
+        return SetTaskState(
+            ti.id, ti.state, ti.try_number, T.UP_FOR_RETRY, snapshot.now, error,
+            retry_base=ti.retry_base + 1,
+        )  # fmt: skip
+    # Nothing to kill: the executor cleans up once the outcome is stored (`Release`).
+    state, next_try_at, error = retry.failure_outcome(task, ti, snapshot.now, error)
+    return SetTaskState(ti.id, ti.state, ti.try_number, state, next_try_at, error)
 
 
 def _started_before(snapshot: Snapshot, ti: TaskRecord) -> bool:
@@ -365,6 +446,8 @@ def _check_queued(
     if ti.queued_at is None:
         return None
     alive = ref in snapshot.alive
+    if _observed(snapshot.observed, ref, alive):
+        return _check_queued_observed(snapshot, ti, task, ref, alive)
     if _counted(snapshot, ti.queued_at) > snapshot.limits.queued_timeout:
         error = f"worker never started within {snapshot.limits.queued_timeout:g}s"
         if alive:
@@ -372,6 +455,39 @@ def _check_queued(
         state, next_try_at, error = retry.failure_outcome(task, ti, snapshot.now, error)
         return SetTaskState(ti.id, T.QUEUED, ti.try_number, state, next_try_at, error, kill=True)
     # A worker that died is launched again without waiting for a resumed scheduler's count.
-    if not alive and (snapshot.now - ti.queued_at).total_seconds() > snapshot.limits.relaunch_after:
+    if not alive and _relaunch_due(snapshot, ti):
         return Relaunch(ref, task.execution_timeout)
     return None
+
+
+def _observed(observed: Observed, ref: AttemptRef, alive: bool) -> bool:
+    return (
+        (ref in observed.endings and not alive)
+        or ref in observed.supervised
+        or (ref in observed.waiting)
+    )
+
+
+def _check_queued_observed(
+    snapshot: Snapshot, ti: TaskRecord, task: TaskSpec, ref: AttemptRef, alive: bool
+) -> Action | None:
+    """A queued attempt the executor has something to say about (`core.observations`)."""
+    observed = snapshot.observed
+    ending = observed.endings.get(ref)
+    if ending is not None and not alive:
+        return _ended(snapshot, ti, task, ending)  # e.g. its image cannot be pulled
+    if ref in observed.supervised:
+        return StartAttempt(ref, observed.supervised[ref])
+    waiting = observed.waiting[ref]
+    # The executor times its waits out itself (a pod's pending timeout), with the reason: an
+    # ending is observed then. One it refused to start (a quota) is launched again.
+    if ti.error != waiting.note():
+        return NoteWaiting(ref, waiting.note())
+    if alive or not _relaunch_due(snapshot, ti):
+        return None
+    return Relaunch(ref, task.execution_timeout)
+
+
+def _relaunch_due(snapshot: Snapshot, ti: TaskRecord) -> bool:
+    assert ti.queued_at is not None
+    return (snapshot.now - ti.queued_at).total_seconds() > snapshot.limits.relaunch_after

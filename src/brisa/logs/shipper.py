@@ -13,14 +13,26 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
-from brisa.logs.capture import Spool
 from brisa.logs.chunking import Chunker, backoff, chunk_ranges
 from brisa.logs.config import ShippingConfig
 
 if TYPE_CHECKING:
     from brisa.objectstore import ObjectStore
+
+
+class Spooled(Protocol):
+    """What the shipper cuts chunks from: the whole log so far, in a local file
+    (`logs.capture.Spool`; the Kubernetes executor's raw pod log, `podlogs.RawSpool`)."""
+
+    path: Path
+    size: int
+
+    def read(self, start: int, end: int) -> bytes: ...
+
+    def note(self, message: str) -> None: ...
 
 
 class _Outage:
@@ -47,7 +59,7 @@ class Shipper:
 
     def __init__(
         self,
-        spool: Spool,
+        spool: Spooled,
         config: ShippingConfig,
         *,
         open_store: Callable[[], ObjectStore],
@@ -55,6 +67,7 @@ class Shipper:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
+        resume: tuple[int, int] = (0, 0),
     ) -> None:
         self._spool = spool
         self._open_store = open_store
@@ -64,8 +77,8 @@ class Shipper:
         self._attempt: tuple[str, str, str, str, int] | None = None
         self._prefix_key: str | None = None
         self._store: ObjectStore | None = None
-        self._shipped = 0
-        self._seq = 0
+        # (bytes, chunks) the store holds already: a log shipped on from where it was left.
+        self._shipped, self._seq = resume
         self._outage: _Outage | None = None
         self._closing = False
         self._deadline = float("inf")

@@ -78,26 +78,8 @@ class AttemptStore:
         worker can authenticate for): a worker whose token a relaunch replaced between its
         authentication and this update loses."""
         digest = task_instances.c.token_digest
-        with self.engine.execution_options(**WRITE).begin() as conn:
-            started = guarded_update(
-                conn,
-                task_instances,
-                TaskState.RUNNING,
-                task_instances.c.id == ref.ti_id,
-                task_instances.c.try_number == ref.try_number,
-                digest.is_(None) if token_digest is None else digest == token_digest,
-                expected=TaskState.QUEUED,
-                values={"start_date": now, "heartbeat_at": now, "hostname": hostname, "pid": pid},
-            )
-            if started:
-                conn.execute(
-                    task_attempts.update()
-                    .where(
-                        task_attempts.c.ti_id == ref.ti_id,
-                        task_attempts.c.try_number == ref.try_number,
-                    )
-                    .values(state=TaskState.RUNNING, start_date=now, hostname=hostname, pid=pid)
-                )
+        holder = digest.is_(None) if token_digest is None else digest == token_digest
+        started = self._mark_running(ref, holder, hostname=hostname, pid=pid, now=now)
         ti = self._task_only(ref)
         if not started and not (
             ti.state is TaskState.RUNNING
@@ -112,6 +94,47 @@ class AttemptStore:
         if not started:  # the worker retried a start whose answer it lost: it is alive now
             self.heartbeat(ref, now)
         return self._work_item(ti)
+
+    def start_supervised(self, ref: AttemptRef, *, hostname: str, now: datetime) -> bool:
+        """Mark a queued attempt running whose own container the executor watches (a container
+        task: no worker calls `start_attempt`). False when it is not queued at that try."""
+        return self._mark_running(ref, sa.true(), hostname=hostname, pid=0, now=now)
+
+    def _mark_running(
+        self, ref: AttemptRef, holder: Any, *, hostname: str, pid: int, now: datetime
+    ) -> bool:
+        with self.engine.execution_options(**WRITE).begin() as conn:
+            started = guarded_update(
+                conn,
+                task_instances,
+                TaskState.RUNNING,
+                task_instances.c.id == ref.ti_id,
+                task_instances.c.try_number == ref.try_number,
+                holder,
+                expected=TaskState.QUEUED,
+                values={
+                    "start_date": now,
+                    "heartbeat_at": now,
+                    "hostname": hostname,
+                    "pid": pid,
+                    "error": None,  # a note on why it waited (`note_waiting`)
+                },
+            )
+            if started:
+                conn.execute(
+                    task_attempts.update()
+                    .where(
+                        task_attempts.c.ti_id == ref.ti_id,
+                        task_attempts.c.try_number == ref.try_number,
+                    )
+                    .values(state=TaskState.RUNNING, start_date=now, hostname=hostname, pid=pid)
+                )
+        return bool(started)
+
+    def note_waiting(self, ref: AttemptRef, note: str) -> bool:
+        """Say on a queued attempt why it does not run yet (its error field, cleared when it
+        starts); False when it is not queued at that try any more."""
+        return self._while_in(ref, TaskState.QUEUED, error=note)
 
     def _work_item(self, ti: TaskRecord) -> WorkItem:
         with self.engine.connect() as conn:

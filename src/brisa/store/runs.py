@@ -254,9 +254,13 @@ class RunStore:
         now: datetime,
         next_try_at: datetime | None = None,
         error: str | None = None,
+        retry_base: int | None = None,
     ) -> bool:
-        """Guarded move of one task: only from `expected` at `try_number`. Loses races cleanly."""
+        """Guarded move of one task: only from `expected` at `try_number`. Loses races cleanly.
+        `retry_base`: the tries before this one no longer count against its retries."""
         values: dict[str, Any] = {"next_try_at": next_try_at}
+        if retry_base is not None:
+            values["retry_base"] = retry_base
         if new in ATTEMPT_OUTCOMES:
             values["end_date"] = now
         if error is not None:

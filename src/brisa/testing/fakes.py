@@ -25,7 +25,7 @@ from brisa.control.execution import Worker
 from brisa.core.records import AttemptRef, WorkItem
 from brisa.core.states import TaskState
 from brisa.errors import Conflict, Unauthorized
-from brisa.executor.base import LaunchRequest
+from brisa.executor.base import NOTHING, LaunchRequest, Observed
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -164,6 +164,12 @@ class FakeExecutor:
 
     def alive(self) -> frozenset[AttemptRef]:
         return frozenset(self.processes.live)
+
+    def observe(self) -> Observed:
+        return NOTHING
+
+    def release(self, ref: AttemptRef) -> None:
+        pass
 
     def close(self) -> None:
         self.closed = True  # like the local executor: the workers are left to run

@@ -23,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from brisa.core.records import AttemptRef
-from brisa.executor.base import LaunchRequest
+from brisa.executor.base import NOTHING, LaunchRequest, Observed
 from brisa.executor.local.launchers import Launcher, launcher, without_settings
 from brisa.worker import runas
 from brisa.worker.containment import kill_descendants
@@ -141,6 +141,12 @@ class LocalExecutor:
     def alive(self) -> frozenset[AttemptRef]:
         with self._lock:
             return frozenset(self._live_locked())
+
+    def observe(self) -> Observed:
+        return NOTHING  # a process table says no more than alive or not
+
+    def release(self, ref: AttemptRef) -> None:
+        pass  # nothing is kept once a worker is gone
 
     def kill(self, ref: AttemptRef) -> None:
         with self._lock:

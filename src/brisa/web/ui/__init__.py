@@ -2,5 +2,5 @@
 
 A page URL is the REST path without `/api/v1`; fragments live under `/_/`. Pages read through
 the control plane (`control.queries`), the same functions the REST API calls, and check the
-team of what they show through `access.visible` (docs/ui.md, ADR 0016).
+team of what they show through `access.scope_of` (docs/ui.md, ADR 0016).
 """

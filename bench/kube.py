@@ -1,0 +1,155 @@
+"""W9 the Kubernetes executor against the fake API server (`brisa.testing.kube`).
+
+A `brisa standalone` with `[executor] kind = "kubernetes"` talks real HTTP to a fake API
+server in the bench's own process, whose fake kubelet runs each pod's command as a local
+process. The DAG is a fan-out of 100 container tasks running `true` (the pods of a container
+task need no worker, so the figures are the executor's, not Python's start-up). Measured:
+
+- task ready → pod create request, one task at a time: a chain of 6 container tasks; from the
+  moment a task became ready (its upstream's outcome stored: `end_date`) to the moment the
+  API server received its pod's create (recorded by the fake server's store, same clock);
+- the same in a burst: in the fan-out, each task's `queued_at` (the scheduler found it ready
+  and queued it, in the same pass) to its create: creates queue behind each other;
+- pods created per second: the 100 creates over the time from the first to the last;
+- trigger → run success: the run's `end_date - created_at` from the API;
+- executor CPU per attempt: the CPU of the standalone's process (scheduler, executor and
+  API: threads of one process; `/proc/PID/stat`) from the trigger to the run's end, per task.
+The fake cluster's own CPU (API server, kubelet, the `true` processes) is not counted.
+A real cluster differs: its API server answers in milliseconds over TLS, and a pod takes
+seconds to be scheduled and started.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import textwrap
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bench.figures import Results
+from bench.plan import Plan
+from bench.standalone import Standalone
+from brisa.testing.kube import FakeCluster
+
+NAMESPACE = "brisa"
+TASKS = 100
+DAG_ID = "kube_fanout"
+CHAIN = 6
+CHAIN_ID = "kube_chain"
+DAG = f"""
+    from brisa import DAG, container
+
+    with DAG("{DAG_ID}", max_active_tasks={TASKS}) as dag:
+        for i in range({TASKS}):
+            container(f"t{{i}}", "busybox:1.36", command=["true"])
+
+    with DAG("{CHAIN_ID}") as line:
+        tasks = [container(f"c{{i}}", "busybox:1.36", command=["true"]) for i in range({CHAIN})]
+        for up, down in zip(tasks, tasks[1:]):
+            up >> down
+"""
+
+
+class CreateTimes:
+    """When the fake API server stored each pod: (run id, task id) → wall time."""
+
+    def __init__(self, cluster: FakeCluster) -> None:
+        self.seen: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+        store = cluster.state
+        create = store.create
+
+        def recorded(resource: str, namespace: str, obj: Any) -> Any:
+            made = create(resource, namespace, obj)
+            if resource == "pods":
+                notes = obj["metadata"].get("annotations") or {}
+                key = (notes.get("brisa.dev/run-id", ""), notes.get("brisa.dev/task-id", ""))
+                with self._lock:
+                    self.seen[key] = time.time()
+            return made
+
+        store.create = recorded  # type: ignore[method-assign]
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _ts(value: str) -> float:
+    return datetime.fromisoformat(value).timestamp()
+
+
+def _env(cluster: FakeCluster, work: Path) -> dict[str, str]:
+    token = work / "kube-token"
+    token.write_text(cluster.token or "")
+    return {
+        "BRISA__SCHEDULER__POLL_INTERVAL": "1s",
+        "BRISA__EXECUTOR__KIND": "kubernetes",
+        "BRISA__EXECUTOR__PARALLELISM": str(2 * TASKS),
+        "BRISA__KUBERNETES__SERVER": cluster.url,
+        "BRISA__KUBERNETES__TOKEN_FILE": str(token),
+        "BRISA__KUBERNETES__NAMESPACE": NAMESPACE,
+        "BRISA__KUBERNETES__WORKER_IMAGE": "ghcr.io/acme/brisa:bench",
+    }
+
+
+def fanout(server: Standalone, creates: CreateTimes) -> dict[str, float]:
+    """One measured fan-out: its figures."""
+    assert server.proc is not None
+    cpu_before = _cpu_seconds(server.proc.pid)
+    run_id = server.trigger(DAG_ID)["run_id"]
+    run = server.wait_for_run(DAG_ID, run_id, timeout=120.0, every=0.1)
+    cpu = _cpu_seconds(server.proc.pid) - cpu_before
+    if run["state"] != "success":
+        raise RuntimeError(f"run {run_id} of {DAG_ID} ended {run['state']}")
+    made = [creates.seen[(run_id, t["task_id"])] for t in run["tasks"]]
+    waits = [
+        (creates.seen[(run_id, t["task_id"])] - _ts(t["queued_at"])) * 1000 for t in run["tasks"]
+    ]
+    spread = max(made) - min(made)
+    return {
+        "kube.burst_to_create_median": statistics.median(waits),
+        "kube.burst_to_create_max": max(waits),
+        "kube.create_rate": (len(made) - 1) / spread if spread > 0 else float(len(made)),
+        "kube.fanout_seconds": _ts(run["end_date"]) - _ts(run["created_at"]),
+        "kube.cpu_per_attempt": cpu * 1000 / TASKS,
+    }
+
+
+def chain(server: Standalone, creates: CreateTimes) -> dict[str, float]:
+    """One chain run: how long each task waited, once ready, for its pod's create."""
+    run_id = server.trigger(CHAIN_ID)["run_id"]
+    run = server.wait_for_run(CHAIN_ID, run_id, timeout=60.0, every=0.1)
+    tasks = {t["task_id"]: t for t in run["tasks"]}
+    waits = [
+        (creates.seen[(run_id, f"c{i}")] - _ts(tasks[f"c{i - 1}"]["end_date"])) * 1000
+        for i in range(1, CHAIN)
+    ]
+    return {
+        "kube.ready_to_create_median": statistics.median(waits),
+        "kube.ready_to_create_max": max(waits),
+    }
+
+
+def run(plan: Plan, work: Path, results: Results) -> None:
+    """W9: `plan.kube_repetitions` measured fan-outs after one unmeasured one."""
+    folder = work / "kube"
+    dags = folder / "dags"
+    dags.mkdir(parents=True, exist_ok=True)
+    (dags / f"{DAG_ID}.py").write_text(textwrap.dedent(DAG))
+    with FakeCluster(token="bench", namespaces=(NAMESPACE,)) as cluster:
+        creates = CreateTimes(cluster)
+        env = _env(cluster, folder)
+        with Standalone(folder / "home", dags=dags, env=env) as server:
+            server.start()
+            server.wait_for_dag(DAG_ID, timeout=60.0)
+            fanout(server, creates)  # warm-up: first imports, first connections
+            server.wait_for_dag(CHAIN_ID, timeout=60.0)
+            for _ in range(plan.kube_repetitions):
+                results.add(fanout(server, creates))
+                results.add(chain(server, creates))

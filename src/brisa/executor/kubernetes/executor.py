@@ -1,0 +1,467 @@
+"""The Kubernetes executor: one bare pod per attempt (docs/kubernetes.md, ADR 0015).
+
+- `launch` creates the attempt's pod under its deterministic name (a 409 means "it is
+  mine": never a second pod for one try), then the attempt's token Secret, owned by the pod
+  so that Kubernetes deletes it with the pod. The executor never reads a Secret.
+- `alive` and `observe` read the reconciled view of the API server (`reconcile.py`), rebuilt
+  by listing on start: never from bookkeeping a restart can lose. What each pod means is
+  `classify.py`'s decision.
+- `kill` deletes the pod; `release` (the attempt's outcome is stored) deletes it per the
+  deletion policy, once its log is complete: a container task's output is followed from
+  `pods/log` while it runs, a worker pod that died before its last chunk is completed from
+  it (`podlogs.py`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from brisa.core.observations import Ending, Observed, Waiting
+from brisa.core.records import AttemptRef
+from brisa.errors import BrisaError, InvalidInput
+from brisa.executor.base import Attempt, LaunchRequest
+from brisa.executor.kubernetes import api as kube
+from brisa.executor.kubernetes import naming
+from brisa.executor.kubernetes.classify import (
+    KIND,
+    Rules,
+    Running,
+    attempt_ids,
+    classify,
+    finished_at,
+    has_ended,
+    needs_events,
+    task_container,
+    wakes,
+)
+from brisa.executor.kubernetes.launching import manifest_for
+from brisa.executor.kubernetes.manifest import PodConfig, token_secret_manifest
+from brisa.executor.kubernetes.podlogs import ContainerLog, complete_worker_log
+from brisa.executor.kubernetes.reconcile import RESYNC, PodView, Reconciler
+from brisa.logs import layout
+from brisa.logs.chunking import backoff
+from brisa.logs.config import ShippingConfig
+
+log = logging.getLogger("brisa.kubernetes")
+
+Json = dict[str, Any]
+EVENTS_EVERY = 2.0  # seconds between reads of one pending pod's events
+LAUNCHERS = 8  # creates in flight at once
+MEANINGS = 10_000  # pods' meanings kept (running or ended pods), a bound on memory
+START_TRIES = 4  # an unreachable API server is tried this often at start, with backoff
+DELETE_POLICIES = ("on_success", "always", "never")
+
+
+class ExecutorUnavailable(BrisaError):
+    """The executor cannot work: no API server, no permission, no namespace."""
+
+
+@dataclass(frozen=True)
+class KubeConfig:
+    """What the executor needs, resolved from `[kubernetes]` by the composition root."""
+
+    deployment: str
+    pod_config: Callable[[str], PodConfig]  # of a team
+    namespaces: tuple[str, ...]  # watched from the start (every team's)
+    worker_env: Mapping[str, str] = field(default_factory=dict)
+    parallelism: int = 32
+    pending_timeout: float = 600.0
+    secret_grace: float = 30.0
+    delete_pods: str = "on_success"  # on_success | always | never
+    keep_failed_for: float = 0.0  # seconds a failed pod is kept (on_success)
+    kill_grace: int = 10
+    scope: str = ""
+    logs: ShippingConfig = field(default_factory=ShippingConfig)
+    spool_folder: Path = Path("spool")
+    resync: float = RESYNC
+
+
+@dataclass
+class _Pod:
+    namespace: str
+    json: Json
+    ref: AttemptRef
+    status: Running | Waiting | Ending
+    container_task: bool
+
+    @property
+    def name(self) -> str:
+        return str(self.json["metadata"]["name"])
+
+
+class KubernetesExecutor:
+    def __init__(
+        self,
+        api: kube.KubeApi,
+        config: KubeConfig,
+        *,
+        on_change: Callable[[], None] = lambda: None,
+        wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.api, self.config = api, config
+        self.parallelism = config.parallelism
+        self.on_change, self.wall = on_change, wall
+        self.selector = naming.selector_for(config.deployment)
+        self._views: dict[str, PodView] = {}
+        self._reconcilers: dict[str, Reconciler] = {}
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._deleting: set[str] = set()  # pods this executor deleted
+        self._gone: dict[AttemptRef, Ending] = {}  # pods that vanished, with why
+        self._refused: dict[AttemptRef, Waiting] = {}  # launches the API server refused
+        self._events: dict[str, tuple[float, list[Json]]] = {}
+        self._logs: dict[str, ContainerLog] = {}
+        self._completions: dict[str, threading.Thread] = {}
+        self._launching: set[AttemptRef] = set()  # creates sent, not answered yet
+        self._meanings: dict[tuple[str, str, bool], Running | Ending] = {}
+        self._killed_launching: set[AttemptRef] = set()
+        self._pool = ThreadPoolExecutor(LAUNCHERS, thread_name_prefix="pod-create")
+
+    # --- start-up ---------------------------------------------------------------------------
+    def start(self) -> KubernetesExecutor:
+        """Check access to every namespace and list its pods: a clear error now (no API
+        server, no permission, no namespace) rather than a failure per attempt."""
+        for namespace in self.config.namespaces:
+            self._watch(namespace)
+        return self
+
+    def _watch(self, namespace: str) -> PodView:
+        view = self._views.get(namespace)
+        if view is not None:
+            return view
+        self._check(namespace)
+        view = PodView(lambda pod: self._vanished(namespace, pod))
+        reconciler = Reconciler(
+            self.api, namespace, self.selector, view, on_change=self.on_change, matters=wakes,
+            resync=self.config.resync,
+        )  # fmt: skip
+        reconciler.relist()
+        self._views[namespace], self._reconcilers[namespace] = view, reconciler
+        thread = threading.Thread(
+            target=reconciler.run, args=(self._stop,), name=f"pods-{namespace}", daemon=True
+        )
+        thread.start()
+        return view
+
+    def _check(self, namespace: str) -> None:
+        for attempt in range(1, START_TRIES + 1):
+            try:
+                self.api.check(namespace)
+                return
+            except kube.Unreachable as exc:
+                if attempt == START_TRIES:
+                    raise ExecutorUnavailable(
+                        f"the Kubernetes API server cannot be reached ({exc.message}); check "
+                        "[kubernetes] api access (server URL, kubeconfig, in-cluster account)"
+                    ) from None
+                time.sleep(backoff(attempt, 0.5))
+            except (kube.Unauthorized, kube.Forbidden) as exc:
+                raise ExecutorUnavailable(
+                    f"the Kubernetes API server refused Brisa in namespace {namespace!r} "
+                    f"({exc.status} {exc.reason}: {exc.message}); grant its service account "
+                    "the Role in docs/kubernetes.md (pods, pods/log, events; secrets: create)"
+                ) from None
+            except kube.NotFound:
+                raise ExecutorUnavailable(
+                    f"namespace {namespace!r} does not exist; create it or fix "
+                    "[kubernetes] namespace"
+                ) from None
+
+    # --- the port ---------------------------------------------------------------------------
+    def launch(self, request: LaunchRequest) -> None:
+        attempt = request.attempt
+        if attempt is None:
+            raise ValueError("the Kubernetes executor needs the attempt (describe_attempts)")
+        ref = request.ref
+        config = self.config.pod_config(attempt.team)
+        view = self._watch(config.namespace)
+        name = naming.pod_name(attempt.team, ref.ti_id, ref.try_number)
+        existing = view.get(name)
+        if ref in self._launching or (existing is not None and not has_ended(existing)):
+            return  # launched already (maybe before a restart): it is mine
+        if existing is not None:  # its pod ended, unobserved: the new one takes its name
+            self._delete(_Pod(config.namespace, existing, ref, Running("", None), False), 0)
+        try:
+            manifest = manifest_for(
+                attempt, ref, config, deployment=self.config.deployment,
+                worker_env=self.config.worker_env, scope=self.config.scope,
+            )  # fmt: skip
+        except InvalidInput as exc:
+            self._gone[ref] = Ending(False, f"the attempt's pod cannot be built: {exc}")
+            return
+        token = request.token if attempt.task.kind != "container" else None
+        with self._lock:
+            self._launching.add(ref)
+        # The create is sent from a small pool: the scheduler goes on queueing meanwhile, and
+        # creates overlap their round trips. Until it is answered the attempt counts as alive.
+        self._pool.submit(self._send, config.namespace, manifest, ref, token, view)
+
+    def _send(
+        self, namespace: str, manifest: Json, ref: AttemptRef, token: str | None, view: PodView
+    ) -> None:
+        try:
+            pod = self._create(namespace, manifest, ref)
+            if pod is not None:
+                with self._lock:
+                    self._deleting.discard(pod["metadata"]["name"])  # a replaced pod's name
+                view.put(pod)
+                if token is not None:
+                    self._hand_token(namespace, pod, token)
+        except Exception:  # a bug must not leave the attempt launching for ever
+            log.exception("launching %s failed", ref)
+        finally:
+            with self._lock:
+                self._launching.discard(ref)
+                killed = ref in self._killed_launching
+                self._killed_launching.discard(ref)
+            if killed:  # killed while its create was in flight
+                self.kill(ref)
+
+    def _create(self, namespace: str, manifest: Json, ref: AttemptRef) -> Json | None:
+        name = manifest["metadata"]["name"]
+        try:
+            pod = self._create_or_adopt(namespace, manifest)
+        except kube.KubeError as exc:
+            # A quota (403), an outage: stays queued with the reason; the scheduler launches
+            # it again. It does not count as a try.
+            self._refused[ref] = Waiting(exc.reason or "Refused", exc.message, self.wall())
+            return None
+        if pod is None or pod["metadata"].get("deletionTimestamp"):
+            self._refused[ref] = Waiting(
+                "Replacing", f"pod {name} of an earlier launch is being deleted", self.wall()
+            )
+            return None
+        self._refused.pop(ref, None)
+        return pod
+
+    def _create_or_adopt(self, namespace: str, manifest: Json) -> Json | None:
+        """The created pod; on a 409, the pod of that name (ours, from a launch before a
+        restart); None if it keeps coming and going."""
+        for _ in range(3):
+            try:
+                return self.api.create_pod(namespace, manifest)
+            except kube.AlreadyExists:
+                pod = self.api.get_pod(namespace, manifest["metadata"]["name"])
+                if pod is not None:
+                    return pod
+        return None
+
+    def _hand_token(self, namespace: str, pod: Json, token: str) -> None:
+        secret = token_secret_manifest(pod, pod["metadata"]["uid"], token)
+        try:
+            self.api.create_secret(namespace, secret)
+        except kube.AlreadyExists:
+            pass  # created by the launch that created the pod
+        except kube.KubeError as exc:
+            # The pod waits in CreateContainerConfigError; classify fails it after the grace.
+            log.warning(
+                "could not create the token Secret of pod %s: %s", pod["metadata"]["name"], exc
+            )
+
+    def kill(self, ref: AttemptRef) -> None:
+        with self._lock:
+            if ref in self._launching:
+                self._killed_launching.add(ref)
+        for pod in self._pods():
+            if pod.ref == ref:
+                self._delete(pod, self.config.kill_grace)
+
+    def _delete(self, pod: _Pod, grace: int | None = None) -> None:
+        with self._lock:
+            self._deleting.add(pod.name)
+        try:
+            self.api.delete_pod(pod.namespace, pod.name, grace)
+        except kube.NotFound:
+            pass
+        except kube.KubeError as exc:  # tried again on the next kill or release
+            log.warning("could not delete pod %s: %s", pod.name, exc)
+
+    def alive(self) -> frozenset[AttemptRef]:
+        with self._lock:
+            launching = set(self._launching)
+        live = {p.ref for p in self._pods() if not isinstance(p.status, Ending)}
+        return frozenset(live | launching)
+
+    def observe(self) -> Observed:
+        endings: dict[AttemptRef, Ending] = dict(self._gone)
+        waiting: dict[AttemptRef, Waiting] = dict(self._refused)
+        supervised: dict[AttemptRef, str] = {}
+        for pod in self._pods():
+            status = pod.status
+            if isinstance(status, Ending):
+                endings[pod.ref] = replace(status, final=pod.container_task)
+                waiting.pop(pod.ref, None)
+            elif isinstance(status, Waiting):
+                waiting[pod.ref] = status
+            elif pod.container_task:
+                supervised[pod.ref] = status.node
+            if pod.container_task and not isinstance(status, Waiting):
+                self._follow_log(pod)
+        return Observed(endings=endings, waiting=waiting, supervised=supervised)
+
+    def release(self, ref: AttemptRef) -> None:
+        self._gone.pop(ref, None)
+        self._refused.pop(ref, None)
+        for pod in self._pods():
+            if pod.ref != ref or pod.name in self._deleting or not self._log_complete(pod):
+                continue
+            if self._delete_now(pod):
+                self._delete(pod)
+
+    def close(self) -> None:
+        self._stop.set()  # the pods are left to run: a new executor adopts them
+        self._pool.shutdown(wait=True)  # creates already sent are answered
+
+    # --- the view ---------------------------------------------------------------------------
+    def _pods(self) -> list[_Pod]:
+        now = self.wall()
+        found = []
+        for namespace, view in list(self._views.items()):
+            for json in view.pods():
+                ref = naming.attempt_from_labels(json["metadata"].get("labels") or {})
+                if ref is not None:
+                    found.append(self._read(namespace, json, ref, now))
+        return found
+
+    def _read(self, namespace: str, json: Json, ref: AttemptRef, now: datetime) -> _Pod:
+        meta = json["metadata"]
+        annotations = meta.get("annotations") or {}
+        container_task = annotations.get(KIND) == "container"
+        # A running or ended pod means the same until it changes (a new resourceVersion):
+        # only a waiting pod's meaning moves with time (its pending timeout).
+        key = (meta["name"], str(meta.get("resourceVersion")), meta["name"] in self._deleting)
+        known = self._meanings.get(key)
+        if known is not None:
+            return _Pod(namespace, json, ref, known, container_task)
+        rules = Rules(
+            pending_timeout=self.config.pending_timeout,
+            token_secret=naming.token_secret_name(meta["name"]),
+            secret_grace=self.config.secret_grace,
+            container=annotations.get(naming.CONTAINER, "base"),
+            deleting=meta["name"] in self._deleting,
+        )
+        status = classify(json, self._events_of(namespace, json), now, rules)
+        if not isinstance(status, Waiting):
+            if len(self._meanings) > MEANINGS:
+                self._meanings.clear()
+            self._meanings[key] = status
+        return _Pod(namespace, json, ref, status, container_task)
+
+    def _events_of(self, namespace: str, pod: Json) -> list[Json]:
+        """A pending pod's events, when its status alone does not tell (image pulls counted,
+        a scheduler message); read at most every EVENTS_EVERY seconds per pod."""
+        if not needs_events(pod):
+            return []
+        name = pod["metadata"]["name"]
+        read_at, events = self._events.get(name, (0.0, []))
+        if time.monotonic() - read_at >= EVENTS_EVERY:
+            with contextlib.suppress(kube.KubeError):
+                events = self.api.pod_events(namespace, name)
+            self._events[name] = (time.monotonic(), events)
+        return events
+
+    def _vanished(self, namespace: str, pod: Json) -> None:
+        """A pod left the view: deleted by this executor, or by someone else."""
+        name = pod["metadata"]["name"]
+        self._events.pop(name, None)
+        stream = self._logs.get(name)
+        if stream is not None and stream.done.is_set():
+            del self._logs[name]
+        with self._lock:
+            ours = name in self._deleting
+            self._deleting.discard(name)
+        ref = naming.attempt_from_labels(pod["metadata"].get("labels") or {})
+        if ours or ref is None:
+            return
+        status = self._read(namespace, pod, ref, self.wall()).status
+        if isinstance(status, Ending):
+            self._gone[ref] = status  # kept as it ended, until its outcome is stored
+            return
+        self._gone[ref] = Ending(
+            False,
+            f"infrastructure failure (pod deleted by someone else): pod {name} was deleted "
+            "before its attempt ended",
+            infrastructure=True,
+            final=(pod["metadata"].get("annotations") or {}).get(KIND) == "container",
+        )
+
+    # --- logs and deletion ------------------------------------------------------------------
+    def _follow_log(self, pod: _Pod) -> None:
+        if pod.name in self._logs or not self.config.logs.location:
+            return
+        attempt = attempt_ids(pod.json, pod.ref.try_number)
+        if attempt is None:
+            return
+        view = self._views[pod.namespace]
+        stream = ContainerLog(
+            self.api, pod.namespace, pod.name, task_container(pod.json), attempt, self.config.logs,
+            self.config.spool_folder / "kubernetes",
+            finished=lambda: has_ended(view.get(pod.name)),
+        )  # fmt: skip
+        self._logs[pod.name] = stream.start()
+
+    def _log_complete(self, pod: _Pod) -> bool:
+        """Whether the pod's log is all in the store (so the pod may go)."""
+        if pod.container_task:
+            stream = self._logs.get(pod.name)
+            if stream is None:
+                return not self.config.logs.location
+            if stream.done.is_set():
+                self._logs.pop(pod.name, None)
+                return True
+            return False
+        return self._worker_log_complete(pod)
+
+    def _worker_log_complete(self, pod: _Pod) -> bool:
+        if not self.config.logs.location or not isinstance(pod.status, Ending):
+            return True
+        job = self._completions.get(pod.name)
+        if job is None:
+            job = threading.Thread(target=self._complete, args=(pod,), daemon=True)
+            self._completions[pod.name] = job
+            job.start()
+            return False
+        if job.is_alive():
+            return False
+        self._completions.pop(pod.name, None)
+        return True
+
+    def _complete(self, pod: _Pod) -> None:
+        attempt = attempt_ids(pod.json, pod.ref.try_number)
+        if attempt is None:
+            return
+        try:
+            store = self.config.logs.open_store()
+            prefix = layout.attempt_prefix(*attempt)
+            if not store.list(prefix + layout.FULL):
+                data = b"".join(self.api.pod_log(pod.namespace, pod.name, task_container(pod.json)))
+                complete_worker_log(store, prefix, data, self.config.logs.chunk_bytes, pod=pod.name)
+        except Exception:  # the pod is deleted all the same; the log keeps what it has
+            log.exception("could not complete the log of pod %s", pod.name)
+
+    def _delete_now(self, pod: _Pod) -> bool:
+        """The deletion policy, for a pod whose outcome is stored."""
+        policy = self.config.delete_pods
+        if policy == "always" or not isinstance(pod.status, Ending):
+            return True
+        if policy == "never":
+            return False
+        if pod.status.success:
+            return True
+        finished = finished_at(pod.json)
+        keep = self.config.keep_failed_for
+        return keep <= 0 or (
+            finished is not None and (self.wall() - finished).total_seconds() >= keep
+        )
+
+
+__all__ = ["Attempt", "ExecutorUnavailable", "KubeConfig", "KubernetesExecutor"]

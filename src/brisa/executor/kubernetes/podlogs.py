@@ -1,0 +1,180 @@
+"""Task logs from the `pods/log` subresource, into the object store with the existing log
+shipping (`logs.shipper`, `logs.layout`): chunks while the pod runs, `full.log` at the end.
+
+- A container task's image has no Brisa inside: `ContainerLog` follows its container's
+  output while it runs and ships it, byte for byte, as the attempt's log, readable live
+  through the log API. A restarted executor resumes after what the store holds.
+- A worker pod ships its own log; one that died before its last chunk is completed from
+  the pod's log while the pod still exists (`complete_worker_log`), the counterpart of the
+  local executor's spool sweep (`logs.recovery`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from brisa.executor.kubernetes.api import KubeApi
+from brisa.logs import layout
+from brisa.logs.capture import utc_stamp
+from brisa.logs.config import ShippingConfig
+from brisa.logs.recovery import completion, tail_chunks
+from brisa.logs.shipper import Shipper
+from brisa.objectstore import ObjectStore
+
+log = logging.getLogger("brisa.kubernetes")
+
+Attempt = tuple[str, str, str, str, int]  # team, dag, run, task, try
+ALIGN_BYTES = 256  # the end of what the store holds, looked for in the pod's log
+CLOSE_TIMEOUT = 30.0
+
+
+class RawSpool:
+    """A container's output as it came, in a local file: what `Shipper` cuts chunks from."""
+
+    def __init__(self, path: Path, prefill: bytes = b"") -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+        self._lock = threading.Lock()
+        self.size = 0
+        if prefill:
+            self.write(prefill)
+
+    def write(self, data: bytes) -> None:
+        with self._lock:
+            os.write(self._fd, data)
+            self.size += len(data)
+
+    def note(self, message: str) -> None:
+        self.write(f"{utc_stamp(time.time())} {message}\n".encode())
+
+    def read(self, start: int, end: int) -> bytes:
+        return os.pread(self._fd, end - start, start)
+
+    def discard(self) -> None:
+        os.close(self._fd)
+        self.path.unlink(missing_ok=True)
+
+
+class ContainerLog:
+    """Follows one container task's output (`pods/log?follow=true`) from a thread and ships
+    it as the attempt's log. `finished()` says whether the pod has ended (or is gone): a
+    stream that ends before that is opened again, skipping what was already read."""
+
+    def __init__(
+        self,
+        api: KubeApi,
+        namespace: str,
+        pod: str,
+        container: str,
+        attempt: Attempt,
+        config: ShippingConfig,
+        folder: Path,
+        *,
+        finished: Callable[[], bool],
+        open_store: Callable[[], ObjectStore] | None = None,
+    ) -> None:
+        self.api, self.namespace, self.pod, self.container = api, namespace, pod, container
+        self.attempt, self.config, self.folder = attempt, config, folder
+        self.finished = finished
+        self._open_store = open_store or config.open_store
+        self.done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"log-{pod}", daemon=True)
+
+    def start(self) -> ContainerLog:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            self._follow()
+        except Exception:  # the log must never stop the executor
+            log.exception("shipping the log of pod %s failed", self.pod)
+        finally:
+            self.done.set()
+
+    def _follow(self) -> None:
+        store = self._open_store()
+        prefix = layout.attempt_prefix(*self.attempt)
+        done = completion(prefix, store.list(prefix))
+        if done is None:
+            return  # full.log is there: shipped by an executor before a restart
+        held = layout.read(store, prefix, 0, done.shipped + 1)[0] if done.shipped else b""
+        spool = RawSpool(self.folder / f"{self.pod}.log", held)
+        shipper = Shipper(
+            spool,
+            self.config,
+            open_store=lambda: store,
+            origin=time.monotonic(),
+            resume=(len(held), done.last),
+        )
+        shipper.begin(self.attempt)
+        shipper.start()
+        read = len(held)  # bytes of the container's output the spool holds
+        while True:
+            read = self._stream(spool, shipper, read)
+            if self.finished():
+                break
+            time.sleep(0.2)  # the stream ended early (an API blip): open it again
+        problem = shipper.close(CLOSE_TIMEOUT)
+        if problem:
+            log.warning("the log of pod %s: %s", self.pod, problem)
+        if shipper.complete:
+            spool.discard()
+
+    def _stream(self, spool: RawSpool, shipper: Shipper, read: int) -> int:
+        skip = read
+        with contextlib.suppress(Exception):
+            for data in self.api.pod_log(self.namespace, self.pod, self.container, follow=True):
+                if skip:
+                    cut = min(skip, len(data))
+                    data, skip = data[cut:], skip - cut
+                if data:
+                    spool.write(data)
+                    read += len(data)
+                    shipper.poke()
+        return read
+
+
+def missing_tail(held: bytes, pod_log: bytes) -> bytes:
+    """What `pod_log` has after the `held` bytes the store already has of the same log: found
+    by the end of `held` (the pod's log may begin with output from before the capture)."""
+    if not held:
+        return pod_log
+    end = held[-ALIGN_BYTES:]
+    at = pod_log.rfind(end)
+    return pod_log[at + len(end) :] if at >= 0 else b""
+
+
+def complete_worker_log(
+    store: ObjectStore, prefix: str, pod_log: bytes, chunk_bytes: int, *, pod: str
+) -> int | None:
+    """Finish the log of a worker pod that ended without `full.log`, from its pod's log:
+    what the store lacks as the next chunks, a closing line, then full.log. Returns the bytes
+    recovered (None: the log was complete)."""
+    done = completion(prefix, store.list(prefix))
+    if done is None:
+        return None
+    held = layout.read(store, prefix, 0, done.shipped + 1)[0] if done.shipped else b""
+    tail = missing_tail(held, pod_log)
+    data = held + tail
+    pieces = tail_chunks(done, len(data), chunk_bytes)
+    for number, start, end in pieces:
+        store.put(layout.chunk_key(prefix, number), data[start:end])
+    line_open = bool(data) and not data.endswith(b"\n")
+    note = (b"\n" if line_open else b"") + (
+        f"{utc_stamp(time.time())} brisa: the worker's pod ended before its log was complete; "
+        f"the executor shipped the last {len(tail)} bytes from the pod's log ({pod})\n"
+    ).encode()
+    last = (pieces[-1][0] if pieces else done.last) + 1
+    store.put(layout.chunk_key(prefix, last), note)
+    store.put(prefix + layout.FULL, data + note)
+    with contextlib.suppress(Exception):  # readers prefer full.log anyway
+        store.delete([layout.chunk_key(prefix, n) for n in range(1, last + 1)])
+    return len(tail)
