@@ -102,7 +102,7 @@ def _dag(server: Standalone, dag: str) -> dict[str, Any] | None:
 
 
 def _dags(server: Standalone) -> dict[str, dict[str, Any]]:
-    return {d["dag_id"]: d for d in server.get(f"/api/v1/teams/{NAME}/dags")["dags"]}
+    return {d["dag_id"]: d for d in server.list_dags(NAME)}
 
 
 def _wait_listed(server: Standalone, dag: str, timeout: float = 60.0) -> float:

@@ -30,7 +30,7 @@ def brisa(
 
 
 def test_every_example_is_listed_without_import_errors(brisa: Standalone) -> None:
-    listed = {d["dag_id"] for d in brisa.get("/api/v1/teams/default/dags")["dags"]}
+    listed = {d["dag_id"] for d in brisa.list_dags("default")}
     assert listed >= EXAMPLES
     assert brisa.get("/api/v1/import-errors")["import_errors"] == []
 

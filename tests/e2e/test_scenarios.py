@@ -741,7 +741,7 @@ def test_new_dag_files_are_listed_fast_and_broken_ones_reported_with_their_line(
     assert "duplicate task id 'same'" in errors["broken_definition.py"]["message"]
     assert errors["broken_syntax.py"]["lineno"] == 4
     assert "SyntaxError" in errors["broken_syntax.py"]["message"]
-    listed = {d["dag_id"] for d in server.get("/api/v1/teams/default/dags")["dags"]}
+    listed = {d["dag_id"] for d in server.list_dags("default")}
     assert {"dropped_in", "inputs", "clear_demo", "backoff_demo"} <= listed
     assert "broken_definition" not in listed
     trigger(server, "dropped_in", "r1")

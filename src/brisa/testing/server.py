@@ -199,6 +199,19 @@ class Standalone:
     def get(self, path: str) -> Any:
         return self.request("GET", path)
 
+    def list_dags(self, team: str | None = None) -> list[dict[str, Any]]:
+        """Every DAG (of one team), following the list's pages."""
+        path = f"/api/v1/teams/{team}/dags" if team else "/api/v1/dags"
+        found: list[dict[str, Any]] = []
+        after = ""
+        while True:
+            cursor = f"&after={urllib.parse.quote(after, safe='')}" if after else ""
+            answer = self.get(f"{path}?limit=200{cursor}")
+            found += answer["dags"]
+            after = answer.get("next_cursor") or ""
+            if not after:
+                return found
+
     def post(self, path: str, body: Any = None) -> Any:
         return self.request("POST", path, body if body is not None else {})
 
