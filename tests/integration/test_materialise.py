@@ -562,10 +562,10 @@ def test_a_work_item_the_worker_cannot_read_fails_the_attempt_saying_why(
     origin: Origin, api: FakeExecutionAPI, tmp_path: Path
 ) -> None:
     item = work_item(origin.code(origin.commits[0]), SHELL_TASK)
-    item["task"]["kind"] = "container"  # a kind from a newer API
+    item["task"]["kind"] = "teleport"  # a kind from a newer API
     api.item = item
     output = run_worker(api, tmp_path, {})
     [finished] = api.finished
     assert finished["state"] == "failed", output
     assert "cannot read its work item" in finished["error"]
-    assert "unknown kind 'container'" in finished["error"]
+    assert "unknown kind 'teleport'" in finished["error"]

@@ -284,7 +284,9 @@ class RepoList(Model):
 
 class ConfigKey(Model):
     key: str
-    value: str | bool | float
+    value: str | bool | int | float | list[Any] | dict[str, Any] | None = Field(
+        description='the value as configured; secrets read "***"'
+    )
     source: str
     to_workers: bool
 
