@@ -2,7 +2,7 @@
 `brisa standalone` (UI.md B.1).
 
   ui_server   one standalone for the session, on a copy of examples/dags
-  browser     one Chromium for the session
+  browser     one Chromium per test module (see the fixture)
   page        a fresh context and page per test (UTC, light); its final state is saved as
               a screenshot under .artifacts/ui/<test>.png (look at them: docs/ui.md)
   new_page    more pages/contexts with chosen options (time zone, colour scheme, bypass_csp
@@ -39,7 +39,10 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standalone]:
         yield server
 
 
-@pytest.fixture(scope="session")
+# One Chromium per test module, not per session: while Playwright's synchronous API is open,
+# its event loop counts as running in this thread, and tests of other modules run by the same
+# pytest process (two workers share the suite) could not call asyncio.run().
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 

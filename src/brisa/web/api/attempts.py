@@ -62,8 +62,11 @@ def get_attempt(
     response_model=None,
     response_class=StreamingResponse,
     responses={
-        200: {"description": "The log as stored", "content": {"text/plain": {}}},
         **responses(None, *READ, 404),
+        200: {
+            "description": "The log as stored",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
     },
 )
 def raw_log(

@@ -52,7 +52,18 @@ def code(
     }
 
 
-@router.get("/raw", response_model=None, responses=responses(None, *READ, 404))
+@router.get(
+    "/raw",
+    response_model=None,
+    response_class=Response,
+    responses={
+        **responses(None, *READ, 404),
+        200: {
+            "description": "The file's bytes at that commit",
+            "content": {"application/octet-stream": {"schema": {"type": "string"}}},
+        },
+    },
+)
 def raw_file(
     ctx: Ctx, scope: CallerScope, team: str, dag_id: str, commit: Commit = "", path: FilePath = ""
 ) -> Response:
