@@ -22,7 +22,7 @@ DAG = """
 
     talk = "i=0; while true; do echo line $i; i=$((i+1)); sleep 0.005; done"
     with DAG("talker") as dag:
-        shell("talk", talk, pod={"annotations": {"fake.brisa.dev/fault": "oom:2"}})
+        shell("talk", talk, pod={"annotations": {"fake.brisa.dev/fault": "oom:1"}})
 """
 LINE = re.compile(r" line (\d+)$")
 
@@ -57,8 +57,10 @@ def test_a_killed_worker_pods_log_is_completed_from_the_pods_log(
     task = done["tasks"][0]
     assert task["state"] == "failed" and task["error"].startswith("OOMKilled"), task
     said = [int(m.group(1)) for line in log.splitlines() if (m := LINE.search(line))]
-    assert len(said) > 50 and said == list(range(len(said))), log  # none lost, none twice
+    assert len(said) > 20 and said == list(range(len(said))), log  # none lost, none twice
     last = log.splitlines()[-1]
     assert "the worker's pod ended before its log was complete" in last
     recovered = re.search(r"shipped the last (\d+) bytes from the pod's log", last)
-    assert recovered is not None and 0 < int(recovered.group(1)) < len(log), last
+    assert recovered is not None and int(recovered.group(1)) > 0, last
+    shipped = len(log[: log.rindex(last)].encode()) - int(recovered.group(1))
+    assert shipped >= 2048  # the worker had shipped a chunk: the rest came from the pod's log
