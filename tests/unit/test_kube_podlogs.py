@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from brisa.executor.kubernetes.podlogs import complete_worker_log
+from brisa.executor.kubernetes.api import NotFound
+from brisa.executor.kubernetes.podlogs import WorkerLogJob, complete_worker_log
 from brisa.logs import layout
 from brisa.logs.echo import encode
 from brisa.objectstore import open_object_store
@@ -41,3 +42,43 @@ def test_a_pods_log_without_the_missing_bytes_adds_only_the_closing_line(tmp_pat
     text, _ = layout.read(store, prefix)
     assert text.startswith(LINES[:60] + b"\n") and text[60:].count(b"\n") == 2  # the line ends
     assert b"held none of what was missing" in text
+
+
+class Runs:
+    """A completion that fails `failures` times (the store unavailable), then succeeds."""
+
+    def __init__(self, failures: int, error: Exception | None = None) -> None:
+        self.calls, self.failures = 0, failures
+        self.error = error or OSError("the log store is unavailable")
+
+    def __call__(self) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise self.error
+
+
+def polled(job: WorkerLogJob) -> bool:
+    may_go = job.poll()
+    job.wait(5)
+    return may_go
+
+
+def test_the_pod_stays_until_its_log_is_completed_and_a_failure_is_tried_again_later() -> None:
+    now = [0.0]
+    run = Runs(failures=1)
+    job = WorkerLogJob(run, name="p", clock=lambda: now[0], retry_after=30)
+    assert not polled(job)  # the first try fails: the pod holds the log, it stays
+    assert not polled(job) and run.calls == 1  # not tried again before 30 s
+    now[0] = 30.0
+    assert not polled(job) and run.calls == 2  # tried again: this time it is complete
+    assert job.poll() and run.calls == 2
+
+
+def test_a_pod_that_is_gone_or_a_log_that_cannot_be_completed_for_long_lets_the_pod_go() -> None:
+    gone = WorkerLogJob(Runs(1, NotFound(404, "NotFound", "pod p")), name="p")
+    assert not polled(gone) and gone.poll()
+    now = [0.0]
+    stuck = WorkerLogJob(Runs(99), name="p", clock=lambda: now[0], retry_after=30, give_up_after=60)
+    for now[0] in (0.0, 30.0, 60.0):
+        polled(stuck)
+    assert stuck.poll()

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from brisa.executor.kubernetes.api import KubeApi
+from brisa.executor.kubernetes.api import KubeApi, NotFound
 from brisa.logs import echo, layout
 from brisa.logs.capture import utc_stamp
 from brisa.logs.config import ShippingConfig
@@ -32,6 +32,8 @@ log = logging.getLogger("brisa.kubernetes")
 
 Attempt = tuple[str, str, str, str, int]  # team, dag, run, task, try
 CLOSE_TIMEOUT = 30.0
+RETRY_AFTER = 30.0  # seconds before a worker's log that could not be completed is tried again
+GIVE_UP_AFTER = 600.0  # ... and after which its pod goes all the same (e.g. its node is lost)
 
 
 class RawSpool:
@@ -176,3 +178,59 @@ def complete_worker_log(
     with contextlib.suppress(Exception):  # readers prefer full.log anyway
         store.delete([layout.chunk_key(prefix, n) for n in range(1, last + 1)])
     return len(tail)
+
+
+class WorkerLogJob:
+    """Completes the log of one ended worker pod on a thread (`run`: `complete_worker_log`
+    and the reads it needs). The pod may go once the job has `settled`: the log is whole, or
+    the pod is gone (NotFound) and its log with it. A failure (the log store unavailable) is
+    tried again `retry_after` seconds later, the pod kept meanwhile: it holds the log; after
+    `give_up_after` seconds of failures (its node is lost: no `pods/log`), the pod may go."""
+
+    def __init__(
+        self,
+        run: Callable[[], None],
+        *,
+        name: str,
+        clock: Callable[[], float] = time.monotonic,
+        retry_after: float = RETRY_AFTER,
+        give_up_after: float = GIVE_UP_AFTER,
+    ) -> None:
+        self._run, self.name = run, name
+        self._clock, self._retry_after = clock, retry_after
+        self._give_up_at = clock() + give_up_after
+        self.settled = False
+        self._retry_at = 0.0
+        self._thread: threading.Thread | None = None
+
+    def poll(self) -> bool:
+        """Whether the pod may go; starts the job (again, once a failure's wait is over)."""
+        if self.settled:
+            return True
+        if (self._thread is None or not self._thread.is_alive()) and (
+            self._clock() >= self._retry_at
+        ):
+            self._thread = threading.Thread(target=self._attempt, daemon=True)
+            self._thread.start()
+        return False
+
+    def wait(self, timeout: float) -> None:
+        """Wait for the running try, if any (for tests)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _attempt(self) -> None:
+        try:
+            self._run()
+        except NotFound:
+            pass  # the pod is gone: nothing more to read
+        except Exception as exc:  # noqa: BLE001 - the pod is kept; tried again later
+            if self._clock() < self._give_up_at:
+                log.warning(
+                    "could not complete the log of pod %s (%s); trying again in %.0fs",
+                    self.name, exc, self._retry_after,
+                )  # fmt: skip
+                self._retry_at = self._clock() + self._retry_after
+                return
+            log.warning("gave up completing the log of pod %s: %s", self.name, exc)
+        self.settled = True
