@@ -5,18 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from brisa.executor.kubernetes.podlogs import complete_worker_log, missing_tail
+from brisa.executor.kubernetes.api import NotFound
+from brisa.executor.kubernetes.podlogs import WorkerLogJob, complete_worker_log
 from brisa.logs import layout
+from brisa.logs.echo import encode
 from brisa.objectstore import open_object_store
 
 ATTEMPT = ("data", "etl", "manual__1", "load", 1)
 LINES = b"".join(f"2026-12-07T03:00:0{i}Z line {i}\n".encode() for i in range(8))
-
-
-def test_the_tail_is_what_follows_the_shipped_bytes_even_after_earlier_output() -> None:
-    shipped, rest = LINES[:100], LINES[100:]
-    assert missing_tail(shipped, b"before the capture started\n" + LINES) == rest
-    assert missing_tail(b"", LINES) == LINES
+# The pod's log: what the worker printed itself, and its log echoed in frames.
+POD_LOG = b"worker starting\n" + b"".join([*encode(0, LINES[:90]), *encode(90, LINES[90:])])
 
 
 def test_a_log_cut_short_is_completed_from_the_pods_log_once(tmp_path: Path) -> None:
@@ -24,11 +22,63 @@ def test_a_log_cut_short_is_completed_from_the_pods_log_once(tmp_path: Path) -> 
     prefix = layout.attempt_prefix(*ATTEMPT)
     store.put(layout.chunk_key(prefix, 1), LINES[:60])  # shipped before the pod died
 
-    recovered = complete_worker_log(store, prefix, LINES, 1 << 20, pod="brisa-data-7-1")
+    recovered = complete_worker_log(store, prefix, POD_LOG, 1 << 20, pod="brisa-data-7-1")
 
     text, _ = layout.read(store, prefix)
     assert recovered == len(LINES) - 60
-    assert text.startswith(LINES)
+    assert text.startswith(LINES) and text.count(b" line ") == 8
     assert "the executor shipped the last" in text.decode().splitlines()[-1]
     assert [o.key for o in store.list(prefix)] == [prefix + layout.FULL]
-    assert complete_worker_log(store, prefix, LINES, 1 << 20, pod="brisa-data-7-1") is None
+    assert complete_worker_log(store, prefix, POD_LOG, 1 << 20, pod="brisa-data-7-1") is None
+
+
+def test_a_pods_log_without_the_missing_bytes_adds_only_the_closing_line(tmp_path: Path) -> None:
+    store = open_object_store(f"file://{tmp_path}")
+    prefix = layout.attempt_prefix(*ATTEMPT)
+    store.put(layout.chunk_key(prefix, 1), LINES[:60])
+
+    assert complete_worker_log(store, prefix, b"no frames\n", 1 << 20, pod="p") == 0
+
+    text, _ = layout.read(store, prefix)
+    assert text.startswith(LINES[:60] + b"\n") and text[60:].count(b"\n") == 2  # the line ends
+    assert b"held none of what was missing" in text
+
+
+class Runs:
+    """A completion that fails `failures` times (the store unavailable), then succeeds."""
+
+    def __init__(self, failures: int, error: Exception | None = None) -> None:
+        self.calls, self.failures = 0, failures
+        self.error = error or OSError("the log store is unavailable")
+
+    def __call__(self) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise self.error
+
+
+def polled(job: WorkerLogJob) -> bool:
+    may_go = job.poll()
+    job.wait(5)
+    return may_go
+
+
+def test_the_pod_stays_until_its_log_is_completed_and_a_failure_is_tried_again_later() -> None:
+    now = [0.0]
+    run = Runs(failures=1)
+    job = WorkerLogJob(run, name="p", clock=lambda: now[0], retry_after=30)
+    assert not polled(job)  # the first try fails: the pod holds the log, it stays
+    assert not polled(job) and run.calls == 1  # not tried again before 30 s
+    now[0] = 30.0
+    assert not polled(job) and run.calls == 2  # tried again: this time it is complete
+    assert job.poll() and run.calls == 2
+
+
+def test_a_pod_that_is_gone_or_a_log_that_cannot_be_completed_for_long_lets_the_pod_go() -> None:
+    gone = WorkerLogJob(Runs(1, NotFound(404, "NotFound", "pod p")), name="p")
+    assert not polled(gone) and gone.poll()
+    now = [0.0]
+    stuck = WorkerLogJob(Runs(99), name="p", clock=lambda: now[0], retry_after=30, give_up_after=60)
+    for now[0] in (0.0, 30.0, 60.0):
+        polled(stuck)
+    assert stuck.poll()

@@ -41,6 +41,7 @@ EVERYTHING = WorkerEnv(
             "secret_access_key": "very-secret-key",
             "allow_http": "true",
         },
+        echo=True,
     ),
     repos_root="/srv/repos",
     code_cache="/srv/code",
@@ -224,3 +225,12 @@ def test_the_worker_fetches_its_code_within_the_code_timeout_it_was_handed(
     outcome, held = main._run_task(item, config)
     assert (outcome.success, outcome.error, held) == (False, "not here", None)
     assert seen["timeout"] == 45.5 and seen["cache_root"] == Path("/c")
+
+
+def test_only_a_worker_in_a_pod_echoes_its_log_to_stdout() -> None:
+    from brisa.executor.kubernetes.podconfig import pod_worker_env
+    from brisa.kubesettings import KubernetesSettings
+
+    assert WorkerEnv().logs.echo is False  # local workers: their spool file is enough
+    in_pod = pod_worker_env(WorkerEnv(), KubernetesSettings())
+    assert WorkerEnv.from_env(in_pod.to_env()).logs.echo is True

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from brisa.logs.echo import Echo
 from brisa.logs.masking import Masker
 
 READ_BYTES = 1 << 20
@@ -113,16 +114,23 @@ class Spool:
     """The attempt's whole log on local disk, stamped and masked: what chunks are cut from.
 
     The spooler thread (Backlog) writes the attempt's output; the shipper thread reads it
-    and adds notes.
+    and adds notes. In a pod, `echo` also writes every byte to stdout (`logs.echo`).
     """
 
-    def __init__(self, path: Path, masker: Masker, wall: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        path: Path,
+        masker: Masker,
+        wall: Callable[[], float] = time.time,
+        echo: Echo | None = None,
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
         self._masker = masker
         self._stamper = LineStamper()
         self._wall = wall
+        self._echo = echo
         self._lock = threading.Lock()
         self._finished = False
         self.size = 0
@@ -185,6 +193,8 @@ class Spool:
     def _append(self, data: bytes) -> None:
         if data:
             write_all(self._fd, data)
+            if self._echo is not None:
+                self._echo.write(self.size, data)
             self.size += len(data)
 
 

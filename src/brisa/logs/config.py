@@ -30,6 +30,8 @@ class ShippingConfig(NamedTuple):
     chunk_bytes: int = CHUNK_BYTES
     mask_env_pattern: str = DEFAULT_ENV_PATTERN
     store_options: Mapping[str, str] = MappingProxyType({})
+    # The worker runs in a pod: its log is echoed to stdout too, in frames (`logs.echo`).
+    echo: bool = False
 
     def secrets(self) -> list[str]:
         return [self.store_options[k] for k in _SECRET_S3_OPTIONS if self.store_options.get(k)]

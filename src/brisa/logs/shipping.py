@@ -45,6 +45,7 @@ from brisa.logs.capture import (
 )
 from brisa.logs.chunking import Chunker
 from brisa.logs.config import ShippingConfig
+from brisa.logs.echo import Echo
 from brisa.logs.masking import Masker
 from brisa.logs.shipper import Shipper
 
@@ -137,7 +138,9 @@ class LogShipper:
             os.waitpid(self._pid, os.WNOHANG)
 
     def _spooled(self, origin: float) -> tuple[Spool, Shipper]:
-        spool = Spool(self._path, Masker(self._secrets))
+        # In a pod, the spool's bytes go to stdout too: what `pods/log` completes the log from.
+        echo = Echo() if self._config.echo else None
+        spool = Spool(self._path, Masker(self._secrets), echo=echo)
         shipper = Shipper(spool, self._config, open_store=self._open_store, origin=origin)
         return spool, shipper
 

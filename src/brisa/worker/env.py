@@ -153,6 +153,7 @@ _LOG_VARIABLES = {
     "chunk_interval": "BRISA_LOGS_CHUNK_INTERVAL",
     "chunk_bytes": "BRISA_LOGS_CHUNK_BYTES",
     "mask_env_pattern": "BRISA_LOGS_MASK_ENV_PATTERN",
+    "echo": "BRISA_LOGS_ECHO",
 }
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(WorkerEnv) if f.name in _VARIABLES}
 
@@ -162,7 +163,12 @@ def _parse(
 ) -> dict[str, Any]:
     """The values of the variables that are set, as the type of each field's default."""
     return {
-        name: type(defaults[name])(environ[var])
+        name: _value(defaults[name], environ[var])
         for name, var in variables.items()
         if var in environ
     }
+
+
+def _value(default: Any, text: str) -> Any:
+    """`text` as the type of `default` (a flag is written by `to_env` as True or False)."""
+    return text == "True" if isinstance(default, bool) else type(default)(text)

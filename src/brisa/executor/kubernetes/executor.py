@@ -45,7 +45,7 @@ from brisa.executor.kubernetes.classify import (
 )
 from brisa.executor.kubernetes.launching import manifest_for
 from brisa.executor.kubernetes.manifest import PodConfig, token_secret_manifest
-from brisa.executor.kubernetes.podlogs import ContainerLog, complete_worker_log
+from brisa.executor.kubernetes.podlogs import ContainerLog, WorkerLogJob, complete_worker_log
 from brisa.executor.kubernetes.reconcile import RESYNC, PodView, Reconciler
 from brisa.logs import layout
 from brisa.logs.chunking import backoff
@@ -120,7 +120,7 @@ class KubernetesExecutor:
         self._refused: dict[AttemptRef, Waiting] = {}  # launches the API server refused
         self._events: dict[str, tuple[float, list[Json]]] = {}
         self._logs: dict[str, ContainerLog] = {}
-        self._completions: dict[str, threading.Thread] = {}
+        self._completions: dict[str, WorkerLogJob] = {}
         self._launching: set[AttemptRef] = set()  # creates sent, not answered yet
         self._meanings: dict[tuple[str, str, bool], Running | Ending] = {}
         self._killed_launching: set[AttemptRef] = set()
@@ -422,15 +422,15 @@ class KubernetesExecutor:
         return self._worker_log_complete(pod)
 
     def _worker_log_complete(self, pod: _Pod) -> bool:
+        """Whether a worker pod's log is whole (or the pod gone): a worker that died before its
+        last chunk has it completed from the pod's log first (`WorkerLogJob`)."""
         if not self.config.logs.location or not isinstance(pod.status, Ending):
             return True
         job = self._completions.get(pod.name)
         if job is None:
-            job = threading.Thread(target=self._complete, args=(pod,), daemon=True)
+            job = WorkerLogJob(lambda: self._complete(pod), name=pod.name)
             self._completions[pod.name] = job
-            job.start()
-            return False
-        if job.is_alive():
+        if not job.poll():
             return False
         self._completions.pop(pod.name, None)
         return True
@@ -439,14 +439,11 @@ class KubernetesExecutor:
         attempt = attempt_ids(pod.json, pod.ref.try_number)
         if attempt is None:
             return
-        try:
-            store = self.config.logs.open_store()
-            prefix = layout.attempt_prefix(*attempt)
-            if not store.list(prefix + layout.FULL):
-                data = b"".join(self.api.pod_log(pod.namespace, pod.name, task_container(pod.json)))
-                complete_worker_log(store, prefix, data, self.config.logs.chunk_bytes, pod=pod.name)
-        except Exception:  # the pod is deleted all the same; the log keeps what it has
-            log.exception("could not complete the log of pod %s", pod.name)
+        store = self.config.logs.open_store()
+        prefix = layout.attempt_prefix(*attempt)
+        if not store.list(prefix + layout.FULL):
+            data = b"".join(self.api.pod_log(pod.namespace, pod.name, task_container(pod.json)))
+            complete_worker_log(store, prefix, data, self.config.logs.chunk_bytes, pod=pod.name)
 
     def _delete_now(self, pod: _Pod) -> bool:
         """The deletion policy, for a pod whose outcome is stored."""

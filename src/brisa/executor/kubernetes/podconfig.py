@@ -45,7 +45,9 @@ def pod_config(settings: KubernetesSettings, team: str) -> PodConfig:
 
 
 def pod_worker_env(env: WorkerEnv, settings: KubernetesSettings) -> WorkerEnv:
-    """The workers' configuration as pods need it: the API as they reach it."""
+    """The workers' configuration as pods need it: the API as they reach it, and the log
+    echoed to the container's stdout (`logs.echo`: how a dead worker's log is completed)."""
+    env = dataclasses.replace(env, logs=env.logs._replace(echo=True))
     if not settings.api_url_in_cluster:
         return env
     return dataclasses.replace(env, api_url=settings.api_url_in_cluster)

@@ -4,9 +4,10 @@ shipping (`logs.shipper`, `logs.layout`): chunks while the pod runs, `full.log` 
 - A container task's image has no Brisa inside: `ContainerLog` follows its container's
   output while it runs and ships it, byte for byte, as the attempt's log, readable live
   through the log API. A restarted executor resumes after what the store holds.
-- A worker pod ships its own log; one that died before its last chunk is completed from
-  the pod's log while the pod still exists (`complete_worker_log`), the counterpart of the
-  local executor's spool sweep (`logs.recovery`).
+- A worker pod ships its own log, and echoes it to its stdout in frames (`logs.echo`); one
+  that died before its last chunk is completed from those frames in the pod's log while the
+  pod still exists (`complete_worker_log`), the counterpart of the local executor's spool
+  sweep (`logs.recovery`).
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from brisa.executor.kubernetes.api import KubeApi
-from brisa.logs import layout
+from brisa.executor.kubernetes.api import KubeApi, NotFound
+from brisa.logs import echo, layout
 from brisa.logs.capture import utc_stamp
 from brisa.logs.config import ShippingConfig
 from brisa.logs.recovery import completion, tail_chunks
@@ -30,8 +31,9 @@ from brisa.objectstore import ObjectStore
 log = logging.getLogger("brisa.kubernetes")
 
 Attempt = tuple[str, str, str, str, int]  # team, dag, run, task, try
-ALIGN_BYTES = 256  # the end of what the store holds, looked for in the pod's log
 CLOSE_TIMEOUT = 30.0
+RETRY_AFTER = 30.0  # seconds before a worker's log that could not be completed is tried again
+GIVE_UP_AFTER = 600.0  # ... and after which its pod goes all the same (e.g. its node is lost)
 
 
 class RawSpool:
@@ -142,39 +144,93 @@ class ContainerLog:
         return read
 
 
-def missing_tail(held: bytes, pod_log: bytes) -> bytes:
-    """What `pod_log` has after the `held` bytes the store already has of the same log: found
-    by the end of `held` (the pod's log may begin with output from before the capture)."""
-    if not held:
-        return pod_log
-    end = held[-ALIGN_BYTES:]
-    at = pod_log.rfind(end)
-    return pod_log[at + len(end) :] if at >= 0 else b""
+def closing_note(recovered: int, line_open: bool, wall: float, pod: str) -> bytes:
+    """The last line of a worker pod's log completed by the executor (on a line of its own)."""
+    if recovered:
+        text = f"the executor shipped the last {recovered} bytes from the pod's log ({pod})"
+    else:
+        text = f"the pod's log ({pod}) held none of what was missing"
+    line = f"{utc_stamp(wall)} brisa: the worker's pod ended before its log was complete; {text}"
+    return (b"\n" if line_open else b"") + line.encode() + b"\n"
 
 
 def complete_worker_log(
     store: ObjectStore, prefix: str, pod_log: bytes, chunk_bytes: int, *, pod: str
 ) -> int | None:
-    """Finish the log of a worker pod that ended without `full.log`, from its pod's log:
-    what the store lacks as the next chunks, a closing line, then full.log. Returns the bytes
-    recovered (None: the log was complete)."""
+    """Finish the log of a worker pod that ended without `full.log`, from its pod's log: the
+    bytes the store lacks (the worker's frames from the end of what it holds on, `logs.echo`)
+    as the next chunks, a closing line, then full.log. Returns the bytes recovered (None: the
+    log was complete)."""
     done = completion(prefix, store.list(prefix))
     if done is None:
         return None
     held = layout.read(store, prefix, 0, done.shipped + 1)[0] if done.shipped else b""
-    tail = missing_tail(held, pod_log)
+    tail = echo.tail_from(pod_log, len(held))
     data = held + tail
     pieces = tail_chunks(done, len(data), chunk_bytes)
     for number, start, end in pieces:
         store.put(layout.chunk_key(prefix, number), data[start:end])
     line_open = bool(data) and not data.endswith(b"\n")
-    note = (b"\n" if line_open else b"") + (
-        f"{utc_stamp(time.time())} brisa: the worker's pod ended before its log was complete; "
-        f"the executor shipped the last {len(tail)} bytes from the pod's log ({pod})\n"
-    ).encode()
+    note = closing_note(len(tail), line_open, time.time(), pod)
     last = (pieces[-1][0] if pieces else done.last) + 1
     store.put(layout.chunk_key(prefix, last), note)
     store.put(prefix + layout.FULL, data + note)
     with contextlib.suppress(Exception):  # readers prefer full.log anyway
         store.delete([layout.chunk_key(prefix, n) for n in range(1, last + 1)])
     return len(tail)
+
+
+class WorkerLogJob:
+    """Completes the log of one ended worker pod on a thread (`run`: `complete_worker_log`
+    and the reads it needs). The pod may go once the job has `settled`: the log is whole, or
+    the pod is gone (NotFound) and its log with it. A failure (the log store unavailable) is
+    tried again `retry_after` seconds later, the pod kept meanwhile: it holds the log; after
+    `give_up_after` seconds of failures (its node is lost: no `pods/log`), the pod may go."""
+
+    def __init__(
+        self,
+        run: Callable[[], None],
+        *,
+        name: str,
+        clock: Callable[[], float] = time.monotonic,
+        retry_after: float = RETRY_AFTER,
+        give_up_after: float = GIVE_UP_AFTER,
+    ) -> None:
+        self._run, self.name = run, name
+        self._clock, self._retry_after = clock, retry_after
+        self._give_up_at = clock() + give_up_after
+        self.settled = False
+        self._retry_at = 0.0
+        self._thread: threading.Thread | None = None
+
+    def poll(self) -> bool:
+        """Whether the pod may go; starts the job (again, once a failure's wait is over)."""
+        if self.settled:
+            return True
+        if (self._thread is None or not self._thread.is_alive()) and (
+            self._clock() >= self._retry_at
+        ):
+            self._thread = threading.Thread(target=self._attempt, daemon=True)
+            self._thread.start()
+        return False
+
+    def wait(self, timeout: float) -> None:
+        """Wait for the running try, if any (for tests)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _attempt(self) -> None:
+        try:
+            self._run()
+        except NotFound:
+            pass  # the pod is gone: nothing more to read
+        except Exception as exc:  # noqa: BLE001 - the pod is kept; tried again later
+            if self._clock() < self._give_up_at:
+                log.warning(
+                    "could not complete the log of pod %s (%s); trying again in %.0fs",
+                    self.name, exc, self._retry_after,
+                )  # fmt: skip
+                self._retry_at = self._clock() + self._retry_after
+                return
+            log.warning("gave up completing the log of pod %s: %s", self.name, exc)
+        self.settled = True
