@@ -21,9 +21,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import (
-    environment, kube, log_shipping, repo_sync, report, scheduler_scale, ui, worker_cost,
-)  # fmt: skip
+from bench import environment, kube, log_shipping, repo_sync, report, scheduler_scale, worker_cost
+from bench import ui as web_ui
 from bench.figures import WORKLOADS, Results
 from bench.plan import FULL, QUICK, Plan
 from bench.session import run_session
@@ -116,7 +115,7 @@ def run(plan: Plan, only: frozenset[str] = frozenset(WORKLOADS)) -> Results:
         if "W9" in only:
             _guarded(results, "W9 Kubernetes executor", partial(kube.run, plan, work, results))
         if "W10" in only:
-            _guarded(results, "W10 web UI", partial(ui.run, plan, work, results))
+            _guarded(results, "W10 web UI", partial(web_ui.run, plan, work, results))
     return results
 
 

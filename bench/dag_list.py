@@ -6,6 +6,7 @@ process (bench/ui_app.py). Alone: `python -m bench.dag_list [DAGS] [RUNS]`.
 from __future__ import annotations
 
 import gzip
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -46,6 +47,7 @@ def measure(home: Path, dags: int, runs: int, repetitions: int) -> dict[str, flo
             for name, path in PATHS.items():
                 times, body = ui_app.timed_gets(client, path, repetitions)
                 out[f"ui.{name}_p95"] = ui_app.p95(times)
+                out[f"ui.{name}_p50"] = statistics.median(times)
                 out[f"ui.{name}_gzip_kb"] = len(gzip.compress(body)) / 1024
         return out
     finally:

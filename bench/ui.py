@@ -28,9 +28,3 @@ def run(plan: Plan, work: Path, results: Results) -> None:
     results.add(
         live_load.measure(work / "ui/live", plan.ui_tabs, plan.ui_chain_runs, plan.ui_chain)
     )
-    results.notes.append(
-        f"W10: DAG list of {plan.ui_dags:,} DAGs x {plan.ui_runs} runs, grid of 25 runs x 200 "
-        f"tasks, p95 of {plan.ui_requests} requests in process (no network); a "
-        f"{plan.ui_log_mb} MB log read {plan.ui_log_rounds} times; {plan.ui_tabs} tabs on a "
-        f"standalone running a {plan.ui_chain}-task chain {plan.ui_chain_runs} times per case."
-    )
