@@ -5,7 +5,6 @@ process (bench/ui_app.py). Alone: `python -m bench.dag_list [DAGS] [RUNS]`.
 
 from __future__ import annotations
 
-import gzip
 import statistics
 import sys
 import tempfile
@@ -45,10 +44,10 @@ def measure(home: Path, dags: int, runs: int, repetitions: int) -> dict[str, flo
         out: dict[str, float] = {}
         with ui_app.client(store, home) as client:
             for name, path in PATHS.items():
-                times, body = ui_app.timed_gets(client, path, repetitions)
+                times, _, wire = ui_app.timed_gets(client, path, repetitions)
                 out[f"ui.{name}_p95"] = ui_app.p95(times)
                 out[f"ui.{name}_p50"] = statistics.median(times)
-                out[f"ui.{name}_gzip_kb"] = len(gzip.compress(body)) / 1024
+                out[f"ui.{name}_gzip_kb"] = wire / 1024
         return out
     finally:
         store.close()

@@ -94,18 +94,19 @@ def client(store: Store, home: Path) -> Iterator[Any]:
         yield test_client
 
 
-def timed_gets(test_client: Any, path: str, repetitions: int) -> tuple[list[float], bytes]:
-    """Milliseconds of each of `repetitions` GETs of `path` after one warm-up, and the body."""
+def timed_gets(test_client: Any, path: str, repetitions: int) -> tuple[list[float], bytes, int]:
+    """Milliseconds of each of `repetitions` GETs of `path` after one warm-up, the body, and
+    the bytes that came over the wire for it (gzipped by the app: the client accepts gzip)."""
     test_client.get(path)  # caches warm (specs, templates)
-    times, body = [], b""
+    times, body, wire = [], b"", 0
     for _ in range(repetitions):
         started = time.perf_counter()
         response = test_client.get(path)
         times.append((time.perf_counter() - started) * 1000)
         if response.status_code != 200:
             raise RuntimeError(f"GET {path}: {response.status_code}")
-        body = response.content
-    return times, body
+        body, wire = response.content, response.num_bytes_downloaded
+    return times, body, wire
 
 
 def p95(values: list[float]) -> float:
