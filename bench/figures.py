@@ -301,6 +301,8 @@ FIGURES += [
     Figure("live.gap_hammering_max", "W10", "… while tabs fetch pages without pause, max", "ms"),
     Figure("live.fetches_streaming", "W10", "fragment fetches by the streaming tabs", "count"),
     Figure("live.fetches_hammering", "W10", "page fetches by the hammering tabs", "count"),
+    Figure("live.grid_requests", "W10", "live grid in Chromium, one task ending every 2 s: "
+           "requests per minute", "count", 30.0, "≤ 30 per tab"),
     Figure("live.refused", "W10", "UI requests refused (503) while hammering", "count"),
 ]  # fmt: skip
 BY_KEY.update({f.key: f for f in FIGURES})

@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench import dagfiles
+from bench import dagfiles, ui_browser
 from bench.standalone import Standalone
 
 
@@ -100,8 +100,11 @@ def _with_tabs(server: Standalone, tabs: int, chain: int, runs: int, *, hammer: 
     return gaps, sum(t.fetches for t in started), sum(t.refused for t in started)
 
 
-def measure(home: Path, tabs: int, runs: int, chain: int) -> dict[str, float]:
-    """Gaps of `runs` runs of a `chain`-task chain: quiet, `tabs` streaming, `tabs` hammering."""
+def measure(
+    home: Path, tabs: int, runs: int, chain: int, browser_seconds: float = 0.0
+) -> dict[str, float]:
+    """Gaps of `runs` runs of a `chain`-task chain: quiet, `tabs` streaming, `tabs` hammering;
+    then, if `browser_seconds`, a live grid's requests per minute in Chromium."""
     env = {"BRISA__UI__MAX_STREAMS_PER_USER": str(tabs + 5)}
     with Standalone(home, home / "dags", env=env) as server:
         server.start(timeout=60)
@@ -111,7 +114,11 @@ def measure(home: Path, tabs: int, runs: int, chain: int) -> dict[str, float]:
         quiet = _chain_gaps(server, chain, runs)
         streaming, fetched, _ = _with_tabs(server, tabs, chain, runs, hammer=False)
         hammering, hammered, refused = _with_tabs(server, tabs, chain, runs, hammer=True)
-    return {
+        browser = {}
+        if browser_seconds:
+            requests = ui_browser.grid_requests(server, browser_seconds)
+            browser["live.grid_requests"] = len(requests) * 60 / browser_seconds
+    return browser | {
         "live.gap_quiet": statistics.median(quiet),
         "live.gap_streaming": statistics.median(streaming),
         "live.gap_streaming_added": statistics.median(streaming) - statistics.median(quiet),

@@ -42,6 +42,7 @@ class Plan:
     ui_tabs: int = 20  # W10: browser tabs while the workers run a chain ...
     ui_chain: int = 10  # ... of this many tasks ...
     ui_chain_runs: int = 3  # ... this many times per case (quiet, streaming, hammering)
+    ui_browser_seconds: float = 60.0  # W10: a live grid's requests counted in Chromium (0: not)
 
 
 FULL = Plan(
@@ -81,6 +82,7 @@ QUICK = Plan(
     ui_tabs=5,
     ui_chain=5,
     ui_chain_runs=1,
+    ui_browser_seconds=0.0,
     name="quick",
     standalone_repetitions=1,
     idle_settle=5.0,
