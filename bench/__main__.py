@@ -1,6 +1,6 @@
 """The benchmark driver: `python -m bench [--quick] [--out FILE.md] [--json FILE.json]`.
 
-Runs every workload (W0-W8) the plan's number of times in a temporary folder, stops
+Runs every workload (W0-W10) the plan's number of times in a temporary folder, stops
 everything it started, and writes the JSON results and the markdown table. The full suite
 writes docs/benchmarks.md; the quick one writes under bench/results/ unless told otherwise, so
 that a quick check never replaces the committed full run.
@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import environment, kube, log_shipping, repo_sync, report, scheduler_scale, worker_cost
+from bench import ui as web_ui
 from bench.figures import WORKLOADS, Results
 from bench.plan import FULL, QUICK, Plan
 from bench.session import run_session
@@ -113,6 +114,8 @@ def run(plan: Plan, only: frozenset[str] = frozenset(WORKLOADS)) -> Results:
             _guarded(results, "W8 repository sync", partial(repo_sync.run, plan, work, results))
         if "W9" in only:
             _guarded(results, "W9 Kubernetes executor", partial(kube.run, plan, work, results))
+        if "W10" in only:
+            _guarded(results, "W10 web UI", partial(web_ui.run, plan, work, results))
     return results
 
 

@@ -252,3 +252,57 @@ class Results:
 
     def summaries(self) -> list[dict[str, Any]]:
         return [summarise(f, self.samples[f.key]) for f in FIGURES]
+
+
+# W10 the web UI (bench/ui.py), against UI.md A.5 (and rule A.1-6 for the workers).
+WORKLOADS["W10"] = "web UI"
+FIGURES += [
+    Figure("ui.dags_p95", "W10", "DAG list page, server p95", "ms", 150.0, "≤ 150 ms"),
+    Figure("ui.dags_p50", "W10", "DAG list page, server median", "ms"),
+    Figure("ui.dags_gzip_kb", "W10", "DAG list page, transferred (gzip)", "KB", 60.0, "≤ 60 KB"),
+    Figure("ui.dags_tag_p95", "W10", "DAG list by tag, server p95", "ms", 150.0, "≤ 150 ms"),
+    Figure("ui.dags_tag_p50", "W10", "DAG list by tag, server median", "ms"),
+    Figure("ui.dags_tag_gzip_kb", "W10", "DAG list by tag, transferred (gzip)", "KB",
+           60.0, "≤ 60 KB"),
+    Figure("ui.typeahead_p95", "W10", "tag typeahead, server p95", "ms", 50.0, "≤ 50 ms"),
+    Figure("ui.typeahead_p50", "W10", "tag typeahead, server median", "ms"),
+    Figure("ui.typeahead_gzip_kb", "W10", "tag typeahead, transferred (gzip)", "KB", 5.0, "≤ 5 KB"),
+    Figure("ui.grid_p95", "W10", "DAG page with its grid, server p95", "ms", 250.0, "≤ 250 ms"),
+    Figure("ui.grid_p50", "W10", "DAG page with its grid, server median", "ms"),
+    Figure("ui.grid_statements_few", "W10", "grid fragment: SQL statements, 5 runs", "count",
+           5.0, "≤ 5, same at 25"),
+    Figure("ui.grid_statements", "W10", "grid fragment: SQL statements, 25 runs", "count",
+           5.0, "≤ 5, same at 5"),
+    Figure("ui.grid_kb", "W10", "DAG page with its grid, raw", "KB"),
+    Figure("ui.grid_gzip_kb", "W10", "DAG page with its grid, transferred (gzip)", "KB",
+           80.0, "≤ 80 KB"),
+    Figure("ui.grid_cells", "W10", "grid cells on the page", "count"),
+    Figure("ui.grid_column_p95", "W10", "grid column fragment (live update), server p95", "ms",
+           50.0, "≤ 50 ms"),
+    Figure("ui.log_page", "W10", "log: last 1,000 lines read and rendered, first time", "ms",
+           200.0, "≤ 200 ms"),
+    Figure("ui.log_render", "W10", "log: … of which rendering the 1,000 lines", "ms"),
+    Figure("ui.log_tail_again", "W10", "log: last 1,000 lines read again", "ms"),
+    Figure("ui.log_page_kb", "W10", "log: the 1,000 lines' HTML, raw", "KB"),
+    Figure("ui.log_page_gzip_kb", "W10", "log: the 1,000 lines' HTML, gzip level 1", "KB",
+           100.0, "≤ 100 KB"),
+    Figure("ui.log_first_error", "W10", "log: first error (error at 10 %)", "ms"),
+    Figure("ui.log_search", "W10", "log: search, full scan (match at 90 %)", "s", 5.0, "≤ 5 s"),
+    Figure("ui.log_download_first", "W10", "log: download, first block", "ms",
+           300.0, "≤ 300 ms"),
+    Figure("ui.log_download_mib", "W10", "log: download, peak Python memory", "MiB",
+           16.0, "≤ 16 MB"),
+    Figure("live.gap_quiet", "W10", "chain gap end → next start, no tab, median", "ms"),
+    Figure("live.gap_streaming", "W10", "… while tabs hold streams, median", "ms"),
+    Figure("live.gap_streaming_added", "W10", "… added by the streaming tabs, median", "ms",
+           50.0, "≤ +50 ms (rule 6)"),
+    Figure("live.gap_streaming_max", "W10", "… while tabs hold streams, max", "ms"),
+    Figure("live.gap_hammering", "W10", "… while tabs fetch pages without pause, median", "ms"),
+    Figure("live.gap_hammering_max", "W10", "… while tabs fetch pages without pause, max", "ms"),
+    Figure("live.fetches_streaming", "W10", "fragment fetches by the streaming tabs", "count"),
+    Figure("live.fetches_hammering", "W10", "page fetches by the hammering tabs", "count"),
+    Figure("live.grid_requests", "W10", "live grid in Chromium, one task ending every 2 s: "
+           "requests per minute", "count", 30.0, "≤ 30 per tab"),
+    Figure("live.refused", "W10", "UI requests refused (503) while hammering", "count"),
+]  # fmt: skip
+BY_KEY.update({f.key: f for f in FIGURES})

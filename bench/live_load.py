@@ -4,7 +4,7 @@ the UI with requests, compared with the same run on a quiet server.
 
     python -m bench.live_load [--tabs 20] [--runs 3] [--chain 10]
 
-Not part of `make bench` (yet): run by hand, results in docs/benchmarks.md ("Live updates").
+W10 runs it (bench/ui.py: `live.*` figures).
 Each "tab" is a thread on 127.0.0.1 holding `GET /_/events?topics=health` (the Overview's
 topic, which every run and task change invalidates) and fetching `/_/overview/runs` for each
 invalidation it gets, as htmx would. "Hammering" tabs instead fetch the Overview page in a loop,
@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench import dagfiles
+from bench import dagfiles, ui_browser
 from bench.standalone import Standalone
 
 
@@ -86,40 +86,49 @@ class Tab(threading.Thread):
         stream.close()
 
 
-def _with_tabs(server: Standalone, args: argparse.Namespace, hammer: bool) -> dict[str, float]:
+def _with_tabs(server: Standalone, tabs: int, chain: int, runs: int, *, hammer: bool) -> Any:
     stop = threading.Event()
-    tabs = [Tab(server.port, stop, hammer=hammer) for _ in range(args.tabs)]
-    for tab in tabs:
+    started = [Tab(server.port, stop, hammer=hammer) for _ in range(tabs)]
+    for tab in started:
         tab.start()
     try:
-        gaps = _chain_gaps(server, args.chain, args.runs)
+        gaps = _chain_gaps(server, chain, runs)
     finally:
         stop.set()
-    for tab in tabs:
+    for tab in started:
         tab.join(timeout=20)
-    return {
-        "gap_median_ms": statistics.median(gaps),
-        "gap_max_ms": max(gaps),
-        "ui_requests": sum(t.fetches for t in tabs),
-        "ui_refused_503": sum(t.refused for t in tabs),
+    return gaps, sum(t.fetches for t in started), sum(t.refused for t in started)
+
+
+def measure(
+    home: Path, tabs: int, runs: int, chain: int, browser_seconds: float = 0.0
+) -> dict[str, float]:
+    """Gaps of `runs` runs of a `chain`-task chain: quiet, `tabs` streaming, `tabs` hammering;
+    then, if `browser_seconds`, a live grid's requests per minute in Chromium."""
+    env = {"BRISA__UI__MAX_STREAMS_PER_USER": str(tabs + 5)}
+    with Standalone(home, home / "dags", env=env) as server:
+        server.start(timeout=60)
+        dagfiles.drop(server.dags, dagfiles.chain_id(chain), dagfiles.chain(chain))
+        server.wait_dag(dagfiles.chain_id(chain), timeout=120, every=0.1)
+        _chain_gaps(server, chain, 1)  # warm-up: starts the fork server
+        quiet = _chain_gaps(server, chain, runs)
+        streaming, fetched, _ = _with_tabs(server, tabs, chain, runs, hammer=False)
+        hammering, hammered, refused = _with_tabs(server, tabs, chain, runs, hammer=True)
+        browser = {}
+        if browser_seconds:
+            requests = ui_browser.grid_requests(server, browser_seconds)
+            browser["live.grid_requests"] = len(requests) * 60 / browser_seconds
+    return browser | {
+        "live.gap_quiet": statistics.median(quiet),
+        "live.gap_streaming": statistics.median(streaming),
+        "live.gap_streaming_added": statistics.median(streaming) - statistics.median(quiet),
+        "live.gap_streaming_max": max(streaming),
+        "live.gap_hammering": statistics.median(hammering),
+        "live.gap_hammering_max": max(hammering),
+        "live.fetches_streaming": float(fetched),
+        "live.fetches_hammering": float(hammered),
+        "live.refused": float(refused),
     }
-
-
-def measure(args: argparse.Namespace) -> dict[str, dict[str, float]]:
-    with tempfile.TemporaryDirectory(prefix="brisa-live-bench-") as tmp:
-        home = Path(tmp)
-        env = {"BRISA__UI__MAX_STREAMS_PER_USER": str(args.tabs + 5)}
-        with Standalone(home, home / "dags", env=env) as server:
-            server.start(timeout=60)
-            dagfiles.drop(server.dags, dagfiles.chain_id(args.chain), dagfiles.chain(args.chain))
-            server.wait_dag(dagfiles.chain_id(args.chain), timeout=120, every=0.1)
-            _chain_gaps(server, args.chain, 1)  # warm-up: starts the fork server
-            quiet = _chain_gaps(server, args.chain, args.runs)
-            return {
-                "quiet": {"gap_median_ms": statistics.median(quiet), "gap_max_ms": max(quiet)},
-                f"{args.tabs} tabs streaming": _with_tabs(server, args, hammer=False),
-                f"{args.tabs} tabs hammering": _with_tabs(server, args, hammer=True),
-            }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -127,12 +136,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tabs", type=int, default=20)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--chain", type=int, default=10)
-    results = measure(parser.parse_args(argv))
-    for case, figures in results.items():
-        shown = ", ".join(
-            f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in figures.items()
-        )
-        print(f"{case}: {shown}")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="brisa-live-bench-") as tmp:
+        for key, value in measure(Path(tmp), args.tabs, args.runs, args.chain).items():
+            print(f"{key}: {value:.1f}")
 
 
 if __name__ == "__main__":

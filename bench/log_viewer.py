@@ -1,6 +1,6 @@
-"""What the log viewer costs on a big log: `python -m bench.log_viewer [MB] [ROUNDS]`.
+"""W10 (part) what the log viewer costs on a big log: `python -m bench.log_viewer [MB] [ROUNDS]`.
 
-Not part of the suite (UI.md A.5, the log rows of W10). A log of MB megabytes (default 100,
+UI.md A.5, the log rows (the suite: 100 MB, quick: 5 MB). A log of MB megabytes (default 100,
 about 1.2 M lines, errors at 10 % and 90 %) is written as one `full.log` to a local-folder
 store, then read as the attempt page reads it (`logs.lines`, `web.ui.logtext`):
 
@@ -32,6 +32,7 @@ from brisa.objectstore.local import LocalObjectStore
 from brisa.web.ui.logtext import lines_html
 
 PREFIX = layout.attempt_prefix("bench", "logs", "run", "task", 1)
+WIRE_LEVEL = 1  # the app's GZipMiddleware (brisa.web.app)
 LINE = "2026-12-07T03:06:08.463Z worker INFO processed batch {n} of the nightly load, 512 rows\n"
 
 
@@ -73,30 +74,35 @@ def download(store: LocalObjectStore) -> tuple[float, int]:
 def round_once(store: LocalObjectStore) -> dict[str, float]:
     lines._COUNTS.clear()
     log = LogFile(store, PREFIX, over=True)
-    out = {"tail first": timed(lambda: log.tail(1000))}
+    tail_ms = timed(lambda: log.tail(1000))
     tail = log.tail(1000)
-    out["tail again"] = timed(lambda: log.tail(1000))
+    render_ms = timed(lambda: lines_html(tail, ZoneInfo("Europe/Lisbon")))
+    out = {"ui.log_page": tail_ms + render_ms, "ui.log_render": render_ms}
+    out["ui.log_tail_again"] = timed(lambda: log.tail(1000))
     html = str(lines_html(tail, ZoneInfo("Europe/Lisbon")))
-    out["render 1,000 lines"] = timed(lambda: lines_html(tail, ZoneInfo("Europe/Lisbon")))
-    out["page KB"] = len(html.encode()) / 1024
-    out["page KB gzipped"] = len(gzip.compress(html.encode())) / 1024
-    out["first error"] = timed(lambda: log.first("error"))
+    out["ui.log_page_kb"] = len(html.encode()) / 1024
+    out["ui.log_page_gzip_kb"] = len(gzip.compress(html.encode(), WIRE_LEVEL)) / 1024
+    out["ui.log_first_error"] = timed(lambda: log.first("error"))
     needle = re.compile("needle-9f3a", re.IGNORECASE | re.MULTILINE)
-    out["search, whole log"] = timed(lambda: log.search(needle))
+    out["ui.log_search"] = timed(lambda: log.search(needle)) / 1000
     first, peak = download(store)
-    out["download first block"] = first
-    out["download peak MB"] = peak / 1024 / 1024
+    out["ui.log_download_first"] = first
+    out["ui.log_download_mib"] = peak / 1024 / 1024
     return out
+
+
+def measure(folder: Path, megabytes: int, rounds: int) -> list[dict[str, float]]:
+    """`rounds` rounds on one log of `megabytes` MB written into `folder`."""
+    store = LocalObjectStore(folder)
+    write_log(store, megabytes)
+    return [round_once(store) for _ in range(rounds)]
 
 
 def main(megabytes: int = 100, rounds: int = 3) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        store = LocalObjectStore(Path(folder))
-        size, count = write_log(store, megabytes)
-        print(f"log: {size / 1e6:.1f} MB, {count:,} lines, local folder store")
-        results = [round_once(store) for _ in range(rounds)]
+        results = measure(Path(folder), megabytes, rounds)
         for key in results[0]:
-            print(f"{key:>24}: {statistics.median(r[key] for r in results):10.1f}")
+            print(f"{key:>24}: {statistics.median(r[key] for r in results):10.2f}")
 
 
 if __name__ == "__main__":

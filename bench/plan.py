@@ -34,6 +34,15 @@ class Plan:
     repo_reparses: int  # W8: one-file commits checked for re-parsing
     repo_noop_passes: int  # W8: sync passes with nothing new
     kube_repetitions: int = 3  # W9: measured 100-task fan-outs on the fake API server
+    ui_dags: int = 1000  # W10: DAGs in the DAG list ...
+    ui_runs: int = 50  # ... and finished runs of each
+    ui_requests: int = 30  # W10: timed requests per page (p95)
+    ui_log_mb: int = 100  # W10: size of the log the viewer reads
+    ui_log_rounds: int = 3  # W10: reads of that log
+    ui_tabs: int = 20  # W10: browser tabs while the workers run a chain ...
+    ui_chain: int = 10  # ... of this many tasks ...
+    ui_chain_runs: int = 3  # ... this many times per case (quiet, streaming, hammering)
+    ui_browser_seconds: float = 60.0  # W10: a live grid's requests counted in Chromium (0: not)
 
 
 FULL = Plan(
@@ -66,6 +75,14 @@ FULL = Plan(
 
 QUICK = Plan(
     kube_repetitions=1,
+    ui_dags=100,
+    ui_requests=10,
+    ui_log_mb=5,
+    ui_log_rounds=1,
+    ui_tabs=5,
+    ui_chain=5,
+    ui_chain_runs=1,
+    ui_browser_seconds=0.0,
     name="quick",
     standalone_repetitions=1,
     idle_settle=5.0,

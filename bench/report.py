@@ -74,6 +74,7 @@ def _header(data: dict[str, Any]) -> list[str]:
         f"{plan['log_follow_lines']} lines, {plan['log_repetitions']} reads of a "
         f"{plan['log_read_chunks']:,}-chunk log.",
         *_repo_sync_plan(plan),
+        *_ui_plan(plan),
         "- Budgets are the design document's (W7: issue 4's); the verdict compares the median.",
         "",
     ]
@@ -88,6 +89,18 @@ def _repo_sync_plan(plan: dict[str, Any]) -> list[str]:
         f"{plan['repo_period']:g} s; {plan['repo_commits']} commits found by the periodic sync, "
         f"{plan['repo_requests']} with a sync request, {plan['repo_reparses']} one-file commits "
         f"checked for re-parsing, {plan['repo_noop_passes']} no-op syncer passes."
+    ]
+
+
+def _ui_plan(plan: dict[str, Any]) -> list[str]:
+    """W10's line of the header (absent from results written before W10 existed)."""
+    if "ui_dags" not in plan:
+        return []
+    return [
+        f"- W10: DAG list of {plan['ui_dags']:,} DAGs x {plan['ui_runs']} runs and grid of 25 "
+        f"runs x 200 tasks served in process, p95 of {plan['ui_requests']} requests; a "
+        f"{plan['ui_log_mb']} MB log read {plan['ui_log_rounds']} times; {plan['ui_tabs']} tabs "
+        f"while a {plan['ui_chain']}-task chain runs {plan['ui_chain_runs']} times per case."
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import urllib.request
 from typing import Any
 
@@ -120,3 +121,15 @@ def test_shortcut_help_opens_with_question_mark_but_not_while_typing(
     page.locator("main").focus()
     page.keyboard.press("?")
     assert page.get_by_role("dialog", name="Keyboard shortcuts").is_visible()
+
+
+def test_pages_travel_gzipped_and_event_streams_do_not(ui_server: Standalone) -> None:
+    accepts = {"Accept-Encoding": "gzip"}
+    page = urllib.request.Request(ui_server.url + "/dags", headers=accepts)
+    with urllib.request.urlopen(page, timeout=30) as response:
+        assert response.headers["Content-Encoding"] == "gzip"
+        assert b"</html>" in gzip.decompress(response.read())
+    stream = urllib.request.Request(ui_server.url + "/_/events?topics=health", headers=accepts)
+    with urllib.request.urlopen(stream, timeout=30) as response:
+        assert response.headers["Content-Type"].startswith("text/event-stream")
+        assert response.headers["Content-Encoding"] is None
