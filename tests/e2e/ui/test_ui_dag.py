@@ -212,22 +212,45 @@ def test_clear_a_failed_task_with_downstream_reruns_it(server: Standalone, new_p
     assert "Cleared 2 task instances" in page.locator("#toasts").inner_text()
     pk = run_pk(page, run["run_id"])
     page.wait_for_function(f"() => !document.querySelector('#c-{pk}-load').matches('.s-failed')")
-    # The live helper's tick (SSE or polling) stands in here: every tick re-fetches the column.
+    # No reload, no tick: the page's event stream follows the run again (it had ended when the
+    # page was rendered) and each change re-fetches its column.
     page.wait_for_function(
-        f"""() => {{ document.body.dispatchEvent(new Event('brisa:tick'));
-              return document.querySelector('#c-{pk}-report').matches('.s-success'); }}""",
-        polling=500,
-        timeout=30_000,
+        f"() => document.querySelector('#c-{pk}-report').matches('.s-success')", timeout=30_000
     )
     assert "s-success" in str(page.locator(f"#c-{pk}-load").get_attribute("class")).split()
     page.wait_for_function(
-        """() => { document.body.dispatchEvent(new Event('brisa:tick'));
-              return document.querySelector('#panel h2').textContent.includes('success'); }""",
-        polling=500,
+        "() => document.querySelector('#panel h2').textContent.includes('success')"
     )
     assert page.get_by_role("link", name="try 2", exact=True).is_visible()
     states = {t["task_id"]: t["state"] for t in server.get(f"{API}/runs/{run['run_id']}")["tasks"]}
     assert states == {t: "success" for t in ("extract", "load", "report", "side")}
+
+
+def test_a_run_that_runs_again_is_followed_live_without_reload(
+    server: Standalone, new_page: Any
+) -> None:
+    """Stories 23, 50: pages rendered while a run had ended; it is cleared from elsewhere (the
+    API) and runs again. The DAG page's cells and the run page's header turn green; neither
+    page reloads."""
+    flag = server.home / "fixed"
+    flag.unlink(missing_ok=True)
+    run_id = server.request("POST", API + "/runs", {})["run_id"]
+    server.wait_until(lambda: server.get(f"{API}/runs/{run_id}")["state"] == "failed", 60, "fail")
+    flag.touch()
+    dag_page, run_page = new_page(), new_page()
+    loads: list[str] = []
+    for shown, path in ((dag_page, DAG), (run_page, f"{DAG}/runs/{run_id}")):
+        shown.goto(server.url + path)
+        shown.wait_for_function("() => document.body.getAttribute('sse-connect') !== null")
+        shown.on("load", lambda p: loads.append(p.url))
+    pk = run_pk(dag_page, run_id)
+    assert dag_page.locator(f"#c-{pk}-load").get_attribute("class").split().count("s-failed")
+    server.post(f"{API}/runs/{run_id}/clear", {"task_ids": ["load"], "downstream": True})
+    dag_page.wait_for_function(
+        f"() => document.querySelector('#c-{pk}-report').matches('.s-success')", timeout=30_000
+    )
+    run_page.locator("#run-head h2 .state-success").wait_for(timeout=30_000)
+    assert loads == []  # neither page reloaded
 
 
 def run_pk(page: Any, run_id: str) -> str:
