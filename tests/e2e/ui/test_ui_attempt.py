@@ -180,9 +180,14 @@ def test_long_log_pages_within_the_dom_bound(server: Standalone, done_run: str, 
         if earlier.count() == 0:
             break
         before = page.locator("#log-lines .ll").first.get_attribute("data-n")
-        page.eval_on_selector("#log-scroll", "el => { el.scrollTop = 0; }")  # the sentinel shows
+        # Scroll to the top (the sentinel comes into view) until an earlier page is in. A
+        # sentinel that is in view when it arrives loads its page by itself, so the top may be
+        # reached (no sentinel left) while we wait.
         page.wait_for_function(
-            f"() => document.querySelector('#log-lines .ll').dataset.n !== '{before}'"
+            f"""() => {{ document.querySelector('#log-scroll').scrollTop = 0;
+                  return document.querySelector('#log-lines .ll').dataset.n !== '{before}'
+                    || !document.querySelector('.more-before'); }}""",
+            polling=250,
         )
         counts.append(page.locator("#log-lines .ll").count())
     assert max(counts) <= 5000 and counts[-1] == 5000
