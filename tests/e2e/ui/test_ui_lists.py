@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -202,6 +203,15 @@ def test_pause_shows_paused_and_undo_restores_active(lists_server: Standalone, p
     page.goto(lists_server.url + "/dags?q=fine")
     toggle = page.locator("tr.dag-row", has_text="fine").locator("button.toggle")
     assert toggle.text_content().startswith("Active")
+
+    # The pause is done at once, its answer held back until the live refresh of the row (its
+    # `dag:` event) has come: the answer and its toast must not be lost to that refresh.
+    def late(route: Any) -> None:
+        answer = route.fetch()
+        time.sleep(2.5)
+        route.fulfill(response=answer)
+
+    page.route("**/_/dags/pause/**", late)
     toggle.click()
     page.wait_for_function(
         "() => document.querySelector('tr.dag-row button.toggle').textContent.startsWith('Paused')"
