@@ -126,10 +126,9 @@ def test_grid_is_one_tab_stop_with_arrow_keys(server: Standalone, page: Any) -> 
     page.keyboard.press("ArrowDown")
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(f"/runs/{older}/tasks/"))
-    heading = page.locator("#panel h2").first
-    heading.wait_for()
+    # The URL changes before the panel is swapped in: wait for the task's heading itself.
     second_task = page.locator('[role="row"]').nth(2).locator(".gt").inner_text()
-    assert heading.inner_text().startswith(f"Task {second_task}")
+    page.locator("#panel h2", has_text=re.compile(f"^Task {re.escape(second_task)}")).wait_for()
     page.keyboard.press("Tab")
     assert page.evaluate("() => !document.activeElement.closest('[role=grid]')")
     assert page.locator("[role=grid] [tabindex='0']").count() == 1
