@@ -76,6 +76,9 @@ class TaskRecord:
     hostname: str | None = None
     pid: int | None = None
     error: str | None = None
+    # The scheduler that supervises the current try and its lease's epoch then (ADR 0019).
+    owner: str | None = None
+    owner_epoch: int | None = None
 
 
 @dataclass(frozen=True)

@@ -140,8 +140,13 @@ task_instances = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
     # sha256 of the current try's execution token (core/tokens.py); the token is never stored.
     sa.Column("token_digest", sa.String(64), nullable=True),
+    # The scheduler that queued the current try and supervises it, and the epoch of its lease
+    # then (ADR 0019): its writes on the attempt carry both, so a fenced one changes nothing.
+    sa.Column("owner", sa.String(200), nullable=True),
+    sa.Column("owner_epoch", sa.BigInteger, nullable=True),
     sa.UniqueConstraint("run_pk", "task_id", name="uq_ti"),
     sa.Index("ix_ti_state", "state"),
+    sa.Index("ix_ti_owner", "owner"),
 )
 
 task_attempts = sa.Table(
@@ -172,4 +177,17 @@ changes = sa.Table(
     sa.Column("topic", sa.String(600), nullable=False),
     sa.Column("at", UtcDateTime, nullable=False),
     sqlite_autoincrement=True,  # ids never reused, even after every row was pruned
+)
+
+# Leases on the database's clock (ADR 0019): who holds a duty, since which epoch, until when.
+# Times are seconds since the epoch as the database tells them (`leases.db_now`).
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("holder", sa.String(200), nullable=False),
+    sa.Column("epoch", sa.BigInteger, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Column("acquired_at", sa.Float, nullable=False),
+    sa.Column("renewed_at", sa.Float, nullable=False),
 )
