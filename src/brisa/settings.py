@@ -81,6 +81,9 @@ class SchedulerSettings:
     # A queued attempt whose worker never started is retried or failed after this long.
     queued_timeout: float = duration(120.0)
     max_runs_created_per_loop: int = 50
+    # Each scheduler's lease on the database's clock (ADR 0019): renewed every third of it;
+    # a scheduler lost for this long has its attempts adopted by another.
+    lease_ttl: float = duration(15.0)
 
 
 @dataclass(frozen=True)
@@ -435,6 +438,11 @@ def _check(settings: Settings) -> Settings:
         raise ConfigError("[executor] warm_processes must be at least 1")
     if settings.executor.parallelism < 1:
         raise ConfigError("[executor] parallelism must be at least 1")
+    if not 3 <= settings.scheduler.lease_ttl <= 600:
+        raise ConfigError(
+            f"[scheduler] lease_ttl: {settings.scheduler.lease_ttl:g}s; use 3s to 600s "
+            "(the time after which a lost scheduler's attempts are adopted)"
+        )
     if settings.ui.live not in ("sse", "poll"):
         raise ConfigError(f"[ui] live: {settings.ui.live!r}; use 'sse' or 'poll'")
     if settings.ui.max_streams_per_user < 0 or settings.ui.request_slots < 1:

@@ -206,25 +206,11 @@ class System:
     def build_scheduler(self, executor: Executor) -> Scheduler:
         """A scheduler over this system's store, handing attempts to `executor` (tests and
         benchmarks pass a fake one); it becomes the system's scheduler."""
-        from brisa.core.planner import Limits
-        from brisa.scheduler import Scheduler
+        from brisa.scheduler import configured
 
-        s = self.settings
-        limits = Limits(
-            heartbeat_timeout=s.scheduler.heartbeat_timeout,
-            queued_timeout=s.scheduler.queued_timeout,
-            max_runs_created=s.scheduler.max_runs_created_per_loop,
-            free_infra_retries=s.kubernetes.infra_retries,  # endings only Kubernetes observes
-        )
-        self._scheduler = Scheduler(
-            self.store,
-            executor,
-            clock=self.clock,
-            logs_folder=s.spool_folder,
-            limits=limits,
-            poll_interval=s.scheduler.poll_interval,
-            warm_key=self.warm_key if self._warm_imports() else None,
-            describe_attempts=s.executor.kind == "kubernetes",
+        warm_key = self.warm_key if self._warm_imports() else None
+        self._scheduler = configured.scheduler(
+            self.settings, self.store, executor, clock=self.clock, warm_key=warm_key
         )
         return self._scheduler
 
@@ -428,15 +414,27 @@ class System:
                 )
         return bool(sources)
 
-    def start_scheduler(self) -> None:
-        """The scheduler loop in a thread of its own, and the housekeeping jobs beside it."""
+    def claim_scheduling(self) -> None:
+        """Take the scheduler's leases before anything starts: on SQLite, a second scheduler
+        is refused here (`AnotherScheduler`, a sentence and exit code 2)."""
+        if self.scheduler.keeper is not None:
+            self.scheduler.keeper.start()
+
+    def _scheduling(self) -> None:
+        """What runs beside a scheduler loop: its lease renewals and the housekeeping jobs."""
+        self.claim_scheduling()
         self.housekeeping.start()
+        if self.scheduler.keeper is not None:
+            self.start_thread("scheduler-lease", self.scheduler.keeper.run_forever)
+
+    def start_scheduler(self) -> None:
+        """The scheduler loop in a thread of its own (standalone)."""
+        self._scheduling()
         self.start_thread("scheduler", self.scheduler.run_forever)
 
     def run_scheduler(self) -> None:
-        """The scheduler loop in this thread until `stop`, and the housekeeping jobs beside it
-        (`brisa scheduler`)."""
-        self.housekeeping.start()
+        """The scheduler loop in this thread until `stop` (`brisa scheduler`)."""
+        self._scheduling()
         self.scheduler.run_forever(self.stop)
 
     def serve_api(self, on_started: Callable[[], None] = lambda: None) -> None:
@@ -494,6 +492,8 @@ class System:
             self._housekeeping.close()
         if self._scheduler is not None:
             self._scheduler.executor.close()  # running workers are left to finish
+            if self._scheduler.keeper is not None:
+                self._scheduler.keeper.close()  # another scheduler adopts them at once
         if self._store is not None:
             self._store.close()
         if self._reads is not None:

@@ -83,8 +83,9 @@ def standalone(
     system = System.create(settings)
     system.store  # noqa: B018 - migrate before anything else starts
     system.isolate_tasks()  # refuses a run_as_user it cannot switch to, before starting
-    if settings.executor.kind == "kubernetes":
-        system.scheduler  # noqa: B018 - no API server, no permission: refused before starting
+    # Refused before starting: another scheduler on this SQLite file; on Kubernetes no API
+    # server or no permission.
+    system.claim_scheduling()
     system.start_processor()
     click.echo(
         f"Brisa is running at {settings.api_url} (state in {settings.home}); press Ctrl+C to stop."

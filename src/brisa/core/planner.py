@@ -8,157 +8,49 @@ so a decision made on stale data loses its race instead of doing harm.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from brisa.core import retry, timetable
-from brisa.core.observations import NOTHING, Ending, Observed
-from brisa.core.records import AttemptRef, DagRecord, RunRecord, TaskRecord
+from brisa.core.decisions import (
+    Action,
+    CreateRun,
+    DagSchedule,
+    Kill,
+    Limits,
+    NoteWaiting,
+    QueueTask,
+    Relaunch,
+    Release,
+    SetRunState,
+    SetTaskState,
+    Snapshot,
+    StartAttempt,
+)
+from brisa.core.observations import Ending, Observed
+from brisa.core.records import AttemptRef, RunRecord, TaskRecord
 from brisa.core.spec import DagSpec, TaskSpec
 from brisa.core.states import FINISHED_TASK_STATES, RunState, TaskState
 from brisa.core.trigger_rules import Verdict, evaluate
 
 T = TaskState
 
-
-@dataclass(frozen=True)
-class Limits:
-    heartbeat_timeout: float = 30.0
-    queued_timeout: float = 120.0
-    relaunch_after: float = 5.0
-    # A worker that reported its result gets this long to exit by itself before it is killed.
-    exit_grace: float = 10.0
-    max_runs_created: int = 50
-    # Infrastructure failures an executor observed (evicted, node lost, ...) retried without
-    # using up a task's retries, counted in tries since the task was created (0: none).
-    free_infra_retries: int = 0
-
-    @property
-    def pause_after(self) -> float:
-        """A gap between two scheduling passes this much longer than the loop waits by itself
-        means the scheduler was paused (`judging_from`). Half the heartbeat timeout: a worker
-        heard just before a shorter pause is heard again in time (its heartbeat interval is a
-        fraction of the timeout)."""
-        return self.heartbeat_timeout / 2
-
-
-@dataclass(frozen=True)
-class DagSchedule:
-    dag: DagRecord
-    last_scheduled: datetime | None
-    active_runs: int
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    now: datetime
-    dags: list[DagSchedule]
-    runs: list[RunRecord]
-    specs: dict[int, DagSpec]
-    alive: frozenset[AttemptRef]
-    free_slots: int
-    # Task instances outside active runs that still have a live worker (to be stopped).
-    stray: list[TaskRecord] = field(default_factory=list)
-    limits: Limits = field(default_factory=Limits)
-    # Since when this scheduler has been running without a pause (its start, or its resume
-    # after a pause: `judging_from`). What workers could not do before (heartbeat, start,
-    # exit) while no API was up or the scheduler was stopped is not held against them.
-    judging_since: datetime | None = None
-    # What the executor saw beyond alive: endings, waiting reasons, supervised containers.
-    observed: Observed = NOTHING
-
-
-@dataclass(frozen=True)
-class CreateRun:
-    team: str
-    dag_id: str
-    version_id: int
-    logical_date: datetime
-    interval: tuple[datetime, datetime]
-    task_ids: tuple[str, ...]
-    conf: dict[str, Any]
-    repo: str = "dags"
-    code_version: str = ""
-
-
-@dataclass(frozen=True)
-class SetRunState:
-    run_pk: int
-    state: RunState
-    reason: str = ""
-    # The state the decision was taken on: the update is refused if the run has left it.
-    expected: RunState | None = None
-
-
-@dataclass(frozen=True)
-class SetTaskState:
-    ti_id: int
-    expected: TaskState
-    try_number: int
-    state: TaskState
-    next_try_at: datetime | None = None
-    error: str | None = None
-    kill: bool = False
-    # A retry that does not count against the task's retries: its new retry base.
-    retry_base: int | None = None
-
-
-@dataclass(frozen=True)
-class QueueTask:
-    ti_id: int
-    expected: TaskState
-    try_number: int  # the try that ended; the new one is try_number + 1
-    run_pk: int
-    timeout: float | None
-
-
-@dataclass(frozen=True)
-class Relaunch:
-    ref: AttemptRef
-    timeout: float | None
-
-
-@dataclass(frozen=True)
-class Kill:
-    ref: AttemptRef
-
-
-@dataclass(frozen=True)
-class StartAttempt:
-    """A queued attempt whose own container runs (no worker to tell the API): it is running."""
-
-    ref: AttemptRef
-    hostname: str
-
-
-@dataclass(frozen=True)
-class NoteWaiting:
-    """Show why a queued attempt does not run yet (on the task's error field)."""
-
-    ref: AttemptRef
-    note: str
-
-
-@dataclass(frozen=True)
-class Release:
-    """An observed ending whose outcome is stored (or whose attempt is unknown or over): the
-    executor may clean up after it."""
-
-    ref: AttemptRef
-
-
-Action = (
-    CreateRun
-    | SetRunState
-    | SetTaskState
-    | QueueTask
-    | Relaunch
-    | Kill
-    | StartAttempt
-    | NoteWaiting
-    | Release
-)
+__all__ = [
+    "Action",
+    "CreateRun",
+    "DagSchedule",
+    "Kill",
+    "Limits",
+    "NoteWaiting",
+    "QueueTask",
+    "Relaunch",
+    "Release",
+    "SetRunState",
+    "SetTaskState",
+    "Snapshot",
+    "StartAttempt",
+    "judging_from",
+    "plan",
+]
 
 
 def judging_from(
@@ -347,6 +239,8 @@ def _plan_task(
     states: dict[str, TaskState],
 ) -> Action | None:
     ref = AttemptRef(ti.id, ti.try_number)
+    if ti.state in (T.RUNNING, T.QUEUED) and ti.id in snapshot.others:
+        return None  # another scheduler supervises it
     if ti.state is T.RUNNING:
         return _check_running(snapshot, ti, task, ref)
     if ti.state is T.QUEUED:
@@ -384,7 +278,9 @@ def _check_running(
         return _ended(snapshot, ti, task, ending)
     elif ref in snapshot.observed.supervised:
         return None  # the executor watches its container: no heartbeats to expect
-    elif ref not in snapshot.alive and _started_before(snapshot, ti):
+    elif (
+        ref not in snapshot.alive and ti.id not in snapshot.unseen and _started_before(snapshot, ti)
+    ):
         # The executor reads the outside world (process table, pods): the worker is gone and
         # did not report, since a report is recorded before its process exits. (A worker
         # records itself with the executor before it starts, so one that started before the
@@ -423,14 +319,25 @@ def _started_before(snapshot: Snapshot, ti: TaskRecord) -> bool:
 
 
 def _last_sign_of_life(snapshot: Snapshot, ti: TaskRecord) -> datetime:
-    seen = [t for t in (ti.heartbeat_at, ti.start_date, snapshot.judging_since) if t is not None]
+    judged = _judged_since(snapshot, ti.id)
+    seen = [t for t in (ti.heartbeat_at, ti.start_date, judged) if t is not None]
     return max(seen) if seen else snapshot.now
 
 
-def _counted(snapshot: Snapshot, since: datetime) -> float:
-    """Seconds from `since` to now that this scheduler was running for (`judging_since`)."""
-    if snapshot.judging_since is not None:
-        since = max(since, snapshot.judging_since)
+def _judged_since(snapshot: Snapshot, ti_id: int | None = None) -> datetime | None:
+    """Since when this scheduler judges the attempt: its start or resume (`judging_since`), or
+    later, its adoption of the attempt from a lost scheduler."""
+    adopted = snapshot.adopted.get(ti_id) if ti_id is not None else None
+    if adopted is None or snapshot.judging_since is None:
+        return adopted or snapshot.judging_since
+    return max(adopted, snapshot.judging_since)
+
+
+def _counted(snapshot: Snapshot, since: datetime, ti_id: int | None = None) -> float:
+    """Seconds from `since` to now that this scheduler was running for (`_judged_since`)."""
+    judged = _judged_since(snapshot, ti_id)
+    if judged is not None:
+        since = max(since, judged)
     return (snapshot.now - since).total_seconds()
 
 
@@ -448,7 +355,7 @@ def _check_queued(
     alive = ref in snapshot.alive
     if _observed(snapshot.observed, ref, alive):
         return _check_queued_observed(snapshot, ti, task, ref, alive)
-    if _counted(snapshot, ti.queued_at) > snapshot.limits.queued_timeout:
+    if _counted(snapshot, ti.queued_at, ti.id) > snapshot.limits.queued_timeout:
         error = f"worker never started within {snapshot.limits.queued_timeout:g}s"
         if alive:
             error += ": its process lived but never reached the API"

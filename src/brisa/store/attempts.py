@@ -14,6 +14,7 @@ from brisa.core.spec import DagSpec, TaskSpec
 from brisa.core.states import ACTIVE_TASK_STATES, ATTEMPT_OUTCOMES, TaskState
 from brisa.core.tokens import Credential
 from brisa.errors import Conflict, NotFound
+from brisa.store import fencing
 from brisa.store.engine import WRITE
 from brisa.store.guards import guarded_update
 from brisa.store.runs import _TASK_FIELDS, _task_record
@@ -180,6 +181,7 @@ class AttemptStore:
                         task_instances.c.id == ref.ti_id,
                         task_instances.c.try_number == ref.try_number,
                         task_instances.c.state == state,
+                        *fencing.task_conditions(conn.dialect.name),
                     )
                     .values(**values)
                 ).rowcount

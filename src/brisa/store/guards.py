@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from brisa.core.states import RunState, TaskState, run_sources, task_sources
-from brisa.store import changes
+from brisa.store import changes, fencing
 from brisa.store.tables import dag_runs, task_instances
 
 State = RunState | TaskState
@@ -56,9 +56,13 @@ def guarded_update(
     sources = _allowed_sources(to, expected)
     if not sources:
         return 0
+    dialect = conn.dialect.name
+    fenced = (
+        fencing.task_conditions(dialect) if table is task_instances else fencing.conditions(dialect)
+    )
     statement = (
         table.update()
-        .where(*where, table.c.state.in_(sorted(sources)))
+        .where(*where, table.c.state.in_(sorted(sources)), *fenced)
         .values({**(values or {}), "state": to})
         .returning(*_CHANGED[table.name])
     )

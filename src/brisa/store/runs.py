@@ -21,7 +21,7 @@ from brisa.core.states import (
     TaskState,
 )
 from brisa.errors import Conflict, InvalidInput, NotFound
-from brisa.store import changes
+from brisa.store import changes, fencing
 from brisa.store.engine import WRITE
 from brisa.store.guards import guarded_update
 from brisa.store.tables import dag_runs, task_attempts, task_instances
@@ -73,6 +73,8 @@ class RunStore:
             raise InvalidInput("a run needs at least one task")
         try:
             with self._writer.begin() as conn:
+                if not fencing.still_holds(conn):
+                    raise Conflict(f"run {run_id!r} not created: this scheduler's lease is lost")
                 run_pk = conn.execute(
                     dag_runs.insert().values(
                         team=team,
@@ -318,6 +320,9 @@ class RunStore:
             "error": None,
             "return_value": None,
         }
+        fence = fencing.current()  # the scheduler that queues it owns the new try
+        fresh_try["owner"] = fence.holder if fence else None
+        fresh_try["owner_epoch"] = fence.epoch if fence else None
         with self._writer.begin() as conn:
             done = guarded_update(
                 conn,

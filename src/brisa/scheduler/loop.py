@@ -6,7 +6,9 @@ the store's guarded verbs and tells the executor what to start and stop.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -31,15 +33,20 @@ from brisa.core.planner import (
     judging_from,
     plan,
 )
-from brisa.core.records import AttemptRef, RunRecord, run_id_for
+from brisa.core.records import AttemptRef, RunRecord, TaskRecord, run_id_for
 from brisa.core.spec import DagSpec
 from brisa.errors import Conflict
 from brisa.executor.base import Attempt, Executor, LaunchRequest
 from brisa.logs.recovery import executor_file_name
+from brisa.scheduler.ha import LeaseKeeper
 from brisa.store import Store
+from brisa.store.fencing import Fence, fenced_by
 from brisa.worker.warmed import WarmKey
 
 log = logging.getLogger("brisa.scheduler")
+# The actions that write to the store (the others tell the executor): when one changes
+# nothing and the lease is lost, it was fenced.
+WRITES = (CreateRun, SetRunState, SetTaskState, QueueTask, StartAttempt)
 Clock = Callable[[], datetime]
 
 
@@ -64,6 +71,8 @@ class Scheduler:
         awake: Callable[[], float] = awake_seconds,
         warm_key: Callable[[RunRecord, DagSpec], WarmKey | None] | None = None,
         describe_attempts: bool = False,
+        keeper: LeaseKeeper | None = None,
+        sees_every_host: bool = False,
     ) -> None:
         self.store = store
         self.executor = executor
@@ -86,6 +95,12 @@ class Scheduler:
         self.awake = awake
         self._judging_since = clock()
         self._last_pass: float | None = None
+        # Several schedulers (ADR 0019): this one's leases, the attempts it adopted (and
+        # when), and whether its executor sees workers of every host (pods) or only its own.
+        self.keeper = keeper
+        self.sees_every_host = sees_every_host
+        self._adopted: dict[int, datetime] = {}
+        self.fenced_writes = 0  # writes refused because the lease was lost (counted)
 
     def wake(self) -> None:
         """Ask for a scheduling pass now (an attempt ended, a run was triggered, ...)."""
@@ -110,6 +125,7 @@ class Scheduler:
         known = {ti.id for r in runs for ti in r.tasks.values()}
         stray_ids = {ref.ti_id for ref in (*alive, *observed.endings)} - known
         stray = list(self.store.tasks_by_id(stray_ids).values())
+        others, adopted, unseen = self._ownership([ti for r in runs for ti in r.tasks.values()])
         return Snapshot(
             now=now,
             dags=dags,
@@ -121,7 +137,29 @@ class Scheduler:
             limits=self.limits,
             judging_since=judging_since,
             observed=observed,
+            others=others,
+            adopted=adopted,
+            unseen=unseen,
         )
+
+    def _ownership(
+        self, tasks: list[TaskRecord]
+    ) -> tuple[frozenset[int], dict[int, datetime], frozenset[int]]:
+        """Which open attempts another scheduler supervises, which this one adopted (and
+        when), and which of those its executor cannot see (another host's workers)."""
+        if self.keeper is None:
+            return frozenset(), {}, frozenset()
+        me, host = self.keeper.holder, socket.gethostname()
+        open_tasks = [ti for ti in tasks if ti.state in ("queued", "running")]
+        others = frozenset(ti.id for ti in open_tasks if ti.owner not in (None, me))
+        mine = {ti.id: ti for ti in open_tasks if ti.owner == me}
+        self._adopted = {i: at for i, at in self._adopted.items() if i in mine}
+        unseen = frozenset(
+            i
+            for i in self._adopted
+            if not self.sees_every_host and mine[i].hostname not in (None, host)
+        )
+        return others, dict(self._adopted), unseen
 
     def _judge_since(self) -> datetime:
         """Since when workers are judged (`judging_from`): from the resume after a pause."""
@@ -147,9 +185,50 @@ class Scheduler:
         return since
 
     def run_once(self) -> int:
-        """One pass: returns how many actions took effect."""
+        """One pass: returns how many actions took effect. With leases, the pass acts only
+        while this scheduler holds its lease, and its writes are fenced by it."""
+        if self.keeper is None:
+            return self._pass(None)
+        fence = self.keeper.fence()
+        if fence is None and self.keeper.renew():
+            fence = self.keeper.fence()
+        if fence is None:
+            return 0  # self-fenced: not renewed in time, and not renewable now
+        with fenced_by(fence):
+            self._adopt(fence)
+            return self._pass(fence)
+
+    def _pass(self, fence: Fence | None) -> int:
         actions = plan(self.snapshot())
-        return sum(self._apply(action) for action in actions)
+        done = [self._apply(action) for action in actions]
+        refused = sum(not ok and isinstance(a, WRITES) for a, ok in zip(actions, done, strict=True))
+        if fence is not None and refused and not self.store.lease_holds(fence):
+            self.fenced_writes += refused
+            log.warning(
+                "fenced, re-acquiring: lease %s lost during a pass; %d of its writes changed "
+                "nothing",
+                fence.lease,
+                refused,
+            )
+            with contextlib.suppress(Exception):
+                assert self.keeper is not None
+                self.keeper.renew()
+        return sum(done)
+
+    def _adopt(self, fence: Fence) -> None:
+        """Take over the open attempts of schedulers whose lease is lost."""
+        assert self.keeper is not None
+        for lost in self.keeper.lost():
+            adopted = self.store.adopt(lost.lease, fence, dead_here=lost.dead_here)
+            why = "its process is gone" if lost.dead_here else "its lease expired"
+            log.warning(
+                "scheduler %s is lost (%s): adopted %d of its attempts",
+                lost.lease.holder,
+                why,
+                len(adopted),
+            )
+            now = self.clock()
+            self._adopted.update({ti_id: now for ti_id in adopted})
 
     def _apply(self, action: Action) -> bool:
         now = self.clock()

@@ -1,0 +1,45 @@
+"""A scheduler as the settings describe it: its limits, its leases, what its executor sees."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from brisa.core.planner import Limits
+from brisa.core.records import RunRecord
+from brisa.core.spec import DagSpec
+from brisa.executor.base import Executor
+from brisa.scheduler.ha import LeaseKeeper
+from brisa.scheduler.loop import Clock, Scheduler, awake_seconds
+from brisa.settings import Settings
+from brisa.store import Store
+from brisa.worker.warmed import WarmKey
+
+
+def scheduler(
+    settings: Settings,
+    store: Store,
+    executor: Executor,
+    *,
+    clock: Clock,
+    warm_key: Callable[[RunRecord, DagSpec], WarmKey | None] | None,
+) -> Scheduler:
+    s = settings
+    limits = Limits(
+        heartbeat_timeout=s.scheduler.heartbeat_timeout,
+        queued_timeout=s.scheduler.queued_timeout,
+        max_runs_created=s.scheduler.max_runs_created_per_loop,
+        free_infra_retries=s.kubernetes.infra_retries,  # endings only Kubernetes observes
+    )
+    on_kubernetes = s.executor.kind == "kubernetes"
+    return Scheduler(
+        store,
+        executor,
+        clock=clock,
+        logs_folder=s.spool_folder,
+        limits=limits,
+        poll_interval=s.scheduler.poll_interval,
+        warm_key=warm_key,
+        describe_attempts=on_kubernetes,
+        keeper=LeaseKeeper(store, ttl=s.scheduler.lease_ttl, awake=awake_seconds),
+        sees_every_host=on_kubernetes,  # pods, wherever they run; local workers: this host's
+    )
