@@ -330,9 +330,7 @@ class System:
         if source is None or not source.is_git:
             from brisa.errors import NotFound
 
-            raise NotFound(
-                f"no git repository {name!r} is configured; `brisa repos list` shows them"
-            )
+            raise NotFound(f"no git repository {name!r} is configured; `brisa repos list` lists")
         pipeline = self._pipelines.get(name)
         if pipeline is not None:
             pipeline.request()
@@ -426,6 +424,7 @@ class System:
         self.housekeeping.start()
         if self.scheduler.keeper is not None:
             self.start_thread("scheduler-lease", self.scheduler.keeper.run_forever)
+        self.start_thread("scheduler-wake", self.scheduler.follow_changes)
 
     def start_scheduler(self) -> None:
         """The scheduler loop in a thread of its own (standalone)."""

@@ -170,3 +170,32 @@ def test_topics_of_teams_a_caller_cannot_see_are_dropped_like_missing_ones(
     # Another team's run reads exactly like a run that does not exist.
     assert topics.visible(theirs, asked) == ["dag:other/etl", "health", "import-errors"]
     assert topics.follower(theirs, ti.id, 1, 0) is None
+
+
+def test_notifications_are_coalesced_outside_the_changing_transactions(postgres_url: str) -> None:
+    """PLATFORM.md H8: a burst of changes wakes listeners with at most one NOTIFY every
+    NOTIFY_EVERY seconds per process, not one per transaction."""
+    import time
+
+    from brisa.store import changes, open_store
+
+    store = open_store(postgres_url, migrate=True)
+    listener = changes.Listener(store.engine)
+    try:
+        new_run(store)
+        time.sleep(changes.NOTIFY_EVERY * 3)
+        while listener.wait(0.01):  # what the run's creation sent
+            pass
+        began = time.monotonic()
+        writes = 100
+        for i in range(writes):  # a hundred transactions, each recording a change
+            store.set_paused(TEAM, "etl", i % 2 == 0)
+        woken = 0
+        while listener.wait(changes.NOTIFY_EVERY * 5):
+            woken += 1
+        elapsed = time.monotonic() - began
+        assert 1 <= woken <= elapsed / changes.NOTIFY_EVERY + 1
+        assert woken < writes or elapsed > writes * changes.NOTIFY_EVERY
+    finally:
+        listener.close()
+        store.close()

@@ -103,3 +103,23 @@ def test_lease_timing_and_identity_rules() -> None:
     assert dead_here(str(me), "host-a.example", lambda pid: 100)  # the pid was reused
     assert not dead_here(str(me), "host-a.example", lambda pid: 99)
     assert not dead_here(str(me), "host-b", lambda pid: None)  # another host: only by expiry
+
+
+def test_several_schedulers_share_postgresql_unless_told_to_run_alone(postgres_url: str) -> None:
+    store = open_store(postgres_url, migrate=True)
+    try:
+        clock, live = Clock(), {1, 2, 3, 4}
+        keeper(store, 1, clock, live).start()
+        keeper(store, 2, clock, live).start()  # PostgreSQL: both run
+        alone = "with the Kubernetes executor exactly one scheduler may run for now"
+        LeaseKeeper(
+            store, ttl=15, awake=clock, identity=Identity(HOST, 3, 7),
+            start_time_of=lambda p: 7, single_because=alone,
+        ).start()  # fmt: skip
+        with pytest.raises(AnotherScheduler, match="Kubernetes executor exactly one"):
+            LeaseKeeper(
+                store, ttl=15, awake=clock, identity=Identity(HOST, 4, 7),
+                start_time_of=lambda p: 7, single_because=alone,
+            ).start()  # fmt: skip
+    finally:
+        store.close()

@@ -438,7 +438,10 @@ def kill_during(verb):
             except (OSError, IndexError):
                 continue
             if ppid == me and verb.encode() in argv:
-                time.sleep(0.05)
+                # Once the server has seen the request: git is fetching, however slow
+                # its start on a busy machine.
+                while not Path(args["fetching"]).exists():
+                    time.sleep(0.002)
                 os.kill(int(me), signal.SIGKILL)
         time.sleep(0.002)
 
@@ -470,6 +473,12 @@ def test_a_syncer_killed_at_any_step_leaves_the_old_commit_and_the_next_pass_con
         server.fetch_delay = 30.0 if step == "during-fetch" else 0.0
         args = {"name": NAME, "url": server.url(), "root": str(root), "objects": objects.location}
         args["step"] = step
+        args["fetching"] = str(tmp_path / "fetching")
+        seen = threading.Thread(
+            target=lambda: server.fetching.wait(60) and Path(args["fetching"]).touch(),
+            daemon=True,
+        )
+        seen.start()
         done = subprocess.run(
             [sys.executable, "-c", CRASHING_SYNC, json.dumps(args)], timeout=60, check=False
         )

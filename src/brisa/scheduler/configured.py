@@ -40,6 +40,17 @@ def scheduler(
         poll_interval=s.scheduler.poll_interval,
         warm_key=warm_key,
         describe_attempts=on_kubernetes,
-        keeper=LeaseKeeper(store, ttl=s.scheduler.lease_ttl, awake=awake_seconds),
+        keeper=LeaseKeeper(
+            store,
+            ttl=s.scheduler.lease_ttl,
+            awake=awake_seconds,
+            # Each scheduler's executor would follow the same container pods' logs and ship
+            # them twice: one per database until a lease per namespace decides who watches.
+            single_because=(
+                "with the Kubernetes executor exactly one scheduler may run for now"
+                if on_kubernetes
+                else ""
+            ),
+        ),
         sees_every_host=on_kubernetes,  # pods, wherever they run; local workers: this host's
     )

@@ -63,14 +63,19 @@ class LeaseKeeper:
         awake: Callable[[], float],
         identity: Identity | None = None,
         start_time_of: Callable[[int], int | None] = process_start_time,
+        single_because: str = "",
     ) -> None:
         self.store = store
         self.identity = identity or this_process()
         self.timing = LeaseTiming(ttl)
         self.awake = awake
         self.start_time_of = start_time_of
-        # On SQLite (one writer, one machine) exactly one scheduler runs.
-        self.exclusive = store.backend == "sqlite"
+        # On SQLite (one writer, one machine) exactly one scheduler runs; also where the
+        # caller says why (`single_because`).
+        if store.backend == "sqlite":
+            single_because = "on SQLite exactly one scheduler may run"
+        self.single_because = single_because
+        self.exclusive = bool(single_because)
         self._lock = threading.Lock()
         self._epoch: int | None = None
         self._renewed: float | None = None
@@ -85,7 +90,7 @@ class LeaseKeeper:
         another does."""
         if self.exclusive and self._single() is None:
             other = next(iter(self.store.leases(SINGLE_SCHEDULER)), None)
-            raise AnotherScheduler(_refusal(other))
+            raise AnotherScheduler(_refusal(other, self.single_because))
         if not self.renew():
             raise Conflict(f"could not take this scheduler's lease {self.identity.lease}")
 
@@ -169,10 +174,10 @@ class LeaseKeeper:
                     log.warning("lease %s not released: %s", name, exc)
 
 
-def _refusal(other: LeaseRow | None) -> str:
+def _refusal(other: LeaseRow | None, because: str) -> str:
     who = f" ({other.holder}, for {max(other.expires_in, 0):.0f} more seconds)" if other else ""
+    remedy = "use PostgreSQL to run several" if "SQLite" in because else "run one"
     return (
-        f"another scheduler holds the lease on this database{who}: on SQLite exactly one "
-        "scheduler may run. Stop the other one (or wait for its lease to expire), or use "
-        "PostgreSQL to run several."
+        f"another scheduler holds the lease on this database{who}: {because}. Stop the other "
+        f"one (or wait for its lease to expire), or {remedy}."
     )

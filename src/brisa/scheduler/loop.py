@@ -352,6 +352,20 @@ class Scheduler:
         attempt = self._attempt(ref) if self.describe_attempts else None
         self.executor.launch(LaunchRequest(ref, token, path, timeout, warm, attempt))
 
+    def follow_changes(self, stop: threading.Event) -> None:
+        """Wake a pass when another process changed something (a worker reported to an API
+        replica, a user triggered a run, another scheduler finished a task): a hint on
+        PostgreSQL only (NOTIFY); the loop still polls."""
+        if self.store.backend != "postgresql":
+            return
+        waiter = self.store.change_waiter()
+        try:
+            while not stop.is_set():
+                if waiter.wait(self.poll_interval):
+                    self.wake()
+        finally:
+            waiter.close()
+
     def run_forever(self, stop: threading.Event) -> None:
         """Loop until `stop` is set; a pass that changed something is followed at once."""
         while not stop.is_set():

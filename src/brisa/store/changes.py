@@ -2,10 +2,14 @@
 
 A state change calls `record(conn, topics)` inside its own transaction, so a change is
 visible in `changes` exactly when the change itself is, and a reader that follows `id`
-(`read_after`) sees every change once, in commit order. On PostgreSQL `record` also sends
-`NOTIFY brisa_changes` (delivered at commit), which wakes a listening reader at once
-(`Listener`); SQLite readers poll, and a process that writes wakes its own reader through
-`on_record` hooks.
+(`read_after`) sees every change once, in commit order. `record` only marks the connection;
+when a marked connection goes back to the pool (after its commit), the process's `on_record`
+hooks run, and on PostgreSQL a `NOTIFY brisa_changes` is sent by a thread of its own, at most
+one every `NOTIFY_EVERY` seconds per process, never inside the changing transaction: NOTIFY
+takes a lock held until commit that every notifying transaction of the database queues on
+(PLATFORM.md H8). It wakes listening readers (`Listener`); a notification is a hint only, and
+readers poll as well. SQLite readers poll, and a process that writes wakes its own readers
+through the hooks.
 
 Topics are the UI's names (web/ui/live.py): `run:<pk>`, `dag:<team>/<id>`,
 `attempt:<ti>/<try>`, `repo:<name>`, `import-errors`, `health`.
@@ -14,16 +18,23 @@ Topics are the UI's names (web/ui/live.py): `run:<pk>`, `dag:<team>/<id>`,
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import event
 
 from brisa.store.tables import changes
 
+log = logging.getLogger("brisa.store")
+
 CHANNEL = "brisa_changes"
+NOTIFY_EVERY = 0.1  # seconds: at most ten notifications a second per process
+_CHANGED = "brisa_changed"  # the mark `record` leaves on its connection
 _hooks: list[Callable[[], None]] = []
 _hooks_lock = threading.Lock()
 
@@ -48,12 +59,59 @@ def record(conn: sa.Connection, topics: Iterable[str]) -> None:
         return
     now = datetime.now(UTC)
     conn.execute(changes.insert(), [{"topic": topic, "at": now} for topic in unique])
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.select(sa.func.pg_notify(CHANNEL, "")))
-    with _hooks_lock:
-        hooks = list(_hooks)
-    for hook in hooks:
-        hook()
+    conn.info[_CHANGED] = True  # acted on once the connection is back in the pool
+
+
+def install(engine: sa.Engine) -> None:
+    """Tell this process's readers of `engine`'s changes once a changing transaction ended."""
+    notifier = _Notifier(engine) if engine.dialect.name == "postgresql" else None
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, connection_record: Any) -> None:
+        if connection_record is None or not connection_record.info.pop(_CHANGED, False):
+            return
+        with _hooks_lock:
+            hooks = list(_hooks)
+        for hook in hooks:
+            hook()
+        if notifier is not None:
+            notifier.poke()
+
+
+class _Notifier:
+    """Sends `NOTIFY brisa_changes` after changes, at most one every NOTIFY_EVERY seconds,
+    from a thread that ends after a while without changes."""
+
+    IDLE = 5.0  # seconds without a change after which the thread ends
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+        self._due = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def poke(self) -> None:
+        self._due.set()
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="notify", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            if not self._due.wait(self.IDLE):
+                with self._lock:
+                    if not self._due.is_set():
+                        self._thread = None
+                        return
+            self._due.clear()
+            try:
+                with self._engine.connect() as conn:
+                    conn.execute(sa.select(sa.func.pg_notify(CHANNEL, "")))
+                    conn.commit()
+            except sa.exc.SQLAlchemyError as exc:  # a hint: readers poll too
+                log.debug("change notification not sent: %s", exc)
+            time.sleep(NOTIFY_EVERY)
 
 
 def run_topics(team: str, dag_id: str, run_pk: int) -> list[str]:
@@ -94,19 +152,45 @@ class Listener:
     once a change was committed (or the timeout passed). Only for PostgreSQL engines."""
 
     def __init__(self, engine: sa.Engine) -> None:
+        url = engine.url.set(drivername="postgresql")
+        self._dsn = url.render_as_string(hide_password=False)
+        self._conn: Any = None
+        self._closed = False
+        with contextlib.suppress(Exception):  # the database may be down: made again in wait
+            self._connect()
+
+    def _connect(self) -> None:
         import psycopg
 
-        url = engine.url.set(drivername="postgresql")
-        dsn = url.render_as_string(hide_password=False)
-        self._conn: Any = psycopg.connect(dsn, autocommit=True)
+        self._conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=5)
         self._conn.execute(f"LISTEN {CHANNEL}")
 
     def wait(self, timeout: float) -> bool:
-        notified: Iterator[Any] = self._conn.notifies(timeout=timeout, stop_after=1)
-        return any(True for _ in notified)
+        """True when notified; a lost connection (the database restarting) is made again on
+        a later call, and counts as a wake-up: what changed meanwhile was not heard."""
+        import psycopg
+
+        try:
+            if self._conn is None:
+                self._connect()
+            notified: Iterator[Any] = self._conn.notifies(timeout=timeout, stop_after=1)
+            return any(True for _ in notified)
+        except psycopg.Error as exc:
+            log.warning("listening for changes failed, listening again: %s", exc)
+            self._drop()
+            if not self._closed:
+                time.sleep(min(timeout, 1.0))
+            return True
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
 
     def close(self) -> None:
-        self._conn.close()
+        self._closed = True
+        self._drop()
 
 
 class LocalWaiter:

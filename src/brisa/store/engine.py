@@ -9,6 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from brisa.store import changes
+
 WRITE = {"brisa_write": True}
 
 
@@ -58,16 +60,19 @@ def create_engine(
         _sqlite_events(engine)
         if statement_timeout:
             _sqlite_timeout(engine, statement_timeout)
+        changes.install(engine)
         return engine
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     connect_args = {}
     if statement_timeout:
         connect_args["options"] = f"-c statement_timeout={int(statement_timeout * 1000)}"
-    return sa.create_engine(
+    engine = sa.create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
         connect_args=connect_args,
     )
+    changes.install(engine)
+    return engine
