@@ -36,6 +36,7 @@ from brisa.core.spec import DagSpec
 from brisa.errors import Conflict
 from brisa.executor.base import Attempt, Executor, LaunchRequest
 from brisa.logs.recovery import executor_file_name
+from brisa.metrics.instruments import SchedulerMetrics, unregistered
 from brisa.store import Store
 from brisa.worker.warmed import WarmKey
 
@@ -64,8 +65,10 @@ class Scheduler:
         awake: Callable[[], float] = awake_seconds,
         warm_key: Callable[[RunRecord, DagSpec], WarmKey | None] | None = None,
         describe_attempts: bool = False,
+        metrics: SchedulerMetrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics or unregistered().scheduler
         self.executor = executor
         self.clock = clock
         self.logs_folder = logs_folder
@@ -148,8 +151,12 @@ class Scheduler:
 
     def run_once(self) -> int:
         """One pass: returns how many actions took effect."""
-        actions = plan(self.snapshot())
-        return sum(self._apply(action) for action in actions)
+        with self.metrics.scheduling_pass() as record:
+            snapshot = self.snapshot()
+            actions = plan(snapshot)
+            changed = [self._apply(action) for action in actions]
+            record(actions, changed, slots=(self.executor.parallelism, len(snapshot.alive)))
+        return sum(changed)
 
     def _apply(self, action: Action) -> bool:
         now = self.clock()

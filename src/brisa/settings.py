@@ -24,6 +24,7 @@ from brisa.errors import ConfigError
 from brisa.kubesettings import KubernetesSettings
 from brisa.logs.config import CHUNK_BYTES, CHUNK_INTERVAL
 from brisa.logs.masking import DEFAULT_ENV_PATTERN
+from brisa.opssettings import LoggingSettings, MetricsSettings
 from brisa.repos.config import RepoSettings
 from brisa.repos.config import check as check_repo
 from brisa.settingfields import duration, secret
@@ -174,6 +175,8 @@ SECTIONS: dict[str, type] = {
     "logs": LogsSettings,
     "kubernetes": KubernetesSettings,
     "ui": UiSettings,
+    "metrics": MetricsSettings,
+    "logging": LoggingSettings,
 }
 
 
@@ -190,6 +193,8 @@ class Settings:
     logs: LogsSettings = field(default_factory=LogsSettings)
     kubernetes: KubernetesSettings = field(default_factory=KubernetesSettings)
     ui: UiSettings = field(default_factory=UiSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
     # `[repos.NAME]` tables, in name order.
     repos: tuple[RepoSettings, ...] = ()
     # Where each key that is not a default came from ("section.key" -> the file's path or

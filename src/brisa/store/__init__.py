@@ -14,6 +14,7 @@ from brisa.store.attempts import AttemptStore
 from brisa.store.catalog import CatalogStore, SpecCache
 from brisa.store.changes import ChangeLog
 from brisa.store.engine import create_engine
+from brisa.store.gauges import GaugeStore
 from brisa.store.listing import ListingStore
 from brisa.store.migrate import upgrade
 from brisa.store.operations import OperationsStore
@@ -22,7 +23,14 @@ from brisa.store.runs import RunStore
 
 
 class Store(
-    CatalogStore, RunStore, OperationsStore, AttemptStore, RepoStore, ListingStore, ChangeLog
+    CatalogStore,
+    RunStore,
+    OperationsStore,
+    AttemptStore,
+    RepoStore,
+    ListingStore,
+    ChangeLog,
+    GaugeStore,
 ):
     """All the store's verbs over one engine."""
 
