@@ -3,6 +3,7 @@ redacted when shown; durations accept '30s', '5m', ...)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import field
 from typing import Any
 
@@ -26,3 +27,14 @@ def checked(default: Any, check: Any, **metadata: Any) -> Any:
     """A setting whose value `check(value)` checks (ValueError: what is wrong) and may
     normalise, at load, so that the error names the key and where it was set."""
     return field(default=default, metadata={"check": check, **metadata})
+
+
+def seconds_between(low: float, high: float) -> Callable[[float], float]:
+    """A check of a duration setting: from `low` to `high` seconds."""
+
+    def check(value: float) -> float:
+        if not low <= value <= high:
+            raise ValueError(f"{value:g}s is out of range; use {low:g}s to {high:g}s")
+        return value
+
+    return check

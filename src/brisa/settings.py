@@ -24,9 +24,10 @@ from brisa.errors import ConfigError
 from brisa.kubesettings import KubernetesSettings
 from brisa.logs.config import CHUNK_BYTES, CHUNK_INTERVAL
 from brisa.logs.masking import DEFAULT_ENV_PATTERN
+from brisa.opssettings import LoggingSettings, MetricsSettings
 from brisa.repos.config import RepoSettings
 from brisa.repos.config import check as check_repo
-from brisa.settingfields import duration, secret
+from brisa.settingfields import checked, duration, seconds_between, secret
 from brisa.worker import env as wire
 
 ENV_PREFIX = "BRISA__"
@@ -83,7 +84,7 @@ class SchedulerSettings:
     max_runs_created_per_loop: int = 50
     # Each scheduler's lease on the database's clock (ADR 0019): renewed every third of it;
     # a scheduler lost for this long has its attempts adopted by another.
-    lease_ttl: float = duration(15.0)
+    lease_ttl: float = checked(15.0, seconds_between(3, 600), duration=True)
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,8 @@ SECTIONS: dict[str, type] = {
     "logs": LogsSettings,
     "kubernetes": KubernetesSettings,
     "ui": UiSettings,
+    "metrics": MetricsSettings,
+    "logging": LoggingSettings,
 }
 
 
@@ -193,6 +196,8 @@ class Settings:
     logs: LogsSettings = field(default_factory=LogsSettings)
     kubernetes: KubernetesSettings = field(default_factory=KubernetesSettings)
     ui: UiSettings = field(default_factory=UiSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
     # `[repos.NAME]` tables, in name order.
     repos: tuple[RepoSettings, ...] = ()
     # Where each key that is not a default came from ("section.key" -> the file's path or
@@ -311,9 +316,13 @@ def _coerce_number(kind: type, value: Any) -> float | int | None:
 
 
 def _coerce(kind: Any, f: dataclasses.Field[Any], value: Any, name: str) -> Any:
+    result: Any
     if f.metadata.get("duration"):
-        return parse_duration(value, name)
-    result = _coerce_table(value, name) if f.metadata.get("mapping") else _coerce_plain(kind, value)
+        result = parse_duration(value, name)
+    elif f.metadata.get("mapping"):
+        result = _coerce_table(value, name)
+    else:
+        result = _coerce_plain(kind, value)
     if result is None:
         type_name = getattr(kind, "__name__", str(kind))
         raise ConfigError(f"{name}: expected {type_name}, got {value!r}")
@@ -438,11 +447,6 @@ def _check(settings: Settings) -> Settings:
         raise ConfigError("[executor] warm_processes must be at least 1")
     if settings.executor.parallelism < 1:
         raise ConfigError("[executor] parallelism must be at least 1")
-    if not 3 <= settings.scheduler.lease_ttl <= 600:
-        raise ConfigError(
-            f"[scheduler] lease_ttl: {settings.scheduler.lease_ttl:g}s; use 3s to 600s "
-            "(the time after which a lost scheduler's attempts are adopted)"
-        )
     if settings.ui.live not in ("sse", "poll"):
         raise ConfigError(f"[ui] live: {settings.ui.live!r}; use 'sse' or 'poll'")
     if settings.ui.max_streams_per_user < 0 or settings.ui.request_slots < 1:

@@ -19,8 +19,6 @@ from brisa.settings import Settings, ensure_secret_key
 from brisa.worker.env import WorkerEnv
 
 if TYPE_CHECKING:  # heavy imports (the web framework, the ORM) are made when first used
-    from types import FrameType
-
     from fastapi import FastAPI
 
     from brisa.control.changefeed import ChangeFeed
@@ -32,6 +30,7 @@ if TYPE_CHECKING:  # heavy imports (the web framework, the ORM) are made when fi
     from brisa.housekeeping import Housekeeping
     from brisa.logs.recovery import SpoolSweeper
     from brisa.logs.retention import Retention
+    from brisa.metrics.monitor import Monitor
     from brisa.objectstore import ObjectStore
     from brisa.repos.config import RepoSettings
     from brisa.scheduler import Scheduler
@@ -43,7 +42,6 @@ log = logging.getLogger("brisa")
 LOG_RETENTION = "log retention"
 SPOOL_SWEEP = "spool sweep"
 GONE_WORKER_SPOOLS = "gone workers' spools"
-KEEP_ALIVE = 15  # seconds an idle API connection stays open (worker.client.IDLE_LIMIT is less)
 
 
 def utc_now() -> datetime:
@@ -64,6 +62,7 @@ class System:
     _spools: SpoolSweeper | None = None
     _pipelines: dict[str, RepoPipeline] = field(default_factory=dict)
     _feed: ChangeFeed | None = None
+    _monitor: Monitor | None = None
 
     @classmethod
     def create(cls, settings: Settings, clock: Callable[[], datetime] = utc_now) -> System:
@@ -96,6 +95,16 @@ class System:
                 statement_timeout=self.settings.ui.statement_timeout or None,
             )
         return self._reads
+
+    @property
+    def monitor(self) -> Monitor:
+        """This process's metrics and health checks (docs/operations.md, "Metrics")."""
+        if self._monitor is None:
+            from brisa.metrics.monitor import Monitor
+
+            stall = self.settings.metrics.stall_timeout
+            self._monitor = Monitor(lambda: self.store, stall_timeout=stall)
+        return self._monitor
 
     @property
     def dags_folder(self) -> Path | None:
@@ -171,6 +180,7 @@ class System:
 
         self.isolate_tasks()
         s = self.settings
+        self.monitor.watch_spools(s.spool_folder)
         return LocalExecutor(
             scope=self.executor_scope(),
             parallelism=s.executor.parallelism,
@@ -210,7 +220,12 @@ class System:
 
         warm_key = self.warm_key if self._warm_imports() else None
         self._scheduler = configured.scheduler(
-            self.settings, self.store, executor, clock=self.clock, warm_key=warm_key
+            self.settings,
+            self.store,
+            executor,
+            clock=self.clock,
+            warm_key=warm_key,
+            metrics=self.monitor.metrics.scheduler,
         )
         return self._scheduler
 
@@ -305,6 +320,7 @@ class System:
             clock=self.clock,
             parse_timeout=self.settings.dags.parse_timeout,
             on_change=self.wake_scheduler,
+            metrics=self.monitor.metrics.dag_processor,
         )
 
     def pipeline(self, repo: RepoSettings) -> RepoPipeline:
@@ -356,7 +372,9 @@ class System:
             max_return_bytes=self.settings.core.max_return_value_bytes,
             on_change=self.wake_scheduler,
             sources={source.name: source for source in sources},
+            on_finished=self.monitor.metrics.attempts.worker_reported,
         )
+        self.monitor.watch_api(lambda: self.reads, self.clock, lambda: self.objects.location)
         feed = ChangeFeed(self.reads)
         queries = Queries(
             self.reads, self.objects, self.clock, sources=sources, mask_env_pattern=pattern
@@ -386,6 +404,7 @@ class System:
             feed=feed,
             topics=LiveTopics(self.reads, self.objects, self.clock, sources=sources),
             summary=Summary(self.reads, self.clock),
+            monitor=self.monitor,
         )
         if self._feed is not None:
             self._feed.close()
@@ -423,6 +442,7 @@ class System:
         self.claim_scheduling()
         self.housekeeping.start()
         if self.scheduler.keeper is not None:
+            self.monitor.add_readiness(self.scheduler.keeper.readiness)
             self.start_thread("scheduler-lease", self.scheduler.keeper.run_forever)
         self.start_thread("scheduler-wake", self.scheduler.follow_changes)
 
@@ -443,45 +463,25 @@ class System:
         scheduler starts, so that workers adopted after a restart can reach the API before
         the scheduler judges their heartbeats.
         """
-        import uvicorn
+        from brisa.web.server import serve
 
-        config = uvicorn.Config(
-            self.api_app(),
-            host=self.settings.api.host,
-            port=self.settings.api.port,
-            log_level="warning",
-            access_log=False,
-            # Workers keep one connection for their calls (worker.client), dropped once idle
-            # for IDLE_LIMIT: the server keeps it open for longer than that.
-            timeout_keep_alive=KEEP_ALIVE,
-            # Event streams end when the server begins to stop (`handle_exit`); this bounds
-            # the wait for any other long request.
-            timeout_graceful_shutdown=5,
-        )
-        feed = self._feed
-
-        class Server(uvicorn.Server):
-            def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-                if feed is not None:
-                    feed.close()  # ends the event streams, which would hold the shutdown
-                super().handle_exit(sig, frame)
-
-        server = Server(config)
-
-        def wait_for_start(stop: threading.Event) -> None:
-            while not server.started and not stop.wait(0.01):
-                pass
-            if server.started:
-                on_started()
-
-        self.start_thread("api-started", wait_for_start)
+        app, feed = self.api_app(), self._feed
         try:
-            server.run()
+            serve(
+                app,
+                host=self.settings.api.host,
+                port=self.settings.api.port,
+                on_started=on_started,
+                on_exit=feed.close if feed is not None else lambda: None,
+                start_thread=self.start_thread,
+            )
         finally:
             self.shutdown()
 
     def shutdown(self) -> None:
         self.stop.set()
+        if self._monitor is not None:
+            self._monitor.close()
         if self._feed is not None:
             self._feed.close()
         self.wake_scheduler()

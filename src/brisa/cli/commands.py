@@ -7,7 +7,6 @@ the ones here work on the configuration, the database and the object store direc
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -52,11 +51,28 @@ def settings_of(ctx: click.Context, **overrides: dict[str, Any]) -> Settings:
     return settings
 
 
-def _logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+def _logging(settings: Settings) -> None:
+    from brisa.cli.logsetup import configure
+
+    configure(settings.logging.format)
+
+
+log_format = click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    help="This process's log lines: text (default) or one JSON object per line.",
+)
+metrics_port = click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    help="Serve /metrics and /health/* on this port of [metrics] host (0: not at all).",
+)
+
+
+def _serve_metrics(system: Any, port: int) -> None:
+    """The process's own server of /metrics and /health/*, when it has a port."""
+    if port:
+        system.monitor.serve(system.settings.metrics.host, port)
 
 
 @cli.command()
@@ -68,16 +84,26 @@ def _logging() -> None:
     type=click.Path(file_okay=False),
     help="Folder of DAG files (team 'default').",
 )
+@log_format
 @click.pass_context
 def standalone(
-    ctx: click.Context, port: int | None, host: str | None, dags_folder: str | None
+    ctx: click.Context,
+    port: int | None,
+    host: str | None,
+    dags_folder: str | None,
+    log_format: str | None,
 ) -> None:
     """Run everything in one process: API, scheduler, DAG processor, local executor."""
     from brisa.system import System
 
-    _logging()
     folder = str(Path(dags_folder).absolute()) if dags_folder else None
-    settings = settings_of(ctx, api={"port": port, "host": host}, dags={"folder": folder})
+    settings = settings_of(
+        ctx,
+        api={"port": port, "host": host},
+        dags={"folder": folder},
+        logging={"format": log_format},
+    )
+    _logging(settings)
     if settings.dags.folder and not Path(settings.dags.folder).is_dir():
         raise click.BadParameter(f"{settings.dags.folder} is not a folder", param_hint="--dags")
     system = System.create(settings)
@@ -96,26 +122,34 @@ def standalone(
 @cli.command()
 @click.option("--port", type=int)
 @click.option("--host")
+@log_format
 @click.pass_context
-def api(ctx: click.Context, port: int | None, host: str | None) -> None:
-    """Serve the REST API and the worker-facing execution API."""
+def api(ctx: click.Context, port: int | None, host: str | None, log_format: str | None) -> None:
+    """Serve the REST API and the worker-facing execution API (and /metrics, /health/*)."""
     from brisa.system import System
 
-    _logging()
-    system = System.create(settings_of(ctx, api={"port": port, "host": host}))
+    settings = settings_of(ctx, api={"port": port, "host": host}, logging={"format": log_format})
+    _logging(settings)
+    system = System.create(settings)
     click.echo(f"Brisa API at {system.settings.api_url}")
     system.serve_api()
 
 
 @cli.command()
+@metrics_port
+@log_format
 @click.pass_context
-def scheduler(ctx: click.Context) -> None:
+def scheduler(ctx: click.Context, metrics_port: int | None, log_format: str | None) -> None:
     """Create runs, queue ready tasks, start workers, detect lost ones."""
     from brisa.system import System
 
-    _logging()
-    system = System.create(settings_of(ctx))
+    settings = settings_of(
+        ctx, metrics={"scheduler_port": metrics_port}, logging={"format": log_format}
+    )
+    _logging(settings)
+    system = System.create(settings)
     system.isolate_tasks()  # refuses a run_as_user it cannot switch to, before starting
+    _serve_metrics(system, settings.metrics.scheduler_port)
     try:
         system.run_scheduler()
     except KeyboardInterrupt:
@@ -124,19 +158,30 @@ def scheduler(ctx: click.Context) -> None:
 
 @cli.command("dag-processor")
 @click.option("--dags", "dags_folder", type=click.Path(file_okay=False))
+@metrics_port
+@log_format
 @click.pass_context
-def dag_processor(ctx: click.Context, dags_folder: str | None) -> None:
+def dag_processor(
+    ctx: click.Context, dags_folder: str | None, metrics_port: int | None, log_format: str | None
+) -> None:
     """Sync the git repositories, parse DAG files in child processes, store the DAGs."""
     from brisa.system import System
 
-    _logging()
     folder = str(Path(dags_folder).absolute()) if dags_folder else None
-    system = System.create(settings_of(ctx, dags={"folder": folder}))
+    settings = settings_of(
+        ctx,
+        dags={"folder": folder},
+        metrics={"dag_processor_port": metrics_port},
+        logging={"format": log_format},
+    )
+    _logging(settings)
+    system = System.create(settings)
     system.store  # noqa: B018 - migrate before anything starts
     if not system.start_processor():
         raise click.UsageError(
             "no DAG source: pass --dags FOLDER, set [dags] folder, or add [repos.NAME] tables"
         )
+    _serve_metrics(system, settings.metrics.dag_processor_port)
     try:
         system.stop.wait()
     except KeyboardInterrupt:

@@ -44,8 +44,10 @@ class ExecutionService:
         max_return_bytes: int,
         on_change: Callable[[], None] = lambda: None,
         sources: Mapping[str, RepoSettings] | None = None,
+        on_finished: Callable[[TaskState], None] = lambda _: None,
     ) -> None:
         self.store = store
+        self.on_finished = on_finished  # counts the outcome (brisa_task_attempts_ended_total)
         self.clock = clock
         self.max_return_bytes = max_return_bytes
         self.on_change = on_change
@@ -104,6 +106,7 @@ class ExecutionService:
             ref, state, now=now, return_value=return_value, error=error, next_try_at=next_try_at
         ):
             raise Conflict("this attempt is no longer current; its result was not recorded")
+        self.on_finished(state)
         self.on_change()
         return state
 

@@ -77,8 +77,10 @@ class RepoPipeline:
         outcome: once a pass is recorded, the DAGs of its commit are in the store."""
         # Recorded as the time the pass started: a caller waiting for a sync it requested
         # (`brisa repos sync --wait`) must not take a pass that began before for it.
-        started = self.clock()
+        started, timer = self.clock(), time.perf_counter()
         result = self.syncer.sync()
+        metrics = self.processor.metrics
+        metrics.synced(self.repo.name, result.error is None, time.perf_counter() - timer)
         if result.error:
             log.warning("repository %s: %s", self.repo.name, result.error)
         try:
@@ -146,6 +148,7 @@ class RepoPipeline:
         while not stop.is_set():
             self._guarded(self._step)
             while not stop.is_set() and time.monotonic() < self.due.at:
+                self.processor.metrics.beat(self.repo.name)
                 if self.wakeup.wait(REQUEST_POLL) or self._guarded(self._requested):
                     break
             self.wakeup.clear()

@@ -26,6 +26,7 @@ from typing import Any
 
 from brisa.core.spec import DagSpec
 from brisa.errors import Conflict
+from brisa.metrics.instruments import DagProcessorMetrics, unregistered
 from brisa.store import Store
 from brisa.worker.containment import kill_descendants
 
@@ -176,8 +177,11 @@ class DagProcessor:
         parse_timeout: float = 30.0,
         repo: str = "dags",
         on_change: Callable[[], None] = lambda: None,
+        metrics: DagProcessorMetrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics or unregistered().dag_processor
+        self.metrics.beat(repo)
         self.root = root.absolute()
         self.team = team
         self.repo = repo
@@ -205,7 +209,10 @@ class DagProcessor:
         if len(candidates) < len(changed) and self._seen:
             # A helper module changed: DAG files that import it may define other DAGs now.
             candidates = sorted(f for f in current if looks_like_dag_file(self.root / f))
+        started = time.perf_counter()
         results = parse_files(self.root, candidates, self.parse_timeout)
+        errors = sum(1 for r in results if r.error)
+        self.metrics.parsed(self.repo, len(results), errors, time.perf_counter() - started)
         self._retire_removed(current, [f for f in changed if f not in candidates], results)
         for result in results:
             self._store_result(result)
@@ -274,6 +281,7 @@ class DagProcessor:
     def run_forever(self, stop: threading.Event, interval: float) -> None:
         while not stop.is_set():
             started = time.monotonic()
+            self.metrics.beat(self.repo)
             try:
                 self.run_once()
             except Exception:

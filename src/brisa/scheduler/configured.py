@@ -8,6 +8,7 @@ from brisa.core.planner import Limits
 from brisa.core.records import RunRecord
 from brisa.core.spec import DagSpec
 from brisa.executor.base import Executor
+from brisa.metrics.instruments import SchedulerMetrics
 from brisa.scheduler.ha import LeaseKeeper
 from brisa.scheduler.loop import Clock, Scheduler, awake_seconds
 from brisa.settings import Settings
@@ -22,6 +23,7 @@ def scheduler(
     *,
     clock: Clock,
     warm_key: Callable[[RunRecord, DagSpec], WarmKey | None] | None,
+    metrics: SchedulerMetrics | None = None,
 ) -> Scheduler:
     s = settings
     limits = Limits(
@@ -52,5 +54,6 @@ def scheduler(
                 else ""
             ),
         ),
+        metrics=metrics,
         sees_every_host=on_kubernetes,  # pods, wherever they run; local workers: this host's
     )

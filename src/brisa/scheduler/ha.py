@@ -29,6 +29,7 @@ from brisa.core.leases import (
     dead_here,
 )
 from brisa.errors import Conflict
+from brisa.metrics.health import Check
 from brisa.store import Store
 from brisa.store.claims import LeaseRow
 from brisa.store.fencing import Fence
@@ -138,6 +139,20 @@ class LeaseKeeper:
                 self._fenced_logged = True
             return None
         return Fence(self.identity.lease, self.holder, epoch)
+
+    def readiness(self) -> Check:
+        """The scheduler's readiness check (`/health/ready`): it holds its lease."""
+        with self._lock:
+            epoch, renewed = self._epoch, self._renewed
+        name = "scheduler lease"
+        if epoch is None or renewed is None:
+            return Check(name, False, f"{self.identity.lease} not taken yet")
+        age = self.awake() - renewed
+        if self.timing.self_fenced(renewed, self.awake()):
+            return Check(
+                name, False, f"not renewed for {age:.0f}s (ttl {self.timing.ttl:g}s): fenced"
+            )
+        return Check(name, True, f"{self.identity.lease} at epoch {epoch}, renewed {age:.1f}s ago")
 
     def lost(self) -> list[Lost]:
         """Other schedulers whose lease expired on the database's clock, or that are

@@ -38,6 +38,7 @@ from brisa.core.spec import DagSpec
 from brisa.errors import Conflict
 from brisa.executor.base import Attempt, Executor, LaunchRequest
 from brisa.logs.recovery import executor_file_name
+from brisa.metrics.instruments import SchedulerMetrics, unregistered
 from brisa.scheduler.ha import LeaseKeeper
 from brisa.store import Store
 from brisa.store.fencing import Fence, fenced_by
@@ -73,8 +74,10 @@ class Scheduler:
         describe_attempts: bool = False,
         keeper: LeaseKeeper | None = None,
         sees_every_host: bool = False,
+        metrics: SchedulerMetrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics or unregistered().scheduler
         self.executor = executor
         self.clock = clock
         self.logs_folder = logs_folder
@@ -199,8 +202,11 @@ class Scheduler:
             return self._pass(fence)
 
     def _pass(self, fence: Fence | None) -> int:
-        actions = plan(self.snapshot())
-        done = [self._apply(action) for action in actions]
+        with self.metrics.scheduling_pass() as record:
+            snapshot = self.snapshot()
+            actions = plan(snapshot)
+            done = [self._apply(action) for action in actions]
+            record(actions, done, slots=(self.executor.parallelism, len(snapshot.alive)))
         refused = sum(not ok and isinstance(a, WRITES) for a, ok in zip(actions, done, strict=True))
         if fence is not None and refused and not self.store.lease_holds(fence):
             self.fenced_writes += refused

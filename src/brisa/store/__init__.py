@@ -15,6 +15,7 @@ from brisa.store.catalog import CatalogStore, SpecCache
 from brisa.store.changes import ChangeLog
 from brisa.store.claims import ClaimStore
 from brisa.store.engine import create_engine
+from brisa.store.gauges import GaugeStore
 from brisa.store.listing import ListingStore
 from brisa.store.migrate import upgrade
 from brisa.store.operations import OperationsStore
@@ -31,6 +32,7 @@ class Store(
     ListingStore,
     ChangeLog,
     ClaimStore,
+    GaugeStore,
 ):
     """All the store's verbs over one engine."""
 

@@ -16,6 +16,7 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 from brisa.web.api.app import ApiContext
 from brisa.web.api.app import create_app as create_api
 from brisa.web.lanes import Lanes
+from brisa.web.metering import Metering
 
 
 def create_app(ctx: ApiContext) -> FastAPI:
@@ -32,4 +33,5 @@ def create_app(ctx: ApiContext) -> FastAPI:
     slots = ctx.settings.ui.request_slots
     app.state.ui_limiter = CapacityLimiter(slots)
     app.add_middleware(Lanes, ui_slots=slots, ui_limiter=app.state.ui_limiter)
+    app.add_middleware(Metering, observe=ctx.monitor.metrics.api.observe)
     return app

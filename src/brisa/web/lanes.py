@@ -23,7 +23,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 EXECUTION_THREADS = 40
 UI_SLOTS = 16
 QUEUE_TIMEOUT = 10.0
-EXEMPT = ("/execution/", "/_/events")
+# Probes and scrapes never wait behind UI traffic either: a busy UI is no reason to restart.
+EXEMPT = ("/execution/", "/_/events", "/health/", "/metrics")
 
 
 class Lanes:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
@@ -19,6 +19,7 @@ from brisa.control.livetopics import LiveTopics
 from brisa.control.queries import EVERY_TEAM, Queries, Scope
 from brisa.control.summary import Summary
 from brisa.errors import BrisaError, Conflict, InvalidInput, NotFound, Unauthorized
+from brisa.metrics.monitor import Monitor, unregistered_monitor
 from brisa.settings import Settings
 from brisa.web.api.guard import QUOTE_LIMIT, RequestGuard, guard_limits
 
@@ -41,6 +42,8 @@ class ApiContext:
     feed: ChangeFeed | None = None
     topics: LiveTopics | None = None
     summary: Summary | None = None
+    # This process's metrics and health checks (`/metrics`, `/health/*`).
+    monitor: Monitor = field(default_factory=lambda: unregistered_monitor())
 
 
 def error_status(exc: BrisaError) -> int:
@@ -78,7 +81,18 @@ def bounded(detail: str) -> str:
 
 
 def create_app(ctx: ApiContext) -> FastAPI:
-    from brisa.web.api import attempts, code, config, dags, execution, lists, openapi, repos, runs
+    from brisa.web.api import (
+        attempts,
+        code,
+        config,
+        dags,
+        execution,
+        health,
+        lists,
+        openapi,
+        repos,
+        runs,
+    )
 
     app = FastAPI(
         title="Brisa",
@@ -101,6 +115,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     def _http(_: Request, exc: HTTPException) -> JSONResponse:
         return JSONResponse({"detail": bounded(str(exc.detail))}, status_code=exc.status_code)
 
+    app.include_router(health.router)
     app.include_router(dags.router)
     app.include_router(runs.router)
     app.include_router(lists.router)

@@ -1,4 +1,4 @@
-"""REST: DAGs, import errors, health."""
+"""REST: DAGs and import errors (health: `web.api.health`)."""
 
 from __future__ import annotations
 
@@ -19,11 +19,6 @@ router = APIRouter(prefix="/api/v1", route_class=StrictJsonRoute)
 class DagPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     is_paused: bool
-
-
-@router.get("/health", response_model=None, responses=responses(models.Health))
-def health(ctx: Ctx) -> dict[str, Any]:
-    return {"status": "ok", "database": ctx.queries.database()}
 
 
 def _list_params(

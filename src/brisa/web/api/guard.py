@@ -5,9 +5,10 @@ A plain ASGI middleware rather than a dependency: it must refuse an oversized bo
 reading it, and a page in the user's browser before any handler runs.
 
 - **Host.** A web page can make the browser send requests to 127.0.0.1 under a name of the
-  attacker's (DNS rebinding); the API answers only to the names of `[api] allowed_hosts`. The
-  health check (probes) and the execution API (a bearer token per attempt, which no page has)
-  are exempt.
+  attacker's (DNS rebinding); the API answers only to the names of `[api] allowed_hosts`.
+  Exempt: health checks and metrics (probes and scrapes come by the pod's address; they say
+  nothing secret, ADR 0021) and the execution API (a bearer token per attempt, which no page
+  has).
 - **Content type.** A browser sends a cross-site POST without asking first only when its body
   is a form, text or absent: a request that changes something must say its body is JSON, which
   a page can only do after a CORS preflight this API never grants. A forge's signed webhook
@@ -46,7 +47,7 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 LOCAL_NAMES = ("localhost", "127.0.0.1", "[::1]")
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 QUOTE_LIMIT = 200  # characters of a caller's input quoted back in an error message
-EXEMPT_FROM_HOST = ("/execution/", "/api/v1/health")
+EXEMPT_FROM_HOST = ("/execution/", "/api/v1/health", "/health/", "/metrics")
 FINISH = re.compile(r"^/execution/v1/attempts/[^/]+/[^/]+/finish$")
 SYNC = re.compile(r"^/api/v1/repos/[^/]+/sync$")
 SIGNATURE_HEADERS = (GITHUB_HEADER.lower().encode(), GITLAB_HEADER.lower().encode())

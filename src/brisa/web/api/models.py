@@ -26,9 +26,28 @@ class Error(Model):
     detail: str
 
 
+class HealthCheck(Model):
+    """One thing a health endpoint checked, and what it found."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+class HealthReport(Model):
+    """`/health/live` and `/health/ready`: every check made; "failing" (HTTP 503) when one
+    did not pass."""
+
+    status: Literal["ok", "failing"]
+    checks: list[HealthCheck]
+
+
 class Health(Model):
-    status: Literal["ok"]
+    """`/api/v1/health`: the readiness report, with the database's backend."""
+
+    status: Literal["ok", "failing"]
     database: Literal["sqlite", "postgresql"]
+    checks: list[HealthCheck] = []
 
 
 class DagTask(Model):

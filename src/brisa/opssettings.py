@@ -1,0 +1,43 @@
+"""`[metrics]` and `[logging]`: how a process is observed — its server of `/metrics` and
+`/health/*`, and the format of its own log lines. Every key is checked when the settings load,
+so a mistake names the key and where it was set."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from brisa.settingfields import checked, duration
+
+LOG_FORMATS = ("text", "json")
+
+
+def _port(value: int) -> int:
+    if not 0 <= value <= 65535:
+        raise ValueError(f"{value} is not a port; use 1-65535, or 0 for no server")
+    return value
+
+
+def _log_format(value: str) -> str:
+    if value not in LOG_FORMATS:
+        raise ValueError(f"{value!r} is not a log format; use 'text' or 'json'")
+    return value
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    # The interface the scheduler's and the DAG processor's own server listens on (the API
+    # serves /metrics and /health/* on its own port).
+    host: str = "127.0.0.1"
+    # Port of `brisa scheduler`'s server of /metrics and /health/*; 0: no server.
+    scheduler_port: int = checked(0, _port)
+    # Port of `brisa dag-processor`'s server; 0: no server.
+    dag_processor_port: int = checked(0, _port)
+    # A loop (a scheduler pass, a DAG source's pass) that has not come round for this long
+    # fails /health/live.
+    stall_timeout: float = duration(300.0)
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    # "text": one human-readable line per record; "json": one JSON object per line.
+    format: str = checked("text", _log_format)
