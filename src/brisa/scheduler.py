@@ -31,6 +31,7 @@ from brisa.core.planner import (
     judging_from,
     plan,
 )
+from brisa.core.pools import PoolBook
 from brisa.core.records import AttemptRef, RunRecord, run_id_for
 from brisa.core.spec import DagSpec
 from brisa.errors import Conflict
@@ -86,6 +87,7 @@ class Scheduler:
         self.awake = awake
         self._judging_since = clock()
         self._last_pass: float | None = None
+        self._pools_synced = False
 
     def wake(self) -> None:
         """Ask for a scheduling pass now (an attempt ended, a run was triggered, ...)."""
@@ -121,7 +123,16 @@ class Scheduler:
             limits=self.limits,
             judging_since=judging_since,
             observed=observed,
+            pools=self._pools(now),
         )
+
+    def _pools(self, now: datetime) -> PoolBook:
+        """Every pool and its free slots; on the first pass, the default pools sized by the
+        settings are brought to their configured size first."""
+        if not self._pools_synced:
+            self.store.sync_default_pools(now)
+            self._pools_synced = True
+        return self.store.pool_book()
 
     def _judge_since(self) -> datetime:
         """Since when workers are judged (`judging_from`): from the resume after a pause."""
@@ -221,6 +232,7 @@ class Scheduler:
             try_number=action.try_number,
             now=now,
             token_digest=issued.digest,
+            pool=action.pool,
         ):
             return False
         self._launch(ref, issued.token, action.timeout, self._warm(action.run_pk))

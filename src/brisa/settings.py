@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from brisa import kubesettings
+from brisa.core.pools import DEFAULT_SLOTS, check_default_slots
 from brisa.errors import ConfigError
 from brisa.kubesettings import KubernetesSettings
 from brisa.logs.config import CHUNK_BYTES, CHUNK_INTERVAL
 from brisa.logs.masking import DEFAULT_ENV_PATTERN
 from brisa.repos.config import RepoSettings
 from brisa.repos.config import check as check_repo
-from brisa.settingfields import duration, secret
+from brisa.settingfields import checked, duration, secret
 from brisa.worker import env as wire
 
 ENV_PREFIX = "BRISA__"
@@ -163,6 +164,13 @@ class UiSettings:
     statement_timeout: float = duration(10.0)
 
 
+@dataclass(frozen=True)
+class PoolsSettings:
+    # Slots of each team's default pool (tasks without pool= take theirs from it) until
+    # `brisa pools set TEAM default_pool --slots N` sizes it by hand.
+    default_slots: int = checked(DEFAULT_SLOTS, check_default_slots)
+
+
 SECTIONS: dict[str, type] = {
     "core": CoreSettings,
     "database": DatabaseSettings,
@@ -174,6 +182,7 @@ SECTIONS: dict[str, type] = {
     "logs": LogsSettings,
     "kubernetes": KubernetesSettings,
     "ui": UiSettings,
+    "pools": PoolsSettings,
 }
 
 
@@ -190,6 +199,7 @@ class Settings:
     logs: LogsSettings = field(default_factory=LogsSettings)
     kubernetes: KubernetesSettings = field(default_factory=KubernetesSettings)
     ui: UiSettings = field(default_factory=UiSettings)
+    pools: PoolsSettings = field(default_factory=PoolsSettings)
     # `[repos.NAME]` tables, in name order.
     repos: tuple[RepoSettings, ...] = ()
     # Where each key that is not a default came from ("section.key" -> the file's path or

@@ -57,6 +57,13 @@ def check_slots(slots: object) -> int:
     return slots
 
 
+def check_default_slots(value: int) -> int:
+    """`[pools] default_slots`, checked where the settings are loaded (ValueError)."""
+    if not 1 <= value <= MAX_SLOTS:
+        raise ValueError(f"must be from 1 to {MAX_SLOTS}, got {value}")
+    return value
+
+
 def pool_of(task: TaskSpec) -> str:
     """The pool a task takes its slots from: its own, else its team's default pool."""
     return task.pool or DEFAULT_POOL
