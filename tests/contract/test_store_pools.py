@@ -287,6 +287,20 @@ def _consistent_usage(engine: sa.Engine, ids: list[int]) -> tuple[int, list[str]
     return sum(held_by.values()), problems
 
 
+def _one_move(tasks: Tasks, ti_id: int, needs: dict[int, int], rng: random.Random) -> bool:
+    """What a scheduler, a worker or an operator does next to a task; True if it queued it."""
+    store = tasks.store
+    ti = store.tasks_by_id([ti_id])[ti_id]
+    if ti.state is T.PENDING:
+        return tasks.queue(ti, PoolClaim(TEAM, "gpu", needs[ti.id]))
+    if ti.state is T.QUEUED and rng.random() < 0.5:
+        with contextlib.suppress(Conflict):  # another one moved it first
+            store.start_attempt(AttemptRef(ti.id, ti.try_number), hostname="w", pid=1, now=NOW)
+    elif ti.state in (T.QUEUED, T.RUNNING):  # cleared: to run again
+        store.set_task_state(ti.id, T.PENDING, expected=ti.state, try_number=ti.try_number, now=NOW)
+    return False
+
+
 def test_several_schedulers_never_oversubscribe_a_pool(postgres_url: str) -> None:
     setup = open_store(postgres_url, migrate=True)
     tasks = Tasks(setup, width=8)
@@ -306,20 +320,7 @@ def test_several_schedulers_never_oversubscribe_a_pool(postgres_url: str) -> Non
         rng = random.Random(number)
         try:
             for _ in range(ITERATIONS):
-                ti = store.tasks_by_id([rng.choice(ids)])
-                ti_now = next(iter(ti.values()))
-                if ti_now.state is T.PENDING:
-                    claim = PoolClaim(TEAM, "gpu", needs[ti_now.id])
-                    queued[number] += mine.queue(ti_now, claim)
-                elif ti_now.state is T.QUEUED and rng.random() < 0.5:
-                    ref = AttemptRef(ti_now.id, ti_now.try_number)
-                    with contextlib.suppress(Conflict):  # another one moved it first
-                        store.start_attempt(ref, hostname="w", pid=number, now=NOW)
-                elif ti_now.state in (T.QUEUED, T.RUNNING):  # cleared: to run again
-                    store.set_task_state(
-                        ti_now.id, T.PENDING, expected=ti_now.state,
-                        try_number=ti_now.try_number, now=NOW,
-                    )  # fmt: skip
+                queued[number] += _one_move(mine, rng.choice(ids), needs, rng)
         except Exception as exc:  # noqa: BLE001 - reported by the test below
             problems.append(f"scheduler {number} failed: {exc!r}")
         finally:
