@@ -29,7 +29,7 @@ from brisa.core.pools import DEFAULT_POOL, DEFAULT_SLOTS, Pool, PoolBook, SlotRo
 from brisa.core.states import TaskState
 from brisa.errors import NotFound
 from brisa.store.engine import WRITE
-from brisa.store.tables import dag_runs, pool_slots, pools, task_instances
+from brisa.store.tables import dag_runs, dags, pool_slots, pools, task_instances
 
 S = pool_slots.c
 
@@ -236,9 +236,10 @@ class PoolStore:
         return found
 
     def pool_teams(self) -> set[str]:
-        """Teams that have pools stored."""
+        """Teams that have DAGs or pools stored."""
+        query = sa.union(sa.select(dags.c.team).distinct(), sa.select(pools.c.team).distinct())
         with self.engine.connect() as conn:
-            return set(conn.scalars(sa.select(pools.c.team).distinct()))
+            return set(conn.scalars(query))
 
     def set_pool(
         self, team: str, name: str, *, slots: int, description: str | None, now: datetime

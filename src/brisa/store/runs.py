@@ -176,13 +176,15 @@ class RunStore:
             tasks = self._tasks_of(conn, [r.id for r in rows]) if with_tasks else {}
             return [_run_record(r, tasks.get(r.id)) for r in rows]
 
-    def active_runs(self) -> list[RunRecord]:
-        """Queued and running runs with their tasks, oldest logical date first."""
+    def active_runs(self, team: str | None = None) -> list[RunRecord]:
+        """Queued and running runs with their tasks (of one team), oldest logical date first."""
         query = (
             sa.select(dag_runs)
             .where(dag_runs.c.state.in_(sorted(ACTIVE_RUN_STATES)))
             .order_by(dag_runs.c.logical_date, dag_runs.c.id)
         )
+        if team is not None:
+            query = query.where(dag_runs.c.team == team)
         with self.engine.connect() as conn:
             rows = list(conn.execute(query))
             tasks = self._tasks_of(conn, [r.id for r in rows])

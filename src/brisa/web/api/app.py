@@ -78,7 +78,18 @@ def bounded(detail: str) -> str:
 
 
 def create_app(ctx: ApiContext) -> FastAPI:
-    from brisa.web.api import attempts, code, config, dags, execution, lists, openapi, repos, runs
+    from brisa.web.api import (
+        attempts,
+        code,
+        config,
+        dags,
+        execution,
+        lists,
+        openapi,
+        pools,
+        repos,
+        runs,
+    )
 
     app = FastAPI(
         title="Brisa",
@@ -107,6 +118,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(attempts.router)
     app.include_router(code.router)
     app.include_router(repos.router)
+    app.include_router(pools.router)
     app.include_router(config.router)
     app.include_router(execution.router)
     app.add_middleware(RequestGuard, limits=guard_limits(ctx.settings))
