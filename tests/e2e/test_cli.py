@@ -322,7 +322,7 @@ def test_pools_set_list_show_and_delete(brisa: Standalone) -> None:
     ]  # fmt: skip
     assert lines[1].split()[:2] == ["default_pool", "128"], "the default pool comes first"
     assert next(line for line in lines if line.startswith("cli_gpu ")).split() == [
-        "cli_gpu", "2", "0", "0", "0", "2", "0", "two", "GPUs"
+        "cli_gpu", "2", "0", "0", "0", "2", "0", "2", "GPUs"
     ]  # fmt: skip
     shown = ok(brisa, "pools", "list", "default", "cli_gpu")
     assert "Holding slots: 0" in shown and "Waiting for a slot: 0" in shown
