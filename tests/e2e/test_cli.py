@@ -313,7 +313,7 @@ class _TwoTeams(BaseHTTPRequestHandler):
 
 def test_pools_set_list_show_and_delete(brisa: Standalone) -> None:
     made = ok(
-        brisa, "pools", "set", "default", "cli_gpu", "--slots", "2", "--description", "two GPUs"
+        brisa, "pools", "set", "default", "cli_gpu", "--slots", "2", "--description", "2 GPUs"
     )
     assert made == "pool default/cli_gpu: 2 slots, 0 in use\n"
     lines = ok(brisa, "pools", "list", "default").splitlines()
