@@ -60,7 +60,7 @@ def claim_slots(
 def _claim(conn: sa.Connection, ti_id: int, team: str, pool: str, needed: int) -> bool:
     free = (
         sa.select(S.slot_no)
-        .where(*_of(team, pool), S.ti_id.is_(None), S.retired.is_(False))
+        .where(*_of(team, pool), S.ti_id.is_(None), sa.not_(S.retired))
         .order_by(S.slot_no)
         .limit(needed)
         .with_for_update(skip_locked=True)
@@ -128,7 +128,7 @@ def release_slots(conn: sa.Connection, ti_ids: Sequence[int]) -> None:
     for (team, pool), numbers in freed.items():
         excess = conn.scalars(
             sa.select(S.slot_no)
-            .where(*_of(team, pool), S.retired.is_(True), S.ti_id.is_not(None))
+            .where(*_of(team, pool), S.retired, S.ti_id.is_not(None))
             .limit(len(numbers))
             .with_for_update(skip_locked=True)
         ).all()
