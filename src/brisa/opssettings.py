@@ -1,11 +1,12 @@
 """`[metrics]` and `[logging]`: how a process is observed — its server of `/metrics` and
-`/health/*`, and the format of its own log lines. Every key is checked when the settings load,
-so a mistake names the key and where it was set."""
+`/health/*`, and the format of its own log lines; `[pools]`: the default pool's size. Every
+key is checked when the settings load, so a mistake names the key and where it was set."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from brisa.core.pools import DEFAULT_SLOTS, check_default_slots
 from brisa.settingfields import checked, duration
 
 LOG_FORMATS = ("text", "json")
@@ -41,3 +42,10 @@ class MetricsSettings:
 class LoggingSettings:
     # "text": one human-readable line per record; "json": one JSON object per line.
     format: str = checked("text", _log_format)
+
+
+@dataclass(frozen=True)
+class PoolsSettings:
+    # Slots of each team's default pool (tasks without pool= take theirs from it) until
+    # `brisa pools set TEAM default_pool --slots N` sizes it by hand.
+    default_slots: int = checked(DEFAULT_SLOTS, check_default_slots)

@@ -38,3 +38,14 @@ def seconds_between(low: float, high: float) -> Callable[[float], float]:
         return value
 
     return check
+
+
+def at_least(low: int) -> Callable[[int], int]:
+    """A check of an integer setting: `low` or more."""
+
+    def check(value: int) -> int:
+        if value < low:
+            raise ValueError(f"{value} is too small; it must be at least {low}")
+        return value
+
+    return check

@@ -24,10 +24,10 @@ from brisa.errors import ConfigError
 from brisa.kubesettings import KubernetesSettings
 from brisa.logs.config import CHUNK_BYTES, CHUNK_INTERVAL
 from brisa.logs.masking import DEFAULT_ENV_PATTERN
-from brisa.opssettings import LoggingSettings, MetricsSettings
+from brisa.opssettings import LoggingSettings, MetricsSettings, PoolsSettings
 from brisa.repos.config import RepoSettings
 from brisa.repos.config import check as check_repo
-from brisa.settingfields import checked, duration, seconds_between, secret
+from brisa.settingfields import at_least, checked, duration, seconds_between, secret
 from brisa.worker import env as wire
 
 ENV_PREFIX = "BRISA__"
@@ -90,7 +90,7 @@ class SchedulerSettings:
 @dataclass(frozen=True)
 class ExecutorSettings:
     kind: str = "local"
-    parallelism: int = 32
+    parallelism: int = checked(32, at_least(1))
     # Seconds between SIGTERM and SIGKILL when an attempt is stopped.
     kill_grace: float = duration(5.0)
     # How workers start: "forkserver" forks each from a process with Brisa already imported
@@ -104,7 +104,7 @@ class ExecutorSettings:
     # with run_as_user or the spawn start method. At most `warm_processes` stay, each for
     # `warm_idle` seconds without an attempt.
     warm_imports: bool = False
-    warm_processes: int = 8
+    warm_processes: int = checked(8, at_least(1))
     warm_idle: float = duration(300.0)
 
 
@@ -180,6 +180,7 @@ SECTIONS: dict[str, type] = {
     "ui": UiSettings,
     "metrics": MetricsSettings,
     "logging": LoggingSettings,
+    "pools": PoolsSettings,
 }
 
 
@@ -198,6 +199,7 @@ class Settings:
     ui: UiSettings = field(default_factory=UiSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    pools: PoolsSettings = field(default_factory=PoolsSettings)
     # `[repos.NAME]` tables, in name order.
     repos: tuple[RepoSettings, ...] = ()
     # Where each key that is not a default came from ("section.key" -> the file's path or
@@ -443,10 +445,6 @@ def _check(settings: Settings) -> Settings:
             f"[executor] start_method: {settings.executor.start_method!r}; "
             "use 'forkserver' or 'spawn'"
         )
-    if settings.executor.warm_processes < 1:
-        raise ConfigError("[executor] warm_processes must be at least 1")
-    if settings.executor.parallelism < 1:
-        raise ConfigError("[executor] parallelism must be at least 1")
     if settings.ui.live not in ("sse", "poll"):
         raise ConfigError(f"[ui] live: {settings.ui.live!r}; use 'sse' or 'poll'")
     if settings.ui.max_streams_per_user < 0 or settings.ui.request_slots < 1:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from brisa.logs.config import ShippingConfig
 from brisa.settings import Settings, ensure_secret_key
@@ -73,12 +73,15 @@ class System:
     @property
     def store(self) -> Store:
         if self._store is None:
-            from brisa.store import open_store
-
-            self._store = open_store(
-                self.settings.database_url, migrate=True, pool_size=self.settings.database.pool_size
-            )
+            self._store = self._open_store(migrate=True)
         return self._store
+
+    def _open_store(self, **options: Any) -> Store:
+        from brisa.store import open_store
+
+        s = self.settings
+        size, slots = s.database.pool_size, s.pools.default_slots
+        return open_store(s.database_url, pool_size=size, default_pool_slots=slots, **options)
 
     @property
     def reads(self) -> Store:
@@ -86,14 +89,9 @@ class System:
         pool, and statements cut at `[ui] statement_timeout`, so a heavy page can neither take
         the connections nor the time the scheduler and the workers' calls need."""
         if self._reads is None:
-            from brisa.store import open_store
-
             self.store  # noqa: B018 - migrated first
-            self._reads = open_store(
-                self.settings.database_url,
-                pool_size=self.settings.database.pool_size,
-                statement_timeout=self.settings.ui.statement_timeout or None,
-            )
+            timeout = self.settings.ui.statement_timeout or None
+            self._reads = self._open_store(statement_timeout=timeout)
         return self._reads
 
     @property

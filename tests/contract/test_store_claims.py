@@ -193,7 +193,7 @@ def test_two_schedulers_racing_over_the_same_tasks_never_queue_one_twice(
     barrier = threading.Barrier(2)
 
     def claimer(name: str) -> None:
-        own = open_store(store_url)
+        own = open_store(store_url, default_pool_slots=width)  # no pool limit here
         try:
             fence = fence_of(own, name)
             order = random.Random(name).sample(ids, len(ids))

@@ -308,6 +308,38 @@ class _TwoTeams(BaseHTTPRequestHandler):
         pass
 
 
+# --- pools ---------------------------------------------------------------------------------
+
+
+def test_pools_set_list_show_and_delete(brisa: Standalone) -> None:
+    made = ok(
+        brisa, "pools", "set", "default", "cli_gpu", "--slots", "2", "--description", "2 GPUs"
+    )
+    assert made == "pool default/cli_gpu: 2 slots, 0 in use\n"
+    lines = ok(brisa, "pools", "list", "default").splitlines()
+    assert lines[0].split() == [
+        "POOL", "SLOTS", "USED", "QUEUED", "RUNNING", "FREE", "WAITING", "DESCRIPTION"
+    ]  # fmt: skip
+    assert lines[1].split()[:2] == ["default_pool", "128"], "the default pool comes first"
+    assert next(line for line in lines if line.startswith("cli_gpu ")).split() == [
+        "cli_gpu", "2", "0", "0", "0", "2", "0", "2", "GPUs"
+    ]  # fmt: skip
+    shown = ok(brisa, "pools", "list", "default", "cli_gpu")
+    assert "Holding slots: 0" in shown and "Waiting for a slot: 0" in shown
+    listed = json.loads(ok(brisa, "pools", "list", "default", "-o", "json"))
+    assert {p["name"] for p in listed["pools"]} >= {"default_pool", "cli_gpu"}
+
+    assert ok(brisa, "pools", "delete", "default", "cli_gpu") == "pool default/cli_gpu deleted\n"
+    assert "cli_gpu" not in ok(brisa, "pools", "list", "default")
+
+
+def test_bad_pool_input_exits_2_with_what_to_do(brisa: Standalone) -> None:
+    assert "slots" in refused(brisa, "pools", "set", "default", "cli_gpu", "--slots", "-1")
+    assert "letters, digits" in refused(brisa, "pools", "set", "default", "a b", "--slots", "1")
+    assert "no team 'nobody'" in refused(brisa, "pools", "list", "nobody")
+    assert "brisa pools set default nope" in refused(brisa, "pools", "delete", "default", "nope")
+
+
 def test_an_ambiguous_bare_id_lists_the_candidates() -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _TwoTeams)
     threading.Thread(target=server.serve_forever, daemon=True).start()

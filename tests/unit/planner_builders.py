@@ -23,6 +23,7 @@ from brisa.core.planner import (
     SetTaskState,
     Snapshot,
 )
+from brisa.core.pools import PoolBook
 from brisa.core.records import AttemptRef, DagRecord, RunRecord, TaskRecord
 from brisa.core.spec import DagSpec
 from brisa.core.states import RunState, TaskState
@@ -131,6 +132,7 @@ def snapshot(
     limits: Limits | None = None,
     judging_since: datetime | None = None,
     observed: Observed = NOTHING,
+    pools: PoolBook | None = None,
 ) -> Snapshot:
     """A snapshot; with `spec`, every run's version maps to it."""
     all_specs = dict(specs or {})
@@ -147,6 +149,7 @@ def snapshot(
         limits=limits or Limits(),
         judging_since=judging_since,
         observed=observed,
+        pools=pools,
     )
 
 

@@ -37,6 +37,7 @@ from brisa.core.planner import (
     Snapshot,
     plan,
 )
+from brisa.core.pools import PoolClaim
 from brisa.core.records import AttemptRef, RunRecord, TaskRecord
 from brisa.core.retry import failure_outcome
 from brisa.core.spec import DagSpec
@@ -44,6 +45,8 @@ from brisa.core.states import RunState, TaskState
 
 T, R = TaskState, RunState
 BERLIN = ZoneInfo("Europe/Berlin")
+
+ONE_SLOT = PoolClaim("data")  # one slot of the team's default pool
 
 
 def utc(*args: int) -> datetime:
@@ -364,8 +367,8 @@ def test_root_tasks_queue_at_once_and_downstream_tasks_wait() -> None:
     actions = plan(snapshot(T0, [run], spec=spec))
 
     assert actions == [
-        QueueTask(run.tasks["a"].id, T.PENDING, 0, run.id, 90.0),
-        QueueTask(run.tasks["b"].id, T.PENDING, 0, run.id, None),
+        QueueTask(run.tasks["a"].id, T.PENDING, 0, run.id, 90.0, ONE_SLOT),
+        QueueTask(run.tasks["b"].id, T.PENDING, 0, run.id, None, ONE_SLOT),
     ]
 
 
@@ -561,7 +564,7 @@ def test_a_task_up_for_retry_is_queued_again_only_once_its_retry_time_has_come()
 
     assert plan(snapshot(at(29.9), [run], spec=spec)) == []
     assert plan(snapshot(at(30), [run], spec=spec)) == [
-        QueueTask(run.tasks["a"].id, T.UP_FOR_RETRY, 1, run.id, None)
+        QueueTask(run.tasks["a"].id, T.UP_FOR_RETRY, 1, run.id, None, ONE_SLOT)
     ]
     assert queued_ids(plan(snapshot(at(30), [run], spec=spec, free_slots=0))) == []
 
@@ -814,7 +817,7 @@ def test_a_cleared_task_is_killed_before_its_next_try_is_queued() -> None:
 
     assert plan(snapshot(T0, [run], spec=spec, alive=[old_try])) == [Kill(old_try)]
     assert plan(snapshot(at(1), [run], spec=spec)) == [
-        QueueTask(run.tasks["a"].id, T.PENDING, 2, run.id, None)
+        QueueTask(run.tasks["a"].id, T.PENDING, 2, run.id, None, ONE_SLOT)
     ]
 
 

@@ -5,22 +5,19 @@ Definition mistakes raise DagDefinitionError naming the DAG file and line of the
 
 from __future__ import annotations
 
-import functools
-import inspect
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any, overload
+from typing import Any
 
 from brisa.authoring import pods, templating
 from brisa.authoring.params import Param, as_param, check_value
+from brisa.core import pools
 from brisa.core.graph import find_cycle
 from brisa.core.spec import (
-    Binding,
     ManualSchedule,
-    PythonCall,
     ShellCommand,
     TaskBody,
     TaskSpec,
@@ -65,6 +62,18 @@ def _seconds(value: timedelta | float | int | None, what: str) -> float | None:
     return float(value)
 
 
+def _pool_settings(pool: object, pool_slots: object) -> tuple[str | None, int | None]:
+    """`pool=` and `pool_slots=` as written (None: not given), checked; InvalidInput says
+    what is wrong."""
+    if pool is not None:
+        pools.check_name(pool, "pool")
+    if pool_slots is not None and (
+        not isinstance(pool_slots, int) or isinstance(pool_slots, bool) or pool_slots < 1
+    ):
+        raise InvalidInput(f"pool_slots must be a whole number >= 1, got {pool_slots!r}")
+    return pool, pool_slots  # type: ignore[return-value]
+
+
 def _valid_id(value: object) -> bool:
     return isinstance(value, str) and value.replace("-", "_").replace(".", "_").isidentifier()
 
@@ -90,6 +99,8 @@ class Task:
         execution_timeout: timedelta | float | None = None,
         doc: str = "",
         pod: Any = None,
+        pool: str | None = None,
+        pool_slots: int | None = None,
     ) -> None:
         self.filename, self.lineno = _caller_location()
         dag = dag or (_dag_stack[-1] if _dag_stack else None)
@@ -113,6 +124,7 @@ class Task:
             raise _definition_error(f"retries must be a non-negative integer, got {retries!r}")
         try:
             self.pod = pods.settings(pod)
+            self.pool, self.pool_slots = _pool_settings(pool, pool_slots)
         except InvalidInput as exc:
             raise self._error(f"task {task_id!r}: {exc}") from None
         self.task_id = task_id
@@ -183,91 +195,13 @@ class Task:
             doc=self.doc,
             lineno=self.lineno,
             pod=pods.effective(self.dag.pod, self.pod),
+            pool=self.pool or self.dag.pool,
+            pool_slots=self.pool_slots or self.dag.pool_slots or 1,
         )
 
     def body(self) -> TaskBody:
         """What this kind of task runs, as stored in its spec."""
         raise NotImplementedError
-
-
-class PythonTask(Task):
-    """Runs a Python function; arguments that are tasks receive those tasks' return values."""
-
-    kind = "python"
-
-    def __init__(
-        self,
-        task_id: str,
-        fn: Callable[..., Any],
-        args: tuple[Any, ...] = (),
-        kwargs: dict[str, Any] | None = None,
-        **options: Any,
-    ) -> None:
-        super().__init__(task_id, **options)
-        kwargs = kwargs or {}
-        self.fn = fn
-        try:
-            signature = inspect.signature(fn)
-            wants_context = "context" in signature.parameters
-            signature.bind(*args, **kwargs, **({"context": None} if wants_context else {}))
-        except TypeError as exc:
-            raise DagDefinitionError(
-                f"task {task_id!r} called with arguments that do not fit {fn.__name__}(): {exc}",
-                self.filename,
-                self.lineno,
-            ) from None
-        self.wants_context = wants_context
-        self.args = [self._bind(a, f"argument {i + 1}") for i, a in enumerate(args)]
-        self.kwargs = {k: self._bind(v, f"argument {k!r}") for k, v in kwargs.items()}
-
-    def _bind(self, value: Any, what: str) -> Binding:
-        """An argument as a binding (`brisa.core.spec.Binding`): a task, a list or dict of tasks
-        (their return values arrive in the same shape; they become upstream), or JSON."""
-        if isinstance(value, Task):
-            return Binding(ref=self._take(value))
-        tasks = _only_tasks(value)
-        if isinstance(tasks, dict):
-            return Binding(refs={key: self._take(t) for key, t in tasks.items()})
-        if tasks is not None:
-            return Binding(refs=tuple(self._take(t) for t in tasks))
-        if _holds_a_task(value):
-            raise self._error(
-                f"{what} of task {self.task_id!r} mixes tasks with other values; pass a task, "
-                "or a list or dict holding only tasks (with string keys), and plain values as "
-                "arguments of their own"
-            )
-        try:
-            json.dumps(value, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise self._error(
-                f"{what} of task {self.task_id!r} is not JSON-serialisable: {exc}"
-            ) from None
-        return Binding(value=value)
-
-    def _take(self, upstream: Task) -> str:
-        upstream.set_downstream(self)
-        return upstream.task_id
-
-    def body(self) -> PythonCall:
-        return PythonCall(self.fn.__qualname__, tuple(self.args), dict(self.kwargs))
-
-
-def _only_tasks(value: Any) -> list[Task] | dict[str, Task] | None:
-    """A non-empty list, tuple or dict (string keys) of tasks only, as a list or dict."""
-    if isinstance(value, (list, tuple)) and value and all(isinstance(v, Task) for v in value):
-        return list(value)
-    pairs = value.items() if isinstance(value, dict) else ()
-    if pairs and all(isinstance(k, str) and isinstance(v, Task) for k, v in pairs):
-        return dict(value)
-    return None
-
-
-def _holds_a_task(value: Any) -> bool:
-    if isinstance(value, dict):
-        return any(_holds_a_task(k) or _holds_a_task(v) for k, v in value.items())
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return any(_holds_a_task(v) for v in value)
-    return isinstance(value, Task)
 
 
 class ShellTask(Task):
@@ -320,39 +254,6 @@ def shell(task_id: str, command: str, **options: Any) -> ShellTask:
     return ShellTask(task_id, command, **options)
 
 
-class TaskFunction:
-    """What `@task` returns: calling it inside a DAG adds a task and returns it."""
-
-    def __init__(self, fn: Callable[..., Any], options: dict[str, Any]) -> None:
-        self.fn = fn
-        self.options = options
-        functools.update_wrapper(self, fn)
-
-    def override(self, **options: Any) -> TaskFunction:
-        return TaskFunction(self.fn, {**self.options, **options})
-
-    def __call__(self, *args: Any, **kwargs: Any) -> PythonTask:
-        options = dict(self.options)
-        task_id = options.pop("task_id", None)
-        dag = options.get("dag") or (_dag_stack[-1] if _dag_stack else None)
-        if task_id is None and dag is not None:
-            task_id = dag.unique_task_id(self.fn.__name__)
-        return PythonTask(task_id or self.fn.__name__, self.fn, args, kwargs, **options)
-
-
-@overload
-def task(fn: Callable[..., Any], /) -> TaskFunction: ...
-@overload
-def task(**options: Any) -> Callable[[Callable[..., Any]], TaskFunction]: ...
-
-
-def task(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
-    """Turn a function into a task factory: `@task` or `@task(retries=3, task_id=...)`."""
-    if fn is not None:
-        return TaskFunction(fn, options)
-    return lambda f: TaskFunction(f, options)
-
-
 _collector: list[list[DAG]] = []
 
 
@@ -380,6 +281,8 @@ class DAG:
         tags: Iterable[str] = (),
         description: str = "",
         pod: Any = None,
+        pool: str | None = None,
+        pool_slots: int | None = None,
     ) -> None:
         self.filename, self.lineno = _caller_location()
         if not _valid_id(dag_id):
@@ -389,6 +292,9 @@ class DAG:
             self.schedule = parse_schedule(schedule, timezone)
             self.params = {name: as_param(p) for name, p in (params or {}).items()}
             self.pod = pods.settings(pod)  # defaults for its tasks' pods
+            # Defaults for its tasks: the pool they take slots of (None: the team's default
+            # pool) and how many slots each takes.
+            self.pool, self.pool_slots = _pool_settings(pool, pool_slots)
         except InvalidInput as exc:
             raise self._error(str(exc)) from None
         self._check_params()
@@ -497,4 +403,17 @@ class collecting:  # used as a context manager like a function, hence the lowerc
         _collector.pop()
 
 
-__all__ = ["DAG", "Param", "PythonTask", "ShellTask", "Task", "TriggerRule", "shell", "task"]
+# Python tasks live in their own module, built on Task; re-exported as before.
+from brisa.authoring.python import PythonTask, TaskFunction, task  # noqa: E402
+
+__all__ = [
+    "DAG",
+    "Param",
+    "PythonTask",
+    "ShellTask",
+    "Task",
+    "TaskFunction",
+    "TriggerRule",
+    "shell",
+    "task",
+]

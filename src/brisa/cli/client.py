@@ -282,3 +282,22 @@ class Client:
     def sync_repo(self, name: str, *, secret: str = "") -> Any:
         """Ask for a sync now; signed like a forge's webhook when `secret` is given."""
         return self.request("POST", f"/repos/{quote(name)}/sync", body={}, sign_with=secret)
+
+    # --- pools --------------------------------------------------------------------------
+    def _pools(self, team: str) -> str:
+        return f"/teams/{quote(team)}/pools"
+
+    def list_pools(self, team: str) -> Any:
+        return self.request("GET", self._pools(team))
+
+    def get_pool(self, team: str, name: str) -> Any:
+        return self.request("GET", f"{self._pools(team)}/{quote(name)}")
+
+    def set_pool(self, team: str, name: str, *, slots: int, description: str | None) -> Any:
+        body: dict[str, Any] = {"slots": slots}
+        if description is not None:
+            body["description"] = description
+        return self.request("PUT", f"{self._pools(team)}/{quote(name)}", body=body)
+
+    def delete_pool(self, team: str, name: str) -> Any:
+        return self.request("DELETE", f"{self._pools(team)}/{quote(name)}")

@@ -472,8 +472,9 @@ def tasks_mark(
 
 
 def register(cli: click.Group) -> None:
-    """Add the dags, runs, tasks and repos groups to the root `brisa` group."""
-    from brisa.cli.repos import repos_group  # it builds on this module's options
+    """Add the dags, runs, tasks, repos and pools groups to the root `brisa` group."""
+    from brisa.cli.pools import pools_group  # they build on this module's options
+    from brisa.cli.repos import repos_group
 
-    for group in (dags_group, runs_group, tasks_group, repos_group):
+    for group in (dags_group, runs_group, tasks_group, repos_group, pools_group):
         cli.add_command(group)

@@ -9,7 +9,7 @@ started has not failed (UI.md A.2.8).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -63,12 +63,13 @@ def upstream_reason(task_id: str, state: TaskState, rule: str) -> str:
 
 
 def waiting_reasons(
-    run: RunRecord, ti: TaskRecord, spec: TaskSpec | None, now: datetime
+    run: RunRecord, ti: TaskRecord, spec: TaskSpec | None, now: datetime, pool: str | None = None
 ) -> list[str]:
-    """Why the current try of `ti` has not started yet, one sentence per unmet condition."""
+    """Why the current try of `ti` has not started yet, one sentence per unmet condition;
+    `pool`: why its pool holds it back once it is ready (`control.pools.Pools.reason`)."""
     if ti.state is TaskState.UP_FOR_RETRY:
-        if ti.next_try_at is None:
-            return ["a retry is due: the scheduler queues it on its next pass"]
+        if ti.next_try_at is None or ti.next_try_at <= now:
+            return [pool or "a retry is due: the scheduler queues it on its next pass"]
         seconds = max(0.0, (ti.next_try_at - now).total_seconds())
         return [f"retry {ti.try_number + 1} is scheduled at {ti.next_try_at.isoformat()}"
                 f" (in {seconds:.0f} s)"]  # fmt: skip
@@ -84,7 +85,7 @@ def waiting_reasons(
         for up in spec.upstream
         if up in run.tasks and run.tasks[up].state not in FINISHED_TASK_STATES
     ]
-    return out or ["waiting for the scheduler's next pass (its upstream tasks are done)"]
+    return out or [pool or "waiting for the scheduler's next pass (its upstream tasks are done)"]
 
 
 def run_reasons(run: RunRecord, dag: DagSpec | None) -> list[str]:
@@ -148,10 +149,16 @@ class Attempts:
             spec=spec,
             return_value=detail.return_value if current else None,
             tries=tries,
-            waiting=run_reasons(run, dag) + waiting_reasons(run, ti, spec, self._clock())
-            if current and ti.state in WAITING
-            else [],
+            waiting=[*self._waiting(run, ti, dag, spec)] if current and ti.state in WAITING else [],
         )
+
+    def _waiting(
+        self, run: RunRecord, ti: TaskRecord, dag: DagSpec | None, spec: TaskSpec | None
+    ) -> Sequence[str]:
+        pool = None
+        if ti.state is not TaskState.QUEUED:  # a queued attempt holds its slots already
+            pool = self._queries.pools.reason(run.team, spec)
+        return run_reasons(run, dag) + waiting_reasons(run, ti, spec, self._clock(), pool)
 
     def _dag_spec(self, run: RunRecord) -> DagSpec | None:
         found = self._store.get_specs([run.version_id]).get(run.version_id)

@@ -119,6 +119,9 @@ class Commands:
         # Sync a repository now (in-process, or through the store for a separate processor).
         self._request_sync = request_sync
         self._keys = IdempotencyKeys(clock)
+        from brisa.control.pools import Pools  # it builds on queries, as this module does
+
+        self.pools = Pools(store, clock, sources=sources, wake=wake)
 
     def trigger(
         self,

@@ -178,8 +178,10 @@ class Queries:
         self._sources = tuple(sources)
         self._shown = Redaction(store, mask_env_pattern)
         from brisa.control.lists import Lists  # it builds on this module's summaries
+        from brisa.control.pools import Pools  # it builds on this module's Scope
 
         self.lists = Lists(store, clock, self._shown)
+        self.pools = Pools(store, clock, sources=sources)
 
     def dag_views(self) -> DagViews:
         """The DAG page's reads (control.dagview)."""

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from brisa.core.observations import NOTHING, Observed
+from brisa.core.pools import PoolBook, PoolClaim
 from brisa.core.records import AttemptRef, DagRecord, RunRecord, TaskRecord
 from brisa.core.spec import DagSpec
 from brisa.core.states import RunState, TaskState
@@ -66,6 +67,8 @@ class Snapshot:
     others: frozenset[int] = frozenset()
     adopted: Mapping[int, datetime] = field(default_factory=dict)
     unseen: frozenset[int] = frozenset()
+    # Every pool with its free slots (None: no pool limits, e.g. in tests of other rules).
+    pools: PoolBook | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,7 @@ class QueueTask:
     try_number: int  # the try that ended; the new one is try_number + 1
     run_pk: int
     timeout: float | None
+    pool: PoolClaim | None = None  # the slots it takes (None: 1 of its team's default pool)
 
 
 @dataclass(frozen=True)

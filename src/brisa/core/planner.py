@@ -7,10 +7,10 @@ so a decision made on stale data loses its race instead of doing harm.
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime, timedelta
 
 from brisa.core import retry, timetable
+from brisa.core.budget import Budget
 from brisa.core.decisions import (
     Action,
     CreateRun,
@@ -74,7 +74,7 @@ def judging_from(
 def plan(snapshot: Snapshot) -> list[Action]:
     """Every action the scheduler should take now, oldest runs first."""
     actions: list[Action] = [*_plan_new_runs(snapshot)]
-    budget = _Budget(snapshot)
+    budget = Budget(snapshot)
     for run in sorted(snapshot.runs, key=lambda r: (r.logical_date, r.id)):
         spec = snapshot.specs.get(run.version_id)
         if spec is None:
@@ -157,38 +157,7 @@ def _plan_new_runs(snapshot: Snapshot) -> list[Action]:
     return actions
 
 
-class _Budget:
-    """Concurrency left in this iteration: executor slots, runs and tasks per DAG."""
-
-    def __init__(self, snapshot: Snapshot) -> None:
-        self.slots = snapshot.free_slots
-        self.running_runs: Counter[tuple[str, str]] = Counter(
-            (r.team, r.dag_id) for r in snapshot.runs if r.state is RunState.RUNNING
-        )
-        self.active_tasks: Counter[tuple[str, str]] = Counter(
-            (r.team, r.dag_id)
-            for r in snapshot.runs
-            for t in r.tasks.values()
-            if t.state in (T.QUEUED, T.RUNNING)
-        )
-
-    def start_run(self, run: RunRecord, spec: DagSpec) -> list[Action]:
-        key = (run.team, run.dag_id)
-        if self.running_runs[key] >= spec.max_active_runs:
-            return []
-        self.running_runs[key] += 1
-        return [SetRunState(run.id, RunState.RUNNING, expected=run.state)]
-
-    def take_task(self, run: RunRecord, spec: DagSpec) -> bool:
-        key = (run.team, run.dag_id)
-        if self.slots <= 0 or self.active_tasks[key] >= spec.max_active_tasks:
-            return False
-        self.slots -= 1
-        self.active_tasks[key] += 1
-        return True
-
-
-def _plan_run(snapshot: Snapshot, run: RunRecord, spec: DagSpec, budget: _Budget) -> list[Action]:
+def _plan_run(snapshot: Snapshot, run: RunRecord, spec: DagSpec, budget: Budget) -> list[Action]:
     timeout = spec.dagrun_timeout
     started = run.start_date or run.created_at
     if timeout and snapshot.now - started > timedelta(seconds=timeout):
@@ -233,7 +202,7 @@ def _plan_task(
     snapshot: Snapshot,
     run: RunRecord,
     spec: DagSpec,
-    budget: _Budget,
+    budget: Budget,
     ti: TaskRecord,
     task: TaskSpec,
     states: dict[str, TaskState],
@@ -260,8 +229,8 @@ def _plan_task(
             new = T.SKIPPED if verdict is Verdict.SKIP else T.UPSTREAM_FAILED
             return SetTaskState(ti.id, ti.state, ti.try_number, new)
         ready = verdict is Verdict.READY
-    if ready and budget.take_task(run, spec):
-        return QueueTask(ti.id, ti.state, ti.try_number, run.id, task.execution_timeout)
+    if ready and (claim := budget.take_task(run, spec, task)) is not None:
+        return QueueTask(ti.id, ti.state, ti.try_number, run.id, task.execution_timeout, claim)
     return None
 
 

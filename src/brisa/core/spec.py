@@ -7,7 +7,8 @@ JSON. This module is the only one that knows the JSON keys of a spec.
 
 A task's kind-specific part is its `body`: one frozen class per kind (`PythonCall`,
 `ShellCommand`, `ContainerRun`), chosen by the JSON's `kind`. A new kind is a new body class in
-`_BODIES`. Pod settings (`brisa.core.pod`) are stored under "pod" only when a task has some.
+`_BODIES`. Pod settings (`brisa.core.pod`) are stored under "pod" only when a task has some,
+and its pool under "pool" / "pool_slots" only when not the default (`brisa.core.pools`).
 """
 
 from __future__ import annotations
@@ -282,6 +283,10 @@ class TaskSpec:
     doc: str = ""
     lineno: int | None = None
     pod: PodSettings | None = None
+    # The pool it takes `pool_slots` slots of while queued or running (None: its team's
+    # default pool). Stored only when set, so older specs keep their structure version.
+    pool: str | None = None
+    pool_slots: int = 1
 
     @property
     def kind(self) -> str:
@@ -289,6 +294,9 @@ class TaskSpec:
 
     def to_json(self) -> Json:
         pod = {"pod": self.pod.to_json()} if self.pod is not None else {}
+        pool: Json = {"pool": self.pool} if self.pool is not None else {}
+        if self.pool_slots != 1:
+            pool["pool_slots"] = self.pool_slots
         return {
             "task_id": self.task_id,
             "kind": self.body.kind,
@@ -302,6 +310,7 @@ class TaskSpec:
             "doc": self.doc,
             "lineno": self.lineno,
             **self.body.to_json(),
+            **pool,
             **pod,
         }
 
@@ -323,6 +332,8 @@ class TaskSpec:
             doc=data["doc"],
             lineno=data["lineno"],
             pod=PodSettings.from_json(data["pod"]) if "pod" in data else None,
+            pool=data.get("pool"),
+            pool_slots=data.get("pool_slots", 1),
         )
 
 

@@ -33,6 +33,7 @@ from brisa.core.planner import (
     judging_from,
     plan,
 )
+from brisa.core.pools import PoolBook
 from brisa.core.records import AttemptRef, RunRecord, TaskRecord, run_id_for
 from brisa.core.spec import DagSpec
 from brisa.errors import Conflict
@@ -104,6 +105,7 @@ class Scheduler:
         self.sees_every_host = sees_every_host
         self._adopted: dict[int, datetime] = {}
         self.fenced_writes = 0  # writes refused because the lease was lost (counted)
+        self._pools_synced = False
 
     def wake(self) -> None:
         """Ask for a scheduling pass now (an attempt ended, a run was triggered, ...)."""
@@ -143,6 +145,7 @@ class Scheduler:
             others=others,
             adopted=adopted,
             unseen=unseen,
+            pools=self._pools(now),
         )
 
     def _ownership(
@@ -163,6 +166,14 @@ class Scheduler:
             if not self.sees_every_host and mine[i].hostname not in (None, host)
         )
         return others, dict(self._adopted), unseen
+
+    def _pools(self, now: datetime) -> PoolBook:
+        """Every pool and its free slots; on the first pass, the default pools sized by the
+        settings are brought to their configured size first."""
+        if not self._pools_synced:
+            self.store.sync_default_pools(now)
+            self._pools_synced = True
+        return self.store.pool_book()
 
     def _judge_since(self) -> datetime:
         """Since when workers are judged (`judging_from`): from the resume after a pause."""
@@ -306,6 +317,7 @@ class Scheduler:
             try_number=action.try_number,
             now=now,
             token_digest=issued.digest,
+            pool=action.pool,
         ):
             return False
         self._launch(ref, issued.token, action.timeout, self._warm(action.run_pk))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from brisa.core.pools import DEFAULT_SLOTS
 from brisa.store.attempts import AttemptStore
 from brisa.store.catalog import CatalogStore, SpecCache
 from brisa.store.changes import ChangeLog
@@ -19,6 +20,7 @@ from brisa.store.gauges import GaugeStore
 from brisa.store.listing import ListingStore
 from brisa.store.migrate import upgrade
 from brisa.store.operations import OperationsStore
+from brisa.store.pools import PoolStore
 from brisa.store.repos import RepoStore
 from brisa.store.runs import RunStore
 
@@ -33,12 +35,15 @@ class Store(
     ChangeLog,
     ClaimStore,
     GaugeStore,
+    PoolStore,
 ):
-    """All the store's verbs over one engine."""
+    """All the store's verbs over one engine. `default_pool_slots`: the size of each team's
+    default pool while it is not set by hand (`[pools] default_slots`)."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, *, default_pool_slots: int = DEFAULT_SLOTS) -> None:
         self.engine = engine
         self.specs = SpecCache()
+        self.default_pool_slots = default_pool_slots
 
     @property
     def backend(self) -> str:
@@ -54,14 +59,19 @@ class Store(
 
 
 def open_store(
-    url: str, *, migrate: bool = False, pool_size: int = 5, statement_timeout: float | None = None
+    url: str,
+    *,
+    migrate: bool = False,
+    pool_size: int = 5,
+    statement_timeout: float | None = None,
+    default_pool_slots: int = DEFAULT_SLOTS,
 ) -> Store:
     """Connect to the database at `url`; with migrate=True bring its schema up to date first.
     `statement_timeout`: seconds after which a statement fails (the UI's reads)."""
     engine = create_engine(url, pool_size=pool_size, statement_timeout=statement_timeout)
     if migrate:
         upgrade(engine)
-    return Store(engine)
+    return Store(engine, default_pool_slots=default_pool_slots)
 
 
 __all__ = ["Store", "open_store"]

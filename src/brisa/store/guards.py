@@ -14,8 +14,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from brisa.core.states import RunState, TaskState, run_sources, task_sources
-from brisa.store import changes, fencing
+from brisa.core.states import ACTIVE_TASK_STATES, RunState, TaskState, run_sources, task_sources
+from brisa.store import changes, fencing, pools
 from brisa.store.tables import dag_runs, task_instances
 
 State = RunState | TaskState
@@ -49,7 +49,8 @@ def guarded_update(
     Returns the number of rows moved: 0 means the move is refused or lost a race, and nothing
     was written. `table` must be the one `to`'s lifecycle describes (dag_runs for a RunState,
     task_instances for a TaskState). The moved rows are noted in the change outbox
-    (`changes.record`) in the same transaction.
+    (`changes.record`) in the same transaction, and a task that leaves queued or running
+    gives its pool slots back in it (`pools.release_slots`).
     """
     if table is not _TABLE_OF[type(to)]:
         raise TypeError(f"a {type(to).__name__} does not describe rows of {table.name}")
@@ -67,6 +68,9 @@ def guarded_update(
         .returning(*_CHANGED[table.name])
     )
     rows = conn.execute(statement).all()
+    if isinstance(to, TaskState) and to not in ACTIVE_TASK_STATES and sources & ACTIVE_TASK_STATES:
+        # A task leaving queued or running gives its pool slots back (ADR 0020).
+        pools.release_slots(conn, [row.id for row in rows])
     changes.record(conn, (topic for row in rows for topic in _topics(table, row)))
     return len(rows)
 

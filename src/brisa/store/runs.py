@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from brisa.core.pools import DEFAULT_POOL, DEFAULT_SLOTS, PoolClaim
 from brisa.core.records import AttemptRecord, RunRecord, TaskRecord
 from brisa.core.states import (
     ACTIVE_RUN_STATES,
@@ -24,6 +25,7 @@ from brisa.errors import Conflict, InvalidInput, NotFound
 from brisa.store import changes, fencing
 from brisa.store.engine import WRITE
 from brisa.store.guards import guarded_update
+from brisa.store.pools import claim_slots
 from brisa.store.tables import dag_runs, task_attempts, task_instances
 
 # Not a task's record: its return value (read on its own) and its token's digest (a credential).
@@ -176,13 +178,15 @@ class RunStore:
             tasks = self._tasks_of(conn, [r.id for r in rows]) if with_tasks else {}
             return [_run_record(r, tasks.get(r.id)) for r in rows]
 
-    def active_runs(self) -> list[RunRecord]:
-        """Queued and running runs with their tasks, oldest logical date first."""
+    def active_runs(self, team: str | None = None) -> list[RunRecord]:
+        """Queued and running runs with their tasks (of one team), oldest logical date first."""
         query = (
             sa.select(dag_runs)
             .where(dag_runs.c.state.in_(sorted(ACTIVE_RUN_STATES)))
             .order_by(dag_runs.c.logical_date, dag_runs.c.id)
         )
+        if team is not None:
+            query = query.where(dag_runs.c.team == team)
         with self.engine.connect() as conn:
             rows = list(conn.execute(query))
             tasks = self._tasks_of(conn, [r.id for r in rows])
@@ -304,9 +308,13 @@ class RunStore:
         try_number: int,
         now: datetime,
         token_digest: str | None = None,
+        pool: PoolClaim | None = None,
     ) -> bool:
         """Hand a pending or retrying task to the executor as try `try_number + 1`, whose
-        execution token has `token_digest` (the previous try's token is void from now on)."""
+        execution token has `token_digest` (the previous try's token is void from now on).
+
+        It takes its slots of `pool` (None: one slot of its team's default pool) in the same
+        transaction: when the pool has too few free, nothing changes and the answer is False."""
         fresh_try = {
             "token_digest": token_digest,
             "try_number": try_number + 1,
@@ -324,6 +332,9 @@ class RunStore:
         fresh_try["owner"] = fence.holder if fence else None
         fresh_try["owner_epoch"] = fence.epoch if fence else None
         with self._writer.begin() as conn:
+            if not self._claim(conn, ti_id, pool):
+                conn.rollback()
+                return False
             done = guarded_update(
                 conn,
                 task_instances,
@@ -333,16 +344,28 @@ class RunStore:
                 expected=expected,
                 values=fresh_try,
             )
-            if done:
-                conn.execute(
-                    task_attempts.insert().values(
-                        ti_id=ti_id,
-                        try_number=try_number + 1,
-                        state=TaskState.QUEUED,
-                        queued_at=now,
-                    )
+            if not done:
+                conn.rollback()  # the slots it claimed too
+                return False
+            conn.execute(
+                task_attempts.insert().values(
+                    ti_id=ti_id,
+                    try_number=try_number + 1,
+                    state=TaskState.QUEUED,
+                    queued_at=now,
                 )
-            return bool(done)
+            )
+            return True
+
+    def _claim(self, conn: sa.Connection, ti_id: int, pool: PoolClaim | None) -> bool:
+        if pool is None:
+            team = sa.select(dag_runs.c.team).where(
+                dag_runs.c.id == sa.select(task_instances.c.run_pk).where(
+                    task_instances.c.id == ti_id).scalar_subquery()
+            )  # fmt: skip
+            pool = PoolClaim(conn.scalar(team) or "", DEFAULT_POOL)
+        slots = getattr(self, "default_pool_slots", DEFAULT_SLOTS)
+        return claim_slots(conn, ti_id, pool.team, pool.name, pool.slots, default_slots=slots)
 
     def list_attempts(self, ti_id: int) -> list[AttemptRecord]:
         query = (

@@ -191,3 +191,36 @@ leases = sa.Table(
     sa.Column("acquired_at", sa.Float, nullable=False),
     sa.Column("renewed_at", sa.Float, nullable=False),
 )
+
+# Pools (ADR 0020): named slot limits of a team. `configured` is False for a team's default
+# pool while its size comes from `[pools] default_slots`.
+pools = sa.Table(
+    "pools",
+    metadata,
+    sa.Column("team", sa.String(100), primary_key=True),
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("slots", sa.Integer, nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("configured", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("updated_at", UtcDateTime, nullable=True),
+)
+
+# One row per slot of a pool, held by the task instance whose queued or running attempt took
+# it (NULL: free). Claimed with FOR UPDATE SKIP LOCKED, so schedulers never wait on one hot
+# row. A retired row (a pool shrunk below its usage) is deleted when released.
+pool_slots = sa.Table(
+    "pool_slots",
+    metadata,
+    sa.Column("team", sa.String(100), primary_key=True),
+    sa.Column("pool", sa.String(100), primary_key=True),
+    sa.Column("slot_no", sa.Integer, primary_key=True),
+    sa.Column(
+        "ti_id",
+        sa.Integer,
+        sa.ForeignKey("task_instances.id", ondelete="SET NULL"),
+        nullable=True,
+    ),
+    sa.Column("retired", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Index("ix_pool_slots_ti", "ti_id"),
+    sa.Index("ix_pool_slots_retired", "retired"),
+)

@@ -90,6 +90,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         health,
         lists,
         openapi,
+        pools,
         repos,
         runs,
     )
@@ -122,6 +123,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(attempts.router)
     app.include_router(code.router)
     app.include_router(repos.router)
+    app.include_router(pools.router)
     app.include_router(config.router)
     app.include_router(execution.router)
     app.add_middleware(RequestGuard, limits=guard_limits(ctx.settings))

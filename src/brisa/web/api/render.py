@@ -7,8 +7,10 @@ from typing import Any
 
 from brisa.control.dag_list import DagPage, DagRow
 from brisa.control.lists import RunBrief, TaskBrief
+from brisa.control.pools import PoolDetail
 from brisa.control.queries import DagSummary, RepoView, TaskDetail
 from brisa.core import timetable
+from brisa.core.pools import Pool
 from brisa.core.records import (
     AttemptRecord,
     ImportErrorRecord,
@@ -206,3 +208,26 @@ def repo(view: RepoView, *, scan_interval: float) -> dict[str, Any]:
         "webhook": bool(source.webhook_secret),
         **_sync_status(view.status),
     }
+
+
+def pool(record: Pool) -> dict[str, Any]:
+    return {
+        "team": record.team,
+        "name": record.name,
+        "description": record.description,
+        "slots": record.slots,
+        "used": record.used,
+        "queued": record.queued,
+        "running": record.running,
+        "open": record.open,
+        "waiting": record.waiting,
+        "is_default": record.is_default,
+        "configured": record.configured,
+    }
+
+
+def pool_detail(detail: PoolDetail) -> dict[str, Any]:
+    fields = ("team", "dag_id", "run_id", "task_id", "state", "slots")
+    waiting = [{f: getattr(w, f) for f in fields} for w in detail.waiting]
+    holders = [{f: h[f] for f in fields} for h in detail.holders]
+    return {**pool(detail.pool), "holders": holders, "waiting_tasks": waiting}

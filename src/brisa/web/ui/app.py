@@ -16,6 +16,7 @@ from brisa.web.ui import (
     logview,
     overview,
     pages,
+    pools,
     sources,
     trigger,
 )
@@ -37,6 +38,7 @@ def install(app: FastAPI) -> None:
     app.include_router(overview.router)
     app.include_router(lists.router)
     app.include_router(sources.router)
+    app.include_router(pools.router)
     app.include_router(events.router)
     events.install(app)
     app.include_router(dag.router)

@@ -124,6 +124,10 @@ def task_panel(
         "task_spec": spec,
         "upstream": why_waiting(view, task_id) if waiting else [],
         "waiting": waiting,
+        # Ready, but its pool has no slot for it (or does not exist): why, with what to do.
+        "pool_note": ctx.queries.pools.ready_reason(view.run, view.spec, task_id)
+        if waiting
+        else None,
     }
 
 
