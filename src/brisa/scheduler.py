@@ -37,6 +37,7 @@ from brisa.errors import Conflict
 from brisa.executor.base import Attempt, Executor, LaunchRequest
 from brisa.logs.recovery import executor_file_name
 from brisa.store import Store
+from brisa.store.actors import acting_as
 from brisa.worker.warmed import WarmKey
 
 log = logging.getLogger("brisa.scheduler")
@@ -149,7 +150,8 @@ class Scheduler:
     def run_once(self) -> int:
         """One pass: returns how many actions took effect."""
         actions = plan(self.snapshot())
-        return sum(self._apply(action) for action in actions)
+        with acting_as("scheduler", None):  # provisional: the identity and epoch come with leases
+            return sum(self._apply(action) for action in actions)
 
     def _apply(self, action: Action) -> bool:
         now = self.clock()

@@ -19,10 +19,18 @@ from brisa.store.migrate import upgrade
 from brisa.store.operations import OperationsStore
 from brisa.store.repos import RepoStore
 from brisa.store.runs import RunStore
+from brisa.store.transitions import TransitionStore
 
 
 class Store(
-    CatalogStore, RunStore, OperationsStore, AttemptStore, RepoStore, ListingStore, ChangeLog
+    CatalogStore,
+    RunStore,
+    OperationsStore,
+    AttemptStore,
+    RepoStore,
+    ListingStore,
+    ChangeLog,
+    TransitionStore,
 ):
     """All the store's verbs over one engine."""
 
