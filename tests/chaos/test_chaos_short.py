@@ -40,7 +40,7 @@ SHORT = Config(
 def test_three_schedulers_under_faults_start_each_attempt_once_and_finish_every_task() -> None:
     result = run(SHORT)
     print(result.render())
-    assert result.runs > 0
+    assert result.triggered > 0
     assert sum(result.faults.values()) > 0
     assert result.violations == []
     assert result.finished_after is not None

@@ -40,16 +40,16 @@ class OwnPostgres:
         if bin_dir is None:
             raise RuntimeError("no PostgreSQL binaries under /usr/lib/postgresql/*/bin")
         self.bin = bin_dir
+        self._as: list[str] = []
+        if os.geteuid() == 0:
+            pwd.getpwnam(SERVER_USER)  # KeyError: no such user, no cluster of our own
+            self._as = ["runuser", "-u", SERVER_USER, "--"]
         # A folder of its own under /tmp (not a test's private tmp_path, which the server's
         # user could not enter), removed by `remove()`.
         self.folder = Path(tempfile.mkdtemp(prefix="brisa-chaos-pg-"))
         self.data = self.folder / "data"
         self.log = self.folder / "postgres.log"
         self.port = free_port()
-        self._as: list[str] = []
-        if os.geteuid() == 0:
-            pwd.getpwnam(SERVER_USER)  # KeyError: no such user, no cluster of our own
-            self._as = ["runuser", "-u", SERVER_USER, "--"]
 
     def _run(self, *argv: str, timeout: float = 120) -> None:
         subprocess.run(

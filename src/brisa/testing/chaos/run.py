@@ -79,7 +79,8 @@ class Result:
     database: str
     schedulers: int
     duration: float
-    runs: int = 0
+    runs: int = 0  # in the database
+    triggered: int = 0  # triggers the API answered (one whose answer was lost still counts above)
     tasks: int = 0
     states: dict[str, int] = field(default_factory=dict)
     faults: dict[str, int] = field(default_factory=dict)
@@ -97,7 +98,8 @@ class Result:
         lines = [
             f"chaos run (seed {self.seed}): {self.schedulers} schedulers, "
             f"{self.duration:g} s of faults, database: {self.database}",
-            f"runs: {self.runs}, tasks: {self.tasks} ({_counts(self.states)})",
+            f"runs: {self.runs} ({self.triggered} triggers answered), tasks: {self.tasks} "
+            f"({_counts(self.states)})",
             f"faults: {sum(self.faults.values())} ({_counts(self.faults)})",
             f"transitions: {self.transitions} ({_counts(self.actors)}); "
             f"executions in the witness file: {self.executions} "
@@ -218,18 +220,18 @@ def _load_and_faults(config: Config, cluster: Cluster, faults: Faults, result: R
     injector.start()
     start = time.monotonic()
     try:
-        while result.runs < runs and time.monotonic() - start < config.duration:
-            due = start + result.runs * config.duration / runs
+        while result.triggered < runs and time.monotonic() - start < config.duration:
+            due = start + result.triggered * config.duration / runs
             time.sleep(max(0.0, due - time.monotonic()))
             if cluster.trigger() is not None:
-                result.runs += 1
+                result.triggered += 1
             else:
                 time.sleep(0.5)  # the API or its database is down: try again shortly
         time.sleep(max(0.0, start + config.duration - time.monotonic()))
     finally:
         stop.set()
         injector.join(30)
-    log.info("load and faults over: %d runs triggered", result.runs)
+    log.info("load and faults over: %d runs triggered", result.triggered)
 
 
 def _retrying(url: str, query: str, timeout: float = 60.0) -> Any:
@@ -285,6 +287,7 @@ def _check(url: str, cluster: Cluster, result: Result, stopped_at: datetime) -> 
     executions = checker.parse_witness(text, ti_of)
     violations = checker.check(moves, executions, states)
     result.tasks = len(states)
+    result.runs = len({row.run_id for row in rows})
     result.states = dict(Counter(states.values()))
     result.transitions = len(moves)
     result.actors = dict(Counter(m.actor.split(":")[0] for m in moves))
