@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8080
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit bench chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ unit: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(if $(QUICK),--quick,)
+
+# The long chaos run (docs/operations.md, "The chaos suite"): 3 schedulers on a PostgreSQL of
+# its own, random faults; CHAOS_DURATION (s), CHAOS_TASKS, CHAOS_SEED, ... override the defaults.
+chaos: $(STAMP)
+	$(BIN)/python -m brisa.testing.chaos
 
 clean:
 	rm -rf $(VENV) .brisa

@@ -171,3 +171,28 @@ def test_marking_a_failed_task_success_runs_its_upstream_failed_descendants(
     brisa.settle()
     assert brisa.states("diamond")["c"] == ("success", 1)
     assert brisa.run("diamond")["state"] == "success"
+
+
+def test_each_move_of_a_task_names_who_made_it(brisa: InProcess) -> None:
+    """The transition record: the scheduler queues, the worker starts and ends its attempt,
+    a person cancels (through the API)."""
+    brisa.publish(diamond())
+    brisa.executor.script("a", Succeed("done"))
+    brisa.executor.script("b", Hang())
+    brisa.trigger("diamond")
+    brisa.settle()
+    brisa.request("POST", f"{brisa.run_path('diamond', 'r1')}/cancel")
+    tasks = brisa.store.get_run("default", "diamond", "r1").tasks
+    history = {
+        tid: [(t.from_state, t.to_state, t.actor) for t in brisa.store.task_history(ti.id)]
+        for tid, ti in tasks.items()
+    }
+    keeper = brisa.scheduler.keeper
+    assert keeper is not None
+    assert history["a"] == [
+        ("pending", "queued", keeper.identity.lease),  # "scheduler:<host>/<pid>/<start>"
+        ("queued", "running", "worker"),
+        ("running", "success", "worker"),
+    ]
+    assert history["b"][-1] == ("running", "cancelled", "api")
+    assert history["c"] == [("pending", "cancelled", "api")]

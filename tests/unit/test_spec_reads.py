@@ -26,7 +26,7 @@ OWNERS = {"core/spec.py", "core/paramspec.py", "core/records.py"}
 # The CLI and the test server's client read the REST API's JSON answers (rendered by
 # api/render.py), not specs.
 REST_CLIENTS = {"cli/remote.py", "cli/tables.py", "cli/repos.py", "cli/client.py"}
-REST_CLIENTS |= {"testing/server.py"}
+REST_CLIENTS |= {"testing/server.py", "testing/chaos/cluster.py"}
 # Kubernetes objects (pods, events, statuses as the API server sends them), never specs: a
 # spec reaches these packages typed.
 KUBE_JSON = ("executor/kubernetes/", "testing/kube/")

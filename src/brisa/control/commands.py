@@ -37,7 +37,10 @@ from brisa.errors import Conflict, InvalidInput
 from brisa.logs.masking import DEFAULT_ENV_PATTERN
 from brisa.repos.config import RepoSettings
 from brisa.store import Store
+from brisa.store.actors import acting_as
 
+# Who the transition record names for the moves people make (no users yet: the API itself).
+ACTOR = "api"
 _RUN_ID = re.compile(r"^[A-Za-z0-9_.:+=-]{1,250}$")
 
 
@@ -176,7 +179,9 @@ class Commands:
     def cancel(self, scope: Scope, team: str, dag_id: str, run_id: str) -> RunRecord:
         """Cancel a queued or running run; Conflict if it has already finished."""
         run = self._run(scope, team, dag_id, run_id)
-        if not self._store.cancel_run(run, self._clock()):
+        with acting_as(ACTOR):
+            cancelled = self._store.cancel_run(run, self._clock())
+        if not cancelled:
             current = self._store.get_run_by_pk(run.id).state
             raise Conflict(
                 f"run {run.run_id} is already {current}; only queued or running runs can be "
@@ -215,7 +220,10 @@ class Commands:
         if dry_run:
             return Changed([c.task_id for c in changes], self._shown.run(run), changes, True)
         named = clearing.known_tasks(run, task_ids)
-        cleared = self._store.clear_tasks(run, named | {c.task_id for c in changes}, self._clock())
+        with acting_as(ACTOR):
+            cleared = self._store.clear_tasks(
+                run, named | {c.task_id for c in changes}, self._clock()
+            )
         self._wake()
         return Changed(cleared, self._current(team, dag_id, run_id), changes)
 
@@ -238,10 +246,11 @@ class Commands:
         )
         if dry_run:
             return Changed([c.task_id for c in changes], self._shown.run(run), changes, True)
-        changed = self._store.mark_tasks(run, task_ids, TaskState(state), self._clock())
         resets = [c.task_id for c in changes if c.new_state is TaskState.PENDING]
-        if resets and changed:
-            self._store.clear_tasks(run, resets, self._clock())
+        with acting_as(ACTOR):
+            changed = self._store.mark_tasks(run, task_ids, TaskState(state), self._clock())
+            if resets and changed:
+                self._store.clear_tasks(run, resets, self._clock())
         self._wake()
         return Changed(changed, self._current(team, dag_id, run_id), changes)
 

@@ -22,6 +22,10 @@ from brisa.core.states import TaskState
 from brisa.errors import Conflict, NotFound, Unauthorized
 from brisa.repos.config import RepoSettings
 from brisa.store import Store
+from brisa.store.actors import acting_as
+
+# Who the transition record names for the moves an attempt reports about itself.
+ACTOR = "worker"
 
 Clock = Callable[[], datetime]
 
@@ -61,9 +65,10 @@ class ExecutionService:
         return Worker(ref, tokens.verify(token, ref, self.store.credential(ref)))
 
     def start(self, worker: Worker, *, hostname: str, pid: int) -> WorkItem:
-        item = self.store.start_attempt(
-            worker.ref, hostname=hostname, pid=pid, now=self.clock(), token_digest=worker.digest
-        )
+        with acting_as(ACTOR):
+            item = self.store.start_attempt(
+                worker.ref, hostname=hostname, pid=pid, now=self.clock(), token_digest=worker.digest
+            )
         return dataclasses.replace(item, code=code_location(item, self._source(item)))
 
     def _source(self, item: WorkItem) -> RepoSettings | None:
@@ -102,9 +107,11 @@ class ExecutionService:
         else:
             ti, task = self.store.task_for(ref)
             state, next_try_at, error = failure_outcome(task, ti, now, error or "task failed")
-        if not self.store.finish_attempt(
-            ref, state, now=now, return_value=return_value, error=error, next_try_at=next_try_at
-        ):
+        with acting_as(ACTOR):
+            recorded = self.store.finish_attempt(
+                ref, state, now=now, return_value=return_value, error=error, next_try_at=next_try_at
+            )
+        if not recorded:
             raise Conflict("this attempt is no longer current; its result was not recorded")
         self.on_finished(state)
         self.on_change()

@@ -63,7 +63,8 @@ class Snapshot:
     # With several schedulers (ADR 0019): task instances whose queued or running attempt
     # another live scheduler supervises (not judged here); attempts this one adopted from a
     # lost scheduler, judged from their adoption as after a restart; and those of them whose
-    # worker its executor cannot see (another host's process), judged by heartbeats only.
+    # worker its executor may not see (another home's or host's process), judged by
+    # heartbeats only.
     others: frozenset[int] = frozenset()
     adopted: Mapping[int, datetime] = field(default_factory=dict)
     unseen: frozenset[int] = frozenset()

@@ -117,6 +117,21 @@ class AttemptRecord:
 
 
 @dataclass(frozen=True)
+class TransitionRecord:
+    """One move of a task instance, as `task_transitions` records it: `id` orders the moves
+    of one task instance (its row lock serializes them), `at` is the database's time."""
+
+    id: int
+    ti_id: int
+    try_number: int
+    from_state: str
+    to_state: str
+    actor: str
+    epoch: int | None
+    at: datetime
+
+
+@dataclass(frozen=True)
 class AttemptRef:
     """Identifies one try of one task instance: what a worker and its token are bound to."""
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -42,6 +41,7 @@ from brisa.logs.recovery import executor_file_name
 from brisa.metrics.instruments import SchedulerMetrics, unregistered
 from brisa.scheduler.ha import LeaseKeeper
 from brisa.store import Store
+from brisa.store.actors import acting_as
 from brisa.store.fencing import Fence, fenced_by
 from brisa.worker.warmed import WarmKey
 
@@ -155,16 +155,14 @@ class Scheduler:
         when), and which of those its executor cannot see (another host's workers)."""
         if self.keeper is None:
             return frozenset(), {}, frozenset()
-        me, host = self.keeper.holder, socket.gethostname()
+        me = self.keeper.holder
         open_tasks = [ti for ti in tasks if ti.state in ("queued", "running")]
         others = frozenset(ti.id for ti in open_tasks if ti.owner not in (None, me))
-        mine = {ti.id: ti for ti in open_tasks if ti.owner == me}
+        mine = {ti.id for ti in open_tasks if ti.owner == me}
         self._adopted = {i: at for i, at in self._adopted.items() if i in mine}
-        unseen = frozenset(
-            i
-            for i in self._adopted
-            if not self.sees_every_host and mine[i].hostname not in (None, host)
-        )
+        # A local executor sees the workers of its own host and home only; an adopted
+        # attempt's may run under another (a scheduler with another home, another machine).
+        unseen = frozenset() if self.sees_every_host else frozenset(self._adopted)
         return others, dict(self._adopted), unseen
 
     def _pools(self, now: datetime) -> PoolBook:
@@ -202,13 +200,14 @@ class Scheduler:
         """One pass: returns how many actions took effect. With leases, the pass acts only
         while this scheduler holds its lease, and its writes are fenced by it."""
         if self.keeper is None:
-            return self._pass(None)
+            with acting_as("scheduler"):
+                return self._pass(None)
         fence = self.keeper.fence()
         if fence is None and self.keeper.renew():
             fence = self.keeper.fence()
         if fence is None:
             return 0  # self-fenced: not renewed in time, and not renewable now
-        with fenced_by(fence):
+        with fenced_by(fence), acting_as(fence.lease, fence.epoch):
             self._adopt(fence)
             return self._pass(fence)
 

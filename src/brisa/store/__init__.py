@@ -23,6 +23,7 @@ from brisa.store.operations import OperationsStore
 from brisa.store.pools import PoolStore
 from brisa.store.repos import RepoStore
 from brisa.store.runs import RunStore
+from brisa.store.transitions import TransitionStore
 
 
 class Store(
@@ -36,6 +37,7 @@ class Store(
     ClaimStore,
     GaugeStore,
     PoolStore,
+    TransitionStore,
 ):
     """All the store's verbs over one engine. `default_pool_slots`: the size of each team's
     default pool while it is not set by hand (`[pools] default_slots`)."""

@@ -5,6 +5,18 @@ The sources are the states the transition tables in `brisa.core.states` allow th
 narrowed to what the caller expects (the state it read, or the states its verb is about). A
 move the table forbids, and a race lost to another writer, both change nothing and report 0
 rows, so no verb keeps a state list of its own. See docs/adr/0002-store-guarded-updates.md.
+
+Each task instance it moves is recorded in `task_transitions` in the same transaction: its
+previous state, its try, the acting actor and epoch (`actors.current()`), the database's time.
+The previous state must be the one the UPDATE really moved the row from, also under
+PostgreSQL's READ COMMITTED where a concurrent writer may move the row between our snapshot
+and our UPDATE (which then re-checks the guard on the newest version). When the guard allows a
+single source state (every move with an `expected` state: the scheduler's, a worker's start
+and finish, clear and mark), a moved row can only have come from that state, so nothing is
+read. When it allows several (cancelling a run's tasks), the rows are first read and locked
+(`SELECT ... FOR UPDATE`, which on PostgreSQL waits for a concurrent writer and returns the
+newest version) and the UPDATE is narrowed to them: no one can move them in between. SQLite
+runs one write transaction at a time, so the same read is exact there.
 """
 
 from __future__ import annotations
@@ -15,8 +27,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from brisa.core.states import ACTIVE_TASK_STATES, RunState, TaskState, run_sources, task_sources
-from brisa.store import changes, fencing, pools
-from brisa.store.tables import dag_runs, task_instances
+from brisa.store import actors, changes, fencing, pools
+from brisa.store.tables import dag_runs, task_instances, task_transitions
 
 State = RunState | TaskState
 
@@ -61,9 +73,17 @@ def guarded_update(
     fenced = (
         fencing.task_conditions(dialect) if table is task_instances else fencing.conditions(dialect)
     )
+    guard = table.c.state.in_(sorted(sources))
+    before: dict[int, str] = {}
+    if table is task_instances and len(sources) > 1:
+        locked = sa.select(table.c.id, table.c.state).where(*where, guard, *fenced)
+        before = {row.id: row.state for row in conn.execute(locked.with_for_update())}
+        if not before:
+            return 0
+        where = (table.c.id.in_(sorted(before)),)
     statement = (
         table.update()
-        .where(*where, table.c.state.in_(sorted(sources)), *fenced)
+        .where(*where, guard, *fenced)
         .values({**(values or {}), "state": to})
         .returning(*_CHANGED[table.name])
     )
@@ -71,8 +91,32 @@ def guarded_update(
     if isinstance(to, TaskState) and to not in ACTIVE_TASK_STATES and sources & ACTIVE_TASK_STATES:
         # A task leaving queued or running gives its pool slots back (ADR 0020).
         pools.release_slots(conn, [row.id for row in rows])
+    if table is task_instances and rows:
+        single = next(iter(sources)) if len(sources) == 1 else None
+        moved = [(row.id, row.try_number, before.get(row.id, single)) for row in rows]
+        _record_moves(conn, moved, to)
     changes.record(conn, (topic for row in rows for topic in _topics(table, row)))
     return len(rows)
+
+
+def _record_moves(conn: sa.Connection, moved: list[tuple[int, int, str | None]], to: State) -> None:
+    """Note the moves of task instances (id, try, previous state) in `task_transitions`."""
+    actor, epoch = actors.current()
+    rows = [
+        {"ti_id": ti_id, "try_number": try_number, "from_state": str(prior)}
+        for ti_id, try_number, prior in moved
+    ]
+    statement = task_transitions.insert().values(
+        to_state=str(to), actor=actor, epoch=epoch, at=db_timestamp(conn)
+    )
+    conn.execute(statement, rows)
+
+
+def db_timestamp(conn: sa.Connection) -> sa.ColumnElement[Any]:
+    """The database's current time, as a UTC timestamp without zone (how UtcDateTime stores)."""
+    if conn.dialect.name == "postgresql":
+        return sa.func.timezone("UTC", sa.func.now())
+    return sa.func.strftime("%Y-%m-%d %H:%M:%f", "now")
 
 
 # What a moved row tells the change outbox.

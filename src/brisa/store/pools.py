@@ -52,9 +52,12 @@ def claim_slots(
     team's default pool that no task used yet is created first, with `default_slots`."""
     if _claim(conn, ti_id, team, pool, needed):
         return True
-    if pool == DEFAULT_POOL and _create_default(conn, team, default_slots):
-        return _claim(conn, ti_id, team, pool, needed)
-    return False
+    if pool != DEFAULT_POOL:
+        return False
+    # Created here, or by a scheduler that was creating it meanwhile (its insert made ours
+    # wait, and its rows are committed now): either way there are rows to claim again.
+    _create_default(conn, team, default_slots)
+    return _claim(conn, ti_id, team, pool, needed)
 
 
 def _claim(conn: sa.Connection, ti_id: int, team: str, pool: str, needed: int) -> bool:

@@ -332,9 +332,8 @@ class RunStore:
         fresh_try["owner"] = fence.holder if fence else None
         fresh_try["owner_epoch"] = fence.epoch if fence else None
         with self._writer.begin() as conn:
-            if not self._claim(conn, ti_id, pool):
-                conn.rollback()
-                return False
+            # The move first: a task another scheduler queued first fails here, before it
+            # holds a slot that a claim for a task still pending would then find locked.
             done = guarded_update(
                 conn,
                 task_instances,
@@ -345,7 +344,9 @@ class RunStore:
                 values=fresh_try,
             )
             if not done:
-                conn.rollback()  # the slots it claimed too
+                return False
+            if not self._claim(conn, ti_id, pool):
+                conn.rollback()  # the move too: it waits for a slot, still pending
                 return False
             conn.execute(
                 task_attempts.insert().values(

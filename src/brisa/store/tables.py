@@ -224,3 +224,23 @@ pool_slots = sa.Table(
     sa.Index("ix_pool_slots_ti", "ti_id"),
     sa.Index("ix_pool_slots_retired", "retired"),
 )
+
+# The transition record: one row per move of a task instance, written in the transaction of
+# the move (`guards.guarded_update`): from which state to which, at which try, who moved it
+# (`actors`) with its lease epoch, at the database's time. Read per task (its history), and by
+# the chaos suite's checker. Goes with its task instance (and so with its run).
+task_transitions = sa.Table(
+    "task_transitions",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column(
+        "ti_id", sa.Integer, sa.ForeignKey("task_instances.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("try_number", sa.Integer, nullable=False),
+    sa.Column("from_state", sa.String(20), nullable=False),
+    sa.Column("to_state", sa.String(20), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("epoch", sa.BigInteger, nullable=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Index("ix_task_transitions_ti", "ti_id", "id"),
+)
