@@ -328,6 +328,19 @@ class CatalogStore:
             rows = conn.execute(query.where(dag_versions.c.id.in_(ids)))
             return {row.id: (self.specs.get(row.id, row.spec), row.code_version) for row in rows}
 
+    def specs_of(self, version_ids: Iterable[int]) -> dict[int, DagSpec]:
+        """Specs by version id, from the cache, reading only those it lacks (one statement at
+        most, none once they are known: versions are immutable)."""
+        ids = set(version_ids)
+        found = {v: spec for v in ids if (spec := self.specs.known(v)) is not None}
+        missing = sorted(ids - set(found))
+        if missing:
+            query = sa.select(dag_versions.c.id, dag_versions.c.spec)
+            with self.engine.connect() as conn:
+                for row in conn.execute(query.where(dag_versions.c.id.in_(missing))):
+                    found[row.id] = self.specs.get(row.id, row.spec)
+        return found
+
     def version_spec(self, version_id: int) -> DagSpec:
         """The spec of one version, read from the database only the first time."""
         known = self.specs.known(version_id)
