@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from brisa.store.attempts import AttemptStore
 from brisa.store.catalog import CatalogStore, SpecCache
 from brisa.store.changes import ChangeLog
+from brisa.store.daglist import DagListStore
 from brisa.store.engine import create_engine
 from brisa.store.listing import ListingStore
 from brisa.store.migrate import upgrade
@@ -22,7 +23,14 @@ from brisa.store.runs import RunStore
 
 
 class Store(
-    CatalogStore, RunStore, OperationsStore, AttemptStore, RepoStore, ListingStore, ChangeLog
+    CatalogStore,
+    RunStore,
+    OperationsStore,
+    AttemptStore,
+    RepoStore,
+    ListingStore,
+    DagListStore,
+    ChangeLog,
 ):
     """All the store's verbs over one engine."""
 

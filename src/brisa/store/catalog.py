@@ -14,7 +14,7 @@ from brisa.core.spec import DagSpec, structure_version
 from brisa.errors import Conflict, NotFound
 from brisa.store import changes
 from brisa.store.engine import WRITE
-from brisa.store.tables import dag_versions, dags, import_errors
+from brisa.store.tables import dag_tags, dag_versions, dags, import_errors
 
 _DAG_COLUMNS: list[Any] = [dags, dag_versions.c.spec, dag_versions.c.structure_hash]
 
@@ -168,6 +168,11 @@ class CatalogStore:
                     created_at=now,
                 )
             ).inserted_primary_key[0]  # type: ignore[index]
+            tags = sorted(set(data.get("tags") or ()))
+            if tags:
+                conn.execute(
+                    dag_tags.insert(), [{"version_id": version_id, "tag": t} for t in tags]
+                )
         return int(version_id)
 
     def advance_code_version(
