@@ -154,11 +154,11 @@ def test_a_cursor_of_another_sort_is_refused(store: Store) -> None:
 
 def test_the_typeahead_offers_the_visible_dags_tags(store: Store) -> None:
     read = lists(store)
-    assert read.tags(EVERY_TEAM, "") == ["daily", "Daily", "etl", "lake", "ml"]
-    assert read.tags(EVERY_TEAM, "DA") == ["daily", "Daily"]
-    assert read.tags(EVERY_TEAM, "l") == ["lake", "daily", "Daily", "etl", "ml"]  # starts first
+    assert read.tags(EVERY_TEAM, "") == ["Daily", "daily", "etl", "lake", "ml"]
+    assert read.tags(EVERY_TEAM, "DA") == ["Daily", "daily"]
+    assert read.tags(EVERY_TEAM, "l") == ["lake", "Daily", "daily", "etl", "ml"]  # starts first
     assert read.tags(Scope(frozenset({"ops"})), "") == ["daily", "etl", "lake", "ml"]
-    assert read.tags(EVERY_TEAM, "", team="data") == ["daily", "Daily", "etl", "ml"]
+    assert read.tags(EVERY_TEAM, "", team="data") == ["Daily", "daily", "etl", "ml"]
     assert read.tags(EVERY_TEAM, "%") == []
     store.retire_dags("ops", present_files=[])
     assert read.tags(Scope(frozenset({"ops"})), "") == []

@@ -243,7 +243,7 @@ def _after(key: SortKey, cursor: SortKey) -> bool:
 
 def tag_choices(tags: Sequence[Sequence[str]], prefix: str, limit: int = 20) -> list[str]:
     """Distinct tags starting with `prefix` (then containing it), case-insensitively."""
-    every = sorted({t for group in tags for t in group}, key=str.lower)
+    every = sorted({t for group in tags for t in group}, key=lambda t: (t.lower(), t))
     needle = prefix.lower()
     starts = [t for t in every if t.lower().startswith(needle)]
     contains = [t for t in every if needle in t.lower() and t not in starts]
