@@ -1,11 +1,17 @@
 """W10 (part, full suite only) the requests per minute of a live grid (UI.md A.5: ≤ 30 per tab):
 headless Chromium (`brisa.testing.browser`) on the DAG page of a running run whose chain of
 tasks finishes one task every 2 s, every request the page makes counted for `seconds` after it
-loaded. Run by bench/live_load.py on its standalone.
+loaded. Run by bench/live_load.py on its standalone; alone, on a standalone of its own:
+`python -m bench.ui_browser [SECONDS]` (default 60), which prints the requests per minute and
+how many went to each path.
 """
 
 from __future__ import annotations
 
+import collections
+import sys
+import tempfile
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from bench import dagfiles
@@ -55,3 +61,15 @@ def grid_requests(server: Standalone, seconds: float) -> list[str]:
         finally:
             chromium.close()
     return requests
+
+
+if __name__ == "__main__":
+    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 60.0
+    with tempfile.TemporaryDirectory(prefix="bench-live-grid-") as folder:
+        home = Path(folder)
+        with Standalone(home, home / "dags") as standalone:
+            standalone.start(timeout=60)
+            paths = grid_requests(standalone, seconds)
+    print(f"live.grid_requests: {len(paths) * 60 / seconds:.1f} per minute")
+    for path, count in collections.Counter(paths).most_common():
+        print(f"  {count:4d} {path}")

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from test_store import NOW, TEAM, new_run, start
+from test_store import NOW, TEAM, new_run, publish, start
 
 from brisa.control.dagview import DagViews
 from brisa.control.grid import RowFilter
@@ -60,6 +60,25 @@ def test_the_grid_costs_the_same_statements_for_2_or_12_runs(store: Store) -> No
     found = grid(EVERY_TEAM, TEAM, "etl", RowFilter(), runs=5)
     assert [c.run.run_id for c in found.columns] == ["r7", "r8", "r9", "r10", "r11"]
     assert found.rows[-1] == "report" and set(found.rows) == {"audit", "extract", "load", "report"}
+
+
+def test_the_grid_fragment_reads_the_dag_once_in_at_most_5_statements(store: Store) -> None:
+    """UI.md A.5: the grid fragment costs <= 5 statements whatever the run count; the DAG is
+    read once (not again for the header), and the next run only when no run is shown."""
+    publish(store)
+    grid_view = views(store).grid_view
+    empty = grid_view(EVERY_TEAM, TEAM, "etl", RowFilter())
+    assert empty.grid.columns == [] and empty.summary.record.dag_id == "etl"
+    for i in range(2):
+        new_run(store, f"r{i}", logical_date=NOW + timedelta(hours=i))
+    grid_view(EVERY_TEAM, TEAM, "etl", RowFilter())  # caches warm
+    few = statements(store, lambda: grid_view(EVERY_TEAM, TEAM, "etl", RowFilter()))
+    for i in range(2, 12):
+        new_run(store, f"r{i}", logical_date=NOW + timedelta(hours=i))
+    many = statements(store, lambda: grid_view(EVERY_TEAM, TEAM, "etl", RowFilter()))
+    assert many == few <= 5
+    found = grid_view(EVERY_TEAM, TEAM, "etl", RowFilter(), runs=3)
+    assert [c.run.run_id for c in found.grid.columns] == ["r9", "r10", "r11"]
 
 
 def test_a_runs_attempts_by_task(store: Store) -> None:

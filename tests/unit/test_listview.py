@@ -49,3 +49,23 @@ def test_filter_links_change_one_value_and_restart_paging() -> None:
 def test_element_ids_are_safe_and_distinct() -> None:
     one, other = element_id("dag", "t", "a/b"), element_id("dag", "t/a", "b")
     assert one != other and one.startswith("dag-") and one.replace("-", "").isalnum()
+
+
+def test_recent_run_bars_link_label_and_escape_each_run() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from brisa.store.listing import RunBrief
+    from brisa.web.ui.listview import bars_html
+
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    runs = [
+        RunBrief(1, "t", "d", 'manual__<a href="x">', "manual", "failed", at, at,
+                 at + timedelta(seconds=10), ""),
+        RunBrief(2, "t", "d", "r2", "manual", "running", at, at, None, ""),
+    ]  # fmt: skip
+    html = str(bars_html(runs, "/teams/t/dags/d", at + timedelta(seconds=40)))
+    assert html.count('<a class="bar') == 2
+    assert 'href="/teams/t/dags/d/runs/manual__%3Ca%20href%3D%22x%22%3E"' in html
+    assert 'aria-label="manual__&lt;a href=&#34;x&#34;&gt;: failed, 10.0 s"' in html
+    assert 'class="bar state-running"' in html and 'style="--f: 1.00"' in html  # 40 s, longest
+    assert "<a href=" not in html

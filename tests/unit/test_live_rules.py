@@ -10,24 +10,57 @@ from brisa.web.ui.logbatch import MAX_LINES, LogBatcher
 from brisa.web.ui.streamslots import StreamSlots
 
 
-def test_a_quiet_topic_goes_out_at_once_and_a_burst_is_merged() -> None:
-    c = Coalescer(interval=1.0)
+def test_a_quiet_topic_settles_briefly_then_a_burst_goes_as_one_event() -> None:
+    c = Coalescer(interval=1.0, settle=0.25)
     c.add("run:1", 10, now=100.0)
-    assert c.due(100.0) == [("run:1", 10)]
-    for version in (11, 12, 13):
-        c.add("run:1", version, now=100.2)
-    assert c.due(100.5) == []  # at most one per topic per second
-    assert c.next_due() == 101.0
+    assert c.due(100.0) == [] and c.next_due() == 100.25
+    c.add("run:1", 11, now=100.125)  # what follows the first change at once
+    assert c.due(100.25) == [("run:1", 11)]  # one event, the newest version
+    for version in (12, 13):
+        c.add("run:1", version, now=100.5)
+    assert c.due(100.75) == []  # at most one per topic per second
+    assert c.next_due() == 101.25
     assert c.oldest_pending() == 13
-    assert c.due(101.0) == [("run:1", 13)]  # one event, the newest version
+    assert c.due(101.25) == [("run:1", 13)]
     assert c.due(105.0) == [] and c.next_due() is None
+    c.add("run:1", 14, now=105.0)  # quiet again: only the settling wait
+    assert c.due(105.25) == [("run:1", 14)]
+
+
+def test_a_topic_that_never_stops_changing_still_gets_an_event_a_second() -> None:
+    c = Coalescer(interval=1.0, settle=0.25)
+    sent = []
+    for step in range(100):  # a change every 0.0625 s for 6.25 s
+        now = step / 16
+        c.add("run:1", step, now=now)
+        sent += [(now, version) for _, version in c.due(now)]
+    assert [at for at, _ in sent] == [0.25, 1.25, 2.25, 3.25, 4.25, 5.25]
+
+
+def test_a_task_finishing_every_2_s_is_one_refresh_per_task() -> None:
+    """W10's live grid: each step of a chain is the task's success, the next task queued and
+    then started, 20-40 ms apart; a tab re-fetches the column once per step (<= 30 a minute),
+    and the last event carries the final version."""
+    c = Coalescer()
+    events: list[int] = []
+    version = 0
+    for step in range(30):
+        t0 = step * 2.0
+        for offset in (0.0, 0.004, 0.035):  # success, queued, running
+            version += 1
+            c.add("run:1", version, now=t0 + offset)
+            events += [v for _, v in c.due(t0 + offset)]  # the stream wakes on a change
+        while (wake := c.next_due()) is not None and wake < t0 + 2.0:  # and when one is due
+            events += [v for _, v in c.due(wake)]
+    assert len(events) == 30 and events[-1] == version
 
 
 def test_topics_are_coalesced_independently() -> None:
-    c = Coalescer(interval=1.0)
+    c = Coalescer(interval=1.0, settle=0.25)
     c.add("run:1", 1, now=0.0)
-    c.add("run:2", 2, now=0.0)
-    assert c.due(0.0) == [("run:1", 1), ("run:2", 2)]
+    c.add("run:2", 2, now=0.125)
+    assert c.due(0.25) == [("run:1", 1)]
+    assert c.due(0.375) == [("run:2", 2)]
 
 
 def test_event_ids_round_trip() -> None:

@@ -38,6 +38,7 @@ OTHER_DICTS = {
     ("web/ui/security.py", "type"): "an ASGI scope or message",
     ("web/ui/trigger.py", "run_id"): "the trigger form's submitted fields",
     ("control/dag_list.py", "team"): "a list page's query string",
+    ("store/daglist.py", "description"): "the stored spec's JSON column, searched in SQL",
     ("web/ui/actions.py", "tasks"): "the clear/mark dialog's options",
     ("web/ui/actions.py", "upstream"): "the clear/mark dialog's options",
     ("web/ui/dag.py", "task"): "the grid's query string",

@@ -1,10 +1,10 @@
 """The DAG list: DAGs filtered (text, tag, last run state, paused), sorted and paged by a keyset
 cursor, each with its last run, its recent runs and whether its file fails to import.
 
-A page costs a fixed number of statements whatever the number of DAGs: the DAGs (specs come
-from the store's cache), the last run of every DAG, the import errors, and the recent runs of
-the DAGs on the page only. Filtering and sorting run in memory over the DAGs' records, which
-the list needs whole anyway for its tab counts.
+The database filters, counts, sorts and pages the list (`store.daglist`; `dag_filter` and
+`sql_cursor` are what it is asked); only the page's DAGs reach Python. Sorting by next run
+needs a cron computation per DAG, so that sort alone runs in memory here (`select` over every
+DAG's row); `select` is also the reference the database's results are tested against.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 
 from brisa.control.queries import DagSummary
 from brisa.errors import InvalidInput
+from brisa.store.daglist import STATE_RANK, DagFilter
 from brisa.store.listing import RunBrief
 
 RECENT = 14  # bars of recent runs per row
@@ -27,8 +28,7 @@ MAX_LIMIT = 200
 SORTS = ("name", "-last_run", "next_run", "last_state")
 STATES = ("failed", "running", "queued", "success", "cancelled", "none")
 TABS = ("all", "running", "failed", "paused")
-# `last_state` sorting: what needs attention first.
-_STATE_RANK = {"failed": 0, "running": 1, "queued": 2, "cancelled": 3, "success": 4, "none": 5}
+_STATE_RANK = STATE_RANK  # `last_state` sorting: what needs attention first
 
 SortKey = tuple[Any, ...]
 
@@ -133,6 +133,39 @@ def decode_cursor(cursor: str) -> SortKey:
     return tuple(key)
 
 
+def dag_filter(query: DagQuery, teams: frozenset[str] | None) -> DagFilter:
+    """What the store filters by for `query`, within the visible `teams`."""
+    return DagFilter(
+        teams=teams,
+        team=query.team,
+        dag_id=query.dag_id,
+        q=query.q,
+        tag=query.tag,
+        state=query.state,
+        paused=query.paused,
+    )
+
+
+def sql_cursor(sort: str, cursor: str) -> SortKey:
+    """The keyset position of a cursor the database's sorts gave (`ListedDag.sort_key`);
+    InvalidInput for a cursor of another sort or not one this list gave."""
+    first, dag_id, team = decode_cursor(cursor)
+    if sort == "-last_run":
+        fits = first is None or isinstance(first, str)
+        if isinstance(first, str):
+            try:
+                datetime.fromisoformat(first)
+            except ValueError:
+                fits = False
+    elif sort == "last_state":
+        fits = isinstance(first, int) and not isinstance(first, bool)
+    else:
+        fits = isinstance(first, str)
+    if not (fits and isinstance(dag_id, str) and isinstance(team, str)):
+        raise InvalidInput("the `after` cursor belongs to another sort; start again")
+    return (first, dag_id, team)
+
+
 def _stamp(value: datetime | None, sign: int = 1) -> float:
     return math.inf if value is None else sign * value.timestamp()
 
@@ -210,7 +243,7 @@ def _after(key: SortKey, cursor: SortKey) -> bool:
 
 def tag_choices(tags: Sequence[Sequence[str]], prefix: str, limit: int = 20) -> list[str]:
     """Distinct tags starting with `prefix` (then containing it), case-insensitively."""
-    every = sorted({t for group in tags for t in group}, key=str.lower)
+    every = sorted({t for group in tags for t in group}, key=lambda t: (t.lower(), t))
     needle = prefix.lower()
     starts = [t for t in every if t.lower().startswith(needle)]
     contains = [t for t in every if needle in t.lower() and t not in starts]

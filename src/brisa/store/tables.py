@@ -58,6 +58,21 @@ dag_versions = sa.Table(
     sa.UniqueConstraint("team", "dag_id", "structure_hash", "code_version", name="uq_dag_version"),
 )
 
+# A version's tags as rows (the spec has them too): what the DAG list filters by and the tag
+# typeahead lists, in the database. Written with the version row; immutable like it.
+dag_tags = sa.Table(
+    "dag_tags",
+    metadata,
+    sa.Column(
+        "version_id",
+        sa.Integer,
+        sa.ForeignKey("dag_versions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("tag", sa.Text, primary_key=True),
+    sa.Index("ix_dag_tags_tag", "tag", "version_id"),
+)
+
 import_errors = sa.Table(
     "import_errors",
     metadata,

@@ -159,14 +159,14 @@ def task_page(
 def grid_fragment(request: Request, ctx: UiCtx, scope: UiScope, team: str, dag_id: str) -> Response:
     """The whole grid: re-fetched when the DAG has a new run (topic `dag:`)."""
     query = page_query(request)
-    views = ctx.queries.dag_views()
-    grid = views.grid(scope, team, dag_id, query.rows, runs=query.runs)
+    view = ctx.queries.dag_views().grid_view(scope, team, dag_id, query.rows, runs=query.runs)
+    grid = view.grid
     return fragment(
         request,
         "dag/grid.html",
         **VIEW,
         grid=grid,
-        dag=views.page(scope, team, dag_id),
+        dag=view,
         query=query,
         base=DAG.format(team=team, dag_id=dag_id),
         team=team,

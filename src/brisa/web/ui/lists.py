@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 
 from brisa.control import dag_list, search
 from brisa.control.lists import RunBrief, dag_url, run_url
@@ -42,10 +43,8 @@ def _helpers() -> dict[str, Any]:
     }
 
 
-def _bars(runs: list[RunBrief]) -> list[tuple[RunBrief, int, float | None]]:
-    now = datetime.now(UTC)
-    durations = [listview.seconds_between(r.start_date, r.end_date, now) for r in runs]
-    return list(zip(runs, listview.bar_heights(durations), durations, strict=True))
+def _bars(runs: list[RunBrief], dag_url: str) -> Markup:
+    return listview.bars_html(runs, dag_url, datetime.now(UTC))
 
 
 def _tab_of(query: dag_list.DagQuery) -> str:

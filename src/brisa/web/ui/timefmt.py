@@ -16,9 +16,13 @@ def _aware(value: datetime) -> datetime:
 def local_text(value: datetime, zone: ZoneInfo, *, seconds: bool = True) -> str:
     """`2026-03-01 09:00:00 +09:00` in `zone`."""
     shown = _aware(value).astimezone(zone)
-    clock = "%H:%M:%S" if seconds else "%H:%M"
-    offset = shown.strftime("%z")
-    return f"{shown.strftime('%Y-%m-%d ' + clock)} {offset[:3]}:{offset[3:]}"
+    # Formatted by hand: strftime was a tenth of the DAG list's render time (W10).
+    date = f"{shown.year:04d}-{shown.month:02d}-{shown.day:02d}"
+    clock = f"{shown.hour:02d}:{shown.minute:02d}" + (f":{shown.second:02d}" if seconds else "")
+    minutes = int((shown.utcoffset() or timedelta()).total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"{date} {clock} {sign}{hours:02d}:{rest:02d}"
 
 
 def time_tag(value: datetime | None, zone: ZoneInfo, *, empty: str = "—") -> Markup:

@@ -1,0 +1,190 @@
+"""The DAG list filtered, counted, sorted and paged in the database (store/daglist.py through
+control.lists) gives, on every backend, what the in-memory list gives over every DAG's row
+(`dag_list.select`, the reference): the same rows in the same order, page after page, the
+same tab counts and totals; and the tag typeahead lists the same tags."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from test_store import NOW
+
+from brisa import DAG, shell
+from brisa.authoring.serialize import serialize
+from brisa.control import dag_list
+from brisa.control.dag_list import DagQuery, DagRow
+from brisa.control.lists import Lists
+from brisa.control.queries import EVERY_TEAM, DagSummary, Scope
+from brisa.control.redaction import Redaction
+from brisa.core.states import RunState
+from brisa.errors import InvalidInput
+from brisa.store import Store, open_store
+
+# (team, dag id, tags, description, paused, last run states oldest first, hours of the last)
+DAGS = [
+    ("data", "alpha", ("etl", "daily"), "Loads the ledger", False, ("success", "failed"), 5),
+    ("data", "Beta", ("etl",), "nightly Report", False, ("running",), 5),
+    ("data", "beta_2", ("ml",), "", True, (), 0),
+    ("data", "beta-1", ("ml", "Daily"), "100% of the 50_50 split", False, ("success",), 2),
+    ("ops", "alpha", ("etl",), "ops copy", False, ("queued",), 7),
+    ("ops", "gamma.x", (), "", True, ("failed",), 1),
+    ("ops", "delta", ("daily",), "", False, (), 0),
+    ("ops", "zeta", ("etl", "ml", "lake"), "Daily ETL", False, ("success", "running"), 3),
+]
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    opened = open_store(database_url, migrate=True)
+    for team, dag_id, tags, description, paused, states, hours in DAGS:
+        with DAG(dag_id, description=description, tags=list(tags)) as dag:
+            shell("t", "true")
+        spec = serialize(dag, f"{dag_id}.py")
+        version = opened.publish_dag(team, spec, fileloc=spec.fileloc, code_version="", now=NOW)
+        if paused:
+            opened.set_paused(team, dag_id, True)
+        for n, state in enumerate(states):
+            at = NOW + timedelta(hours=hours - len(states) + 1 + n)
+            run = opened.create_run(team=team, dag_id=dag_id, version_id=version, run_id=f"r{n}",
+                                    run_type="manual", logical_date=at, interval=(at, at),
+                                    conf={}, task_ids=["t"], now=NOW)  # fmt: skip
+            if state != "queued":
+                opened.set_run_state(run.id, RunState(state), NOW)
+    opened.record_import_error("data", "alpha.py", lineno=1, message="x", traceback="", now=NOW)
+    yield opened
+    opened.close()
+
+
+def lists(store: Store) -> Lists:
+    return Lists(store, lambda: datetime.now(UTC), Redaction(store))
+
+
+def reference(store: Store, scope: Scope, query: DagQuery) -> dag_list.DagPage:
+    """The in-memory list over every visible DAG's row."""
+    last = store.last_runs(scope.teams)
+    failing = {(e.team, e.repo, e.filename) for e in store.list_import_errors()}
+    rows = [
+        DagRow(
+            DagSummary(d, None),
+            *last.get((d.team, d.dag_id), ("none", None)),
+            import_error=(d.team, d.repo, d.fileloc) in failing,
+        )
+        for d in store.active_dags(query.team, query.dag_id)
+        if scope.sees(d.team)
+    ]
+    return dag_list.select(rows, query)
+
+
+def shown(rows: list[DagRow]) -> list[tuple[str, str, str, bool]]:
+    return [(r.summary.record.team, r.summary.record.dag_id, r.last_state, r.import_error)
+            for r in rows]  # fmt: skip
+
+
+def every_page(read: object, query: DagQuery) -> list[tuple[str, str, str, bool]]:
+    seen: list[tuple[str, str, str, bool]] = []
+    cursor = ""
+    for _ in range(len(DAGS) + 1):
+        page = read(DagQuery(**{**query.__dict__, "after": cursor}))  # type: ignore[operator]
+        seen += shown(page.rows)
+        if page.next_cursor is None:
+            return seen
+        cursor = page.next_cursor
+    raise AssertionError("the pages never end")
+
+
+QUERIES = [
+    DagQuery(),
+    DagQuery(tag="etl"),
+    DagQuery(tag="daily"),
+    DagQuery(tag="nope"),
+    DagQuery(q="BETA"),
+    DagQuery(q="report"),
+    DagQuery(q="data/al"),
+    DagQuery(q="0%"),
+    DagQuery(q="_5"),
+    DagQuery(state="running"),
+    DagQuery(state="none"),
+    DagQuery(state="failed", tag="etl"),
+    DagQuery(paused=True),
+    DagQuery(paused=False, q="a"),
+    DagQuery(team="ops"),
+    DagQuery(team="data", dag_id="alpha"),
+]
+
+
+@pytest.mark.parametrize("sort", ["name", "-last_run", "last_state"])
+def test_the_database_lists_what_the_in_memory_list_does(store: Store, sort: str) -> None:
+    read = lists(store)
+    for scope in (EVERY_TEAM, Scope(frozenset({"ops"}))):
+        for query in QUERIES:
+            for limit in (50, 2):
+                asked = DagQuery(**{**query.__dict__, "sort": sort, "limit": limit})
+                got = read.dags(scope, asked)
+                want = reference(store, scope, asked)
+                assert (got.tabs, got.total) == (want.tabs, want.total), asked
+                assert every_page(lambda q, s=scope: read.dags(s, q), asked) == every_page(
+                    lambda q, s=scope: reference(store, s, q), asked
+                ), asked
+
+
+def test_sorts_put_what_needs_attention_first_and_newest_first(store: Store) -> None:
+    read = lists(store)
+    by_state = read.dags(EVERY_TEAM, DagQuery(sort="last_state"))
+    assert [r.last_state for r in by_state.rows][:4] == ["failed", "failed", "running", "running"]
+    newest = [
+        r.summary.record.dag_id for r in read.dags(EVERY_TEAM, DagQuery(sort="-last_run")).rows
+    ]
+    assert newest[0] == "alpha" and newest[-2:] == ["beta_2", "delta"]  # no runs: last, by id
+    tagged = read.dags(EVERY_TEAM, DagQuery(tag="etl", state="running"))
+    assert [r.summary.record.dag_id for r in tagged.rows] == ["Beta", "zeta"]
+    assert tagged.tabs == {"all": 4, "running": 2, "failed": 1, "paused": 0} and tagged.total == 2
+
+
+def test_a_cursor_of_another_sort_is_refused(store: Store) -> None:
+    read = lists(store)
+    page = read.dags(EVERY_TEAM, DagQuery(sort="last_state", limit=2))
+    assert page.next_cursor is not None
+    for sort in ("name", "-last_run"):
+        with pytest.raises(InvalidInput, match="another sort"):
+            read.dags(EVERY_TEAM, DagQuery(sort=sort, after=page.next_cursor))
+
+
+def test_the_typeahead_offers_the_visible_dags_tags(store: Store) -> None:
+    read = lists(store)
+    assert read.tags(EVERY_TEAM, "") == ["Daily", "daily", "etl", "lake", "ml"]
+    assert read.tags(EVERY_TEAM, "DA") == ["Daily", "daily"]
+    assert read.tags(EVERY_TEAM, "l") == ["lake", "Daily", "daily", "etl", "ml"]  # starts first
+    assert read.tags(Scope(frozenset({"ops"})), "") == ["daily", "etl", "lake", "ml"]
+    assert read.tags(EVERY_TEAM, "", team="data") == ["Daily", "daily", "etl", "ml"]
+    assert read.tags(EVERY_TEAM, "%") == []
+    store.retire_dags("ops", present_files=[])
+    assert read.tags(Scope(frozenset({"ops"})), "") == []
+
+
+def test_the_migration_fills_the_tags_of_versions_already_stored(database_url: str) -> None:
+    from alembic import command
+
+    from brisa.store.migrate import _config
+    from brisa.store.tables import dag_tags, dag_versions
+
+    opened = open_store(database_url)
+    try:
+        with opened.engine.begin() as conn:
+            command.upgrade(_config(conn), "0005")
+        with DAG("old", tags=["etl", "daily"]) as dag:
+            shell("t", "true")
+        with opened.engine.begin() as conn:
+            conn.execute(dag_versions.insert().values(
+                id=7, team="data", dag_id="old", structure_hash="h", code_version="",
+                spec=serialize(dag, "old.py").to_json(), created_at=NOW,
+            ))  # fmt: skip
+        with opened.engine.begin() as conn:
+            command.upgrade(_config(conn), "head")
+        with opened.engine.connect() as conn:
+            found = conn.execute(sa.select(dag_tags.c.version_id, dag_tags.c.tag)).all()
+        assert sorted(found) == [(7, "daily"), (7, "etl")]
+    finally:
+        opened.close()
