@@ -102,7 +102,7 @@ def serve(channel: socket.socket, warm_limit: int = 0, idle: float = 300.0) -> N
     is one (`warm_limit` of them at most, each kept `idle` seconds: ADR 0014)."""
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # no zombies: the kernel reaps children
     preload()
-    pool = WarmPool(warm_limit, idle)
+    pool = WarmPool(warm_limit, idle, become=become_worker, channel=channel)
     while True:
         message, fds, flags, _ = socket.recv_fds(channel, MAX_REQUEST, 1)
         if not message:
