@@ -110,10 +110,13 @@ class World:
         snapshot.mkdir(parents=True, exist_ok=True)
         (snapshot / fileloc).write_text(DAG_FILE.format(extra=extra))
 
-    def run(self, sha: str, team: str = "default", fileloc: str = "counted.py") -> dict[str, Any]:
-        """Launch one attempt of `mark` from that commit for that team; its finish call."""
+    def run(
+        self, sha: str, team: str = "default", fileloc: str = "counted.py", path: str = ""
+    ) -> dict[str, Any]:
+        """Launch one attempt of `mark` from that commit (or folder) for that team; its finish
+        call."""
         self._ti += 1
-        ti, code = self._ti, CodeRef(repo=REPO, sha=sha)
+        ti, code = self._ti, CodeRef(repo=REPO, sha=sha, path=path)
         self.api.items[ti] = _item(team, fileloc, code)
         log = self.tmp_path / f"ti{ti}.log"
         key = WarmKey(team, fileloc, code)
@@ -259,29 +262,32 @@ def test_warm_processes_are_bounded_in_number_and_idle_time(
         assert bounded.imports() == 4
 
 
+@pytest.mark.parametrize("named", [False, True], ids=["worker-dag-folder", "repo-path"])
 def test_a_plain_folders_file_is_imported_once_while_it_and_its_helpers_are_unchanged(
-    w: World,
+    w: World, named: bool
 ) -> None:
-    # No commit (sha ""): the worker's DAG folder, as it is at each launch.
+    # No commit (sha ""): the worker's DAG folder, or the folder the run's repository names
+    # (`[dags] folder`), as it is at each launch.
+    path = str(w.tmp_path / "dags") if named else ""
     w.write("helper.py", "VALUE = 1\n")
     w.write("counted.py", HELPED.format(extra=""))
     for _ in range(3):
-        assert w.run("", fileloc="counted.py")["state"] == "success"
+        assert w.run("", path=path)["state"] == "success"
     assert w.imports() == 1
     assert len(set(w.parents())) == 1
     w.write("helper.py", "VALUE = 2\n")  # a helper changed: the import is not good any more
-    assert w.run("", fileloc="counted.py")["state"] == "success"
+    assert w.run("", path=path)["state"] == "success"
     assert w.imports() == 2, "the attempt imported the folder as it is now"
-    assert w.run("", fileloc="counted.py")["state"] == "success"
-    assert w.run("", fileloc="counted.py")["state"] == "success"
+    assert w.run("", path=path)["state"] == "success"
+    assert w.run("", path=path)["state"] == "success"
     assert w.imports() == 3, "one new warm import, then forks of it"
     w.write("counted.py", HELPED.format(extra="CHANGED = True"))
-    assert w.run("", fileloc="counted.py")["state"] == "success"
+    assert w.run("", path=path)["state"] == "success"
     assert w.imports() == 4
 
 
 def test_a_plain_folders_file_that_opts_out_is_imported_by_each_attempt(w: World) -> None:
     w.write("counted.py", DAG_FILE.format(extra=OPT_OUT))
-    assert w.run("", fileloc="counted.py")["state"] == "success"
-    assert w.run("", fileloc="counted.py")["state"] == "success"
+    assert w.run("")["state"] == "success"
+    assert w.run("")["state"] == "success"
     assert w.imports() == 2

@@ -44,6 +44,7 @@ from typing import Any
 from brisa.worker.env import WorkerEnv, private
 from brisa.worker.warmed import OPT_OUT, Warmed, WarmKey, record
 
+WARM_NAME = "brisa-warm"  # a warm process's name in the process table (/proc/PID/comm)
 READY = b"ready"
 STALE = b"stale"
 MAX_MESSAGE = 1 << 20
@@ -135,6 +136,8 @@ class WarmPool:
         for other in self._warm.values():
             other.sock.close()
         os.setsid()
+        with contextlib.suppress(OSError):  # how `ps` (and the bench) tells it from a worker
+            Path("/proc/self/comm").write_text(WARM_NAME)
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
@@ -206,12 +209,16 @@ def _import(request: dict[str, Any]) -> tuple[Warmed | None, Freshness | None]:
     if config.run_as_user:
         return None, None  # the file's code would run as Brisa's user: never (ADR 0014)
     key = WarmKey.from_json(request["warm"])
-    folder = not key.code.sha
-    if folder and (key.code.path or not config.dags_folder):
-        return None, None  # a repository's folder without a commit: as the worker decides
+    folder = not key.code.sha  # a plain folder: `Freshness` says when the import went stale
     try:
-        # A commit is leased for this process's life; a plain folder is the worker's own.
-        root = Path(config.dags_folder) if folder else put_in_place(key.code, config).root
+        # Where the worker would take the code from (`worker.main._code_root`): a commit is
+        # leased for this process's life.
+        if folder and not key.code.path:
+            if not config.dags_folder:
+                return None, None
+            root = Path(config.dags_folder)
+        else:
+            root = put_in_place(key.code, config).root
         path = root / key.fileloc
         with open(path, encoding="utf-8", errors="replace") as f:
             if any(line.strip() == OPT_OUT for line in f):
