@@ -31,6 +31,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from brisa.executor.local.warm import WARM_NAME
+
 _GENERIC = 16  # NETLINK_GENERIC
 _CTRL_ID, _GET_FAMILY, _FAMILY_ID, _FAMILY_NAME = 0x10, 3, 1, 2
 _TS_GET, _TS_REGISTER, _TS_DEREGISTER = 1, 3, 4  # command; cpumask attributes
@@ -188,6 +190,13 @@ def process_ns(pid: int) -> int:
     return total
 
 
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
 def _cmdline(pid: int) -> bytes:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -201,6 +210,7 @@ class InstanceCpu:
     def __init__(self, group: CpuGroup, exits: ExitListener | None, main: int) -> None:
         self.group, self.exits, self.main = group, exits, main
         self._start: dict[str, int] = {}
+        self._warm_start: dict[int, int] = {}
         self._forkserver = 0
 
     def forkserver(self) -> int:
@@ -210,11 +220,15 @@ class InstanceCpu:
                 return pid
         return 0
 
+    def warm(self) -> list[int]:
+        """The fork server's warm processes (ADR 0014): long-lived, named `brisa-warm`."""
+        return [pid for pid in self.group.pids() if _comm(pid) == WARM_NAME]
+
     def quiet(self, timeout: float = 60.0) -> None:
-        """Wait until only the main process and the fork server are left: the last workers
-        and log processes have exited (and their exit records arrived)."""
+        """Wait until only the main process, the fork server and its warm processes are left:
+        the last workers and log processes have exited (and their exit records arrived)."""
         deadline = time.monotonic() + timeout
-        while set(self.group.pids()) - {self.main, self._forkserver}:
+        while set(self.group.pids()) - {self.main, self._forkserver, *self.warm()}:
             if time.monotonic() > deadline:
                 raise TimeoutError("workers still running long after the run ended")
             time.sleep(0.02)
@@ -230,6 +244,7 @@ class InstanceCpu:
             "main": process_ns(self.main),
             "forkserver": process_ns(self._forkserver) if self._forkserver else 0,
         }
+        self._warm_start = {pid: process_ns(pid) for pid in self.warm()}
 
     def end(self) -> dict[str, float]:
         """ms spent since `begin`: total, main, forkserver, and with exit records, workers
@@ -244,9 +259,14 @@ class InstanceCpu:
             "main": process_ns(self.main) - self._start["main"],
             "forkserver": process_ns(self._forkserver) - self._start["forkserver"],
         }
+        # Warm processes count with the fork server (their import, their forks); the workers
+        # they fork are workers. One that ended during the run is in the rest, with its forks.
+        warm = self.warm()
+        spent["forkserver"] += sum(process_ns(p) - self._warm_start.get(p, 0) for p in warm)
         if self.exits is not None:
             spent["main"] += self.exits.take(os.getpid())  # its threads that ended
             spent["workers"] = self.exits.take(self._forkserver)
+            spent["workers"] += sum(self.exits.take(pid) for pid in warm)
             spent["logs"] = spent["total"] - spent["main"] - spent["forkserver"]
             spent["logs"] -= spent["workers"]
         return {kind: ns / 1e6 for kind, ns in spent.items()}

@@ -27,7 +27,7 @@ def cpu_figures(n: int) -> list[Figure]:
     tasks = f"{n:,} tasks"
     shares = [
         ("main", "the main process (scheduler, execution API)"),
-        ("forkserver", "the worker fork server"),
+        ("forkserver", "the worker fork server and its warm processes"),
         ("workers", "the workers"),
         ("logs", "the log processes (and any other short-lived process)"),
     ]

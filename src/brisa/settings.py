@@ -99,11 +99,11 @@ class ExecutorSettings:
     # Run tasks as this OS user (local executor): each worker drops to its uid, gid and
     # groups before user code. Needs root or CAP_SETUID + CAP_SETGID; empty: Brisa's user.
     run_as_user: str = ""
-    # Import each DAG file once per team, commit and file in a warm process of the fork
-    # server, and fork that file's workers from it (ADR 0014): off unless asked for; never
-    # with run_as_user or the spawn start method. At most `warm_processes` stay, each for
-    # `warm_idle` seconds without an attempt.
-    warm_imports: bool = False
+    # Import each DAG file once per team, code (commit, or the DAG folder as it is) and file
+    # in a warm process of the fork server, and fork that file's workers from it (ADR 0014,
+    # ADR 0023): on by default; never with run_as_user or the spawn start method. At most
+    # `warm_processes` stay, each for `warm_idle` seconds without an attempt.
+    warm_imports: bool = True
     warm_processes: int = checked(8, at_least(1))
     warm_idle: float = duration(300.0)
 

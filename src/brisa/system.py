@@ -201,12 +201,12 @@ class System:
 
     def warm_key(self, run: RunRecord, spec: DagSpec) -> WarmKey | None:
         """What an attempt of `run` will run, as the execution API will tell its worker (its
-        team, file and pinned code): the key of its warm process. None for a plain folder,
-        or without warm imports."""
+        team, file, and pinned code or none: the DAG folder): the key of its warm process.
+        None without warm imports."""
         from brisa.control.execution import code_ref
         from brisa.worker.warmed import WarmKey
 
-        if not run.code_version or self._warm_imports() is None:
+        if self._warm_imports() is None:
             return None
         code = code_ref(run.repo, run.code_version, self.settings.source(run.repo))
         return WarmKey(run.team, spec.fileloc, code)

@@ -110,10 +110,13 @@ class World:
         snapshot.mkdir(parents=True, exist_ok=True)
         (snapshot / fileloc).write_text(DAG_FILE.format(extra=extra))
 
-    def run(self, sha: str, team: str = "default", fileloc: str = "counted.py") -> dict[str, Any]:
-        """Launch one attempt of `mark` from that commit for that team; its finish call."""
+    def run(
+        self, sha: str, team: str = "default", fileloc: str = "counted.py", path: str = ""
+    ) -> dict[str, Any]:
+        """Launch one attempt of `mark` from that commit (or folder) for that team; its finish
+        call."""
         self._ti += 1
-        ti, code = self._ti, CodeRef(repo=REPO, sha=sha)
+        ti, code = self._ti, CodeRef(repo=REPO, sha=sha, path=path)
         self.api.items[ti] = _item(team, fileloc, code)
         log = self.tmp_path / f"ti{ti}.log"
         key = WarmKey(team, fileloc, code)
@@ -125,11 +128,21 @@ class World:
         eventually(lambda: not self.local.alive(), 20.0)
         return self.api.finished[ti]
 
+    def write(self, name: str, text: str) -> None:
+        """A file of the plain DAG folder, replaced as an editor or a checkout would."""
+        folder = self.tmp_path / "dags"
+        folder.mkdir(exist_ok=True)
+        (folder / f".{name}").write_text(text)
+        (folder / f".{name}").replace(folder / name)
+
     def imports(self) -> int:
         return len(self.counter.read_text().splitlines()) if self.counter.exists() else 0
 
     def parents(self) -> list[int]:
         return [int(line.split()[1]) for line in self.marks.read_text().splitlines()]
+
+
+HELPED = DAG_FILE.replace("import os\n", "import os\nimport helper\n")
 
 
 def _item(team: str, fileloc: str, code: CodeRef) -> dict[str, Any]:
@@ -145,7 +158,9 @@ def _item(team: str, fileloc: str, code: CodeRef) -> dict[str, Any]:
 def world(tmp_path: Path, api: Api, mp: pytest.MonkeyPatch, **warm: Any) -> Iterator[World]:
     mp.setenv("WARM_COUNTER", str(tmp_path / "counter"))
     mp.setenv("WARM_MARKS", str(tmp_path / "marks"))
-    config = WorkerEnv(api_url=api.url, repos_root=str(tmp_path / "repos"))
+    config = WorkerEnv(
+        api_url=api.url, repos_root=str(tmp_path / "repos"), dags_folder=str(tmp_path / "dags")
+    )
     limits = (warm.get("limit", 8), warm.get("idle", 60.0)) if warm.get("on", True) else None
     local = LocalExecutor(scope="t", parallelism=4, state_dir=tmp_path / "workers",
                           worker=config, warm=limits)  # fmt: skip
@@ -245,3 +260,34 @@ def test_warm_processes_are_bounded_in_number_and_idle_time(
         time.sleep(1.5)  # ONE's warm process expires
         bounded.run(ONE)
         assert bounded.imports() == 4
+
+
+@pytest.mark.parametrize("named", [False, True], ids=["worker-dag-folder", "repo-path"])
+def test_a_plain_folders_file_is_imported_once_while_it_and_its_helpers_are_unchanged(
+    w: World, named: bool
+) -> None:
+    # No commit (sha ""): the worker's DAG folder, or the folder the run's repository names
+    # (`[dags] folder`), as it is at each launch.
+    path = str(w.tmp_path / "dags") if named else ""
+    w.write("helper.py", "VALUE = 1\n")
+    w.write("counted.py", HELPED.format(extra=""))
+    for _ in range(3):
+        assert w.run("", path=path)["state"] == "success"
+    assert w.imports() == 1
+    assert len(set(w.parents())) == 1
+    w.write("helper.py", "VALUE = 2\n")  # a helper changed: the import is not good any more
+    assert w.run("", path=path)["state"] == "success"
+    assert w.imports() == 2, "the attempt imported the folder as it is now"
+    assert w.run("", path=path)["state"] == "success"
+    assert w.run("", path=path)["state"] == "success"
+    assert w.imports() == 3, "one new warm import, then forks of it"
+    w.write("counted.py", HELPED.format(extra="CHANGED = True"))
+    assert w.run("", path=path)["state"] == "success"
+    assert w.imports() == 4
+
+
+def test_a_plain_folders_file_that_opts_out_is_imported_by_each_attempt(w: World) -> None:
+    w.write("counted.py", DAG_FILE.format(extra=OPT_OUT))
+    assert w.run("")["state"] == "success"
+    assert w.run("")["state"] == "success"
+    assert w.imports() == 2

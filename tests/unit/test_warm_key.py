@@ -1,5 +1,5 @@
-"""Which launches carry a warm key (`[executor] warm_imports`, ADR 0014), and that the key names
-the code exactly as the execution API will hand it to the worker."""
+"""Which launches carry a warm key (`[executor] warm_imports`, ADRs 0014 and 0023), and that the
+key names the code exactly as the execution API will hand it to the worker."""
 
 from __future__ import annotations
 
@@ -30,15 +30,19 @@ def key(s: Settings, code_version: str = SHA) -> WarmKey | None:
     return System(settings=s).warm_key(run, spec)
 
 
-def test_no_key_unless_warm_imports_is_on(tmp_path: Path) -> None:
-    assert key(settings(tmp_path)) is None
-    assert key(settings(tmp_path, warm_imports=True)) is not None
+def test_a_key_by_default_and_none_once_warm_imports_is_off(tmp_path: Path) -> None:
+    assert key(settings(tmp_path)) is not None
+    assert key(settings(tmp_path, warm_imports=False)) is None
 
 
-def test_no_key_with_run_as_user_nor_spawn_nor_for_a_plain_folder(tmp_path: Path) -> None:
+def test_no_key_with_run_as_user_nor_spawn(tmp_path: Path) -> None:
     assert key(settings(tmp_path, warm_imports=True, run_as_user="nobody")) is None
     assert key(settings(tmp_path, warm_imports=True, start_method="spawn")) is None
-    assert key(settings(tmp_path, warm_imports=True), code_version="") is None
+
+
+def test_a_run_of_the_dag_folder_is_keyed_without_a_commit(tmp_path: Path) -> None:
+    found = key(settings(tmp_path), code_version="")
+    assert found is not None and found.code.sha == ""
 
 
 def test_the_key_is_the_team_file_and_code_the_worker_will_be_handed(tmp_path: Path) -> None:

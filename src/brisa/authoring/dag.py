@@ -5,6 +5,7 @@ Definition mistakes raise DagDefinitionError naming the DAG file and line of the
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -33,11 +34,17 @@ def _caller_location() -> tuple[str | None, int | None]:
     """File and line of the first frame outside the brisa package: the author's code."""
     frame = sys._getframe(1)
     while frame is not None:
-        filename = os.path.abspath(frame.f_code.co_filename)
-        if not filename.startswith(_PACKAGE_DIR + os.sep):
+        if not _in_package(frame.f_code.co_filename):
             return frame.f_code.co_filename, frame.f_lineno
         frame = frame.f_back  # type: ignore[assignment]
     return None, None
+
+
+@functools.lru_cache(maxsize=1024)
+def _in_package(filename: str) -> bool:
+    """Whether code of `filename` is Brisa's own (asked for every frame of every task a DAG
+    file builds: remembered per file name)."""
+    return os.path.abspath(filename).startswith(_PACKAGE_DIR + os.sep)
 
 
 def _definition_error(message: str) -> DagDefinitionError:

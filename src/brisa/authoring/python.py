@@ -14,6 +14,19 @@ from brisa.core.spec import Binding, PythonCall
 from brisa.errors import DagDefinitionError
 
 
+@functools.lru_cache(maxsize=1024)
+def _cached_signature(fn: Callable[..., Any]) -> inspect.Signature:
+    return inspect.signature(fn)
+
+
+def _signature(fn: Callable[..., Any]) -> inspect.Signature:
+    """`fn`'s signature, worked out once per function (a fan-out builds many tasks of one)."""
+    try:
+        return _cached_signature(fn)
+    except TypeError:  # unhashable callable (or no signature: raised again below)
+        return inspect.signature(fn)
+
+
 class PythonTask(Task):
     """Runs a Python function; arguments that are tasks receive those tasks' return values."""
 
@@ -31,7 +44,7 @@ class PythonTask(Task):
         kwargs = kwargs or {}
         self.fn = fn
         try:
-            signature = inspect.signature(fn)
+            signature = _signature(fn)
             wants_context = "context" in signature.parameters
             signature.bind(*args, **kwargs, **({"context": None} if wants_context else {}))
         except TypeError as exc:

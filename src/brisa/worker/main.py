@@ -371,14 +371,26 @@ def _stop_shipping(shipper: LogShipper, timeout: float, grace: float = 2.0) -> N
     _Lines.captured = False
 
 
-def main(argv: list[str]) -> int:
+def _arguments(argv: list[str]) -> argparse.Namespace:
+    """`--ti N --try N [--scope S]`, as every executor writes them, read directly (building
+    an argparse parser costs a forked worker about 1 ms); anything else goes to argparse,
+    for its help and error messages."""
+    if len(argv) in (4, 6) and argv[0::2] == ["--ti", "--try", "--scope"][: len(argv) // 2]:
+        ti, try_number = argv[1], argv[3]
+        if ti.isdigit() and try_number.isdigit():
+            scope = argv[5] if len(argv) == 6 else ""
+            return argparse.Namespace(ti=int(ti), try_number=int(try_number), scope=scope)
     parser = argparse.ArgumentParser(
         prog="brisa task run", description="Run one task attempt (started by an executor)."
     )
     parser.add_argument("--ti", type=int, required=True, help="task instance id")
     parser.add_argument("--try", dest="try_number", type=int, required=True, help="try number")
     parser.add_argument("--scope", default="", help="the executor that started this worker")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    args = _arguments(argv)
     environ = dict(os.environ)
     config = replace(WorkerEnv.from_env(environ), token=receive_token(environ))
     # The token and the log store's keys are for this process only: user code and its

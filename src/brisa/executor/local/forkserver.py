@@ -12,6 +12,7 @@ when the executor goes away (the socket closes) the server exits and workers car
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -46,6 +47,20 @@ PRELOAD = (
     # (with stringprep and unicodedata): about 1 ms per worker otherwise.
     "encodings.idna",
 )
+
+
+def preload() -> None:
+    """What every worker would otherwise do for itself: import its code, compile the default
+    `[logs] mask_env_pattern` (the `re` module's cache is inherited), and freeze what exists
+    now, so that no worker's garbage collector walks (and copies, page by page) the objects
+    it inherited: a full collection in a fork touched every page of this process's heap."""
+    for module in PRELOAD:
+        __import__(module)
+    from brisa.logs.masking import DEFAULT_ENV_PATTERN, secret_names
+
+    secret_names(DEFAULT_ENV_PATTERN)
+    gc.collect()
+    gc.freeze()
 
 
 MAX_REQUEST = 1 << 20  # a request is one message: the worker's environment and arguments
@@ -86,9 +101,8 @@ def serve(channel: socket.socket, warm_limit: int = 0, idle: float = 300.0) -> N
     """Fork a worker per request; from a warm process of the request's `warm` key when there
     is one (`warm_limit` of them at most, each kept `idle` seconds: ADR 0014)."""
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # no zombies: the kernel reaps children
-    for module in PRELOAD:
-        __import__(module)
-    pool = WarmPool(warm_limit, idle)
+    preload()
+    pool = WarmPool(warm_limit, idle, become=become_worker, channel=channel)
     while True:
         message, fds, flags, _ = socket.recv_fds(channel, MAX_REQUEST, 1)
         if not message:

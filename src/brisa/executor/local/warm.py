@@ -1,22 +1,26 @@
-"""Warm processes of the fork server: a DAG file imported once per team, commit and file
-(`[executor] warm_imports`, ADR 0014).
+"""Warm processes of the fork server: a DAG file imported once per team, code and file
+(`[executor] warm_imports`, on by default; ADR 0014, ADR 0023).
 
-When a launch names what its attempt will run (`WarmKey`: team, pinned code, DAG file), the fork
+When a launch names what its attempt will run (`WarmKey`: team, code, DAG file), the fork
 server (`WarmPool`) forks the attempt's worker from a warm process of that key instead of from
-itself, starting the warm process first if there is none. A warm process is a child of the
-fork server in a session of its own, a new interpreter (nothing of the fork server's memory
-reaches it): it puts the commit in place (and
-holds its lease), imports the file with the environment a worker's task sees, records the
-DAGs (`worker.warmed`), then forks one worker per request. The worker then starts, receives
-its token, runs, is contained and killed exactly as one forked by the fork server: only the
-import is gone from it.
+itself, starting the warm process first if there is none. A warm process is a fork of the fork
+server in a session of its own, with /dev/null as fds 0-2 and no descriptor of the fork
+server's but its own socket: it puts the commit in place (and holds its lease) or takes the
+DAG folder, imports the file with the environment a worker's task sees, records the DAGs
+(`worker.warmed`), then forks one worker per request. The worker then starts, receives its
+token, runs, is contained and killed exactly as one forked by the fork server: only the import
+is gone from it. The fork server's memory holds no token (tokens travel as descriptors it
+never reads), so its copy in a warm process holds none either.
 
 Nothing is shared beyond its key: no process serves two teams, two commits or two files. A
 warm process that cannot put the code in place or import the file, or whose file opts out
 (`worker.warmed.OPT_OUT`), tells the pool so and exits; that key is then always started the
-ordinary way (the attempt imports the file and reports the error itself). At most `limit`
-warm processes live (the least recently used one is ended for a new key), and one that
-receives no request for `idle` seconds exits.
+ordinary way (the attempt imports the file and reports the error itself). A warm process of a
+plain DAG folder (no commit) checks before each fork that the Python files it imported from
+the folder, and the folders holding them, are unchanged (`Freshness`); when one changed it
+answers "stale" and exits, that launch goes the ordinary way and the next one imports the file
+again. At most `limit` warm processes live (the least recently used one is ended for a new
+key), and one that receives no request for `idle` seconds exits.
 
 The token never passes through a warm process's memory, nor the fork server's: the executor
 writes it into a socket (`token_channel`) whose descriptor goes to the fork server and on to
@@ -26,20 +30,23 @@ the warm process (SCM_RIGHTS); only the worker reads it.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import select
-import signal
 import socket
 import sys
 from collections import OrderedDict
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from brisa.worker.env import WorkerEnv, private
 from brisa.worker.warmed import OPT_OUT, Warmed, WarmKey, record
 
+WARM_NAME = "brisa-warm"  # a warm process's name in the process table (/proc/PID/comm)
 READY = b"ready"
+STALE = b"stale"
 MAX_MESSAGE = 1 << 20
 FIRST_WAIT = 30.0  # how long the first launch of a key waits for its import (then: cold)
 REFUSED_KEPT = 1024  # keys remembered as not warmable
@@ -57,9 +64,18 @@ class _Warm:
 class WarmPool:
     """The fork server's warm processes, by key."""
 
-    def __init__(self, limit: int = 8, idle: float = 300.0) -> None:
+    def __init__(
+        self,
+        limit: int = 8,
+        idle: float = 300.0,
+        *,
+        become: Become | None = None,
+        channel: socket.socket | None = None,
+    ) -> None:
         self.limit = limit
         self.idle = idle
+        self._become = become or _no_worker
+        self._channel = channel  # the fork server's request socket: never a warm process's
         self._warm: OrderedDict[str, _Warm] = OrderedDict()
         self._refused: OrderedDict[str, None] = OrderedDict()
 
@@ -77,7 +93,7 @@ class WarmPool:
         if name in self._refused:
             return None
         new = name not in self._warm
-        warm = self._start(name, request) if new else self._warm[name]
+        warm = self._start(name, request, token_fd) if new else self._warm[name]
         self._warm.move_to_end(name)
         # The first launch of a key waits for the import (the others would each import the
         # file); a later one while it still runs goes the ordinary way.
@@ -93,21 +109,39 @@ class WarmPool:
         self._drop(name)  # gone (idle expiry, killed): this launch goes the ordinary way
         return None
 
-    def _start(self, name: str, request: dict[str, Any]) -> _Warm:
+    def _start(self, name: str, request: dict[str, Any], token_fd: int) -> _Warm:
         while len(self._warm) >= self.limit:
             self._drop(next(iter(self._warm)))
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         pid = os.fork()
         if pid == 0:
+            code = 3
             try:
-                _exec_warm(theirs, self.idle)
+                ours.close()
+                self._leave_server(token_fd)
+                code = _serve(theirs, request, self._become, self.idle)
             finally:
-                os._exit(3)
+                os._exit(code)
         theirs.close()
-        warm = self._warm[name] = _Warm(pid, ours)
-        with contextlib.suppress(OSError):  # it died at once: `_await` reads the end
-            ours.send(json.dumps(request).encode())
-        return warm
+        return self._warm.setdefault(name, _Warm(pid, ours))
+
+    def _leave_server(self, token_fd: int) -> None:
+        """In a new warm process: close every descriptor of the fork server's (its request
+        socket, the other warm processes' sockets, the launching attempt's token socket), take
+        /dev/null as fds 0-2, and a session of its own (killing an attempt's process group
+        never reaches it)."""
+        os.close(token_fd)
+        if self._channel is not None:
+            self._channel.close()
+        for other in self._warm.values():
+            other.sock.close()
+        os.setsid()
+        with contextlib.suppress(OSError):  # how `ps` (and the bench) tells it from a worker
+            Path("/proc/self/comm").write_text(WARM_NAME)
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.close(null)
 
     def _await(self, name: str, warm: _Warm, timeout: float) -> bool:
         """Whether the warm process has imported its file (waiting up to `timeout`)."""
@@ -132,29 +166,17 @@ def _rights(fd: int) -> tuple[int, int, bytes]:
     return (socket.SOL_SOCKET, socket.SCM_RIGHTS, fd.to_bytes(4, sys.byteorder))
 
 
-def _exec_warm(sock: socket.socket, idle: float) -> None:
-    """In the fork server's child: a new interpreter
-    (`python -m brisa.executor.local.warm FD IDLE`), so that nothing of the fork server's memory
-    reaches the warm process or the workers it forks. Costs one interpreter start per key."""
-    os.setsid()  # killing an attempt's process group never reaches it
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):  # the fork server's pipes are not its; the other sockets close at exec
-        os.dup2(null, fd)
-    os.close(null)
-    os.set_inheritable(sock.fileno(), True)
-    argv = [sys.executable, "-m", "brisa.executor.local.warm", str(sock.fileno()), repr(idle)]
-    os.execv(sys.executable, argv)
-
-
 def _serve(sock: socket.socket, request: dict[str, Any], become: Become, idle: float) -> int:
-    """The warm process: import, say whether that worked, then fork workers until idle."""
-    warmed = _import(request)
+    """The warm process: import, say whether that worked, then fork workers until idle (or
+    until a file of its plain folder changed)."""
+    warmed, fresh = _import(request)
     sys.stdout.flush()  # what the import printed is not a worker's to write
     sys.stderr.flush()
     if warmed is None:
         sock.send(b"refused")
         return 0
     record(warmed)
+    gc.freeze()  # the DAGs are every worker's: no worker's collector walks them
     sock.send(READY)
     sock.settimeout(idle)
     while True:
@@ -164,6 +186,10 @@ def _serve(sock: socket.socket, request: dict[str, Any], become: Become, idle: f
             return 0
         if not message or not fds:
             return 0
+        if fresh is not None and not fresh.holds():
+            os.close(fds[0])
+            sock.send(STALE)  # this launch goes the ordinary way; the next one imports anew
+            return 0
         pid = os.fork()
         if pid == 0:
             sock.close()
@@ -172,49 +198,73 @@ def _serve(sock: socket.socket, request: dict[str, Any], become: Become, idle: f
         sock.send(str(pid).encode())
 
 
-def _import(request: dict[str, Any]) -> Warmed | None:
-    """The request's file imported from its code, or None when it cannot or must not be."""
+def _import(request: dict[str, Any]) -> tuple[Warmed | None, Freshness | None]:
+    """The request's file imported from its code, or None when it cannot or must not be; for
+    a plain folder, what must stay unchanged for the import to stay good."""
     from brisa.authoring.loader import load_file
     from brisa.worker.main import put_in_place
 
     env: dict[str, str] = request["env"]
     config = WorkerEnv.from_env(env)
     if config.run_as_user:
-        return None  # the file's code would run as Brisa's user: never warm (ADR 0014)
+        return None, None  # the file's code would run as Brisa's user: never (ADR 0014)
     key = WarmKey.from_json(request["warm"])
-    if not key.code.sha:
-        return None  # a plain folder may change under us: only commits are warmed
+    folder = not key.code.sha  # a plain folder: `Freshness` says when the import went stale
     try:
-        held = put_in_place(key.code, config)  # leased for this process's life
-        path = held.root / key.fileloc
+        # Where the worker would take the code from (`worker.main._code_root`): a commit is
+        # leased for this process's life.
+        if folder and not key.code.path:
+            if not config.dags_folder:
+                return None, None
+            root = Path(config.dags_folder)
+        else:
+            root = put_in_place(key.code, config).root
+        path = root / key.fileloc
         with open(path, encoding="utf-8", errors="replace") as f:
             if any(line.strip() == OPT_OUT for line in f):
-                return None
+                return None, None
     except Exception:  # noqa: BLE001 - the attempt will say what is wrong, the ordinary way
-        return None
+        return None, None
     os.environ.clear()  # what the file sees at import: a worker's task environment
     os.environ.update({name: value for name, value in env.items() if not private(name)})
     with contextlib.redirect_stdout(sys.stderr):
-        dags, error = load_file(path, held.root)
+        dags, error = load_file(path, root)
     if error is not None:
+        return None, None
+    return Warmed(key, root, dags), Freshness.of(root, path) if folder else None
+
+
+class Freshness:
+    """What a warm import of a plain folder read: the Python files it imported from the
+    folder (the DAG file and its helpers) and the folders holding them (a file added, removed
+    or replaced by a rename changes its folder), as (inode, size, mtime). The import stays
+    good while they all hold."""
+
+    def __init__(self, seen: dict[str, tuple[int, int, int] | None]) -> None:
+        self.seen = seen
+
+    @classmethod
+    def of(cls, root: Path, dag_file: Path) -> Freshness:
+        prefix = str(root).rstrip("/") + "/"
+        files = {str(dag_file)}
+        for module in list(sys.modules.values()):
+            where = getattr(module, "__file__", None) or ""
+            if where.startswith(prefix):
+                files.add(where)
+        paths = files | {os.path.dirname(f) for f in files}
+        return cls({path: _signature(path) for path in sorted(paths)})
+
+    def holds(self) -> bool:
+        return all(_signature(path) == seen for path, seen in self.seen.items())
+
+
+def _signature(path: str) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
         return None
-    return Warmed(key, held.root, dags)
+    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
-def main(argv: list[str]) -> int:
-    """`python -m brisa.executor.local.warm FD IDLE`: started by `WarmPool`; the first message on
-    socket FD is the request (without its token) whose key this process is for."""
-    from brisa.executor.local.forkserver import PRELOAD, become_worker
-
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps its workers
-    for module in PRELOAD:
-        __import__(module)
-    sock = socket.socket(fileno=int(argv[0]))
-    request = json.loads(sock.recv(MAX_MESSAGE) or b"null")
-    if not isinstance(request, dict):
-        return 0
-    return _serve(sock, request, become_worker, float(argv[1]))
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+def _no_worker(request: dict[str, Any], token_fd: int) -> None:
+    raise RuntimeError("a warm pool without `become` cannot start workers")
