@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -19,15 +20,26 @@ def _config(connection: sa.Connection) -> Config:
     return config
 
 
+# Alembic keeps its `context` and `op` proxies in module globals: two threads of one process
+# running it at once (a migration and a readiness probe's head lookup) break each other.
+_ALEMBIC = threading.RLock()
+# Processes that start together on a new database (a scheduler, an API, a DAG processor)
+# migrate one after the other: the others find the schema there.
+_MIGRATION_LOCK_KEY = 0x62726973  # "bris"
+
+
 def upgrade(engine: sa.Engine) -> None:
     """Bring the schema to the newest revision; a no-op when it is already there."""
-    with engine.begin() as connection:
+    # SQLite: BEGIN IMMEDIATE takes the write lock first, so a second migrator waits for it.
+    with _ALEMBIC, engine.execution_options(brisa_write=True).begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
         command.upgrade(_config(connection), "head")
 
 
 def revision(engine: sa.Engine, message: str) -> None:
     """Developer helper: autogenerate a new revision from tables.py."""
-    with engine.begin() as connection:
+    with _ALEMBIC, engine.begin() as connection:
         command.revision(_config(connection), message=message, autogenerate=True)
 
 
@@ -35,7 +47,7 @@ def current_revision(engine: sa.Engine) -> str | None:
     """The schema revision the database is at (None: never migrated)."""
     from alembic.runtime.migration import MigrationContext
 
-    with engine.connect() as connection:
+    with _ALEMBIC, engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
@@ -46,6 +58,7 @@ def head_revision() -> str:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    head = ScriptDirectory.from_config(config).get_current_head()
+    with _ALEMBIC:
+        head = ScriptDirectory.from_config(config).get_current_head()
     assert head is not None
     return head
