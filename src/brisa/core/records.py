@@ -129,6 +129,8 @@ class TransitionRecord:
     actor: str
     epoch: int | None
     at: datetime
+    run_pk: int = 0  # the task instance's run
+    task_id: str = ""  # filled by the reads of a run's moves (`TransitionStore.run_moves`)
 
 
 @dataclass(frozen=True)
