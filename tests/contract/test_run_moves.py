@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from brisa import DAG, shell
 from brisa.authoring.serialize import serialize
-from brisa.core.records import AttemptRef, RunRecord
+from brisa.core.records import AttemptRef, RunRecord, TransitionRecord
 from brisa.core.states import TaskState
 from brisa.store import Store
 from brisa.store.actors import acting_as
@@ -48,7 +48,7 @@ def live_one_try(store: Store, ti_id: int, end: TaskState) -> None:
         assert store.finish_attempt(ref, end, now=NOW)
 
 
-def moves(found: list) -> list[tuple[str, str, str, str]]:  # type: ignore[type-arg]
+def moves(found: list[TransitionRecord]) -> list[tuple[str, str, str, str]]:
     return [(m.task_id, m.from_state, m.to_state, m.actor) for m in found]
 
 

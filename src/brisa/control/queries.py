@@ -177,11 +177,13 @@ class Queries:
         self._clock = clock
         self._sources = tuple(sources)
         self._shown = Redaction(store, mask_env_pattern)
+        from brisa.control.history import History  # it builds on this module's Scope
         from brisa.control.lists import Lists  # it builds on this module's summaries
         from brisa.control.pools import Pools  # it builds on this module's Scope
 
         self.lists = Lists(store, clock, self._shown)
         self.pools = Pools(store, clock, sources=sources)
+        self.history = History(store)
 
     def dag_views(self) -> DagViews:
         """The DAG page's reads (control.dagview)."""

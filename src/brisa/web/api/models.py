@@ -229,6 +229,28 @@ class TaskInstanceSearch(Model):
     next_cursor: str | None
 
 
+class Event(Model):
+    """One move of a task instance: who moved it from which state to which, when."""
+
+    id: int = Field(description="orders events; `before` pages from here")
+    task_id: str
+    try_number: int
+    from_state: TaskState
+    to_state: TaskState
+    at: datetime = Field(description="the database's time of the move")
+    actor: str = Field(
+        description='as recorded: "worker", "api" or "scheduler[:<host>/<pid>/<start>]"'
+    )
+    actor_kind: Literal["worker", "api", "scheduler", "unknown"]
+    epoch: int | None = Field(description="the epoch of the scheduler's lease, when it had one")
+    who: str = Field(description='in words, e.g. "scheduler host-1 (lease epoch 3)"')
+
+
+class EventList(Model):
+    events: list[Event] = Field(description="newest first")
+    next_before: int | None = Field(description="`before` for the next page; null on the last")
+
+
 class TaskChange(Model):
     state: TaskState = Field(description="the task's state now")
     new_state: TaskState = Field(description="its state after the action")
