@@ -249,8 +249,9 @@ class Queries:
         return self._shown.runs(found)
 
     def run(self, scope: Scope, team: str, dag_id: str, run_id: str) -> RunRecord:
-        """One run with its task instances."""
-        return self._shown.run(self._run(scope, team, dag_id, run_id))
+        """One run with its task instances and its note."""
+        run = self._run(scope, team, dag_id, run_id)
+        return self._shown.run(replace(run, note=self._store.run_note(run.id)))
 
     def _run(self, scope: Scope, team: str, dag_id: str, run_id: str) -> RunRecord:
         scope.require(team, no_run(team, dag_id, run_id))

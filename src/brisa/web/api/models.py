@@ -201,6 +201,7 @@ class Run(Model):
 
 
 class RunDetail(Run):
+    note: str | None = Field(description="free text given when it was triggered")
     tasks: list[Task]
 
 
