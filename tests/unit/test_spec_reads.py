@@ -39,6 +39,8 @@ OTHER_DICTS = {
     ("web/ui/trigger.py", "run_id"): "the trigger form's submitted fields",
     ("control/dag_list.py", "team"): "a list page's query string",
     ("store/daglist.py", "description"): "the stored spec's JSON column, searched in SQL",
+    ("web/ui/panels.py", "task_id"): "the Events tab's query string",
+    ("web/ui/trigger.py", "logical_date"): "the trigger form's submitted fields",
     ("web/ui/actions.py", "tasks"): "the clear/mark dialog's options",
     ("web/ui/actions.py", "upstream"): "the clear/mark dialog's options",
     ("web/ui/dag.py", "task"): "the grid's query string",

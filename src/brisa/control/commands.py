@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,6 +44,47 @@ ACTOR = "api"
 _RUN_ID = re.compile(r"^[A-Za-z0-9_.:+=-]{1,250}$")
 
 
+MAX_NOTE = 2000  # characters of a run's note
+
+
+def trigger_problems(
+    *,
+    run_id: str | None,
+    logical_date: datetime | None,
+    note: str | None,
+    now: datetime,
+) -> dict[str, str]:
+    """What is wrong with a trigger's run id, logical date and note, by field name (empty
+    when nothing is). The UI places each message next to its field; `trigger` refuses the
+    first. A logical date may not be later than now: a run is about data that exists."""
+    problems: dict[str, str] = {}
+    if run_id is not None:
+        if not _RUN_ID.match(run_id):
+            problems["run_id"] = f"run id {run_id!r} may use letters, digits and _ . : + = - only"
+        elif run_id in (".", ".."):
+            problems["run_id"] = f"run id {run_id!r} is not allowed: '.' and '..' name folders"
+    if logical_date is not None:
+        if logical_date.tzinfo is None:
+            problems["logical_date"] = "logical_date needs a time zone, e.g. 2026-01-01T00:00:00Z"
+        else:
+            try:
+                logical_date.astimezone(UTC)
+            except OverflowError:
+                problems["logical_date"] = (
+                    f"logical_date {logical_date.isoformat()} is out of range in UTC"
+                )
+            else:
+                if logical_date > now:
+                    problems["logical_date"] = (
+                        f"logical date {logical_date.astimezone(UTC).isoformat()} is in the "
+                        f"future (now is {now.astimezone(UTC).isoformat(timespec='seconds')}); "
+                        "give a date up to now, or leave it empty for now"
+                    )
+    if note is not None and len(note) > MAX_NOTE:
+        problems["note"] = f"a note is at most {MAX_NOTE} characters ({len(note)} given)"
+    return problems
+
+
 def trigger(
     store: Store,
     team: str,
@@ -53,31 +94,26 @@ def trigger(
     now: datetime,
     run_id: str | None = None,
     logical_date: datetime | None = None,
+    note: str | None = None,
 ) -> RunRecord:
-    """Create a manual run with validated params. Bad conf: InvalidInput, nothing created."""
+    """Create a manual run with validated params. Bad conf, run id, logical date or note:
+    InvalidInput, nothing created; a run id that exists: Conflict."""
     dag = store.get_dag(team, dag_id)
     params = resolve_conf(dag.spec.params, conf)
     try:
         json.dumps(params, allow_nan=False)
     except ValueError:
         raise InvalidInput("conf values must be finite JSON numbers (no NaN or Infinity)") from None
-    logical = logical_date or now
-    if logical.tzinfo is None:
-        raise InvalidInput("logical_date needs a time zone, e.g. 2026-01-01T00:00:00Z")
-    try:
-        logical = logical.astimezone(UTC)
-    except OverflowError:
-        raise InvalidInput(f"logical_date {logical.isoformat()} is out of range in UTC") from None
-    run_id = run_id or run_id_for("manual", now)
-    if not _RUN_ID.match(run_id):
-        raise InvalidInput(f"run id {run_id!r} may use letters, digits and _ . : + = - only")
-    if run_id in (".", ".."):
-        raise InvalidInput(f"run id {run_id!r} is not allowed: '.' and '..' name folders")
-    return store.create_run(
+    note = (note or "").strip() or None
+    problems = trigger_problems(run_id=run_id, logical_date=logical_date, note=note, now=now)
+    if problems:
+        raise InvalidInput(next(iter(problems.values())))
+    logical = (logical_date or now).astimezone(UTC)
+    run = store.create_run(
         team=team,
         dag_id=dag_id,
         version_id=dag.version_id,
-        run_id=run_id,
+        run_id=run_id or run_id_for("manual", now),
         run_type="manual",
         logical_date=logical,
         interval=(logical, logical),
@@ -87,6 +123,9 @@ def trigger(
         repo=dag.repo,
         code_version=dag.code_version,
     )
+    if note:
+        store.set_run_note(run.id, note)
+    return run
 
 
 @dataclass(frozen=True)
@@ -135,6 +174,7 @@ class Commands:
         conf: Any,
         run_id: str | None = None,
         logical_date: datetime | None = None,
+        note: str | None = None,
         idempotency_key: str | None = None,
     ) -> RunRecord:
         """A manual run with validated params (see `trigger`). With an `idempotency_key`, a
@@ -149,6 +189,7 @@ class Commands:
                 conf=conf,
                 run_id=run_id,
                 logical_date=logical_date,
+                note=note,
                 now=self._clock(),
             )
             self._wake()
@@ -159,6 +200,14 @@ class Commands:
         else:
             created = self._keys.once(team, dag_id, idempotency_key, create)
         return self._current(team, dag_id, created)
+
+    def trigger_problems(
+        self, *, run_id: str | None, logical_date: datetime | None, note: str | None
+    ) -> dict[str, str]:
+        """What `trigger` would refuse in these fields, by field name (see `trigger_problems`)."""
+        return trigger_problems(
+            run_id=run_id, logical_date=logical_date, note=note, now=self._clock()
+        )
 
     def pause(self, scope: Scope, team: str, dag_id: str, paused: bool) -> DagSummary:
         """Pause a DAG (no new scheduled runs; running ones go on) or unpause it."""
@@ -174,7 +223,8 @@ class Commands:
     def _current(self, team: str, dag_id: str, run_id: str) -> RunRecord:
         """The run as it is after a command as people see it: tasks in their DAG's order,
         secrets redacted."""
-        return self._shown.run(in_dag_order(self._store, self._store.get_run(team, dag_id, run_id)))
+        run = in_dag_order(self._store, self._store.get_run(team, dag_id, run_id))
+        return self._shown.run(replace(run, note=self._store.run_note(run.id)))
 
     def cancel(self, scope: Scope, team: str, dag_id: str, run_id: str) -> RunRecord:
         """Cancel a queued or running run; Conflict if it has already finished."""

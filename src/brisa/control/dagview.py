@@ -5,7 +5,7 @@ rule as `control.queries`: another team's DAG or run is NotFound."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -128,6 +128,7 @@ class DagViews:
     def run(self, scope: Scope, team: str, dag_id: str, run_id: str) -> RunView:
         scope.require(team, no_run(team, dag_id, run_id))
         run = self._shown.run(in_dag_order(self._store, self._store.get_run(team, dag_id, run_id)))
+        run = replace(run, note=self._store.run_note(run.id))
         found = self._store.get_specs([run.version_id]).get(run.version_id)
         return RunView(run, found[0] if found else None, self._store.run_attempts(run.id))
 

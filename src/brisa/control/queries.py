@@ -177,11 +177,13 @@ class Queries:
         self._clock = clock
         self._sources = tuple(sources)
         self._shown = Redaction(store, mask_env_pattern)
+        from brisa.control.history import History  # it builds on this module's Scope
         from brisa.control.lists import Lists  # it builds on this module's summaries
         from brisa.control.pools import Pools  # it builds on this module's Scope
 
         self.lists = Lists(store, clock, self._shown)
         self.pools = Pools(store, clock, sources=sources)
+        self.history = History(store)
 
     def dag_views(self) -> DagViews:
         """The DAG page's reads (control.dagview)."""
@@ -247,8 +249,9 @@ class Queries:
         return self._shown.runs(found)
 
     def run(self, scope: Scope, team: str, dag_id: str, run_id: str) -> RunRecord:
-        """One run with its task instances."""
-        return self._shown.run(self._run(scope, team, dag_id, run_id))
+        """One run with its task instances and its note."""
+        run = self._run(scope, team, dag_id, run_id)
+        return self._shown.run(replace(run, note=self._store.run_note(run.id)))
 
     def _run(self, scope: Scope, team: str, dag_id: str, run_id: str) -> RunRecord:
         scope.require(team, no_run(team, dag_id, run_id))

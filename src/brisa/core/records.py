@@ -101,6 +101,8 @@ class RunRecord:
     # The run is pinned to this commit of this repository ('' for a plain folder).
     repo: str = "dags"
     code_version: str = ""
+    # Free text people attach to the run; read only for one run at a time (`Store.run_note`).
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,8 @@ class TransitionRecord:
     actor: str
     epoch: int | None
     at: datetime
+    run_pk: int = 0  # the task instance's run
+    task_id: str = ""  # filled by the reads of a run's moves (`TransitionStore.run_moves`)
 
 
 @dataclass(frozen=True)

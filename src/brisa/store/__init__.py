@@ -20,6 +20,7 @@ from brisa.store.engine import create_engine
 from brisa.store.gauges import GaugeStore
 from brisa.store.listing import ListingStore
 from brisa.store.migrate import upgrade
+from brisa.store.notes import NoteStore
 from brisa.store.operations import OperationsStore
 from brisa.store.pools import PoolStore
 from brisa.store.repos import RepoStore
@@ -40,6 +41,7 @@ class Store(
     PoolStore,
     TransitionStore,
     DagListStore,
+    NoteStore,
 ):
     """All the store's verbs over one engine. `default_pool_slots`: the size of each team's
     default pool while it is not set by hand (`[pools] default_slots`)."""

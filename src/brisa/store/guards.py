@@ -93,18 +93,20 @@ def guarded_update(
         pools.release_slots(conn, [row.id for row in rows])
     if table is task_instances and rows:
         single = next(iter(sources)) if len(sources) == 1 else None
-        moved = [(row.id, row.try_number, before.get(row.id, single)) for row in rows]
+        moved = [(row.id, row.run_pk, row.try_number, before.get(row.id, single)) for row in rows]
         _record_moves(conn, moved, to)
     changes.record(conn, (topic for row in rows for topic in _topics(table, row)))
     return len(rows)
 
 
-def _record_moves(conn: sa.Connection, moved: list[tuple[int, int, str | None]], to: State) -> None:
-    """Note the moves of task instances (id, try, previous state) in `task_transitions`."""
+def _record_moves(
+    conn: sa.Connection, moved: list[tuple[int, int, int, str | None]], to: State
+) -> None:
+    """Note the moves of task instances (id, run, try, previous state) in `task_transitions`."""
     actor, epoch = actors.current()
     rows = [
-        {"ti_id": ti_id, "try_number": try_number, "from_state": str(prior)}
-        for ti_id, try_number, prior in moved
+        {"ti_id": ti_id, "run_pk": run_pk, "try_number": try_number, "from_state": str(prior)}
+        for ti_id, run_pk, try_number, prior in moved
     ]
     statement = task_transitions.insert().values(
         to_state=str(to), actor=actor, epoch=epoch, at=db_timestamp(conn)

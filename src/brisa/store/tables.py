@@ -251,6 +251,8 @@ task_transitions = sa.Table(
     sa.Column(
         "ti_id", sa.Integer, sa.ForeignKey("task_instances.id", ondelete="CASCADE"), nullable=False
     ),
+    # The task instance's run, so a run's moves are read by index (newest first, paged).
+    sa.Column("run_pk", sa.Integer, nullable=False),
     sa.Column("try_number", sa.Integer, nullable=False),
     sa.Column("from_state", sa.String(20), nullable=False),
     sa.Column("to_state", sa.String(20), nullable=False),
@@ -258,4 +260,5 @@ task_transitions = sa.Table(
     sa.Column("epoch", sa.BigInteger, nullable=True),
     sa.Column("at", UtcDateTime, nullable=False),
     sa.Index("ix_task_transitions_ti", "ti_id", "id"),
+    sa.Index("ix_task_transitions_run", "run_pk", "id"),
 )

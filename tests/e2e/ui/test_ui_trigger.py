@@ -265,14 +265,16 @@ def test_an_empty_required_object_blocks_the_submit_quietly(server: Standalone, 
 
 
 def test_a_server_side_failure_keeps_every_value(server: Standalone, page: Any) -> None:
-    """A.4.1: a refused trigger (the run id exists) keeps what was typed."""
+    """A.4.1: a refused trigger (the run id exists) keeps what was typed and says why next to
+    the run id."""
     taken = server.trigger("fx_params", {"target": "x"})["run_id"]
     open_form(server, page)
     page.get_by_label("target").fill("kept")
     page.get_by_label("limit").fill("7")
     page.get_by_label("Run id").fill(taken)
     page.get_by_label("target").press("Control+Enter")
-    page.locator("#trigger-failure").wait_for()
+    page.locator("#run-id-error", has_text="already exists").wait_for()
+    assert page.get_by_label("Run id").get_attribute("aria-invalid") == "true"
     assert page.get_by_label("target").input_value() == "kept"
     assert page.get_by_label("limit").input_value() == "7"
     assert page.get_by_label("Run id").input_value() == taken

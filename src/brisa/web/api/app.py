@@ -86,6 +86,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         code,
         config,
         dags,
+        events,
         execution,
         health,
         lists,
@@ -121,6 +122,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(runs.router)
     app.include_router(lists.router)
     app.include_router(attempts.router)
+    app.include_router(events.router)
     app.include_router(code.router)
     app.include_router(repos.router)
     app.include_router(pools.router)

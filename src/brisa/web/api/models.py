@@ -201,6 +201,7 @@ class Run(Model):
 
 
 class RunDetail(Run):
+    note: str | None = Field(description="free text given when it was triggered")
     tasks: list[Task]
 
 
@@ -227,6 +228,28 @@ class TaskInstanceEntry(Model):
 class TaskInstanceSearch(Model):
     task_instances: list[TaskInstanceEntry]
     next_cursor: str | None
+
+
+class Event(Model):
+    """One move of a task instance: who moved it from which state to which, when."""
+
+    id: int = Field(description="orders events; `before` pages from here")
+    task_id: str
+    try_number: int
+    from_state: TaskState
+    to_state: TaskState
+    at: datetime = Field(description="the database's time of the move")
+    actor: str = Field(
+        description='as recorded: "worker", "api" or "scheduler[:<host>/<pid>/<start>]"'
+    )
+    actor_kind: Literal["worker", "api", "scheduler", "unknown"]
+    epoch: int | None = Field(description="the epoch of the scheduler's lease, when it had one")
+    who: str = Field(description='in words, e.g. "scheduler host-1 (lease epoch 3)"')
+
+
+class EventList(Model):
+    events: list[Event] = Field(description="newest first")
+    next_before: int | None = Field(description="`before` for the next page; null on the last")
 
 
 class TaskChange(Model):

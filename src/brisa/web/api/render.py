@@ -140,6 +140,7 @@ def run(record: RunRecord, *, with_tasks: bool = False) -> dict[str, Any]:
         "end_date": iso(record.end_date),
     }
     if with_tasks:
+        out["note"] = record.note
         out["tasks"] = [task(t) for t in record.tasks.values()]
     return out
 

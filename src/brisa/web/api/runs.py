@@ -40,7 +40,12 @@ class TriggerBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     conf: dict[str, Any] | None = None
     run_id: str | None = None
-    logical_date: datetime | None = None
+    logical_date: datetime | None = Field(
+        default=None, description="with a time zone, not later than now; default: now"
+    )
+    note: str | None = Field(
+        default=None, max_length=2000, description="free text kept with the run"
+    )
 
 
 class ClearBody(BaseModel):
@@ -84,6 +89,7 @@ def trigger(
         conf=body.conf,
         run_id=body.run_id,
         logical_date=body.logical_date,
+        note=body.note,
         idempotency_key=idempotency_key,
     )
     return JSONResponse(render.run(run, with_tasks=True), status_code=201)

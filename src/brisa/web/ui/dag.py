@@ -133,7 +133,7 @@ def run_page(
     request: Request, ctx: UiCtx, scope: UiScope, team: str, dag_id: str, run_id: str
 ) -> Response:
     views = ctx.queries.dag_views()
-    panel = panels.run_panel(request, views, scope, team, dag_id, run_id)
+    panel = panels.run_panel(request, ctx.queries.history, views, scope, team, dag_id, run_id)
     return _page(request, views, scope, team, dag_id, panel)
 
 
@@ -214,7 +214,8 @@ def dag_panel_fragment(
 def run_panel_fragment(
     request: Request, ctx: UiCtx, scope: UiScope, team: str, dag_id: str, run_id: str
 ) -> Response:
-    panel = panels.run_panel(request, ctx.queries.dag_views(), scope, team, dag_id, run_id)
+    views = ctx.queries.dag_views()
+    panel = panels.run_panel(request, ctx.queries.history, views, scope, team, dag_id, run_id)
     return _panel(request, panel, team, dag_id)
 
 

@@ -1,5 +1,6 @@
 """The right-hand panel of the DAG page, by selection: the DAG's details, a run (tabs Overview,
-Gantt, Graph, Params; UI.md A.2.6) or one task of a run (its attempts and why it waits).
+Gantt, Graph, Params, Events; UI.md A.2.6) or one task of a run (its attempts, why it waits
+and its history).
 Each function returns the values its template (`dag/panel.html`) shows."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 from fastapi import Request
 
 from brisa.control.dagview import DagViews, RunView, require_task
+from brisa.control.history import EventFilter, EventPage, History
 from brisa.control.queries import Scope
 from brisa.core.records import RunRecord
 from brisa.core.spec import DagSpec
@@ -20,7 +22,8 @@ from brisa.web.api.app import ApiContext
 from brisa.web.ui import gantt
 from brisa.web.ui.templating import prefs_of
 
-RUN_TABS = ("overview", "gantt", "graph", "params")
+RUN_TABS = ("overview", "gantt", "graph", "params", "events")
+MAX_EVENT_ID = 2**63 - 1
 FAILED = frozenset({"failed", "upstream_failed"})
 STATES = tuple(s.value for s in TaskState)
 
@@ -56,8 +59,28 @@ def _state_filter(request: Request) -> tuple[str, bool]:
     return state, request.query_params.get("only_failed", "") in ("1", "true", "on")
 
 
+def event_filter(request: Request) -> EventFilter:
+    """The Events tab's filters from the query string (the REST endpoint's names)."""
+    q = request.query_params
+    before = q.get("before", "").strip()
+    if before and (not before.isdigit() or not 1 <= int(before) <= MAX_EVENT_ID):
+        raise InvalidInput(f"before must be an event id (a positive whole number), not {before!r}")
+    return EventFilter(
+        task_id=q.get("task_id", "")[:250],
+        actor=q.get("actor", "")[:20],
+        state=q.get("state", "")[:20],
+        before=int(before) if before else None,
+    )
+
+
 def run_panel(
-    request: Request, views: DagViews, scope: Scope, team: str, dag_id: str, run_id: str
+    request: Request,
+    history: History,
+    views: DagViews,
+    scope: Scope,
+    team: str,
+    dag_id: str,
+    run_id: str,
 ) -> dict[str, Any]:
     view = views.run(scope, team, dag_id, run_id)
     tab = request.query_params.get("tab", "overview") or "overview"
@@ -69,6 +92,9 @@ def run_panel(
         tasks = [t for t in tasks if t.state.value == state]
     if only_failed:
         tasks = [t for t in tasks if t.state.value in FAILED]
+    events: EventPage | None = None
+    if tab == "events":
+        events = history.of(view.run, event_filter(request))
     chart = None
     if tab == "gantt":
         chart = gantt.chart(
@@ -84,6 +110,8 @@ def run_panel(
         "only_failed": only_failed,
         "progress": progress(view.run),
         "chart": chart,
+        "events": events,
+        "states": STATES,
         "params": params_view(view.run, view.spec),
         "spec": view.spec,
         "dag_tz": _dag_zone(view.spec),
@@ -124,6 +152,7 @@ def task_panel(
         "task_spec": spec,
         "upstream": why_waiting(view, task_id) if waiting else [],
         "waiting": waiting,
+        "history": ctx.queries.history.of(view.run, EventFilter(task_id=task_id)),
         # Ready, but its pool has no slot for it (or does not exist): why, with what to do.
         "pool_note": ctx.queries.pools.ready_reason(view.run, view.spec, task_id)
         if waiting

@@ -9,8 +9,10 @@ import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -18,7 +20,8 @@ from starlette.concurrency import run_in_threadpool
 
 from brisa.core.paramspec import ParamSpec
 from brisa.core.records import DagRecord
-from brisa.errors import BrisaError, InvalidInput, NotFound
+from brisa.core.spec import ManualSchedule
+from brisa.errors import BrisaError, Conflict, InvalidInput, NotFound
 from brisa.web.ui import triggerform
 from brisa.web.ui.access import UiCtx, UiScope
 from brisa.web.ui.templating import prefs_of, render
@@ -41,6 +44,10 @@ class FormState:
     failure: str = ""
     notice: str = ""
     run_id: str = ""
+    logical_date: str = ""  # as typed, in the display zone
+    note: str = ""
+    # Problems of the run id, logical date and note, by field name, shown next to the field.
+    field_errors: dict[str, str] = field(default_factory=dict)
     unpause: bool = True
     submitted: bool = False  # answering a submit (not a tab switch): problems go on top
     key: str = field(default_factory=lambda: secrets.token_urlsafe(16))
@@ -121,7 +128,8 @@ async def submit(request: Request, ctx: UiCtx, scope: UiScope, team: str, dag_id
     state = _state_of(form, specs, request)
     state.submitted = True
     conf = _conf_of(state, specs, request)
-    if state.errors or state.json_error:
+    logical = _run_fields(state, prefs_of(request).tz, ctx.commands.trigger_problems)
+    if state.errors or state.json_error or state.field_errors:
         return _fragment(request, dag, state)
     try:
         run = await run_in_threadpool(
@@ -131,11 +139,16 @@ async def submit(request: Request, ctx: UiCtx, scope: UiScope, team: str, dag_id
                 dag_id,
                 conf=conf,
                 run_id=state.run_id or None,
+                logical_date=logical,
+                note=state.note or None,
                 idempotency_key=state.key,
             )
         )
         if dag.is_paused and state.unpause:
             await run_in_threadpool(ctx.commands.pause, scope, team, dag_id, False)
+    except Conflict as exc:  # the run id exists
+        state.field_errors["run_id"] = str(exc)
+        return _fragment(request, dag, state)
     except BrisaError as exc:
         state.failure = str(exc)
         return _fragment(request, dag, state)
@@ -159,10 +172,31 @@ def _state_of(
         mode=mode,
         json_text=form.get("conf_json", ""),
         run_id=form.get("run_id", "").strip(),
+        logical_date=form.get("logical_date", "").strip(),
+        note=form.get("note", "").strip(),
         unpause=form.get("unpause") is not None,
     )
     state.key = form.get("idempotency_key", "") or state.key
     return state
+
+
+def _run_fields(state: FormState, zone: ZoneInfo, problems: Any) -> datetime | None:
+    """The logical date typed (read in `zone`), with the problems of the run id, logical
+    date and note put in `state.field_errors` (the command's own checks, `problems`)."""
+    logical = None
+    if state.logical_date:
+        try:
+            logical = datetime.fromisoformat(state.logical_date)
+        except ValueError:
+            state.field_errors["logical_date"] = (
+                f"{state.logical_date!r} is not a date and time like 2026-03-01T09:00"
+            )
+        else:
+            logical = logical if logical.tzinfo else logical.replace(tzinfo=zone)
+    state.field_errors.update(
+        problems(run_id=state.run_id or None, logical_date=logical, note=state.note or None)
+    )
+    return logical
 
 
 def _json_to_form(state: FormState, specs: Mapping[str, ParamSpec], request: Request) -> None:
@@ -201,6 +235,7 @@ def _values(request: Request, dag: DagRecord, state: FormState) -> dict[str, Any
         "state": state,
         "sections": parts,
         "summary": [f for f in fields if f.error],
+        "scheduled": not isinstance(dag.spec.schedule, ManualSchedule),
         "base": FRAGMENT.format(team=quote(dag.team, safe=""), dag_id=quote(dag.dag_id, safe="")),
         "conf_json": json.dumps,
     }
