@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from brisa.core.records import DagRecord
 from brisa.store.catalog import SpecCache
+from brisa.store.listing import dag_record
 from brisa.store.tables import dag_runs, dag_tags, dag_versions, dags, import_errors
 
 SQL_SORTS = ("name", "-last_run", "last_state")
@@ -235,19 +236,5 @@ class DagListStore:
 
 
 def _listed(row: Any, specs: SpecCache) -> ListedDag:
-    spec = specs.known(row.version_id)
-    assert spec is not None  # read into the cache just before
-    record = DagRecord(
-        team=row.team,
-        dag_id=row.dag_id,
-        fileloc=row.fileloc,
-        version_id=row.version_id,
-        is_active=row.is_active,
-        is_paused=row.is_paused,
-        last_parsed_at=row.last_parsed_at,
-        spec=spec,
-        code_version=row.code_version,
-        structure_hash=row.structure_hash,
-        repo=row.repo,
-    )
+    record = dag_record(row, specs)
     return ListedDag(record, row.last_state, row.last_date, bool(row.import_error))

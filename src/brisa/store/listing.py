@@ -162,7 +162,7 @@ class ListingStore:
                 specs = sa.select(dag_versions.c.id, dag_versions.c.spec)
                 for found in conn.execute(specs.where(dag_versions.c.id.in_(sorted(missing)))):
                     self.specs.get(found.id, found.spec)
-        return [_dag_record(row, self.specs) for row in rows]  # every spec is cached now
+        return [dag_record(row, self.specs) for row in rows]  # every spec is cached now
 
     def last_runs(self, teams: frozenset[str] | None = None) -> dict[DagKey, tuple[str, datetime]]:
         """The state and logical date of the newest run of every active DAG that has one: one
@@ -292,7 +292,9 @@ class ListingStore:
         return Counts(*(int(value or 0) for value in row))
 
 
-def _dag_record(row: Any, specs: SpecCache) -> DagRecord:
+def dag_record(row: Any, specs: SpecCache) -> DagRecord:
+    """A DAG's record from a row of `dags` joined with its version (whose spec `specs` has
+    read just before)."""
     spec = specs.known(row.version_id)
     assert spec is not None  # read into the cache just before
     return DagRecord(

@@ -58,6 +58,24 @@ def eventually(
     wait_until(check, timeout, what, every=0.01)
 
 
+def processes_with_env(entry: str) -> list[int]:
+    """Live (non-zombie) processes other than this one whose environment holds `entry`
+    ("NAME=value"): what a test started, and whatever those started in turn."""
+    marker = entry.encode()
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            environ = (proc / "environ").read_bytes().split(b"\x00")
+            state = (proc / "stat").read_text().rsplit(")", 1)[-1].split()[0]
+        except OSError:
+            continue
+        if marker in environ and state != "Z":
+            found.append(int(proc.name))
+    return found
+
+
 class ApiError(Exception):
     """An HTTP error answer of the REST API, with its status and `detail`."""
 
@@ -154,19 +172,7 @@ class Standalone:
 
     def processes(self) -> list[int]:
         """Live processes started for this instance (the standalone and its children)."""
-        marker = f"BRISA_HOME={self.home}".encode()
-        found = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit() or int(entry.name) == os.getpid():
-                continue
-            try:
-                environ = (entry / "environ").read_bytes().split(b"\x00")
-                state = (entry / "stat").read_text().rsplit(")", 1)[-1].split()[0]
-            except OSError:
-                continue
-            if marker in environ and state != "Z":
-                found.append(int(entry.name))
-        return found
+        return processes_with_env(f"BRISA_HOME={self.home}")
 
     def wait_until(
         self, check: Callable[[], T | None], timeout: float, what: str, interval: float = 0.05

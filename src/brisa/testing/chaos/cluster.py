@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from brisa.testing.server import free_port
+from brisa.testing.server import free_port, processes_with_env
 
 MARK = "CHAOS_MARK"
 # Only 127.0.0.1 is ever contacted: no proxy from the environment may reroute it.
@@ -235,19 +235,7 @@ class Cluster:
     # --- the end --------------------------------------------------------------------------
     def marked(self) -> list[int]:
         """Live processes of this run (ours and the workers they started)."""
-        marker = f"{MARK}={self.folder}".encode()
-        found = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit() or int(entry.name) == os.getpid():
-                continue
-            try:
-                environ = (entry / "environ").read_bytes().split(b"\x00")
-                state = (entry / "stat").read_text().rsplit(")", 1)[-1].split()[0]
-            except OSError:
-                continue
-            if marker in environ and state != "Z":
-                found.append(int(entry.name))
-        return found
+        return processes_with_env(f"{MARK}={self.folder}")
 
     def kill_all(self) -> None:
         """SIGKILL every process of the run, whatever state it is in, and reap ours."""
