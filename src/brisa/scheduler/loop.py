@@ -105,6 +105,7 @@ class Scheduler:
         self.sees_every_host = sees_every_host
         self._adopted: dict[int, datetime] = {}
         self.fenced_writes = 0  # writes refused because the lease was lost (counted)
+        self._lost_checked: float | None = None  # when lost schedulers were last looked for
         self._pools_synced = False
 
     def wake(self) -> None:
@@ -232,8 +233,13 @@ class Scheduler:
         return sum(done)
 
     def _adopt(self, fence: Fence) -> None:
-        """Take over the open attempts of schedulers whose lease is lost."""
+        """Take over the open attempts of schedulers whose lease is lost: looked for once per
+        poll interval, not on every pass (a lease is lost after seconds, passes come in ms)."""
         assert self.keeper is not None
+        now_awake = self.awake()
+        if self._lost_checked is not None and now_awake - self._lost_checked < self.poll_interval:
+            return
+        self._lost_checked = now_awake
         for lost in self.keeper.lost():
             adopted = self.store.adopt(lost.lease, fence, dead_here=lost.dead_here)
             why = "its process is gone" if lost.dead_here else "its lease expired"
