@@ -16,6 +16,7 @@ from brisa.testing.chaos.checker import (
     last_finish,
     parse_witness,
     pool_oversubscription,
+    pool_peaks,
     unfinished,
     unrecorded_executions,
 )
@@ -156,3 +157,5 @@ def test_a_pool_over_its_slots_is_found_and_no_pool_means_no_check() -> None:
     assert violation.ti_id == 4 and "held 3 tasks for 2 slots" in violation.detail
     assert pool_oversubscription(moves, {"etl": 3}, pool_of) == []
     assert pool_oversubscription(moves, {}, pool_of) == []
+    assert pool_peaks(moves, pool_of) == {"etl": 3}
+    assert pool_peaks(moves, {1: "etl", 2: "gpu"}) == {"etl": 1, "gpu": 1}

@@ -22,7 +22,7 @@ Each check returns the violations it found; none means it holds.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -175,25 +175,40 @@ def pool_oversubscription(
 ) -> list[Violation]:
     """Moves after which a pool held more tasks than its slots. `slots`: pool -> slots;
     `pool_of`: task instance -> its pool. Nothing to check without pools."""
-    if not slots:
-        return []
-    held: Counter[str] = Counter()
     found = []
-    for m in sorted(moves, key=lambda m: m.id):
-        pool = pool_of.get(m.ti_id)
-        if pool is None or pool not in slots:
-            continue
-        held[pool] += (m.to_state in HOLDS_SLOT) - (m.from_state in HOLDS_SLOT)
-        if held[pool] > slots[pool]:
+    for m, pool, held in _pool_use(moves, pool_of):
+        if pool in slots and held > slots[pool]:
             found.append(
                 Violation(
                     "pool oversubscribed",
                     m.ti_id,
-                    f"after move {m.id}, pool {pool} held {held[pool]} tasks "
-                    f"for {slots[pool]} slots",
+                    f"after move {m.id}, pool {pool} held {held} tasks for {slots[pool]} slots",
                 )
             )
     return found
+
+
+def pool_peaks(moves: Iterable[TransitionRecord], pool_of: Mapping[int, str]) -> dict[str, int]:
+    """The most tasks each pool held at once: shows that the pools were full, i.e. that the
+    oversubscription check had something to catch."""
+    peaks: Counter[str] = Counter()
+    for _, pool, held in _pool_use(moves, pool_of):
+        peaks[pool] = max(peaks[pool], held)
+    return dict(peaks)
+
+
+def _pool_use(
+    moves: Iterable[TransitionRecord], pool_of: Mapping[int, str]
+) -> Iterator[tuple[TransitionRecord, str, int]]:
+    """Replay the record in id order: each move of a pooled task, its pool, and how many
+    tasks that pool held after it."""
+    held: Counter[str] = Counter()
+    for m in sorted(moves, key=lambda m: m.id):
+        pool = pool_of.get(m.ti_id)
+        if pool is None:
+            continue
+        held[pool] += (m.to_state in HOLDS_SLOT) - (m.from_state in HOLDS_SLOT)
+        yield m, pool, held[pool]
 
 
 def last_finish(moves: Iterable[TransitionRecord]) -> datetime | None:

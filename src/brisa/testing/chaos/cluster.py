@@ -66,7 +66,7 @@ with DAG("chaos", retries=3, retry_delay=timedelta(seconds=1)):
 
     middle = []
     for n in range({width}):
-        @task(task_id=f"t{{n:02d}}")
+        @task(task_id=f"t{{n:02d}}", pool={pool!r})
         def work():
             witness()
         middle.append(work())
@@ -121,6 +121,10 @@ class Process:
         self.stopped = False
 
 
+# The pool of the middle tasks when the suite caps them (`Cluster.pool_slots`).
+POOL = "chaos"
+
+
 @dataclass
 class Cluster:
     folder: Path
@@ -130,6 +134,9 @@ class Cluster:
     width: int = 8  # tasks between the first and the last of each run
     max_sleep: float = 0.3
     parallelism: int = 8
+    # Slots of the pool the middle tasks take (POOL, created once the API answers); 0: no pool
+    # of their own (the team's default pool, larger than anything the suite runs at once).
+    pool_slots: int = 0
     scheduler_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, Process] = field(default_factory=dict)
 
@@ -142,7 +149,10 @@ class Cluster:
         for path in (self.dags, self.logs, self.folder / "task-logs"):
             path.mkdir(parents=True, exist_ok=True)
         text = DAG_FILE.format(
-            witness=str(self.witness), width=self.width, max_sleep=self.max_sleep
+            witness=str(self.witness),
+            width=self.width,
+            max_sleep=self.max_sleep,
+            pool=POOL if self.pool_slots else "default_pool",
         )
         (self.dags / "chaos.py").write_text(text)
 
@@ -215,11 +225,15 @@ class Cluster:
         return str(answer["run_id"])
 
     def wait_ready(self, timeout: float) -> None:
-        """Until the API answers and lists the DAG; raises with the processes' logs."""
+        """Until the API answers and lists the DAG (and the pool is made, when the middle
+        tasks have one); raises with the processes' logs."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with contextlib.suppress(OSError, ValueError):
                 if self.request("GET", "/api/v1/teams/default/dags/chaos"):
+                    if self.pool_slots:
+                        body = {"slots": self.pool_slots, "description": "chaos suite"}
+                        self.request("PUT", f"/api/v1/teams/default/pools/{POOL}", body)
                     return
             for proc in self.processes.values():
                 if not proc.alive():

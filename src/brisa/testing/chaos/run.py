@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from brisa.core.records import TransitionRecord
 from brisa.store import open_store
 from brisa.testing.chaos import checker
-from brisa.testing.chaos.cluster import Cluster
+from brisa.testing.chaos.cluster import POOL, Cluster
 from brisa.testing.chaos.faults import KINDS, Faults
 from brisa.testing.chaos.postgres import OwnPostgres
 from brisa.testing.chaos.proxy import CuttableProxy
@@ -49,13 +49,14 @@ class Config:
     settle: float = 300.0  # bound: every task finished this long after the faults stop
     seed: int = 0  # 0: a random seed (printed in the report)
     width: int = 8  # tasks of a run between its first and last
+    pool_slots: int = 4  # slots of the pool the middle tasks take (0: the default pool)
     faults: tuple[str, ...] = KINDS
     scheduler_env: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Config:
         """CHAOS_DURATION, CHAOS_TASKS, CHAOS_SCHEDULERS, CHAOS_GAP ("3-8"), CHAOS_LEASE_TTL,
-        CHAOS_SETTLE, CHAOS_SEED, CHAOS_FAULTS ("kill,stop,cut,restart"), and any
+        CHAOS_SETTLE, CHAOS_SEED, CHAOS_POOL_SLOTS, CHAOS_FAULTS ("kill,stop,cut,restart"), and any
         CHAOS_SCHEDULER_ENV_<NAME> passed to the schedulers as <NAME>."""
         get = environ.get
         gap = get("CHAOS_GAP", "3-8").split("-")
@@ -68,6 +69,7 @@ class Config:
             lease_ttl=float(get("CHAOS_LEASE_TTL", cls.lease_ttl)),
             settle=float(get("CHAOS_SETTLE", cls.settle)),
             seed=int(get("CHAOS_SEED", cls.seed)),
+            pool_slots=int(get("CHAOS_POOL_SLOTS", cls.pool_slots)),
             faults=tuple(f for f in get("CHAOS_FAULTS", ",".join(KINDS)).split(",") if f),
             scheduler_env={k[len(prefix) :]: v for k, v in environ.items() if k.startswith(prefix)},
         )
@@ -79,6 +81,8 @@ class Result:
     database: str
     schedulers: int
     duration: float
+    pool_slots: int = 0  # the middle tasks' pool (0: none of their own)
+    pool_peak: int = 0  # the most tasks that pool held at once
     runs: int = 0  # in the database
     triggered: int = 0  # triggers the API answered (one whose answer was lost still counts above)
     tasks: int = 0
@@ -97,7 +101,12 @@ class Result:
     def render(self) -> str:
         lines = [
             f"chaos run (seed {self.seed}): {self.schedulers} schedulers, "
-            f"{self.duration:g} s of faults, database: {self.database}",
+            f"{self.duration:g} s of faults, database: {self.database}, "
+            + (
+                f"pool of {self.pool_slots} slots (at most {self.pool_peak} held at once)"
+                if self.pool_slots
+                else "no pool"
+            ),
             f"runs: {self.runs} ({self.triggered} triggers answered), tasks: {self.tasks} "
             f"({_counts(self.states)})",
             f"faults: {sum(self.faults.values())} ({_counts(self.faults)})",
@@ -172,7 +181,7 @@ def run(config: Config, folder: Path | None = None) -> Result:
     folder = folder or Path(tempfile.mkdtemp(prefix="brisa-chaos-"))
     try:
         with database(folder, "restart" in config.faults) as (url, port, restart, described):
-            result = Result(seed, described, config.schedulers, config.duration)
+            result = Result(seed, described, config.schedulers, config.duration, config.pool_slots)
             open_store(url, migrate=True).close()
             proxy = CuttableProxy(port)
             proxied = url.replace(f":{port}/", f":{proxy.port}/")
@@ -182,6 +191,7 @@ def run(config: Config, folder: Path | None = None) -> Result:
                 proxied,
                 schedulers=config.schedulers,
                 width=config.width,
+                pool_slots=config.pool_slots,
                 # A SIGSTOP outlasts the schedulers' lease: a stopped one loses it.
                 scheduler_env={
                     "BRISA__SCHEDULER__LEASE_TTL": f"{config.lease_ttl:g}",
@@ -289,7 +299,10 @@ def _check(url: str, cluster: Cluster, result: Result, stopped_at: datetime) -> 
     ti_of = {(row.run_id, row.task_id): row.id for row in rows}
     text = cluster.witness.read_text() if cluster.witness.exists() else ""
     executions = checker.parse_witness(text, ti_of)
-    violations = checker.check(moves, executions, states)
+    slots = {POOL: cluster.pool_slots} if cluster.pool_slots else {}
+    pool_of = {row.id: POOL for row in rows if row.task_id not in ("first", "last")}
+    violations = checker.check(moves, executions, states, slots=slots, pool_of=pool_of)
+    result.pool_peak = checker.pool_peaks(moves, pool_of).get(POOL, 0) if slots else 0
     result.tasks = len(states)
     result.runs = len({row.run_id for row in rows})
     result.states = dict(Counter(states.values()))
