@@ -41,6 +41,21 @@ DAGS = {
                       retry_delay=0)
             container("slow", "alpine:3.20", command=[*sh, "echo first; sleep 2; echo second"])
     """,
+    "results.py": '''
+        from brisa import DAG, Param, container, task
+
+        @task
+        def double(counted):
+            return {"rows": counted["rows"] * 2, "key_masked": counted["key"] == "***"}
+
+        with DAG("results", params={"key": Param("k3y-s3cr3t-v4lue", secret=True)}) as dag:
+            write = """printf '{"rows": 3, "key": "%s"}' "$KEY" > /dev/termination-log"""
+            env = {"KEY": "{{ params.key }}"}
+            double(container("count", "alpine:3.20", command=["sh", "-c", write], env=env))
+            text = "echo rows: three > /dev/termination-log"
+            container("text", "alpine:3.20", command=["sh", "-c", text])
+            container("nothing", "alpine:3.20", command=["true"])
+    ''',
     "faults.py": """
         from brisa import DAG, container, shell
 
@@ -172,6 +187,22 @@ def test_a_container_task_runs_its_own_image_with_params_and_its_exit_code_decid
     assert (tasks["exits"]["state"], tasks["exits"]["try_number"]) == ("failed", 2)
     assert tasks["exits"]["error"] == "exit code 3"
     assert "bad row" in log_of(brisa, "containers", run["run_id"], "exits")
+
+
+def test_a_container_task_returns_its_termination_message_to_the_api_and_downstream(
+    brisa: Standalone,
+) -> None:
+    run = finished(brisa, "results")
+    tasks = tasks_of(run)
+    assert all(t["state"] == "success" for t in tasks.values()), tasks
+    path = f"{brisa.dag_path('results')}/runs/{run['run_id']}/tasks"
+    # JSON, masked as a worker's return value is (the secret param came in through env).
+    assert brisa.get(f"{path}/count")["return_value"] == {"rows": 3, "key": "***"}
+    # The downstream worker task got it as its argument, stored masked.
+    assert brisa.get(f"{path}/double")["return_value"] == {"rows": 6, "key_masked": True}
+    # Not JSON: the text; no message: nothing.
+    assert brisa.get(f"{path}/text")["return_value"] == "rows: three"
+    assert brisa.get(f"{path}/nothing")["return_value"] is None
 
 
 def test_a_container_tasks_log_is_readable_while_it_runs(brisa: Standalone) -> None:

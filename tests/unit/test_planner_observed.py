@@ -71,6 +71,21 @@ def test_a_final_ending_is_the_outcome_of_a_container_attempt() -> None:
     assert (failed.state, failed.error) == (T.FAILED, "exit code 3")
 
 
+def test_a_container_attempts_result_is_its_return_value_within_the_limit() -> None:
+    spec, run = one_task(T.RUNNING)
+    value = {"rows": 3, "name": "x" * 20}
+    ended = Observed(endings={ref(run, "a"): Ending(True, "exit 0", 0, final=True, result=value)})
+
+    stored = only_task_action(spec, run, observed=ended, limits=Limits(max_return_bytes=100))
+    assert (stored.state, stored.return_value) == (T.SUCCESS, value)
+    over = only_task_action(spec, run, observed=ended, limits=Limits(max_return_bytes=20))
+    assert (over.state, over.return_value) == (T.FAILED, None)
+    assert over.error == (
+        "the container's result (its termination message) is 43 bytes of JSON, over the limit "
+        "of 20 bytes ([core] max_return_value_bytes)"
+    )
+
+
 def test_a_worker_pod_that_exited_zero_without_a_report_is_lost() -> None:
     spec, run = one_task(T.RUNNING)
     observed = Observed(endings={ref(run, "a"): Ending(True, "its pod ended (exit 0)", 0)})

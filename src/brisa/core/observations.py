@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from brisa.core.records import AttemptRef
 
@@ -23,7 +24,8 @@ class Ending:
     the worker's own report is authoritative and the ending only says why a worker that did
     not report is gone. `infrastructure`: not the task's doing (evicted, preempted, node
     lost, deleted by someone else): retried without using up the task's retries, up to
-    `Limits.free_infra_retries`.
+    `Limits.free_infra_retries`. `result`: what a final, successful ending returned (a
+    container's termination message, as JSON), recorded as the attempt's return value.
     """
 
     success: bool
@@ -31,6 +33,7 @@ class Ending:
     exit_code: int | None = None
     infrastructure: bool = False
     final: bool = False
+    result: Any = None
 
 
 @dataclass(frozen=True)
