@@ -61,3 +61,21 @@ class Observed:
 
 
 NOTHING = Observed()
+
+
+@dataclass(frozen=True)
+class PodFacts:
+    """What an attempt's pod shows while the attempt waits to start ("why is this not
+    running"): read from the cluster when someone asks."""
+
+    name: str
+    phase: str  # Pending, Running, ...
+    node: str  # "" while it is not placed
+    image: str  # the task container's
+    events: tuple[str, ...] = ()  # the last few, oldest first: "Warning FailedScheduling: ..."
+
+    def lines(self) -> list[str]:
+        """The facts as sentences, for the task's waiting reasons."""
+        node = f"on node {self.node}" if self.node else "not placed on a node yet"
+        out = [f"its pod {self.name} is {self.phase}, {node}, image {self.image}"]
+        return out + [f"pod event: {event}" for event in self.events]

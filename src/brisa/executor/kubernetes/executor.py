@@ -46,6 +46,7 @@ from brisa.executor.kubernetes.classify import (
 from brisa.executor.kubernetes.launching import manifest_for
 from brisa.executor.kubernetes.manifest import PodConfig, token_secret_manifest
 from brisa.executor.kubernetes.podlogs import ContainerLog, WorkerLogJob, complete_worker_log
+from brisa.executor.kubernetes.podtimes import PodMetrics, PodTimes, Unmeasured
 from brisa.executor.kubernetes.reconcile import RESYNC, PodView, Reconciler
 from brisa.logs import layout
 from brisa.logs.chunking import backoff
@@ -106,6 +107,7 @@ class KubernetesExecutor:
         *,
         on_change: Callable[[], None] = lambda: None,
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+        metrics: PodMetrics | None = None,
     ) -> None:
         self.api, self.config = api, config
         self.parallelism = config.parallelism
@@ -125,6 +127,7 @@ class KubernetesExecutor:
         self._meanings: dict[tuple[str, str, bool], Running | Ending] = {}
         self._killed_launching: set[AttemptRef] = set()
         self._pool = ThreadPoolExecutor(LAUNCHERS, thread_name_prefix="pod-create")
+        self._times = PodTimes(metrics or Unmeasured(), wall())
 
     # --- start-up ---------------------------------------------------------------------------
     def start(self) -> KubernetesExecutor:
@@ -350,6 +353,7 @@ class KubernetesExecutor:
             deleting=meta["name"] in self._deleting,
         )
         status = classify(json, self._events_of(namespace, json), now, rules)
+        self._times.saw(json, status)
         if not isinstance(status, Waiting):
             if len(self._meanings) > MEANINGS:
                 self._meanings.clear()
@@ -381,18 +385,21 @@ class KubernetesExecutor:
             self._deleting.discard(name)
         ref = naming.attempt_from_labels(pod["metadata"].get("labels") or {})
         if ours or ref is None:
+            self._times.forget(pod)
             return
         status = self._read(namespace, pod, ref, self.wall()).status
+        self._times.forget(pod)
         if isinstance(status, Ending):
             self._gone[ref] = status  # kept as it ended, until its outcome is stored
             return
-        self._gone[ref] = Ending(
+        self._gone[ref] = gone = Ending(
             False,
             f"infrastructure failure (pod deleted by someone else): pod {name} was deleted "
             "before its attempt ended",
             infrastructure=True,
             final=(pod["metadata"].get("annotations") or {}).get(KIND) == "container",
         )
+        self._times.failed(str((pod["metadata"].get("annotations") or {}).get(naming.TEAM)), gone)
 
     # --- logs and deletion ------------------------------------------------------------------
     def _follow_log(self, pod: _Pod) -> None:
