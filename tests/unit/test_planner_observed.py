@@ -153,6 +153,17 @@ def test_an_attempt_the_executor_refused_to_start_is_launched_again() -> None:
     assert actions == [Relaunch(ref(run, "a"), None)]
 
 
+def test_a_refused_launch_is_launched_again_only_once_the_executors_backoff_is_over() -> None:
+    waiting = Waiting("Forbidden", "exceeded quota (create refused 3 times)", at(0), at(40))
+    spec, run = one_task(T.QUEUED, error=waiting.note())
+    observed = Observed(waiting={ref(run, "a"): waiting})
+
+    assert plan(snapshot(at(39), [run], spec=spec, observed=observed)) == []
+    assert plan(snapshot(at(40), [run], spec=spec, observed=observed)) == [
+        Relaunch(ref(run, "a"), None)
+    ]
+
+
 @pytest.mark.parametrize("state", [T.SUCCESS, T.FAILED, T.UP_FOR_RETRY])
 def test_an_ending_is_released_once_its_outcome_is_stored(state: TaskState) -> None:
     spec, run = one_task(state)

@@ -43,6 +43,8 @@ class Waiting:
     reason: str  # e.g. Unschedulable, ContainerCreating
     message: str
     since: datetime
+    # A launch the executor could not make (a quota's 403): not to be launched again before.
+    retry_at: datetime | None = None
 
     def note(self) -> str:
         """The line shown on the task while it waits."""

@@ -371,6 +371,8 @@ def _check_queued_observed(
         return NoteWaiting(ref, waiting.note())
     if alive or not _relaunch_due(snapshot, ti):
         return None
+    if waiting.retry_at is not None and snapshot.now < waiting.retry_at:
+        return None  # refused again and again: the executor backs off
     return Relaunch(ref, task.execution_timeout)
 
 

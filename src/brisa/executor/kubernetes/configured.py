@@ -53,6 +53,7 @@ def executor(
         worker_env=pod_worker_env(worker, k).to_env(),
         parallelism=s.executor.parallelism,
         pending_timeout=k.pending_timeout,
+        team_pending_timeouts={t: k.pending_timeout_for(t) for t in k.team_pending_timeouts},
         delete_pods=k.delete_policy,
         keep_failed_for=k.keep_failed_for,
         kill_grace=int(s.executor.kill_grace),

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ from brisa.executor.kubernetes.classify import (
     task_container,
     wakes,
 )
-from brisa.executor.kubernetes.launching import manifest_for
+from brisa.executor.kubernetes.launching import manifest_for, relaunch_delay
 from brisa.executor.kubernetes.manifest import PodConfig, token_secret_manifest
 from brisa.executor.kubernetes.podlogs import ContainerLog, WorkerLogJob, complete_worker_log
 from brisa.executor.kubernetes.podtimes import PodMetrics, PodTimes, Unmeasured
@@ -76,6 +76,7 @@ class KubeConfig:
     worker_env: Mapping[str, str] = field(default_factory=dict)
     parallelism: int = 32
     pending_timeout: float = 600.0
+    team_pending_timeouts: Mapping[str, float] = field(default_factory=dict)  # over it
     secret_grace: float = 30.0
     delete_pods: str = "on_success"  # on_success | always | never
     keep_failed_for: float = 0.0  # seconds a failed pod is kept (on_success)
@@ -120,6 +121,7 @@ class KubernetesExecutor:
         self._deleting: set[str] = set()  # pods this executor deleted
         self._gone: dict[AttemptRef, Ending] = {}  # pods that vanished, with why
         self._refused: dict[AttemptRef, Waiting] = {}  # launches the API server refused
+        self._refusals: dict[AttemptRef, int] = {}  # ... how many times in a row
         self._events: dict[str, tuple[float, list[Json]]] = {}
         self._logs: dict[str, ContainerLog] = {}
         self._completions: dict[str, WorkerLogJob] = {}
@@ -235,8 +237,13 @@ class KubernetesExecutor:
             pod = self._create_or_adopt(namespace, manifest)
         except kube.KubeError as exc:
             # A quota (403), an outage: stays queued with the reason; the scheduler launches
-            # it again. It does not count as a try.
-            self._refused[ref] = Waiting(exc.reason or "Refused", exc.message, self.wall())
+            # it again, later each time (`relaunch_delay`). It does not count as a try.
+            refusals = self._refusals[ref] = self._refusals.get(ref, 0) + 1
+            delay, now = relaunch_delay(refusals, ref), self.wall()
+            times = "once" if refusals == 1 else f"{refusals} times in a row"
+            note = f"{exc.message} (create refused {times}; tried again in {delay:.0f}s)"
+            reason = exc.reason or "Refused"
+            self._refused[ref] = Waiting(reason, note, now, now + timedelta(seconds=delay))
             return None
         if pod is None or pod["metadata"].get("deletionTimestamp"):
             self._refused[ref] = Waiting(
@@ -244,6 +251,7 @@ class KubernetesExecutor:
             )
             return None
         self._refused.pop(ref, None)
+        self._refusals.pop(ref, None)
         return pod
 
     def _create_or_adopt(self, namespace: str, manifest: Json) -> Json | None:
@@ -314,6 +322,7 @@ class KubernetesExecutor:
     def release(self, ref: AttemptRef) -> None:
         self._gone.pop(ref, None)
         self._refused.pop(ref, None)
+        self._refusals.pop(ref, None)
         for pod in self._pods():
             if pod.ref != ref or pod.name in self._deleting or not self._log_complete(pod):
                 continue
@@ -345,8 +354,10 @@ class KubernetesExecutor:
         known = self._meanings.get(key)
         if known is not None:
             return _Pod(namespace, json, ref, known, container_task)
+        team = str(annotations.get(naming.TEAM, ""))
+        timeout = self.config.team_pending_timeouts.get(team, self.config.pending_timeout)
         rules = Rules(
-            pending_timeout=self.config.pending_timeout,
+            pending_timeout=timeout,
             token_secret=naming.token_secret_name(meta["name"]),
             secret_grace=self.config.secret_grace,
             container=annotations.get(naming.CONTAINER, "base"),
