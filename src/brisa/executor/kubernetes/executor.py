@@ -1,4 +1,4 @@
-"""The Kubernetes executor: one bare pod per attempt (docs/kubernetes.md, ADR 0015).
+"""The Kubernetes executor: one bare pod per attempt (docs/kubernetes.md, ADR 0018).
 
 - `launch` creates the attempt's pod under its deterministic name (a 409 means "it is
   mine": never a second pod for one try), then the attempt's token Secret, owned by the pod
