@@ -33,9 +33,9 @@ def cluster() -> Iterator[FakeCluster]:
 def executor(cluster: FakeCluster, tmp_path: Path, **config: object) -> KubernetesExecutor:
     (tmp_path / "token").write_text(cluster.token or "")
     access = ApiAccess(server=cluster.url, token_file=str(tmp_path / "token"))
+    config.setdefault("pod_config", lambda team: PodConfig(NS, "ghcr.io/acme/brisa:test"))
     settings = KubeConfig(
         deployment="launching",
-        pod_config=lambda team: PodConfig(NS, "ghcr.io/acme/brisa:test"),
         namespaces=(NS,),
         kill_grace=1,
         **config,  # type: ignore[arg-type]
@@ -105,5 +105,32 @@ def test_each_team_waits_its_own_pending_timeout(cluster: FakeCluster, tmp_path:
         assert ended.reason.startswith("pending for more than 1s (pending_timeout): Unschedulable")
         assert kube.observe().waiting[patient].reason == "Unschedulable"
         assert patient not in kube.observe().endings
+    finally:
+        kube.close()
+
+
+def test_a_team_namespace_that_does_not_exist_fails_that_attempt_only(
+    cluster: FakeCluster, tmp_path: Path
+) -> None:
+    def pods_of(team: str) -> PodConfig:
+        return PodConfig(NS if team == "data" else "ml-jobs", "ghcr.io/acme/brisa:test")
+
+    kube = executor(cluster, tmp_path, pod_config=pods_of)
+    lost, fine = AttemptRef(1, 1), AttemptRef(2, 1)
+    try:
+        kube.launch(request(lost, team="ml"))  # first seen now: checked here, and missing
+        kube.launch(request(fine, team="data"))
+        ended = kube.observe().endings[lost]
+        assert not ended.success and not ended.infrastructure
+        assert ended.reason == (
+            "namespace 'ml-jobs' does not exist; create it or fix [kubernetes] namespace"
+        )
+        assert lost not in kube.alive()
+        wait_until(lambda: cluster.pods(NS), 10, "the other team's pod")
+        # Created meanwhile: the next launch uses it.
+        cluster.create_namespace("ml-jobs")
+        kube.release(lost)
+        kube.launch(request(AttemptRef(1, 2), team="ml"))
+        wait_until(lambda: cluster.pods("ml-jobs"), 10, "the pod in the new namespace")
     finally:
         kube.close()

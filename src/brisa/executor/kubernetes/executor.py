@@ -66,6 +66,10 @@ class ExecutorUnavailable(BrisaError):
     """The executor cannot work: no API server, no permission, no namespace."""
 
 
+class ApiUnreachable(ExecutorUnavailable):
+    """No answer from the API server (an outage may pass; a refusal will not)."""
+
+
 @dataclass(frozen=True)
 class KubeConfig:
     """What the executor needs, resolved from `[kubernetes]` by the composition root."""
@@ -139,11 +143,11 @@ class KubernetesExecutor:
             self._watch(namespace)
         return self
 
-    def _watch(self, namespace: str) -> PodView:
+    def _watch(self, namespace: str, tries: int = START_TRIES) -> PodView:
         view = self._views.get(namespace)
         if view is not None:
             return view
-        self._check(namespace)
+        self._check(namespace, tries)
         view = PodView(lambda pod: self._vanished(namespace, pod))
         reconciler = Reconciler(
             self.api, namespace, self.selector, view, on_change=self.on_change, matters=wakes,
@@ -157,14 +161,14 @@ class KubernetesExecutor:
         thread.start()
         return view
 
-    def _check(self, namespace: str) -> None:
-        for attempt in range(1, START_TRIES + 1):
+    def _check(self, namespace: str, tries: int) -> None:
+        for attempt in range(1, tries + 1):
             try:
                 self.api.check(namespace)
                 return
             except kube.Unreachable as exc:
-                if attempt == START_TRIES:
-                    raise ExecutorUnavailable(
+                if attempt == tries:
+                    raise ApiUnreachable(
                         f"the Kubernetes API server cannot be reached ({exc.message}); check "
                         "[kubernetes] api access (server URL, kubeconfig, in-cluster account)"
                     ) from None
@@ -188,7 +192,14 @@ class KubernetesExecutor:
             raise ValueError("the Kubernetes executor needs the attempt (describe_attempts)")
         ref = request.ref
         config = self.config.pod_config(attempt.team)
-        view = self._watch(config.namespace)
+        try:  # a team first seen now: its namespace is checked now, once (no pass waits)
+            view = self._watch(config.namespace, tries=1)
+        except ApiUnreachable as exc:
+            self._refuse(ref, "Unreachable", str(exc))  # launched again, later each time
+            return
+        except ExecutorUnavailable as exc:  # this attempt fails (its retries apply), not the pass
+            self._gone[ref] = Ending(False, str(exc))
+            return
         name = naming.pod_name(attempt.team, ref.ti_id, ref.try_number)
         existing = view.get(name)
         if ref in self._launching or (existing is not None and not has_ended(existing)):
@@ -238,12 +249,7 @@ class KubernetesExecutor:
         except kube.KubeError as exc:
             # A quota (403), an outage: stays queued with the reason; the scheduler launches
             # it again, later each time (`relaunch_delay`). It does not count as a try.
-            refusals = self._refusals[ref] = self._refusals.get(ref, 0) + 1
-            delay, now = relaunch_delay(refusals, ref), self.wall()
-            times = "once" if refusals == 1 else f"{refusals} times in a row"
-            note = f"{exc.message} (create refused {times}; tried again in {delay:.0f}s)"
-            reason = exc.reason or "Refused"
-            self._refused[ref] = Waiting(reason, note, now, now + timedelta(seconds=delay))
+            self._refuse(ref, exc.reason or "Refused", exc.message)
             return None
         if pod is None or pod["metadata"].get("deletionTimestamp"):
             self._refused[ref] = Waiting(
@@ -253,6 +259,15 @@ class KubernetesExecutor:
         self._refused.pop(ref, None)
         self._refusals.pop(ref, None)
         return pod
+
+    def _refuse(self, ref: AttemptRef, reason: str, message: str) -> None:
+        """The attempt could not be launched now: it waits, with the reason, until a delay
+        that grows with each refusal in a row is over (`Waiting.retry_at`)."""
+        refusals = self._refusals[ref] = self._refusals.get(ref, 0) + 1
+        delay, now = relaunch_delay(refusals, ref), self.wall()
+        times = "once" if refusals == 1 else f"{refusals} times in a row"
+        note = f"{message} (create refused {times}; tried again in {delay:.0f}s)"
+        self._refused[ref] = Waiting(reason, note, now, now + timedelta(seconds=delay))
 
     def _create_or_adopt(self, namespace: str, manifest: Json) -> Json | None:
         """The created pod; on a 409, the pod of that name (ours, from a launch before a
