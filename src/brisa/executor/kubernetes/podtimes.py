@@ -86,11 +86,13 @@ class PodTimes:
 
     def saw(self, pod: Json, status: object) -> None:
         meta = pod["metadata"]
+        done = self._steps(str(meta.get("uid") or meta["name"]))
+        if len(done) == 3 or (len(done) == 2 and not isinstance(status, Ending)):
+            return  # measured already (a pod waits through many passes)
         created = parse_time(meta.get("creationTimestamp"))
         team = str((meta.get("annotations") or {}).get(naming.TEAM, ""))
         if created is None:
             return
-        done = self._steps(str(meta.get("uid") or meta["name"]))
         for step, at, measure in (
             ("pending", scheduled_at(pod), self.sink.pod_pending),
             ("started", started_at(pod), self.sink.pod_started),
