@@ -232,6 +232,15 @@ FIGURES += [
         "kube.cpu_per_attempt", "W9",
         "CPU per attempt of the scheduler, executor and API process", "ms",
     ),
+    Figure(
+        "kube.import_executor", "W9",
+        "`import brisa.executor.kubernetes.executor` (after `import brisa`)", "ms",
+        150.0, "≤ 150 ms",
+    ),
+    Figure(
+        "kube.import_with_client", "W9",
+        "… with the lightkube adapter (`lightkube_client`)", "ms",
+    ),
 ]  # fmt: skip
 BY_KEY.update({f.key: f for f in FIGURES})
 

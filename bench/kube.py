@@ -13,7 +13,10 @@ task need no worker, so the figures are the executor's, not Python's start-up). 
 - pods created per second: the 100 creates over the time from the first to the last;
 - trigger → run success: the run's `end_date - created_at` from the API;
 - executor CPU per attempt: the CPU of the standalone's process (scheduler, executor and
-  API: threads of one process; `/proc/PID/stat`) from the trigger to the run's end, per task.
+  API: threads of one process; `/proc/PID/stat`) from the trigger to the run's end, per task;
+- import time of `brisa.executor.kubernetes.executor`, alone and with the lightkube adapter
+  (`lightkube_client`, what `connect()` imports), each in a new interpreter after
+  `import brisa` (`perf_counter` around the import).
 The fake cluster's own CPU (API server, kubelet, the `true` processes) is not counted.
 A real cluster differs: its API server answers in milliseconds over TLS, and a pod takes
 seconds to be scheduled and started.
@@ -23,6 +26,8 @@ from __future__ import annotations
 
 import os
 import statistics
+import subprocess
+import sys
 import textwrap
 import threading
 import time
@@ -136,8 +141,35 @@ def chain(server: Standalone, creates: CreateTimes) -> dict[str, float]:
     }
 
 
+IMPORT = """
+import time, brisa
+started = time.perf_counter()
+import brisa.executor.kubernetes.executor
+{more}
+print((time.perf_counter() - started) * 1000)
+"""
+
+
+def import_times() -> dict[str, float]:
+    """Milliseconds to import the executor, without and with the lightkube adapter."""
+
+    def timed(more: str) -> float:
+        script = IMPORT.format(more=more)
+        out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True)
+        return float(out.stdout.decode().split()[-1])
+
+    return {
+        "kube.import_executor": timed(""),
+        "kube.import_with_client": timed("import brisa.executor.kubernetes.lightkube_client"),
+    }
+
+
 def run(plan: Plan, work: Path, results: Results) -> None:
-    """W9: `plan.kube_repetitions` measured fan-outs after one unmeasured one."""
+    """W9: `plan.kube_repetitions` measured fan-outs after one unmeasured one, and the
+    executor's import times."""
+    import_times()  # warm-up: the files in the page cache, bytecode compiled
+    for _ in range(max(plan.cold_repetitions, plan.kube_repetitions)):
+        results.add(import_times())
     folder = work / "kube"
     dags = folder / "dags"
     dags.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ from typing import Any
 
 from brisa.core.kubenames import fitted_name, is_dns_label, key_error, label_value_error
 from brisa.errors import ConfigError
-from brisa.settingfields import checked, duration, mapping
+from brisa.settingfields import checked, duration, mapping, seconds_of
 
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _IMAGE = re.compile(
@@ -118,6 +118,12 @@ def _team_templates(value: Mapping[str, str]) -> Mapping[str, str]:
     return value
 
 
+def _team_durations(value: Mapping[str, str]) -> Mapping[str, str]:
+    for text in value.values():
+        seconds_of(text)
+    return value
+
+
 def _team_names(value: Mapping[str, str]) -> Mapping[str, str]:
     for name in value.values():
         _name(name)
@@ -178,6 +184,7 @@ class KubernetesSettings:
     delete_policy: str = checked("on_success", _one_of(DELETE_POLICIES))
     keep_failed_for: float = duration(86400.0)
     pending_timeout: float = duration(600.0)
+    team_pending_timeouts: Mapping[str, str] = mapping()  # per team, over pending_timeout
     # Infrastructure failures (evicted, preempted, node lost, pod deleted by someone else)
     # retried without using up the task's retries, this many per task (0: they count).
     infra_retries: int = 3
@@ -201,6 +208,10 @@ class KubernetesSettings:
         part = re.sub(r"[^a-z0-9-]", "-", team.lower())
         return {k: v.replace("{team}", part) for k, v in self.service_account_annotations.items()}
 
+    def pending_timeout_for(self, team: str) -> float:
+        found = self.team_pending_timeouts.get(team)
+        return self.pending_timeout if found is None else seconds_of(found)
+
     def template_file_for(self, team: str) -> str:
         return self.team_pod_template_files.get(team, self.pod_template_file)
 
@@ -216,6 +227,7 @@ TABLE_CHECKS = {
     "team_namespaces": _team_namespaces,
     "team_service_accounts": _team_names,
     "team_pod_template_files": _team_templates,
+    "team_pending_timeouts": _team_durations,
     "labels": _labels,
     "annotations": _annotations,
     "service_account_annotations": _account_annotations,

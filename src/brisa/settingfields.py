@@ -3,9 +3,23 @@ redacted when shown; durations accept '30s', '5m', ...)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import field
 from typing import Any
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def seconds_of(value: Any) -> float:
+    """Seconds from a number or a string like '500ms', '30s', '5m', '1h', '7d' (ValueError)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    match = _DURATION.match(str(value)) if isinstance(value, str) else None
+    if not match:
+        raise ValueError(f"{value!r} is not a duration; use seconds or '30s', '5m', '1h'")
+    return float(match.group(1)) * _UNITS[match.group(2)]
 
 
 def secret() -> Any:

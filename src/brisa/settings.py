@@ -27,24 +27,20 @@ from brisa.logs.masking import DEFAULT_ENV_PATTERN
 from brisa.opssettings import LoggingSettings, MetricsSettings, PoolsSettings
 from brisa.repos.config import RepoSettings
 from brisa.repos.config import check as check_repo
-from brisa.settingfields import at_least, checked, duration, seconds_between, secret
+from brisa.settingfields import at_least, checked, duration, seconds_between, seconds_of, secret
 from brisa.worker import env as wire
 
 ENV_PREFIX = "BRISA__"
 LOCAL_SOURCE = "dags"  # the name `[dags] folder` goes by among the repositories
 REDACTED = "***"
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
 def parse_duration(value: Any, name: str) -> float:
     """Seconds from a number or a string like '500ms', '30s', '5m', '1h', '7d'."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
-        return float(value)
-    match = _DURATION.match(str(value)) if isinstance(value, str) else None
-    if not match:
-        raise ConfigError(f"{name}: {value!r} is not a duration; use seconds or '30s', '5m', '1h'")
-    return float(match.group(1)) * _UNITS[match.group(2)]
+    try:
+        return seconds_of(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
 
 
 @dataclass(frozen=True)

@@ -170,6 +170,7 @@ class System:
             self.settings, configured.client(self.settings), scope=self.executor_scope(),
             teams={d.team for d in self.store.list_dags()}, worker=self.worker_env(),
             logs=self._log_shipping(), on_change=self.wake_scheduler,
+            metrics=self.monitor.metrics.kubernetes,
         )  # fmt: skip
 
     def local_executor(self) -> Executor:
@@ -360,10 +361,12 @@ class System:
         from brisa.control.livetopics import LiveTopics
         from brisa.control.queries import Queries
         from brisa.control.summary import Summary
+        from brisa.executor.inspection import pod_inspector
         from brisa.web.api.app import ApiContext
         from brisa.web.app import create_app
 
         sources, pattern = self.settings.sources(), self.settings.logs.mask_env_pattern
+        pods = pod_inspector(self.settings)  # a queued attempt's pod (Kubernetes executor)
         execution = ExecutionService(
             self.store,
             self.clock,
@@ -390,7 +393,7 @@ class System:
             ),
             execution=execution,
             attempts=Attempts(
-                queries, self.reads, self.objects, self.clock, mask_env_pattern=pattern
+                queries, self.reads, self.objects, self.clock, mask_env_pattern=pattern, pods=pods
             ),
             code=CodeSnapshots(
                 queries,

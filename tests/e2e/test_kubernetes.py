@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_metrics_endpoints import scrape, value
 
 from brisa.testing.kube import FakeCluster
 from support.standalone import EXAMPLES, Standalone
@@ -41,6 +42,21 @@ DAGS = {
                       retry_delay=0)
             container("slow", "alpine:3.20", command=[*sh, "echo first; sleep 2; echo second"])
     """,
+    "results.py": '''
+        from brisa import DAG, Param, container, task
+
+        @task
+        def double(counted):
+            return {"rows": counted["rows"] * 2, "key_masked": counted["key"] == "***"}
+
+        with DAG("results", params={"key": Param("k3y-s3cr3t-v4lue", secret=True)}) as dag:
+            write = """printf '{"rows": 3, "key": "%s"}' "$KEY" > /dev/termination-log"""
+            env = {"KEY": "{{ params.key }}"}
+            double(container("count", "alpine:3.20", command=["sh", "-c", write], env=env))
+            text = "echo rows: three > /dev/termination-log"
+            container("text", "alpine:3.20", command=["sh", "-c", text])
+            container("nothing", "alpine:3.20", command=["true"])
+    ''',
     "faults.py": """
         from brisa import DAG, container, shell
 
@@ -57,6 +73,16 @@ DAGS = {
             container("evicted", image, command=sleep, pod=fault("evicted:0.3"))
             container("node_lost", image, command=sleep, pod=fault("node-lost:0.3"))
             container("deleted", image, command=sleep, pod=fault("deleted:0.3"))
+    """,
+    "waits.py": """
+        from brisa import DAG, container
+
+        def fault(name):
+            return {"annotations": {"fake.brisa.dev/fault": name}}
+
+        with DAG("waits") as dag:
+            container("slow", "alpine:3.20", command=["true"], pod=fault("slow-start:4"))
+            container("nowhere", "alpine:3.20", command=["true"], pod=fault("unschedulable"))
     """,
     "watched.py": """
         from brisa import DAG, container
@@ -174,6 +200,22 @@ def test_a_container_task_runs_its_own_image_with_params_and_its_exit_code_decid
     assert "bad row" in log_of(brisa, "containers", run["run_id"], "exits")
 
 
+def test_a_container_task_returns_its_termination_message_to_the_api_and_downstream(
+    brisa: Standalone,
+) -> None:
+    run = finished(brisa, "results")
+    tasks = tasks_of(run)
+    assert all(t["state"] == "success" for t in tasks.values()), tasks
+    path = f"{brisa.dag_path('results')}/runs/{run['run_id']}/tasks"
+    # JSON, masked as a worker's return value is (the secret param came in through env).
+    assert brisa.get(f"{path}/count")["return_value"] == {"rows": 3, "key": "***"}
+    # The downstream worker task got it as its argument, stored masked.
+    assert brisa.get(f"{path}/double")["return_value"] == {"rows": 6, "key_masked": True}
+    # Not JSON: the text; no message: nothing.
+    assert brisa.get(f"{path}/text")["return_value"] == "rows: three"
+    assert brisa.get(f"{path}/nothing")["return_value"] is None
+
+
 def test_a_container_tasks_log_is_readable_while_it_runs(brisa: Standalone) -> None:
     brisa.wait_for_dag("containers")
     run = brisa.trigger("containers", {})
@@ -204,6 +246,54 @@ def test_each_injected_fault_ends_its_attempt_with_its_reason(brisa: Standalone)
     for infra in ("evicted", "node_lost", "deleted"):
         # the first try did not count against the task's retries (retries=0): a second ran
         assert tasks[infra]["try_number"] == 2, (infra, tasks[infra])
+    # Counted by team and reason, each pod once (each task's two tries ended the same way).
+    got = scrape(brisa.url)
+    failures = "brisa_infra_failures_total"
+    for reason in ("evicted", "node_lost", "pod_deleted_by_someone_else"):
+        assert value(got, failures, team="default", reason=reason) == 2, (reason, got)
+
+
+def test_pod_start_and_pending_times_are_measured_by_team(brisa: Standalone) -> None:
+    before = scrape(brisa.url)
+    run = finished(brisa, "watched")
+    assert run["state"] == "success"
+    got = scrape(brisa.url)
+    for name in ("brisa_pod_start_seconds", "brisa_pods_pending_seconds"):
+        count = (value(got, f"{name}_count", team="default") or 0) - (
+            value(before, f"{name}_count", team="default") or 0
+        )
+        assert count >= 6, name  # one per pod (and the module's other runs' late ones)
+        # The API server's times are whole seconds: the fake starts pods within one or two.
+        assert 0 <= (value(got, f"{name}_sum", team="default") or 0) < count * 10
+
+
+def test_why_a_queued_task_is_not_running_shows_its_pod(brisa: Standalone) -> None:
+    brisa.wait_for_dag("waits")
+    run = brisa.trigger("waits", {})
+    tasks = f"{brisa.dag_path('waits')}/runs/{run['run_id']}/tasks"
+
+    def waiting(task: str, event: str) -> Any:
+        found = brisa.get(f"{tasks}/{task}/attempts/1")
+        pod = found.get("pod") or {}
+        return found if any(event in e for e in pod.get("events", ())) else None
+
+    slow = brisa.wait_until(lambda: waiting("slow", "Scheduled"), 10, "slow's pod")
+    pod = slow["pod"]
+    assert (pod["phase"], pod["node"], pod["image"]) == ("Pending", "fake-node-1", "alpine:3.20")
+    assert pod["name"].startswith("brisa-default-") and len(pod["events"]) <= 5
+    assert (
+        f"its pod {pod['name']} is Pending, on node fake-node-1, image alpine:3.20"
+        in (slow["waiting"])
+    )
+    nowhere = brisa.wait_until(lambda: waiting("nowhere", "FailedScheduling"), 10, "its event")
+    assert (nowhere["pod"]["phase"], nowhere["pod"]["node"]) == ("Pending", "")
+    assert any(
+        line.startswith("pod event: Warning FailedScheduling: 0/3 nodes are available")
+        for line in nowhere["waiting"]
+    ), nowhere["waiting"]
+    brisa.wait_for_run("waits", run["run_id"], timeout=30)
+    done = brisa.get(f"{tasks}/slow/attempts/1")
+    assert done["pod"] is None and done["waiting"] == []  # it started: nothing to explain
 
 
 def test_a_dropped_watch_and_a_410_mid_run_lose_no_event(

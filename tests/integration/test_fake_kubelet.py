@@ -298,3 +298,45 @@ def _alive(pid: int) -> bool:
             return stat.read().split(") ")[1][0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_the_termination_message_is_the_tail_of_the_file_the_command_wrote(
+    cluster: FakeCluster,
+) -> None:
+    run_pod(cluster, "said", """echo '{"rows": 3}' > /dev/termination-log""")
+    terminated = ends(cluster, "said")["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert terminated["message"] == '{"rows": 3}\n'
+    # The kubelet keeps the last 4 KiB of the file.
+    script = "printf 'a%.0s' $(seq 5000) > /dev/termination-log; printf z >> /dev/termination-log"
+    run_pod(cluster, "long", script)
+    long = ends(cluster, "long")["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert len(long["message"]) == 4096 and long["message"].endswith("az")
+
+
+def test_a_pod_at_another_termination_path_writes_there(cluster: FakeCluster) -> None:
+    run_pod(
+        cluster, "elsewhere", "echo done > /tmp/result",
+        container={"terminationMessagePath": "/tmp/result"},
+    )  # fmt: skip
+    terminated = ends(cluster, "elsewhere")["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert terminated["message"] == "done\n"
+
+
+def test_without_a_message_only_fallback_to_logs_on_error_uses_the_log(
+    cluster: FakeCluster,
+) -> None:
+    run_pod(cluster, "silent", "echo out; exit 2")
+    terminated = ends(cluster, "silent")["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert "message" not in terminated
+    run_pod(
+        cluster, "fallback", "seq 100; exit 2",
+        container={"terminationMessagePolicy": "FallbackToLogsOnError"},
+    )  # fmt: skip
+    terminated = ends(cluster, "fallback")["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert terminated["message"] == "".join(f"{n}\n" for n in range(21, 101))
+    run_pod(
+        cluster, "fine-fallback", "echo out",
+        container={"terminationMessagePolicy": "FallbackToLogsOnError"},
+    )  # fmt: skip
+    fine = ends(cluster, "fine-fallback")["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert "message" not in fine

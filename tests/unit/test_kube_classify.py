@@ -365,3 +365,31 @@ def test_a_pod_is_classified_with_the_reason_a_user_sees(
     name: str, pod_json: dict[str, Any], events: list[dict[str, Any]], age: float, expected: Any
 ) -> None:
     assert classify(pod_json, events, CREATED + timedelta(seconds=age), RULES) == expected
+
+
+@pytest.mark.parametrize(
+    ("message", "result"),
+    [
+        ('{"rows": 3}\n', {"rows": 3}),
+        ("[1, 2]", [1, 2]),
+        ("42", 42),
+        ('"quoted"', "quoted"),
+        ("null", None),
+        ("rows: three\n", "rows: three"),  # not JSON: the text
+        ("{rows: 3}", "{rows: 3}"),
+        ("", None),
+        ("\n", None),
+    ],
+)
+def test_a_container_that_exited_zero_returns_its_termination_message(
+    message: str, result: Any
+) -> None:
+    pod_json = pod("Succeeded", containerStatuses=terminated(0, "Completed", message))
+    ending = classify(pod_json, [], CREATED + timedelta(seconds=10), RULES)
+    assert ending == Ending(True, "exit code 0", 0, result=result)
+
+
+def test_a_failed_containers_message_is_its_reason_not_a_result() -> None:
+    pod_json = pod("Failed", containerStatuses=terminated(3, "Error", '{"rows": 3}'))
+    ending = classify(pod_json, [], CREATED + timedelta(seconds=10), RULES)
+    assert ending == Ending(False, 'exit code 3: {"rows": 3}', 3)

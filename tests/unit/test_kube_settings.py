@@ -25,7 +25,8 @@ def test_the_kubernetes_executor_with_its_settings(tmp_path: Path) -> None:
         'worker_image = "ghcr.io/acme/brisa@sha256:' + "a" * 64 + '"\n'
         f'pod_template_file = "{tmp_path / "pod.yaml"}"\n'
         'team_namespaces = { ml = "ml-jobs" }\nlabels = { "cost-center" = "data" }\n'
-        'keep_failed_for = "2h"\nservice_account = "run-{team}"\n',
+        'keep_failed_for = "2h"\nservice_account = "run-{team}"\n'
+        'pending_timeout = "5m"\nteam_pending_timeouts = { ml = "30m", ops = "90" }\n',
         {"BRISA__KUBERNETES__ANNOTATIONS": "example.com/owner=data,x=y"},
     )
     k8s = settings.kubernetes
@@ -36,6 +37,8 @@ def test_the_kubernetes_executor_with_its_settings(tmp_path: Path) -> None:
     assert len(long) <= 63 and long.startswith("brisa-aaa") and long != k8s.namespace_for("a" * 81)
     assert k8s.service_account_for("ml") == "run-ml"
     assert k8s.keep_failed_for == 7200
+    pending = [k8s.pending_timeout_for(team) for team in ("ml", "ops", "data")]
+    assert pending == [1800, 90, 300]
     assert dict(k8s.annotations) == {"example.com/owner": "data", "x": "y"}
     assert settings.redacted()["kubernetes"]["labels"] == {"cost-center": "data"}
 
@@ -52,6 +55,7 @@ def test_the_kubernetes_executor_with_its_settings(tmp_path: Path) -> None:
         ('image_pull_policy = "Sometimes"', "[kubernetes] image_pull_policy: 'Sometimes'"),
         ('delete_policy = "later"', "use one of: on_success, always, never"),
         ('keep_failed_for = "soon"', "[kubernetes] keep_failed_for"),
+        ('team_pending_timeouts = { ml = "soon" }', "[kubernetes] team_pending_timeouts: 'soon'"),
         ('labels = { "brisa.dev/team" = "x" }', "Brisa's own"),
         ('labels = { a = "not valid!" }', "label value 'not valid!'"),
         ('labels = "a"', "key=value pairs"),

@@ -71,6 +71,21 @@ def test_a_final_ending_is_the_outcome_of_a_container_attempt() -> None:
     assert (failed.state, failed.error) == (T.FAILED, "exit code 3")
 
 
+def test_a_container_attempts_result_is_its_return_value_within_the_limit() -> None:
+    spec, run = one_task(T.RUNNING)
+    value = {"rows": 3, "name": "x" * 20}
+    ended = Observed(endings={ref(run, "a"): Ending(True, "exit 0", 0, final=True, result=value)})
+
+    stored = only_task_action(spec, run, observed=ended, limits=Limits(max_return_bytes=100))
+    assert (stored.state, stored.return_value) == (T.SUCCESS, value)
+    over = only_task_action(spec, run, observed=ended, limits=Limits(max_return_bytes=20))
+    assert (over.state, over.return_value) == (T.FAILED, None)
+    assert over.error == (
+        "the container's result (its termination message) is 43 bytes of JSON, over the limit "
+        "of 20 bytes ([core] max_return_value_bytes)"
+    )
+
+
 def test_a_worker_pod_that_exited_zero_without_a_report_is_lost() -> None:
     spec, run = one_task(T.RUNNING)
     observed = Observed(endings={ref(run, "a"): Ending(True, "its pod ended (exit 0)", 0)})
@@ -136,6 +151,17 @@ def test_an_attempt_the_executor_refused_to_start_is_launched_again() -> None:
     actions = plan(snapshot(at(3600), [run], spec=spec, observed=observed))
 
     assert actions == [Relaunch(ref(run, "a"), None)]
+
+
+def test_a_refused_launch_is_launched_again_only_once_the_executors_backoff_is_over() -> None:
+    waiting = Waiting("Forbidden", "exceeded quota (create refused 3 times)", at(0), at(40))
+    spec, run = one_task(T.QUEUED, error=waiting.note())
+    observed = Observed(waiting={ref(run, "a"): waiting})
+
+    assert plan(snapshot(at(39), [run], spec=spec, observed=observed)) == []
+    assert plan(snapshot(at(40), [run], spec=spec, observed=observed)) == [
+        Relaunch(ref(run, "a"), None)
+    ]
 
 
 @pytest.mark.parametrize("state", [T.SUCCESS, T.FAILED, T.UP_FOR_RETRY])

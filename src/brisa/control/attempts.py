@@ -16,10 +16,12 @@ from typing import Any
 
 from brisa.control.queries import Clock, Queries, Scope
 from brisa.control.redaction import redact_spec
-from brisa.core.records import AttemptRecord, RunRecord, TaskRecord
+from brisa.core.observations import PodFacts
+from brisa.core.records import AttemptRecord, AttemptRef, RunRecord, TaskRecord
 from brisa.core.spec import DagSpec, TaskSpec
 from brisa.core.states import FINISHED_TASK_STATES, RunState, TaskState
 from brisa.errors import NotFound
+from brisa.executor.inspection import Pods
 from brisa.logs import layout, tail
 from brisa.logs.lines import LogFile
 from brisa.logs.masking import DEFAULT_ENV_PATTERN
@@ -42,6 +44,7 @@ class Attempt:
     return_value: Any  # the task's, when this is its current try
     tries: list[AttemptRecord]  # every try, oldest first
     waiting: list[str]  # why it has not started, in plain language (empty once started)
+    pod: PodFacts | None = None  # its pod while it waits (Kubernetes executor)
 
     @property
     def current(self) -> bool:
@@ -113,8 +116,10 @@ class Attempts:
         clock: Clock,
         *,
         mask_env_pattern: str = DEFAULT_ENV_PATTERN,
+        pods: Pods | None = None,
     ) -> None:
         self._queries = queries
+        self._pods = pods
         self._store = store
         self._objects = objects
         self._clock = clock
@@ -141,6 +146,11 @@ class Attempts:
         dag = self._dag_spec(run)
         spec = dag.tasks.get(task_id) if dag else None
         current = wanted == tries[-1].try_number
+        waiting = [*self._waiting(run, ti, dag, spec)] if current and ti.state in WAITING else []
+        pod = None
+        if current and ti.state is TaskState.QUEUED and self._pods is not None:
+            pod = self._pods(run.team, AttemptRef(ti.id, ti.try_number))
+            waiting += pod.lines() if pod is not None else []
         return Attempt(
             run=run,
             task=ti,
@@ -149,7 +159,8 @@ class Attempts:
             spec=spec,
             return_value=detail.return_value if current else None,
             tries=tries,
-            waiting=[*self._waiting(run, ti, dag, spec)] if current and ti.state in WAITING else [],
+            waiting=waiting,
+            pod=pod,
         )
 
     def _waiting(

@@ -26,6 +26,9 @@ class Limits:
     # Infrastructure failures an executor observed (evicted, node lost, ...) retried without
     # using up a task's retries, counted in tries since the task was created (0: none).
     free_infra_retries: int = 0
+    # The largest return value recorded, as ASCII JSON ([core] max_return_value_bytes): for
+    # results an executor reads (a container's termination message); workers check their own.
+    max_return_bytes: int = 1024 * 1024
 
     @property
     def pause_after(self) -> float:
@@ -105,6 +108,8 @@ class SetTaskState:
     kill: bool = False
     # A retry that does not count against the task's retries: its new retry base.
     retry_base: int | None = None
+    # A success's return value (a container task's result, read by the executor).
+    return_value: Any = None
 
 
 @dataclass(frozen=True)

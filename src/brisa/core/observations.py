@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from brisa.core.records import AttemptRef
 
@@ -23,7 +24,8 @@ class Ending:
     the worker's own report is authoritative and the ending only says why a worker that did
     not report is gone. `infrastructure`: not the task's doing (evicted, preempted, node
     lost, deleted by someone else): retried without using up the task's retries, up to
-    `Limits.free_infra_retries`.
+    `Limits.free_infra_retries`. `result`: what a final, successful ending returned (a
+    container's termination message, as JSON), recorded as the attempt's return value.
     """
 
     success: bool
@@ -31,6 +33,7 @@ class Ending:
     exit_code: int | None = None
     infrastructure: bool = False
     final: bool = False
+    result: Any = None
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ class Waiting:
     reason: str  # e.g. Unschedulable, ContainerCreating
     message: str
     since: datetime
+    # A launch the executor could not make (a quota's 403): not to be launched again before.
+    retry_at: datetime | None = None
 
     def note(self) -> str:
         """The line shown on the task while it waits."""
@@ -58,3 +63,21 @@ class Observed:
 
 
 NOTHING = Observed()
+
+
+@dataclass(frozen=True)
+class PodFacts:
+    """What an attempt's pod shows while the attempt waits to start ("why is this not
+    running"): read from the cluster when someone asks."""
+
+    name: str
+    phase: str  # Pending, Running, ...
+    node: str  # "" while it is not placed
+    image: str  # the task container's
+    events: tuple[str, ...] = ()  # the last few, oldest first: "Warning FailedScheduling: ..."
+
+    def lines(self) -> list[str]:
+        """The facts as sentences, for the task's waiting reasons."""
+        node = f"on node {self.node}" if self.node else "not placed on a node yet"
+        out = [f"its pod {self.name} is {self.phase}, {node}, image {self.image}"]
+        return out + [f"pod event: {event}" for event in self.events]

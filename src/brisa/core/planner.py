@@ -7,6 +7,7 @@ so a decision made on stale data loses its race instead of doing harm.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 from brisa.core import retry, timetable
@@ -267,9 +268,18 @@ def _ended(snapshot: Snapshot, ti: TaskRecord, task: TaskSpec, ending: Ending) -
     """An open attempt whose worker or container the executor saw end: its outcome when the
     ending is final (a container's exit code), else a failure with the executor's reason (a
     worker reports before it exits, so one that ended unreported failed)."""
-    if ending.final and ending.success:
-        return SetTaskState(ti.id, ti.state, ti.try_number, T.SUCCESS)
     error = ending.reason
+    if ending.final and ending.success:
+        size = len(json.dumps(ending.result))  # as the API measures a worker's (ASCII JSON)
+        limit = snapshot.limits.max_return_bytes
+        if size <= limit:
+            return SetTaskState(
+                ti.id, ti.state, ti.try_number, T.SUCCESS, return_value=ending.result
+            )
+        error = (
+            f"the container's result (its termination message) is {size} bytes of JSON, over "
+            f"the limit of {limit} bytes ([core] max_return_value_bytes)"
+        )
     if not ending.final and ending.success:
         error = f"worker lost: {ending.reason}, without reporting a result"
     if ending.infrastructure and ti.try_number <= snapshot.limits.free_infra_retries:
@@ -361,6 +371,8 @@ def _check_queued_observed(
         return NoteWaiting(ref, waiting.note())
     if alive or not _relaunch_due(snapshot, ti):
         return None
+    if waiting.retry_at is not None and snapshot.now < waiting.retry_at:
+        return None  # refused again and again: the executor backs off
     return Relaunch(ref, task.execution_timeout)
 
 

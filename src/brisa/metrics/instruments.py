@@ -21,6 +21,9 @@ from brisa.core.states import TaskState
 PASS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 REQUEST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 PARSE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+# Seconds from a pod's creation: under a second on a warm node, minutes for an image pull or
+# a node to scale up.
+POD_BUCKETS = (0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800)
 OPEN_ATTEMPT = frozenset({TaskState.QUEUED, TaskState.RUNNING})
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
@@ -177,6 +180,42 @@ class ApiMetrics:
         self.requests.labels(route, method, f"{status // 100}xx").observe(seconds)
 
 
+class KubernetesMetrics:
+    """What the Kubernetes executor measures of its pods, by team (`PodMetrics`)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.pending = Histogram(
+            "brisa_pods_pending_seconds",
+            "Seconds from an attempt's pod creation to its placement on a node",
+            ["team"],
+            buckets=POD_BUCKETS,
+            registry=registry,
+        )
+        self.start = Histogram(
+            "brisa_pod_start_seconds",
+            "Seconds from an attempt's pod creation to the start of its task container",
+            ["team"],
+            buckets=POD_BUCKETS,
+            registry=registry,
+        )
+        self.infra = Counter(
+            "brisa_infra_failures",
+            "Attempts whose pod ended for an infrastructure reason (evicted, preempted, node "
+            "lost, deleted by someone else, ...)",
+            ["team", "reason"],
+            registry=registry,
+        )
+
+    def pod_pending(self, team: str, seconds: float) -> None:
+        self.pending.labels(team).observe(seconds)
+
+    def pod_started(self, team: str, seconds: float) -> None:
+        self.start.labels(team).observe(seconds)
+
+    def infra_failure(self, team: str, reason: str) -> None:
+        self.infra.labels(team, reason).inc()
+
+
 class Metrics:
     """The instruments of one process, made on first use, in a registry of its own."""
 
@@ -195,6 +234,10 @@ class Metrics:
     @cached_property
     def dag_processor(self) -> DagProcessorMetrics:
         return DagProcessorMetrics(self.registry, self._beat)
+
+    @cached_property
+    def kubernetes(self) -> KubernetesMetrics:
+        return KubernetesMetrics(self.registry)
 
     @cached_property
     def api(self) -> ApiMetrics:

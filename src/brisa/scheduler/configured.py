@@ -31,6 +31,7 @@ def scheduler(
         queued_timeout=s.scheduler.queued_timeout,
         max_runs_created=s.scheduler.max_runs_created_per_loop,
         free_infra_retries=s.kubernetes.infra_retries,  # endings only Kubernetes observes
+        max_return_bytes=s.core.max_return_value_bytes,
     )
     on_kubernetes = s.executor.kind == "kubernetes"
     return Scheduler(
@@ -55,5 +56,6 @@ def scheduler(
             ),
         ),
         metrics=metrics,
+        mask_env_pattern=s.logs.mask_env_pattern,
         sees_every_host=on_kubernetes,  # pods, wherever they run; local workers: this host's
     )

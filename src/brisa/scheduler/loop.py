@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from brisa.core import tokens
 from brisa.core.planner import (
@@ -37,6 +38,7 @@ from brisa.core.records import AttemptRef, RunRecord, TaskRecord, run_id_for
 from brisa.core.spec import DagSpec
 from brisa.errors import Conflict
 from brisa.executor.base import Attempt, Executor, LaunchRequest
+from brisa.logs.masking import DEFAULT_ENV_PATTERN, Masker, env_secrets, param_secrets
 from brisa.logs.recovery import executor_file_name
 from brisa.metrics.instruments import SchedulerMetrics, unregistered
 from brisa.scheduler.ha import LeaseKeeper
@@ -76,8 +78,10 @@ class Scheduler:
         keeper: LeaseKeeper | None = None,
         sees_every_host: bool = False,
         metrics: SchedulerMetrics | None = None,
+        mask_env_pattern: str = DEFAULT_ENV_PATTERN,
     ) -> None:
         self.store = store
+        self.mask_env_pattern = mask_env_pattern  # results read by the executor are masked
         self.metrics = metrics or unregistered().scheduler
         self.executor = executor
         self.clock = clock
@@ -287,6 +291,7 @@ class Scheduler:
                 next_try_at=action.next_try_at,
                 error=action.error,
                 retry_base=action.retry_base,
+                return_value=self._masked(action.ti_id, action.return_value),
             )
             if done and action.kill:
                 self.executor.kill(AttemptRef(action.ti_id, action.try_number))
@@ -328,16 +333,24 @@ class Scheduler:
         self._launch(ref, issued.token, action.timeout, self._warm(action.run_pk))
         return True
 
-    def _attempt(self, ref: AttemptRef) -> Attempt | None:
-        """What the attempt is, from this pass's snapshot (None if it is not in it)."""
+    def _task(self, ti_id: int) -> tuple[RunRecord, DagSpec, str] | None:
+        """The run, DAG version and task id of a task instance of this pass's snapshot."""
         if not self._tasks:
             self._tasks = {
                 ti.id: (run, ti.task_id) for run in self._runs.values() for ti in run.tasks.values()
             }
-        run, task_id = self._tasks.get(ref.ti_id, (None, ""))
+        run, task_id = self._tasks.get(ti_id, (None, ""))
         spec = self._specs.get(run.version_id) if run is not None else None
         if run is None or spec is None or task_id not in spec.tasks:
             return None
+        return run, spec, task_id
+
+    def _attempt(self, ref: AttemptRef) -> Attempt | None:
+        """What the attempt is, from this pass's snapshot (None if it is not in it)."""
+        found = self._task(ref.ti_id)
+        if found is None:
+            return None
+        run, spec, task_id = found
         return Attempt(
             team=run.team,
             dag_id=run.dag_id,
@@ -350,6 +363,18 @@ class Scheduler:
             repo=run.repo,
             code_version=run.code_version,
         )
+
+    def _masked(self, ti_id: int, value: Any) -> Any:
+        """A result the executor read (a container task's), masked as a worker masks its
+        return value: the run's secret params, the task's env values named like secrets."""
+        found = self._task(ti_id) if value is not None else None
+        if found is None:
+            return value
+        run, spec, task_id = found
+        task = spec.tasks[task_id]
+        env = {**(task.pod.env if task.pod is not None else {}), **getattr(task.body, "env", {})}
+        secrets = param_secrets(run.conf, spec.secret_params())
+        return Masker(secrets + env_secrets(env, self.mask_env_pattern)).mask_json(value)
 
     def _relaunch(self, action: Relaunch) -> None:
         # A new token for the new worker, which voids the one an earlier launch handed out

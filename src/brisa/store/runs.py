@@ -261,10 +261,14 @@ class RunStore:
         next_try_at: datetime | None = None,
         error: str | None = None,
         retry_base: int | None = None,
+        return_value: Any = None,
     ) -> bool:
         """Guarded move of one task: only from `expected` at `try_number`. Loses races cleanly.
-        `retry_base`: the tries before this one no longer count against its retries."""
+        `retry_base`: the tries before this one no longer count against its retries.
+        `return_value`: what the attempt returned (a container task's result)."""
         values: dict[str, Any] = {"next_try_at": next_try_at}
+        if return_value is not None:
+            values["return_value"] = return_value
         if retry_base is not None:
             values["retry_base"] = retry_base
         if new in ATTEMPT_OUTCOMES:

@@ -8,12 +8,14 @@ the ones users of pod-per-task executors trip over (docs/kubernetes.md lists the
   missing token Secret of our own for a short grace: it is created just after the pod);
 - `Unschedulable` waits, showing the scheduler's message, until the pending timeout;
 - ended: OOMKilled with the container's memory limit, a non-zero exit or a signal; evicted,
-  preempted, node lost: an infrastructure failure, not the task's doing.
+  preempted, node lost: an infrastructure failure, not the task's doing. A container that
+  exited 0 returns its termination message (`result_of`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -149,7 +151,22 @@ def _terminal(pod: Json, status: Json, disrupted: tuple[str, str] | None, rules:
             ok, "pod " + ("succeeded" if ok else f"failed: {reason or 'no reason given'}")
         )
     code = int(state.get("exitCode") or 0)
-    return Ending(code == 0, _exit_text(code, state), code)
+    if code == 0:
+        return Ending(True, _exit_text(code, state), code, result=result_of(state))
+    return Ending(False, _exit_text(code, state), code)
+
+
+def result_of(terminated: Json) -> Any:
+    """What a container that exited 0 returns: its termination message (the file at
+    `terminationMessagePath`, which the kubelet keeps to 4 KiB) read as JSON; a message that is
+    not JSON is returned as text (a string, without its last line break); no message: None."""
+    message = str(terminated.get("message") or "")
+    if not message.strip():
+        return None
+    try:
+        return json.loads(message)
+    except ValueError:
+        return message.removesuffix("\n")
 
 
 def _exit_text(code: int, state: Json) -> str:

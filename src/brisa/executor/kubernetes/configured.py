@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from brisa.executor.kubernetes import api as kube
 from brisa.executor.kubernetes.executor import KubeConfig, KubernetesExecutor
 from brisa.executor.kubernetes.podconfig import pod_config, pod_worker_env
+from brisa.executor.kubernetes.podtimes import PodMetrics
 from brisa.logs.config import ShippingConfig
 from brisa.settings import Settings
 from brisa.worker.env import WorkerEnv
@@ -38,6 +39,7 @@ def executor(
     worker: WorkerEnv,
     logs: ShippingConfig,
     on_change: Callable[[], None],
+    metrics: PodMetrics | None = None,
 ) -> KubernetesExecutor:
     """The executor, started (its namespaces checked and listed): the namespaces of `teams`
     (those owning DAGs now), of the DAG sources' owners and of the per-team tables are
@@ -51,6 +53,7 @@ def executor(
         worker_env=pod_worker_env(worker, k).to_env(),
         parallelism=s.executor.parallelism,
         pending_timeout=k.pending_timeout,
+        team_pending_timeouts={t: k.pending_timeout_for(t) for t in k.team_pending_timeouts},
         delete_pods=k.delete_policy,
         keep_failed_for=k.keep_failed_for,
         kill_grace=int(s.executor.kill_grace),
@@ -58,4 +61,4 @@ def executor(
         logs=logs,
         spool_folder=s.spool_folder,
     )
-    return KubernetesExecutor(api, config, on_change=on_change).start()
+    return KubernetesExecutor(api, config, on_change=on_change, metrics=metrics).start()

@@ -1,4 +1,4 @@
-"""The Kubernetes executor: one bare pod per attempt (docs/kubernetes.md, ADR 0015).
+"""The Kubernetes executor: one bare pod per attempt (docs/kubernetes.md, ADR 0018).
 
 - `launch` creates the attempt's pod under its deterministic name (a 409 means "it is
   mine": never a second pod for one try), then the attempt's token Secret, owned by the pod
@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +43,10 @@ from brisa.executor.kubernetes.classify import (
     task_container,
     wakes,
 )
-from brisa.executor.kubernetes.launching import manifest_for
+from brisa.executor.kubernetes.launching import manifest_for, relaunch_delay
 from brisa.executor.kubernetes.manifest import PodConfig, token_secret_manifest
 from brisa.executor.kubernetes.podlogs import ContainerLog, WorkerLogJob, complete_worker_log
+from brisa.executor.kubernetes.podtimes import PodMetrics, PodTimes, Unmeasured
 from brisa.executor.kubernetes.reconcile import RESYNC, PodView, Reconciler
 from brisa.logs import layout
 from brisa.logs.chunking import backoff
@@ -65,6 +66,10 @@ class ExecutorUnavailable(BrisaError):
     """The executor cannot work: no API server, no permission, no namespace."""
 
 
+class ApiUnreachable(ExecutorUnavailable):
+    """No answer from the API server (an outage may pass; a refusal will not)."""
+
+
 @dataclass(frozen=True)
 class KubeConfig:
     """What the executor needs, resolved from `[kubernetes]` by the composition root."""
@@ -75,6 +80,7 @@ class KubeConfig:
     worker_env: Mapping[str, str] = field(default_factory=dict)
     parallelism: int = 32
     pending_timeout: float = 600.0
+    team_pending_timeouts: Mapping[str, float] = field(default_factory=dict)  # over it
     secret_grace: float = 30.0
     delete_pods: str = "on_success"  # on_success | always | never
     keep_failed_for: float = 0.0  # seconds a failed pod is kept (on_success)
@@ -106,6 +112,7 @@ class KubernetesExecutor:
         *,
         on_change: Callable[[], None] = lambda: None,
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+        metrics: PodMetrics | None = None,
     ) -> None:
         self.api, self.config = api, config
         self.parallelism = config.parallelism
@@ -118,6 +125,7 @@ class KubernetesExecutor:
         self._deleting: set[str] = set()  # pods this executor deleted
         self._gone: dict[AttemptRef, Ending] = {}  # pods that vanished, with why
         self._refused: dict[AttemptRef, Waiting] = {}  # launches the API server refused
+        self._refusals: dict[AttemptRef, int] = {}  # ... how many times in a row
         self._events: dict[str, tuple[float, list[Json]]] = {}
         self._logs: dict[str, ContainerLog] = {}
         self._completions: dict[str, WorkerLogJob] = {}
@@ -125,6 +133,7 @@ class KubernetesExecutor:
         self._meanings: dict[tuple[str, str, bool], Running | Ending] = {}
         self._killed_launching: set[AttemptRef] = set()
         self._pool = ThreadPoolExecutor(LAUNCHERS, thread_name_prefix="pod-create")
+        self._times = PodTimes(metrics or Unmeasured(), wall())
 
     # --- start-up ---------------------------------------------------------------------------
     def start(self) -> KubernetesExecutor:
@@ -134,11 +143,11 @@ class KubernetesExecutor:
             self._watch(namespace)
         return self
 
-    def _watch(self, namespace: str) -> PodView:
+    def _watch(self, namespace: str, tries: int = START_TRIES) -> PodView:
         view = self._views.get(namespace)
         if view is not None:
             return view
-        self._check(namespace)
+        self._check(namespace, tries)
         view = PodView(lambda pod: self._vanished(namespace, pod))
         reconciler = Reconciler(
             self.api, namespace, self.selector, view, on_change=self.on_change, matters=wakes,
@@ -152,14 +161,14 @@ class KubernetesExecutor:
         thread.start()
         return view
 
-    def _check(self, namespace: str) -> None:
-        for attempt in range(1, START_TRIES + 1):
+    def _check(self, namespace: str, tries: int) -> None:
+        for attempt in range(1, tries + 1):
             try:
                 self.api.check(namespace)
                 return
             except kube.Unreachable as exc:
-                if attempt == START_TRIES:
-                    raise ExecutorUnavailable(
+                if attempt == tries:
+                    raise ApiUnreachable(
                         f"the Kubernetes API server cannot be reached ({exc.message}); check "
                         "[kubernetes] api access (server URL, kubeconfig, in-cluster account)"
                     ) from None
@@ -183,7 +192,14 @@ class KubernetesExecutor:
             raise ValueError("the Kubernetes executor needs the attempt (describe_attempts)")
         ref = request.ref
         config = self.config.pod_config(attempt.team)
-        view = self._watch(config.namespace)
+        try:  # a team first seen now: its namespace is checked now, once (no pass waits)
+            view = self._watch(config.namespace, tries=1)
+        except ApiUnreachable as exc:
+            self._refuse(ref, "Unreachable", str(exc))  # launched again, later each time
+            return
+        except ExecutorUnavailable as exc:  # this attempt fails (its retries apply), not the pass
+            self._gone[ref] = Ending(False, str(exc))
+            return
         name = naming.pod_name(attempt.team, ref.ti_id, ref.try_number)
         existing = view.get(name)
         if ref in self._launching or (existing is not None and not has_ended(existing)):
@@ -232,8 +248,8 @@ class KubernetesExecutor:
             pod = self._create_or_adopt(namespace, manifest)
         except kube.KubeError as exc:
             # A quota (403), an outage: stays queued with the reason; the scheduler launches
-            # it again. It does not count as a try.
-            self._refused[ref] = Waiting(exc.reason or "Refused", exc.message, self.wall())
+            # it again, later each time (`relaunch_delay`). It does not count as a try.
+            self._refuse(ref, exc.reason or "Refused", exc.message)
             return None
         if pod is None or pod["metadata"].get("deletionTimestamp"):
             self._refused[ref] = Waiting(
@@ -241,7 +257,17 @@ class KubernetesExecutor:
             )
             return None
         self._refused.pop(ref, None)
+        self._refusals.pop(ref, None)
         return pod
+
+    def _refuse(self, ref: AttemptRef, reason: str, message: str) -> None:
+        """The attempt could not be launched now: it waits, with the reason, until a delay
+        that grows with each refusal in a row is over (`Waiting.retry_at`)."""
+        refusals = self._refusals[ref] = self._refusals.get(ref, 0) + 1
+        delay, now = relaunch_delay(refusals, ref), self.wall()
+        times = "once" if refusals == 1 else f"{refusals} times in a row"
+        note = f"{message} (create refused {times}; tried again in {delay:.0f}s)"
+        self._refused[ref] = Waiting(reason, note, now, now + timedelta(seconds=delay))
 
     def _create_or_adopt(self, namespace: str, manifest: Json) -> Json | None:
         """The created pod; on a 409, the pod of that name (ours, from a launch before a
@@ -311,6 +337,7 @@ class KubernetesExecutor:
     def release(self, ref: AttemptRef) -> None:
         self._gone.pop(ref, None)
         self._refused.pop(ref, None)
+        self._refusals.pop(ref, None)
         for pod in self._pods():
             if pod.ref != ref or pod.name in self._deleting or not self._log_complete(pod):
                 continue
@@ -342,14 +369,17 @@ class KubernetesExecutor:
         known = self._meanings.get(key)
         if known is not None:
             return _Pod(namespace, json, ref, known, container_task)
+        team = str(annotations.get(naming.TEAM, ""))
+        timeout = self.config.team_pending_timeouts.get(team, self.config.pending_timeout)
         rules = Rules(
-            pending_timeout=self.config.pending_timeout,
+            pending_timeout=timeout,
             token_secret=naming.token_secret_name(meta["name"]),
             secret_grace=self.config.secret_grace,
             container=annotations.get(naming.CONTAINER, "base"),
             deleting=meta["name"] in self._deleting,
         )
         status = classify(json, self._events_of(namespace, json), now, rules)
+        self._times.saw(json, status)
         if not isinstance(status, Waiting):
             if len(self._meanings) > MEANINGS:
                 self._meanings.clear()
@@ -381,18 +411,21 @@ class KubernetesExecutor:
             self._deleting.discard(name)
         ref = naming.attempt_from_labels(pod["metadata"].get("labels") or {})
         if ours or ref is None:
+            self._times.forget(pod)
             return
         status = self._read(namespace, pod, ref, self.wall()).status
+        self._times.forget(pod)
         if isinstance(status, Ending):
             self._gone[ref] = status  # kept as it ended, until its outcome is stored
             return
-        self._gone[ref] = Ending(
+        self._gone[ref] = gone = Ending(
             False,
             f"infrastructure failure (pod deleted by someone else): pod {name} was deleted "
             "before its attempt ended",
             infrastructure=True,
             final=(pod["metadata"].get("annotations") or {}).get(KIND) == "container",
         )
+        self._times.failed(str((pod["metadata"].get("annotations") or {}).get(naming.TEAM)), gone)
 
     # --- logs and deletion ------------------------------------------------------------------
     def _follow_log(self, pod: _Pod) -> None:

@@ -16,6 +16,18 @@ from brisa.executor.kubernetes.classify import KIND
 from brisa.executor.kubernetes.manifest import PodConfig, pod_manifest
 from brisa.executor.kubernetes.naming import AttemptPod
 
+FIRST_RELAUNCH = 5.0  # seconds after a refused create (a quota's 403) before the next ...
+MAX_RELAUNCH = 300.0  # ... doubling with each refusal in a row, up to this
+
+
+def relaunch_delay(refusals: int, ref: AttemptRef) -> float:
+    """Seconds before a create refused `refusals` times in a row is sent again: doubling, capped,
+    spread by the attempt (±25 %, the same for one attempt) so that attempts refused by one
+    quota together do not come back together."""
+    delay = min(MAX_RELAUNCH, FIRST_RELAUNCH * 2.0 ** min(refusals - 1, 20))
+    spread = (ref.ti_id * 7919 + ref.try_number * 104729) % 1000 / 1000
+    return delay * (0.75 + spread / 2)
+
 
 def manifest_for(
     attempt: Attempt,

@@ -6,6 +6,12 @@ A pod's volumes are folders under the pod's own temporary directory. A container
 them at their `mountPath`, so the kubelet rewrites a `mountPath` at the start of an env value,
 a command word or `workingDir` to the local folder (`/var/run/secrets/x/token` becomes
 `<pod dir>/mounts/var/run/secrets/x/token`).
+
+The container's termination message file (`terminationMessagePath`, `/dev/termination-log`
+by default) is a file of its own under the pod's directory, as the kubelet bind-mounts one;
+its path is rewritten wherever it appears in a command word or an env value (so
+`sh -c 'echo 1 > /dev/termination-log'` writes it). When the container ends, the message is
+read as a real kubelet reads it (`termination_message`).
 """
 
 from __future__ import annotations
@@ -163,6 +169,39 @@ def translate(text: str, mounts: dict[str, Path]) -> str:
         if text == mount_path or text.startswith(mount_path + "/"):
             return str(mounts[mount_path]) + text[len(mount_path) :]
     return text
+
+
+# What the kubelet keeps of a termination message (kubelet's
+# MaxContainerTerminationMessageLength: the last 4 KiB of the file), and of the log for
+# `FallbackToLogsOnError` (the last 80 lines, at most 2 KiB).
+MESSAGE_MAX_BYTES = 4096
+FALLBACK_LINES, FALLBACK_MAX_BYTES = 80, 2048
+
+
+def termination_file(container: Json, root: Path) -> tuple[str, Path]:
+    """The container's termination message path and the (empty) local file behind it."""
+    path = str(container.get("terminationMessagePath") or "/dev/termination-log")
+    local = root / "termination" / container["name"]
+    local.parent.mkdir(parents=True, exist_ok=True)
+    local.write_bytes(b"")
+    return path, local
+
+
+def termination_message(container: Json, local: Path, code: int, log: ContainerLog) -> str:
+    """`state.terminated.message` as the kubelet sets it: the tail of the file; with the
+    `FallbackToLogsOnError` policy, an empty file and a non-zero exit, the tail of the log."""
+    try:
+        with local.open("rb") as file:
+            size = file.seek(0, os.SEEK_END)
+            file.seek(max(0, size - MESSAGE_MAX_BYTES))
+            data = file.read()
+    except OSError:
+        data = b""
+    fallback = container.get("terminationMessagePolicy") == "FallbackToLogsOnError"
+    if not data and fallback and code != 0:
+        lines = b"".join(chunk for _, chunk in log.chunks).splitlines(keepends=True)
+        data = b"".join(lines[-FALLBACK_LINES:])[-FALLBACK_MAX_BYTES:]
+    return data.decode(errors="replace")
 
 
 class ContainerLog:

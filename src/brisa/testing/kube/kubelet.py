@@ -72,6 +72,10 @@ class Kubelet:
         with self._lock:
             return self.logs.get((pod["metadata"]["uid"], container))
 
+    def log_of(self, uid: str, container: str) -> ContainerLog | None:
+        with self._lock:
+            return self.logs.get((uid, container))
+
     def next_ip(self) -> str:
         return f"10.244.0.{next(self._ips) % 250 + 2}"
 

@@ -19,6 +19,8 @@ from brisa.testing.kube.container import (
     Process,
     container_env,
     mount_volumes,
+    termination_file,
+    termination_message,
     translate,
 )
 from brisa.testing.kube.faults import (
@@ -78,6 +80,7 @@ class PodWorker(threading.Thread):
         self.gone = False
         self.process: Process | None = None
         self.started_at = ""
+        self.termination: Path | None = None  # the termination message file
 
     # --- requests from the API side -------------------------------------------------------
     def stop(self, grace: int, gone: bool = False) -> None:
@@ -251,6 +254,8 @@ class PodWorker(threading.Thread):
                 self._event("Warning", "Failed", f"Error: {missing}")
                 self._sleep(self.kubelet.retry)
                 continue
+            path, self.termination = termination_file(self.container, self.dir)
+            mounts[path] = self.termination
             argv = self._argv(mounts)
             if argv:
                 try:
@@ -267,7 +272,15 @@ class PodWorker(threading.Thread):
     def _argv(self, mounts: dict[str, Path]) -> list[str]:
         entry = self.container.get("command") or self.kubelet.images.get(self.container["image"])
         words = [*(entry or []), *(self.container.get("args") or [])]
-        return [translate(word, mounts) for word in words] if entry else []
+        return [self._translate(word, mounts) for word in words] if entry else []
+
+    def _translate(self, text: str, mounts: dict[str, Path]) -> str:
+        """A mount path at the start of `text` moved to its local folder; the termination
+        message path anywhere in it (a shell script writes it)."""
+        path = str(self.container.get("terminationMessagePath") or "/dev/termination-log")
+        if self.termination is not None:
+            text = text.replace(path, str(self.termination))
+        return translate(text, mounts)
 
     def _start(self, argv: list[str], env: dict[str, str], mounts: dict[str, Path]) -> Process:
         name, image = self.container["name"], self.container["image"]
@@ -278,7 +291,7 @@ class PodWorker(threading.Thread):
         full_env = {
             **self.kubelet.base_env,
             "HOSTNAME": self.name,
-            **{k: translate(v, mounts) for k, v in env.items()},
+            **{k: self._translate(v, mounts) for k, v in env.items()},
         }
         log = ContainerLog()
         with self.kubelet._lock:
@@ -351,6 +364,9 @@ class PodWorker(threading.Thread):
             }
         }
         message = status.pop("container_message", None)
+        log = self.kubelet.log_of(self.uid, self.container["name"])
+        if not message and self.termination is not None and log is not None:
+            message = termination_message(self.container, self.termination, code, log)
         if message:
             state["terminated"]["message"] = message
         phase = terminated_phase(code, status)

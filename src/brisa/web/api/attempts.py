@@ -3,6 +3,7 @@ one, streamed from storage for a download."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
@@ -32,6 +33,7 @@ def attempt_detail(found: Attempt) -> dict[str, Any]:
         "repo": found.run.repo,
         "code_version": found.run.code_version or None,
         "waiting": found.waiting,
+        "pod": dataclasses.asdict(found.pod) if found.pod is not None else None,
         "return_value": found.return_value,
     }
 

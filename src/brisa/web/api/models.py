@@ -156,6 +156,14 @@ class Attempt(Model):
     error: str | None
 
 
+class PodFacts(Model):
+    name: str = Field(description="the pod's name")
+    phase: str = Field(description="its phase: Pending, Running, ...")
+    node: str = Field(description="the node it is placed on (empty: not placed yet)")
+    image: str = Field(description="the image of its task container")
+    events: list[str] = Field(description="its last 5 events, oldest first")
+
+
 class AttemptDetail(Attempt):
     pid: int | None
     max_tries: int = Field(description="tries the task may take: its retries + 1")
@@ -166,6 +174,10 @@ class AttemptDetail(Attempt):
     repo: str
     code_version: str | None = Field(description="the commit the run is pinned to")
     waiting: list[str] = Field(description="why it has not started yet, in plain language")
+    pod: PodFacts | None = Field(
+        description="its pod while it is queued (Kubernetes executor): phase, node, image and "
+        "last events; null otherwise"
+    )
     return_value: Any = Field(description="what the task returned (JSON), on its current try")
 
 
