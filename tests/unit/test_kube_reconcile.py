@@ -140,6 +140,31 @@ def test_a_pod_created_after_the_list_is_kept_by_a_relist_that_predates_it() -> 
     assert names_and_phases(rec.view) == {"a": "Pending"}
 
 
+def test_a_create_answered_after_its_pod_was_deleted_does_not_bring_the_pod_back() -> None:
+    # The executor puts the pod from its create's answer from another thread; the watch may
+    # have seen the pod created and deleted (by someone else) before that answer is handled.
+    api = MemoryApi()
+    vanished: list[str] = []
+    rec = reconciler(api, vanished)
+    rec.step(threading.Event())
+    api.create("a")
+    answer = dict(api.pods["a"])
+    api.delete("a")
+    rec.step(threading.Event())
+    assert vanished == ["a"]
+    assert not rec.view.put(answer)  # late: the pod it describes is gone
+    assert names_and_phases(rec.view) == {}
+    api.create("a")  # a new pod of the same name (a relaunch) is a new pod
+    assert rec.view.put(api.pods["a"])
+    assert names_and_phases(rec.view) == {"a": "Pending"}
+    rec.relist()  # and the same holds for a pod a relist found gone
+    api.delete("a")
+    stale = rec.view.get("a")
+    assert stale is not None
+    rec.relist()
+    assert not rec.view.put(stale) and names_and_phases(rec.view) == {}
+
+
 def test_run_backs_off_while_the_api_is_down_and_catches_up_after() -> None:
     api = MemoryApi()
     api.create("a")

@@ -415,15 +415,18 @@ class KubernetesExecutor:
             return
         status = self._read(namespace, pod, ref, self.wall()).status
         self._times.forget(pod)
+        container_task = (pod["metadata"].get("annotations") or {}).get(KIND) == "container"
         if isinstance(status, Ending):
-            self._gone[ref] = status  # kept as it ended, until its outcome is stored
+            # Kept as it ended, until its outcome is stored; a container's exit is the outcome
+            # whether or not someone deleted its pod since (as `observe` says of a live pod).
+            self._gone[ref] = replace(status, final=container_task)
             return
         self._gone[ref] = gone = Ending(
             False,
             f"infrastructure failure (pod deleted by someone else): pod {name} was deleted "
             "before its attempt ended",
             infrastructure=True,
-            final=(pod["metadata"].get("annotations") or {}).get(KIND) == "container",
+            final=container_task,
         )
         self._times.failed(str((pod["metadata"].get("annotations") or {}).get(naming.TEAM)), gone)
 

@@ -27,6 +27,7 @@ Json = dict[str, Any]
 RESYNC = 60.0  # seconds between full relists, whatever the watch says
 WATCH_TIMEOUT = 30.0  # seconds a watch request lasts at most (server side)
 QUICK = 0.05  # a watch that ends this fast with no change in it counts as a failure
+GONE_KEPT = 10_000  # names of vanished pods remembered (`PodView.put`)
 
 
 def version_of(obj: Json) -> str:
@@ -47,6 +48,10 @@ class PodView:
 
     def __init__(self, on_vanished: Callable[[Json], None]) -> None:
         self._pods: dict[str, Json] = {}
+        # Pods seen gone: name -> the resourceVersion at which. A pod put later at that
+        # version or older is the one that is gone (the answer to its create can come after
+        # the watch said it was deleted), not a new pod of the same name.
+        self._gone: dict[str, str] = {}
         self._lock = threading.Lock()
         self.on_vanished = on_vanished
 
@@ -65,6 +70,10 @@ class PodView:
             current = self._pods.get(name)
             if current is not None and not newer(version_of(pod), version_of(current)):
                 return False
+            if current is None and name in self._gone:
+                if not _after(version_of(pod), self._gone[name]):
+                    return False
+                del self._gone[name]
             self._pods[name] = pod
             return True
 
@@ -76,7 +85,15 @@ class PodView:
             if current is None or not newer(version_of(pod), version_of(current)):
                 return
             del self._pods[name]
+            self._bury(name, version_of(pod))
         self.on_vanished(current)
+
+    def _bury(self, name: str, version: str) -> None:
+        """Remember that `name` was gone at `version` (the most recent GONE_KEPT names)."""
+        self._gone.pop(name, None)
+        self._gone[name] = version
+        while len(self._gone) > GONE_KEPT:
+            del self._gone[next(iter(self._gone))]
 
     def replace(self, items: Iterable[Json], list_version: str) -> None:
         """A full list at `list_version`: it is the truth, except for pods newer than it
@@ -100,8 +117,18 @@ class PodView:
                 )
                 kept[name] = current if keep_current and current is not None else pod
             self._pods = kept
+            for pod in gone:
+                self._bury(pod["metadata"]["name"], list_version)
         for pod in gone:
             self.on_vanished(pod)
+
+
+def _after(candidate: str, gone: str) -> bool:
+    """Whether version `candidate` is later than `gone` (where either is not an integer, it
+    cannot be told: taken as later, so a new pod is never refused)."""
+    if candidate.isdigit() and gone.isdigit():
+        return int(candidate) > int(gone)
+    return True
 
 
 def _newer_than_list(pod: Json, list_version: str) -> bool:
