@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from brisa.control.pools import PoolWait
 from brisa.control.queries import Clock, Queries, Scope
 from brisa.control.redaction import redact_spec
 from brisa.core.records import AttemptRecord, RunRecord, TaskRecord
@@ -42,6 +43,7 @@ class Attempt:
     return_value: Any  # the task's, when this is its current try
     tries: list[AttemptRecord]  # every try, oldest first
     waiting: list[str]  # why it has not started, in plain language (empty once started)
+    pool_wait: PoolWait | None = None  # its pool holds it back, with the slots' holders
 
     @property
     def current(self) -> bool:
@@ -63,13 +65,17 @@ def upstream_reason(task_id: str, state: TaskState, rule: str) -> str:
 
 
 def waiting_reasons(
-    run: RunRecord, ti: TaskRecord, spec: TaskSpec | None, now: datetime, pool: str | None = None
+    run: RunRecord,
+    ti: TaskRecord,
+    spec: TaskSpec | None,
+    now: datetime,
+    held: Sequence[str] = (),
 ) -> list[str]:
     """Why the current try of `ti` has not started yet, one sentence per unmet condition;
-    `pool`: why its pool holds it back once it is ready (`control.pools.Pools.reason`)."""
+    `held`: what holds it back once it is ready (the DAG's task limit, its pool)."""
     if ti.state is TaskState.UP_FOR_RETRY:
         if ti.next_try_at is None or ti.next_try_at <= now:
-            return [pool or "a retry is due: the scheduler queues it on its next pass"]
+            return [*held] or ["a retry is due: the scheduler queues it on its next pass"]
         seconds = max(0.0, (ti.next_try_at - now).total_seconds())
         return [f"retry {ti.try_number + 1} is scheduled at {ti.next_try_at.isoformat()}"
                 f" (in {seconds:.0f} s)"]  # fmt: skip
@@ -85,7 +91,22 @@ def waiting_reasons(
         for up in spec.upstream
         if up in run.tasks and run.tasks[up].state not in FINISHED_TASK_STATES
     ]
-    return out or [pool or "waiting for the scheduler's next pass (its upstream tasks are done)"]
+    return out or [*held] or ["waiting for the scheduler's next pass (its upstream tasks are done)"]
+
+
+def tasks(n: int) -> str:
+    return f"{n} running task" + ("" if n == 1 else "s")
+
+
+def task_limit_reason(dag: DagSpec | None, active: int) -> str | None:
+    """Why a ready task waits for its DAG's other tasks: `active` of them are queued or
+    running across its runs, as many as `max_active_tasks` allows."""
+    if dag is None or active < dag.max_active_tasks:
+        return None
+    return (
+        f"DAG {dag.dag_id} allows {tasks(dag.max_active_tasks)} at once (max_active_tasks) and"
+        f" {active} are queued or running: waiting for one of them to finish"
+    )
 
 
 def run_reasons(run: RunRecord, dag: DagSpec | None) -> list[str]:
@@ -141,6 +162,9 @@ class Attempts:
         dag = self._dag_spec(run)
         spec = dag.tasks.get(task_id) if dag else None
         current = wanted == tries[-1].try_number
+        waiting, pool_wait = (
+            self._waiting(run, ti, dag, spec) if current and ti.state in WAITING else ([], None)
+        )
         return Attempt(
             run=run,
             task=ti,
@@ -149,16 +173,35 @@ class Attempts:
             spec=spec,
             return_value=detail.return_value if current else None,
             tries=tries,
-            waiting=[*self._waiting(run, ti, dag, spec)] if current and ti.state in WAITING else [],
+            waiting=[*waiting],
+            pool_wait=pool_wait,
         )
 
     def _waiting(
         self, run: RunRecord, ti: TaskRecord, dag: DagSpec | None, spec: TaskSpec | None
-    ) -> Sequence[str]:
-        pool = None
+    ) -> tuple[Sequence[str], PoolWait | None]:
+        """The reasons, and its pool's wait while that is what holds it back."""
+        held: Sequence[str] = ()
+        wait = None
         if ti.state is not TaskState.QUEUED:  # a queued attempt holds its slots already
-            pool = self._queries.pools.reason(run.team, spec)
-        return run_reasons(run, dag) + waiting_reasons(run, ti, spec, self._clock(), pool)
+            limit = self.task_limit(run, dag)
+            wait = self._queries.pools.wait(run.team, spec)
+            held = [r for r in (limit, wait.reason if wait else None) if r]
+        reasons = run_reasons(run, dag) + waiting_reasons(run, ti, spec, self._clock(), held)
+        # Holders matter only while the pool is what it waits for (not its upstream tasks).
+        return reasons, wait if wait and wait.reason in reasons else None
+
+    def task_limit(self, run: RunRecord, dag: DagSpec | None) -> str | None:
+        """`task_limit_reason` for a run's DAG, its active tasks counted over its runs."""
+        if dag is None or run.state is not RunState.RUNNING:
+            return None
+        active = sum(
+            t.state in (TaskState.QUEUED, TaskState.RUNNING)
+            for r in self._store.active_runs(run.team)
+            if r.dag_id == run.dag_id
+            for t in r.tasks.values()
+        )
+        return task_limit_reason(dag, active)
 
     def _dag_spec(self, run: RunRecord) -> DagSpec | None:
         found = self._store.get_specs([run.version_id]).get(run.version_id)

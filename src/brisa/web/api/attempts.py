@@ -21,6 +21,9 @@ router = APIRouter(
 )
 
 
+HOLDER_KEYS = ("team", "dag_id", "run_id", "task_id", "try_number", "state", "slots")
+
+
 def attempt_detail(found: Attempt) -> dict[str, Any]:
     record = found.record
     return {
@@ -32,6 +35,10 @@ def attempt_detail(found: Attempt) -> dict[str, Any]:
         "repo": found.run.repo,
         "code_version": found.run.code_version or None,
         "waiting": found.waiting,
+        "held_by": [
+            {k: h[k] for k in HOLDER_KEYS}
+            for h in (found.pool_wait.holders if found.pool_wait else [])
+        ],
         "return_value": found.return_value,
     }
 

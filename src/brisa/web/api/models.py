@@ -156,6 +156,18 @@ class Attempt(Model):
     error: str | None
 
 
+class SlotHolder(Model):
+    """An attempt holding slots of a pool."""
+
+    team: str
+    dag_id: str
+    run_id: str
+    task_id: str
+    try_number: int
+    state: TaskState
+    slots: int
+
+
 class AttemptDetail(Attempt):
     pid: int | None
     max_tries: int = Field(description="tries the task may take: its retries + 1")
@@ -166,6 +178,9 @@ class AttemptDetail(Attempt):
     repo: str
     code_version: str | None = Field(description="the commit the run is pinned to")
     waiting: list[str] = Field(description="why it has not started yet, in plain language")
+    held_by: list[SlotHolder] = Field(
+        description="while it waits for a slot of its pool: the attempts holding the slots"
+    )
     return_value: Any = Field(description="what the task returned (JSON), on its current try")
 
 

@@ -14,6 +14,7 @@ from brisa.core.spec import TaskSpec
 from brisa.errors import BrisaError, InvalidInput, NotFound
 from brisa.web.ui import logview
 from brisa.web.ui.access import UiCtx, UiScope
+from brisa.web.ui.live import run_topic
 from brisa.web.ui.logtext import lines_html
 from brisa.web.ui.templating import render
 
@@ -101,6 +102,9 @@ def attempt_page(
     return render(
         request,
         "attempt/page.html",
+        # While the try waits, its Why-waiting tab refreshes with the run (attempt/waiting.html).
+        topics=[run_topic(found.run.id)] if chosen == "waiting" and found.waiting else None,
+        run_topic=run_topic(found.run.id),
         a=found,
         base=_base(found),
         tab=chosen,
