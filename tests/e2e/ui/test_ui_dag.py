@@ -4,8 +4,10 @@ exists (so clearing it makes it succeed). Story numbers are UI.md B.2's."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -61,6 +63,8 @@ with DAG("wide"):
         up >> down
 """
 DAG = "/teams/default/dags/pipe"
+ROOT = Path(__file__).resolve().parents[3]
+ARTIFACTS = Path(os.environ.get("BRISA_ARTIFACTS", ROOT / ".artifacts")) / "ui"
 API = "/api/v1" + DAG
 
 
@@ -298,6 +302,40 @@ def test_unknown_run_or_task_is_a_404_page(server: Standalone, page: Any) -> Non
     assert page.goto(f"{server.url}{DAG}/runs/{run_id}/tasks/nope").status == 404
     assert page.goto(f"{server.url}{DAG}?depth=many").status == 400
     assert "Traceback" not in page.content()
+
+
+def test_a_failing_fragment_says_so_in_place_and_the_rest_works(
+    server: Standalone, page: Any
+) -> None:
+    """Story 74 (A.2.14): a fault injected into one fragment (the task panel answers a proxy's
+    502, then the connection drops): only the panel says so, with the request id and Retry;
+    the grid still opens other panels; Retry loads the panel once the fault is gone."""
+    newest = runs(server)[0]["run_id"]
+    page.goto(server.url + DAG)
+    page.wait_for_function("() => window.htmx !== undefined")
+    pk = run_pk(page, newest)
+    bars = page.locator(".gh .bar").count()
+    panel = re.compile(re.escape(f"/_{DAG}/runs/{newest}/tasks/extract") + "$")
+    bad_gateway = {"status": 502, "headers": {"X-Request-Id": "0123456789ab"}, "body": "<h1>Bad"}
+    page.route(panel, lambda route: route.fulfill(**bad_gateway))
+    page.locator(f"#c-{pk}-extract a").click()
+    error = page.locator("#panel .inline-error")
+    error.wait_for()
+    assert "failed to load (HTTP 502)" in error.inner_text()
+    assert "request id 0123456789ab" in error.inner_text()
+    assert page.locator("#panel h1").count() == 0  # the proxy's page is not shown
+    assert page.locator(".gh .bar").count() == bars  # the grid is untouched
+    page.screenshot(path=ARTIFACTS / "test_fragment_failed_in_place.png")
+    page.locator(f"#c-{pk}-side a").click()
+    page.get_by_role("heading", name=re.compile("^Task side")).wait_for()
+    page.unroute(panel)
+    page.route(panel, lambda route: route.abort())
+    page.locator(f"#c-{pk}-extract a").click()
+    page.locator("#panel .inline-error", has_text="could not reach the server").wait_for()
+    page.unroute(panel)
+    page.get_by_role("button", name="Retry").click()
+    page.get_by_role("heading", name=re.compile("^Task extract")).wait_for()
+    assert page.locator("#panel .inline-error").count() == 0
 
 
 def test_graph_above_50_nodes_is_laid_out_in_a_worker(server: Standalone, page: Any) -> None:
