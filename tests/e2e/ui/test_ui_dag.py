@@ -57,6 +57,20 @@ with DAG("quiet", schedule="30 2 * * *", timezone="Europe/Berlin",
 
     only()
 
+with DAG("held"):
+
+    @task
+    def wait_for_release() -> None:
+        import time
+        while not (FLAG.parent / "release").exists():
+            time.sleep(0.1)
+
+    @task
+    def then() -> None:
+        pass
+
+    wait_for_release() >> then()
+
 with DAG("wide"):
     fan = [shell(f"step_{{i:02d}}", "true") for i in range(60)]
     for up, down in zip(fan[::2], fan[1::2]):
@@ -76,7 +90,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standalone]:
     (home / "dags" / "pipe.py").write_text(DAG_FILE.format(flag=str(flag)))
     with Standalone(home) as server:
         server.start(timeout=60)
-        server.wait_until(lambda: len(server.get("/api/v1/dags")["dags"]) == 3, 30, "DAGs parsed")
+        server.wait_until(lambda: len(server.get("/api/v1/dags")["dags"]) == 4, 30, "DAGs parsed")
         for _ in range(2):  # two runs, both with `load` failed
             run_id = server.request("POST", API + "/runs", {})["run_id"]
             server.wait_until(
@@ -336,6 +350,36 @@ def test_a_failing_fragment_says_so_in_place_and_the_rest_works(
     page.get_by_role("button", name="Retry").click()
     page.get_by_role("heading", name=re.compile("^Task extract")).wait_for()
     assert page.locator("#panel .inline-error").count() == 0
+
+
+def test_the_graph_follows_a_running_run_with_overlay_requests_only(
+    server: Standalone, page: Any
+) -> None:
+    """Story 29: while a run executes, a node's state and accessible name go from running to
+    success without reload; the structure is fetched once, then only the overlay."""
+    held = "/teams/default/dags/held"
+    run_id = server.post(f"/api/v1{held}/runs")["run_id"]
+    run_api = f"/api/v1{held}/runs/{run_id}"
+    server.wait_until(
+        lambda: server.get(run_api)["tasks"][0]["state"] == "running", 60, "the task runs"
+    )
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url.removeprefix(server.url)))
+    page.goto(f"{server.url}{held}/runs/{run_id}?view=graph")
+    page.wait_for_function("() => document.getElementById('graph').dataset.drawn === '2'")
+    node = page.locator("#graph-canvas a.node[data-task=wait_for_release]")
+    assert node.get_attribute("aria-label") == "wait_for_release, running"
+    page.wait_for_function("() => document.body.getAttribute('sse-connect') !== null")
+    (server.home / "release").touch()
+    page.locator("#graph-canvas a.node[data-task=then][aria-label='then, success']").wait_for(
+        timeout=30_000
+    )
+    assert node.get_attribute("aria-label") == "wait_for_release, success"
+    assert "s-success" in str(node.get_attribute("class"))
+    graph = [r for r in requests if "/graph/" in r]
+    assert len([r for r in graph if "/graph/structure" in r]) == 1
+    assert len([r for r in graph if "/graph/overlay" in r]) >= 2
+    page.wait_for_function("() => document.getElementById('graph-live') === null")
 
 
 def test_graph_above_50_nodes_is_laid_out_in_a_worker(server: Standalone, page: Any) -> None:

@@ -171,18 +171,17 @@ async function render() {
   }
   draw(input, layout, overlay);
   pane.dataset.drawn = String(nodes.length);
-  if (overlay && !overlay.finished) {
-    const refresh = async () => {
-      const next = await fetchJson(pane.dataset.overlay);
+  // Only the overlay refreshes, never the structure: #graph-live (graph.html) re-fetches it on
+  // the run's live events and on the polling tick; the answer is drawn over the same layout.
+  const live = document.getElementById("graph-live");
+  if (live && !(overlay && overlay.finished)) {
+    live.addEventListener("htmx:afterRequest", (event) => {
+      if (!event.detail.successful || event.detail.xhr.status !== 200) return;
+      const next = JSON.parse(event.detail.xhr.responseText);
       draw(input, layout, next);
-      if (next.finished) {
-        document.body.removeEventListener("brisa:tick", refresh);
-        document.body.removeEventListener("brisa:refresh", refresh);
-      }
-    };
-    document.body.addEventListener("brisa:tick", refresh);
-    document.body.addEventListener("brisa:refresh", refresh);
-  }
+      if (next.finished) live.remove();
+    });
+  } else live?.remove();
 }
 
 if (pane && canvas) {
