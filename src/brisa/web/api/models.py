@@ -279,6 +279,22 @@ class Cleared(Model):
     dry_run: bool = Field(description="true: nothing changed; `changes` is what would")
 
 
+class RunChanges(Model):
+    team: str
+    dag_id: str
+    run_id: str
+    changes: list[TaskChange] = Field(description="each task's move, as planned")
+
+
+class BulkCleared(Model):
+    dry_run: bool = Field(description="true: nothing changed; `runs` is what would")
+    count: int = Field(description="task instances that change, over every run")
+    needs_acknowledge: bool = Field(
+        description="whether this action, done, must carry acknowledge=true"
+    )
+    runs: list[RunChanges] = Field(description="one entry per run, in the order first named")
+
+
 class Changed(Model):
     changed: list[str]
     run: RunDetail
