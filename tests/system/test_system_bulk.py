@@ -71,3 +71,14 @@ def test_unknown_instances_and_empty_selections_are_refused(brisa: InProcess) ->
             raise AssertionError(f"accepted {body}")
         except ApiFailed as refused:
             assert refused.status == status, (body, refused.status, refused.detail)
+
+
+def test_the_dialog_answers_bad_selections_inline(brisa: InProcess) -> None:
+    """The page's bulk dialog: a malformed or empty selection is a 400 message, not a trace."""
+    failed_runs(brisa, 1)
+    for query in ("", "?ti=nope", '?ti=["default","d"]', '?ti=["default","d","zz","a"]'):
+        answer = brisa.api.get("/_/task-instances/actions/clear" + query)
+        assert answer.status_code in (400, 404), (query, answer.status_code)
+        assert 'class="inline-error"' in answer.text and "Traceback" not in answer.text
+    good = brisa.api.get('/_/task-instances/actions/clear?ti=["default","d","r0","a"]')
+    assert good.status_code == 200 and "Clear 2 task instances" in good.text

@@ -224,3 +224,43 @@ def test_cancel_run_lists_the_running_attempt_and_the_run_ends_cancelled(
     run = server.get(f"/api/v1{TEAM}/dags/slow/runs/{quote(run_id, safe='')}")
     assert run["state"] == "cancelled"
     assert states(server, "slow", run_id)["sleeper"] not in ("running", "queued")
+
+
+def test_clear_selected_task_instances_of_three_runs(server: Standalone, new_page: Any) -> None:
+    """Story 54: from the task-instance search, instances of 3 runs are selected and cleared;
+    the preview groups them by run and counts their downstream tasks; after confirming, each
+    runs again (its second try)."""
+    runs = [trigger(server, "flaky") for _ in range(3)]
+    for run_id in runs:
+        server.wait_until(
+            lambda r=run_id: states(server, "flaky", r)["after"] == "upstream_failed", 60, "failed"
+        )
+    page = new_page(bypass_csp=True)
+    page.goto(server.url + "/task-instances?dag=flaky&task=bad&state=failed")
+    page.wait_for_function("() => window.htmx !== undefined")
+    button = page.get_by_role("button", name="Clear selected…")
+    assert button.is_disabled()
+    for run_id in runs:
+        page.get_by_label(f"Select bad of run {run_id}").check()
+    page.locator("#bulk-count", has_text="3 selected").wait_for()
+    button.click()
+    dialog = page.locator("#action-dialog")
+    dialog.wait_for()
+    assert page.evaluate("() => document.activeElement.id") == "ad-cancel"
+    captions = dialog.locator("table.preview caption").all_inner_texts()
+    assert sorted(c.split()[1] for c in captions) == sorted(runs)
+    assert page.locator("#ad-confirm").inner_text() == "Clear 6 task instances"
+    page.get_by_label("Downstream tasks").uncheck()
+    page.wait_for_function("() => document.getElementById('ad-count').textContent === '3'")
+    page.get_by_label("Downstream tasks").check()
+    page.wait_for_function("() => document.getElementById('ad-count').textContent === '6'")
+    assert not [
+        (v["id"], [n["target"] for n in v["nodes"]][:3]) for v in chromium.axe_violations(page)
+    ]
+    page.screenshot(path=ARTIFACTS / "test_bulk_clear_dialog.png")
+    page.locator("#ad-confirm").click()
+    dialog.wait_for(state="detached")
+    assert "Cleared 6 task instances in 3 runs" in page.locator("#toasts").inner_text()
+    for run_id in runs:
+        task = f"/api/v1{task_path('flaky', run_id, 'bad')}"
+        server.wait_until(lambda t=task: server.get(t)["try_number"] == 2, 60, "tried again")
