@@ -71,6 +71,11 @@ with DAG("held"):
 
     wait_for_release() >> then()
 
+with DAG("huge"):  # a tree: step i runs after step (i - 1) // 2
+    steps = [shell(f"n{{i:03d}}", "true") for i in range(600)]
+    for i in range(1, 600):
+        steps[(i - 1) // 2] >> steps[i]
+
 with DAG("wide"):
     fan = [shell(f"step_{{i:02d}}", "true") for i in range(60)]
     for up, down in zip(fan[::2], fan[1::2]):
@@ -90,7 +95,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standalone]:
     (home / "dags" / "pipe.py").write_text(DAG_FILE.format(flag=str(flag)))
     with Standalone(home) as server:
         server.start(timeout=60)
-        server.wait_until(lambda: len(server.get("/api/v1/dags")["dags"]) == 4, 30, "DAGs parsed")
+        server.wait_until(lambda: len(server.get("/api/v1/dags")["dags"]) == 5, 30, "DAGs parsed")
         for _ in range(2):  # two runs, both with `load` failed
             run_id = server.request("POST", API + "/runs", {})["run_id"]
             server.wait_until(
@@ -380,6 +385,36 @@ def test_the_graph_follows_a_running_run_with_overlay_requests_only(
     assert len([r for r in graph if "/graph/structure" in r]) == 1
     assert len([r for r in graph if "/graph/overlay" in r]) >= 2
     page.wait_for_function("() => document.getElementById('graph-live') === null")
+
+
+def test_a_graph_above_500_tasks_waits_for_a_root_or_a_choice(
+    server: Standalone, page: Any
+) -> None:
+    """Story 30: 600 tasks: no layout starts by itself, the prompt and the list show; a root
+    with depth 2 draws its neighbourhood (<= 100 nodes); "Draw all anyway" draws everything,
+    fitted to the pane."""
+    huge = "/teams/default/dags/huge"
+    page.goto(f"{server.url}{huge}?view=graph")
+    page.get_by_role("button", name="Draw all 600 tasks anyway").wait_for()
+    assert "This DAG has 600 tasks" in page.locator("#graph-guard").inner_text()
+    assert page.locator(".graph-table").is_visible()
+    assert "drawn" not in page.evaluate("() => ({...document.getElementById('graph').dataset})")
+    page.screenshot(path=ARTIFACTS / "test_graph_guard_prompt.png")
+    page.get_by_label("Around").select_option("n010")
+    page.get_by_label("Depth").fill("2")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url(re.compile("root=n010"))
+    page.wait_for_function("() => document.getElementById('graph').dataset.drawn !== undefined")
+    drawn = int(page.evaluate("() => document.getElementById('graph').dataset.drawn"))
+    assert drawn == 9  # n001, n004 above; n010; n021, n022 and their four children below
+    page.goto(f"{server.url}{huge}?view=graph")
+    page.get_by_role("button", name="Draw all 600 tasks anyway").click()
+    page.wait_for_function(
+        "() => document.getElementById('graph').dataset.drawn === '600'", timeout=60_000
+    )
+    assert page.locator("#graph-canvas a.node").count() == 600
+    # Fitted to the pane, far below 50 %: nodes are drawn in their simplified form (story 32).
+    assert "simple" in str(page.locator("#graph-canvas svg").get_attribute("class"))
 
 
 def test_graph_above_50_nodes_is_laid_out_in_a_worker(server: Standalone, page: Any) -> None:
