@@ -355,3 +355,34 @@ def test_attempt_log_passes_axe(
     page.goto(server.url + attempt_url("logs", done_run, "colours") + "?q=line+1")
     found = chromium.axe_violations(page)
     assert found == [], [(v["id"], [n["html"][:200] for n in v["nodes"][:3]]) for v in found]
+
+
+def test_a_killed_worker_keeps_the_lines_and_says_what_was_received(
+    server: Standalone, page: Any
+) -> None:
+    """B.2 47: the worker of a running attempt is killed with SIGKILL. The lines already shown
+    stay; a notice says the worker was lost, when the attempt ended and the last line received;
+    no dialog; the attempt ends as the scheduler decides (failed: no retries)."""
+    import os
+    import signal
+
+    run_id = str(server.trigger("ticks", {"n": 600})["run_id"])
+    url = attempt_url("ticks", run_id, "ticker")
+    api = "/api/v1" + url
+    server.wait_until(lambda: server.get(api)["state"] == "running", 30, "ticker to run")
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: dialogs.append(d.message))
+    page.goto(server.url + url)
+    page.wait_for_function(
+        "() => document.querySelector('#log-lines').textContent.includes('tick 5')", timeout=20_000
+    )
+    os.kill(int(server.get(api)["pid"]), signal.SIGKILL)
+    page.locator("#log-lost").wait_for(timeout=60_000)
+    notice = page.locator("#log-lost").inner_text()
+    assert "killed or lost" in notice and "The last line received is line" in notice
+    assert server.get(api)["state"] == "failed"
+    shown = [line for line in shown_lines(page) if " tick " in line]
+    assert len(shown) >= 6 and "tick 0" in shown[0]
+    stored = stored_lines(raw_log(server, "ticks", run_id, "ticker"))
+    assert shown_lines(page) == stored[: len(shown_lines(page))]  # nothing lost, nothing twice
+    assert dialogs == []

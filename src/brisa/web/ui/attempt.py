@@ -4,6 +4,7 @@ the tabs Logs (A.3, fragments in `logview`), Details, Why waiting and Code."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -12,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from brisa.control.attempts import Attempt, download_name
 from brisa.core.spec import TaskSpec
 from brisa.errors import BrisaError, InvalidInput, NotFound
+from brisa.logs.lines import LogFile, split_stamp
 from brisa.web.ui import logview
 from brisa.web.ui.access import UiCtx, UiScope
 from brisa.web.ui.live import run_topic
@@ -138,6 +140,23 @@ def _code(ctx: UiCtx, scope: UiScope, found: Attempt) -> dict[str, Any]:
             "code_sha": snap.sha}  # fmt: skip
 
 
+def _last_line(log: LogFile) -> dict[str, Any]:
+    """For a finished log (its worker may have been killed or lost): its last line and when
+    it was written, for the notice that explains a lost worker (UI.md A.3-5)."""
+    if not (log.over and log.size):
+        return {"last_line": None, "last_written": None}
+    tail = log.tail(1)
+    if not tail:
+        return {"last_line": None, "last_written": None}
+    last = tail[-1]
+    stamp, _ = split_stamp(last.text)
+    try:
+        written = datetime.fromisoformat(stamp).replace(tzinfo=UTC) if stamp else None
+    except ValueError:
+        written = None
+    return {"last_line": last, "last_written": written}
+
+
 def _logs(
     ctx: UiCtx,
     request: Request,
@@ -171,6 +190,7 @@ def _logs(
                                 first_match=first_match, first_error=first_error)  # fmt: skip
         win = logview.window(log, start)
     return {
+        **_last_line(log),
         "log": log,
         "win": win,
         "body": lines_html(win.lines, logview.zone_of(request), pattern),
