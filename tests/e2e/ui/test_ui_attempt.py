@@ -386,3 +386,21 @@ def test_a_killed_worker_keeps_the_lines_and_says_what_was_received(
     stored = stored_lines(raw_log(server, "ticks", run_id, "ticker"))
     assert shown_lines(page) == stored[: len(shown_lines(page))]  # nothing lost, nothing twice
     assert dialogs == []
+
+
+def test_search_moves_between_matches_outside_the_loaded_lines(
+    server: Standalone, done_run: str, page: Any
+) -> None:
+    """B.2 42 (on a 7,000-line log): a search opens on its first match, counted over the whole
+    log; `N` from the first goes to the last, which is not among the lines loaded, and loads
+    the part of the log it is in."""
+    url = attempt_url("logs", done_run, "long")
+    page.goto(server.url + url + "?tab=logs&q=row+120")
+    assert page.locator("#log-matches").inner_text() == "1 / 11 matches"
+    page.locator("#log-lines .ll.hit", has_text="row 120").wait_for()
+    assert page.locator("#L1210").count() == 0  # row 1209 (line 1210) is not loaded
+    page.locator("#log-lines").click()
+    page.keyboard.press("N")
+    page.wait_for_url(re.compile(r"at=\d+"))
+    page.locator("#log-lines .ll.hit", has_text="row 1209").wait_for()
+    assert page.locator("#log-matches").inner_text() == "11 / 11 matches"
