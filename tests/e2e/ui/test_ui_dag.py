@@ -417,6 +417,75 @@ def test_a_graph_above_500_tasks_waits_for_a_root_or_a_choice(
     assert "simple" in str(page.locator("#graph-canvas svg").get_attribute("class"))
 
 
+def tab_to(page: Any, check: str, what: str, limit: int = 60) -> None:
+    """Press Tab until `check` (a JS expression over `el`, the focused element) holds; each
+    stop has a visible focus indicator."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"() => {{ const el = document.activeElement; return !!({check}); }}"):
+            style = page.evaluate(
+                "() => { const s = getComputedStyle(document.activeElement);"
+                " return [s.outlineStyle, s.outlineWidth]; }"
+            )
+            assert style[0] not in ("", "none") and style[1] != "0px", (what, style)
+            return
+    raise AssertionError(f"Tab never reached {what}")
+
+
+def test_keyboard_only_trigger_open_the_failed_log_and_clear(server: Standalone, page: Any) -> None:
+    """Story 67: with the keyboard only — trigger the DAG (`t`, then mod+Enter), open the
+    run's failed task from the grid, open its log, go back and clear it — every step with a
+    visible focus indicator (screenshots saved)."""
+    (server.home / "fixed").unlink(missing_ok=True)
+    page.goto(server.url + DAG)
+    page.wait_for_function("() => window.htmx !== undefined")
+    before = {r["run_id"] for r in runs(server)}
+    page.keyboard.press("t")
+    page.wait_for_url("**/trigger")
+    page.wait_for_function("() => window.htmx !== undefined")
+    tab_to(page, "el.tagName === 'INPUT' && el.closest('main form')", "the form's first field")
+    page.screenshot(path=ARTIFACTS / "keyboard-0-trigger-field.png")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_url(re.compile("/runs/"))
+    run_id = next(r["run_id"] for r in runs(server) if r["run_id"] not in before)
+    server.wait_until(
+        lambda: server.get(f"{API}/runs/{run_id}")["state"] == "failed", 60, "the run failed"
+    )
+    page.goto(f"{server.url}{DAG}/runs/{run_id}")  # the grid as it is now
+    page.wait_for_function("() => window.htmx !== undefined")
+    pk = run_pk(page, run_id)
+    tab_to(page, "el.closest('[role=grid]')", "the grid")
+    for _ in range(10):  # down the newest column to load
+        label = page.evaluate("() => document.activeElement.getAttribute('aria-label')")
+        if label.startswith("load,") and run_id in label:
+            break
+        page.keyboard.press("ArrowDown" if label.split(",")[0] != "load" else "ArrowRight")
+    page.screenshot(path=ARTIFACTS / "keyboard-1-grid-cell.png")
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name=re.compile("^Task load")).wait_for()
+    tab_to(page, "el.textContent.trim() === 'try 1'", "the try's link")
+    page.screenshot(path=ARTIFACTS / "keyboard-2-try-link.png")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile("/tasks/load/attempts/1"))
+    page.locator("#log-lines .ll.hit", has_text="Traceback").wait_for()
+    page.screenshot(path=ARTIFACTS / "keyboard-3-failed-log.png")
+    page.go_back()
+    page.get_by_role("heading", name=re.compile("^Task load")).wait_for()
+    tab_to(page, "el.textContent === 'Clear…'", "Clear…")
+    page.screenshot(path=ARTIFACTS / "keyboard-4-clear-button.png")
+    (server.home / "fixed").touch()
+    page.keyboard.press("Enter")
+    page.locator("#action-dialog").wait_for()
+    assert page.evaluate("() => document.activeElement.id") == "ad-cancel"
+    tab_to(page, "el.id === 'ad-confirm'", "the confirm button")
+    page.screenshot(path=ARTIFACTS / "keyboard-5-confirm.png")
+    page.keyboard.press("Enter")
+    page.locator("#action-dialog").wait_for(state="detached")
+    page.wait_for_function(
+        f"() => document.querySelector('#c-{pk}-report').matches('.s-success')", timeout=30_000
+    )
+
+
 def test_graph_above_50_nodes_is_laid_out_in_a_worker(server: Standalone, page: Any) -> None:
     """Story 28 (worker path): 60 nodes are drawn, the layout ran in a Web Worker; a second
     visit paints from the IndexedDB cache without a worker."""
