@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from brisa.control.pools import PoolWait
@@ -28,6 +28,7 @@ from brisa.objectstore import ObjectStore
 from brisa.store import Store
 
 WAITING = frozenset({TaskState.PENDING, TaskState.QUEUED, TaskState.UP_FOR_RETRY})
+WAITING_NOTE = "waiting: "  # how an executor's word on a queued try starts (core.observations)
 DOWNLOAD_BLOCK = 1024 * 1024
 
 
@@ -80,7 +81,7 @@ def waiting_reasons(
         return [f"retry {ti.try_number + 1} is scheduled at {ti.next_try_at.isoformat()}"
                 f" (in {seconds:.0f} s)"]  # fmt: skip
     if ti.state is TaskState.QUEUED:
-        return ["queued: handed to the executor, waiting for a worker to start"]
+        return [queued_reason(ti, now)]
     if ti.state is not TaskState.PENDING:
         return []
     if spec is None:
@@ -96,6 +97,26 @@ def waiting_reasons(
 
 def tasks(n: int) -> str:
     return f"{n} running task" + ("" if n == 1 else "s")
+
+
+def queued_reason(ti: TaskRecord, now: datetime) -> str:
+    """A queued try, with what its executor says about it (a pod the cluster has not placed:
+    `core.observations.Waiting.note`, kept in the task's error field while it is queued) and
+    for how long, worded as waiting."""
+    note = ti.error or ""
+    if not note.startswith(WAITING_NOTE):
+        return "queued: handed to the executor, waiting for a worker to start"
+    since = f" for {age(now - ti.queued_at)}" if ti.queued_at else ""
+    return f"queued{since}, not started yet: the executor reports {note[len(WAITING_NOTE) :]}"
+
+
+def age(delta: timedelta) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
 def task_limit_reason(dag: DagSpec | None, active: int) -> str | None:
