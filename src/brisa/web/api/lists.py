@@ -97,7 +97,7 @@ class BulkClearBody(BaseModel):
 @router.post(
     "/task-instances/clear",
     response_model=None,
-    responses=responses(models.BulkCleared, *WRITE, 404),
+    responses=responses(models.BulkCleared, *WRITE, 404, 409),
 )
 def clear_task_instances(
     ctx: Ctx,
