@@ -204,7 +204,8 @@ def test_long_log_pages_within_the_dom_bound(server: Standalone, done_run: str, 
 def test_failed_attempt_opens_on_its_first_error(
     server: Standalone, done_run: str, page: Any
 ) -> None:
-    """B.2 43: a failed attempt's log opens on its first ERROR line, highlighted, in view."""
+    """B.2 43: a failed attempt's log opens on its first ERROR line, highlighted, in view;
+    "Last error" goes to the last one (A.3-1)."""
     page.goto(server.url + attempt_url("logs", done_run, "broken"))
     hit = page.locator("#log-lines .ll.hit")
     assert hit.count() == 1
@@ -216,6 +217,13 @@ def test_failed_attempt_opens_on_its_first_error(
                    return r.top >= s.top && r.bottom <= s.bottom; }"""
     )
     assert "ValueError: boom" in page.locator(".facts").inner_text()
+    first = int(str(hit.get_attribute("data-n")))
+    page.get_by_role("link", name="Last error").click()  # A.3-1: jump to the last error
+    page.wait_for_url(re.compile("error=last"))
+    last = page.locator("#log-lines .ll.hit")
+    last.wait_for()
+    assert int(str(last.get_attribute("data-n"))) > first
+    assert last.get_attribute("data-lvl") == "error"
 
 
 def test_minimum_level_and_context(server: Standalone, done_run: str, page: Any) -> None:

@@ -85,6 +85,7 @@ def attempt_page(
     line: logview.LineNo = None,
     wrap: bool = False,
     ts: str = "local",
+    error: str = "",
 ) -> HTMLResponse:
     """Unknown values of the view's own parameters fall back to their defaults: a mistyped
     link still shows the attempt."""
@@ -96,7 +97,7 @@ def attempt_page(
     ts = ts if ts in ("local", "utc", "off") else "local"
     values: dict[str, Any] = {}
     if chosen == "logs":
-        values = _logs(ctx, request, found, level, q, regex, at, line)
+        values = _logs(ctx, request, found, level, q, regex, at, line, last_error=error == "last")
     elif chosen == "details":
         values = {"config": config_rows(_head(ctx, found))}
     elif chosen == "code":
@@ -166,6 +167,8 @@ def _logs(
     regex: bool,
     at: int | None,
     line: int | None,
+    *,
+    last_error: bool = False,
 ) -> dict[str, Any]:
     try:
         pattern = logview.search_pattern(q, regex)
@@ -177,6 +180,9 @@ def _logs(
     log = ctx.attempts.log(found)
     if line is not None:
         at = log.offset_of(line)
+    elif last_error and at is None:  # "Last error": the whole log is read for it
+        hit = log.last("error")
+        at = hit.offset if hit else None
     match_list, total = logview.matches(log, pattern, level)
     first_match = int(match_list.split(",")[0].split(":")[1]) if match_list and at is None else None
     if level != "debug":
