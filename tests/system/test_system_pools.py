@@ -52,6 +52,8 @@ def test_a_pool_runs_at_most_its_slots_and_shows_who_waits(brisa: InProcess) -> 
     assert [w["task_id"] for w in detail["waiting_tasks"]] == ["t2", "t3", "t4"]
     attempt = brisa.request("GET", f"{brisa.run_path('train', 'r1')}/tasks/t2/attempts/1")
     assert attempt["waiting"] == ["waiting for a slot in pool gpu (2 of 2 used)"]
+    held = [(h["task_id"], h["try_number"], h["state"]) for h in attempt["held_by"]]
+    assert held == [("t0", 1, "running"), ("t1", 1, "running")]
 
     brisa.executor.report("t0", Succeed())
     brisa.settle()
@@ -61,6 +63,21 @@ def test_a_pool_runs_at_most_its_slots_and_shows_who_waits(brisa: InProcess) -> 
     brisa.settle()
     assert running(brisa) == ["t1", "t2", "t3", "t4"]
     assert brisa.request("GET", f"{POOLS}/gpu")["description"] == "two GPUs", "kept"
+
+
+def test_a_dag_at_its_task_limit_says_so_and_names_no_holder(brisa: InProcess) -> None:
+    """Why waiting names the DAG's max_active_tasks when that is what holds a ready task."""
+    brisa.publish(gpu_dag(3, pool=None, max_active_tasks=2))
+    hang_all(brisa, 3)
+    brisa.trigger("train")
+    brisa.settle()
+    assert running(brisa) == ["t0", "t1"]
+    attempt = brisa.request("GET", f"{brisa.run_path('train', 'r1')}/tasks/t2/attempts/1")
+    assert attempt["waiting"] == [
+        "DAG train allows 2 running tasks at once (max_active_tasks) and 2 are queued or"
+        " running: waiting for one of them to finish"
+    ]
+    assert attempt["held_by"] == []
 
 
 def test_shrinking_a_pool_lets_its_tasks_finish_and_starts_none_until_under_size(

@@ -184,3 +184,37 @@ def test_a_queued_run_is_a_reason_to_wait() -> None:
     assert run_reasons(queued, _dag({"a": []})) == [
         "run r is queued: waiting for the DAG's other active runs (it allows 16 at once)"
     ]
+
+
+def test_a_dag_at_its_task_limit_is_a_reason_to_wait() -> None:
+    from brisa.control.attempts import task_limit_reason
+
+    dag = _dag({"a": []})  # max_active_tasks 16 by default
+    assert task_limit_reason(dag, 15) is None
+    assert task_limit_reason(None, 99) is None
+    assert task_limit_reason(dag, 16) == (
+        "DAG d allows 16 running tasks at once (max_active_tasks) and 16 are queued or"
+        " running: waiting for one of them to finish"
+    )
+
+
+def test_a_queued_try_says_what_its_executor_reports_as_waiting() -> None:
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from brisa.control.attempts import waiting_reasons
+
+    run = run_with({})
+    queued = TaskRecord(9, 1, "x", TaskState.QUEUED, 1)
+    assert waiting_reasons(run, queued, None, NOW) == [
+        "queued: handed to the executor, waiting for a worker to start"
+    ]
+    pending_pod = replace(
+        queued,
+        error="waiting: Unschedulable: 0/3 nodes are available: 3 Insufficient memory.",
+        queued_at=NOW - timedelta(minutes=6),
+    )
+    assert waiting_reasons(run, pending_pod, None, NOW) == [
+        "queued for 6 min, not started yet: the executor reports Unschedulable: 0/3 nodes are"
+        " available: 3 Insufficient memory."
+    ]

@@ -131,3 +131,15 @@ def test_a_search_that_needs_text_still_finds_its_lines(tmp_path: Path) -> None:
     objects.put(PREFIX + layout.FULL, data)
     found, total = LogFile(objects, PREFIX, over=True).search(re.compile("é", re.I | re.M))
     assert total == 2 and [m.offset for m in found] == [0, data.index("CAFÉ".encode())]
+
+
+def test_the_last_error_is_found_over_the_whole_log(tmp_path: Path) -> None:
+    objects = LocalObjectStore(tmp_path)
+    data = "ok\nERROR one\n" + "row\n" * 5000 + "ERROR two\ntail\n"
+    objects.put(PREFIX + layout.FULL, data.encode())
+    log = LogFile(objects, PREFIX, over=True)
+    last = log.last("error")
+    assert last is not None and last.number == 5003 and last.text == "ERROR two"
+    assert log.first("error") is not None and log.last("warning") == last
+    objects.put("other/" + layout.FULL, b"quiet\n")
+    assert LogFile(objects, "other/", over=True).last("error") is None

@@ -43,6 +43,7 @@ OTHER_DICTS = {
     ("web/ui/trigger.py", "logical_date"): "the trigger form's submitted fields",
     ("web/ui/actions.py", "tasks"): "the clear/mark dialog's options",
     ("web/ui/actions.py", "upstream"): "the clear/mark dialog's options",
+    ("web/ui/bulkactions.py", "upstream"): "the bulk clear dialog's options",
     ("web/ui/dag.py", "task"): "the grid's query string",
     ("control/dag_list.py", "dag_id"): "a list page's query string",
     ("control/search.py", "team"): "a list page's query string",

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from brisa.control.pools import PoolWait
 from brisa.control.queries import Clock, Queries, Scope
 from brisa.control.redaction import redact_spec
 from brisa.core.observations import PodFacts
@@ -29,6 +30,7 @@ from brisa.objectstore import ObjectStore
 from brisa.store import Store
 
 WAITING = frozenset({TaskState.PENDING, TaskState.QUEUED, TaskState.UP_FOR_RETRY})
+WAITING_NOTE = "waiting: "  # how an executor's word on a queued try starts (core.observations)
 DOWNLOAD_BLOCK = 1024 * 1024
 
 
@@ -45,6 +47,7 @@ class Attempt:
     tries: list[AttemptRecord]  # every try, oldest first
     waiting: list[str]  # why it has not started, in plain language (empty once started)
     pod: PodFacts | None = None  # its pod while it waits (Kubernetes executor)
+    pool_wait: PoolWait | None = None  # its pool holds it back, with the slots' holders
 
     @property
     def current(self) -> bool:
@@ -66,18 +69,22 @@ def upstream_reason(task_id: str, state: TaskState, rule: str) -> str:
 
 
 def waiting_reasons(
-    run: RunRecord, ti: TaskRecord, spec: TaskSpec | None, now: datetime, pool: str | None = None
+    run: RunRecord,
+    ti: TaskRecord,
+    spec: TaskSpec | None,
+    now: datetime,
+    held: Sequence[str] = (),
 ) -> list[str]:
     """Why the current try of `ti` has not started yet, one sentence per unmet condition;
-    `pool`: why its pool holds it back once it is ready (`control.pools.Pools.reason`)."""
+    `held`: what holds it back once it is ready (the DAG's task limit, its pool)."""
     if ti.state is TaskState.UP_FOR_RETRY:
         if ti.next_try_at is None or ti.next_try_at <= now:
-            return [pool or "a retry is due: the scheduler queues it on its next pass"]
+            return [*held] or ["a retry is due: the scheduler queues it on its next pass"]
         seconds = max(0.0, (ti.next_try_at - now).total_seconds())
         return [f"retry {ti.try_number + 1} is scheduled at {ti.next_try_at.isoformat()}"
                 f" (in {seconds:.0f} s)"]  # fmt: skip
     if ti.state is TaskState.QUEUED:
-        return ["queued: handed to the executor, waiting for a worker to start"]
+        return [queued_reason(ti, now)]
     if ti.state is not TaskState.PENDING:
         return []
     if spec is None:
@@ -88,7 +95,42 @@ def waiting_reasons(
         for up in spec.upstream
         if up in run.tasks and run.tasks[up].state not in FINISHED_TASK_STATES
     ]
-    return out or [pool or "waiting for the scheduler's next pass (its upstream tasks are done)"]
+    return out or [*held] or ["waiting for the scheduler's next pass (its upstream tasks are done)"]
+
+
+def tasks(n: int) -> str:
+    return f"{n} running task" + ("" if n == 1 else "s")
+
+
+def queued_reason(ti: TaskRecord, now: datetime) -> str:
+    """A queued try, with what its executor says about it (a pod the cluster has not placed:
+    `core.observations.Waiting.note`, kept in the task's error field while it is queued) and
+    for how long, worded as waiting."""
+    note = ti.error or ""
+    if not note.startswith(WAITING_NOTE):
+        return "queued: handed to the executor, waiting for a worker to start"
+    since = f" for {age(now - ti.queued_at)}" if ti.queued_at else ""
+    return f"queued{since}, not started yet: the executor reports {note[len(WAITING_NOTE) :]}"
+
+
+def age(delta: timedelta) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+def task_limit_reason(dag: DagSpec | None, active: int) -> str | None:
+    """Why a ready task waits for its DAG's other tasks: `active` of them are queued or
+    running across its runs, as many as `max_active_tasks` allows."""
+    if dag is None or active < dag.max_active_tasks:
+        return None
+    return (
+        f"DAG {dag.dag_id} allows {tasks(dag.max_active_tasks)} at once (max_active_tasks) and"
+        f" {active} are queued or running: waiting for one of them to finish"
+    )
 
 
 def run_reasons(run: RunRecord, dag: DagSpec | None) -> list[str]:
@@ -146,7 +188,10 @@ class Attempts:
         dag = self._dag_spec(run)
         spec = dag.tasks.get(task_id) if dag else None
         current = wanted == tries[-1].try_number
-        waiting = [*self._waiting(run, ti, dag, spec)] if current and ti.state in WAITING else []
+        reasons, pool_wait = (
+            self._waiting(run, ti, dag, spec) if current and ti.state in WAITING else ([], None)
+        )
+        waiting = [*reasons]
         pod = None
         if current and ti.state is TaskState.QUEUED and self._pods is not None:
             pod = self._pods(run.team, AttemptRef(ti.id, ti.try_number))
@@ -161,15 +206,34 @@ class Attempts:
             tries=tries,
             waiting=waiting,
             pod=pod,
+            pool_wait=pool_wait,
         )
 
     def _waiting(
         self, run: RunRecord, ti: TaskRecord, dag: DagSpec | None, spec: TaskSpec | None
-    ) -> Sequence[str]:
-        pool = None
+    ) -> tuple[Sequence[str], PoolWait | None]:
+        """The reasons, and its pool's wait while that is what holds it back."""
+        held: Sequence[str] = ()
+        wait = None
         if ti.state is not TaskState.QUEUED:  # a queued attempt holds its slots already
-            pool = self._queries.pools.reason(run.team, spec)
-        return run_reasons(run, dag) + waiting_reasons(run, ti, spec, self._clock(), pool)
+            limit = self.task_limit(run, dag)
+            wait = self._queries.pools.wait(run.team, spec)
+            held = [r for r in (limit, wait.reason if wait else None) if r]
+        reasons = run_reasons(run, dag) + waiting_reasons(run, ti, spec, self._clock(), held)
+        # Holders matter only while the pool is what it waits for (not its upstream tasks).
+        return reasons, wait if wait and wait.reason in reasons else None
+
+    def task_limit(self, run: RunRecord, dag: DagSpec | None) -> str | None:
+        """`task_limit_reason` for a run's DAG, its active tasks counted over its runs."""
+        if dag is None or run.state is not RunState.RUNNING:
+            return None
+        active = sum(
+            t.state in (TaskState.QUEUED, TaskState.RUNNING)
+            for r in self._store.active_runs(run.team)
+            if r.dag_id == run.dag_id
+            for t in r.tasks.values()
+        )
+        return task_limit_reason(dag, active)
 
     def _dag_spec(self, run: RunRecord) -> DagSpec | None:
         found = self._store.get_specs([run.version_id]).get(run.version_id)

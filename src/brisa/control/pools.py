@@ -36,6 +36,17 @@ class PoolDetail:
     waiting: list[WaitingTask]
 
 
+@dataclass(frozen=True)
+class PoolWait:
+    """Why a ready task does not start because of its pool, and the attempts holding the
+    slots it waits for (none when no task finishing would free it: a pool that does not exist
+    or is smaller than the task)."""
+
+    pool: str
+    reason: str
+    holders: list[dict[str, Any]]  # team, dag_id, run_id, task_id, try_number, state, slots
+
+
 class Pools:
     """Reads and changes of pools, for one caller's scope at a time."""
 
@@ -114,21 +125,27 @@ class Pools:
         self._store.delete_pool(team, name, self._clock())
         self._wake()
 
-    def ready_reason(self, run: RunRecord, spec: DagSpec | None, task_id: str) -> str | None:
-        """`reason` for a task of a run when it is ready to run, else None (it waits for its
+    def ready_wait(self, run: RunRecord, spec: DagSpec | None, task_id: str) -> PoolWait | None:
+        """`wait` for a task of a run when it is ready to run, else None (it waits for its
         upstream tasks, or it is queued or running already)."""
         if spec is None or task_id not in spec.tasks or task_id not in run.tasks:
             return None
         ready = core.ready_tasks([run], {run.version_id: spec}, self._clock())
         if not any(w.task_id == task_id for w in ready):
             return None
-        return self.reason(run.team, spec.tasks[task_id])
+        return self.wait(run.team, spec.tasks[task_id])
 
-    def reason(self, team: str, task: TaskSpec | None) -> str | None:
-        """Why a task that is ready to run does not start because of its pool (None: its
-        pool has room for it, or the task's spec is gone)."""
+    def wait(self, team: str, task: TaskSpec | None) -> PoolWait | None:
+        """Why a task that is ready to run does not start because of its pool, with the
+        attempts holding the pool's slots (None: its pool has room for it, or the task's spec
+        is gone)."""
         if task is None:
             return None
         name = core.pool_of(task)
         pool = self._store.pool_book().get(team, name)
-        return core.pool_reason(team, name, pool, task.pool_slots)
+        reason = core.pool_reason(team, name, pool, task.pool_slots)
+        if reason is None:
+            return None
+        full = pool is not None and task.pool_slots <= pool.slots
+        holders = self._store.pool_holders(team, name)[:MAX_LISTED] if full else []
+        return PoolWait(name, reason, holders)

@@ -231,6 +231,16 @@ class LogFile:
                 return line
         return None
 
+    def last(self, minimum: str) -> Line | None:
+        """The last line at `minimum` level or above: a scan of the whole log (asked for by
+        a person, not on every opening)."""
+        hint = _HINTS[minimum]
+        found = None
+        for line in self._candidates(hint):
+            if at_least(level_of(line.text), minimum):
+                found = line
+        return found
+
     def offset_of(self, number: int) -> int:
         """The offset of line `number` (the end of the log when it has fewer lines)."""
         seen = 1

@@ -204,7 +204,8 @@ def test_long_log_pages_within_the_dom_bound(server: Standalone, done_run: str, 
 def test_failed_attempt_opens_on_its_first_error(
     server: Standalone, done_run: str, page: Any
 ) -> None:
-    """B.2 43: a failed attempt's log opens on its first ERROR line, highlighted, in view."""
+    """B.2 43: a failed attempt's log opens on its first ERROR line, highlighted, in view;
+    "Last error" goes to the last one (A.3-1)."""
     page.goto(server.url + attempt_url("logs", done_run, "broken"))
     hit = page.locator("#log-lines .ll.hit")
     assert hit.count() == 1
@@ -216,6 +217,13 @@ def test_failed_attempt_opens_on_its_first_error(
                    return r.top >= s.top && r.bottom <= s.bottom; }"""
     )
     assert "ValueError: boom" in page.locator(".facts").inner_text()
+    first = int(str(hit.get_attribute("data-n")))
+    page.get_by_role("link", name="Last error").click()  # A.3-1: jump to the last error
+    page.wait_for_url(re.compile("error=last"))
+    last = page.locator("#log-lines .ll.hit")
+    last.wait_for()
+    assert int(str(last.get_attribute("data-n"))) > first
+    assert last.get_attribute("data-lvl") == "error"
 
 
 def test_minimum_level_and_context(server: Standalone, done_run: str, page: Any) -> None:
@@ -355,3 +363,52 @@ def test_attempt_log_passes_axe(
     page.goto(server.url + attempt_url("logs", done_run, "colours") + "?q=line+1")
     found = chromium.axe_violations(page)
     assert found == [], [(v["id"], [n["html"][:200] for n in v["nodes"][:3]]) for v in found]
+
+
+def test_a_killed_worker_keeps_the_lines_and_says_what_was_received(
+    server: Standalone, page: Any
+) -> None:
+    """B.2 47: the worker of a running attempt is killed with SIGKILL. The lines already shown
+    stay; a notice says the worker was lost, when the attempt ended and the last line received;
+    no dialog; the attempt ends as the scheduler decides (failed: no retries)."""
+    import os
+    import signal
+
+    run_id = str(server.trigger("ticks", {"n": 600})["run_id"])
+    url = attempt_url("ticks", run_id, "ticker")
+    api = "/api/v1" + url
+    server.wait_until(lambda: server.get(api)["state"] == "running", 30, "ticker to run")
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: dialogs.append(d.message))
+    page.goto(server.url + url)
+    page.wait_for_function(
+        "() => document.querySelector('#log-lines').textContent.includes('tick 5')", timeout=20_000
+    )
+    os.kill(int(server.get(api)["pid"]), signal.SIGKILL)
+    page.locator("#log-lost").wait_for(timeout=60_000)
+    notice = page.locator("#log-lost").inner_text()
+    assert "killed or lost" in notice and "The last line received is line" in notice
+    assert server.get(api)["state"] == "failed"
+    shown = [line for line in shown_lines(page) if " tick " in line]
+    assert len(shown) >= 6 and "tick 0" in shown[0]
+    stored = stored_lines(raw_log(server, "ticks", run_id, "ticker"))
+    assert shown_lines(page) == stored[: len(shown_lines(page))]  # nothing lost, nothing twice
+    assert dialogs == []
+
+
+def test_search_moves_between_matches_outside_the_loaded_lines(
+    server: Standalone, done_run: str, page: Any
+) -> None:
+    """B.2 42 (on a 7,000-line log): a search opens on its first match, counted over the whole
+    log; `N` from the first goes to the last, which is not among the lines loaded, and loads
+    the part of the log it is in."""
+    url = attempt_url("logs", done_run, "long")
+    page.goto(server.url + url + "?tab=logs&q=row+120")
+    assert page.locator("#log-matches").inner_text() == "1 / 11 matches"
+    page.locator("#log-lines .ll.hit", has_text="row 120").wait_for()
+    assert page.locator("#L1210").count() == 0  # row 1209 (line 1210) is not loaded
+    page.locator("#log-lines").click()
+    page.keyboard.press("N")
+    page.wait_for_url(re.compile(r"at=\d+"))
+    page.locator("#log-lines .ll.hit", has_text="row 1209").wait_for()
+    assert page.locator("#log-matches").inner_text() == "11 / 11 matches"

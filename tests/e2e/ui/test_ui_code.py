@@ -129,6 +129,21 @@ def test_compare_shows_text_and_structural_diff(
     )["changes"] == ["task c added"]
 
 
+def test_the_grid_marks_the_commit_change_and_links_the_compare_view(
+    server: Standalone, two_commits: tuple[str, str, str], page: Any
+) -> None:
+    """B.2 25: between two runs pinned to different commits the grid shows a marker; its link
+    opens the Code compare view for those two SHAs."""
+    sha1, sha2, _ = two_commits
+    page.goto(f"{server.url}/teams/{TEAM}/dags/versions")
+    marker = page.get_by_role("link", name=f"Code changed: compare {sha1[:7]} with {sha2[:7]}")
+    assert marker.get_attribute("href") == code_url(f"compare={sha1}..{sha2}")
+    assert page.locator(".commit-marker").count() == 1
+    marker.click()
+    page.wait_for_url(f"**/code?compare={sha1}..{sha2}")
+    assert "task c added" in page.locator("#structure-changes").inner_text()
+
+
 def test_file_tree_binary_file_and_the_rest_api(
     server: Standalone, two_commits: tuple[str, str, str], page: Any
 ) -> None:

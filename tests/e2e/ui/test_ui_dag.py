@@ -4,8 +4,10 @@ exists (so clearing it makes it succeed). Story numbers are UI.md B.2's."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -55,12 +57,33 @@ with DAG("quiet", schedule="30 2 * * *", timezone="Europe/Berlin",
 
     only()
 
+with DAG("held"):
+
+    @task
+    def wait_for_release() -> None:
+        import time
+        while not (FLAG.parent / "release").exists():
+            time.sleep(0.1)
+
+    @task
+    def then() -> None:
+        pass
+
+    wait_for_release() >> then()
+
+with DAG("huge"):  # a tree: step i runs after step (i - 1) // 2
+    steps = [shell(f"n{{i:03d}}", "true") for i in range(600)]
+    for i in range(1, 600):
+        steps[(i - 1) // 2] >> steps[i]
+
 with DAG("wide"):
     fan = [shell(f"step_{{i:02d}}", "true") for i in range(60)]
     for up, down in zip(fan[::2], fan[1::2]):
         up >> down
 """
 DAG = "/teams/default/dags/pipe"
+ROOT = Path(__file__).resolve().parents[3]
+ARTIFACTS = Path(os.environ.get("BRISA_ARTIFACTS", ROOT / ".artifacts")) / "ui"
 API = "/api/v1" + DAG
 
 
@@ -72,7 +95,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standalone]:
     (home / "dags" / "pipe.py").write_text(DAG_FILE.format(flag=str(flag)))
     with Standalone(home) as server:
         server.start(timeout=60)
-        server.wait_until(lambda: len(server.get("/api/v1/dags")["dags"]) == 3, 30, "DAGs parsed")
+        server.wait_until(lambda: len(server.get("/api/v1/dags")["dags"]) == 5, 30, "DAGs parsed")
         for _ in range(2):  # two runs, both with `load` failed
             run_id = server.request("POST", API + "/runs", {})["run_id"]
             server.wait_until(
@@ -298,6 +321,169 @@ def test_unknown_run_or_task_is_a_404_page(server: Standalone, page: Any) -> Non
     assert page.goto(f"{server.url}{DAG}/runs/{run_id}/tasks/nope").status == 404
     assert page.goto(f"{server.url}{DAG}?depth=many").status == 400
     assert "Traceback" not in page.content()
+
+
+def test_a_failing_fragment_says_so_in_place_and_the_rest_works(
+    server: Standalone, page: Any
+) -> None:
+    """Story 74 (A.2.14): a fault injected into one fragment (the task panel answers a proxy's
+    502, then the connection drops): only the panel says so, with the request id and Retry;
+    the grid still opens other panels; Retry loads the panel once the fault is gone."""
+    newest = runs(server)[0]["run_id"]
+    page.goto(server.url + DAG)
+    page.wait_for_function("() => window.htmx !== undefined")
+    pk = run_pk(page, newest)
+    bars = page.locator(".gh .bar").count()
+    panel = re.compile(re.escape(f"/_{DAG}/runs/{newest}/tasks/extract") + "$")
+    bad_gateway = {"status": 502, "headers": {"X-Request-Id": "0123456789ab"}, "body": "<h1>Bad"}
+    page.route(panel, lambda route: route.fulfill(**bad_gateway))
+    page.locator(f"#c-{pk}-extract a").click()
+    error = page.locator("#panel .inline-error")
+    error.wait_for()
+    assert "failed to load (HTTP 502)" in error.inner_text()
+    assert "request id 0123456789ab" in error.inner_text()
+    assert page.locator("#panel h1").count() == 0  # the proxy's page is not shown
+    assert page.locator(".gh .bar").count() == bars  # the grid is untouched
+    page.screenshot(path=ARTIFACTS / "test_fragment_failed_in_place.png")
+    page.locator(f"#c-{pk}-side a").click()
+    page.get_by_role("heading", name=re.compile("^Task side")).wait_for()
+    page.unroute(panel)
+    page.route(panel, lambda route: route.abort())
+    page.locator(f"#c-{pk}-extract a").click()
+    page.locator("#panel .inline-error", has_text="could not reach the server").wait_for()
+    page.unroute(panel)
+    page.get_by_role("button", name="Retry").click()
+    page.get_by_role("heading", name=re.compile("^Task extract")).wait_for()
+    assert page.locator("#panel .inline-error").count() == 0
+
+
+def test_the_graph_follows_a_running_run_with_overlay_requests_only(
+    server: Standalone, page: Any
+) -> None:
+    """Story 29: while a run executes, a node's state and accessible name go from running to
+    success without reload; the structure is fetched once, then only the overlay."""
+    held = "/teams/default/dags/held"
+    run_id = server.post(f"/api/v1{held}/runs")["run_id"]
+    run_api = f"/api/v1{held}/runs/{run_id}"
+    server.wait_until(
+        lambda: server.get(run_api)["tasks"][0]["state"] == "running", 60, "the task runs"
+    )
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url.removeprefix(server.url)))
+    page.goto(f"{server.url}{held}/runs/{run_id}?view=graph")
+    page.wait_for_function("() => document.getElementById('graph').dataset.drawn === '2'")
+    node = page.locator("#graph-canvas a.node[data-task=wait_for_release]")
+    assert node.get_attribute("aria-label") == "wait_for_release, running"
+    page.wait_for_function("() => document.body.getAttribute('sse-connect') !== null")
+    (server.home / "release").touch()
+    page.locator("#graph-canvas a.node[data-task=then][aria-label='then, success']").wait_for(
+        timeout=30_000
+    )
+    assert node.get_attribute("aria-label") == "wait_for_release, success"
+    assert "s-success" in str(node.get_attribute("class"))
+    graph = [r for r in requests if "/graph/" in r]
+    assert len([r for r in graph if "/graph/structure" in r]) == 1
+    assert len([r for r in graph if "/graph/overlay" in r]) >= 2
+    page.wait_for_function("() => document.getElementById('graph-live') === null")
+
+
+def test_a_graph_above_500_tasks_waits_for_a_root_or_a_choice(
+    server: Standalone, page: Any
+) -> None:
+    """Story 30: 600 tasks: no layout starts by itself, the prompt and the list show; a root
+    with depth 2 draws its neighbourhood (<= 100 nodes); "Draw all anyway" draws everything,
+    fitted to the pane."""
+    huge = "/teams/default/dags/huge"
+    page.goto(f"{server.url}{huge}?view=graph")
+    page.get_by_role("button", name="Draw all 600 tasks anyway").wait_for()
+    assert "This DAG has 600 tasks" in page.locator("#graph-guard").inner_text()
+    assert page.locator(".graph-table").is_visible()
+    assert "drawn" not in page.evaluate("() => ({...document.getElementById('graph').dataset})")
+    page.screenshot(path=ARTIFACTS / "test_graph_guard_prompt.png")
+    page.get_by_label("Around").select_option("n010")
+    page.get_by_label("Depth").fill("2")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url(re.compile("root=n010"))
+    page.wait_for_function("() => document.getElementById('graph').dataset.drawn !== undefined")
+    drawn = int(page.evaluate("() => document.getElementById('graph').dataset.drawn"))
+    assert drawn == 9  # n001, n004 above; n010; n021, n022 and their four children below
+    page.goto(f"{server.url}{huge}?view=graph")
+    page.get_by_role("button", name="Draw all 600 tasks anyway").click()
+    page.wait_for_function(
+        "() => document.getElementById('graph').dataset.drawn === '600'", timeout=60_000
+    )
+    assert page.locator("#graph-canvas a.node").count() == 600
+    # Fitted to the pane, far below 50 %: nodes are drawn in their simplified form (story 32).
+    assert "simple" in str(page.locator("#graph-canvas svg").get_attribute("class"))
+
+
+def tab_to(page: Any, check: str, what: str, limit: int = 60) -> None:
+    """Press Tab until `check` (a JS expression over `el`, the focused element) holds; each
+    stop has a visible focus indicator."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"() => {{ const el = document.activeElement; return !!({check}); }}"):
+            style = page.evaluate(
+                "() => { const s = getComputedStyle(document.activeElement);"
+                " return [s.outlineStyle, s.outlineWidth]; }"
+            )
+            assert style[0] not in ("", "none") and style[1] != "0px", (what, style)
+            return
+    raise AssertionError(f"Tab never reached {what}")
+
+
+def test_keyboard_only_trigger_open_the_failed_log_and_clear(server: Standalone, page: Any) -> None:
+    """Story 67: with the keyboard only — trigger the DAG (`t`, then mod+Enter), open the
+    run's failed task from the grid, open its log, go back and clear it — every step with a
+    visible focus indicator (screenshots saved)."""
+    (server.home / "fixed").unlink(missing_ok=True)
+    page.goto(server.url + DAG)
+    page.wait_for_function("() => window.htmx !== undefined")
+    before = {r["run_id"] for r in runs(server)}
+    page.keyboard.press("t")
+    page.wait_for_url("**/trigger")
+    page.wait_for_function("() => window.htmx !== undefined")
+    tab_to(page, "el.tagName === 'INPUT' && el.closest('main form')", "the form's first field")
+    page.screenshot(path=ARTIFACTS / "keyboard-0-trigger-field.png")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_url(re.compile("/runs/"))
+    run_id = next(r["run_id"] for r in runs(server) if r["run_id"] not in before)
+    server.wait_until(
+        lambda: server.get(f"{API}/runs/{run_id}")["state"] == "failed", 60, "the run failed"
+    )
+    page.goto(f"{server.url}{DAG}/runs/{run_id}")  # the grid as it is now
+    page.wait_for_function("() => window.htmx !== undefined")
+    pk = run_pk(page, run_id)
+    tab_to(page, "el.closest('[role=grid]')", "the grid")
+    for _ in range(10):  # down the newest column to load
+        label = page.evaluate("() => document.activeElement.getAttribute('aria-label')")
+        if label.startswith("load,") and run_id in label:
+            break
+        page.keyboard.press("ArrowDown" if label.split(",")[0] != "load" else "ArrowRight")
+    page.screenshot(path=ARTIFACTS / "keyboard-1-grid-cell.png")
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name=re.compile("^Task load")).wait_for()
+    tab_to(page, "el.textContent.trim() === 'try 1'", "the try's link")
+    page.screenshot(path=ARTIFACTS / "keyboard-2-try-link.png")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile("/tasks/load/attempts/1"))
+    page.locator("#log-lines .ll.hit", has_text="Traceback").wait_for()
+    page.screenshot(path=ARTIFACTS / "keyboard-3-failed-log.png")
+    page.go_back()
+    page.get_by_role("heading", name=re.compile("^Task load")).wait_for()
+    tab_to(page, "el.textContent === 'Clear…'", "Clear…")
+    page.screenshot(path=ARTIFACTS / "keyboard-4-clear-button.png")
+    (server.home / "fixed").touch()
+    page.keyboard.press("Enter")
+    page.locator("#action-dialog").wait_for()
+    assert page.evaluate("() => document.activeElement.id") == "ad-cancel"
+    tab_to(page, "el.id === 'ad-confirm'", "the confirm button")
+    page.screenshot(path=ARTIFACTS / "keyboard-5-confirm.png")
+    page.keyboard.press("Enter")
+    page.locator("#action-dialog").wait_for(state="detached")
+    page.wait_for_function(
+        f"() => document.querySelector('#c-{pk}-report').matches('.s-success')", timeout=30_000
+    )
 
 
 def test_graph_above_50_nodes_is_laid_out_in_a_worker(server: Standalone, page: Any) -> None:

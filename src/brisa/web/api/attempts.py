@@ -22,6 +22,9 @@ router = APIRouter(
 )
 
 
+HOLDER_KEYS = ("team", "dag_id", "run_id", "task_id", "try_number", "state", "slots")
+
+
 def attempt_detail(found: Attempt) -> dict[str, Any]:
     record = found.record
     return {
@@ -34,6 +37,10 @@ def attempt_detail(found: Attempt) -> dict[str, Any]:
         "code_version": found.run.code_version or None,
         "waiting": found.waiting,
         "pod": dataclasses.asdict(found.pod) if found.pod is not None else None,
+        "held_by": [
+            {k: h[k] for k in HOLDER_KEYS}
+            for h in (found.pool_wait.holders if found.pool_wait else [])
+        ],
         "return_value": found.return_value,
     }
 

@@ -6,11 +6,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
 
+from brisa.control import bulk
+from brisa.control.clearing import ClearOptions
 from brisa.web.api import models, render
 from brisa.web.api.app import CallerScope, Ctx
 from brisa.web.api.guard import StrictJsonRoute
-from brisa.web.api.models import READ, responses
+from brisa.web.api.models import READ, WRITE, responses
 
 router = APIRouter(prefix="/api/v1", route_class=StrictJsonRoute)
 Text = Annotated[str, Query(max_length=250)]
@@ -66,3 +69,46 @@ def search_task_instances(
     found = ctx.queries.lists.tasks(scope, params)
     items = [render.task_brief(t) for t in found.items]
     return {"task_instances": items, "next_cursor": found.next_cursor}
+
+
+class InstanceRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    team: str = Field(max_length=250)
+    dag_id: str = Field(max_length=250)
+    run_id: str = Field(max_length=250)
+    task_id: str = Field(max_length=250)
+
+
+class BulkClearBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    instances: list[InstanceRef] = Field(min_length=1, max_length=bulk.MAX_INSTANCES)
+    downstream: bool = False
+    upstream: bool = False
+    only_failed: bool = Field(False, description="only tasks that failed or upstream_failed")
+    include_succeeded: bool = Field(
+        True, description="false: tasks reached through downstream/upstream that succeeded stay"
+    )
+    acknowledge: bool = Field(
+        False,
+        description=f"required above {bulk.ACK_RUNS} runs or {bulk.ACK_INSTANCES} task instances",
+    )
+
+
+@router.post(
+    "/task-instances/clear",
+    response_model=None,
+    responses=responses(models.BulkCleared, *WRITE, 404, 409),
+)
+def clear_task_instances(
+    ctx: Ctx,
+    scope: CallerScope,
+    body: BulkClearBody,
+    dry_run: Annotated[bool, Query(description="true: change nothing, answer what would")] = False,
+) -> dict[str, Any]:
+    """Clear task instances of several runs (each run like `…/runs/{run_id}/clear`)."""
+    options = ClearOptions(body.downstream, body.upstream, body.only_failed, body.include_succeeded)
+    named = [bulk.Instance(i.team, i.dag_id, i.run_id, i.task_id) for i in body.instances]
+    done = bulk.clear(
+        ctx.commands, scope, named, options, dry_run=dry_run, acknowledged=body.acknowledge
+    )
+    return render.bulk_changed(done)

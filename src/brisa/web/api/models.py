@@ -164,6 +164,18 @@ class PodFacts(Model):
     events: list[str] = Field(description="its last 5 events, oldest first")
 
 
+class SlotHolder(Model):
+    """An attempt holding slots of a pool."""
+
+    team: str
+    dag_id: str
+    run_id: str
+    task_id: str
+    try_number: int
+    state: TaskState
+    slots: int
+
+
 class AttemptDetail(Attempt):
     pid: int | None
     max_tries: int = Field(description="tries the task may take: its retries + 1")
@@ -177,6 +189,9 @@ class AttemptDetail(Attempt):
     pod: PodFacts | None = Field(
         description="its pod while it is queued (Kubernetes executor): phase, node, image and "
         "last events; null otherwise"
+    )
+    held_by: list[SlotHolder] = Field(
+        description="while it waits for a slot of its pool: the attempts holding the slots"
     )
     return_value: Any = Field(description="what the task returned (JSON), on its current try")
 
@@ -274,6 +289,22 @@ class Cleared(Model):
     run: RunDetail
     changes: list[TaskChange] = Field(description="each task's move, as planned")
     dry_run: bool = Field(description="true: nothing changed; `changes` is what would")
+
+
+class RunChanges(Model):
+    team: str
+    dag_id: str
+    run_id: str
+    changes: list[TaskChange] = Field(description="each task's move, as planned")
+
+
+class BulkCleared(Model):
+    dry_run: bool = Field(description="true: nothing changed; `runs` is what would")
+    count: int = Field(description="task instances that change, over every run")
+    needs_acknowledge: bool = Field(
+        description="whether this action, done, must carry acknowledge=true"
+    )
+    runs: list[RunChanges] = Field(description="one entry per run, in the order first named")
 
 
 class Changed(Model):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from brisa.control.bulk import BulkChanged
 from brisa.control.dag_list import DagPage, DagRow
 from brisa.control.lists import RunBrief, TaskBrief
 from brisa.control.pools import PoolDetail
@@ -232,3 +233,15 @@ def pool_detail(detail: PoolDetail) -> dict[str, Any]:
     waiting = [{f: getattr(w, f) for f in fields} for w in detail.waiting]
     holders = [{f: h[f] for f in fields} for h in detail.holders]
     return {**pool(detail.pool), "holders": holders, "waiting_tasks": waiting}
+
+
+def bulk_changed(done: BulkChanged) -> dict[str, Any]:
+    runs = [
+        {"team": c.run.team, "dag_id": c.run.dag_id, "run_id": c.run.run_id,
+         "changes": [{"task_id": x.task_id, "state": x.state.value,
+                      "new_state": x.new_state.value, "try_number": x.try_number}
+                     for x in c.changes]}
+        for c in done.runs
+    ]  # fmt: skip
+    return {"dry_run": done.dry_run, "count": done.count, "needs_acknowledge": done.needs_ack,
+            "runs": runs}  # fmt: skip

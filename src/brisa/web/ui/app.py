@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from brisa.web.ui import (
     attempt,
+    bulkactions,
     code,
     config,
     dag,
@@ -37,6 +38,7 @@ def install(app: FastAPI) -> None:
     app.include_router(config.router)
     app.include_router(overview.router)
     app.include_router(lists.router)
+    app.include_router(bulkactions.router)
     app.include_router(sources.router)
     app.include_router(pools.router)
     app.include_router(events.router)

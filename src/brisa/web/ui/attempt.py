@@ -4,6 +4,7 @@ the tabs Logs (A.3, fragments in `logview`), Details, Why waiting and Code."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -12,8 +13,10 @@ from fastapi.responses import HTMLResponse
 from brisa.control.attempts import Attempt, download_name
 from brisa.core.spec import TaskSpec
 from brisa.errors import BrisaError, InvalidInput, NotFound
+from brisa.logs.lines import LogFile, split_stamp
 from brisa.web.ui import logview
 from brisa.web.ui.access import UiCtx, UiScope
+from brisa.web.ui.live import run_topic
 from brisa.web.ui.logtext import lines_html
 from brisa.web.ui.templating import render
 
@@ -82,6 +85,7 @@ def attempt_page(
     line: logview.LineNo = None,
     wrap: bool = False,
     ts: str = "local",
+    error: str = "",
 ) -> HTMLResponse:
     """Unknown values of the view's own parameters fall back to their defaults: a mistyped
     link still shows the attempt."""
@@ -93,7 +97,7 @@ def attempt_page(
     ts = ts if ts in ("local", "utc", "off") else "local"
     values: dict[str, Any] = {}
     if chosen == "logs":
-        values = _logs(ctx, request, found, level, q, regex, at, line)
+        values = _logs(ctx, request, found, level, q, regex, at, line, last_error=error == "last")
     elif chosen == "details":
         values = {"config": config_rows(_head(ctx, found))}
     elif chosen == "code":
@@ -101,6 +105,9 @@ def attempt_page(
     return render(
         request,
         "attempt/page.html",
+        # While the try waits, its Why-waiting tab refreshes with the run (attempt/waiting.html).
+        topics=[run_topic(found.run.id)] if chosen == "waiting" and found.waiting else None,
+        run_topic=run_topic(found.run.id),
         a=found,
         base=_base(found),
         tab=chosen,
@@ -134,6 +141,23 @@ def _code(ctx: UiCtx, scope: UiScope, found: Attempt) -> dict[str, Any]:
             "code_sha": snap.sha}  # fmt: skip
 
 
+def _last_line(log: LogFile) -> dict[str, Any]:
+    """For a finished log (its worker may have been killed or lost): its last line and when
+    it was written, for the notice that explains a lost worker (UI.md A.3-5)."""
+    if not (log.over and log.size):
+        return {"last_line": None, "last_written": None}
+    tail = log.tail(1)
+    if not tail:
+        return {"last_line": None, "last_written": None}
+    last = tail[-1]
+    stamp, _ = split_stamp(last.text)
+    try:
+        written = datetime.fromisoformat(stamp).replace(tzinfo=UTC) if stamp else None
+    except ValueError:
+        written = None
+    return {"last_line": last, "last_written": written}
+
+
 def _logs(
     ctx: UiCtx,
     request: Request,
@@ -143,6 +167,8 @@ def _logs(
     regex: bool,
     at: int | None,
     line: int | None,
+    *,
+    last_error: bool = False,
 ) -> dict[str, Any]:
     try:
         pattern = logview.search_pattern(q, regex)
@@ -154,6 +180,9 @@ def _logs(
     log = ctx.attempts.log(found)
     if line is not None:
         at = log.offset_of(line)
+    elif last_error and at is None:  # "Last error": the whole log is read for it
+        hit = log.last("error")
+        at = hit.offset if hit else None
     match_list, total = logview.matches(log, pattern, level)
     first_match = int(match_list.split(",")[0].split(":")[1]) if match_list and at is None else None
     if level != "debug":
@@ -167,6 +196,7 @@ def _logs(
                                 first_match=first_match, first_error=first_error)  # fmt: skip
         win = logview.window(log, start)
     return {
+        **_last_line(log),
         "log": log,
         "win": win,
         "body": lines_html(win.lines, logview.zone_of(request), pattern),

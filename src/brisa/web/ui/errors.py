@@ -19,6 +19,7 @@ from brisa.web.ui.templating import render
 log = logging.getLogger(__name__)
 API_PREFIXES = ("/api/", "/execution/")
 FRAGMENT_PREFIX = "/_/"
+REQUEST_ID = "X-Request-Id"  # on a 500: the id its traceback is logged under
 TITLES = {
     400: "Bad request",
     401: "Sign in",
@@ -87,9 +88,13 @@ def install(app: FastAPI) -> None:
         request_id = secrets.token_hex(6)
         log.error("request %s %s failed", request_id, request.url.path, exc_info=exc)
         message = "the server failed to answer this request; it has been logged"
+        answer: Response
         if is_api(request.url.path):
-            return JSONResponse({"detail": f"{message} (request id {request_id})"}, status_code=500)
-        return error_page(request, 500, message, request_id)
+            answer = JSONResponse({"detail": f"{message} (request id {request_id})"}, 500)
+        else:
+            answer = error_page(request, 500, message, request_id)
+        answer.headers[REQUEST_ID] = request_id
+        return answer
 
 
 async def _call(handler: object, request: Request, exc: Exception) -> Response:

@@ -8,7 +8,8 @@ The window decision (`Opening`) is pure; the rest reads through `control.attempt
 from __future__ import annotations
 
 import re
-from collections.abc import Generator, Iterable
+import time
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Literal
 from urllib.parse import urlencode
@@ -19,6 +20,7 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from markupsafe import Markup
 
 from brisa.control.attempts import Attempt
+from brisa.core.states import ACTIVE_TASK_STATES
 from brisa.errors import InvalidInput
 from brisa.logs import tail
 from brisa.logs.lines import LEVELS, Line, LogFile
@@ -31,6 +33,8 @@ PAGE_LINES = 1000  # lines per page, either way
 DOM_LINES = 5000  # lines the browser keeps (static/logview.js trims the far end)
 CONTEXT = 20  # lines either side of "show context"
 BATCH_LINES = 500  # lines per live event at most
+DECIDED_EVERY = 0.5  # seconds between two reads of a try's state once its log is closed
+DECIDED_WITHIN = 120.0  # at most this long: then the log ends anyway
 ATTEMPT = "/teams/{team}/dags/{dag_id}/runs/{run_id}/tasks/{task_id}/attempts/{number}"
 router = APIRouter(prefix="/_" + ATTEMPT + "/logs", include_in_schema=False)
 
@@ -233,6 +237,28 @@ def live_events(
             return
 
 
+def until_decided(
+    follower: Iterable[tail.Chunk | tail.End | None],
+    decided: Callable[[], bool],
+    *,
+    wait: Callable[[float], None] = time.sleep,
+    every: float = DECIDED_EVERY,
+    limit: float = DECIDED_WITHIN,
+) -> Iterator[tail.Chunk | tail.End | None]:
+    """The follower's events, its End held back until the attempt's state is decided
+    (`decided()`, asked every `every` seconds, at most `limit` seconds): a log can be closed
+    before the try's outcome is stored (a killed worker's log is closed by its parent, the
+    scheduler fails the try later), and the page reads the outcome when the log ends."""
+    for event in follower:
+        if isinstance(event, tail.End):
+            waited = 0.0
+            while waited < limit and not decided():
+                yield None  # a heartbeat comment keeps the stream open
+                wait(every)
+                waited += every
+        yield event
+
+
 def _batches(text: str) -> Iterable[str]:
     lines = text.splitlines(keepends=True)
     for start in range(0, len(lines), BATCH_LINES):
@@ -268,7 +294,14 @@ def log_stream(
     follower = ctx.queries.log_follower(
         scope, team, dag_id, run_id, task_id, try_number=number, offset=start
     )
-    events = live_events(follower, start, log.number_at(start), zone_of(request))
+
+    def decided() -> bool:
+        again = _attempt(ctx, scope, team, dag_id, run_id, task_id, number)
+        return again.record.state not in ACTIVE_TASK_STATES
+
+    events = live_events(
+        until_decided(follower, decided), start, log.number_at(start), zone_of(request)
+    )
     return StreamingResponse(
         _stream_threads(request.app, events),
         media_type="text/event-stream",

@@ -130,6 +130,11 @@ def why_waiting(view: RunView, task_id: str) -> list[dict[str, Any]]:
     ]
 
 
+def upstream_pending(view: RunView, task_id: str) -> bool:
+    """Whether an upstream task of `task_id` has not finished (then it waits for that)."""
+    return any(up["state"] not in FINISHED_TASK_STATES for up in why_waiting(view, task_id))
+
+
 def task_panel(
     ctx: ApiContext,
     views: DagViews,
@@ -153,9 +158,14 @@ def task_panel(
         "upstream": why_waiting(view, task_id) if waiting else [],
         "waiting": waiting,
         "history": ctx.queries.history.of(view.run, EventFilter(task_id=task_id)),
-        # Ready, but its pool has no slot for it (or does not exist): why, with what to do.
-        "pool_note": ctx.queries.pools.ready_reason(view.run, view.spec, task_id)
+        # Ready, but its pool has no slot for it (or does not exist): why, with what to do,
+        # and the attempts holding the slots; or its DAG runs as many tasks as it allows.
+        "pool_wait": ctx.queries.pools.ready_wait(view.run, view.spec, task_id)
         if waiting
+        else None,
+        "limit_note": ctx.attempts.task_limit(view.run, view.spec)
+        if detail.record.state in (TaskState.PENDING, TaskState.UP_FOR_RETRY)
+        and not upstream_pending(view, task_id)
         else None,
     }
 

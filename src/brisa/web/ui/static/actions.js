@@ -28,7 +28,7 @@ document.addEventListener("click", (event) => {
   if (button && window.htmx) {
     event.preventDefault();
     invoker = button;
-    window.htmx.ajax("GET", button.dataset.action, { target: "#action-host", swap: "innerHTML" }).then(openDialog);
+    window.htmx.ajax("GET", actionUrl(button), { target: "#action-host", swap: "innerHTML" }).then(openDialog);
     return;
   }
   if (event.target.closest("#ad-cancel")) document.getElementById("action-dialog")?.close();
@@ -59,3 +59,29 @@ document.addEventListener("htmx:afterSwap", (event) => {
     if (last) expire(last);
   }
 });
+
+// A bulk action (data-picks = the selector of the row checkboxes) sends the ticked rows.
+function actionUrl(button) {
+  if (!button.dataset.picks) return button.dataset.action;
+  const url = new URL(button.dataset.action, location.href);
+  for (const box of document.querySelectorAll(`${button.dataset.picks}:checked`)) url.searchParams.append("ti", box.value);
+  return url.pathname + url.search;
+}
+
+function countPicks() {
+  for (const button of document.querySelectorAll("[data-picks]")) {
+    const n = document.querySelectorAll(`${button.dataset.picks}:checked`).length;
+    button.disabled = n === 0;
+    const count = document.getElementById(button.dataset.count || "");
+    if (count) count.textContent = `${n} selected`;
+  }
+}
+
+document.addEventListener("change", (event) => {
+  if (event.target.matches?.(".ti-pick")) countPicks();
+  if (event.target.matches?.("#ti-pick-all")) {
+    for (const box of document.querySelectorAll(".ti-pick")) box.checked = event.target.checked;
+    countPicks();
+  }
+});
+countPicks();

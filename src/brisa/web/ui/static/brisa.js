@@ -58,3 +58,58 @@ function onKey(event) {
 adoptBrowserZone();
 document.getElementById("theme-toggle")?.addEventListener("click", toggleTheme);
 document.addEventListener("keydown", onKey);
+
+// A fragment that fails answers in its own place, with a retry and the request id (UI.md
+// A.2.14), whatever answered: Brisa's own error, a proxy's 502 or a dropped connection. The rest
+// of the page stays as it was. Only reads (GET) are retried; a refused write answers where
+// its form says (actions.js, trigger.js).
+function isLive(element) {
+  return (element?.getAttribute?.("hx-trigger") || "").includes("brisa:tick");
+}
+
+function showFailure(detail, message) {
+  const config = detail.requestConfig || {};
+  const target = detail.target;
+  if (!target || !target.isConnected || (config.verb || "get") !== "get") return false;
+  const box = document.createElement("div");
+  box.className = "inline-error fragment-failed";
+  box.setAttribute("role", "alert");
+  const text = document.createElement("p");
+  text.textContent = message;
+  const id = detail.xhr?.getResponseHeader?.("X-Request-Id");
+  if (id) {
+    const code = document.createElement("code");
+    code.textContent = id;
+    const muted = document.createElement("span");
+    muted.className = "muted request-id";
+    muted.append(" (request id ", code, ")");
+    text.append(muted);
+  }
+  const retry = document.createElement("button");
+  retry.type = "button";
+  retry.className = "retry";
+  retry.textContent = "Retry";
+  const source = detail.elt && detail.elt.isConnected ? detail.elt : target;
+  retry.addEventListener("click", () => htmx.ajax("GET", config.path, { source, target }));
+  box.append(text, retry);
+  target.replaceChildren(box);
+  return true;
+}
+
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const status = event.detail.xhr.status;
+  if (status < 500) return;
+  // Brisa's own error fragment says what failed and has its retry: shown as it came.
+  const own = event.detail.xhr.responseText.includes('class="inline-error"');
+  if (own && !event.detail.elt?.getAttribute?.("hx-select")) return;
+  if (showFailure(event.detail, `This part of the page failed to load (HTTP ${status}); the rest works.`)) {
+    event.detail.shouldSwap = false;
+  }
+});
+
+document.addEventListener("htmx:sendError", (event) => {
+  // A live refresh that cannot reach the server keeps what it shows: the stream reconnects and
+  // re-fetches it (live.js).
+  if (isLive(event.detail.elt)) return;
+  showFailure(event.detail, "This part of the page could not reach the server; the rest works.");
+});

@@ -80,37 +80,57 @@ function draw(input, layout, overlay) {
     label.textContent = n.id;
   }
   canvas.replaceChildren(svg);
-  panZoom(svg, world);
+  panZoom(svg, world, layout);
 }
 
-function panZoom(svg, world) {
-  let scale = 1, x = 0, y = 0, drag = null;
-  const apply = () => {
-    world.setAttribute("transform", `translate(${x} ${y}) scale(${scale})`);
-    svg.classList.toggle("simple", scale < 0.5);
-  };
+// Pan and zoom: one transform on the drawing's group, kept across redraws of the overlay; the
+// page-wide listeners are installed once. A drawing larger than the pane starts fitted to it.
+const view = { scale: 1, x: 0, y: 0, svg: null, world: null, layout: null };
+const MIN_SCALE = 0.05;
+
+function apply() {
+  if (!view.world) return;
+  view.world.setAttribute("transform", `translate(${view.x} ${view.y}) scale(${view.scale})`);
+  view.svg.classList.toggle("simple", view.scale < 0.5);
+}
+
+function fit() {
+  if (!view.layout) return;
+  const width = canvas.clientWidth || 600;
+  const height = Math.min(view.layout.height + 24, 640);
+  view.scale = Math.max(MIN_SCALE, Math.min(1, width / (view.layout.width + 24), height / (view.layout.height + 24)));
+  view.x = 0; view.y = 0;
+  apply();
+}
+
+function panZoom(svg, world, layout) {
+  const first = view.layout === null;
+  Object.assign(view, { svg, world, layout });
+  if (first) fit(); else apply();
   svg.addEventListener("wheel", (event) => {
     event.preventDefault();
-    scale = Math.min(3, Math.max(0.2, scale * (event.deltaY < 0 ? 1.1 : 0.9)));
+    view.scale = Math.min(3, Math.max(MIN_SCALE, view.scale * (event.deltaY < 0 ? 1.1 : 0.9)));
     apply();
   }, { passive: false });
-  svg.addEventListener("pointerdown", (event) => { drag = { sx: event.clientX - x, sy: event.clientY - y }; });
+  svg.addEventListener("pointerdown", (event) => { drag = { sx: event.clientX - view.x, sy: event.clientY - view.y }; });
   svg.addEventListener("pointermove", (event) => {
     if (!drag) return;
-    x = event.clientX - drag.sx; y = event.clientY - drag.sy; apply();
-  });
-  window.addEventListener("pointerup", () => { drag = null; });
-  document.getElementById("graph-fit")?.addEventListener("click", () => { scale = 1; x = 0; y = 0; apply(); });
-  document.addEventListener("keydown", (event) => {
-    if (event.target instanceof HTMLInputElement || event.target instanceof HTMLSelectElement) return;
-    if (event.key === "+" || event.key === "=") scale = Math.min(3, scale * 1.2);
-    else if (event.key === "-") scale = Math.max(0.2, scale / 1.2);
-    else if (event.key === "0") { scale = 1; x = 0; y = 0; }
-    else if (event.key === "r") { document.getElementById("rankdir")?.click(); return; }
-    else return;
-    apply();
+    view.x = event.clientX - drag.sx; view.y = event.clientY - drag.sy; apply();
   });
 }
+
+let drag = null;
+window.addEventListener("pointerup", () => { drag = null; });
+document.getElementById("graph-fit")?.addEventListener("click", fit);
+document.addEventListener("keydown", (event) => {
+  if (!view.world || event.target instanceof HTMLInputElement || event.target instanceof HTMLSelectElement) return;
+  if (event.key === "+" || event.key === "=") view.scale = Math.min(3, view.scale * 1.2);
+  else if (event.key === "-") view.scale = Math.max(MIN_SCALE, view.scale / 1.2);
+  else if (event.key === "0") { fit(); return; }
+  else if (event.key === "r") { document.getElementById("rankdir")?.click(); return; }
+  else return;
+  apply();
+});
 
 // Layouts cached in IndexedDB by (structure hash, direction, nodes shown): a revisit paints
 // without laying out again. Any IndexedDB failure just means laying out.
@@ -171,24 +191,30 @@ async function render() {
   }
   draw(input, layout, overlay);
   pane.dataset.drawn = String(nodes.length);
-  if (overlay && !overlay.finished) {
-    const refresh = async () => {
-      const next = await fetchJson(pane.dataset.overlay);
+  // Only the overlay refreshes, never the structure: #graph-live (graph.html) re-fetches it on
+  // the run's live events and on the polling tick; the answer is drawn over the same layout.
+  const live = document.getElementById("graph-live");
+  if (live && !(overlay && overlay.finished)) {
+    live.addEventListener("htmx:afterRequest", (event) => {
+      if (!event.detail.successful || event.detail.xhr.status !== 200) return;
+      const next = JSON.parse(event.detail.xhr.responseText);
       draw(input, layout, next);
-      if (next.finished) {
-        document.body.removeEventListener("brisa:tick", refresh);
-        document.body.removeEventListener("brisa:refresh", refresh);
-      }
-    };
-    document.body.addEventListener("brisa:tick", refresh);
-    document.body.addEventListener("brisa:refresh", refresh);
-  }
+      if (next.finished) live.remove();
+    });
+  } else live?.remove();
 }
 
 if (pane && canvas) {
   document.getElementById("graph-list-toggle")?.addEventListener("click", () => {
     showList(!pane.classList.contains("show-list"));
   });
+  const drawAll = () => {
+    delete canvas.dataset.guard;
+    document.getElementById("graph-guard")?.remove();
+    showList(false);
+    render().catch((error) => showList(true, `The graph could not be drawn (${error.message}); the list shows every task.`));
+  };
+  document.getElementById("graph-render-anyway")?.addEventListener("click", drawAll);
   if (canvas.dataset.guard) showList(true);
   else render().catch((error) => showList(true, `The graph could not be drawn (${error.message}); the list shows every task.`));
 }

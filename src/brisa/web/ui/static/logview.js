@@ -259,6 +259,8 @@ function start() {
     show(document.getElementById(`L${highlight}`));
   } else toBottom();
   matchIndex = firstShownMatch();
+  const counter = document.getElementById("match-n");
+  if (counter && MATCHES.length) counter.textContent = String(matchIndex + 1);
   updateGauge();
   scroller.addEventListener("scroll", onScroll, { passive: true });
   view.addEventListener("htmx:sseBeforeMessage", onLiveBefore);

@@ -1,0 +1,95 @@
+"""Clear selected task instances of several runs from the task-instance search (UI.md A.2.9
+"Bulk actions", story 54), in the one dialog pattern of `actions.py`: opening it dry-runs the
+selection, every option change dry-runs it again, the preview is grouped by run and the
+confirm button states the count; over 10 runs (or 100 instances) the confirm needs the
+acknowledgement ticked. The work is `control.bulk.clear`, the REST API's too."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from brisa.control import bulk
+from brisa.control.clearing import ClearOptions
+from brisa.errors import InvalidInput
+from brisa.web.ui.access import UiCtx, UiScope
+from brisa.web.ui.actions import ON
+from brisa.web.ui.dagfmt import HELPERS
+from brisa.web.ui.templating import render
+
+router = APIRouter(include_in_schema=False)
+BASE = "/_/task-instances/actions/clear"
+MAX_ID = 250
+
+
+def instance(value: str) -> bulk.Instance:
+    """A selected row's value: the JSON list [team, dag_id, run_id, task_id]."""
+    try:
+        parts = json.loads(value)
+    except ValueError:
+        parts = None
+    if (
+        not isinstance(parts, list)
+        or len(parts) != 4
+        or not all(isinstance(p, str) and 0 < len(p) <= MAX_ID for p in parts)
+    ):
+        raise InvalidInput(f"not a task instance: {value[:100]!r}")
+    return bulk.Instance(*parts)
+
+
+def options(values: Any, *, opening: bool) -> dict[str, Any]:
+    """The dialog's options from a query string (opening) or a form (a change or a confirm);
+    the defaults of a task's Clear (downstream on, the rest off)."""
+    picked = [instance(v) for v in values.getlist("ti")[: bulk.MAX_INSTANCES + 1]]
+
+    def ticked(name: str, default: bool) -> bool:
+        return default if opening and name not in values else values.get(name, "") in ON
+
+    return {
+        "instances": picked,
+        "downstream": ticked("downstream", True),
+        "upstream": ticked("upstream", False),
+        "only_failed": ticked("only_failed", False),
+        "include_succeeded": ticked("include_succeeded", False),
+        "acknowledge": ticked("acknowledge", False),
+    }
+
+
+def _clear(ctx: UiCtx, scope: UiScope, opts: dict[str, Any], *, dry_run: bool) -> bulk.BulkChanged:
+    chosen = ClearOptions(
+        opts["downstream"], opts["upstream"], opts["only_failed"], opts["include_succeeded"]
+    )
+    return bulk.clear(ctx.commands, scope, opts["instances"], chosen, dry_run=dry_run,
+                      acknowledged=opts["acknowledge"])  # fmt: skip
+
+
+def _values(opts: dict[str, Any], done: bulk.BulkChanged) -> dict[str, Any]:
+    picks = [json.dumps([i.team, i.dag_id, i.run_id, i.task_id]) for i in opts["instances"]]
+    return {**HELPERS, "opts": opts, "done": done, "picks": picks, "post": BASE}
+
+
+@router.get(BASE, response_class=HTMLResponse)
+def open_dialog(request: Request, ctx: UiCtx, scope: UiScope) -> Response:
+    opts = options(request.query_params, opening=True)
+    done = _clear(ctx, scope, opts, dry_run=True)
+    return render(request, "lists/bulk_dialog.html", **_values(opts, done))
+
+
+@router.post(BASE + "/preview", response_class=HTMLResponse)
+async def preview(request: Request, ctx: UiCtx, scope: UiScope) -> Response:
+    opts = options(await request.form(), opening=False)
+    done = await run_in_threadpool(_clear, ctx, scope, opts, dry_run=True)
+    return render(request, "lists/bulk_preview.html", **_values(opts, done))
+
+
+@router.post(BASE, response_class=HTMLResponse)
+async def confirm(request: Request, ctx: UiCtx, scope: UiScope) -> Response:
+    opts = options(await request.form(), opening=False)
+    done = await run_in_threadpool(_clear, ctx, scope, opts, dry_run=False)
+    response = render(request, "lists/bulk_toast.html", **_values(opts, done))
+    response.headers["HX-Trigger"] = json.dumps({"brisa:refresh": {"runs": len(done.runs)}})
+    return response

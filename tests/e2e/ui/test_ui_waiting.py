@@ -1,0 +1,266 @@
+"""Why a task waits, and the run actions that end waiting (UI.md A.2.8 "Why waiting", A.4.2),
+in a browser against a standalone of its own: a pool of one slot two tasks compete for (story
+35), a DAG at its task limit, "Mark success" on a failed task (story 53) and "Cancel run"
+(story 55). Tasks that hold on wait for a flag file, so the test decides when they end."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from brisa.testing import browser as chromium
+from brisa.testing.server import Standalone
+
+DAG_FILE = """
+import time
+from pathlib import Path
+
+from brisa import DAG, task
+
+HOME = Path({home!r})
+
+
+def hold(flag: str) -> None:
+    while not (HOME / flag).exists():
+        time.sleep(0.1)
+
+
+with DAG("slots"):
+
+    @task(pool="one")
+    def first() -> None:
+        hold("free-slot")
+
+    @task(pool="one")
+    def second() -> None:
+        hold("free-slot")
+
+    first()
+    second()
+
+with DAG("capped", max_active_tasks=1):
+
+    @task
+    def left() -> None:
+        hold("uncap")
+
+    @task
+    def right() -> None:
+        hold("uncap")
+
+    left()
+    right()
+
+with DAG("flaky"):
+
+    @task(retries=0)
+    def bad() -> None:
+        raise RuntimeError("bad failed on purpose")
+
+    @task
+    def after() -> None:
+        pass
+
+    bad() >> after()
+
+with DAG("slow"):
+
+    @task
+    def sleeper() -> None:
+        hold("never")
+
+    sleeper()
+"""
+TEAM = "/teams/default"
+ROOT = Path(__file__).resolve().parents[3]
+ARTIFACTS = Path(os.environ.get("BRISA_ARTIFACTS", ROOT / ".artifacts")) / "ui"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standalone]:
+    home = tmp_path_factory.mktemp("ui-waiting")
+    (home / "dags").mkdir()
+    (home / "dags" / "waiting.py").write_text(DAG_FILE.format(home=str(home)))
+    with Standalone(home) as server:
+        server.start(timeout=60)
+        server.wait_until(lambda: len(server.get("/api/v1/dags")["dags"]) == 4, 30, "DAGs parsed")
+        server.request("PUT", "/api/v1/teams/default/pools/one", {"slots": 1})
+        yield server
+
+
+def trigger(server: Standalone, dag: str) -> str:
+    return str(server.post(f"/api/v1{TEAM}/dags/{dag}/runs")["run_id"])
+
+
+def task_path(dag: str, run_id: str, task: str) -> str:
+    return f"{TEAM}/dags/{dag}/runs/{quote(run_id, safe='')}/tasks/{task}"
+
+
+def states(server: Standalone, dag: str, run_id: str) -> dict[str, str]:
+    run = server.get(f"/api/v1{TEAM}/dags/{dag}/runs/{quote(run_id, safe='')}")
+    return {t["task_id"]: t["state"] for t in run["tasks"]}
+
+
+def one_running(server: Standalone, dag: str, run_id: str) -> tuple[str, str] | None:
+    """(the running task, the pending one) once exactly one runs and the other waits."""
+    now = states(server, dag, run_id)
+    running = [t for t, s in now.items() if s == "running"]
+    pending = [t for t, s in now.items() if s == "pending"]
+    return (running[0], pending[0]) if len(running) == len(pending) == 1 else None
+
+
+def test_a_task_waiting_for_a_pool_slot_links_the_holder_and_runs_when_it_frees(
+    server: Standalone, new_page: Any
+) -> None:
+    """Story 35: the waiting task's panel and attempt page name the pool and link the attempt
+    holding its slot; when that attempt ends, both update without reload and the task runs."""
+    run_id = trigger(server, "slots")
+    holder, waiter = server.wait_until(lambda: one_running(server, "slots", run_id), 60, "one")
+    waiting = f"/api/v1{task_path('slots', run_id, waiter)}/attempts/1"
+    server.wait_until(lambda: server.get(waiting)["held_by"], 30, "the holder named")
+    holder_href = f"{task_path('slots', run_id, holder)}/attempts/1"
+
+    panel = new_page(bypass_csp=True)
+    panel.goto(server.url + task_path("slots", run_id, waiter))
+    assert (
+        "waiting for a slot in pool one (1 of 1 used)" in panel.locator("#pool-wait").inner_text()
+    )
+    assert panel.locator("#slot-holders a").get_attribute("href") == holder_href
+    assert not [
+        (v["id"], [n["target"] for n in v["nodes"]][:3]) for v in chromium.axe_violations(panel)
+    ]
+    panel.screenshot(path=ARTIFACTS / "test_pool_wait_panel.png")
+    attempt = new_page()
+    attempt.goto(server.url + task_path("slots", run_id, waiter) + "/attempts/1")
+    reasons = attempt.locator("#waiting-reasons").inner_text()
+    assert reasons == "waiting for a slot in pool one (1 of 1 used)"
+    assert attempt.locator("#slot-holders a").get_attribute("href") == holder_href
+    attempt.screenshot(path=ARTIFACTS / "test_pool_wait_attempt.png")
+    for shown in (panel, attempt):
+        shown.wait_for_function("() => document.body.getAttribute('sse-connect') !== null")
+    loads: list[str] = []
+    for shown in (panel, attempt):
+        shown.on("load", lambda p: loads.append(p.url))
+
+    (server.home / "free-slot").touch()
+    panel.locator("#panel h2 .state-success").wait_for(timeout=30_000)
+    assert panel.locator("#pool-wait").count() == 0
+    attempt.locator("#why", has_text="This try is not waiting: it started").wait_for()
+    attempt.locator("#att-head h1 .state-running, #att-head h1 .state-success").wait_for()
+    assert loads == []  # neither page reloaded
+
+
+def test_a_dag_at_its_task_limit_says_so(server: Standalone, page: Any) -> None:
+    """A.2.8: a ready task held by its DAG's max_active_tasks says so, worded as waiting."""
+    run_id = trigger(server, "capped")
+    _, waiter = server.wait_until(lambda: one_running(server, "capped", run_id), 60, "one")
+    page.goto(server.url + task_path("capped", run_id, waiter))
+    limit = page.locator("#limit-wait")
+    page.wait_for_function("() => document.getElementById('limit-wait') !== null")
+    assert "DAG capped allows 1 running task at once (max_active_tasks)" in limit.inner_text()
+    page.goto(server.url + task_path("capped", run_id, waiter) + "/attempts/1")
+    assert "max_active_tasks" in page.locator("#waiting-reasons").inner_text()
+    (server.home / "uncap").touch()
+    server.wait_until(
+        lambda: set(states(server, "capped", run_id).values()) == {"success"}, 60, "both ran"
+    )
+
+
+def test_mark_success_on_a_failed_task_runs_its_upstream_failed_descendants(
+    server: Standalone, new_page: Any
+) -> None:
+    """Story 53: "Mark success…" previews the change and its follow-up; after confirming, the task's
+    upstream_failed descendant runs and succeeds, followed live in the grid."""
+    run_id = trigger(server, "flaky")
+    server.wait_until(lambda: states(server, "flaky", run_id)["after"] == "upstream_failed", 60, "")
+    page = new_page(bypass_csp=True)
+    page.goto(server.url + task_path("flaky", run_id, "bad"))
+    page.wait_for_function("() => window.htmx !== undefined")
+    page.get_by_role("button", name="Mark success…").click()
+    dialog = page.locator("#action-dialog")
+    dialog.wait_for()
+    assert page.evaluate("() => document.activeElement.id") == "ad-cancel"
+    # The preview shows the follow-up too: the upstream_failed descendant goes back to pending.
+    assert page.locator("#ad-confirm").inner_text() == "Mark success 2 task instances"
+    rows = dialog.locator("table.preview tbody tr").all_inner_texts()
+    assert len(rows) == 2 and "after" in rows[1] and "pending" in rows[1]
+    assert not [
+        (v["id"], [n["target"] for n in v["nodes"]][:3]) for v in chromium.axe_violations(page)
+    ]
+    page.locator("#ad-confirm").click()
+    dialog.wait_for(state="detached")
+    bar = page.locator(f'.bar[href*="/runs/{run_id}"]').first
+    pk = str(bar.get_attribute("id")).removeprefix("b-")
+    page.wait_for_function(
+        f"() => document.querySelector('#c-{pk}-after').matches('.s-success')", timeout=30_000
+    )
+    assert states(server, "flaky", run_id) == {"bad": "success", "after": "success"}
+
+
+def test_cancel_run_lists_the_running_attempt_and_the_run_ends_cancelled(
+    server: Standalone, new_page: Any
+) -> None:
+    """Story 55: "Cancel run…" names the running attempt it stops; after confirming, the
+    attempt stops and the run's header reads cancelled without reload."""
+    run_id = trigger(server, "slow")
+    server.wait_until(lambda: states(server, "slow", run_id)["sleeper"] == "running", 60, "runs")
+    page = new_page(bypass_csp=True)
+    page.goto(f"{server.url}{TEAM}/dags/slow/runs/{quote(run_id, safe='')}")
+    page.wait_for_function("() => window.htmx !== undefined")
+    page.get_by_role("button", name="Cancel run…").click()
+    dialog = page.locator("#action-dialog")
+    dialog.wait_for()
+    assert dialog.locator("table.preview tbody tr").count() == 1
+    assert "sleeper" in dialog.locator("table.preview tbody").inner_text()
+    assert page.locator("#ad-confirm").inner_text() == "Cancel run (1 task instance)"
+    page.locator("#ad-confirm").click()
+    dialog.wait_for(state="detached")
+    page.locator("#run-head h2 .state-cancelled").wait_for(timeout=30_000)
+    run = server.get(f"/api/v1{TEAM}/dags/slow/runs/{quote(run_id, safe='')}")
+    assert run["state"] == "cancelled"
+    assert states(server, "slow", run_id)["sleeper"] not in ("running", "queued")
+
+
+def test_clear_selected_task_instances_of_three_runs(server: Standalone, new_page: Any) -> None:
+    """Story 54: from the task-instance search, instances of 3 runs are selected and cleared;
+    the preview groups them by run and counts their downstream tasks; after confirming, each
+    runs again (its second try)."""
+    runs = [trigger(server, "flaky") for _ in range(3)]
+    for run_id in runs:
+        server.wait_until(
+            lambda r=run_id: states(server, "flaky", r)["after"] == "upstream_failed", 60, "failed"
+        )
+    page = new_page(bypass_csp=True)
+    page.goto(server.url + "/task-instances?dag=flaky&task=bad&state=failed")
+    page.wait_for_function("() => window.htmx !== undefined")
+    button = page.get_by_role("button", name="Clear selected…")
+    assert button.is_disabled()
+    for run_id in runs:
+        page.get_by_label(f"Select bad of run {run_id}").check()
+    page.locator("#bulk-count", has_text="3 selected").wait_for()
+    button.click()
+    dialog = page.locator("#action-dialog")
+    dialog.wait_for()
+    assert page.evaluate("() => document.activeElement.id") == "ad-cancel"
+    captions = dialog.locator("table.preview caption").all_inner_texts()
+    assert sorted(c.split()[1] for c in captions) == sorted(runs)
+    assert page.locator("#ad-confirm").inner_text() == "Clear 6 task instances"
+    page.get_by_label("Downstream tasks").uncheck()
+    page.wait_for_function("() => document.getElementById('ad-count').textContent === '3'")
+    page.get_by_label("Downstream tasks").check()
+    page.wait_for_function("() => document.getElementById('ad-count').textContent === '6'")
+    assert not [
+        (v["id"], [n["target"] for n in v["nodes"]][:3]) for v in chromium.axe_violations(page)
+    ]
+    page.screenshot(path=ARTIFACTS / "test_bulk_clear_dialog.png")
+    page.locator("#ad-confirm").click()
+    dialog.wait_for(state="detached")
+    assert "Cleared 6 task instances in 3 runs" in page.locator("#toasts").inner_text()
+    for run_id in runs:
+        task = f"/api/v1{task_path('flaky', run_id, 'bad')}"
+        server.wait_until(lambda t=task: server.get(t)["try_number"] == 2, 60, "tried again")
