@@ -142,12 +142,11 @@ def _attempt(conn: socket.socket) -> None:
             config = ShippingConfig(**settings, store_options=options)
             path = Path(opening["path"])
             parts = spooled(config, path, opening["secrets"], config.open_store, opening["origin"])
-        except Exception:  # noqa: BLE001 - the worker forks a log process of its own instead
+        except Exception:  # noqa: BLE001 - the worker takes its output back (connection closed)
             os.close(read_end)
             os.close(out)
             return
         try:
-            conn.sendall(b"k")
             ship_attempt(parts, read_end, conn, out)
         except Exception:  # noqa: BLE001 - the attempt's output must still flow
             with contextlib.suppress(OSError):

@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from brisa.objectstore import ObjectStore
 
 ORPHAN_TIMEOUT = 10.0  # to ship the rest when the worker was killed without a word
-JOIN_TIMEOUT = 10.0  # how long a worker waits for the log server to take its output
+JOIN_TIMEOUT = 10.0  # how long handing the output to the log server may block a worker
 
 
 class LogShipper:
@@ -128,7 +128,9 @@ class LogShipper:
     def _join_server(self, origin: float) -> bool:
         """Hand this worker's output to the log server: the read end of a new pipe and the
         executor's file (fd 1 now) go over the connection with the log's path, settings and
-        secrets. False (the connection closed) when the server does not take it."""
+        secrets. No answer is waited for (the attempt's start is not delayed by the server's
+        turn): a server that refuses or dies closes the connection, and `_server_gone` takes
+        over. False (the connection closed) when the server cannot be reached at all."""
         conn, self._server = self._server, None
         assert conn is not None
         read_end, write_end = os.pipe()
@@ -142,10 +144,7 @@ class LogShipper:
         try:
             conn.settimeout(JOIN_TIMEOUT)
             socket.send_fds(conn, [json.dumps(opening).encode() + b"\n"], [read_end, 1])
-            taken = conn.recv(1) == b"k"
         except OSError:
-            taken = False
-        if not taken:
             conn.close()
             os.close(read_end)
             os.close(write_end)
