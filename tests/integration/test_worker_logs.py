@@ -19,6 +19,7 @@ from brisa.errors import NotFound
 from brisa.logs import layout
 from brisa.logs.server import LOG_SERVER_NAME
 from brisa.objectstore import ObjectStore, open_object_store
+from brisa.testing.server import eventually
 from brisa.worker.registry import WorkerRegistry
 from support.standalone import FINISHED, Standalone
 
@@ -483,3 +484,29 @@ def test_a_task_outlives_its_log_server_and_its_output_goes_to_the_executors_fil
     assert "tick 0" in shipped and "the executor shipped the last" in shipped.splitlines()[-1]
     assert "brisa: the log server is gone" in executors_file
     assert "tick 39" in executors_file and "recorded as success" in executors_file
+
+
+def test_the_log_server_ends_with_its_fork_server(tmp_path: Path) -> None:
+    """No log server is left behind: once the executor (and with it the fork server) is gone
+    and its attempts have shipped, the log server exits."""
+    brisa = Standalone(tmp_path / "home", copy_examples=False).start()
+    try:
+        add_dag(brisa, "outlived", TICKER.replace("range(40)", "range(3)"))
+        run = brisa.trigger("outlived")
+        spools = brisa.home / "spool"
+
+        def spooled() -> Path | None:
+            return next(iter(spools.glob("*.chunks/*.log")), None)
+
+        server = log_server_of(brisa.wait_until(spooled, 20, "the worker's spool file"))
+        assert finished(brisa, run)["state"] == "success"
+        assert Path(f"/proc/{server}").exists()  # it serves the next attempts
+    finally:
+        brisa.stop()
+    eventually(lambda: not Path(f"/proc/{server}").exists() or _zombie(server), timeout=10)
+
+
+def _zombie(pid: int) -> bool:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    return True
