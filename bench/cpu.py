@@ -32,6 +32,7 @@ from collections import Counter
 from pathlib import Path
 
 from brisa.executor.local.warm import WARM_NAME
+from brisa.logs.server import LOG_SERVER_NAME
 
 _GENERIC = 16  # NETLINK_GENERIC
 _CTRL_ID, _GET_FAMILY, _FAMILY_ID, _FAMILY_NAME = 0x10, 3, 1, 2
@@ -224,11 +225,15 @@ class InstanceCpu:
         """The fork server's warm processes (ADR 0014): long-lived, named `brisa-warm`."""
         return [pid for pid in self.group.pids() if _comm(pid) == WARM_NAME]
 
+    def _logs(self) -> list[int]:
+        return [pid for pid in self.group.pids() if _comm(pid) == LOG_SERVER_NAME]
+
     def quiet(self, timeout: float = 60.0) -> None:
-        """Wait until only the main process, the fork server and its warm processes are left:
-        the last workers and log processes have exited (and their exit records arrived)."""
+        """Wait until only the main process, the fork server, its warm processes and its log
+        server (ADR 0025, idle between runs) are left: the last workers and log processes
+        have exited (and their exit records arrived)."""
         deadline = time.monotonic() + timeout
-        while set(self.group.pids()) - {self.main, self._forkserver, *self.warm()}:
+        while set(self.group.pids()) - {self.main, self._forkserver, *self.warm(), *self._logs()}:
             if time.monotonic() > deadline:
                 raise TimeoutError("workers still running long after the run ended")
             time.sleep(0.02)

@@ -17,7 +17,9 @@ import pytest
 
 from brisa.errors import NotFound
 from brisa.logs import layout
+from brisa.logs.server import LOG_SERVER_NAME
 from brisa.objectstore import ObjectStore, open_object_store
+from brisa.testing.server import eventually
 from brisa.worker.registry import WorkerRegistry
 from support.standalone import FINISHED, Standalone
 
@@ -168,11 +170,28 @@ with DAG("last_words", schedule=None, retries=0):
 """
 
 
-def test_what_reached_the_spool_of_a_killed_worker_group_is_shipped_by_the_executor(
-    tmp_path: Path,
+def log_server_of(spool: Path) -> int:
+    """The pid of the log server (ADR 0025) that has the spool file `spool` open."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if (proc / "comm").read_text().strip() != LOG_SERVER_NAME:
+                continue
+            if any(os.readlink(fd) == str(spool) for fd in (proc / "fd").iterdir()):
+                return int(proc.name)
+        except OSError:
+            continue
+    raise AssertionError(f"no log server holds {spool}")
+
+
+@pytest.mark.parametrize("log_server_killed", [False, True])
+def test_what_reached_the_spool_of_a_killed_worker_group_is_shipped(
+    tmp_path: Path, log_server_killed: bool
 ) -> None:
-    """The worker's whole process group, log process included, is SIGKILLed before its first
-    chunk is due: the lines are only in its spool file, and the executor ships them."""
+    """The worker's whole process group is SIGKILLed before its first chunk is due: the
+    lines are only in its spool file. The log server, outside the group, ships them; when it
+    is killed too, the executor ships them from the spool file."""
     env = {"BRISA__LOGS__CHUNK_INTERVAL": "600"}
     brisa = Standalone(tmp_path / "home", env=env, copy_examples=False).start()
     try:
@@ -180,21 +199,31 @@ def test_what_reached_the_spool_of_a_killed_worker_group_is_shipped_by_the_execu
         store, run = local_store(brisa), brisa.trigger("last_words")
         spools = brisa.home / "spool"
 
-        def spooled() -> bool:
-            return any(b"last words 4\n" in p.read_bytes() for p in spools.glob("*.chunks/*.log"))
+        def spooled() -> Path | None:
+            for path in spools.glob("*.chunks/*.log"):
+                if b"last words 4\n" in path.read_bytes():
+                    return path
+            return None
 
-        brisa.wait_until(spooled, 20, "the last words in the worker's spool file")
+        spool = brisa.wait_until(spooled, 20, "the last words in the worker's spool file")
         assert store.list("") == []  # nothing was shipped yet
+        server = log_server_of(spool)
         (pid,) = WorkerRegistry(brisa.home / "workers").live().values()
+        if log_server_killed:
+            os.kill(server, signal.SIGKILL)
         os.killpg(pid, signal.SIGKILL)
         assert finished(brisa, run)["state"] == "failed"
         log = final_text(brisa, store, prefix(run, "last_words"))
-        assert not list(spools.glob("*.chunks/*")), "the spool file stays behind"
+        brisa.wait_until(lambda: not list(spools.glob("*.chunks/*")), 10, "the spool gone")
     finally:
         brisa.stop()
     assert re.findall(r"last words (\d)\n", log) == ["0", "1", "2", "3", "4"]
     last = log.splitlines()[-1]
-    assert STAMPED.match(last) and "the executor shipped the last" in last
+    assert STAMPED.match(last)
+    if log_server_killed:
+        assert "the executor shipped the last" in last
+    else:
+        assert "brisa: the worker process ended without closing its log (killed?)" in last
 
 
 MASKED = """
@@ -336,3 +365,148 @@ def test_an_s3_outage_mid_task_changes_nothing_but_a_note(
     assert "brisa: the log store is unavailable" in log
     assert re.search(r"log store was unavailable for [\d.]+s .*; \d+ bytes of this log", log)
     assert "recorded as success" in log
+
+
+ISOLATION = """
+import json, os, socket, time
+from brisa import DAG, task
+
+with DAG("log_isolation", schedule=None, max_active_tasks=2):
+    @task
+    def victim():
+        print("victim canary VICTIM-CANARY-7f3", flush=True)
+        time.sleep(4)
+        print("victim done", flush=True)
+
+    @task
+    def attacker(context):
+        time.sleep(1)  # the victim's log is being shipped by the same log server
+        target = [context.team, context.dag_id, context.run_id, "victim", 1]
+        forged = json.dumps({"op": "begin", "attempt": target, "secrets": []}) + "\\\\n"
+        tried, heard = 0, []
+        for name in os.listdir("/proc/self/fd"):
+            try:
+                sock = socket.socket(fileno=os.dup(int(name)))
+            except OSError:
+                continue
+            with sock:
+                if sock.family != socket.AF_UNIX:
+                    continue
+                tried += 1
+                sock.settimeout(0.5)
+                # As if it were the log server's own socket: a new connection of ours, whose
+                # log would be the victim's.
+                read_end, write_end = os.pipe()
+                ours, theirs = socket.socketpair()
+                opening = {"path": "/tmp/forged.log", "config": {"location": "x"},
+                           "secrets": [], "origin": time.monotonic()}
+                for attempt in (
+                    lambda: socket.send_fds(sock, [b"a"], [theirs.fileno()]),
+                    lambda: socket.send_fds(ours, [json.dumps(opening).encode() + b"\\\\n"],
+                                            [read_end, 1]),
+                    lambda: ours.sendall(forged.encode()),
+                    lambda: os.write(write_end, b"FORGED-BY-THE-ATTACKER\\\\n"),
+                    lambda: sock.sendall(forged.encode()),  # rename its own log
+                    lambda: heard.append(sock.recv(65536)),
+                ):
+                    try:
+                        attempt()
+                    except OSError:
+                        pass
+                for end in (read_end, write_end):
+                    os.close(end)
+                ours.close()
+                theirs.close()
+        print("FORGED-BY-THE-ATTACKER in its own log")
+        print(f"tried {tried} unix sockets; heard {heard!r}", flush=True)
+        return {"tried": tried, "heard": [h.decode(errors="replace") for h in heard]}
+    victim()
+    attacker()
+"""
+
+
+def test_an_attempt_cannot_reach_another_attempts_log_through_the_log_server(
+    brisa: Standalone,
+) -> None:
+    """A task holding its worker's descriptors (its connection to the shared log server among
+    them) tries to name another attempt's log as its own, and to open a new connection as the
+    fork server does: the other attempt's log holds nothing of it, and nothing of that log is
+    ever sent back."""
+    add_dag(brisa, "log_isolation", ISOLATION)
+    store, run = local_store(brisa), brisa.trigger("log_isolation")
+    assert finished(brisa, run)["state"] == "success"
+    victim = final_text(brisa, store, prefix(run, "victim"))
+    attacker = final_text(brisa, store, prefix(run, "attacker"))
+    assert "VICTIM-CANARY-7f3" in victim and "victim done" in victim
+    assert "FORGED" not in victim
+    tried = re.search(r"tried (\d+) unix sockets; heard (.*)$", attacker, re.M)
+    assert tried is not None, attacker
+    assert int(tried.group(1)) >= 1, "the test must find the worker's connection to mean anything"
+    assert "VICTIM" not in tried.group(2)
+    assert "FORGED-BY-THE-ATTACKER in its own log" in attacker
+    assert not Path("/tmp/forged.log").exists()
+
+
+TICKER = """
+import time
+from brisa import DAG, task
+
+with DAG("outlived", schedule=None, retries=0):
+    @task
+    def ticker():
+        for i in range(40):
+            print(f"tick {i}", flush=True)
+            time.sleep(0.1)
+    ticker()
+"""
+
+
+def test_a_task_outlives_its_log_server_and_its_output_goes_to_the_executors_file(
+    brisa: Standalone,
+) -> None:
+    """The log server is SIGKILLed while a task prints: the task's writes do not fail, what
+    follows goes to the executor's file, and the executor ships what the spool held."""
+    add_dag(brisa, "outlived", TICKER)
+    store, run = local_store(brisa), brisa.trigger("outlived")
+    spools = brisa.home / "spool"
+
+    def spooled() -> Path | None:
+        for path in spools.glob("*.chunks/*.log"):
+            if b"outlived" in path.read_bytes() and b"tick 5\n" in path.read_bytes():
+                return path
+        return None
+
+    spool = brisa.wait_until(spooled, 20, "the ticks in the worker's spool file")
+    os.kill(log_server_of(spool), signal.SIGKILL)
+    assert finished(brisa, run)["state"] == "success"
+    shipped = final_text(brisa, store, prefix(run, "ticker"))
+    executors_file = Path(str(spool.parent).removesuffix(".chunks")).read_text()
+    assert "tick 0" in shipped and "the executor shipped the last" in shipped.splitlines()[-1]
+    assert "brisa: the log server is gone" in executors_file
+    assert "tick 39" in executors_file and "recorded as success" in executors_file
+
+
+def test_the_log_server_ends_with_its_fork_server(tmp_path: Path) -> None:
+    """No log server is left behind: once the executor (and with it the fork server) is gone
+    and its attempts have shipped, the log server exits."""
+    brisa = Standalone(tmp_path / "home", copy_examples=False).start()
+    try:
+        add_dag(brisa, "outlived", TICKER.replace("range(40)", "range(3)"))
+        run = brisa.trigger("outlived")
+        spools = brisa.home / "spool"
+
+        def spooled() -> Path | None:
+            return next(iter(spools.glob("*.chunks/*.log")), None)
+
+        server = log_server_of(brisa.wait_until(spooled, 20, "the worker's spool file"))
+        assert finished(brisa, run)["state"] == "success"
+        assert Path(f"/proc/{server}").exists()  # it serves the next attempts
+    finally:
+        brisa.stop()
+    eventually(lambda: not Path(f"/proc/{server}").exists() or _zombie(server), timeout=10)
+
+
+def _zombie(pid: int) -> bool:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    return True

@@ -54,6 +54,7 @@ OTHER_DICTS = {
     ("web/ui/eventstream.py", "type"): "an ASGI message",
     ("executor/local/forkserver.py", "env"): "a fork request",
     ("executor/local/warm.py", "env"): "a fork request",
+    ("logs/server.py", "path"): "a worker's opening message to the log server",
     ("worker/warmed.py", "team"): "a warm key's wire form (fork server requests)",
     ("worker/warmed.py", "fileloc"): "a warm key's wire form (fork server requests)",
     ("worker/warmed.py", "code"): "a warm key's wire form (fork server requests)",

@@ -9,6 +9,7 @@ Masking happens before anything is written, so a secret never reaches the spool 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import sys
@@ -127,6 +128,10 @@ class Spool:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+        # Held while this file is written: the spool sweep leaves a locked spool alone
+        # (`recovery.spool_held`); the lock goes with the descriptor (or the process).
+        with contextlib.suppress(OSError):
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._masker = masker
         self._stamper = LineStamper()
         self._wall = wall
@@ -216,8 +221,6 @@ def restore_output(saved: tuple[int, int]) -> None:
 
 def grow_pipe(fd: int) -> None:
     """A larger pipe buffer: fewer, larger reads, and a writer that blocks less often."""
-    import fcntl
-
     with contextlib.suppress(OSError, AttributeError):
         fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
 

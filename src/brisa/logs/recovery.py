@@ -28,6 +28,7 @@ slow or unavailable store never holds up the scheduler or the executor.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -213,6 +214,22 @@ def remove(spool: LeftSpool) -> None:
         spool.path.parent.rmdir()
 
 
+def spool_held(path: Path) -> bool:
+    """Whether a log process still writes the spool file `path` (it holds a lock on it):
+    the shared log server (ADR 0025) outlives the worker whose log it ships."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # and with it the lock just taken
+    return False
+
+
 def _read(f: BinaryIO, start: int, end: int) -> bytes:
     f.seek(start)
     return f.read(end - start)
@@ -316,7 +333,7 @@ class SpoolSweeper:
         return settled
 
     def _judge_and_settle(self, spool: LeftSpool, *, dying: bool) -> bool:
-        verdict = judge(spool, group_alive=self._still_alive(spool.pid, dying))
+        verdict = judge(spool, group_alive=self._still_alive(spool, dying))
         return verdict is not Verdict.WAIT and self._settle(spool, verdict)
 
     def _remove_spent_files(self) -> None:
@@ -330,10 +347,11 @@ class SpoolSweeper:
             if spent(file, now=now, live=live):
                 file.path.unlink(missing_ok=True)
 
-    def _still_alive(self, pid: int, dying: bool) -> bool:
-        """Whether the worker's group runs; for one found dead, wait a moment for it to go."""
+    def _still_alive(self, spool: LeftSpool, dying: bool) -> bool:
+        """Whether the worker's group runs, or a log process still writes its spool; for one
+        found dead, wait a moment for them to go."""
         waited = 0.0
-        while self._group_alive(pid):
+        while self._group_alive(spool.pid) or spool_held(spool.path):
             if not dying or waited >= DYING_WAIT:
                 return True
             self._sleep(0.01)

@@ -6,8 +6,10 @@ runs, so a killed worker loses at most the last chunk interval.
     file -> <prefix>00000001.log, 00000002.log, ...; at the end full.log, then the chunks
     are deleted (logs.layout describes it).
 
-This module is the worker's side: `LogShipper` forks the log process that captures, masks,
-spools and ships. The pure decisions are in logs.chunking, the shipper thread in
+This module is the worker's side: `LogShipper` hands its output to the fork server's shared
+log server (`logs.server`, ADR 0025) when it was given a connection to one, else forks a log
+process of its own; either captures, masks, spools and ships it the same way
+(`ship_attempt`). The pure decisions are in logs.chunking, the shipper thread in
 logs.shipper, the configuration in logs.config. A log outage never changes the task's
 outcome: the worker reports the outcome first, then finishes shipping within a deadline.
 
@@ -21,6 +23,7 @@ import contextlib
 import gc
 import json
 import os
+import select
 import signal
 import socket
 import sys
@@ -53,6 +56,7 @@ if TYPE_CHECKING:
     from brisa.objectstore import ObjectStore
 
 ORPHAN_TIMEOUT = 10.0  # to ship the rest when the worker was killed without a word
+JOIN_TIMEOUT = 10.0  # how long handing the output to the log server may block a worker
 
 
 class LogShipper:
@@ -73,22 +77,28 @@ class LogShipper:
         secrets: Iterable[str],
         *,
         open_store: Callable[[], ObjectStore] | None = None,
+        server: socket.socket | None = None,
     ) -> None:
         self._config = config
+        self._server = server  # a connection to the shared log server (logs.server), if any
         self._path = path
         self._secrets = list(secrets)
         self._open_store = open_store or config.open_store
         self._pid = 0
         self._control: socket.socket | None = None
         self._saved: tuple[int, int] | None = None
+        self._saving = threading.RLock()  # RLock: `close` may run in a signal handler
+        self._spare: int | None = None  # with the log server: our copy of the pipe's read end
         self._stop_flushing = threading.Event()
 
     def start(self) -> LogShipper:
         flush_python_streams()
+        origin = time.monotonic()
+        if self._server is not None and self._join_server(origin):
+            return self
         read_end, write_end = os.pipe()
         grow_pipe(write_end)
         ours, theirs = socket.socketpair()
-        origin = time.monotonic()
         # Objects that exist now are left alone by either process's garbage collector, so
         # the two share those pages instead of copying them.
         gc.freeze()
@@ -98,21 +108,59 @@ class LogShipper:
             ours.close()
             code = 70
             try:
-                code = _log_process(self._spooled(origin), read_end, theirs)
+                code = _log_process(
+                    spooled(self._config, self._path, self._secrets, self._open_store, origin),
+                    read_end,
+                    theirs,
+                )
             except BaseException:  # noqa: BLE001 - the worker's output must still flow
                 traceback.print_exc()
                 theirs.close()  # the worker waits for no answer
-                _pass_through(read_end)
+                pass_through(read_end)
             finally:
                 os._exit(code)
         os.close(read_end)
         theirs.close()
         self._pid, self._control = pid, ours
+        self._capture(write_end, origin)
+        return self
+
+    def _join_server(self, origin: float) -> bool:
+        """Hand this worker's output to the log server: the read end of a new pipe and the
+        executor's file (fd 1 now) go over the connection with the log's path, settings and
+        secrets. No answer is waited for (the attempt's start is not delayed by the server's
+        turn): a server that refuses or dies closes the connection, and `_server_gone` takes
+        over. False (the connection closed) when the server cannot be reached at all."""
+        conn, self._server = self._server, None
+        assert conn is not None
+        read_end, write_end = os.pipe()
+        grow_pipe(write_end)
+        opening = {
+            "path": str(self._path),
+            "config": {**self._config._asdict(), "store_options": dict(self._config.store_options)},
+            "secrets": self._secrets,
+            "origin": origin,
+        }
+        try:
+            conn.settimeout(JOIN_TIMEOUT)
+            socket.send_fds(conn, [json.dumps(opening).encode() + b"\n"], [read_end, 1])
+        except OSError:
+            conn.close()
+            os.close(read_end)
+            os.close(write_end)
+            return False
+        # Kept, never read while the server lives: if it dies, writes do not fail (EPIPE)
+        # and what waits in the pipe goes to the executor's file (`_server_gone`).
+        self._spare = read_end
+        self._control = conn
+        self._capture(write_end, origin)
+        return True
+
+    def _capture(self, write_end: int, origin: float) -> None:
         self._saved = redirect_output(write_end)
         os.close(write_end)
         flusher = threading.Thread(target=self._flush_before_ticks, args=(origin,), daemon=True)
         flusher.start()
-        return self
 
     def begin(self, attempt: tuple[str, str, str, str, int], secrets: Iterable[str]) -> None:
         """The attempt (team, dag, run, task, try) is known: mask `secrets` from now on and
@@ -125,24 +173,22 @@ class LogShipper:
         the rest and full.log within `timeout` s, and says what went wrong (in the executor's
         file for this worker). Returns when it is done: the executor kills what is left of
         the worker's process group once the worker exits."""
-        if self._saved is None:
-            return
-        self._stop_flushing.set()
-        restore_output(self._saved)
-        self._saved = None
+        with self._saving:
+            saved, self._saved = self._saved, None
+            if saved is None:
+                return  # not capturing, or the log server is gone (`_server_gone`)
+            self._stop_flushing.set()
+            restore_output(saved)
+            if self._spare is not None:
+                os.close(self._spare)
+                self._spare = None
         self._send({"op": "close", "timeout": timeout, "grace": grace}, answer=False)
         assert self._control is not None
         with self._control, contextlib.suppress(OSError):
             self._control.settimeout(2 * grace + timeout + 1.0)
             self._control.recv(1)  # "done" (or nothing: it is gone); its exit is not waited for
-            os.waitpid(self._pid, os.WNOHANG)
-
-    def _spooled(self, origin: float) -> tuple[Spool, Shipper]:
-        # In a pod, the spool's bytes go to stdout too: what `pods/log` completes the log from.
-        echo = Echo() if self._config.echo else None
-        spool = Spool(self._path, Masker(self._secrets), echo=echo)
-        shipper = Shipper(spool, self._config, open_store=self._open_store, origin=origin)
-        return spool, shipper
+            if self._pid:
+                os.waitpid(self._pid, os.WNOHANG)
 
     def _send(self, message: dict[str, Any], *, answer: bool) -> None:
         assert self._control is not None
@@ -153,21 +199,72 @@ class LogShipper:
                 self._control.recv(1)
 
     def _flush_before_ticks(self, origin: float) -> None:
+        """Flush Python's buffer before each chunk tick; with the log server, also notice at
+        once that it is gone (its end of the connection closed)."""
         chunker = Chunker(self._config.chunk_interval, self._config.chunk_bytes, origin)
+        watch = None
+        if self._spare is not None and self._control is not None:
+            watch = select.poll()
+            watch.register(self._control, select.POLLRDHUP)
         while not self._stop_flushing.is_set():
             step = chunker.step(time.monotonic(), 0)
             if step.flush:
                 flush_python_streams(all_streams=False)
-            self._stop_flushing.wait(max(0.0, step.wake_at - time.monotonic()))
+            wait = max(0.0, step.wake_at - time.monotonic())
+            if watch is None:
+                self._stop_flushing.wait(wait)
+            elif watch.poll(wait * 1000) and not self._stop_flushing.is_set():
+                self._server_gone()
+                return
+
+    def _server_gone(self) -> None:
+        """The log server died (ADR 0025): from now on the output goes to the executor's file,
+        with what was waiting in the pipe; the spool sweep ships what the spool holds once
+        this worker is gone."""
+        with self._saving:
+            saved, self._saved = self._saved, None
+            spare, self._spare = self._spare, None
+            if saved is None or spare is None:
+                return
+            restore_output(saved)
+        note = f"{utc_stamp(time.time())} brisa: the log server is gone; the rest of this "
+        note += "attempt's output is in this file\n"
+        write_all(1, note.encode())
+        with contextlib.suppress(OSError):
+            pass_through(spare)  # until every writer (the task's children too) is gone
+        os.close(spare)
+
+
+def spooled(
+    config: ShippingConfig,
+    path: Path,
+    secrets: Iterable[str],
+    open_store: Callable[[], ObjectStore],
+    origin: float,
+) -> tuple[Spool, Shipper]:
+    """The spool file of an attempt's log (masked with `secrets`) and its shipper."""
+    # In a pod, the spool's bytes go to stdout too: what `pods/log` completes the log from.
+    echo = Echo() if config.echo else None
+    spool = Spool(path, Masker(secrets), echo=echo)
+    shipper = Shipper(spool, config, open_store=open_store, origin=origin)
+    return spool, shipper
 
 
 def _log_process(spooled: tuple[Spool, Shipper], read_end: int, control: socket.socket) -> int:
     """The forked log process: spool and ship until the worker says close (or is gone)."""
     for sig in (signal.SIGTERM, signal.SIGINT):  # the worker decides when to stop
         signal.signal(sig, signal.SIG_IGN)
-    spool, shipper = spooled
-
     sys.setswitchinterval(0.001)  # the reader must get its turn quickly: the pipe is small
+    return ship_attempt(spooled, read_end, control, out=1)
+
+
+def ship_attempt(
+    spooled: tuple[Spool, Shipper], read_end: int, control: socket.socket, out: int
+) -> int:
+    """Spool and ship one attempt's output (read from `read_end`) until its worker says close
+    on `control` (or is gone); what cannot go to the store goes to `out`, the executor's file
+    of the worker."""
+    spool, shipper = spooled
     backlog = Backlog(spool, shipper.poke)
     reader = Reader(read_end, backlog.put)
     shipper.start()
@@ -186,11 +283,13 @@ def _log_process(spooled: tuple[Spool, Shipper], read_end: int, control: socket.
     spool.finish()
     problem = shipper.close(timeout)
     if not shipper.started:  # e.g. the start call failed: keep what was said with the executor
-        write_all(1, spool.read(0, spool.size))
+        write_all(out, spool.read(0, spool.size))
     if shipper.complete or not shipper.started:
         spool.discard()
+    else:
+        spool.close()  # left for the spool sweep (its lock goes with the descriptor)
     if problem:
-        write_all(1, f"{utc_stamp(time.time())} brisa: {problem}\n".encode())
+        write_all(out, f"{utc_stamp(time.time())} brisa: {problem}\n".encode())
     with control, contextlib.suppress(OSError):
         control.sendall(b"d")  # done: the worker need not wait for this process's teardown
     return 0
@@ -198,21 +297,32 @@ def _log_process(spooled: tuple[Spool, Shipper], read_end: int, control: socket.
 
 def _follow(control: socket.socket, spool: Spool, shipper: Shipper) -> tuple[float, float] | None:
     """Obey the worker's messages until `close` (returns its timeout and grace), or until the
-    worker is gone (None)."""
+    worker is gone (None). The attempt is named once, before the task runs: a later `begin`
+    (the task's own code, holding the worker's descriptor) cannot move the log elsewhere, and
+    what is not a message of the worker's is ignored."""
     with control.makefile("rb") as messages:
         for line in messages:
-            message = json.loads(line)
-            if message["op"] == "close":
-                return float(message["timeout"]), float(message["grace"])
-            spool.add_secrets(message["secrets"])
+            try:
+                message = json.loads(line)
+                if message["op"] == "close":
+                    return float(message["timeout"]), float(message["grace"])
+                if message["op"] == "begin" and not shipper.started:
+                    _begin(spool, shipper, tuple(message["attempt"]), message["secrets"])
+            except (ValueError, KeyError, TypeError):
+                continue
             control.sendall(b"k")  # the worker may go on: its secrets are masked
-            attempt = tuple(message["attempt"])
-            spool.record_attempt(attempt)  # so that the executor can finish the log if we die
-            shipper.begin(attempt)
     return None
 
 
-def _pass_through(read_end: int) -> None:
+def _begin(spool: Spool, shipper: Shipper, attempt: tuple[Any, ...], secrets: list[str]) -> None:
+    if len(attempt) != 5 or not all(isinstance(s, str) for s in secrets):
+        raise ValueError("not an attempt")
+    spool.add_secrets(secrets)
+    spool.record_attempt(attempt)  # so that the executor can finish the log if we die
+    shipper.begin(attempt)
+
+
+def pass_through(read_end: int, out: int = 1) -> None:
     """The log process could not start: the output goes, as it is, to the executor's file."""
     while data := os.read(read_end, READ_BYTES):
-        write_all(1, data)
+        write_all(out, data)

@@ -41,6 +41,7 @@ MAX_RETURN_VALUE_BYTES = 1024 * 1024  # the largest return value the API records
 
 TOKEN_FD = "BRISA_EXECUTION_TOKEN_FD"  # the descriptor the worker reads its token from
 TOKEN_FILE = "BRISA_EXECUTION_TOKEN_FILE"  # or, in a pod, the file (a mounted Secret)
+LOG_SERVER_FD = "BRISA_LOG_SERVER_FD"  # the worker's connection to the log server (ADR 0025)
 S3_PREFIX = "BRISA_LOGS_S3_"  # + an object store option in capitals, e.g. ..._ENDPOINT_URL
 
 
@@ -102,7 +103,7 @@ class WorkerEnv:
 
 def private(variable: str) -> bool:
     """A variable for the worker process only, never for the task it runs."""
-    return variable in (TOKEN_FD, TOKEN_FILE) or variable.startswith(S3_PREFIX)
+    return variable in (TOKEN_FD, TOKEN_FILE, LOG_SERVER_FD) or variable.startswith(S3_PREFIX)
 
 
 def token_channel(token: str) -> int:
@@ -113,6 +114,16 @@ def token_channel(token: str) -> int:
     with ours:
         ours.sendall(token.encode())  # a few dozen bytes: the socket's buffer holds them
     return theirs.detach()
+
+
+def log_server(environ: Mapping[str, str]) -> socket.socket | None:
+    """The connection to the fork server's log server handed through `LOG_SERVER_FD` (not
+    inherited by the task's children), if any."""
+    value = environ.get(LOG_SERVER_FD, "")
+    if not value.isdigit():
+        return None
+    os.set_inheritable(int(value), False)
+    return socket.socket(fileno=int(value))
 
 
 def receive_token(environ: Mapping[str, str]) -> str:

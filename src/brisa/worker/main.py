@@ -44,7 +44,7 @@ from brisa.logs.masking import Masker, env_secrets, param_secrets
 from brisa.logs.shipping import LogShipper
 from brisa.worker import containment, warmed
 from brisa.worker.client import AttemptStale, ExecutionClient
-from brisa.worker.env import WorkerEnv, private, receive_token
+from brisa.worker.env import WorkerEnv, log_server, private, receive_token
 from brisa.worker.runner import Outcome, run_python, run_shell, shell_env
 
 if TYPE_CHECKING:
@@ -340,14 +340,20 @@ def _worker_secrets(config: WorkerEnv, environ: dict[str, str]) -> list[str]:
     return [*found, *config.logs.secrets(), config.token]
 
 
-def _start_shipping(config: WorkerEnv, secrets: list[str]) -> LogShipper | None:
-    """Capture this process's output from now on, masked, for the object store."""
+def _start_shipping(
+    config: WorkerEnv, secrets: list[str], server: socket.socket | None = None
+) -> LogShipper | None:
+    """Capture this process's output from now on, masked, for the object store: through the
+    fork server's log server (`server`) when it handed one, else a log process of its own."""
     if not config.logs.location:
+        if server is not None:
+            server.close()
         return None  # started by hand without a log store: output stays where it goes
     from brisa.logs.capture import spool_path
 
     try:
-        shipper = LogShipper(config.logs, spool_path(os.getpid()), secrets).start()
+        path = spool_path(os.getpid())
+        shipper = LogShipper(config.logs, path, secrets, server=server).start()
     except OSError as exc:  # no process or pipe left: run the task all the same
         _log(f"log shipping not started ({exc}); the log stays in this file")
         return None
@@ -393,6 +399,7 @@ def main(argv: list[str]) -> int:
     args = _arguments(argv)
     environ = dict(os.environ)
     config = replace(WorkerEnv.from_env(environ), token=receive_token(environ))
+    server = log_server(environ)
     # The token and the log store's keys are for this process only: user code and its
     # children never see them.
     for name in filter(private, environ):
@@ -404,7 +411,7 @@ def main(argv: list[str]) -> int:
     containment.become_subreaper()
     signal.signal(signal.SIGTERM, _exit_contained)
     try:
-        shipper = _start_shipping(config, secrets)
+        shipper = _start_shipping(config, secrets, server)
         return run(args.ti, args.try_number, config, shipper, secrets)
     finally:
         containment.kill_descendants(os.getpid())

@@ -21,7 +21,8 @@ import sys
 from typing import Any
 
 from brisa.executor.local.warm import WarmPool
-from brisa.worker.env import TOKEN_FD
+from brisa.logs.server import LogServer
+from brisa.worker.env import LOG_SERVER_FD, TOKEN_FD
 
 # The worker's code, and what its log process imports to ship the log (logs.layout, the
 # local folder store): each attempt would otherwise import them again, on its way out.
@@ -34,6 +35,7 @@ PRELOAD = (
     "brisa.logs.config",
     "brisa.logs.chunking",
     "brisa.logs.shipping",
+    "brisa.logs.server",
     "brisa.logs.shipper",
     "brisa.authoring.loader",
     "brisa.authoring.context",
@@ -68,7 +70,8 @@ MAX_REQUEST = 1 << 20  # a request is one message: the worker's environment and 
 
 def become_worker(request: dict[str, Any], token_fd: int, close: list[int] | None = None) -> None:
     """In the forked child: a new session, the attempt's log as stdout/stderr, its env, the
-    token on descriptor `token_fd`; the warm processes' sockets (`close`) are closed.
+    token on descriptor `token_fd`, its connection to the log server on `request["log_fd"]`
+    (if any); the warm processes' and the log server's sockets (`close`) are closed.
     """
     for fd in close or ():
         os.close(fd)
@@ -86,6 +89,8 @@ def become_worker(request: dict[str, Any], token_fd: int, close: list[int] | Non
     os.environ.update(request["env"])
     # The token reaches the worker as it would after an exec: on a socket it reads at once.
     os.environ[TOKEN_FD] = str(token_fd)
+    if request.get("log_fd") is not None:
+        os.environ[LOG_SERVER_FD] = str(request["log_fd"])
     from brisa.worker.main import main
 
     code = 3
@@ -102,7 +107,8 @@ def serve(channel: socket.socket, warm_limit: int = 0, idle: float = 300.0) -> N
     is one (`warm_limit` of them at most, each kept `idle` seconds: ADR 0014)."""
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # no zombies: the kernel reaps children
     preload()
-    pool = WarmPool(warm_limit, idle, become=become_worker, channel=channel)
+    logs = LogServer(closing=lambda: [channel.fileno(), *pool.fds()])
+    pool = WarmPool(warm_limit, idle, become=become_worker, channel=channel, closing=logs.fds)
     while True:
         message, fds, flags, _ = socket.recv_fds(channel, MAX_REQUEST, 1)
         if not message:
@@ -113,14 +119,24 @@ def serve(channel: socket.socket, warm_limit: int = 0, idle: float = 300.0) -> N
             channel.send(b"refused")
             continue
         request, token_fd = json.loads(message), fds[0]
+        log = logs.connect(held=[token_fd]) if _ships(request) else None
+        request["log_fd"] = log.fileno() if log is not None else None
         pid = pool.launch(request, token_fd)
         if pid is None:
             pid = os.fork()
             if pid == 0:
                 channel.close()  # the worker holds no way to ask for more workers
-                become_worker(request, token_fd, pool.fds())
+                become_worker(request, token_fd, [*pool.fds(), *logs.fds()])
         os.close(token_fd)
+        if log is not None:
+            log.close()
         channel.send(f"{pid}".encode())
+
+
+def _ships(request: dict[str, Any]) -> bool:
+    """Whether the worker ships its log (a log store is named): then it gets a connection to
+    the log server."""
+    return bool(request.get("env", {}).get("BRISA_LOGS_LOCATION"))
 
 
 def _arguments(argv: list[str]) -> tuple[int, float]:

@@ -71,11 +71,13 @@ class WarmPool:
         *,
         become: Become | None = None,
         channel: socket.socket | None = None,
+        closing: Callable[[], list[int]] = list,
     ) -> None:
         self.limit = limit
         self.idle = idle
         self._become = become or _no_worker
         self._channel = channel  # the fork server's request socket: never a warm process's
+        self._closing = closing  # more of the fork server's (the log server's socket)
         self._warm: OrderedDict[str, _Warm] = OrderedDict()
         self._refused: OrderedDict[str, None] = OrderedDict()
 
@@ -85,8 +87,9 @@ class WarmPool:
 
     def launch(self, request: dict[str, Any], token_fd: int) -> int | None:
         """The pid of a worker forked from the warm process of the request's key, handed the
-        token socket `token_fd` (the caller closes its copy); None when the request must be
-        forked the ordinary way (no key, not warmable, not ready)."""
+        token socket `token_fd` and the log server's connection `request["log_fd"]` (the
+        caller closes its copies); None when the request must be forked the ordinary way (no
+        key, not warmable, not ready)."""
         if not self.limit or not request.get("warm"):
             return None
         name = json.dumps(request["warm"], sort_keys=True)
@@ -100,7 +103,8 @@ class WarmPool:
         if not warm.ready and not self._await(name, warm, FIRST_WAIT if new else 0):
             return None
         try:
-            warm.sock.sendmsg([json.dumps(request).encode()], [_rights(token_fd)])
+            fds = [token_fd] if request.get("log_fd") is None else [token_fd, request["log_fd"]]
+            warm.sock.sendmsg([json.dumps(request).encode()], [_rights(*fds)])
             answer = warm.sock.recv(64)
         except OSError:
             answer = b""
@@ -118,21 +122,25 @@ class WarmPool:
             code = 3
             try:
                 ours.close()
-                self._leave_server(token_fd)
+                log_fd = request.get("log_fd")
+                self._leave_server([token_fd] if log_fd is None else [token_fd, log_fd])
                 code = _serve(theirs, request, self._become, self.idle)
             finally:
                 os._exit(code)
         theirs.close()
         return self._warm.setdefault(name, _Warm(pid, ours))
 
-    def _leave_server(self, token_fd: int) -> None:
+    def _leave_server(self, launching: list[int]) -> None:
         """In a new warm process: close every descriptor of the fork server's (its request
-        socket, the other warm processes' sockets, the launching attempt's token socket), take
-        /dev/null as fds 0-2, and a session of its own (killing an attempt's process group
-        never reaches it)."""
-        os.close(token_fd)
+        socket, the other warm processes' sockets, the log server's socket, the launching
+        attempt's token socket and log connection), take /dev/null as fds 0-2, and a session
+        of its own (killing an attempt's process group never reaches it)."""
+        for fd in launching:
+            os.close(fd)
         if self._channel is not None:
             self._channel.close()
+        for fd in self._closing():
+            os.close(fd)
         for other in self._warm.values():
             other.sock.close()
         os.setsid()
@@ -162,8 +170,9 @@ class WarmPool:
             warm.sock.close()  # the warm process reads the end of its socket and exits
 
 
-def _rights(fd: int) -> tuple[int, int, bytes]:
-    return (socket.SOL_SOCKET, socket.SCM_RIGHTS, fd.to_bytes(4, sys.byteorder))
+def _rights(*fds: int) -> tuple[int, int, bytes]:
+    data = b"".join(fd.to_bytes(4, sys.byteorder) for fd in fds)
+    return (socket.SOL_SOCKET, socket.SCM_RIGHTS, data)
 
 
 def _serve(sock: socket.socket, request: dict[str, Any], become: Become, idle: float) -> int:
@@ -181,20 +190,24 @@ def _serve(sock: socket.socket, request: dict[str, Any], become: Become, idle: f
     sock.settimeout(idle)
     while True:
         try:
-            message, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 1)
+            message, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 2)
         except (TimeoutError, OSError):
             return 0
         if not message or not fds:
             return 0
         if fresh is not None and not fresh.holds():
-            os.close(fds[0])
+            for fd in fds:
+                os.close(fd)
             sock.send(STALE)  # this launch goes the ordinary way; the next one imports anew
             return 0
+        launch = json.loads(message)
+        launch["log_fd"] = fds[1] if len(fds) > 1 else None  # its number in this process
         pid = os.fork()
         if pid == 0:
             sock.close()
-            become(json.loads(message), fds[0])
-        os.close(fds[0])
+            become(launch, fds[0])
+        for fd in fds:
+            os.close(fd)
         sock.send(str(pid).encode())
 
 

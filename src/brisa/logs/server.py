@@ -1,0 +1,178 @@
+"""The log server: one long-lived log process per fork server, shipping the log of every
+attempt whose worker it forked (ADR 0025), instead of a log process forked by each worker.
+
+    fork server, per launch: socketpair -> one end to the log server (SCM_RIGHTS), the other
+    to the worker (`LOG_SERVER_FD`)
+    worker: a pipe; its read end and the executor's file -> the log server with the spool's
+    path, the shipping settings and the worker's secrets; fds 1 and 2 -> the pipe
+    log server, a thread per attempt: `logs.shipping.ship_attempt`, as a forked log process
+    would (masking, stamping, spooling, chunks, `full.log`)
+
+A worker can reach the log server only through the one connection the fork server made for
+it: the server's own socket is closed in every worker and warm process, and nothing listens
+on a path. On that connection the attempt is named once, before the task runs
+(`shipping._follow`); the server never sends a log back. An attempt's spool file is locked
+(`flock`) while the server writes it, so the spool sweep leaves it alone until the server
+has shipped it (a worker killed alone: the server reads its pipe to the end and ships it).
+
+The server is a grandchild of the fork server (its parent exits at once), in a session of its
+own, named `brisa-logs` in the process table: killing an attempt's group, or the fork server,
+never reaches it. It exits once the fork server is gone and its last attempt has shipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Collection
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from brisa.logs.config import ShippingConfig
+from brisa.logs.shipping import pass_through, ship_attempt, spooled
+
+LOG_SERVER_NAME = "brisa-logs"  # /proc/PID/comm: how `ps` and the bench tell it apart
+MAX_OPENING = 1 << 20  # the opening message of an attempt: settings and secrets
+
+
+class LogServer:
+    """The fork server's side: starts the log server on first use (again if it died) and
+    makes one connection per worker."""
+
+    def __init__(self, closing: Callable[[], list[int]]) -> None:
+        self._closing = closing  # the fork server's descriptors the log server must not keep
+        self._channel: socket.socket | None = None
+
+    def fds(self) -> list[int]:
+        """The server's socket: every worker and warm process closes it first."""
+        return [self._channel.fileno()] if self._channel is not None else []
+
+    def connect(self, held: Collection[int] = ()) -> socket.socket | None:
+        """The worker's end of a new connection to the log server; None when there is no log
+        server to be had (the worker then forks a log process of its own). `held`: more
+        descriptors a new log server must not keep (the launch's token socket)."""
+        for _ in range(2):  # a server that died is replaced once
+            if self._channel is None:
+                self._channel = self._start(held)
+            if self._channel is None:
+                return None
+            ours, theirs = socket.socketpair()
+            try:
+                socket.send_fds(self._channel, [b"a"], [theirs.fileno()])
+                return ours
+            except OSError:
+                ours.close()
+                self._channel.close()
+                self._channel = None
+            finally:
+                theirs.close()
+        return None
+
+    def _start(self, held: Collection[int]) -> socket.socket | None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            pid = os.fork()
+        except OSError:
+            ours.close()
+            theirs.close()
+            return None
+        if pid == 0:  # never returns
+            code = 70
+            try:
+                ours.close()
+                for fd in [*self._closing(), *held]:
+                    os.close(fd)
+                # The server is a grandchild: its parent exits at once, no process waits for it.
+                code = serve(theirs) if os.fork() == 0 else 0
+            finally:
+                os._exit(code)
+        theirs.close()
+        return ours
+
+
+def serve(channel: socket.socket) -> int:
+    """The log server: a thread per connection received on `channel`, until the fork server
+    is gone and every attempt has shipped."""
+    os.setsid()
+    with contextlib.suppress(OSError):
+        Path("/proc/self/comm").write_text(LOG_SERVER_NAME)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+    for sig in (signal.SIGTERM, signal.SIGINT):  # it ends when its attempts have shipped
+        signal.signal(sig, signal.SIG_IGN)
+    sys.setswitchinterval(0.001)  # readers must get their turn quickly: the pipes are small
+    attempts: list[threading.Thread] = []
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(channel, 16, 1)
+        except OSError:
+            break
+        if not message:
+            break  # the fork server is gone
+        attempts = [t for t in attempts if t.is_alive()]
+        for fd in fds:
+            thread = threading.Thread(target=_attempt, args=(socket.socket(fileno=fd),))
+            thread.start()
+            attempts.append(thread)
+    for thread in attempts:
+        thread.join()
+    return 0
+
+
+def _attempt(conn: socket.socket) -> None:
+    """One worker's log: its opening (pipe, executor's file, settings, secrets), then
+    `ship_attempt` until the worker closes it (or is gone)."""
+    with conn:
+        opened = _opening(conn)
+        if opened is None:
+            return
+        opening, read_end, out = opened
+        try:
+            settings = opening["config"]
+            options = MappingProxyType(settings.pop("store_options"))
+            config = ShippingConfig(**settings, store_options=options)
+            path = Path(opening["path"])
+            parts = spooled(config, path, opening["secrets"], config.open_store, opening["origin"])
+        except Exception:  # noqa: BLE001 - the worker takes its output back (connection closed)
+            os.close(read_end)
+            os.close(out)
+            return
+        try:
+            ship_attempt(parts, read_end, conn, out)
+        except Exception:  # noqa: BLE001 - the attempt's output must still flow
+            with contextlib.suppress(OSError):
+                os.write(out, traceback.format_exc().encode())
+            with contextlib.suppress(OSError):
+                pass_through(read_end, out)
+        finally:
+            os.close(out)
+
+
+def _opening(conn: socket.socket) -> tuple[dict[str, Any], int, int] | None:
+    """The worker's first message (one JSON line) and its two descriptors."""
+    try:
+        data, fds, _, _ = socket.recv_fds(conn, MAX_OPENING, 2)
+    except OSError:
+        return None
+    try:
+        while data and not data.endswith(b"\n") and len(data) < MAX_OPENING:
+            more = conn.recv(MAX_OPENING)
+            if not more:
+                break
+            data += more
+        if len(fds) == 2 and data.endswith(b"\n"):
+            return json.loads(data), fds[0], fds[1]
+    except (OSError, ValueError):
+        pass
+    for fd in fds:
+        os.close(fd)
+    return None
