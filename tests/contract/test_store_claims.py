@@ -113,6 +113,15 @@ def test_a_scheduler_whose_lease_is_lost_writes_nothing(store: Store) -> None:
     assert _attempts(store) == {(first, 1)}
 
 
+def test_a_waiting_note_goes_when_the_queued_attempt_ends_in_success(store: Store) -> None:
+    # A container that ran between two passes: its pod was last seen pending, then ended.
+    [ti] = fan_out(store, 1)
+    assert queue_one(store, ti)
+    assert store.note_waiting(_ref(ti), "waiting: Pending")
+    assert store.set_task_state(ti, T.SUCCESS, expected=T.QUEUED, try_number=1, now=NOW)
+    assert store.tasks_by_id([ti])[ti].error is None
+
+
 def test_a_fenced_writer_never_moves_another_schedulers_attempt(store: Store) -> None:
     [ti] = fan_out(store, 1)
     mine, theirs = fence_of(store, "s1"), fence_of(store, "s2")

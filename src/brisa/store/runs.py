@@ -273,8 +273,8 @@ class RunStore:
             values["retry_base"] = retry_base
         if new in ATTEMPT_OUTCOMES:
             values["end_date"] = now
-        if error is not None:
-            values["error"] = error
+        if error is not None or new is TaskState.SUCCESS:
+            values["error"] = error  # a success says nothing went wrong (e.g. a waiting note)
         with self._writer.begin() as conn:
             done = guarded_update(
                 conn,

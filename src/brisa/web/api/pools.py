@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from brisa.core.pools import MAX_SLOTS
-from brisa.web.api import models, render
+from brisa.web.api import poolmodels, render
 from brisa.web.api.app import CallerScope, Ctx
 from brisa.web.api.guard import StrictJsonRoute
 from brisa.web.api.models import READ, WRITE, responses
@@ -35,7 +35,7 @@ class PoolPut(BaseModel):
     )
 
 
-@router.get("", response_model=None, responses=responses(models.PoolList, *READ, 404))
+@router.get("", response_model=None, responses=responses(poolmodels.PoolList, *READ, 404))
 def list_pools(ctx: Ctx, scope: CallerScope, team: str) -> dict[str, Any]:
     """The team's pools, its default pool first, with their usage and how many tasks wait."""
     pools = ctx.queries.pools
@@ -45,13 +45,13 @@ def list_pools(ctx: Ctx, scope: CallerScope, team: str) -> dict[str, Any]:
     }
 
 
-@router.get("/{name}", response_model=None, responses=responses(models.PoolDetail, *READ, 404))
+@router.get("/{name}", response_model=None, responses=responses(poolmodels.PoolDetail, *READ, 404))
 def get_pool(ctx: Ctx, scope: CallerScope, team: str, name: PoolName) -> dict[str, Any]:
     """One pool with the tasks holding its slots and the tasks waiting for one."""
     return render.pool_detail(ctx.queries.pools.get(scope, team, name))
 
 
-@router.put("/{name}", response_model=None, responses=responses(models.Pool, *WRITE, 404))
+@router.put("/{name}", response_model=None, responses=responses(poolmodels.Pool, *WRITE, 404))
 def put_pool(
     ctx: Ctx, scope: CallerScope, team: str, name: PoolName, body: PoolPut
 ) -> dict[str, Any]:
