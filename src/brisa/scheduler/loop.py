@@ -40,9 +40,11 @@ from brisa.executor.base import Attempt, Executor, LaunchRequest
 from brisa.logs.recovery import executor_file_name
 from brisa.metrics.instruments import SchedulerMetrics, unregistered
 from brisa.scheduler.ha import LeaseKeeper
+from brisa.scheduler.runcache import ActiveRuns
 from brisa.store import Store
 from brisa.store.actors import acting_as
 from brisa.store.fencing import Fence, fenced_by
+from brisa.store.queueing import QueueItem, RunMove
 from brisa.worker.warmed import WarmKey
 
 log = logging.getLogger("brisa.scheduler")
@@ -107,6 +109,8 @@ class Scheduler:
         self.fenced_writes = 0  # writes refused because the lease was lost (counted)
         self._lost_checked: float | None = None  # when lost schedulers were last looked for
         self._pools_synced = False
+        # The active runs, re-read where the change outbox says they changed (ADR 0022).
+        self.active = ActiveRuns(store)
 
     def wake(self) -> None:
         """Ask for a scheduling pass now (an attempt ended, a run was triggered, ...)."""
@@ -117,17 +121,15 @@ class Scheduler:
         judging_since = self._judge_since()
         alive = self.executor.alive()
         observed = self.executor.observe()  # before the store: a worker reports, then exits
-        runs = self.store.active_runs()
+        runs = self.active.refresh()
         self._runs = {run.id: run for run in runs}
         self._tasks = {}  # built from these runs by the first launch that needs it
         missing = {r.version_id for r in runs} - set(self._specs)
         self._specs.update({vid: spec for vid, (spec, _) in self.store.get_specs(missing).items()})
-        state = self.store.schedule_state()
-        dags = [
-            DagSchedule(d, *state.get((d.team, d.dag_id), (None, 0)))
-            for d in self.store.list_dags()
-            if d.spec.schedule.kind != "manual" and not d.is_paused
-        ]
+        listed = self.store.list_dags()
+        scheduled = [d for d in listed if d.spec.schedule.kind != "manual" and not d.is_paused]
+        state = self.store.schedule_state() if scheduled else {}
+        dags = [DagSchedule(d, *state.get((d.team, d.dag_id), (None, 0))) for d in scheduled]
         known = {ti.id for r in runs for ti in r.tasks.values()}
         stray_ids = {ref.ti_id for ref in (*alive, *observed.endings)} - known
         stray = list(self.store.tasks_by_id(stray_ids).values())
@@ -216,7 +218,7 @@ class Scheduler:
         with self.metrics.scheduling_pass() as record:
             snapshot = self.snapshot()
             actions = plan(snapshot)
-            done = [self._apply(action) for action in actions]
+            done = self._apply_all(actions)
             record(actions, done, slots=(self.executor.parallelism, len(snapshot.alive)))
         refused = sum(not ok and isinstance(a, WRITES) for a, ok in zip(actions, done, strict=True))
         if fence is not None and refused and not self.store.lease_holds(fence):
@@ -252,6 +254,32 @@ class Scheduler:
             now = self.clock()
             self._adopted.update({ti_id: now for ti_id in adopted})
 
+    def _apply_all(self, actions: list[Action]) -> list[bool]:
+        """Apply a pass's actions: one by one, but the run moves and the queued tasks in one
+        transaction each (`Store.set_run_states`, `Store.queue_tasks`), after the others.
+        Returns whether each took effect, in the order of `actions`."""
+        done = [False] * len(actions)
+        moves: dict[int, SetRunState] = {}
+        queue: dict[int, QueueTask] = {}
+        for i, action in enumerate(actions):
+            if isinstance(action, SetRunState):
+                moves[i] = action
+            elif isinstance(action, QueueTask):
+                queue[i] = action
+            else:
+                done[i] = self._apply(action)
+        now = self.clock()
+        if moves:
+            runs = [RunMove(a.run_pk, a.state, a.expected) for a in moves.values()]
+            moved = self.store.set_run_states(runs, now)
+            for i, move in moves.items():
+                done[i] = move.run_pk in moved
+        if queue:
+            queued = self._queue(list(queue.values()), now)
+            for i, action in queue.items():
+                done[i] = action.ti_id in queued
+        return done
+
     def _apply(self, action: Action) -> bool:
         now = self.clock()
         if isinstance(action, CreateRun):
@@ -273,10 +301,6 @@ class Scheduler:
             except Conflict:
                 return False
             return True
-        if isinstance(action, SetRunState):
-            return self.store.set_run_state(
-                action.run_pk, action.state, now, expected=action.expected
-            )
         if isinstance(action, SetTaskState):
             done = self.store.set_task_state(
                 action.ti_id,
@@ -291,8 +315,6 @@ class Scheduler:
             if done and action.kill:
                 self.executor.kill(AttemptRef(action.ti_id, action.try_number))
             return done
-        if isinstance(action, QueueTask):
-            return self._queue(action, now)
         if isinstance(action, Relaunch):
             self._relaunch(action)
             return False
@@ -313,20 +335,21 @@ class Scheduler:
             return False
         raise AssertionError(f"unknown action {action}")
 
-    def _queue(self, action: QueueTask, now: datetime) -> bool:
-        ref = AttemptRef(action.ti_id, action.try_number + 1)
-        issued = tokens.issue(ref)  # the new try's token, stored with it (hashed)
-        if not self.store.queue_task(
-            action.ti_id,
-            expected=action.expected,
-            try_number=action.try_number,
-            now=now,
-            token_digest=issued.digest,
-            pool=action.pool,
-        ):
-            return False
-        self._launch(ref, issued.token, action.timeout, self._warm(action.run_pk))
-        return True
+    def _queue(self, batch: list[QueueTask], now: datetime) -> set[int]:
+        """Queue the batch in one transaction, then launch the tasks that were queued, each
+        with the new try's token (stored with it, hashed)."""
+        issued = {a.ti_id: tokens.issue(AttemptRef(a.ti_id, a.try_number + 1)) for a in batch}
+        items = [
+            QueueItem(a.ti_id, a.expected, a.try_number, issued[a.ti_id].digest, a.pool)
+            for a in batch
+        ]
+        queued = self.store.queue_tasks(items, now)
+        for action in batch:
+            if action.ti_id in queued:
+                ref = AttemptRef(action.ti_id, action.try_number + 1)
+                token = issued[action.ti_id].token
+                self._launch(ref, token, action.timeout, self._warm(action.run_pk))
+        return queued
 
     def _attempt(self, ref: AttemptRef) -> Attempt | None:
         """What the attempt is, from this pass's snapshot (None if it is not in it)."""
@@ -397,6 +420,7 @@ class Scheduler:
                 changed = self.run_once()
             except Exception:
                 log.exception("scheduling pass failed; retrying")
+                self.active.forget()  # read everything again: the failure may be anywhere
                 changed = 0
             if not changed:
                 self._wake.wait(self.poll_interval)

@@ -192,6 +192,16 @@ class RunStore:
             tasks = self._tasks_of(conn, [r.id for r in rows])
             return [_run_record(r, tasks.get(r.id)) for r in rows]
 
+    def runs_by_pk(self, run_pks: Iterable[int]) -> dict[int, RunRecord]:
+        """The runs with these internal ids that exist, with their tasks (two statements)."""
+        pks = sorted(set(run_pks))
+        if not pks:
+            return {}
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(sa.select(dag_runs).where(dag_runs.c.id.in_(pks))))
+            tasks = self._tasks_of(conn, [r.id for r in rows])
+            return {r.id: _run_record(r, tasks.get(r.id)) for r in rows}
+
     def run_counts(self, since: datetime) -> list[tuple[str, str, int]]:
         """(team, state, how many) of the runs created since `since`."""
         query = (
