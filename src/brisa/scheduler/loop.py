@@ -34,6 +34,7 @@ from brisa.core.planner import (
 )
 from brisa.core.pools import PoolBook
 from brisa.core.records import AttemptRef, RunRecord, TaskRecord, run_id_for
+from brisa.core.runview import RunViews
 from brisa.core.spec import DagSpec
 from brisa.errors import Conflict
 from brisa.executor.base import Attempt, Executor, LaunchRequest
@@ -111,6 +112,7 @@ class Scheduler:
         self._pools_synced = False
         # The active runs, re-read where the change outbox says they changed (ADR 0022).
         self.active = ActiveRuns(store)
+        self._views = RunViews()  # what the planner looks at in each run, per run record
 
     def wake(self) -> None:
         """Ask for a scheduling pass now (an attempt ended, a run was triggered, ...)."""
@@ -130,10 +132,10 @@ class Scheduler:
         scheduled = [d for d in listed if d.spec.schedule.kind != "manual" and not d.is_paused]
         state = self.store.schedule_state() if scheduled else {}
         dags = [DagSchedule(d, *state.get((d.team, d.dag_id), (None, 0))) for d in scheduled]
-        known = {ti.id for r in runs for ti in r.tasks.values()}
-        stray_ids = {ref.ti_id for ref in (*alive, *observed.endings)} - known
+        stray_ids = {r.ti_id for r in (*alive, *observed.endings) if not self.active.knows(r.ti_id)}
         stray = list(self.store.tasks_by_id(stray_ids).values())
-        others, adopted, unseen = self._ownership([ti for r in runs for ti in r.tasks.values()])
+        others, adopted, unseen = self._ownership(self.active.open_tasks())
+        self._views.keep(set(self._runs))
         return Snapshot(
             now=now,
             dags=dags,
@@ -149,6 +151,7 @@ class Scheduler:
             adopted=adopted,
             unseen=unseen,
             pools=self._pools(now),
+            views=self._views,
         )
 
     def _ownership(

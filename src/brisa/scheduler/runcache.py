@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from brisa.core.records import RunRecord
+from brisa.core.records import RunRecord, TaskRecord
 from brisa.core.states import ACTIVE_RUN_STATES, TaskState
 from brisa.store import Store
 
@@ -65,6 +65,8 @@ class ActiveRuns:
         self.full_every = full_every
         self.monotonic = monotonic
         self._runs: dict[int, RunRecord] = {}
+        self._open: set[int] = set()  # runs with a queued or running task
+        self._run_of: dict[int, int] = {}  # task instance id -> its run's id
         self._cursor = Cursor()
         self._full_at: float | None = None
         self.reads = {"full": 0, "runs": 0}  # how many full reads, and runs re-read one by one
@@ -89,7 +91,9 @@ class ActiveRuns:
         seen = [i for i, _ in self.store.changes_after(start, limit=WINDOW)]
         self._cursor = Cursor(last=start)
         self._cursor.advance([*seen, newest] if newest > start else seen, now)
-        self._runs = {run.id: run for run in self.store.active_runs()}
+        self._runs, self._open, self._run_of = {}, set(), {}
+        for run in self.store.active_runs():
+            self._keep(run)
         self._full_at = now
         self.reads["full"] += 1
 
@@ -102,16 +106,32 @@ class ActiveRuns:
             return
         self._cursor.advance([i for i, _ in rows], now)
         pks = {int(topic[4:]) for _, topic in rows if topic.startswith("run:")}
-        pks.update(
-            run.id
-            for run in self._runs.values()
-            if any(ti.state in OPEN for ti in run.tasks.values())
-        )
+        pks.update(self._open)
         fresh = self.store.runs_by_pk(pks)
         self.reads["runs"] += len(pks)
         for pk in pks:
+            self._drop(pk)
             run = fresh.get(pk)
             if run is not None and run.state in ACTIVE_RUN_STATES:
-                self._runs[pk] = run
-            else:
-                self._runs.pop(pk, None)
+                self._keep(run)
+
+    def _keep(self, run: RunRecord) -> None:
+        self._runs[run.id] = run
+        for ti in run.tasks.values():
+            self._run_of[ti.id] = run.id
+        if any(ti.state in OPEN for ti in run.tasks.values()):
+            self._open.add(run.id)
+
+    def _drop(self, pk: int) -> None:
+        run = self._runs.pop(pk, None)
+        self._open.discard(pk)
+        for ti in run.tasks.values() if run is not None else ():
+            self._run_of.pop(ti.id, None)
+
+    def knows(self, ti_id: int) -> bool:
+        """Whether the task instance belongs to one of the active runs."""
+        return ti_id in self._run_of
+
+    def open_tasks(self) -> list[TaskRecord]:
+        """The queued and running task instances of the active runs."""
+        return [ti for pk in self._open for ti in self._runs[pk].tasks.values() if ti.state in OPEN]
