@@ -33,7 +33,7 @@ from brisa.core.planner import (
     plan,
 )
 from brisa.core.pools import PoolBook
-from brisa.core.records import AttemptRef, RunRecord, TaskRecord, run_id_for
+from brisa.core.records import AttemptRef, DagRecord, RunRecord, TaskRecord, run_id_for
 from brisa.core.runview import RunViews
 from brisa.core.spec import DagSpec
 from brisa.errors import Conflict
@@ -112,6 +112,8 @@ class Scheduler:
         self._pools_synced = False
         # The active runs, re-read where the change outbox says they changed (ADR 0022).
         self.active = ActiveRuns(store)
+        self._scheduled: list[DagRecord] = []  # DAGs with a schedule, not paused
+        self._stamp: list[tuple[object, ...]] | None = None  # of the catalog they come from
         self._views = RunViews()  # what the planner looks at in each run, per run record
 
     def wake(self) -> None:
@@ -128,10 +130,15 @@ class Scheduler:
         self._tasks = {}  # built from these runs by the first launch that needs it
         missing = {r.version_id for r in runs} - set(self._specs)
         self._specs.update({vid: spec for vid, (spec, _) in self.store.get_specs(missing).items()})
-        listed = self.store.list_dags()
-        scheduled = [d for d in listed if d.spec.schedule.kind != "manual" and not d.is_paused]
-        state = self.store.schedule_state() if scheduled else {}
-        dags = [DagSchedule(d, *state.get((d.team, d.dag_id), (None, 0))) for d in scheduled]
+        stamp = self.store.catalog_stamp()
+        if stamp != self._stamp:  # listed again only when the catalog changed
+            self._stamp = stamp
+            listed = self.store.list_dags()
+            self._scheduled = [
+                d for d in listed if d.spec.schedule.kind != "manual" and not d.is_paused
+            ]
+        state = self.store.schedule_state() if self._scheduled else {}
+        dags = [DagSchedule(d, *state.get((d.team, d.dag_id), (None, 0))) for d in self._scheduled]
         stray_ids = {r.ti_id for r in (*alive, *observed.endings) if not self.active.knows(r.ti_id)}
         stray = list(self.store.tasks_by_id(stray_ids).values())
         others, adopted, unseen = self._ownership(self.active.open_tasks())

@@ -13,7 +13,7 @@ runs named there since its previous pass (docs/adr/0022-incremental-scheduler-sn
   token are written without a change note (the execution API's hot path), and the planner
   judges open attempts on them;
 - everything, on the first pass, after a burst of more than `LIMIT` changes, and every
-  `full_every` seconds: a level-triggered resync bounds what any missed note could cost.
+  `full_every` (60) seconds: a level-triggered resync bounds what any missed note could cost.
 
 A run that left queued and running is dropped. The view is a cache of rows, not a source of
 truth: every write stays a guarded, fenced move, so a decision on a stale view loses its race.
@@ -58,7 +58,7 @@ class ActiveRuns:
         self,
         store: Store,
         *,
-        full_every: float = 30.0,
+        full_every: float = 60.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store

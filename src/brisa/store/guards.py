@@ -138,7 +138,8 @@ def guarded_task_moves(
         row_values[column] = sa.case(by_id, value=ti.id)
     statement = (
         task_instances.update()
-        .where(key, *fencing.task_conditions(conn.dialect.name))
+        .where(ti.id.in_([i for i, _, _ in allowed]), key)  # the id list: by primary key
+        .where(*fencing.task_conditions(conn.dialect.name))
         .values(row_values)
         .returning(*_CHANGED["task_instances"])
     )

@@ -33,7 +33,8 @@ _TASK_FIELDS = [c.name for c in task_instances.c if c.name not in ("return_value
 
 
 def _task_record(row: Any) -> TaskRecord:
-    values = {name: getattr(row, name) for name in _TASK_FIELDS}
+    """From a row whose first columns are `_TASK_FIELDS`, in that order."""
+    values = dict(zip(_TASK_FIELDS, row, strict=False))
     values["state"] = TaskState(values["state"])
     return TaskRecord(**values)
 
