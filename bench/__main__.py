@@ -21,7 +21,16 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import environment, kube, log_shipping, repo_sync, report, scheduler_scale, worker_cost
+from bench import (
+    environment,
+    kube,
+    log_shipping,
+    repo_sync,
+    report,
+    scheduler_fleet,
+    scheduler_scale,
+    worker_cost,
+)
 from bench import ui as web_ui
 from bench.figures import WORKLOADS, Results
 from bench.plan import FULL, QUICK, Plan
@@ -73,8 +82,28 @@ def _scheduler_scale(plan: Plan, work: Path, results: Results) -> None:
             _guarded(results, what, lambda m=measure: results.add(m()))
     results.notes.append(
         f"W6 executor: attempts complete between scheduling passes (untimed); parallelism "
-        f"{parallelism} (`[executor] parallelism`); decisions = actions applied."
+        f"{parallelism} (`[executor] parallelism`); decisions = actions applied; transitions "
+        f"= run and task-instance state moves applied, per second inside passes."
     )
+    if "postgresql" in plan.scale_backends and not scheduler_scale.postgres_problem():
+        _scheduler_fleet(plan, work, results, parallelism)
+
+
+def _scheduler_fleet(plan: Plan, work: Path, results: Results, parallelism: int) -> None:
+    """W6 with 1, 2 and 3 scheduler processes on one PostgreSQL, wake-ups on and off."""
+    for schedulers in (1, 2, 3):
+        for notify in (True, False):
+            wake = "notify" if notify else "poll"
+            what = f"W6 with {schedulers} scheduler(s) on PostgreSQL, {wake}"
+
+            def measure(n: int = schedulers, on: bool = notify, key: str = wake) -> None:
+                figures = scheduler_fleet.run_fleet(
+                    work / "fleet", plan.scale_dags, plan.scale_tasks, parallelism, n, notify=on
+                )
+                shown = ("wall_rate", "pass_rate", "db_commits_per_transition", "lock_waits_max")
+                results.add({f"fleet.{n}.{key}.{name}": figures[name] for name in shown})
+
+            _guarded(results, what, measure)
 
 
 def _task_logs(plan: Plan, work: Path, results: Results) -> None:

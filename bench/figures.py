@@ -116,6 +116,58 @@ FIGURES = [
     Figure("sched.postgresql.seconds", "W6", "PostgreSQL: time in scheduling passes", "s"),
     Figure("sched.postgresql.passes", "W6", "PostgreSQL: scheduling passes", "count"),
     Figure("sched.postgresql.rss", "W6", "PostgreSQL: peak RSS of the scheduler process", "MiB"),
+    *(
+        fig
+        for backend, name in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL"))
+        for fig in (
+            Figure(
+                f"sched.{backend}.transition_rate",
+                "W6",
+                f"{name}: state transitions applied per second in passes (goal on "
+                "PostgreSQL: ≥ 2,000/s)",
+                "transitions/s",
+            ),
+            Figure(
+                f"sched.{backend}.commits_per_transition",
+                "W6",
+                f"{name}: commits per transition in passes",
+                "commits",
+            ),
+        )
+    ),
+    *(
+        fig
+        for n in (1, 2, 3)
+        for wake, how in (("notify", "wake-ups on"), ("poll", "wake-ups off"))
+        for fig in (
+            Figure(
+                f"fleet.{n}.{wake}.wall_rate",
+                "W6",
+                f"PostgreSQL, {n} scheduler(s), {how}: transitions per second of wall time",
+                "transitions/s",
+            ),
+            Figure(
+                f"fleet.{n}.{wake}.pass_rate",
+                "W6",
+                f"PostgreSQL, {n} scheduler(s), {how}: transitions per second in passes",
+                "transitions/s",
+            ),
+            Figure(
+                f"fleet.{n}.{wake}.db_commits_per_transition",
+                "W6",
+                f"PostgreSQL, {n} scheduler(s), {how}: database commits per transition "
+                "(workers' included)",
+                "commits",
+            ),
+            Figure(
+                f"fleet.{n}.{wake}.lock_waits_max",
+                "W6",
+                f"PostgreSQL, {n} scheduler(s), {how}: sessions waiting on a lock, "
+                "most sampled at once",
+                "count",
+            ),
+        )
+    ),
     Figure("logs.print_plain", "W7", "task printing 100-byte lines, log store disabled", "ms"),
     Figure("logs.print_shipped", "W7", "the same task, its log shipped", "ms"),
     Figure("logs.overhead", "W7", "shipping overhead, % of the task's run time", "%", 5.0, "< 5 %"),

@@ -44,8 +44,11 @@ def build_spec(index: int, tasks: int) -> DagSpec:
     return serialize(dag, fileloc=f"scale_{index:05d}.py")
 
 
-def _clock() -> datetime:
+def clock() -> datetime:
     return datetime.now(UTC)
+
+
+_clock = clock
 
 
 def _populate(store: Any, dags: int, tasks: int) -> None:
@@ -59,21 +62,77 @@ def _populate(store: Any, dags: int, tasks: int) -> None:
         trigger(store, "default", f"scale_{i:05d}", conf={}, now=_clock())
 
 
-def _drive(scheduler: Any, executor: FakeExecutor, store: Any) -> dict[str, float]:
-    decisions = passes = 0
-    busy = 0.0
-    while True:
+class Counter:
+    """Runs a scheduler's passes and counts what they did: actions applied (decisions),
+    state moves of runs and task instances applied (transitions), time inside passes, and
+    the commits and statements its engine made inside them."""
+
+    def __init__(self, scheduler: Any) -> None:
+        import sqlalchemy as sa
+
+        from brisa.core.planner import QueueTask, SetRunState, SetTaskState, StartAttempt
+
+        moves = (QueueTask, SetRunState, SetTaskState, StartAttempt)
+        self.decisions = self.transitions = self.passes = self.commits = self.statements = 0
+        self.seconds = 0.0
+        self._inside = False
+        self.scheduler = scheduler
+        engine = scheduler.store.engine
+        sa.event.listen(engine, "commit", lambda *_: self._count("commits"))
+        sa.event.listen(engine, "before_cursor_execute", lambda *_: self._count("statements"))
+        apply = scheduler._apply_all
+
+        def counting(actions: list[Any]) -> list[bool]:
+            done: list[bool] = apply(actions)
+            self.transitions += sum(
+                ok for a, ok in zip(actions, done, strict=True) if isinstance(a, moves)
+            )
+            return done
+
+        scheduler._apply_all = counting
+
+    def _count(self, what: str) -> None:
+        if self._inside:
+            setattr(self, what, getattr(self, what) + 1)
+
+    def one_pass(self) -> int:
+        self._inside = True
         started = time.perf_counter()
-        applied = scheduler.run_once()
-        busy += time.perf_counter() - started
-        passes += 1
-        decisions += applied
+        try:
+            applied: int = self.scheduler.run_once()
+        finally:
+            self.seconds += time.perf_counter() - started
+            self._inside = False
+        self.passes += 1
+        self.decisions += applied
+        return applied
+
+    def figures(self) -> dict[str, float]:
+        names = ("decisions", "transitions", "seconds", "passes", "commits", "statements")
+        return {name: getattr(self, name) for name in names}
+
+
+def _drive(scheduler: Any, executor: FakeExecutor, store: Any) -> dict[str, float]:
+    counter = Counter(scheduler)
+    while True:
+        applied = counter.one_pass()
         if not executor.run_pending() and not applied:
             break
     left = store.active_runs()
     if left:
         raise RuntimeError(f"the scheduler stalled with {len(left)} runs still active")
-    return {"decisions": decisions, "seconds": busy, "passes": passes}
+    return counter.figures()
+
+
+def prepare(url: str, dags: int, tasks: int) -> None:
+    """Migrate the database at `url`, publish `dags` DAGs and trigger one run of each."""
+    from brisa.store import open_store
+
+    store = open_store(url, migrate=True)
+    try:
+        _populate(store, dags, tasks)
+    finally:
+        store.close()
 
 
 def measure(url: str, dags: int, tasks: int, parallelism: int, logs: Path) -> dict[str, float]:
@@ -93,7 +152,13 @@ def measure(url: str, dags: int, tasks: int, parallelism: int, logs: Path) -> di
     finally:
         store.close()
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {**result, "rate": result["decisions"] / result["seconds"], "rss": peak_kib / 1024}
+    return {
+        **result,
+        "rate": result["decisions"] / result["seconds"],
+        "transition_rate": result["transitions"] / result["seconds"],
+        "commits_per_transition": result["commits"] / max(1, result["transitions"]),
+        "rss": peak_kib / 1024,
+    }
 
 
 def postgres_problem() -> str | None:
@@ -143,7 +208,8 @@ def run_backend(
     if done.returncode != 0:
         raise RuntimeError(f"scheduler scale on {backend} failed:\n{done.stderr[-3000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    return {f"sched.{backend}.{key}": result[key] for key in ("rate", "seconds", "passes", "rss")}
+    keys = ("rate", "transition_rate", "commits_per_transition", "seconds", "passes", "rss")
+    return {f"sched.{backend}.{key}": result[key] for key in keys}
 
 
 if __name__ == "__main__":

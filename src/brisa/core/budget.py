@@ -18,17 +18,23 @@ if TYPE_CHECKING:
 class Budget:
     """Concurrency left in this iteration: executor slots, runs and tasks per DAG, pools."""
 
-    def __init__(self, snapshot: Snapshot) -> None:
+    def __init__(
+        self, snapshot: Snapshot, active_tasks: Counter[tuple[str, str]] | None = None
+    ) -> None:
+        """`active_tasks`: the queued and running tasks per DAG, when the caller has counted
+        them already (else counted from the snapshot's runs)."""
         self.slots = snapshot.free_slots
         self.running_runs: Counter[tuple[str, str]] = Counter(
             (r.team, r.dag_id) for r in snapshot.runs if r.state is RunState.RUNNING
         )
-        self.active_tasks: Counter[tuple[str, str]] = Counter(
-            (r.team, r.dag_id)
-            for r in snapshot.runs
-            for t in r.tasks.values()
-            if t.state in (TaskState.QUEUED, TaskState.RUNNING)
-        )
+        if active_tasks is None:
+            active_tasks = Counter(
+                (r.team, r.dag_id)
+                for r in snapshot.runs
+                for t in r.tasks.values()
+                if t.state in (TaskState.QUEUED, TaskState.RUNNING)
+            )
+        self.active_tasks = active_tasks
         self.pools = PoolBudget(snapshot.pools)
 
     def start_run(self, run: RunRecord, spec: DagSpec) -> list[Action]:

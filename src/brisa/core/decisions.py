@@ -11,6 +11,7 @@ from typing import Any
 from brisa.core.observations import NOTHING, Observed
 from brisa.core.pools import PoolBook, PoolClaim
 from brisa.core.records import AttemptRef, DagRecord, RunRecord, TaskRecord
+from brisa.core.runview import RunViews
 from brisa.core.spec import DagSpec
 from brisa.core.states import RunState, TaskState
 
@@ -73,6 +74,9 @@ class Snapshot:
     unseen: frozenset[int] = frozenset()
     # Every pool with its free slots (None: no pool limits, e.g. in tests of other rules).
     pools: PoolBook | None = None
+    # What in each run the planner must look at, remembered across passes by the scheduler
+    # (`core.runview`; None: worked out afresh).
+    views: RunViews | None = None
 
 
 @dataclass(frozen=True)

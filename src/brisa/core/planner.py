@@ -8,6 +8,7 @@ so a decision made on stale data loses its race instead of doing harm.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import datetime, timedelta
 
 from brisa.core import retry, timetable
@@ -29,9 +30,10 @@ from brisa.core.decisions import (
 )
 from brisa.core.observations import Ending, Observed
 from brisa.core.records import AttemptRef, RunRecord, TaskRecord
+from brisa.core.runview import Entry, Need, RunView, RunViews
 from brisa.core.spec import DagSpec, TaskSpec
 from brisa.core.states import FINISHED_TASK_STATES, RunState, TaskState
-from brisa.core.trigger_rules import Verdict, evaluate
+from brisa.core.trigger_rules import Verdict
 
 T = TaskState
 
@@ -75,27 +77,41 @@ def judging_from(
 def plan(snapshot: Snapshot) -> list[Action]:
     """Every action the scheduler should take now, oldest runs first."""
     actions: list[Action] = [*_plan_new_runs(snapshot)]
-    budget = Budget(snapshot)
+    views = snapshot.views if snapshot.views is not None else RunViews()
+    runs = []
     for run in sorted(snapshot.runs, key=lambda r: (r.logical_date, r.id)):
         spec = snapshot.specs.get(run.version_id)
-        if spec is None:
-            continue
+        if spec is not None:
+            runs.append((run, spec, views.of(run, spec)))
+    open_tasks: Counter[tuple[str, str]] = Counter()
+    for run, _, view in runs:
+        open_tasks[(run.team, run.dag_id)] += view.open
+    budget = Budget(snapshot, open_tasks)
+    for run, spec, view in runs:
         if run.state is RunState.QUEUED:
             actions += budget.start_run(run, spec)
         elif run.state is RunState.RUNNING:
-            actions += _plan_run(snapshot, run, spec, budget)
-    return actions + _plan_kills(snapshot) + _plan_releases(snapshot)
+            actions += _plan_run(snapshot, run, spec, budget, view)
+    tasks = _tasks_by_id(snapshot)
+    return actions + _plan_kills(snapshot, tasks) + _plan_releases(snapshot, tasks)
 
 
-def _plan_kills(snapshot: Snapshot) -> list[Action]:
+def _tasks_by_id(snapshot: Snapshot) -> dict[int, TaskRecord]:
+    """The task instances of the snapshot by id, when a live worker or an ending needs one."""
+    if not snapshot.alive and not snapshot.observed.endings:
+        return {}
+    tasks = {ti.id: ti for run in snapshot.runs for ti in run.tasks.values()}
+    tasks.update({ti.id: ti for ti in snapshot.stray})
+    return tasks
+
+
+def _plan_kills(snapshot: Snapshot, tasks: dict[int, TaskRecord]) -> list[Action]:
     """Stop live workers whose attempt is no longer current.
 
     Cleared, cancelled and superseded attempts are stopped at once; a worker whose task has
     finished normally is given `exit_grace` to exit on its own (it may still be writing its
     last log lines) before it is killed.
     """
-    tasks = {ti.id: ti for run in snapshot.runs for ti in run.tasks.values()}
-    tasks.update({ti.id: ti for ti in snapshot.stray})
     kills: list[Action] = []
     for ref in sorted(snapshot.alive, key=lambda r: (r.ti_id, r.try_number)):
         ti = tasks.get(ref.ti_id)
@@ -110,12 +126,10 @@ def _plan_kills(snapshot: Snapshot) -> list[Action]:
     return kills
 
 
-def _plan_releases(snapshot: Snapshot) -> list[Action]:
+def _plan_releases(snapshot: Snapshot, tasks: dict[int, TaskRecord]) -> list[Action]:
     """Let the executor clean up after endings whose attempt is no longer open: its outcome
     was stored in an earlier pass (this pass's updates may still lose their race), it was
     superseded, or the task is unknown."""
-    tasks = {ti.id: ti for run in snapshot.runs for ti in run.tasks.values()}
-    tasks.update({ti.id: ti for ti in snapshot.stray})
     releases: list[Action] = []
     for ref in sorted(snapshot.observed.endings, key=lambda r: (r.ti_id, r.try_number)):
         ti = tasks.get(ref.ti_id)
@@ -158,26 +172,26 @@ def _plan_new_runs(snapshot: Snapshot) -> list[Action]:
     return actions
 
 
-def _plan_run(snapshot: Snapshot, run: RunRecord, spec: DagSpec, budget: Budget) -> list[Action]:
+def _plan_run(
+    snapshot: Snapshot, run: RunRecord, spec: DagSpec, budget: Budget, view: RunView
+) -> list[Action]:
     timeout = spec.dagrun_timeout
     started = run.start_date or run.created_at
     if timeout and snapshot.now - started > timedelta(seconds=timeout):
         return _time_out_run(run, f"run exceeded its dagrun_timeout of {timeout:g}s")
-    tasks = spec.tasks
     # Decisions rest on the stored states only: an update planned here may still lose its race
     # (a "lost" worker reports success first), so nothing downstream may build on it yet.
-    states = {tid: ti.state for tid, ti in run.tasks.items()}
+    # Only the tasks that can act are looked at (`core.runview`); those that need room are
+    # passed over at once when there is none left.
     actions: list[Action] = []
-    for tid, ti in sorted(run.tasks.items()):
-        task = tasks.get(tid)
-        if task is None:
+    for entry in view.entries:
+        if entry.need in (Need.RETRY, Need.READY) and budget.slots <= 0:
             continue
-        action = _plan_task(snapshot, run, spec, budget, ti, task, states)
+        action = _plan_task(snapshot, run, spec, budget, entry)
         if action is not None:
             actions.append(action)
-    if all(state in FINISHED_TASK_STATES for state in states.values()):
-        failed = any(s in (T.FAILED, T.UPSTREAM_FAILED, T.CANCELLED) for s in states.values())
-        outcome = RunState.FAILED if failed else RunState.SUCCESS
+    if view.finished:
+        outcome = RunState.FAILED if view.failed else RunState.SUCCESS
         actions.append(SetRunState(run.id, outcome, expected=run.state))
     return actions
 
@@ -200,14 +214,9 @@ def _time_out_run(run: RunRecord, reason: str) -> list[Action]:
 
 
 def _plan_task(
-    snapshot: Snapshot,
-    run: RunRecord,
-    spec: DagSpec,
-    budget: Budget,
-    ti: TaskRecord,
-    task: TaskSpec,
-    states: dict[str, TaskState],
+    snapshot: Snapshot, run: RunRecord, spec: DagSpec, budget: Budget, entry: Entry
 ) -> Action | None:
+    ti, task = entry.ti, entry.task
     ref = AttemptRef(ti.id, ti.try_number)
     if ti.state in (T.RUNNING, T.QUEUED) and ti.id in snapshot.others:
         return None  # another scheduler supervises it
@@ -220,16 +229,10 @@ def _plan_task(
         # run again before it is gone, so two tries of one task never run at once.
         # (`_plan_kills` decides when to stop it.)
         return None
-    if ti.state in FINISHED_TASK_STATES:
-        return None
-    if ti.state is T.UP_FOR_RETRY:
-        ready = retry.is_due(ti, snapshot.now)
-    else:
-        verdict = evaluate(task.trigger_rule, [states[u] for u in task.upstream if u in states])
-        if verdict in (Verdict.SKIP, Verdict.UPSTREAM_FAILED):
-            new = T.SKIPPED if verdict is Verdict.SKIP else T.UPSTREAM_FAILED
-            return SetTaskState(ti.id, ti.state, ti.try_number, new)
-        ready = verdict is Verdict.READY
+    if entry.need is Need.SETTLE:
+        new = T.SKIPPED if entry.verdict is Verdict.SKIP else T.UPSTREAM_FAILED
+        return SetTaskState(ti.id, ti.state, ti.try_number, new)
+    ready = retry.is_due(ti, snapshot.now) if entry.need is Need.RETRY else True
     if ready and (claim := budget.take_task(run, spec, task)) is not None:
         return QueueTask(ti.id, ti.state, ti.try_number, run.id, task.execution_timeout, claim)
     return None

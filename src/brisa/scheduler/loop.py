@@ -34,7 +34,8 @@ from brisa.core.planner import (
     plan,
 )
 from brisa.core.pools import PoolBook
-from brisa.core.records import AttemptRef, RunRecord, TaskRecord, run_id_for
+from brisa.core.records import AttemptRef, DagRecord, RunRecord, TaskRecord, run_id_for
+from brisa.core.runview import RunViews
 from brisa.core.spec import DagSpec
 from brisa.errors import Conflict
 from brisa.executor.base import Attempt, Executor, LaunchRequest
@@ -42,9 +43,11 @@ from brisa.logs.masking import DEFAULT_ENV_PATTERN, Masker, env_secrets, param_s
 from brisa.logs.recovery import executor_file_name
 from brisa.metrics.instruments import SchedulerMetrics, unregistered
 from brisa.scheduler.ha import LeaseKeeper
+from brisa.scheduler.runcache import ActiveRuns
 from brisa.store import Store
 from brisa.store.actors import acting_as
 from brisa.store.fencing import Fence, fenced_by
+from brisa.store.queueing import QueueItem, RunMove
 from brisa.worker.warmed import WarmKey
 
 log = logging.getLogger("brisa.scheduler")
@@ -111,6 +114,11 @@ class Scheduler:
         self.fenced_writes = 0  # writes refused because the lease was lost (counted)
         self._lost_checked: float | None = None  # when lost schedulers were last looked for
         self._pools_synced = False
+        # The active runs, re-read where the change outbox says they changed (ADR 0022).
+        self.active = ActiveRuns(store)
+        self._scheduled: list[DagRecord] = []  # DAGs with a schedule, not paused
+        self._stamp: list[tuple[object, ...]] | None = None  # of the catalog they come from
+        self._views = RunViews()  # what the planner looks at in each run, per run record
 
     def wake(self) -> None:
         """Ask for a scheduling pass now (an attempt ended, a run was triggered, ...)."""
@@ -121,21 +129,24 @@ class Scheduler:
         judging_since = self._judge_since()
         alive = self.executor.alive()
         observed = self.executor.observe()  # before the store: a worker reports, then exits
-        runs = self.store.active_runs()
+        runs = self.active.refresh()
         self._runs = {run.id: run for run in runs}
         self._tasks = {}  # built from these runs by the first launch that needs it
         missing = {r.version_id for r in runs} - set(self._specs)
         self._specs.update({vid: spec for vid, (spec, _) in self.store.get_specs(missing).items()})
-        state = self.store.schedule_state()
-        dags = [
-            DagSchedule(d, *state.get((d.team, d.dag_id), (None, 0)))
-            for d in self.store.list_dags()
-            if d.spec.schedule.kind != "manual" and not d.is_paused
-        ]
-        known = {ti.id for r in runs for ti in r.tasks.values()}
-        stray_ids = {ref.ti_id for ref in (*alive, *observed.endings)} - known
+        stamp = self.store.catalog_stamp()
+        if stamp != self._stamp:  # listed again only when the catalog changed
+            self._stamp = stamp
+            listed = self.store.list_dags()
+            self._scheduled = [
+                d for d in listed if d.spec.schedule.kind != "manual" and not d.is_paused
+            ]
+        state = self.store.schedule_state() if self._scheduled else {}
+        dags = [DagSchedule(d, *state.get((d.team, d.dag_id), (None, 0))) for d in self._scheduled]
+        stray_ids = {r.ti_id for r in (*alive, *observed.endings) if not self.active.knows(r.ti_id)}
         stray = list(self.store.tasks_by_id(stray_ids).values())
-        others, adopted, unseen = self._ownership([ti for r in runs for ti in r.tasks.values()])
+        others, adopted, unseen = self._ownership(self.active.open_tasks())
+        self._views.keep(set(self._runs))
         return Snapshot(
             now=now,
             dags=dags,
@@ -151,6 +162,7 @@ class Scheduler:
             adopted=adopted,
             unseen=unseen,
             pools=self._pools(now),
+            views=self._views,
         )
 
     def _ownership(
@@ -220,7 +232,7 @@ class Scheduler:
         with self.metrics.scheduling_pass() as record:
             snapshot = self.snapshot()
             actions = plan(snapshot)
-            done = [self._apply(action) for action in actions]
+            done = self._apply_all(actions)
             record(actions, done, slots=(self.executor.parallelism, len(snapshot.alive)))
         refused = sum(not ok and isinstance(a, WRITES) for a, ok in zip(actions, done, strict=True))
         if fence is not None and refused and not self.store.lease_holds(fence):
@@ -256,6 +268,32 @@ class Scheduler:
             now = self.clock()
             self._adopted.update({ti_id: now for ti_id in adopted})
 
+    def _apply_all(self, actions: list[Action]) -> list[bool]:
+        """Apply a pass's actions: one by one, but the run moves and the queued tasks in one
+        transaction each (`Store.set_run_states`, `Store.queue_tasks`), after the others.
+        Returns whether each took effect, in the order of `actions`."""
+        done = [False] * len(actions)
+        moves: dict[int, SetRunState] = {}
+        queue: dict[int, QueueTask] = {}
+        for i, action in enumerate(actions):
+            if isinstance(action, SetRunState):
+                moves[i] = action
+            elif isinstance(action, QueueTask):
+                queue[i] = action
+            else:
+                done[i] = self._apply(action)
+        now = self.clock()
+        if moves:
+            runs = [RunMove(a.run_pk, a.state, a.expected) for a in moves.values()]
+            moved = self.store.set_run_states(runs, now)
+            for i, move in moves.items():
+                done[i] = move.run_pk in moved
+        if queue:
+            queued = self._queue(list(queue.values()), now)
+            for i, action in queue.items():
+                done[i] = action.ti_id in queued
+        return done
+
     def _apply(self, action: Action) -> bool:
         now = self.clock()
         if isinstance(action, CreateRun):
@@ -277,10 +315,6 @@ class Scheduler:
             except Conflict:
                 return False
             return True
-        if isinstance(action, SetRunState):
-            return self.store.set_run_state(
-                action.run_pk, action.state, now, expected=action.expected
-            )
         if isinstance(action, SetTaskState):
             done = self.store.set_task_state(
                 action.ti_id,
@@ -296,8 +330,6 @@ class Scheduler:
             if done and action.kill:
                 self.executor.kill(AttemptRef(action.ti_id, action.try_number))
             return done
-        if isinstance(action, QueueTask):
-            return self._queue(action, now)
         if isinstance(action, Relaunch):
             self._relaunch(action)
             return False
@@ -318,20 +350,21 @@ class Scheduler:
             return False
         raise AssertionError(f"unknown action {action}")
 
-    def _queue(self, action: QueueTask, now: datetime) -> bool:
-        ref = AttemptRef(action.ti_id, action.try_number + 1)
-        issued = tokens.issue(ref)  # the new try's token, stored with it (hashed)
-        if not self.store.queue_task(
-            action.ti_id,
-            expected=action.expected,
-            try_number=action.try_number,
-            now=now,
-            token_digest=issued.digest,
-            pool=action.pool,
-        ):
-            return False
-        self._launch(ref, issued.token, action.timeout, self._warm(action.run_pk))
-        return True
+    def _queue(self, batch: list[QueueTask], now: datetime) -> set[int]:
+        """Queue the batch in one transaction, then launch the tasks that were queued, each
+        with the new try's token (stored with it, hashed)."""
+        issued = {a.ti_id: tokens.issue(AttemptRef(a.ti_id, a.try_number + 1)) for a in batch}
+        items = [
+            QueueItem(a.ti_id, a.expected, a.try_number, issued[a.ti_id].digest, a.pool)
+            for a in batch
+        ]
+        queued = self.store.queue_tasks(items, now)
+        for action in batch:
+            if action.ti_id in queued:
+                ref = AttemptRef(action.ti_id, action.try_number + 1)
+                token = issued[action.ti_id].token
+                self._launch(ref, token, action.timeout, self._warm(action.run_pk))
+        return queued
 
     def _task(self, ti_id: int) -> tuple[RunRecord, DagSpec, str] | None:
         """The run, DAG version and task id of a task instance of this pass's snapshot."""
@@ -422,6 +455,7 @@ class Scheduler:
                 changed = self.run_once()
             except Exception:
                 log.exception("scheduling pass failed; retrying")
+                self.active.forget()  # read everything again: the failure may be anywhere
                 changed = 0
             if not changed:
                 self._wake.wait(self.poll_interval)

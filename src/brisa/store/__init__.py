@@ -23,6 +23,7 @@ from brisa.store.migrate import upgrade
 from brisa.store.notes import NoteStore
 from brisa.store.operations import OperationsStore
 from brisa.store.pools import PoolStore
+from brisa.store.queueing import QueueStore
 from brisa.store.repos import RepoStore
 from brisa.store.runs import RunStore
 from brisa.store.transitions import TransitionStore
@@ -31,6 +32,7 @@ from brisa.store.transitions import TransitionStore
 class Store(
     CatalogStore,
     RunStore,
+    QueueStore,
     OperationsStore,
     AttemptStore,
     RepoStore,

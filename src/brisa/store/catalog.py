@@ -16,7 +16,9 @@ from brisa.store import changes
 from brisa.store.engine import WRITE
 from brisa.store.tables import dag_tags, dag_versions, dags, import_errors
 
-_DAG_COLUMNS: list[Any] = [dags, dag_versions.c.spec, dag_versions.c.structure_hash]
+# Without the spec: it is taken from the cache of decoded specs (`specs_of`), so a listing
+# moves each version's JSON over the wire once per process, not on every call.
+_DAG_COLUMNS: list[Any] = [dags, dag_versions.c.structure_hash]
 
 
 class SpecCache:
@@ -43,7 +45,7 @@ class SpecCache:
         return self._specs.get(version_id)
 
 
-def _dag_record(row: Any, specs: SpecCache) -> DagRecord:
+def _dag_record(row: Any, spec: DagSpec) -> DagRecord:
     return DagRecord(
         team=row.team,
         dag_id=row.dag_id,
@@ -52,7 +54,7 @@ def _dag_record(row: Any, specs: SpecCache) -> DagRecord:
         is_active=row.is_active,
         is_paused=row.is_paused,
         last_parsed_at=row.last_parsed_at,
-        spec=specs.get(row.version_id, row.spec),
+        spec=spec,
         code_version=row.code_version,
         structure_hash=row.structure_hash,
         repo=row.repo,
@@ -305,7 +307,20 @@ class CatalogStore:
         if not include_inactive:
             query = query.where(dags.c.is_active.is_(True))
         with self.engine.connect() as conn:
-            return [_dag_record(row, self.specs) for row in conn.execute(query)]
+            rows = conn.execute(query).all()
+        specs = self.specs_of(row.version_id for row in rows)
+        return [_dag_record(row, specs[row.version_id]) for row in rows if row.version_id in specs]
+
+    def catalog_stamp(self) -> list[tuple[object, ...]]:
+        """What `list_dags` answers depends on, in a few small columns per DAG: equal stamps,
+        equal listings (the scheduler lists the DAGs again only when it changes)."""
+        d = dags.c
+        query = sa.select(
+            d.team, d.dag_id, d.version_id, d.is_active, d.is_paused, d.repo, d.code_version,
+            d.fileloc,
+        ).order_by(d.team, d.dag_id)  # fmt: skip
+        with self.engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(query)]
 
     def get_dag(self, team: str, dag_id: str) -> DagRecord:
         found = self.list_dags(team, dag_id=dag_id)

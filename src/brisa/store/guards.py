@@ -21,7 +21,7 @@ runs one write transaction at a time, so the same read is exact there.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -64,11 +64,23 @@ def guarded_update(
     (`changes.record`) in the same transaction, and a task that leaves queued or running
     gives its pool slots back in it (`pools.release_slots`).
     """
+    return len(guarded_rows(conn, table, to, *where, expected=expected, values=values))
+
+
+def guarded_rows(
+    conn: sa.Connection,
+    table: sa.Table,
+    to: State,
+    *where: sa.ColumnElement[bool],
+    expected: State | Iterable[State] | None = None,
+    values: Mapping[str, Any] | None = None,
+) -> list[int]:
+    """`guarded_update`, answering the ids of the rows moved."""
     if table is not _TABLE_OF[type(to)]:
         raise TypeError(f"a {type(to).__name__} does not describe rows of {table.name}")
     sources = _allowed_sources(to, expected)
     if not sources:
-        return 0
+        return []
     dialect = conn.dialect.name
     fenced = (
         fencing.task_conditions(dialect) if table is task_instances else fencing.conditions(dialect)
@@ -79,7 +91,7 @@ def guarded_update(
         locked = sa.select(table.c.id, table.c.state).where(*where, guard, *fenced)
         before = {row.id: row.state for row in conn.execute(locked.with_for_update())}
         if not before:
-            return 0
+            return []
         where = (table.c.id.in_(sorted(before)),)
     statement = (
         table.update()
@@ -96,7 +108,47 @@ def guarded_update(
         moved = [(row.id, row.run_pk, row.try_number, before.get(row.id, single)) for row in rows]
         _record_moves(conn, moved, to)
     changes.record(conn, (topic for row in rows for topic in _topics(table, row)))
-    return len(rows)
+    return [row.id for row in rows]
+
+
+def guarded_task_moves(
+    conn: sa.Connection,
+    to: TaskState,
+    tries: Sequence[tuple[int, int, TaskState]],
+    *,
+    values: Mapping[str, Any] | None = None,
+    per_task: Mapping[str, Mapping[int, Any]] | None = None,
+) -> list[int]:
+    """Move many task instances to `to` in one statement: each `(ti_id, try_number,
+    expected)` only from its own `expected` state at its own try, as `guarded_update` moves
+    one. `per_task`: column -> {ti_id: value} for values that differ between the rows.
+
+    Returns the ids moved (the others lost their race or are refused by the table), with
+    the same transition records, change notes and fencing as `guarded_update`. Only for
+    moves from a single source state each, out of a state that holds no pool slots."""
+    allowed = [(i, t, e) for i, t, e in tries if _allowed_sources(to, e)]
+    if not allowed:
+        return []
+    if any(e in ACTIVE_TASK_STATES for _, _, e in allowed) and to not in ACTIVE_TASK_STATES:
+        raise ValueError("batched moves do not release pool slots: use guarded_update")
+    ti = task_instances.c
+    key = sa.tuple_(ti.id, ti.try_number, ti.state).in_([(i, t, str(e)) for i, t, e in allowed])
+    row_values: dict[str, Any] = {**(values or {}), "state": to}
+    for column, by_id in (per_task or {}).items():
+        row_values[column] = sa.case(by_id, value=ti.id)
+    statement = (
+        task_instances.update()
+        .where(ti.id.in_([i for i, _, _ in allowed]), key)  # the id list: by primary key
+        .where(*fencing.task_conditions(conn.dialect.name))
+        .values(row_values)
+        .returning(*_CHANGED["task_instances"])
+    )
+    rows = conn.execute(statement).all()
+    if rows:
+        prior = {i: e for i, _, e in allowed}
+        _record_moves(conn, [(r.id, r.run_pk, r.try_number, prior[r.id]) for r in rows], to)
+    changes.record(conn, (topic for row in rows for topic in _topics(task_instances, row)))
+    return [row.id for row in rows]
 
 
 def _record_moves(

@@ -79,6 +79,54 @@ def _claim(conn: sa.Connection, ti_id: int, team: str, pool: str, needed: int) -
     return bool(claimed == needed)
 
 
+def lock_free_slots(
+    conn: sa.Connection,
+    team: str,
+    pool: str,
+    needs: Sequence[tuple[int, int]],
+    *,
+    default_slots: int = DEFAULT_SLOTS,
+) -> dict[int, list[int]]:
+    """For a batch of claims on one pool, `(ti_id, slots needed)` in the order they should
+    be served: lock enough free slot rows (`FOR UPDATE SKIP LOCKED`, in the caller's
+    transaction) and share them out in that order; a claim that does not fit gets none and
+    stops the ones after it (no starvation of wide claims). Returns ti_id -> slot numbers.
+    Nothing is written but a team's default pool that did not exist yet: the slots are
+    given with `assign_slots`, once the tasks' own moves are known to have happened."""
+    total = sum(n for _, n in needs)
+    free = (
+        sa.select(S.slot_no)
+        .where(*_of(team, pool), S.ti_id.is_(None), sa.not_(S.retired))
+        .order_by(S.slot_no)
+        .limit(total)
+        .with_for_update(skip_locked=True)
+    )
+    numbers = list(conn.scalars(free))
+    if len(numbers) < total and pool == DEFAULT_POOL and _create_default(conn, team, default_slots):
+        numbers = list(conn.scalars(free))
+    shares: dict[int, list[int]] = {}
+    for ti_id, needed in needs:
+        if needed > len(numbers):
+            break
+        shares[ti_id], numbers = numbers[:needed], numbers[needed:]
+    return shares
+
+
+def assign_slots(conn: sa.Connection, team: str, pool: str, shares: dict[int, list[int]]) -> None:
+    """Give the slot rows locked by `lock_free_slots` to their task instances (one
+    statement); raises if one was taken meanwhile (cannot happen while they are locked)."""
+    owner = {number: ti_id for ti_id, numbers in shares.items() for number in numbers}
+    if not owner:
+        return
+    given = conn.execute(
+        pool_slots.update()
+        .where(*_of(team, pool), S.slot_no.in_(sorted(owner)), S.ti_id.is_(None))
+        .values(ti_id=sa.case(owner, value=S.slot_no))
+    ).rowcount
+    if given != len(owner):
+        raise RuntimeError(f"pool {team}/{pool}: {len(owner) - given} locked slots were taken")
+
+
 def _insert_ignoring_conflict(conn: sa.Connection, table: sa.Table) -> Any:
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     return dialect.insert(table).on_conflict_do_nothing()

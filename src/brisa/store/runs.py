@@ -33,7 +33,8 @@ _TASK_FIELDS = [c.name for c in task_instances.c if c.name not in ("return_value
 
 
 def _task_record(row: Any) -> TaskRecord:
-    values = {name: getattr(row, name) for name in _TASK_FIELDS}
+    """From a row whose first columns are `_TASK_FIELDS`, in that order."""
+    values = dict(zip(_TASK_FIELDS, row, strict=False))
     values["state"] = TaskState(values["state"])
     return TaskRecord(**values)
 
@@ -191,6 +192,16 @@ class RunStore:
             rows = list(conn.execute(query))
             tasks = self._tasks_of(conn, [r.id for r in rows])
             return [_run_record(r, tasks.get(r.id)) for r in rows]
+
+    def runs_by_pk(self, run_pks: Iterable[int]) -> dict[int, RunRecord]:
+        """The runs with these internal ids that exist, with their tasks (two statements)."""
+        pks = sorted(set(run_pks))
+        if not pks:
+            return {}
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(sa.select(dag_runs).where(dag_runs.c.id.in_(pks))))
+            tasks = self._tasks_of(conn, [r.id for r in rows])
+            return {r.id: _run_record(r, tasks.get(r.id)) for r in rows}
 
     def run_counts(self, since: datetime) -> list[tuple[str, str, int]]:
         """(team, state, how many) of the runs created since `since`."""

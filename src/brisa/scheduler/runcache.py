@@ -1,0 +1,137 @@
+"""The scheduler's view of the active runs, kept up to date from the change outbox.
+
+Reading every active run with all its tasks on every pass costs time proportional to all
+the work in flight, on every pass (W6: 1,000 runs and 10,000 task rows, hundreds of times).
+Every state change of a run or a task instance, and every run created or adopted, notes
+`run:<pk>` in the change outbox in its own transaction (ADR 0017), so a pass re-reads only the
+runs named there since its previous pass (docs/adr/0022-incremental-scheduler-snapshots.md):
+
+- the runs named by the changes after the last id read, and by ids seen skipped (a
+  PostgreSQL transaction that took an id earlier may commit later: looked for again for
+  `SKIPPED_WAIT` seconds, as the UI's change feed does);
+- the runs with a queued or running task, every pass: heartbeats, a waiting note and a new
+  token are written without a change note (the execution API's hot path), and the planner
+  judges open attempts on them;
+- everything, on the first pass, after a burst of more than `LIMIT` changes, and every
+  `full_every` (60) seconds: a level-triggered resync bounds what any missed note could cost.
+
+A run that left queued and running is dropped. The view is a cache of rows, not a source of
+truth: every write stays a guarded, fenced move, so a decision on a stale view loses its race.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from brisa.core.records import RunRecord, TaskRecord
+from brisa.core.states import ACTIVE_RUN_STATES, TaskState
+from brisa.store import Store
+
+SKIPPED_WAIT = 10.0  # seconds an id skipped by a commit race is looked for again
+LIMIT = 5000  # changes read per pass; more than that: read everything instead
+WINDOW = 1000  # ids before the newest checked for gaps when reading everything
+OPEN = (TaskState.QUEUED, TaskState.RUNNING)
+
+
+@dataclass
+class Cursor:
+    """The last change id read, and ids seen skipped with when they were first missed."""
+
+    last: int = 0
+    skipped: dict[int, float] = field(default_factory=dict)
+
+    def advance(self, ids: list[int], now: float) -> None:
+        for found in ids:
+            self.skipped.pop(found, None)
+            if found > self.last:
+                self.skipped.update((gap, now) for gap in range(self.last + 1, found))
+                self.last = found
+        self.skipped = {i: t for i, t in self.skipped.items() if now - t < SKIPPED_WAIT}
+
+
+class ActiveRuns:
+    """Queued and running runs with their tasks, re-read only where they changed."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        full_every: float = 60.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.full_every = full_every
+        self.monotonic = monotonic
+        self._runs: dict[int, RunRecord] = {}
+        self._open: set[int] = set()  # runs with a queued or running task
+        self._run_of: dict[int, int] = {}  # task instance id -> its run's id
+        self._cursor = Cursor()
+        self._full_at: float | None = None
+        self.reads = {"full": 0, "runs": 0}  # how many full reads, and runs re-read one by one
+
+    def refresh(self) -> list[RunRecord]:
+        """The active runs now, oldest logical date first."""
+        now = self.monotonic()
+        if self._full_at is None or now - self._full_at >= self.full_every:
+            self._read_all(now)
+        else:
+            self._read_changed(now)
+        return sorted(self._runs.values(), key=lambda r: (r.logical_date, r.id))
+
+    def forget(self) -> None:
+        """Read everything on the next pass (e.g. after a failed one)."""
+        self._full_at = None
+
+    def _read_all(self, now: float) -> None:
+        # The position first: what changes while the runs are read is read again next pass.
+        newest = self.store.last_change_id()
+        start = max(0, newest - WINDOW)
+        seen = [i for i, _ in self.store.changes_after(start, limit=WINDOW)]
+        self._cursor = Cursor(last=start)
+        self._cursor.advance([*seen, newest] if newest > start else seen, now)
+        self._runs, self._open, self._run_of = {}, set(), {}
+        for run in self.store.active_runs():
+            self._keep(run)
+        self._full_at = now
+        self.reads["full"] += 1
+
+    def _read_changed(self, now: float) -> None:
+        rows = self.store.changes_after(
+            self._cursor.last, also=sorted(self._cursor.skipped), limit=LIMIT
+        )
+        if len(rows) >= LIMIT:
+            self._read_all(now)
+            return
+        self._cursor.advance([i for i, _ in rows], now)
+        pks = {int(topic[4:]) for _, topic in rows if topic.startswith("run:")}
+        pks.update(self._open)
+        fresh = self.store.runs_by_pk(pks)
+        self.reads["runs"] += len(pks)
+        for pk in pks:
+            self._drop(pk)
+            run = fresh.get(pk)
+            if run is not None and run.state in ACTIVE_RUN_STATES:
+                self._keep(run)
+
+    def _keep(self, run: RunRecord) -> None:
+        self._runs[run.id] = run
+        for ti in run.tasks.values():
+            self._run_of[ti.id] = run.id
+        if any(ti.state in OPEN for ti in run.tasks.values()):
+            self._open.add(run.id)
+
+    def _drop(self, pk: int) -> None:
+        run = self._runs.pop(pk, None)
+        self._open.discard(pk)
+        for ti in run.tasks.values() if run is not None else ():
+            self._run_of.pop(ti.id, None)
+
+    def knows(self, ti_id: int) -> bool:
+        """Whether the task instance belongs to one of the active runs."""
+        return ti_id in self._run_of
+
+    def open_tasks(self) -> list[TaskRecord]:
+        """The queued and running task instances of the active runs."""
+        return [ti for pk in self._open for ti in self._runs[pk].tasks.values() if ti.state in OPEN]

@@ -1,0 +1,173 @@
+"""Batched scheduler writes: a pass's queued tasks and run moves, one transaction each.
+
+`RunStore.queue_task` queues one task per transaction (six statements and a commit, each
+commit an fsync on PostgreSQL). A scheduling pass queues up to its executor's free slots at
+once, so `queue_tasks` does the same work for the whole batch in a fixed number of statements
+and one commit (docs/adr/0022-incremental-scheduler-snapshots.md):
+
+1. lock the free pool slots the batch needs (`FOR UPDATE SKIP LOCKED`, per pool, in the
+   planner's order; claims that do not fit drop out);
+2. one guarded move of the tasks that fit, each from its own expected state and try
+   (`guards.guarded_task_moves`: fenced, recorded in `task_transitions` and the outbox);
+3. the locked slots given to the tasks that moved; the others' locks end with the commit;
+4. one insert of their attempt rows.
+
+A task that lost its race (another scheduler queued it, a user cleared it) is simply not in
+the answer, as `queue_task` answers False for it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from brisa.core.pools import DEFAULT_POOL, DEFAULT_SLOTS, PoolClaim
+from brisa.core.states import FINISHED_RUN_STATES, RunState, TaskState
+from brisa.store import fencing
+from brisa.store.engine import WRITE
+from brisa.store.guards import guarded_rows, guarded_task_moves
+from brisa.store.pools import assign_slots, lock_free_slots
+from brisa.store.tables import dag_runs, task_attempts, task_instances
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """One task to queue: from `expected` at `try_number`, as try `try_number + 1` whose
+    token has `token_digest`; `pool`: the slots it takes (None: one of its team's default)."""
+
+    ti_id: int
+    expected: TaskState
+    try_number: int
+    token_digest: str | None = None
+    pool: PoolClaim | None = None
+
+
+@dataclass(frozen=True)
+class RunMove:
+    run_pk: int
+    state: RunState
+    expected: RunState | None = None
+
+
+class QueueStore:
+    engine: sa.Engine
+    default_pool_slots: int = DEFAULT_SLOTS
+
+    @property
+    def _batch_writer(self) -> sa.Engine:
+        return self.engine.execution_options(**WRITE)
+
+    def queue_tasks(self, items: Sequence[QueueItem], now: datetime) -> set[int]:
+        """Queue the tasks of `items` that may be (see the module docstring) in one
+        transaction; returns the ids queued."""
+        if not items:
+            return set()
+        with self._batch_writer.begin() as conn:
+            claims = _claims(conn, items)
+            shares: dict[tuple[str, str], dict[int, list[int]]] = {}
+            for (team, pool), needs in _by_pool(items, claims).items():
+                shares[(team, pool)] = lock_free_slots(
+                    conn, team, pool, needs, default_slots=self.default_pool_slots
+                )
+            fits = {ti_id for share in shares.values() for ti_id in share}
+            batch = [item for item in items if item.ti_id in fits]
+            moved = set(_move(conn, batch, now))
+            for (team, pool), share in shares.items():
+                assign_slots(conn, team, pool, {i: s for i, s in share.items() if i in moved})
+            if moved:
+                conn.execute(
+                    task_attempts.insert(),
+                    [
+                        {"ti_id": item.ti_id, "try_number": item.try_number + 1,
+                         "state": TaskState.QUEUED, "queued_at": now}
+                        for item in batch if item.ti_id in moved
+                    ],
+                )  # fmt: skip
+        return moved
+
+    def set_run_states(self, moves: Sequence[RunMove], now: datetime) -> set[int]:
+        """`set_run_state` for many runs in one transaction (one guarded UPDATE per target
+        and expected state); returns the run ids moved."""
+        groups: dict[tuple[RunState, RunState | None], list[int]] = defaultdict(list)
+        for move in moves:
+            groups[(move.state, move.expected)].append(move.run_pk)
+        moved: set[int] = set()
+        if not groups:
+            return moved
+        with self._batch_writer.begin() as conn:
+            for (new, expected), pks in groups.items():
+                where = dag_runs.c.id.in_(sorted(pks))
+                values = _run(new, now)
+                moved.update(
+                    guarded_rows(conn, dag_runs, new, where, expected=expected, values=values)
+                )
+        return moved
+
+
+def _run(new: RunState, now: datetime) -> dict[str, Any]:
+    """What a run's move to `new` sets besides its state (as `RunStore.set_run_state`)."""
+    if new is RunState.RUNNING:
+        start = sa.literal(now, dag_runs.c.start_date.type)
+        return {"start_date": sa.func.coalesce(dag_runs.c.start_date, start), "end_date": None}
+    if new in FINISHED_RUN_STATES:
+        return {"end_date": now}
+    return {}
+
+
+def _claims(conn: sa.Connection, items: Sequence[QueueItem]) -> dict[int, PoolClaim]:
+    """Each item's pool claim; those without one take one slot of their team's default pool
+    (the team read for all of them in one statement)."""
+    claims = {item.ti_id: item.pool for item in items if item.pool is not None}
+    teamless = [item.ti_id for item in items if item.pool is None]
+    if teamless:
+        ti = task_instances.c
+        query = (
+            sa.select(ti.id, dag_runs.c.team)
+            .join(dag_runs, dag_runs.c.id == ti.run_pk)
+            .where(ti.id.in_(teamless))
+        )
+        teams = {ti_id: team for ti_id, team in conn.execute(query)}
+        claims.update({i: PoolClaim(teams.get(i, ""), DEFAULT_POOL) for i in teamless})
+    return claims
+
+
+def _by_pool(
+    items: Sequence[QueueItem], claims: dict[int, PoolClaim]
+) -> dict[tuple[str, str], list[tuple[int, int]]]:
+    needs: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
+    for item in items:
+        claim = claims[item.ti_id]
+        needs[(claim.team, claim.name)].append((item.ti_id, claim.slots))
+    return needs
+
+
+def _move(conn: sa.Connection, batch: list[QueueItem], now: datetime) -> list[int]:
+    """The guarded move of the batch to queued, each as its next try, owned by the fence's
+    holder when the pass is fenced."""
+    if not batch:
+        return []
+    fence = fencing.current()
+    values = {
+        "try_number": task_instances.c.try_number + 1,
+        "queued_at": now,
+        "start_date": None,
+        "end_date": None,
+        "next_try_at": None,
+        "heartbeat_at": None,
+        "hostname": None,
+        "pid": None,
+        "error": None,
+        "return_value": None,
+        "owner": fence.holder if fence else None,
+        "owner_epoch": fence.epoch if fence else None,
+    }
+    tries = [(item.ti_id, item.try_number, item.expected) for item in batch]
+    digests = {item.ti_id: item.token_digest for item in batch}
+    return guarded_task_moves(
+        conn, TaskState.QUEUED, tries, values=values, per_task={"token_digest": digests}
+    )
