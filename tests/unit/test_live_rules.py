@@ -3,7 +3,7 @@ and the feed's cursor (UI.md A.1-3, A.1-5, A.3-3)."""
 
 from __future__ import annotations
 
-from brisa.control.changefeed import _Cursor
+from brisa.store.changes import Cursor
 from brisa.web.ui import resume
 from brisa.web.ui.coalescing import Coalescer
 from brisa.web.ui.logbatch import MAX_LINES, LogBatcher
@@ -117,7 +117,7 @@ def test_log_batches_are_at_most_max_lines() -> None:
 
 
 def test_the_cursor_looks_again_for_ids_a_slower_transaction_may_still_commit() -> None:
-    cursor = _Cursor(last=10)
+    cursor = Cursor(last=10)
     cursor.advance([11, 14], now=0.0)
     assert cursor.last == 14 and set(cursor.skipped) == {12, 13}
     cursor.advance([12], now=1.0)

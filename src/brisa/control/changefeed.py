@@ -20,9 +20,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+
+from brisa.store import changes
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +33,6 @@ KEEP = 10_000  # changes kept in memory for replay
 HEALTH_EVERY = 30.0
 RETAIN = timedelta(hours=1)  # the outbox keeps this much history (replay across restarts)
 PRUNE_EVERY = 600.0
-SKIPPED_WAIT = 10.0  # seconds an id skipped by a commit race is looked for again
 HEALTH = "health"
 
 
@@ -71,23 +72,6 @@ class Subscription:
     deliver: Callable[[list[Change] | None], None]
 
 
-@dataclass
-class _Cursor:
-    """Where the reader is: the last id read, and ids it saw skipped (a PostgreSQL
-    transaction that took an id earlier may commit later) with when they were first missed."""
-
-    last: int = 0
-    skipped: dict[int, float] = field(default_factory=dict)
-
-    def advance(self, ids: list[int], now: float) -> None:
-        for found in ids:
-            self.skipped.pop(found, None)
-            if found > self.last:
-                self.skipped.update((gap, now) for gap in range(self.last + 1, found))
-                self.last = found
-        self.skipped = {i: t for i, t in self.skipped.items() if now - t < SKIPPED_WAIT}
-
-
 class ChangeFeed:
     def __init__(
         self,
@@ -104,7 +88,7 @@ class ChangeFeed:
         self._monotonic = monotonic
         self._recent: deque[Change] = deque(maxlen=keep)
         self._floor = 0  # every change after this id is in `_recent` (or was never made)
-        self._cursor = _Cursor()
+        self._cursor = changes.Cursor()
         self._subs: set[Subscription] = set()
         self._lock = threading.Lock()
         self.closing = threading.Event()

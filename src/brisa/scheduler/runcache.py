@@ -8,7 +8,7 @@ runs named there since its previous pass (docs/adr/0022-incremental-scheduler-sn
 
 - the runs named by the changes after the last id read, and by ids seen skipped (a
   PostgreSQL transaction that took an id earlier may commit later: looked for again for
-  `SKIPPED_WAIT` seconds, as the UI's change feed does);
+  `changes.SKIPPED_WAIT` seconds, as the UI's change feed does);
 - the runs with a queued or running task, every pass: heartbeats, a waiting note and a new
   token are written without a change note (the execution API's hot path), and the planner
   judges open attempts on them;
@@ -23,32 +23,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from brisa.core.records import RunRecord, TaskRecord
 from brisa.core.states import ACTIVE_RUN_STATES, TaskState
-from brisa.store import Store
+from brisa.store import Store, changes
 
-SKIPPED_WAIT = 10.0  # seconds an id skipped by a commit race is looked for again
 LIMIT = 5000  # changes read per pass; more than that: read everything instead
 WINDOW = 1000  # ids before the newest checked for gaps when reading everything
 OPEN = (TaskState.QUEUED, TaskState.RUNNING)
-
-
-@dataclass
-class Cursor:
-    """The last change id read, and ids seen skipped with when they were first missed."""
-
-    last: int = 0
-    skipped: dict[int, float] = field(default_factory=dict)
-
-    def advance(self, ids: list[int], now: float) -> None:
-        for found in ids:
-            self.skipped.pop(found, None)
-            if found > self.last:
-                self.skipped.update((gap, now) for gap in range(self.last + 1, found))
-                self.last = found
-        self.skipped = {i: t for i, t in self.skipped.items() if now - t < SKIPPED_WAIT}
 
 
 class ActiveRuns:
@@ -67,7 +49,7 @@ class ActiveRuns:
         self._runs: dict[int, RunRecord] = {}
         self._open: set[int] = set()  # runs with a queued or running task
         self._run_of: dict[int, int] = {}  # task instance id -> its run's id
-        self._cursor = Cursor()
+        self._cursor = changes.Cursor()
         self._full_at: float | None = None
         self.reads = {"full": 0, "runs": 0}  # how many full reads, and runs re-read one by one
 
@@ -89,7 +71,7 @@ class ActiveRuns:
         newest = self.store.last_change_id()
         start = max(0, newest - WINDOW)
         seen = [i for i, _ in self.store.changes_after(start, limit=WINDOW)]
-        self._cursor = Cursor(last=start)
+        self._cursor = changes.Cursor(last=start)
         self._cursor.advance([*seen, newest] if newest > start else seen, now)
         self._runs, self._open, self._run_of = {}, set(), {}
         for run in self.store.active_runs():

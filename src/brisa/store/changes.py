@@ -22,6 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +38,25 @@ NOTIFY_EVERY = 0.1  # seconds: at most ten notifications a second per process
 _CHANGED = "brisa_changed"  # the mark `record` leaves on its connection
 _hooks: list[Callable[[], None]] = []
 _hooks_lock = threading.Lock()
+SKIPPED_WAIT = 10.0  # seconds an id skipped by a commit race is looked for again
+
+
+@dataclass
+class Cursor:
+    """Where a reader of the outbox is: the last id read, and ids it saw skipped (a
+    PostgreSQL transaction that took an id earlier may commit later) with when they were
+    first missed; a skipped id is looked for again for `SKIPPED_WAIT` seconds."""
+
+    last: int = 0
+    skipped: dict[int, float] = field(default_factory=dict)
+
+    def advance(self, ids: list[int], now: float) -> None:
+        for found in ids:
+            self.skipped.pop(found, None)
+            if found > self.last:
+                self.skipped.update((gap, now) for gap in range(self.last + 1, found))
+                self.last = found
+        self.skipped = {i: t for i, t in self.skipped.items() if now - t < SKIPPED_WAIT}
 
 
 def on_record(hook: Callable[[], None]) -> Callable[[], None]:

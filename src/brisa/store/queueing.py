@@ -146,14 +146,13 @@ def _by_pool(
     return needs
 
 
-def _move(conn: sa.Connection, batch: list[QueueItem], now: datetime) -> list[int]:
-    """The guarded move of the batch to queued, each as its next try, owned by the fence's
-    holder when the pass is fenced."""
-    if not batch:
-        return []
+def fresh_try(try_number: Any, now: datetime) -> dict[str, Any]:
+    """The columns of a task instance queued as try `try_number` (a number, or an expression
+    of the row's own): nothing of the try before, owned by the fence's holder when the pass
+    is fenced."""
     fence = fencing.current()
-    values = {
-        "try_number": task_instances.c.try_number + 1,
+    return {
+        "try_number": try_number,
         "queued_at": now,
         "start_date": None,
         "end_date": None,
@@ -166,6 +165,14 @@ def _move(conn: sa.Connection, batch: list[QueueItem], now: datetime) -> list[in
         "owner": fence.holder if fence else None,
         "owner_epoch": fence.epoch if fence else None,
     }
+
+
+def _move(conn: sa.Connection, batch: list[QueueItem], now: datetime) -> list[int]:
+    """The guarded move of the batch to queued, each as its next try, owned by the fence's
+    holder when the pass is fenced."""
+    if not batch:
+        return []
+    values = fresh_try(task_instances.c.try_number + 1, now)
     tries = [(item.ti_id, item.try_number, item.expected) for item in batch]
     digests = {item.ti_id: item.token_digest for item in batch}
     return guarded_task_moves(

@@ -22,7 +22,7 @@ from brisa.core.states import (
     TaskState,
 )
 from brisa.errors import Conflict, InvalidInput, NotFound
-from brisa.store import changes, fencing
+from brisa.store import changes, fencing, queueing
 from brisa.store.engine import WRITE
 from brisa.store.guards import guarded_update
 from brisa.store.pools import claim_slots
@@ -330,22 +330,8 @@ class RunStore:
 
         It takes its slots of `pool` (None: one slot of its team's default pool) in the same
         transaction: when the pool has too few free, nothing changes and the answer is False."""
-        fresh_try = {
-            "token_digest": token_digest,
-            "try_number": try_number + 1,
-            "queued_at": now,
-            "start_date": None,
-            "end_date": None,
-            "next_try_at": None,
-            "heartbeat_at": None,
-            "hostname": None,
-            "pid": None,
-            "error": None,
-            "return_value": None,
-        }
-        fence = fencing.current()  # the scheduler that queues it owns the new try
-        fresh_try["owner"] = fence.holder if fence else None
-        fresh_try["owner_epoch"] = fence.epoch if fence else None
+        # The scheduler that queues it owns the new try.
+        fresh = {**queueing.fresh_try(try_number + 1, now), "token_digest": token_digest}
         with self._writer.begin() as conn:
             # The move first: a task another scheduler queued first fails here, before it
             # holds a slot that a claim for a task still pending would then find locked.
@@ -356,7 +342,7 @@ class RunStore:
                 task_instances.c.id == ti_id,
                 task_instances.c.try_number == try_number,
                 expected=expected,
-                values=fresh_try,
+                values=fresh,
             )
             if not done:
                 return False
