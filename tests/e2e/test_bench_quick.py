@@ -11,7 +11,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 WORKLOADS = {"W0", "W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10"}
 # What the quick suite leaves out on purpose (the full suite measures them).
-FULL_ONLY = {"fanout1000.", "sched.postgresql.", "live.grid_requests"}
+# W6 on PostgreSQL (one scheduler, and the fleet of 1-3) runs in the full suite only.
+FULL_ONLY = {"fanout1000.", "sched.postgresql.", "fleet.", "live.grid_requests"}
 
 
 def test_quick_benchmark_reports_every_workload(tmp_path: Path) -> None:
