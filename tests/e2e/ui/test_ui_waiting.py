@@ -261,6 +261,12 @@ def test_clear_selected_task_instances_of_three_runs(server: Standalone, new_pag
     page.locator("#ad-confirm").click()
     dialog.wait_for(state="detached")
     assert "Cleared 6 task instances in 3 runs" in page.locator("#toasts").inner_text()
+    # The list is read again: nothing stays ticked, and no row still shows a cleared try failed.
+    page.wait_for_function("() => document.querySelectorAll('.ti-pick:checked').length === 0")
+    for row in page.locator("#ti-results tbody tr").all_inner_texts():
+        cells = [c.strip() for c in row.split("\t")]
+        if any(run_id in cells for run_id in runs):
+            assert not ("failed" in cells[1] and cells[5] == "1"), cells
     for run_id in runs:
         task = f"/api/v1{task_path('flaky', run_id, 'bad')}"
         server.wait_until(lambda t=task: server.get(t)["try_number"] == 2, 60, "tried again")
