@@ -60,15 +60,20 @@ def claim_slots(
     return _claim(conn, ti_id, team, pool, needed)
 
 
-def _claim(conn: sa.Connection, ti_id: int, team: str, pool: str, needed: int) -> bool:
-    free = (
+def _free_slots(team: str, pool: str, limit: int) -> sa.Select[Any]:
+    """Up to `limit` free slot numbers of a pool, locked; a slot another transaction is
+    taking is skipped, never waited for."""
+    return (
         sa.select(S.slot_no)
         .where(*_of(team, pool), S.ti_id.is_(None), sa.not_(S.retired))
         .order_by(S.slot_no)
-        .limit(needed)
+        .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    numbers = list(conn.scalars(free))
+
+
+def _claim(conn: sa.Connection, ti_id: int, team: str, pool: str, needed: int) -> bool:
+    numbers = list(conn.scalars(_free_slots(team, pool, needed)))
     if len(numbers) < needed:
         return False
     claimed = conn.execute(
@@ -94,13 +99,7 @@ def lock_free_slots(
     Nothing is written but a team's default pool that did not exist yet: the slots are
     given with `assign_slots`, once the tasks' own moves are known to have happened."""
     total = sum(n for _, n in needs)
-    free = (
-        sa.select(S.slot_no)
-        .where(*_of(team, pool), S.ti_id.is_(None), sa.not_(S.retired))
-        .order_by(S.slot_no)
-        .limit(total)
-        .with_for_update(skip_locked=True)
-    )
+    free = _free_slots(team, pool, total)
     numbers = list(conn.scalars(free))
     if len(numbers) < total and pool == DEFAULT_POOL and _create_default(conn, team, default_slots):
         numbers = list(conn.scalars(free))
