@@ -37,6 +37,32 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def listens_on(pid: int, port: int) -> bool:
+    """Whether process `pid` holds the socket listening on loopback port `port` (from
+    /proc/net/tcp{,6} and the process's descriptors)."""
+    wanted = f":{port:04X}"
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                if fields[1].endswith(wanted) and fields[3] == "0A":  # 0A: LISTEN
+                    inodes.add(f"socket:[{fields[9]}]")
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/{pid}/fd/{fd}") in inodes:
+                return True
+    return False
+
+
+def _port_taken(output: str) -> bool:
+    return "address already in use" in output.lower() or "errno 98" in output.lower()
+
+
 def wait_until(check: Callable[[], T | None], timeout: float, what: str, every: float = 0.05) -> T:
     """The first truthy answer of `check`, asked every `every` seconds; TimeoutError after
     `timeout` seconds."""
@@ -126,9 +152,19 @@ class Standalone:
         return self.launched_at
 
     def start(self, timeout: float = 20.0) -> Standalone:
-        """Launch, and wait until the API answers."""
-        self.launch()
-        self.wait_api(timeout)
+        """Launch, and wait until the API answers. A port that another process took between
+        `free_port()` and the bind (tests run in parallel) is replaced and the launch tried
+        again."""
+        for attempt in range(3):
+            self.launch()
+            try:
+                self.wait_api(timeout)
+                return self
+            except RuntimeError:
+                if attempt == 2 or not _port_taken(self.output()):
+                    raise
+                self.port = free_port()
+                self.url = f"http://127.0.0.1:{self.port}"
         return self
 
     def wait_api(self, timeout: float = 60.0) -> float:
@@ -142,9 +178,11 @@ class Standalone:
             tail = self.output()[-3000:]
             raise RuntimeError(f"brisa standalone exited with {self.proc.returncode}:\n{tail}")
         try:
-            return bool(self.get("/api/v1/health")["status"] == "ok")
+            healthy = bool(self.get("/api/v1/health")["status"] == "ok")
         except (OSError, ApiError, ValueError):
             return False
+        # Only our own process's answer counts: another test's server may hold this port.
+        return healthy and listens_on(self.proc.pid, self.port)
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
