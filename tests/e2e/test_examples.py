@@ -43,7 +43,7 @@ def test_etl_passes_values_between_python_tasks(brisa: Standalone) -> None:
     # ada: 42.0 + 18.25; bob's 7.5 is under the floor.
     assert brisa.get(f"{base}/transform")["return_value"] == {"ada": 60.25}
     assert brisa.get(f"{base}/load")["return_value"] == 1
-    log = brisa.get(f"{base}/load/logs")["content"]
+    log = brisa.whole_log(f"{base}/load")["content"]
     assert "ada: 60.25" in log
 
 

@@ -112,7 +112,7 @@ def test_tasks_run_as_the_task_user_and_cannot_read_brisas_state(
         path = f"{brisa.dag_path('probe')}/runs/{run['run_id']}/tasks/probe"
         detail = brisa.get(path)
         assert finished["state"] == "success", detail
-        log = brisa.get(f"{path}/logs")
+        log = brisa.whole_log(path)
     finally:
         brisa.stop()
 

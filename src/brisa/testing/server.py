@@ -212,6 +212,16 @@ class Standalone:
         """Live processes started for this instance (the standalone and its children)."""
         return processes_with_env(f"BRISA_HOME={self.home}")
 
+    def whole_log(self, task_path: str, timeout: float = 30.0) -> Any:
+        """The log page of the task at `task_path` (…/runs/RUN/tasks/TASK) once it is
+        finished: its last chunk is shipped as the worker ends, just after its report, so a
+        run can be over a moment before its last task's log is."""
+        return self.wait_until(
+            lambda: (page := self.get(f"{task_path}/logs"))["finished"] and page,
+            timeout,
+            "the log shipped whole",
+        )
+
     def wait_until(
         self, check: Callable[[], T | None], timeout: float, what: str, interval: float = 0.05
     ) -> T:
