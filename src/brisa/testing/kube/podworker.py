@@ -248,7 +248,9 @@ class PodWorker(threading.Thread):
             pod = self.state.get("pods", self.namespace, self.name)
             try:
                 env = container_env(pod, self.container, self._lookup)
-                mounts = mount_volumes(pod, self.container, self._lookup, self.dir)
+                mounts = mount_volumes(
+                    pod, self.container, self._lookup, self.dir, self.kubelet.tokens.mint
+                )
             except ConfigMissing as missing:
                 self._waiting("CreateContainerConfigError", str(missing))
                 self._event("Warning", "Failed", f"Error: {missing}")

@@ -112,6 +112,13 @@ class FakeApiServer:
         if refused:
             raise ApiStatus.forbidden(self.user, verb, resource, namespace)
 
+    def review_token(self, review: Json) -> Json:
+        """A TokenReview (`satokens.py`): whether a service account token is valid, and for
+        whom."""
+        return self.kubelet.tokens.review(
+            review, lambda namespace, name: self.state.find("pods", namespace, name)
+        )
+
     def review(self, review: Json) -> Json:
         """A SelfSubjectAccessReview answered from the refusals the test set."""
         attributes = review.get("spec", {}).get("resourceAttributes", {})
