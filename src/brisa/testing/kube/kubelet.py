@@ -38,9 +38,11 @@ class Kubelet:
         images: dict[str, list[str]],
         retry: float = 0.5,
         tokens: ServiceAccountTokens | None = None,
+        memory_cgroups: bool = False,
     ) -> None:
         self.state, self.faults, self.root = state, faults, root
         self.tokens = tokens or ServiceAccountTokens()  # projected service account tokens
+        self.memory_cgroups = memory_cgroups  # memory limits enforced by the kernel (memcg.py)
         self.base_env, self.images, self.retry = base_env, images, retry
         self.logs: dict[tuple[str, str], ContainerLog] = {}
         self._workers: dict[str, PodWorker] = {}
