@@ -120,7 +120,7 @@ def test_no_token_a_task_can_read_or_make_is_worth_another_attempt(
     tokens = cluster.kubelet.tokens
     made = {
         "forged": (f"{head}.{claims}.c2lnbmVk", "invalid bearer token"),
-        "not a token": ("not-a-jwt", "invalid bearer token"),
+        "not a token": ("not-a-jwt", "not a JWT"),
         "another audience": (tokens.mint(pod_b), "is invalid for the target audiences"),
         "expired": (
             tokens.mint(pod_b, "brisa-execution", 600, issued_at=tokens.clock() - 3600),

@@ -39,6 +39,7 @@ EXPIRATION = 600  # seconds the token is valid (the API server's minimum); the k
 POD_NAME = "authentication.kubernetes.io/pod-name"
 POD_UID = "authentication.kubernetes.io/pod-uid"
 ACCOUNT_PREFIX = "system:serviceaccount:"
+MAX_TOKEN = 16_384  # characters; a projected token is about 1 KB
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,16 @@ def check_pod(pod: Json | None, uid: str, expected: Expected) -> None:
         raise Forbidden(f"{where} is not Brisa's pod of attempt {_attempt(expected.ref)}")
 
 
+def looks_like_jwt(token: str) -> bool:
+    """Three non-empty base64url parts, of a sane length: the shape of any service account
+    token (checked before asking the API server about it)."""
+    parts = token.split(".")
+    alphabet = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    return (
+        len(token) <= MAX_TOKEN and len(parts) == 3 and all(p and set(p) <= alphabet for p in parts)
+    )
+
+
 def _attempt(ref: AttemptRef) -> str:
     return f"{ref.try_number} of task instance {ref.ti_id}"
 
@@ -118,6 +129,11 @@ class PodIdentity:
         self._lock = threading.Lock()
 
     def __call__(self, team: str, ref: AttemptRef, token: str) -> None:
+        if not looks_like_jwt(token):  # not worth a round trip to the API server
+            raise Unauthorized(
+                "the pod's service account token was refused: not a JWT (three base64url "
+                "parts); send the projected token file's content"
+            )
         expected = expected_pod(team, ref, self._namespace_for(team))
         try:
             api = self._client()
