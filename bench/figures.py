@@ -309,6 +309,10 @@ FIGURES += [
         5.0, "≤ 5 s",
     ),
     Figure(
+        "kube.identity_check_median", "W9",
+        "ADR 0029: a worker pod's identity checked (TokenReview + pod read), median", "ms",
+    ),
+    Figure(
         "kube.recovery_after_410_max", "W9",
         "K3: 410 Gone → a change made then is in the view, max", "s", 5.0, "≤ 5 s",
     ),

@@ -24,6 +24,9 @@ task need no worker, so the figures are the executor's, not Python's start-up). 
   the server's, and how long the view took to settle; and the recovery after a 410: a compacted
   history, a dropped watch whose reconnect gets 410 Gone, and a pod created at that moment,
   until the view has it (one run per 50 randomized ones, one at a time).
+- ADR 0029: what checking a worker pod's identity costs Brisa's API per attempt
+  (`PodIdentity`: a TokenReview and a read of the pod, over the lightkube adapter), median of
+  `IDENTITY_CHECKS` checks of a pod's projected token.
 The fake cluster's own CPU (API server, kubelet, the `true` processes) is not counted.
 A real cluster differs: its API server answers in milliseconds over TLS, and a pod takes
 seconds to be scheduled and started.
@@ -48,9 +51,11 @@ from bench.standalone import Standalone
 from brisa.executor.kubernetes.api import ApiAccess, connect
 from brisa.testing.kube import FakeCluster
 from brisa.testing.kube.chaos import ChaosRun, chaos_run, recovery_after_gone
+from brisa.testing.kube.faults import Unschedulable
 
 NAMESPACE = "brisa"
 CHAOS_LANES = 8
+IDENTITY_CHECKS = 200
 TASKS = 100
 DAG_ID = "kube_fanout"
 CHAIN = 6
@@ -196,6 +201,7 @@ def run(plan: Plan, work: Path, results: Results) -> None:
                 results.add(fanout(server, creates))
                 results.add(chain(server, creates))
     results.add(chaos(plan.kube_chaos_runs, folder)[0])
+    results.add(identity_checks(folder))
 
 
 def chaos(runs: int, work: Path) -> tuple[dict[str, float], list[ChaosRun], list[float]]:
@@ -227,12 +233,48 @@ def chaos(runs: int, work: Path) -> tuple[dict[str, float], list[ChaosRun], list
     return figures, done, recoveries
 
 
+def identity_checks(work: Path, count: int = IDENTITY_CHECKS) -> dict[str, float]:
+    """Milliseconds per pod identity check (ADR 0029) against the fake API server."""
+    from brisa.core.records import AttemptRef
+    from brisa.executor.kubernetes import naming
+    from brisa.executor.kubernetes.podidentity import AUDIENCE, PodIdentity
+    from brisa.testing.kube.objects import default_pod
+
+    token = work / "identity-token"
+    token.parent.mkdir(parents=True, exist_ok=True)
+    token.write_text("bench")
+    with FakeCluster(token="bench", namespaces=(NAMESPACE,)) as cluster:
+        api = connect(ApiAccess(server=cluster.url, token_file=str(token), timeout=10))
+        ref = AttemptRef(7, 1)
+        labels = {naming.MANAGED_BY: "brisa", naming.TI: "7", naming.TRY: "1"}
+        pod = {
+            "metadata": {"name": naming.pod_name("bench", 7, 1), "labels": labels},
+            "spec": {"containers": [{"name": "base", "image": "busybox:1.36"}]},
+        }
+        default_pod(pod, NAMESPACE)
+        cluster.inject(Unschedulable())
+        stored = cluster.state.create("pods", NAMESPACE, pod)
+        proof = cluster.kubelet.tokens.mint(stored, AUDIENCE, 600)
+        identity = PodIdentity(lambda: api, lambda team: NAMESPACE)
+        identity("bench", ref, proof)  # warm-up: connections
+        times = []
+        for _ in range(count):
+            began = time.perf_counter()
+            identity("bench", ref, proof)
+            times.append((time.perf_counter() - began) * 1000)
+    return {"kube.identity_check_median": statistics.median(times)}
+
+
 if __name__ == "__main__":  # `python -m bench.kube chaos [RUNS]`: K3 alone, printed
     import json
     import tempfile
 
+    if sys.argv[1:2] == ["identity"]:
+        with tempfile.TemporaryDirectory() as folder:
+            print(json.dumps(identity_checks(Path(folder)), indent=1))
+        raise SystemExit(0)
     if sys.argv[1:2] != ["chaos"]:
-        raise SystemExit("usage: python -m bench.kube chaos [RUNS]")
+        raise SystemExit("usage: python -m bench.kube chaos [RUNS] | identity")
     with tempfile.TemporaryDirectory() as folder:
         count = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
         figures, done, recoveries = chaos(count, Path(folder))
