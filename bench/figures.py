@@ -293,6 +293,29 @@ FIGURES += [
         "kube.import_with_client", "W9",
         "… with the lightkube adapter (`lightkube_client`)", "ms",
     ),
+    Figure(
+        "kube.chaos_runs_wrong", "W9",
+        "K3: randomized runs (410s, dropped and duplicated watches) whose view ≠ the server's",
+        "runs", 0.0, "0 (100 % equal)",
+    ),
+    Figure("kube.chaos_runs", "W9", "K3: randomized runs made", "runs"),
+    Figure(
+        "kube.chaos_settle_p95", "W9",
+        "K3: last change → view equal to the server, p95 of the runs", "s",
+    ),
+    Figure(
+        "kube.recovery_after_410_median", "W9",
+        "K3: 410 Gone (history compacted) → a change made then is in the view, median", "s",
+        5.0, "≤ 5 s",
+    ),
+    Figure(
+        "kube.identity_check_median", "W9",
+        "ADR 0029: a worker pod's identity checked (TokenReview + pod read), median", "ms",
+    ),
+    Figure(
+        "kube.recovery_after_410_max", "W9",
+        "K3: 410 Gone → a change made then is in the view, max", "s", 5.0, "≤ 5 s",
+    ),
 ]  # fmt: skip
 BY_KEY.update({f.key: f for f in FIGURES})
 

@@ -17,6 +17,16 @@ task need no worker, so the figures are the executor's, not Python's start-up). 
 - import time of `brisa.executor.kubernetes.executor`, alone and with the lightkube adapter
   (`lightkube_client`, what `connect()` imports), each in a new interpreter after
   `import brisa` (`perf_counter` around the import).
+- K3: `plan.kube_chaos_runs` seeded randomized runs of the executor's reconciler against the
+  fake API server (`brisa.testing.kube.chaos`: creates, changes and deletes with 410s, dropped
+  watches, duplicated events, compactions), `CHAOS_LANES` at once on one server (its faults
+  are server-wide, so each run also meets the others'): how many end with a view that is not
+  the server's, and how long the view took to settle; and the recovery after a 410: a compacted
+  history, a dropped watch whose reconnect gets 410 Gone, and a pod created at that moment,
+  until the view has it (one run per 50 randomized ones, one at a time).
+- ADR 0029: what checking a worker pod's identity costs Brisa's API per attempt
+  (`PodIdentity`: a TokenReview and a read of the pod, over the lightkube adapter), median of
+  `IDENTITY_CHECKS` checks of a pod's projected token.
 The fake cluster's own CPU (API server, kubelet, the `true` processes) is not counted.
 A real cluster differs: its API server answers in milliseconds over TLS, and a pod takes
 seconds to be scheduled and started.
@@ -38,9 +48,14 @@ from typing import Any
 from bench.figures import Results
 from bench.plan import Plan
 from bench.standalone import Standalone
+from brisa.executor.kubernetes.api import ApiAccess, connect
 from brisa.testing.kube import FakeCluster
+from brisa.testing.kube.chaos import ChaosRun, chaos_run, recovery_after_gone
+from brisa.testing.kube.faults import Unschedulable
 
 NAMESPACE = "brisa"
+CHAOS_LANES = 8
+IDENTITY_CHECKS = 200
 TASKS = 100
 DAG_ID = "kube_fanout"
 CHAIN = 6
@@ -185,3 +200,85 @@ def run(plan: Plan, work: Path, results: Results) -> None:
             for _ in range(plan.kube_repetitions):
                 results.add(fanout(server, creates))
                 results.add(chain(server, creates))
+    results.add(chaos(plan.kube_chaos_runs, folder)[0])
+    results.add(identity_checks(folder))
+
+
+def chaos(runs: int, work: Path) -> tuple[dict[str, float], list[ChaosRun], list[float]]:
+    """K3: `runs` randomized reconciler runs, and `runs // 50` recoveries after a 410."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    token = work / "chaos-token"
+    token.parent.mkdir(parents=True, exist_ok=True)
+    token.write_text("bench")
+    with FakeCluster(
+        token="bench", namespaces=(NAMESPACE,), bookmark_interval=0.2, history=50
+    ) as cluster:
+        api = connect(ApiAccess(server=cluster.url, token_file=str(token), timeout=10))
+        with ThreadPoolExecutor(CHAOS_LANES) as lanes:
+            done = list(
+                lanes.map(lambda seed: chaos_run(cluster, api, NAMESPACE, seed), range(runs))
+            )
+        recoveries = [
+            recovery_after_gone(cluster, api, NAMESPACE, str(n)) for n in range(max(1, runs // 50))
+        ]
+    settles = sorted(r.seconds for r in done if r.converged)
+    figures = {
+        "kube.chaos_runs": float(len(done)),
+        "kube.chaos_runs_wrong": float(sum(not r.ok for r in done)),
+        "kube.chaos_settle_p95": settles[int(0.95 * (len(settles) - 1))] if settles else 0.0,
+        "kube.recovery_after_410_median": statistics.median(recoveries),
+        "kube.recovery_after_410_max": max(recoveries),
+    }
+    return figures, done, recoveries
+
+
+def identity_checks(work: Path, count: int = IDENTITY_CHECKS) -> dict[str, float]:
+    """Milliseconds per pod identity check (ADR 0029) against the fake API server."""
+    from brisa.core.records import AttemptRef
+    from brisa.executor.kubernetes import naming
+    from brisa.executor.kubernetes.podidentity import AUDIENCE, PodIdentity
+    from brisa.testing.kube.objects import default_pod
+
+    token = work / "identity-token"
+    token.parent.mkdir(parents=True, exist_ok=True)
+    token.write_text("bench")
+    with FakeCluster(token="bench", namespaces=(NAMESPACE,)) as cluster:
+        api = connect(ApiAccess(server=cluster.url, token_file=str(token), timeout=10))
+        ref = AttemptRef(7, 1)
+        labels = {naming.MANAGED_BY: "brisa", naming.TI: "7", naming.TRY: "1"}
+        pod = {
+            "metadata": {"name": naming.pod_name("bench", 7, 1), "labels": labels},
+            "spec": {"containers": [{"name": "base", "image": "busybox:1.36"}]},
+        }
+        default_pod(pod, NAMESPACE)
+        cluster.inject(Unschedulable())
+        stored = cluster.state.create("pods", NAMESPACE, pod)
+        proof = cluster.kubelet.tokens.mint(stored, AUDIENCE, 600)
+        identity = PodIdentity(lambda: api, lambda team: NAMESPACE)
+        identity("bench", ref, proof)  # warm-up: connections
+        times = []
+        for _ in range(count):
+            began = time.perf_counter()
+            identity("bench", ref, proof)
+            times.append((time.perf_counter() - began) * 1000)
+    return {"kube.identity_check_median": statistics.median(times)}
+
+
+if __name__ == "__main__":  # `python -m bench.kube chaos [RUNS]`: K3 alone, printed
+    import json
+    import tempfile
+
+    if sys.argv[1:2] == ["identity"]:
+        with tempfile.TemporaryDirectory() as folder:
+            print(json.dumps(identity_checks(Path(folder)), indent=1))
+        raise SystemExit(0)
+    if sys.argv[1:2] != ["chaos"]:
+        raise SystemExit("usage: python -m bench.kube chaos [RUNS] | identity")
+    with tempfile.TemporaryDirectory() as folder:
+        count = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
+        figures, done, recoveries = chaos(count, Path(folder))
+    faults = sum((r.faults for r in done), start=__import__("collections").Counter())
+    wrong = [{"seed": r.seed, "mismatch": r.mismatch, "vanished": r.wrongly_vanished}
+             for r in done if not r.ok]  # fmt: skip
+    print(json.dumps({"figures": figures, "faults": dict(faults), "wrong": wrong[:10]}, indent=1))

@@ -42,3 +42,11 @@ class DagDefinitionError(InvalidInput):
 
 class Unauthorized(BrisaError):
     """Missing or invalid credentials (e.g. an execution token for another attempt)."""
+
+
+class Forbidden(BrisaError):
+    """Valid credentials that do not allow this (e.g. a pod's identity for another attempt)."""
+
+
+class Unavailable(BrisaError):
+    """A service Brisa depends on cannot answer now (e.g. the Kubernetes API server): retry."""

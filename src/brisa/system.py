@@ -331,13 +331,9 @@ class System:
             repo, self.settings.repos_root, objects=self.objects, environ=dict(os.environ)
         )
         return RepoPipeline(
-            repo,
-            syncer,
-            self.processor(repo),
-            self.store,
-            clock=self.clock,
+            repo, syncer, self.processor(repo), self.store, clock=self.clock,
             code_cache=self.code_cache,
-        )
+        )  # fmt: skip
 
     def request_sync(self, name: str) -> None:
         """Sync repository `name` now: at once in this process, else through the store."""
@@ -361,7 +357,7 @@ class System:
         from brisa.control.livetopics import LiveTopics
         from brisa.control.queries import Queries
         from brisa.control.summary import Summary
-        from brisa.executor.inspection import pod_inspector
+        from brisa.executor.inspection import pod_identity, pod_inspector
         from brisa.web.api.app import ApiContext
         from brisa.web.app import create_app
 
@@ -374,6 +370,7 @@ class System:
             on_change=self.wake_scheduler,
             sources={source.name: source for source in sources},
             on_finished=self.monitor.metrics.attempts.worker_reported,
+            pods=pod_identity(self.settings),  # worker pods prove who they are (ADR 0029)
         )
         self.monitor.watch_api(lambda: self.reads, self.clock, lambda: self.objects.location)
         feed = ChangeFeed(self.reads)

@@ -13,6 +13,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -226,40 +227,54 @@ def test_a_dropped_watch_is_unreachable(api: KubeApi, cluster: FakeCluster) -> N
         list(stream)
 
 
-# --- secrets, events, logs -----------------------------------------------------------------
+# --- token reviews, events, logs ----------------------------------------------------------
+
+AUDIENCE = "brisa-execution"
+POD_NAME, POD_UID = "authentication.kubernetes.io/pod-name", "authentication.kubernetes.io/pod-uid"
 
 
-def test_a_secret_feeds_the_pod_env_and_goes_with_its_owner(
+def projected_pod(name: str) -> dict[str, Any]:
+    """A pod that prints the projected service account token its kubelet mounted."""
+    manifest: dict[str, Any] = pod(name)
+    container = manifest["spec"]["containers"][0]
+    container["command"] = ["cat", "/var/run/secrets/id/token"]
+    container["volumeMounts"] = [{"name": "id", "mountPath": "/var/run/secrets/id"}]
+    source = {"audience": AUDIENCE, "expirationSeconds": 600, "path": "token"}
+    manifest["spec"]["volumes"] = [
+        {"name": "id", "projected": {"sources": [{"serviceAccountToken": source}]}}
+    ]
+    return manifest
+
+
+def test_a_token_review_names_the_pod_a_projected_token_is_bound_to(api: KubeApi) -> None:
+    created = api.create_pod(NS, projected_pod("prover"))
+    eventually(lambda: phase(api, "prover") == "Succeeded", what="the pod to print its token")
+    token = b"".join(api.pod_log(NS, "prover")).decode().strip()
+    status = api.review_token(token, [AUDIENCE])
+    assert status["authenticated"] is True and status["audiences"] == [AUDIENCE]
+    assert status["user"]["username"] == f"system:serviceaccount:{NS}:default"
+    assert status["user"]["extra"][POD_NAME] == ["prover"]
+    assert status["user"]["extra"][POD_UID] == [created["metadata"]["uid"]]
+    # Another audience (the API server's own), a forged signature: not valid (a real server
+    # leaves `authenticated` out of a refusal, as the fake does).
+    other = api.review_token(token, ["https://kubernetes.default.svc.cluster.local"])
+    assert not other.get("authenticated") and "audiences" in other["error"]
+    head, claims, _ = token.split(".")
+    forged = api.review_token(f"{head}.{claims}.AAAA", [AUDIENCE])
+    assert not forged.get("authenticated") and "invalid bearer token" in forged["error"]
+    # Bound to its pod: worth nothing once the pod is gone.
+    api.delete_pod(NS, "prover", grace_seconds=0)
+    eventually(lambda: api.get_pod(NS, "prover") is None, what="the pod to go")
+    gone = api.review_token(token, [AUDIENCE])
+    assert not gone.get("authenticated") and "not found" in gone["error"]
+
+
+def test_a_token_review_without_the_permission_is_forbidden(
     api: KubeApi, cluster: FakeCluster
 ) -> None:
-    owner = api.create_pod(NS, pod("owner", "sleep 300"))
-    api.create_secret(
-        NS,
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {
-                "name": "owner-token",
-                "ownerReferences": [
-                    {
-                        "apiVersion": "v1",
-                        "kind": "Pod",
-                        "name": "owner",
-                        "uid": owner["metadata"]["uid"],
-                    }
-                ],
-            },
-            "stringData": {"token": "t0k"},
-        },
-    )
-    with pytest.raises(AlreadyExists):
-        api.create_secret(NS, {"metadata": {"name": "owner-token"}, "data": {}})
-    assert cluster.state.find("secrets", NS, "owner-token") is not None
-    api.delete_pod(NS, "owner", grace_seconds=0)
-    eventually(
-        lambda: cluster.state.find("secrets", NS, "owner-token") is None,
-        what="the garbage collector to delete the owned secret",
-    )
+    cluster.api.forbid("create", "tokenreviews")
+    with pytest.raises(Forbidden, match="tokenreviews"):
+        api.review_token("x.y.z", [AUDIENCE])
 
 
 def test_events_of_a_pod_come_oldest_first(api: KubeApi) -> None:

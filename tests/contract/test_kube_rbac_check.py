@@ -10,7 +10,7 @@ import pytest
 
 from brisa.executor.kubernetes import official_client
 from brisa.executor.kubernetes.api import ApiAccess, Forbidden, KubeApi, connect
-from brisa.executor.kubernetes.rbac import EXECUTOR_ACCESS, ROLE
+from brisa.executor.kubernetes.rbac import EXECUTOR_ACCESS, REVIEW_ROLE, ROLE
 from brisa.testing.kube import FakeCluster
 
 NS = "brisa-team-a"
@@ -52,11 +52,29 @@ def test_a_refused_verb_is_named_with_the_role_that_grants_it(
     assert f"the Role {ROLE}" in message and "brisa k8s rbac" in message
 
 
+def test_a_refused_token_review_is_named_with_the_cluster_role(
+    api: KubeApi, cluster: FakeCluster
+) -> None:
+    """Brisa's API reviews worker pods' tokens (ADR 0029): checked at start, not at the first
+    pod."""
+    cluster.api.forbid("create", "tokenreviews")
+    try:
+        with pytest.raises(Forbidden) as refused:
+            api.check(NS)
+    finally:
+        cluster.api.allow("create", "tokenreviews")
+    message = str(refused.value)
+    assert "may not create tokenreviews.authentication.k8s.io at the cluster scope" in message
+    assert f"the ClusterRole {REVIEW_ROLE}" in message
+
+
 def test_a_verb_outside_the_role_is_not_asked_for(api: KubeApi, cluster: FakeCluster) -> None:
+    cluster.api.forbid("create", "secrets")  # K7: the executor creates no Secret any more
     cluster.api.forbid("get", "secrets")
     cluster.api.forbid("create", "pods/exec")
     try:
         api.check(NS)
     finally:
+        cluster.api.allow("create", "secrets")
         cluster.api.allow("get", "secrets")
         cluster.api.allow("create", "pods/exec")

@@ -47,6 +47,8 @@ def test_every_configured_team_gets_its_objects_all_valid(config: Path) -> None:
     code, out, documents = rbac(config, "--namespaces", "--max-pods", "10")
     assert code == 0, out
     assert names(documents) == [
+        ("ClusterRole", "", "brisa-token-review"),
+        ("ClusterRoleBinding", "", "brisa-token-review"),
         ("Namespace", "", "brisa-analytics"),
         ("Role", "brisa-analytics", "brisa-executor"),
         ("RoleBinding", "brisa-analytics", "brisa-executor"),
@@ -66,14 +68,20 @@ def test_one_team_bound_to_the_named_executor(config: Path) -> None:
     code, out, documents = rbac(config, "--team", "ops", "--executor", "platform/runner")
     assert code == 0, out
     assert names(documents) == [
+        ("ClusterRole", "", "brisa-token-review"),
+        ("ClusterRoleBinding", "", "brisa-token-review"),
         ("Role", "brisa-ops", "brisa-executor"),
         ("RoleBinding", "brisa-ops", "brisa-executor"),
         ("ServiceAccount", "brisa-ops", "task-ops"),
     ]
-    assert documents[1]["subjects"] == [
-        {"kind": "ServiceAccount", "name": "runner", "namespace": "platform"}
-    ]
-    assert documents[2]["metadata"]["annotations"] == {  # type: ignore[index]
+    for binding in (documents[1], documents[3]):
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": "runner", "namespace": "platform"}
+        ]
+    for role in (documents[0], documents[2]):  # K7: no secrets verb, no pods/exec
+        resources = {r for rule in role["rules"] for r in rule["resources"]}  # type: ignore[index]
+        assert not resources & {"secrets", "pods/exec", "pods/attach"}
+    assert documents[4]["metadata"]["annotations"] == {  # type: ignore[index]
         "eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/ops"
     }
 
@@ -92,5 +100,10 @@ def test_without_a_task_account_the_default_one_is_said_and_no_team_is_an_error(
     assert code == 2 and "no team is configured; name one with --team" in out
     code, out, documents = rbac(config, "--team", "ml")
     assert code == 0, out
-    assert [d["kind"] for d in documents] == ["Role", "RoleBinding"]
+    assert [d["kind"] for d in documents] == [
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Role",
+        "RoleBinding",
+    ]
     assert "its pods run as the default ServiceAccount of brisa-ml" in out

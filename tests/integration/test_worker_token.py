@@ -4,11 +4,13 @@ workers, and its environment points at no server state (no BRISA_HOME)."""
 
 from __future__ import annotations
 
+import json
 import os
-import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,7 @@ from brisa.executor.base import LaunchRequest
 from brisa.executor.local.executor import LocalExecutor
 from brisa.executor.local.launchers import ForkServerLauncher, Launcher, SpawnLauncher
 from brisa.testing.server import eventually
-from brisa.worker.env import TOKEN_FILE, WorkerEnv
+from brisa.worker.env import POD_TOKEN_FILE, WorkerEnv
 from support.standalone import free_port
 
 TOKEN = "canary-token-Zq8Xw3vT5Lr0"
@@ -113,25 +115,54 @@ def test_the_fork_server_never_holds_a_token_so_no_later_worker_inherits_one(
         local.close()
 
 
-def test_a_worker_in_a_pod_reads_its_token_from_the_mounted_secret_file(tmp_path: Path) -> None:
-    secret = tmp_path / "secret"
-    secret.mkdir()
-    (secret / "token").write_text(TOKEN + "\n")  # as the kubelet mounts the Secret's key
-    env = WorkerEnv(api_url=f"http://127.0.0.1:{free_port()}").to_env()
-    env = {**env, TOKEN_FILE: str(secret / "token"), "PATH": os.environ.get("PATH", "")}
-    log = tmp_path / "worker.log"
-    with open(log, "wb") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "brisa", "task", "run", "--ti", "7", "--try", "1"],
-            env={**env, "PYTHONPATH": os.environ.get("PYTHONPATH", "")},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+class ExecutionApi(BaseHTTPRequestHandler):
+    """Answers `exchange` with TOKEN and refuses `start` (409), recording what each got."""
+
+    calls: list[tuple[str, str]] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.calls.append((self.path.rsplit("/", 1)[-1], self.headers.get("Authorization", "")))
+        exchanged = self.path.endswith("/exchange")
+        body = json.dumps({"token": TOKEN} if exchanged else {"detail": "over"}).encode()
+        self.send_response(200 if exchanged else 409)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_worker_in_a_pod_exchanges_its_projected_token_for_its_execution_token(
+    tmp_path: Path,
+) -> None:
+    """ADR 0029: the pod's projected service account token goes to `exchange` only; the
+    execution token it gets back authenticates `start`; the log shows neither."""
+    projected = tmp_path / "projected"
+    projected.mkdir()
+    (projected / "token").write_text("eyJ.pod-token-canary.sig\n")  # as the kubelet mounts it
+    api = ThreadingHTTPServer(("127.0.0.1", 0), ExecutionApi)
+    threading.Thread(target=api.serve_forever, daemon=True).start()
+    ExecutionApi.calls = []
+    env = WorkerEnv(api_url=f"http://127.0.0.1:{api.server_address[1]}").to_env()
+    env = {**env, POD_TOKEN_FILE: str(projected / "token"), "PATH": os.environ.get("PATH", "")}
+    env["PYTHONPATH"] = os.environ.get("PYTHONPATH", "")
     try:
-        # Nothing listens at the API: it keeps retrying its start call, holding its token.
-        eventually(lambda: 'config | token = "***"' in log.read_text())
-        assert TOKEN not in log.read_text()
+        done = subprocess.run(
+            [sys.executable, "-m", "brisa", "task", "run", "--ti", "7", "--try", "1"],
+            env=env,
+            capture_output=True,
+            timeout=120,
+        )
     finally:
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait()
+        api.shutdown()
+    assert ExecutionApi.calls == [
+        ("exchange", "Bearer eyJ.pod-token-canary.sig"),
+        ("start", f"Bearer {TOKEN}"),
+    ]
+    assert done.returncode == 3  # the start was refused: nothing ran
+    output = done.stdout + done.stderr
+    assert b"cannot start" in output
+    assert TOKEN.encode() not in output and b"pod-token-canary" not in output

@@ -12,7 +12,7 @@ from brisa.core.observations import Ending, Waiting
 from brisa.executor.kubernetes.classify import Rules, Running, classify
 
 CREATED = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
-RULES = Rules(pending_timeout=600, token_secret="brisa-token-brisa-data-7-1", secret_grace=30)
+RULES = Rules(pending_timeout=600)
 
 
 def stamp(seconds: float) -> str:
@@ -199,7 +199,7 @@ CASES: list[tuple[str, dict[str, Any], list[dict[str, Any]], float, Any]] = [
         Ending(False, 'CreateContainerConfigError: secret "db-password" not found'),
     ),
     (
-        "our own token secret gets a grace",
+        "a missing secret fails at once whatever its name (Brisa has none to wait for)",
         pod(
             "Pending",
             containerStatuses=waiting(
@@ -207,21 +207,7 @@ CASES: list[tuple[str, dict[str, Any], list[dict[str, Any]], float, Any]] = [
             ),
         ),
         [],
-        3,
-        Waiting(
-            "CreateContainerConfigError", 'secret "brisa-token-brisa-data-7-1" not found', CREATED
-        ),
-    ),
-    (
-        "our own token secret missing past the grace",
-        pod(
-            "Pending",
-            containerStatuses=waiting(
-                "CreateContainerConfigError", 'secret "brisa-token-brisa-data-7-1" not found'
-            ),
-        ),
-        [],
-        31,
+        1,
         Ending(False, 'CreateContainerConfigError: secret "brisa-token-brisa-data-7-1" not found'),
     ),
     (

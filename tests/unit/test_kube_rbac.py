@@ -1,7 +1,8 @@
 """What a platform team sets up for the Kubernetes executor (`rbac.py`): every object strictly
 valid for the target Kubernetes version, the executor's Role granting exactly the verbs the
-start-up check probes (no `pods/exec`, no reading secrets), task ServiceAccounts bound to
-nothing and without an API token."""
+start-up check probes (no `pods/exec`, no `secrets` verb at all: K7), the one cluster-scoped
+grant (TokenReviews, for worker pods' identity) bound to Brisa's account only, task
+ServiceAccounts bound to nothing and without an API token."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from brisa.executor.kubernetes.api import ApiAccess, Forbidden, Json, NotFound
 from brisa.executor.kubernetes.manifest import KUBERNETES_VERSION
 from brisa.executor.kubernetes.rbac import (
     EXECUTOR_ACCESS,
+    REVIEW_ACCESS,
+    REVIEW_ROLE,
     ROLE,
     Setup,
     manifests,
@@ -57,6 +60,8 @@ def granted(role: Json) -> set[tuple[str, str]]:
 def test_every_object_is_strictly_valid() -> None:
     objects = manifests(SETTINGS, TEAMS, FULL)
     assert {o["kind"] for o in objects} == {
+        "ClusterRole",
+        "ClusterRoleBinding",
         "Namespace",
         "Role",
         "RoleBinding",
@@ -89,8 +94,31 @@ def test_the_executor_role_grants_the_verbs_it_uses_and_nothing_more() -> None:
     resources = {r for rule in role["rules"] for r in rule["resources"]}
     verbs = {v for rule in role["rules"] for v in rule["verbs"]}
     assert "pods/exec" not in resources and "pods/attach" not in resources
-    assert {v for v, r in granted(role) if r == "secrets"} == {"create"}
     assert "*" not in resources | verbs and all(rule["apiGroups"] == [""] for rule in role["rules"])
+
+
+def test_no_rendered_role_has_a_secrets_verb_or_pods_exec() -> None:
+    objects = manifests(SETTINGS, TEAMS, FULL)
+    roles = of_kind(objects, "Role") + of_kind(objects, "ClusterRole")
+    assert len(roles) == 5
+    for role in roles:
+        resources = {r for rule in role["rules"] for r in rule["resources"]}
+        assert not resources & {"secrets", "pods/exec", "pods/attach", "*"}, role
+
+
+def test_the_only_cluster_grant_is_token_reviews_for_brisas_account() -> None:
+    objects = manifests(SETTINGS, TEAMS, Setup("platform", "brisa-sched"))
+    (cluster_role,) = of_kind(objects, "ClusterRole")
+    assert cluster_role["metadata"]["name"] == REVIEW_ROLE
+    assert cluster_role["rules"] == [
+        {"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]}
+    ]
+    assert REVIEW_ACCESS == (("create", "tokenreviews", "authentication.k8s.io"),)
+    (binding,) = of_kind(objects, "ClusterRoleBinding")
+    assert binding["roleRef"]["name"] == REVIEW_ROLE
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "brisa-sched", "namespace": "platform"}
+    ]
 
 
 def test_a_task_service_account_is_bound_to_nothing_and_gets_no_token() -> None:
@@ -102,9 +130,9 @@ def test_a_task_service_account_is_bound_to_nothing_and_gets_no_token() -> None:
     )
     assert account["metadata"]["namespace"] == "brisa-team-a"
     assert account["automountServiceAccountToken"] is False
-    subjects = [s for b in of_kind(objects, "RoleBinding") for s in b["subjects"]]
-    assert all(s["name"] == "brisa-scheduler" for s in subjects)
-    assert not of_kind(objects, "ClusterRoleBinding")
+    bindings = of_kind(objects, "RoleBinding") + of_kind(objects, "ClusterRoleBinding")
+    subjects = [s for b in bindings for s in b["subjects"]]
+    assert subjects and all(s["name"] == "brisa-scheduler" for s in subjects)
     opted_in = manifests(SETTINGS, ["team-a"], Setup(automount_token=True))
     assert of_kind(opted_in, "ServiceAccount")[0]["automountServiceAccountToken"] is True
 
@@ -121,8 +149,13 @@ def test_each_team_account_carries_its_own_cloud_identity() -> None:
 
 def test_without_a_service_account_setting_no_account_is_printed() -> None:
     objects = manifests(KubernetesSettings(), ["team-a"], Setup())
-    assert [o["kind"] for o in objects] == ["Role", "RoleBinding"]
-    assert objects[0]["metadata"]["namespace"] == "brisa"
+    assert [o["kind"] for o in objects] == [
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Role",
+        "RoleBinding",
+    ]
+    assert objects[2]["metadata"]["namespace"] == "brisa"
 
 
 def test_a_quota_caps_the_pods_of_each_team_namespace() -> None:
@@ -150,6 +183,7 @@ class RecordingTransport:
 
     def __init__(self) -> None:
         self.reviews: list[tuple[str, str]] = []
+        self.cluster: list[tuple[str, str, str]] = []
 
     def call(
         self, method: str, path: str, doing: str, params: dict[str, str] | None, body: Json | None
@@ -158,7 +192,10 @@ class RecordingTransport:
             attributes = body["spec"]["resourceAttributes"]
             sub = attributes.get("subresource")
             resource = f"{attributes['resource']}/{sub}" if sub else attributes["resource"]
-            self.reviews.append((attributes["verb"], resource))
+            if attributes["namespace"]:
+                self.reviews.append((attributes["verb"], resource))
+            else:
+                self.cluster.append((attributes["verb"], resource, attributes["group"]))
             return {"status": {"allowed": True}}
         return {"items": [], "metadata": {"resourceVersion": "1"}}
 
@@ -175,6 +212,15 @@ def test_the_start_up_check_probes_exactly_what_the_role_grants() -> None:
     (role, *_) = of_kind(manifests(SETTINGS, ["team-a"], Setup()), "Role")
     assert sorted(transport.reviews) == sorted(granted(role))
     assert len(transport.reviews) == len(set(transport.reviews))
+    (cluster_role,) = of_kind(manifests(SETTINGS, ["team-a"], Setup()), "ClusterRole")
+    cluster_granted = {
+        (verb, resource, group)
+        for rule in cluster_role["rules"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+        for group in rule["apiGroups"]
+    }
+    assert transport.cluster == sorted(cluster_granted)
 
 
 class NoReviewsTransport(RecordingTransport):

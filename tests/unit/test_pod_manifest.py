@@ -1,11 +1,11 @@
 """The pod manifest of an attempt: layered as K1 says, locked where it must be, secrets by
-reference only, and valid for Kubernetes (checked offline, strictly, with the official
+reference only (the execution token not at all: a projected service account token proves the
+pod's identity, ADR 0029), and valid for Kubernetes (checked offline, strictly, with the official
 schemas bundled in kubernetes-validate)."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
@@ -20,15 +20,10 @@ from brisa.core.kubenames import is_dns_label, label_value_error
 from brisa.core.spec import TaskSpec
 from brisa.errors import InvalidInput
 from brisa.executor.kubernetes import naming
-from brisa.executor.kubernetes.manifest import (
-    KUBERNETES_VERSION,
-    PodConfig,
-    pod_manifest,
-    token_secret_manifest,
-)
+from brisa.executor.kubernetes.manifest import KUBERNETES_VERSION, PodConfig, pod_manifest
 from brisa.executor.kubernetes.naming import AttemptPod
 from brisa.logs.config import ShippingConfig
-from brisa.worker.env import TOKEN_FILE, WorkerEnv, private, receive_token
+from brisa.worker.env import POD_TOKEN_FILE, WorkerEnv, private
 
 CANARY = "CANARY-s3-secret-7f3a"
 TOKEN = "CANARY-token-91bd"
@@ -129,9 +124,8 @@ def test_a_shell_task_runs_the_worker_with_its_settings_over_the_template() -> N
     variables = env(base)
     assert variables["TZ"] == "Europe/Paris" and variables["MODE"] == "fast"
     assert variables["BRISA_API_URL"] == "http://brisa-api.brisa.svc:8080"
-    assert variables[TOKEN_FILE] == "/var/run/secrets/brisa.dev/token"
+    assert variables[POD_TOKEN_FILE] == "/var/run/secrets/brisa.dev/token"
     assert [v["name"] for v in pod["spec"]["volumes"]] == ["tmp", "brisa-token"]
-    assert pod["spec"]["volumes"][1]["secret"]["secretName"] == pod["metadata"]["name"] + "-token"
     assert [t["key"] for t in pod["spec"]["tolerations"]] == ["batch", "spot"]
     assert pod["spec"]["restartPolicy"] == "Never"
     assert pod["spec"]["serviceAccountName"] == "brisa-data-eng"
@@ -184,15 +178,30 @@ def test_no_secret_value_is_anywhere_in_the_pod_and_keys_come_by_reference() -> 
     assert env(main(pod))["BRISA_LOGS_S3_REGION"] == "eu"  # not a secret: given as it is
 
 
-def test_the_token_secret_is_owned_by_the_pod_and_read_by_the_worker(tmp_path: Path) -> None:
+def test_the_pod_proves_its_identity_with_a_projected_token_not_a_secret() -> None:
     pod = render(spec_of(lambda: shell("t", "echo")))
-    secret = token_secret_manifest(pod, "0b7c-uid", TOKEN)
-    valid(secret)
-    assert secret["metadata"]["name"] == pod["spec"]["volumes"][-1]["secret"]["secretName"]
-    assert secret["metadata"]["ownerReferences"][0]["uid"] == "0b7c-uid"
-    (tmp_path / "token").write_text(secret["stringData"]["token"])  # as the kubelet mounts it
-    assert receive_token({TOKEN_FILE: str(tmp_path / "token")}) == TOKEN
-    assert private(TOKEN_FILE)  # the worker removes it before the task runs
+    volume = pod["spec"]["volumes"][-1]
+    assert volume == {
+        "name": "brisa-token",
+        "projected": {
+            "defaultMode": 0o400,
+            "sources": [
+                {
+                    "serviceAccountToken": {
+                        "audience": "brisa-execution",
+                        "expirationSeconds": 600,
+                        "path": "token",
+                    }
+                }
+            ],
+        },
+    }
+    mounts = main(pod)["volumeMounts"]
+    assert {"name": "brisa-token", "mountPath": "/var/run/secrets/brisa.dev", "readOnly": True} in (
+        mounts
+    )
+    assert "secret" not in json.dumps(pod["spec"]["volumes"])  # no Secret volume at all
+    assert private(POD_TOKEN_FILE)  # the worker removes it before the task runs
 
 
 def test_a_task_may_not_pick_a_service_account_it_is_not_allowed() -> None:
@@ -218,7 +227,7 @@ def test_a_locked_override_in_an_old_spec_is_refused_at_render() -> None:
 @pytest.mark.parametrize("team", ["a", "Data_Eng", "x" * 80, "équipe"])
 def test_names_fit_kubernetes_for_any_team(team: str) -> None:
     name = naming.pod_name(team, 123456789, 12)
-    assert is_dns_label(name) and is_dns_label(naming.token_secret_name(name))
+    assert is_dns_label(name) and is_dns_label(name + naming.TOKEN_SUFFIX)
     assert name.startswith("brisa-") and name.endswith("-123456789-12")
     assert naming.pod_name(team + "x", 1, 1) != naming.pod_name(team, 1, 1)
 

@@ -28,6 +28,9 @@ from brisa.store.actors import acting_as
 ACTOR = "worker"
 
 Clock = Callable[[], datetime]
+# Checks that a pod token is the projected token of the pod Brisa launched for an attempt of a
+# team (`executor.kubernetes.podidentity.PodIdentity`); raises Unauthorized or Forbidden.
+PodIdentity = Callable[[str, AttemptRef, str], None]
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,10 @@ class ExecutionService:
         on_change: Callable[[], None] = lambda: None,
         sources: Mapping[str, RepoSettings] | None = None,
         on_finished: Callable[[TaskState], None] = lambda _: None,
+        pods: PodIdentity | None = None,
     ) -> None:
         self.store = store
+        self.pods = pods  # the Kubernetes executor's pod identities (None: no pods)
         self.on_finished = on_finished  # counts the outcome (brisa_task_attempts_ended_total)
         self.clock = clock
         self.max_return_bytes = max_return_bytes
@@ -63,6 +68,30 @@ class ExecutionService:
         if not token:
             raise Unauthorized("missing execution token (Authorization: Bearer ...)")
         return Worker(ref, tokens.verify(token, ref, self.store.credential(ref)))
+
+    def exchange(self, ref: AttemptRef, pod_token: str) -> str:
+        """The execution token of a queued attempt, for the pod Brisa launched for it, which
+        proves it with its projected service account token (ADR 0029). A new token is issued
+        (any earlier one is void): a worker whose answer was lost may ask again until the
+        attempt starts; from then on (or once it is over) the answer is Conflict."""
+        if self.pods is None:
+            raise NotFound("this Brisa runs no pods ([executor] kind is not kubernetes)")
+        if not pod_token:
+            raise Unauthorized(
+                "missing pod token (Authorization: Bearer <the pod's projected token>)"
+            )
+        team = self.store.task_team(ref.ti_id)
+        if team is None:
+            raise NotFound(f"no task instance {ref.ti_id}")
+        self.pods(team, ref, pod_token)
+        issued = tokens.issue(ref)
+        if not self.store.set_token(ref, issued.digest):
+            raise Conflict(
+                f"attempt {ref.try_number} of task instance {ref.ti_id} is not waiting for its "
+                "worker (started already, or over): a pod's token is exchanged before its "
+                "attempt starts, never after"
+            )
+        return issued.token
 
     def start(self, worker: Worker, *, hostname: str, pid: int) -> WorkItem:
         with acting_as(ACTOR):

@@ -60,6 +60,17 @@ class AttemptStore:
             return None
         return Credential(row.token_digest, row.try_number, row.state in ACTIVE_TASK_STATES)
 
+    def task_team(self, ti_id: int) -> str | None:
+        """The team owning a task instance's run (None: no such task instance)."""
+        query = (
+            sa.select(dag_runs.c.team)
+            .join(task_instances, dag_runs.c.id == task_instances.c.run_pk)
+            .where(task_instances.c.id == ti_id)
+        )
+        with self.engine.connect() as conn:
+            team = conn.execute(query).scalar()
+        return None if team is None else str(team)
+
     def set_token(self, ref: AttemptRef, digest: str) -> bool:
         """Replace the token of a queued attempt (it is relaunched): the previous one is void
         from now on. False when the attempt is not queued at that try any more."""

@@ -118,3 +118,21 @@ class ExecutionClient:
     def close(self) -> None:
         with self._lock:
             self._drop()
+
+
+def exchange_pod_token(
+    api_url: str, ti_id: int, try_number: int, pod_token: str, *, patience: float = 60.0
+) -> str:
+    """The attempt's execution token, for this pod's projected service account token (ADR
+    0029). Raises AttemptStale when the API refuses the pod (401, 409: not this attempt's pod,
+    or the attempt started or ended), RuntimeError when it refuses otherwise (403: the pod is
+    not the attempt's) or cannot be reached for `patience` seconds (503s are retried)."""
+    client = ExecutionClient(api_url, pod_token, ti_id, try_number)
+    try:
+        answer = client.call("exchange", {}, patience=patience)
+    finally:
+        client.close()
+    token = answer.get("token") if isinstance(answer, dict) else None
+    if not isinstance(token, str) or not token:
+        raise RuntimeError(f"execution API answered exchange without a token: {answer!r}")
+    return token

@@ -16,8 +16,9 @@ process's initial environment whatever it removes later, and any process of the 
 can read it. The executor hands it through a socket the worker inherits (`token_channel`; its
 descriptor number is in `TOKEN_FD`), which the worker reads to its end and closes at once
 (`receive_token`); unlike a pipe, a socket cannot be opened again through `/proc/PID/fd`.
-A worker in a Kubernetes pod reads it instead from the file of a per-attempt Secret mounted
-into its container, whose path is in `TOKEN_FILE`.
+A worker in a Kubernetes pod has no token handed to it: it presents its pod's projected
+service account token (the file named by `POD_TOKEN_FILE`) to the execution API, which
+answers with the attempt's token once it has checked the pod is the attempt's (ADR 0029).
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ CODE_TIMEOUT = 120.0
 MAX_RETURN_VALUE_BYTES = 1024 * 1024  # the largest return value the API records, as JSON
 
 TOKEN_FD = "BRISA_EXECUTION_TOKEN_FD"  # the descriptor the worker reads its token from
-TOKEN_FILE = "BRISA_EXECUTION_TOKEN_FILE"  # or, in a pod, the file (a mounted Secret)
+# In a pod: the pod's projected service account token, exchanged for the execution token
+# (`client.exchange_pod_token`, ADR 0029).
+POD_TOKEN_FILE = "BRISA_POD_TOKEN_FILE"
 LOG_SERVER_FD = "BRISA_LOG_SERVER_FD"  # the worker's connection to the log server (ADR 0025)
 S3_PREFIX = "BRISA_LOGS_S3_"  # + an object store option in capitals, e.g. ..._ENDPOINT_URL
 
@@ -103,7 +106,7 @@ class WorkerEnv:
 
 def private(variable: str) -> bool:
     """A variable for the worker process only, never for the task it runs."""
-    return variable in (TOKEN_FD, TOKEN_FILE, LOG_SERVER_FD) or variable.startswith(S3_PREFIX)
+    return variable in (TOKEN_FD, POD_TOKEN_FILE, LOG_SERVER_FD) or variable.startswith(S3_PREFIX)
 
 
 def token_channel(token: str) -> int:
@@ -128,14 +131,10 @@ def log_server(environ: Mapping[str, str]) -> socket.socket | None:
 
 def receive_token(environ: Mapping[str, str]) -> str:
     """The token handed through `TOKEN_FD`, read to its end, its descriptor closed (so the
-    task's children do not inherit it); else the content of the file named by `TOKEN_FILE`
-    (in a pod); "" when none was handed (started by hand)."""
+    task's children do not inherit it); "" when none was handed (in a pod, or started by
+    hand)."""
     if not environ.get(TOKEN_FD, "").isdigit():
-        path = environ.get(TOKEN_FILE, "")
-        if not path:
-            return ""
-        with open(path, encoding="utf-8") as file:
-            return file.read().strip()
+        return ""
     fd, chunks = int(environ[TOKEN_FD]), []
     try:
         while chunk := os.read(fd, 4096):

@@ -42,9 +42,16 @@ from brisa.errors import BrisaError
 from brisa.logs.capture import utc_stamp
 from brisa.logs.masking import Masker, env_secrets, param_secrets
 from brisa.logs.shipping import LogShipper
-from brisa.worker import containment, warmed
-from brisa.worker.client import AttemptStale, ExecutionClient
-from brisa.worker.env import WorkerEnv, log_server, private, receive_token
+from brisa.worker import containment, oomwatch, warmed
+from brisa.worker.client import AttemptStale, ExecutionClient, exchange_pod_token
+from brisa.worker.env import (
+    POD_TOKEN_FILE,
+    TOKEN_FD,
+    WorkerEnv,
+    log_server,
+    private,
+    receive_token,
+)
 from brisa.worker.runner import Outcome, run_python, run_shell, shell_env
 
 if TYPE_CHECKING:
@@ -232,6 +239,17 @@ def _masked(outcome: Outcome, masker: Masker) -> Outcome:
     return Outcome(outcome.success, value, error)
 
 
+def _oom_named(outcome: Outcome, note: str | None) -> Outcome:
+    """The OOM killer ended a process of the task: a failure says so first; a success stands,
+    with a line in the log."""
+    if note is None:
+        return outcome
+    if outcome.success:
+        _log(f"{note}; the task succeeded nevertheless")
+        return outcome
+    return Outcome(False, outcome.return_value, f"{note}: {outcome.error or 'task failed'}")
+
+
 def _bounded(outcome: Outcome, limit: int) -> Outcome:
     """A return value over the API's limit fails the attempt here, instead of being sent
     whole only to be refused."""
@@ -267,7 +285,9 @@ def _attempt(client: ExecutionClient, item: WorkItem, config: WorkerEnv, masker:
     beat = (client, config.heartbeat_interval, stop, finishing)
     threading.Thread(target=_heartbeat, args=beat, daemon=True).start()
     started = time.monotonic()
+    memory = oomwatch.watch(os.environ)  # in a pod: its container's cgroup (K5)
     outcome, held = _run_task(item, config)
+    outcome = _oom_named(outcome, memory.note() if memory else None)
     outcome = _masked(outcome, masker)
 
     outcome = _bounded(outcome, config.max_return_value_bytes)
@@ -398,7 +418,12 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> int:
     args = _arguments(argv)
     environ = dict(os.environ)
-    config = replace(WorkerEnv.from_env(environ), token=receive_token(environ))
+    config = WorkerEnv.from_env(environ)
+    try:
+        config = replace(config, token=_token(config, environ, args.ti, args.try_number))
+    except (AttemptStale, RuntimeError, OSError) as exc:
+        print(f"brisa task run: cannot get this attempt's execution token: {exc}", file=sys.stderr)
+        return 3
     server = log_server(environ)
     # The token and the log store's keys are for this process only: user code and its
     # children never see them.
@@ -415,6 +440,17 @@ def main(argv: list[str]) -> int:
         return run(args.ti, args.try_number, config, shipper, secrets)
     finally:
         containment.kill_descendants(os.getpid())
+
+
+def _token(config: WorkerEnv, environ: dict[str, str], ti_id: int, try_number: int) -> str:
+    """The execution token handed to this worker; in a pod, the one the execution API gives
+    for the pod's projected service account token (ADR 0029)."""
+    path = environ.get(POD_TOKEN_FILE, "")
+    if not path or environ.get(TOKEN_FD):
+        return receive_token(environ)
+    with open(path, encoding="utf-8") as file:
+        pod_token = file.read().strip()
+    return exchange_pod_token(config.api_url, ti_id, try_number, pod_token)
 
 
 def _exit_contained(signum: int, frame: object) -> None:

@@ -126,8 +126,9 @@ class KubeApi(Protocol):
         """Delete (background propagation); a pod already gone is fine."""
         ...
 
-    def create_secret(self, namespace: str, manifest: Json) -> Json:
-        """The created Secret; AlreadyExists when the name is taken."""
+    def review_token(self, token: str, audiences: list[str]) -> Json:
+        """A TokenReview of a service account token for `audiences` (cluster scope): its
+        `status` (`authenticated`, `user` with `extra`, `audiences`, `error`)."""
         ...
 
     def pod_events(self, namespace: str, name: str) -> list[Json]:

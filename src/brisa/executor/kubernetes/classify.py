@@ -4,8 +4,7 @@ Pure: a pod as the API server returns it (JSON), its events, and the time. The r
 the ones users of pod-per-task executors trip over (docs/kubernetes.md lists them):
 
 - fatal while Pending, failed at once: `InvalidImageName`, `ErrImageNeverPull`,
-  `ImagePullBackOff` or `ErrImagePull` three times, `CreateContainerConfigError` (but a
-  missing token Secret of our own for a short grace: it is created just after the pod);
+  `ImagePullBackOff` or `ErrImagePull` three times, `CreateContainerConfigError`;
 - `Unschedulable` waits, showing the scheduler's message, until the pending timeout;
 - ended: OOMKilled with the container's memory limit, a non-zero exit or a signal; evicted,
   preempted, node lost: an infrastructure failure, not the task's doing. A container that
@@ -29,7 +28,13 @@ Json = Mapping[str, Any]
 
 KIND = naming.PREFIX + "kind"  # annotation: the task's kind (container tasks are supervised)
 ALWAYS_FATAL = frozenset(
-    {"InvalidImageName", "ErrImageNeverPull", "ImagePullBackOff", "CreateContainerError"}
+    {
+        "InvalidImageName",
+        "ErrImageNeverPull",
+        "ImagePullBackOff",
+        "CreateContainerError",
+        "CreateContainerConfigError",
+    }
 )
 PULL_FAILURES = 3  # ErrImagePull this many times: the image will not come
 INFRA_REASONS = {
@@ -69,9 +74,6 @@ class Rules:
     """What classification depends on beyond the pod: from the `[kubernetes]` settings."""
 
     pending_timeout: float = 600.0
-    # A CreateContainerConfigError naming this Secret waits this long (it follows the pod).
-    token_secret: str = ""
-    secret_grace: float = 30.0
     container: str = "base"  # the container whose exit is the attempt's
     deleting: bool = False  # this executor asked for the pod's deletion
 
@@ -215,8 +217,7 @@ def _pending(
     waiting = _waiting_container(status)
     if waiting is not None:
         reason, message = str(waiting.get("reason") or ""), str(waiting.get("message") or "")
-        fatal = _fatal(reason, message, events, age, rules)
-        if fatal:
+        if _fatal(reason, events):
             return Ending(False, f"{reason}: {message}" if message else reason)
     else:
         reason, message = _unscheduled(status, events)
@@ -240,15 +241,10 @@ def _waiting_container(status: Json) -> Json | None:
     return None
 
 
-def _fatal(reason: str, message: str, events: Sequence[Json], age: float, rules: Rules) -> bool:
+def _fatal(reason: str, events: Sequence[Json]) -> bool:
     if reason in ALWAYS_FATAL:
         return True
-    if reason == "ErrImagePull":
-        return _pull_failures(events) >= PULL_FAILURES
-    if reason == "CreateContainerConfigError":
-        ours = bool(rules.token_secret) and f'"{rules.token_secret}"' in message
-        return not ours or age > rules.secret_grace
-    return False
+    return reason == "ErrImagePull" and _pull_failures(events) >= PULL_FAILURES
 
 
 def _pull_failures(events: Sequence[Json]) -> int:

@@ -1,8 +1,8 @@
 """The Kubernetes executor: one bare pod per attempt (docs/kubernetes.md, ADR 0018).
 
 - `launch` creates the attempt's pod under its deterministic name (a 409 means "it is
-  mine": never a second pod for one try), then the attempt's token Secret, owned by the pod
-  so that Kubernetes deletes it with the pod. The executor never reads a Secret.
+  mine": never a second pod for one try). Its worker gets its token from the execution API
+  for the pod's projected service account token (ADR 0029): no Secret, no `secrets` verb.
 - `alive` and `observe` read the reconciled view of the API server (`reconcile.py`), rebuilt
   by listing on start: never from bookkeeping a restart can lose. What each pod means is
   `classify.py`'s decision.
@@ -44,7 +44,7 @@ from brisa.executor.kubernetes.classify import (
     wakes,
 )
 from brisa.executor.kubernetes.launching import manifest_for, relaunch_delay
-from brisa.executor.kubernetes.manifest import PodConfig, token_secret_manifest
+from brisa.executor.kubernetes.manifest import PodConfig
 from brisa.executor.kubernetes.podlogs import ContainerLog, WorkerLogJob, complete_worker_log
 from brisa.executor.kubernetes.podtimes import PodMetrics, PodTimes, Unmeasured
 from brisa.executor.kubernetes.reconcile import RESYNC, PodView, Reconciler
@@ -81,7 +81,6 @@ class KubeConfig:
     parallelism: int = 32
     pending_timeout: float = 600.0
     team_pending_timeouts: Mapping[str, float] = field(default_factory=dict)  # over it
-    secret_grace: float = 30.0
     delete_pods: str = "on_success"  # on_success | always | never
     keep_failed_for: float = 0.0  # seconds a failed pod is kept (on_success)
     kill_grace: int = 10
@@ -177,7 +176,7 @@ class KubernetesExecutor:
                 raise ExecutorUnavailable(
                     f"the Kubernetes API server refused Brisa in namespace {namespace!r} "
                     f"({exc.status} {exc.reason}: {exc.message}); grant its service account "
-                    "the Role in docs/kubernetes.md (pods, pods/log, events; secrets: create)"
+                    "the Role in docs/kubernetes.md (pods, pods/log, events)"
                 ) from None
             except kube.NotFound:
                 raise ExecutorUnavailable(
@@ -214,24 +213,20 @@ class KubernetesExecutor:
         except InvalidInput as exc:
             self._gone[ref] = Ending(False, f"the attempt's pod cannot be built: {exc}")
             return
-        token = request.token if attempt.task.kind != "container" else None
         with self._lock:
             self._launching.add(ref)
         # The create is sent from a small pool: the scheduler goes on queueing meanwhile, and
         # creates overlap their round trips. Until it is answered the attempt counts as alive.
-        self._pool.submit(self._send, config.namespace, manifest, ref, token, view)
+        # The launch's token is not handed on: the pod's worker exchanges its own (ADR 0029).
+        self._pool.submit(self._send, config.namespace, manifest, ref, view)
 
-    def _send(
-        self, namespace: str, manifest: Json, ref: AttemptRef, token: str | None, view: PodView
-    ) -> None:
+    def _send(self, namespace: str, manifest: Json, ref: AttemptRef, view: PodView) -> None:
         try:
             pod = self._create(namespace, manifest, ref)
             if pod is not None:
                 with self._lock:
                     self._deleting.discard(pod["metadata"]["name"])  # a replaced pod's name
                 view.put(pod)
-                if token is not None:
-                    self._hand_token(namespace, pod, token)
         except Exception:  # a bug must not leave the attempt launching for ever
             log.exception("launching %s failed", ref)
         finally:
@@ -280,18 +275,6 @@ class KubernetesExecutor:
                 if pod is not None:
                     return pod
         return None
-
-    def _hand_token(self, namespace: str, pod: Json, token: str) -> None:
-        secret = token_secret_manifest(pod, pod["metadata"]["uid"], token)
-        try:
-            self.api.create_secret(namespace, secret)
-        except kube.AlreadyExists:
-            pass  # created by the launch that created the pod
-        except kube.KubeError as exc:
-            # The pod waits in CreateContainerConfigError; classify fails it after the grace.
-            log.warning(
-                "could not create the token Secret of pod %s: %s", pod["metadata"]["name"], exc
-            )
 
     def kill(self, ref: AttemptRef) -> None:
         with self._lock:
@@ -373,8 +356,6 @@ class KubernetesExecutor:
         timeout = self.config.team_pending_timeouts.get(team, self.config.pending_timeout)
         rules = Rules(
             pending_timeout=timeout,
-            token_secret=naming.token_secret_name(meta["name"]),
-            secret_grace=self.config.secret_grace,
             container=annotations.get(naming.CONTAINER, "base"),
             deleting=meta["name"] in self._deleting,
         )

@@ -7,10 +7,11 @@ name, namespace and Brisa's labels and annotations, the service account (a task 
 of `allowed_service_accounts`), `restartPolicy: Never`, and for Python and shell tasks the
 image, command and worker environment. The template alone may set the locked security fields.
 
-Secrets appear by reference only: the attempt's execution token is a file from the Secret
-`token_secret_manifest` builds (created per attempt, owned by the pod), and the object store's
-keys come from `object_store_secret` through `secretKeyRef`s. No secret value is written into
-the pod.
+No secret value is written into the pod. A worker pod proves which attempt it runs with a
+projected service account token (audience `podidentity.AUDIENCE`, short-lived, bound to the
+pod), which the execution API exchanges for the attempt's token once (ADR 0029): there is no
+token Secret, and the executor needs no `secrets` verb. The object store's keys come from
+`object_store_secret` through `secretKeyRef`s.
 """
 
 from __future__ import annotations
@@ -25,13 +26,15 @@ from brisa.core.spec import ContainerRun, TaskSpec
 from brisa.errors import InvalidInput
 from brisa.executor.kubernetes import naming
 from brisa.executor.kubernetes.naming import AttemptPod
-from brisa.worker.env import S3_PREFIX, TOKEN_FILE
+from brisa.executor.kubernetes.podidentity import AUDIENCE, EXPIRATION
+from brisa.worker.env import POD_TOKEN_FILE, S3_PREFIX
+from brisa.worker.oomwatch import OWN_CGROUP
 
 KUBERNETES_VERSION = "1.32"  # the API version manifests are checked against (tests)
 CONTAINER = "base"  # Brisa's container, unless the template's first container has a name
 TOKEN_VOLUME = "brisa-token"
 TOKEN_DIR = "/var/run/secrets/brisa.dev"
-TOKEN_KEY = "token"
+TOKEN_KEY = "token"  # the projected token's file in TOKEN_DIR
 # The object store's credentials, as keys of `object_store_secret`, and the worker variables
 # that receive them (`brisa.worker.env`, S3_PREFIX).
 SECRET_KEYS = ("access_key_id", "secret_access_key", "session_token")
@@ -90,7 +93,7 @@ def pod_manifest(
         if not image:
             raise InvalidInput("no worker image: set [kubernetes] worker_image")
         _fill_worker(main, attempt, image, worker_env, config.object_store_secret, scope)
-        _mount_token(spec, main, pod_name)
+        _mount_token(spec, main)
     if config.image_pull_policy:
         main["imagePullPolicy"] = config.image_pull_policy
     head = {"apiVersion": "v1", "kind": "Pod", "metadata": pod.pop("metadata")}
@@ -202,18 +205,22 @@ def _fill_worker(
     if scope:
         main["args"] += ["--scope", scope]
     env = [{"name": k, "value": v} for k, v in worker_env.items() if not _secret_variable(k)]
-    env.append({"name": TOKEN_FILE, "value": f"{TOKEN_DIR}/{TOKEN_KEY}"})
+    env.append({"name": POD_TOKEN_FILE, "value": f"{TOKEN_DIR}/{TOKEN_KEY}"})
+    # The container's cgroup is the attempt's own: the worker names an OOM kill in it (K5).
+    env.append({"name": OWN_CGROUP, "value": main["name"]})
     env += _object_store_refs(object_store_secret)
     main["env"] = _by_name([*main.get("env", []), *env])
 
 
-def _mount_token(spec: dict[str, Any], main: dict[str, Any], pod_name: str) -> None:
-    """The attempt's token Secret, as a read-only file of the task's container."""
+def _mount_token(spec: dict[str, Any], main: dict[str, Any]) -> None:
+    """The pod's projected service account token for Brisa's execution API (audience
+    AUDIENCE, renewed by the kubelet), as a read-only file of the task's container."""
     mount = {"name": TOKEN_VOLUME, "mountPath": TOKEN_DIR, "readOnly": True}
     main["volumeMounts"] = _by_name([*main.get("volumeMounts", []), mount])
+    token = {"audience": AUDIENCE, "expirationSeconds": EXPIRATION, "path": TOKEN_KEY}
     volume = {
         "name": TOKEN_VOLUME,
-        "secret": {"secretName": naming.token_secret_name(pod_name), "defaultMode": 0o400},
+        "projected": {"defaultMode": 0o400, "sources": [{"serviceAccountToken": token}]},
     }
     spec["volumes"] = _by_name([*spec.get("volumes", []), volume])
 
@@ -240,23 +247,3 @@ def _by_name(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for item in items:
         merged[item["name"]] = item
     return list(merged.values())
-
-
-def token_secret_manifest(pod: Mapping[str, Any], pod_uid: str, token: str) -> dict[str, Any]:
-    """The attempt's token Secret, owned by its pod (deleted with it). Created after the pod,
-    whose uid it needs; the pod waits in ContainerCreating until the Secret exists."""
-    metadata = pod["metadata"]
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "type": "Opaque",
-        "metadata": {
-            "name": naming.token_secret_name(metadata["name"]),
-            "namespace": metadata["namespace"],
-            "labels": dict(metadata.get("labels", {})),
-            "ownerReferences": [
-                {"apiVersion": "v1", "kind": "Pod", "name": metadata["name"], "uid": pod_uid}
-            ],
-        },
-        "stringData": {TOKEN_KEY: token},
-    }

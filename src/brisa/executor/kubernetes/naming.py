@@ -27,6 +27,8 @@ TRY = PREFIX + "try"
 LAUNCHED = PREFIX + "launched"  # epoch seconds of the launch
 CONTAINER = PREFIX + "container"  # annotation: the container that runs the task
 MANAGED_BY = "app.kubernetes.io/managed-by"
+# Room left at the end of a pod name (it once named the pod's token Secret): pod names stay
+# the same across versions, so a restarted scheduler of a new version adopts older pods.
 TOKEN_SUFFIX = "-token"
 
 
@@ -49,15 +51,10 @@ class AttemptPod:
 
 
 def pod_name(team: str, ti_id: int, try_number: int) -> str:
-    """`brisa-<team>-<ti>-<try>`, at most 63 characters; room is left for `-token`."""
+    """`brisa-<team>-<ti>-<try>`, at most 63 characters less `TOKEN_SUFFIX`."""
     tail = f"-{ti_id}-{try_number}"
     room = MAX_LABEL - len(TOKEN_SUFFIX) - len("brisa-") - len(tail)
     return f"brisa-{fitted_name(team, room)}{tail}"
-
-
-def token_secret_name(pod: str) -> str:
-    """The per-attempt Secret holding the execution token (key `token`)."""
-    return pod + TOKEN_SUFFIX
 
 
 def pod_labels(attempt: AttemptPod) -> dict[str, str]:

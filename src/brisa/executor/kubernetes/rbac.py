@@ -1,12 +1,15 @@
 """What a platform team sets up for the Kubernetes executor, rendered from `[kubernetes]`
 (`brisa k8s rbac`): per team, its namespace (optional), the executor's Role and RoleBinding
-there, the team's task ServiceAccount and a ResourceQuota capping its pods (optional).
+there, the team's task ServiceAccount and a ResourceQuota capping its pods (optional); once,
+the ClusterRole that lets Brisa's API review a worker pod's token, and its binding.
 
-`EXECUTOR_ACCESS` is every verb the executor uses. The Role grants exactly these, and the
-start-up check (`rest.RestApi.check`) probes exactly these, so the two cannot drift. The
-executor never reads a Secret (it only creates each attempt's token Secret) and never execs
-into a pod. A task ServiceAccount is bound to nothing: a task may not list pods or read
-secrets, and its pods get no API token unless the platform opts in.
+`EXECUTOR_ACCESS` is every verb the executor uses in a namespace. The Role grants exactly
+these, and the start-up check (`rest.RestApi.check`) probes exactly these, so the two cannot
+drift. The executor has no `secrets` verb at all and never execs into a pod (K7): a worker pod
+proves which attempt it is with a projected service account token, which Brisa's API checks
+with a TokenReview (`REVIEW_ACCESS`, cluster-scoped: the only verb outside the team
+namespaces; ADR 0029). A task ServiceAccount is bound to nothing: a task may not list pods or
+read secrets, and its pods get no API token unless the platform opts in.
 
 Pure: plain JSON dicts, no I/O.
 """
@@ -32,9 +35,13 @@ EXECUTOR_ACCESS: tuple[tuple[str, str], ...] = (
     ("delete", "pods"),
     ("get", "pods/log"),
     ("list", "events"),
-    ("create", "secrets"),  # the attempt's token Secret; never get, list or watch
+)
+# (verb, resource, API group) at the cluster scope: Brisa's API reviews a pod's token.
+REVIEW_ACCESS: tuple[tuple[str, str, str], ...] = (
+    ("create", "tokenreviews", "authentication.k8s.io"),
 )
 ROLE = "brisa-executor"
+REVIEW_ROLE = "brisa-token-review"
 QUOTA = "brisa-pods"
 
 
@@ -62,9 +69,9 @@ def rules() -> list[Json]:
 
 def manifests(settings: KubernetesSettings, teams: Iterable[str], setup: Setup) -> list[Json]:
     """Every object for `teams`, in the order to apply them; an object two teams share (a
-    namespace, its Role) appears once."""
+    namespace, its Role) appears once, the token review's ClusterRole and binding first."""
     seen: set[tuple[str, str, str]] = set()
-    objects: list[Json] = []
+    objects: list[Json] = review_manifests(setup)
     for team in teams:
         for manifest in team_manifests(settings, team, setup):
             meta = manifest["metadata"]
@@ -73,6 +80,43 @@ def manifests(settings: KubernetesSettings, teams: Iterable[str], setup: Setup) 
                 seen.add(key)
                 objects.append(manifest)
     return objects
+
+
+def review_manifests(setup: Setup) -> list[Json]:
+    """The ClusterRole of `REVIEW_ACCESS` and its binding to Brisa's account (the API checks
+    worker pods' tokens with it: run Brisa's API under that account too)."""
+    labels = {MANAGED_BY: "brisa"}
+    api = "rbac.authorization.k8s.io/v1"
+    rules: dict[tuple[str, str], list[str]] = {}
+    for verb, resource, group in REVIEW_ACCESS:
+        rules.setdefault((group, resource), []).append(verb)
+    role: Json = {
+        "apiVersion": api,
+        "kind": "ClusterRole",
+        "metadata": {"name": REVIEW_ROLE, "labels": labels},
+        "rules": [
+            {"apiGroups": [group], "resources": [resource], "verbs": verbs}
+            for (group, resource), verbs in rules.items()
+        ],
+    }
+    binding: Json = {
+        "apiVersion": api,
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": REVIEW_ROLE, "labels": dict(labels)},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": REVIEW_ROLE,
+        },
+        "subjects": [
+            {
+                "kind": "ServiceAccount",
+                "name": setup.executor_account,
+                "namespace": setup.executor_namespace,
+            }
+        ],
+    }
+    return [role, binding]
 
 
 def team_manifests(settings: KubernetesSettings, team: str, setup: Setup) -> list[Json]:

@@ -23,7 +23,7 @@ from brisa.executor.kubernetes.api import (
     Unauthorized,
     WatchEvent,
 )
-from brisa.executor.kubernetes.rbac import EXECUTOR_ACCESS, ROLE
+from brisa.executor.kubernetes.rbac import EXECUTOR_ACCESS, REVIEW_ACCESS, REVIEW_ROLE, ROLE
 
 _ERRORS: dict[int, type[KubeError]] = {
     401: Unauthorized,
@@ -175,14 +175,20 @@ class RestApi:
                 body=options,
             )
 
-    def create_secret(self, namespace: str, manifest: Json) -> Json:
-        name = manifest.get("metadata", {}).get("name", "")
-        return self._call(
+    def review_token(self, token: str, audiences: list[str]) -> Json:
+        review = {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenReview",
+            "spec": {"token": token, "audiences": list(audiences)},
+        }
+        answer = self._call(
             "POST",
-            f"/api/v1/namespaces/{namespace}/secrets",
-            f"creating secret {name} in namespace {namespace}",
-            body=manifest,
+            "/apis/authentication.k8s.io/v1/tokenreviews",
+            "reviewing a pod's service account token",
+            body=review,
         )
+        status: Json = answer.get("status") or {}
+        return status
 
     def pod_events(self, namespace: str, name: str) -> list[Json]:
         answer = self._call(
@@ -239,13 +245,26 @@ class RestApi:
                 f"(RBAC): bind it to the Role {ROLE} there, which grants every verb the "
                 "executor uses (`brisa k8s rbac` prints it)",
             )
+        unreviewed = [
+            f"{verb} {resource}.{group}"
+            for verb, resource, group in REVIEW_ACCESS
+            if not self._allowed("", verb, resource, group)
+        ]
+        if unreviewed:
+            raise Forbidden(
+                403,
+                "Forbidden",
+                f"the service account may not {', '.join(unreviewed)} at the cluster scope "
+                f"(RBAC): bind it to the ClusterRole {REVIEW_ROLE}, with which Brisa's API "
+                "checks who a worker pod is (`brisa k8s rbac` prints it)",
+            )
         if refused:
             raise refused  # a server without access reviews: its own words
 
-    def _allowed(self, namespace: str, verb: str, resource: str) -> bool:
+    def _allowed(self, namespace: str, verb: str, resource: str, api_group: str = "") -> bool:
         """A SelfSubjectAccessReview; a server without that API allows (the calls will tell)."""
         group, _, sub = resource.partition("/")
-        attributes = {"namespace": namespace, "verb": verb, "resource": group, "group": ""}
+        attributes = {"namespace": namespace, "verb": verb, "resource": group, "group": api_group}
         if sub:
             attributes["subresource"] = sub
         review = {

@@ -46,6 +46,7 @@ class FakeCluster:
         base_env: dict[str, str] | None = None,
         tls: bool = False,
         images: dict[str, list[str]] | None = None,
+        memory_cgroups: bool = False,
     ) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="brisa-fake-kube-"))
         self.state = ClusterState(namespaces, history=history)
@@ -57,6 +58,7 @@ class FakeCluster:
             base_env=base_env or default_env(),
             images=dict(images or {}),
             retry=retry,
+            memory_cgroups=memory_cgroups,
         )
         self.ca_file: Path | None = None
         certificate = None

@@ -26,8 +26,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from brisa.testing.kube.objects import Json, now_rfc3339_nano
+from brisa.testing.kube.satokens import DEFAULT_EXPIRATION
 
 Lookup = Callable[[str, str], Json | None]  # (resource, name) → object in the pod's namespace
+Mint = Callable[[Json, str, int], str]  # (pod, audience, expirationSeconds) → a bound token
 
 
 class ConfigMissing(Exception):
@@ -120,8 +122,22 @@ def container_env(pod: Json, container: Json, lookup: Lookup) -> dict[str, str]:
     return env
 
 
-def _volume_files(volume: Json, lookup: Lookup) -> dict[str, str] | None:
-    """The files a Secret or ConfigMap volume holds; None for a volume kind with no files."""
+def _volume_files(volume: Json, lookup: Lookup, pod: Json, mint: Mint) -> dict[str, str] | None:
+    """The files a Secret, ConfigMap or projected volume holds; None for a volume kind with no
+    files. A projected `serviceAccountToken` is a token bound to the pod (`satokens.py`)."""
+    if "projected" in volume:
+        files: dict[str, str] = {}
+        for source in volume["projected"].get("sources") or []:
+            token = source.get("serviceAccountToken")
+            if token is not None:
+                expiration = int(token.get("expirationSeconds") or DEFAULT_EXPIRATION)
+                files[token["path"]] = mint(pod, token.get("audience", ""), expiration)
+            elif "secret" in source:  # a projected Secret is named by `name`
+                secret = {**source["secret"], "secretName": source["secret"].get("name", "")}
+                files.update(_volume_files({"secret": secret}, lookup, pod, mint) or {})
+            else:
+                files.update(_volume_files(source, lookup, pod, mint) or {})
+        return files
     for key, resource, name_key in (
         ("secret", "secrets", "secretName"),
         ("configMap", "configmaps", "name"),
@@ -141,7 +157,9 @@ def _volume_files(volume: Json, lookup: Lookup) -> dict[str, str] | None:
     return None
 
 
-def mount_volumes(pod: Json, container: Json, lookup: Lookup, root: Path) -> dict[str, Path]:
+def mount_volumes(
+    pod: Json, container: Json, lookup: Lookup, root: Path, mint: Mint
+) -> dict[str, Path]:
     """Materialise the container's mounts under `root`; mountPath → local folder."""
     volumes = {volume["name"]: volume for volume in pod["spec"].get("volumes") or []}
     mounts: dict[str, Path] = {}
@@ -149,7 +167,7 @@ def mount_volumes(pod: Json, container: Json, lookup: Lookup, root: Path) -> dic
         volume = volumes.get(mount["name"], {})
         local = root / "mounts" / mount["mountPath"].lstrip("/")
         local.mkdir(parents=True, exist_ok=True)
-        files = _volume_files(volume, lookup) or {}
+        files = _volume_files(volume, lookup, pod, mint) or {}
         if mount.get("subPath"):
             files = {
                 k[len(mount["subPath"]) + 1 :]: v

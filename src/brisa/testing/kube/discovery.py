@@ -62,15 +62,17 @@ def api_versions(address: str) -> Json:
 
 
 _AUTHZ = "authorization.k8s.io"
+_AUTHN = "authentication.k8s.io"
 GROUPS: Json = {
     "kind": "APIGroupList",
     "apiVersion": "v1",
     "groups": [
         {
-            "name": _AUTHZ,
-            "versions": [{"groupVersion": f"{_AUTHZ}/v1", "version": "v1"}],
-            "preferredVersion": {"groupVersion": f"{_AUTHZ}/v1", "version": "v1"},
+            "name": group,
+            "versions": [{"groupVersion": f"{group}/v1", "version": "v1"}],
+            "preferredVersion": {"groupVersion": f"{group}/v1", "version": "v1"},
         }
+        for group in (_AUTHN, _AUTHZ)
     ],
 }
 AUTHZ_RESOURCES: Json = {
@@ -88,6 +90,21 @@ AUTHZ_RESOURCES: Json = {
     ],
 }
 SSAR_PATH = f"/apis/{_AUTHZ}/v1/selfsubjectaccessreviews"
+AUTHN_RESOURCES: Json = {
+    "kind": "APIResourceList",
+    "apiVersion": "v1",
+    "groupVersion": f"{_AUTHN}/v1",
+    "resources": [
+        {
+            "name": "tokenreviews",
+            "singularName": "tokenreview",
+            "namespaced": False,
+            "kind": "TokenReview",
+            "verbs": ["create"],
+        }
+    ],
+}
+TOKEN_REVIEW_PATH = f"/apis/{_AUTHN}/v1/tokenreviews"
 
 
 # OpenAPI v3, only as much as kubectl reads to learn that the server validates fields itself

@@ -14,12 +14,14 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
 from brisa.testing.kube.discovery import (
+    AUTHN_RESOURCES,
     AUTHZ_RESOURCES,
     GROUPS,
     OPENAPI_ROOT,
     OPENAPI_V1,
     RESOURCES,
     SSAR_PATH,
+    TOKEN_REVIEW_PATH,
     VERSION,
     api_versions,
 )
@@ -102,11 +104,14 @@ class Handler(BaseHTTPRequestHandler):
             "/openapi/v3": OPENAPI_ROOT,
             "/openapi/v3/api/v1": OPENAPI_V1,
             SSAR_PATH.rsplit("/", 1)[0]: AUTHZ_RESOURCES,
+            TOKEN_REVIEW_PATH.rsplit("/", 1)[0]: AUTHN_RESOURCES,
         }
         if method == "GET" and path in static:
             return self._json(200, static[path])
         if path == SSAR_PATH and method == "POST":
             return self._json(201, self.api.review(json.loads(body or b"{}")))
+        if path == TOKEN_REVIEW_PATH and method == "POST":
+            return self._token_review(body)
         if parts[:2] != ["api", "v1"] or len(parts) < 3:
             raise ApiStatus(404, "NotFound", "the server could not find the requested resource")
         rest = parts[2:]
@@ -154,6 +159,21 @@ class Handler(BaseHTTPRequestHandler):
         if verb == "watch":
             return self._watch(resource, namespace_filter, params)
         return self._list(resource, namespace_filter, params)
+
+    def _token_review(self, body: bytes) -> None:
+        """`POST .../tokenreviews` (cluster scope): 201 with the review's status, 400 for a
+        body that is not a TokenReview with a token."""
+        self.api.authorize("create", "tokenreviews", "")
+        try:
+            review = json.loads(body or b"{}")
+        except ValueError as error:
+            message = f"the body of the request was not valid JSON: {error}"
+            raise ApiStatus.bad_request(message) from None
+        if not isinstance(review, dict) or review.get("kind") != "TokenReview":
+            raise ApiStatus.bad_request("the body of the request is not a TokenReview")
+        if not (review.get("spec") or {}).get("token"):
+            raise ApiStatus.invalid("TokenReview", "", [("spec.token", "Required value")])
+        self._json(201, self.api.review_token(review))
 
     # --- verbs ----------------------------------------------------------------------------
     def _create(self, resource: str, namespace: str, body: bytes) -> None:

@@ -19,6 +19,7 @@ from brisa.testing.kube.container import ContainerLog
 from brisa.testing.kube.faults import FaultTable
 from brisa.testing.kube.objects import Json
 from brisa.testing.kube.podworker import PodWorker
+from brisa.testing.kube.satokens import ServiceAccountTokens
 from brisa.testing.kube.store import Change, ClusterState
 
 
@@ -36,8 +37,12 @@ class Kubelet:
         base_env: dict[str, str],
         images: dict[str, list[str]],
         retry: float = 0.5,
+        tokens: ServiceAccountTokens | None = None,
+        memory_cgroups: bool = False,
     ) -> None:
         self.state, self.faults, self.root = state, faults, root
+        self.tokens = tokens or ServiceAccountTokens()  # projected service account tokens
+        self.memory_cgroups = memory_cgroups  # memory limits enforced by the kernel (memcg.py)
         self.base_env, self.images, self.retry = base_env, images, retry
         self.logs: dict[tuple[str, str], ContainerLog] = {}
         self._workers: dict[str, PodWorker] = {}

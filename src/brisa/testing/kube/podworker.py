@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from brisa.testing.kube import memcg
 from brisa.testing.kube.container import (
     ConfigMissing,
     ContainerLog,
@@ -70,6 +71,7 @@ class PodWorker(threading.Thread):
     def __init__(self, kubelet: Kubelet, pod: Json, fault: Fault | None) -> None:
         super().__init__(daemon=True, name=f"fake-kubelet-{pod['metadata']['name']}")
         self.kubelet, self.state, self.fault = kubelet, kubelet.state, fault
+        self.cgroup: memcg.MemoryCgroup | None = None
         self.namespace = pod["metadata"]["namespace"]
         self.name = pod["metadata"]["name"]
         self.uid = pod["metadata"]["uid"]
@@ -138,6 +140,8 @@ class PodWorker(threading.Thread):
         finally:
             if self.process is not None:
                 self.process.kill()
+            if self.cgroup is not None:
+                self.cgroup.remove()
             shutil.rmtree(self.dir, ignore_errors=True)
             self.kubelet.forget(self.uid)
 
@@ -248,7 +252,9 @@ class PodWorker(threading.Thread):
             pod = self.state.get("pods", self.namespace, self.name)
             try:
                 env = container_env(pod, self.container, self._lookup)
-                mounts = mount_volumes(pod, self.container, self._lookup, self.dir)
+                mounts = mount_volumes(
+                    pod, self.container, self._lookup, self.dir, self.kubelet.tokens.mint
+                )
             except ConfigMissing as missing:
                 self._waiting("CreateContainerConfigError", str(missing))
                 self._event("Warning", "Failed", f"Error: {missing}")
@@ -296,6 +302,10 @@ class PodWorker(threading.Thread):
         log = ContainerLog()
         with self.kubelet._lock:
             self.kubelet.logs[(self.uid, name)] = log
+        limit = memcg.limit_bytes(self.container) if self.kubelet.memory_cgroups else None
+        if limit is not None:  # the kernel enforces the limit (opt-in: memcg.py)
+            self.cgroup = memcg.MemoryCgroup(limit)
+            argv = self.cgroup.wrap(argv)
         self.process = Process(argv, full_env, work, log, on_exit=self.wake.set)
         self._event("Normal", "Started", f"Started container {name}")
         self.started_at = now_rfc3339()

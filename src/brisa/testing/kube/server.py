@@ -6,6 +6,7 @@ watch, duplicate every watch event, be unreachable for a while."""
 from __future__ import annotations
 
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +23,11 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     block_on_close = False
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Quiet about a connection a fault (or the client) closed; loud about the rest."""
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 class FakeApiServer:
@@ -111,6 +117,13 @@ class FakeApiServer:
             refused = (verb, resource) in self._forbidden
         if refused:
             raise ApiStatus.forbidden(self.user, verb, resource, namespace)
+
+    def review_token(self, review: Json) -> Json:
+        """A TokenReview (`satokens.py`): whether a service account token is valid, and for
+        whom."""
+        return self.kubelet.tokens.review(
+            review, lambda namespace, name: self.state.find("pods", namespace, name)
+        )
 
     def review(self, review: Json) -> Json:
         """A SelfSubjectAccessReview answered from the refusals the test set."""

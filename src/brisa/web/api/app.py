@@ -18,12 +18,27 @@ from brisa.control.execution import ExecutionService
 from brisa.control.livetopics import LiveTopics
 from brisa.control.queries import EVERY_TEAM, Queries, Scope
 from brisa.control.summary import Summary
-from brisa.errors import BrisaError, Conflict, InvalidInput, NotFound, Unauthorized
+from brisa.errors import (
+    BrisaError,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthorized,
+    Unavailable,
+)
 from brisa.metrics.monitor import Monitor, unregistered_monitor
 from brisa.settings import Settings
 from brisa.web.api.guard import QUOTE_LIMIT, RequestGuard, guard_limits
 
-STATUS = {InvalidInput: 400, Unauthorized: 401, NotFound: 404, Conflict: 409}
+STATUS = {
+    InvalidInput: 400,
+    Unauthorized: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    Unavailable: 503,
+}
 MAX_ERRORS = 5  # validation errors named in one message
 MAX_DETAIL = 1000  # characters of an error message (see `bounded`)
 

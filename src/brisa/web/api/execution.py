@@ -51,6 +51,25 @@ def _attempt(
 Attempt = Annotated[Worker, Depends(_attempt)]
 
 
+@router.post(
+    "/exchange",
+    response_model=None,
+    responses=responses(models.Exchanged, *EXECUTION, 403, 503),
+)
+def exchange(
+    ctx: Ctx,
+    ti_id: Annotated[int, Path(ge=0, le=MAX_ID)],
+    try_number: Annotated[int, Path(ge=0, le=MAX_ID)],
+    authorization: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    """A worker pod's projected service account token (Authorization: Bearer) for the
+    attempt's execution token, once, before the attempt starts (ADR 0029)."""
+    scheme, _, pod_token = (authorization or "").partition(" ")
+    ref = AttemptRef(ti_id, try_number)
+    token = ctx.execution.exchange(ref, pod_token if scheme == "Bearer" else "")
+    return JSONResponse({"token": token})
+
+
 @router.post("/start", response_model=None, responses=responses(models.WorkItem, *EXECUTION))
 def start(ctx: Ctx, worker: Attempt, body: StartBody) -> JSONResponse:
     item = ctx.execution.start(worker, hostname=body.hostname, pid=body.pid)

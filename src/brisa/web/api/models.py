@@ -407,6 +407,10 @@ class WorkItem(Model):
     code: dict[str, str]
 
 
+class Exchanged(Model):
+    token: str = Field(description="the attempt's execution token (Authorization: Bearer)")
+
+
 class Finished(Model):
     state: Literal["success", "up_for_retry", "failed"]
 
@@ -431,11 +435,13 @@ LOG_EVENT = {
 WHY = {
     400: "Invalid input: the message says which",
     401: "A missing or wrong token or signature",
+    403: "Valid credentials that do not allow this (a pod's token for another attempt)",
     404: "The resource (or one in its path) does not exist",
     409: "A conflict with the current state",
     413: "The request body is too large",
     415: "A request that changes something must send Content-Type: application/json",
     421: "The Host header names a host this API does not answer to ([api] allowed_hosts)",
+    503: "A service Brisa needs (the Kubernetes API server) cannot answer now: retry",
 }
 
 
