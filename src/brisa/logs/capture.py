@@ -239,48 +239,26 @@ class Backlog:
         self._size = 0
         self._closed = False
         self._cond = threading.Condition()
-        self._room: Callable[[], None] | None = None
         self._thread = threading.Thread(target=self._run, name="log-spooler", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
-    def put(self, data: bytes, *, block: bool = True) -> None:
-        """Queue `data` for the spool; over the limit, wait for room (unless not `block`:
-        a reader of many pipes checks `over_limit` instead, `logs.pipes`)."""
+    def put(self, data: bytes) -> None:
         wall = time.time()
         with self._cond:
-            while block and self._size > self._limit and not self._closed:
+            while self._size > self._limit and not self._closed:
                 self._cond.wait()
             self._items.append((wall, data))
             self._size += len(data)
             self._cond.notify_all()
-
-    @property
-    def over_limit(self) -> bool:
-        return self._size > self._limit and not self._closed
-
-    def when_room(self, callback: Callable[[], None]) -> None:
-        """Call `callback` once the backlog is under its limit again (now, if it is)."""
-        with self._cond:
-            if self._size > self._limit and not self._closed:
-                self._room = callback
-                return
-        callback()
 
     def close(self, timeout: float) -> None:
         """Spool what is waiting (within `timeout` s) and stop."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        self._call_room()
         self._thread.join(timeout)
-
-    def _call_room(self) -> None:
-        with self._cond:
-            room, self._room = self._room, None
-        if room is not None:
-            room()
 
     def _run(self) -> None:
         while True:
@@ -292,9 +270,6 @@ class Backlog:
                 wall, data = self._items.popleft()
                 self._size -= len(data)
                 self._cond.notify_all()
-                room = self._room is not None and self._size <= self._limit
-            if room:
-                self._call_room()
             self._spool.write(data, wall)
             self._after()
 

@@ -6,8 +6,7 @@ attempt whose worker it forked (ADR 0025), instead of a log process forked by ea
     worker: a pipe; its read end and the executor's file -> the log server with the spool's
     path, the shipping settings and the worker's secrets; fds 1 and 2 -> the pipe
     log server, a thread per attempt: `logs.shipping.ship_attempt`, as a forked log process
-    would (masking, stamping, spooling, chunks, `full.log`); one thread reads every
-    attempt's pipe (`logs.pipes`, ADR 0026)
+    would (masking, stamping, spooling, chunks, `full.log`)
 
 A worker can reach the log server only through the one connection the fork server made for
 it: the server's own socket is closed in every worker and warm process, and nothing listens
@@ -36,10 +35,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from brisa.logs.capture import Backlog
 from brisa.logs.config import ShippingConfig
-from brisa.logs.pipes import PipeHub
-from brisa.logs.shipping import PipeReader, pass_through, ship_attempt, spooled
+from brisa.logs.shipping import pass_through, ship_attempt, spooled
 
 LOG_SERVER_NAME = "brisa-logs"  # /proc/PID/comm: how `ps` and the bench tell it apart
 MAX_OPENING = 1 << 20  # the opening message of an attempt: settings and secrets
@@ -114,7 +111,6 @@ def serve(channel: socket.socket) -> int:
         signal.signal(sig, signal.SIG_IGN)
     sys.setswitchinterval(0.001)  # readers must get their turn quickly: the pipes are small
     attempts: list[threading.Thread] = []
-    hub = PipeHub()  # one thread reads every attempt's pipe (ADR 0026)
     while True:
         try:
             message, fds, _, _ = socket.recv_fds(channel, 16, 1)
@@ -124,8 +120,7 @@ def serve(channel: socket.socket) -> int:
             break  # the fork server is gone
         attempts = [t for t in attempts if t.is_alive()]
         for fd in fds:
-            conn = socket.socket(fileno=fd)
-            thread = threading.Thread(target=_attempt, args=(conn, hub.reader))
+            thread = threading.Thread(target=_attempt, args=(socket.socket(fileno=fd),))
             thread.start()
             attempts.append(thread)
     for thread in attempts:
@@ -133,7 +128,7 @@ def serve(channel: socket.socket) -> int:
     return 0
 
 
-def _attempt(conn: socket.socket, reader_of: Callable[[int, Backlog], PipeReader]) -> None:
+def _attempt(conn: socket.socket) -> None:
     """One worker's log: its opening (pipe, executor's file, settings, secrets), then
     `ship_attempt` until the worker closes it (or is gone)."""
     with conn:
@@ -152,7 +147,7 @@ def _attempt(conn: socket.socket, reader_of: Callable[[int, Backlog], PipeReader
             os.close(out)
             return
         try:
-            ship_attempt(parts, read_end, conn, out, reader_of)
+            ship_attempt(parts, read_end, conn, out)
         except Exception:  # noqa: BLE001 - the attempt's output must still flow
             with contextlib.suppress(OSError):
                 os.write(out, traceback.format_exc().encode())

@@ -32,7 +32,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from brisa.logs.capture import (
     READ_BYTES,
@@ -258,36 +258,15 @@ def _log_process(spooled: tuple[Spool, Shipper], read_end: int, control: socket.
     return ship_attempt(spooled, read_end, control, out=1)
 
 
-class PipeReader(Protocol):
-    """What reads the attempt's pipe: a thread of its own (`capture.Reader`), or the log
-    server's one thread for every pipe (`logs.pipes`)."""
-
-    lost: int
-
-    def start(self) -> None: ...
-
-    def ending(self) -> None: ...
-
-    def join(self, timeout: float) -> bool: ...
-
-
-def _own_reader(read_end: int, backlog: Backlog) -> PipeReader:
-    return Reader(read_end, backlog.put)
-
-
 def ship_attempt(
-    spooled: tuple[Spool, Shipper],
-    read_end: int,
-    control: socket.socket,
-    out: int,
-    reader_of: Callable[[int, Backlog], PipeReader] = _own_reader,
+    spooled: tuple[Spool, Shipper], read_end: int, control: socket.socket, out: int
 ) -> int:
-    """Spool and ship one attempt's output (read from `read_end` by `reader_of`'s reader)
-    until its worker says close on `control` (or is gone); what cannot go to the store goes
-    to `out`, the executor's file of the worker."""
+    """Spool and ship one attempt's output (read from `read_end`) until its worker says close
+    on `control` (or is gone); what cannot go to the store goes to `out`, the executor's file
+    of the worker."""
     spool, shipper = spooled
     backlog = Backlog(spool, shipper.poke)
-    reader = reader_of(read_end, backlog)
+    reader = Reader(read_end, backlog.put)
     shipper.start()
     backlog.start()
     reader.start()
