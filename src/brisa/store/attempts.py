@@ -101,10 +101,15 @@ class AttemptStore:
         if started:
             return self._started_item(ref)
         held = self.credential(ref)
-        if held is None or held.digest != token_digest:
+        if held is None:
+            raise NotFound(f"no task instance {ref.ti_id}")
+        if held.digest != token_digest:
             # Not the holder of the current token (a caller that did not authenticate first
-            # learns nothing here: `ExecutionService.start_with_token` answers it).
-            raise Conflict(f"attempt {ref.try_number} of task instance {ref.ti_id} did not start")
+            # learns nothing from this: `ExecutionService.start_with_token` answers it).
+            raise Conflict(
+                f"attempt {ref.try_number} of task instance {ref.ti_id} is no longer current "
+                "(its token was replaced)"
+            )
         ti = self._task_only(ref)
         if not (
             ti.state is TaskState.RUNNING
