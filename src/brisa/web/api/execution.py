@@ -1,9 +1,11 @@
 """The worker-facing execution API: start, heartbeat, finish one attempt.
 
-Hot path: a handful of calls per attempt, each a read of the attempt's token digest and a
-single guarded update. A token is valid for exactly the attempt in the path, while it is
-current (ADR 0008). Each handler authenticates in its own thread: a dependency that is a
-plain function would take a second turn through the thread pool on every call (ADR 0026).
+Hot path: a handful of calls per attempt, each a single guarded update whose conditions hold
+the presented token's digest; the token is read only to answer a call that changed nothing.
+A token is valid for exactly the attempt in the path, while it is current (ADR 0008). Each
+handler checks the token in its own thread: a dependency that is a plain function would take
+another turn through the thread pool on every call (ADR 0026). A body that is not valid is
+answered 400 before the token is looked at (it was 401 first when the token was a dependency).
 """
 
 from __future__ import annotations
