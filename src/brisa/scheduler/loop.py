@@ -54,6 +54,17 @@ log = logging.getLogger("brisa.scheduler")
 # The actions that write to the store (the others tell the executor): when one changes
 # nothing and the lease is lost, it was fenced.
 WRITES = (CreateRun, SetRunState, SetTaskState, QueueTask, StartAttempt)
+
+
+def worth_following(actions: list[Action], done: list[bool]) -> bool:
+    """Whether a pass that applied `actions` (`done`: which took effect) may have made work
+    for another pass at once. Queueing a task only takes capacity (a slot, a pool slot, a
+    worker): it readies nothing that pass did not already plan, so a pass that did nothing
+    else waits for the next wake-up (an attempt ending, a trigger) or the poll interval,
+    instead of costing a second, empty pass per attempt (ADR 0026)."""
+    return any(ok and not isinstance(a, QueueTask) for a, ok in zip(actions, done, strict=True))
+
+
 Clock = Callable[[], datetime]
 
 
@@ -119,6 +130,7 @@ class Scheduler:
         self._scheduled: list[DagRecord] = []  # DAGs with a schedule, not paused
         self._stamp: list[tuple[object, ...]] | None = None  # of the catalog they come from
         self._views = RunViews()  # what the planner looks at in each run, per run record
+        self._follow = False  # whether the last pass may have made work for one at once
 
     def wake(self) -> None:
         """Ask for a scheduling pass now (an attempt ended, a run was triggered, ...)."""
@@ -234,6 +246,7 @@ class Scheduler:
             actions = plan(snapshot)
             done = self._apply_all(actions)
             record(actions, done, slots=(self.executor.parallelism, len(snapshot.alive)))
+        self._follow = worth_following(actions, done)
         refused = sum(not ok and isinstance(a, WRITES) for a, ok in zip(actions, done, strict=True))
         if fence is not None and refused and not self.store.lease_holds(fence):
             self.fenced_writes += refused
@@ -448,14 +461,16 @@ class Scheduler:
             waiter.close()
 
     def run_forever(self, stop: threading.Event) -> None:
-        """Loop until `stop` is set; a pass that changed something is followed at once."""
+        """Loop until `stop` is set; a pass that changed more than the queue
+        (`worth_following`) is followed at once."""
         while not stop.is_set():
             self._wake.clear()
+            self._follow = False
             try:
                 changed = self.run_once()
             except Exception:
                 log.exception("scheduling pass failed; retrying")
                 self.active.forget()  # read everything again: the failure may be anywhere
                 changed = 0
-            if not changed:
+            if not (changed and self._follow):
                 self._wake.wait(self.poll_interval)

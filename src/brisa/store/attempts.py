@@ -20,6 +20,23 @@ from brisa.store.guards import guarded_update
 from brisa.store.runs import _TASK_FIELDS, _task_record
 from brisa.store.tables import dag_runs, task_attempts, task_instances
 
+# The run's columns a worker's item needs (`_work_item`), read with its task instance.
+_RUN_COLUMNS = [
+    dag_runs.c[name]
+    for name in (
+        "team",
+        "dag_id",
+        "run_id",
+        "version_id",
+        "logical_date",
+        "data_interval_start",
+        "data_interval_end",
+        "conf",
+        "code_version",
+        "repo",
+    )
+]
+
 
 class AttemptStore:
     engine: sa.Engine
@@ -92,8 +109,20 @@ class AttemptStore:
         digest = task_instances.c.token_digest
         holder = digest.is_(None) if token_digest is None else digest == token_digest
         started = self._mark_running(ref, holder, hostname=hostname, pid=pid, now=now)
+        if started:
+            return self._started_item(ref)
+        held = self.credential(ref)
+        if held is None:
+            raise NotFound(f"no task instance {ref.ti_id}")
+        if held.digest != token_digest:
+            # Not the holder of the current token (a caller that did not authenticate first
+            # learns nothing from this: `ExecutionService.start_with_token` answers it).
+            raise Conflict(
+                f"attempt {ref.try_number} of task instance {ref.ti_id} is no longer current "
+                "(its token was replaced)"
+            )
         ti = self._task_only(ref)
-        if not started and not (
+        if not (
             ti.state is TaskState.RUNNING
             and ti.try_number == ref.try_number
             and ti.pid == pid
@@ -103,8 +132,8 @@ class AttemptStore:
                 f"attempt {ref.try_number} of task instance {ref.ti_id} is no longer "
                 f"current (task is {ti.state} at try {ti.try_number})"
             )
-        if not started:  # the worker retried a start whose answer it lost: it is alive now
-            self.heartbeat(ref, now)
+        # The worker retried a start whose answer it lost: it is alive now.
+        self.heartbeat(ref, now)
         return self._work_item(ti)
 
     def start_supervised(self, ref: AttemptRef, *, hostname: str, now: datetime) -> bool:
@@ -148,9 +177,22 @@ class AttemptStore:
         starts); False when it is not queued at that try any more."""
         return self._while_in(ref, TaskState.QUEUED, error=note)
 
-    def _work_item(self, ti: TaskRecord) -> WorkItem:
+    def _started_item(self, ref: AttemptRef) -> WorkItem:
+        """`_work_item` of an attempt just started: its task instance and run in one read."""
+        query = (
+            sa.select(*[task_instances.c[n] for n in _TASK_FIELDS], *_RUN_COLUMNS)
+            .join(dag_runs, dag_runs.c.id == task_instances.c.run_pk)
+            .where(task_instances.c.id == ref.ti_id)
+        )
         with self.engine.connect() as conn:
-            run = conn.execute(sa.select(dag_runs).where(dag_runs.c.id == ti.run_pk)).one()
+            row = conn.execute(query).one()
+        return self._work_item(_task_record(row), row)
+
+    def _work_item(self, ti: TaskRecord, run: Any = None) -> WorkItem:
+        """What the worker of `ti` needs; `run` is its run's row if already read."""
+        if run is None:
+            with self.engine.connect() as conn:
+                run = conn.execute(sa.select(dag_runs).where(dag_runs.c.id == ti.run_pk)).one()
         spec = self.version_spec(run.version_id)
         task = spec.tasks[ti.task_id]
         return WorkItem(
@@ -181,9 +223,11 @@ class AttemptStore:
         with self.engine.connect() as conn:
             return {r.task_id: r.return_value for r in conn.execute(query)}
 
-    def _while_in(self, ref: AttemptRef, state: TaskState, **values: Any) -> bool:
-        """Set `values` on the attempt's row while it is at that try in `state` (no state
-        change: not a transition); False when it is not any more."""
+    def _while_in(
+        self, ref: AttemptRef, state: TaskState, *held: sa.ColumnElement[bool], **values: Any
+    ) -> bool:
+        """Set `values` on the attempt's row while it is at that try in `state` (and `held`
+        holds; no state change: not a transition); False when it is not any more."""
         with self.engine.execution_options(**WRITE).begin() as conn:
             return bool(
                 conn.execute(
@@ -192,15 +236,17 @@ class AttemptStore:
                         task_instances.c.id == ref.ti_id,
                         task_instances.c.try_number == ref.try_number,
                         task_instances.c.state == state,
+                        *held,
                         *fencing.task_conditions(conn.dialect.name),
                     )
                     .values(**values)
                 ).rowcount
             )
 
-    def heartbeat(self, ref: AttemptRef, now: datetime) -> bool:
-        """Record that the worker is alive; False means it must stop (no longer current)."""
-        return self._while_in(ref, TaskState.RUNNING, heartbeat_at=now)
+    def heartbeat(self, ref: AttemptRef, now: datetime, token_digest: str | None = None) -> bool:
+        """Record that the worker is alive; False means it must stop (no longer current), or,
+        given `token_digest`, that it is not the digest of the attempt's current token."""
+        return self._while_in(ref, TaskState.RUNNING, *_holding(token_digest), heartbeat_at=now)
 
     def finish_attempt(
         self,
@@ -211,9 +257,11 @@ class AttemptStore:
         return_value: Any = None,
         error: str | None = None,
         next_try_at: datetime | None = None,
+        token_digest: str | None = None,
     ) -> bool:
-        """Record a running attempt's outcome. False if the attempt is no longer current, or
-        if the transition table does not let a running task end that way (e.g. skipped)."""
+        """Record a running attempt's outcome. False if the attempt is no longer current, if
+        the transition table does not let a running task end that way (e.g. skipped), or,
+        given `token_digest`, if that is not the digest of the attempt's current token."""
         if new not in ATTEMPT_OUTCOMES:
             raise ValueError(f"{new} is not an outcome")
         outcome = {
@@ -229,6 +277,7 @@ class AttemptStore:
                 new,
                 task_instances.c.id == ref.ti_id,
                 task_instances.c.try_number == ref.try_number,
+                *_holding(token_digest),
                 expected=TaskState.RUNNING,
                 values=outcome,
             )
@@ -248,3 +297,8 @@ class AttemptStore:
             return conn.execute(
                 sa.select(task_instances.c.return_value).where(task_instances.c.id == ti_id)
             ).scalar()
+
+
+def _holding(token_digest: str | None) -> list[sa.ColumnElement[bool]]:
+    """The condition that the attempt's current token has this digest (none when None)."""
+    return [] if token_digest is None else [task_instances.c.token_digest == token_digest]

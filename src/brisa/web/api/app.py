@@ -132,6 +132,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
     def _http(_: Request, exc: HTTPException) -> JSONResponse:
         return JSONResponse({"detail": bounded(str(exc.detail))}, status_code=exc.status_code)
 
+    # The workers' hot path first: a request is matched against the routes in order (ADR 0026).
+    app.include_router(execution.router)
     app.include_router(health.router)
     app.include_router(dags.router)
     app.include_router(runs.router)
@@ -142,7 +144,6 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(repos.router)
     app.include_router(pools.router)
     app.include_router(config.router)
-    app.include_router(execution.router)
     app.add_middleware(RequestGuard, limits=guard_limits(ctx.settings))
     app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
     return app
@@ -159,5 +160,15 @@ def caller_scope(request: Request) -> Scope:
     return EVERY_TEAM
 
 
-Ctx = Annotated[ApiContext, Depends(context)]
-CallerScope = Annotated[Scope, Depends(caller_scope)]
+async def _context(request: Request) -> ApiContext:
+    return context(request)
+
+
+async def _caller_scope(request: Request) -> Scope:
+    return caller_scope(request)
+
+
+# Resolved by coroutines, on the event loop: a dependency that is a plain function takes a
+# turn through the thread pool in every request that names it (ADR 0026).
+Ctx = Annotated[ApiContext, Depends(_context)]
+CallerScope = Annotated[Scope, Depends(_caller_scope)]

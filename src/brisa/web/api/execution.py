@@ -1,19 +1,21 @@
 """The worker-facing execution API: start, heartbeat, finish one attempt.
 
-Hot path: a handful of calls per attempt, each a read of the attempt's token digest and a
-single guarded update. A token is valid for exactly the attempt in the path, while it is
-current (ADR 0008).
+Hot path: a handful of calls per attempt, each a single guarded update whose conditions hold
+the presented token's digest; the token is read only to answer a call that changed nothing.
+A token is valid for exactly the attempt in the path, while it is current (ADR 0008). Each
+handler checks the token in its own thread: a dependency that is a plain function would take
+another turn through the thread pool on every call (ADR 0026). A body that is not valid is
+answered 400 before the token is looked at (it was 401 first when the token was a dependency).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Response
+from fastapi import APIRouter, Header, Path, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from brisa.control.execution import Worker
 from brisa.core.records import AttemptRef
 from brisa.web.api import models
 from brisa.web.api.app import Ctx
@@ -37,18 +39,14 @@ class FinishBody(BaseModel):
     error: str | None = None
 
 
-def _attempt(
-    ctx: Ctx,
-    ti_id: Annotated[int, Path(ge=0, le=MAX_ID)],
-    try_number: Annotated[int, Path(ge=0, le=MAX_ID)],
-    authorization: Annotated[str | None, Header()] = None,
-) -> Worker:
+TiId = Annotated[int, Path(ge=0, le=MAX_ID)]
+TryNumber = Annotated[int, Path(ge=0, le=MAX_ID)]
+Authorization = Annotated[str | None, Header()]
+
+
+def _token(authorization: str | None) -> str:
     scheme, _, token = (authorization or "").partition(" ")
-    ref = AttemptRef(ti_id, try_number)
-    return ctx.execution.authenticate(ref, token if scheme == "Bearer" else "")
-
-
-Attempt = Annotated[Worker, Depends(_attempt)]
+    return token if scheme == "Bearer" else ""
 
 
 @router.post(
@@ -71,8 +69,15 @@ def exchange(
 
 
 @router.post("/start", response_model=None, responses=responses(models.WorkItem, *EXECUTION))
-def start(ctx: Ctx, worker: Attempt, body: StartBody) -> JSONResponse:
-    item = ctx.execution.start(worker, hostname=body.hostname, pid=body.pid)
+def start(
+    ctx: Ctx,
+    ti_id: TiId,
+    try_number: TryNumber,
+    body: StartBody,
+    authorization: Authorization = None,
+) -> JSONResponse:
+    ref, token = AttemptRef(ti_id, try_number), _token(authorization)
+    item = ctx.execution.start_with_token(ref, token, hostname=body.hostname, pid=body.pid)
     return JSONResponse(item.to_json())
 
 
@@ -82,15 +87,26 @@ def start(ctx: Ctx, worker: Attempt, body: StartBody) -> JSONResponse:
     response_model=None,
     responses=responses(None, *EXECUTION, status=204),
 )
-def heartbeat(ctx: Ctx, worker: Attempt) -> Response:
-    ctx.execution.heartbeat(worker.ref)
+def heartbeat(
+    ctx: Ctx, ti_id: TiId, try_number: TryNumber, authorization: Authorization = None
+) -> Response:
+    ctx.execution.heartbeat_with_token(AttemptRef(ti_id, try_number), _token(authorization))
     return Response(status_code=204)
 
 
 @router.post("/finish", response_model=None, responses=responses(models.Finished, *EXECUTION))
-def finish(ctx: Ctx, worker: Attempt, body: FinishBody) -> JSONResponse:
-    success = body.state == "success"
-    state = ctx.execution.finish(
-        worker.ref, success=success, return_value=body.return_value, error=body.error
+def finish(
+    ctx: Ctx,
+    ti_id: TiId,
+    try_number: TryNumber,
+    body: FinishBody,
+    authorization: Authorization = None,
+) -> JSONResponse:
+    state = ctx.execution.finish_with_token(
+        AttemptRef(ti_id, try_number),
+        _token(authorization),
+        success=body.state == "success",
+        return_value=body.return_value,
+        error=body.error,
     )
     return JSONResponse({"state": state.value})
