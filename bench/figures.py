@@ -293,6 +293,22 @@ FIGURES += [
         "kube.import_with_client", "W9",
         "… with the lightkube adapter (`lightkube_client`)", "ms",
     ),
+    # K8 (bench/kube_restart.py): 3 schedulers on PostgreSQL all restarted, 200 pods running.
+    Figure("kube.restart_pods", "W9", "pods running when every scheduler was restarted", "pods"),
+    Figure(
+        "kube.restart_adopted_s", "W9",
+        "every scheduler restarted: start → every running attempt adopted, namespace held", "s",
+        30.0, "≤ 30 s",
+    ),
+    Figure(
+        "kube.restart_pod_creates", "W9", "… pod creates after the restart", "requests",
+        0.0, "0",
+    ),
+    Figure(
+        "kube.restart_pod_deletes_running", "W9",
+        "… deletes of a running pod after the restart", "requests", 0.0, "0",
+    ),
+    Figure("kube.restart_run_s", "W9", "… restart → run success (pods sleep 120 s)", "s"),
 ]  # fmt: skip
 BY_KEY.update({f.key: f for f in FIGURES})
 

@@ -99,6 +99,8 @@ class KubeFleet:
         dags: dict[str, str] | None = None,
         env: dict[str, str] | None = None,
     ) -> None:
+        if database_url.startswith("postgresql://"):
+            database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
         self.cluster, self.namespace, self.database_url = cluster, namespace, database_url
         folder.mkdir(parents=True, exist_ok=True)
         self.fleet = Cluster(
