@@ -308,7 +308,7 @@ FIGURES += [
         "kube.restart_pod_deletes_running", "W9",
         "… deletes of a running pod after the restart", "requests", 0.0, "0",
     ),
-    Figure("kube.restart_run_s", "W9", "… restart → run success (pods sleep 120 s)", "s"),
+    Figure("kube.restart_run_s", "W9", "… restart → run success (pods ended once adopted)", "s"),
 ]  # fmt: skip
 BY_KEY.update({f.key: f for f in FIGURES})
 

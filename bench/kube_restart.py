@@ -1,17 +1,18 @@
 """W9 (K8) every scheduler restarted while 200 pods run: adoption, counted and timed.
 
 Three `brisa scheduler` processes on PostgreSQL (one `brisa api`, one `brisa dag-processor`,
-`brisa.testing.kube.fleet`) launch a DAG of PODS container tasks (`sleep`) into the fake API
-server. Once every pod runs, all three schedulers are SIGKILLed and started again (each in
-its own home, as after a node restart). Measured from the moment the new processes are
-started (T0):
+`brisa.testing.kube.fleet`) launch a DAG of PODS container tasks (each waits for a file) into
+the fake API server. Once every pod runs, all three schedulers are SIGKILLed and started
+again (each in its own home, as after a node restart). Measured from the moment the new
+processes are started (T0):
 
 - `kube.restart_adopted_s`: until every running attempt is owned by a live new scheduler
   (its lost owner's attempts adopted: ADR 0019) and a new scheduler holds the namespace's
   lease (it has relisted the namespace: ADR 0028): the full reconcile K8 budgets at 30 s;
 - `kube.restart_pod_creates` / `kube.restart_pod_deletes_running`: pod creates, and deletes of
   a running pod, the fake API server received after T0 (K8 wants 0 of both);
-- `kube.restart_run_s`: T0 until the run's end (every attempt reached its outcome).
+- `kube.restart_run_s`: T0 until the run's end: the containers are told to end (a file they
+  wait for) as soon as the adoption is measured, so this is adoption + every outcome stored.
 
 The scheduler processes' start-up (interpreter, imports, the first list) is inside the figure.
 All processes share one host, so a killed scheduler's lease is taken at once (its process is
@@ -37,16 +38,17 @@ from brisa.testing.kube.fleet import KubeFleet, PodRequests
 
 NAMESPACE = "brisa"
 PODS = 200
-SLEEP = 120  # seconds each container runs: long enough to restart around it
 
 
-def dag(pods: int) -> str:
+def dag(pods: int, flag: Path) -> str:
+    """PODS containers that run until `flag` exists (the fake kubelet runs them here)."""
+    script = f"until [ -e {flag} ]; do sleep 1; done"
     return f"""
 from brisa import DAG, container
 
 with DAG("restart", schedule=None, max_active_tasks={pods}) as dag:
     for i in range({pods}):
-        container(f"c{{i}}", "busybox:1.36", command=["sh", "-c", "sleep {SLEEP}"])
+        container(f"c{{i}}", "busybox:1.36", command=["sh", "-c", {script!r}])
 """
 
 
@@ -63,16 +65,21 @@ def measure(folder: Path, pods: int = PODS) -> dict[str, float]:
         FakeCluster(token="bench", namespaces=(NAMESPACE,)) as cluster,
     ):
         requests = PodRequests(cluster)
-        env = {"BRISA__SCHEDULER__LEASE_TTL": "15s", "BRISA__SCHEDULER__POLL_INTERVAL": "1s"}
+        env = {
+            "BRISA__SCHEDULER__LEASE_TTL": "15s",
+            "BRISA__SCHEDULER__POLL_INTERVAL": "1s",
+            "BRISA__POOLS__DEFAULT_SLOTS": str(2 * pods),  # all of them run at once
+        }
+        flag = folder / "release"
         fleet = KubeFleet(
-            folder / "fleet", url, cluster, namespace=NAMESPACE, dags={"restart": dag(pods)},
-            env=env,
+            folder / "fleet", url, cluster, namespace=NAMESPACE,
+            dags={"restart": dag(pods, flag)}, env=env,
         )  # fmt: skip
         try:
             fleet.start()
             fleet.wait_dag("restart", 120)
             run_id = fleet.trigger("restart")
-            fleet.wait_until(lambda: fleet.running_pods() == pods, 300, f"{pods} pods running")
+            fleet.wait_until(lambda: fleet.running_pods() == pods, 900, f"{pods} pods running")
             old = fleet.live_holders()
             for slot in fleet.slots():
                 fleet.kill(slot)
@@ -81,7 +88,8 @@ def measure(folder: Path, pods: int = PODS) -> dict[str, float]:
                 fleet.restart(slot)
             fleet.wait_until(lambda: _adopted(fleet, pods, old), 120, "every attempt adopted")
             adopted = time.monotonic() - started
-            run = fleet.wait_run("restart", run_id, SLEEP + 180)
+            flag.touch()  # every container ends now
+            run = fleet.wait_run("restart", run_id, 600)
             ended = time.monotonic() - started
         finally:
             fleet.close()

@@ -1,10 +1,11 @@
 """Several schedulers on PostgreSQL under the Kubernetes executor (PLATFORM.md K8, ADR 0028),
 three `brisa scheduler` processes against the fake API server:
 
-- the scheduler holding the namespace's lease is SIGKILLed while container tasks write their
-  output: another scheduler takes the lease over, the running pods keep running (no pod is
-  created twice, none is deleted while it runs), every attempt's outcome is recorded once,
-  and every container's log is whole: each line once, in order, none missing;
+- the scheduler holding the namespace's lease is SIGKILLed, or frozen past its lease, while
+  container tasks write their output: another scheduler takes the lease over, the running
+  pods keep running (no pod is created twice, none is deleted while it runs), every
+  attempt's outcome is recorded once, and every container's log is whole: each line once,
+  in order, none missing;
 - every scheduler is SIGKILLed while pods run, then all are started again: they adopt the pods
   from the API server (0 creates, 0 deletes of a running pod), every attempt reaches its
   outcome on its first try, and no pod is left once the outcomes are stored.
@@ -12,6 +13,7 @@ three `brisa scheduler` processes against the fake API server:
 
 from __future__ import annotations
 
+import signal
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -23,7 +25,7 @@ from brisa.testing.kube import FakeCluster
 from brisa.testing.kube.fleet import KubeFleet, PodRequests, kube_fleet
 
 NAMESPACE = "brisa"
-LINES = 12
+LINES = 20
 TAKEOVER = f"""
 from brisa import DAG, container
 
@@ -53,9 +55,12 @@ def once_each(fleet: KubeFleet) -> Counter[tuple[int, str]]:
     return Counter((ti, to) for ti, _, _, to, _ in fleet.moves() if to in ("success", "failed"))
 
 
-def test_the_namespace_lease_holder_killed_mid_run_another_takes_over(
-    tmp_path: Path, postgres_url: str, cluster: FakeCluster
+@pytest.mark.parametrize("fault", ["killed", "frozen"])
+def test_the_namespace_lease_holder_lost_mid_run_another_takes_over(
+    fault: str, tmp_path: Path, postgres_url: str, cluster: FakeCluster
 ) -> None:
+    """Killed (SIGKILL: its lease is taken at once, its process being gone) or frozen
+    (SIGSTOP past its lease's ttl, then resumed: it must write nothing more to the logs)."""
     requests = PodRequests(cluster)
     with kube_fleet(
         tmp_path / "fleet", postgres_url, cluster, namespace=NAMESPACE, dags={"takeover": TAKEOVER}
@@ -67,11 +72,16 @@ def test_the_namespace_lease_holder_killed_mid_run_another_takes_over(
         time.sleep(1.5)  # some output shipped by the holder
         holder = fleet.holder_slot()
         assert holder is not None
-        fleet.kill(holder)  # SIGKILL: its pods, and the followers of their logs, are orphaned
-        killed_at = time.monotonic()
+        lost_at = time.monotonic()
+        if fault == "killed":
+            fleet.kill(holder)  # its pods, and the followers of their logs, are orphaned
+        else:
+            fleet.fleet.scheduler(holder).signal(signal.SIGSTOP)
         fleet.wait_until(
             lambda: fleet.holder_slot() not in (None, holder), 30, "another namespace holder"
         )
+        if fault == "frozen":
+            fleet.fleet.scheduler(holder).signal(signal.SIGCONT)  # resumes as a follower
         run = fleet.wait_run("takeover", run_id, 90)
         fleet.wait_until(lambda: not cluster.pods(NAMESPACE), 30, "every pod to be deleted")
         logs = {t["task_id"]: fleet.log("takeover", run_id, t["task_id"]) for t in run["tasks"]}
@@ -80,7 +90,7 @@ def test_the_namespace_lease_holder_killed_mid_run_another_takes_over(
     assert all(t["try_number"] == 1 for t in run["tasks"]), run["tasks"]
     created = Counter(r.pod for r in requests.since(0, "create"))
     assert len(created) == 8 and set(created.values()) == {1}, created
-    assert not [r for r in requests.since(killed_at, "delete") if r.phase == "Running"]
+    assert not [r for r in requests.since(lost_at, "delete") if r.phase == "Running"]
     assert sorted(finals.values()) == [1] * 8, finals
     expected = [f"line-{i}" for i in range(1, LINES + 1)]
     for task_id, text in logs.items():

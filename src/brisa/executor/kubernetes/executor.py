@@ -343,7 +343,8 @@ class KubernetesExecutor:
             if pod.container_task and not isinstance(status, Waiting) and pod.namespace in held:
                 view = self._views[pod.namespace]
                 finished = partial(_ended_in, view, pod.name)
-                self._logs.follow(pod.namespace, pod.json, pod.ref.try_number, finished)
+                keep = partial(self.duties.holds, pod.namespace)
+                self._logs.follow(pod.namespace, pod.json, pod.ref.try_number, finished, keep)
         return Observed(endings=endings, waiting=waiting, supervised=supervised)
 
     def release(self, ref: AttemptRef) -> None:

@@ -18,7 +18,7 @@ are pure decisions.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,6 +36,7 @@ from brisa.executor.kubernetes.classify import (
 from brisa.executor.kubernetes.podlogs import ContainerLog, WorkerLogJob, complete_worker_log
 from brisa.logs import layout
 from brisa.logs.config import ShippingConfig
+from brisa.objectstore import ObjectInfo, ObjectStore, StoreUnavailable
 
 Json = dict[str, Any]
 ORPHAN_GRACE = 600.0  # seconds a pod without any task instance is left alone (default)
@@ -103,6 +104,31 @@ def delete_now(
     return keep <= 0 or (finished is not None and (now - finished).total_seconds() >= keep)
 
 
+class WhileHeld:
+    """The log store for a follower: a write is refused (as an outage: it stays in the spool)
+    once the namespace's lease is not held, checked right before each write."""
+
+    def __init__(self, store: ObjectStore, held: Callable[[], bool]) -> None:
+        self.store, self.held = store, held
+        self.location: str = store.location
+
+    def put(self, key: str, data: bytes) -> None:
+        if not self.held():
+            raise StoreUnavailable("this scheduler no longer holds the namespace's lease")
+        self.store.put(key, data)
+
+    def get(self, key: str, start: int = 0, end: int | None = None) -> bytes:
+        return self.store.get(key, start, end)
+
+    def list(self, prefix: str) -> list[ObjectInfo]:
+        return self.store.list(prefix)
+
+    def delete(self, keys: Iterable[str]) -> None:
+        if not self.held():
+            raise StoreUnavailable("this scheduler no longer holds the namespace's lease")
+        self.store.delete(keys)
+
+
 class PodLogs:
     """The logs the executor ships from `pods/log`: container tasks' output while their pods
     run (`ContainerLog`), dead workers' last lines (`WorkerLogJob`). Only for namespaces whose
@@ -115,18 +141,27 @@ class PodLogs:
         self._completions: dict[str, WorkerLogJob] = {}
 
     def follow(
-        self, namespace: str, pod: Json, try_number: int, finished: Callable[[], bool]
+        self,
+        namespace: str,
+        pod: Json,
+        try_number: int,
+        finished: Callable[[], bool],
+        held: Callable[[], bool],
     ) -> None:
-        """Follow a container task's output, unless followed already (or logs are off)."""
+        """Follow a container task's output, unless followed already (or logs are off),
+        writing to the log store only while `held()` (the namespace's lease is held, renewed in
+        time): a holder frozen past its lease writes nothing once it resumes, even before its
+        next pass abandons the follower."""
         name = str(pod["metadata"]["name"])
         if name in self._logs or not self.config.location:
             return
         attempt = attempt_ids(pod, try_number)
         if attempt is None:
             return
+        store = self.config.open_store
         stream = ContainerLog(
             self.api, namespace, name, task_container(pod), attempt, self.config, self.folder,
-            finished=finished,
+            finished=finished, open_store=lambda: WhileHeld(store(), held),
         )  # fmt: skip
         self._logs[name] = (namespace, stream.start())
 
