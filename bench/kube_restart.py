@@ -113,7 +113,7 @@ def run(plan: Plan, work: Path, results: Results) -> None:
     problem = scheduler_scale.postgres_problem()
     if problem:
         raise RuntimeError(f"needs PostgreSQL: {problem}")
-    results.add(measure(work / "kube-restart"))
+    results.add(measure(work / "kube-restart", plan.kube_restart_pods))
 
 
 if __name__ == "__main__":
