@@ -50,6 +50,14 @@ def cluster() -> Iterator[FakeCluster]:
         yield fake
 
 
+def shipped(fleet: KubeFleet, run_id: str, task_id: str) -> str:
+    """What the log API has of a task's log so far ("" before its first chunk)."""
+    try:
+        return fleet.log("takeover", run_id, task_id)
+    except OSError:  # HTTPError: no chunk yet
+        return ""
+
+
 def once_each(fleet: KubeFleet) -> Counter[tuple[int, str]]:
     """How many times each task instance was moved into each final state."""
     return Counter((ti, to) for ti, _, _, to, _ in fleet.moves() if to in ("success", "failed"))
@@ -69,7 +77,12 @@ def test_the_namespace_lease_holder_lost_mid_run_another_takes_over(
         fleet.wait_until(lambda: fleet.holder_slot() is not None, 30, "a namespace holder")
         run_id = fleet.trigger("takeover")
         fleet.wait_until(lambda: fleet.running_pods() == 8, 60, "8 pods to run")
-        time.sleep(1.5)  # some output shipped by the holder
+        tasks = [f"c{i}" for i in range(8)]
+        fleet.wait_until(
+            lambda: all("line-2" in shipped(fleet, run_id, t) for t in tasks),
+            30,
+            "the holder to ship the first lines of every container",
+        )  # so the next holder follows on from what is stored, not from the start
         holder = fleet.holder_slot()
         assert holder is not None
         lost_at = time.monotonic()
