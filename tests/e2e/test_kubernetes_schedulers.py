@@ -58,6 +58,10 @@ def shipped(fleet: KubeFleet, run_id: str, task_id: str) -> str:
         return ""
 
 
+def said(text: str) -> list[str]:
+    return [line.split()[-1] for line in text.splitlines() if "line-" in line]
+
+
 def once_each(fleet: KubeFleet) -> Counter[tuple[int, str]]:
     """How many times each task instance was moved into each final state."""
     return Counter((ti, to) for ti, _, _, to, _ in fleet.moves() if to in ("success", "failed"))
@@ -95,6 +99,10 @@ def test_the_namespace_lease_holder_lost_mid_run_another_takes_over(
         )
         if fault == "frozen":
             fleet.fleet.scheduler(holder).signal(signal.SIGCONT)  # resumes as a follower
+        live = []  # what a user following the logs reads meanwhile
+        while fleet.run("takeover", run_id)["state"] not in ("success", "failed"):
+            live += [said(shipped(fleet, run_id, t)) for t in tasks]
+            assert time.monotonic() - lost_at < 90, fleet.logs()
         run = fleet.wait_run("takeover", run_id, 90)
         fleet.wait_until(lambda: not cluster.pods(NAMESPACE), 30, "every pod to be deleted")
         logs = {t["task_id"]: fleet.log("takeover", run_id, t["task_id"]) for t in run["tasks"]}
@@ -107,8 +115,10 @@ def test_the_namespace_lease_holder_lost_mid_run_another_takes_over(
     assert sorted(finals.values()) == [1] * 8, finals
     expected = [f"line-{i}" for i in range(1, LINES + 1)]
     for task_id, text in logs.items():
-        said = [line.split()[-1] for line in text.splitlines() if "line-" in line]
-        assert said == expected, (task_id, text)
+        assert said(text) == expected, (task_id, text)
+    # Read live, a log only ever grows: never a line twice or out of order (two followers
+    # shipping one log would cut its chunks differently and overwrite each other's).
+    assert all(lines == expected[: len(lines)] for lines in live), live
 
 
 def test_every_scheduler_restarted_adopts_the_running_pods(
