@@ -24,6 +24,7 @@ from typing import Any
 from bench import (
     environment,
     kube,
+    kube_restart,
     log_shipping,
     repo_sync,
     report,
@@ -143,6 +144,9 @@ def run(plan: Plan, only: frozenset[str] = frozenset(WORKLOADS)) -> Results:
             _guarded(results, "W8 repository sync", partial(repo_sync.run, plan, work, results))
         if "W9" in only:
             _guarded(results, "W9 Kubernetes executor", partial(kube.run, plan, work, results))
+            if plan.kube_restart_pods:
+                restart = partial(kube_restart.run, plan, work, results)
+                _guarded(results, "W9 schedulers restarted", restart)
         if "W10" in only:
             _guarded(results, "W10 web UI", partial(web_ui.run, plan, work, results))
     return results

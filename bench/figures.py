@@ -316,6 +316,22 @@ FIGURES += [
         "kube.recovery_after_410_max", "W9",
         "K3: 410 Gone → a change made then is in the view, max", "s", 5.0, "≤ 5 s",
     ),
+    # K8 (bench/kube_restart.py): 3 schedulers on PostgreSQL all restarted, 200 pods running.
+    Figure("kube.restart_pods", "W9", "pods running when every scheduler was restarted", "pods"),
+    Figure(
+        "kube.restart_adopted_s", "W9",
+        "every scheduler restarted: start → every running attempt adopted, namespace held", "s",
+        30.0, "≤ 30 s",
+    ),
+    Figure(
+        "kube.restart_pod_creates", "W9", "… pod creates after the restart", "requests",
+        0.0, "0",
+    ),
+    Figure(
+        "kube.restart_pod_deletes_running", "W9",
+        "… deletes of a running pod after the restart", "requests", 0.0, "0",
+    ),
+    Figure("kube.restart_run_s", "W9", "… restart → run success (pods ended once adopted)", "s"),
 ]  # fmt: skip
 BY_KEY.update({f.key: f for f in FIGURES})
 

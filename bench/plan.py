@@ -35,6 +35,7 @@ class Plan:
     repo_noop_passes: int  # W8: sync passes with nothing new
     kube_repetitions: int = 3  # W9: measured 100-task fan-outs on the fake API server
     kube_chaos_runs: int = 1000  # W9: K3's randomized reconciler runs (and 410 recoveries / 50)
+    kube_restart_pods: int = 200  # W9 (K8): pods running when every scheduler restarts; 0: not run
     ui_dags: int = 1000  # W10: DAGs in the DAG list ...
     ui_runs: int = 50  # ... and finished runs of each
     ui_requests: int = 30  # W10: timed requests per page (p95)
@@ -77,6 +78,7 @@ FULL = Plan(
 QUICK = Plan(
     kube_repetitions=1,
     kube_chaos_runs=50,
+    kube_restart_pods=0,  # PostgreSQL and 5 processes: the full suite only
     ui_dags=100,
     ui_requests=10,
     ui_log_mb=5,

@@ -183,6 +183,11 @@ class KubernetesSettings:
     annotations: Mapping[str, str] = mapping()
     delete_policy: str = checked("on_success", _one_of(DELETE_POLICIES))
     keep_failed_for: float = duration(86400.0)
+    # The `brisa.dev/deployment` label of this deployment's pods; empty: derived from the
+    # database URL, the same for every scheduler that shares the database (ADR 0028).
+    deployment: str = checked("", _namespace)
+    # A Brisa pod whose task instance is not in the database is deleted once this old (ADR 0028).
+    orphan_grace: float = duration(600.0)
     pending_timeout: float = duration(600.0)
     team_pending_timeouts: Mapping[str, str] = mapping()  # per team, over pending_timeout
     # Infrastructure failures (evicted, preempted, node lost, pod deleted by someone else)

@@ -11,8 +11,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 WORKLOADS = {"W0", "W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10"}
 # What the quick suite leaves out on purpose (the full suite measures them).
-# W6 on PostgreSQL (one scheduler, and the fleet of 1-3) runs in the full suite only.
-FULL_ONLY = {"fanout1000.", "sched.postgresql.", "fleet.", "live.grid_requests"}
+# W6 on PostgreSQL (one scheduler, and the fleet of 1-3) runs in the full suite only, as does
+# W9's restart of three schedulers on PostgreSQL with 200 pods running.
+FULL_ONLY = {"fanout1000.", "sched.postgresql.", "fleet.", "live.grid_requests", "kube.restart_"}
 
 
 def test_quick_benchmark_reports_every_workload(tmp_path: Path) -> None:

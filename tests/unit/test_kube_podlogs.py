@@ -3,9 +3,13 @@ log (`executor.kubernetes.podlogs`), the counterpart of the local executor's spo
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from brisa.executor.kubernetes.api import NotFound
+from brisa.executor.kubernetes.holder import orphans
 from brisa.executor.kubernetes.podlogs import WorkerLogJob, complete_worker_log
 from brisa.logs import layout
 from brisa.logs.echo import encode
@@ -82,3 +86,25 @@ def test_a_pod_that_is_gone_or_a_log_that_cannot_be_completed_for_long_lets_the_
     for now[0] in (0.0, 30.0, 60.0):
         polled(stuck)
     assert stuck.poll()
+
+
+def test_an_orphan_is_a_pod_of_no_task_instance_older_than_the_grace() -> None:
+    now = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+
+    def pod(name: str, ti: int, age: float | None) -> dict[str, Any]:
+        created = None if age is None else (now - timedelta(seconds=age)).isoformat()
+        labels = {"app.kubernetes.io/managed-by": "brisa", "brisa.dev/ti": str(ti)}
+        labels["brisa.dev/try"] = "1"
+        return {"metadata": {"name": name, "labels": labels, "creationTimestamp": created}}
+
+    asked: list[set[int]] = []
+
+    def known(ids: Collection[int]) -> set[int]:
+        asked.append(set(ids))
+        return {1}
+
+    pods = [pod("old-known", 1, 900), pod("old-orphan", 2, 900), pod("young", 3, 10)]
+    pods += [pod("undated", 4, None), {"metadata": {"name": "not-brisa", "labels": {}}}]
+    assert orphans(pods, known, now, 600) == ["old-orphan"]
+    assert asked == [{1, 2}]  # only pods old enough are looked up
+    assert orphans([pod("young", 3, 10)], known, now, 600) == [] and len(asked) == 1

@@ -312,6 +312,23 @@ def test_chunks_are_shipped_at_ticks_in_order_then_replaced_by_full_log(tmp_path
     assert lines(store.objects[PREFIX + "full.log"].decode()) == ["one", "two"]
 
 
+def test_an_abandoned_shipper_stops_at_once_and_leaves_the_log_unfinished(
+    tmp_path: Path,
+) -> None:
+    store, clock = FlakyStore(), Clock()
+    spool, shipper = shipper_on(tmp_path, store, clock)
+    spool.write(b"one\n")
+    clock.now += 5.0
+    shipper.tick(clock.now)
+    spool.write(b"two\n")
+    shipper.start()
+    shipper.abandon()  # the namespace's lease is lost: another process ships on
+    assert shipper.close(5.0) is None
+    assert not shipper.complete
+    assert store.chunks() == [PREFIX + "00000001.log"]  # nothing cut after, no full.log
+    assert lines(store.text()) == ["one"]
+
+
 def test_what_is_pending_at_the_end_goes_straight_into_full_log(tmp_path: Path) -> None:
     store, clock = FlakyStore(), Clock()
     spool, shipper = shipper_on(tmp_path, store, clock)

@@ -41,6 +41,7 @@ def render(
     from brisa.cli.commands import settings_of
     from brisa.cli.dagtest import load_dag
     from brisa.cli.remote import dags_path, parse_conf
+    from brisa.executor.kubernetes.configured import deployment_of
     from brisa.executor.kubernetes.podconfig import SampleAttempt, render_task_pod
     from brisa.system import System
 
@@ -52,7 +53,7 @@ def render(
     system = System(settings=settings)
     now = datetime.now(UTC)
     sample = SampleAttempt(
-        deployment=system.executor_scope(),
+        deployment=deployment_of(settings),
         team=team,
         run_id=f"manual__{now.isoformat()}",
         logical_date=now,

@@ -13,6 +13,13 @@ from dataclasses import dataclass
 SCHEDULER_PREFIX = "scheduler:"
 # On SQLite exactly one scheduler runs: it holds this lease too, and a second one is refused.
 SINGLE_SCHEDULER = "scheduler"
+# Under the Kubernetes executor, the scheduler holding `k8s:<namespace>` looks after that
+# namespace's pods: their logs, deletions and orphans (ADR 0028).
+NAMESPACE_PREFIX = "k8s:"
+
+
+def namespace_lease(namespace: str) -> str:
+    return NAMESPACE_PREFIX + namespace
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,7 @@ class Shipper:
         self._shipped, self._seq = resume
         self._outage: _Outage | None = None
         self._closing = False
+        self._abandoned = False
         self._deadline = float("inf")
         self._wake_at = 0.0
         self._thread = threading.Thread(target=self._run, name="log-shipper", daemon=True)
@@ -127,6 +128,14 @@ class Shipper:
         if self._thread.is_alive():
             return f"the log store did not answer within {timeout:.0f}s; {self._kept()}"
         return self.problem
+
+    def abandon(self) -> None:
+        """Stop shipping at once, leaving the log unfinished (no full.log): another process
+        ships it on from the chunks stored (a Kubernetes executor that lost a namespace's
+        lease, ADR 0028). A chunk being written when this is called still lands."""
+        with self._cond:
+            self._abandoned = self._closing = True
+            self._cond.notify()
 
     def tick(self, now: float) -> None:
         """Ship what is due at `now`: chunks at a tick or when full, retries after backoff."""
@@ -183,7 +192,8 @@ class Shipper:
     def _run(self) -> None:
         while not self._wait():
             self.tick(self._clock())
-        self.finish()
+        if not self._abandoned:
+            self.finish()
 
     def _wait(self) -> bool:
         """Sleep until there is something to do; True once closing."""

@@ -11,6 +11,7 @@ from brisa.executor.base import Executor
 from brisa.metrics.instruments import SchedulerMetrics
 from brisa.scheduler.ha import LeaseKeeper
 from brisa.scheduler.loop import Clock, Scheduler, awake_seconds
+from brisa.scheduler.namespaces import NamespaceLeases
 from brisa.settings import Settings
 from brisa.store import Store
 from brisa.worker.warmed import WarmKey
@@ -34,6 +35,9 @@ def scheduler(
         max_return_bytes=s.core.max_return_value_bytes,
     )
     on_kubernetes = s.executor.kind == "kubernetes"
+    keeper = LeaseKeeper(store, ttl=s.scheduler.lease_ttl, awake=awake_seconds)
+    if on_kubernetes:
+        _share_namespaces(executor, keeper)
     return Scheduler(
         store,
         executor,
@@ -43,19 +47,22 @@ def scheduler(
         poll_interval=s.scheduler.poll_interval,
         warm_key=warm_key,
         describe_attempts=on_kubernetes,
-        keeper=LeaseKeeper(
-            store,
-            ttl=s.scheduler.lease_ttl,
-            awake=awake_seconds,
-            # Each scheduler's executor would follow the same container pods' logs and ship
-            # them twice: one per database until a lease per namespace decides who watches.
-            single_because=(
-                "with the Kubernetes executor exactly one scheduler may run for now"
-                if on_kubernetes
-                else ""
-            ),
-        ),
+        keeper=keeper,
         metrics=metrics,
         mask_env_pattern=s.logs.mask_env_pattern,
         sees_every_host=on_kubernetes,  # pods, wherever they run; local workers: this host's
     )
+
+
+def _share_namespaces(executor: Executor, keeper: LeaseKeeper) -> None:
+    """Several schedulers under the Kubernetes executor (ADR 0028): each executor looks after
+    the namespaces whose lease its scheduler holds, renewed with the scheduler's own."""
+    from brisa.executor.kubernetes.executor import KubernetesExecutor
+
+    if not isinstance(executor, KubernetesExecutor):
+        return  # a fake executor (tests, benchmarks)
+    keeper.namespaces = NamespaceLeases(
+        keeper.store, keeper.identity, ttl=keeper.timing.ttl, awake=keeper.awake,
+        namespaces=executor.namespaces,
+    )  # fmt: skip
+    executor.share(keeper.namespaces)

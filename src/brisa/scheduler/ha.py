@@ -18,6 +18,7 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -34,6 +35,9 @@ from brisa.store import Store
 from brisa.store.claims import LeaseRow
 from brisa.store.fencing import Fence
 from brisa.worker.registry import process_start_time
+
+if TYPE_CHECKING:
+    from brisa.scheduler.namespaces import NamespaceLeases
 
 log = logging.getLogger("brisa.scheduler")
 
@@ -81,6 +85,8 @@ class LeaseKeeper:
         self._epoch: int | None = None
         self._renewed: float | None = None
         self._fenced_logged = False
+        # The namespace leases of a Kubernetes executor (ADR 0028), renewed with this one's.
+        self.namespaces: NamespaceLeases | None = None
 
     @property
     def holder(self) -> str:
@@ -122,6 +128,8 @@ class LeaseKeeper:
                 log.warning("lease %s re-acquired at epoch %d", self.identity.lease, epoch)
             self._epoch, self._renewed = epoch, began
             self._fenced_logged = False
+        if self.namespaces is not None:
+            self.namespaces.renew()
         return True
 
     def _failed(self, why: str) -> bool:
@@ -181,6 +189,11 @@ class LeaseKeeper:
 
     def close(self) -> None:
         """Give the leases up, so that another scheduler takes over at once."""
+        if self.namespaces is not None:
+            try:
+                self.namespaces.release()
+            except SQLAlchemyError as exc:
+                log.warning("namespace leases not released: %s", exc)
         for name in (self.identity.lease, SINGLE_SCHEDULER if self.exclusive else None):
             if name is not None:
                 try:

@@ -3,8 +3,11 @@ access) and its `KubeConfig`, for the composition root (`brisa.system`)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Iterable
+
+from sqlalchemy.engine import url as sa_url
 
 from brisa.executor.kubernetes import api as kube
 from brisa.executor.kubernetes.executor import KubeConfig, KubernetesExecutor
@@ -30,6 +33,17 @@ def client(settings: Settings) -> kube.KubeApi:
     return api
 
 
+def deployment_of(settings: Settings) -> str:
+    """The deployment label of this deployment's pods: `[kubernetes] deployment`, else a hash
+    of the database URL without its password, so that every scheduler sharing the database
+    (each with a home of its own) sees, adopts and collects the same pods (ADR 0028)."""
+    if settings.kubernetes.deployment:
+        return settings.kubernetes.deployment
+    url = sa_url.make_url(settings.database_url)._replace(password=None)
+    key = url.render_as_string(hide_password=False)
+    return hashlib.sha1(key.encode()).hexdigest()[:12]
+
+
 def executor(
     settings: Settings,
     api: kube.KubeApi,
@@ -47,7 +61,7 @@ def executor(
     s, k = settings, settings.kubernetes
     teams = {*teams, *(source.owner for source in s.sources()), *k.team_namespaces}
     config = KubeConfig(
-        deployment=scope,
+        deployment=deployment_of(s),
         pod_config=lambda team: pod_config(k, team),
         namespaces=tuple(sorted({k.namespace_for(team) for team in teams})),
         worker_env=pod_worker_env(worker, k).to_env(),
@@ -56,6 +70,7 @@ def executor(
         team_pending_timeouts={t: k.pending_timeout_for(t) for t in k.team_pending_timeouts},
         delete_pods=k.delete_policy,
         keep_failed_for=k.keep_failed_for,
+        orphan_grace=k.orphan_grace,
         kill_grace=int(s.executor.kill_grace),
         scope=scope,
         logs=logs,

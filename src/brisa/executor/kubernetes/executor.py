@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,20 +36,24 @@ from brisa.executor.kubernetes.classify import (
     KIND,
     Rules,
     Running,
-    attempt_ids,
     classify,
-    finished_at,
     has_ended,
     needs_events,
-    task_container,
     wakes,
+)
+from brisa.executor.kubernetes.holder import (
+    COLLECT_EVERY,
+    ORPHAN_GRACE,
+    Duties,
+    PodLogs,
+    SoleHolder,
+    delete_now,
+    orphans,
 )
 from brisa.executor.kubernetes.launching import manifest_for, relaunch_delay
 from brisa.executor.kubernetes.manifest import PodConfig
-from brisa.executor.kubernetes.podlogs import ContainerLog, WorkerLogJob, complete_worker_log
 from brisa.executor.kubernetes.podtimes import PodMetrics, PodTimes, Unmeasured
 from brisa.executor.kubernetes.reconcile import RESYNC, PodView, Reconciler
-from brisa.logs import layout
 from brisa.logs.chunking import backoff
 from brisa.logs.config import ShippingConfig
 
@@ -88,6 +93,7 @@ class KubeConfig:
     logs: ShippingConfig = field(default_factory=ShippingConfig)
     spool_folder: Path = Path("spool")
     resync: float = RESYNC
+    orphan_grace: float = ORPHAN_GRACE  # a pod of no task instance is deleted after it
 
 
 @dataclass
@@ -126,8 +132,11 @@ class KubernetesExecutor:
         self._refused: dict[AttemptRef, Waiting] = {}  # launches the API server refused
         self._refusals: dict[AttemptRef, int] = {}  # ... how many times in a row
         self._events: dict[str, tuple[float, list[Json]]] = {}
-        self._logs: dict[str, ContainerLog] = {}
-        self._completions: dict[str, WorkerLogJob] = {}
+        self._logs = PodLogs(api, config.logs, config.spool_folder)
+        # What the holder of a namespace's lease does there (ADR 0028); alone, every one.
+        self.duties: Duties = SoleHolder()
+        self._held: set[str] = set()  # namespaces whose lease was held at the last look
+        self._collected: dict[str, float] = {}  # namespace -> when orphans were looked for
         self._launching: set[AttemptRef] = set()  # creates sent, not answered yet
         self._meanings: dict[tuple[str, str, bool], Running | Ending] = {}
         self._killed_launching: set[AttemptRef] = set()
@@ -204,7 +213,7 @@ class KubernetesExecutor:
         if ref in self._launching or (existing is not None and not has_ended(existing)):
             return  # launched already (maybe before a restart): it is mine
         if existing is not None:  # its pod ended, unobserved: the new one takes its name
-            self._delete(_Pod(config.namespace, existing, ref, Running("", None), False), 0)
+            self._delete(config.namespace, name, 0)
         try:
             manifest = manifest_for(
                 attempt, ref, config, deployment=self.config.deployment,
@@ -282,17 +291,17 @@ class KubernetesExecutor:
                 self._killed_launching.add(ref)
         for pod in self._pods():
             if pod.ref == ref:
-                self._delete(pod, self.config.kill_grace)
+                self._delete(pod.namespace, pod.name, self.config.kill_grace)
 
-    def _delete(self, pod: _Pod, grace: int | None = None) -> None:
+    def _delete(self, namespace: str, name: str, grace: int | None = None) -> None:
         with self._lock:
-            self._deleting.add(pod.name)
+            self._deleting.add(name)
         try:
-            self.api.delete_pod(pod.namespace, pod.name, grace)
+            self.api.delete_pod(namespace, name, grace)
         except kube.NotFound:
             pass
         except kube.KubeError as exc:  # tried again on the next kill or release
-            log.warning("could not delete pod %s: %s", pod.name, exc)
+            log.warning("could not delete pod %s: %s", name, exc)
 
     def alive(self) -> frozenset[AttemptRef]:
         with self._lock:
@@ -304,6 +313,7 @@ class KubernetesExecutor:
         endings: dict[AttemptRef, Ending] = dict(self._gone)
         waiting: dict[AttemptRef, Waiting] = dict(self._refused)
         supervised: dict[AttemptRef, str] = {}
+        held = self._duties()
         for pod in self._pods():
             status = pod.status
             if isinstance(status, Ending):
@@ -313,8 +323,11 @@ class KubernetesExecutor:
                 waiting[pod.ref] = status
             elif pod.container_task:
                 supervised[pod.ref] = status.node
-            if pod.container_task and not isinstance(status, Waiting):
-                self._follow_log(pod)
+            if pod.container_task and not isinstance(status, Waiting) and pod.namespace in held:
+                view = self._views[pod.namespace]
+                finished = partial(_ended_in, view, pod.name)
+                keep = partial(self.duties.holds, pod.namespace)
+                self._logs.follow(pod.namespace, pod.json, pod.ref.try_number, finished, keep)
         return Observed(endings=endings, waiting=waiting, supervised=supervised)
 
     def release(self, ref: AttemptRef) -> None:
@@ -322,13 +335,18 @@ class KubernetesExecutor:
         self._refused.pop(ref, None)
         self._refusals.pop(ref, None)
         for pod in self._pods():
-            if pod.ref != ref or pod.name in self._deleting or not self._log_complete(pod):
+            if pod.ref != ref or pod.name in self._deleting or pod.namespace not in self._held:
+                continue  # another scheduler's executor holds its namespace: it deletes it
+            if not self._log_complete(pod):
                 continue
-            if self._delete_now(pod):
-                self._delete(pod)
+            policy, keep = self.config.delete_pods, self.config.keep_failed_for
+            if delete_now(policy, pod.status, pod.json, keep, self.wall()):
+                self._delete(pod.namespace, pod.name)
 
     def close(self) -> None:
         self._stop.set()  # the pods are left to run: a new executor adopts them
+        for namespace in list(self._views):  # before the leases go: no second follower
+            self._logs.abandon(namespace)
         self._pool.shutdown(wait=True)  # creates already sent are answered
 
     # --- the view ---------------------------------------------------------------------------
@@ -384,9 +402,7 @@ class KubernetesExecutor:
         """A pod left the view: deleted by this executor, or by someone else."""
         name = pod["metadata"]["name"]
         self._events.pop(name, None)
-        stream = self._logs.get(name)
-        if stream is not None and stream.done.is_set():
-            del self._logs[name]
+        self._logs.vanished(name)
         with self._lock:
             ours = name in self._deleting
             self._deleting.discard(name)
@@ -411,71 +427,55 @@ class KubernetesExecutor:
         )
         self._times.failed(str((pod["metadata"].get("annotations") or {}).get(naming.TEAM)), gone)
 
-    # --- logs and deletion ------------------------------------------------------------------
-    def _follow_log(self, pod: _Pod) -> None:
-        if pod.name in self._logs or not self.config.logs.location:
-            return
-        attempt = attempt_ids(pod.json, pod.ref.try_number)
-        if attempt is None:
-            return
-        view = self._views[pod.namespace]
-        stream = ContainerLog(
-            self.api, pod.namespace, pod.name, task_container(pod.json), attempt, self.config.logs,
-            self.config.spool_folder / "kubernetes",
-            finished=lambda: has_ended(view.get(pod.name)),
-        )  # fmt: skip
-        self._logs[pod.name] = stream.start()
+    # --- the namespaces this executor holds (ADR 0028) ---------------------------------------
+    def share(self, duties: Duties) -> None:
+        """Look after a namespace only while `duties` says this scheduler holds its lease."""
+        self.duties = duties
+
+    def namespaces(self) -> list[str]:
+        """The namespaces watched now (their leases are the ones to hold)."""
+        return sorted(self._views)
+
+    def _duties(self) -> set[str]:
+        """The namespaces held now. One newly held is listed again (adopting every pod there
+        from the API server, not from what the previous holder knew); one lost has its log
+        followers stopped at once. The holder collects orphans now and then."""
+        held = {ns for ns in list(self._views) if self.duties.holds(ns)}
+        for namespace in sorted(held - self._held):
+            log.info("holding namespace %s: adopting its pods", namespace)
+            with contextlib.suppress(kube.KubeError):
+                self._reconcilers[namespace].relist()
+        for namespace in sorted(self._held - held):
+            log.warning(
+                "namespace %s is no longer held: its logs are left to the holder", namespace
+            )
+            self._logs.abandon(namespace)
+        self._held = held
+        for namespace in sorted(held):
+            last = self._collected.get(namespace)
+            if last is None or time.monotonic() - last >= COLLECT_EVERY:
+                self._collected[namespace] = time.monotonic()
+                self._collect(namespace)
+        return held
+
+    def _collect(self, namespace: str) -> None:
+        """Delete the pods of no task instance at all, past the grace period."""
+        pods, now = self._views[namespace].pods(), self.wall()
+        for name in orphans(pods, self.duties.known, now, self.config.orphan_grace):
+            log.warning("deleting orphan pod %s: its task instance is not in the database", name)
+            self._delete(namespace, name, self.config.kill_grace)
 
     def _log_complete(self, pod: _Pod) -> bool:
         """Whether the pod's log is all in the store (so the pod may go)."""
         if pod.container_task:
-            stream = self._logs.get(pod.name)
-            if stream is None:
-                return not self.config.logs.location
-            if stream.done.is_set():
-                self._logs.pop(pod.name, None)
-                return True
-            return False
-        return self._worker_log_complete(pod)
-
-    def _worker_log_complete(self, pod: _Pod) -> bool:
-        """Whether a worker pod's log is whole (or the pod gone): a worker that died before its
-        last chunk has it completed from the pod's log first (`WorkerLogJob`)."""
-        if not self.config.logs.location or not isinstance(pod.status, Ending):
+            return self._logs.container_complete(pod.name)
+        if not isinstance(pod.status, Ending):
             return True
-        job = self._completions.get(pod.name)
-        if job is None:
-            job = WorkerLogJob(lambda: self._complete(pod), name=pod.name)
-            self._completions[pod.name] = job
-        if not job.poll():
-            return False
-        self._completions.pop(pod.name, None)
-        return True
+        return self._logs.worker_complete(pod.namespace, pod.json, pod.ref.try_number)
 
-    def _complete(self, pod: _Pod) -> None:
-        attempt = attempt_ids(pod.json, pod.ref.try_number)
-        if attempt is None:
-            return
-        store = self.config.logs.open_store()
-        prefix = layout.attempt_prefix(*attempt)
-        if not store.list(prefix + layout.FULL):
-            data = b"".join(self.api.pod_log(pod.namespace, pod.name, task_container(pod.json)))
-            complete_worker_log(store, prefix, data, self.config.logs.chunk_bytes, pod=pod.name)
 
-    def _delete_now(self, pod: _Pod) -> bool:
-        """The deletion policy, for a pod whose outcome is stored."""
-        policy = self.config.delete_pods
-        if policy == "always" or not isinstance(pod.status, Ending):
-            return True
-        if policy == "never":
-            return False
-        if pod.status.success:
-            return True
-        finished = finished_at(pod.json)
-        keep = self.config.keep_failed_for
-        return keep <= 0 or (
-            finished is not None and (self.wall() - finished).total_seconds() >= keep
-        )
+def _ended_in(view: PodView, name: str) -> bool:
+    return has_ended(view.get(name))
 
 
 __all__ = ["Attempt", "ExecutorUnavailable", "KubeConfig", "KubernetesExecutor"]

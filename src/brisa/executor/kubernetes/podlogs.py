@@ -87,11 +87,25 @@ class ContainerLog:
         self.finished = finished
         self._open_store = open_store or config.open_store
         self.done = threading.Event()
+        self._abandoned = threading.Event()
+        self._shipper: Shipper | None = None
         self._thread = threading.Thread(target=self._run, name=f"log-{pod}", daemon=True)
 
     def start(self) -> ContainerLog:
         self._thread.start()
         return self
+
+    def abandon(self) -> None:
+        """Stop following and shipping, leaving the log unfinished: the new holder of the
+        namespace's lease follows it on from what the store holds (ADR 0028)."""
+        self._abandoned.set()
+        shipper = self._shipper
+        if shipper is not None:
+            shipper.abandon()  # at once: no chunk is cut after this
+
+    @property
+    def abandoned(self) -> bool:
+        return self._abandoned.is_set()
 
     def _run(self) -> None:
         try:
@@ -116,11 +130,19 @@ class ContainerLog:
             origin=time.monotonic(),
             resume=(len(held), done.last),
         )
+        self._shipper = shipper
+        if self.abandoned:
+            spool.discard()
+            return
         shipper.begin(self.attempt)
         shipper.start()
         read = len(held)  # bytes of the container's output the spool holds
         while True:
             read = self._stream(spool, shipper, read)
+            if self.abandoned:
+                shipper.abandon()  # what was shipped stays; the rest is the next holder's
+                spool.discard()
+                return
             if self.finished():
                 break
             time.sleep(0.2)  # the stream ended early (an API blip): open it again
@@ -137,6 +159,8 @@ class ContainerLog:
                 if skip:
                     cut = min(skip, len(data))
                     data, skip = data[cut:], skip - cut
+                if self.abandoned:
+                    break
                 if data:
                     spool.write(data)
                     read += len(data)

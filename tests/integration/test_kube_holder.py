@@ -1,0 +1,111 @@
+"""Two Kubernetes executors of one deployment against the fake API server, as two schedulers'
+(ADR 0028): both see every pod, but only the one whose scheduler holds the namespace's lease
+deletes a finished pod or collects an orphan (a pod whose task instance is not in the
+database, once older than the grace period)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from pathlib import Path
+
+import pytest
+
+from brisa.core.records import AttemptRef
+from brisa.core.spec import ContainerRun, TaskSpec
+from brisa.executor.base import Attempt, LaunchRequest
+from brisa.executor.kubernetes.api import ApiAccess, connect
+from brisa.executor.kubernetes.executor import KubeConfig, KubernetesExecutor
+from brisa.executor.kubernetes.manifest import PodConfig
+from brisa.testing.fakes import EPOCH
+from brisa.testing.kube import FakeCluster
+from brisa.testing.server import eventually
+
+NS = "brisa"
+
+
+class Duties:
+    def __init__(self, holds: bool, known: set[int]) -> None:
+        self.held, self.ids = holds, known
+
+    def holds(self, namespace: str) -> bool:
+        return self.held
+
+    def known(self, ti_ids: Collection[int]) -> set[int]:
+        return set(ti_ids) & self.ids
+
+
+@pytest.fixture
+def cluster() -> Iterator[FakeCluster]:
+    with FakeCluster(token="t", namespaces=(NS,)) as fake:
+        yield fake
+
+
+def executor(
+    cluster: FakeCluster, tmp_path: Path, duties: Duties, grace: float
+) -> KubernetesExecutor:
+    (tmp_path / "token").write_text(cluster.token or "")
+    access = ApiAccess(server=cluster.url, token_file=str(tmp_path / "token"))
+    config = KubeConfig(
+        deployment="shared",
+        pod_config=lambda team: PodConfig(NS, "ghcr.io/acme/brisa:test"),
+        namespaces=(NS,),
+        kill_grace=0,
+        delete_pods="always",
+        orphan_grace=grace,
+    )
+    kube = KubernetesExecutor(connect(access), config)
+    kube.share(duties)
+    return kube.start()
+
+
+def request(ref: AttemptRef, *command: str) -> LaunchRequest:
+    task = TaskSpec(f"t{ref.ti_id}", ContainerRun("alpine:3.20", command))
+    attempt = Attempt("data", "d", "r", task.task_id, task, EPOCH, (EPOCH, EPOCH))
+    return LaunchRequest(ref, "token", Path("x.log"), attempt=attempt)
+
+
+def names(cluster: FakeCluster) -> set[str]:
+    return {p["metadata"]["name"] for p in cluster.pods(NS)}
+
+
+def test_only_the_holder_deletes_a_finished_pod(cluster: FakeCluster, tmp_path: Path) -> None:
+    holder = executor(cluster, tmp_path, Duties(True, {1}), grace=600)
+    other = executor(cluster, tmp_path, Duties(False, {1}), grace=600)
+    ref = AttemptRef(1, 1)
+    try:
+        other.launch(request(ref, "true"))  # the attempt's owner launches it
+        eventually(lambda: ref in other.observe().endings, what="the pod's end, to its owner")
+        eventually(lambda: ref in holder.observe().endings, what="the pod's end, to the holder")
+        other.release(ref)  # its outcome stored: the owner would delete it, were it the holder
+        assert names(cluster) == {"brisa-data-1-1"}
+        holder.release(ref)
+        eventually(lambda: not names(cluster), what="the holder to delete the pod")
+    finally:
+        holder.close()
+        other.close()
+
+
+def test_the_holder_collects_pods_of_no_task_instance_after_the_grace(
+    cluster: FakeCluster, tmp_path: Path
+) -> None:
+    known, orphan = AttemptRef(1, 1), AttemptRef(99, 1)
+    patient = executor(cluster, tmp_path, Duties(True, {1}), grace=600)
+    other = executor(cluster, tmp_path, Duties(False, set()), grace=0)
+    for ref in (known, orphan):
+        other.launch(request(ref, "sleep", "30"))
+    eventually(lambda: len(cluster.pods(NS)) == 2, what="two pods")
+    eventually(lambda: {known, orphan} <= patient.alive(), what="the pods in the views")
+    try:
+        patient.observe()  # holds the namespace, but the pods are younger than its grace
+        other.observe()  # would collect every pod at once, but holds nothing
+        assert names(cluster) == {"brisa-data-1-1", "brisa-data-99-1"}
+    finally:
+        patient.close()
+    holder = executor(cluster, tmp_path, Duties(True, {1}), grace=0)
+    try:
+        eventually(lambda: {known, orphan} <= holder.alive(), what="the pods in its view")
+        holder.observe()  # the first look, as the lease is taken
+        eventually(lambda: names(cluster) == {"brisa-data-1-1"}, what="the orphan deleted")
+    finally:
+        holder.close()
+        other.close()
