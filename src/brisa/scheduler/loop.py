@@ -82,8 +82,10 @@ class Scheduler:
         sees_every_host: bool = False,
         metrics: SchedulerMetrics | None = None,
         mask_env_pattern: str = DEFAULT_ENV_PATTERN,
+        queue_batch: int = 256,
     ) -> None:
         self.store = store
+        self.queue_batch = queue_batch  # most tasks queued by one pass (one transaction)
         self.mask_env_pattern = mask_env_pattern  # results read by the executor are masked
         self.metrics = metrics or unregistered().scheduler
         self.executor = executor
@@ -153,7 +155,7 @@ class Scheduler:
             runs=runs,
             specs=self._specs,
             alive=alive,
-            free_slots=self.executor.parallelism - len(alive),
+            free_slots=min(self.executor.parallelism - len(alive), self.queue_batch),
             stray=stray,
             limits=self.limits,
             judging_since=judging_since,
