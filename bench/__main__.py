@@ -101,10 +101,22 @@ def _scheduler_fleet(plan: Plan, work: Path, results: Results, parallelism: int)
                 figures = scheduler_fleet.run_fleet(
                     work / "fleet", plan.scale_dags, plan.scale_tasks, parallelism, n, notify=on
                 )
-                shown = ("wall_rate", "pass_rate", "db_commits_per_transition", "lock_waits_max")
+                shown = ("wall_rate", "pass_rate", "db_commits_per_transition", "lock_waits_max",
+                         "connections_per_scheduler_max")  # fmt: skip
                 results.add({f"fleet.{n}.{key}.{name}": figures[name] for name in shown})
 
             _guarded(results, what, measure)
+    for schedulers in (1, 2, 3):  # H7's latency: 1,000 tasks a minute per scheduler, 60 s
+
+        def paced(n: int = schedulers) -> None:
+            figures = scheduler_fleet.run_fleet(
+                work / "fleet", 0, plan.scale_tasks, parallelism, n, notify=True,
+                pace=1000.0, seconds=60.0,
+            )  # fmt: skip
+            shown = ("ready_to_queued_p50", "ready_to_queued_p99", "ready_to_queued_max")
+            results.add({f"fleet.{n}.paced.{name}": figures[name] for name in shown})
+
+        _guarded(results, f"W6 paced at 1,000 tasks/min per scheduler, {schedulers}", paced)
 
 
 def _task_logs(plan: Plan, work: Path, results: Results) -> None:

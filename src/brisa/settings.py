@@ -78,6 +78,8 @@ class SchedulerSettings:
     # A queued attempt whose worker never started is retried or failed after this long.
     queued_timeout: float = duration(120.0)
     max_runs_created_per_loop: int = 50
+    # Most tasks one pass queues (one transaction; the rest wait for the next pass).
+    queue_batch: int = checked(256, at_least(1))
     # Each scheduler's lease on the database's clock (ADR 0019): renewed every third of it;
     # a scheduler lost for this long has its attempts adopted by another.
     lease_ttl: float = checked(15.0, seconds_between(3, 600), duration=True)

@@ -69,6 +69,34 @@ def test_a_task_that_left_its_state_is_left_out_and_holds_no_slot(store: Store) 
     assert tasks.now(a).try_number == 1, "not queued a second time"
 
 
+def test_each_task_moves_only_from_its_own_try_and_state(store: Store) -> None:
+    tasks = Tasks(store)
+    store.set_pool(TEAM, "gpu", slots=4, description=None, now=NOW)
+    a, b, c, d = tasks.pending(4)
+    batch = [
+        item(a.id),
+        QueueItem(b.id, T.PENDING, 1, "stale try", GPU),  # it is at try 0
+        QueueItem(c.id, T.UP_FOR_RETRY, 0, "wrong state", GPU),  # it is pending
+        QueueItem(d.id, T.PENDING, 0, None, GPU),
+    ]
+
+    assert store.queue_tasks(batch, NOW) == {a.id, d.id}
+    assert held(store) == {a.id: 1, d.id: 1}
+    for ti in (b, c):
+        left = tasks.now(ti)
+        assert (left.state, left.try_number) == (T.PENDING, 0)
+    with store.engine.connect() as conn:
+        digests = dict(
+            conn.execute(sa.select(task_instances.c.id, task_instances.c.token_digest)).all()
+        )
+    assert (digests[a.id], digests[b.id], digests[c.id], digests[d.id]) == (
+        f"d{a.id}",
+        None,
+        None,
+        None,
+    ), "each moved task has its own token; the others none"
+
+
 def test_the_default_pool_is_made_on_first_use(store: Store) -> None:
     tasks = Tasks(store)
     a, b = tasks.pending(2)
@@ -137,3 +165,30 @@ def test_racing_batches_queue_each_try_once_and_never_oversubscribe(postgres_url
     assert problems == []
     assert sum(len(q) for q in queued) > 12, "the schedulers really queued tasks"
     assert len(set().union(*queued)) == sum(len(q) for q in queued), "a try queued twice"
+
+
+def test_a_pass_moves_its_runs_and_queues_its_tasks_in_one_commit(store: Store) -> None:
+    tasks = Tasks(store)
+    store.set_pool(TEAM, "gpu", slots=4, description=None, now=NOW)
+    a, b = tasks.pending(2)
+    other = tasks.run()
+    commits: list[object] = []
+    sa.event.listen(store.engine, "commit", commits.append)
+    moves = [RunMove(r, RunState.RUNNING, RunState.QUEUED) for r in (a.run_pk, other.id)]
+    since = store.last_change_id()
+    notes: list[str] = []
+    sa.event.listen(store.engine, "before_cursor_execute", lambda *e: notes.append(e[2]))
+
+    moved, queued = store.write_pass(moves, [item(a.id), item(b.id)], NOW)
+
+    assert (moved, queued) == ({a.run_pk, other.id}, {a.id, b.id})
+    assert len(commits) == 1
+    topics = {topic for _, topic in store.changes_after(since)}
+    assert {f"run:{a.run_pk}", f"run:{other.id}", f"attempt:{b.id}/1"} <= topics
+    assert sum(s.startswith("INSERT INTO changes") for s in notes) == 1, "noted at once"
+    assert store.get_run_by_pk(a.run_pk).state is RunState.RUNNING
+    assert held(store) == {a.id: 1, b.id: 1}
+    with fenced_by(Fence("scheduler:gone", "gone", 7)):
+        done = store.write_pass([RunMove(other.id, RunState.SUCCESS)], [item(a.id)], NOW)
+    assert done == (set(), set()), "a lost lease moves nothing of the pass"
+    assert store.get_run_by_pk(other.id).state is RunState.RUNNING

@@ -40,11 +40,14 @@ class ApiFailed(AssertionError):
 
 
 class InProcess:
-    def __init__(self, home: Path, parallelism: int = 8) -> None:
+    def __init__(
+        self, home: Path, parallelism: int = 8, settings: dict[str, str] | None = None
+    ) -> None:
         environ = {
             "BRISA__SCHEDULER__HEARTBEAT_TIMEOUT": f"{HEARTBEAT_TIMEOUT:g}s",
             "BRISA__SCHEDULER__QUEUED_TIMEOUT": f"{QUEUED_TIMEOUT:g}s",
             "BRISA__EXECUTOR__PARALLELISM": str(parallelism),
+            **(settings or {}),
         }
         self.clock = FakeClock()
         self.system = System.create(load(home, environ=environ), clock=self.clock)

@@ -53,6 +53,7 @@ def test_brisa_home_and_explicit_config_file(tmp_path: Path) -> None:
         ("[nope]\nx = 1\n", {}, "[nope]"),
         ("[api]\nport = 'eighty'\n", {}, "[api] port"),
         ("[executor]\nparallelism = true\n", {}, "[executor] parallelism"),
+        ("[scheduler]\nqueue_batch = 0\n", {}, "[scheduler] queue_batch"),
         ("[scheduler]\npoll_interval = 'soon'\n", {}, "[scheduler] poll_interval"),
         ("", {"BRISA__API__PORT": "x"}, "environment variable BRISA__API__PORT [api] port"),
         ("", {"BRISA__API__PORTX": "1"}, "environment variable BRISA__API__PORTX: unknown key"),

@@ -45,6 +45,7 @@ def scheduler(
         logs_folder=s.spool_folder,
         limits=limits,
         poll_interval=s.scheduler.poll_interval,
+        queue_batch=s.scheduler.queue_batch,
         warm_key=warm_key,
         describe_attempts=on_kubernetes,
         keeper=keeper,

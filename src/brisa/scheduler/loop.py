@@ -93,8 +93,10 @@ class Scheduler:
         sees_every_host: bool = False,
         metrics: SchedulerMetrics | None = None,
         mask_env_pattern: str = DEFAULT_ENV_PATTERN,
+        queue_batch: int = 256,
     ) -> None:
         self.store = store
+        self.queue_batch = queue_batch  # most tasks queued by one pass (one transaction)
         self.mask_env_pattern = mask_env_pattern  # results read by the executor are masked
         self.metrics = metrics or unregistered().scheduler
         self.executor = executor
@@ -165,7 +167,7 @@ class Scheduler:
             runs=runs,
             specs=self._specs,
             alive=alive,
-            free_slots=self.executor.parallelism - len(alive),
+            free_slots=min(self.executor.parallelism - len(alive), self.queue_batch),
             stray=stray,
             limits=self.limits,
             judging_since=judging_since,
@@ -283,7 +285,7 @@ class Scheduler:
 
     def _apply_all(self, actions: list[Action]) -> list[bool]:
         """Apply a pass's actions: one by one, but the run moves and the queued tasks in one
-        transaction each (`Store.set_run_states`, `Store.queue_tasks`), after the others.
+        transaction (`Store.write_pass`), after the others.
         Returns whether each took effect, in the order of `actions`."""
         done = [False] * len(actions)
         moves: dict[int, SetRunState] = {}
@@ -295,16 +297,12 @@ class Scheduler:
                 queue[i] = action
             else:
                 done[i] = self._apply(action)
-        now = self.clock()
-        if moves:
-            runs = [RunMove(a.run_pk, a.state, a.expected) for a in moves.values()]
-            moved = self.store.set_run_states(runs, now)
-            for i, move in moves.items():
-                done[i] = move.run_pk in moved
-        if queue:
-            queued = self._queue(list(queue.values()), now)
-            for i, action in queue.items():
-                done[i] = action.ti_id in queued
+        runs = [RunMove(a.run_pk, a.state, a.expected) for a in moves.values()]
+        moved, queued = self._write(runs, list(queue.values()), self.clock())
+        for i, move in moves.items():
+            done[i] = move.run_pk in moved
+        for i, action in queue.items():
+            done[i] = action.ti_id in queued
         return done
 
     def _apply(self, action: Action) -> bool:
@@ -363,21 +361,23 @@ class Scheduler:
             return False
         raise AssertionError(f"unknown action {action}")
 
-    def _queue(self, batch: list[QueueTask], now: datetime) -> set[int]:
-        """Queue the batch in one transaction, then launch the tasks that were queued, each
-        with the new try's token (stored with it, hashed)."""
+    def _write(
+        self, runs: list[RunMove], batch: list[QueueTask], now: datetime
+    ) -> tuple[set[int], set[int]]:
+        """Move the runs and queue the batch in one transaction, then launch the tasks that
+        were queued, each with the new try's token (stored with it, hashed)."""
         issued = {a.ti_id: tokens.issue(AttemptRef(a.ti_id, a.try_number + 1)) for a in batch}
         items = [
             QueueItem(a.ti_id, a.expected, a.try_number, issued[a.ti_id].digest, a.pool)
             for a in batch
         ]
-        queued = self.store.queue_tasks(items, now)
+        moved, queued = self.store.write_pass(runs, items, now)
         for action in batch:
             if action.ti_id in queued:
                 ref = AttemptRef(action.ti_id, action.try_number + 1)
                 token = issued[action.ti_id].token
                 self._launch(ref, token, action.timeout, self._warm(action.run_pk))
-        return queued
+        return moved, queued
 
     def _task(self, ti_id: int) -> tuple[RunRecord, DagSpec, str] | None:
         """The run, DAG version and task id of a task instance of this pass's snapshot."""

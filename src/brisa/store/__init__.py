@@ -16,7 +16,7 @@ from brisa.store.catalog import CatalogStore, SpecCache
 from brisa.store.changes import ChangeLog
 from brisa.store.claims import ClaimStore
 from brisa.store.daglist import DagListStore
-from brisa.store.engine import create_engine
+from brisa.store.engine import create_engine, reader
 from brisa.store.gauges import GaugeStore
 from brisa.store.listing import ListingStore
 from brisa.store.migrate import upgrade
@@ -50,6 +50,7 @@ class Store(
 
     def __init__(self, engine: sa.Engine, *, default_pool_slots: int = DEFAULT_SLOTS) -> None:
         self.engine = engine
+        self.reader = reader(engine)  # for the scheduler's reads on every pass
         self.specs = SpecCache()
         self.default_pool_slots = default_pool_slots
 

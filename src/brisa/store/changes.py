@@ -36,6 +36,7 @@ log = logging.getLogger("brisa.store")
 CHANNEL = "brisa_changes"
 NOTIFY_EVERY = 0.1  # seconds: at most ten notifications a second per process
 _CHANGED = "brisa_changed"  # the mark `record` leaves on its connection
+_GATHERED = "brisa_gathered"  # topics `record` collects instead of inserting (`gathered`)
 _hooks: list[Callable[[], None]] = []
 _hooks_lock = threading.Lock()
 SKIPPED_WAIT = 10.0  # seconds an id skipped by a commit race is looked for again
@@ -74,12 +75,30 @@ def on_record(hook: Callable[[], None]) -> Callable[[], None]:
 
 def record(conn: sa.Connection, topics: Iterable[str]) -> None:
     """Note, in the caller's transaction, that the objects named by `topics` changed."""
+    gathering: set[str] | None = conn.info.get(_GATHERED)
+    if gathering is not None:
+        gathering.update(topics)
+        return
     unique = sorted(set(topics))
     if not unique:
         return
     now = datetime.now(UTC)
     conn.execute(changes.insert(), [{"topic": topic, "at": now} for topic in unique])
     conn.info[_CHANGED] = True  # acted on once the connection is back in the pool
+
+
+@contextlib.contextmanager
+def gathered(conn: sa.Connection) -> Iterator[None]:
+    """Within, `record` on `conn` collects its topics; they are noted in one insert when the
+    block ends without an error, still in the caller's transaction (a transaction that
+    moves several kinds of rows notes them all in one statement)."""
+    topics: set[str] = set()
+    conn.info[_GATHERED] = topics
+    try:
+        yield
+    finally:
+        conn.info.pop(_GATHERED, None)
+    record(conn, topics)
 
 
 def install(engine: sa.Engine) -> None:
@@ -246,16 +265,17 @@ class ChangeLog:
     """The store's verbs over the outbox (mixed into `Store`)."""
 
     engine: sa.Engine
+    reader: sa.Engine  # reads without a transaction of their own (engine.reader)
 
     def changes_after(
         self, last: int, also: Iterable[int] = (), limit: int = 1000
     ) -> list[tuple[int, str]]:
         """Changes after id `last`, plus those of ids `also` (ids a reader saw skipped, which
         a slower PostgreSQL transaction may still commit), oldest first."""
-        return read_after(self.engine, last, list(also), limit)
+        return read_after(self.reader, last, list(also), limit)
 
     def last_change_id(self) -> int:
-        return last_id(self.engine)
+        return last_id(self.reader)
 
     def prune_changes(self, before: datetime) -> int:
         return prune(self.engine, before)

@@ -12,6 +12,10 @@ from sqlalchemy import event
 from brisa.store import changes
 
 WRITE = {"brisa_write": True}
+# A pooled PostgreSQL connection unused for longer than this is pinged before it is handed
+# out; one used more recently is handed out as it is (a scheduler pass checks connections
+# out a dozen times within milliseconds: a ping each was a quarter of its round trips).
+PING_IDLE = 1.0
 
 
 def _sqlite_events(engine: sa.Engine) -> None:
@@ -71,8 +75,45 @@ def create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         connect_args=connect_args,
     )
+    ping_when_idle(engine, PING_IDLE)
     changes.install(engine)
     return engine
+
+
+def reader(engine: sa.Engine) -> sa.Engine:
+    """`engine` for reads that need no transaction of their own (one statement, or several
+    that need not see one snapshot): on PostgreSQL in autocommit, so a read is one round
+    trip instead of three (BEGIN, the statement, the ROLLBACK when the connection goes back
+    to the pool). Under READ COMMITTED, PostgreSQL's default and Brisa's, each statement of a
+    transaction sees its own snapshot anyway. SQLite keeps its transactions (a WAL read
+    transaction is what gives its several statements one snapshot)."""
+    if engine.dialect.name != "postgresql":
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+def ping_when_idle(engine: sa.Engine, idle: float) -> None:
+    """Ping a pooled connection on checkout when it has not been used for `idle` seconds
+    (SQLAlchemy's `pool_pre_ping` pings on every checkout). A dead one is replaced: the pool
+    is told by `DisconnectionError` and checks out a fresh connection. A connection that
+    died within the last `idle` seconds fails its first statement instead, which makes the
+    pool drop all its connections: the caller's transaction fails as a whole (a scheduler
+    pass is retried; nothing half-applied), and the next checkout connects afresh."""
+    dbapi_error: type[Exception] = engine.dialect.loaded_dbapi.Error
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info["brisa_used"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        used = record.info.get("brisa_used")
+        if used is None or time.monotonic() - used < idle:
+            return  # new (info is cleared on invalidation), or used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except dbapi_error as exc:
+            raise sa.exc.DisconnectionError(f"pooled connection is gone: {exc}") from exc

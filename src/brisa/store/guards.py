@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from brisa.core.states import ACTIVE_TASK_STATES, RunState, TaskState, run_sources, task_sources
 from brisa.store import actors, changes, fencing, pools
@@ -131,17 +132,13 @@ def guarded_task_moves(
         return []
     if any(e in ACTIVE_TASK_STATES for _, _, e in allowed) and to not in ACTIVE_TASK_STATES:
         raise ValueError("batched moves do not release pool slots: use guarded_update")
-    ti = task_instances.c
-    key = sa.tuple_(ti.id, ti.try_number, ti.state).in_([(i, t, str(e)) for i, t, e in allowed])
-    row_values: dict[str, Any] = {**(values or {}), "state": to}
-    for column, by_id in (per_task or {}).items():
-        row_values[column] = sa.case(by_id, value=ti.id)
-    statement = (
-        task_instances.update()
-        .where(ti.id.in_([i for i, _, _ in allowed]), key)  # the id list: by primary key
-        .where(*fencing.task_conditions(conn.dialect.name))
-        .values(row_values)
-        .returning(*_CHANGED["task_instances"])
+    allowed = list({i: (i, t, e) for i, t, e in allowed}.values())  # once per task
+    if conn.dialect.name == "postgresql":
+        statement = _moves_from_arrays(to, allowed, values or {}, per_task or {})
+    else:
+        statement = _moves_by_case(to, allowed, values or {}, per_task or {})
+    statement = statement.where(*fencing.task_conditions(conn.dialect.name)).returning(
+        *_CHANGED["task_instances"]
     )
     rows = conn.execute(statement).all()
     if rows:
@@ -149,6 +146,62 @@ def guarded_task_moves(
         _record_moves(conn, [(r.id, r.run_pk, r.try_number, prior[r.id]) for r in rows], to)
     changes.record(conn, (topic for row in rows for topic in _topics(task_instances, row)))
     return [row.id for row in rows]
+
+
+Tries = Sequence[tuple[int, int, TaskState]]
+
+
+def _moves_from_arrays(
+    to: TaskState,
+    tries: Tries,
+    values: Mapping[str, Any],
+    per_task: Mapping[str, Mapping[int, Any]],
+) -> sa.Update:
+    """PostgreSQL: `UPDATE ... FROM unnest(ids, tries, states, ...)`, joined on the primary
+    key. One array parameter per column whatever the batch size, so the statement's text is
+    the same on every pass (cached by SQLAlchemy, prepared by the driver)."""
+    ti = task_instances.c
+    ids = [i for i, _, _ in tries]
+    columns: dict[str, tuple[sa.types.TypeEngine[Any], list[Any]]] = {
+        "id": (ti.id.type, ids),
+        "try_number": (ti.try_number.type, [t for _, t, _ in tries]),
+        "expected": (ti.state.type, [str(e) for _, _, e in tries]),
+    }
+    for column, by_id in per_task.items():
+        columns[f"new_{column}"] = (ti[column].type, [by_id.get(i) for i in ids])
+    arrays = [sa.literal(data, postgresql.ARRAY(kind)) for kind, data in columns.values()]
+    batch = (
+        sa.func.unnest(*arrays)
+        .table_valued(*columns, name="batch")
+        .render_derived(with_types=False)
+    )
+    row_values: dict[str, Any] = {**values, "state": to}
+    row_values.update({column: batch.c[f"new_{column}"] for column in per_task})
+    return (
+        task_instances.update()
+        .where(ti.id == batch.c.id, ti.try_number == batch.c.try_number)
+        .where(ti.state == batch.c.expected)
+        .values(row_values)
+    )
+
+
+def _moves_by_case(
+    to: TaskState,
+    tries: Tries,
+    values: Mapping[str, Any],
+    per_task: Mapping[str, Mapping[int, Any]],
+) -> sa.Update:
+    """SQLite: `WHERE id IN (...) AND (id, try, state) IN (...)`, per-task values by `CASE`."""
+    ti = task_instances.c
+    key = sa.tuple_(ti.id, ti.try_number, ti.state).in_([(i, t, str(e)) for i, t, e in tries])
+    row_values: dict[str, Any] = {**values, "state": to}
+    for column, by_id in per_task.items():
+        row_values[column] = sa.case(dict(by_id), value=ti.id)
+    return (
+        task_instances.update()
+        .where(ti.id.in_([i for i, _, _ in tries]), key)  # the id list: by primary key
+        .values(row_values)
+    )
 
 
 def _record_moves(

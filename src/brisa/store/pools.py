@@ -225,6 +225,7 @@ def _pool(row: Any, used: int = 0, retired: int = 0, **counts: int) -> Pool:
 
 class PoolStore:
     engine: sa.Engine
+    reader: sa.Engine  # reads without a transaction of their own (engine.reader)
     # Slots of a team's default pool while its size comes from the settings.
     default_pool_slots: int = DEFAULT_SLOTS
 
@@ -240,7 +241,7 @@ class PoolStore:
             .where(S.ti_id.is_not(None))
             .group_by(S.team, S.pool)
         )
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             usage = {(t, p): (int(n), int(r or 0)) for t, p, n, r in conn.execute(held)}
             found = {
                 (row.team, row.name): _pool(row, *usage.get((row.team, row.name), (0, 0)))

@@ -1,9 +1,10 @@
-"""Batched scheduler writes: a pass's queued tasks and run moves, one transaction each.
+"""Batched scheduler writes: a pass's run moves and queued tasks, in one transaction.
 
 `RunStore.queue_task` queues one task per transaction (six statements and a commit, each
 commit an fsync on PostgreSQL). A scheduling pass queues up to its executor's free slots at
 once, so `queue_tasks` does the same work for the whole batch in a fixed number of statements
-and one commit (docs/adr/0022-incremental-scheduler-snapshots.md):
+and one commit (docs/adr/0022-incremental-scheduler-snapshots.md); `write_pass` applies the
+pass's run moves first in the same transaction (docs/adr/0027-fewer-round-trips-per-pass.md):
 
 1. lock the free pool slots the batch needs (`FOR UPDATE SKIP LOCKED`, per pool, in the
    planner's order; claims that do not fit drop out);
@@ -28,7 +29,7 @@ import sqlalchemy as sa
 
 from brisa.core.pools import DEFAULT_POOL, DEFAULT_SLOTS, PoolClaim
 from brisa.core.states import FINISHED_RUN_STATES, RunState, TaskState
-from brisa.store import fencing
+from brisa.store import changes, fencing
 from brisa.store.engine import WRITE
 from brisa.store.guards import guarded_rows, guarded_task_moves
 from brisa.store.pools import assign_slots, lock_free_slots
@@ -65,48 +66,60 @@ class QueueStore:
     def queue_tasks(self, items: Sequence[QueueItem], now: datetime) -> set[int]:
         """Queue the tasks of `items` that may be (see the module docstring) in one
         transaction; returns the ids queued."""
-        if not items:
-            return set()
-        with self._batch_writer.begin() as conn:
-            claims = _claims(conn, items)
-            shares: dict[tuple[str, str], dict[int, list[int]]] = {}
-            for (team, pool), needs in _by_pool(items, claims).items():
-                shares[(team, pool)] = lock_free_slots(
-                    conn, team, pool, needs, default_slots=self.default_pool_slots
-                )
-            fits = {ti_id for share in shares.values() for ti_id in share}
-            batch = [item for item in items if item.ti_id in fits]
-            moved = set(_move(conn, batch, now))
-            for (team, pool), share in shares.items():
-                assign_slots(conn, team, pool, {i: s for i, s in share.items() if i in moved})
-            if moved:
-                conn.execute(
-                    task_attempts.insert(),
-                    [
-                        {"ti_id": item.ti_id, "try_number": item.try_number + 1,
-                         "state": TaskState.QUEUED, "queued_at": now}
-                        for item in batch if item.ti_id in moved
-                    ],
-                )  # fmt: skip
-        return moved
+        return self.write_pass((), items, now)[1]
 
     def set_run_states(self, moves: Sequence[RunMove], now: datetime) -> set[int]:
         """`set_run_state` for many runs in one transaction (one guarded UPDATE per target
         and expected state); returns the run ids moved."""
-        groups: dict[tuple[RunState, RunState | None], list[int]] = defaultdict(list)
-        for move in moves:
-            groups[(move.state, move.expected)].append(move.run_pk)
-        moved: set[int] = set()
-        if not groups:
-            return moved
-        with self._batch_writer.begin() as conn:
-            for (new, expected), pks in groups.items():
-                where = dag_runs.c.id.in_(sorted(pks))
-                values = _run(new, now)
-                moved.update(
-                    guarded_rows(conn, dag_runs, new, where, expected=expected, values=values)
-                )
-        return moved
+        return self.write_pass(moves, (), now)[0]
+
+    def write_pass(
+        self, moves: Sequence[RunMove], items: Sequence[QueueItem], now: datetime
+    ) -> tuple[set[int], set[int]]:
+        """A pass's run moves, then its queued tasks, in one transaction (one commit):
+        `set_run_states` and `queue_tasks` together; returns (runs moved, tasks queued)."""
+        if not moves and not items:
+            return set(), set()
+        with self._batch_writer.begin() as conn, changes.gathered(conn):
+            return _move_runs(conn, moves, now), _queue(conn, items, now, self.default_pool_slots)
+
+
+def _move_runs(conn: sa.Connection, moves: Sequence[RunMove], now: datetime) -> set[int]:
+    groups: dict[tuple[RunState, RunState | None], list[int]] = defaultdict(list)
+    for move in moves:
+        groups[(move.state, move.expected)].append(move.run_pk)
+    moved: set[int] = set()
+    for (new, expected), pks in groups.items():
+        where = dag_runs.c.id.in_(sorted(pks))
+        values = _run(new, now)
+        moved.update(guarded_rows(conn, dag_runs, new, where, expected=expected, values=values))
+    return moved
+
+
+def _queue(
+    conn: sa.Connection, items: Sequence[QueueItem], now: datetime, default_slots: int
+) -> set[int]:
+    if not items:
+        return set()
+    claims = _claims(conn, items)
+    shares: dict[tuple[str, str], dict[int, list[int]]] = {}
+    for (team, pool), needs in _by_pool(items, claims).items():
+        shares[(team, pool)] = lock_free_slots(conn, team, pool, needs, default_slots=default_slots)
+    fits = {ti_id for share in shares.values() for ti_id in share}
+    batch = [item for item in items if item.ti_id in fits]
+    moved = set(_move(conn, batch, now))
+    for (team, pool), share in shares.items():
+        assign_slots(conn, team, pool, {i: s for i, s in share.items() if i in moved})
+    if moved:
+        conn.execute(
+            task_attempts.insert(),
+            [
+                {"ti_id": item.ti_id, "try_number": item.try_number + 1,
+                 "state": TaskState.QUEUED, "queued_at": now}
+                for item in batch if item.ti_id in moved
+            ],
+        )  # fmt: skip
+    return moved
 
 
 def _run(new: RunState, now: datetime) -> dict[str, Any]:

@@ -48,6 +48,7 @@ def _run_record(row: Any, tasks: dict[str, TaskRecord] | None = None) -> RunReco
 
 class RunStore:
     engine: sa.Engine
+    reader: sa.Engine  # reads without a transaction of their own (engine.reader)
 
     @property
     def _writer(self) -> sa.Engine:
@@ -188,7 +189,7 @@ class RunStore:
         )
         if team is not None:
             query = query.where(dag_runs.c.team == team)
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             rows = list(conn.execute(query))
             tasks = self._tasks_of(conn, [r.id for r in rows])
             return [_run_record(r, tasks.get(r.id)) for r in rows]
@@ -198,7 +199,7 @@ class RunStore:
         pks = sorted(set(run_pks))
         if not pks:
             return {}
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             rows = list(conn.execute(sa.select(dag_runs).where(dag_runs.c.id.in_(pks))))
             tasks = self._tasks_of(conn, [r.id for r in rows])
             return {r.id: _run_record(r, tasks.get(r.id)) for r in rows}
@@ -218,7 +219,7 @@ class RunStore:
         if not ids:
             return {}
         query = sa.select(*[task_instances.c[n] for n in _TASK_FIELDS])
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             rows = conn.execute(query.where(task_instances.c.id.in_(ids)))
             return {row.id: _task_record(row) for row in rows}
 
@@ -231,7 +232,7 @@ class RunStore:
         query = sa.select(dag_runs.c.team, dag_runs.c.dag_id, newest, active).group_by(
             dag_runs.c.team, dag_runs.c.dag_id
         )
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             result = {}
             for team, dag_id, last, count in conn.execute(query):
                 if isinstance(last, str):  # SQLite returns aggregates of datetimes as text
