@@ -42,9 +42,15 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Scope:
     """The teams a caller may see and act on: every team (`teams=None`, today's only caller,
-    as there are no users yet), or a set of teams once users and teams land."""
+    as there are no users yet), or a set of teams once users and teams land. `who`, `address`
+    and `via` say who the caller is for the audit record (control.audit): today the API
+    itself ("api", the actor the transition record names too), the client's address, and
+    whether the call came through the web UI or the REST API."""
 
     teams: frozenset[str] | None = None
+    who: str = "api"
+    address: str = ""
+    via: str = "rest"
 
     def sees(self, team: str) -> bool:
         """Whether `team` is visible: the single rule every query, command and page goes by."""

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from brisa.core.pools import DEFAULT_SLOTS
 from brisa.store.attempts import AttemptStore
+from brisa.store.audit import AuditStore
 from brisa.store.catalog import CatalogStore, SpecCache
 from brisa.store.changes import ChangeLog
 from brisa.store.claims import ClaimStore
@@ -44,6 +45,7 @@ class Store(
     TransitionStore,
     DagListStore,
     NoteStore,
+    AuditStore,
 ):
     """All the store's verbs over one engine. `default_pool_slots`: the size of each team's
     default pool while it is not set by hand (`[pools] default_slots`)."""

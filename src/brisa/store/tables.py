@@ -262,3 +262,25 @@ task_transitions = sa.Table(
     sa.Index("ix_task_transitions_ti", "ti_id", "id"),
     sa.Index("ix_task_transitions_run", "run_pk", "id"),
 )
+
+# The audit record (docs/adr/0030-audit-record.md): one row per action a person asked for,
+# written after the action by `control.audit`, never updated. `actor` is who asked (today the
+# API itself: there are no users yet), `address` the client's, `via` "ui" or "rest".
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("address", sa.String(100), nullable=False, server_default=""),
+    sa.Column("via", sa.String(10), nullable=False),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("team", sa.String(100), nullable=False),
+    sa.Column("target", sa.String(1000), nullable=False),
+    sa.Column("outcome", sa.String(20), nullable=False),
+    sa.Column("message", sa.Text, nullable=True),
+    sa.Column("detail", sa.JSON, nullable=True),
+    sa.Index("ix_audit_log_team", "team", "id"),
+    sa.Index("ix_audit_log_action", "action", "id"),
+    sqlite_autoincrement=True,
+)

@@ -199,7 +199,8 @@ def test_dag_list_failed_tab_tag_filter_and_recent_runs(
 
 
 def test_pause_shows_paused_and_undo_restores_active(lists_server: Standalone, page: Any) -> None:
-    """B.2 story 8: the switch reads Paused with an Undo toast; Undo restores Active."""
+    """B.2 story 8: the switch reads Paused with an Undo toast; Undo restores Active; the
+    audit page shows both actions with the user's name (`api` until users exist)."""
     page.goto(lists_server.url + "/dags?q=fine")
     toggle = page.locator("tr.dag-row", has_text="fine").locator("button.toggle")
     assert toggle.text_content().startswith("Active")
@@ -224,6 +225,28 @@ def test_pause_shows_paused_and_undo_restores_active(lists_server: Standalone, p
         "() => document.querySelector('tr.dag-row button.toggle').textContent.startsWith('Active')"
     )
     assert lists_server.find_dag("fine")["is_paused"] is False
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Audit").click()
+    page.wait_for_url(re.compile(r"/audit$"))
+    rows = page.locator("table.audit tbody tr", has_text="default/fine")
+    assert [r.locator(".audit-action").inner_text() for r in rows.all()[:2]] == [
+        "unpause",
+        "pause",
+    ]
+    for row in rows.all()[:2]:
+        assert row.locator(".audit-user").inner_text() == "api"
+        assert "✓ ok" in row.locator(".audit-outcome").inner_text()
+        assert "UI" in row.inner_text() and "127.0.0.1" in row.inner_text()
+    rows.first.get_by_role("link", name="default/fine").click()
+    page.wait_for_url(re.compile(r"/teams/default/dags/fine$"))
+    page.go_back()
+    page.get_by_label("Action").select_option("pause")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url(re.compile(r"/audit\?.*action=pause"))
+    assert {
+        r.locator(".audit-action").inner_text() for r in page.locator("table.audit tbody tr").all()
+    } == {"pause"}
+    page.goto(lists_server.url + "/audit")  # the story's final state, for the screenshot
 
 
 def test_nothing_matches_shows_chips_and_an_empty_team_its_repository(
@@ -305,7 +328,7 @@ def test_sync_now_shows_the_new_commit(lists_server: Standalone, origin: Origin,
 def test_list_pages_pass_axe(lists_server: Standalone, new_page: Any, scheme: str) -> None:
     """A.6: no serious or critical axe violation on the list pages, in both themes."""
     page = new_page(bypass_csp=True, color_scheme=scheme)
-    paths = ["/", "/dags", "/import-errors", "/repos/forge"]
+    paths = ["/", "/dags", "/import-errors", "/repos/forge", "/audit"]
     if scheme == "light":  # plain tables, the same styles in both themes
         paths += ["/runs", "/task-instances"]
     for path in paths:
