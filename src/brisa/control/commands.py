@@ -35,7 +35,7 @@ from brisa.control.redaction import Redaction
 from brisa.core import webhooks
 from brisa.core.records import RunRecord, run_id_for
 from brisa.core.states import TaskState
-from brisa.errors import Conflict, InvalidInput
+from brisa.errors import Conflict, InvalidInput, NotFound
 from brisa.logs.masking import DEFAULT_ENV_PATTERN
 from brisa.repos.config import RepoSettings
 from brisa.store import Store
@@ -139,6 +139,7 @@ class Changed:
     run: RunRecord
     changes: list[clearing.Change] = field(default_factory=list)
     dry_run: bool = False
+    commits: clearing.CommitChoice | None = None  # a clear's: the commits it may run on
 
 
 class Commands:
@@ -278,27 +279,51 @@ class Commands:
         options: clearing.ClearOptions | None = None,
         dry_run: bool = False,
     ) -> Changed:
-        """Run tasks again (optionally with everything downstream of them), on the run's code.
-        `options` (the UI's clear dialog) overrides `downstream`; with dry_run nothing changes
-        and the answer lists what would."""
+        """Run tasks again (optionally with everything downstream of them), on the run's code,
+        or with `options.commit` "latest" on the DAG's latest commit (the run is re-pinned to
+        it). `options` (the UI's clear dialog) overrides `downstream`; with dry_run nothing
+        changes and the answer lists what would."""
         scope.require(team, no_run(team, dag_id, run_id))
         action = None if dry_run else "clear"
         with self._audited(scope, action, team, f"{team}/{dag_id}/{run_id}") as detail:
             run = self._run(scope, team, dag_id, run_id)
             options = options or clearing.ClearOptions(downstream=downstream)
-            changes = clearing.plan_clear(
-                in_dag_order(self._store, run), self._edges(run), task_ids, options
-            )
+            commits, pin, edges = self._commits(run, options.commit)
+            changes = clearing.plan_clear(in_dag_order(self._store, run), edges, task_ids, options)
             if dry_run:
-                return Changed([c.task_id for c in changes], self._shown.run(run), changes, True)
+                shown = self._shown.run(run)
+                return Changed([c.task_id for c in changes], shown, changes, True, commits)
             named = clearing.known_tasks(run, task_ids)
             with acting_as(ACTOR):
                 cleared = self._store.clear_tasks(
-                    run, named | {c.task_id for c in changes}, self._clock()
+                    run, named | {c.task_id for c in changes}, self._clock(), pin=pin
                 )
             detail.update(tasks=sorted(cleared), asked=sorted(named), options=vars(options))
+            if pin is not None:
+                detail["commit"] = pin[1]
         self._wake()
-        return Changed(cleared, self._current(team, dag_id, run_id), changes)
+        return Changed(cleared, self._current(team, dag_id, run_id), changes, commits=commits)
+
+    def _commits(
+        self, run: RunRecord, commit: str
+    ) -> tuple[clearing.CommitChoice, tuple[int, str] | None, dict[str, tuple[str, ...]]]:
+        """The commits a clear of `run` may run on, the pin for `commit` ("run": none) and
+        the DAG edges the clear follows (the latest version's when re-pinning)."""
+        if commit not in clearing.COMMITS:
+            raise InvalidInput(f"commit must be 'run' or 'latest', not {commit!r}")
+        try:
+            dag = self._store.get_dag(run.team, run.dag_id)
+        except NotFound:  # the DAG is gone from its repository: its run keeps its commit
+            choice = clearing.CommitChoice(run.code_version)
+        else:
+            choice = clearing.commit_choice(run, dag)
+        if commit == "run" or choice.latest is None or choice.latest_version is None:
+            return choice, None, self._edges(run)
+        if choice.unavailable:
+            raise InvalidInput(choice.unavailable)
+        spec = dag.spec
+        edges = {tid: t.upstream for tid, t in spec.tasks.items()}
+        return choice, (choice.latest_version, choice.latest), edges
 
     def mark(
         self,

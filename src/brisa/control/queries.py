@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from brisa.control.redaction import Redaction
@@ -32,6 +32,7 @@ from brisa.logs.masking import DEFAULT_ENV_PATTERN
 from brisa.objectstore import ObjectStore
 from brisa.repos.config import RepoSettings
 from brisa.store import Store
+from brisa.store.commitparses import CommitParse as CommitParse  # what the edges render
 
 Clock = Callable[[], datetime]
 
@@ -96,6 +97,20 @@ class RepoView:
 
     source: RepoSettings
     status: RepoStatusRecord | None
+
+
+RESOLVED_SHOWN = timedelta(hours=24)  # how long "resolved in <sha>" stays listed
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A file whose import error commit `code_version` resolved, at `at`."""
+
+    team: str
+    repo: str
+    filename: str
+    code_version: str
+    at: datetime
 
 
 def summarize(
@@ -315,6 +330,30 @@ class Queries:
         """Every configured DAG source of a visible team, in configuration order."""
         statuses = {status.name: status for status in self._store.list_repos()}
         return [RepoView(s, statuses.get(s.name)) for s in self._sources if scope.sees(s.owner)]
+
+    def repo_commits(self, scope: Scope, name: str, *, limit: int = 20) -> list[CommitParse]:
+        """The newest parsed commits of a visible repository with their parse outcome."""
+        find_source(self._sources, scope, name)
+        return self._store.commit_parses(name, limit=limit)
+
+    def resolved_import_errors(self, scope: Scope) -> list[Resolved]:
+        """Files whose import error a commit of the last 24 hours resolved, newest first, each
+        once (its newest resolution), unless the file fails again now."""
+        since = self._clock() - RESOLVED_SHOWN
+        visible = [s.name for s in self._sources if scope.sees(s.owner)]
+        failing = {(e.repo, e.filename) for e in self._store.list_import_errors()}
+        seen: set[tuple[str, str]] = set()
+        out = []
+        for parse in self._store.commit_parses_since(since, visible):
+            for file in parse.resolved:
+                key = (parse.repo, file)
+                if key in seen or key in failing or not scope.sees(parse.team):
+                    continue
+                seen.add(key)
+                out.append(
+                    Resolved(parse.team, parse.repo, file, parse.code_version, parse.parsed_at)
+                )
+        return out
 
     def repo(self, scope: Scope, name: str) -> RepoView:
         source = find_source(self._sources, scope, name)

@@ -16,6 +16,7 @@ from brisa.store.audit import AuditStore
 from brisa.store.catalog import CatalogStore, SpecCache
 from brisa.store.changes import ChangeLog
 from brisa.store.claims import ClaimStore
+from brisa.store.commitparses import CommitParseStore
 from brisa.store.daglist import DagListStore
 from brisa.store.engine import create_engine
 from brisa.store.gauges import GaugeStore
@@ -46,6 +47,7 @@ class Store(
     DagListStore,
     NoteStore,
     AuditStore,
+    CommitParseStore,
 ):
     """All the store's verbs over one engine. `default_pool_slots`: the size of each team's
     default pool while it is not set by hand (`[pools] default_slots`)."""

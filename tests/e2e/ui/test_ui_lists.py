@@ -24,6 +24,8 @@ import pytest
 from brisa.testing import browser as chromium
 from brisa.testing.server import Standalone
 
+ROOT = Path(__file__).resolve().parents[3]
+ARTIFACTS = Path(os.environ.get("BRISA_ARTIFACTS", ROOT / ".artifacts")) / "ui"
 DAG = """
 from datetime import datetime, timezone
 from brisa import DAG, task
@@ -313,12 +315,20 @@ def test_import_errors_show_file_line_commit_and_kind(
 
 
 def test_sync_now_shows_the_new_commit(lists_server: Standalone, origin: Origin, page: Any) -> None:
-    """B.2 story 58: "Sync now" shows progress, then the new SHA."""
+    """B.2 story 58: "Sync now" shows progress, then the new SHA, and the commit's row its
+    parse outcome (the DAG it added; the file still failing), without a reload."""
     page.goto(lists_server.url + "/repos/forge")
     sha = origin.push({"dags/more.py": dag_file("more", ["forge"])}, "one more DAG")
     page.get_by_role("button", name="Sync now").click()
     page.locator(".new-sha").wait_for()
     assert page.locator(".new-sha").inner_text() == sha[:7]
+    row = page.locator(f"tr[data-sha='{sha}']")
+    assert row.locator(".commit-dags").inner_text() == "+ 1 added (more)"
+    assert row.locator(".commit-errors").inner_text() == "✕ 1 failing broken.py:3"
+    assert "current" in row.inner_text()
+    commits = lists_server.get("/api/v1/repos/forge")["commits"]
+    assert (commits[0]["code_version"], commits[0]["added"]) == (sha, ["more"])
+    page.screenshot(path=ARTIFACTS / "story-58-commit-rows.png", full_page=True)
     page.goto(lists_server.url + "/repos")
     assert sha[:7] in page.locator("tr", has_text="forge").inner_text()
     assert "failed" in page.locator("tr", has_text="nothing").inner_text()
@@ -334,3 +344,51 @@ def test_list_pages_pass_axe(lists_server: Standalone, new_page: Any, scheme: st
     for path in paths:
         page.goto(lists_server.url + path)
         assert chromium.axe_violations(page) == [], path
+
+
+def test_a_fixed_file_shows_resolved_in_the_fixing_commit(
+    lists_server: Standalone, origin: Origin, page: Any
+) -> None:
+    """B.2 story 56 (last in the module: it fixes the broken file): a pushed syntax error is
+    listed with file, line, commit and kind, the DAG list badges its DAG; after a fixing
+    commit the error is gone and "resolved in <sha>" is shown; the commits' rows say both."""
+    good = dag_file("flaky", ["forge"])
+    origin.push({"dags/flaky.py": good}, "flaky DAG")
+    lists_server.post("/api/v1/repos/forge/sync")
+    lists_server.wait_until(
+        lambda: lists_server.find_dag("flaky", "analytics") is not None, 30, "flaky"
+    )
+    bad = origin.push({"dags/flaky.py": good.replace("def work()", "def work(:")}, "typo")
+    page.goto(lists_server.url + "/repos/forge")
+    page.get_by_role("button", name="Sync now").click()
+    page.locator(".new-sha").wait_for()
+    assert "flaky.py" in page.locator(f"tr[data-sha='{bad}'] .commit-errors").inner_text()
+    page.goto(lists_server.url + "/import-errors?q=flaky")
+    section = page.locator("section.import-error")
+    assert "flaky.py:" in section.inner_text() and "syntax" in section.inner_text()
+    assert bad[:7] in section.inner_text()
+    page.goto(lists_server.url + "/dags?q=flaky")
+    assert page.locator("tr.dag-row", has_text="flaky").locator(".badge-error").count() == 1
+
+    fix = origin.push({"dags/flaky.py": good, "dags/broken.py": dag_file("mended", [])}, "fix")
+    page.goto(lists_server.url + "/repos/forge")
+    page.get_by_role("button", name="Sync now").click()
+    page.locator(".new-sha").wait_for()
+    fixed_row = page.locator(f"tr[data-sha='{fix}']")
+    assert fixed_row.locator(".commit-errors").inner_text() == (
+        "✓ none (resolved broken.py, flaky.py)"
+    )
+    assert fixed_row.locator(".commit-dags").inner_text() == "+ 1 added (mended)"
+    page.goto(lists_server.url + "/import-errors?repo=forge")
+    assert page.locator("section.import-error").count() == 0
+    resolved = page.locator(".resolved-list li")
+    assert sorted(r.split(" in ")[0] for r in resolved.all_inner_texts()) == [
+        "broken.py",
+        "flaky.py",
+    ]
+    assert all(f"resolved in {fix[:7]}" in text for text in resolved.all_inner_texts())
+    answer = lists_server.get("/api/v1/import-errors")
+    assert {(r["filename"], r["resolved_in"]) for r in answer["resolved"]} == {
+        ("broken.py", fix),
+        ("flaky.py", fix),
+    }
