@@ -195,3 +195,30 @@ def test_commands_on_an_invisible_team_change_nothing_and_wake_no_one() -> None:
     assert [(e["action"], e["team"], e["target"], e["outcome"]) for e in store.audited] == [
         ("sync_now", "data", "data-dags", "ok")
     ]
+
+
+def test_a_sync_is_settled_once_its_new_commit_is_parsed_or_a_minute_passed() -> None:
+    from datetime import timedelta
+
+    from brisa.control.queries import RepoView
+    from brisa.store.commitparses import CommitParse
+
+    now = [T0 + timedelta(seconds=5)]
+    q = Queries(cast(Store, None), cast(ObjectStore, None), lambda: now[0], sources=SOURCES)
+    asked = T0
+
+    def view(sha: str, published: timedelta, synced: timedelta | None) -> RepoView:
+        status = RepoStatusRecord(
+            "data-dags", "data", "", sha, T0 + published,
+            T0 + synced if synced is not None else None, None, None, None, 0, None,
+        )  # fmt: skip
+        return RepoView(SOURCES[0], status)
+
+    parsed = [CommitParse("data-dags", "new", "data", T0, 1)]
+    gap = timedelta(seconds=1)
+    assert not q.sync_settled(view("new", gap, None), [], asked)  # not synced yet
+    assert not q.sync_settled(view("new", gap, gap), [], asked)  # published, not parsed
+    assert q.sync_settled(view("new", gap, gap), parsed, asked)
+    assert q.sync_settled(view("old", -gap, gap), [], asked)  # nothing new was published
+    now[0] = T0 + timedelta(seconds=61)
+    assert q.sync_settled(view("new", gap, gap), [], asked)  # the parse never reported

@@ -100,6 +100,7 @@ class RepoView:
 
 
 RESOLVED_SHOWN = timedelta(hours=24)  # how long "resolved in <sha>" stays listed
+PARSE_WAIT = timedelta(seconds=60)  # how long "Sync now" waits for the new commit's parse
 
 
 @dataclass(frozen=True)
@@ -335,6 +336,17 @@ class Queries:
         """The newest parsed commits of a visible repository with their parse outcome."""
         find_source(self._sources, scope, name)
         return self._store.commit_parses(name, limit=limit)
+
+    def sync_settled(self, view: RepoView, commits: list[CommitParse], asked: datetime) -> bool:
+        """Whether a sync asked for at `asked` is over as people see it: the sync ran, and the
+        commit it published (if it published one) is parsed — or PARSE_WAIT has passed, so
+        that a parse that never reports does not keep a page waiting."""
+        status = view.status
+        if status is None or status.last_sync_at is None or status.last_sync_at < asked:
+            return False
+        published = status.published_at is not None and status.published_at >= asked
+        parsed = any(c.code_version == status.current_sha for c in commits)
+        return not published or parsed or self._clock() - asked > PARSE_WAIT
 
     def resolved_import_errors(self, scope: Scope) -> list[Resolved]:
         """Files whose import error a commit of the last 24 hours resolved, newest first, each

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -109,6 +109,8 @@ def sync_status(
         requested_at = datetime.fromisoformat(since) if since else None
     except ValueError:
         requested_at = None
+    if requested_at is not None and requested_at.tzinfo is None:
+        requested_at = requested_at.replace(tzinfo=UTC)
     return _status(request, ctx, scope, view, requested_at)
 
 
@@ -116,26 +118,17 @@ def _status(
     request: Request, ctx: Any, scope: Any, view: RepoView, requested_at: datetime | None
 ) -> HTMLResponse:
     """The sync's progress; done once the sync ran and the commit it published (if any) is
-    parsed, when the answer also replaces the commit rows (out of band)."""
-    status = view.status
-    synced = requested_at is None or (
-        status is not None
-        and status.last_sync_at is not None
-        and status.last_sync_at >= requested_at
-    )
-    commits = ctx.queries.repo_commits(scope, view.source.name) if synced else []
-    new_commit = bool(
-        status and status.published_at and requested_at and status.published_at >= requested_at
-    )
-    parsed = not new_commit or any(
-        c.code_version == (status.current_sha if status else None) for c in commits
-    )
+    parsed (`Queries.sync_settled`), when the answer also replaces the commit rows (out of
+    band)."""
+    name = view.source.name
+    commits = ctx.queries.repo_commits(scope, name) if requested_at is not None else []
+    synced = requested_at is None or ctx.queries.sync_settled(view, commits, requested_at)
     return render(
         request,
         "sources/sync_status.html",
         view=view,
         requested_at=requested_at,
-        done=synced and parsed,
+        done=synced,
         commits=commits,
         seg=segment,
     )
