@@ -187,7 +187,10 @@ class Commands:
         with self.audit.action(scope, "trigger", team, f"{team}/{dag_id}") as detail:
             created = self._trigger(team, dag_id, conf, run_id, logical_date, note, idempotency_key)
             detail["run_id"] = created
-        return self._current(team, dag_id, created)
+            # Read before the audit row is written: the scheduler is already woken, and the
+            # answer should show the run as created, as it did before runs were audited.
+            current = self._current(team, dag_id, created)
+        return current
 
     def _trigger(
         self,
