@@ -196,7 +196,10 @@ def test_repos_lists_every_source_with_its_commit(brisa: Standalone, first_sha: 
     assert repos["signed"]["ref"] == "HEAD"
     assert repos["dags"]["kind"] == "folder" and repos["dags"]["current_sha"] is None
     assert SECRET not in json.dumps(answer)
-    assert brisa.get("/api/v1/repos/analytics") == analytics
+    detail = brisa.get("/api/v1/repos/analytics")  # the list's entry and the parsed commits
+    commits = detail.pop("commits")
+    assert detail == analytics
+    assert commits[0]["code_version"] == first_sha and commits[0]["errors"] == []
 
 
 def test_a_repository_that_cannot_be_fetched_shows_its_error(brisa: Standalone) -> None:

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-import pytest
-from planner_builders import build_spec, make_run
+from dataclasses import replace
 
-from brisa.control.clearing import ClearOptions, killed, plan_cancel, plan_clear, plan_mark
+import pytest
+from planner_builders import build_spec, dag_record, make_run
+
+from brisa.control.clearing import (
+    ClearOptions,
+    CommitChoice,
+    commit_choice,
+    killed,
+    plan_cancel,
+    plan_clear,
+    plan_mark,
+)
 from brisa.core.states import TaskState
 from brisa.errors import InvalidInput
 
@@ -76,3 +86,18 @@ def test_marking_success_puts_upstream_failed_descendants_back_to_pending() -> N
     plan = plan_mark(RUN, ["b"], "success", UP)
     assert moves(plan) == {"b": ("failed", "success"), "c": ("upstream_failed", "pending")}
     assert moves(plan_mark(RUN, ["b"], "failed", UP)) == {}
+
+
+def test_the_latest_commit_is_offered_only_when_it_differs_and_keeps_the_runs_tasks() -> None:
+    run = replace(RUN, code_version="a" * 40, repo="dags")
+    same = replace(dag_record(SPEC, version_id=1), code_version="a" * 40)
+    assert commit_choice(run, same) == CommitChoice("a" * 40)
+    latest = replace(dag_record(SPEC, version_id=2), code_version="b" * 40)
+    assert commit_choice(run, latest) == CommitChoice("a" * 40, "b" * 40, 2)
+    assert commit_choice(replace(run, code_version=""), latest).latest is None  # a folder
+    assert commit_choice(run, replace(latest, repo="other")).latest is None
+    grown = build_spec(tasks=("a", "b", "c", "d", "f"))
+    choice = commit_choice(run, replace(latest, spec=grown))
+    assert choice.latest == "b" * 40
+    assert choice.unavailable is not None
+    assert "adds f and removes e" in choice.unavailable

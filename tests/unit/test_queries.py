@@ -32,6 +32,17 @@ class Untouchable:
         raise AssertionError(f"the store was asked {name} for a team the caller cannot see")
 
 
+class AuditOnly(Untouchable):
+    """A store that may only append to the audit record (what a visible action writes)."""
+
+    def __init__(self) -> None:
+        self.audited: list[dict[str, Any]] = []
+
+    def record_audit(self, **entry: Any) -> int:
+        self.audited.append(entry)
+        return len(self.audited)
+
+
 class TwoTeams:
     """A store holding one DAG, one import error and one repository for each of two teams."""
 
@@ -164,7 +175,8 @@ def test_an_invisible_repository_reads_like_an_unconfigured_one() -> None:
 
 def test_commands_on_an_invisible_team_change_nothing_and_wake_no_one() -> None:
     wakes: list[str] = []
-    c = commands(Untouchable(), wakes)
+    store = AuditOnly()
+    c = commands(store, wakes)
     with pytest.raises(NotFound, match=r"^no DAG ops/etl"):
         c.trigger(ONLY_DATA, "ops", "etl", conf=None)
     with pytest.raises(NotFound, match=r"^no DAG ops/etl"):
@@ -177,6 +189,36 @@ def test_commands_on_an_invisible_team_change_nothing_and_wake_no_one() -> None:
         c.mark(ONLY_DATA, "ops", "etl", "r", ["a"], "success")
     with pytest.raises(NotFound, match=r"no repository 'ops-dags' is configured"):
         c.request_sync(ONLY_DATA, "ops-dags", b"", {})
-    assert wakes == []
+    assert wakes == [] and store.audited == []  # refused unseen: not even audited
     assert c.request_sync(ONLY_DATA, "data-dags", b"", {}) == T0
     assert wakes == ["data-dags"]
+    assert [(e["action"], e["team"], e["target"], e["outcome"]) for e in store.audited] == [
+        ("sync_now", "data", "data-dags", "ok")
+    ]
+
+
+def test_a_sync_is_settled_once_its_new_commit_is_parsed_or_a_minute_passed() -> None:
+    from datetime import timedelta
+
+    from brisa.control.queries import RepoView
+    from brisa.store.commitparses import CommitParse
+
+    now = [T0 + timedelta(seconds=5)]
+    q = Queries(cast(Store, None), cast(ObjectStore, None), lambda: now[0], sources=SOURCES)
+    asked = T0
+
+    def view(sha: str, published: timedelta, synced: timedelta | None) -> RepoView:
+        status = RepoStatusRecord(
+            "data-dags", "data", "", sha, T0 + published,
+            T0 + synced if synced is not None else None, None, None, None, 0, None,
+        )  # fmt: skip
+        return RepoView(SOURCES[0], status)
+
+    parsed = [CommitParse("data-dags", "new", "data", T0, 1)]
+    gap = timedelta(seconds=1)
+    assert not q.sync_settled(view("new", gap, None), [], asked)  # not synced yet
+    assert not q.sync_settled(view("new", gap, gap), [], asked)  # published, not parsed
+    assert q.sync_settled(view("new", gap, gap), parsed, asked)
+    assert q.sync_settled(view("old", -gap, gap), [], asked)  # nothing new was published
+    now[0] = T0 + timedelta(seconds=61)
+    assert q.sync_settled(view("new", gap, gap), [], asked)  # the parse never reported

@@ -47,6 +47,8 @@ OTHER_DICTS = {
     ("web/ui/dag.py", "task"): "the grid's query string",
     ("control/dag_list.py", "dag_id"): "a list page's query string",
     ("control/search.py", "team"): "a list page's query string",
+    ("control/audit.py", "team"): "the audit page's query string",
+    ("web/ui/audit.py", "run_id"): "an audit entry's detail (what a trigger created)",
     ("control/search.py", "task"): "a list page's query string",
     ("web/lanes.py", "type"): "an ASGI scope",
     ("web/lanes.py", "path"): "an ASGI scope",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from brisa.core.records import RunRecord
+from brisa.core.records import DagRecord, RunRecord
 from brisa.core.states import (
     ACTIVE_TASK_STATES,
     FINISHED_TASK_STATES,
@@ -41,6 +41,9 @@ class ClearOptions:
     upstream: bool = False
     only_failed: bool = False
     include_succeeded: bool = True
+    # "run": the run's own commit (default); "latest": the DAG's latest commit, the run being
+    # re-pinned to it (see `commit_choice`).
+    commit: str = "run"
 
 
 def known_tasks(run: RunRecord, task_ids: Iterable[str]) -> set[str]:
@@ -140,3 +143,43 @@ def _changes(run: RunRecord, task_ids: Iterable[str], target: TaskState) -> list
         if ti.state != target and target in TASK_TRANSITIONS[ti.state]:
             out.append(Change(tid, ti.state, target, ti.try_number))
     return out
+
+
+COMMITS = ("run", "latest")
+
+
+@dataclass(frozen=True)
+class CommitChoice:
+    """The commits a clear of a run may run on: the run's own (`run_commit`), and the DAG's
+    latest (`latest`, its version `latest_version`) when it differs; `unavailable` says why
+    the latest one cannot be used for this run (None when it can)."""
+
+    run_commit: str
+    latest: str | None = None
+    latest_version: int | None = None
+    unavailable: str | None = None
+
+
+def commit_choice(run: RunRecord, dag: DagRecord) -> CommitChoice:
+    """Whether a clear of `run` may run on `dag`'s latest commit (docs/repositories.md).
+
+    Only for a run pinned to a git commit of the repository the DAG still comes from, and only
+    when the latest commit has exactly the run's tasks: the cleared tasks run the latest
+    code and definitions, the run's other tasks keep what they did."""
+    choice = CommitChoice(run.code_version)
+    if not run.code_version or not dag.code_version or dag.repo != run.repo:
+        return choice
+    if dag.version_id == run.version_id and dag.code_version == run.code_version:
+        return choice
+    latest = CommitChoice(run.code_version, dag.code_version, dag.version_id)
+    added = sorted(set(dag.spec.tasks) - set(run.tasks))
+    removed = sorted(set(run.tasks) - set(dag.spec.tasks))
+    if added or removed:
+        words = [f"adds {', '.join(added)}"] if added else []
+        words += [f"removes {', '.join(removed)}"] if removed else []
+        why = (
+            f"commit {dag.code_version[:10]} {' and '.join(words)}: a run keeps its tasks, so "
+            "its tasks can only re-run on its own commit; trigger a new run for the latest"
+        )
+        return CommitChoice(run.code_version, dag.code_version, dag.version_id, why)
+    return latest

@@ -13,12 +13,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from brisa.authoring.params import resolve_conf
 from brisa.control import clearing
+from brisa.control.audit import AuditTrail
 from brisa.control.idempotency import IdempotencyKeys
 from brisa.control.queries import (
     DagSummary,
@@ -33,7 +35,7 @@ from brisa.control.redaction import Redaction
 from brisa.core import webhooks
 from brisa.core.records import RunRecord, run_id_for
 from brisa.core.states import TaskState
-from brisa.errors import Conflict, InvalidInput
+from brisa.errors import Conflict, InvalidInput, NotFound
 from brisa.logs.masking import DEFAULT_ENV_PATTERN
 from brisa.repos.config import RepoSettings
 from brisa.store import Store
@@ -137,6 +139,7 @@ class Changed:
     run: RunRecord
     changes: list[clearing.Change] = field(default_factory=list)
     dry_run: bool = False
+    commits: clearing.CommitChoice | None = None  # a clear's: the commits it may run on
 
 
 class Commands:
@@ -161,9 +164,10 @@ class Commands:
         # Sync a repository now (in-process, or through the store for a separate processor).
         self._request_sync = request_sync
         self._keys = IdempotencyKeys(clock)
+        self.audit = AuditTrail(store, clock)
         from brisa.control.pools import Pools  # it builds on queries, as this module does
 
-        self.pools = Pools(store, clock, sources=sources, wake=wake)
+        self.pools = Pools(store, clock, sources=sources, wake=wake, audit=self.audit)
 
     def trigger(
         self,
@@ -180,7 +184,24 @@ class Commands:
         """A manual run with validated params (see `trigger`). With an `idempotency_key`, a
         repeat of the same key for the same DAG answers the run the first one created."""
         scope.require(team, no_dag(team, dag_id))
+        with self.audit.action(scope, "trigger", team, f"{team}/{dag_id}") as detail:
+            created = self._trigger(team, dag_id, conf, run_id, logical_date, note, idempotency_key)
+            detail["run_id"] = created
+            # Read before the audit row is written: the scheduler is already woken, and the
+            # answer should show the run as created, as it did before runs were audited.
+            current = self._current(team, dag_id, created)
+        return current
 
+    def _trigger(
+        self,
+        team: str,
+        dag_id: str,
+        conf: Any,
+        run_id: str | None,
+        logical_date: datetime | None,
+        note: str | None,
+        idempotency_key: str | None,
+    ) -> str:
         def create() -> str:
             run = trigger(
                 self._store,
@@ -196,10 +217,8 @@ class Commands:
             return run.run_id
 
         if idempotency_key is None:
-            created = create()
-        else:
-            created = self._keys.once(team, dag_id, idempotency_key, create)
-        return self._current(team, dag_id, created)
+            return create()
+        return self._keys.once(team, dag_id, idempotency_key, create)
 
     def trigger_problems(
         self, *, run_id: str | None, logical_date: datetime | None, note: str | None
@@ -211,8 +230,10 @@ class Commands:
 
     def pause(self, scope: Scope, team: str, dag_id: str, paused: bool) -> DagSummary:
         """Pause a DAG (no new scheduled runs; running ones go on) or unpause it."""
+        action = "pause" if paused else "unpause"
         scope.require(team, no_dag(team, dag_id))
-        record = self._store.set_paused(team, dag_id, paused)
+        with self.audit.action(scope, action, team, f"{team}/{dag_id}"):
+            record = self._store.set_paused(team, dag_id, paused)
         self._wake()
         return summarize(self._store, [self._shown.dag(record)], self._clock())[0]
 
@@ -228,15 +249,17 @@ class Commands:
 
     def cancel(self, scope: Scope, team: str, dag_id: str, run_id: str) -> RunRecord:
         """Cancel a queued or running run; Conflict if it has already finished."""
-        run = self._run(scope, team, dag_id, run_id)
-        with acting_as(ACTOR):
-            cancelled = self._store.cancel_run(run, self._clock())
-        if not cancelled:
-            current = self._store.get_run_by_pk(run.id).state
-            raise Conflict(
-                f"run {run.run_id} is already {current}; only queued or running runs can be "
-                "cancelled"
-            )
+        scope.require(team, no_run(team, dag_id, run_id))
+        with self.audit.action(scope, "cancel_run", team, f"{team}/{dag_id}/{run_id}"):
+            run = self._run(scope, team, dag_id, run_id)
+            with acting_as(ACTOR):
+                cancelled = self._store.cancel_run(run, self._clock())
+            if not cancelled:
+                current = self._store.get_run_by_pk(run.id).state
+                raise Conflict(
+                    f"run {run.run_id} is already {current}; only queued or running runs can "
+                    "be cancelled"
+                )
         self._wake()
         return self._current(team, dag_id, run_id)
 
@@ -259,23 +282,51 @@ class Commands:
         options: clearing.ClearOptions | None = None,
         dry_run: bool = False,
     ) -> Changed:
-        """Run tasks again (optionally with everything downstream of them), on the run's code.
-        `options` (the UI's clear dialog) overrides `downstream`; with dry_run nothing changes
-        and the answer lists what would."""
-        run = self._run(scope, team, dag_id, run_id)
-        options = options or clearing.ClearOptions(downstream=downstream)
-        changes = clearing.plan_clear(
-            in_dag_order(self._store, run), self._edges(run), task_ids, options
-        )
-        if dry_run:
-            return Changed([c.task_id for c in changes], self._shown.run(run), changes, True)
-        named = clearing.known_tasks(run, task_ids)
-        with acting_as(ACTOR):
-            cleared = self._store.clear_tasks(
-                run, named | {c.task_id for c in changes}, self._clock()
-            )
+        """Run tasks again (optionally with everything downstream of them), on the run's code,
+        or with `options.commit` "latest" on the DAG's latest commit (the run is re-pinned to
+        it). `options` (the UI's clear dialog) overrides `downstream`; with dry_run nothing
+        changes and the answer lists what would."""
+        scope.require(team, no_run(team, dag_id, run_id))
+        action = None if dry_run else "clear"
+        with self._audited(scope, action, team, f"{team}/{dag_id}/{run_id}") as detail:
+            run = self._run(scope, team, dag_id, run_id)
+            options = options or clearing.ClearOptions(downstream=downstream)
+            commits, pin, edges = self._commits(run, options.commit)
+            changes = clearing.plan_clear(in_dag_order(self._store, run), edges, task_ids, options)
+            if dry_run:
+                shown = self._shown.run(run)
+                return Changed([c.task_id for c in changes], shown, changes, True, commits)
+            named = clearing.known_tasks(run, task_ids)
+            with acting_as(ACTOR):
+                cleared = self._store.clear_tasks(
+                    run, named | {c.task_id for c in changes}, self._clock(), pin=pin
+                )
+            detail.update(tasks=sorted(cleared), asked=sorted(named), options=vars(options))
+            if pin is not None:
+                detail["commit"] = pin[1]
         self._wake()
-        return Changed(cleared, self._current(team, dag_id, run_id), changes)
+        return Changed(cleared, self._current(team, dag_id, run_id), changes, commits=commits)
+
+    def _commits(
+        self, run: RunRecord, commit: str
+    ) -> tuple[clearing.CommitChoice, tuple[int, str] | None, dict[str, tuple[str, ...]]]:
+        """The commits a clear of `run` may run on, the pin for `commit` ("run": none) and
+        the DAG edges the clear follows (the latest version's when re-pinning)."""
+        if commit not in clearing.COMMITS:
+            raise InvalidInput(f"commit must be 'run' or 'latest', not {commit!r}")
+        try:
+            dag = self._store.get_dag(run.team, run.dag_id)
+        except NotFound:  # the DAG is gone from its repository: its run keeps its commit
+            choice = clearing.CommitChoice(run.code_version)
+        else:
+            choice = clearing.commit_choice(run, dag)
+        if commit == "run" or choice.latest is None or choice.latest_version is None:
+            return choice, None, self._edges(run)
+        if choice.unavailable:
+            raise InvalidInput(choice.unavailable)
+        spec = dag.spec
+        edges = {tid: t.upstream for tid, t in spec.tasks.items()}
+        return choice, (choice.latest_version, choice.latest), edges
 
     def mark(
         self,
@@ -290,19 +341,31 @@ class Commands:
     ) -> Changed:
         """Set tasks to success or failed by hand (with dry_run: say which would change).
         Marking success also clears the tasks' upstream_failed descendants, so they run."""
-        run = self._run(scope, team, dag_id, run_id)
-        changes = clearing.plan_mark(
-            in_dag_order(self._store, run), task_ids, state, self._edges(run)
-        )
-        if dry_run:
-            return Changed([c.task_id for c in changes], self._shown.run(run), changes, True)
-        resets = [c.task_id for c in changes if c.new_state is TaskState.PENDING]
-        with acting_as(ACTOR):
-            changed = self._store.mark_tasks(run, task_ids, TaskState(state), self._clock())
-            if resets and changed:
-                self._store.clear_tasks(run, resets, self._clock())
+        scope.require(team, no_run(team, dag_id, run_id))
+        action = None if dry_run or state not in ("success", "failed") else f"mark_{state}"
+        with self._audited(scope, action, team, f"{team}/{dag_id}/{run_id}") as detail:
+            run = self._run(scope, team, dag_id, run_id)
+            changes = clearing.plan_mark(
+                in_dag_order(self._store, run), task_ids, state, self._edges(run)
+            )
+            if dry_run:
+                return Changed([c.task_id for c in changes], self._shown.run(run), changes, True)
+            resets = [c.task_id for c in changes if c.new_state is TaskState.PENDING]
+            with acting_as(ACTOR):
+                changed = self._store.mark_tasks(run, task_ids, TaskState(state), self._clock())
+                if resets and changed:
+                    self._store.clear_tasks(run, resets, self._clock())
+            detail.update(tasks=sorted(changed), reset=sorted(resets) if changed else [])
         self._wake()
         return Changed(changed, self._current(team, dag_id, run_id), changes)
+
+    def _audited(
+        self, scope: Scope, action: str | None, team: str, target: str
+    ) -> AbstractContextManager[dict[str, Any]]:
+        """The audit record around an action (none for a dry run: `action` None)."""
+        if action is None:
+            return nullcontext({})
+        return self.audit.action(scope, action, team, target)
 
     def _edges(self, run: RunRecord) -> dict[str, tuple[str, ...]]:
         """Each task's upstream tasks in the run's own DAG version."""
@@ -316,13 +379,14 @@ class Commands:
         repository has a webhook_secret, only a request signed with it (GitHub or GitLab
         style) is accepted; the body is otherwise ignored."""
         source = find_source(self._sources, scope, name)
-        if not source.is_git:
-            raise InvalidInput(
-                f"repository {name} is a folder; nothing to sync (its files are read again "
-                "every [dags] scan_interval)"
-            )
-        if source.webhook_secret:
-            webhooks.verify(source.webhook_secret, body, headers)
-        requested_at = self._clock()
-        self._request_sync(name)
+        with self.audit.action(scope, "sync_now", source.owner, name):
+            if not source.is_git:
+                raise InvalidInput(
+                    f"repository {name} is a folder; nothing to sync (its files are read "
+                    "again every [dags] scan_interval)"
+                )
+            if source.webhook_secret:
+                webhooks.verify(source.webhook_secret, body, headers)
+            requested_at = self._clock()
+            self._request_sync(name)
         return requested_at

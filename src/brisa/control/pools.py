@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from brisa.control.audit import AuditTrail
 from brisa.control.queries import Scope
 from brisa.core import pools as core
 from brisa.core.pools import Pool, WaitingTask
@@ -57,11 +58,13 @@ class Pools:
         *,
         sources: Sequence[RepoSettings] = (),
         wake: Callable[[], None] = lambda: None,
+        audit: AuditTrail | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._sources = tuple(sources)
         self._wake = wake
+        self._audit = audit or AuditTrail(store, clock)
 
     def teams(self, scope: Scope) -> list[str]:
         """The teams there are that the caller sees, sorted."""
@@ -111,18 +114,21 @@ class Pools:
         """Create or resize a pool (and describe it); the scheduler is woken, as tasks that
         waited for it may start now."""
         self._require_team(scope, team)
-        core.check_name(name)
-        core.check_slots(slots)
-        pool = self._store.set_pool(
-            team, name, slots=slots, description=description, now=self._clock()
-        )
+        with self._audit.action(scope, "pool_set", team, f"{team}/{name}") as detail:
+            core.check_name(name)
+            core.check_slots(slots)
+            detail["slots"] = slots
+            pool = self._store.set_pool(
+                team, name, slots=slots, description=description, now=self._clock()
+            )
         self._wake()
         return pool
 
     def delete(self, scope: Scope, team: str, name: str) -> None:
         """Delete a pool (the default pool goes back to its size from the settings)."""
         self._require_team(scope, team)
-        self._store.delete_pool(team, name, self._clock())
+        with self._audit.action(scope, "pool_delete", team, f"{team}/{name}"):
+            self._store.delete_pool(team, name, self._clock())
         self._wake()
 
     def ready_wait(self, run: RunRecord, spec: DagSpec | None, task_id: str) -> PoolWait | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from brisa.control.redaction import Redaction
@@ -32,6 +32,7 @@ from brisa.logs.masking import DEFAULT_ENV_PATTERN
 from brisa.objectstore import ObjectStore
 from brisa.repos.config import RepoSettings
 from brisa.store import Store
+from brisa.store.commitparses import CommitParse as CommitParse  # what the edges render
 
 Clock = Callable[[], datetime]
 
@@ -42,9 +43,15 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Scope:
     """The teams a caller may see and act on: every team (`teams=None`, today's only caller,
-    as there are no users yet), or a set of teams once users and teams land."""
+    as there are no users yet), or a set of teams once users and teams land. `who`, `address`
+    and `via` say who the caller is for the audit record (control.audit): today the API
+    itself ("api", the actor the transition record names too), the client's address, and
+    whether the call came through the web UI or the REST API."""
 
     teams: frozenset[str] | None = None
+    who: str = "api"
+    address: str = ""
+    via: str = "rest"
 
     def sees(self, team: str) -> bool:
         """Whether `team` is visible: the single rule every query, command and page goes by."""
@@ -90,6 +97,21 @@ class RepoView:
 
     source: RepoSettings
     status: RepoStatusRecord | None
+
+
+RESOLVED_SHOWN = timedelta(hours=24)  # how long "resolved in <sha>" stays listed
+PARSE_WAIT = timedelta(seconds=60)  # how long "Sync now" waits for the new commit's parse
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A file whose import error commit `code_version` resolved, at `at`."""
+
+    team: str
+    repo: str
+    filename: str
+    code_version: str
+    at: datetime
 
 
 def summarize(
@@ -309,6 +331,41 @@ class Queries:
         """Every configured DAG source of a visible team, in configuration order."""
         statuses = {status.name: status for status in self._store.list_repos()}
         return [RepoView(s, statuses.get(s.name)) for s in self._sources if scope.sees(s.owner)]
+
+    def repo_commits(self, scope: Scope, name: str, *, limit: int = 20) -> list[CommitParse]:
+        """The newest parsed commits of a visible repository with their parse outcome."""
+        find_source(self._sources, scope, name)
+        return self._store.commit_parses(name, limit=limit)
+
+    def sync_settled(self, view: RepoView, commits: list[CommitParse], asked: datetime) -> bool:
+        """Whether a sync asked for at `asked` is over as people see it: the sync ran, and the
+        commit it published (if it published one) is parsed — or PARSE_WAIT has passed, so
+        that a parse that never reports does not keep a page waiting."""
+        status = view.status
+        if status is None or status.last_sync_at is None or status.last_sync_at < asked:
+            return False
+        published = status.published_at is not None and status.published_at >= asked
+        parsed = any(c.code_version == status.current_sha for c in commits)
+        return not published or parsed or self._clock() - asked > PARSE_WAIT
+
+    def resolved_import_errors(self, scope: Scope) -> list[Resolved]:
+        """Files whose import error a commit of the last 24 hours resolved, newest first, each
+        once (its newest resolution), unless the file fails again now."""
+        since = self._clock() - RESOLVED_SHOWN
+        visible = [s.name for s in self._sources if scope.sees(s.owner)]
+        failing = {(e.repo, e.filename) for e in self._store.list_import_errors()}
+        seen: set[tuple[str, str]] = set()
+        out = []
+        for parse in self._store.commit_parses_since(since, visible):
+            for file in parse.resolved:
+                key = (parse.repo, file)
+                if key in seen or key in failing or not scope.sees(parse.team):
+                    continue
+                seen.add(key)
+                out.append(
+                    Resolved(parse.team, parse.repo, file, parse.code_version, parse.parsed_at)
+                )
+        return out
 
     def repo(self, scope: Scope, name: str) -> RepoView:
         source = find_source(self._sources, scope, name)

@@ -116,6 +116,7 @@ class AttemptRecord:
     hostname: str | None
     pid: int | None
     error: str | None
+    code_version: str | None = None  # the commit the try ran ("" for a folder source)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from brisa.core.records import ImportErrorRecord
 from brisa.core.spec import DagSpec
+from brisa.dagprocessor import outcome
 from brisa.errors import Conflict
 from brisa.metrics.instruments import DagProcessorMetrics, unregistered
 from brisa.store import Store
@@ -209,6 +211,7 @@ class DagProcessor:
         if len(candidates) < len(changed) and self._seen:
             # A helper module changed: DAG files that import it may define other DAGs now.
             candidates = sorted(f for f in current if looks_like_dag_file(self.root / f))
+        before = self._state() if self.code_version else None
         started = time.perf_counter()
         results = parse_files(self.root, candidates, self.parse_timeout)
         errors = sum(1 for r in results if r.error)
@@ -220,9 +223,35 @@ class DagProcessor:
             self.store.advance_code_version(
                 self.repo, self.code_version, keep_files=self._broken_files(results, current)
             )
+        if before is not None:
+            self._record_outcome(before, len(candidates))
         self._seen = current
         self.on_change()
         return len(candidates)
+
+    def _state(self) -> tuple[dict[str, str], dict[str, ImportErrorRecord]]:
+        """The repository's active DAGs (with their structure) and its failing files."""
+        dags = outcome.structures(self.store.list_dags(self.team), self.repo)
+        return dags, outcome.failing(self.store.list_import_errors(self.team), self.repo)
+
+    def _record_outcome(
+        self, before: tuple[dict[str, str], dict[str, ImportErrorRecord]], parsed: int
+    ) -> None:
+        """Store what parsing this commit did (the repository page's commit rows)."""
+        after = self._state()
+        self.store.record_commit_parse(
+            outcome.outcome(
+                repo=self.repo,
+                team=self.team,
+                code_version=self.code_version,
+                parsed_at=self.clock(),
+                files_parsed=parsed,
+                before=before[0],
+                after=after[0],
+                errors_before=before[1],
+                errors_after=after[1],
+            )
+        )
 
     def _broken_files(self, results: list[ParseResult], current: dict[str, FileState]) -> list[str]:
         """Files that fail to import in this commit: their DAGs stay on their last good one."""

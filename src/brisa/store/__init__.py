@@ -12,9 +12,11 @@ import sqlalchemy as sa
 
 from brisa.core.pools import DEFAULT_SLOTS
 from brisa.store.attempts import AttemptStore
+from brisa.store.audit import AuditStore
 from brisa.store.catalog import CatalogStore, SpecCache
 from brisa.store.changes import ChangeLog
 from brisa.store.claims import ClaimStore
+from brisa.store.commitparses import CommitParseStore
 from brisa.store.daglist import DagListStore
 from brisa.store.engine import create_engine, reader
 from brisa.store.gauges import GaugeStore
@@ -44,6 +46,8 @@ class Store(
     TransitionStore,
     DagListStore,
     NoteStore,
+    AuditStore,
+    CommitParseStore,
 ):
     """All the store's verbs over one engine. `default_pool_slots`: the size of each team's
     default pool while it is not set by hand (`[pools] default_slots`)."""

@@ -16,7 +16,7 @@ from brisa.core.states import (
     RunState,
     TaskState,
 )
-from brisa.errors import InvalidInput
+from brisa.errors import Conflict, InvalidInput
 from brisa.store.engine import WRITE
 from brisa.store.guards import guarded_update
 from brisa.store.tables import dag_runs, task_attempts, task_instances
@@ -34,6 +34,20 @@ def _reopen_run(conn: sa.Connection, run: RunRecord) -> None:
         expected=FINISHED_RUN_STATES,
         values={"end_date": None},
     )
+
+
+def _repin(conn: sa.Connection, run: RunRecord, version_id: int, code_version: str) -> None:
+    moved = conn.execute(
+        dag_runs.update()
+        .where(
+            dag_runs.c.id == run.id,
+            dag_runs.c.version_id == run.version_id,
+            dag_runs.c.code_version == run.code_version,
+        )
+        .values(version_id=version_id, code_version=code_version)
+    ).rowcount
+    if moved != 1:
+        raise Conflict(f"run {run.run_id} was re-pinned meanwhile; open it again and retry")
 
 
 def _move_task(
@@ -110,13 +124,25 @@ class OperationsStore:
                 )
             return bool(done)
 
-    def clear_tasks(self, run: RunRecord, task_ids: Iterable[str], now: datetime) -> list[str]:
+    def clear_tasks(
+        self,
+        run: RunRecord,
+        task_ids: Iterable[str],
+        now: datetime,
+        *,
+        pin: tuple[int, str] | None = None,
+    ) -> list[str]:
         """Put tasks back to pending so they run again (new tries); reopens a finished run.
 
         A running task is stopped first: its worker loses its token's validity at once.
+        `pin` (a DAG version and its commit): re-pin the run to it in the same transaction, so
+        the tasks that run from now on run that version's code (a clear on the latest commit);
+        Conflict if the run's pin changed since `run` was read.
         """
         ids = _check_tasks(run, task_ids)
         with self.engine.execution_options(**WRITE).begin() as conn:
+            if pin is not None:
+                _repin(conn, run, *pin)
             for tid in ids:
                 ti = run.tasks[tid]
                 reset = {

@@ -111,14 +111,8 @@ def _queue(
     for (team, pool), share in shares.items():
         assign_slots(conn, team, pool, {i: s for i, s in share.items() if i in moved})
     if moved:
-        conn.execute(
-            task_attempts.insert(),
-            [
-                {"ti_id": item.ti_id, "try_number": item.try_number + 1,
-                 "state": TaskState.QUEUED, "queued_at": now}
-                for item in batch if item.ti_id in moved
-            ],
-        )  # fmt: skip
+        tries = [(i.ti_id, i.try_number + 1) for i in batch if i.ti_id in moved]
+        insert_attempts(conn, tries, now)
     return moved
 
 
@@ -191,3 +185,22 @@ def _move(conn: sa.Connection, batch: list[QueueItem], now: datetime) -> list[in
     return guarded_task_moves(
         conn, TaskState.QUEUED, tries, values=values, per_task={"token_digest": digests}
     )
+
+
+def insert_attempts(conn: sa.Connection, tries: Sequence[tuple[int, int]], now: datetime) -> None:
+    """The rows of newly queued tries `(ti_id, try_number)`, each with the commit its run is
+    pinned to now (one statement: the commit is read in it, so a re-pin cannot slip between)."""
+    commit = (
+        sa.select(dag_runs.c.code_version)
+        .join(task_instances, task_instances.c.run_pk == dag_runs.c.id)
+        .where(task_instances.c.id == sa.bindparam("a_ti"))
+        .scalar_subquery()
+    )
+    insert = task_attempts.insert().values(
+        ti_id=sa.bindparam("a_ti"),
+        try_number=sa.bindparam("a_try"),
+        state=TaskState.QUEUED,
+        queued_at=now,
+        code_version=commit,
+    )
+    conn.execute(insert, [{"a_ti": ti_id, "a_try": number} for ti_id, number in tries])

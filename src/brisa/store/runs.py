@@ -350,14 +350,7 @@ class RunStore:
             if not self._claim(conn, ti_id, pool):
                 conn.rollback()  # the move too: it waits for a slot, still pending
                 return False
-            conn.execute(
-                task_attempts.insert().values(
-                    ti_id=ti_id,
-                    try_number=try_number + 1,
-                    state=TaskState.QUEUED,
-                    queued_at=now,
-                )
-            )
+            queueing.insert_attempts(conn, [(ti_id, try_number + 1)], now)
             return True
 
     def _claim(self, conn: sa.Connection, ti_id: int, pool: PoolClaim | None) -> bool:

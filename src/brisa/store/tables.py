@@ -181,6 +181,9 @@ task_attempts = sa.Table(
     sa.Column("hostname", sa.String(255), nullable=True),
     sa.Column("pid", sa.Integer, nullable=True),
     sa.Column("error", sa.Text, nullable=True),
+    # The commit this try ran: its run's when it was queued (a clear on the latest commit
+    # re-pins the run, so one run's tries may differ).
+    sa.Column("code_version", sa.String(64), nullable=True),
 )
 
 # The change outbox (ADR 0017): one row per object a transaction changed, written in that
@@ -261,4 +264,45 @@ task_transitions = sa.Table(
     sa.Column("at", UtcDateTime, nullable=False),
     sa.Index("ix_task_transitions_ti", "ti_id", "id"),
     sa.Index("ix_task_transitions_run", "run_pk", "id"),
+)
+
+# The audit record (docs/adr/0030-audit-record.md): one row per action a person asked for,
+# written after the action by `control.audit`, never updated. `actor` is who asked (today the
+# API itself: there are no users yet), `address` the client's, `via` "ui" or "rest".
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("address", sa.String(100), nullable=False, server_default=""),
+    sa.Column("via", sa.String(10), nullable=False),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("team", sa.String(100), nullable=False),
+    sa.Column("target", sa.String(1000), nullable=False),
+    sa.Column("outcome", sa.String(20), nullable=False),
+    sa.Column("message", sa.Text, nullable=True),
+    sa.Column("detail", sa.JSON, nullable=True),
+    sa.Index("ix_audit_log_team", "team", "id"),
+    sa.Index("ix_audit_log_action", "action", "id"),
+    sqlite_autoincrement=True,
+)
+
+# The parse outcome of each commit of a git repository (`store/commitparses.py`), written by
+# the DAG processor after it parsed the commit: the repository page's "did my push land?" and
+# the import-errors page's "resolved in <sha>". A commit parsed again replaces its row.
+commit_parses = sa.Table(
+    "commit_parses",
+    metadata,
+    sa.Column("repo", sa.String(100), primary_key=True),
+    sa.Column("code_version", sa.String(64), primary_key=True),
+    sa.Column("team", sa.String(100), nullable=False),
+    sa.Column("parsed_at", UtcDateTime, nullable=False),
+    sa.Column("files_parsed", sa.Integer, nullable=False),
+    sa.Column("added", sa.JSON, nullable=False),  # DAG ids
+    sa.Column("changed", sa.JSON, nullable=False),  # DAG ids whose structure changed
+    sa.Column("removed", sa.JSON, nullable=False),  # DAG ids
+    sa.Column("errors", sa.JSON, nullable=False),  # [{"file", "lineno", "message"}]
+    sa.Column("resolved", sa.JSON, nullable=False),  # files whose import error went away
+    sa.Index("ix_commit_parses_parsed_at", "repo", "parsed_at"),
 )

@@ -24,6 +24,8 @@ import pytest
 from brisa.testing import browser as chromium
 from brisa.testing.server import Standalone
 
+ROOT = Path(__file__).resolve().parents[3]
+ARTIFACTS = Path(os.environ.get("BRISA_ARTIFACTS", ROOT / ".artifacts")) / "ui"
 DAG = """
 from datetime import datetime, timezone
 from brisa import DAG, task
@@ -199,7 +201,8 @@ def test_dag_list_failed_tab_tag_filter_and_recent_runs(
 
 
 def test_pause_shows_paused_and_undo_restores_active(lists_server: Standalone, page: Any) -> None:
-    """B.2 story 8: the switch reads Paused with an Undo toast; Undo restores Active."""
+    """B.2 story 8: the switch reads Paused with an Undo toast; Undo restores Active; the
+    audit page shows both actions with the user's name (`api` until users exist)."""
     page.goto(lists_server.url + "/dags?q=fine")
     toggle = page.locator("tr.dag-row", has_text="fine").locator("button.toggle")
     assert toggle.text_content().startswith("Active")
@@ -224,6 +227,28 @@ def test_pause_shows_paused_and_undo_restores_active(lists_server: Standalone, p
         "() => document.querySelector('tr.dag-row button.toggle').textContent.startsWith('Active')"
     )
     assert lists_server.find_dag("fine")["is_paused"] is False
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Audit").click()
+    page.wait_for_url(re.compile(r"/audit$"))
+    rows = page.locator("table.audit tbody tr", has_text="default/fine")
+    assert [r.locator(".audit-action").inner_text() for r in rows.all()[:2]] == [
+        "unpause",
+        "pause",
+    ]
+    for row in rows.all()[:2]:
+        assert row.locator(".audit-user").inner_text() == "api"
+        assert "✓ ok" in row.locator(".audit-outcome").inner_text()
+        assert "UI" in row.inner_text() and "127.0.0.1" in row.inner_text()
+    rows.first.get_by_role("link", name="default/fine").click()
+    page.wait_for_url(re.compile(r"/teams/default/dags/fine$"))
+    page.go_back()
+    page.get_by_label("Action").select_option("pause")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url(re.compile(r"/audit\?.*action=pause"))
+    assert {
+        r.locator(".audit-action").inner_text() for r in page.locator("table.audit tbody tr").all()
+    } == {"pause"}
+    page.goto(lists_server.url + "/audit")  # the story's final state, for the screenshot
 
 
 def test_nothing_matches_shows_chips_and_an_empty_team_its_repository(
@@ -290,12 +315,20 @@ def test_import_errors_show_file_line_commit_and_kind(
 
 
 def test_sync_now_shows_the_new_commit(lists_server: Standalone, origin: Origin, page: Any) -> None:
-    """B.2 story 58: "Sync now" shows progress, then the new SHA."""
+    """B.2 story 58: "Sync now" shows progress, then the new SHA, and the commit's row its
+    parse outcome (the DAG it added; the file still failing), without a reload."""
     page.goto(lists_server.url + "/repos/forge")
     sha = origin.push({"dags/more.py": dag_file("more", ["forge"])}, "one more DAG")
     page.get_by_role("button", name="Sync now").click()
     page.locator(".new-sha").wait_for()
     assert page.locator(".new-sha").inner_text() == sha[:7]
+    row = page.locator(f"tr[data-sha='{sha}']")
+    assert row.locator(".commit-dags").inner_text() == "+ 1 added (more)"
+    assert row.locator(".commit-errors").inner_text() == "✕ 1 failing broken.py:3"
+    assert "current" in row.inner_text()
+    commits = lists_server.get("/api/v1/repos/forge")["commits"]
+    assert (commits[0]["code_version"], commits[0]["added"]) == (sha, ["more"])
+    page.screenshot(path=ARTIFACTS / "story-58-commit-rows.png", full_page=True)
     page.goto(lists_server.url + "/repos")
     assert sha[:7] in page.locator("tr", has_text="forge").inner_text()
     assert "failed" in page.locator("tr", has_text="nothing").inner_text()
@@ -305,9 +338,57 @@ def test_sync_now_shows_the_new_commit(lists_server: Standalone, origin: Origin,
 def test_list_pages_pass_axe(lists_server: Standalone, new_page: Any, scheme: str) -> None:
     """A.6: no serious or critical axe violation on the list pages, in both themes."""
     page = new_page(bypass_csp=True, color_scheme=scheme)
-    paths = ["/", "/dags", "/import-errors", "/repos/forge"]
+    paths = ["/", "/dags", "/import-errors", "/repos/forge", "/audit"]
     if scheme == "light":  # plain tables, the same styles in both themes
         paths += ["/runs", "/task-instances"]
     for path in paths:
         page.goto(lists_server.url + path)
         assert chromium.axe_violations(page) == [], path
+
+
+def test_a_fixed_file_shows_resolved_in_the_fixing_commit(
+    lists_server: Standalone, origin: Origin, page: Any
+) -> None:
+    """B.2 story 56 (last in the module: it fixes the broken file): a pushed syntax error is
+    listed with file, line, commit and kind, the DAG list badges its DAG; after a fixing
+    commit the error is gone and "resolved in <sha>" is shown; the commits' rows say both."""
+    good = dag_file("flaky", ["forge"])
+    origin.push({"dags/flaky.py": good}, "flaky DAG")
+    lists_server.post("/api/v1/repos/forge/sync")
+    lists_server.wait_until(
+        lambda: lists_server.find_dag("flaky", "analytics") is not None, 30, "flaky"
+    )
+    bad = origin.push({"dags/flaky.py": good.replace("def work()", "def work(:")}, "typo")
+    page.goto(lists_server.url + "/repos/forge")
+    page.get_by_role("button", name="Sync now").click()
+    page.locator(".new-sha").wait_for()
+    assert "flaky.py" in page.locator(f"tr[data-sha='{bad}'] .commit-errors").inner_text()
+    page.goto(lists_server.url + "/import-errors?q=flaky")
+    section = page.locator("section.import-error")
+    assert "flaky.py:" in section.inner_text() and "syntax" in section.inner_text()
+    assert bad[:7] in section.inner_text()
+    page.goto(lists_server.url + "/dags?q=flaky")
+    assert page.locator("tr.dag-row", has_text="flaky").locator(".badge-error").count() == 1
+
+    fix = origin.push({"dags/flaky.py": good, "dags/broken.py": dag_file("mended", [])}, "fix")
+    page.goto(lists_server.url + "/repos/forge")
+    page.get_by_role("button", name="Sync now").click()
+    page.locator(".new-sha").wait_for()
+    fixed_row = page.locator(f"tr[data-sha='{fix}']")
+    assert fixed_row.locator(".commit-errors").inner_text() == (
+        "✓ none (resolved broken.py, flaky.py)"
+    )
+    assert fixed_row.locator(".commit-dags").inner_text() == "+ 1 added (mended)"
+    page.goto(lists_server.url + "/import-errors?repo=forge")
+    assert page.locator("section.import-error").count() == 0
+    resolved = page.locator(".resolved-list li")
+    assert sorted(r.split(" in ")[0] for r in resolved.all_inner_texts()) == [
+        "broken.py",
+        "flaky.py",
+    ]
+    assert all(f"resolved in {fix[:7]}" in text for text in resolved.all_inner_texts())
+    answer = lists_server.get("/api/v1/import-errors")
+    assert {(r["filename"], r["resolved_in"]) for r in answer["resolved"]} == {
+        ("broken.py", fix),
+        ("flaky.py", fix),
+    }

@@ -52,7 +52,7 @@ def test_no_page_scrolls_sideways_at_320_pixels(ui_server: Standalone, new_page:
     paths = [
         "/", "/dags", DAG, f"{DAG}/runs/{run}", f"{DAG}/runs/{run}?tab=gantt",
         f"{DAG}/runs/{run}/tasks/count/attempts/1", f"{DAG}/trigger", "/runs",
-        "/task-instances", "/import-errors", "/repos", "/settings", "/config",
+        "/task-instances", "/import-errors", "/repos", "/settings", "/config", "/audit",
     ]  # fmt: skip
     found = {}
     for path in paths:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
@@ -98,6 +98,7 @@ def bounded(detail: str) -> str:
 def create_app(ctx: ApiContext) -> FastAPI:
     from brisa.web.api import (
         attempts,
+        audit,
         code,
         config,
         dags,
@@ -144,6 +145,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(repos.router)
     app.include_router(pools.router)
     app.include_router(config.router)
+    app.include_router(audit.router)
     app.add_middleware(RequestGuard, limits=guard_limits(ctx.settings))
     app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
     return app
@@ -155,9 +157,12 @@ def context(request: Request) -> ApiContext:
 
 
 def caller_scope(request: Request) -> Scope:
-    """The teams the caller may see. Every team until users and teams land; then the teams
-    of the user the request authenticates as."""
-    return EVERY_TEAM
+    """The teams the caller may see, and who the caller is for the audit record. Every team
+    until users and teams land; then the teams of the user the request authenticates as, and
+    that user's name instead of "api" (the API itself, the only identity known today)."""
+    address = request.client.host if request.client else ""
+    via = "rest" if request.url.path.startswith("/api/") else "ui"
+    return replace(EVERY_TEAM, address=address, via=via)
 
 
 async def _context(request: Request) -> ApiContext:

@@ -34,7 +34,11 @@ def attempt_detail(found: Attempt) -> dict[str, Any]:
         "current": found.current,
         "kind": found.spec.kind if found.spec else None,
         "repo": found.run.repo,
-        "code_version": found.run.code_version or None,
+        # The try's own commit (a re-pinned run's earlier tries differ); the run's until queued.
+        "code_version": (
+            record.code_version if record.code_version is not None else found.run.code_version
+        )
+        or None,
         "waiting": found.waiting,
         "pod": dataclasses.asdict(found.pod) if found.pod is not None else None,
         "held_by": [

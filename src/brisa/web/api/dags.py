@@ -94,4 +94,9 @@ def import_errors(
     ctx: Ctx, scope: CallerScope, team: Annotated[str | None, Query()] = None
 ) -> dict[str, Any]:
     found = ctx.queries.import_errors(scope, team=team)
-    return {"import_errors": [render.import_error(e) for e in found]}
+    resolved = [
+        {"team": r.team, "repo": r.repo, "filename": r.filename, "resolved_in": r.code_version,
+         "resolved_at": render.iso(r.at)}
+        for r in ctx.queries.resolved_import_errors(scope) if team in (None, r.team)
+    ]  # fmt: skip
+    return {"import_errors": [render.import_error(e) for e in found], "resolved": resolved}

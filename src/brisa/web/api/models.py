@@ -130,8 +130,19 @@ class ImportErrorEntry(Model):
     created_at: datetime | None
 
 
+class ResolvedImportError(Model):
+    team: str
+    repo: str
+    filename: str
+    resolved_in: str = Field(description="the commit whose parse no longer failed")
+    resolved_at: datetime
+
+
 class ImportErrorList(Model):
     import_errors: list[ImportErrorEntry]
+    resolved: list[ResolvedImportError] = Field(
+        description="files whose error a commit of the last 24 hours resolved"
+    )
 
 
 class Task(Model):
@@ -154,6 +165,10 @@ class Attempt(Model):
     end_date: datetime | None
     hostname: str | None
     error: str | None
+    code_version: str | None = Field(
+        description="the commit this try ran (null: a folder source); a clear on the latest "
+        "commit makes later tries differ from the run's first"
+    )
 
 
 class PodFacts(Model):
@@ -184,7 +199,9 @@ class AttemptDetail(Attempt):
         description="the task's kind (python, shell, ...) at the run's version"
     )
     repo: str
-    code_version: str | None = Field(description="the commit the run is pinned to")
+    code_version: str | None = Field(
+        description="the commit this try ran (the run's commit while it is not queued yet)"
+    )
     waiting: list[str] = Field(description="why it has not started yet, in plain language")
     pod: PodFacts | None = Field(
         description="its pod while it is queued (Kubernetes executor): phase, node, image and "
@@ -289,6 +306,12 @@ class Cleared(Model):
     run: RunDetail
     changes: list[TaskChange] = Field(description="each task's move, as planned")
     dry_run: bool = Field(description="true: nothing changed; `changes` is what would")
+    latest_commit: str | None = Field(
+        description="the DAG's latest commit when it differs from the run's (commit=latest)"
+    )
+    latest_unavailable: str | None = Field(
+        description="why commit=latest cannot be used for this run, if it cannot"
+    )
 
 
 class RunChanges(Model):

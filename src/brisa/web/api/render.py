@@ -163,6 +163,7 @@ def attempt(record: AttemptRecord) -> dict[str, Any]:
         "end_date": iso(record.end_date),
         "hostname": record.hostname,
         "error": record.error,
+        "code_version": record.code_version or None,
     }
 
 

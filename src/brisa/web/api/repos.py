@@ -3,12 +3,15 @@ requests, which forges call as webhooks."""
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
+from pydantic import Field
 
-from brisa.control.queries import RepoView
+from brisa.control.queries import CommitParse, RepoView
 from brisa.web.api import models, render
 from brisa.web.api.app import ApiContext, CallerScope, Ctx
 from brisa.web.api.guard import StrictJsonRoute
@@ -36,9 +39,37 @@ def list_repos(ctx: Ctx, scope: CallerScope) -> dict[str, Any]:
     return {"repos": [_render(ctx, view) for view in ctx.queries.repos(scope)]}
 
 
-@router.get("/{name}", response_model=None, responses=responses(models.Repo, *READ, 404))
+class CommitParseEntry(models.Model):
+    """What parsing one commit did."""
+
+    code_version: str
+    parsed_at: datetime
+    files_parsed: int = Field(description="DAG files parsed for this commit")
+    added: list[str] = Field(description="DAG ids that appeared")
+    changed: list[str] = Field(description="DAG ids whose structure changed")
+    removed: list[str] = Field(description="DAG ids that went")
+    errors: list[dict[str, Any]] = Field(description="files failing: file, lineno, message")
+    resolved: list[str] = Field(description="files whose import error this commit resolved")
+
+
+class RepoDetail(models.Repo):
+    commits: list[CommitParseEntry] = Field(
+        description="the newest parsed commits (at most 20), newest first; git only"
+    )
+
+
+def commit_parse(parse: CommitParse) -> dict[str, Any]:
+    return {**dataclasses.asdict(parse), "parsed_at": render.iso(parse.parsed_at)}
+
+
+@router.get("/{name}", response_model=None, responses=responses(RepoDetail, *READ, 404))
 def get_repo(ctx: Ctx, scope: CallerScope, name: str) -> Any:
-    return _render(ctx, ctx.queries.repo(scope, name))
+    """A DAG source with its sync status and its recent commits' parse outcome."""
+    commits = [
+        {k: v for k, v in commit_parse(p).items() if k not in ("repo", "team")}
+        for p in ctx.queries.repo_commits(scope, name)
+    ]
+    return {**_render(ctx, ctx.queries.repo(scope, name)), "commits": commits}
 
 
 @router.post(

@@ -57,6 +57,11 @@ class ClearBody(BaseModel):
     include_succeeded: bool = Field(
         True, description="false: tasks reached through downstream/upstream that succeeded stay"
     )
+    commit: Literal["run", "latest"] = Field(
+        "run",
+        description="run: on the run's commit; latest: on the DAG's latest commit, the run "
+        "being re-pinned to it (only when that commit has the run's tasks)",
+    )
 
 
 class MarkBody(BaseModel):
@@ -262,7 +267,9 @@ def clear(
     body: ClearBody,
     dry_run: DryRun = False,
 ) -> dict[str, Any]:
-    options = ClearOptions(body.downstream, body.upstream, body.only_failed, body.include_succeeded)
+    options = ClearOptions(
+        body.downstream, body.upstream, body.only_failed, body.include_succeeded, body.commit
+    )
     done = ctx.commands.clear(
         scope,
         team,
@@ -273,7 +280,12 @@ def clear(
         options=options,
         dry_run=dry_run,
     )
-    return {"cleared": done.task_ids, **_changed(done)}
+    commits = done.commits
+    latest = {
+        "latest_commit": commits.latest if commits else None,
+        "latest_unavailable": commits.unavailable if commits else None,
+    }
+    return {"cleared": done.task_ids, **_changed(done), **latest}
 
 
 @router.post(

@@ -54,6 +54,7 @@ def _options(values: Any, action: str, *, opening: bool) -> dict[str, Any]:
         "upstream": ticked("upstream", False),
         "only_failed": ticked("only_failed", False),
         "include_succeeded": ticked("include_succeeded", False),
+        "commit": "latest" if values.get("commit") == "latest" else "run",
     }
 
 
@@ -72,7 +73,11 @@ def _run(
     if opts["action"] == "mark":
         return commands.mark(scope, team, dag_id, run_id, tasks, opts["state"], dry_run=dry_run)
     options = ClearOptions(
-        opts["downstream"], opts["upstream"], opts["only_failed"], opts["include_succeeded"]
+        opts["downstream"],
+        opts["upstream"],
+        opts["only_failed"],
+        opts["include_succeeded"],
+        opts["commit"],
     )
     return commands.clear(
         scope, team, dag_id, run_id, tasks, downstream=False, options=options, dry_run=dry_run

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from brisa.web.ui import (
     attempt,
+    audit,
     bulkactions,
     code,
     config,
@@ -36,6 +37,7 @@ def install(app: FastAPI) -> None:
     app.include_router(code.router)
     app.include_router(trigger.router)
     app.include_router(config.router)
+    app.include_router(audit.router)
     app.include_router(overview.router)
     app.include_router(lists.router)
     app.include_router(bulkactions.router)

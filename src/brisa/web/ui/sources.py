@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -25,11 +25,17 @@ def import_errors_page(
 ) -> HTMLResponse:
     found = ctx.queries.lists.import_errors(scope, team=team, repo=repo, q=q[:200])
     activity = ctx.queries.lists.activity(scope)
+    resolved = [
+        r
+        for r in ctx.queries.resolved_import_errors(scope)
+        if team in ("", r.team) and repo in ("", r.repo) and q[:200].lower() in r.filename.lower()
+    ]
     return render(
         request,
         "sources/import_errors.html",
         topics=["import-errors"],
         errors=found,
+        resolved=resolved,
         filters={k: v for k, v in (("team", team), ("repo", repo), ("q", q)) if v},
         last_parse=activity.last_parse,
         repos=[v.source.name for v in ctx.queries.repos(scope)],
@@ -81,6 +87,7 @@ def repo_page(request: Request, ctx: UiCtx, scope: UiScope, name: str) -> HTMLRe
         errors=errors,
         requested_at=None,
         seg=segment,
+        commits=ctx.queries.repo_commits(scope, name),
         **_repo_values(ctx, view),
     )
 
@@ -90,7 +97,7 @@ def sync_now(request: Request, ctx: UiCtx, scope: UiScope, name: str) -> HTMLRes
     """Ask for a sync; the answer shows its progress and polls until the sync has run."""
     requested_at = ctx.commands.request_sync(scope, name, b"", {})
     view = ctx.queries.repo(scope, name)
-    return _status(request, view, requested_at)
+    return _status(request, ctx, scope, view, requested_at)
 
 
 @router.get("/_/repos/{name}/sync-status", response_class=HTMLResponse)
@@ -102,21 +109,26 @@ def sync_status(
         requested_at = datetime.fromisoformat(since) if since else None
     except ValueError:
         requested_at = None
-    return _status(request, view, requested_at)
+    if requested_at is not None and requested_at.tzinfo is None:
+        requested_at = requested_at.replace(tzinfo=UTC)
+    return _status(request, ctx, scope, view, requested_at)
 
 
-def _status(request: Request, view: RepoView, requested_at: datetime | None) -> HTMLResponse:
-    status = view.status
-    done = requested_at is None or (
-        status is not None
-        and status.last_sync_at is not None
-        and status.last_sync_at >= requested_at
-    )
+def _status(
+    request: Request, ctx: Any, scope: Any, view: RepoView, requested_at: datetime | None
+) -> HTMLResponse:
+    """The sync's progress; done once the sync ran and the commit it published (if any) is
+    parsed (`Queries.sync_settled`), when the answer also replaces the commit rows (out of
+    band)."""
+    name = view.source.name
+    commits = ctx.queries.repo_commits(scope, name) if requested_at is not None else []
+    synced = requested_at is None or ctx.queries.sync_settled(view, commits, requested_at)
     return render(
         request,
         "sources/sync_status.html",
         view=view,
         requested_at=requested_at,
-        done=done,
+        done=synced,
+        commits=commits,
         seg=segment,
     )
