@@ -322,7 +322,9 @@ class CatalogStore:
         if self.engine.dialect.name == "postgresql":
             # Summed up by the server: two values instead of a row per DAG on every pass.
             row = sa.cast(sa.func.row(*columns), sa.Text)  # a NULL differs from ''
-            order = postgresql.aggregate_order_by(sa.literal_column("E'\\n'"), d.team, d.dag_id)
+            order: Any = postgresql.aggregate_order_by(
+                sa.literal_column("E'\\n'"), d.team, d.dag_id
+            )
             query = sa.select(sa.func.count(), sa.func.md5(sa.func.string_agg(row, order)))
         else:
             query = sa.select(*columns).order_by(d.team, d.dag_id)
