@@ -7,20 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from tests.support.clock import ManualClock
 
 from brisa.core.leases import Identity, namespace_lease
 from brisa.scheduler.namespaces import NamespaceLeases
 from brisa.store import Store, open_store
 
 HOST = "box"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -31,7 +24,7 @@ def store(database_url: str) -> Iterator[Store]:
 
 
 def leases(
-    store: Store, pid: int, clock: Clock, live: set[int], ttl: float = 15
+    store: Store, pid: int, clock: ManualClock, live: set[int], ttl: float = 15
 ) -> NamespaceLeases:
     return NamespaceLeases(
         store, Identity(HOST, pid, 7), ttl=ttl, awake=clock,
@@ -46,7 +39,7 @@ def epoch(store: Store, namespace: str) -> tuple[str, int]:
 
 
 def test_one_holder_per_namespace_and_a_graceful_stop_hands_over_at_once(store: Store) -> None:
-    clock, live = Clock(), {1, 2}
+    clock, live = ManualClock(), {1, 2}
     first, second = leases(store, 1, clock, live), leases(store, 2, clock, live)
     first.renew()
     second.renew()
@@ -63,7 +56,7 @@ def test_one_holder_per_namespace_and_a_graceful_stop_hands_over_at_once(store: 
 def test_a_holder_not_renewed_in_time_stops_at_once_and_loses_the_lease_on_expiry(
     store: Store,
 ) -> None:
-    clock, live = Clock(), {1, 2}
+    clock, live = ManualClock(), {1, 2}
     first, second = leases(store, 1, clock, live, ttl=3), leases(store, 2, clock, live, ttl=3)
     first.renew()
     clock.now += 1.6  # more than ttl/2 by its own clock (a pause): no duty until renewed
@@ -75,7 +68,7 @@ def test_a_holder_not_renewed_in_time_stops_at_once_and_loses_the_lease_on_expir
 
 
 def test_a_holder_of_this_host_that_is_gone_is_replaced_at_once(store: Store) -> None:
-    clock, live = Clock(), {1, 2}
+    clock, live = ManualClock(), {1, 2}
     crashed = leases(store, 1, clock, live)
     crashed.renew()
     live.discard(1)  # SIGKILLed: its lease has not expired, its process is gone
@@ -86,5 +79,5 @@ def test_a_holder_of_this_host_that_is_gone_is_replaced_at_once(store: Store) ->
 
 
 def test_the_database_says_which_task_instances_exist(store: Store) -> None:
-    mine = leases(store, 1, Clock(), {1})
+    mine = leases(store, 1, ManualClock(), {1})
     assert mine.known({1, 2, 3}) == set()  # an empty database: every pod would be an orphan

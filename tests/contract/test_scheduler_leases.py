@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 
 import pytest
+from tests.support.clock import ManualClock
 
 from brisa.core.leases import Identity, LeaseTiming, dead_here
 from brisa.scheduler.ha import AnotherScheduler, LeaseKeeper
@@ -16,15 +17,9 @@ from brisa.store import Store, open_store
 HOST = "box"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def keeper(store: Store, pid: int, clock: Clock, live: set[int], ttl: float = 15) -> LeaseKeeper:
+def keeper(
+    store: Store, pid: int, clock: ManualClock, live: set[int], ttl: float = 15
+) -> LeaseKeeper:
     return LeaseKeeper(
         store,
         ttl=ttl,
@@ -40,7 +35,7 @@ def sqlite_store(tmp_path: Path) -> Store:
 
 
 def test_a_second_scheduler_on_sqlite_is_refused_with_the_reason(sqlite_store: Store) -> None:
-    clock, live = Clock(), {1, 2}
+    clock, live = ManualClock(), {1, 2}
     keeper(sqlite_store, 1, clock, live).start()
     with pytest.raises(AnotherScheduler) as refused:
         keeper(sqlite_store, 2, clock, live).start()
@@ -53,7 +48,7 @@ def test_a_second_scheduler_on_sqlite_is_refused_with_the_reason(sqlite_store: S
 def test_after_a_crash_the_next_scheduler_of_the_host_takes_over_at_once(
     sqlite_store: Store,
 ) -> None:
-    clock, live = Clock(), {1, 2}
+    clock, live = ManualClock(), {1, 2}
     crashed = keeper(sqlite_store, 1, clock, live)
     crashed.start()
     live.discard(1)  # killed: its lease has not expired, but its process is gone
@@ -64,7 +59,7 @@ def test_after_a_crash_the_next_scheduler_of_the_host_takes_over_at_once(
 
 
 def test_a_graceful_stop_gives_the_lease_up(sqlite_store: Store) -> None:
-    clock, live = Clock(), {1, 2}
+    clock, live = ManualClock(), {1, 2}
     first = keeper(sqlite_store, 1, clock, live)
     first.start()
     first.close()
@@ -76,7 +71,7 @@ def test_a_graceful_stop_gives_the_lease_up(sqlite_store: Store) -> None:
 def test_a_scheduler_that_has_not_renewed_for_half_its_ttl_stops_acting(
     sqlite_store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
-    clock, live = Clock(), {1}
+    clock, live = ManualClock(), {1}
     keeping = keeper(sqlite_store, 1, clock, live, ttl=15)
     keeping.start()
     fence = keeping.fence()
@@ -108,7 +103,7 @@ def test_lease_timing_and_identity_rules() -> None:
 def test_several_schedulers_share_postgresql_unless_told_to_run_alone(postgres_url: str) -> None:
     store = open_store(postgres_url, migrate=True)
     try:
-        clock, live = Clock(), {1, 2, 3, 4}
+        clock, live = ManualClock(), {1, 2, 3, 4}
         keeper(store, 1, clock, live).start()
         keeper(store, 2, clock, live).start()  # PostgreSQL: both run
         alone = "with the Kubernetes executor exactly one scheduler may run for now"

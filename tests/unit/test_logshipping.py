@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
+from tests.support.clock import ManualClock
 
 from brisa.errors import NotFound
 from brisa.logs.capture import LineStamper, Spool, utc_stamp
@@ -218,17 +219,6 @@ def test_backoff_doubles_up_to_a_cap_with_jitter_around_it() -> None:
 PREFIX = "team/dag/run/task/attempt=1/"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 class FlakyStore:
     """An object store in memory that refuses every call while `down`."""
 
@@ -270,7 +260,7 @@ class FlakyStore:
 
 
 def shipper_on(
-    tmp_path: Path, store: FlakyStore, clock: Clock, secrets: Iterable[str] = ()
+    tmp_path: Path, store: FlakyStore, clock: ManualClock, secrets: Iterable[str] = ()
 ) -> tuple[Spool, Shipper]:
     spool = Spool(tmp_path / "spool" / "1.log", Masker(secrets), wall=lambda: WALL)
     config = ShippingConfig(chunk_interval=5.0, chunk_bytes=100)
@@ -293,7 +283,7 @@ def lines(text: str) -> list[str]:
 
 
 def test_chunks_are_shipped_at_ticks_in_order_then_replaced_by_full_log(tmp_path: Path) -> None:
-    store, clock = FlakyStore(), Clock()
+    store, clock = FlakyStore(), ManualClock()
     spool, shipper = shipper_on(tmp_path, store, clock)
     spool.write(b"one\n")
     shipper.tick(clock.now)
@@ -315,7 +305,7 @@ def test_chunks_are_shipped_at_ticks_in_order_then_replaced_by_full_log(tmp_path
 def test_an_abandoned_shipper_stops_at_once_and_leaves_the_log_unfinished(
     tmp_path: Path,
 ) -> None:
-    store, clock = FlakyStore(), Clock()
+    store, clock = FlakyStore(), ManualClock()
     spool, shipper = shipper_on(tmp_path, store, clock)
     spool.write(b"one\n")
     clock.now += 5.0
@@ -330,7 +320,7 @@ def test_an_abandoned_shipper_stops_at_once_and_leaves_the_log_unfinished(
 
 
 def test_what_is_pending_at_the_end_goes_straight_into_full_log(tmp_path: Path) -> None:
-    store, clock = FlakyStore(), Clock()
+    store, clock = FlakyStore(), ManualClock()
     spool, shipper = shipper_on(tmp_path, store, clock)
     spool.write(b"short task\n")
     spool.finish()
@@ -353,7 +343,7 @@ class BlinkingStore(FlakyStore):
 
 
 def test_a_store_refusing_full_log_gets_the_rest_in_order_with_the_notes(tmp_path: Path) -> None:
-    store, clock = BlinkingStore(refusals=1), Clock()
+    store, clock = BlinkingStore(refusals=1), ManualClock()
     spool, shipper = shipper_on(tmp_path, store, clock)
     spool.write(b"the end\n")
     spool.finish()
@@ -366,7 +356,7 @@ def test_a_store_refusing_full_log_gets_the_rest_in_order_with_the_notes(tmp_pat
 
 
 def test_a_big_backlog_goes_in_chunks_of_at_most_chunk_bytes(tmp_path: Path) -> None:
-    store, clock = FlakyStore(), Clock()
+    store, clock = FlakyStore(), ManualClock()
     spool, shipper = shipper_on(tmp_path, store, clock)
     spool.write(b"x" * 50 + b"\n" + b"y" * 200 + b"\n")  # 302 bytes with the stamps
     shipper.tick(clock.now)  # whole chunks only, between ticks
@@ -377,7 +367,7 @@ def test_a_big_backlog_goes_in_chunks_of_at_most_chunk_bytes(tmp_path: Path) -> 
 
 
 def test_nothing_is_shipped_before_the_attempt_is_known(tmp_path: Path) -> None:
-    store, clock = FlakyStore(), Clock()
+    store, clock = FlakyStore(), ManualClock()
     spool = Spool(tmp_path / "1.log", Masker(), wall=lambda: WALL)
     shipper = Shipper(
         spool, ShippingConfig(chunk_interval=1.0), open_store=lambda: store, origin=clock.now
@@ -393,7 +383,7 @@ def test_nothing_is_shipped_before_the_attempt_is_known(tmp_path: Path) -> None:
 def test_during_an_outage_the_log_waits_on_disk_and_is_shipped_late_with_a_note(
     tmp_path: Path,
 ) -> None:
-    store, clock = FlakyStore(), Clock()
+    store, clock = FlakyStore(), ManualClock()
     spool, shipper = shipper_on(tmp_path, store, clock)
     spool.write(b"before\n")
     clock.now += 5.0
@@ -423,7 +413,7 @@ def test_during_an_outage_the_log_waits_on_disk_and_is_shipped_late_with_a_note(
 
 
 def test_the_final_chunks_are_retried_until_the_deadline(tmp_path: Path) -> None:
-    store, clock = FlakyStore(), Clock()
+    store, clock = FlakyStore(), ManualClock()
     spool, shipper = shipper_on(tmp_path, store, clock)
     spool.write(b"the end\n")
     spool.finish()
@@ -437,7 +427,7 @@ def test_the_final_chunks_are_retried_until_the_deadline(tmp_path: Path) -> None
 
 
 def test_a_secret_cut_by_a_chunk_boundary_reaches_no_chunk(tmp_path: Path) -> None:
-    store, clock = FlakyStore(), Clock()
+    store, clock = FlakyStore(), ManualClock()
     spool, shipper = shipper_on(tmp_path, store, clock, secrets=["hunter22"])
     spool.write(b"password: hunt")
     clock.now += 5.0
