@@ -316,7 +316,8 @@ def test_import_errors_show_file_line_commit_and_kind(
 
 def test_sync_now_shows_the_new_commit(lists_server: Standalone, origin: Origin, page: Any) -> None:
     """B.2 story 58: "Sync now" shows progress, then the new SHA, and the commit's row its
-    parse outcome (the DAG it added; the file still failing), without a reload."""
+    parse outcome (the DAG it added; the file still failing), and the current commit above
+    agrees, without a reload."""
     page.goto(lists_server.url + "/repos/forge")
     sha = origin.push({"dags/more.py": dag_file("more", ["forge"])}, "one more DAG")
     page.get_by_role("button", name="Sync now").click()
@@ -326,6 +327,8 @@ def test_sync_now_shows_the_new_commit(lists_server: Standalone, origin: Origin,
     assert row.locator(".commit-dags").inner_text() == "+ 1 added (more)"
     assert row.locator(".commit-errors").inner_text() == "✕ 1 failing broken.py:3"
     assert "current" in row.inner_text()
+    # the facts above agree with the rows without a reload (they came with the sync's status)
+    assert page.locator("#current-sha code").inner_text() == sha
     commits = lists_server.get("/api/v1/repos/forge")["commits"]
     assert (commits[0]["code_version"], commits[0]["added"]) == (sha, ["more"])
     page.screenshot(path=ARTIFACTS / "story-58-commit-rows.png", full_page=True)

@@ -118,17 +118,18 @@ def _status(
     request: Request, ctx: Any, scope: Any, view: RepoView, requested_at: datetime | None
 ) -> HTMLResponse:
     """The sync's progress; done once the sync ran and the commit it published (if any) is
-    parsed (`Queries.sync_settled`), when the answer also replaces the commit rows (out of
-    band)."""
+    parsed (`Queries.sync_settled`), when the answer also replaces the commit rows and the
+    repository's facts (out of band: the current commit then agrees with the rows)."""
     name = view.source.name
     commits = ctx.queries.repo_commits(scope, name) if requested_at is not None else []
     synced = requested_at is None or ctx.queries.sync_settled(view, commits, requested_at)
     return render(
         request,
         "sources/sync_status.html",
-        view=view,
         requested_at=requested_at,
         done=synced,
         commits=commits,
+        counts=ctx.queries.lists.repo_counts(scope).get(name, (0, 0)),
         seg=segment,
+        **_repo_values(ctx, view),
     )
