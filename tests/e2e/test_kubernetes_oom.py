@@ -48,5 +48,5 @@ def test_a_child_killed_for_memory_is_named_oomkilled_with_the_limit(brisa: Stan
     assert tasks["lean"]["state"] == "success"  # a limit alone kills nothing
     assert tasks["hog"]["state"] == "failed"
     assert tasks["hog"]["error"].startswith(
-        "OOMKilled (container base, 1 process killed by the OOM killer, limit 256Mi): "
+        "OOMKilled (container base, exit 137, limit 256Mi; 1 process killed by the OOM killer): "
     ), tasks["hog"]["error"]

@@ -29,7 +29,8 @@ SCRIPT = textwrap.dedent(
     assert watch is not None, "no memory cgroup found"
     hog = [sys.executable, "-c", "x = bytearray(1 << 30)"]
     code = subprocess.run(["sh", "-c", " ".join(hog[:2]) + ' "' + hog[2] + '"']).returncode
-    outcome = _oom_named(Outcome(False, error=f"command exited with code {code}"), watch.note())
+    failed = Outcome(False, error=f"command exited with code {code}", exit_code=code)
+    outcome = _oom_named(failed, watch.note(failed.exit_code))
     print(outcome.error)
     """
 )
@@ -84,6 +85,6 @@ def test_a_child_killed_by_the_oom_killer_is_named_with_the_limit(cgroup: Path) 
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == (
-        "OOMKilled (container base, 1 process killed by the OOM killer, limit 128Mi): "
+        "OOMKilled (container base, exit 137, limit 128Mi; 1 process killed by the OOM killer): "
         "command exited with code 137"
     )

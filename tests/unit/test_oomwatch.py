@@ -67,12 +67,12 @@ def test_counters_and_limits_are_read_as_the_kernel_writes_them(tmp_path: Path) 
         (
             Reading(0, 512 << 20),
             Reading(1, 512 << 20),
-            "OOMKilled (container base, 1 process killed by the OOM killer, limit 512Mi)",
+            "OOMKilled (container base, limit 512Mi; 1 process killed by the OOM killer)",
         ),
         (
             Reading(3, None),
             Reading(5, None),
-            "OOMKilled (container base, 2 processes killed by the OOM killer, no memory limit)",
+            "OOMKilled (container base, no memory limit; 2 processes killed by the OOM killer)",
         ),
         (None, Reading(5, None), None),  # not readable before: nothing can be said
     ],
@@ -83,8 +83,16 @@ def test_the_note_says_an_oom_kill_happened_during_the_task(
     assert oom_note("base", before, after) == note
 
 
+def test_the_note_carries_the_commands_exit_code_as_the_executor_words_a_killed_container() -> None:
+    note = oom_note("base", Reading(0, 512 << 20), Reading(1, 512 << 20), exit_code=137)
+    assert (
+        note
+        == "OOMKilled (container base, exit 137, limit 512Mi; 1 process killed by the OOM killer)"
+    )
+
+
 def test_a_failed_task_is_named_oomkilled_and_a_surviving_one_keeps_its_success() -> None:
-    note = "OOMKilled (container base, 1 process killed by the OOM killer, limit 64Mi)"
+    note = "OOMKilled (container base, exit 137, limit 64Mi; 1 process killed by the OOM killer)"
     failed = _oom_named(Outcome(False, error="command exited with code 137"), note)
     assert failed.error == f"{note}: command exited with code 137" and not failed.success
     survived = _oom_named(Outcome(True, return_value=3), note)

@@ -287,7 +287,7 @@ def _attempt(client: ExecutionClient, item: WorkItem, config: WorkerEnv, masker:
     started = time.monotonic()
     memory = oomwatch.watch(os.environ)  # in a pod: its container's cgroup (K5)
     outcome, held = _run_task(item, config)
-    outcome = _oom_named(outcome, memory.note() if memory else None)
+    outcome = _oom_named(outcome, memory.note(outcome.exit_code) if memory else None)
     outcome = _masked(outcome, masker)
 
     outcome = _bounded(outcome, config.max_return_value_bytes)

@@ -145,15 +145,20 @@ def quantity(size: int) -> str:
     return str(size)
 
 
-def oom_note(container: str, before: Reading | None, after: Reading | None) -> str | None:
-    """`OOMKilled (container base, 1 process killed, ...)` when the counter grew
-    between the two readings; None otherwise (or when either is missing)."""
+def oom_note(
+    container: str, before: Reading | None, after: Reading | None, exit_code: int | None = None
+) -> str | None:
+    """`OOMKilled (container base, exit 137, limit 512Mi; 1 process killed by the OOM killer)`
+    when the counter grew between the two readings (worded as the executor words a container
+    the kernel killed, K5; the exit code when the task's command gave one); None otherwise (or
+    when either is missing)."""
     if before is None or after is None or after.oom_kills <= before.oom_kills:
         return None
     kills = after.oom_kills - before.oom_kills
     processes = "1 process" if kills == 1 else f"{kills} processes"
+    exit = "" if exit_code is None else f"exit {exit_code}, "
     limit = f"limit {quantity(after.limit)}" if after.limit else "no memory limit"
-    return f"OOMKilled (container {container}, {processes} killed by the OOM killer, {limit})"
+    return f"OOMKilled (container {container}, {exit}{limit}; {processes} killed by the OOM killer)"
 
 
 class Watch:
@@ -163,8 +168,8 @@ class Watch:
         self.container, self.cgroup = container, cgroup
         self.before = cgroup.read()
 
-    def note(self) -> str | None:
-        return oom_note(self.container, self.before, self.cgroup.read())
+    def note(self, exit_code: int | None = None) -> str | None:
+        return oom_note(self.container, self.before, self.cgroup.read(), exit_code)
 
 
 def watch(environ: Mapping[str, str]) -> Watch | None:

@@ -28,6 +28,7 @@ class Outcome:
     success: bool
     return_value: Any = None
     error: str | None = None
+    exit_code: int | None = None  # a shell task's command's, when it failed
 
 
 def run_python(fn: Any, call: PythonCall, ctx: TaskContext, upstream: dict[str, Any]) -> Outcome:
@@ -86,7 +87,7 @@ def run_shell(shell: ShellCommand, ctx: TaskContext, cwd: Path | None) -> Outcom
         last = _copy_output(proc.stdout.fileno(), _stdout_sink())
     code = proc.wait()
     if code != 0:
-        return Outcome(False, error=f"command exited with code {code}")
+        return Outcome(False, error=f"command exited with code {code}", exit_code=code)
     return Outcome(True, last)
 
 
