@@ -218,12 +218,18 @@ def test_a_dags_override_and_its_tasks_compose_and_still_patch_the_template() ->
     both = task_pod.over(dag)
     volumes = merge(TEMPLATE, both.pod_override)["spec"]["volumes"]
     assert [v["name"] for v in volumes] == ["cache", "x"]
+    # a later layer that adds the item again undoes the delete: it merges into the template's
     readd = pod_settings(
-        {"pod_override": {"spec": {"volumes": [{"name": "tmp", "hostPath": {"path": "/t"}}]}}}
+        {"pod_override": {"spec": {"volumes": [{"name": "tmp", "emptyDir": {"medium": "Memory"}}]}}}
     )
     assert readd is not None
-    again = merge(TEMPLATE, readd.over(task_pod).pod_override)["spec"]["volumes"]
-    assert again == [{"name": "tmp", "hostPath": {"path": "/t"}}, {"name": "cache", "emptyDir": {}}]
+    composed = readd.over(task_pod).pod_override
+    assert "$patch" not in json.dumps(readd.over(task_pod).to_json())
+    again = merge(TEMPLATE, composed)["spec"]["volumes"]
+    assert again == [
+        {"name": "tmp", "emptyDir": {"medium": "Memory"}},
+        {"name": "cache", "emptyDir": {}},
+    ]
 
 
 def test_a_python_task_takes_pod_settings_too() -> None:

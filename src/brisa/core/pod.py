@@ -129,7 +129,7 @@ def _merge_lists(key: str, base: list[Any], override: list[Any], keep: bool) -> 
                 if keep:  # composing layers: the later ones must delete it too
                     merged[name] = dict(item)
             elif keep and old is not None and directive(old) == DELETE:
-                merged[name] = {**merge({}, item, keep=True), PATCH: REPLACE}
+                merged[name] = merge({}, item, keep=True)  # added again: the delete is undone
             elif old is None or directive(item) == REPLACE:
                 merged[name] = merge({}, item, keep=keep)
             else:
@@ -158,10 +158,8 @@ def merge(base: Mapping[str, Any], override: Mapping[str, Any], *, keep: bool = 
             if keep:
                 out[key] = _plain(value)
         elif isinstance(value, Mapping):
-            if keep and directive(old) == DELETE:
-                out[key] = {**merge({}, value, keep=True), PATCH: REPLACE}
-            else:
-                out[key] = merge(old if isinstance(old, Mapping) else {}, value, keep=keep)
+            keep_old = isinstance(old, Mapping) and not (keep and directive(old) == DELETE)
+            out[key] = merge(old if keep_old else {}, value, keep=keep)
         elif isinstance(value, (list, tuple)):
             out[key] = _merge_lists(key, old if isinstance(old, list) else [], _plain(value), keep)
         else:
