@@ -158,8 +158,10 @@ def merge(base: Mapping[str, Any], override: Mapping[str, Any], *, keep: bool = 
             if keep:
                 out[key] = _plain(value)
         elif isinstance(value, Mapping):
-            keep_old = isinstance(old, Mapping) and not (keep and directive(old) == DELETE)
-            out[key] = merge(old if keep_old else {}, value, keep=keep)
+            under = (
+                old if isinstance(old, Mapping) and not (keep and directive(old) == DELETE) else {}
+            )
+            out[key] = merge(under, value, keep=keep)
         elif isinstance(value, (list, tuple)):
             out[key] = _merge_lists(key, old if isinstance(old, list) else [], _plain(value), keep)
         else:
