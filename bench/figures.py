@@ -280,6 +280,23 @@ FIGURES += [
         "kube.fanout_seconds", "W9", "100 container tasks: trigger → run success", "s",
         3.0, "≤ 3 s",
     ),
+    # K11: a real cluster differs (scheduling, image pulls, kubelet start-up: seconds).
+    Figure(
+        "kube.trigger_to_running_p50", "W9",
+        "K11: 100 container tasks: trigger → task running, p50 (fake API server)", "s",
+    ),
+    Figure(
+        "kube.trigger_to_running_p95", "W9",
+        "K11: 100 container tasks: trigger → task running, p95 (fake API server)", "s",
+    ),
+    Figure(
+        "kube.pod_start_p50", "W9",
+        "K11: pod start (create at the API server → task running), p50 (fake kubelet)", "ms",
+    ),
+    Figure(
+        "kube.pod_start_p95", "W9",
+        "K11: pod start (create at the API server → task running), p95 (fake kubelet)", "ms",
+    ),
     Figure(
         "kube.cpu_per_attempt", "W9",
         "CPU per attempt of the scheduler, executor and API process", "ms",

@@ -12,6 +12,12 @@ task need no worker, so the figures are the executor's, not Python's start-up). 
   and queued it, in the same pass) to its create: creates queue behind each other;
 - pods created per second: the 100 creates over the time from the first to the last;
 - trigger → run success: the run's `end_date - created_at` from the API;
+- K11: trigger → task running, p50/p95 over the fan-out's tasks: the run's `created_at` to the
+  moment the fake kubelet reported the task's container started (the pod status whose
+  `startedAt` Brisa's `pod_start_seconds` reads; noted by the wrapped store, since `startedAt`
+  has whole seconds only, as in Kubernetes); and pod start, the pod's create at the API server
+  to the same moment, p50/p95. A task's `start_date` is not used: for a container task it is
+  the scheduler pass that saw the pod running, and a `true` pod has often ended by then;
 - executor CPU per attempt: the CPU of the standalone's process (scheduler, executor and
   API: threads of one process; `/proc/PID/stat`) from the trigger to the run's end, per task;
 - import time of `brisa.executor.kubernetes.executor`, alone and with the lightkube adapter
@@ -74,30 +80,57 @@ DAG = f"""
 """
 
 
+def _attempt_key(pod: Any) -> tuple[str, str]:
+    notes = pod["metadata"].get("annotations") or {}
+    return notes.get("brisa.dev/run-id", ""), notes.get("brisa.dev/task-id", "")
+
+
 class CreateTimes:
-    """When the fake API server stored each pod: (run id, task id) → wall time."""
+    """When the fake API server stored each pod, and when its kubelet reported the task's
+    container started (the status Brisa reads `startedAt` from, which is whole seconds): (run
+    id, task id) → wall time."""
 
     def __init__(self, cluster: FakeCluster) -> None:
         self.seen: dict[tuple[str, str], float] = {}
+        self.started: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
         store = cluster.state
-        create = store.create
+        create, update = store.create, store.update
 
         def recorded(resource: str, namespace: str, obj: Any) -> Any:
             made = create(resource, namespace, obj)
             if resource == "pods":
-                notes = obj["metadata"].get("annotations") or {}
-                key = (notes.get("brisa.dev/run-id", ""), notes.get("brisa.dev/task-id", ""))
                 with self._lock:
-                    self.seen[key] = time.time()
+                    self.seen[_attempt_key(obj)] = time.time()
             return made
 
+        def updated(resource: str, namespace: str, name: str, mutate: Any) -> Any:
+            obj = update(resource, namespace, name, mutate)
+            if resource == "pods" and _container_started(obj):
+                with self._lock:
+                    self.started.setdefault(_attempt_key(obj), time.time())
+            return obj
+
         store.create = recorded  # type: ignore[method-assign]
+        store.update = updated  # type: ignore[method-assign]
+
+
+def _container_started(pod: Any) -> bool:
+    for entry in (pod.get("status") or {}).get("containerStatuses") or ():
+        state = entry.get("state") or {}
+        if "running" in state or "terminated" in state:
+            return True
+    return False
 
 
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _pct(ordered: list[float], q: float) -> float:
+    """The `q` quantile of sorted samples (nearest rank)."""
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
 
 
 def _ts(value: str) -> float:
@@ -132,7 +165,15 @@ def fanout(server: Standalone, creates: CreateTimes) -> dict[str, float]:
         (creates.seen[(run_id, t["task_id"])] - _ts(t["queued_at"])) * 1000 for t in run["tasks"]
     ]
     spread = max(made) - min(made)
+    created = _ts(run["created_at"])
+    keys = [(run_id, t["task_id"]) for t in run["tasks"]]
+    running = sorted(creates.started[k] - created for k in keys)
+    starts = sorted(creates.started[k] - creates.seen[k] for k in keys)
     return {
+        "kube.trigger_to_running_p50": _pct(running, 0.50),
+        "kube.trigger_to_running_p95": _pct(running, 0.95),
+        "kube.pod_start_p50": _pct(starts, 0.50) * 1000,
+        "kube.pod_start_p95": _pct(starts, 0.95) * 1000,
         "kube.burst_to_create_median": statistics.median(waits),
         "kube.burst_to_create_max": max(waits),
         "kube.create_rate": (len(made) - 1) / spread if spread > 0 else float(len(made)),

@@ -26,6 +26,18 @@ with DAG("mixed", params={"day": Param("mon")}):
         resources={"limits": {"nvidia.com/gpu": 1}},
     )
     shell("notes", "echo written", pod={"requests": {"cpu": "100m"}, "labels": {"app": "notes"}})
+    shell(
+        "lean",
+        "echo lean",
+        pod={
+            "pod_override": {
+                "spec": {
+                    "containers": [{"name": "proxy", "$patch": "delete"}],
+                    "volumes": [{"$patch": "replace"}, {"name": "scratch", "emptyDir": {}}],
+                }
+            }
+        },
+    )
 """
 TEMPLATE = """
 apiVersion: v1
@@ -35,6 +47,11 @@ spec:
   containers:
     - name: base
       resources: {requests: {memory: 256Mi}}
+    - name: proxy
+      image: envoyproxy/envoy:v1.31.0
+  volumes:
+    - name: cache
+      emptyDir: {}
 """
 
 
@@ -88,3 +105,26 @@ def test_render_fills_in_a_container_tasks_args_from_conf(home: Path) -> None:
 def test_render_names_an_unknown_task(home: Path) -> None:
     code, out = render(home, "mixed", "nope")
     assert code == 2 and "no task 'nope'" in out
+
+
+def test_render_shows_a_strategic_merge_patch_applied(home: Path) -> None:
+    code, out = render(home, "mixed", "lean")
+    assert code == 0, out
+    pod = yaml.safe_load(out)
+    kubernetes_validate.validate(pod, KUBERNETES_VERSION, strict=True)
+    assert [c["name"] for c in pod["spec"]["containers"]] == ["base"]
+    assert [v["name"] for v in pod["spec"]["volumes"]] == ["scratch", "brisa-token"]
+    assert "$patch" not in out
+    code, out = render(home, "mixed", "notes")
+    assert [c["name"] for c in yaml.safe_load(out)["spec"]["containers"]] == ["base", "proxy"]
+
+
+def test_render_refuses_a_patch_of_a_locked_field_naming_file_and_line(home: Path) -> None:
+    (home / "dags" / "mixed.py").write_text(
+        "from brisa import DAG, shell\n"
+        "with DAG('mixed'):\n"
+        "    shell('t', 'echo', pod={'pod_override': {'spec': {'$patch': 'replace'}}})\n"
+    )
+    code, out = render(home, "mixed", "t")
+    assert code != 0
+    assert "mixed.py" in out and "3" in out and 'pod_override.spec: "$patch"' in out

@@ -73,8 +73,8 @@ def valid(manifest: dict[str, Any]) -> None:
     kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
 
 
-def spec_of(make: Any) -> TaskSpec:
-    with DAG("etl") as dag:
+def spec_of(make: Any, dag_pod: dict[str, Any] | None = None) -> TaskSpec:
+    with DAG("etl", pod=dag_pod) as dag:
         make()
     return next(iter(serialize(dag, "etl.py").tasks.values()))
 
@@ -264,20 +264,45 @@ _settings = st.fixed_dictionaries(
                     {},
                     optional={
                         "containers": st.lists(
-                            st.builds(
-                                lambda n, i: {"name": n, "image": f"busybox:{i}"},
-                                st.sampled_from(["base", "proxy", "side"]),
-                                st.sampled_from(["1.36", "1.37"]),
+                            st.one_of(
+                                st.builds(
+                                    lambda n, i: {"name": n, "image": f"busybox:{i}"},
+                                    st.sampled_from(["base", "proxy", "side"]),
+                                    st.sampled_from(["1.36", "1.37"]),
+                                ),
+                                # strategic-merge patches (K1's escape hatch)
+                                st.builds(
+                                    lambda n: {"name": n, "$patch": "delete"},
+                                    st.sampled_from(["proxy", "side"]),
+                                ),
+                                st.builds(
+                                    lambda e: {"name": "base", "env": [e]},
+                                    st.sampled_from(
+                                        [{"name": "TZ", "$patch": "delete"}, {"name": "X"}]
+                                    ),
+                                ),
                             ),
                             max_size=3,
                         ),
                         "volumes": st.lists(
-                            st.builds(
-                                lambda n: {"name": n, "emptyDir": {}},
-                                st.sampled_from(["tmp", "data"]),
+                            st.one_of(
+                                st.builds(
+                                    lambda n: {"name": n, "emptyDir": {}},
+                                    st.sampled_from(["tmp", "data"]),
+                                ),
+                                st.builds(
+                                    lambda n: {"name": n, "$patch": "delete"},
+                                    st.sampled_from(["tmp", "data"]),
+                                ),
+                                st.just({"$patch": "replace"}),
                             ),
-                            max_size=2,
+                            max_size=3,
                         ),
+                        "nodeSelector": st.one_of(
+                            st.just({"$patch": "delete"}),
+                            st.builds(lambda v: {"$patch": "replace", "pool": v}, _label),
+                        ),
+                        "tolerations": st.just([{"$patch": "replace"}]),
                         "priorityClassName": _label,
                         "terminationGracePeriodSeconds": st.integers(0, 600),
                     },
@@ -292,16 +317,19 @@ def _names(items: list[dict[str, Any]]) -> list[str]:
     return [i["name"] for i in items]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_settings, st.sampled_from(["shell", "container"]))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_settings, _settings, st.sampled_from(["shell", "container"]))
 def test_any_task_settings_keep_the_locked_fields_and_validate(
-    raw: dict[str, Any], kind: str
+    raw: dict[str, Any], dag_raw: dict[str, Any], kind: str
 ) -> None:
+    """Any DAG defaults and task settings, strategic-merge patches included, over the
+    template: the locked fields stay, names stay unique, the pod is strictly valid."""
     options = {"pod": pod_settings(raw)}
     if kind == "shell":
-        task = spec_of(lambda: shell("t", "echo", **options))
+        task = spec_of(lambda: shell("t", "echo", **options), dag_raw or None)
     else:
-        task = spec_of(lambda: container("t", "alpine:3.20", command=["true"], **options))
+        make = lambda: container("t", "alpine:3.20", command=["true"], **options)  # noqa: E731
+        task = spec_of(make, dag_raw or None)
     pod = pod_manifest(ATTEMPT, task, CONFIG, WORKER_ENV)
     valid(pod)
     spec, metadata = pod["spec"], pod["metadata"]
@@ -322,3 +350,33 @@ def test_any_task_settings_keep_the_locked_fields_and_validate(
         assert len(_names(items)) == len(set(_names(items)))
     assert all(label_value_error(v) is None for v in metadata["labels"].values())
     assert CANARY not in json.dumps(pod)
+    assert "$patch" not in json.dumps(pod)  # every directive applied, none sent
+
+
+def test_a_patch_that_deletes_the_tasks_container_or_a_locked_field_is_refused() -> None:
+    remove = {"pod_override": {"spec": {"containers": [{"name": "base", "$patch": "delete"}]}}}
+    task = spec_of(lambda: shell("t", "echo", pod=remove))
+    with pytest.raises(InvalidInput, match="removes the container 'base'"):
+        pod_manifest(ATTEMPT, task, CONFIG, WORKER_ENV)
+    data = spec_of(lambda: shell("t", "echo")).to_json()  # a spec stored before the check
+    data["pod"] = {"pod_override": {"metadata": {"labels": {"$patch": "replace"}}}}
+    with pytest.raises(InvalidInput, match=r"task t: pod_override\.metadata\.labels"):
+        pod_manifest(ATTEMPT, TaskSpec.from_json(data), CONFIG, WORKER_ENV)
+    data["pod"] = {"pod_override": {"spec": {"$retainKeys": ["containers"]}}}
+    with pytest.raises(InvalidInput, match="not supported"):
+        pod_manifest(ATTEMPT, TaskSpec.from_json(data), CONFIG, WORKER_ENV)
+
+
+def test_a_patch_removes_a_sidecar_and_replaces_the_volumes_of_the_template() -> None:
+    patch = {
+        "spec": {
+            "containers": [{"name": "proxy", "$patch": "delete"}],
+            "volumes": [{"$patch": "replace"}, {"name": "tmp", "emptyDir": {"medium": "Memory"}}],
+            "tolerations": [{"$patch": "replace"}, {"key": "gpu", "operator": "Exists"}],
+        }
+    }
+    pod = render(spec_of(lambda: shell("t", "echo", pod={"pod_override": patch})))
+    assert [c["name"] for c in pod["spec"]["containers"]] == ["base"]
+    assert pod["spec"]["volumes"][0] == {"name": "tmp", "emptyDir": {"medium": "Memory"}}
+    assert pod["spec"]["tolerations"] == [{"key": "gpu", "operator": "Exists"}]
+    assert pod["spec"]["securityContext"] == TEMPLATE["spec"]["securityContext"]

@@ -11,6 +11,7 @@ import pytest
 from brisa import DAG, container, shell, task
 from brisa.authoring.container import rendered
 from brisa.authoring.loader import load_file
+from brisa.authoring.pods import settings as pod_settings
 from brisa.authoring.serialize import serialize
 from brisa.core import quantity
 from brisa.core.pod import merge
@@ -90,6 +91,31 @@ def test_container_templates_are_filled_like_a_shell_tasks() -> None:
         ({"pod_override": {"spec": {"securityContext": {}}}}, "spec.securityContext"),
         ({"pod_override": {"metadata": {"namespace": "other"}}}, "metadata.namespace"),
         ({"pod_override": {"metadata": {"labels": {"brisa.dev/team": "b"}}}}, "brisa.dev/team"),
+        ({"pod_override": {"spec": {"securityContext": {"$patch": "delete"}}}}, "securityContext"),
+        ({"pod_override": {"spec": {"$patch": "replace"}}}, 'pod_override.spec: "$patch"'),
+        ({"pod_override": {"spec": {"containers": [{"$patch": "replace"}]}}}, "merge items"),
+        (
+            {"pod_override": {"spec": {"containers": [{"name": "base", "$patch": "replace"}]}}},
+            "pod_override.spec.containers[base]",
+        ),
+        ({"pod_override": {"metadata": {"labels": {"$patch": "replace"}}}}, "Brisa's labels"),
+        ({"pod_override": {"spec": {"volumes": [{"$patch": "delete"}]}}}, "needs the item's"),
+        ({"pod_override": {"spec": {"dnsConfig": {"$patch": "nuke"}}}}, "'nuke' is not one"),
+        ({"pod_override": {"$retainKeys": ["spec"]}}, "'$retainKeys' is not supported"),
+        (
+            {"pod_override": {"spec": {"$setElementOrder/volumes": [{"name": "a"}]}}},
+            "'$setElementOrder/volumes' is not supported",
+        ),
+        (
+            {"pod_override": {"spec": {"$deleteFromPrimitiveList/x": ["a"]}}},
+            "'$deleteFromPrimitiveList/x' is not supported",
+        ),
+        ({"pod_override": {"spec": {"$pach": "delete"}}}, "'$pach' is not a strategic-merge"),
+        (
+            {"pod_override": {"spec": {"volumes": [{"name": "a", "$patch": "delete", "x": 1}]}}},
+            "takes no other field",
+        ),
+        ({"pod_override": {"$patch": "delete"}}, "cannot delete the whole pod"),
         ({"tolerations": [{"key": "gpu", "operator": "Maybe"}]}, "operator 'Maybe'"),
         ({"tolerations": [{"key": "gpu", "operator": "Exists", "value": "x"}]}, "no value"),
         ({"tolerations": [{"keyy": "gpu"}]}, "toleration.keyy"),
@@ -141,6 +167,69 @@ def test_merge_by_name_maps_and_scalars() -> None:
     assert first["image"] == "a" and [e["name"] for e in first["env"]] == ["X", "Y"]
     assert second == {"name": "side", "image": "s"}
     assert base["spec"]["dnsPolicy"] == "A"  # inputs unchanged
+
+
+TEMPLATE = {
+    "spec": {
+        "containers": [
+            {"name": "base", "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]},
+            {"name": "proxy", "image": "envoy:1"},
+        ],
+        "volumes": [{"name": "tmp", "emptyDir": {}}, {"name": "cache", "emptyDir": {}}],
+        "nodeSelector": {"pool": "general", "zone": "a"},
+        "dnsConfig": {"nameservers": ["1.1.1.1"]},
+    }
+}
+
+
+def test_a_strategic_merge_patch_deletes_and_replaces_what_a_partial_pod_cannot() -> None:
+    patch = pod_settings(
+        {
+            "pod_override": {
+                "spec": {
+                    "containers": [
+                        {"name": "proxy", "$patch": "delete"},
+                        {"name": "base", "env": [{"name": "A", "$patch": "delete"}]},
+                    ],
+                    "volumes": [{"$patch": "replace"}, {"name": "data", "emptyDir": {}}],
+                    "nodeSelector": {"$patch": "replace", "pool": "gpu"},
+                    "dnsConfig": {"$patch": "delete"},
+                }
+            }
+        }
+    )
+    assert patch is not None
+    out = merge(TEMPLATE, patch.pod_override)
+    spec = out["spec"]
+    assert spec["containers"] == [{"name": "base", "env": [{"name": "B", "value": "2"}]}]
+    assert spec["volumes"] == [{"name": "data", "emptyDir": {}}]
+    assert spec["nodeSelector"] == {"pool": "gpu"}
+    assert "dnsConfig" not in spec
+    assert "$patch" not in json.dumps(out)
+    assert merge(TEMPLATE, {"spec": {"$patch": "merge", "hostname": "h"}})["spec"]["hostname"]
+
+
+def test_a_dags_override_and_its_tasks_compose_and_still_patch_the_template() -> None:
+    dag = pod_settings({"pod_override": {"spec": {"volumes": [{"name": "x", "emptyDir": {}}]}}})
+    task_pod = pod_settings(
+        {"pod_override": {"spec": {"volumes": [{"name": "tmp", "$patch": "delete"}]}}}
+    )
+    assert dag is not None and task_pod is not None
+    both = task_pod.over(dag)
+    volumes = merge(TEMPLATE, both.pod_override)["spec"]["volumes"]
+    assert [v["name"] for v in volumes] == ["cache", "x"]
+    # a later layer that adds the item again undoes the delete: it merges into the template's
+    readd = pod_settings(
+        {"pod_override": {"spec": {"volumes": [{"name": "tmp", "emptyDir": {"medium": "Memory"}}]}}}
+    )
+    assert readd is not None
+    composed = readd.over(task_pod).pod_override
+    assert "$patch" not in json.dumps(readd.over(task_pod).to_json())
+    again = merge(TEMPLATE, composed)["spec"]["volumes"]
+    assert again == [
+        {"name": "tmp", "emptyDir": {"medium": "Memory"}},
+        {"name": "cache", "emptyDir": {}},
+    ]
 
 
 def test_a_python_task_takes_pod_settings_too() -> None:

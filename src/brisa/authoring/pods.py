@@ -155,8 +155,15 @@ def _service_account(value: Any) -> str:
 
 
 def override(value: Any) -> dict[str, Any]:
-    """A partial Pod manifest: known fields only, and none the administrator locks."""
-    fragment = _typed(value, "Pod", "pod_override")
+    """A partial Pod manifest: known fields only, and none the administrator locks; the
+    strategic-merge directives `brisa.core.podpatch` supports, in their places."""
+    from brisa.core.podpatch import patch_errors, without_directives
+
+    fragment = dict(_mapping(value, "pod_override"))
+    problems = patch_errors(fragment)
+    if problems:
+        raise InvalidInput(problems[0])
+    _typed(without_directives(fragment), "Pod", "pod_override")
     locked = locked_paths(fragment)
     if locked:
         raise InvalidInput(

@@ -8,7 +8,8 @@ tasks without pod settings is unchanged. The local executor ignores it.
 `merge(base, override)` is the one merge of pod spec fragments: lists of objects with a
 `name` (containers, initContainers, volumes, env, volumeMounts, ...) merge item by item by
 name, maps merge key by key, `tolerations` add up, and anything else is replaced by the
-override. `LOCKED` lists what only the deployment's administrator sets.
+override; the strategic-merge directives of `brisa.core.podpatch` (`"$patch": "delete"` /
+`"replace"`) delete and replace. `LOCKED` lists what only the deployment's administrator sets.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
+
+from brisa.core.podpatch import DELETE, PATCH, REPLACE, directive, is_directive, without_directives
 
 Json = dict[str, Any]
 
@@ -86,7 +89,7 @@ class PodSettings:
 
     def over(self, base: PodSettings) -> PodSettings:
         """These settings on top of `base` (e.g. a task's over its DAG's defaults)."""
-        merged = merge(base.to_json(), self.to_json())
+        merged = merge(base.to_json(), self.to_json(), keep=True)
         return PodSettings.from_json(merged)
 
 
@@ -102,28 +105,65 @@ def _named(items: list[Any]) -> bool:
     return bool(items) and all(isinstance(i, Mapping) and "name" in i for i in items)
 
 
-def _merge_lists(key: str, base: list[Any], override: list[Any]) -> list[Any]:
+def _whole_list_marker(item: Any) -> bool:
+    """`{"$patch": "replace"}` as a list item: the list replaces the old one."""
+    return isinstance(item, Mapping) and len(item) == 1 and directive(item) == REPLACE
+
+
+def _merge_lists(key: str, base: list[Any], override: list[Any], keep: bool) -> list[Any]:
+    replaced = any(_whole_list_marker(i) for i in base)  # a composed layer's own marker
+    base = [i for i in base if not _whole_list_marker(i)]
+    items = [i for i in override if not _whole_list_marker(i)]
+    if len(items) < len(override):
+        base, replaced = [], True
     if key in _ADDED_UP:
-        return [*base, *(item for item in override if item not in base)]
-    if (base and not _named(base)) or (override and not _named(override)):
-        return list(override)
-    merged = {item["name"]: item for item in base}
-    for item in override:
-        old = merged.get(item["name"])
-        merged[item["name"]] = merge(old, item) if old is not None else item
-    return list(merged.values())
+        result = [*base, *(merge({}, i, keep=keep) for i in items if i not in base)]
+    elif (base and not _named(base)) or (items and not _named(items)):
+        result = [merge({}, i, keep=keep) if isinstance(i, Mapping) else i for i in items]
+    else:
+        merged = {item["name"]: item for item in base}
+        for item in items:
+            name, old = item["name"], merged.get(item["name"])
+            if directive(item) == DELETE:
+                merged.pop(name, None)
+                if keep:  # composing layers: the later ones must delete it too
+                    merged[name] = dict(item)
+            elif keep and old is not None and directive(old) == DELETE:
+                merged[name] = merge({}, item, keep=True)  # added again: the delete is undone
+            elif old is None or directive(item) == REPLACE:
+                merged[name] = merge({}, item, keep=keep)
+            else:
+                merged[name] = merge(old, item, keep=keep)
+        result = list(merged.values())
+    return [{PATCH: REPLACE}, *result] if keep and replaced else result
 
 
-def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> Json:
+def merge(base: Mapping[str, Any], override: Mapping[str, Any], *, keep: bool = False) -> Json:
     """`override` merged onto `base` (neither changed): maps merge key by key, lists of named
-    objects by name, tolerations add up, anything else is replaced."""
+    objects by name, tolerations add up, anything else is replaced. The strategic-merge
+    directives of `brisa.core.podpatch` in `override` are applied (`keep`: and kept, to
+    compose two overrides into one that still deletes and replaces in what comes under)."""
+    if directive(override) == REPLACE:
+        whole: Json = _plain(override) if keep else without_directives(override)
+        return whole
     out: Json = _plain(base)
     for key, value in override.items():
+        if is_directive(key):
+            if keep:
+                out[key] = value
+            continue
         old = out.get(key)
-        if isinstance(old, Mapping) and isinstance(value, Mapping):
-            out[key] = merge(old, value)
-        elif isinstance(old, list) and isinstance(value, (list, tuple)):
-            out[key] = _merge_lists(key, old, _plain(value))
+        if directive(value) == DELETE:
+            out.pop(key, None)
+            if keep:
+                out[key] = _plain(value)
+        elif isinstance(value, Mapping):
+            under = (
+                old if isinstance(old, Mapping) and not (keep and directive(old) == DELETE) else {}
+            )
+            out[key] = merge(under, value, keep=keep)
+        elif isinstance(value, (list, tuple)):
+            out[key] = _merge_lists(key, old if isinstance(old, list) else [], _plain(value), keep)
         else:
             out[key] = _plain(value)
     return out

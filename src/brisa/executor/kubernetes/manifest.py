@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from brisa.core.pod import LABEL_PREFIX, PodSettings, locked_paths, merge
+from brisa.core.podpatch import patch_errors
 from brisa.core.spec import ContainerRun, TaskSpec
 from brisa.errors import InvalidInput
 from brisa.executor.kubernetes import naming
@@ -71,6 +72,9 @@ def pod_manifest(
     locked = locked_paths(settings.pod_override)
     if locked:  # refused when the DAG was parsed; a spec stored before that check exists
         raise InvalidInput(f"task {task.task_id}: pod_override sets {locked[0]}, which is locked")
+    problems = patch_errors(settings.pod_override)
+    if problems:  # the same: refused at parse, checked again for stored specs
+        raise InvalidInput(f"task {task.task_id}: {problems[0]}")
     template = copy.deepcopy(dict(config.template))
     name = _container_name(template)
     pod = merge(template, _task_fragment(settings, name))
