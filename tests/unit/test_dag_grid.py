@@ -10,11 +10,12 @@ import pytest
 from planner_builders import T0, build_spec, dag_record, make_run
 
 from brisa.control.dagview import upcoming_fires
-from brisa.control.grid import RowFilter, assemble, select_rows
+from brisa.control.grid import Cell, RowFilter, assemble, select_rows
 from brisa.control.queries import DagSummary
 from brisa.control.structure import neighbours, structure
 from brisa.core.states import RunState, TaskState
 from brisa.errors import InvalidInput
+from brisa.web.ui import gridcells
 from brisa.web.ui.dagfmt import BAR_MAX, BAR_MIN, bar_height, dag_zone
 
 # a -> b -> c -> d, and a -> e
@@ -115,3 +116,28 @@ def test_bar_height_grows_with_duration_within_bounds() -> None:
 def test_failed_cells_keep_their_state() -> None:
     run = make_run(SPEC, tasks={"a": TaskState.FAILED})
     assert assemble(SPEC, [run], {1: SPEC}, RowFilter()).columns[0].cells["a"].state == "failed"
+
+
+def test_grid_cells_html_names_each_cell_and_escapes_what_it_shows() -> None:
+    """The cells built from per-column and per-state pieces (web/ui/gridcells.py): each
+    names its task, run, state and try in words, links to its task, and escapes the run id,
+    the query and the task ids (in text and in URLs)."""
+    spec = build_spec(tasks=("a", "b"), edges=[("a", "b")], task_options={"b": {"retries": 2}})
+    tasks = {"b": {"state": TaskState.FAILED, "try_number": 2}}
+    run = dataclasses.replace(make_run(spec, pk=7, tasks=tasks), run_id="r&1")
+    grid = assemble(spec, [run], {1: spec}, RowFilter())
+    assert grid.rows == ["a", "b"]
+    column = dataclasses.replace(grid.columns[0], cells={**grid.columns[0].cells})
+    column.cells["x<y"] = Cell("x<y", None, 1)
+    html = gridcells.cells(column, ["a", "b", "x<y"], "/teams/data/dags/d", "?q=<&>", oob=True)
+    assert html == [
+        '<div role="gridcell" class="gc s-pending" id="c-7-a" hx-swap-oob="true"><a class="gl" '
+        'tabindex="-1" href="/teams/data/dags/d/runs/r%261/tasks/a?q=&lt;&amp;&gt;" '
+        'aria-label="a, run r&amp;1, pending">◌</a></div>',
+        '<div role="gridcell" class="gc s-failed" id="c-7-b" hx-swap-oob="true"><a class="gl" '
+        'tabindex="-1" href="/teams/data/dags/d/runs/r%261/tasks/b?q=&lt;&amp;&gt;" '
+        'aria-label="b, run r&amp;1, failed, try 2 of 3">✕</a></div>',
+        '<div role="gridcell" class="gc s-absent" id="c-7-x&lt;y" hx-swap-oob="true"><span '
+        'class="gl" tabindex="-1" aria-label="x&lt;y, run r&amp;1, not in this version">·</span>'
+        "</div>",
+    ]

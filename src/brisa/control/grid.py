@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from brisa.core import graph
 from brisa.core.records import RunRecord, TaskRecord
@@ -41,9 +41,9 @@ class RowFilter:
         return bool(self.text or self.root)
 
 
-@dataclass(frozen=True)
-class Cell:
-    """One task in one run; `task` is None when the run's version has no such task."""
+class Cell(NamedTuple):
+    """One task in one run; `task` is None when the run's version has no such task. A tuple:
+    a grid builds 5,000 of them, and a frozen dataclass's `__init__` was a tenth of the page."""
 
     task_id: str
     task: TaskRecord | None
@@ -109,18 +109,27 @@ def select_rows(spec: DagSpec, wanted: RowFilter) -> list[str]:
     return rows
 
 
-def _max_tries(spec: DagSpec | None, task_id: str, ti: TaskRecord | None) -> int:
-    retries = spec.tasks[task_id].retries if spec and task_id in spec.tasks else 0
-    base = ti.retry_base if ti else 0
-    return base + retries + 1
+def retries_of(spec: DagSpec | None) -> dict[str, int]:
+    """Each task's retries in a version (none for a version that is gone)."""
+    return {tid: t.retries for tid, t in spec.tasks.items()} if spec else {}
 
 
-def column(run: RunRecord, rows: Iterable[str], spec: DagSpec | None, before: str | None) -> Column:
-    """One run's cells for `rows`; `spec`: the run's own version (for its retries)."""
-    cells = {
-        tid: Cell(tid, run.tasks.get(tid), _max_tries(spec, tid, run.tasks.get(tid)))
-        for tid in rows
-    }
+def column(
+    run: RunRecord,
+    rows: Iterable[str],
+    spec: DagSpec | None,
+    before: str | None,
+    *,
+    retries: Mapping[str, int] | None = None,
+) -> Column:
+    """One run's cells for `rows`; `spec`: the run's own version (for its retries), or
+    `retries`: its `retries_of` when the caller has it (one per version, not per run)."""
+    per_task = retries if retries is not None else retries_of(spec)
+    tasks = run.tasks
+    cells = {}
+    for tid in rows:
+        ti = tasks.get(tid)
+        cells[tid] = Cell(tid, ti, (ti.retry_base if ti else 0) + per_task.get(tid, 0) + 1)
     changed = before if before is not None and before != run.code_version else None
     return Column(run, cells, changed)
 
@@ -135,7 +144,10 @@ def assemble(
     rows = select_rows(latest, wanted)
     columns: list[Column] = []
     before: str | None = None
+    retries: dict[int, dict[str, int]] = {}
     for run in reversed(runs_newest_first):
-        columns.append(column(run, rows, specs.get(run.version_id), before))
+        if run.version_id not in retries:
+            retries[run.version_id] = retries_of(specs.get(run.version_id))
+        columns.append(column(run, rows, None, before, retries=retries[run.version_id]))
         before = run.code_version
     return Grid(latest, rows, columns, wanted)

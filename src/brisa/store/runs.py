@@ -401,10 +401,8 @@ class RunStore:
         by_run: dict[int, dict[str, TaskRecord]] = defaultdict(dict)
         states = {s.value: s for s in TaskState}
         with self.engine.connect() as conn:
-            for ti_id, run_pk, task_id, state, tries, base in conn.execute(
-                query.where(c.run_pk.in_([r.id for r in runs]))
-            ):
-                by_run[run_pk][task_id] = TaskRecord(
-                    ti_id, run_pk, task_id, states[state], tries, base
-                )
+            # fetched in one call (`all`), not a cursor round per row
+            found = conn.execute(query.where(c.run_pk.in_([r.id for r in runs]))).all()
+        for ti_id, run_pk, task_id, state, tries, base in found:
+            by_run[run_pk][task_id] = TaskRecord(ti_id, run_pk, task_id, states[state], tries, base)
         return [dataclasses.replace(r, tasks=by_run.get(r.id, {})) for r in runs]

@@ -37,33 +37,38 @@ def cells(
     keys: list[tuple[str, Markup, Markup]] | None = None,
 ) -> list[str]:
     """One `<div role="gridcell">` per row of one run (already escaped HTML); `keys`: the
-    rows' `row_keys` when the caller has them."""
+    rows' `row_keys` when the caller has them. The pieces that depend only on the run or on
+    the state are joined once per column; a cell is one f-string of them and its row's keys."""
     run = column.run
     run_text = escape(run.run_id)
-    prefix = escape(_link(base, run.run_id, "/tasks/"))
-    tail = escape(query)
     swap = OOB if oob else ""
+    # escaping is per character: the parts of an href or a label escape alone
+    link = f'"{swap}><a class="gl" tabindex="-1" href="{escape(_link(base, run.run_id, "/tasks/"))}'
+    label = f'{escape(query)}" aria-label="'
+    of_run = f", run {run_text}, "
+    heads: dict[str, str] = {}
+    ends: dict[str, str] = {}
+    absent = (
+        f'"{swap}><span class="gl" tabindex="-1" aria-label="',
+        f'{of_run}not in this version">·</span></div>',
+    )
     out = []
     for tid, name, segment in keys if keys is not None else row_keys(rows):
         cell = column.cells[tid]
-        ident = f'c-{run.id}-{name}"{swap}'
-        if cell.task is None:
-            out.append(
-                f'<div role="gridcell" class="gc s-absent" id="{ident}><span class="gl" '
-                f'tabindex="-1" aria-label="{name}, run {run_text}, not in this version">·</span>'
-                "</div>"
-            )
+        task = cell.task
+        if task is None:
+            head = f'<div role="gridcell" class="gc s-absent" id="c-{run.id}-{name}'
+            out.append(f"{head}{absent[0]}{name}{absent[1]}")
             continue
-        state = cell.state
-        tries = cell.task.try_number
-        label = f"{name}, run {run_text}, {states.words(state)}"
+        state = task.state.value
+        if state not in heads:
+            heads[state] = f'<div role="gridcell" class="gc s-{state}" id="c-{run.id}-'
+            ends[state] = f'">{states.glyph(state)}</a></div>'
+        tries = task.try_number
+        words = f"{of_run}{states.words(state)}"
         if tries:
-            label += f", try {tries} of {cell.max_tries}"
-        href = f"{prefix}{segment}{tail}"  # escaping is per character: parts escape alone
-        out.append(
-            f'<div role="gridcell" class="gc s-{state}" id="{ident}><a class="gl" tabindex="-1" '
-            f'href="{href}" aria-label="{label}">{states.glyph(state)}</a></div>'
-        )
+            words = f"{words}, try {tries} of {cell.max_tries}"
+        out.append(f"{heads[state]}{name}{link}{segment}{label}{name}{words}{ends[state]}")
     return out
 
 
