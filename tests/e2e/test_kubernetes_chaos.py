@@ -27,6 +27,7 @@ def test_no_pod_is_left_behind_after_a_kubernetes_chaos_run(
     print(result.render())
     assert sum(result.faults.values()) > 0
     assert result.runs and result.attempts > 0
+    assert result.deleted_running  # the check on them had something to catch
     assert result.orphan_collected
     assert result.violations == []
     assert result.left == []  # on_success: the failed pods kept keep_failed_for went after it

@@ -100,6 +100,7 @@ class ChaosResult:
     settled_after: float | None = None
     oldest: float = 0.0  # seconds past its completion the oldest pod got, after the faults
     late: set[str] = field(default_factory=set)  # pods seen older than allowed + BOUND
+    lags: dict[str, list[float]] = field(default_factory=dict)  # phase -> delete - completion
     violations: list[str] = field(default_factory=list)
 
     def render(self) -> str:
@@ -111,6 +112,8 @@ class ChaosResult:
             f"faults: {dict(self.faults)}; running pods deleted: {len(self.deleted_running)}",
             f"runs ended {self.settled_after}s after the faults stopped; orphan collected: "
             f"{self.orphan_collected}",
+            "deleted pods, delete request past completion: "
+            + "; ".join(f"{phase} {_spread(lags)}" for phase, lags in sorted(self.lags.items())),
             f"oldest pod past its completion after the faults: {self.oldest}s; "
             f"pods left: {len(self.left)} [{left}]",
             f"violations: {len(self.violations)}",
@@ -130,6 +133,7 @@ def run(config: Config, folder: Path, database_url: str) -> ChaosResult:
     }
     with FakeCluster(token="chaos", namespaces=(NAMESPACE,)) as cluster:
         requests = PodRequests(cluster)
+        _time_deletes(cluster, result)
         _inject_failures(cluster)
         fleet = KubeFleet(
             folder, database_url, cluster, namespace=NAMESPACE, schedulers=config.schedulers,
@@ -155,6 +159,36 @@ def run(config: Config, folder: Path, database_url: str) -> ChaosResult:
     return result
 
 
+def _time_deletes(cluster: FakeCluster, result: ChaosResult) -> None:
+    """Note, for every delete of a pod that has ended, how long after its end it came (and
+    the pods that came later than the policy keeps them + BOUND)."""
+    state = cluster.state
+    delete = state.delete_pod
+
+    def deleted(namespace: str, name: str, grace: int | None) -> Json:
+        pod = state.find("pods", namespace, name)
+        ended = None if pod is None else _completion(pod)
+        if pod is not None and ended is not None:
+            lag = round((datetime.now(UTC) - ended).total_seconds(), 1)
+            phase = str((pod.get("status") or {}).get("phase"))
+            result.lags.setdefault(phase, []).append(lag)
+            if lag > _allowed(pod, result.config) + BOUND:
+                result.late.add(name)
+        return delete(namespace, name, grace)
+
+    state.delete_pod = deleted  # type: ignore[method-assign]
+
+
+def _spread(values: list[float]) -> str:
+    if not values:
+        return "none"
+    ordered = sorted(values)
+    return (
+        f"{len(ordered)} pods, median {ordered[len(ordered) // 2]}s, "
+        f"p99 {ordered[min(len(ordered) - 1, len(ordered) * 99 // 100)]}s, max {ordered[-1]}s"
+    )
+
+
 def _inject_failures(cluster: FakeCluster) -> None:
     def task(every: int, rest: int) -> Any:
         def match(pod: Json) -> bool:
@@ -174,7 +208,7 @@ def _faults(
     began = time.monotonic()
     fleet.wait_until(lambda: fleet.holder_slot() is not None, 30, "a namespace holder")
     result.runs[fleet.trigger(DAG_ID)] = ""
-    fleet.wait_until(lambda: bool(cluster.pods(NAMESPACE)), 60, "a first pod")
+    fleet.wait_until(lambda: any(map(_running, cluster.pods(NAMESPACE))), 60, "a running pod")
     _plant_orphan(cluster)
     triggered, order = time.monotonic(), list(FAULTS)
     for step in range(10**6):
@@ -186,6 +220,9 @@ def _faults(
             triggered = time.monotonic()
         if step % len(order) == 0:  # each kind of fault once per round, in a random order
             rng.shuffle(order)
+            if step == 0:  # the first run's pods are running: delete one of them first
+                order.remove("delete_pod")
+                order.insert(0, "delete_pod")
         fault = order[step % len(order)]
         if _inject(fault, fleet, cluster, rng, result):
             result.faults[fault] += 1
@@ -217,7 +254,11 @@ def _inject(
         timer.daemon = True
         timer.start()
     else:
+        deadline = time.monotonic() + 8  # a pod of the next run, if none runs now
         running = [p for p in cluster.pods(NAMESPACE) if _running(p)]
+        while not running and time.monotonic() < deadline:
+            time.sleep(0.1)
+            running = [p for p in cluster.pods(NAMESPACE) if _running(p)]
         if not running:
             return False
         name = rng.choice(running)["metadata"]["name"]
