@@ -106,6 +106,12 @@ def _url(value: str) -> str:
     return value.rstrip("/")
 
 
+def _pod_path(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError(f"{value!r} is not an absolute path (a folder inside the pod)")
+    return value
+
+
 def _template_file(value: str) -> str:
     if value:
         load_pod_template(value)
@@ -194,6 +200,9 @@ class KubernetesSettings:
     # retried without using up the task's retries, this many per task (0: they count).
     infra_retries: int = 3
     api_url_in_cluster: str = checked("", _url)
+    # Where a worker pod unpacks its run's pinned commit (from the code tarball, or a fetch by
+    # SHA): a folder of the pod's own; pods never see the scheduler's snapshots.
+    code_cache: str = checked("/tmp/brisa-code", _pod_path)
     object_store_secret: str = checked("", _name)
     startup_checks: bool = True
 

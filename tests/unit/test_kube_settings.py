@@ -61,6 +61,7 @@ def test_the_kubernetes_executor_with_its_settings(tmp_path: Path) -> None:
         ('labels = "a"', "key=value pairs"),
         ('object_store_secret = "S3 keys"', "[kubernetes] object_store_secret"),
         ('api_url_in_cluster = "brisa-api:8080"', "not an http:// or https:// URL"),
+        ('code_cache = "cache"', "[kubernetes] code_cache: 'cache' is not an absolute path"),
         ('pod_template_file = "/nonexistent/pod.yaml"', "cannot read pod template"),
         ('kubeconfig = "k"\nserver = "https://k8s"', "set one"),
         ('server = "https://k8s"', "[kubernetes] token_file: needed"),

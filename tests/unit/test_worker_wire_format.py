@@ -234,3 +234,14 @@ def test_only_a_worker_in_a_pod_echoes_its_log_to_stdout() -> None:
     assert WorkerEnv().logs.echo is False  # local workers: their spool file is enough
     in_pod = pod_worker_env(WorkerEnv(), KubernetesSettings())
     assert WorkerEnv.from_env(in_pod.to_env()).logs.echo is True
+
+
+def test_a_worker_pod_gets_its_code_from_the_object_store_not_the_schedulers_disk() -> None:
+    from brisa.executor.kubernetes.podconfig import pod_worker_env
+    from brisa.kubesettings import KubernetesSettings
+
+    here = WorkerEnv(repos_root="/srv/brisa/repos", code_cache="/srv/brisa/code-cache")
+    in_pod = WorkerEnv.from_env(pod_worker_env(here, KubernetesSettings()).to_env())
+    assert (in_pod.repos_root, in_pod.code_cache) == ("", "/tmp/brisa-code")
+    chosen = KubernetesSettings(code_cache="/var/cache/brisa")
+    assert WorkerEnv.from_env(pod_worker_env(here, chosen).to_env()).code_cache == chosen.code_cache

@@ -45,9 +45,16 @@ def pod_config(settings: KubernetesSettings, team: str) -> PodConfig:
 
 
 def pod_worker_env(env: WorkerEnv, settings: KubernetesSettings) -> WorkerEnv:
-    """The workers' configuration as pods need it: the API as they reach it, and the log
-    echoed to the container's stdout (`logs.echo`: how a dead worker's log is completed)."""
-    env = dataclasses.replace(env, logs=env.logs._replace(echo=True))
+    """The workers' configuration as pods need it: the API as they reach it, the log echoed
+    to the container's stdout (`logs.echo`: how a dead worker's log is completed), and the
+    pinned code from the object store into a folder of the pod's own (the scheduler's
+    snapshots and code cache are paths on its machine, not in the pod)."""
+    env = dataclasses.replace(
+        env,
+        logs=env.logs._replace(echo=True),
+        repos_root="",
+        code_cache=settings.code_cache,
+    )
     if not settings.api_url_in_cluster:
         return env
     return dataclasses.replace(env, api_url=settings.api_url_in_cluster)
