@@ -15,39 +15,17 @@ from typing import Any
 
 import pytest
 from test_kubernetes import NAMESPACE, kube_env
+from test_repos_pinned import DAG, TEAM, dag_commit, helpers
 
 from brisa.testing.kube import FakeCluster
 from support.gitserver import Upstream
 from support.standalone import Standalone
 
-TEAM = "pins"
-DAG = """
-from brisa import DAG, task
-
-from helpers import VERSION
-
-with DAG("pinned") as dag:
-
-    @task
-    def first():
-        return VERSION
-
-    @task
-    def second(seen):
-        return [seen, VERSION]
-
-    second(first())
-"""
-
-
-def helpers(version: str) -> str:
-    return f'VERSION = "{version}"\n'
-
 
 @pytest.fixture
 def upstream(tmp_path: Path) -> Upstream:
     repo = Upstream(tmp_path / "remote", name=TEAM)
-    repo.commit({"dags/pinned.py": DAG, "dags/helpers.py": helpers("v1")}, "v1")
+    repo.commit({"dags/pinned.py": DAG.format(), "dags/helpers.py": helpers("v1")}, "v1")
     return repo
 
 
@@ -76,10 +54,6 @@ def server(tmp_path: Path, upstream: Upstream, cluster: FakeCluster) -> Iterator
         yield server
     finally:
         server.stop()
-
-
-def dag_commit(server: Standalone) -> str:
-    return str(server.get(server.dag_path("pinned", TEAM))["code_version"])
 
 
 def task_path(server: Standalone, run_id: str, task_id: str) -> str:
