@@ -77,3 +77,21 @@ def test_the_store_s_reads_hold_no_transaction_and_its_writes_still_do(postgres_
         assert store.last_change_id() == 0, "the write was rolled back as a whole"
     finally:
         store.close()
+
+
+def test_the_health_ping_answers_for_the_database_not_for_a_connection_cut_a_moment_ago(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A readiness check right after the server cut the pooled connection says what the
+    database says now (here: it answers), not "terminating connection"."""
+    from brisa.store import open_store
+
+    monkeypatch.setattr(engines, "PING_IDLE", 3600.0)  # never idle long enough
+    store = open_store(postgres_url, migrate=True)
+    try:
+        store.ping()
+        dropped = _drop_pooled_connection(store.engine, postgres_url)
+        store.ping()  # the dead connection is dropped and a fresh one asked
+        assert _pid(store.engine) != dropped
+    finally:
+        store.close()

@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from tests.support.clock import ManualClock
 
 from brisa.core.leases import Identity, namespace_lease
 from brisa.scheduler.namespaces import NamespaceLeases
 from brisa.store import Store, open_store
+from support.clock import ManualClock
 
 HOST = "box"
 

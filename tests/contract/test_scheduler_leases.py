@@ -8,11 +8,11 @@ import logging
 from pathlib import Path
 
 import pytest
-from tests.support.clock import ManualClock
 
 from brisa.core.leases import Identity, LeaseTiming, dead_here
 from brisa.scheduler.ha import AnotherScheduler, LeaseKeeper
 from brisa.store import Store, open_store
+from support.clock import ManualClock
 
 HOST = "box"
 

@@ -10,7 +10,6 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
-from tests.support.clock import ManualClock
 
 from brisa.errors import NotFound
 from brisa.logs.capture import LineStamper, Spool, utc_stamp
@@ -19,6 +18,7 @@ from brisa.logs.config import ShippingConfig
 from brisa.logs.masking import DEFAULT_ENV_PATTERN, Masker, env_secrets, param_secrets
 from brisa.logs.shipper import Shipper
 from brisa.objectstore import ObjectInfo, StoreUnavailable
+from support.clock import ManualClock
 
 # --- Masking ---------------------------------------------------------------------------------
 

@@ -63,7 +63,18 @@ class Store(
         return self.engine.dialect.name
 
     def ping(self) -> None:
-        """Raise unless the database answers (the health check)."""
+        """Raise unless the database answers now (the health check). A pooled connection
+        that died a moment ago (not pinged on checkout: `engine.ping_when_idle`) says only
+        that it was cut; the pool has dropped it, so a fresh connection is tried once and
+        its answer is the one given (e.g. "database ... does not exist")."""
+        try:
+            self._select_one()
+        except sa.exc.DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            self._select_one()
+
+    def _select_one(self) -> None:
         with self.engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
 
