@@ -45,7 +45,6 @@ import statistics
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -58,6 +57,7 @@ from brisa.executor.kubernetes.api import ApiAccess, connect
 from brisa.testing.kube import FakeCluster
 from brisa.testing.kube.chaos import ChaosRun, chaos_run, recovery_after_gone
 from brisa.testing.kube.faults import Unschedulable
+from brisa.testing.kube.store import Change
 
 NAMESPACE = "brisa"
 CHAOS_LANES = 8
@@ -93,26 +93,17 @@ class CreateTimes:
     def __init__(self, cluster: FakeCluster) -> None:
         self.seen: dict[tuple[str, str], float] = {}
         self.started: dict[tuple[str, str], float] = {}
-        self._lock = threading.Lock()
-        store = cluster.state
-        create, update = store.create, store.update
+        cluster.state.subscribe(self._changed)
 
-        def recorded(resource: str, namespace: str, obj: Any) -> Any:
-            made = create(resource, namespace, obj)
-            if resource == "pods":
-                with self._lock:
-                    self.seen[_attempt_key(obj)] = time.time()
-            return made
-
-        def updated(resource: str, namespace: str, name: str, mutate: Any) -> Any:
-            obj = update(resource, namespace, name, mutate)
-            if resource == "pods" and _container_started(obj):
-                with self._lock:
-                    self.started.setdefault(_attempt_key(obj), time.time())
-            return obj
-
-        store.create = recorded  # type: ignore[method-assign]
-        store.update = updated  # type: ignore[method-assign]
+    def _changed(self, change: Change) -> None:
+        """Called under the store's lock with every write, so the dicts need no lock of
+        their own and the clock is read at the moment of the write."""
+        if change.resource != "pods":
+            return
+        if change.type == "ADDED":
+            self.seen[_attempt_key(change.obj)] = time.time()
+        elif change.type == "MODIFIED" and _container_started(change.obj):
+            self.started.setdefault(_attempt_key(change.obj), time.time())
 
 
 def _container_started(pod: Any) -> bool:
