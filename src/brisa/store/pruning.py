@@ -28,16 +28,21 @@ class PruningStore:
     engine: sa.Engine
 
     def prune_audit(self, before: datetime, batch: int) -> int:
-        """Delete at most `batch` audit entries recorded before `before`, oldest first; how
-        many went. By the primary key: the oldest entries have the lowest ids."""
-        oldest = (
-            sa.select(audit_log.c.id)
-            .where(audit_log.c.at < before)
-            .order_by(audit_log.c.id)
-            .limit(batch)
-        )
+        """Delete the audit entries recorded before `before` among the `batch` oldest (by id:
+        entries are appended in time order); how many went.
+
+        The window is read first, outside the write transaction, by the primary key: a run
+        with nothing to delete reads `batch` rows whatever the table's size, and the delete
+        holds SQLite's write lock only for itself. An old entry behind a newer one (the clocks
+        of several API processes apart) goes once the entries before it have."""
+        window = sa.select(audit_log.c.id, audit_log.c.at).order_by(audit_log.c.id).limit(batch)
+        with self.engine.connect() as conn:
+            old = [key for key, at in conn.execute(window) if at < before]
+        if not old:
+            return 0
+        doomed = audit_log.delete().where(audit_log.c.id <= max(old), audit_log.c.at < before)
         with self.engine.execution_options(**WRITE).begin() as conn:
-            return int(conn.execute(audit_log.delete().where(audit_log.c.id.in_(oldest))).rowcount)
+            return int(conn.execute(doomed).rowcount)
 
     def commit_parse_counts(self) -> dict[str, int]:
         """How many parsed commits each repository has."""
