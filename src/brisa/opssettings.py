@@ -1,13 +1,14 @@
 """`[metrics]` and `[logging]`: how a process is observed — its server of `/metrics` and
-`/health/*`, and the format of its own log lines; `[pools]`: the default pool's size. Every
-key is checked when the settings load, so a mistake names the key and where it was set."""
+`/health/*`, and the format of its own log lines; `[pools]`: the default pool's size;
+`[retention]`: how long the audit record and the commit parses are kept. Every key is
+checked when the settings load, so a mistake names the key and where it was set."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from brisa.core.pools import DEFAULT_SLOTS, check_default_slots
-from brisa.settingfields import checked, duration
+from brisa.settingfields import at_least, checked, duration, seconds_between
 
 LOG_FORMATS = ("text", "json")
 
@@ -49,3 +50,14 @@ class PoolsSettings:
     # Slots of each team's default pool (tasks without pool= take theirs from it) until
     # `brisa pools set TEAM default_pool --slots N` sizes it by hand.
     default_slots: int = checked(DEFAULT_SLOTS, check_default_slots)
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    # Audit record entries older than this many days are deleted; 0 keeps them forever.
+    audit_days: int = checked(0, at_least(0))
+    # Parsed commits kept per repository, newest first (the current commit and its DAGs'
+    # are always kept); 0 keeps them all.
+    commit_parses_per_repo: int = checked(1000, at_least(0))
+    # How often the scheduler's housekeeping deletes what is past these limits.
+    interval: float = checked(3600.0, seconds_between(60, 7 * 86400), duration=True)

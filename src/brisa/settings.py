@@ -24,7 +24,7 @@ from brisa.errors import ConfigError
 from brisa.kubesettings import KubernetesSettings
 from brisa.logs.config import CHUNK_BYTES, CHUNK_INTERVAL
 from brisa.logs.masking import DEFAULT_ENV_PATTERN
-from brisa.opssettings import LoggingSettings, MetricsSettings, PoolsSettings
+from brisa.opssettings import LoggingSettings, MetricsSettings, PoolsSettings, RetentionSettings
 from brisa.repos.config import RepoSettings
 from brisa.repos.config import check as check_repo
 from brisa.settingfields import at_least, checked, duration, seconds_between, seconds_of, secret
@@ -179,6 +179,7 @@ SECTIONS: dict[str, type] = {
     "metrics": MetricsSettings,
     "logging": LoggingSettings,
     "pools": PoolsSettings,
+    "retention": RetentionSettings,
 }
 
 
@@ -198,6 +199,7 @@ class Settings:
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     pools: PoolsSettings = field(default_factory=PoolsSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
     # `[repos.NAME]` tables, in name order.
     repos: tuple[RepoSettings, ...] = ()
     # Where each key that is not a default came from ("section.key" -> the file's path or

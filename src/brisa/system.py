@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # heavy imports (the web framework, the ORM) are made when fi
 log = logging.getLogger("brisa")
 
 LOG_RETENTION = "log retention"
+RECORD_RETENTION = "record retention"
 SPOOL_SWEEP = "spool sweep"
 GONE_WORKER_SPOOLS = "gone workers' spools"
 
@@ -251,22 +252,24 @@ class System:
 
     @property
     def housekeeping(self) -> Housekeeping:
-        """The periodic jobs of a process that runs workers: log retention, when set, and the
-        sweep of dead workers' spools, when workers ship their logs to a store."""
+        """The periodic jobs of a process that runs workers: log and record retention, when
+        set, and the sweep of dead workers' spools, when workers ship their logs to a store."""
         if self._housekeeping is None:
+            from brisa import pruning
             from brisa.housekeeping import Housekeeping
             from brisa.logs import recovery, retention
             from brisa.worker.registry import process_group_alive
 
             jobs = Housekeeping()
-            pruning = self.retention()
-            if pruning is not None:
-                jobs.add(
-                    LOG_RETENTION,
-                    pruning.run,
-                    every=retention.EVERY.total_seconds(),
-                    first_after=retention.FIRST_AFTER.total_seconds(),
-                )
+            logs = self.retention()
+            if logs is not None:
+                jobs.add(LOG_RETENTION, logs.run, every=retention.EVERY.total_seconds(),
+                         first_after=retention.FIRST_AFTER.total_seconds())  # fmt: skip
+            kept, metrics = self.settings.retention, self.monitor.metrics.retention
+            records = pruning.configured(kept, lambda: self.store, self.clock, metrics)
+            if records is not None:
+                jobs.add(RECORD_RETENTION, records.run, every=kept.interval,
+                         first_after=pruning.FIRST_AFTER.total_seconds())  # fmt: skip
             self._spools = recovery.sweeper_for_workers(
                 self.settings.spool_folder,
                 self.worker_env().logs,

@@ -17,7 +17,13 @@ from brisa.housekeeping import Housekeeping, Timer
 from brisa.logs import layout
 from brisa.objectstore.local import LocalObjectStore
 from brisa.settings import load
-from brisa.system import GONE_WORKER_SPOOLS, LOG_RETENTION, SPOOL_SWEEP, System
+from brisa.system import (
+    GONE_WORKER_SPOOLS,
+    LOG_RETENTION,
+    RECORD_RETENTION,
+    SPOOL_SWEEP,
+    System,
+)
 from brisa.testing.server import eventually
 
 PATIENCE = 10.0  # seconds a test waits for a thread before it fails; never for a timing
@@ -152,7 +158,7 @@ def test_retention_runs_hourly_the_first_time_a_minute_after_start(tmp_path: Pat
     system = system_with(tmp_path, BRISA__LOGS__RETENTION="30d")
     try:
         jobs = system.housekeeping.jobs
-        assert list(jobs) == [LOG_RETENTION, SPOOL_SWEEP, GONE_WORKER_SPOOLS]
+        assert list(jobs) == [LOG_RETENTION, RECORD_RETENTION, SPOOL_SWEEP, GONE_WORKER_SPOOLS]
         now = time.monotonic()
         retention = jobs[LOG_RETENTION].timer
         assert retention.every == 3600
@@ -166,9 +172,29 @@ def test_retention_runs_hourly_the_first_time_a_minute_after_start(tmp_path: Pat
 
 
 def test_without_retention_only_the_spool_sweeps_run(tmp_path: Path) -> None:
-    system = system_with(tmp_path)
+    system = system_with(tmp_path, BRISA__RETENTION__COMMIT_PARSES_PER_REPO="0")
     try:
         assert list(system.housekeeping.jobs) == [SPOOL_SWEEP, GONE_WORKER_SPOOLS]
+    finally:
+        system.shutdown()
+
+
+def test_record_retention_runs_on_its_own_timer(tmp_path: Path) -> None:
+    """By default the commit parses are kept to 1,000 per repository: the record retention job
+    runs hourly, the first time two minutes after start; `[retention] interval` changes it."""
+    system = system_with(tmp_path)
+    try:
+        jobs = system.housekeeping.jobs
+        assert list(jobs) == [RECORD_RETENTION, SPOOL_SWEEP, GONE_WORKER_SPOOLS]
+        timer = jobs[RECORD_RETENTION].timer
+        assert timer.every == 3600 and 119 < timer.wait(time.monotonic()) <= 120
+    finally:
+        system.shutdown()
+    system = system_with(
+        tmp_path, BRISA__RETENTION__AUDIT_DAYS="90", BRISA__RETENTION__INTERVAL="10m"
+    )
+    try:
+        assert system.housekeeping.jobs[RECORD_RETENTION].timer.every == 600
     finally:
         system.shutdown()
 

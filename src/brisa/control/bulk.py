@@ -1,18 +1,23 @@
 """Actions over task instances of several runs at once (UI.md A.2.9 "Bulk actions", story 54):
-the task-instance search's "Clear selected". Each run is cleared by `Commands.clear`, one run
-after the other (a run's clear is one transaction; the bulk is not), so the preview and the
-outcome are grouped by run. Above ACK_RUNS runs or ACK_INSTANCES task instances the caller
-must say it understands (`acknowledged`): the REST API and the page ask the same."""
+the task-instance search's "Clear selected", "Mark success", "Mark failed" and "Cancel runs".
+Each run goes through the command a single run's action uses (`Commands.clear`, `.mark`,
+`.cancel`: the team check, the guarded moves, the audit entry), one run after the other (a
+run's action is one transaction; the bulk is not), so the preview and the outcome are grouped
+by run. Every action first dry-runs the whole selection: an unknown or hidden run, an unknown
+task or a bad state is refused before anything changes. Above ACK_RUNS runs or ACK_INSTANCES
+task instances the caller must say it understands (`acknowledged`): the REST API and the page
+ask the same."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from brisa.control.clearing import ClearOptions
+from brisa.control.clearing import ClearOptions, known_tasks
 from brisa.control.commands import Changed, Commands
 from brisa.control.queries import Scope
-from brisa.errors import InvalidInput
+from brisa.core.states import ACTIVE_RUN_STATES, MARK_TARGETS
+from brisa.errors import Conflict, InvalidInput
 
 MAX_RUNS = 100  # runs one bulk action may touch
 MAX_INSTANCES = 1000  # task instances one bulk action may name
@@ -41,6 +46,7 @@ class BulkChanged:
 
     runs: list[Changed]
     dry_run: bool
+    action: str = "clear"  # clear, mark_success, mark_failed or cancel (of the runs)
 
     @property
     def count(self) -> int:
@@ -49,6 +55,11 @@ class BulkChanged:
     @property
     def needs_ack(self) -> bool:
         return needs_ack(len(self.runs), self.count)
+
+    @property
+    def changing(self) -> int:
+        """The runs with something to change."""
+        return sum(1 for done in self.runs if done.changes)
 
 
 def needs_ack(runs: int, instances: int) -> bool:
@@ -97,9 +108,99 @@ def clear(
     preview = BulkChanged(each(True), dry_run=True)
     if dry_run:
         return preview
+    _check_ack(preview, "clears", acknowledged)
+    return BulkChanged(each(False), dry_run=False)
+
+
+def mark(
+    commands: Commands,
+    scope: Scope,
+    instances: Sequence[Instance],
+    state: str,
+    *,
+    dry_run: bool,
+    acknowledged: bool = False,
+) -> BulkChanged:
+    """Mark the named task instances success or failed, run by run, as `Commands.mark` does
+    for one run: marking success also puts their upstream_failed descendants back to pending,
+    a queued or running task's attempt ends. Instances already in `state` are left as they
+    are; Conflict when every one is. Wider than ACK_RUNS runs or ACK_INSTANCES instances:
+    refused unless `acknowledged`."""
+    if state not in {s.value for s in MARK_TARGETS}:
+        raise InvalidInput(f"task instances can be marked success or failed, not {state!r}")
+    runs = by_run(instances)
+    action = f"mark_{state}"
+
+    def each(dry: bool) -> list[Changed]:
+        return [commands.mark(scope, team, dag_id, run_id, tasks, state, dry_run=dry)
+                for (team, dag_id, run_id), tasks in runs.items()]  # fmt: skip
+
+    preview = BulkChanged(each(True), dry_run=True, action=action)
+    if dry_run:
+        return preview
+    if not preview.count:
+        raise Conflict(f"nothing to mark: every selected task instance is already {state}")
+    _check_ack(preview, f"marks {state}", acknowledged)
+    done = []
+    for ((team, dag_id, run_id), tasks), planned in zip(runs.items(), preview.runs, strict=True):
+        if not planned.changes:  # already marked: nothing to do, nothing to audit
+            done.append(replace(planned, dry_run=False))
+            continue
+        done.append(commands.mark(scope, team, dag_id, run_id, tasks, state))
+    return BulkChanged(done, dry_run=False, action=action)
+
+
+def cancel(
+    commands: Commands,
+    scope: Scope,
+    instances: Sequence[Instance],
+    *,
+    dry_run: bool,
+    acknowledged: bool = False,
+) -> BulkChanged:
+    """Cancel the runs of the named task instances, each as `Commands.cancel` cancels one
+    run: its unfinished task instances end cancelled, their workers are stopped. Runs that
+    have already finished are left as they are (their entry lists no change); Conflict when
+    every one has. Wider than ACK_RUNS runs or ACK_INSTANCES instances (those that would
+    end cancelled): refused unless `acknowledged`."""
+    runs = by_run(instances)
+
+    def previews() -> list[Changed]:
+        found = []
+        for (team, dag_id, run_id), tasks in runs.items():
+            planned = commands.cancel_preview(scope, team, dag_id, run_id)
+            known_tasks(planned.run, tasks)
+            if planned.run.state not in ACTIVE_RUN_STATES:
+                planned = replace(planned, task_ids=[], changes=[])
+            found.append(planned)
+        return found
+
+    preview = BulkChanged(previews(), dry_run=True, action="cancel")
+    if dry_run:
+        return preview
+    if not any(p.run.state in ACTIVE_RUN_STATES for p in preview.runs):
+        states = ", ".join(f"{p.run.run_id} is {p.run.state}" for p in preview.runs[:5])
+        raise Conflict(f"nothing to cancel: only queued or running runs can be ({states})")
+    _check_ack(preview, "cancels", acknowledged)
+    done = []
+    for planned in preview.runs:
+        run = planned.run
+        if run.state not in ACTIVE_RUN_STATES:
+            done.append(replace(planned, dry_run=False))
+            continue
+        try:
+            now = commands.cancel(scope, run.team, run.dag_id, run.run_id)
+        except Conflict:  # it finished meanwhile (the audit record says so): left as it is
+            now = commands.cancel_preview(scope, run.team, run.dag_id, run.run_id).run
+            done.append(Changed([], now))
+            continue
+        done.append(Changed(planned.task_ids, now, planned.changes))
+    return BulkChanged(done, dry_run=False, action="cancel")
+
+
+def _check_ack(preview: BulkChanged, verb: str, acknowledged: bool) -> None:
     if preview.needs_ack and not acknowledged:
         raise InvalidInput(
-            f"this clears {preview.count} task instances in {len(preview.runs)} runs: "
+            f"this {verb} {preview.count} task instances in {len(preview.runs)} runs: "
             "acknowledge it to go ahead"
         )
-    return BulkChanged(each(False), dry_run=False)

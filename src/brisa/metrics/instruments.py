@@ -216,6 +216,29 @@ class KubernetesMetrics:
         self.infra.labels(team, reason).inc()
 
 
+class RetentionMetrics:
+    """What the retention job of the store's records (`brisa.pruning`) deleted."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.deleted = Counter(
+            "brisa_retention_deleted_rows",
+            "Rows the retention job deleted, by table (audit_log, commit_parses)",
+            ["table"],
+            registry=registry,
+        )
+        self.last_run = Gauge(
+            "brisa_retention_last_run_timestamp_seconds",
+            "When the retention job last ended without an error (Unix time)",
+            registry=registry,
+        )
+
+    def pruned(self, table: str, rows: int) -> None:
+        self.deleted.labels(table).inc(rows)
+
+    def finished(self) -> None:
+        self.last_run.set(time.time())
+
+
 class Metrics:
     """The instruments of one process, made on first use, in a registry of its own."""
 
@@ -242,6 +265,10 @@ class Metrics:
     @cached_property
     def api(self) -> ApiMetrics:
         return ApiMetrics(self.registry)
+
+    @cached_property
+    def retention(self) -> RetentionMetrics:
+        return RetentionMetrics(self.registry)
 
 
 def unregistered() -> Metrics:

@@ -25,6 +25,7 @@ from brisa.store.migrate import upgrade
 from brisa.store.notes import NoteStore
 from brisa.store.operations import OperationsStore
 from brisa.store.pools import PoolStore
+from brisa.store.pruning import PruningStore
 from brisa.store.queueing import QueueStore
 from brisa.store.repos import RepoStore
 from brisa.store.runs import RunStore
@@ -48,6 +49,7 @@ class Store(
     NoteStore,
     AuditStore,
     CommitParseStore,
+    PruningStore,
 ):
     """All the store's verbs over one engine. `default_pool_slots`: the size of each team's
     default pool while it is not set by hand (`[pools] default_slots`)."""

@@ -1,5 +1,6 @@
 """The audit record (`audit_log`): append one entry, read entries newest first, filtered and
-paged by id (never OFFSET). Written by `control.audit`; nothing updates or deletes an entry."""
+paged by id (never OFFSET). Written by `control.audit`; nothing updates an entry, and only
+retention (`store/pruning.py`, `[retention] audit_days`) deletes old ones."""
 
 from __future__ import annotations
 

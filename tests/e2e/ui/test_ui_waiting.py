@@ -1,7 +1,8 @@
 """Why a task waits, and the run actions that end waiting (UI.md A.2.8 "Why waiting", A.4.2),
 in a browser against a standalone of its own: a pool of one slot two tasks compete for (story
-35), a DAG at its task limit, "Mark success" on a failed task (story 53) and "Cancel run"
-(story 55). Tasks that hold on wait for a flag file, so the test decides when they end."""
+35), a DAG at its task limit, "Mark success" on a failed task (story 53), "Cancel run"
+(story 55), and the task-instance search's bulk clear, mark success and cancel (story 54).
+Tasks that hold on wait for a flag file, so the test decides when they end."""
 
 from __future__ import annotations
 
@@ -270,3 +271,95 @@ def test_clear_selected_task_instances_of_three_runs(server: Standalone, new_pag
     for run_id in runs:
         task = f"/api/v1{task_path('flaky', run_id, 'bad')}"
         server.wait_until(lambda t=task: server.get(t)["try_number"] == 2, 60, "tried again")
+
+
+def test_mark_success_of_selected_failed_tasks_in_two_runs(
+    server: Standalone, new_page: Any
+) -> None:
+    """Bulk "Mark success…" from the task-instance search: the preview lists each run's
+    failed task and its upstream_failed descendant going back to pending; after confirming,
+    the toast counts them and each descendant runs and succeeds."""
+    runs = [trigger(server, "flaky") for _ in range(2)]
+    for run_id in runs:
+        server.wait_until(
+            lambda r=run_id: states(server, "flaky", r)["after"] == "upstream_failed", 60, "failed"
+        )
+    page = new_page(bypass_csp=True)
+    page.goto(server.url + "/task-instances?dag=flaky&task=bad&state=failed")
+    page.wait_for_function("() => window.htmx !== undefined")
+    button = page.get_by_role("button", name="Mark success…")
+    assert button.is_disabled()
+    for run_id in runs:
+        page.get_by_label(f"Select bad of run {run_id}").check()
+    page.locator("#bulk-count", has_text="2 selected").wait_for()
+    button.click()
+    dialog = page.locator("#action-dialog")
+    dialog.wait_for()
+    assert page.evaluate("() => document.activeElement.id") == "ad-cancel"
+    assert dialog.locator("#ad-title").inner_text() == "Mark success task instances"
+    captions = dialog.locator("table.preview caption").all_inner_texts()
+    assert sorted(c.split()[1] for c in captions) == sorted(runs)
+    rows = [r.split("\t") for r in dialog.locator("table.preview tbody tr").all_inner_texts()]
+    assert [r[0].strip() for r in rows] == ["bad", "after"] * 2
+    assert all("pending" in r[2] for r in rows[1::2]) and all("success" in r[2] for r in rows[::2])
+    assert page.locator("#ad-confirm").inner_text() == "Mark success 4 task instances"
+    assert not [
+        (v["id"], [n["target"] for n in v["nodes"]][:3]) for v in chromium.axe_violations(page)
+    ]
+    page.screenshot(path=ARTIFACTS / "test_bulk_mark_dialog.png")
+    page.locator("#ad-confirm").click()
+    dialog.wait_for(state="detached")
+    assert "Marked success 4 task instances in 2 runs" in page.locator("#toasts").inner_text()
+    page.wait_for_function("() => document.querySelectorAll('.ti-pick:checked').length === 0")
+    for run_id in runs:
+        server.wait_until(
+            lambda r=run_id: states(server, "flaky", r) == {"bad": "success", "after": "success"},
+            60,
+            "the descendant ran",
+        )
+
+
+def test_cancel_the_runs_of_selected_task_instances(server: Standalone, new_page: Any) -> None:
+    """Bulk "Cancel runs…": the runs of the ticked instances are cancelled as a whole; the
+    preview names the running attempts it stops and says a finished run is left alone."""
+    running = [trigger(server, "slow") for _ in range(2)]
+    finished = trigger(server, "slow")
+    server.post(f"/api/v1{TEAM}/dags/slow/runs/{quote(finished, safe='')}/cancel")
+    for run_id in running:
+        server.wait_until(
+            lambda r=run_id: states(server, "slow", r)["sleeper"] == "running", 60, "runs"
+        )
+    page = new_page(bypass_csp=True)
+    page.goto(server.url + "/task-instances?dag=slow")
+    page.wait_for_function("() => window.htmx !== undefined")
+    for run_id in [*running, finished]:
+        page.get_by_label(f"Select sleeper of run {run_id}").check()
+    page.locator("#bulk-count", has_text="3 selected").wait_for()
+    page.get_by_role("button", name="Cancel runs…").click()
+    dialog = page.locator("#action-dialog")
+    dialog.wait_for()
+    assert page.evaluate("() => document.activeElement.id") == "ad-cancel"
+    assert dialog.locator("#ad-title").inner_text() == "Cancel runs"
+    captions = dialog.locator("table.preview caption").all_inner_texts()
+    assert sorted(c.split()[1] for c in captions) == sorted(running)
+    assert f"Run {finished} of default/slow is already" in dialog.inner_text()
+    assert (
+        "2 task instances in 2 runs will change; 2 running or queued attempts will be stopped"
+        in dialog.inner_text()
+    )
+    assert page.locator("#ad-confirm").inner_text() == "Cancel 2 runs (2 task instances)"
+    assert not [
+        (v["id"], [n["target"] for n in v["nodes"]][:3]) for v in chromium.axe_violations(page)
+    ]
+    page.screenshot(path=ARTIFACTS / "test_bulk_cancel_dialog.png")
+    page.locator("#ad-confirm").click()
+    dialog.wait_for(state="detached")
+    assert "Cancelled 2 runs (2 task instances)" in page.locator("#toasts").inner_text()
+    for run_id in running:
+        run = server.get(f"/api/v1{TEAM}/dags/slow/runs/{quote(run_id, safe='')}")
+        assert run["state"] == "cancelled"
+        server.wait_until(
+            lambda r=run_id: states(server, "slow", r)["sleeper"] == "cancelled", 30, "stopped"
+        )
+    page.wait_for_function("() => document.querySelectorAll('.ti-pick:checked').length === 0")
+    page.screenshot(path=ARTIFACTS / "test_bulk_cancel_done.png")

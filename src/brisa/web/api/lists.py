@@ -79,36 +79,64 @@ class InstanceRef(BaseModel):
     task_id: str = Field(max_length=250)
 
 
-class BulkClearBody(BaseModel):
+class BulkBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     instances: list[InstanceRef] = Field(min_length=1, max_length=bulk.MAX_INSTANCES)
+    acknowledge: bool = Field(
+        False,
+        description=f"required above {bulk.ACK_RUNS} runs or {bulk.ACK_INSTANCES} task instances",
+    )
+
+    def named(self) -> list[bulk.Instance]:
+        return [bulk.Instance(i.team, i.dag_id, i.run_id, i.task_id) for i in self.instances]
+
+
+class BulkClearBody(BulkBody):
     downstream: bool = False
     upstream: bool = False
     only_failed: bool = Field(False, description="only tasks that failed or upstream_failed")
     include_succeeded: bool = Field(
         True, description="false: tasks reached through downstream/upstream that succeeded stay"
     )
-    acknowledge: bool = Field(
-        False,
-        description=f"required above {bulk.ACK_RUNS} runs or {bulk.ACK_INSTANCES} task instances",
-    )
 
 
-@router.post(
-    "/task-instances/clear",
-    response_model=None,
-    responses=responses(models.BulkCleared, *WRITE, 404, 409),
-)
+class BulkMarkBody(BulkBody):
+    state: str = Field(max_length=20, description="success or failed")
+
+
+BulkDryRun = Annotated[bool, Query(description="true: change nothing, answer what would")]
+BULK = responses(models.BulkCleared, *WRITE, 404, 409)
+
+
+@router.post("/task-instances/clear", response_model=None, responses=BULK)
 def clear_task_instances(
-    ctx: Ctx,
-    scope: CallerScope,
-    body: BulkClearBody,
-    dry_run: Annotated[bool, Query(description="true: change nothing, answer what would")] = False,
+    ctx: Ctx, scope: CallerScope, body: BulkClearBody, dry_run: BulkDryRun = False
 ) -> dict[str, Any]:
     """Clear task instances of several runs (each run like `…/runs/{run_id}/clear`)."""
     options = ClearOptions(body.downstream, body.upstream, body.only_failed, body.include_succeeded)
-    named = [bulk.Instance(i.team, i.dag_id, i.run_id, i.task_id) for i in body.instances]
     done = bulk.clear(
-        ctx.commands, scope, named, options, dry_run=dry_run, acknowledged=body.acknowledge
+        ctx.commands, scope, body.named(), options, dry_run=dry_run, acknowledged=body.acknowledge
     )
+    return render.bulk_changed(done)
+
+
+@router.post("/task-instances/mark", response_model=None, responses=BULK)
+def mark_task_instances(
+    ctx: Ctx, scope: CallerScope, body: BulkMarkBody, dry_run: BulkDryRun = False
+) -> dict[str, Any]:
+    """Mark task instances of several runs success or failed (each run like
+    `…/runs/{run_id}/mark`)."""
+    done = bulk.mark(ctx.commands, scope, body.named(), body.state, dry_run=dry_run,
+                     acknowledged=body.acknowledge)  # fmt: skip
+    return render.bulk_changed(done)
+
+
+@router.post("/task-instances/cancel", response_model=None, responses=BULK)
+def cancel_task_instances(
+    ctx: Ctx, scope: CallerScope, body: BulkBody, dry_run: BulkDryRun = False
+) -> dict[str, Any]:
+    """Cancel the runs of these task instances (each like `…/runs/{run_id}/cancel`); runs
+    that have finished are left as they are."""
+    done = bulk.cancel(ctx.commands, scope, body.named(), dry_run=dry_run,
+                       acknowledged=body.acknowledge)  # fmt: skip
     return render.bulk_changed(done)

@@ -318,10 +318,12 @@ class RunChanges(Model):
     team: str
     dag_id: str
     run_id: str
+    state: RunState = Field(description="the run's state (after the action, unless a dry run)")
     changes: list[TaskChange] = Field(description="each task's move, as planned")
 
 
 class BulkCleared(Model):
+    action: Literal["clear", "mark_success", "mark_failed", "cancel"]
     dry_run: bool = Field(description="true: nothing changed; `runs` is what would")
     count: int = Field(description="task instances that change, over every run")
     needs_acknowledge: bool = Field(

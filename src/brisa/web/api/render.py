@@ -239,10 +239,10 @@ def pool_detail(detail: PoolDetail) -> dict[str, Any]:
 def bulk_changed(done: BulkChanged) -> dict[str, Any]:
     runs = [
         {"team": c.run.team, "dag_id": c.run.dag_id, "run_id": c.run.run_id,
-         "changes": [{"task_id": x.task_id, "state": x.state.value,
+         "state": c.run.state.value, "changes": [{"task_id": x.task_id, "state": x.state.value,
                       "new_state": x.new_state.value, "try_number": x.try_number}
                      for x in c.changes]}
         for c in done.runs
     ]  # fmt: skip
-    return {"dry_run": done.dry_run, "count": done.count, "needs_acknowledge": done.needs_ack,
-            "runs": runs}  # fmt: skip
+    return {"action": done.action, "dry_run": done.dry_run, "count": done.count,
+            "needs_acknowledge": done.needs_ack, "runs": runs}  # fmt: skip
