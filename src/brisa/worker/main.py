@@ -468,6 +468,6 @@ def _record_self(folder: str, ti_id: int, try_number: int) -> None:
     even one its killed predecessor launched but had no time to record."""
     if folder:
         from brisa.core.records import AttemptRef
-        from brisa.worker.registry import WorkerRegistry
+        from brisa.worker.registry import record_worker
 
-        WorkerRegistry(Path(folder)).record(AttemptRef(ti_id, try_number), os.getpid())
+        record_worker(folder, AttemptRef(ti_id, try_number), os.getpid())
