@@ -1,7 +1,10 @@
 """W5 worker cost: how long a worker takes from being started to running the task function,
 started by the local executor's own launchers (the fork server, its default, and `spawn`: a new
 `python -m brisa task run` interpreter), against a tiny execution API served here; and cold
-`import brisa` / `brisa --help` times.
+`import brisa` / `brisa --help` times. The fork server is measured both ways the executor uses
+it: forking the worker itself (`worker.*`: the DAG file imported in the attempt) and from a
+warm process that imported the file once (`worker_warm.*`: `[executor] warm_imports`, the
+default).
 
 The fake execution API answers `start` with a work item for a task whose function writes
 `time.time()` to a file; that instant minus the instant just before the launch is the figure.
@@ -24,9 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from bench import dagfiles
-from brisa.core.records import WorkItem
+from brisa.core.records import CodeRef, WorkItem
 from brisa.core.spec import PythonCall, TaskSpec
 from brisa.executor.local.launchers import Launcher, launcher
+from brisa.worker.warmed import WarmKey
 
 _PATH = re.compile(r"^/execution/v1/attempts/(\d+)/(\d+)/(start|heartbeat|finish)$")
 _WORKER_FILE = "bench_worker.py"
@@ -79,6 +83,8 @@ class FakeExecutionApi(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     server: FakeExecutionApi
+    protocol_version = "HTTP/1.1"  # connections kept alive, as the real API does ...
+    disable_nagle_algorithm = True  # ... with TCP_NODELAY (headers and body are two writes)
 
     def do_POST(self) -> None:
         arrived = time.time()
@@ -150,10 +156,12 @@ def start_worker(
     folder: Path,
     item: dict[str, Any],
     env: dict[str, str] | None = None,
+    warm: bool = False,
 ) -> tuple[float, int]:
     """Start one worker for `item` (the answer to its `start` call) through the executor's
-    launcher, its output in `folder`/attempt-<run id>.log; returns the wall time just before
-    the launch call and the worker's pid."""
+    launcher (naming the DAG file to keep warm with `warm`), its output in
+    `outputs(folder)`/attempt-<run id>.log; returns the wall time just before the launch call
+    and the worker's pid."""
     api.item = item
     worker_env = {
         **os.environ,
@@ -161,20 +169,32 @@ def start_worker(
         "BRISA_DAGS_FOLDER": str(folder),
         **(env or {}),
     }
-    log = folder / f"attempt-{item['run_id']}.log"
+    log = outputs(folder) / f"attempt-{item['run_id']}.log"
     launched = time.time()
     argv = ["--ti", "1", "--try", "1", "--scope", "bench"]
-    pid = launch.start(argv, worker_env, log, "bench-token")
+    if warm:
+        key = WarmKey("default", str(item["fileloc"]), CodeRef())
+        pid = launch.start(argv, worker_env, log, "bench-token", key)
+    else:
+        pid = launch.start(argv, worker_env, log, "bench-token")
     return launched, pid
 
 
 def worker_output(folder: Path, item: dict[str, Any]) -> str:
     """The last part of what the worker wrote to the executor's file, for error messages."""
-    return (folder / f"attempt-{item['run_id']}.log").read_text(errors="replace")[-3000:]
+    log = outputs(folder) / f"attempt-{item['run_id']}.log"
+    return log.read_text(errors="replace")[-3000:]
+
+
+def outputs(folder: Path) -> Path:
+    """Where the attempts' files go: not the DAG folder itself, whose changes end a warm
+    process of a plain folder (ADR 0023)."""
+    return folder / "attempts"
 
 
 def drop_worker_dag(folder: Path) -> None:
     dagfiles.drop(folder, _WORKER_FILE.removesuffix(".py"), dagfiles.worker_dag())
+    outputs(folder).mkdir(exist_ok=True)
 
 
 def one_attempt(
@@ -183,13 +203,14 @@ def one_attempt(
     folder: Path,
     name: str,
     env: dict[str, str] | None = None,
+    warm: bool = False,
 ) -> dict[str, float]:
     """Start one worker of the task that marks when it runs (in a folder where
     `drop_worker_dag` put it) through the executor's launcher; times relative to the launch
     call, in ms."""
-    out = folder / f"mark-{name}.txt"
+    out = outputs(folder) / f"mark-{name}.txt"
     item = work_item({"out": str(out)}, run_id=f"manual__{name}")
-    launched, pid = start_worker(api, launch, folder, item, env)
+    launched, pid = start_worker(api, launch, folder, item, env, warm)
     wait_exit(pid, 60.0)
     exited = time.time()
     if not out.exists():
@@ -202,14 +223,17 @@ def one_attempt(
 
 
 def _launcher_runs(
-    api: FakeExecutionApi, folder: Path, method: str, repetitions: int
+    api: FakeExecutionApi, folder: Path, method: str, repetitions: int, warm: bool = False
 ) -> list[dict[str, float]]:
-    """`repetitions` measured attempts after one warm-up (which starts the fork server)."""
-    launch = launcher(method)
-    prefix = "worker" if method == "forkserver" else method
+    """`repetitions` measured attempts after one warm-up (which starts the fork server, and
+    with `warm` the DAG file's warm process)."""
+    launch = launcher(method, warm=(8, 300.0) if warm else None)
+    prefix = ("worker_warm" if warm else "worker") if method == "forkserver" else method
     try:
-        one_attempt(api, launch, folder, f"{method}-warm-up")
-        runs = [one_attempt(api, launch, folder, f"{method}-{i}") for i in range(repetitions)]
+        one_attempt(api, launch, folder, f"{prefix}-warm-up", warm=warm)
+        runs = [
+            one_attempt(api, launch, folder, f"{prefix}-{i}", warm=warm) for i in range(repetitions)
+        ]
     finally:
         close = getattr(launch, "close", None)
         if close is not None:
@@ -224,6 +248,7 @@ def worker_runs(folder: Path, repetitions: int) -> list[dict[str, float]]:
     with execution_api() as api:
         return [
             *_launcher_runs(api, folder, "forkserver", repetitions),
+            *_launcher_runs(api, folder, "forkserver", repetitions, warm=True),
             *_launcher_runs(api, folder, "spawn", repetitions),
         ]
 

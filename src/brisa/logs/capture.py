@@ -138,6 +138,7 @@ class Spool:
         self._echo = echo
         self._lock = threading.Lock()
         self._finished = False
+        self._written: list[Path] = []  # the attempt file, and its partial form if left
         self.size = 0
 
     def write(self, raw: bytes, wall: float | None = None) -> None:
@@ -179,9 +180,11 @@ class Spool:
         """Note beside the spool file which attempt this log belongs to (`attempt_file`)."""
         target = attempt_file(self.path)
         partial = partial_attempt_file(self.path)
+        self._written = [target, partial]
         with contextlib.suppress(OSError):  # the log is shipped all the same
             partial.write_text(json.dumps(list(attempt)))
             os.replace(partial, target)
+            self._written = [target]
 
     def close(self) -> None:
         os.close(self._fd)
@@ -190,7 +193,7 @@ class Spool:
         """Remove the spool file, its attempt file and their folder (if empty): the log is in
         the store, or was handed to the executor's file."""
         self.close()
-        for path in (self.path, attempt_file(self.path), partial_attempt_file(self.path)):
+        for path in (self.path, *self._written):  # (no call for files never written)
             path.unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             self.path.parent.rmdir()

@@ -11,7 +11,7 @@ attempt whose worker it forked (ADR 0025), instead of a log process forked by ea
 A worker can reach the log server only through the one connection the fork server made for
 it: the server's own socket is closed in every worker and warm process, and nothing listens
 on a path. On that connection the attempt is named once, before the task runs
-(`shipping._follow`); the server never sends a log back. An attempt's spool file is locked
+(`logs.drain`); the server never sends a log back. An attempt's spool file is locked
 (`flock`) while the server writes it, so the spool sweep leaves it alone until the server
 has shipped it (a worker killed alone: the server reads its pipe to the end and ships it).
 

@@ -19,6 +19,7 @@ and logs.layout are loaded by the shipper thread, off the task's start-up path.
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import gc
 import json
@@ -37,7 +38,6 @@ from typing import TYPE_CHECKING, Any
 from brisa.logs.capture import (
     READ_BYTES,
     Backlog,
-    Reader,
     Spool,
     flush_python_streams,
     grow_pipe,
@@ -48,6 +48,7 @@ from brisa.logs.capture import (
 )
 from brisa.logs.chunking import Chunker
 from brisa.logs.config import ShippingConfig
+from brisa.logs.drain import Drain
 from brisa.logs.echo import Echo
 from brisa.logs.masking import Masker
 from brisa.logs.shipper import Shipper
@@ -159,14 +160,15 @@ class LogShipper:
     def _capture(self, write_end: int, origin: float) -> None:
         self._saved = redirect_output(write_end)
         os.close(write_end)
-        flusher = threading.Thread(target=self._flush_before_ticks, args=(origin,), daemon=True)
-        flusher.start()
+        # Started without waiting for it to run (`Thread.start` would): the attempt's start
+        # is not delayed by the scheduler's turn for this thread.
+        _thread.start_new_thread(self._flush_before_ticks, (origin,))
 
     def begin(self, attempt: tuple[str, str, str, str, int], secrets: Iterable[str]) -> None:
         """The attempt (team, dag, run, task, try) is known: mask `secrets` from now on and
-        ship under its prefix. Returns once the log process has the secrets, so none of them
-        can slip through."""
-        self._send({"op": "begin", "attempt": attempt, "secrets": list(secrets)}, answer=True)
+        ship under its prefix. No answer is waited for: the log process reads this message
+        before any output written after it (`logs.drain`), so none of them slips through."""
+        self._send({"op": "begin", "attempt": attempt, "secrets": list(secrets)})
 
     def close(self, timeout: float, grace: float = 2.0) -> None:
         """Stop capturing; the log process waits up to `grace` s for the pipe to end, ships
@@ -182,7 +184,7 @@ class LogShipper:
             if self._spare is not None:
                 os.close(self._spare)
                 self._spare = None
-        self._send({"op": "close", "timeout": timeout, "grace": grace}, answer=False)
+        self._send({"op": "close", "timeout": timeout, "grace": grace})
         assert self._control is not None
         with self._control, contextlib.suppress(OSError):
             self._control.settimeout(2 * grace + timeout + 1.0)
@@ -190,13 +192,11 @@ class LogShipper:
             if self._pid:
                 os.waitpid(self._pid, os.WNOHANG)
 
-    def _send(self, message: dict[str, Any], *, answer: bool) -> None:
+    def _send(self, message: dict[str, Any]) -> None:
         assert self._control is not None
         with contextlib.suppress(OSError):  # the log process is gone: nothing to tell
             self._control.settimeout(10.0)
             self._control.sendall(json.dumps(message).encode() + b"\n")
-            if answer:
-                self._control.recv(1)
 
     def _flush_before_ticks(self, origin: float) -> None:
         """Flush Python's buffer before each chunk tick; with the log server, also notice at
@@ -263,23 +263,22 @@ def ship_attempt(
 ) -> int:
     """Spool and ship one attempt's output (read from `read_end`) until its worker says close
     on `control` (or is gone); what cannot go to the store goes to `out`, the executor's file
-    of the worker."""
+    of the worker. This thread reads the pipe and the worker's messages (`logs.drain`); a
+    spooler and a shipper thread do the rest."""
     spool, shipper = spooled
     backlog = Backlog(spool, shipper.poke)
-    reader = Reader(read_end, backlog.put)
+    drain = Drain(read_end, control, spool, shipper, backlog.put)
     shipper.start()
     backlog.start()
-    reader.start()
-    closing = _follow(control, spool, shipper)
+    closing = drain.follow()
     timeout, grace = closing or (ORPHAN_TIMEOUT, 2.0)  # None: ship what the worker left
-    reader.ending()
-    if not reader.join(grace):
+    if not drain.finish(grace):
         spool.note("brisa: a process the attempt left behind still holds its output")
     backlog.close(grace)
     if closing is None:
         spool.note("brisa: the worker process ended without closing its log (killed?)")
-    if reader.lost:
-        spool.note(f"brisa: {reader.lost} bytes of output could not be kept")
+    if drain.lost:
+        spool.note(f"brisa: {drain.lost} bytes of output could not be kept")
     spool.finish()
     problem = shipper.close(timeout)
     if not shipper.started:  # e.g. the start call failed: keep what was said with the executor
@@ -293,33 +292,6 @@ def ship_attempt(
     with control, contextlib.suppress(OSError):
         control.sendall(b"d")  # done: the worker need not wait for this process's teardown
     return 0
-
-
-def _follow(control: socket.socket, spool: Spool, shipper: Shipper) -> tuple[float, float] | None:
-    """Obey the worker's messages until `close` (returns its timeout and grace), or until the
-    worker is gone (None). The attempt is named once, before the task runs: a later `begin`
-    (the task's own code, holding the worker's descriptor) cannot move the log elsewhere, and
-    what is not a message of the worker's is ignored."""
-    with control.makefile("rb") as messages:
-        for line in messages:
-            try:
-                message = json.loads(line)
-                if message["op"] == "close":
-                    return float(message["timeout"]), float(message["grace"])
-                if message["op"] == "begin" and not shipper.started:
-                    _begin(spool, shipper, tuple(message["attempt"]), message["secrets"])
-            except (ValueError, KeyError, TypeError):
-                continue
-            control.sendall(b"k")  # the worker may go on: its secrets are masked
-    return None
-
-
-def _begin(spool: Spool, shipper: Shipper, attempt: tuple[Any, ...], secrets: list[str]) -> None:
-    if len(attempt) != 5 or not all(isinstance(s, str) for s in secrets):
-        raise ValueError("not an attempt")
-    spool.add_secrets(secrets)
-    spool.record_attempt(attempt)  # so that the executor can finish the log if we die
-    shipper.begin(attempt)
 
 
 def pass_through(read_end: int, out: int = 1) -> None:

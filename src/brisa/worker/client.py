@@ -1,6 +1,6 @@
 """The worker's client of the execution API: one attempt's `start`, `heartbeat` and `finish`
-calls, with the attempt's token, over one kept-alive HTTP connection (http.client: no HTTP
-library on the worker's start-up path).
+calls, with the attempt's token, over one kept-alive HTTP/1.1 connection (`worker.httpwire`:
+no HTTP library on the worker's start-up path, not even `http.client`, see there).
 
 A new connection per call cost both ends an accept, a handshake and a close per call; the
 worker now keeps one connection for its attempt. It is dropped and opened again when a call
@@ -15,12 +15,14 @@ ever sees its token.
 
 from __future__ import annotations
 
-import http.client
 import json
+import socket
 import threading
 import time
 from typing import Any
 from urllib.parse import urlsplit
+
+from brisa.worker import httpwire
 
 IDLE_LIMIT = 4.0  # seconds; below the server's keep-alive timeout (and uvicorn's default 5 s)
 CALL_TIMEOUT = 30.0  # seconds for one request and its answer
@@ -44,13 +46,16 @@ class _Refused(Exception):
 class ExecutionClient:
     def __init__(self, api_url: str, token: str, ti_id: int, try_number: int) -> None:
         url = urlsplit(api_url)
-        if url.scheme not in ("http", "https") or not url.hostname:
+        host = url.hostname
+        if url.scheme not in ("http", "https") or not host:
             raise ValueError(f"the execution API URL must be http(s)://host[:port]: {api_url!r}")
         self._https = url.scheme == "https"
-        self._host, self._port = url.hostname, url.port
+        self._host = host
+        self._port = url.port or (443 if self._https else 80)
+        self._host_field = url.netloc.rpartition("@")[2]  # the `Host` header: host[:port]
         self.base = f"{url.path.rstrip('/')}/execution/v1/attempts/{ti_id}/{try_number}"
         self._headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        self._conn: http.client.HTTPConnection | None = None
+        self._conn: socket.socket | None = None
         self._used_at = 0.0
         self._lock = threading.Lock()
         self.connections = 0  # opened so far (for tests and benchmarks)
@@ -70,7 +75,7 @@ class ExecutionClient:
                     raise AttemptStale(str(exc)) from None
                 if exc.status < 500 or time.monotonic() > deadline:
                     raise RuntimeError(f"execution API refused {verb}: {exc}") from None
-            except (http.client.HTTPException, OSError) as exc:
+            except OSError as exc:  # connection errors and answers that are not HTTP
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"execution API unreachable for {verb}: {exc}") from None
             time.sleep(delay)
@@ -79,34 +84,25 @@ class ExecutionClient:
     def _exchange(self, verb: str, data: bytes) -> Any:
         """One request and its answer on the kept connection (opened when needed); the
         connection is dropped on any failure, and kept after an HTTP error answer."""
+        request = httpwire.request(self._host_field, f"{self.base}/{verb}", self._headers, data)
         with self._lock:
-            conn = self._connection()
             try:
-                conn.request("POST", f"{self.base}/{verb}", body=data, headers=self._headers)
-                response = conn.getresponse()
-                payload = response.read()
+                answer = httpwire.exchange(self._connection(), request)
             except BaseException:
                 self._drop()
                 raise
             self._used_at = time.monotonic()
-            if response.will_close:
+            if answer.will_close:
                 self._drop()
-        if response.status >= 400:
-            raise _Refused(response.status, payload.decode(errors="replace"))
-        return json.loads(payload) if payload else None
+        if answer.status >= 400:
+            raise _Refused(answer.status, answer.body.decode(errors="replace"))
+        return json.loads(answer.body) if answer.body else None
 
-    def _connection(self) -> http.client.HTTPConnection:
+    def _connection(self) -> socket.socket:
         if self._conn is not None and time.monotonic() - self._used_at > IDLE_LIMIT:
             self._drop()  # the server may be closing it right now
         if self._conn is None:
-            if self._https:
-                self._conn = http.client.HTTPSConnection(
-                    self._host, self._port, timeout=CALL_TIMEOUT
-                )
-            else:
-                self._conn = http.client.HTTPConnection(
-                    self._host, self._port, timeout=CALL_TIMEOUT
-                )
+            self._conn = httpwire.connect(self._host, self._port, CALL_TIMEOUT, self._https)
             self.connections += 1
         return self._conn
 

@@ -23,25 +23,51 @@ import os
 import signal
 import threading
 import time
+from typing import Any
 
 PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
+
+
+@functools.cache
+def _prctl() -> Any:
+    """libc's `prctl`, looked up once (the fork server does it before forking workers);
+    None where there is none (not Linux)."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
 
 
 def become_subreaper() -> bool:
     """Make this process the parent of its orphaned descendants; False where the system does
     not allow it (not Linux)."""
+    prctl = _prctl()
+    return prctl is not None and bool(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
+
+
+def prepare() -> None:
+    """What a process about to fork workers looks up once for all of them."""
+    _prctl()
+    _children_files()
+
+
+def _read(path: str) -> bytes:
+    """A /proc file's bytes, without Python's file objects (OSError once its process is
+    gone)."""
+    fd = os.open(path, os.O_RDONLY)
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return bool(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
-    except (OSError, AttributeError):
-        return False
+        parts = []
+        while part := os.read(fd, 1 << 16):
+            parts.append(part)
+        return b"".join(parts)
+    finally:
+        os.close(fd)
 
 
 def _stat(pid: int | str) -> tuple[str, int] | None:
     """A process's state letter and parent pid, from /proc; None once it is gone."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[-1].split(None, 3)
+        fields = _read(f"/proc/{pid}/stat").rsplit(b")", 1)[-1].split(None, 3)
     except OSError:
         return None
     return fields[0].decode(), int(fields[1])
@@ -59,8 +85,8 @@ def _children_of(pid: int) -> list[int]:
     children: list[int] = []
     with contextlib.suppress(OSError):
         for tid in os.listdir(f"/proc/{pid}/task"):
-            with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
-                children += [int(c) for c in f.read().split()]
+            with contextlib.suppress(OSError):
+                children += [int(c) for c in _read(f"/proc/{pid}/task/{tid}/children").split()]
     return children
 
 

@@ -19,6 +19,7 @@ log outage can never change it.
 
 from __future__ import annotations
 
+import _thread
 import argparse
 import contextlib
 import json
@@ -79,15 +80,15 @@ def _log(*messages: str) -> None:
 # marker (after the time stamp and `brisa: `), right under one header line: a reader can fold
 # the block (docs/operations.md).
 CONFIG_MARKER = "config | "
+# `json.dumps(value, default=str)` builds an encoder per call: one for every line instead.
+_CONFIG_JSON = json.JSONEncoder(default=str)
 
 
 def config_lines(redacted: dict[str, Any]) -> list[str]:
     """The config dump: a header line, then one `config | key = <JSON value>` line per
     setting, nested settings with dotted keys (`logs.location`)."""
     flat = dict(_flatten(redacted))
-    body = [
-        f"{CONFIG_MARKER}{key} = {json.dumps(value, default=str)}" for key, value in flat.items()
-    ]
+    body = [f"{CONFIG_MARKER}{key} = {_CONFIG_JSON.encode(value)}" for key, value in flat.items()]
     return [f"config ({len(flat)} settings, secrets redacted):", *body]
 
 
@@ -282,8 +283,10 @@ def _attempt(client: ExecutionClient, item: WorkItem, config: WorkerEnv, masker:
         f"try {item.try_number} (code version {item.code_version or 'local folder'})"
     )
     stop, finishing = threading.Event(), threading.Event()
-    beat = (client, config.heartbeat_interval, stop, finishing)
-    threading.Thread(target=_heartbeat, args=beat, daemon=True).start()
+    # Not `threading.Thread.start`, which waits until the new thread has run: on a busy
+    # machine that wait (the scheduler's turn) was most of the time between the start call's
+    # answer and the task running. The thread ends with the process (`os._exit`).
+    _thread.start_new_thread(_heartbeat, (client, config.heartbeat_interval, stop, finishing))
     started = time.monotonic()
     memory = oomwatch.watch(os.environ)  # in a pod: its container's cgroup (K5)
     outcome, held = _run_task(item, config)
@@ -465,6 +468,6 @@ def _record_self(folder: str, ti_id: int, try_number: int) -> None:
     even one its killed predecessor launched but had no time to record."""
     if folder:
         from brisa.core.records import AttemptRef
-        from brisa.worker.registry import WorkerRegistry
+        from brisa.worker.registry import record_worker
 
-        WorkerRegistry(Path(folder)).record(AttemptRef(ti_id, try_number), os.getpid())
+        record_worker(folder, AttemptRef(ti_id, try_number), os.getpid())

@@ -26,13 +26,39 @@ _NAME = re.compile(r"^(\d+)-(\d+)\.pid$")
 def process_start_time(pid: int) -> int | None:
     """The start time (clock ticks since boot) of a live, non-zombie process, else None."""
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[-1].split()
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
     except OSError:
         return None
-    if fields[0] == "Z":  # exited; its parent has not reaped it yet
+    try:
+        fields = os.read(fd, 4096).rsplit(b")", 1)[-1].split()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if fields[0] == b"Z":  # exited; its parent has not reaped it yet
         return None
     return int(fields[19])
+
+
+def record_worker(folder: str, ref: AttemptRef, pid: int, started: int | None = None) -> None:
+    """Enter worker `pid` (started at `started` clock ticks, read from /proc if not given)
+    for attempt `ref` in the registry `folder` (made if missing). With `os` calls only: a
+    forked worker does this before its start call, and every Python object it touches on
+    the way is a page copied (ADR 0033)."""
+    started = started if started is not None else process_start_time(pid)
+    final = f"{folder}/{ref.ti_id}-{ref.try_number}.pid"
+    # Unique per writer: the worker and its executor may record it at the same time.
+    partial = f"{final.removesuffix('.pid')}.{os.getpid()}.tmp"
+    try:
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    except FileNotFoundError:
+        os.makedirs(folder, exist_ok=True)
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        os.write(fd, f"{pid} {started or 0}\n".encode())
+    finally:
+        os.close(fd)
+    os.replace(partial, final)
 
 
 def process_group_alive(pgid: int) -> bool:
@@ -70,11 +96,7 @@ class WorkerRegistry:
     def record(self, ref: AttemptRef, pid: int, started: int | None = None) -> None:
         """Enter worker `pid` (started at `started` clock ticks, read from /proc if not
         given) for attempt `ref`."""
-        started = started if started is not None else process_start_time(pid)
-        # Unique per writer: the worker and its executor may record it at the same time.
-        tmp = self._path(ref).with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(f"{pid} {started or 0}\n")
-        os.replace(tmp, self._path(ref))
+        record_worker(str(self.folder), ref, pid, started)
 
     def changed_since(self, mtime_ns: int) -> int | None:
         """The folder's modification time if it changed since `mtime_ns` (an entry was

@@ -19,6 +19,7 @@ import signal
 import socket
 import sys
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from brisa.executor.local.warm import WarmPool
 from brisa.logs.server import LogServer
@@ -31,6 +32,7 @@ PRELOAD = (
     "brisa.worker.main",
     "brisa.worker.env",
     "brisa.worker.client",
+    "brisa.worker.httpwire",
     "brisa.worker.runner",
     "brisa.logs.config",
     "brisa.logs.chunking",
@@ -59,8 +61,11 @@ def preload() -> None:
     for module in PRELOAD:
         __import__(module)
     from brisa.logs.masking import DEFAULT_ENV_PATTERN, secret_names
+    from brisa.worker import containment
 
     secret_names(DEFAULT_ENV_PATTERN)
+    containment.prepare()  # libc's prctl, how to list a process's children
+    ZoneInfo("UTC")  # a DAG's default time zone, read from disk once (ZoneInfo keeps it)
     gc.collect()
     gc.freeze()
 
@@ -85,8 +90,7 @@ def become_worker(request: dict[str, Any], token_fd: int, close: list[int] | Non
     for fd in (log, null):
         if fd > 2:
             os.close(fd)
-    os.environ.clear()
-    os.environ.update(request["env"])
+    _take_environment(request["env"])
     # The token reaches the worker as it would after an exec: on a socket it reads at once.
     os.environ[TOKEN_FD] = str(token_fd)
     if request.get("log_fd") is not None:
@@ -100,6 +104,17 @@ def become_worker(request: dict[str, Any], token_fd: int, close: list[int] | Non
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+
+def _take_environment(env: dict[str, str]) -> None:
+    """`os.environ` becomes `env`. Only what differs is changed (each change is a `putenv`
+    or an `unsetenv`): the executor's environment, which this process started with, is most
+    of every request's."""
+    for name in [name for name in os.environ if name not in env]:
+        del os.environ[name]
+    for name, value in env.items():
+        if os.environ.get(name) != value:
+            os.environ[name] = value
 
 
 def serve(channel: socket.socket, warm_limit: int = 0, idle: float = 300.0) -> None:
