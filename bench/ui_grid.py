@@ -1,7 +1,8 @@
 """W10 (part) the DAG page's grid against UI.md A.5: 25 runs x 200 tasks (5,000 cells) in 10
 chains, in process (bench/ui_app.py). Server p95 of the DAG page, its size raw and on the wire
 (gzipped by the app), the SQL statements of the grid fragment at 5 runs and at 25 (the budget:
-the same few whatever the run count), and the column fragment a live update fetches. Alone:
+the same few whatever the run count; with the finished columns' cells kept by the page before,
+and at 25 runs with that cache empty), and the column fragment a live update fetches. Alone:
 `python -m bench.ui_grid`.
 """
 
@@ -18,6 +19,7 @@ from bench import ui_app
 from brisa import DAG, shell
 from brisa.core.states import RunState, TaskState
 from brisa.store import Store
+from brisa.web.ui.gridcache import GridCache
 
 RUNS, FEW_RUNS = 25, 5
 PAGE = "/teams/default/dags/wide"
@@ -58,6 +60,13 @@ def _statements(store: Store, client: Any) -> float:
     return float(ui_app.statements(store, lambda: client.get(GRID)))
 
 
+def _statements_uncached(store: Store, client: Any) -> float:
+    """The same with the grid's cache of finished columns empty (a process's first page, or
+    every column changed): the finished runs' tasks are read too."""
+    client.app.state.grid_cache = GridCache(max_bytes=32_000_000)
+    return float(ui_app.statements(store, lambda: client.get(GRID)))
+
+
 def measure(home: Path, repetitions: int) -> dict[str, float]:
     store = ui_app.open_home(home)
     try:
@@ -67,6 +76,7 @@ def measure(home: Path, repetitions: int) -> dict[str, float]:
             out = {"ui.grid_statements_few": _statements(store, client)}
             last = _add_runs(store, version, FEW_RUNS, RUNS)
             out["ui.grid_statements"] = _statements(store, client)
+            out["ui.grid_statements_uncached"] = _statements_uncached(store, client)
             times, body, wire = ui_app.timed_gets(client, PAGE, repetitions)
             out["ui.grid_p95"] = ui_app.p95(times)
             out["ui.grid_p50"] = statistics.median(times)

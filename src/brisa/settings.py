@@ -163,6 +163,8 @@ class UiSettings:
     request_slots: int = 16
     # A database statement of a UI or REST read running longer than this fails.
     statement_timeout: float = duration(10.0)
+    # Memory (MB, roughly) for finished runs' grid cells kept by each API process; 0: none.
+    grid_cache_mb: int = 32
 
 
 SECTIONS: dict[str, type] = {
@@ -449,6 +451,8 @@ def _check(settings: Settings) -> Settings:
         raise ConfigError(f"[ui] live: {settings.ui.live!r}; use 'sse' or 'poll'")
     if settings.ui.max_streams_per_user < 0 or settings.ui.request_slots < 1:
         raise ConfigError("[ui] max_streams_per_user must be >= 0 and request_slots >= 1")
+    if settings.ui.grid_cache_mb < 0:
+        raise ConfigError("[ui] grid_cache_mb must be >= 0")
     if settings.dags.folder and any(r.name == LOCAL_SOURCE for r in settings.repos):
         raise ConfigError(
             f"[repos.{LOCAL_SOURCE}] clashes with [dags] folder (which goes by that name); "

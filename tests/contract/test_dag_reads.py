@@ -15,7 +15,7 @@ from brisa.control.dagview import DagViews
 from brisa.control.grid import RowFilter
 from brisa.control.queries import EVERY_TEAM, Scope
 from brisa.control.redaction import Redaction
-from brisa.core.states import TaskState
+from brisa.core.states import RunState, TaskState
 from brisa.errors import NotFound
 from brisa.store import Store, open_store
 
@@ -79,6 +79,43 @@ def test_the_grid_fragment_reads_the_dag_once_in_at_most_5_statements(store: Sto
     assert many == few <= 5
     found = grid_view(EVERY_TEAM, TEAM, "etl", RowFilter(), runs=3)
     assert [c.run.run_id for c in found.grid.columns] == ["r9", "r10", "r11"]
+
+
+def test_held_finished_columns_cost_no_task_read_and_a_move_changes_their_key(
+    store: Store,
+) -> None:
+    """The grid's cache (web/ui/gridcache.py): a finished run's column has a key with its
+    transition mark; a caller that holds its cells skips reading its tasks (one statement
+    less), and a move of one of its tasks, even one that leaves the run as it was, changes the
+    key."""
+    new_run(store, "done")
+    run = store.get_run(TEAM, "etl", "done")
+    assert store.mark_tasks(run, set(run.tasks), TaskState.SUCCESS, NOW)
+    assert store.set_run_state(run.id, RunState.SUCCESS, NOW)
+    grid = views(store).grid
+    first = grid(EVERY_TEAM, TEAM, "etl", RowFilter())
+    [column] = first.columns
+    assert column.key is not None and column.loaded and column.cells["load"].state == "success"
+    every = statements(store, lambda: grid(EVERY_TEAM, TEAM, "etl", RowFilter()))
+    asked: list[object] = []
+    held = grid(EVERY_TEAM, TEAM, "etl", RowFilter(), held=lambda k: asked.append(k) or True)
+    assert asked == [column.key] and not held.columns[0].loaded
+    assert (
+        statements(store, lambda: grid(EVERY_TEAM, TEAM, "etl", RowFilter(), held=lambda k: True))
+        == every - 1
+    )
+    run = store.get_run(TEAM, "etl", "done")
+    store.mark_tasks(run, {"load"}, TaskState.FAILED, NOW)
+    store.mark_tasks(store.get_run(TEAM, "etl", "done"), {"load"}, TaskState.SUCCESS, NOW)
+    assert store.set_run_state(run.id, RunState.SUCCESS, NOW)
+    [again] = grid(EVERY_TEAM, TEAM, "etl", RowFilter()).columns
+    assert again.run.state == column.run.state and again.key != column.key
+    assert again.key is not None and again.key.mark[1] == column.key.mark[1] + 2
+    running = new_run(store, "busy", logical_date=NOW + timedelta(hours=1))
+    assert store.get_run(TEAM, "etl", running.run_id).state != RunState.SUCCESS
+    columns = grid(EVERY_TEAM, TEAM, "etl", RowFilter(), held=lambda k: True).columns
+    assert [c.loaded for c in columns] == [False, True]  # an unfinished run is always read
+    assert columns[1].key is None
 
 
 def test_a_runs_attempts_by_task(store: Store) -> None:

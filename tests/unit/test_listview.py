@@ -69,3 +69,31 @@ def test_recent_run_bars_link_label_and_escape_each_run() -> None:
     assert 'aria-label="manual__&lt;a href=&#34;x&#34;&gt;: failed, 10.0 s"' in html
     assert 'class="bar state-running"' in html and 'style="--f: 1.00"' in html  # 40 s, longest
     assert "<a href=" not in html
+
+
+def test_row_cells_as_the_template_wrote_them_escaped() -> None:
+    """The DAG list row's last run, next run and tags, built in Python (same HTML as the
+    template's macros and filters wrote; a page of them is byte-identical, W10 s19)."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from brisa.store.listing import RunBrief
+    from brisa.web.ui.listview import last_run_cell, next_run_cell, tags_html
+
+    at = datetime(2026, 3, 1, 6, 30, 5, tzinfo=UTC)
+    kolkata = ZoneInfo("Asia/Kolkata")
+    run = RunBrief(1, "t", "d", "r1", "manual", "failed", at, at, at, "")
+    assert str(last_run_cell(run, at, "/teams/t/dags/d/runs/r1", kolkata)) == (
+        '<span class="state state-failed"><span class="glyph" aria-hidden="true">✕</span> '
+        'failed</span><div class="small"><a href="/teams/t/dags/d/runs/r1"><time class="rel" '
+        'datetime="2026-03-01T06:30:05Z" title="2026-03-01 12:00:05 +05:30">2026-03-01 12:00 '
+        "+05:30</time></a></div>"
+    )
+    assert str(last_run_cell(None, None, "", kolkata)) == '<span class="muted">No runs yet</span>'
+    assert str(next_run_cell(None, True, kolkata)) == '<span class="muted">paused</span>'
+    assert str(next_run_cell(None, False, kolkata)) == '<span class="muted">—</span>'
+    assert 'datetime="2026-03-01T06:30:05Z"' in str(next_run_cell(at, False, kolkata))
+    assert str(tags_html(["a b", "<x>"])) == (
+        '<a class="tag" href="/dags?tag=a%20b">a b</a> '
+        '<a class="tag" href="/dags?tag=%3Cx%3E">&lt;x&gt;</a> '
+    )

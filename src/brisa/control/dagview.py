@@ -16,6 +16,7 @@ from brisa.control.redaction import Redaction
 from brisa.core import timetable
 from brisa.core.records import AttemptRecord, DagRecord, ImportErrorRecord, RunRecord
 from brisa.core.spec import DagSpec, ManualSchedule
+from brisa.core.states import FINISHED_RUN_STATES
 from brisa.errors import NotFound
 from brisa.store import Store
 
@@ -90,27 +91,53 @@ class DagViews:
         return DagPage(summary, upcoming_fires(summary), errors[0] if errors else None)
 
     def grid(
-        self, scope: Scope, team: str, dag_id: str, wanted: grids.RowFilter, *, runs: int = 25
+        self,
+        scope: Scope,
+        team: str,
+        dag_id: str,
+        wanted: grids.RowFilter,
+        *,
+        runs: int = 25,
+        held: grids.Held | None = None,
     ) -> grids.Grid:
         """The newest `runs` runs by the latest version's tasks (3 statements, 4 while a
-        version's spec is not cached yet)."""
+        version's spec is not cached yet; 2 when `held` says it holds every finished column
+        and no run is unfinished)."""
         scope.require(team, no_dag(team, dag_id))
-        return self._grid(self._store.get_dag(team, dag_id), wanted, runs)
+        return self._grid(self._store.get_dag(team, dag_id), wanted, runs, held)
 
-    def _grid(self, record: DagRecord, wanted: grids.RowFilter, runs: int) -> grids.Grid:
-        found = self._store.list_run_cells(record.team, record.dag_id, limit=min(runs, MAX_RUNS))
-        found = self._shown.runs(found)
-        specs = self._store.specs_of({r.version_id for r in found})
-        return grids.assemble(record.spec, found, specs, wanted)
+    def _grid(
+        self, record: DagRecord, wanted: grids.RowFilter, runs: int, held: grids.Held | None
+    ) -> grids.Grid:
+        """The runs with their marks; the tasks of those whose cells the caller does not hold
+        (`held`, asked about each finished run's key)."""
+        found = self._store.grid_runs(record.team, record.dag_id, limit=min(runs, MAX_RUNS))
+        keys = {
+            run.id: grids.column_key(run, mark, record.version_id, wanted)
+            for run, mark in found
+            if run.state in FINISHED_RUN_STATES
+        }
+        skip = {pk for pk, key in keys.items() if held is not None and held(key)}
+        read = {r.id: r for r in self._store.run_cells([r for r, _ in found if r.id not in skip])}
+        shown = self._shown.runs(read.get(r.id, r) for r, _ in found)
+        specs = self._store.specs_of({r.version_id for r in shown})
+        return grids.assemble(record.spec, shown, specs, wanted, keys=keys, held=skip)
 
     def grid_view(
-        self, scope: Scope, team: str, dag_id: str, wanted: grids.RowFilter, *, runs: int = 25
+        self,
+        scope: Scope,
+        team: str,
+        dag_id: str,
+        wanted: grids.RowFilter,
+        *,
+        runs: int = 25,
+        held: grids.Held | None = None,
     ) -> GridView:
         """The grid fragment's reads: the DAG once, the grid, and the next run only when
         there is no run to show (at most 4 statements, whatever the number of runs)."""
         scope.require(team, no_dag(team, dag_id))
         record = self._shown.dag(self._store.get_dag(team, dag_id))
-        grid = self._grid(record, wanted, runs)
+        grid = self._grid(record, wanted, runs, held)
         summary = DagSummary(record, None) if grid.columns else self._summary(record)
         return GridView(summary, grid)
 

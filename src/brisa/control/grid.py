@@ -2,11 +2,16 @@
 in the topological order of the latest version, one cell per (run, task). `assemble` is pure;
 the reads that feed it are a bounded few statements whatever the number of runs (the runs with
 their task instances, then the specs of their versions: see `DagViews.grid`).
+
+A finished run's column has a `ColumnKey`: everything its cells are made of, down to the mark
+of its task transitions read from the database, so a caller that kept the cells it rendered
+for that key (the web UI, `web/ui/gridcache.py`) may skip reading its tasks again, and any
+change (a clear, a mark, a re-run, another version) makes a new key in every process.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, NamedTuple
@@ -54,6 +59,41 @@ class Cell(NamedTuple):
         return self.task.state.value if self.task else "absent"
 
 
+class ColumnKey(NamedTuple):
+    """What a finished run's cells are made of: the run (its creation time too, so a run
+    deleted and made again under the same id is another key), its version (the retries), its
+    state, its mark (`Store.grid_runs`: newest transition id and count, which every move of
+    one of its task instances changes), and the rows (the latest version and the filter)."""
+
+    run_pk: int
+    run_id: str
+    created_at: datetime
+    version_id: int
+    state: str
+    mark: tuple[int, int]
+    latest_version: int
+    rows: RowFilter
+
+
+def column_key(
+    run: RunRecord, mark: tuple[int, int], latest_version: int, wanted: RowFilter
+) -> ColumnKey:
+    return ColumnKey(
+        run.id,
+        run.run_id,
+        run.created_at,
+        run.version_id,
+        run.state.value,
+        mark,
+        latest_version,
+        wanted,
+    )
+
+
+# Which finished columns the caller already holds the cells of (their tasks are not read).
+Held = Callable[[ColumnKey], bool]
+
+
 @dataclass(frozen=True)
 class Column:
     run: RunRecord
@@ -61,6 +101,11 @@ class Column:
     # The commit of the column on the left when it differs from this run's (a marker goes
     # between them), else None.
     commit_before: str | None
+    # A finished run's key (None while the run is not finished: its cells are not kept).
+    key: ColumnKey | None = None
+    # False when the run's tasks were not read because the caller holds the cells for `key`
+    # (`cells` is then empty).
+    loaded: bool = True
 
     def duration(self, now: datetime) -> float | None:
         start = self.run.start_date
@@ -121,17 +166,22 @@ def column(
     before: str | None,
     *,
     retries: Mapping[str, int] | None = None,
+    key: ColumnKey | None = None,
+    loaded: bool = True,
 ) -> Column:
     """One run's cells for `rows`; `spec`: the run's own version (for its retries), or
-    `retries`: its `retries_of` when the caller has it (one per version, not per run)."""
+    `retries`: its `retries_of` when the caller has it (one per version, not per run).
+    `loaded=False`: no cells (the caller holds them for `key`)."""
+    changed = before if before is not None and before != run.code_version else None
+    if not loaded:
+        return Column(run, {}, changed, key, loaded=False)
     per_task = retries if retries is not None else retries_of(spec)
     tasks = run.tasks
     cells = {}
     for tid in rows:
         ti = tasks.get(tid)
         cells[tid] = Cell(tid, ti, (ti.retry_base if ti else 0) + per_task.get(tid, 0) + 1)
-    changed = before if before is not None and before != run.code_version else None
-    return Column(run, cells, changed)
+    return Column(run, cells, changed, key)
 
 
 def assemble(
@@ -139,15 +189,22 @@ def assemble(
     runs_newest_first: list[RunRecord],
     specs: Mapping[int, DagSpec],
     wanted: RowFilter,
+    *,
+    keys: Mapping[int, ColumnKey] | None = None,
+    held: Collection[int] = (),
 ) -> Grid:
-    """The grid: rows from the latest spec (filtered), columns oldest -> newest."""
+    """The grid: rows from the latest spec (filtered), columns oldest -> newest. `keys`: the
+    finished runs' keys by run pk; `held`: the pks of the runs whose tasks were not read."""
     rows = select_rows(latest, wanted)
     columns: list[Column] = []
     before: str | None = None
     retries: dict[int, dict[str, int]] = {}
+    keys = keys or {}
     for run in reversed(runs_newest_first):
         if run.version_id not in retries:
             retries[run.version_id] = retries_of(specs.get(run.version_id))
-        columns.append(column(run, rows, None, before, retries=retries[run.version_id]))
+        per_task = retries[run.version_id]
+        key, loaded = keys.get(run.id), run.id not in held
+        columns.append(column(run, rows, None, before, retries=per_task, key=key, loaded=loaded))
         before = run.code_version
     return Grid(latest, rows, columns, wanted)

@@ -26,7 +26,7 @@ from brisa.store import changes, fencing, queueing
 from brisa.store.engine import WRITE
 from brisa.store.guards import guarded_update
 from brisa.store.pools import claim_slots
-from brisa.store.tables import dag_runs, task_attempts, task_instances
+from brisa.store.tables import dag_runs, task_attempts, task_instances, task_transitions
 
 # Not a task's record: its return value (read on its own) and its token's digest (a credential).
 _TASK_FIELDS = [c.name for c in task_instances.c if c.name not in ("return_value", "token_digest")]
@@ -390,10 +390,39 @@ class RunStore:
                 out[row.task_id].append(AttemptRecord(**{**values, "state": TaskState(row.state)}))
         return dict(out)
 
-    def list_run_cells(self, team: str, dag_id: str, *, limit: int) -> list[RunRecord]:
-        """The newest runs with their tasks' grid fields only (id, state, try, retry base):
-        two statements, and a few microseconds per task rather than a full record each."""
-        runs = self.list_runs(team, dag_id, limit=limit)
+    def grid_runs(
+        self, team: str, dag_id: str, *, limit: int
+    ) -> list[tuple[RunRecord, tuple[int, int]]]:
+        """The newest runs (no tasks), each with its *mark*: the id of its newest task
+        transition and how many it has (one statement, both probed by `ix_task_transitions_run`).
+        Every move of one of the run's task instances is a transition (`guards`), so a mark
+        that did not change means cells that did not change; the count also moves when a
+        transaction with a smaller id commits after a larger one (PostgreSQL sequences)."""
+        t = task_transitions.c
+        mine = t.run_pk == dag_runs.c.id
+        last = sa.select(sa.func.coalesce(sa.func.max(t.id), 0)).where(mine).scalar_subquery()
+        moves = sa.select(sa.func.count()).select_from(task_transitions).where(mine)
+        query = (
+            sa.select(dag_runs, last.label("_last_move"), moves.scalar_subquery().label("_moves"))
+            .where(dag_runs.c.team == team, dag_runs.c.dag_id == dag_id)
+            .order_by(dag_runs.c.logical_date.desc(), dag_runs.c.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        out = []
+        for row in rows:
+            values = dict(row._mapping)
+            mark = (int(values.pop("_last_move")), int(values.pop("_moves")))
+            values.pop("note", None)
+            values["state"] = RunState(values["state"])
+            out.append((RunRecord(**values), mark))
+        return out
+
+    def run_cells(self, runs: Sequence[RunRecord]) -> list[RunRecord]:
+        """`runs` with their tasks' grid fields only (id, state, try, retry base): one
+        statement (none for no run), and a few microseconds per task rather than a full record
+        each."""
         if not runs:
             return []
         c = task_instances.c

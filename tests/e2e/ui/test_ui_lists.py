@@ -51,6 +51,12 @@ period = "1h"
 url = "file://{missing}"
 team = "empty"
 period = "1h"
+
+[repos.ticking]
+url = "file://{ticking}"
+team = "ticking"
+subdir = "dags"
+period = "2s"
 """
 
 
@@ -97,7 +103,18 @@ def origin(tmp_path_factory: pytest.TempPathFactory) -> Origin:
 
 
 @pytest.fixture(scope="module")
-def lists_server(tmp_path_factory: pytest.TempPathFactory, origin: Origin) -> Iterator[Standalone]:
+def ticking(tmp_path_factory: pytest.TempPathFactory) -> Origin:
+    """A repository synced every 2 s (story 56 waits for its periodic sync); no DAG in it, so
+    the other tests' lists are as they were."""
+    remote = Origin(tmp_path_factory.mktemp("ticking"))
+    remote.push({"dags/README.md": "DAGs go here.\n"}, "a folder for DAGs")
+    return remote
+
+
+@pytest.fixture(scope="module")
+def lists_server(
+    tmp_path_factory: pytest.TempPathFactory, origin: Origin, ticking: Origin
+) -> Iterator[Standalone]:
     home = tmp_path_factory.mktemp("lists-home")
     dags = home / "dags"
     dags.mkdir()
@@ -105,7 +122,8 @@ def lists_server(tmp_path_factory: pytest.TempPathFactory, origin: Origin) -> It
     (dags / "fine.py").write_text(dag_file("fine", ["tag-b", "shared"]))
     (dags / "later.py").write_text(dag_file("later", ["tag-c"], schedule="30 6 * * *"))
     missing = home / "missing.git"
-    (home / "brisa.toml").write_text(CONFIG.format(origin=origin.bare, missing=missing))
+    config = CONFIG.format(origin=origin.bare, missing=missing, ticking=ticking.bare)
+    (home / "brisa.toml").write_text(config)
     with Standalone(home, dags) as server:
         server.start(timeout=60)
         for dag_id in ("boom", "fine", "later"):
@@ -335,6 +353,33 @@ def test_sync_now_shows_the_new_commit(lists_server: Standalone, origin: Origin,
     page.goto(lists_server.url + "/repos")
     assert sha[:7] in page.locator("tr", has_text="forge").inner_text()
     assert "failed" in page.locator("tr", has_text="nothing").inner_text()
+
+
+def test_an_import_error_appears_after_the_periodic_sync(
+    lists_server: Standalone, ticking: Origin, page: Any
+) -> None:
+    """B.2 story 56, its first step as written: a pushed syntax error appears on the
+    import-errors page with file, line, commit and kind after the repository's own periodic
+    sync (every 2 s here): nobody presses "Sync now" (the audit record, where every "Sync
+    now" is written, has none). The page is read again until it shows the error, as a person
+    would reload it; how soon is not timed here (no timed assertions in tests)."""
+    first = lists_server.wait_until(
+        lambda: lists_server.get("/api/v1/repos/ticking")["current_sha"], 30, "the first sync"
+    )
+    bad = ticking.push({"dags/typo.py": "from brisa import DAG\n\n\ndef oops(:\n"}, "a typo")
+    deadline = time.monotonic() + 60
+    page.goto(lists_server.url + "/import-errors?repo=ticking")
+    while page.locator("section.import-error").count() == 0:
+        assert time.monotonic() < deadline, "the error never appeared"
+        page.wait_for_timeout(500)
+        page.reload()
+    text = page.locator("section.import-error").inner_text()
+    assert "typo.py:4" in text and "syntax" in text and bad[:7] in text, text
+    page.screenshot(path=ARTIFACTS / "story-56-after-periodic-sync.png", full_page=True)
+    synced = lists_server.get("/api/v1/repos/ticking")
+    assert synced["current_sha"] == bad != first
+    asked = lists_server.get("/api/v1/audit?action=sync_now")
+    assert all("ticking" not in str(entry) for entry in asked["entries"]), asked
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])

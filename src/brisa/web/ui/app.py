@@ -14,6 +14,7 @@ from brisa.web.ui import (
     dag,
     errors,
     events,
+    gridcache,
     lists,
     logview,
     overview,
@@ -30,6 +31,7 @@ from brisa.web.ui.templating import environment
 def install(app: FastAPI) -> None:
     assets = Assets()
     app.state.ui_env = environment(assets)
+    app.state.grid_cache = gridcache.for_settings(app.state.ctx.settings.ui.grid_cache_mb)
     app.include_router(assets.router())
     app.include_router(pages.router)
     app.include_router(attempt.router)

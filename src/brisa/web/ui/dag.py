@@ -19,7 +19,7 @@ from brisa.control.grid import RowFilter
 from brisa.control.queries import Scope
 from brisa.core.states import FINISHED_RUN_STATES
 from brisa.errors import InvalidInput
-from brisa.web.ui import actions, graphview, gridcells, panels
+from brisa.web.ui import actions, graphview, gridcache, gridcells, panels
 from brisa.web.ui.access import UiCtx, UiScope
 from brisa.web.ui.dagfmt import HELPERS
 from brisa.web.ui.live import dag_topic, run_topic
@@ -101,8 +101,10 @@ def _page(
     panel: dict[str, Any],
 ) -> HTMLResponse:
     query = page_query(request)
+    base = DAG.format(team=team, dag_id=dag_id)
+    kept = gridcache.lookup(request, base, query.keep())
     dag = views.page(scope, team, dag_id)
-    grid = views.grid(scope, team, dag_id, query.rows, runs=query.runs)
+    grid = views.grid(scope, team, dag_id, query.rows, runs=query.runs, held=kept.held)
     topics = [dag_topic(team, dag_id), *(run_topic(pk) for pk in _live_runs(grid.columns))]
     if "run" in panel:
         topics.append(run_topic(panel["run"].id))
@@ -113,8 +115,9 @@ def _page(
         topics=sorted(set(topics)),
         dag=dag,
         grid=grid,
+        kept=kept,
         query=query,
-        base=DAG.format(team=team, dag_id=dag_id),
+        base=base,
         team=team,
         dag_id=dag_id,
         live_runs=_live_runs(grid.columns),
@@ -159,16 +162,20 @@ def task_page(
 def grid_fragment(request: Request, ctx: UiCtx, scope: UiScope, team: str, dag_id: str) -> Response:
     """The whole grid: re-fetched when the DAG has a new run (topic `dag:`)."""
     query = page_query(request)
-    view = ctx.queries.dag_views().grid_view(scope, team, dag_id, query.rows, runs=query.runs)
+    base = DAG.format(team=team, dag_id=dag_id)
+    kept = gridcache.lookup(request, base, query.keep())
+    views = ctx.queries.dag_views()
+    view = views.grid_view(scope, team, dag_id, query.rows, runs=query.runs, held=kept.held)
     grid = view.grid
     return fragment(
         request,
         "dag/grid.html",
         **VIEW,
         grid=grid,
+        kept=kept,
         dag=view,
         query=query,
-        base=DAG.format(team=team, dag_id=dag_id),
+        base=base,
         team=team,
         dag_id=dag_id,
         live_runs=_live_runs(grid.columns),

@@ -12,6 +12,7 @@ from markupsafe import Markup, escape
 from brisa.control.grid import Column
 from brisa.web.ui import states, timefmt
 from brisa.web.ui.dagfmt import bar_height
+from brisa.web.ui.gridcache import Lookup
 
 OOB = ' hx-swap-oob="true"'
 
@@ -98,10 +99,22 @@ def bar(column: Column, base: str, query: str, now: datetime, *, oob: bool = Fal
     )
 
 
-def rows_html(columns: list[Column], rows: list[str], base: str, query: str) -> Markup:
-    """Every task row of the grid: the task's name, then its cell in each run."""
+def rows_html(
+    columns: list[Column], rows: list[str], base: str, query: str, kept: Lookup | None = None
+) -> Markup:
+    """Every task row of the grid: the task's name, then its cell in each run. `kept`: the
+    request's grid cache, which holds the cells of the columns whose tasks were not read and
+    keeps those of the finished columns built here."""
     keys = row_keys(rows)
-    by_column = [cells(c, rows, base, query, keys=keys) for c in columns]
+    by_column: list[list[str] | tuple[str, ...]] = []
+    for c in columns:
+        if kept is not None and c.key is not None and not c.loaded:
+            by_column.append(kept.found[c.key])
+            continue
+        built = cells(c, rows, base, query, keys=keys)
+        if kept is not None and c.key is not None:
+            kept.keep(c.key, built)
+        by_column.append(built)
     out = []
     for index, (_, name, _) in enumerate(keys):
         row = "".join(col[index] for col in by_column)

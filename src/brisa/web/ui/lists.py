@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -40,7 +41,15 @@ def _helpers() -> dict[str, Any]:
         "terminal": TERMINAL,
         "local_text": timefmt.local_text,
         "iso": lambda value: value.isoformat().replace("+00:00", "Z"),
+        "tags_html": listview.tags_html,
+        "last_cell": _last_cell,
+        "next_cell": listview.next_run_cell,
     }
+
+
+def _last_cell(run: RunBrief | None, zone: ZoneInfo) -> Markup:
+    at = (run.start_date or run.logical_date) if run is not None else None
+    return listview.last_run_cell(run, at, run_url(run) if run is not None else "", zone)
 
 
 def _bars(runs: list[RunBrief], dag_url: str) -> Markup:

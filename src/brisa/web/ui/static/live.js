@@ -1,11 +1,14 @@
 // Live updates (UI.md A.1-3/4, docs/ui.md "Live updates"): the page's one event stream, the
 // live indicator, reconnects with back-off, the polling fallback and hidden-tab pausing.
 //
-// The htmx SSE extension on <body> (sse-connect) owns the EventSource and routes events to
-// elements (hx-trigger="sse:…", sse-swap="…"). This module decides WHEN a stream is open:
-// it is added by connect() once htmx has processed the page; every (re)connection goes
-// through connect(), which resumes from the last event id seen
-// (?last_id=), and the extension's own retry is disabled by removing sse-connect on failure.
+// This module owns the page's stream (<body sse-connect>): it alone decides WHEN it is open.
+// connect() sets sse-connect once htmx has processed the page, and htmx's SSE extension
+// creates the EventSource through `tracked` and routes its events to elements
+// (hx-trigger="sse:…", sse-swap="…"). The extension would also retry a failed stream on a
+// timer of its own (its `onerror`); `tracked` never lets it install that handler, so the only
+// reconnects are connect()'s: back-off, polling, the page shown again. Every (re)connection
+// resumes from the last event id seen (?last_id=). Other elements' streams (the log view's
+// sse-connect) are left to the extension, retries included.
 // Polling mode emits `brisa:tick` (5 s) and `brisa:tick-slow` (30 s) on <body>, only while the
 // page is visible; `resync` from the server becomes `brisa:resync` on <body>. No eval, no
 // inline script: CSP stays strict.
@@ -43,12 +46,19 @@ function streamUrl() {
   return url.pathname + url.search;
 }
 
-// Every listener the extension adds records the id of the events it sees.
+// The page's stream: every listener the extension adds records the id of the events it sees;
+// open and error go to onOpen / onError directly, and the extension's own error handler (its
+// retry timer) is dropped. Another element's stream is the extension's alone.
 function tracked(url) {
   const source = new EventSource(url, { withCredentials: true });
+  if (url !== body.getAttribute("sse-connect")) return source;
   const add = source.addEventListener.bind(source);
   source.addEventListener = (type, listener, options) =>
     add(type, (event) => { if (event.lastEventId) lastId = event.lastEventId; listener(event); }, options);
+  Object.defineProperty(source, "onerror", { configurable: true, get: () => null, set: () => {} });
+  add("open", () => { if (source === current) onOpen(); });
+  add("error", () => { if (source === current) onError(); });
+  // through the wrapper: their ids count as seen too
   source.addEventListener("resync", () => htmx.trigger(body, "brisa:resync"));
   source.addEventListener("end", () => {});
   current = source;
@@ -161,8 +171,6 @@ function onBeforeSwap(event) {
 
 if (window.htmx) {
   htmx.createEventSource = tracked;
-  body.addEventListener("htmx:sseOpen", onOpen);
-  body.addEventListener("htmx:sseError", onError);
   body.addEventListener("htmx:beforeSwap", onBeforeSwap);
   body.addEventListener("htmx:beforeRequest", onBeforeRequest);
   document.addEventListener("visibilitychange", onVisibility);
