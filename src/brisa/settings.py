@@ -158,13 +158,13 @@ class UiSettings:
     # How pages refresh: "sse" (one event stream per tab) or "poll" (fragments poll).
     live: str = "sse"
     # Event streams one user may hold open at once; more tabs poll instead.
-    max_streams_per_user: int = 8
+    max_streams_per_user: int = checked(8, at_least(0))
     # UI and REST requests served at once; the execution API keeps its own capacity.
-    request_slots: int = 16
+    request_slots: int = checked(16, at_least(1))
     # A database statement of a UI or REST read running longer than this fails.
     statement_timeout: float = duration(10.0)
     # Memory (MB, roughly) for finished runs' grid cells kept by each API process; 0: none.
-    grid_cache_mb: int = 32
+    grid_cache_mb: int = checked(32, at_least(0))
 
 
 SECTIONS: dict[str, type] = {
@@ -449,10 +449,6 @@ def _check(settings: Settings) -> Settings:
         )
     if settings.ui.live not in ("sse", "poll"):
         raise ConfigError(f"[ui] live: {settings.ui.live!r}; use 'sse' or 'poll'")
-    if settings.ui.max_streams_per_user < 0 or settings.ui.request_slots < 1:
-        raise ConfigError("[ui] max_streams_per_user must be >= 0 and request_slots >= 1")
-    if settings.ui.grid_cache_mb < 0:
-        raise ConfigError("[ui] grid_cache_mb must be >= 0")
     if settings.dags.folder and any(r.name == LOCAL_SOURCE for r in settings.repos):
         raise ConfigError(
             f"[repos.{LOCAL_SOURCE}] clashes with [dags] folder (which goes by that name); "
