@@ -10,6 +10,12 @@ The last `keep` changes stay in memory, so a stream that resumes after a short g
 replayed from here (`since`); an older gap answers None and the stream tells its page to
 resync. Every `health_every` seconds a `health` change is fanned out without being stored, so
 heartbeat ages on screen stay fresh.
+
+While no stream is subscribed, the reader reads once every `poll_interval`, not at every
+wake-up (ADR 0032): a busy standalone commits changes many times a second, and each read was
+a statement for nobody. `last_id`, which pages are rendered with, stays within a
+`poll_interval` of the outbox (as for a process that only polls); a stream that subscribes
+gets what follows it from the next read.
 """
 
 from __future__ import annotations
@@ -185,17 +191,29 @@ class ChangeFeed:
             if mine:
                 sub.deliver(mine)
 
+    def followed(self) -> bool:
+        """Whether any stream is subscribed."""
+        with self._lock:
+            return bool(self._subs)
+
     def _run(self) -> None:
         next_health = self._monotonic() + self._health_every
         next_prune = self._monotonic()
+        read_at = -self._poll_interval
         while not self.closing.is_set():
             try:
-                if self._waiter is not None and self._waiter.wait(self._poll_interval):
-                    time.sleep(0.02)  # let the writer that woke us commit
+                woken = self._waiter is not None and self._waiter.wait(self._poll_interval)
                 if self.closing.is_set():
                     return
+                if woken and not self.followed():
+                    # No stream to tell: a wake-up (each commit of a change, in a process
+                    # that writes) is not worth a read; every `poll_interval` still is.
+                    if self._monotonic() - read_at < self._poll_interval:
+                        continue
+                elif woken:
+                    time.sleep(0.02)  # let the writer that woke us commit
                 self.poll_once()
-                now = self._monotonic()
+                read_at = now = self._monotonic()
                 if now >= next_health:
                     next_health = now + self._health_every
                     self.tick_health()
