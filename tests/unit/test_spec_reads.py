@@ -52,6 +52,8 @@ OTHER_DICTS = {
     ("control/search.py", "task"): "a list page's query string",
     ("web/lanes.py", "type"): "an ASGI scope",
     ("web/lanes.py", "path"): "an ASGI scope",
+    ("web/executionlane.py", "type"): "an ASGI scope",
+    ("web/executionlane.py", "path"): "an ASGI scope",
     ("web/metering.py", "type"): "an ASGI scope or message",
     ("web/ui/eventstream.py", "type"): "an ASGI message",
     ("executor/local/forkserver.py", "env"): "a fork request",

@@ -10,6 +10,13 @@ The last `keep` changes stay in memory, so a stream that resumes after a short g
 replayed from here (`since`); an older gap answers None and the stream tells its page to
 resync. Every `health_every` seconds a `health` change is fanned out without being stored, so
 heartbeat ages on screen stay fresh.
+
+While no stream is subscribed, the reader reads once every `poll_interval`, not at every
+wake-up (ADR 0032): a busy standalone commits changes many times a second, and each read was
+a statement for nobody; a local waiter (SQLite) is then not waited on at all, so those commits
+wake no thread. `last_id`, which pages are rendered with, stays within a
+`poll_interval` of the outbox (as for a process that only polls); a stream that subscribes
+gets what follows it from the next read.
 """
 
 from __future__ import annotations
@@ -94,6 +101,7 @@ class ChangeFeed:
         self.closing = threading.Event()
         self._thread: threading.Thread | None = None
         self._waiter: Waiter | None = None
+        self._wanted = threading.Event()  # a stream subscribed, or the feed closes
 
     # Lifecycle
 
@@ -118,6 +126,7 @@ class ChangeFeed:
         """Stop reading and end every subscribed stream (without waiting for the reader:
         this runs in the server's signal handler)."""
         self.closing.set()
+        self._wanted.set()
         if self._waiter is not None:
             with contextlib.suppress(Exception):
                 self._waiter.close()
@@ -134,6 +143,7 @@ class ChangeFeed:
         sub = Subscription(frozenset(topics), deliver)
         with self._lock:
             self._subs.add(sub)
+        self._wanted.set()
         if self.closing.is_set():
             deliver(None)
         return sub
@@ -185,17 +195,45 @@ class ChangeFeed:
             if mine:
                 sub.deliver(mine)
 
+    def followed(self) -> bool:
+        """Whether any stream is subscribed."""
+        with self._lock:
+            return bool(self._subs)
+
+    def _wait_for_a_stream(self) -> None:
+        """This process's own commits wake a local waiter (SQLite) at every change: while no
+        stream is subscribed the reader does not wait on it (the commits then wake no
+        thread), but on a subscription or the close, for at most `poll_interval`."""
+        self._wanted.wait(self._poll_interval)
+        self._wanted.clear()
+        assert self._waiter is not None
+        self._waiter.wait(0)  # forget the wake-ups meanwhile: the read comes next
+
+    def _worth_a_read(self, read_at: float) -> bool:
+        """Wait for a reason to read: a wake-up while a stream follows, or `poll_interval`."""
+        if not self.followed() and isinstance(self._waiter, changes.LocalWaiter):
+            self._wait_for_a_stream()
+            return True
+        woken = self._waiter is not None and self._waiter.wait(self._poll_interval)
+        if woken and not self.followed() and not self.closing.is_set():
+            # No stream to tell: a wake-up is not worth a read; every `poll_interval` is.
+            return self._monotonic() - read_at >= self._poll_interval
+        if woken:
+            time.sleep(0.02)  # let the writer that woke us commit
+        return True
+
     def _run(self) -> None:
         next_health = self._monotonic() + self._health_every
         next_prune = self._monotonic()
+        read_at = -self._poll_interval
         while not self.closing.is_set():
             try:
-                if self._waiter is not None and self._waiter.wait(self._poll_interval):
-                    time.sleep(0.02)  # let the writer that woke us commit
+                if not self._worth_a_read(read_at):
+                    continue
                 if self.closing.is_set():
                     return
                 self.poll_once()
-                now = self._monotonic()
+                read_at = now = self._monotonic()
                 if now >= next_health:
                     next_health = now + self._health_every
                     self.tick_health()

@@ -11,12 +11,12 @@ import sqlalchemy as sa
 
 from brisa.core.records import AttemptRef, TaskRecord, WorkItem
 from brisa.core.spec import DagSpec, TaskSpec
-from brisa.core.states import ACTIVE_TASK_STATES, ATTEMPT_OUTCOMES, TaskState
+from brisa.core.states import ACTIVE_TASK_STATES, ATTEMPT_OUTCOMES, TaskState, task_sources
 from brisa.core.tokens import Credential
 from brisa.errors import Conflict, NotFound
 from brisa.store import fencing
 from brisa.store.engine import WRITE
-from brisa.store.guards import guarded_update
+from brisa.store.guards import PreparedMove, guarded_update
 from brisa.store.runs import _TASK_FIELDS, _task_record
 from brisa.store.tables import dag_runs, task_attempts, task_instances
 
@@ -36,6 +36,45 @@ _RUN_COLUMNS = [
         "repo",
     )
 ]
+
+
+# The hot path's statements, built once (ADR 0032): a worker's start and finish with its token.
+_START = PreparedMove(
+    TaskState.RUNNING,
+    TaskState.QUEUED,
+    match=("id", "try_number", "token_digest"),
+    sets=("start_date", "heartbeat_at", "hostname", "pid", "error"),
+)
+_FINISH = {
+    state: PreparedMove(
+        state,
+        TaskState.RUNNING,
+        match=("id", "try_number", "token_digest"),
+        sets=("end_date", "return_value", "error", "next_try_at"),
+    )
+    for state in ATTEMPT_OUTCOMES
+    if TaskState.RUNNING in task_sources(state)
+}
+_ATTEMPT = task_attempts.update().where(
+    task_attempts.c.ti_id == sa.bindparam("w_ti_id"),
+    task_attempts.c.try_number == sa.bindparam("w_try_number"),
+)
+_ATTEMPT_STARTED = _ATTEMPT.values(
+    state=TaskState.RUNNING,
+    start_date=sa.bindparam("v_start_date"),
+    hostname=sa.bindparam("v_hostname"),
+    pid=sa.bindparam("v_pid"),
+)
+_ATTEMPT_ENDED = _ATTEMPT.values(
+    state=sa.bindparam("v_state"),
+    end_date=sa.bindparam("v_end_date"),
+    error=sa.bindparam("v_error"),
+)
+_STARTED_ITEM = (
+    sa.select(*[task_instances.c[n] for n in _TASK_FIELDS], *_RUN_COLUMNS)
+    .join(dag_runs, dag_runs.c.id == task_instances.c.run_pk)
+    .where(task_instances.c.id == sa.bindparam("ti_id"))
+)
 
 
 class AttemptStore:
@@ -106,11 +145,14 @@ class AttemptStore:
         holder of its current token starts it (None: an attempt queued without one, which no
         worker can authenticate for): a worker whose token a relaunch replaced between its
         authentication and this update loses."""
-        digest = task_instances.c.token_digest
-        holder = digest.is_(None) if token_digest is None else digest == token_digest
-        started = self._mark_running(ref, holder, hostname=hostname, pid=pid, now=now)
-        if started:
-            return self._started_item(ref)
+        if token_digest is not None:
+            item = self._start_holding(ref, token_digest, hostname=hostname, pid=pid, now=now)
+            if item is not None:
+                return item
+        else:
+            holder = task_instances.c.token_digest.is_(None)
+            if self._mark_running(ref, holder, hostname=hostname, pid=pid, now=now):
+                return self._started_item(ref)
         held = self.credential(ref)
         if held is None:
             raise NotFound(f"no task instance {ref.ti_id}")
@@ -135,6 +177,21 @@ class AttemptStore:
         # The worker retried a start whose answer it lost: it is alive now.
         self.heartbeat(ref, now)
         return self._work_item(ti)
+
+    def _start_holding(
+        self, ref: AttemptRef, digest: str, *, hostname: str, pid: int, now: datetime
+    ) -> WorkItem | None:
+        """The hot path of `start_attempt`: the guarded move, the attempt row and the item's
+        read in one transaction, each statement built once. None when nothing moved."""
+        where = {"id": ref.ti_id, "try_number": ref.try_number, "token_digest": digest}
+        values = {"start_date": now, "heartbeat_at": now, "hostname": hostname, "pid": pid}
+        with self.engine.execution_options(**WRITE).begin() as conn:
+            if not _START.move(conn, where, {**values, "error": None}):
+                return None
+            attempt = {"v_start_date": now, "v_hostname": hostname, "v_pid": pid}
+            conn.execute(_ATTEMPT_STARTED, {**_attempt_of(ref), **attempt})
+            row = conn.execute(_STARTED_ITEM, {"ti_id": ref.ti_id}).one()
+        return self._work_item(_task_record(row), row)
 
     def start_supervised(self, ref: AttemptRef, *, hostname: str, now: datetime) -> bool:
         """Mark a queued attempt running whose own container the executor watches (a container
@@ -179,13 +236,8 @@ class AttemptStore:
 
     def _started_item(self, ref: AttemptRef) -> WorkItem:
         """`_work_item` of an attempt just started: its task instance and run in one read."""
-        query = (
-            sa.select(*[task_instances.c[n] for n in _TASK_FIELDS], *_RUN_COLUMNS)
-            .join(dag_runs, dag_runs.c.id == task_instances.c.run_pk)
-            .where(task_instances.c.id == ref.ti_id)
-        )
         with self.engine.connect() as conn:
-            row = conn.execute(query).one()
+            row = conn.execute(_STARTED_ITEM, {"ti_id": ref.ti_id}).one()
         return self._work_item(_task_record(row), row)
 
     def _work_item(self, ti: TaskRecord, run: Any = None) -> WorkItem:
@@ -270,6 +322,14 @@ class AttemptStore:
             "error": error,
             "next_try_at": next_try_at,
         }
+        if token_digest is not None and new in _FINISH:
+            where = {"id": ref.ti_id, "try_number": ref.try_number, "token_digest": token_digest}
+            ended = {"v_state": new, "v_end_date": now, "v_error": error}
+            with self.engine.execution_options(**WRITE).begin() as conn:
+                done = _FINISH[new].move(conn, where, outcome)
+                if done:
+                    conn.execute(_ATTEMPT_ENDED, {**_attempt_of(ref), **ended})
+                return bool(done)
         with self.engine.execution_options(**WRITE).begin() as conn:
             done = guarded_update(
                 conn,
@@ -297,6 +357,10 @@ class AttemptStore:
             return conn.execute(
                 sa.select(task_instances.c.return_value).where(task_instances.c.id == ti_id)
             ).scalar()
+
+
+def _attempt_of(ref: AttemptRef) -> dict[str, int]:
+    return {"w_ti_id": ref.ti_id, "w_try_number": ref.try_number}
 
 
 def _holding(token_digest: str | None) -> list[sa.ColumnElement[bool]]:

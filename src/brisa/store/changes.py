@@ -40,6 +40,7 @@ _GATHERED = "brisa_gathered"  # topics `record` collects instead of inserting (`
 _hooks: list[Callable[[], None]] = []
 _hooks_lock = threading.Lock()
 SKIPPED_WAIT = 10.0  # seconds an id skipped by a commit race is looked for again
+_INSERT = changes.insert()  # built once: `record` is on every state change's path
 
 
 @dataclass
@@ -83,7 +84,7 @@ def record(conn: sa.Connection, topics: Iterable[str]) -> None:
     if not unique:
         return
     now = datetime.now(UTC)
-    conn.execute(changes.insert(), [{"topic": topic, "at": now} for topic in unique])
+    conn.execute(_INSERT, [{"topic": topic, "at": now} for topic in unique])
     conn.info[_CHANGED] = True  # acted on once the connection is back in the pool
 
 

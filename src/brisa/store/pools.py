@@ -159,38 +159,81 @@ def release_slots(conn: sa.Connection, ti_ids: Sequence[int]) -> None:
     one is freed, unless its pool still has retired slots in use: then it goes away in place
     of one of those, which becomes ordinary, so the pool does not start anything new until
     its usage is under its size.
+
+    One statement when no pool of theirs has retired slots in use (every call but those
+    after a shrink): the slots are freed and say in the same statement whether their pool
+    has such slots (`_release`, built once per dialect).
     """
     if not ti_ids:
         return
-    held = conn.execute(
-        sa.select(S.team, S.pool, S.slot_no, S.retired)
-        .where(S.ti_id.in_(list(ti_ids)))
-        .order_by(S.team, S.pool, S.slot_no)
-        .with_for_update()
-    ).all()
-    if not held:
-        return
-    conn.execute(pool_slots.update().where(S.ti_id.in_(list(ti_ids))).values(ti_id=None))
+    held = sorted(conn.execute(_release(conn.dialect.name), {"ti_ids": list(ti_ids)}).all())
     freed: dict[tuple[str, str], list[int]] = defaultdict(list)
     gone: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for team, pool, number, retired in held:
+    replacing: set[tuple[str, str]] = set()
+    for team, pool, number, retired, excess in held:
         (gone if retired else freed)[(team, pool)].append(number)
-    for (team, pool), numbers in freed.items():
-        excess = conn.scalars(
+        if excess and not retired:
+            replacing.add((team, pool))
+    for team, pool in sorted(replacing):
+        numbers = freed[(team, pool)]
+        excess_rows = conn.scalars(
             sa.select(S.slot_no)
             .where(*_of(team, pool), S.retired, S.ti_id.is_not(None))
             .limit(len(numbers))
             .with_for_update(skip_locked=True)
         ).all()
-        if excess:
-            gone[(team, pool)] += numbers[: len(excess)]
+        if excess_rows:
+            gone[(team, pool)] += numbers[: len(excess_rows)]
             conn.execute(
                 pool_slots.update()
-                .where(*_of(team, pool), S.slot_no.in_(excess))
+                .where(*_of(team, pool), S.slot_no.in_(excess_rows))
                 .values(retired=False)
             )
     for (team, pool), numbers in gone.items():
         conn.execute(pool_slots.delete().where(*_of(team, pool), S.slot_no.in_(numbers)))
+
+
+_RELEASE: dict[str, sa.Update] = {}
+
+
+def _release(dialect: str) -> sa.Update:
+    """`UPDATE pool_slots SET ti_id = NULL WHERE ti_id IN :ti_ids RETURNING team, pool,
+    slot_no, retired, <the pool has retired slots in use>`. On PostgreSQL the rows are
+    locked in slot order first (a subquery `FOR UPDATE`), as resizes lock theirs, so the two
+    never deadlock. The flag may also count a retired slot of the releasing task itself (a
+    subquery sees the rows before the statement): then the full check runs, and finds none."""
+    statement = _RELEASE.get(dialect)
+    if statement is None:
+        ids: sa.BindParameter[list[int]] = sa.bindparam("ti_ids", expanding=True)
+        other = pool_slots.alias("other")
+        in_use = (
+            sa.exists()
+            .where(
+                other.c.team == S.team,
+                other.c.pool == S.pool,
+                other.c.retired,
+                other.c.ti_id.is_not(None),
+            )
+            .label("excess")
+        )
+        if dialect == "postgresql":
+            locked = (
+                sa.select(S.team, S.pool, S.slot_no)
+                .where(S.ti_id.in_(ids))
+                .order_by(S.team, S.pool, S.slot_no)
+                .with_for_update()
+            )
+            held = sa.tuple_(S.team, S.pool, S.slot_no).in_(locked)
+        else:  # SQLite: one writer at a time
+            held = S.ti_id.in_(ids)
+        statement = (
+            pool_slots.update()
+            .where(held)
+            .values(ti_id=None)
+            .returning(S.team, S.pool, S.slot_no, S.retired, in_use)
+        )
+        _RELEASE[dialect] = statement
+    return statement
 
 
 def resize_slots(conn: sa.Connection, team: str, pool: str, slots: int) -> None:

@@ -44,7 +44,7 @@ TryNumber = Annotated[int, Path(ge=0, le=MAX_ID)]
 Authorization = Annotated[str | None, Header()]
 
 
-def _token(authorization: str | None) -> str:
+def bearer_token(authorization: str | None) -> str:
     scheme, _, token = (authorization or "").partition(" ")
     return token if scheme == "Bearer" else ""
 
@@ -76,7 +76,7 @@ def start(
     body: StartBody,
     authorization: Authorization = None,
 ) -> JSONResponse:
-    ref, token = AttemptRef(ti_id, try_number), _token(authorization)
+    ref, token = AttemptRef(ti_id, try_number), bearer_token(authorization)
     item = ctx.execution.start_with_token(ref, token, hostname=body.hostname, pid=body.pid)
     return JSONResponse(item.to_json())
 
@@ -90,7 +90,7 @@ def start(
 def heartbeat(
     ctx: Ctx, ti_id: TiId, try_number: TryNumber, authorization: Authorization = None
 ) -> Response:
-    ctx.execution.heartbeat_with_token(AttemptRef(ti_id, try_number), _token(authorization))
+    ctx.execution.heartbeat_with_token(AttemptRef(ti_id, try_number), bearer_token(authorization))
     return Response(status_code=204)
 
 
@@ -104,7 +104,7 @@ def finish(
 ) -> JSONResponse:
     state = ctx.execution.finish_with_token(
         AttemptRef(ti_id, try_number),
-        _token(authorization),
+        bearer_token(authorization),
         success=body.state == "success",
         return_value=body.return_value,
         error=body.error,

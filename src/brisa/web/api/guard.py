@@ -105,11 +105,16 @@ def _host_allowed(host: str, allowed: frozenset[str]) -> bool:
     return name in allowed
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
+def header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", ()):
         if key == name:
             return bytes(value).decode("latin-1")
     return None
+
+
+def is_json(content_type: str) -> bool:
+    """Whether a Content-Type says the body is JSON (`application/json`, `...+json`)."""
+    return bool(_JSON_TYPE.match(content_type.strip()))
 
 
 def _has_header(scope: Scope, names: Iterable[bytes]) -> bool:
@@ -138,23 +143,23 @@ class RequestGuard:
         try:
             self._check_headers(scope)
             if scope["method"] in BODY_METHODS:
-                body = await _read(receive, self.limits.body_limit(scope["path"]))
-                receive = _replay(body, receive)
+                body = await read_body(receive, self.limits.body_limit(scope["path"]))
+                receive = replay(body, receive)
         except Refusal as refusal:
-            await _refuse(send, refusal)
+            await refuse(send, refusal)
             return
-        except _ClientGone:
+        except ClientGone:
             return
         await self.app(scope, receive, send)
 
     def _check_headers(self, scope: Scope) -> None:
         path: str = scope["path"]
-        host = _header(scope, b"host")
+        host = header(scope, b"host")
         if host is not None and not path.startswith(EXEMPT_FROM_HOST):
             self._check_host(host.strip().lower())
         if scope["method"] in BODY_METHODS:
             limit = self.limits.body_limit(path)
-            declared = (_header(scope, b"content-length") or "").strip()
+            declared = (header(scope, b"content-length") or "").strip()
             if declared.isascii() and declared.isdigit() and int(declared) > limit:
                 raise _too_large(limit)
             _check_content_type(scope, path)
@@ -175,8 +180,8 @@ def _check_content_type(scope: Scope, path: str) -> None:
     if path.startswith(UI_WRITE_PREFIX):
         _check_csrf(scope)
         return
-    content_type = _header(scope, b"content-type") or ""
-    if _JSON_TYPE.match(content_type.strip()):
+    content_type = header(scope, b"content-type") or ""
+    if is_json(content_type):
         return
     if SYNC.match(path) and _has_header(scope, SIGNATURE_HEADERS):
         return  # a forge's signed webhook, whatever its body
@@ -194,9 +199,9 @@ def _check_csrf(scope: Scope) -> None:
     another site's page cannot read it, so it cannot act for the user."""
     cookies = SimpleCookie()
     with contextlib.suppress(CookieError):
-        cookies.load(_header(scope, b"cookie") or "")
+        cookies.load(header(scope, b"cookie") or "")
     cookie = cookies[CSRF_COOKIE].value if CSRF_COOKIE in cookies else None
-    if csrf_ok(cookie, _header(scope, CSRF_HEADER.encode())):
+    if csrf_ok(cookie, header(scope, CSRF_HEADER.encode())):
         return
     raise Refusal(
         403,
@@ -212,17 +217,17 @@ def _too_large(limit: int) -> Refusal:
     )
 
 
-class _ClientGone(Exception):
+class ClientGone(Exception):
     pass
 
 
-async def _read(receive: Receive, limit: int) -> bytes:
+async def read_body(receive: Receive, limit: int) -> bytes:
     """The whole body, or Refusal(413) as soon as more than `limit` bytes have come."""
     body = bytearray()
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise _ClientGone
+            raise ClientGone
         body += message.get("body", b"")
         if len(body) > limit:
             raise _too_large(limit)
@@ -230,7 +235,7 @@ async def _read(receive: Receive, limit: int) -> bytes:
             return bytes(body)
 
 
-def _replay(body: bytes, then: Receive) -> Receive:
+def replay(body: bytes, then: Receive) -> Receive:
     """A `receive` that hands the app the body already read, then the server's messages
     (a disconnect)."""
     pending: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
@@ -241,7 +246,7 @@ def _replay(body: bytes, then: Receive) -> Receive:
     return receive
 
 
-async def _refuse(send: Send, refusal: Refusal) -> None:
+async def refuse(send: Send, refusal: Refusal) -> None:
     payload = json.dumps({"detail": refusal.detail}).encode()
     headers = [
         (b"content-type", b"application/json"),
@@ -259,7 +264,7 @@ def guard_limits(settings: Settings) -> Limits:
     return Limits(hosts, api.max_body_bytes, finish)
 
 
-def _no_constant(name: str) -> Any:
+def no_constant(name: str) -> Any:
     raise json.JSONDecodeError(f"{name} is not a JSON value", name, 0)
 
 
@@ -269,7 +274,7 @@ class StrictJsonRequest(Request):
 
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            self._json = json.loads(await self.body(), parse_constant=_no_constant)
+            self._json = json.loads(await self.body(), parse_constant=no_constant)
         return self._json
 
 

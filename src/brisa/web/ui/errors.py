@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 API_PREFIXES = ("/api/", "/execution/")
 FRAGMENT_PREFIX = "/_/"
 REQUEST_ID = "X-Request-Id"  # on a 500: the id its traceback is logged under
+CRASHED = "the server failed to answer this request; it has been logged"
+TOO_SLOW = "this took too long to read; narrow the filter and try again"
 TITLES = {
     400: "Bad request",
     401: "Sign in",
@@ -80,21 +82,27 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> Response:
+        if is_api(request.url.path):
+            return api_failure(request.url.path, exc)
         if too_slow(exc):
-            message = "this took too long to read; narrow the filter and try again"
-            if is_api(request.url.path):
-                return JSONResponse({"detail": message}, status_code=503)
-            return error_page(request, 503, message)
+            return error_page(request, 503, TOO_SLOW)
         request_id = secrets.token_hex(6)
         log.error("request %s %s failed", request_id, request.url.path, exc_info=exc)
-        message = "the server failed to answer this request; it has been logged"
-        answer: Response
-        if is_api(request.url.path):
-            answer = JSONResponse({"detail": f"{message} (request id {request_id})"}, 500)
-        else:
-            answer = error_page(request, 500, message, request_id)
+        answer = error_page(request, 500, CRASHED, request_id)
         answer.headers[REQUEST_ID] = request_id
         return answer
+
+
+def api_failure(path: str, exc: Exception) -> Response:
+    """An API path's answer to an exception that is not Brisa's: 503 for a read cut by the
+    statement timeout, else 500 with a request id (the traceback is logged under it)."""
+    if too_slow(exc):
+        return JSONResponse({"detail": TOO_SLOW}, status_code=503)
+    request_id = secrets.token_hex(6)
+    log.error("request %s %s failed", request_id, path, exc_info=exc)
+    answer = JSONResponse({"detail": f"{CRASHED} (request id {request_id})"}, 500)
+    answer.headers[REQUEST_ID] = request_id
+    return answer
 
 
 async def _call(handler: object, request: Request, exc: Exception) -> Response:

@@ -1,0 +1,157 @@
+"""The execution API's own lane (ADR 0032): a worker's well-formed `start`, `heartbeat` or
+`finish` is answered here, without the UI and REST middlewares (gzip, security headers, the
+Host check the execution API is exempt from) and without FastAPI's routing, dependency
+solving and request objects, which were most of the request plumbing's cost per call.
+
+What still applies to every call: the metering (by the route's template, as before), the
+lanes' thread pool (`web/lanes.py`: this runs inside `Lanes`, on the threads it sizes), the
+body limit and the JSON content type of `web/api/guard.py`, the token (checked by the call's
+own guarded write, `ExecutionService.*_with_token`), the strict JSON reading and the
+validation of `web/api/execution.py`'s bodies, and the error answers of the API (`detail`,
+the same statuses).
+
+Anything this lane does not recognise as well-formed (another path or method, a body that
+is not JSON or not valid, no `Content-Length`, one over the limit) goes on through the whole
+stack with its body replayed, which answers it as it always did: the lane never answers an
+error of its own making.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import anyio.to_thread
+from pydantic import BaseModel, ValidationError
+from starlette.responses import JSONResponse, Response
+
+from brisa.core.records import AttemptRef
+from brisa.errors import BrisaError
+from brisa.web.api import execution
+from brisa.web.api.app import ApiContext, bounded, error_status
+from brisa.web.api.guard import (
+    App,
+    ClientGone,
+    Limits,
+    Receive,
+    Refusal,
+    Scope,
+    Send,
+    header,
+    is_json,
+    no_constant,
+    read_body,
+    refuse,
+    replay,
+)
+from brisa.web.ui.errors import api_failure
+
+# Ids as the routes take them (0 .. MAX_ID, no sign, no leading zero: anything else goes on).
+_CALL = re.compile(
+    r"^/execution/v1/attempts/(0|[1-9][0-9]{0,9})/(0|[1-9][0-9]{0,9})/(start|heartbeat|finish)$"
+)
+_BODIES: dict[str, type[BaseModel]] = {
+    "start": execution.StartBody,
+    "finish": execution.FinishBody,
+}
+
+
+class ExecutionLane:
+    """ASGI middleware: well-formed worker calls answered here, the rest passed on.
+    `routes`: the route of each verb (`start`, `heartbeat`, `finish`), for the metering."""
+
+    def __init__(
+        self, app: App, ctx: ApiContext, limits: Limits, routes: Mapping[str, object]
+    ) -> None:
+        self.app = app
+        self.ctx = ctx
+        self.limits = limits
+        self.routes = dict(routes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        found = _CALL.match(scope["path"]) if scope["type"] == "http" else None
+        if found is None or scope["method"] != "POST" or not self._plain(scope):
+            await self.app(scope, receive, send)
+            return
+        ti_id, try_number, verb = int(found[1]), int(found[2]), found[3]
+        if max(ti_id, try_number) > execution.MAX_ID:
+            await self.app(scope, receive, send)
+            return
+        try:
+            body = await read_body(receive, self.limits.body_limit(scope["path"]))
+        except Refusal as refusal:
+            await refuse(send, refusal)
+            return
+        except ClientGone:
+            return
+        call = self._call(verb, AttemptRef(ti_id, try_number), _bearer(scope), body)
+        if call is None:  # not valid: answered by the whole stack, as always
+            await self.app(scope, replay(body, receive), send)
+            return
+        scope["route"] = self.routes.get(verb)
+        try:
+            response = await anyio.to_thread.run_sync(call)
+        except BrisaError as exc:
+            response = JSONResponse({"detail": bounded(str(exc))}, error_status(exc))
+        except Exception as exc:  # noqa: BLE001 - answered as the API answers it
+            response = api_failure(scope["path"], exc)
+        await response(scope, receive, send)
+
+    def _plain(self, scope: Scope) -> bool:
+        """A JSON body of a declared length within the limit (else the guard answers)."""
+        if not is_json(header(scope, b"content-type") or ""):
+            return False
+        declared = (header(scope, b"content-length") or "").strip()
+        limit = self.limits.body_limit(scope["path"])
+        return declared.isascii() and declared.isdigit() and int(declared) <= limit
+
+    def _call(
+        self, verb: str, ref: AttemptRef, token: str, body: bytes
+    ) -> Callable[[], Response] | None:
+        """What answers the call, run in a worker thread; None when its body is not valid."""
+        service = self.ctx.execution
+        if verb == "heartbeat":  # its body is not read
+
+            def beat() -> Response:
+                service.heartbeat_with_token(ref, token)
+                return Response(status_code=204)
+
+            return beat
+        parsed = _parsed(verb, body)
+        if isinstance(parsed, execution.StartBody):
+            start = parsed
+
+            def started() -> Response:
+                item = service.start_with_token(ref, token, hostname=start.hostname, pid=start.pid)
+                return JSONResponse(item.to_json())
+
+            return started
+        if isinstance(parsed, execution.FinishBody):
+            end = parsed
+
+            def finished() -> Response:
+                state = service.finish_with_token(
+                    ref,
+                    token,
+                    success=end.state == "success",
+                    return_value=end.return_value,
+                    error=end.error,
+                )
+                return JSONResponse({"state": state.value})
+
+            return finished
+        return None
+
+
+def _parsed(verb: str, body: bytes) -> BaseModel | None:
+    try:
+        data: Any = json.loads(body, parse_constant=no_constant)
+        return _BODIES[verb].model_validate(data)
+    except (ValueError, ValidationError):  # JSONDecodeError and UnicodeDecodeError too
+        return None
+
+
+def _bearer(scope: Scope) -> str:
+    return execution.bearer_token(header(scope, b"authorization"))
