@@ -618,6 +618,40 @@ def test_a_single_tag_string_is_one_tag() -> None:
     assert DAG("d", tags="etl").tags == ["etl"]
 
 
+def test_an_owner_is_carried_into_the_spec_and_back() -> None:
+    from brisa.authoring.serialize import serialize
+    from brisa.core.spec import DagSpec
+
+    with DAG("d", owner="data-eng") as dag:
+        shell("a", "true")
+    spec = serialize(dag, "d.py")
+    assert spec.owner == "data-eng" and spec.to_json()["owner"] == "data-eng"
+    assert DagSpec.from_json(spec.to_json()) == spec
+    with DAG("d") as plain:
+        shell("a", "true")
+    unowned = serialize(plain, "d.py")
+    # No key when none is named: a DAG's structure version stays what it was before owners.
+    assert unowned.owner is None and "owner" not in unowned.to_json()
+    assert unowned.structure_version() != spec.structure_version()
+
+
+@pytest.mark.parametrize(
+    ("owner", "says"),
+    [
+        (["a", "b"], "owner must be a string"),
+        ("", "1 to 100 characters"),
+        (" data", "without outer spaces"),
+        ("x" * 101, "1 to 100 characters"),
+        ("data;drop", "letters, digits, spaces and . _ - @ only"),
+    ],
+)
+def test_a_bad_owner_is_a_definition_error_at_its_line(owner: Any, says: str) -> None:
+    with pytest.raises(DagDefinitionError, match=says) as caught:
+        DAG("d", owner=owner)
+    assert caught.value.lineno == sys._getframe().f_lineno - 1
+    assert caught.value.filename == __file__
+
+
 def test_collecting_gathers_the_dags_created_inside() -> None:
     before = DAG("before")
     with collecting() as found:

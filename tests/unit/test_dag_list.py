@@ -23,8 +23,8 @@ def run(dag_id: str, state: str, hours: int) -> RunBrief:
 
 
 def row(dag_id: str, state: str | None = None, *, tags: tuple[str, ...] = (), paused: bool = False,
-        hours: int = 0) -> DagRow:  # fmt: skip
-    record = dag_record(build_spec(dag_id, tags=list(tags)), is_paused=paused)
+        hours: int = 0, owner: str | None = None) -> DagRow:  # fmt: skip
+    record = dag_record(build_spec(dag_id, tags=list(tags), owner=owner), is_paused=paused)
     if state is None:
         return DagRow(DagSummary(record, None))
     last = run(dag_id, state, hours)
@@ -32,8 +32,8 @@ def row(dag_id: str, state: str | None = None, *, tags: tuple[str, ...] = (), pa
 
 
 ROWS = [
-    row("load", "failed", tags=("etl",), hours=3),
-    row("extract", "success", tags=("etl", "daily"), hours=5),
+    row("load", "failed", tags=("etl",), hours=3, owner="data-eng"),
+    row("extract", "success", tags=("etl", "daily"), hours=5, owner="data-eng"),
     row("report", "running", hours=1),
     row("archive", paused=True),
 ]
@@ -47,13 +47,30 @@ def test_filters_and_tab_counts_agree() -> None:
     failed = dag_list.select(ROWS, DagQuery(state="failed"))
     assert ids(failed) == ["load"] and failed.tabs["failed"] == failed.total == 1
     assert dag_list.select(ROWS, DagQuery()).tabs == {
-        "all": 4, "running": 1, "failed": 1, "paused": 1,
+        "all": 4, "running": 1, "failed": 1, "paused": 1, "favourites": 0,
     }  # fmt: skip
     tagged = dag_list.select(ROWS, DagQuery(tag="etl"))
     assert ids(tagged) == ["extract", "load"] and tagged.tabs["all"] == 2
     assert ids(dag_list.select(ROWS, DagQuery(state="none"))) == ["archive"]
     assert ids(dag_list.select(ROWS, DagQuery(paused=True))) == ["archive"]
     assert ids(dag_list.select(ROWS, DagQuery(q="DATA/REP"))) == ["report"]
+
+
+def test_owner_and_favourite_filters_and_their_tab() -> None:
+    owned = dag_list.select(ROWS, DagQuery(owner="data-eng"))
+    assert ids(owned) == ["extract", "load"] and owned.tabs["all"] == 2
+    nobody = dag_list.select(ROWS, DagQuery(owner="nobody"))
+    assert ids(nobody) == [] and nobody.total == 0
+    starred = frozenset({("data", "report"), ("data", "archive"), ("ops", "report")})
+    favourites = dag_list.select(ROWS, DagQuery(favourite=True, starred=starred))
+    assert ids(favourites) == ["archive", "report"] and favourites.tabs["favourites"] == 2
+    assert dag_list.select(ROWS, DagQuery(starred=starred)).total == 4  # counted, not filtered
+    assert dag_list.select(ROWS, DagQuery(favourite=True)).total == 0  # nothing starred
+    query = dag_list.query_from({"owner": " data-eng ", "favourite": "1"})
+    assert (query.owner, query.favourite) == ("data-eng", True)
+    assert query.filters() == {"owner": "data-eng", "favourite": "1"}
+    with pytest.raises(InvalidInput, match="favourite must be 1 or 0"):
+        dag_list.query_from({"favourite": "yes please"})
 
 
 def test_pages_follow_the_keyset_cursor_in_every_sort() -> None:

@@ -22,6 +22,7 @@ from brisa.core.spec import (
     ShellCommand,
     TaskBody,
     TaskSpec,
+    owner_problem,
 )
 from brisa.core.timetable import parse_schedule
 from brisa.core.trigger_rules import TriggerRule
@@ -108,6 +109,7 @@ class Task:
         pod: Any = None,
         pool: str | None = None,
         pool_slots: int | None = None,
+        owner: str | None = None,
     ) -> None:
         self.filename, self.lineno = _caller_location()
         dag = dag or (_dag_stack[-1] if _dag_stack else None)
@@ -290,6 +292,7 @@ class DAG:
         pod: Any = None,
         pool: str | None = None,
         pool_slots: int | None = None,
+        owner: str | None = None,
     ) -> None:
         self.filename, self.lineno = _caller_location()
         if not _valid_id(dag_id):
@@ -329,6 +332,9 @@ class DAG:
         # A bare string is one tag, not the set of its letters.
         self.tags = sorted({tags} if isinstance(tags, str) else set(tags))
         self.description = description
+        if owner is not None and (problem := owner_problem(owner)):
+            raise self._error(problem)
+        self.owner = owner  # who answers for it (None: nobody named)
         self.tasks: dict[str, Task] = {}
         if _collector:
             _collector[-1].append(self)

@@ -23,5 +23,6 @@ def serialize(dag: DAG, fileloc: str) -> DagSpec:
         max_active_tasks=dag.max_active_tasks,
         dagrun_timeout=dag.dagrun_timeout,
         tags=tuple(dag.tags),
+        owner=dag.owner,
         tasks={tid: dag.tasks[tid].to_spec() for tid in sorted(dag.tasks)},
     )

@@ -1,5 +1,6 @@
-"""The DAG list: DAGs filtered (text, tag, last run state, paused), sorted and paged by a keyset
-cursor, each with its last run, its recent runs and whether its file fails to import.
+"""The DAG list: DAGs filtered (text, tag, owner, last run state, paused, favourites), sorted
+and paged by a keyset cursor, each with its last run, its recent runs and whether its file
+fails to import.
 
 The database filters, counts, sorts and pages the list (`store.daglist`; `dag_filter` and
 `sql_cursor` are what it is asked); only the page's DAGs reach Python. Sorting by next run
@@ -27,7 +28,7 @@ RECENT = 14  # bars of recent runs per row
 MAX_LIMIT = 200
 SORTS = ("name", "-last_run", "next_run", "last_state")
 STATES = ("failed", "running", "queued", "success", "cancelled", "none")
-TABS = ("all", "running", "failed", "paused")
+TABS = ("all", "running", "failed", "paused", "favourites")
 _STATE_RANK = STATE_RANK  # `last_state` sorting: what needs attention first
 
 SortKey = tuple[Any, ...]
@@ -35,23 +36,29 @@ SortKey = tuple[Any, ...]
 
 @dataclass(frozen=True)
 class DagQuery:
-    """What a DAG list asks for (`?q=&tag=&state=&paused=&sort=&limit=&after=`)."""
+    """What a DAG list asks for
+    (`?q=&tag=&owner=&state=&paused=&favourite=1&sort=&limit=&after=`)."""
 
     team: str | None = None
     dag_id: str | None = None  # exactly this id (resolving a bare id)
     q: str = ""
     tag: str = ""
+    owner: str = ""
     state: str = ""
     paused: bool | None = None
+    favourite: bool = False  # only the DAGs of `starred`
     sort: str = "name"
     limit: int = 50
     after: str = ""
+    starred: frozenset[tuple[str, str]] = frozenset()  # the caller's favourites (team, dag_id)
 
     def filters(self) -> dict[str, str]:
         """The filters set, by URL name (for chips that drop one)."""
-        named = {"q": self.q, "tag": self.tag, "state": self.state}
+        named = {"q": self.q, "tag": self.tag, "owner": self.owner, "state": self.state}
         if self.paused is not None:
             named["paused"] = "true" if self.paused else "false"
+        if self.favourite:
+            named["favourite"] = "1"
         return {k: v for k, v in named.items() if v}
 
 
@@ -86,6 +93,14 @@ def parse_paused(value: str | None) -> bool | None:
     raise InvalidInput(f"paused must be true or false, not {value!r}")
 
 
+def parse_favourite(value: str | None) -> bool:
+    if value in (None, "", "0", "false"):
+        return False
+    if value in ("1", "true"):
+        return True
+    raise InvalidInput(f"favourite must be 1 or 0, not {value!r}")
+
+
 def query_from(params: Mapping[str, str], team: str | None = None) -> DagQuery:
     """A DagQuery from a query string's values (InvalidInput on a malformed one)."""
     raw_limit = params.get("limit", "") or "50"
@@ -97,8 +112,10 @@ def query_from(params: Mapping[str, str], team: str | None = None) -> DagQuery:
             dag_id=params.get("dag_id") or None,
             q=params.get("q", "").strip(),
             tag=params.get("tag", "").strip(),
+            owner=params.get("owner", "").strip(),
             state=params.get("state", ""),
             paused=parse_paused(params.get("paused")),
+            favourite=parse_favourite(params.get("favourite")),
             sort=params.get("sort", "") or "name",
             limit=int(raw_limit),
             after=params.get("after", ""),
@@ -141,8 +158,11 @@ def dag_filter(query: DagQuery, teams: frozenset[str] | None) -> DagFilter:
         dag_id=query.dag_id,
         q=query.q,
         tag=query.tag,
+        owner=query.owner,
         state=query.state,
         paused=query.paused,
+        starred=query.starred,
+        favourite=query.favourite,
     )
 
 
@@ -192,9 +212,11 @@ def sort_key(sort: str) -> Callable[[DagRow], SortKey]:
     return key
 
 
-def matches_text(row: DagRow, q: str, tag: str) -> bool:
+def matches_text(row: DagRow, q: str, tag: str, owner: str = "") -> bool:
     record = row.summary.record
     if tag and tag not in record.spec.tags:
+        return False
+    if owner and record.spec.owner != owner:
         return False
     if not q:
         return True
@@ -203,7 +225,13 @@ def matches_text(row: DagRow, q: str, tag: str) -> bool:
     return any(needle in text.lower() for text in haystack)
 
 
-def in_tab(row: DagRow, tab: str) -> bool:
+def _key(row: DagRow) -> tuple[str, str]:
+    return (row.summary.record.team, row.summary.record.dag_id)
+
+
+def in_tab(row: DagRow, tab: str, starred: frozenset[tuple[str, str]] = frozenset()) -> bool:
+    if tab == "favourites":
+        return _key(row) in starred
     if tab == "paused":
         return row.summary.record.is_paused
     if tab in ("running", "failed"):
@@ -214,14 +242,16 @@ def in_tab(row: DagRow, tab: str) -> bool:
 def matches_state(row: DagRow, query: DagQuery) -> bool:
     if query.paused is not None and row.summary.record.is_paused != query.paused:
         return False
+    if query.favourite and _key(row) not in query.starred:
+        return False
     return not query.state or row.last_state == query.state
 
 
 def select(rows: Sequence[DagRow], query: DagQuery) -> DagPage:
     """Filter, count, sort and cut one page (pure). The rows of the page have no recent runs
     yet: the caller reads those for the page's DAGs only."""
-    texted = [r for r in rows if matches_text(r, query.q, query.tag)]
-    tabs = {tab: sum(1 for r in texted if in_tab(r, tab)) for tab in TABS}
+    texted = [r for r in rows if matches_text(r, query.q, query.tag, query.owner)]
+    tabs = {tab: sum(1 for r in texted if in_tab(r, tab, query.starred)) for tab in TABS}
     chosen = sorted((r for r in texted if matches_state(r, query)), key=sort_key(query.sort))
     total = len(chosen)
     if query.after:

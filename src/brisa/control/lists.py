@@ -111,6 +111,12 @@ class Lists:
         found = self._store.tag_names(scope.teams, team, prefix)
         return dag_list.tag_choices([found], prefix)
 
+    def owners(self, scope: Scope, prefix: str, *, team: str | None = None) -> list[str]:
+        """Owners of the visible DAGs that start with (then contain) `prefix` (one statement
+        over the owners of the active DAGs)."""
+        found = self._store.owner_names(scope.teams, team, prefix)
+        return dag_list.tag_choices([found], prefix)
+
     def runs(self, scope: Scope, params: Mapping[str, str]) -> search.Found[RunBrief]:
         limit = search.limit_of(params)
         found = self._store.search_runs(search.run_filter(params, scope.teams), limit + 1)

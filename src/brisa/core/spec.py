@@ -26,6 +26,20 @@ from brisa.core.pod import PodSettings
 from brisa.core.trigger_rules import TriggerRule
 
 SPEC_FORMAT = 1
+OWNER_MAX = 100  # characters of a DAG's owner
+
+
+def owner_problem(value: object) -> str | None:
+    """What is wrong with `value` as a DAG's owner (None: nothing): a name of 1 to
+    `OWNER_MAX` letters, digits, spaces or `. _ - @`, not starting or ending with a space."""
+    if not isinstance(value, str):
+        return f"owner must be a string such as 'data-eng', got {type(value).__name__}"
+    if not value or value != value.strip() or len(value) > OWNER_MAX:
+        return f"owner must be 1 to {OWNER_MAX} characters without outer spaces, got {value!r}"
+    if not all(c.isalnum() or c in " ._-@" for c in value):
+        return f"owner may hold letters, digits, spaces and . _ - @ only, got {value!r}"
+    return None
+
 
 Json = dict[str, Any]
 
@@ -367,6 +381,9 @@ class DagSpec:
     tags: tuple[str, ...]
     tasks: Mapping[str, TaskSpec]
     format: int = SPEC_FORMAT
+    # Who answers for it (a team or person's name): stored under "owner" only when set, so
+    # older specs keep their structure version.
+    owner: str | None = None
 
     def __post_init__(self) -> None:
         _freeze(self, "params")
@@ -388,6 +405,7 @@ class DagSpec:
             "max_active_tasks": self.max_active_tasks,
             "dagrun_timeout": self.dagrun_timeout,
             "tags": list(self.tags),
+            **({"owner": self.owner} if self.owner is not None else {}),
             "tasks": [t.to_json() for t in self.tasks.values()],
         }
 
@@ -410,6 +428,7 @@ class DagSpec:
             dagrun_timeout=data["dagrun_timeout"],
             tags=tuple(data["tags"]),
             tasks={t.task_id: t for t in tasks},
+            owner=data.get("owner"),
         )
 
     def structure_version(self) -> str:

@@ -113,7 +113,14 @@ class CatalogStore:
                     f"{existing.repo!r}; DAG ids must be unique within a team"
                 )
             version_id = self._version_id(
-                conn, (team, dag_id), data, digest, code_version, now, tags=spec.tags
+                conn,
+                (team, dag_id),
+                data,
+                digest,
+                code_version,
+                now,
+                tags=spec.tags,
+                owner=spec.owner,
             )
             values = {
                 "fileloc": fileloc,
@@ -151,9 +158,10 @@ class CatalogStore:
         now: datetime,
         *,
         tags: Iterable[str] = (),
+        owner: str | None = None,
     ) -> int:
         """The version row of this structure (the first commit that had it), made if new,
-        with its `tags` as rows. `data` is the spec's JSON form, stored as it is."""
+        with its `tags` as rows and its `owner`. `data` is the spec's JSON form, stored as it is."""
         team, dag_id = dag
         version_id = conn.execute(
             sa.select(dag_versions.c.id)
@@ -174,6 +182,7 @@ class CatalogStore:
                     code_version=code_version,
                     spec=data,
                     created_at=now,
+                    owner=owner,
                 )
             ).inserted_primary_key[0]  # type: ignore[index]
             rows = [{"version_id": version_id, "tag": t} for t in sorted(set(tags))]

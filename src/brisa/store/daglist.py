@@ -1,6 +1,6 @@
 """The DAG list in the database (UI.md A.2.2, A.5): active DAGs filtered by team, text, tag,
-last run state and paused, sorted and paged by keyset, the count of each quick tab, and the
-tags the typeahead offers.
+last run state, owner, paused and favourites, sorted and paged by keyset, the count of each
+quick tab, and the tags and owners the typeaheads offer.
 
 A page is two statements whatever the number of DAGs: its rows (at most `limit` + 1) and the
 counts. Each DAG's last run (the newest by logical date) is one probe of `ix_dag_runs_dag`,
@@ -30,7 +30,7 @@ SQL_SORTS = ("name", "-last_run", "last_state")
 # `last_state` sorting: what needs attention first (control.dag_list's order).
 STATE_RANK = {"failed": 0, "running": 1, "queued": 2, "cancelled": 3, "success": 4, "none": 5}
 OTHER_RANK = 9
-TABS = ("all", "running", "failed", "paused")
+TABS = ("all", "running", "failed", "paused", "favourites")
 
 SortKey = tuple[Any, ...]
 
@@ -42,8 +42,11 @@ class DagFilter:
     dag_id: str | None = None  # exactly this id
     q: str = ""  # in the id, `team/id` or the description, any case
     tag: str = ""
+    owner: str = ""
     state: str = ""  # the last run's state; "none": no run yet
     paused: bool | None = None
+    starred: frozenset[tuple[str, str]] = frozenset()  # the (team, dag_id) of the favourites
+    favourite: bool = False  # only the starred DAGs
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,8 @@ def _text_where(f: DagFilter) -> list[Any]:
     if f.tag:
         tagged = sa.select(dag_tags.c.version_id).where(dag_tags.c.tag == f.tag)
         where.append(dags.c.version_id.in_(tagged))
+    if f.owner:
+        where.append(dag_versions.c.owner == f.owner)
     if f.q:
         description = dag_versions.c.spec["description"].as_string()
         where.append(
@@ -119,9 +124,18 @@ def _text_where(f: DagFilter) -> list[Any]:
     return where
 
 
+def _starred(f: DagFilter) -> Any:
+    """The DAGs of `f.starred` (at most a cookie's worth of keys)."""
+    if not f.starred:
+        return sa.false()
+    return sa.tuple_(dags.c.team, dags.c.dag_id).in_(sorted(f.starred))
+
+
 def _state_where(f: DagFilter) -> Any:
-    """The filters the tabs do not count by: the last run's state and paused."""
+    """The filters the tabs do not count by: the last run's state, paused and favourite."""
     where: list[Any] = []
+    if f.favourite:
+        where.append(_starred(f))
     if f.state:
         where.append(_last_state == f.state)
     if f.paused is not None:
@@ -203,14 +217,15 @@ class DagListStore:
                 count(_last_state == "running"),
                 count(_last_state == "failed"),
                 count(dags.c.is_paused.is_(True)),
+                count(_starred(f)),
                 count(_state_where(f)),
             )
             .select_from(_FROM)
             .where(*_text_where(f))
         )
         with self.engine.connect() as conn:
-            every, running, failed, paused, total = conn.execute(query).one()
-        tabs = dict(zip(TABS, (every, running, failed, paused), strict=True))
+            every, running, failed, paused, starred, total = conn.execute(query).one()
+        tabs = dict(zip(TABS, (every, running, failed, paused, starred), strict=True))
         return TabCounts({k: int(v) for k, v in tabs.items()}, int(total))
 
     def tag_names(
@@ -233,6 +248,27 @@ class DagListStore:
         )
         with self.engine.connect() as conn:
             return [tag for (tag,) in conn.execute(query)]
+
+    def owner_names(
+        self, teams: frozenset[str] | None, team: str | None, containing: str
+    ) -> list[str]:
+        """The distinct owners of the active DAGs (of `teams`, of `team`) that contain
+        `containing`, any case: one statement, whatever the number of DAGs."""
+        where: list[Any] = [dags.c.is_active.is_(True), dag_versions.c.owner.is_not(None)]
+        if teams is not None:
+            where.append(dags.c.team.in_(sorted(teams)))
+        if team is not None:
+            where.append(dags.c.team == team)
+        if containing:
+            where.append(dag_versions.c.owner.icontains(containing, autoescape=True))
+        query = (
+            sa.select(dag_versions.c.owner)
+            .distinct()
+            .select_from(dags.join(dag_versions, dag_versions.c.id == dags.c.version_id))
+            .where(*where)
+        )
+        with self.engine.connect() as conn:
+            return [owner for (owner,) in conn.execute(query)]
 
 
 def _listed(row: Any, specs: SpecCache) -> ListedDag:

@@ -55,7 +55,10 @@ dag_versions = sa.Table(
     sa.Column("code_version", sa.String(64), nullable=False, default=""),
     sa.Column("spec", sa.JSON, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # The spec's owner (None: none named), a column so the DAG list filters by it.
+    sa.Column("owner", sa.Text, nullable=True),
     sa.UniqueConstraint("team", "dag_id", "structure_hash", "code_version", name="uq_dag_version"),
+    sa.Index("ix_dag_versions_owner", "owner"),
 )
 
 # A version's tags as rows (the spec has them too): what the DAG list filters by and the tag

@@ -24,13 +24,14 @@ class DagPatch(BaseModel):
 def _list_params(
     q: Annotated[str, Query(max_length=200, description="text in the id or description")] = "",
     tag: Annotated[str, Query(max_length=200)] = "",
+    owner: Annotated[str, Query(max_length=200, description="exactly this owner")] = "",
     state: Annotated[str, Query(description="last run state: " + ", ".join(dag_list.STATES))] = "",
     paused: Annotated[bool | None, Query()] = None,
     sort: Annotated[str, Query(description=", ".join(dag_list.SORTS))] = "name",
     limit: Annotated[int, Query(ge=1, le=dag_list.MAX_LIMIT)] = 50,
     after: Annotated[str, Query(max_length=2000, description="next_cursor of a page")] = "",
 ) -> dict[str, str]:
-    values = {"q": q, "tag": tag, "state": state, "sort": sort, "after": after}
+    values = {"q": q, "tag": tag, "owner": owner, "state": state, "sort": sort, "after": after}
     values["limit"] = str(limit)
     if paused is not None:
         values["paused"] = "true" if paused else "false"
@@ -65,6 +66,14 @@ def dag_tags(
 ) -> dict[str, Any]:
     """Tags of the visible DAGs starting with (then containing) `prefix`, at most 20."""
     return {"tags": ctx.queries.lists.tags(scope, prefix)}
+
+
+@router.get("/dag-owners", response_model=None, responses=responses(models.OwnerList, *READ))
+def dag_owners(
+    ctx: Ctx, scope: CallerScope, prefix: Annotated[str, Query(max_length=200)] = ""
+) -> dict[str, Any]:
+    """Owners of the visible DAGs starting with (then containing) `prefix`, at most 20."""
+    return {"owners": ctx.queries.lists.owners(scope, prefix)}
 
 
 @router.get(

@@ -67,6 +67,7 @@ class Dag(Model):
     is_active: bool
     schedule: str
     tags: list[str]
+    owner: str | None = Field(description="who answers for the DAG (`DAG(owner=...)`)")
     next_run: datetime | None
     version_id: int
     structure_hash: str
@@ -106,6 +107,9 @@ class DagTabs(Model):
     running: int
     failed: int
     paused: int
+    favourites: int = Field(
+        description="DAGs the browser starred (a UI cookie): always 0 over the REST API"
+    )
 
 
 class DagList(Model):
@@ -117,6 +121,10 @@ class DagList(Model):
 
 class TagList(Model):
     tags: list[str]
+
+
+class OwnerList(Model):
+    owners: list[str]
 
 
 class ImportErrorEntry(Model):

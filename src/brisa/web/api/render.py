@@ -38,6 +38,7 @@ def dag(summary: DagSummary, *, detail: bool = False) -> dict[str, Any]:
         "is_active": record.is_active,
         "schedule": timetable.describe(spec.schedule),
         "tags": list(spec.tags),
+        "owner": spec.owner,
         "next_run": iso(summary.next_run),
         "version_id": record.version_id,
         "structure_hash": record.structure_hash,

@@ -14,7 +14,7 @@ from brisa.control import structure
 from brisa.core import timetable
 from brisa.core.records import RunRecord
 from brisa.core.spec import CronSchedule, DagSpec
-from brisa.web.ui import live, timefmt
+from brisa.web.ui import favourites, live, timefmt
 
 BAR_MIN, BAR_MAX = 14, 48  # pixels: the glyph fits the shortest
 
@@ -49,6 +49,8 @@ HELPERS: dict[str, Any] = {
     "bar_height": bar_height,
     "dag_topic": live.dag_topic,
     "run_topic": live.run_topic,
+    "star_id": favourites.star_id,
+    "star_url": favourites.star_url,
 }
 
 

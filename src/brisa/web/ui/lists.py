@@ -4,8 +4,10 @@ box's resolver (`/jump`). Each reads through `Queries.lists`, as the REST API do
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
@@ -15,7 +17,7 @@ from markupsafe import Markup
 from brisa.control import dag_list, search
 from brisa.control.lists import RunBrief, dag_url, run_url
 from brisa.errors import InvalidInput
-from brisa.web.ui import listview, timefmt
+from brisa.web.ui import favourites, listview, timefmt
 from brisa.web.ui.access import UiCtx, UiScope
 from brisa.web.ui.live import dag_topic, run_topic
 from brisa.web.ui.states import TERMINAL
@@ -44,6 +46,9 @@ def _helpers() -> dict[str, Any]:
         "tags_html": listview.tags_html,
         "last_cell": _last_cell,
         "next_cell": listview.next_run_cell,
+        "owner_href": lambda owner: f"/dags?owner={quote(owner, safe='')}",
+        "star_id": favourites.star_id,
+        "star_url": favourites.star_url,
     }
 
 
@@ -57,6 +62,8 @@ def _bars(runs: list[RunBrief], dag_url: str) -> Markup:
 
 
 def _tab_of(query: dag_list.DagQuery) -> str:
+    if query.favourite:
+        return "favourites" if query.paused is None and not query.state else ""
     if query.paused is True and not query.state:
         return "paused"
     if query.paused is None and query.state in ("running", "failed"):
@@ -73,6 +80,7 @@ def _dag_list(request: Request, ctx: UiCtx, scope: UiScope, team: str | None) ->
         query = dag_list.query_from(params, team)
     except InvalidInput as exc:
         return _bad_filter(request, path, str(exc))
+    query = replace(query, starred=frozenset(favourites.from_cookies(request.cookies)))
     page = ctx.queries.lists.dags(scope, query)
     repos = [v for v in ctx.queries.repos(scope) if team in (None, v.source.owner)]
     topics = [dag_topic(r.summary.record.team, r.summary.record.dag_id) for r in page.rows]
@@ -121,6 +129,50 @@ def tag_options(request: Request, ctx: UiCtx, scope: UiScope, tag: str = "") -> 
     """The tag typeahead's options (a `<datalist>`'s content), matching what was typed."""
     tags = ctx.queries.lists.tags(scope, tag[:200])
     return render(request, "lists/tag_options.html", tags=tags)
+
+
+@router.get("/_/dags/owners", response_class=HTMLResponse)
+def owner_options(request: Request, ctx: UiCtx, scope: UiScope, owner: str = "") -> HTMLResponse:
+    """The owner typeahead's options (a `<datalist>`'s content), matching what was typed."""
+    owners = ctx.queries.lists.owners(scope, owner[:200])
+    return render(request, "lists/tag_options.html", tags=owners)
+
+
+@router.post("/_/dags/star/{team}/{dag_id}", response_class=HTMLResponse)
+def star(
+    request: Request,
+    ctx: UiCtx,
+    scope: UiScope,
+    team: str,
+    dag_id: str,
+    starred: Annotated[str, Form(max_length=5)],
+    undo: Annotated[str, Form(max_length=5)] = "",
+) -> HTMLResponse:
+    """Star or unstar a DAG in this browser's favourites cookie, without asking; the answer
+    is the new star (swapped in by id) and an Undo toast."""
+    wanted = dag_list.parse_paused(starred)  # the same true/false words
+    if wanted is None:
+        raise InvalidInput("starred must be true or false")
+    ctx.queries.lists.dag_row(scope, team, dag_id)  # NotFound for a DAG the caller cannot see
+    keys = favourites.toggle(favourites.from_cookies(request.cookies), (team, dag_id), wanted)
+    response = render(
+        request,
+        "lists/starred.html",
+        team=team,
+        dag_id=dag_id,
+        on=wanted,
+        toast=not undo,
+        starred=frozenset(keys),
+        **_helpers(),
+    )
+    response.set_cookie(
+        favourites.FAV_COOKIE,
+        favourites.encode(keys),
+        max_age=favourites.YEAR,
+        samesite="lax",
+        path="/",
+    )
+    return response
 
 
 @router.post("/_/dags/pause/{team}/{dag_id}", response_class=HTMLResponse)

@@ -1,19 +1,24 @@
 """The Overview (`/`): is the platform healthy, and what needs me now? What the system records
 of its components, each repository's last sync, the last 24 hours' counts for the visible
-teams (each a link to the list it counts) and the import errors."""
+teams (each a link to the list it counts), the import errors and the DAGs this browser
+starred with their last runs."""
 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from brisa.control.dag_list import DagQuery, DagRow
+from brisa.control.lists import dag_url
 from brisa.control.queries import Scope
 from brisa.web.api.app import ApiContext
+from brisa.web.ui import favourites
 from brisa.web.ui.access import UiCtx, UiScope
-from brisa.web.ui.listview import segment
+from brisa.web.ui.listview import bars_html, segment
 from brisa.web.ui.templating import fragment, render
 
 router = APIRouter(include_in_schema=False)
@@ -39,7 +44,24 @@ def overview(request: Request, ctx: UiCtx, scope: UiScope) -> HTMLResponse:
         iso=_iso,
         seg=segment,
         run_counts=_run_counts(ctx, scope),
+        favourite_rows=_favourites(request, ctx, scope),
+        dag_url=dag_url,
+        bars=lambda runs, url: bars_html(runs, url, datetime.now(UTC)),
     )
+
+
+FAVOURITE_RUNS = 10  # runs shown per favourite DAG
+
+
+def _favourites(request: Request, ctx: ApiContext, scope: Scope) -> list[DagRow]:
+    """The DAGs this browser starred that the caller sees, each with its last runs (the DAG
+    list's read: a fixed number of statements, however many are starred)."""
+    keys = frozenset(favourites.from_cookies(request.cookies))
+    if not keys:
+        return []
+    query = DagQuery(favourite=True, starred=keys, limit=favourites.MAX_FAVOURITES)
+    rows = ctx.queries.lists.dags(scope, query).rows
+    return [replace(r, recent=r.recent[-FAVOURITE_RUNS:]) for r in rows]
 
 
 def _run_counts(ctx: ApiContext, scope: Scope) -> Counter[str]:

@@ -13,7 +13,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from brisa.web.ui import live, states, timefmt
+from brisa.web.ui import favourites, live, states, timefmt
 from brisa.web.ui.assets import Assets
 from brisa.web.ui.prefs import Prefs, from_cookies
 from brisa.web.ui.security import CSRF_COOKIE, new_token
@@ -67,6 +67,7 @@ def render(
     token, fresh = csrf_of(request)
     now = datetime.now(UTC)
     zone = prefs.tz
+    values.setdefault("starred", frozenset(favourites.from_cookies(request.cookies)))
     html = env.get_template(template).render(
         request=request,
         prefs=prefs,
