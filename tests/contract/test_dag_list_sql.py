@@ -1,7 +1,7 @@
 """The DAG list filtered, counted, sorted and paged in the database (store/daglist.py through
 control.lists) gives, on every backend, what the in-memory list gives over every DAG's row
 (`dag_list.select`, the reference): the same rows in the same order, page after page, the
-same tab counts and totals; and the tag typeahead lists the same tags."""
+same tab counts and totals; and the tag and owner typeaheads list the same values."""
 
 from __future__ import annotations
 
@@ -35,12 +35,18 @@ DAGS = [
     ("ops", "zeta", ("etl", "ml", "lake"), "Daily ETL", False, ("success", "running"), 3),
 ]
 
+# Owners of some DAGs (none named for the others); the case differs on purpose.
+OWNERS = {("data", "alpha"): "data-eng", ("data", "Beta"): "data-eng",
+          ("ops", "zeta"): "ops team", ("ops", "alpha"): "Data-Eng"}  # fmt: skip
+STARRED = frozenset({("data", "alpha"), ("ops", "gamma.x"), ("ops", "zeta"), ("ops", "gone")})
+
 
 @pytest.fixture
 def store(database_url: str) -> Iterator[Store]:
     opened = open_store(database_url, migrate=True)
     for team, dag_id, tags, description, paused, states, hours in DAGS:
-        with DAG(dag_id, description=description, tags=list(tags)) as dag:
+        owner = OWNERS.get((team, dag_id))
+        with DAG(dag_id, description=description, tags=list(tags), owner=owner) as dag:
             shell("t", "true")
         spec = serialize(dag, f"{dag_id}.py")
         version = opened.publish_dag(team, spec, fileloc=spec.fileloc, code_version="", now=NOW)
@@ -112,6 +118,14 @@ QUERIES = [
     DagQuery(paused=False, q="a"),
     DagQuery(team="ops"),
     DagQuery(team="data", dag_id="alpha"),
+    DagQuery(owner="data-eng"),
+    DagQuery(owner="ops team", tag="etl"),
+    DagQuery(owner="nobody"),
+    DagQuery(starred=STARRED),
+    DagQuery(starred=STARRED, favourite=True),
+    DagQuery(starred=STARRED, favourite=True, state="failed"),
+    DagQuery(starred=STARRED, q="a", owner="data-eng"),
+    DagQuery(favourite=True),
 ]
 
 
@@ -140,7 +154,23 @@ def test_sorts_put_what_needs_attention_first_and_newest_first(store: Store) -> 
     assert newest[0] == "alpha" and newest[-2:] == ["beta_2", "delta"]  # no runs: last, by id
     tagged = read.dags(EVERY_TEAM, DagQuery(tag="etl", state="running"))
     assert [r.summary.record.dag_id for r in tagged.rows] == ["Beta", "zeta"]
-    assert tagged.tabs == {"all": 4, "running": 2, "failed": 1, "paused": 0} and tagged.total == 2
+    assert tagged.tabs == {"all": 4, "running": 2, "failed": 1, "paused": 0, "favourites": 0}
+    assert tagged.total == 2
+
+
+def test_owner_and_favourites_filter_in_the_database(store: Store) -> None:
+    read = lists(store)
+    owned = read.dags(EVERY_TEAM, DagQuery(owner="data-eng"))
+    assert [r.summary.record.dag_id for r in owned.rows] == ["alpha", "Beta"]
+    assert [r.summary.record.spec.owner for r in owned.rows] == ["data-eng", "data-eng"]
+    assert read.dags(EVERY_TEAM, DagQuery(owner="nobody")).total == 0
+    starred = read.dags(EVERY_TEAM, DagQuery(starred=STARRED, favourite=True))
+    names = [(r.summary.record.team, r.summary.record.dag_id) for r in starred.rows]
+    assert names == [("data", "alpha"), ("ops", "gamma.x"), ("ops", "zeta")]  # "gone": no DAG
+    assert starred.tabs["favourites"] == 3
+    assert (
+        read.dags(Scope(frozenset({"ops"})), DagQuery(starred=STARRED, favourite=True)).total == 2
+    )
 
 
 def test_a_cursor_of_another_sort_is_refused(store: Store) -> None:
@@ -162,6 +192,45 @@ def test_the_typeahead_offers_the_visible_dags_tags(store: Store) -> None:
     assert read.tags(EVERY_TEAM, "%") == []
     store.retire_dags("ops", present_files=[])
     assert read.tags(Scope(frozenset({"ops"})), "") == []
+
+
+def test_the_typeahead_offers_the_visible_dags_owners(store: Store) -> None:
+    read = lists(store)
+    assert read.owners(EVERY_TEAM, "") == ["Data-Eng", "data-eng", "ops team"]
+    assert read.owners(EVERY_TEAM, "team") == ["ops team"]
+    assert read.owners(EVERY_TEAM, "ENG") == ["Data-Eng", "data-eng"]
+    assert read.owners(Scope(frozenset({"ops"})), "") == ["Data-Eng", "ops team"]
+    assert read.owners(EVERY_TEAM, "", team="data") == ["data-eng"]
+    assert read.owners(EVERY_TEAM, "%") == []
+
+
+def test_the_migration_fills_the_owners_of_versions_already_stored(database_url: str) -> None:
+    from alembic import command
+
+    from brisa.store.migrate import _config
+    from brisa.store.tables import dag_versions
+
+    opened = open_store(database_url)
+    try:
+        with opened.engine.begin() as conn:
+            command.upgrade(_config(conn), "0012")
+        legacy = sa.table("dag_versions", *(sa.column(c.name) for c in dag_versions.c
+                                             if c.name != "owner"))  # fmt: skip
+        for version_id, owner in ((7, "data-eng"), (8, None)):
+            with DAG(f"old{version_id}", owner=owner) as dag:
+                shell("t", "true")
+            with opened.engine.begin() as conn:
+                conn.execute(legacy.insert().values(
+                    id=version_id, team="data", dag_id=dag.dag_id, structure_hash="h",
+                    code_version="", spec=serialize(dag, "old.py").to_json(), created_at=NOW,
+                ))  # fmt: skip
+        with opened.engine.begin() as conn:
+            command.upgrade(_config(conn), "head")
+        with opened.engine.connect() as conn:
+            found = conn.execute(sa.select(dag_versions.c.id, dag_versions.c.owner)).all()
+        assert sorted(found) == [(7, "data-eng"), (8, None)]
+    finally:
+        opened.close()
 
 
 def test_the_migration_fills_the_tags_of_versions_already_stored(database_url: str) -> None:
