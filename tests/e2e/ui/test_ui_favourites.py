@@ -88,9 +88,7 @@ def test_owner_typeahead_offers_every_owner(server: Standalone, page: Any) -> No
     assert server.get("/api/v1/dag-owners?prefix=DATA")["owners"] == ["data-eng"]
 
 
-def test_star_from_the_keyboard_undo_and_the_favourites_tab(
-    server: Standalone, page: Any
-) -> None:
+def test_star_from_the_keyboard_undo_and_the_favourites_tab(server: Standalone, page: Any) -> None:
     page.goto(server.url + "/dags")
     assert tab(page, "Favourites").locator(".count").inner_text() == "0"
     star = page.get_by_role("button", name="Favourite default/ledger")
@@ -142,10 +140,8 @@ def test_star_on_the_dag_page_and_my_favourites_on_the_overview(
 
 def test_a_malformed_favourites_cookie_is_ignored(server: Standalone, new_page: Any) -> None:
     page = new_page()
-    page.context.add_cookies(
-        [{"name": "brisa_fav", "value": "%%%,<b>,default%2Fnope,default/ledger",
-          "url": server.url}]  # fmt: skip
-    )
+    bad = "%%%,<b>,default%2Fnope,default/ledger"
+    page.context.add_cookies([{"name": "brisa_fav", "value": bad, "url": server.url}])
     page.goto(server.url + "/dags")
     assert page.locator("tr.dag-row").count() == 3
     assert tab(page, "Favourites").locator(".count").inner_text() == "1"  # ledger only
