@@ -257,3 +257,16 @@ def test_the_migration_fills_the_tags_of_versions_already_stored(database_url: s
         assert sorted(found) == [(7, "daily"), (7, "etl")]
     finally:
         opened.close()
+
+
+def test_owner_and_favourites_cost_no_extra_statement(store: Store) -> None:
+    """The owner and favourite filters and the Favourites tab live inside the page's two
+    statements: a filtered page costs what the plain one does."""
+    from test_dag_reads import statements
+
+    read = lists(store)
+    read.dags(EVERY_TEAM, DagQuery())  # the specs in the cache, as on every later page
+    plain = statements(store, lambda: read.dags(EVERY_TEAM, DagQuery()))
+    asked = DagQuery(owner="data-eng", starred=STARRED, favourite=True)
+    assert statements(store, lambda: read.dags(EVERY_TEAM, asked)) == plain
+    assert statements(store, lambda: read.owners(EVERY_TEAM, "d")) == 1

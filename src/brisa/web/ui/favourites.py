@@ -3,8 +3,8 @@ is (`prefs`): there are no user accounts yet. Pure: a cookie's value in, DAG key
 back.
 
 The cookie holds only DAG keys, `team/dag_id` each part percent-encoded, joined by commas and
-percent-encoded again: at most `MAX_FAVOURITES` of them and `MAX_BYTES` in all, so a browser
-never drops it for its size. A value that is not such a list (edited by hand, from another
+percent-encoded again (so the value needs no quotes): at most `MAX_FAVOURITES` of them and
+`MAX_BYTES` in all, so a browser never drops it for its size. A value that is not such a list (edited by hand, from another
 version) is ignored entry by entry: a bad entry is dropped, never an error.
 """
 
@@ -52,7 +52,9 @@ def from_cookies(cookies: Mapping[str, str]) -> tuple[DagKey, ...]:
 def encode(keys: Iterable[DagKey]) -> str:
     """The cookie value of `keys`."""
     joined = ",".join(f"{quote(team, safe='')}/{quote(dag_id, safe='')}" for team, dag_id in keys)
-    return quote(joined, safe="/")
+    # Nothing left that a cookie must quote (`/` and `,` are encoded too): a quoted value would
+    # reach a client that does not unquote it with its quotes.
+    return quote(joined, safe="")
 
 
 def toggle(keys: tuple[DagKey, ...], key: DagKey, starred: bool) -> tuple[DagKey, ...]:
