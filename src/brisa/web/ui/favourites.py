@@ -4,8 +4,9 @@ back.
 
 The cookie holds only DAG keys, `team/dag_id` each part percent-encoded, joined by commas and
 percent-encoded again (so the value needs no quotes): at most `MAX_FAVOURITES` of them and
-`MAX_BYTES` in all, so a browser never drops it for its size. A value that is not such a list (edited by hand, from another
-version) is ignored entry by entry: a bad entry is dropped, never an error.
+`MAX_BYTES` in all, so a browser never drops it for its size. A value that is not such a
+list (edited by hand, from another version) is ignored entry by entry: a bad entry is
+dropped, never an error.
 """
 
 from __future__ import annotations
