@@ -1,6 +1,7 @@
-"""W10 (part) DAG list: server p95 of the DAG list page, filtered by tag, and of the tag
-typeahead at 1,000 DAGs x 50 runs with 300 tags on SQLite (UI.md A.5; quick: 100 DAGs), in
-process (bench/ui_app.py). Alone: `python -m bench.dag_list [DAGS] [RUNS]`.
+"""W10 (part) DAG list: server p95 of the DAG list page, filtered by tag and by owner, and of
+the tag and owner typeaheads at 1,000 DAGs x 50 runs with 300 tags and 300 owners on SQLite
+(UI.md A.5; quick: 100 DAGs), in process (bench/ui_app.py). Alone:
+`python -m bench.dag_list [DAGS] [RUNS]`.
 """
 
 from __future__ import annotations
@@ -19,13 +20,19 @@ PATHS = {
     "dags": "/dags",
     "dags_tag": "/dags?tag=tag-290",
     "typeahead": "/_/dags/tags?tag=tag-29",
+    "dags_owner": "/dags?owner=owner-290",
+    "owner_typeahead": "/_/dags/owners?owner=owner-29",
 }
 
 
 def _dag(index: int) -> DAG:
     labels = {f"tag-{index % TAGS:03d}", f"tag-{(index * 7) % TAGS:03d}"}
     with DAG(
-        f"dag_{index:04d}", schedule="0 3 * * *", tags=sorted(labels), start_date=ui_app.T0
+        f"dag_{index:04d}",
+        schedule="0 3 * * *",
+        tags=sorted(labels),
+        owner=f"owner-{index % TAGS:03d}",
+        start_date=ui_app.T0,
     ) as dag:
         shell("a", "true") >> shell("b", "true")
     return dag

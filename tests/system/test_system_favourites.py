@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -24,14 +25,14 @@ def brisa_with_dags(brisa: InProcess) -> InProcess:
     return brisa
 
 
-def star(brisa: InProcess, dag_id: str, starred: str, *, token: bool = True) -> int:
+def star(brisa: InProcess, dag_id: str, starred: str, *, token: bool = True) -> Any:
     headers = {"HX-Request": "true"}
     if token:
         headers["X-CSRF-Token"] = brisa.api.cookies[CSRF_COOKIE]
     answer = brisa.api.post(
         f"/_/dags/star/default/{dag_id}", data={"starred": starred}, headers=headers
     )
-    return answer.status_code
+    return answer
 
 
 def rows(html: str) -> list[str]:
@@ -58,20 +59,21 @@ def test_a_star_sets_the_cookie_and_the_favourites_filter_follows(
     brisa_with_dags: InProcess,
 ) -> None:
     brisa = brisa_with_dags
-    assert star(brisa, "report", "true") == 200
+    assert star(brisa, "report", "true").status_code == 200
     assert parse(brisa.api.cookies[FAV_COOKIE]) == (("default", "report"),)
     page = brisa.api.get("/dags?favourite=1").text
     assert rows(page) == ["report"]
     assert re.search(r"Favourites <span class=\"count\">1</span>", page)
-    assert star(brisa, "report", "false") == 200
+    assert star(brisa, "report", "false").status_code == 200
     assert rows(brisa.api.get("/dags?favourite=1").text) == []
 
 
 def test_star_refusals(brisa_with_dags: InProcess) -> None:
     brisa = brisa_with_dags
-    assert star(brisa, "ledger", "true", token=False) == 403  # CSRF
-    assert star(brisa, "nope", "true") == 404
-    assert star(brisa, "ledger", "maybe") == 400
+    assert star(brisa, "ledger", "true", token=False).status_code == 403  # CSRF
+    assert star(brisa, "nope", "true").status_code == 404
+    refused = star(brisa, "ledger", "maybe")
+    assert refused.status_code == 400 and "starred must be true or false" in refused.text
     assert brisa.api.cookies.get(FAV_COOKIE) is None  # nothing was starred
 
 

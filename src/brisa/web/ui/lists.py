@@ -150,9 +150,9 @@ def star(
 ) -> HTMLResponse:
     """Star or unstar a DAG in this browser's favourites cookie, without asking; the answer
     is the new star (swapped in by id) and an Undo toast."""
-    wanted = dag_list.parse_paused(starred)  # the same true/false words
-    if wanted is None:
-        raise InvalidInput("starred must be true or false")
+    if starred not in ("true", "false"):
+        raise InvalidInput(f"starred must be true or false, not {starred!r}")
+    wanted = starred == "true"
     ctx.queries.lists.dag_row(scope, team, dag_id)  # NotFound for a DAG the caller cannot see
     keys = favourites.toggle(favourites.from_cookies(request.cookies), (team, dag_id), wanted)
     response = render(
