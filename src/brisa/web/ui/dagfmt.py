@@ -49,8 +49,7 @@ HELPERS: dict[str, Any] = {
     "bar_height": bar_height,
     "dag_topic": live.dag_topic,
     "run_topic": live.run_topic,
-    "star_id": favourites.star_id,
-    "star_url": favourites.star_url,
+    "star": favourites.star_html,
 }
 
 

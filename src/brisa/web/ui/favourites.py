@@ -15,6 +15,8 @@ import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import quote, unquote
 
+from markupsafe import Markup, escape
+
 from brisa.errors import InvalidInput
 from brisa.web.ui.listview import element_id, segment
 from brisa.web.ui.prefs import YEAR as YEAR  # how long the cookie lives, as a preference's
@@ -82,3 +84,22 @@ def star_id(team: str, dag_id: str) -> str:
 def star_url(team: str, dag_id: str) -> str:
     """Where a DAG's star posts to."""
     return f"/_/dags/star/{segment(team)}/{segment(dag_id)}"
+
+
+def star_html(team: str, dag_id: str, on: bool, *, oob: bool = False) -> Markup:
+    """A DAG's favourite star (UI.md A.2.2): a toggle button, pressed when starred, its state
+    in `aria-pressed`, in the glyph (filled or hollow) and in its title, not in colour alone;
+    the same id on the DAG list's row and on the DAG page, so an answer swaps it in by id
+    (`oob`). Built here, not by a template macro: 50 a DAG list page (W10)."""
+    key = escape(f"{team}/{dag_id}")
+    swap = ' hx-swap-oob="true"' if oob else ""
+    pressed, glyph, on_class = ("true", "★", " is-on") if on else ("false", "☆", "")
+    title = "Remove from favourites" if on else "Add to favourites"
+    vals = escape('{"starred": "%s"}' % ("false" if on else "true"))
+    url = escape(star_url(team, dag_id))
+    return Markup(
+        f'<button type="button" id="{star_id(team, dag_id)}"{swap} class="star{on_class}"'
+        f' aria-pressed="{pressed}" hx-post="{url}" hx-vals="{vals}" hx-swap="none"'
+        f' title="{title}"><span aria-hidden="true">{glyph}</span>'
+        f'<span class="sr-only">Favourite {key}</span></button>'
+    )

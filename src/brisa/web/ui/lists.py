@@ -47,7 +47,7 @@ def _helpers() -> dict[str, Any]:
         "last_cell": _last_cell,
         "next_cell": listview.next_run_cell,
         "owner_href": lambda owner: f"/dags?owner={quote(owner, safe='')}",
-        "star_id": favourites.star_id,
+        "star": favourites.star_html,
         "star_url": favourites.star_url,
     }
 
