@@ -129,7 +129,7 @@ class PreparedMove:
     def __init__(
         self, to: TaskState, expected: TaskState, *, match: Sequence[str], sets: Sequence[str]
     ) -> None:
-        sources = _allowed_sources(to, expected)
+        sources = allowed_sources(to, expected)
         if len(sources) != 1:
             raise ValueError(f"a move to {to} from {expected} is not allowed")
         self.to, self.expected = to, expected
