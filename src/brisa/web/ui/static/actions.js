@@ -64,7 +64,8 @@ document.addEventListener("htmx:afterSwap", (event) => {
 function actionUrl(button) {
   if (!button.dataset.picks) return button.dataset.action;
   const url = new URL(button.dataset.action, location.href);
-  for (const box of document.querySelectorAll(`${button.dataset.picks}:checked`)) url.searchParams.append("ti", box.value);
+  const name = button.dataset.pickName || "ti"; // "run" on the runs list
+  for (const box of document.querySelectorAll(`${button.dataset.picks}:checked`)) url.searchParams.append(name, box.value);
   return url.pathname + url.search;
 }
 
@@ -78,9 +79,9 @@ function countPicks() {
 }
 
 document.addEventListener("change", (event) => {
-  if (event.target.matches?.(".ti-pick")) countPicks();
-  if (event.target.matches?.("#ti-pick-all")) {
-    for (const box of document.querySelectorAll(".ti-pick")) box.checked = event.target.checked;
+  if (event.target.matches?.("[data-pick]")) countPicks();
+  if (event.target.matches?.("[data-pick-all]")) {
+    for (const box of document.querySelectorAll(event.target.dataset.pickAll)) box.checked = event.target.checked;
     countPicks();
   }
 });
