@@ -184,6 +184,18 @@ def run_topics(team: str, dag_id: str, run_pk: int) -> list[str]:
     return [f"run:{run_pk}", f"dag:{team}/{dag_id}", "health"]
 
 
+def new_run_topics(team: str, dag_id: str, run_pk: int) -> list[str]:
+    """A run was created: its topics, and the runs list's (`runs:<team>`, and `runs` for a
+    caller who sees every team) whose "N new — show" bar counts it."""
+    return [*run_topics(team, dag_id, run_pk), f"runs:{team}", "runs"]
+
+
+def new_dag_topics(team: str, dag_id: str) -> list[str]:
+    """A DAG appeared (new, or active again): its topic, and the DAG list's (`dags:<team>`,
+    and `dags`) whose "N new DAGs — show" bar counts it."""
+    return [f"dag:{team}/{dag_id}", f"dags:{team}", "dags"]
+
+
 def read_after(
     engine: sa.Engine, last_id: int, also: list[int], limit: int = 1000
 ) -> list[tuple[int, str]]:

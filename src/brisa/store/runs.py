@@ -109,7 +109,7 @@ class RunStore:
                         for tid in task_ids
                     ],
                 )
-                changes.record(conn, changes.run_topics(team, dag_id, int(run_pk)))
+                changes.record(conn, changes.new_run_topics(team, dag_id, int(run_pk)))
         except IntegrityError:
             if not self._run_exists(team, dag_id, run_id):
                 raise

@@ -127,7 +127,11 @@ class ImportErrorEntry(Model):
     traceback: str
     repo: str
     code_version: str | None
-    created_at: datetime | None
+    created_at: datetime | None = Field(description="when the error was last recorded")
+    first_seen: datetime | None = Field(
+        description="when the file was first seen failing; kept while it still fails"
+    )
+    last_seen: datetime | None = Field(description="the last parse that saw the error")
 
 
 class ResolvedImportError(Model):
