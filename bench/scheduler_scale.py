@@ -74,12 +74,17 @@ class Counter:
 
         moves = (QueueTask, SetRunState, SetTaskState, StartAttempt)
         self.decisions = self.transitions = self.passes = self.commits = self.statements = 0
+        self.round_trips = 0
         self.seconds = 0.0
         self._inside = False
         self.scheduler = scheduler
         engine = scheduler.store.engine
-        sa.event.listen(engine, "commit", lambda *_: self._count("commits"))
-        sa.event.listen(engine, "before_cursor_execute", lambda *_: self._count("statements"))
+        sa.event.listen(engine, "commit", lambda *_: self._count("commits", "round_trips"))
+        sa.event.listen(engine, "rollback", self._transaction)
+        sa.event.listen(engine, "begin", self._transaction)
+        sa.event.listen(
+            engine, "before_cursor_execute", lambda *_: self._count("statements", "round_trips")
+        )
         apply = scheduler._apply_all
 
         def counting(actions: list[Any]) -> list[bool]:
@@ -91,9 +96,18 @@ class Counter:
 
         scheduler._apply_all = counting
 
-    def _count(self, what: str) -> None:
+    def _count(self, *what: str) -> None:
         if self._inside:
-            setattr(self, what, getattr(self, what) + 1)
+            for name in what:
+                setattr(self, name, getattr(self, name) + 1)
+
+    def _transaction(self, conn: Any) -> None:
+        """A BEGIN or a ROLLBACK is a round trip of its own on PostgreSQL (psycopg sends BEGIN
+        before the first statement), unless the connection is in autocommit (the pass's
+        reads, whose "rollback" when given back to the pool sends nothing)."""
+        dbapi = conn.connection.dbapi_connection
+        if conn.dialect.name == "postgresql" and not getattr(dbapi, "autocommit", False):
+            self._count("round_trips")
 
     def one_pass(self) -> int:
         self._inside = True
@@ -108,7 +122,8 @@ class Counter:
         return applied
 
     def figures(self) -> dict[str, float]:
-        names = ("decisions", "transitions", "seconds", "passes", "commits", "statements")
+        names = ("decisions", "transitions", "seconds", "passes", "commits", "statements",
+                 "round_trips")  # fmt: skip
         return {name: getattr(self, name) for name in names}
 
 
@@ -157,6 +172,8 @@ def measure(url: str, dags: int, tasks: int, parallelism: int, logs: Path) -> di
         "rate": result["decisions"] / result["seconds"],
         "transition_rate": result["transitions"] / result["seconds"],
         "commits_per_transition": result["commits"] / max(1, result["transitions"]),
+        "statements_per_pass": result["statements"] / max(1, result["passes"]),
+        "round_trips_per_pass": result["round_trips"] / max(1, result["passes"]),
         "rss": peak_kib / 1024,
     }
 

@@ -66,3 +66,29 @@ def test_a_change_committed_after_a_newer_one_is_still_seen(postgres_url: str) -
         assert [r.id for r in view.refresh()] == [late.id]
     finally:
         store.close()
+
+
+def test_an_open_task_seen_moved_before_its_note_keeps_its_run_whole_until_read_again(
+    store: Store,
+) -> None:
+    from brisa.store.tables import task_instances
+
+    tasks = Tasks(store, width=2)
+    run = tasks.run()
+    view = ActiveRuns(store, full_every=3600)
+    ti = run.tasks["t0"]
+    assert store.queue_tasks([QueueItem(ti.id, T.PENDING, 0, "d", None)], NOW) == {ti.id}
+    same(view, store)
+    before = {r.id: r for r in view.refresh()}[run.id]
+    # Its move is committed but its change note is not seen yet (a later commit of an earlier
+    # id): written here without one.
+    with store.engine.begin() as conn:
+        conn.execute(
+            task_instances.update().where(task_instances.c.id == ti.id).values(state="running")
+        )
+    again = {r.id: r for r in view.refresh()}[run.id]
+    assert again.tasks["t0"].state is T.QUEUED, "no run half old, half new"
+    assert again == before
+    same(view, store)  # read whole on the next pass
+    assert view.reads["full"] == 1
+    assert {r.id: r for r in view.refresh()}[run.id].tasks["t0"].state is T.RUNNING

@@ -79,6 +79,26 @@ def test_dag_changes_only_when_something_shown_changed(store: Store) -> None:
     assert topics_after(store, mark) == [f"dag:{TEAM}/etl", f"dag:{TEAM}/etl"]
 
 
+def test_a_new_dag_or_run_is_told_to_its_list_but_a_change_is_not(store: Store) -> None:
+    """UI.md A.2.2 / A.2.9: the DAG list's and the runs list's "N new — show" bars follow
+    `dags:<team>` and `runs:<team>` (`dags`, `runs` across teams): told when a DAG appears
+    (or comes back) and when a run is created, not when either merely changes."""
+    run = new_run(store)
+    first = topics_after(store, 0)
+    assert first.count(f"dags:{TEAM}") == first.count("dags") == 1
+    assert first.count(f"runs:{TEAM}") == first.count("runs") == 1
+    mark = store.last_change_id()
+    store.set_run_state(run.id, RunState.RUNNING, NOW)
+    store.publish_dag(TEAM, spec(command="false"), fileloc="etl.py", code_version="c2", now=NOW)
+    later = topics_after(store, mark)
+    assert f"dag:{TEAM}/etl" in later
+    assert not {f"dags:{TEAM}", "dags", f"runs:{TEAM}", "runs"} & set(later)
+    store.retire_dags(TEAM, fileloc="etl.py")
+    mark = store.last_change_id()
+    store.publish_dag(TEAM, spec(), fileloc="etl.py", code_version="c3", now=NOW)
+    assert sorted(topics_after(store, mark)) == sorted([f"dag:{TEAM}/etl", f"dags:{TEAM}", "dags"])
+
+
 def test_import_errors_are_recorded_when_they_come_change_or_go(store: Store) -> None:
     mark = store.last_change_id()
     error = {"lineno": 1, "message": "boom", "traceback": "", "now": NOW}
@@ -106,10 +126,12 @@ def test_the_feed_fans_out_each_change_to_the_streams_of_its_topic(store: Store)
 
 
 def test_a_short_gap_is_replayed_and_an_old_one_asks_for_a_resync(store: Store) -> None:
-    feed = ChangeFeed(store, keep=4)
+    feed = ChangeFeed(store, keep=8)
     feed.load()
     start = feed.last_id
-    run = new_run(store)  # four changes: the DAG published; its run, the DAG, health
+    # eight changes: the DAG published (the DAG, dags:<team>, dags); its run, the DAG, health,
+    # runs:<team>, runs
+    run = new_run(store)
     feed.poll_once()
     assert [c.topic for c in feed.since(start, [f"run:{run.id}"]) or []] == [f"run:{run.id}"]
     store.set_run_state(run.id, RunState.RUNNING, NOW)
@@ -163,12 +185,23 @@ def test_topics_of_teams_a_caller_cannot_see_are_dropped_like_missing_ones(
         "health",
         "import-errors",
         "bogus",
+        f"dags:{TEAM}",
+        f"runs:{TEAM}",
+        "dags",  # across every team: only for a caller who sees them all
+        "runs",
     ]
     mine = Scope(frozenset({TEAM}))
-    assert topics.visible(mine, asked) == [*asked[:3], "health", "import-errors"]
+    assert topics.visible(mine, asked) == [
+        *asked[:3],
+        "health",
+        "import-errors",
+        f"dags:{TEAM}",
+        f"runs:{TEAM}",
+    ]
     theirs = Scope(frozenset({"other"}))
     # Another team's run reads exactly like a run that does not exist.
     assert topics.visible(theirs, asked) == ["dag:other/etl", "health", "import-errors"]
+    assert topics.visible(Scope(), ["dags", "runs"]) == ["dags", "runs"]
     assert topics.follower(theirs, ti.id, 1, 0) is None
 
 

@@ -213,7 +213,7 @@ def test_the_migration_fills_the_owners_of_versions_already_stored(database_url:
     opened = open_store(database_url)
     try:
         with opened.engine.begin() as conn:
-            command.upgrade(_config(conn), "0012")
+            command.upgrade(_config(conn), "0013")
         legacy = sa.table("dag_versions", *(sa.column(c.name, c.type) for c in dag_versions.c
                                              if c.name != "owner"))  # fmt: skip
         for version_id, owner in ((7, "data-eng"), (8, None)):

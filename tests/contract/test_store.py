@@ -329,6 +329,30 @@ def test_import_errors_are_recorded_replaced_cleared_and_listed_per_team(store: 
     assert [e.team for e in store.list_import_errors()] == ["ml"]
 
 
+def test_an_import_error_keeps_its_first_seen_while_the_file_still_fails(store: Store) -> None:
+    """A.2.11: each error shows when its file was first and last seen failing; a re-parse of
+    the still-failing file (even with another message) keeps the first; once resolved, a new
+    failure starts again."""
+
+    def fail(at: datetime, message: str) -> None:
+        store.record_import_error(TEAM, "bad.py", lineno=1, message=message, traceback="", now=at)
+
+    later, latest = NOW + timedelta(minutes=5), NOW + timedelta(hours=2)
+    fail(NOW, "SyntaxError: bad")
+    fail(later, "SyntaxError: bad")
+    fail(latest, "ImportError: no module named x")
+    [error] = store.list_import_errors(TEAM)
+    assert (error.first_seen, error.created_at, error.message) == (
+        NOW,
+        latest,
+        "ImportError: no module named x",
+    )
+    store.clear_import_error(TEAM, "bad.py")
+    fail(latest + timedelta(days=1), "SyntaxError: bad")
+    [again] = store.list_import_errors(TEAM)
+    assert again.first_seen == again.created_at == latest + timedelta(days=1)
+
+
 def test_pausing_a_dag(store: Store) -> None:
     publish(store)
     assert store.set_paused(TEAM, "etl", True).is_paused

@@ -94,6 +94,25 @@ def test_the_dialog_answers_bad_selections_inline(brisa: InProcess) -> None:
     assert good.status_code == 200 and "Clear 2 task instances" in good.text
 
 
+def test_runs_ticked_on_the_runs_list_open_the_dialog_on_all_their_tasks(
+    brisa: InProcess,
+) -> None:
+    """UI.md A.2.9: the runs list's bulk actions act on every task instance of the ticked runs,
+    through the same dialog and functions; a malformed or unknown run is an inline message."""
+    failed_runs(brisa, 2)
+    runs = '&run=["default","d","r0"]&run=["default","d","r1"]'
+    answer = brisa.api.get("/_/task-instances/actions/mark?state=success" + runs)
+    assert answer.status_code == 200
+    assert "2 runs selected: their 4 task instances in 2 runs" in answer.text
+    assert answer.text.count('name="ti"') == 4  # from here on the dialog carries instances
+    assert ">Mark success 4 task instances</button>" in answer.text
+    for query in ('?run=["default","d"]', '?run=["default","d","nope"]', '?run=["x","d","r0"]'):
+        bad = brisa.api.get("/_/task-instances/actions/clear" + query)
+        assert bad.status_code in (400, 404), (query, bad.status_code)
+        assert 'class="inline-error"' in bad.text and "Traceback" not in bad.text
+    assert brisa.states("d", "r0") == {"a": ("failed", 1), "b": ("upstream_failed", 0)}
+
+
 def refused(brisa: InProcess, path: str, body: Any) -> ApiFailed:
     with pytest.raises(ApiFailed) as caught:
         brisa.request("POST", path, body)

@@ -245,3 +245,29 @@ def test_a_worker_pod_gets_its_code_from_the_object_store_not_the_schedulers_dis
     assert (in_pod.repos_root, in_pod.code_cache) == ("", "/tmp/brisa-code")
     chosen = KubernetesSettings(code_cache="/var/cache/brisa")
     assert WorkerEnv.from_env(pod_worker_env(here, chosen).to_env()).code_cache == chosen.code_cache
+
+
+def test_a_warm_process_builds_its_workers_configuration_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from brisa.worker import env, main
+
+    monkeypatch.setattr(env, "_built", None)
+    monkeypatch.setattr(main, "_dump", None)
+    environ = {**EVERYTHING.to_env(), "HOME": "/home/someone"}
+    main.prebuild(environ)
+    built = env.worker_env({**environ, TOKEN_FD: "7", "PWD": "/tmp"})
+    assert built is env.worker_env(environ)  # the same object: nothing built in the worker
+    assert built == dataclasses.replace(EVERYTHING, token="")
+    # Its dump is what the worker would print for it once its token is set.
+    assert main._dump is not None and main._dump[0] is built
+    assert main._dump[1] == main.config_lines(dataclasses.replace(built, token="t").redacted())
+    assert "attempt-token-123" not in "\n".join(main._dump[1])
+    # A variable it reads that differs: built anew from this environment, not taken.
+    other = env.worker_env({**environ, "BRISA_API_URL": "http://elsewhere:1"})
+    assert other is not built and other.api_url == "http://elsewhere:1"
+    extra = env.worker_env({**environ, "BRISA_LOGS_S3_REGION": "eu-west-3"})
+    assert extra is not built and extra.logs.store_options == {
+        **built.logs.store_options,
+        "region": "eu-west-3",
+    }

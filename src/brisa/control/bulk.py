@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from brisa.control.clearing import ClearOptions, known_tasks
 from brisa.control.commands import Changed, Commands
-from brisa.control.queries import Scope
+from brisa.control.queries import Queries, Scope
 from brisa.core.states import ACTIVE_RUN_STATES, MARK_TARGETS
 from brisa.errors import Conflict, InvalidInput
 
@@ -83,6 +83,19 @@ def by_run(instances: Iterable[Instance]) -> dict[tuple[str, str, str], list[str
     if len(runs) > MAX_RUNS:
         raise InvalidInput(f"select task instances of at most {MAX_RUNS} runs at once")
     return runs
+
+
+def of_runs(queries: Queries, scope: Scope, runs: Sequence[tuple[str, str, str]]) -> list[Instance]:
+    """Every task instance of the named runs (team, dag_id, run_id): what the runs list's bulk
+    actions act on, through the same functions as a selection of task instances. NotFound
+    for a run the caller cannot see, as for one that does not exist."""
+    if len(runs) > MAX_RUNS:
+        raise InvalidInput(f"select at most {MAX_RUNS} runs at once")
+    found = []
+    for team, dag_id, run_id in dict.fromkeys(runs):
+        run = queries.run(scope, team, dag_id, run_id)
+        found += [Instance(team, dag_id, run_id, task_id) for task_id in run.tasks]
+    return found
 
 
 def clear(

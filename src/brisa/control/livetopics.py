@@ -1,7 +1,8 @@
 """Which live-update topics a caller may follow, and the log an `attempt:` topic streams.
 
 A topic names one object (web/ui/live.py): `dag:<team>/<id>`, `run:<pk>`,
-`attempt:<ti>/<try>`, `repo:<name>`, or a global one (`import-errors`, `health`). A topic of
+`attempt:<ti>/<try>`, `repo:<name>`, a team's new DAGs or runs (`dags:<team>`, `runs:<team>`;
+`dags` and `runs` for every team), or a global one (`import-errors`, `health`). A topic of
 a team the caller cannot see is left out exactly like one that names nothing, so a stream
 never tells whether another team's object exists. Checked once when a stream opens (one
 small read per stream, never per event).
@@ -26,6 +27,10 @@ _DAG = re.compile(r"dag:([^/]+)/(.+)")
 _RUN = re.compile(r"run:(\d{1,18})")
 _ATTEMPT = re.compile(r"attempt:(\d{1,18})/(\d{1,9})")
 _REPO = re.compile(r"repo:(.+)")
+# A team's list gained a DAG or a run (the "N new — show" bars); without a team, across every
+# team, followed only by a caller who sees them all.
+_LISTED = re.compile(r"(?:dags|runs):(.+)")
+EVERY_TEAMS = frozenset({"dags", "runs"})
 
 
 class LiveTopics:
@@ -49,6 +54,10 @@ class LiveTopics:
     def _team_sees(self, scope: Scope, topic: str) -> bool:
         if topic in GLOBAL:
             return True
+        if topic in EVERY_TEAMS:
+            return scope.teams is None
+        if listed := _LISTED.fullmatch(topic):
+            return scope.sees(listed.group(1))
         team = self._team_of(topic)
         return team is not None and scope.sees(team)
 

@@ -37,9 +37,14 @@ class ImportErrorRecord:
     lineno: int | None
     message: str
     traceback: str
-    created_at: datetime
+    created_at: datetime  # when last seen
     repo: str = "dags"
     code_version: str = ""
+    first_seen_at: datetime | None = None  # when the file was first seen failing (this time)
+
+    @property
+    def first_seen(self) -> datetime:
+        return self.first_seen_at or self.created_at
 
 
 @dataclass(frozen=True)

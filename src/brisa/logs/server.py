@@ -30,16 +30,21 @@ import socket
 import sys
 import threading
 import traceback
+from collections import OrderedDict
 from collections.abc import Callable, Collection
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from brisa.logs.config import ShippingConfig
 from brisa.logs.shipping import pass_through, ship_attempt, spooled
 
+if TYPE_CHECKING:
+    from brisa.objectstore.base import ObjectStore
+
 LOG_SERVER_NAME = "brisa-logs"  # /proc/PID/comm: how `ps` and the bench tell it apart
 MAX_OPENING = 1 << 20  # the opening message of an attempt: settings and secrets
+STORES_KEPT = 4  # log stores kept open, one per location and options (one in practice)
 
 
 class LogServer:
@@ -141,7 +146,8 @@ def _attempt(conn: socket.socket) -> None:
             options = MappingProxyType(settings.pop("store_options"))
             config = ShippingConfig(**settings, store_options=options)
             path = Path(opening["path"])
-            parts = spooled(config, path, opening["secrets"], config.open_store, opening["origin"])
+            opener = _stores.opener(config)
+            parts = spooled(config, path, opening["secrets"], opener, opening["origin"])
         except Exception:  # noqa: BLE001 - the worker takes its output back (connection closed)
             os.close(read_end)
             os.close(out)
@@ -155,6 +161,37 @@ def _attempt(conn: socket.socket) -> None:
                 pass_through(read_end, out)
         finally:
             os.close(out)
+
+
+class _Stores:
+    """The log stores this server opened, kept for the next attempts with the same location
+    and options: building an S3 client costs about 5 ms of CPU (and its connections are
+    kept), a local folder's next to nothing. The stores are stateless between calls and safe
+    to use from several threads; an attempt with other options gets a store of its own."""
+
+    def __init__(self) -> None:
+        self._open: OrderedDict[tuple[str, tuple[tuple[str, str], ...]], ObjectStore] = (
+            OrderedDict()
+        )
+        self._lock = threading.Lock()
+
+    def opener(self, config: ShippingConfig) -> Callable[[], ObjectStore]:
+        key = (config.location, tuple(sorted(config.store_options.items())))
+
+        def open_store() -> ObjectStore:
+            with self._lock:
+                store = self._open.get(key)
+                if store is None:
+                    store = self._open[key] = config.open_store()
+                    while len(self._open) > STORES_KEPT:
+                        self._open.popitem(last=False)
+                self._open.move_to_end(key)
+                return store
+
+        return open_store
+
+
+_stores = _Stores()
 
 
 def _opening(conn: socket.socket) -> tuple[dict[str, Any], int, int] | None:

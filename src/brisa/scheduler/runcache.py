@@ -9,9 +9,12 @@ runs named there since its previous pass (docs/adr/0022-incremental-scheduler-sn
 - the runs named by the changes after the last id read, and by ids seen skipped (a
   PostgreSQL transaction that took an id earlier may commit later: looked for again for
   `changes.SKIPPED_WAIT` seconds, as the UI's change feed does);
-- the runs with a queued or running task, every pass: heartbeats, a waiting note and a new
-  token are written without a change note (the execution API's hot path), and the planner
-  judges open attempts on them;
+- the queued and running task instances of the other runs, every pass: heartbeats, a
+  waiting note and a new token are written without a change note (the execution API's hot
+  path), and the planner judges open attempts on them. Only those rows are read, not their
+  whole runs (every other column of the run and its tasks changes with a note); a run whose
+  open task was found in another state or try (its note not yet visible: committed after
+  the outbox was read) keeps its record this pass and is read whole on the next;
 - everything, on the first pass, after a burst of more than `LIMIT` changes, and every
   `full_every` (60) seconds: a level-triggered resync bounds what any missed note could cost.
 
@@ -21,6 +24,7 @@ truth: every write stays a guarded, fenced move, so a decision on a stale view l
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 
@@ -51,7 +55,9 @@ class ActiveRuns:
         self._run_of: dict[int, int] = {}  # task instance id -> its run's id
         self._cursor = changes.Cursor()
         self._full_at: float | None = None
-        self.reads = {"full": 0, "runs": 0}  # how many full reads, and runs re-read one by one
+        self._stale: set[int] = set()  # runs to read whole on the next pass
+        # How many full reads, runs re-read whole, and open task rows re-read alone.
+        self.reads = {"full": 0, "runs": 0, "tasks": 0}
 
     def refresh(self) -> list[RunRecord]:
         """The active runs now, oldest logical date first."""
@@ -73,7 +79,7 @@ class ActiveRuns:
         seen = [i for i, _ in self.store.changes_after(start, limit=WINDOW)]
         self._cursor = changes.Cursor(last=start)
         self._cursor.advance([*seen, newest] if newest > start else seen, now)
-        self._runs, self._open, self._run_of = {}, set(), {}
+        self._runs, self._open, self._run_of, self._stale = {}, set(), {}, set()
         for run in self.store.active_runs():
             self._keep(run)
         self._full_at = now
@@ -88,14 +94,44 @@ class ActiveRuns:
             return
         self._cursor.advance([i for i, _ in rows], now)
         pks = {int(topic[4:]) for _, topic in rows if topic.startswith("run:")}
-        pks.update(self._open)
-        fresh = self.store.runs_by_pk(pks)
+        pks |= self._stale
+        self._stale = set()
+        quiet = {pk: self._open_ids(pk) for pk in self._open - pks}
+        fresh, tasks = self.store.runs_and_tasks(pks, [i for ids in quiet.values() for i in ids])
         self.reads["runs"] += len(pks)
+        self.reads["tasks"] += sum(len(ids) for ids in quiet.values())
         for pk in pks:
             self._drop(pk)
             run = fresh.get(pk)
             if run is not None and run.state in ACTIVE_RUN_STATES:
                 self._keep(run)
+        for pk, ids in quiet.items():
+            self._update(pk, [tasks.get(i) for i in ids])
+
+    def _open_ids(self, pk: int) -> list[int]:
+        return [ti.id for ti in self._runs[pk].tasks.values() if ti.state in OPEN]
+
+    def _update(self, pk: int, found: list[TaskRecord | None]) -> None:
+        """A run's open tasks read again: changed columns taken in (a new record, so its
+        view is worked out again), unless one is gone or left its state or try."""
+        run = self._runs[pk]
+        tasks = dict(run.tasks)
+        for ti in found:
+            known = tasks.get(ti.task_id) if ti is not None else None
+            if (
+                ti is None
+                or known is None
+                or (ti.state, ti.try_number)
+                != (
+                    known.state,
+                    known.try_number,
+                )
+            ):
+                self._stale.add(pk)  # its change note is still to come: read whole next pass
+                return
+            tasks[ti.task_id] = ti
+        if tasks != run.tasks:
+            self._runs[pk] = dataclasses.replace(run, tasks=tasks)
 
     def _keep(self, run: RunRecord) -> None:
         self._runs[run.id] = run

@@ -141,10 +141,9 @@ class CatalogStore:
                     dags.insert().values(team=team, dag_id=dag_id, is_paused=False, **values)
                 )
             shown = (True, version_id, code_version)
-            if (
-                not existing
-                or (existing.is_active, existing.version_id, existing.code_version) != shown
-            ):
+            if not existing or not existing.is_active:
+                changes.record(conn, changes.new_dag_topics(team, dag_id))
+            elif (existing.is_active, existing.version_id, existing.code_version) != shown:
                 changes.record(conn, [f"dag:{team}/{dag_id}"])
         return version_id
 
@@ -259,14 +258,20 @@ class CatalogStore:
     ) -> None:
         with self._writer.begin() as conn:
             known = conn.execute(
-                sa.select(import_errors.c.message).where(
+                sa.select(
+                    import_errors.c.message,
+                    import_errors.c.first_seen_at,
+                    import_errors.c.created_at,
+                ).where(
                     import_errors.c.team == team,
                     import_errors.c.repo == repo,
                     import_errors.c.filename == filename,
                 )
-            ).scalar()
-            if known != message:
+            ).first()
+            if known is None or known.message != message:
                 changes.record(conn, ["import-errors"])
+            # Still failing: the file's first failure stays, whatever the message is now.
+            first_seen = now if known is None else (known.first_seen_at or known.created_at)
             conn.execute(self._import_error_delete(team, repo, filename))
             conn.execute(
                 import_errors.insert().values(
@@ -278,6 +283,7 @@ class CatalogStore:
                     message=message,
                     traceback=traceback,
                     created_at=now,
+                    first_seen_at=first_seen,
                 )
             )
 

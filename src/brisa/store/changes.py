@@ -28,8 +28,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql
 
-from brisa.store.tables import changes
+from brisa.store.tables import UtcDateTime, changes
 
 log = logging.getLogger("brisa.store")
 
@@ -84,8 +85,22 @@ def record(conn: sa.Connection, topics: Iterable[str]) -> None:
     if not unique:
         return
     now = datetime.now(UTC)
-    conn.execute(_INSERT, [{"topic": topic, "at": now} for topic in unique])
+    if conn.dialect.name == "postgresql":
+        # One statement from an array: a batch's notes (a pass notes dozens) are one
+        # round trip, with none of a many-row insert's per-row work in the driver.
+        conn.execute(_FROM_ARRAY, {"c_topics": unique, "c_at": now})
+    else:
+        conn.execute(_INSERT, [{"topic": topic, "at": now} for topic in unique])
     conn.info[_CHANGED] = True  # acted on once the connection is back in the pool
+
+
+_FROM_ARRAY = changes.insert().from_select(
+    ["topic", "at"],
+    sa.select(
+        sa.func.unnest(sa.bindparam("c_topics", type_=postgresql.ARRAY(sa.String()))),
+        sa.cast(sa.bindparam("c_at", type_=UtcDateTime()), UtcDateTime),
+    ),
+)
 
 
 @contextlib.contextmanager
@@ -167,6 +182,18 @@ class _Notifier:
 
 def run_topics(team: str, dag_id: str, run_pk: int) -> list[str]:
     return [f"run:{run_pk}", f"dag:{team}/{dag_id}", "health"]
+
+
+def new_run_topics(team: str, dag_id: str, run_pk: int) -> list[str]:
+    """A run was created: its topics, and the runs list's (`runs:<team>`, and `runs` for a
+    caller who sees every team) whose "N new — show" bar counts it."""
+    return [*run_topics(team, dag_id, run_pk), f"runs:{team}", "runs"]
+
+
+def new_dag_topics(team: str, dag_id: str) -> list[str]:
+    """A DAG appeared (new, or active again): its topic, and the DAG list's (`dags:<team>`,
+    and `dags`) whose "N new DAGs — show" bar counts it."""
+    return [f"dag:{team}/{dag_id}", f"dags:{team}", "dags"]
 
 
 def read_after(

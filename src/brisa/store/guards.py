@@ -17,6 +17,11 @@ read. When it allows several (cancelling a run's tasks), the rows are first read
 (`SELECT ... FOR UPDATE`, which on PostgreSQL waits for a concurrent writer and returns the
 newest version) and the UPDATE is narrowed to them: no one can move them in between. SQLite
 runs one write transaction at a time, so the same read is exact there.
+
+The scheduler's queue move on PostgreSQL (`queuefold`) is the one move written elsewhere: a
+statement of its own that folds the slots and records in; it takes its sources from
+`allowed_sources`, its fencing from `fencing.task_conditions` and its notes from
+`task_topics`, as the moves here do.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ State = RunState | TaskState
 _TABLE_OF: dict[type[State], sa.Table] = {RunState: dag_runs, TaskState: task_instances}
 
 
-def _allowed_sources(to: State, expected: State | Iterable[State] | None = None) -> frozenset[str]:
+def allowed_sources(to: State, expected: State | Iterable[State] | None = None) -> frozenset[str]:
     """The states a row may be in for a move to `to`: the table's sources, narrowed to
     `expected` when given. Empty when the table allows none of the expected states."""
     sources: frozenset[str] = run_sources(to) if isinstance(to, RunState) else task_sources(to)
@@ -79,7 +84,7 @@ def guarded_rows(
     """`guarded_update`, answering the ids of the rows moved."""
     if table is not _TABLE_OF[type(to)]:
         raise TypeError(f"a {type(to).__name__} does not describe rows of {table.name}")
-    sources = _allowed_sources(to, expected)
+    sources = allowed_sources(to, expected)
     if not sources:
         return []
     dialect = conn.dialect.name
@@ -124,7 +129,7 @@ class PreparedMove:
     def __init__(
         self, to: TaskState, expected: TaskState, *, match: Sequence[str], sets: Sequence[str]
     ) -> None:
-        sources = _allowed_sources(to, expected)
+        sources = allowed_sources(to, expected)
         if len(sources) != 1:
             raise ValueError(f"a move to {to} from {expected} is not allowed")
         self.to, self.expected = to, expected
@@ -176,7 +181,7 @@ def guarded_task_moves(
     Returns the ids moved (the others lost their race or are refused by the table), with
     the same transition records, change notes and fencing as `guarded_update`. Only for
     moves from a single source state each, out of a state that holds no pool slots."""
-    allowed = [(i, t, e) for i, t, e in tries if _allowed_sources(to, e)]
+    allowed = [(i, t, e) for i, t, e in tries if allowed_sources(to, e)]
     if not allowed:
         return []
     if any(e in ACTIVE_TASK_STATES for _, _, e in allowed) and to not in ACTIVE_TASK_STATES:
@@ -307,4 +312,9 @@ _CHANGED = {
 def _topics(table: sa.Table, row: sa.Row[Any]) -> list[str]:
     if table is dag_runs:
         return changes.run_topics(row.team, row.dag_id, row.id)
-    return [f"run:{row.run_pk}", f"attempt:{row.id}/{row.try_number}", "health"]
+    return task_topics(row.id, row.run_pk, row.try_number)
+
+
+def task_topics(ti_id: int, run_pk: int, try_number: int) -> list[str]:
+    """What the move of a task instance notes in the change outbox."""
+    return [f"run:{run_pk}", f"attempt:{ti_id}/{try_number}", "health"]

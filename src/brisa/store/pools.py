@@ -56,7 +56,7 @@ def claim_slots(
         return False
     # Created here, or by a scheduler that was creating it meanwhile (its insert made ours
     # wait, and its rows are committed now): either way there are rows to claim again.
-    _create_default(conn, team, default_slots)
+    create_default_pool(conn, team, default_slots)
     return _claim(conn, ti_id, team, pool, needed)
 
 
@@ -101,7 +101,11 @@ def lock_free_slots(
     total = sum(n for _, n in needs)
     free = _free_slots(team, pool, total)
     numbers = list(conn.scalars(free))
-    if len(numbers) < total and pool == DEFAULT_POOL and _create_default(conn, team, default_slots):
+    if (
+        len(numbers) < total
+        and pool == DEFAULT_POOL
+        and create_default_pool(conn, team, default_slots)
+    ):
         numbers = list(conn.scalars(free))
     shares: dict[int, list[int]] = {}
     for ti_id, needed in needs:
@@ -131,7 +135,7 @@ def _insert_ignoring_conflict(conn: sa.Connection, table: sa.Table) -> Any:
     return dialect.insert(table).on_conflict_do_nothing()
 
 
-def _create_default(conn: sa.Connection, team: str, slots: int) -> bool:
+def create_default_pool(conn: sa.Connection, team: str, slots: int) -> bool:
     """Create team's default pool with `slots` free rows unless it exists; True if created.
     Two schedulers doing it at once: the second waits for the first's row, then does
     nothing."""
@@ -277,18 +281,26 @@ class PoolStore:
         return self.engine.execution_options(**WRITE)
 
     def pool_book(self) -> PoolBook:
-        """Every pool with its usage, for the planner (two statements; only held rows are
+        """Every pool with its usage, for the planner (one statement; only held rows are
         counted)."""
         held = (
-            sa.select(S.team, S.pool, sa.func.count(), sa.func.sum(sa.cast(S.retired, sa.Integer)))
+            sa.select(
+                S.team,
+                S.pool,
+                sa.func.count().label("used"),
+                sa.func.sum(sa.cast(S.retired, sa.Integer)).label("retired"),
+            )
             .where(S.ti_id.is_not(None))
             .group_by(S.team, S.pool)
+            .subquery("held")
+        )
+        query = sa.select(pools, held.c.used, held.c.retired).outerjoin(
+            held, sa.and_(held.c.team == pools.c.team, held.c.pool == pools.c.name)
         )
         with self.reader.connect() as conn:
-            usage = {(t, p): (int(n), int(r or 0)) for t, p, n, r in conn.execute(held)}
             found = {
-                (row.team, row.name): _pool(row, *usage.get((row.team, row.name), (0, 0)))
-                for row in conn.execute(sa.select(pools))
+                (row.team, row.name): _pool(row, int(row.used or 0), int(row.retired or 0))
+                for row in conn.execute(query)
             }
         return PoolBook(found, self.default_pool_slots)
 

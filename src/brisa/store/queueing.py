@@ -15,6 +15,9 @@ pass's run moves first in the same transaction (docs/adr/0027-fewer-round-trips-
 
 A task that lost its race (another scheduler queued it, a user cleared it) is simply not in
 the answer, as `queue_task` answers False for it.
+
+On PostgreSQL steps 1-4 are one statement (`queuefold`, docs/adr/0031-one-statement-queue-move.md):
+the same guards, one round trip.
 """
 
 from __future__ import annotations
@@ -29,10 +32,11 @@ import sqlalchemy as sa
 
 from brisa.core.pools import DEFAULT_POOL, DEFAULT_SLOTS, PoolClaim
 from brisa.core.states import FINISHED_RUN_STATES, RunState, TaskState
-from brisa.store import changes, fencing
+from brisa.store import changes
 from brisa.store.engine import WRITE
-from brisa.store.guards import guarded_rows, guarded_task_moves
-from brisa.store.pools import assign_slots, lock_free_slots
+from brisa.store.guards import allowed_sources, guarded_rows, guarded_task_moves
+from brisa.store.pools import assign_slots, create_default_pool, lock_free_slots
+from brisa.store.queuefold import fresh_try, queue_in_one
 from brisa.store.tables import dag_runs, task_attempts, task_instances
 
 
@@ -101,6 +105,8 @@ def _queue(
 ) -> set[int]:
     if not items:
         return set()
+    if conn.dialect.name == "postgresql":
+        return _queue_in_one(conn, items, now, default_slots)
     claims = _claims(conn, items)
     shares: dict[tuple[str, str], dict[int, list[int]]] = {}
     for (team, pool), needs in _by_pool(items, claims).items():
@@ -113,6 +119,27 @@ def _queue(
     if moved:
         tries = [(i.ti_id, i.try_number + 1) for i in batch if i.ti_id in moved]
         insert_attempts(conn, tries, now)
+    return moved
+
+
+def _queue_in_one(
+    conn: sa.Connection, items: Sequence[QueueItem], now: datetime, default_slots: int
+) -> set[int]:
+    """PostgreSQL: the whole queue part in one statement (`queuefold`). A team whose default
+    pool does not exist yet gets it, and its tasks are queued again (on its first use only)."""
+    once = list({i.ti_id: i for i in items if allowed_sources(TaskState.QUEUED, i.expected)}
+                .values())  # fmt: skip
+    claims = _claims(conn, once) if any(i.pool is None for i in once) else {}
+    batch = [
+        (i.ti_id, i.try_number, i.expected, i.token_digest, i.pool or claims[i.ti_id]) for i in once
+    ]
+    done = queue_in_one(conn, batch, now)
+    moved = {ti_id for ti_id, _, _ in done.moved}
+    if done.missing:
+        for team in sorted(done.missing):
+            create_default_pool(conn, team, default_slots)
+        again = [b for b in batch if b[4].name == DEFAULT_POOL and b[4].team in done.missing]
+        moved |= {ti_id for ti_id, _, _ in queue_in_one(conn, again, now).moved}
     return moved
 
 
@@ -151,27 +178,6 @@ def _by_pool(
         claim = claims[item.ti_id]
         needs[(claim.team, claim.name)].append((item.ti_id, claim.slots))
     return needs
-
-
-def fresh_try(try_number: Any, now: datetime) -> dict[str, Any]:
-    """The columns of a task instance queued as try `try_number` (a number, or an expression
-    of the row's own): nothing of the try before, owned by the fence's holder when the pass
-    is fenced."""
-    fence = fencing.current()
-    return {
-        "try_number": try_number,
-        "queued_at": now,
-        "start_date": None,
-        "end_date": None,
-        "next_try_at": None,
-        "heartbeat_at": None,
-        "hostname": None,
-        "pid": None,
-        "error": None,
-        "return_value": None,
-        "owner": fence.holder if fence else None,
-        "owner_epoch": fence.epoch if fence else None,
-    }
 
 
 def _move(conn: sa.Connection, batch: list[QueueItem], now: datetime) -> list[int]:

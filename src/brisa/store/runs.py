@@ -22,7 +22,7 @@ from brisa.core.states import (
     TaskState,
 )
 from brisa.errors import Conflict, InvalidInput, NotFound
-from brisa.store import changes, fencing, queueing
+from brisa.store import changes, fencing, queuefold, queueing
 from brisa.store.engine import WRITE
 from brisa.store.guards import guarded_update
 from brisa.store.pools import claim_slots
@@ -109,7 +109,7 @@ class RunStore:
                         for tid in task_ids
                     ],
                 )
-                changes.record(conn, changes.run_topics(team, dag_id, int(run_pk)))
+                changes.record(conn, changes.new_run_topics(team, dag_id, int(run_pk)))
         except IntegrityError:
             if not self._run_exists(team, dag_id, run_id):
                 raise
@@ -203,6 +203,33 @@ class RunStore:
             rows = list(conn.execute(sa.select(dag_runs).where(dag_runs.c.id.in_(pks))))
             tasks = self._tasks_of(conn, [r.id for r in rows])
             return {r.id: _run_record(r, tasks.get(r.id)) for r in rows}
+
+    def runs_and_tasks(
+        self, run_pks: Iterable[int], ti_ids: Iterable[int]
+    ) -> tuple[dict[int, RunRecord], dict[int, TaskRecord]]:
+        """The runs with these internal ids that exist, with their tasks, and the task
+        instances `ti_ids` of other runs alone (two statements: the scheduler re-reads the
+        runs that changed whole and only the open attempts of the others)."""
+        whole, single = set(run_pks), set(ti_ids)
+        pks, ids = sorted(whole), sorted(single)
+        if not pks and not ids:
+            return {}, {}
+        ti = task_instances.c
+        wanted = [ti.run_pk.in_(pks)] if pks else []
+        wanted += [ti.id.in_(ids)] if ids else []
+        query = sa.select(*[ti[n] for n in _TASK_FIELDS]).where(sa.or_(*wanted))
+        with self.reader.connect() as conn:
+            runs = sa.select(dag_runs).where(dag_runs.c.id.in_(pks))
+            rows = list(conn.execute(runs)) if pks else []
+            by_run: dict[int, dict[str, TaskRecord]] = defaultdict(dict)
+            alone: dict[int, TaskRecord] = {}
+            for row in conn.execute(query):
+                record = _task_record(row)
+                if record.run_pk in whole:
+                    by_run[record.run_pk][record.task_id] = record
+                if record.id in single:
+                    alone[record.id] = record
+        return {r.id: _run_record(r, by_run.get(r.id)) for r in rows}, alone
 
     def run_counts(self, since: datetime) -> list[tuple[str, str, int]]:
         """(team, state, how many) of the runs created since `since`."""
@@ -332,7 +359,7 @@ class RunStore:
         It takes its slots of `pool` (None: one slot of its team's default pool) in the same
         transaction: when the pool has too few free, nothing changes and the answer is False."""
         # The scheduler that queues it owns the new try.
-        fresh = {**queueing.fresh_try(try_number + 1, now), "token_digest": token_digest}
+        fresh = {**queuefold.fresh_try(try_number + 1, now), "token_digest": token_digest}
         with self._writer.begin() as conn:
             # The move first: a task another scheduler queued first fails here, before it
             # holds a slot that a claim for a task still pending would then find locked.

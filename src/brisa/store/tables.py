@@ -87,7 +87,10 @@ import_errors = sa.Table(
     sa.Column("lineno", sa.Integer, nullable=True),
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("traceback", sa.Text, nullable=False),
+    # When the error was last seen (created_at) and when the file was first seen failing, kept
+    # across re-parses while it still fails (migration 0013; null only before it ran).
     sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("first_seen_at", UtcDateTime, nullable=True),
 )
 
 dag_runs = sa.Table(

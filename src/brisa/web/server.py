@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -16,6 +17,14 @@ if TYPE_CHECKING:
 KEEP_ALIVE = 15  # seconds an idle API connection stays open (worker.client.IDLE_LIMIT is less)
 
 
+def wire() -> tuple[str, str]:
+    """uvicorn's HTTP parser and event loop: httptools and uvloop (C, dependencies of Brisa)
+    where they are importable, else h11 and asyncio's own loop (pure Python, always there)."""
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    return http, loop
+
+
 def serve(
     app: FastAPI,
     *,
@@ -28,10 +37,13 @@ def serve(
     """Serve `app` in this thread until interrupted. `on_started` runs once the server accepts
     connections; `on_exit` as soon as it begins to stop (it ends what would hold the shutdown:
     the event streams)."""
+    http, loop = wire()
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
+        http=http,  # most of each worker call's request plumbing (ADR 0032)
+        loop=loop,
         log_level="warning",
         log_config=None,  # uvicorn's records go to the process's handler (text or JSON)
         access_log=False,

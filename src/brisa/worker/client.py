@@ -19,6 +19,7 @@ import json
 import socket
 import threading
 import time
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -43,17 +44,23 @@ class _Refused(Exception):
         self.detail = detail
 
 
+@lru_cache(maxsize=4)
+def address(api_url: str) -> tuple[bool, str, int, str, str]:
+    """The API URL read: https or not, host, port, the `Host` header (host[:port]) and the
+    path. Kept per URL: a warm process reads its workers' once (`worker.main.prebuild`)."""
+    url = urlsplit(api_url)
+    host = url.hostname
+    if url.scheme not in ("http", "https") or not host:
+        raise ValueError(f"the execution API URL must be http(s)://host[:port]: {api_url!r}")
+    https = url.scheme == "https"
+    port = url.port or (443 if https else 80)
+    return https, host, port, url.netloc.rpartition("@")[2], url.path.rstrip("/")
+
+
 class ExecutionClient:
     def __init__(self, api_url: str, token: str, ti_id: int, try_number: int) -> None:
-        url = urlsplit(api_url)
-        host = url.hostname
-        if url.scheme not in ("http", "https") or not host:
-            raise ValueError(f"the execution API URL must be http(s)://host[:port]: {api_url!r}")
-        self._https = url.scheme == "https"
-        self._host = host
-        self._port = url.port or (443 if self._https else 80)
-        self._host_field = url.netloc.rpartition("@")[2]  # the `Host` header: host[:port]
-        self.base = f"{url.path.rstrip('/')}/execution/v1/attempts/{ti_id}/{try_number}"
+        self._https, self._host, self._port, self._host_field, path = address(api_url)
+        self.base = f"{path}/execution/v1/attempts/{ti_id}/{try_number}"
         self._headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         self._conn: socket.socket | None = None
         self._used_at = 0.0

@@ -104,6 +104,36 @@ class WorkerEnv:
         }
 
 
+# A warm process builds its workers' `WorkerEnv` once, before it forks them (`prebuild`):
+# the variables it read, and what it built from them.
+_built: tuple[dict[str, str], WorkerEnv] | None = None
+
+
+def configuring(environ: Mapping[str, str]) -> dict[str, str]:
+    """The variables `WorkerEnv.from_env` reads from `environ`."""
+    return {
+        name: value
+        for name, value in environ.items()
+        if name in _READ or name.startswith(S3_PREFIX)
+    }
+
+
+def prebuild(environ: Mapping[str, str]) -> WorkerEnv:
+    """`WorkerEnv.from_env(environ)`, kept for `worker_env` in this process and its forks."""
+    global _built
+    config = WorkerEnv.from_env(environ)
+    _built = (configuring(environ), config)
+    return config
+
+
+def worker_env(environ: Mapping[str, str]) -> WorkerEnv:
+    """`WorkerEnv.from_env(environ)`: the one `prebuild` made when its variables are the
+    same (every attempt of one executor's warm process), else built now."""
+    if _built is not None and configuring(environ) == _built[0]:
+        return _built[1]
+    return WorkerEnv.from_env(environ)
+
+
 def private(variable: str) -> bool:
     """A variable for the worker process only, never for the task it runs."""
     return variable in (TOKEN_FD, POD_TOKEN_FILE, LOG_SERVER_FD) or variable.startswith(S3_PREFIX)
@@ -165,6 +195,7 @@ _LOG_VARIABLES = {
     "mask_env_pattern": "BRISA_LOGS_MASK_ENV_PATTERN",
     "echo": "BRISA_LOGS_ECHO",
 }
+_READ = frozenset([*_VARIABLES.values(), *_LOG_VARIABLES.values()])
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(WorkerEnv) if f.name in _VARIABLES}
 
 

@@ -44,7 +44,7 @@ from brisa.logs.capture import utc_stamp
 from brisa.logs.masking import Masker, env_secrets, param_secrets
 from brisa.logs.shipping import LogShipper
 from brisa.worker import containment, oomwatch, warmed
-from brisa.worker.client import AttemptStale, ExecutionClient, exchange_pod_token
+from brisa.worker.client import AttemptStale, ExecutionClient, address, exchange_pod_token
 from brisa.worker.env import (
     POD_TOKEN_FILE,
     TOKEN_FD,
@@ -52,7 +52,9 @@ from brisa.worker.env import (
     log_server,
     private,
     receive_token,
+    worker_env,
 )
+from brisa.worker.env import prebuild as prebuild_env
 from brisa.worker.runner import Outcome, run_python, run_shell, shell_env
 
 if TYPE_CHECKING:
@@ -90,6 +92,19 @@ def config_lines(redacted: dict[str, Any]) -> list[str]:
     flat = dict(_flatten(redacted))
     body = [f"{CONFIG_MARKER}{key} = {_CONFIG_JSON.encode(value)}" for key, value in flat.items()]
     return [f"config ({len(flat)} settings, secrets redacted):", *body]
+
+
+_dump: tuple[WorkerEnv, list[str]] | None = None  # `prebuild`'s config and its dump
+
+
+def prebuild(environ: dict[str, str]) -> None:
+    """In a warm process, before it forks workers: what each of them would build the same
+    from `environ` (the configuration, its dump, the API's address), built once (ADR 0033)."""
+    global _dump
+    config = prebuild_env(environ)
+    _dump = (config, config_lines(replace(config, token="*").redacted()))
+    with contextlib.suppress(ValueError):  # a bad URL: each attempt says so
+        address(config.api_url)
 
 
 def _flatten(values: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -317,11 +332,13 @@ def run(
     config: WorkerEnv,
     shipper: LogShipper | None = None,
     secrets: Iterable[str] = (),
+    dump: list[str] | None = None,
 ) -> int:
     """Start the attempt, run it, report the outcome (masked with `secrets` and the attempt's
-    own), then finish shipping its log."""
+    own), then finish shipping its log. `dump`: `config`'s dump, if built already."""
     client = ExecutionClient(config.api_url, config.token, ti_id, try_number)
-    _log(f"attempt {try_number} of task instance {ti_id}", *config_lines(config.redacted()))
+    lines = dump if dump is not None else config_lines(config.redacted())
+    _log(f"attempt {try_number} of task instance {ti_id}", *lines)
     try:
         try:
             answer = client.call(
@@ -421,9 +438,11 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> int:
     args = _arguments(argv)
     environ = dict(os.environ)
-    config = WorkerEnv.from_env(environ)
+    built = worker_env(environ)
+    # The dump `prebuild` made shows a token as set: it is, once `_token` returns.
+    dump = _dump[1] if _dump is not None and _dump[0] is built else None
     try:
-        config = replace(config, token=_token(config, environ, args.ti, args.try_number))
+        config = replace(built, token=_token(built, environ, args.ti, args.try_number))
     except (AttemptStale, RuntimeError, OSError) as exc:
         print(f"brisa task run: cannot get this attempt's execution token: {exc}", file=sys.stderr)
         return 3
@@ -440,7 +459,7 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, _exit_contained)
     try:
         shipper = _start_shipping(config, secrets, server)
-        return run(args.ti, args.try_number, config, shipper, secrets)
+        return run(args.ti, args.try_number, config, shipper, secrets, dump)
     finally:
         containment.kill_descendants(os.getpid())
 

@@ -327,6 +327,7 @@ def test_import_errors_show_file_line_commit_and_kind(
     assert section.count() == 1
     text = section.inner_text()
     assert "broken.py:3" in text and "syntax" in text and sha[:7] in text
+    assert "first seen" in text and "last seen" in text  # A.2.11
     page.goto(lists_server.url + "/import-errors?q=nothing-like-this")
     assert "No import error matches these filters" in page.locator(".empty").inner_text()
     assert "Last parse" in page.locator(".empty").inner_text()
@@ -392,6 +393,80 @@ def test_list_pages_pass_axe(lists_server: Standalone, new_page: Any, scheme: st
     for path in paths:
         page.goto(lists_server.url + path)
         assert chromium.axe_violations(page) == [], path
+
+
+def test_a_new_dag_shows_a_bar_not_a_reshuffle(lists_server: Standalone, page: Any) -> None:
+    """UI.md A.2.2 Refresh: while the DAG list is open, a DAG added to the folder does not
+    move the rows under the cursor; "1 new DAG — show" appears (told by the page's event
+    stream) and "show" reads the list again with it."""
+    page.goto(lists_server.url + "/teams/default/dags")
+    page.wait_for_function(
+        "() => document.getElementById('live-indicator').dataset.state === 'live'"
+    )
+    before = page.locator("tr.dag-row").all_inner_texts()
+    (lists_server.dags / "aaa_new.py").write_text(dag_file("aaa_new", ["fresh"]))
+    lists_server.wait_for_dag("aaa_new", timeout=30)
+    bar = page.locator("#new-bar .new-bar")
+    bar.wait_for(timeout=15_000)
+    assert bar.inner_text() == "1 new DAG — show"
+    assert page.locator("tr.dag-row").all_inner_texts() == before  # nothing reshuffled
+    page.screenshot(path=ARTIFACTS / "test_new_dags_bar.png")
+    bar.get_by_role("link", name="show").click()
+    page.locator("tr.dag-row", has_text="aaa_new").wait_for()
+    assert page.locator("#new-bar .new-bar").count() == 0
+
+
+def test_a_new_run_shows_a_bar_instead_of_reordering(lists_server: Standalone, page: Any) -> None:
+    """UI.md A.2.9 Refresh: the runs list shows "1 new run — show" for a run triggered while
+    it is open (matching its filter) and keeps its rows; "show" lists it first."""
+    page.goto(lists_server.url + "/runs?dag=fine")
+    page.wait_for_function(
+        "() => document.getElementById('live-indicator').dataset.state === 'live'"
+    )
+    before = page.locator("tbody tr").all_inner_texts()
+    lists_server.trigger("boom")  # not in the filter: no bar
+    run = lists_server.trigger("fine")
+    bar = page.locator("#new-bar .new-bar")
+    bar.wait_for(timeout=15_000)
+    assert bar.inner_text() == "1 new run — show"
+    assert page.locator("tbody tr").all_inner_texts() == before
+    page.screenshot(path=ARTIFACTS / "test_new_runs_bar.png")
+    bar.get_by_role("link", name="show").click()
+    page.locator("tbody tr", has_text=run["run_id"]).wait_for()
+    assert run["run_id"] in page.locator("tbody tr").first.inner_text()
+    lists_server.wait_for_run("fine", run["run_id"])
+
+
+def test_x_selects_the_focused_row_and_shift_click_a_range(
+    lists_server: Standalone, page: Any
+) -> None:
+    """UI.md A.2.9 and A.4.4: on the task-instance search, `j` moves the row focus, `x` ticks
+    (and unticks) the focused row, and a shift-click ticks every row between the last box
+    clicked and this one; the bulk buttons count them."""
+    for _ in range(2):
+        run = lists_server.trigger("fine")
+        lists_server.wait_for_run("fine", run["run_id"])
+    page.goto(lists_server.url + "/task-instances?dag=fine")
+    boxes = page.locator(".ti-pick")
+    assert boxes.count() >= 4
+    count = page.locator("#bulk-count")
+    page.keyboard.press("j")
+    page.keyboard.press("x")
+    assert count.inner_text() == "1 selected" and boxes.nth(0).is_checked()
+    page.keyboard.press("j")
+    page.keyboard.press("x")
+    assert count.inner_text() == "2 selected" and boxes.nth(1).is_checked()
+    page.keyboard.press("x")
+    assert count.inner_text() == "1 selected" and not boxes.nth(1).is_checked()
+    assert page.locator("tr.row-focus").count() == 1
+    page.screenshot(path=ARTIFACTS / "test_x_selects_rows.png")
+    boxes.nth(0).uncheck()
+    boxes.nth(0).click()
+    boxes.nth(3).click(modifiers=["Shift"])
+    assert [boxes.nth(i).is_checked() for i in range(4)] == [True] * 4
+    assert count.inner_text() == f"{4} selected"
+    assert not page.get_by_role("button", name="Clear selected…").is_disabled()
+    page.screenshot(path=ARTIFACTS / "test_shift_click_range.png")
 
 
 def test_a_fixed_file_shows_resolved_in_the_fixing_commit(

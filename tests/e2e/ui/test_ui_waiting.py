@@ -363,3 +363,43 @@ def test_cancel_the_runs_of_selected_task_instances(server: Standalone, new_page
         )
     page.wait_for_function("() => document.querySelectorAll('.ti-pick:checked').length === 0")
     page.screenshot(path=ARTIFACTS / "test_bulk_cancel_done.png")
+
+
+def test_clear_selected_runs_from_the_runs_list(server: Standalone, new_page: Any) -> None:
+    """UI.md A.2.9 "Bulk actions" on `/runs`: two failed runs are ticked (one with `x`, one by
+    its box) and cleared through the same preview dialog: it acts on every task instance of
+    both runs, grouped by run; after confirming, each runs its failed task again."""
+    runs = [trigger(server, "flaky") for _ in range(2)]
+    for run_id in runs:
+        server.wait_until(
+            lambda r=run_id: states(server, "flaky", r)["after"] == "upstream_failed", 60, "failed"
+        )
+    page = new_page(bypass_csp=True)
+    page.goto(server.url + "/runs?dag=flaky&state=failed")
+    page.wait_for_function("() => window.htmx !== undefined")
+    button = page.get_by_role("button", name="Clear selected…")
+    assert button.is_disabled()
+    page.get_by_label(f"Select run {runs[0]} of flaky").check()
+    page.get_by_label(f"Select run {runs[1]} of flaky").focus()
+    page.keyboard.press("x")
+    page.locator("#bulk-count", has_text="2 selected").wait_for()
+    button.click()
+    dialog = page.locator("#action-dialog")
+    dialog.wait_for()
+    assert page.evaluate("() => document.activeElement.id") == "ad-cancel"
+    assert "2 runs selected: their 4 task instances" in dialog.inner_text()
+    captions = dialog.locator("table.preview caption").all_inner_texts()
+    assert sorted(c.split()[1] for c in captions) == sorted(runs)
+    assert page.locator("#ad-confirm").inner_text() == "Clear 4 task instances"
+    assert not [
+        (v["id"], [n["target"] for n in v["nodes"]][:3]) for v in chromium.axe_violations(page)
+    ]
+    page.screenshot(path=ARTIFACTS / "test_bulk_clear_runs_dialog.png")
+    page.locator("#ad-confirm").click()
+    dialog.wait_for(state="detached")
+    assert "Cleared 4 task instances in 2 runs" in page.locator("#toasts").inner_text()
+    page.wait_for_function("() => document.querySelectorAll('.run-pick:checked').length === 0")
+    for run_id in runs:
+        task = f"/api/v1{task_path('flaky', run_id, 'bad')}"
+        server.wait_until(lambda t=task: server.get(t)["try_number"] == 2, 60, "tried again")
+    page.screenshot(path=ARTIFACTS / "test_bulk_clear_runs_done.png")

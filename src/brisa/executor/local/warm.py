@@ -185,6 +185,9 @@ def _serve(sock: socket.socket, request: dict[str, Any], become: Become, idle: f
         sock.send(b"refused")
         return 0
     record(warmed)
+    from brisa.worker.main import prebuild
+
+    prebuild(request["env"])  # what every worker of this process would build the same
     gc.freeze()  # the DAGs are every worker's: no worker's collector walks them
     sock.send(READY)
     sock.settimeout(idle)

@@ -107,9 +107,7 @@ class DagTabs(Model):
     running: int
     failed: int
     paused: int
-    favourites: int = Field(
-        description="DAGs the browser starred (a UI cookie): always 0 over the REST API"
-    )
+    favourites: int = Field(description="DAGs the browser starred (UI cookie); 0 over REST")
 
 
 class DagList(Model):
@@ -135,7 +133,11 @@ class ImportErrorEntry(Model):
     traceback: str
     repo: str
     code_version: str | None
-    created_at: datetime | None
+    created_at: datetime | None = Field(description="when the error was last recorded")
+    first_seen: datetime | None = Field(
+        description="when the file was first seen failing; kept while it still fails"
+    )
+    last_seen: datetime | None = Field(description="the last parse that saw the error")
 
 
 class ResolvedImportError(Model):

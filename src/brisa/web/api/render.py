@@ -178,6 +178,8 @@ def import_error(record: ImportErrorRecord) -> dict[str, Any]:
         "repo": record.repo,
         "code_version": record.code_version or None,
         "created_at": iso(record.created_at),
+        "first_seen": iso(record.first_seen),
+        "last_seen": iso(record.created_at),
     }
 
 

@@ -17,6 +17,7 @@ from brisa.web.ui import (
     gridcache,
     lists,
     logview,
+    newbars,
     overview,
     pages,
     pools,
@@ -42,6 +43,7 @@ def install(app: FastAPI) -> None:
     app.include_router(audit.router)
     app.include_router(overview.router)
     app.include_router(lists.router)
+    app.include_router(newbars.router)
     app.include_router(bulkactions.router)
     app.include_router(sources.router)
     app.include_router(pools.router)

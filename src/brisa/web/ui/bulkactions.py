@@ -43,6 +43,21 @@ def instance(value: str) -> bulk.Instance:
     return bulk.Instance(*parts)
 
 
+def run_key(value: str) -> tuple[str, str, str]:
+    """A selected run's value on the runs list: the JSON list [team, dag_id, run_id]."""
+    try:
+        parts = json.loads(value)
+    except ValueError:
+        parts = None
+    if (
+        not isinstance(parts, list)
+        or len(parts) != 3
+        or not all(isinstance(p, str) and 0 < len(p) <= MAX_ID for p in parts)
+    ):
+        raise InvalidInput(f"not a run: {value[:100]!r}")
+    return (parts[0], parts[1], parts[2])
+
+
 def options(values: Any, action: str, *, opening: bool) -> dict[str, Any]:
     """The dialog's options from a query string (opening) or a form (a change or a confirm);
     a clear's are the defaults of a task's Clear (downstream on, the rest off); a mark's
@@ -64,6 +79,7 @@ def options(values: Any, action: str, *, opening: bool) -> dict[str, Any]:
         "only_failed": ticked("only_failed", False),
         "include_succeeded": ticked("include_succeeded", False),
         "acknowledge": ticked("acknowledge", False),
+        "runs_picked": 0,  # runs ticked on the runs list (open_dialog), else none
     }
 
 
@@ -93,7 +109,13 @@ def _values(opts: dict[str, Any], done: bulk.BulkChanged) -> dict[str, Any]:
 
 @router.get(BASE, response_class=HTMLResponse)
 def open_dialog(request: Request, ctx: UiCtx, scope: UiScope, action: str) -> Response:
+    """The dialog for the task instances ticked (`ti`), or for every task instance of the runs
+    ticked on the runs list (`run`): from then on the dialog carries the instances."""
     opts = options(request.query_params, action, opening=True)
+    runs = [run_key(v) for v in request.query_params.getlist("run")[: bulk.MAX_RUNS + 1]]
+    if runs:
+        opts["instances"] = [*opts["instances"], *bulk.of_runs(ctx.queries, scope, runs)]
+        opts["runs_picked"] = len(dict.fromkeys(runs))
     done = _act(ctx, scope, opts, dry_run=True)
     return render(request, "lists/bulk_dialog.html", **_values(opts, done))
 

@@ -17,7 +17,7 @@ from markupsafe import Markup
 from brisa.control import dag_list, search
 from brisa.control.lists import RunBrief, dag_url, run_url
 from brisa.errors import InvalidInput
-from brisa.web.ui import favourites, listview, timefmt
+from brisa.web.ui import favourites, listview, newbars, timefmt
 from brisa.web.ui.access import UiCtx, UiScope
 from brisa.web.ui.live import dag_topic, run_topic
 from brisa.web.ui.states import TERMINAL
@@ -83,7 +83,9 @@ def _dag_list(request: Request, ctx: UiCtx, scope: UiScope, team: str | None) ->
     query = replace(query, starred=frozenset(favourites.from_cookies(request.cookies)))
     page = ctx.queries.lists.dags(scope, query)
     repos = [v for v in ctx.queries.repos(scope) if team in (None, v.source.owner)]
+    bar = newbars.dags_bar(path, team, scope.teams, params, page.total)
     topics = [dag_topic(r.summary.record.team, r.summary.record.dag_id) for r in page.rows]
+    topics += bar["topics"]
     response = render(
         request,
         "lists/dags.html",
@@ -95,6 +97,7 @@ def _dag_list(request: Request, ctx: UiCtx, scope: UiScope, team: str | None) ->
         path=path,
         tab=_tab_of(query),
         repos=repos,
+        bar=bar,
         **_helpers(),
     )
     if request.headers.get("hx-request"):  # filtering while typing: a clean address
@@ -218,12 +221,15 @@ def runs_page(request: Request, ctx: UiCtx, scope: UiScope) -> HTMLResponse:
     except InvalidInput as exc:
         found, error = search.Found([], None), str(exc)
     live = [run_topic(r.id) for r in found.items if r.state not in TERMINAL]
+    newest = max((r.id for r in found.items), default=0)
+    bar = newbars.runs_bar(scope.teams, dict(request.query_params), newest)
     return _search_page(
         request,
         "lists/runs.html",
         found,
         error,
-        topics=live,
+        topics=live + bar["topics"],
+        bar=bar,
         run_states=search.RUN_STATES,
         run_types=search.RUN_TYPES,
     )

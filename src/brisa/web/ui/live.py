@@ -37,3 +37,17 @@ def repo_topic(name: str) -> str:
 def live_event(topic: str) -> str:
     """The SSE event name for `topic`: `ch-` and 16 hex digits (safe in hx-trigger)."""
     return "ch-" + hashlib.sha256(topic.encode()).hexdigest()[:16]
+
+
+def new_dags_topics(teams: frozenset[str] | None, team: str | None) -> list[str]:
+    """What the DAG list's "N new DAGs — show" bar follows: the team shown, else every team
+    the caller sees (`dags` when that is every team)."""
+    if team is not None:
+        return [f"dags:{team}"]
+    return ["dags"] if teams is None else [f"dags:{t}" for t in sorted(teams)]
+
+
+def new_runs_topics(teams: frozenset[str] | None) -> list[str]:
+    """What the runs list's "N new — show" bar follows: the teams it searches (`runs` when
+    that is every team)."""
+    return ["runs"] if teams is None else [f"runs:{t}" for t in sorted(teams)]

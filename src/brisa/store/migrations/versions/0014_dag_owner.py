@@ -2,15 +2,15 @@
 typeahead lists owners in the database (UI.md A.2.2), filled from the versions already stored
 (a spec names its owner under "owner" only when it has one).
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
