@@ -11,8 +11,9 @@ from urllib.parse import quote, urlencode
 
 from brisa.control import dag_list, import_errors, search
 from brisa.control.dag_list import DagPage, DagQuery, DagRow
-from brisa.control.queries import Clock, DagSummary, Scope, no_dag, summarize
+from brisa.control.queries import Clock, DagSummary, Scope, no_dag, no_run, summarize
 from brisa.control.redaction import Redaction
+from brisa.errors import NotFound
 from brisa.store import Store
 from brisa.store.daglist import SQL_SORTS, DagFilter, ListedDag
 from brisa.store.listing import Counts, RunFilter
@@ -121,6 +122,17 @@ class Lists:
         limit = search.limit_of(params)
         found = self._store.search_runs(search.run_filter(params, scope.teams), limit + 1)
         return search.page_of(found, limit, search.run_cursor(found, limit))
+
+    def run_row(self, scope: Scope, team: str, dag_id: str, run_id: str) -> RunBrief:
+        """One row of the runs list (its live fragment); NotFound like the run page, also for
+        a team the caller cannot see."""
+        missing = no_run(team, dag_id, run_id)
+        scope.require(team, missing)
+        wanted = RunFilter(teams=frozenset({team}), dag_id=dag_id, run_id=run_id)
+        found = self._store.search_runs(wanted, 1)
+        if not found:
+            raise NotFound(missing)
+        return found[0]
 
     def tasks(self, scope: Scope, params: Mapping[str, str]) -> search.Found[TaskBrief]:
         limit = search.limit_of(params)

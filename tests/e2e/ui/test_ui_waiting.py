@@ -403,3 +403,29 @@ def test_clear_selected_runs_from_the_runs_list(server: Standalone, new_page: An
         task = f"/api/v1{task_path('flaky', run_id, 'bad')}"
         server.wait_until(lambda t=task: server.get(t)["try_number"] == 2, 60, "tried again")
     page.screenshot(path=ARTIFACTS / "test_bulk_clear_runs_done.png")
+
+
+def test_a_runs_list_row_follows_its_run_and_keeps_its_tick(
+    server: Standalone, new_page: Any
+) -> None:
+    """UI.md A.2.9 Refresh: a row of an unfinished run follows its run: cancelled through the
+    API while the list is open, the row reads cancelled without reload, its box stays ticked
+    (a selection survives the row's swap), and the finished row stops refreshing."""
+    run_id = trigger(server, "slow")
+    server.wait_until(lambda: states(server, "slow", run_id)["sleeper"] == "running", 60, "runs")
+    page = new_page()
+    page.goto(server.url + "/runs?dag=slow")
+    page.wait_for_function(
+        "() => document.getElementById('live-indicator').dataset.state === 'live'"
+    )
+    row = page.locator("#run-results tbody tr", has_text=run_id)
+    assert row.locator(".state-running").count() == 1
+    assert row.get_attribute("hx-get")  # an unfinished run's row follows it
+    row.locator(".run-pick").check()
+    page.locator("#bulk-count", has_text="1 selected").wait_for()
+    server.post(f"/api/v1{TEAM}/dags/slow/runs/{quote(run_id, safe='')}/cancel")
+    row.locator(".state-cancelled").wait_for(timeout=15_000)
+    assert row.locator(".run-pick").is_checked()
+    assert page.locator("#bulk-count").inner_text() == "1 selected"
+    assert row.get_attribute("hx-get") is None  # finished: no trigger left
+    page.screenshot(path=ARTIFACTS / "test_runs_row_follows_its_run.png")

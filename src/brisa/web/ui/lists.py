@@ -235,6 +235,18 @@ def runs_page(request: Request, ctx: UiCtx, scope: UiScope) -> HTMLResponse:
     )
 
 
+@router.get("/_/runs/row/{team}/{dag_id}/{run_id}")
+def run_row(
+    request: Request, ctx: UiCtx, scope: UiScope, team: str, dag_id: str, run_id: str
+) -> Response:
+    """One row of the runs list, re-fetched when its run's topic changes (version/204); a
+    finished run's row comes back without its trigger, so it stops; a ticked box stays
+    ticked."""
+    run = ctx.queries.lists.run_row(scope, team, dag_id, run_id)
+    picked = "picked" in request.query_params  # its box was ticked: it stays ticked
+    return fragment(request, "lists/run_row.html", run=run, picked=picked, **_helpers())
+
+
 @router.get("/task-instances", response_class=HTMLResponse)
 def task_instances_page(request: Request, ctx: UiCtx, scope: UiScope) -> HTMLResponse:
     try:
