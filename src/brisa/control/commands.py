@@ -185,12 +185,12 @@ class Commands:
         repeat of the same key for the same DAG answers the run the first one created."""
         scope.require(team, no_dag(team, dag_id))
         with self.audit.action(scope, "trigger", team, f"{team}/{dag_id}") as detail:
-            created = self._trigger(team, dag_id, conf, run_id, logical_date, note, idempotency_key)
-            detail["run_id"] = created
-            # Read before the audit row is written: the scheduler is already woken, and the
-            # answer should show the run as created, as it did before runs were audited.
-            current = self._current(team, dag_id, created)
-        return current
+            made = self._trigger(team, dag_id, conf, run_id, logical_date, note, idempotency_key)
+            detail["run_id"] = made if isinstance(made, str) else made.run_id
+        # A new run is answered as it was created (queued, every task pending), not as a
+        # scheduler woken by its commit may have moved it since; a repeated idempotency key
+        # answers the first run as it is now.
+        return self._current(team, dag_id, made) if isinstance(made, str) else self._shown_run(made)
 
     def _trigger(
         self,
@@ -201,7 +201,10 @@ class Commands:
         logical_date: datetime | None,
         note: str | None,
         idempotency_key: str | None,
-    ) -> str:
+    ) -> RunRecord | str:
+        """The new run as created, or the id of the run a repeated key created before."""
+        made: list[RunRecord] = []
+
         def create() -> str:
             run = trigger(
                 self._store,
@@ -214,11 +217,15 @@ class Commands:
                 now=self._clock(),
             )
             self._wake()
+            made.append(run)
             return run.run_id
 
-        if idempotency_key is None:
-            return create()
-        return self._keys.once(team, dag_id, idempotency_key, create)
+        known = (
+            create()
+            if idempotency_key is None
+            else self._keys.once(team, dag_id, idempotency_key, create)
+        )
+        return made[0] if made else known
 
     def trigger_problems(
         self, *, run_id: str | None, logical_date: datetime | None, note: str | None
@@ -244,7 +251,10 @@ class Commands:
     def _current(self, team: str, dag_id: str, run_id: str) -> RunRecord:
         """The run as it is after a command as people see it: tasks in their DAG's order,
         secrets redacted."""
-        run = in_dag_order(self._store, self._store.get_run(team, dag_id, run_id))
+        return self._shown_run(self._store.get_run(team, dag_id, run_id))
+
+    def _shown_run(self, run: RunRecord) -> RunRecord:
+        run = in_dag_order(self._store, run)
         return self._shown.run(replace(run, note=self._store.run_note(run.id)))
 
     def cancel(self, scope: Scope, team: str, dag_id: str, run_id: str) -> RunRecord:

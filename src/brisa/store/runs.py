@@ -110,11 +110,14 @@ class RunStore:
                     ],
                 )
                 changes.record(conn, changes.new_run_topics(team, dag_id, int(run_pk)))
+                # Read in the creating transaction: the run as created, whatever a scheduler
+                # woken by the commit does with it a moment later.
+                created = self._read_run(conn, int(run_pk))
         except IntegrityError:
             if not self._run_exists(team, dag_id, run_id):
                 raise
             raise Conflict(f"run {run_id!r} of {team}/{dag_id} already exists") from None
-        return self.get_run_by_pk(int(run_pk))
+        return created
 
     def _run_exists(self, team: str, dag_id: str, run_id: str) -> bool:
         query = sa.select(dag_runs.c.id).where(
@@ -135,10 +138,13 @@ class RunStore:
 
     def get_run_by_pk(self, run_pk: int) -> RunRecord:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(dag_runs).where(dag_runs.c.id == run_pk)).first()
-            if row is None:
-                raise NotFound(f"no run with internal id {run_pk}")
-            return _run_record(row, self._tasks_of(conn, [run_pk])[run_pk])
+            return self._read_run(conn, run_pk)
+
+    def _read_run(self, conn: sa.Connection, run_pk: int) -> RunRecord:
+        row = conn.execute(sa.select(dag_runs).where(dag_runs.c.id == run_pk)).first()
+        if row is None:
+            raise NotFound(f"no run with internal id {run_pk}")
+        return _run_record(row, self._tasks_of(conn, [run_pk])[run_pk])
 
     def get_run(self, team: str, dag_id: str, run_id: str) -> RunRecord:
         with self.engine.connect() as conn:
