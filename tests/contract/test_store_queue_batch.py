@@ -126,6 +126,23 @@ def test_run_moves_are_guarded_each(store: Store) -> None:
     assert store.get_run_by_pk(second.id).state is RunState.FAILED
 
 
+def test_a_run_is_finished_only_while_every_task_still_is(store: Store) -> None:
+    """A pass that saw every task of a run done may have an old view: a mark or clear since
+    gave a task back to pending. Its finishing move then changes nothing (the run stays
+    running for the next pass), and goes through once every task is done again."""
+    tasks = Tasks(store, width=2)
+    run = tasks.run()
+    assert store.set_run_states([RunMove(run.id, RunState.RUNNING, RunState.QUEUED)], NOW)
+    first, second = run.tasks["t0"], run.tasks["t1"]
+    assert store.set_task_state(first.id, T.SKIPPED, expected=T.PENDING, try_number=0, now=NOW)
+    finish = [RunMove(run.id, RunState.SUCCESS, RunState.RUNNING)]
+    assert store.set_run_states(finish, NOW) == set()
+    assert store.get_run_by_pk(run.id).state is RunState.RUNNING
+    assert store.set_task_state(second.id, T.SKIPPED, expected=T.PENDING, try_number=0, now=NOW)
+    assert store.set_run_states(finish, NOW) == {run.id}
+    assert store.get_run_by_pk(run.id).state is RunState.SUCCESS
+
+
 def test_racing_batches_queue_each_try_once_and_never_oversubscribe(postgres_url: str) -> None:
     setup = open_store(postgres_url, migrate=True)
     tasks = Tasks(setup, width=8)

@@ -31,7 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from brisa.core.pools import DEFAULT_POOL, DEFAULT_SLOTS, PoolClaim
-from brisa.core.states import FINISHED_RUN_STATES, RunState, TaskState
+from brisa.core.states import FINISHED_RUN_STATES, FINISHED_TASK_STATES, RunState, TaskState
 from brisa.store import changes
 from brisa.store.engine import WRITE
 from brisa.store.guards import allowed_sources, guarded_rows, guarded_task_moves
@@ -94,10 +94,21 @@ def _move_runs(conn: sa.Connection, moves: Sequence[RunMove], now: datetime) -> 
         groups[(move.state, move.expected)].append(move.run_pk)
     moved: set[int] = set()
     for (new, expected), pks in groups.items():
-        where = dag_runs.c.id.in_(sorted(pks))
+        where: sa.ColumnElement[bool] = dag_runs.c.id.in_(sorted(pks))
+        if new in (RunState.SUCCESS, RunState.FAILED):
+            # Finished only while every task still is: a pass that saw the run's tasks all
+            # done must not end it after a mark or clear has given a task back to pending
+            # (its view is older than that write; the next pass sees the run again).
+            where = sa.and_(where, ~_unfinished_task)
         values = _run(new, now)
         moved.update(guarded_rows(conn, dag_runs, new, where, expected=expected, values=values))
     return moved
+
+
+_unfinished_task = sa.exists().where(
+    task_instances.c.run_pk == dag_runs.c.id,
+    task_instances.c.state.not_in(sorted(FINISHED_TASK_STATES)),
+)
 
 
 def _queue(
