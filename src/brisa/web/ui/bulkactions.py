@@ -28,34 +28,30 @@ MAX_ID = 250
 ACTIONS = ("clear", "mark", "cancel")
 
 
-def instance(value: str) -> bulk.Instance:
-    """A selected row's value: the JSON list [team, dag_id, run_id, task_id]."""
+def _ids(value: str, size: int, what: str) -> list[str]:
+    """A selected row's value: a JSON list of `size` non-empty ids, else InvalidInput."""
     try:
         parts = json.loads(value)
     except ValueError:
         parts = None
     if (
         not isinstance(parts, list)
-        or len(parts) != 4
+        or len(parts) != size
         or not all(isinstance(p, str) and 0 < len(p) <= MAX_ID for p in parts)
     ):
-        raise InvalidInput(f"not a task instance: {value[:100]!r}")
-    return bulk.Instance(*parts)
+        raise InvalidInput(f"not {what}: {value[:100]!r}")
+    return parts
+
+
+def instance(value: str) -> bulk.Instance:
+    """A selected row's value: the JSON list [team, dag_id, run_id, task_id]."""
+    return bulk.Instance(*_ids(value, 4, "a task instance"))
 
 
 def run_key(value: str) -> tuple[str, str, str]:
     """A selected run's value on the runs list: the JSON list [team, dag_id, run_id]."""
-    try:
-        parts = json.loads(value)
-    except ValueError:
-        parts = None
-    if (
-        not isinstance(parts, list)
-        or len(parts) != 3
-        or not all(isinstance(p, str) and 0 < len(p) <= MAX_ID for p in parts)
-    ):
-        raise InvalidInput(f"not a run: {value[:100]!r}")
-    return (parts[0], parts[1], parts[2])
+    team, dag_id, run_id = _ids(value, 3, "a run")
+    return (team, dag_id, run_id)
 
 
 def options(values: Any, action: str, *, opening: bool) -> dict[str, Any]:
