@@ -87,3 +87,24 @@ def test_a_malformed_favourites_cookie_is_ignored(brisa_with_dags: InProcess, co
         assert brisa.api.get(path).status_code == 200, path
     starred = rows(brisa.api.get("/dags?favourite=1").text)
     assert starred == (["ledger"] if "ledger" in cookie else [])
+
+
+def test_the_new_dags_bar_counts_what_the_list_filters_would_show(
+    brisa_with_dags: InProcess,
+) -> None:
+    """The DAG list's "N new — show" bar counts the DAGs its filters match beyond the count
+    the page knew, whatever the sort (next run is sorted outside the database)."""
+    brisa = brisa_with_dags
+
+    def bar(query: str) -> str:
+        return re.sub(r"\s+", " ", brisa.api.get(f"/_/dags/new?{query}").text)
+
+    assert "3 new DAGs" in bar("known=0")
+    assert "1 new DAG</strong>" in bar("known=2&sort=next_run")
+    assert "new DAG" not in bar("known=3")
+    assert "1 new DAG</strong>" in bar("known=0&owner=analytics")
+    assert "show" in bar("known=0&owner=analytics") and "owner=analytics" in bar(
+        "known=0&owner=analytics"
+    )
+    assert "new DAG" not in bar("known=0&owner=nobody")
+    assert "3 new DAGs" in bar("known=0&sort=bogus")  # bad filters: the unfiltered count

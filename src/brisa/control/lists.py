@@ -99,6 +99,12 @@ class Lists:
         cursor = dag_list.encode_cursor(shown[-1].sort_key(query.sort)) if more else None
         return DagPage(self._complete(_listed_rows(shown), True), counts.total, counts.tabs, cursor)
 
+    def dag_count(self, scope: Scope, query: DagQuery) -> int:
+        """How many DAGs match `query`'s filters (the "N new" bar's count): one counting
+        statement, no page, no summaries, whatever the sort."""
+        query = dag_list.check(query)
+        return self._store.dag_tabs(dag_list.dag_filter(query, scope.teams)).total
+
     def dag_row(self, scope: Scope, team: str, dag_id: str) -> DagRow:
         """One row of the DAG list (the row fragment); NotFound like the DAG page."""
         scope.require(team, no_dag(team, dag_id))

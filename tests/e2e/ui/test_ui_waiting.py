@@ -115,6 +115,40 @@ def one_running(server: Standalone, dag: str, run_id: str) -> tuple[str, str] | 
     return (running[0], pending[0]) if len(running) == len(pending) == 1 else None
 
 
+def failed_flaky_runs(server: Standalone, count: int) -> list[str]:
+    """`count` new runs of `flaky`, each left with `bad` failed and `after` upstream_failed."""
+    runs = [trigger(server, "flaky") for _ in range(count)]
+    for run_id in runs:
+        server.wait_until(
+            lambda r=run_id: states(server, "flaky", r)["after"] == "upstream_failed", 60, "failed"
+        )
+    return runs
+
+
+def open_bulk_dialog(page: Any, url: str, picks: list[str], button: str) -> Any:
+    """The bulk dialog of `button`, opened on `url` after ticking the rows labelled `picks`;
+    the button is disabled until something is ticked, the count follows the ticks, and the
+    dialog opens with the focus on its Cancel."""
+    page.goto(url)
+    page.wait_for_function("() => window.htmx !== undefined")
+    action = page.get_by_role("button", name=button)
+    assert action.is_disabled()
+    for label in picks:
+        page.get_by_label(label).check()
+    page.locator("#bulk-count", has_text=f"{len(picks)} selected").wait_for()
+    action.click()
+    dialog = page.locator("#action-dialog")
+    dialog.wait_for()
+    assert page.evaluate("() => document.activeElement.id") == "ad-cancel"
+    return dialog
+
+
+def assert_accessible(page: Any) -> None:
+    assert not [
+        (v["id"], [n["target"] for n in v["nodes"]][:3]) for v in chromium.axe_violations(page)
+    ]
+
+
 def test_a_task_waiting_for_a_pool_slot_links_the_holder_and_runs_when_it_frees(
     server: Standalone, new_page: Any
 ) -> None:
@@ -190,9 +224,7 @@ def test_mark_success_on_a_failed_task_runs_its_upstream_failed_descendants(
     assert page.locator("#ad-confirm").inner_text() == "Mark success 2 task instances"
     rows = dialog.locator("table.preview tbody tr").all_inner_texts()
     assert len(rows) == 2 and "after" in rows[1] and "pending" in rows[1]
-    assert not [
-        (v["id"], [n["target"] for n in v["nodes"]][:3]) for v in chromium.axe_violations(page)
-    ]
+    assert_accessible(page)
     page.locator("#ad-confirm").click()
     dialog.wait_for(state="detached")
     bar = page.locator(f'.bar[href*="/runs/{run_id}"]').first
@@ -231,23 +263,11 @@ def test_clear_selected_task_instances_of_three_runs(server: Standalone, new_pag
     """Story 54: from the task-instance search, instances of 3 runs are selected and cleared;
     the preview groups them by run and counts their downstream tasks; after confirming, each
     runs again (its second try)."""
-    runs = [trigger(server, "flaky") for _ in range(3)]
-    for run_id in runs:
-        server.wait_until(
-            lambda r=run_id: states(server, "flaky", r)["after"] == "upstream_failed", 60, "failed"
-        )
+    runs = failed_flaky_runs(server, 3)
     page = new_page(bypass_csp=True)
-    page.goto(server.url + "/task-instances?dag=flaky&task=bad&state=failed")
-    page.wait_for_function("() => window.htmx !== undefined")
-    button = page.get_by_role("button", name="Clear selected…")
-    assert button.is_disabled()
-    for run_id in runs:
-        page.get_by_label(f"Select bad of run {run_id}").check()
-    page.locator("#bulk-count", has_text="3 selected").wait_for()
-    button.click()
-    dialog = page.locator("#action-dialog")
-    dialog.wait_for()
-    assert page.evaluate("() => document.activeElement.id") == "ad-cancel"
+    picks = [f"Select bad of run {run_id}" for run_id in runs]
+    url = server.url + "/task-instances?dag=flaky&task=bad&state=failed"
+    dialog = open_bulk_dialog(page, url, picks, "Clear selected…")
     captions = dialog.locator("table.preview caption").all_inner_texts()
     assert sorted(c.split()[1] for c in captions) == sorted(runs)
     assert page.locator("#ad-confirm").inner_text() == "Clear 6 task instances"
@@ -255,9 +275,7 @@ def test_clear_selected_task_instances_of_three_runs(server: Standalone, new_pag
     page.wait_for_function("() => document.getElementById('ad-count').textContent === '3'")
     page.get_by_label("Downstream tasks").check()
     page.wait_for_function("() => document.getElementById('ad-count').textContent === '6'")
-    assert not [
-        (v["id"], [n["target"] for n in v["nodes"]][:3]) for v in chromium.axe_violations(page)
-    ]
+    assert_accessible(page)
     page.screenshot(path=ARTIFACTS / "test_bulk_clear_dialog.png")
     page.locator("#ad-confirm").click()
     dialog.wait_for(state="detached")
@@ -279,23 +297,11 @@ def test_mark_success_of_selected_failed_tasks_in_two_runs(
     """Bulk "Mark success…" from the task-instance search: the preview lists each run's
     failed task and its upstream_failed descendant going back to pending; after confirming,
     the toast counts them and each descendant runs and succeeds."""
-    runs = [trigger(server, "flaky") for _ in range(2)]
-    for run_id in runs:
-        server.wait_until(
-            lambda r=run_id: states(server, "flaky", r)["after"] == "upstream_failed", 60, "failed"
-        )
+    runs = failed_flaky_runs(server, 2)
     page = new_page(bypass_csp=True)
-    page.goto(server.url + "/task-instances?dag=flaky&task=bad&state=failed")
-    page.wait_for_function("() => window.htmx !== undefined")
-    button = page.get_by_role("button", name="Mark success…")
-    assert button.is_disabled()
-    for run_id in runs:
-        page.get_by_label(f"Select bad of run {run_id}").check()
-    page.locator("#bulk-count", has_text="2 selected").wait_for()
-    button.click()
-    dialog = page.locator("#action-dialog")
-    dialog.wait_for()
-    assert page.evaluate("() => document.activeElement.id") == "ad-cancel"
+    picks = [f"Select bad of run {run_id}" for run_id in runs]
+    url = server.url + "/task-instances?dag=flaky&task=bad&state=failed"
+    dialog = open_bulk_dialog(page, url, picks, "Mark success…")
     assert dialog.locator("#ad-title").inner_text() == "Mark success task instances"
     captions = dialog.locator("table.preview caption").all_inner_texts()
     assert sorted(c.split()[1] for c in captions) == sorted(runs)
@@ -303,9 +309,7 @@ def test_mark_success_of_selected_failed_tasks_in_two_runs(
     assert [r[0].strip() for r in rows] == ["bad", "after"] * 2
     assert all("pending" in r[2] for r in rows[1::2]) and all("success" in r[2] for r in rows[::2])
     assert page.locator("#ad-confirm").inner_text() == "Mark success 4 task instances"
-    assert not [
-        (v["id"], [n["target"] for n in v["nodes"]][:3]) for v in chromium.axe_violations(page)
-    ]
+    assert_accessible(page)
     page.screenshot(path=ARTIFACTS / "test_bulk_mark_dialog.png")
     page.locator("#ad-confirm").click()
     dialog.wait_for(state="detached")
@@ -330,15 +334,8 @@ def test_cancel_the_runs_of_selected_task_instances(server: Standalone, new_page
             lambda r=run_id: states(server, "slow", r)["sleeper"] == "running", 60, "runs"
         )
     page = new_page(bypass_csp=True)
-    page.goto(server.url + "/task-instances?dag=slow")
-    page.wait_for_function("() => window.htmx !== undefined")
-    for run_id in [*running, finished]:
-        page.get_by_label(f"Select sleeper of run {run_id}").check()
-    page.locator("#bulk-count", has_text="3 selected").wait_for()
-    page.get_by_role("button", name="Cancel runs…").click()
-    dialog = page.locator("#action-dialog")
-    dialog.wait_for()
-    assert page.evaluate("() => document.activeElement.id") == "ad-cancel"
+    picks = [f"Select sleeper of run {run_id}" for run_id in [*running, finished]]
+    dialog = open_bulk_dialog(page, server.url + "/task-instances?dag=slow", picks, "Cancel runs…")
     assert dialog.locator("#ad-title").inner_text() == "Cancel runs"
     captions = dialog.locator("table.preview caption").all_inner_texts()
     assert sorted(c.split()[1] for c in captions) == sorted(running)
@@ -348,9 +345,7 @@ def test_cancel_the_runs_of_selected_task_instances(server: Standalone, new_page
         in dialog.inner_text()
     )
     assert page.locator("#ad-confirm").inner_text() == "Cancel 2 runs (2 task instances)"
-    assert not [
-        (v["id"], [n["target"] for n in v["nodes"]][:3]) for v in chromium.axe_violations(page)
-    ]
+    assert_accessible(page)
     page.screenshot(path=ARTIFACTS / "test_bulk_cancel_dialog.png")
     page.locator("#ad-confirm").click()
     dialog.wait_for(state="detached")
@@ -369,11 +364,7 @@ def test_clear_selected_runs_from_the_runs_list(server: Standalone, new_page: An
     """UI.md A.2.9 "Bulk actions" on `/runs`: two failed runs are ticked (one with `x`, one by
     its box) and cleared through the same preview dialog: it acts on every task instance of
     both runs, grouped by run; after confirming, each runs its failed task again."""
-    runs = [trigger(server, "flaky") for _ in range(2)]
-    for run_id in runs:
-        server.wait_until(
-            lambda r=run_id: states(server, "flaky", r)["after"] == "upstream_failed", 60, "failed"
-        )
+    runs = failed_flaky_runs(server, 2)
     page = new_page(bypass_csp=True)
     page.goto(server.url + "/runs?dag=flaky&state=failed")
     page.wait_for_function("() => window.htmx !== undefined")
@@ -391,9 +382,7 @@ def test_clear_selected_runs_from_the_runs_list(server: Standalone, new_page: An
     captions = dialog.locator("table.preview caption").all_inner_texts()
     assert sorted(c.split()[1] for c in captions) == sorted(runs)
     assert page.locator("#ad-confirm").inner_text() == "Clear 4 task instances"
-    assert not [
-        (v["id"], [n["target"] for n in v["nodes"]][:3]) for v in chromium.axe_violations(page)
-    ]
+    assert_accessible(page)
     page.screenshot(path=ARTIFACTS / "test_bulk_clear_runs_dialog.png")
     page.locator("#ad-confirm").click()
     dialog.wait_for(state="detached")

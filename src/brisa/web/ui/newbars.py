@@ -70,7 +70,7 @@ def new_dags(request: Request, ctx: UiCtx, scope: UiScope) -> Response:
         query = dag_list.query_from({}, team)
     if team is not None:
         scope.require(team, f"no team {team!r}")
-    total = ctx.queries.lists.dags(scope, query).total
+    total = ctx.queries.lists.dag_count(scope, query)
     bar = dags_bar(path, team, scope.teams, params, known)
     show = listview.with_params(path, _filters(params))
     return fragment(request, "lists/new_bar.html", bar=bar, new=max(0, total - known),
