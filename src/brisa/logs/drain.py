@@ -92,6 +92,27 @@ class Drain:
             self._read()
         return True
 
+    @property
+    def ended(self) -> bool:
+        """The worker said close, or is gone."""
+        return self._ended
+
+    def read_pipe(self) -> int:
+        """One read of the pipe (the log server's loop calls it when the pipe is readable)."""
+        return self._read() if self._fd is not None else 0
+
+    def take_messages(self) -> bool:
+        """The messages waiting on the connection (the log server's loop calls it when the
+        connection is readable); True once the worker said close or is gone."""
+        return self._messages()
+
+    def queue(self, data: bytes) -> None:
+        """Bytes of the connection read before this drain existed (after the opening)."""
+        *lines, self._pending = (self._pending + data).split(b"\n")
+        for line in lines:
+            if not self._ended:
+                self._obey(line)
+
     def _read(self) -> int:
         """One read of the pipe, passed on after the worker's messages sent before it; 0 at
         its end (closed then)."""
