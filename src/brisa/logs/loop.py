@@ -44,15 +44,19 @@ STORE_THREADS = 16  # store calls at once (threads are started when needed, then
 _IN = select.POLLIN
 _GONE = select.POLLHUP | select.POLLERR | select.POLLNVAL
 
-# An opening turned into an attempt: its spool and shipper (`logs.shipping.spooled`).
-Opened = Callable[[dict[str, Any]], tuple[Spool, Shipper]]
+# An opening turned into an attempt: its spool and shipper (`logs.shipping.spooled`), and
+# whether its store is a local folder (its calls are then made by the loop itself).
+Opened = Callable[[dict[str, Any]], tuple[Spool, Shipper, bool]]
 
 
 class Attempt:
     """One worker's log while the loop serves it."""
 
-    def __init__(self, conn: socket.socket, fd: int, out: int, spool: Spool, shipper: Shipper):
+    def __init__(
+        self, conn: socket.socket, fd: int, out: int, spool: Spool, shipper: Shipper, local: bool
+    ):
         self.conn = conn
+        self.local = local  # a local folder's calls are made on the loop (no hand-off)
         self.fd: int | None = fd  # the pipe, until its end
         self.out = out  # the executor's file of the worker
         self.spool = spool
@@ -85,11 +89,7 @@ class StoreThreads:
         self._pool.submit(self._call, attempt, call)
 
     def _call(self, attempt: Attempt, call: Callable[[], str | None]) -> None:
-        try:
-            problem = call()
-        except Exception as exc:  # noqa: BLE001 - a log outage must never reach the task
-            problem = f"the log could not be shipped ({exc})"
-        self.done.append((attempt, problem))
+        self.done.append((attempt, _problem(call)))
         with contextlib.suppress(OSError):
             os.write(self._wake_write, b".")
 
@@ -195,10 +195,10 @@ class Loop:
 
     def _start(self, conn: socket.socket, line: bytes, fd: int, out: int) -> Attempt | None:
         try:
-            spool, shipper = self._opened(json.loads(line))
+            spool, shipper, local = self._opened(json.loads(line))
         except Exception:  # noqa: BLE001 - refused: the worker takes its output back
             return None
-        attempt = Attempt(conn, fd, out, spool, shipper)
+        attempt = Attempt(conn, fd, out, spool, shipper, local)
         shipper.tick(self._clock())  # when the first chunk is due (nothing to ship yet)
         return attempt
 
@@ -313,7 +313,7 @@ class Loop:
         now = self._clock() if now is None else now
         if attempt.listening or (attempt.fd is not None and not attempt.dropping):
             if attempt.shipper.due(now):
-                self._store.run(attempt, lambda: attempt.shipper.tick(now))
+                self._call(attempt, lambda: attempt.shipper.tick(now))
             else:
                 attempt.shipper.tick(now)  # only when next (no store call: nothing is due)
             return
@@ -327,18 +327,29 @@ class Loop:
         attempt.finishing = True
         attempt.grace_until = now
         attempt.deadline = now + timeout + 1.0
-        self._store.run(attempt, lambda: attempt.shipper.finish_within(timeout))
+        self._call(attempt, lambda: attempt.shipper.finish_within(timeout))
+
+    def _call(self, attempt: Attempt, call: Callable[[], str | None]) -> None:
+        """A store call: made here for a local folder (a few file calls, like the spool's),
+        else on the store threads."""
+        if not attempt.local:
+            self._store.run(attempt, call)
+            return
+        attempt.busy = True
+        self._called(attempt, _problem(call))
 
     def _stored(self, events: int) -> None:
         with contextlib.suppress(OSError):
             os.read(self._store.wake_read, 4096)
         while self._store.done:
-            attempt, problem = self._store.done.popleft()
-            attempt.busy = False
-            if attempt.finishing:
-                self._guarded(attempt, functools.partial(self._settle, attempt, problem))
-            else:
-                self._guarded(attempt, functools.partial(self._step, attempt))
+            self._called(*self._store.done.popleft())
+
+    def _called(self, attempt: Attempt, problem: str | None) -> None:
+        attempt.busy = False
+        if attempt.finishing:
+            self._guarded(attempt, functools.partial(self._settle, attempt, problem))
+        else:
+            self._guarded(attempt, functools.partial(self._step, attempt))
 
     def _settle(self, attempt: Attempt, problem: str | None) -> None:
         """full.log is written (or could not be): the spool goes, or stays for the sweep."""
@@ -363,6 +374,14 @@ class Loop:
         os.close(attempt.out)
         if attempt.fd is None:
             self._attempts.discard(attempt)
+
+
+def _problem(call: Callable[[], str | None]) -> str | None:
+    """What went wrong in a store call (the shipper says it; this catches the rest)."""
+    try:
+        return call()
+    except Exception as exc:  # noqa: BLE001 - a log outage must never reach the task
+        return f"the log could not be shipped ({exc})"
 
 
 def _retime(attempt: Attempt) -> None:

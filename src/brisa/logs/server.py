@@ -120,14 +120,16 @@ def serve(channel: socket.socket) -> int:
     return 0
 
 
-def opened(opening: dict[str, Any]) -> tuple[Spool, Shipper]:
+def opened(opening: dict[str, Any]) -> tuple[Spool, Shipper, bool]:
     """An attempt's spool and shipper, from its worker's opening (settings, spool's path,
-    secrets, start time)."""
+    secrets, start time), and whether its log store is a local folder."""
     settings = opening["config"]
     options = MappingProxyType(settings.pop("store_options"))
     config = ShippingConfig(**settings, store_options=options)
     opener = _stores.opener(config)
-    return spooled(config, Path(opening["path"]), opening["secrets"], opener, opening["origin"])
+    path, secrets, origin = Path(opening["path"]), opening["secrets"], opening["origin"]
+    local = "://" not in config.location.removeprefix("file://")
+    return (*spooled(config, path, secrets, opener, origin), local)
 
 
 class _Stores:
