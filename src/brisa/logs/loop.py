@@ -157,7 +157,7 @@ class Loop:
             self._channel.close()
             self._channel = None
         for fd in fds:
-            conn = socket.socket(fileno=fd)
+            conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, fileno=fd)  # no queries
             self._openings[fd] = (conn, bytearray(), [])
             self._watch(fd, functools.partial(self._opening, fd))
 
