@@ -1,11 +1,12 @@
-"""One thread for an attempt's pipe and its worker's messages (the log server's, or a log
-process's, `ship_attempt`).
+"""An attempt's pipe and its worker's messages, read by one thread: a log process's
+(`ship_attempt`: `follow`, then `finish`), or the log server's loop, which calls `read_pipe`
+and `take_messages` when either is readable (`logs.loop`).
 
-    pipe (fds 1 and 2 of the worker) --read--> sink (the backlog: masked, stamped, spooled)
+    pipe (fds 1 and 2 of the worker) --read--> sink (masked, stamped, spooled)
     control connection (the worker's messages: `begin`, `close`) --> spool, shipper
 
 The worker names its attempt and its secrets (`begin`) without waiting for an answer: the
-attempt's start is never delayed by this thread's turn to run. What it writes after sending
+attempt's start is never delayed by the log side's turn to run. What it writes after sending
 `begin` can only reach the pipe after the message is in this connection's queue, so every
 read of the pipe is followed by a look at the connection (without waiting) before the bytes
 go on to be masked: a secret named in `begin` is masked in everything written after it.
