@@ -153,3 +153,24 @@ def test_a_pipe_held_past_the_grace_is_noted_and_the_worker_answered(tmp_path: P
     thread.join(WAIT)
     assert not thread.is_alive()
     assert b"written after" not in store.get(worker.key())
+
+
+def test_a_refused_opening_closes_its_connection_and_the_loop_serves_the_next(
+    tmp_path: Path,
+) -> None:
+    channel, thread, store = _serving(tmp_path)
+    conn, theirs = socket.socketpair()
+    socket.send_fds(channel, [b"a"], [theirs.fileno()])
+    theirs.close()
+    read_end, write_end = os.pipe()
+    socket.send_fds(conn, [b'{"path": "x"}\n'], [read_end, write_end])  # no settings
+    conn.settimeout(WAIT)
+    assert conn.recv(1) == b""  # refused: the worker takes its output back
+    worker = Worker(channel, tmp_path, "next")
+    worker.begin("begin-secret-z")
+    worker.print("served\n")
+    assert worker.close() == b"d"
+    assert b"served\n" in _stored(store, worker.key())
+    channel.close()
+    thread.join(WAIT)
+    assert not thread.is_alive()

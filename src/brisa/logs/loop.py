@@ -71,6 +71,8 @@ class Attempt:
         self.deadline = float("inf")  # ... and must be by then
         self.answered = False  # the worker was told `d` (or the connection is closed)
         self.broken = False  # something went wrong: the output goes to the executor's file
+        self.settled = False  # the spool is closed (removed, or left for the sweep)
+        self.timeout = 0.0  # to write full.log in, once the output has ended
         self.timer = 0.0  # when something of this attempt is next due (`_retime`)
 
 
@@ -94,7 +96,9 @@ class StoreThreads:
             os.write(self._wake_write, b".")
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        """Every attempt is answered: a call still running is past its deadline (its spool,
+        still locked, goes to the sweep when this process exits)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
         os.close(self.wake_read)
         os.close(self._wake_write)
 
@@ -264,22 +268,28 @@ class Loop:
             self._broken(attempt)
 
     def _broken(self, attempt: Attempt) -> None:
-        attempt.broken = attempt.answered = True
-        with contextlib.suppress(OSError):
-            os.write(attempt.out, traceback.format_exc().encode())
+        """Once answered, the worker's file and the spool are closed already: what is left
+        is a pipe held by what the attempt left behind, read and dropped on a thread."""
+        attempt.broken = True
         self._attempts.discard(attempt)
         with contextlib.suppress(OSError):
             self._unwatch(attempt.conn.fileno())
+        out = None
+        if not attempt.answered:
+            attempt.answered = True
+            with contextlib.suppress(OSError):
+                os.write(attempt.out, traceback.format_exc().encode())
+            out = os.dup(attempt.out) if attempt.fd is not None else None
+            os.close(attempt.out)
         if attempt.fd is not None:
             self._unwatch(attempt.fd)
-            fd, out = attempt.fd, os.dup(attempt.out)
-            attempt.fd = None
+            fd, attempt.fd = attempt.fd, None
             threading.Thread(target=_pass_through, args=(fd, out), daemon=True).start()
         attempt.conn.close()
-        with contextlib.suppress(OSError):
-            os.close(attempt.out)
-        with contextlib.suppress(OSError):
-            attempt.spool.close()
+        if not attempt.settled:
+            attempt.settled = True
+            with contextlib.suppress(OSError):
+                attempt.spool.close()  # left for the spool sweep
 
     # --- timers, the store, the end
 
@@ -302,8 +312,7 @@ class Loop:
             self._resume(attempt)
         self._step(attempt, now)
         if attempt.finishing and not attempt.answered and now >= attempt.deadline:
-            timeout = attempt.deadline - attempt.grace_until - 1.0
-            problem = f"the log store did not answer within {timeout:.0f}s; "
+            problem = f"the log store did not answer within {attempt.timeout:.0f}s; "
             self._answer(attempt, problem + f"the whole log is kept in {attempt.spool.path}")
 
     def _step(self, attempt: Attempt, now: float | None = None) -> None:
@@ -325,7 +334,7 @@ class Loop:
         spool.finish()
         timeout = drain.closing[0] if drain.closing else ORPHAN_TIMEOUT
         attempt.finishing = True
-        attempt.grace_until = now
+        attempt.timeout = timeout
         attempt.deadline = now + timeout + 1.0
         self._call(attempt, lambda: attempt.shipper.finish_within(timeout))
 
@@ -357,6 +366,7 @@ class Loop:
         if not attempt.answered and not shipper.started:
             # The start call failed: keep what was said with the executor.
             write_all(attempt.out, spool.read(0, spool.size))
+        attempt.settled = True
         if shipper.complete or not shipper.started:
             spool.discard()
         else:
@@ -398,10 +408,13 @@ def _retime(attempt: Attempt) -> None:
     attempt.timer = min(times)
 
 
-def _pass_through(read_end: int, out: int) -> None:
-    """An attempt the loop could not serve: its output goes, as it is, to the executor's file."""
+def _pass_through(read_end: int, out: int | None) -> None:
+    """An attempt the loop could not serve: its output goes, as it is, to the executor's file
+    (`out`; None: dropped, the attempt's log has ended)."""
     with contextlib.suppress(OSError):
         while data := os.read(read_end, READ_BYTES):
-            write_all(out, data)
+            if out is not None:
+                write_all(out, data)
     os.close(read_end)
-    os.close(out)
+    if out is not None:
+        os.close(out)
