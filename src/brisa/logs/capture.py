@@ -182,7 +182,11 @@ class Spool:
         partial = partial_attempt_file(self.path)
         self._written = [target, partial]
         with contextlib.suppress(OSError):  # the log is shipped all the same
-            partial.write_text(json.dumps(list(attempt)))
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                write_all(fd, json.dumps(list(attempt)).encode())
+            finally:
+                os.close(fd)
             os.replace(partial, target)
             self._written = [target]
 

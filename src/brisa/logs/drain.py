@@ -1,11 +1,12 @@
-"""One thread for an attempt's pipe and its worker's messages (the log server's, or a log
-process's, `ship_attempt`).
+"""An attempt's pipe and its worker's messages, read by one thread: a log process's
+(`ship_attempt`: `follow`, then `finish`), or the log server's loop, which calls `read_pipe`
+and `take_messages` when either is readable (`logs.loop`).
 
-    pipe (fds 1 and 2 of the worker) --read--> sink (the backlog: masked, stamped, spooled)
+    pipe (fds 1 and 2 of the worker) --read--> sink (masked, stamped, spooled)
     control connection (the worker's messages: `begin`, `close`) --> spool, shipper
 
 The worker names its attempt and its secrets (`begin`) without waiting for an answer: the
-attempt's start is never delayed by this thread's turn to run. What it writes after sending
+attempt's start is never delayed by the log side's turn to run. What it writes after sending
 `begin` can only reach the pipe after the message is in this connection's queue, so every
 read of the pipe is followed by a look at the connection (without waiting) before the bytes
 go on to be masked: a secret named in `begin` is masked in everything written after it.
@@ -91,6 +92,27 @@ class Drain:
                 return False
             self._read()
         return True
+
+    @property
+    def ended(self) -> bool:
+        """The worker said close, or is gone."""
+        return self._ended
+
+    def read_pipe(self) -> int:
+        """One read of the pipe (the log server's loop calls it when the pipe is readable)."""
+        return self._read() if self._fd is not None else 0
+
+    def take_messages(self) -> bool:
+        """The messages waiting on the connection (the log server's loop calls it when the
+        connection is readable); True once the worker said close or is gone."""
+        return self._messages()
+
+    def queue(self, data: bytes) -> None:
+        """Bytes of the connection read before this drain existed (after the opening)."""
+        *lines, self._pending = (self._pending + data).split(b"\n")
+        for line in lines:
+            if not self._ended:
+                self._obey(line)
 
     def _read(self) -> int:
         """One read of the pipe, passed on after the worker's messages sent before it; 0 at

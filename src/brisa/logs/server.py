@@ -5,8 +5,9 @@ attempt whose worker it forked (ADR 0025), instead of a log process forked by ea
     to the worker (`LOG_SERVER_FD`)
     worker: a pipe; its read end and the executor's file -> the log server with the spool's
     path, the shipping settings and the worker's secrets; fds 1 and 2 -> the pipe
-    log server, a thread per attempt: `logs.shipping.ship_attempt`, as a forked log process
-    would (masking, stamping, spooling, chunks, `full.log`)
+    log server, one thread for every attempt (`logs.loop`, ADR 0034): what a forked log
+    process does (masking, stamping, spooling, chunks, `full.log`), the store calls on a few
+    long-lived threads
 
 A worker can reach the log server only through the one connection the fork server made for
 it: the server's own socket is closed in every worker and warm process, and nothing listens
@@ -23,27 +24,27 @@ never reaches it. It exits once the fork server is gone and its last attempt has
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import socket
 import sys
 import threading
-import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Collection
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from brisa.logs.capture import Spool
 from brisa.logs.config import ShippingConfig
-from brisa.logs.shipping import pass_through, ship_attempt, spooled
+from brisa.logs.loop import Loop
+from brisa.logs.shipper import Shipper
+from brisa.logs.shipping import spooled
 
 if TYPE_CHECKING:
     from brisa.objectstore.base import ObjectStore
 
 LOG_SERVER_NAME = "brisa-logs"  # /proc/PID/comm: how `ps` and the bench tell it apart
-MAX_OPENING = 1 << 20  # the opening message of an attempt: settings and secrets
 STORES_KEPT = 4  # log stores kept open, one per location and options (one in practice)
 
 
@@ -103,8 +104,8 @@ class LogServer:
 
 
 def serve(channel: socket.socket) -> int:
-    """The log server: a thread per connection received on `channel`, until the fork server
-    is gone and every attempt has shipped."""
+    """The log server: every connection received on `channel` served by one loop
+    (`logs.loop`), until the fork server is gone and every attempt has shipped."""
     os.setsid()
     with contextlib.suppress(OSError):
         Path("/proc/self/comm").write_text(LOG_SERVER_NAME)
@@ -114,53 +115,21 @@ def serve(channel: socket.socket) -> int:
     os.close(null)
     for sig in (signal.SIGTERM, signal.SIGINT):  # it ends when its attempts have shipped
         signal.signal(sig, signal.SIG_IGN)
-    sys.setswitchinterval(0.001)  # readers must get their turn quickly: the pipes are small
-    attempts: list[threading.Thread] = []
-    while True:
-        try:
-            message, fds, _, _ = socket.recv_fds(channel, 16, 1)
-        except OSError:
-            break
-        if not message:
-            break  # the fork server is gone
-        attempts = [t for t in attempts if t.is_alive()]
-        for fd in fds:
-            thread = threading.Thread(target=_attempt, args=(socket.socket(fileno=fd),))
-            thread.start()
-            attempts.append(thread)
-    for thread in attempts:
-        thread.join()
+    sys.setswitchinterval(0.001)  # the loop must get its turn quickly: the pipes are small
+    Loop(channel, opened).run()
     return 0
 
 
-def _attempt(conn: socket.socket) -> None:
-    """One worker's log: its opening (pipe, executor's file, settings, secrets), then
-    `ship_attempt` until the worker closes it (or is gone)."""
-    with conn:
-        opened = _opening(conn)
-        if opened is None:
-            return
-        opening, read_end, out = opened
-        try:
-            settings = opening["config"]
-            options = MappingProxyType(settings.pop("store_options"))
-            config = ShippingConfig(**settings, store_options=options)
-            path = Path(opening["path"])
-            opener = _stores.opener(config)
-            parts = spooled(config, path, opening["secrets"], opener, opening["origin"])
-        except Exception:  # noqa: BLE001 - the worker takes its output back (connection closed)
-            os.close(read_end)
-            os.close(out)
-            return
-        try:
-            ship_attempt(parts, read_end, conn, out)
-        except Exception:  # noqa: BLE001 - the attempt's output must still flow
-            with contextlib.suppress(OSError):
-                os.write(out, traceback.format_exc().encode())
-            with contextlib.suppress(OSError):
-                pass_through(read_end, out)
-        finally:
-            os.close(out)
+def opened(opening: dict[str, Any]) -> tuple[Spool, Shipper, bool]:
+    """An attempt's spool and shipper, from its worker's opening (settings, spool's path,
+    secrets, start time), and whether its log store is a local folder."""
+    settings = opening["config"]
+    options = MappingProxyType(settings.pop("store_options"))
+    config = ShippingConfig(**settings, store_options=options)
+    opener = _stores.opener(config)
+    path, secrets, origin = Path(opening["path"]), opening["secrets"], opening["origin"]
+    local = "://" not in config.location.removeprefix("file://")
+    return (*spooled(config, path, secrets, opener, origin), local)
 
 
 class _Stores:
@@ -192,24 +161,3 @@ class _Stores:
 
 
 _stores = _Stores()
-
-
-def _opening(conn: socket.socket) -> tuple[dict[str, Any], int, int] | None:
-    """The worker's first message (one JSON line) and its two descriptors."""
-    try:
-        data, fds, _, _ = socket.recv_fds(conn, MAX_OPENING, 2)
-    except OSError:
-        return None
-    try:
-        while data and not data.endswith(b"\n") and len(data) < MAX_OPENING:
-            more = conn.recv(MAX_OPENING)
-            if not more:
-                break
-            data += more
-        if len(fds) == 2 and data.endswith(b"\n"):
-            return json.loads(data), fds[0], fds[1]
-    except (OSError, ValueError):
-        pass
-    for fd in fds:
-        os.close(fd)
-    return None

@@ -129,6 +129,28 @@ class Shipper:
             return f"the log store did not answer within {timeout:.0f}s; {self._kept()}"
         return self.problem
 
+    def finish_within(self, timeout: float) -> str | None:
+        """`close` without the thread: the rest and full.log, within `timeout` s, on the
+        caller's thread (the log server's store threads, `logs.loop`); what went wrong."""
+        with self._cond:
+            self._closing = True
+            self._deadline = self._clock() + timeout
+        self.finish()
+        return self.problem
+
+    @property
+    def wake_at(self) -> float:
+        """When `tick` is next due (after a `tick`)."""
+        return self._wake_at
+
+    def due(self, now: float) -> bool:
+        """Whether a `tick` at `now` has store work to do (false: it would only decide when)."""
+        if self._attempt is None or not self._pending():
+            return False
+        if self._outage is not None:
+            return now >= self._outage.retry_at
+        return now >= self._wake_at or self._pending() >= self._chunker.max_bytes
+
     def abandon(self) -> None:
         """Stop shipping at once, leaving the log unfinished (no full.log): another process
         ships it on from the chunks stored (a Kubernetes executor that lost a namespace's

@@ -8,9 +8,10 @@ runs, so a killed worker loses at most the last chunk interval.
 
 This module is the worker's side: `LogShipper` hands its output to the fork server's shared
 log server (`logs.server`, ADR 0025) when it was given a connection to one, else forks a log
-process of its own; either captures, masks, spools and ships it the same way
-(`ship_attempt`). The pure decisions are in logs.chunking, the shipper thread in
-logs.shipper, the configuration in logs.config. A log outage never changes the task's
+process of its own; either captures, masks, spools and ships it the same way (a log
+process with `ship_attempt`'s threads, the log server from its one loop, `logs.loop`). The
+pure decisions are in logs.chunking, the shipper in logs.shipper, the configuration in
+logs.config. A log outage never changes the task's
 outcome: the worker reports the outcome first, then finishes shipping within a deadline.
 
 Only the standard library is imported at start-up: the object store (obstore for s3://)
