@@ -89,7 +89,11 @@ def plan(snapshot: Snapshot) -> list[Action]:
     budget = Budget(snapshot, open_tasks)
     for run, spec, view in runs:
         if run.state is RunState.QUEUED:
-            actions += budget.start_run(run, spec)
+            start = budget.start_run(run, spec)
+            actions += start
+            if start:  # its first tasks queued in the same pass, if the move takes effect
+                actions += [a for a in _plan_run(snapshot, run, spec, budget, view)
+                            if isinstance(a, QueueTask)]  # fmt: skip
         elif run.state is RunState.RUNNING:
             actions += _plan_run(snapshot, run, spec, budget, view)
     tasks = _tasks_by_id(snapshot)

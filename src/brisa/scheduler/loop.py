@@ -368,7 +368,7 @@ class Scheduler:
         were queued, each with the new try's token (stored with it, hashed)."""
         issued = {a.ti_id: tokens.issue(AttemptRef(a.ti_id, a.try_number + 1)) for a in batch}
         items = [
-            QueueItem(a.ti_id, a.expected, a.try_number, issued[a.ti_id].digest, a.pool)
+            QueueItem(a.ti_id, a.expected, a.try_number, issued[a.ti_id].digest, a.pool, a.run_pk)
             for a in batch
         ]
         moved, queued = self.store.write_pass(runs, items, now)
