@@ -986,3 +986,19 @@ def test_a_run_that_starts_has_its_first_tasks_queued_in_the_same_pass() -> None
 
     assert run_states(actions) == [(1, R.RUNNING)]
     assert queued_ids(actions) == [run.tasks["extract"].id]
+
+
+def test_a_run_whose_start_leaves_nothing_to_do_is_marked_planned() -> None:
+    spec = build_spec("etl", tasks=("extract", "load"), edges=[("extract", "load")])
+    run = make_run(spec, pk=1, state=R.QUEUED, start_date=None)
+    (move,) = [a for a in plan(snapshot(T0, [run], spec=spec)) if isinstance(a, SetRunState)]
+    assert move.planned
+    # A restarted run with a task to settle: the settling is left to the pass that follows.
+    failed = make_run(
+        spec, pk=2, state=R.QUEUED, start_date=None, tasks={"extract": {"state": T.FAILED}}
+    )
+    actions = plan(snapshot(T0, [failed], spec=spec))
+    (move,) = [a for a in actions if isinstance(a, SetRunState)]
+    assert not move.planned
+    assert queued_ids(actions) == []
+    assert not [a for a in actions if isinstance(a, SetTaskState)]
