@@ -36,6 +36,25 @@ with DAG("{dag_id}", description="bench: {n} tasks in a line"):
         previous = current
 """
 
+# Issue 14's chain of lightweight tasks: each computes a tiny function of its upstream's small
+# return value (which flows down as an argument), the shape of a public workflow-engine
+# benchmark.
+_LIGHT = '''"""Written by the benchmark suite (bench/dagfiles.py)."""
+
+from brisa import DAG, task
+
+
+@task
+def step(value):
+    return value + 1
+
+
+with DAG("{dag_id}", description="bench: {n} lightweight tasks in a line"):
+    current = step.override(task_id="t0000")(0)
+    for i in range(1, {n}):
+        current = step.override(task_id=f"t{{i:04d}}")(current)
+'''
+
 _WORKER = '''"""Written by the benchmark suite: W5's task records when user code starts running."""
 
 import time
@@ -103,12 +122,20 @@ def chain_id(n: int) -> str:
     return f"bench_chain_{n}"
 
 
+def light_chain_id(n: int) -> str:
+    return f"bench_light_chain_{n}"
+
+
 def fanout(n: int, dag_id: str | None = None) -> str:
     return _HEADER + _FANOUT.format(dag_id=dag_id or fanout_id(n), n=n)
 
 
 def chain(n: int) -> str:
     return _HEADER + _CHAIN.format(dag_id=chain_id(n), n=n)
+
+
+def light_chain(n: int) -> str:
+    return _LIGHT.format(dag_id=light_chain_id(n), n=n)
 
 
 def worker_dag() -> str:

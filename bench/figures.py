@@ -84,6 +84,22 @@ FIGURES = [
     Figure("chain20.seconds", "W3", "20 in a line: trigger → run success", "s"),
     Figure("chain20.gap_median", "W3", "gap end → next start, median", "ms", 50.0, "≤ 50 ms"),
     Figure("chain20.gap_max", "W3", "gap end → next start, max", "ms"),
+    Figure(
+        "light_chain40.seconds",
+        "W3",
+        "40 lightweight tasks in a line: trigger → run success",
+        "s",
+        0.5,
+        "≤ 0.5 s",
+    ),
+    Figure(
+        "light_chain40.gap_median",
+        "W3",
+        "40 lightweight: gap end → next start, median",
+        "ms",
+        10.0,
+        "≤ 10 ms",
+    ),
     Figure("newdag.seconds", "W4", "new file in DAG folder → listed by API", "s", 3.0, "≤ 3 s"),
     Figure(
         "worker.user_code",

@@ -15,6 +15,7 @@ class Plan:
     idle_after_runs: float  # W1: seconds after the last run before measuring again
     fanouts: tuple[int, ...]  # W2 sizes
     chain: int  # W3 length
+    light_chain: int  # W3: length of issue 14's chain of lightweight tasks
     worker_repetitions: int  # W5
     cold_repetitions: int  # W5
     scale_dags: int  # W6
@@ -55,6 +56,7 @@ FULL = Plan(
     idle_after_runs=10.0,
     fanouts=(100, 1000),
     chain=20,
+    light_chain=40,
     worker_repetitions=10,
     cold_repetitions=5,
     scale_dags=1000,
@@ -94,6 +96,7 @@ QUICK = Plan(
     idle_after_runs=2.0,
     fanouts=(100,),
     chain=20,
+    light_chain=40,
     worker_repetitions=3,
     cold_repetitions=3,
     scale_dags=50,

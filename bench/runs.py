@@ -18,10 +18,11 @@ def _ts(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
-def prepare(server: Standalone, fanouts: tuple[int, ...], chain: int) -> None:
+def prepare(server: Standalone, fanouts: tuple[int, ...], chain: int, light: int) -> None:
     """Drop the DAG files of the runs to come and wait until they are listed."""
     files = {dagfiles.fanout_id(n): dagfiles.fanout(n) for n in fanouts}
     files[dagfiles.chain_id(chain)] = dagfiles.chain(chain)
+    files[dagfiles.light_chain_id(light)] = dagfiles.light_chain(light)
     for dag_id, source in files.items():
         dagfiles.drop(server.dags, dag_id, source)
     for dag_id in files:
@@ -62,16 +63,37 @@ def fanout(server: Standalone, n: int, cpu: InstanceCpu | None = None) -> dict[s
     return figures
 
 
-def chain(server: Standalone, n: int) -> dict[str, float]:
-    """W3: n tasks in a line; the gaps between one task's end and the next one's start."""
-    run = _finished_run(server, dagfiles.chain_id(n), n)
+def _gaps(run: Any) -> list[float]:
+    """Each task's start minus its upstream neighbour's end (ms), in a chain run."""
     tasks = sorted(run["tasks"], key=lambda t: t["task_id"])
-    gaps = [
+    return [
         (_ts(after["start_date"]) - _ts(before["end_date"])).total_seconds() * 1000
         for before, after in itertools.pairwise(tasks)
     ]
+
+
+def chain(server: Standalone, n: int) -> dict[str, float]:
+    """W3: n tasks in a line; the gaps between one task's end and the next one's start."""
+    run = _finished_run(server, dagfiles.chain_id(n), n)
+    gaps = _gaps(run)
     return {
         f"chain{n}.seconds": _duration(run),
         f"chain{n}.gap_median": statistics.median(gaps),
         f"chain{n}.gap_max": max(gaps),
+    }
+
+
+def light_chain(server: Standalone, n: int) -> dict[str, float]:
+    """W3, issue 14's shape: n tasks in a line, each returning a tiny function of its
+    upstream's return value; trigger -> run success, and the median gap."""
+    dag_id = dagfiles.light_chain_id(n)
+    run = _finished_run(server, dag_id, n)
+    last = max(run["tasks"], key=lambda t: t["task_id"])
+    path = f"{server.dag_path(dag_id)}/runs/{run['run_id']}/tasks/{last['task_id']}/attempts/1"
+    value = server.get(path)["return_value"]  # read after the timing: not in the figures
+    if value != n:  # the first task returns 0 + 1, each next one 1 more
+        raise RuntimeError(f"the chain of {n} computed {value!r}, not {n}")
+    return {
+        f"light_chain{n}.seconds": _duration(run),
+        f"light_chain{n}.gap_median": statistics.median(_gaps(run)),
     }

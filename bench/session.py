@@ -30,7 +30,7 @@ def run_session(plan: Plan, workdir: Path, repetition: int, results: Results) ->
             meter = counting.watch(server.proc.pid)  # it and what it starts from now on
             results.add(footprint.measure(server, plan.idle_settle, plan.idle_window))
             results.add(new_dag.measure(server, repetition))
-            runs.prepare(server, plan.fanouts, plan.chain)
+            runs.prepare(server, plan.fanouts, plan.chain, plan.light_chain)
             runs.warm_up(server)
             fanouts: dict[str, float] = {}
             for n in plan.fanouts:
@@ -39,6 +39,7 @@ def run_session(plan: Plan, workdir: Path, repetition: int, results: Results) ->
                 fanouts.update(figures)
             results.add(_cpu_growth(fanouts))
             results.add(runs.chain(server, plan.chain))
+            results.add(runs.light_chain(server, plan.light_chain))
             results.add(footprint.after_runs(server, plan.idle_after_runs))
             results.add(startup.restart(server))
     finally:

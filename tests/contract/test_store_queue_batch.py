@@ -209,3 +209,25 @@ def test_a_pass_moves_its_runs_and_queues_its_tasks_in_one_commit(store: Store) 
         done = store.write_pass([RunMove(other.id, RunState.SUCCESS)], [item(a.id)], NOW)
     assert done == (set(), set()), "a lost lease moves nothing of the pass"
     assert store.get_run_by_pk(other.id).state is RunState.RUNNING
+
+
+def test_a_run_that_could_not_start_has_none_of_its_tasks_queued_by_the_pass(store: Store) -> None:
+    """A pass starts a queued run and queues its first tasks together; when the run's move
+    loses its race (cancelled since the pass looked), those tasks stay as they are, while
+    another run's task of the same pass is queued."""
+    tasks = Tasks(store)
+    store.set_pool(TEAM, "gpu", slots=4, description=None, now=NOW)
+    started, cancelled = tasks.run(), tasks.run()
+    assert store.set_run_state(cancelled.id, RunState.FAILED, NOW)
+    moves = [RunMove(r.id, RunState.RUNNING, RunState.QUEUED) for r in (started, cancelled)]
+    first, stranded = started.tasks["t0"], cancelled.tasks["t0"]
+    batch = [
+        QueueItem(ti.id, T.PENDING, 0, f"d{ti.id}", GPU, run_pk=ti.run_pk)
+        for ti in (first, stranded)
+    ]
+
+    assert store.write_pass(moves, batch, NOW) == ({started.id}, {first.id})
+    assert tasks.now(first).state is T.QUEUED
+    assert (tasks.now(stranded).state, tasks.now(stranded).try_number) == (T.PENDING, 0)
+    assert held(store) == {first.id: 1}
+    assert store.list_attempts(stranded.id) == []

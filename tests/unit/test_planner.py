@@ -320,8 +320,9 @@ def test_queued_runs_start_oldest_first_while_fewer_than_max_active_runs_run() -
     actions = plan(snapshot(T0, runs[::-1], specs={1: spec, 2: other}))
 
     assert run_states(actions) == [(2, R.RUNNING)]
-    # A run's tasks are only planned once it runs.
-    assert sorted(queued_ids(actions)) == [100, 900]
+    # The run that starts has its first task queued in the same pass; the runs left queued
+    # have none.
+    assert sorted(queued_ids(actions)) == [100, 200, 900]
 
 
 def test_no_queued_run_starts_while_max_active_runs_are_running() -> None:
@@ -974,3 +975,30 @@ def test_a_run_goes_from_creation_to_success_through_a_retry() -> None:
     assert order == [("extract", 1), ("transform", 1), ("transform", 2), ("load", 1)]
     # The retry waited its 30 s delay on the fake clock.
     assert now - day > timedelta(seconds=30)
+
+
+def test_a_run_that_starts_has_its_first_tasks_queued_in_the_same_pass() -> None:
+    # Trigger -> first task running without a second pass; the tasks downstream wait.
+    spec = build_spec("etl", tasks=("extract", "load"), edges=[("extract", "load")])
+    run = make_run(spec, pk=1, state=R.QUEUED, start_date=None)
+
+    actions = plan(snapshot(T0, [run], spec=spec))
+
+    assert run_states(actions) == [(1, R.RUNNING)]
+    assert queued_ids(actions) == [run.tasks["extract"].id]
+
+
+def test_a_run_whose_start_leaves_nothing_to_do_is_marked_planned() -> None:
+    spec = build_spec("etl", tasks=("extract", "load"), edges=[("extract", "load")])
+    run = make_run(spec, pk=1, state=R.QUEUED, start_date=None)
+    (move,) = [a for a in plan(snapshot(T0, [run], spec=spec)) if isinstance(a, SetRunState)]
+    assert move.planned
+    # A restarted run with a task to settle: the settling is left to the pass that follows.
+    failed = make_run(
+        spec, pk=2, state=R.QUEUED, start_date=None, tasks={"extract": {"state": T.FAILED}}
+    )
+    actions = plan(snapshot(T0, [failed], spec=spec))
+    (move,) = [a for a in actions if isinstance(a, SetRunState)]
+    assert not move.planned
+    assert queued_ids(actions) == []
+    assert not [a for a in actions if isinstance(a, SetTaskState)]

@@ -4,6 +4,7 @@ start and end cost one pass, not two."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from brisa.core.planner import CreateRun, QueueTask, SetRunState, SetTaskState
@@ -30,3 +31,11 @@ def test_a_pass_that_moved_a_run_or_a_task_or_created_a_run_is_followed() -> Non
 
 def test_only_what_took_effect_counts() -> None:
     assert not worth_following([QUEUE, RUN, FAIL], [True, False, False])
+
+
+def test_a_run_started_with_all_its_first_tasks_planned_is_not_followed_at_once() -> None:
+    # ADR 0037: its ready tasks were queued by the same pass; nothing else is ready.
+    start = SetRunState(run_pk=1, state=RunState.RUNNING, expected=RunState.QUEUED)
+    assert not worth_following([replace(start, planned=True), QUEUE], [True, True])
+    # A run whose start left something to do (a task to settle) is followed.
+    assert worth_following([start, QUEUE], [True, True])

@@ -99,6 +99,9 @@ class SetRunState:
     reason: str = ""
     # The state the decision was taken on: the update is refused if the run has left it.
     expected: RunState | None = None
+    # A run started with everything its tasks needed planned in the same pass (its first
+    # tasks queued, ADR 0037): the move readies nothing for a pass to follow at once.
+    planned: bool = False
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ so a decision made on stale data loses its race instead of doing harm.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from datetime import datetime, timedelta
@@ -89,7 +90,7 @@ def plan(snapshot: Snapshot) -> list[Action]:
     budget = Budget(snapshot, open_tasks)
     for run, spec, view in runs:
         if run.state is RunState.QUEUED:
-            actions += budget.start_run(run, spec)
+            actions += _start_run(snapshot, run, spec, budget, view)
         elif run.state is RunState.RUNNING:
             actions += _plan_run(snapshot, run, spec, budget, view)
     tasks = _tasks_by_id(snapshot)
@@ -170,6 +171,23 @@ def _plan_new_runs(snapshot: Snapshot) -> list[Action]:
                 )
             )
     return actions
+
+
+def _start_run(
+    snapshot: Snapshot, run: RunRecord, spec: DagSpec, budget: Budget, view: RunView
+) -> list[Action]:
+    """A queued run's start (within `max_active_runs`) with its first tasks queued in the
+    same pass, if the move takes effect (ADR 0037); whatever else it needs now (a task to
+    settle, a timeout) is left to the pass that follows the move."""
+    start = budget.start_run(run, spec)
+    if not start:
+        return []
+    planned = _plan_run(snapshot, run, spec, budget, view)
+    first = [a for a in planned if isinstance(a, QueueTask)]
+    whole = len(first) == len(planned)
+    moves = [dataclasses.replace(a, planned=whole) if isinstance(a, SetRunState) else a
+             for a in start]  # fmt: skip
+    return [*moves, *first]
 
 
 def _plan_run(

@@ -61,8 +61,12 @@ def worth_following(actions: list[Action], done: list[bool]) -> bool:
     for another pass at once. Queueing a task only takes capacity (a slot, a pool slot, a
     worker): it readies nothing that pass did not already plan, so a pass that did nothing
     else waits for the next wake-up (an attempt ending, a trigger) or the poll interval,
-    instead of costing a second, empty pass per attempt (ADR 0026)."""
-    return any(ok and not isinstance(a, QueueTask) for a, ok in zip(actions, done, strict=True))
+    instead of costing a second, empty pass per attempt (ADR 0026). Nor does starting a run
+    whose tasks were all planned with it (`SetRunState.planned`, ADR 0037)."""
+    return any(
+        ok and not isinstance(a, QueueTask) and not (isinstance(a, SetRunState) and a.planned)
+        for a, ok in zip(actions, done, strict=True)
+    )
 
 
 Clock = Callable[[], datetime]
@@ -368,7 +372,7 @@ class Scheduler:
         were queued, each with the new try's token (stored with it, hashed)."""
         issued = {a.ti_id: tokens.issue(AttemptRef(a.ti_id, a.try_number + 1)) for a in batch}
         items = [
-            QueueItem(a.ti_id, a.expected, a.try_number, issued[a.ti_id].digest, a.pool)
+            QueueItem(a.ti_id, a.expected, a.try_number, issued[a.ti_id].digest, a.pool, a.run_pk)
             for a in batch
         ]
         moved, queued = self.store.write_pass(runs, items, now)

@@ -4,7 +4,9 @@
 commit an fsync on PostgreSQL). A scheduling pass queues up to its executor's free slots at
 once, so `queue_tasks` does the same work for the whole batch in a fixed number of statements
 and one commit (docs/adr/0022-incremental-scheduler-snapshots.md); `write_pass` applies the
-pass's run moves first in the same transaction (docs/adr/0027-fewer-round-trips-per-pass.md):
+pass's run moves first in the same transaction (docs/adr/0027-fewer-round-trips-per-pass.md),
+so that a run and its first tasks start together (a task of a run whose move failed is not
+queued):
 
 1. lock the free pool slots the batch needs (`FOR UPDATE SKIP LOCKED`, per pool, in the
    planner's order; claims that do not fit drop out);
@@ -50,6 +52,7 @@ class QueueItem:
     try_number: int
     token_digest: str | None = None
     pool: PoolClaim | None = None
+    run_pk: int | None = None  # its run: not queued if the same pass's move of it failed
 
 
 @dataclass(frozen=True)
@@ -81,11 +84,16 @@ class QueueStore:
         self, moves: Sequence[RunMove], items: Sequence[QueueItem], now: datetime
     ) -> tuple[set[int], set[int]]:
         """A pass's run moves, then its queued tasks, in one transaction (one commit):
-        `set_run_states` and `queue_tasks` together; returns (runs moved, tasks queued)."""
+        `set_run_states` and `queue_tasks` together; returns (runs moved, tasks queued).
+        A task whose run this pass meant to move (a queued run starting, its first tasks
+        queued with it) is left alone when that move did not take effect."""
         if not moves and not items:
             return set(), set()
         with self._batch_writer.begin() as conn, changes.gathered(conn):
-            return _move_runs(conn, moves, now), _queue(conn, items, now, self.default_pool_slots)
+            moved = _move_runs(conn, moves, now)
+            unmoved = {move.run_pk for move in moves} - moved
+            batch = [item for item in items if item.run_pk not in unmoved] if unmoved else items
+            return moved, _queue(conn, batch, now, self.default_pool_slots)
 
 
 def _move_runs(conn: sa.Connection, moves: Sequence[RunMove], now: datetime) -> set[int]:
