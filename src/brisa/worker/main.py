@@ -246,8 +246,14 @@ def _task_secrets(item: WorkItem, pattern: str) -> list[str]:
     return found
 
 
-def _masked(outcome: Outcome, masker: Masker) -> Outcome:
-    """The outcome as it may leave the worker: error and return value masked."""
+def _masked(outcome: Outcome, secrets: list[str]) -> Outcome:
+    """The outcome as it may leave the worker: error and return value masked with `secrets`.
+    Without either (a task returning None) there is nothing to mask, and no masker is built:
+    its pattern, compiled anew for each attempt (the token is a secret), is most of what a
+    no-op's outcome would cost."""
+    if outcome.return_value is None and not outcome.error:
+        return outcome
+    masker = Masker(secrets)
     value = masker.mask_json(outcome.return_value)
     if json.dumps(value) != json.dumps(outcome.return_value):
         _log("the return value holds secrets: it is recorded, and passed downstream, masked")
@@ -291,7 +297,7 @@ def _ended(outcome: Outcome, elapsed: float) -> str:
     return line + (f": {outcome.error}" if outcome.error else "")
 
 
-def _attempt(client: ExecutionClient, item: WorkItem, config: WorkerEnv, masker: Masker) -> int:
+def _attempt(client: ExecutionClient, item: WorkItem, config: WorkerEnv, secrets: list[str]) -> int:
     """Run the started attempt and report its outcome. Exit code 0 on success."""
     _log(
         f"running {item.team}/{item.dag_id} {item.run_id} task {item.task_id} "
@@ -306,7 +312,7 @@ def _attempt(client: ExecutionClient, item: WorkItem, config: WorkerEnv, masker:
     memory = oomwatch.watch(os.environ)  # in a pod: its container's cgroup (K5)
     outcome, held = _run_task(item, config)
     outcome = _oom_named(outcome, memory.note(outcome.exit_code) if memory else None)
-    outcome = _masked(outcome, masker)
+    outcome = _masked(outcome, secrets)
 
     outcome = _bounded(outcome, config.max_return_value_bytes)
     finishing.set()
@@ -355,7 +361,7 @@ def run(
         if shipper is not None:
             attempt = (item.team, item.dag_id, item.run_id, item.task_id, try_number)
             shipper.begin(attempt, own)
-        return _attempt(client, item, config, Masker([*secrets, *own]))
+        return _attempt(client, item, config, [*secrets, *own])
     finally:
         if shipper is not None:
             _stop_shipping(shipper, min(EXIT_SHIP_TIMEOUT, config.report_timeout))
@@ -435,9 +441,11 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], environ: dict[str, str] | None = None) -> int:
+    """Run the attempt `argv` names. `environ`: `os.environ` as a plain dict, when the caller
+    has it (a forked worker: `executor.local.forkserver.become_worker`)."""
     args = _arguments(argv)
-    environ = dict(os.environ)
+    environ = dict(os.environ) if environ is None else environ
     built = worker_env(environ)
     # The dump `prebuild` made shows a token as set: it is, once `_token` returns.
     dump = _dump[1] if _dump is not None and _dump[0] is built else None
