@@ -31,7 +31,7 @@ import threading
 import time
 import traceback
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +46,7 @@ from brisa.logs.shipping import LogShipper
 from brisa.worker import containment, oomwatch, warmed
 from brisa.worker.client import AttemptStale, ExecutionClient, address, exchange_pod_token
 from brisa.worker.env import (
+    LOG_SERVER_FD,
     POD_TOKEN_FILE,
     TOKEN_FD,
     WorkerEnv,
@@ -94,15 +95,30 @@ def config_lines(redacted: dict[str, Any]) -> list[str]:
     return [f"config ({len(flat)} settings, secrets redacted):", *body]
 
 
-_dump: tuple[WorkerEnv, list[str]] | None = None  # `prebuild`'s config and its dump
+@dataclass(frozen=True)
+class _Prebuilt:
+    """What `prebuild` made in a warm process for the workers it forks."""
+
+    config: WorkerEnv
+    dump: list[str]  # the config dump
+    dump_text: str  # ... as written to a captured log (`_log`)
+    environ: dict[str, str]  # the environment it was built from
+    env_secrets: list[str]  # the secrets of that environment (`env_secrets`)
+
+
+_prebuilt: _Prebuilt | None = None
 
 
 def prebuild(environ: dict[str, str]) -> None:
     """In a warm process, before it forks workers: what each of them would build the same
-    from `environ` (the configuration, its dump, the API's address), built once (ADR 0033)."""
-    global _dump
+    from `environ` (the configuration, its dump, the environment's secrets, the API's
+    address), built once (ADR 0033)."""
+    global _prebuilt
     config = prebuild_env(environ)
-    _dump = (config, config_lines(replace(config, token="*").redacted()))
+    dump = config_lines(replace(config, token="*").redacted())
+    found = env_secrets(environ, config.logs.mask_env_pattern)
+    text = "\n".join(f"brisa: {line}" for line in dump)
+    _prebuilt = _Prebuilt(config, dump, text, dict(environ), found)
     with contextlib.suppress(ValueError):  # a bad URL: each attempt says so
         address(config.api_url)
 
@@ -338,13 +354,16 @@ def run(
     config: WorkerEnv,
     shipper: LogShipper | None = None,
     secrets: Iterable[str] = (),
-    dump: list[str] | None = None,
+    prebuilt: _Prebuilt | None = None,
 ) -> int:
     """Start the attempt, run it, report the outcome (masked with `secrets` and the attempt's
-    own), then finish shipping its log. `dump`: `config`'s dump, if built already."""
+    own), then finish shipping its log. `prebuilt`: `config`'s dump, if built already."""
     client = ExecutionClient(config.api_url, config.token, ti_id, try_number)
-    lines = dump if dump is not None else config_lines(config.redacted())
-    _log(f"attempt {try_number} of task instance {ti_id}", *lines)
+    header = f"attempt {try_number} of task instance {ti_id}"
+    if prebuilt is not None and _Lines.captured:
+        print(f"brisa: {header}\n{prebuilt.dump_text}", flush=True)  # as `_log` writes it
+    else:
+        _log(header, *(prebuilt.dump if prebuilt else config_lines(config.redacted())))
     try:
         try:
             answer = client.call(
@@ -379,10 +398,23 @@ def _unreadable(client: ExecutionClient, config: WorkerEnv, error: str) -> int:
     return 1
 
 
-def _worker_secrets(config: WorkerEnv, environ: dict[str, str]) -> list[str]:
+def _worker_secrets(
+    config: WorkerEnv, environ: dict[str, str], prebuilt: _Prebuilt | None = None
+) -> list[str]:
     """The secrets of every attempt of this worker: its environment's, the object store's
-    keys, the token."""
-    found = env_secrets(environ, config.logs.mask_env_pattern)
+    keys, the token. The environment's are `prebuilt`'s when `environ` is its environment
+    with at most this worker's own descriptors added (a dict comparison instead of a match
+    per variable)."""
+    pattern = config.logs.mask_env_pattern
+    found = None
+    if prebuilt is not None:
+        own = {name: environ[name] for name in (TOKEN_FD, LOG_SERVER_FD) if name in environ}
+        if len(environ) == len(prebuilt.environ) + len(own) and (
+            prebuilt.environ.items() <= environ.items()
+        ):
+            found = [*prebuilt.env_secrets, *env_secrets(own, pattern)]
+    if found is None:
+        found = env_secrets(environ, pattern)
     return [*found, *config.logs.secrets(), config.token]
 
 
@@ -423,34 +455,35 @@ def _stop_shipping(shipper: LogShipper, timeout: float, grace: float = 2.0) -> N
     _Lines.captured = False
 
 
-def _arguments(argv: list[str]) -> argparse.Namespace:
-    """`--ti N --try N [--scope S]`, as every executor writes them, read directly (building
-    an argparse parser costs a forked worker about 1 ms); anything else goes to argparse,
-    for its help and error messages."""
+def _arguments(argv: list[str]) -> tuple[int, int]:
+    """`--ti N --try N [--scope S]`, as every executor writes them: the task instance and try
+    number. Read directly (building an argparse parser, or even its namespace, costs a
+    forked worker pages copied); anything else goes to argparse, for its help and error
+    messages."""
     if len(argv) in (4, 6) and argv[0::2] == ["--ti", "--try", "--scope"][: len(argv) // 2]:
         ti, try_number = argv[1], argv[3]
         if ti.isdigit() and try_number.isdigit():
-            scope = argv[5] if len(argv) == 6 else ""
-            return argparse.Namespace(ti=int(ti), try_number=int(try_number), scope=scope)
+            return int(ti), int(try_number)
     parser = argparse.ArgumentParser(
         prog="brisa task run", description="Run one task attempt (started by an executor)."
     )
     parser.add_argument("--ti", type=int, required=True, help="task instance id")
     parser.add_argument("--try", dest="try_number", type=int, required=True, help="try number")
     parser.add_argument("--scope", default="", help="the executor that started this worker")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    return args.ti, args.try_number
 
 
 def main(argv: list[str], environ: dict[str, str] | None = None) -> int:
     """Run the attempt `argv` names. `environ`: `os.environ` as a plain dict, when the caller
     has it (a forked worker: `executor.local.forkserver.become_worker`)."""
-    args = _arguments(argv)
+    ti_id, try_number = _arguments(argv)
     environ = dict(os.environ) if environ is None else environ
     built = worker_env(environ)
     # The dump `prebuild` made shows a token as set: it is, once `_token` returns.
-    dump = _dump[1] if _dump is not None and _dump[0] is built else None
+    prebuilt = _prebuilt if _prebuilt is not None and _prebuilt.config is built else None
     try:
-        config = replace(built, token=_token(built, environ, args.ti, args.try_number))
+        config = replace(built, token=_token(built, environ, ti_id, try_number))
     except (AttemptStale, RuntimeError, OSError) as exc:
         print(f"brisa task run: cannot get this attempt's execution token: {exc}", file=sys.stderr)
         return 3
@@ -459,15 +492,15 @@ def main(argv: list[str], environ: dict[str, str] | None = None) -> int:
     # children never see them.
     for name in filter(private, environ):
         del os.environ[name]
-    _record_self(config.registry, args.ti, args.try_number)
-    secrets = _worker_secrets(config, environ)
+    _record_self(config.registry, ti_id, try_number)
+    secrets = _worker_secrets(config, environ, prebuilt)
     # What the task detaches from this process group (setsid, a daemon) stays ours, and goes
     # with the attempt (worker.containment).
     containment.become_subreaper()
     signal.signal(signal.SIGTERM, _exit_contained)
     try:
         shipper = _start_shipping(config, secrets, server)
-        return run(args.ti, args.try_number, config, shipper, secrets, dump)
+        return run(ti_id, try_number, config, shipper, secrets, prebuilt)
     finally:
         containment.kill_descendants(os.getpid())
 
