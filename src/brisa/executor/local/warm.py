@@ -208,11 +208,13 @@ def _serve(sock: socket.socket, request: dict[str, Any], become: Become, idle: f
                 os.close(fd)
             sock.send(STALE)  # this launch goes the ordinary way; the next one imports anew
             return 0
-        launch = json.loads(message)
-        launch["log_fd"] = fds[1] if len(fds) > 1 else None  # its number in this process
         pid = os.fork()
         if pid == 0:
             sock.close()
+            # Read in the worker, not here: each fork leaves every page of this process
+            # shared, so each page it writes between two forks is one more copied.
+            launch = json.loads(message)
+            launch["log_fd"] = fds[1] if len(fds) > 1 else None  # its number in this process
             become(launch, fds[0])
         for fd in fds:
             os.close(fd)
