@@ -31,9 +31,9 @@ import threading
 import time
 import traceback
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from brisa.authoring.context import TaskContext
 from brisa.authoring.loader import load_file
@@ -44,9 +44,8 @@ from brisa.logs.capture import utc_stamp
 from brisa.logs.masking import Masker, env_secrets, param_secrets
 from brisa.logs.shipping import LogShipper
 from brisa.worker import containment, oomwatch, warmed
-from brisa.worker.client import AttemptStale, ExecutionClient, address, exchange_pod_token
+from brisa.worker.client import AttemptStale, ExecutionClient, exchange_pod_token
 from brisa.worker.env import (
-    LOG_SERVER_FD,
     POD_TOKEN_FILE,
     TOKEN_FD,
     WorkerEnv,
@@ -55,12 +54,15 @@ from brisa.worker.env import (
     receive_token,
     worker_env,
 )
-from brisa.worker.env import prebuild as prebuild_env
+from brisa.worker.prebuilt import (
+    Prebuilt,
+    config_lines,
+    prebuilt_for,
+    worker_secrets,
+)
 from brisa.worker.runner import Outcome, run_python, run_shell, shell_env
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from brisa.repos.materialise import Materialised
 
 EXIT_SHIP_TIMEOUT = 60.0  # at most this long (and [worker] report_timeout) to ship at the end
@@ -77,58 +79,6 @@ def _log(*messages: str) -> None:
     """Print the worker's own lines, `brisa: ` first, in one write."""
     stamp = "" if _Lines.captured else utc_stamp(time.time()) + " "
     print("\n".join(f"{stamp}brisa: {message}" for message in messages), flush=True)
-
-
-# Each setting of the config dump at the top of an attempt log is one line starting with this
-# marker (after the time stamp and `brisa: `), right under one header line: a reader can fold
-# the block (docs/operations.md).
-CONFIG_MARKER = "config | "
-# `json.dumps(value, default=str)` builds an encoder per call: one for every line instead.
-_CONFIG_JSON = json.JSONEncoder(default=str)
-
-
-def config_lines(redacted: dict[str, Any]) -> list[str]:
-    """The config dump: a header line, then one `config | key = <JSON value>` line per
-    setting, nested settings with dotted keys (`logs.location`)."""
-    flat = dict(_flatten(redacted))
-    body = [f"{CONFIG_MARKER}{key} = {_CONFIG_JSON.encode(value)}" for key, value in flat.items()]
-    return [f"config ({len(flat)} settings, secrets redacted):", *body]
-
-
-@dataclass(frozen=True)
-class _Prebuilt:
-    """What `prebuild` made in a warm process for the workers it forks."""
-
-    config: WorkerEnv
-    dump: list[str]  # the config dump
-    dump_text: str  # ... as written to a captured log (`_log`)
-    environ: dict[str, str]  # the environment it was built from
-    env_secrets: list[str]  # the secrets of that environment (`env_secrets`)
-
-
-_prebuilt: _Prebuilt | None = None
-
-
-def prebuild(environ: dict[str, str]) -> None:
-    """In a warm process, before it forks workers: what each of them would build the same
-    from `environ` (the configuration, its dump, the environment's secrets, the API's
-    address), built once (ADR 0033)."""
-    global _prebuilt
-    config = prebuild_env(environ)
-    dump = config_lines(replace(config, token="*").redacted())
-    found = env_secrets(environ, config.logs.mask_env_pattern)
-    text = "\n".join(f"brisa: {line}" for line in dump)
-    _prebuilt = _Prebuilt(config, dump, text, dict(environ), found)
-    with contextlib.suppress(ValueError):  # a bad URL: each attempt says so
-        address(config.api_url)
-
-
-def _flatten(values: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
-    for key, value in values.items():
-        if isinstance(value, dict) and value:
-            yield from _flatten(value, f"{prefix}{key}.")
-        else:
-            yield f"{prefix}{key}", value
 
 
 def _heartbeat(
@@ -354,7 +304,7 @@ def run(
     config: WorkerEnv,
     shipper: LogShipper | None = None,
     secrets: Iterable[str] = (),
-    prebuilt: _Prebuilt | None = None,
+    prebuilt: Prebuilt | None = None,
 ) -> int:
     """Start the attempt, run it, report the outcome (masked with `secrets` and the attempt's
     own), then finish shipping its log. `prebuilt`: `config`'s dump, if built already."""
@@ -396,26 +346,6 @@ def _unreadable(client: ExecutionClient, config: WorkerEnv, error: str) -> int:
         _log(f"result not recorded: {exc}")
         return 3
     return 1
-
-
-def _worker_secrets(
-    config: WorkerEnv, environ: dict[str, str], prebuilt: _Prebuilt | None = None
-) -> list[str]:
-    """The secrets of every attempt of this worker: its environment's, the object store's
-    keys, the token. The environment's are `prebuilt`'s when `environ` is its environment
-    with at most this worker's own descriptors added (a dict comparison instead of a match
-    per variable)."""
-    pattern = config.logs.mask_env_pattern
-    found = None
-    if prebuilt is not None:
-        own = {name: environ[name] for name in (TOKEN_FD, LOG_SERVER_FD) if name in environ}
-        if len(environ) == len(prebuilt.environ) + len(own) and (
-            prebuilt.environ.items() <= environ.items()
-        ):
-            found = [*prebuilt.env_secrets, *env_secrets(own, pattern)]
-    if found is None:
-        found = env_secrets(environ, pattern)
-    return [*found, *config.logs.secrets(), config.token]
 
 
 def _start_shipping(
@@ -481,7 +411,7 @@ def main(argv: list[str], environ: dict[str, str] | None = None) -> int:
     environ = dict(os.environ) if environ is None else environ
     built = worker_env(environ)
     # The dump `prebuild` made shows a token as set: it is, once `_token` returns.
-    prebuilt = _prebuilt if _prebuilt is not None and _prebuilt.config is built else None
+    prebuilt = prebuilt_for(built)
     try:
         config = replace(built, token=_token(built, environ, ti_id, try_number))
     except (AttemptStale, RuntimeError, OSError) as exc:
@@ -493,7 +423,7 @@ def main(argv: list[str], environ: dict[str, str] | None = None) -> int:
     for name in filter(private, environ):
         del os.environ[name]
     _record_self(config.registry, ti_id, try_number)
-    secrets = _worker_secrets(config, environ, prebuilt)
+    secrets = worker_secrets(config, environ, prebuilt)
     # What the task detaches from this process group (setsid, a daemon) stays ours, and goes
     # with the attempt (worker.containment).
     containment.become_subreaper()

@@ -189,7 +189,7 @@ def _serve(sock: socket.socket, request: dict[str, Any], become: Become, idle: f
         sock.send(b"refused")
         return 0
     record(warmed)
-    from brisa.worker.main import prebuild
+    from brisa.worker.prebuilt import prebuild
 
     prebuild(request["env"])  # what every worker of this process would build the same
     know_environment()  # as the import left it: what its workers' environments start from
