@@ -307,7 +307,8 @@ def run(
     prebuilt: Prebuilt | None = None,
 ) -> int:
     """Start the attempt, run it, report the outcome (masked with `secrets` and the attempt's
-    own), then finish shipping its log. `prebuilt`: `config`'s dump, if built already."""
+    own), then finish shipping its log. `prebuilt`: what a warm process built for `config`
+    (its dump), if it did."""
     client = ExecutionClient(config.api_url, config.token, ti_id, try_number)
     header = f"attempt {try_number} of task instance {ti_id}"
     if prebuilt is not None and _Lines.captured:
