@@ -70,9 +70,11 @@ SIGTERM_SHIP_TIMEOUT = 2.0  # within the executor's kill grace (SIGKILL follows)
 
 
 class _Lines:
-    """How the worker's own lines are written: stamped by the log capture while it runs."""
+    """How the worker's own lines are written: stamped by the log capture while it runs
+    (`shipping`: the log being shipped)."""
 
     captured = False
+    shipping: LogShipper | None = None
 
 
 def _log(*messages: str) -> None:
@@ -367,21 +369,12 @@ def _start_shipping(
         _log(f"log shipping not started ({exc}); the log stays in this file")
         return None
     _Lines.captured = True
-
-    def on_sigterm(signum: int, frame: object) -> None:
-        # Stopped by the executor (timeout, cancel) or by ourselves (stale attempt): ship
-        # what was written before going, within the executor's kill grace.
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.write(1, b"brisa: the worker received SIGTERM; shipping its log and exiting\n")
-        _stop_shipping(shipper, SIGTERM_SHIP_TIMEOUT, grace=0.5)
-        _exit_contained(signum, frame)
-
-    signal.signal(signal.SIGTERM, on_sigterm)
+    _Lines.shipping = shipper  # what a SIGTERM ships first (`_exit_contained`)
     return shipper
 
 
 def _stop_shipping(shipper: LogShipper, timeout: float, grace: float = 2.0) -> None:
-    signal.signal(signal.SIGTERM, _exit_contained)
+    _Lines.shipping = None  # a SIGTERM from now on exits at once
     shipper.close(timeout, grace)
     _Lines.captured = False
 
@@ -448,7 +441,15 @@ def _token(config: WorkerEnv, environ: dict[str, str], ti_id: int, try_number: i
 
 
 def _exit_contained(signum: int, frame: object) -> None:
-    """Stopped (SIGTERM): kill what the attempt started, then exit."""
+    """Stopped (SIGTERM) by the executor (timeout, cancel) or by ourselves (stale attempt):
+    ship what was written before going, within the executor's kill grace, when the log is
+    being shipped; kill what the attempt started; exit. The one SIGTERM handler, installed
+    once: replacing a Python handler goes through `signal`'s enum conversion of the old
+    one, a `ValueError` raised and caught, for each change (ADR 0033)."""
+    shipper, _Lines.shipping = _Lines.shipping, None  # a second SIGTERM: exit at once
+    if shipper is not None:
+        os.write(1, b"brisa: the worker received SIGTERM; shipping its log and exiting\n")
+        _stop_shipping(shipper, SIGTERM_SHIP_TIMEOUT, grace=0.5)
     containment.kill_descendants(os.getpid())
     os._exit(128 + signum)
 
