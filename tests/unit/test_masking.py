@@ -191,7 +191,7 @@ def test_a_workers_task_secrets_are_its_secret_params_and_its_shell_env_named_li
 def test_the_worker_reports_errors_and_return_values_masked(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    masker = Masker(["hunter22"])
+    masker = ["hunter22"]
     failed = worker._masked(Outcome(False, error="RuntimeError: bad hunter22"), masker)
     assert failed == Outcome(False, None, "RuntimeError: bad ***")
     assert capsys.readouterr().out == ""
@@ -200,6 +200,8 @@ def test_the_worker_reports_errors_and_return_values_masked(
     assert "the return value holds secrets" in capsys.readouterr().out
     same = worker._masked(Outcome(True, ("a", 1)), masker)
     assert same.return_value == ["a", 1] and capsys.readouterr().out == ""
+    nothing = worker._masked(Outcome(True), masker)  # a no-op's: no value, no error
+    assert nothing == Outcome(True) and capsys.readouterr().out == ""
 
 
 # --- The control plane: what people are shown ------------------------------------------------

@@ -21,7 +21,14 @@ from brisa.executor.local.executor import LocalExecutor
 from brisa.logs.config import ShippingConfig
 from brisa.settings import Settings, load
 from brisa.system import System
-from brisa.worker.env import TOKEN_FD, WorkerEnv, private, receive_token, token_channel
+from brisa.worker.env import (
+    LOG_SERVER_FD,
+    TOKEN_FD,
+    WorkerEnv,
+    private,
+    receive_token,
+    token_channel,
+)
 
 # A value for every field, none of them its default.
 EVERYTHING = WorkerEnv(
@@ -250,19 +257,20 @@ def test_a_worker_pod_gets_its_code_from_the_object_store_not_the_schedulers_dis
 def test_a_warm_process_builds_its_workers_configuration_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from brisa.worker import env, main
+    from brisa.worker import env, prebuilt
 
     monkeypatch.setattr(env, "_built", None)
-    monkeypatch.setattr(main, "_dump", None)
+    monkeypatch.setattr(prebuilt, "_current", None)
     environ = {**EVERYTHING.to_env(), "HOME": "/home/someone"}
-    main.prebuild(environ)
+    prebuilt.prebuild(environ)
     built = env.worker_env({**environ, TOKEN_FD: "7", "PWD": "/tmp"})
     assert built is env.worker_env(environ)  # the same object: nothing built in the worker
     assert built == dataclasses.replace(EVERYTHING, token="")
     # Its dump is what the worker would print for it once its token is set.
-    assert main._dump is not None and main._dump[0] is built
-    assert main._dump[1] == main.config_lines(dataclasses.replace(built, token="t").redacted())
-    assert "attempt-token-123" not in "\n".join(main._dump[1])
+    made = prebuilt.prebuilt_for(built)
+    assert made is not None and made.config is built
+    assert made.dump == prebuilt.config_lines(dataclasses.replace(built, token="t").redacted())
+    assert "attempt-token-123" not in "\n".join(made.dump)
     # A variable it reads that differs: built anew from this environment, not taken.
     other = env.worker_env({**environ, "BRISA_API_URL": "http://elsewhere:1"})
     assert other is not built and other.api_url == "http://elsewhere:1"
@@ -271,3 +279,45 @@ def test_a_warm_process_builds_its_workers_configuration_once(
         **built.logs.store_options,
         "region": "eu-west-3",
     }
+
+
+def test_a_warm_process_finds_its_workers_environment_secrets_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from brisa.worker import env, prebuilt
+
+    monkeypatch.setattr(env, "_built", None)
+    monkeypatch.setattr(prebuilt, "_current", None)
+    environ = {**EVERYTHING.to_env(), "HOME": "/home/x", "DB_HUSH": "hunter2222"}
+    prebuilt.prebuild(environ)
+    made = prebuilt._current
+    assert made is not None
+    config = dataclasses.replace(made.config, token="attempt-token-123")
+    # A worker's environment: the warm one with its own descriptors added.
+    worker = {**environ, TOKEN_FD: "7", LOG_SERVER_FD: "8"}
+    found = prebuilt.worker_secrets(config, worker, made)
+    assert found == prebuilt.worker_secrets(config, worker)  # the same as without the prebuilt
+    assert "hunter2222" in found and "attempt-token-123" in found
+    # Another environment: its own secrets, found anew.
+    changed = {**worker, "DB_HUSH": "other-secret"}
+    again = prebuilt.worker_secrets(config, changed, made)
+    assert "other-secret" in again and "hunter2222" not in again
+    added = {**worker, "API_HUSH": "added-secret"}
+    assert "added-secret" in prebuilt.worker_secrets(config, added, made)
+
+
+def test_a_forked_worker_takes_exactly_the_environment_it_is_handed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from brisa.worker import env
+
+    monkeypatch.setattr(env, "_known", None)
+    monkeypatch.setenv("BRISA_TEST_KEPT", "1")
+    monkeypatch.setenv("BRISA_TEST_DROPPED", "x")
+    monkeypatch.setenv("BRISA_TEST_CHANGED", "old")
+    monkeypatch.delenv("BRISA_TEST_ADDED", raising=False)
+    env.know_environment()  # as the forking process does once
+    wanted = {name: value for name, value in os.environ.items() if name != "BRISA_TEST_DROPPED"}
+    wanted.update(BRISA_TEST_CHANGED="new", BRISA_TEST_ADDED="yes")
+    env.take_environment(wanted)  # as its fork does
+    assert dict(os.environ) == wanted

@@ -47,7 +47,7 @@ class _Refused(Exception):
 @lru_cache(maxsize=4)
 def address(api_url: str) -> tuple[bool, str, int, str, str]:
     """The API URL read: https or not, host, port, the `Host` header (host[:port]) and the
-    path. Kept per URL: a warm process reads its workers' once (`worker.main.prebuild`)."""
+    path. Kept per URL: a warm process reads its workers' once (`worker.prebuilt.prebuild`)."""
     url = urlsplit(api_url)
     host = url.hostname
     if url.scheme not in ("http", "https") or not host:

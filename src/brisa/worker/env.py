@@ -134,6 +134,32 @@ def worker_env(environ: Mapping[str, str]) -> WorkerEnv:
     return WorkerEnv.from_env(environ)
 
 
+# `os.environ` as a plain dict, in a process that forks workers (`know_environment`).
+_known: dict[str, str] | None = None
+
+
+def know_environment() -> None:
+    """Remember `os.environ` as it is now, for `take_environment` in this process's forks:
+    called by a process that forks workers (the fork server, a warm process) once its own
+    environment is set."""
+    global _known
+    _known = dict(os.environ)
+
+
+def take_environment(env: Mapping[str, str]) -> None:
+    """In a forked worker: `os.environ` becomes `env`. Only what differs is changed (each
+    change is a `putenv` or an `unsetenv`): the executor's environment, which the forking
+    process holds, is most of every request's. Compared with what `know_environment` kept,
+    a plain dict: reading `os.environ` itself runs its Python mapping code (a decode per
+    name and value), and in a fork every object that code touches is a page copied."""
+    now = _known if _known is not None else dict(os.environ)
+    for name in now.keys() - env.keys():
+        del os.environ[name]
+    for name, value in env.items():
+        if now.get(name) != value:
+            os.environ[name] = value
+
+
 def private(variable: str) -> bool:
     """A variable for the worker process only, never for the task it runs."""
     return variable in (TOKEN_FD, POD_TOKEN_FILE, LOG_SERVER_FD) or variable.startswith(S3_PREFIX)

@@ -33,7 +33,7 @@ import traceback
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from brisa.authoring.context import TaskContext
 from brisa.authoring.loader import load_file
@@ -44,7 +44,7 @@ from brisa.logs.capture import utc_stamp
 from brisa.logs.masking import Masker, env_secrets, param_secrets
 from brisa.logs.shipping import LogShipper
 from brisa.worker import containment, oomwatch, warmed
-from brisa.worker.client import AttemptStale, ExecutionClient, address, exchange_pod_token
+from brisa.worker.client import AttemptStale, ExecutionClient, exchange_pod_token
 from brisa.worker.env import (
     POD_TOKEN_FILE,
     TOKEN_FD,
@@ -54,12 +54,15 @@ from brisa.worker.env import (
     receive_token,
     worker_env,
 )
-from brisa.worker.env import prebuild as prebuild_env
+from brisa.worker.prebuilt import (
+    Prebuilt,
+    config_lines,
+    prebuilt_for,
+    worker_secrets,
+)
 from brisa.worker.runner import Outcome, run_python, run_shell, shell_env
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from brisa.repos.materialise import Materialised
 
 EXIT_SHIP_TIMEOUT = 60.0  # at most this long (and [worker] report_timeout) to ship at the end
@@ -67,52 +70,17 @@ SIGTERM_SHIP_TIMEOUT = 2.0  # within the executor's kill grace (SIGKILL follows)
 
 
 class _Lines:
-    """How the worker's own lines are written: stamped by the log capture while it runs."""
+    """How the worker's own lines are written: stamped by the log capture while it runs
+    (`shipping`: the log being shipped)."""
 
     captured = False
+    shipping: LogShipper | None = None
 
 
 def _log(*messages: str) -> None:
     """Print the worker's own lines, `brisa: ` first, in one write."""
     stamp = "" if _Lines.captured else utc_stamp(time.time()) + " "
     print("\n".join(f"{stamp}brisa: {message}" for message in messages), flush=True)
-
-
-# Each setting of the config dump at the top of an attempt log is one line starting with this
-# marker (after the time stamp and `brisa: `), right under one header line: a reader can fold
-# the block (docs/operations.md).
-CONFIG_MARKER = "config | "
-# `json.dumps(value, default=str)` builds an encoder per call: one for every line instead.
-_CONFIG_JSON = json.JSONEncoder(default=str)
-
-
-def config_lines(redacted: dict[str, Any]) -> list[str]:
-    """The config dump: a header line, then one `config | key = <JSON value>` line per
-    setting, nested settings with dotted keys (`logs.location`)."""
-    flat = dict(_flatten(redacted))
-    body = [f"{CONFIG_MARKER}{key} = {_CONFIG_JSON.encode(value)}" for key, value in flat.items()]
-    return [f"config ({len(flat)} settings, secrets redacted):", *body]
-
-
-_dump: tuple[WorkerEnv, list[str]] | None = None  # `prebuild`'s config and its dump
-
-
-def prebuild(environ: dict[str, str]) -> None:
-    """In a warm process, before it forks workers: what each of them would build the same
-    from `environ` (the configuration, its dump, the API's address), built once (ADR 0033)."""
-    global _dump
-    config = prebuild_env(environ)
-    _dump = (config, config_lines(replace(config, token="*").redacted()))
-    with contextlib.suppress(ValueError):  # a bad URL: each attempt says so
-        address(config.api_url)
-
-
-def _flatten(values: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
-    for key, value in values.items():
-        if isinstance(value, dict) and value:
-            yield from _flatten(value, f"{prefix}{key}.")
-        else:
-            yield f"{prefix}{key}", value
 
 
 def _heartbeat(
@@ -246,8 +214,14 @@ def _task_secrets(item: WorkItem, pattern: str) -> list[str]:
     return found
 
 
-def _masked(outcome: Outcome, masker: Masker) -> Outcome:
-    """The outcome as it may leave the worker: error and return value masked."""
+def _masked(outcome: Outcome, secrets: list[str]) -> Outcome:
+    """The outcome as it may leave the worker: error and return value masked with `secrets`.
+    Without either (a task returning None) there is nothing to mask, and no masker is built:
+    its pattern, compiled anew for each attempt (the token is a secret), is most of what a
+    no-op's outcome would cost."""
+    if outcome.return_value is None and not outcome.error:
+        return outcome
+    masker = Masker(secrets)
     value = masker.mask_json(outcome.return_value)
     if json.dumps(value) != json.dumps(outcome.return_value):
         _log("the return value holds secrets: it is recorded, and passed downstream, masked")
@@ -291,7 +265,7 @@ def _ended(outcome: Outcome, elapsed: float) -> str:
     return line + (f": {outcome.error}" if outcome.error else "")
 
 
-def _attempt(client: ExecutionClient, item: WorkItem, config: WorkerEnv, masker: Masker) -> int:
+def _attempt(client: ExecutionClient, item: WorkItem, config: WorkerEnv, secrets: list[str]) -> int:
     """Run the started attempt and report its outcome. Exit code 0 on success."""
     _log(
         f"running {item.team}/{item.dag_id} {item.run_id} task {item.task_id} "
@@ -306,7 +280,7 @@ def _attempt(client: ExecutionClient, item: WorkItem, config: WorkerEnv, masker:
     memory = oomwatch.watch(os.environ)  # in a pod: its container's cgroup (K5)
     outcome, held = _run_task(item, config)
     outcome = _oom_named(outcome, memory.note(outcome.exit_code) if memory else None)
-    outcome = _masked(outcome, masker)
+    outcome = _masked(outcome, secrets)
 
     outcome = _bounded(outcome, config.max_return_value_bytes)
     finishing.set()
@@ -332,13 +306,17 @@ def run(
     config: WorkerEnv,
     shipper: LogShipper | None = None,
     secrets: Iterable[str] = (),
-    dump: list[str] | None = None,
+    prebuilt: Prebuilt | None = None,
 ) -> int:
     """Start the attempt, run it, report the outcome (masked with `secrets` and the attempt's
-    own), then finish shipping its log. `dump`: `config`'s dump, if built already."""
+    own), then finish shipping its log. `prebuilt`: what a warm process built for `config`
+    (its dump), if it did."""
     client = ExecutionClient(config.api_url, config.token, ti_id, try_number)
-    lines = dump if dump is not None else config_lines(config.redacted())
-    _log(f"attempt {try_number} of task instance {ti_id}", *lines)
+    header = f"attempt {try_number} of task instance {ti_id}"
+    if prebuilt is not None and _Lines.captured:
+        print(f"brisa: {header}\n{prebuilt.dump_text}", flush=True)  # as `_log` writes it
+    else:
+        _log(header, *(prebuilt.dump if prebuilt else config_lines(config.redacted())))
     try:
         try:
             answer = client.call(
@@ -355,7 +333,7 @@ def run(
         if shipper is not None:
             attempt = (item.team, item.dag_id, item.run_id, item.task_id, try_number)
             shipper.begin(attempt, own)
-        return _attempt(client, item, config, Masker([*secrets, *own]))
+        return _attempt(client, item, config, [*secrets, *own])
     finally:
         if shipper is not None:
             _stop_shipping(shipper, min(EXIT_SHIP_TIMEOUT, config.report_timeout))
@@ -371,13 +349,6 @@ def _unreadable(client: ExecutionClient, config: WorkerEnv, error: str) -> int:
         _log(f"result not recorded: {exc}")
         return 3
     return 1
-
-
-def _worker_secrets(config: WorkerEnv, environ: dict[str, str]) -> list[str]:
-    """The secrets of every attempt of this worker: its environment's, the object store's
-    keys, the token."""
-    found = env_secrets(environ, config.logs.mask_env_pattern)
-    return [*found, *config.logs.secrets(), config.token]
 
 
 def _start_shipping(
@@ -398,51 +369,45 @@ def _start_shipping(
         _log(f"log shipping not started ({exc}); the log stays in this file")
         return None
     _Lines.captured = True
-
-    def on_sigterm(signum: int, frame: object) -> None:
-        # Stopped by the executor (timeout, cancel) or by ourselves (stale attempt): ship
-        # what was written before going, within the executor's kill grace.
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.write(1, b"brisa: the worker received SIGTERM; shipping its log and exiting\n")
-        _stop_shipping(shipper, SIGTERM_SHIP_TIMEOUT, grace=0.5)
-        _exit_contained(signum, frame)
-
-    signal.signal(signal.SIGTERM, on_sigterm)
+    _Lines.shipping = shipper  # what a SIGTERM ships first (`_exit_contained`)
     return shipper
 
 
 def _stop_shipping(shipper: LogShipper, timeout: float, grace: float = 2.0) -> None:
-    signal.signal(signal.SIGTERM, _exit_contained)
+    _Lines.shipping = None  # a SIGTERM from now on exits at once
     shipper.close(timeout, grace)
     _Lines.captured = False
 
 
-def _arguments(argv: list[str]) -> argparse.Namespace:
-    """`--ti N --try N [--scope S]`, as every executor writes them, read directly (building
-    an argparse parser costs a forked worker about 1 ms); anything else goes to argparse,
-    for its help and error messages."""
+def _arguments(argv: list[str]) -> tuple[int, int]:
+    """`--ti N --try N [--scope S]`, as every executor writes them: the task instance and try
+    number. Read directly (building an argparse parser, or even its namespace, costs a
+    forked worker pages copied); anything else goes to argparse, for its help and error
+    messages."""
     if len(argv) in (4, 6) and argv[0::2] == ["--ti", "--try", "--scope"][: len(argv) // 2]:
         ti, try_number = argv[1], argv[3]
         if ti.isdigit() and try_number.isdigit():
-            scope = argv[5] if len(argv) == 6 else ""
-            return argparse.Namespace(ti=int(ti), try_number=int(try_number), scope=scope)
+            return int(ti), int(try_number)
     parser = argparse.ArgumentParser(
         prog="brisa task run", description="Run one task attempt (started by an executor)."
     )
     parser.add_argument("--ti", type=int, required=True, help="task instance id")
     parser.add_argument("--try", dest="try_number", type=int, required=True, help="try number")
     parser.add_argument("--scope", default="", help="the executor that started this worker")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    return args.ti, args.try_number
 
 
-def main(argv: list[str]) -> int:
-    args = _arguments(argv)
-    environ = dict(os.environ)
+def main(argv: list[str], environ: dict[str, str] | None = None) -> int:
+    """Run the attempt `argv` names. `environ`: `os.environ` as a plain dict, when the caller
+    has it (a forked worker: `executor.local.forkserver.become_worker`)."""
+    ti_id, try_number = _arguments(argv)
+    environ = dict(os.environ) if environ is None else environ
     built = worker_env(environ)
     # The dump `prebuild` made shows a token as set: it is, once `_token` returns.
-    dump = _dump[1] if _dump is not None and _dump[0] is built else None
+    prebuilt = prebuilt_for(built)
     try:
-        config = replace(built, token=_token(built, environ, args.ti, args.try_number))
+        config = replace(built, token=_token(built, environ, ti_id, try_number))
     except (AttemptStale, RuntimeError, OSError) as exc:
         print(f"brisa task run: cannot get this attempt's execution token: {exc}", file=sys.stderr)
         return 3
@@ -451,15 +416,15 @@ def main(argv: list[str]) -> int:
     # children never see them.
     for name in filter(private, environ):
         del os.environ[name]
-    _record_self(config.registry, args.ti, args.try_number)
-    secrets = _worker_secrets(config, environ)
+    _record_self(config.registry, ti_id, try_number)
+    secrets = worker_secrets(config, environ, prebuilt)
     # What the task detaches from this process group (setsid, a daemon) stays ours, and goes
     # with the attempt (worker.containment).
     containment.become_subreaper()
     signal.signal(signal.SIGTERM, _exit_contained)
     try:
         shipper = _start_shipping(config, secrets, server)
-        return run(args.ti, args.try_number, config, shipper, secrets, dump)
+        return run(ti_id, try_number, config, shipper, secrets, prebuilt)
     finally:
         containment.kill_descendants(os.getpid())
 
@@ -476,7 +441,15 @@ def _token(config: WorkerEnv, environ: dict[str, str], ti_id: int, try_number: i
 
 
 def _exit_contained(signum: int, frame: object) -> None:
-    """Stopped (SIGTERM): kill what the attempt started, then exit."""
+    """Stopped (SIGTERM) by the executor (timeout, cancel) or by ourselves (stale attempt):
+    ship what was written before going, within the executor's kill grace, when the log is
+    being shipped; kill what the attempt started; exit. The one SIGTERM handler, installed
+    once: replacing a Python handler goes through `signal`'s enum conversion of the old
+    one, a `ValueError` raised and caught, for each change (ADR 0033)."""
+    shipper, _Lines.shipping = _Lines.shipping, None  # a second SIGTERM: exit at once
+    if shipper is not None:
+        os.write(1, b"brisa: the worker received SIGTERM; shipping its log and exiting\n")
+        _stop_shipping(shipper, SIGTERM_SHIP_TIMEOUT, grace=0.5)
     containment.kill_descendants(os.getpid())
     os._exit(128 + signum)
 

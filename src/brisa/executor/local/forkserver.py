@@ -12,6 +12,7 @@ when the executor goes away (the socket closes) the server exits and workers car
 
 from __future__ import annotations
 
+import codecs
 import gc
 import json
 import os
@@ -23,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from brisa.executor.local.warm import WarmPool
 from brisa.logs.server import LogServer
-from brisa.worker.env import LOG_SERVER_FD, TOKEN_FD
+from brisa.worker.env import LOG_SERVER_FD, TOKEN_FD, know_environment, take_environment
 
 # The worker's code, and what its log process imports to ship the log (logs.layout, the
 # local folder store): each attempt would otherwise import them again, on its way out.
@@ -66,6 +67,7 @@ def preload() -> None:
     secret_names(DEFAULT_ENV_PATTERN)
     containment.prepare()  # libc's prctl, how to list a process's children
     ZoneInfo("UTC")  # a DAG's default time zone, read from disk once (ZoneInfo keeps it)
+    codecs.lookup("idna")  # kept by the codec registry: no worker searches for it again
     gc.collect()
     gc.freeze()
 
@@ -90,31 +92,20 @@ def become_worker(request: dict[str, Any], token_fd: int, close: list[int] | Non
     for fd in (log, null):
         if fd > 2:
             os.close(fd)
-    _take_environment(request["env"])
     # The token reaches the worker as it would after an exec: on a socket it reads at once.
-    os.environ[TOKEN_FD] = str(token_fd)
+    environ = {**request["env"], TOKEN_FD: str(token_fd)}
     if request.get("log_fd") is not None:
-        os.environ[LOG_SERVER_FD] = str(request["log_fd"])
+        environ[LOG_SERVER_FD] = str(request["log_fd"])
+    take_environment(environ)
     from brisa.worker.main import main
 
     code = 3
     try:
-        code = main(request["argv"])
+        code = main(request["argv"], environ)
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
-
-
-def _take_environment(env: dict[str, str]) -> None:
-    """`os.environ` becomes `env`. Only what differs is changed (each change is a `putenv`
-    or an `unsetenv`): the executor's environment, which this process started with, is most
-    of every request's."""
-    for name in [name for name in os.environ if name not in env]:
-        del os.environ[name]
-    for name, value in env.items():
-        if os.environ.get(name) != value:
-            os.environ[name] = value
 
 
 def serve(channel: socket.socket, warm_limit: int = 0, idle: float = 300.0) -> None:
@@ -122,6 +113,7 @@ def serve(channel: socket.socket, warm_limit: int = 0, idle: float = 300.0) -> N
     is one (`warm_limit` of them at most, each kept `idle` seconds: ADR 0014)."""
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # no zombies: the kernel reaps children
     preload()
+    know_environment()  # its workers take their environment from this one
     logs = LogServer(closing=lambda: [channel.fileno(), *pool.fds()])
     pool = WarmPool(warm_limit, idle, become=become_worker, channel=channel, closing=logs.fds)
     while True:
@@ -136,7 +128,7 @@ def serve(channel: socket.socket, warm_limit: int = 0, idle: float = 300.0) -> N
         request, token_fd = json.loads(message), fds[0]
         log = logs.connect(held=[token_fd]) if _ships(request) else None
         request["log_fd"] = log.fileno() if log is not None else None
-        pid = pool.launch(request, token_fd)
+        pid = pool.launch(request, token_fd, message)
         if pid is None:
             pid = os.fork()
             if pid == 0:

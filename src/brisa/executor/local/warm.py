@@ -41,7 +41,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from brisa.worker.env import WorkerEnv, private
+from brisa.worker.env import WorkerEnv, know_environment, private
 from brisa.worker.warmed import OPT_OUT, Warmed, WarmKey, record
 
 WARM_NAME = "brisa-warm"  # a warm process's name in the process table (/proc/PID/comm)
@@ -85,11 +85,14 @@ class WarmPool:
         """The pool's sockets: a forked worker closes them first."""
         return [w.sock.fileno() for w in self._warm.values()]
 
-    def launch(self, request: dict[str, Any], token_fd: int) -> int | None:
+    def launch(
+        self, request: dict[str, Any], token_fd: int, message: bytes | None = None
+    ) -> int | None:
         """The pid of a worker forked from the warm process of the request's key, handed the
         token socket `token_fd` and the log server's connection `request["log_fd"]` (the
         caller closes its copies); None when the request must be forked the ordinary way (no
-        key, not warmable, not ready)."""
+        key, not warmable, not ready). `message`: the request as it was received, passed on
+        as it is (not encoded again)."""
         if not self.limit or not request.get("warm"):
             return None
         name = json.dumps(request["warm"], sort_keys=True)
@@ -104,7 +107,8 @@ class WarmPool:
             return None
         try:
             fds = [token_fd] if request.get("log_fd") is None else [token_fd, request["log_fd"]]
-            warm.sock.sendmsg([json.dumps(request).encode()], [_rights(*fds)])
+            message = message if message is not None else json.dumps(request).encode()
+            warm.sock.sendmsg([message], [_rights(*fds)])
             answer = warm.sock.recv(64)
         except OSError:
             answer = b""
@@ -185,9 +189,10 @@ def _serve(sock: socket.socket, request: dict[str, Any], become: Become, idle: f
         sock.send(b"refused")
         return 0
     record(warmed)
-    from brisa.worker.main import prebuild
+    from brisa.worker.prebuilt import prebuild
 
     prebuild(request["env"])  # what every worker of this process would build the same
+    know_environment()  # as the import left it: what its workers' environments start from
     gc.freeze()  # the DAGs are every worker's: no worker's collector walks them
     sock.send(READY)
     sock.settimeout(idle)
@@ -203,11 +208,13 @@ def _serve(sock: socket.socket, request: dict[str, Any], become: Become, idle: f
                 os.close(fd)
             sock.send(STALE)  # this launch goes the ordinary way; the next one imports anew
             return 0
-        launch = json.loads(message)
-        launch["log_fd"] = fds[1] if len(fds) > 1 else None  # its number in this process
         pid = os.fork()
         if pid == 0:
             sock.close()
+            # Read in the worker, not here: each fork leaves every page of this process
+            # shared, so each page it writes between two forks is one more copied.
+            launch = json.loads(message)
+            launch["log_fd"] = fds[1] if len(fds) > 1 else None  # its number in this process
             become(launch, fds[0])
         for fd in fds:
             os.close(fd)
