@@ -14,6 +14,7 @@ from sqlalchemy import event
 from test_store import TEAM, new_run, task_of
 from test_store_tokens import queue, service
 
+from brisa.control.execution import Deferred
 from brisa.core.pools import DEFAULT_POOL
 from brisa.core.states import TaskState
 from brisa.errors import Conflict, Unauthorized
@@ -138,3 +139,35 @@ def test_a_start_and_a_finish_take_few_statements(store: Store) -> None:
     else:  # the move (with the item), transition, outbox, attempt row; and the slot back
         assert (len(start), len(finish)) == (4, 5)
     assert not any(s.lstrip().upper().startswith("SELECT") for s in start + finish)
+
+
+def test_a_call_made_at_once_never_waits_for_another_writer(store: Store) -> None:
+    """SQLite: the execution API makes a worker's call on its event loop while the write lock
+    is free; while another writer holds it, the call writes nothing and is deferred (to a
+    thread, where it waits its turn). PostgreSQL: every call is made in a thread."""
+    run = new_run(store)
+    ref, token = queue(store, run, "extract")
+    execution = service(store)
+    if store.backend != "sqlite":
+        assert not execution.inline
+        return
+    assert execution.inline
+
+    def start() -> object:
+        return execution.start_with_token(ref, token, hostname="w1", pid=42)
+
+    with store.engine.execution_options(brisa_write=True).connect() as other:
+        other.begin()  # BEGIN IMMEDIATE: another writer, e.g. the scheduler
+        with pytest.raises(Deferred):
+            execution.at_once(start)
+        other.rollback()
+    assert task_of(store, run, "extract").state is T.QUEUED
+    assert history(store, ref.ti_id) == [(1, "pending", "queued", "unknown")]
+    execution.at_once(start)  # the lock is free: made at once
+    assert task_of(store, run, "extract").state is T.RUNNING
+    assert execution.at_once(lambda: execution.finish_with_token(ref, token, success=True)) is (
+        T.SUCCESS
+    )
+    # Waiting writers still wait as long as they did: the connection's timeout is restored.
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000

@@ -3,7 +3,9 @@ attempt's try number, so a stale worker can never overwrite a newer attempt."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextvars
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -16,7 +18,7 @@ from brisa.core.states import ACTIVE_TASK_STATES, ATTEMPT_OUTCOMES, TaskState, t
 from brisa.core.tokens import Credential
 from brisa.errors import Conflict, NotFound
 from brisa.store import attemptfold, fencing, pools
-from brisa.store.engine import WRITE
+from brisa.store.engine import BUSY_TIMEOUT_MS, WRITE
 from brisa.store.guards import PreparedMove, guarded_update
 from brisa.store.runs import _TASK_FIELDS, _task_record
 from brisa.store.tables import dag_runs, task_attempts, task_instances
@@ -109,6 +111,26 @@ _STARTED_ITEM = (
 )
 
 
+# Set by `without_waiting`: a worker's write on SQLite raises WriterBusy instead of waiting.
+_NO_WAIT: contextvars.ContextVar[bool] = contextvars.ContextVar("brisa_no_wait", default=False)
+
+
+class WriterBusy(Exception):
+    """Another writer holds SQLite's write lock: nothing was written (`without_waiting`)."""
+
+
+@contextmanager
+def without_waiting() -> Iterator[None]:
+    """Within, a worker's start, heartbeat or finish on SQLite takes the write lock only if it
+    is free at once, else raises WriterBusy having written nothing: the execution API runs
+    it on its event loop, where waiting would stall every other call (ADR 0036)."""
+    token = _NO_WAIT.set(True)
+    try:
+        yield
+    finally:
+        _NO_WAIT.reset(token)
+
+
 class AttemptStore:
     engine: sa.Engine
     version_spec: Callable[[int], DagSpec]  # from CatalogStore: decoded once per version
@@ -118,6 +140,28 @@ class AttemptStore:
         """The engine for a worker's writes, made once (an engine's `execution_options` is a
         new object with its own logger each time: a sixth of a start's store CPU)."""
         return self.engine.execution_options(**WRITE)
+
+    @contextmanager
+    def _begin(self) -> Iterator[sa.Connection]:
+        """A worker's write transaction; under `without_waiting` on SQLite, one that does
+        not wait for the write lock (WriterBusy)."""
+        if not _NO_WAIT.get() or self.engine.dialect.name != "sqlite":
+            with self._hot.begin() as conn:
+                yield conn
+            return
+        with self._hot.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            raw.execute("PRAGMA busy_timeout=0")
+            try:
+                try:
+                    transaction = conn.begin()  # BEGIN IMMEDIATE: fails at once when taken
+                except sa.exc.OperationalError as exc:
+                    raise WriterBusy(str(exc)) from exc
+                with transaction:
+                    yield conn
+            finally:
+                raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
     def _folds(self, conn: sa.Connection) -> bool:
         """Whether a worker's move is one statement here (`attemptfold`): PostgreSQL, no fence."""
@@ -227,7 +271,7 @@ class AttemptStore:
         read in one transaction, each statement built once. None when nothing moved."""
         where = {"id": ref.ti_id, "try_number": ref.try_number, "token_digest": digest}
         values = {"start_date": now, "heartbeat_at": now, "hostname": hostname, "pid": pid}
-        with self._hot.begin() as conn:
+        with self._begin() as conn:
             if self._folds(conn):
                 row = attemptfold.run(conn, _FOLD_START, where, {**values, "error": None}, {})
                 if row is None:
@@ -328,7 +372,7 @@ class AttemptStore:
     ) -> bool:
         """Set `values` on the attempt's row while it is at that try in `state` (and `held`
         holds; no state change: not a transition); False when it is not any more."""
-        with self.engine.execution_options(**WRITE).begin() as conn:
+        with self._begin() as conn:
             return bool(
                 conn.execute(
                     task_instances.update()
@@ -373,7 +417,7 @@ class AttemptStore:
         if token_digest is not None and new in _FINISH:
             where = {"id": ref.ti_id, "try_number": ref.try_number, "token_digest": token_digest}
             ended = {"v_state": new, "v_end_date": now, "v_error": error}
-            with self._hot.begin() as conn:
+            with self._begin() as conn:
                 if self._folds(conn):
                     row = attemptfold.run(conn, _FOLD_FINISH[new], where, outcome, {})
                     if row is not None and _FINISH[new].releases:  # slots back (ADR 0020)

@@ -27,6 +27,7 @@ import anyio.to_thread
 from pydantic import BaseModel, ValidationError
 from starlette.responses import JSONResponse, Response
 
+from brisa.control.execution import Deferred
 from brisa.core.records import AttemptRef
 from brisa.errors import BrisaError
 from brisa.web.api import execution
@@ -93,7 +94,7 @@ class ExecutionLane:
         scope["route"] = self.routes.get(verb)
         response: Response
         try:
-            answer = await anyio.to_thread.run_sync(call)
+            answer = await self._answer(call)
         except BrisaError as exc:
             response = JSONResponse({"detail": bounded(str(exc))}, error_status(exc))
         except Exception as exc:  # noqa: BLE001 - answered as the API answers it
@@ -102,6 +103,17 @@ class ExecutionLane:
             await _send(send, answer)
             return
         await response(scope, receive, send)
+
+    async def _answer(self, call: Callable[[], bytes | None]) -> bytes | None:
+        """SQLite: at once on the event loop while the write lock is free (a thread's turn
+        cost more than the call, ADR 0036), else in a worker thread, where it may wait."""
+        service = self.ctx.execution
+        if service.inline:
+            try:
+                return service.at_once(call)
+            except Deferred:
+                pass
+        return await anyio.to_thread.run_sync(call)
 
     def _plain(self, scope: Scope) -> bool:
         """A JSON body of a declared length within the limit (else the guard answers)."""
