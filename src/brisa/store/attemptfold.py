@@ -66,7 +66,7 @@ def fold(
             TI.state == str(expected),
         )
         .values({**{name: sa.bindparam(f"v_{name}") for name in sets}, "state": to})
-        .returning(*{TI[name] for name in (*answer, "id", "run_pk", "try_number")})
+        .returning(*(TI[name] for name in dict.fromkeys((*answer, "id", "run_pk", "try_number"))))
         .cte("moved")
     )
     attempted = (
@@ -83,7 +83,17 @@ def fold(
         )
         .cte("attempted")
     )
-    recorded = (
+    recorded = _recorded(moved, to, expected)
+    noted = _noted(moved)
+    answered = sa.select(*(moved.c[name] for name in answer), *run_columns)
+    if run_columns:
+        answered = answered.join_from(moved, dag_runs, dag_runs.c.id == moved.c.run_pk)
+    return answered.add_cte(attempted, recorded, noted)
+
+
+def _recorded(moved: sa.CTE, to: TaskState, expected: TaskState) -> sa.CTE:
+    """The move's `task_transitions` row, as `guards._record_moves` writes it."""
+    return (
         task_transitions.insert()
         .from_select(
             ["ti_id", "run_pk", "try_number", "from_state", "to_state", "actor", "epoch", "at"],
@@ -100,15 +110,19 @@ def fold(
         )
         .cte("recorded")
     )
+
+
+def _noted(moved: sa.CTE) -> sa.CTE:
+    """The outbox's rows of `guards.task_topics`, sorted as `changes.record` inserts them."""
     ti_id, run_pk = sa.cast(moved.c.id, sa.String), sa.cast(moved.c.run_pk, sa.String)
-    topics = postgresql.array(  # guards.task_topics, sorted as changes.record inserts them
+    topics = postgresql.array(
         [
             "attempt:" + ti_id + "/" + sa.cast(moved.c.try_number, sa.String),
             sa.cast(sa.literal("health"), sa.String),
             "run:" + run_pk,
         ]
     )
-    noted = (
+    return (
         outbox.insert()
         .from_select(
             ["topic", "at"],
@@ -119,10 +133,6 @@ def fold(
         )
         .cte("noted")
     )
-    answered = sa.select(*(moved.c[name] for name in answer), *run_columns)
-    if run_columns:
-        answered = answered.join_from(moved, dag_runs, dag_runs.c.id == moved.c.run_pk)
-    return answered.add_cte(attempted, recorded, noted)
 
 
 def run(
@@ -130,15 +140,13 @@ def run(
     statement: sa.Select[Any],
     where: Mapping[str, Any],
     values: Mapping[str, Any],
-    attempt: Mapping[str, Any],
 ) -> sa.Row[Any] | None:
     """Execute a `fold` statement; the answer's row, or None when nothing moved. `where`:
-    id, try_number, token_digest; `values`: the task instance's; `attempt`: the attempt
-    row's bound values by name."""
+    id, try_number, token_digest; `values`: the task instance's (the attempt row's are
+    bound by the same names)."""
     actor, epoch = actors.current()
     params = {f"w_{name}": value for name, value in where.items()}
     params.update((f"v_{name}", value) for name, value in values.items())
-    params.update(attempt)
     params.update(b_actor=actor, b_epoch=epoch, c_at=datetime.now(UTC))
     row = conn.execute(statement, params).first()
     if row is not None:

@@ -273,7 +273,7 @@ class AttemptStore:
         values = {"start_date": now, "heartbeat_at": now, "hostname": hostname, "pid": pid}
         with self._begin() as conn:
             if self._folds(conn):
-                row = attemptfold.run(conn, _FOLD_START, where, {**values, "error": None}, {})
+                row = attemptfold.run(conn, _FOLD_START, where, {**values, "error": None})
                 if row is None:
                     return None
             else:
@@ -419,7 +419,7 @@ class AttemptStore:
             ended = {"v_state": new, "v_end_date": now, "v_error": error}
             with self._begin() as conn:
                 if self._folds(conn):
-                    row = attemptfold.run(conn, _FOLD_FINISH[new], where, outcome, {})
+                    row = attemptfold.run(conn, _FOLD_FINISH[new], where, outcome)
                     if row is not None and _FINISH[new].releases:  # slots back (ADR 0020)
                         pools.release_slots(conn, [row.id])
                     return row is not None
