@@ -20,6 +20,7 @@ from brisa.core.states import TaskState
 from brisa.errors import Conflict, Unauthorized
 from brisa.repos.config import RepoSettings
 from brisa.store import Store
+from brisa.store.fencing import Fence, fenced_by
 
 T = TaskState
 
@@ -171,3 +172,23 @@ def test_a_call_made_at_once_never_waits_for_another_writer(store: Store) -> Non
     # Waiting writers still wait as long as they did: the connection's timeout is restored.
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+
+
+def test_under_a_fence_a_start_and_a_finish_take_the_general_move(store: Store) -> None:
+    """A worker's move never runs under a scheduler's fence in the API; should one, it is
+    `guarded_update` with the fence's conditions, and answers the same item."""
+    run = new_run(store)
+    ref, token = queue(store, run, "extract")
+    execution = service(store)
+    holder = "s1"
+    epoch = store.acquire_lease(f"scheduler:{holder}", holder, 60)
+    assert epoch is not None
+    with fenced_by(Fence(f"scheduler:{holder}", holder, epoch)):
+        item = execution.start_with_token(ref, token, hostname="w1", pid=42)
+        assert (item.task_id, item.run_id, item.params) == ("extract", run.run_id, {"region": "eu"})
+        assert execution.finish_with_token(ref, token, success=True) is T.SUCCESS
+    assert history(store, ref.ti_id)[1:] == [
+        (1, "queued", "running", "worker"),
+        (1, "running", "success", "worker"),
+    ]
+    assert store.pool_holders(TEAM, DEFAULT_POOL) == []

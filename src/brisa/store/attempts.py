@@ -157,6 +157,8 @@ class AttemptStore:
                 try:
                     transaction = conn.begin()  # BEGIN IMMEDIATE: fails at once when taken
                 except sa.exc.OperationalError as exc:
+                    if "locked" not in str(exc.orig):  # not the lock: as any write fails
+                        raise
                     raise WriterBusy(str(exc)) from exc
                 with transaction:
                     yield conn
