@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from brisa.core import tokens
 from brisa.core.records import AttemptRef, CodeRef, WorkItem
@@ -23,14 +23,21 @@ from brisa.errors import Conflict, NotFound, Unauthorized
 from brisa.repos.config import RepoSettings
 from brisa.store import Store
 from brisa.store.actors import acting_as
+from brisa.store.attempts import WriterBusy, without_waiting
 
 # Who the transition record names for the moves an attempt reports about itself.
 ACTOR = "worker"
 
 Clock = Callable[[], datetime]
+R = TypeVar("R")
 # Checks that a pod token is the projected token of the pod Brisa launched for an attempt of a
 # team (`executor.kubernetes.podidentity.PodIdentity`); raises Unauthorized or Forbidden.
 PodIdentity = Callable[[str, AttemptRef, str], None]
+
+
+class Deferred(Exception):
+    """`ExecutionService.at_once`: the call would have waited for another writer and wrote
+    nothing; run it again where waiting blocks nobody (a worker thread)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,18 @@ class ExecutionService:
         self.max_return_bytes = max_return_bytes
         self.on_change = on_change
         self.sources = dict(sources or {})
+        # SQLite: a worker's call costs least run at once on the API's event loop, when the
+        # one write lock is free (ADR 0036); PostgreSQL's round trips are waited in threads.
+        self.inline = store.backend == "sqlite"
+
+    def at_once(self, call: Callable[[], R]) -> R:
+        """`call()` (a `*_with_token` call) without waiting for another writer: raises
+        Deferred when the database's write lock is taken, having written nothing."""
+        try:
+            with without_waiting():
+                return call()
+        except WriterBusy as exc:
+            raise Deferred(str(exc)) from exc
 
     def authenticate(self, ref: AttemptRef, token: str) -> Worker:
         """The worker of `ref`, if `token` is its current token (core.tokens.verify): raises

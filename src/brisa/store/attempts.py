@@ -3,8 +3,11 @@ attempt's try number, so a stale worker can never overwrite a newer attempt."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextvars
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,8 +17,8 @@ from brisa.core.spec import DagSpec, TaskSpec
 from brisa.core.states import ACTIVE_TASK_STATES, ATTEMPT_OUTCOMES, TaskState, task_sources
 from brisa.core.tokens import Credential
 from brisa.errors import Conflict, NotFound
-from brisa.store import fencing
-from brisa.store.engine import WRITE
+from brisa.store import attemptfold, fencing, pools
+from brisa.store.engine import BUSY_TIMEOUT_MS, WRITE
 from brisa.store.guards import PreparedMove, guarded_update
 from brisa.store.runs import _TASK_FIELDS, _task_record
 from brisa.store.tables import dag_runs, task_attempts, task_instances
@@ -39,11 +42,23 @@ _RUN_COLUMNS = [
 
 
 # The hot path's statements, built once (ADR 0032): a worker's start and finish with its token.
+# A start answers its item: the task instance's columns and its run's, these read by
+# correlated subqueries in the move's own RETURNING (one statement fewer, ADR 0036).
 _START = PreparedMove(
     TaskState.RUNNING,
     TaskState.QUEUED,
     match=("id", "try_number", "token_digest"),
     sets=("start_date", "heartbeat_at", "hostname", "pid", "error"),
+    answer=[
+        *(task_instances.c[n] for n in _TASK_FIELDS),
+        *(
+            sa.select(column)
+            .where(dag_runs.c.id == task_instances.c.run_pk)
+            .scalar_subquery()
+            .label(column.name)
+            for column in _RUN_COLUMNS
+        ),
+    ],
 )
 _FINISH = {
     state: PreparedMove(
@@ -70,6 +85,25 @@ _ATTEMPT_ENDED = _ATTEMPT.values(
     end_date=sa.bindparam("v_end_date"),
     error=sa.bindparam("v_error"),
 )
+# The same on PostgreSQL, each call one statement (ADR 0036): the move, the attempt row, the
+# transition record and the change note, and a start's item read with them.
+_FOLD_START = attemptfold.fold(
+    TaskState.RUNNING,
+    TaskState.QUEUED,
+    sets=("start_date", "heartbeat_at", "hostname", "pid", "error"),
+    attempt={"start_date": "v_start_date", "hostname": "v_hostname", "pid": "v_pid"},
+    answer=_TASK_FIELDS,
+    run_columns=_RUN_COLUMNS,
+)
+_FOLD_FINISH = {
+    state: attemptfold.fold(
+        state,
+        TaskState.RUNNING,
+        sets=("end_date", "return_value", "error", "next_try_at"),
+        attempt={"end_date": "v_end_date", "error": "v_error"},
+    )
+    for state in _FINISH
+}
 _STARTED_ITEM = (
     sa.select(*[task_instances.c[n] for n in _TASK_FIELDS], *_RUN_COLUMNS)
     .join(dag_runs, dag_runs.c.id == task_instances.c.run_pk)
@@ -77,9 +111,63 @@ _STARTED_ITEM = (
 )
 
 
+# Set by `without_waiting`: a worker's write on SQLite raises WriterBusy instead of waiting.
+_NO_WAIT: contextvars.ContextVar[bool] = contextvars.ContextVar("brisa_no_wait", default=False)
+
+
+class WriterBusy(Exception):
+    """Another writer holds SQLite's write lock: nothing was written (`without_waiting`)."""
+
+
+@contextmanager
+def without_waiting() -> Iterator[None]:
+    """Within, a worker's start, heartbeat or finish on SQLite takes the write lock only if it
+    is free at once, else raises WriterBusy having written nothing: the execution API runs
+    it on its event loop, where waiting would stall every other call (ADR 0036)."""
+    token = _NO_WAIT.set(True)
+    try:
+        yield
+    finally:
+        _NO_WAIT.reset(token)
+
+
 class AttemptStore:
     engine: sa.Engine
     version_spec: Callable[[int], DagSpec]  # from CatalogStore: decoded once per version
+
+    @cached_property
+    def _hot(self) -> sa.Engine:
+        """The engine for a worker's writes, made once (an engine's `execution_options` is a
+        new object with its own logger each time: a sixth of a start's store CPU)."""
+        return self.engine.execution_options(**WRITE)
+
+    @contextmanager
+    def _begin(self) -> Iterator[sa.Connection]:
+        """A worker's write transaction; under `without_waiting` on SQLite, one that does
+        not wait for the write lock (WriterBusy)."""
+        if not _NO_WAIT.get() or self.engine.dialect.name != "sqlite":
+            with self._hot.begin() as conn:
+                yield conn
+            return
+        with self._hot.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            raw.execute("PRAGMA busy_timeout=0")
+            try:
+                try:
+                    transaction = conn.begin()  # BEGIN IMMEDIATE: fails at once when taken
+                except sa.exc.OperationalError as exc:
+                    if "locked" not in str(exc.orig):  # not the lock: as any write fails
+                        raise
+                    raise WriterBusy(str(exc)) from exc
+                with transaction:
+                    yield conn
+            finally:
+                raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+    def _folds(self, conn: sa.Connection) -> bool:
+        """Whether a worker's move is one statement here (`attemptfold`): PostgreSQL, no fence."""
+        return conn.dialect.name == "postgresql" and fencing.current() is None
 
     def task_for(self, ref: AttemptRef) -> tuple[TaskRecord, TaskSpec]:
         """The task instance behind an attempt and its task spec, from the run's version."""
@@ -185,12 +273,18 @@ class AttemptStore:
         read in one transaction, each statement built once. None when nothing moved."""
         where = {"id": ref.ti_id, "try_number": ref.try_number, "token_digest": digest}
         values = {"start_date": now, "heartbeat_at": now, "hostname": hostname, "pid": pid}
-        with self.engine.execution_options(**WRITE).begin() as conn:
-            if not _START.move(conn, where, {**values, "error": None}):
-                return None
-            attempt = {"v_start_date": now, "v_hostname": hostname, "v_pid": pid}
-            conn.execute(_ATTEMPT_STARTED, {**_attempt_of(ref), **attempt})
-            row = conn.execute(_STARTED_ITEM, {"ti_id": ref.ti_id}).one()
+        with self._begin() as conn:
+            if self._folds(conn):
+                row = attemptfold.run(conn, _FOLD_START, where, {**values, "error": None})
+                if row is None:
+                    return None
+            else:
+                rows = _START.moved(conn, where, {**values, "error": None})
+                if not rows:
+                    return None
+                attempt = {"v_start_date": now, "v_hostname": hostname, "v_pid": pid}
+                conn.execute(_ATTEMPT_STARTED, {**_attempt_of(ref), **attempt})
+                row = rows[0]
         return self._work_item(_task_record(row), row)
 
     def start_supervised(self, ref: AttemptRef, *, hostname: str, now: datetime) -> bool:
@@ -280,7 +374,7 @@ class AttemptStore:
     ) -> bool:
         """Set `values` on the attempt's row while it is at that try in `state` (and `held`
         holds; no state change: not a transition); False when it is not any more."""
-        with self.engine.execution_options(**WRITE).begin() as conn:
+        with self._begin() as conn:
             return bool(
                 conn.execute(
                     task_instances.update()
@@ -325,7 +419,12 @@ class AttemptStore:
         if token_digest is not None and new in _FINISH:
             where = {"id": ref.ti_id, "try_number": ref.try_number, "token_digest": token_digest}
             ended = {"v_state": new, "v_end_date": now, "v_error": error}
-            with self.engine.execution_options(**WRITE).begin() as conn:
+            with self._begin() as conn:
+                if self._folds(conn):
+                    row = attemptfold.run(conn, _FOLD_FINISH[new], where, outcome)
+                    if row is not None and _FINISH[new].releases:  # slots back (ADR 0020)
+                        pools.release_slots(conn, [row.id])
+                    return row is not None
                 done = _FINISH[new].move(conn, where, outcome)
                 if done:
                     conn.execute(_ATTEMPT_ENDED, {**_attempt_of(ref), **ended})

@@ -91,7 +91,13 @@ def record(conn: sa.Connection, topics: Iterable[str]) -> None:
         conn.execute(_FROM_ARRAY, {"c_topics": unique, "c_at": now})
     else:
         conn.execute(_INSERT, [{"topic": topic, "at": now} for topic in unique])
-    conn.info[_CHANGED] = True  # acted on once the connection is back in the pool
+    noted(conn)
+
+
+def noted(conn: sa.Connection) -> None:
+    """Mark `conn` as having written to the outbox in its transaction (a statement of the
+    caller's own did, as `attemptfold`'s): the hooks run once it is back in the pool."""
+    conn.info[_CHANGED] = True
 
 
 _FROM_ARRAY = changes.insert().from_select(

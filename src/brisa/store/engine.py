@@ -12,6 +12,7 @@ from sqlalchemy import event
 from brisa.store import changes
 
 WRITE = {"brisa_write": True}
+BUSY_TIMEOUT_MS = 30000  # SQLite: how long a writer waits for the write lock
 # A pooled PostgreSQL connection unused for longer than this is pinged before it is handed
 # out; one used more recently is handed out as it is (a scheduler pass checks connections
 # out a dozen times within milliseconds: a ping each was a quarter of its round trips).
@@ -27,7 +28,7 @@ def _sqlite_events(engine: sa.Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -127,7 +127,13 @@ class PreparedMove:
     `guarded_update` itself, whose fencing conditions change with the fence."""
 
     def __init__(
-        self, to: TaskState, expected: TaskState, *, match: Sequence[str], sets: Sequence[str]
+        self,
+        to: TaskState,
+        expected: TaskState,
+        *,
+        match: Sequence[str],
+        sets: Sequence[str],
+        answer: Sequence[sa.ColumnElement[Any]] = (),
     ) -> None:
         sources = allowed_sources(to, expected)
         if len(sources) != 1:
@@ -135,27 +141,41 @@ class PreparedMove:
         self.to, self.expected = to, expected
         self.releases = to not in ACTIVE_TASK_STATES and bool(sources & ACTIVE_TASK_STATES)
         ti = task_instances.c
+        # What the moved row answers: `answer` (holding the change note's columns) or those.
+        self._answer = list(answer or _CHANGED["task_instances"])
+        if not {c.name for c in _CHANGED["task_instances"]} <= {c.name for c in self._answer}:
+            raise ValueError("a move answers the id, run_pk and try_number of its row")
         self._statement = (
             task_instances.update()
             .where(*(ti[name] == sa.bindparam(f"w_{name}") for name in match))
             .where(ti.state == str(expected))
             .values({**{name: sa.bindparam(f"v_{name}") for name in sets}, "state": to})
-            .returning(*_CHANGED["task_instances"])
+            .returning(*self._answer)
         )
 
     def move(self, conn: sa.Connection, where: Mapping[str, Any], values: Mapping[str, Any]) -> int:
         """Move the row matching `where` (column -> value); 0 when refused or lost."""
+        return len(self.moved(conn, where, values))
+
+    def moved(
+        self, conn: sa.Connection, where: Mapping[str, Any], values: Mapping[str, Any]
+    ) -> list[sa.Row[Any]]:
+        """`move`, answering the moved row's `answer` columns (SQLite returns them with the
+        move: correlated subqueries in RETURNING read a start's run without a statement)."""
         if fencing.current() is not None:
             ti = task_instances.c
             conditions = [ti[name] == value for name, value in where.items()]
-            return guarded_update(
+            ids = guarded_rows(
                 conn, task_instances, self.to, *conditions, expected=self.expected, values=values
             )
+            if not ids:
+                return []
+            return list(conn.execute(sa.select(*self._answer).where(ti.id.in_(ids))).all())
         params = {f"w_{name}": value for name, value in where.items()}
         params.update((f"v_{name}", value) for name, value in values.items())
         rows = conn.execute(self._statement, params).all()
         if not rows:
-            return 0
+            return []
         if self.releases:
             pools.release_slots(conn, [row.id for row in rows])
         moved: list[tuple[int, int, int, str | None]] = [
@@ -163,7 +183,7 @@ class PreparedMove:
         ]
         _record_moves(conn, moved, self.to)
         changes.record(conn, (topic for row in rows for topic in _topics(task_instances, row)))
-        return len(rows)
+        return list(rows)
 
 
 def guarded_task_moves(

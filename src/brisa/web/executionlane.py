@@ -27,6 +27,7 @@ import anyio.to_thread
 from pydantic import BaseModel, ValidationError
 from starlette.responses import JSONResponse, Response
 
+from brisa.control.execution import Deferred
 from brisa.core.records import AttemptRef
 from brisa.errors import BrisaError
 from brisa.web.api import execution
@@ -91,13 +92,28 @@ class ExecutionLane:
             await self.app(scope, replay(body, receive), send)
             return
         scope["route"] = self.routes.get(verb)
+        response: Response
         try:
-            response = await anyio.to_thread.run_sync(call)
+            answer = await self._answer(call)
         except BrisaError as exc:
             response = JSONResponse({"detail": bounded(str(exc))}, error_status(exc))
         except Exception as exc:  # noqa: BLE001 - answered as the API answers it
             response = api_failure(scope["path"], exc)
+        else:
+            await _send(send, answer)
+            return
         await response(scope, receive, send)
+
+    async def _answer(self, call: Callable[[], bytes | None]) -> bytes | None:
+        """SQLite: at once on the event loop while the write lock is free (a thread's turn
+        cost more than the call, ADR 0036), else in a worker thread, where it may wait."""
+        service = self.ctx.execution
+        if service.inline:
+            try:
+                return service.at_once(call)
+            except Deferred:
+                pass
+        return await anyio.to_thread.run_sync(call)
 
     def _plain(self, scope: Scope) -> bool:
         """A JSON body of a declared length within the limit (else the guard answers)."""
@@ -109,29 +125,29 @@ class ExecutionLane:
 
     def _call(
         self, verb: str, ref: AttemptRef, token: str, body: bytes
-    ) -> Callable[[], Response] | None:
-        """What answers the call, run in a worker thread; None when its body is not valid."""
+    ) -> Callable[[], bytes | None] | None:
+        """What answers the call, run in a worker thread: its JSON answer's bytes (None: 204
+        No Content); None when its body is not valid."""
         service = self.ctx.execution
         if verb == "heartbeat":  # its body is not read
 
-            def beat() -> Response:
+            def beat() -> None:
                 service.heartbeat_with_token(ref, token)
-                return Response(status_code=204)
 
             return beat
         parsed = _parsed(verb, body)
         if isinstance(parsed, execution.StartBody):
             start = parsed
 
-            def started() -> Response:
+            def started() -> bytes:
                 item = service.start_with_token(ref, token, hostname=start.hostname, pid=start.pid)
-                return JSONResponse(item.to_json())
+                return _json(item.to_json())
 
             return started
         if isinstance(parsed, execution.FinishBody):
             end = parsed
 
-            def finished() -> Response:
+            def finished() -> bytes:
                 state = service.finish_with_token(
                     ref,
                     token,
@@ -139,10 +155,33 @@ class ExecutionLane:
                     return_value=end.return_value,
                     error=end.error,
                 )
-                return JSONResponse({"state": state.value})
+                return _FINISHED.get(state.value) or _json({"state": state.value})
 
             return finished
         return None
+
+
+def _json(content: Any) -> bytes:
+    """JSON as Starlette's `JSONResponse` renders it (compact, UTF-8, no NaN)."""
+    return json.dumps(
+        content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode()
+
+
+# A finish's answers, made once (the states a finish ends in).
+_FINISHED = {state: _json({"state": state}) for state in ("success", "failed", "up_for_retry")}
+_JSON = (b"content-type", b"application/json")
+
+
+async def _send(send: Send, body: bytes | None) -> None:
+    """The answer as ASGI messages, without a response object: 200 with a JSON body, or 204."""
+    if body is None:
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    headers = [(b"content-length", str(len(body)).encode()), _JSON]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _parsed(verb: str, body: bytes) -> BaseModel | None:
