@@ -59,14 +59,26 @@ class ActiveRuns:
         # How many full reads, runs re-read whole, and open task rows re-read alone.
         self.reads = {"full": 0, "runs": 0, "tasks": 0}
 
-    def refresh(self) -> list[RunRecord]:
-        """The active runs now, oldest logical date first."""
+    def wanted(self) -> tuple[int, list[int]] | None:
+        """The outbox this pass reads (after which id, and which ids seen skipped), for a
+        caller that reads it with other things (`Store.pass_reads`); None: a full read is due,
+        which reads no changes."""
+        if self._full_due(self.monotonic()):
+            return None
+        return self._cursor.last, sorted(self._cursor.skipped)
+
+    def refresh(self, found: list[tuple[int, str]] | None = None) -> list[RunRecord]:
+        """The active runs now, oldest logical date first. `found`: the outbox's changes
+        `wanted` asked for, already read (None: read them here)."""
         now = self.monotonic()
-        if self._full_at is None or now - self._full_at >= self.full_every:
+        if self._full_due(now):
             self._read_all(now)
         else:
-            self._read_changed(now)
+            self._read_changed(now, found)
         return sorted(self._runs.values(), key=lambda r: (r.logical_date, r.id))
+
+    def _full_due(self, now: float) -> bool:
+        return self._full_at is None or now - self._full_at >= self.full_every
 
     def forget(self) -> None:
         """Read everything on the next pass (e.g. after a failed one)."""
@@ -85,10 +97,12 @@ class ActiveRuns:
         self._full_at = now
         self.reads["full"] += 1
 
-    def _read_changed(self, now: float) -> None:
-        rows = self.store.changes_after(
-            self._cursor.last, also=sorted(self._cursor.skipped), limit=LIMIT
-        )
+    def _read_changed(self, now: float, found: list[tuple[int, str]] | None) -> None:
+        rows = found
+        if rows is None:
+            rows = self.store.changes_after(
+                self._cursor.last, also=sorted(self._cursor.skipped), limit=LIMIT
+            )
         if len(rows) >= LIMIT:
             self._read_all(now)
             return
