@@ -92,3 +92,20 @@ def test_an_open_task_seen_moved_before_its_note_keeps_its_run_whole_until_read_
     same(view, store)  # read whole on the next pass
     assert view.reads["full"] == 1
     assert {r.id: r for r in view.refresh()}[run.id].tasks["t0"].state is T.RUNNING
+
+
+def test_a_task_move_re_reads_that_task_row_and_its_runs_row_not_every_task(
+    store: Store,
+) -> None:
+    tasks = Tasks(store, width=4)
+    run = tasks.run()
+    view = ActiveRuns(store, full_every=3600)
+    same(view, store)
+    whole = view.reads["runs"]
+    ti = run.tasks["t1"]
+    assert store.queue_tasks([QueueItem(ti.id, T.PENDING, 0, "d", None)], NOW) == {ti.id}
+    same(view, store)
+    assert view.reads["runs"] == whole, "the run was not read whole"
+    assert store.set_run_states([RunMove(run.id, RunState.RUNNING, RunState.QUEUED)], NOW)
+    same(view, store)
+    assert view.reads["runs"] == whole + 1, "a run move names no task: the run is read whole"

@@ -33,7 +33,6 @@ from brisa.core.planner import (
     judging_from,
     plan,
 )
-from brisa.core.pools import PoolBook
 from brisa.core.records import AttemptRef, DagRecord, RunRecord, TaskRecord, run_id_for
 from brisa.core.runview import RunViews
 from brisa.core.spec import DagSpec
@@ -42,6 +41,7 @@ from brisa.executor.base import Attempt, Executor, LaunchRequest
 from brisa.logs.masking import DEFAULT_ENV_PATTERN, Masker, env_secrets, param_secrets
 from brisa.logs.recovery import executor_file_name
 from brisa.metrics.instruments import SchedulerMetrics, unregistered
+from brisa.scheduler import runcache
 from brisa.scheduler.ha import LeaseKeeper
 from brisa.scheduler.runcache import ActiveRuns
 from brisa.store import Store
@@ -147,12 +147,15 @@ class Scheduler:
         judging_since = self._judge_since()
         alive = self.executor.alive()
         observed = self.executor.observe()  # before the store: a worker reports, then exits
-        runs = self.active.refresh()
+        self._sync_pools(now)
+        # The outbox, the catalog's stamp and the pool book in one round trip (ADR 0038).
+        reads = self.store.pass_reads(self.active.wanted(), limit=runcache.LIMIT)
+        runs = self.active.refresh(reads.changes)
         self._runs = {run.id: run for run in runs}
         self._tasks = {}  # built from these runs by the first launch that needs it
         missing = {r.version_id for r in runs} - set(self._specs)
         self._specs.update({vid: spec for vid, (spec, _) in self.store.get_specs(missing).items()})
-        stamp = self.store.catalog_stamp()
+        stamp = reads.stamp
         if stamp != self._stamp:  # listed again only when the catalog changed
             self._stamp = stamp
             listed = self.store.list_dags()
@@ -179,7 +182,7 @@ class Scheduler:
             others=others,
             adopted=adopted,
             unseen=unseen,
-            pools=self._pools(now),
+            pools=reads.pools,
             views=self._views,
         )
 
@@ -200,13 +203,12 @@ class Scheduler:
         unseen = frozenset() if self.sees_every_host else frozenset(self._adopted)
         return others, dict(self._adopted), unseen
 
-    def _pools(self, now: datetime) -> PoolBook:
-        """Every pool and its free slots; on the first pass, the default pools sized by the
-        settings are brought to their configured size first."""
+    def _sync_pools(self, now: datetime) -> None:
+        """On the first pass, the default pools sized by the settings are brought to their
+        configured size (before the pool book is read)."""
         if not self._pools_synced:
             self.store.sync_default_pools(now)
             self._pools_synced = True
-        return self.store.pool_book()
 
     def _judge_since(self) -> datetime:
         """Since when workers are judged (`judging_from`): from the resume after a pause."""

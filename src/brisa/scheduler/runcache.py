@@ -8,7 +8,10 @@ runs named there since its previous pass (docs/adr/0022-incremental-scheduler-sn
 
 - the runs named by the changes after the last id read, and by ids seen skipped (a
   PostgreSQL transaction that took an id earlier may commit later: looked for again for
-  `changes.SKIPPED_WAIT` seconds, as the UI's change feed does);
+  `changes.SKIPPED_WAIT` seconds, as the UI's change feed does). Every move of a task row
+  also names it (`attempt:<ti>/<try>`, `guards.task_topics`), so of a known run named with
+  some of its tasks only its own row and those task rows are read (and its open ones); new
+  runs, and runs named without a task (a run move, an adoption), are read whole (ADR 0038);
 - the queued and running task instances of the other runs, every pass: heartbeats, a
   waiting note and a new token are written without a change note (the execution API's hot
   path), and the planner judges open attempts on them. Only those rows are read, not their
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections import defaultdict
 from collections.abc import Callable
 
 from brisa.core.records import RunRecord, TaskRecord
@@ -59,14 +63,26 @@ class ActiveRuns:
         # How many full reads, runs re-read whole, and open task rows re-read alone.
         self.reads = {"full": 0, "runs": 0, "tasks": 0}
 
-    def refresh(self) -> list[RunRecord]:
-        """The active runs now, oldest logical date first."""
+    def wanted(self) -> tuple[int, list[int]] | None:
+        """The outbox this pass reads (after which id, and which ids seen skipped), for a
+        caller that reads it with other things (`Store.pass_reads`); None: a full read is due,
+        which reads no changes."""
+        if self._full_due(self.monotonic()):
+            return None
+        return self._cursor.last, sorted(self._cursor.skipped)
+
+    def refresh(self, found: list[tuple[int, str]] | None = None) -> list[RunRecord]:
+        """The active runs now, oldest logical date first. `found`: the outbox's changes
+        `wanted` asked for, already read (None: read them here)."""
         now = self.monotonic()
-        if self._full_at is None or now - self._full_at >= self.full_every:
+        if self._full_due(now):
             self._read_all(now)
         else:
-            self._read_changed(now)
+            self._read_changed(now, found)
         return sorted(self._runs.values(), key=lambda r: (r.logical_date, r.id))
+
+    def _full_due(self, now: float) -> bool:
+        return self._full_at is None or now - self._full_at >= self.full_every
 
     def forget(self) -> None:
         """Read everything on the next pass (e.g. after a failed one)."""
@@ -85,28 +101,60 @@ class ActiveRuns:
         self._full_at = now
         self.reads["full"] += 1
 
-    def _read_changed(self, now: float) -> None:
-        rows = self.store.changes_after(
-            self._cursor.last, also=sorted(self._cursor.skipped), limit=LIMIT
-        )
+    def _read_changed(self, now: float, found: list[tuple[int, str]] | None) -> None:
+        rows = found
+        if rows is None:
+            rows = self.store.changes_after(
+                self._cursor.last, also=sorted(self._cursor.skipped), limit=LIMIT
+            )
         if len(rows) >= LIMIT:
             self._read_all(now)
             return
         self._cursor.advance([i for i, _ in rows], now)
-        pks = {int(topic[4:]) for _, topic in rows if topic.startswith("run:")}
-        pks |= self._stale
-        self._stale = set()
-        quiet = {pk: self._open_ids(pk) for pk in self._open - pks}
-        fresh, tasks = self.store.runs_and_tasks(pks, [i for ids in quiet.values() for i in ids])
-        self.reads["runs"] += len(pks)
-        self.reads["tasks"] += sum(len(ids) for ids in quiet.values())
-        for pk in pks:
+        whole, rows_of = self._named([topic for _, topic in rows])
+        quiet = {pk: self._open_ids(pk) for pk in self._open - whole - rows_of.keys()}
+        single = [i for ids in (*quiet.values(), *rows_of.values()) for i in ids]
+        fresh, tasks = self.store.runs_and_tasks(whole, single, partial=rows_of)
+        self.reads["runs"] += len(whole)
+        self.reads["tasks"] += len(single)
+        for pk in whole:
             self._drop(pk)
             run = fresh.get(pk)
             if run is not None and run.state in ACTIVE_RUN_STATES:
                 self._keep(run)
+        for pk in rows_of:
+            self._merge(pk, fresh.get(pk))
         for pk, ids in quiet.items():
             self._update(pk, [tasks.get(i) for i in ids])
+
+    def _named(self, topics: list[str]) -> tuple[set[int], dict[int, set[int]]]:
+        """The runs to read whole, and per other run named, the task rows to read with its
+        own: those the outbox names (`attempt:<ti>/<try>`) and its open ones. Whole: new
+        runs, runs named without a task of theirs (a run move, an adoption) and runs found
+        stale on the previous pass."""
+        named = {int(topic[4:]) for topic in topics if topic.startswith("run:")}
+        rows_of: dict[int, set[int]] = defaultdict(set)
+        for topic in topics:
+            if topic.startswith("attempt:"):
+                ti_id = int(topic[8:].partition("/")[0])
+                pk = self._run_of.get(ti_id)
+                if pk in named:
+                    rows_of[pk].add(ti_id)
+        whole = (named - rows_of.keys()) | self._stale
+        for pk in self._stale:
+            rows_of.pop(pk, None)
+        self._stale = set()
+        for pk, ids in rows_of.items():
+            ids.update(self._open_ids(pk))
+        return whole, dict(rows_of)
+
+    def _merge(self, pk: int, run: RunRecord | None) -> None:
+        """A run's row and the task rows the outbox named, read again, over its other tasks
+        as they were: a new record (its view is worked out again)."""
+        known = self._runs[pk]
+        self._drop(pk)
+        if run is not None and run.state in ACTIVE_RUN_STATES:
+            self._keep(dataclasses.replace(run, tasks={**known.tasks, **run.tasks}))
 
     def _open_ids(self, pk: int) -> list[int]:
         return [ti.id for ti in self._runs[pk].tasks.values() if ti.state in OPEN]

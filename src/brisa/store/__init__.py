@@ -24,6 +24,7 @@ from brisa.store.listing import ListingStore
 from brisa.store.migrate import upgrade
 from brisa.store.notes import NoteStore
 from brisa.store.operations import OperationsStore
+from brisa.store.passreads import PassReadStore
 from brisa.store.pools import PoolStore
 from brisa.store.pruning import PruningStore
 from brisa.store.queueing import QueueStore
@@ -33,6 +34,7 @@ from brisa.store.transitions import TransitionStore
 
 
 class Store(
+    PassReadStore,
     CatalogStore,
     RunStore,
     QueueStore,

@@ -62,6 +62,13 @@ def _dag_record(row: Any, spec: DagSpec) -> DagRecord:
     )
 
 
+def stamp_columns() -> tuple[sa.Column[Any], ...]:
+    """The columns of `dags` that what `list_dags` answers depends on."""
+    d = dags.c
+    return (d.team, d.dag_id, d.version_id, d.is_active, d.is_paused, d.repo,
+            d.code_version, d.fileloc)  # fmt: skip
+
+
 class CatalogStore:
     engine: sa.Engine
     reader: sa.Engine  # reads without a transaction of their own (engine.reader)
@@ -332,8 +339,7 @@ class CatalogStore:
         """What `list_dags` answers depends on, in a few small columns per DAG: equal stamps,
         equal listings (the scheduler lists the DAGs again only when it changes)."""
         d = dags.c
-        columns = (d.team, d.dag_id, d.version_id, d.is_active, d.is_paused, d.repo,
-                   d.code_version, d.fileloc)  # fmt: skip
+        columns = stamp_columns()
         if self.engine.dialect.name == "postgresql":
             # Summed up by the server: two values instead of a row per DAG on every pass.
             row = sa.cast(sa.func.row(*columns), sa.Text)  # a NULL differs from ''

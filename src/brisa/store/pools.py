@@ -270,6 +270,30 @@ def _pool(row: Any, used: int = 0, retired: int = 0, **counts: int) -> Pool:
     )
 
 
+def pool_from(
+    team: str, name: str, slots: int, description: str, configured: bool, used: Any, retired: Any
+) -> Pool:
+    """A pool of the pool book from its row and the slots held of it (None: none)."""
+    used, retired = int(used or 0), int(retired or 0)
+    free = max(0, slots - (used - retired))
+    return Pool(team, name, slots, used, free, description, configured)
+
+
+def held_slots() -> sa.Subquery:
+    """Per pool, the slot rows held and how many of those are retired."""
+    return (
+        sa.select(
+            S.team,
+            S.pool,
+            sa.func.count().label("used"),
+            sa.func.sum(sa.cast(S.retired, sa.Integer)).label("retired"),
+        )
+        .where(S.ti_id.is_not(None))
+        .group_by(S.team, S.pool)
+        .subquery("held")
+    )
+
+
 class PoolStore:
     engine: sa.Engine
     reader: sa.Engine  # reads without a transaction of their own (engine.reader)
@@ -283,17 +307,7 @@ class PoolStore:
     def pool_book(self) -> PoolBook:
         """Every pool with its usage, for the planner (one statement; only held rows are
         counted)."""
-        held = (
-            sa.select(
-                S.team,
-                S.pool,
-                sa.func.count().label("used"),
-                sa.func.sum(sa.cast(S.retired, sa.Integer)).label("retired"),
-            )
-            .where(S.ti_id.is_not(None))
-            .group_by(S.team, S.pool)
-            .subquery("held")
-        )
+        held = held_slots()
         query = sa.select(pools, held.c.used, held.c.retired).outerjoin(
             held, sa.and_(held.c.team == pools.c.team, held.c.pool == pools.c.name)
         )

@@ -39,6 +39,16 @@ def _task_record(row: Any) -> TaskRecord:
     return TaskRecord(**values)
 
 
+# A run's columns after its task's in one row (`runs_and_tasks`), each named `r_<column>`.
+_RUN_COLUMNS = [c.label(f"r_{c.name}") for c in dag_runs.c if c.name != "note"]
+
+
+def _joined_run(row: Any, tasks: dict[str, TaskRecord] | None) -> RunRecord:
+    values = {c.name[2:]: row._mapping[c.name] for c in _RUN_COLUMNS}
+    values["state"] = RunState(values["state"])
+    return RunRecord(**values, tasks=tasks or {})
+
+
 def _run_record(row: Any, tasks: dict[str, TaskRecord] | None = None) -> RunRecord:
     values = dict(row._mapping)
     values.pop("note", None)
@@ -211,31 +221,42 @@ class RunStore:
             return {r.id: _run_record(r, tasks.get(r.id)) for r in rows}
 
     def runs_and_tasks(
-        self, run_pks: Iterable[int], ti_ids: Iterable[int]
+        self,
+        run_pks: Iterable[int],
+        ti_ids: Iterable[int],
+        partial: Iterable[int] = (),
     ) -> tuple[dict[int, RunRecord], dict[int, TaskRecord]]:
-        """The runs with these internal ids that exist, with their tasks, and the task
-        instances `ti_ids` of other runs alone (two statements: the scheduler re-reads the
-        runs that changed whole and only the open attempts of the others)."""
-        whole, single = set(run_pks), set(ti_ids)
-        pks, ids = sorted(whole), sorted(single)
-        if not pks and not ids:
+        """The runs `run_pks` that exist with all their tasks, the runs `partial` that exist
+        with those of their tasks among `ti_ids`, and the task instances `ti_ids` alone
+        (one statement: the task rows, each with its run's columns when its run is asked
+        for). The scheduler re-reads the runs that changed and only the task rows the outbox
+        names and the open attempts of the others (ADR 0038)."""
+        whole, some, single = set(run_pks), set(partial) - set(run_pks), set(ti_ids)
+        if not whole and not single:
             return {}, {}
-        ti = task_instances.c
-        wanted = [ti.run_pk.in_(pks)] if pks else []
-        wanted += [ti.id.in_(ids)] if ids else []
-        query = sa.select(*[ti[n] for n in _TASK_FIELDS]).where(sa.or_(*wanted))
+        ti, r = task_instances.c, dag_runs.c
+        wanted = [ti.run_pk.in_(sorted(whole))] if whole else []
+        wanted += [ti.id.in_(sorted(single))] if single else []
+        asked = sorted(whole | some)
+        joined = sa.and_(r.id == ti.run_pk, r.id.in_(asked)) if asked else sa.false()
+        query = (
+            sa.select(*[ti[n] for n in _TASK_FIELDS], *_RUN_COLUMNS)
+            .select_from(task_instances.outerjoin(dag_runs, joined))
+            .where(sa.or_(*wanted))
+        )
+        runs: dict[int, Any] = {}
+        by_run: dict[int, dict[str, TaskRecord]] = defaultdict(dict)
+        alone: dict[int, TaskRecord] = {}
         with self.reader.connect() as conn:
-            runs = sa.select(dag_runs).where(dag_runs.c.id.in_(pks))
-            rows = list(conn.execute(runs)) if pks else []
-            by_run: dict[int, dict[str, TaskRecord]] = defaultdict(dict)
-            alone: dict[int, TaskRecord] = {}
             for row in conn.execute(query):
                 record = _task_record(row)
-                if record.run_pk in whole:
-                    by_run[record.run_pk][record.task_id] = record
+                if row.r_id is not None:
+                    runs.setdefault(record.run_pk, row)
+                    if record.run_pk in whole or record.id in single:
+                        by_run[record.run_pk][record.task_id] = record
                 if record.id in single:
                     alone[record.id] = record
-        return {r.id: _run_record(r, by_run.get(r.id)) for r in rows}, alone
+        return {pk: _joined_run(row, by_run.get(pk)) for pk, row in runs.items()}, alone
 
     def run_counts(self, since: datetime) -> list[tuple[str, str, int]]:
         """(team, state, how many) of the runs created since `since`."""

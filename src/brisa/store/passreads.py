@@ -1,0 +1,99 @@
+"""The small reads of a scheduling pass in one round trip (ADR 0038).
+
+Each pass reads the change outbox after its cursor, the catalog's stamp and the pool book:
+three small, independent answers. On PostgreSQL each statement is a round trip, which under
+load costs more than the reading (W6: a quarter of a pass), so they are one statement of three
+sub-selects, the outbox and the pool book aggregated to JSON by the server (their values are
+ids, names, counts and flags: nothing JSON would change). The three are read in one snapshot
+of the database, as one statement. SQLite reads them one after the other (a statement there
+is not a round trip).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from brisa.core.pools import PoolBook
+from brisa.store.catalog import CatalogStore, stamp_columns
+from brisa.store.changes import ChangeLog
+from brisa.store.pools import PoolStore, held_slots, pool_from
+from brisa.store.tables import changes, dags, pools
+
+
+@dataclass(frozen=True)
+class PassReads:
+    changes: list[tuple[int, str]] | None  # None: not asked for (a full read is due)
+    stamp: list[tuple[object, ...]]  # the catalog's (`CatalogStore.catalog_stamp`)
+    pools: PoolBook
+
+
+_IDS = postgresql.ARRAY(sa.Integer)
+_NOTHING = 2**31 - 1  # an id after the last one an INTEGER column holds: no change read
+
+
+def _json_list(*values: Any) -> Any:
+    return sa.func.json_build_array(*values)
+
+
+def _aggregated(select: sa.Select[Any], order: Any = None) -> Any:
+    """`select`'s rows as one JSON array of arrays (an empty array when there are none)."""
+    rows = select.subquery()
+    element = _json_list(*rows.c)
+    agg = sa.func.json_agg(
+        postgresql.aggregate_order_by(element, order(rows)) if order else element
+    )
+    return sa.select(sa.func.coalesce(agg, sa.text("'[]'::json"))).scalar_subquery()
+
+
+def _build() -> sa.Select[Any]:
+    outbox = (
+        sa.select(changes.c.id, changes.c.topic)
+        .where(
+            sa.or_(
+                changes.c.id > sa.bindparam("r_last"),
+                changes.c.id == sa.func.any(sa.bindparam("r_also", type_=_IDS)),
+            )
+        )
+        .order_by(changes.c.id)
+        .limit(sa.bindparam("r_limit"))
+    )
+    d = dags.c
+    row = sa.cast(sa.func.row(*stamp_columns()), sa.Text)  # a NULL differs from ''
+    order: Any = postgresql.aggregate_order_by(sa.literal_column("E'\\n'"), d.team, d.dag_id)
+    count = sa.select(sa.func.count()).select_from(dags).scalar_subquery()
+    digest = sa.select(sa.func.md5(sa.func.string_agg(row, order))).scalar_subquery()
+    held = held_slots()
+    p = pools.c
+    book = sa.select(
+        p.team, p.name, p.slots, p.description, p.configured, held.c.used, held.c.retired
+    ).outerjoin(held, sa.and_(held.c.team == p.team, held.c.pool == p.name))
+    return sa.select(_aggregated(outbox, lambda r: r.c.id), count, digest, _aggregated(book))
+
+
+_QUERY: sa.Select[Any] | None = None
+
+
+class PassReadStore(CatalogStore, ChangeLog, PoolStore):
+    def pass_reads(self, after: tuple[int, list[int]] | None, *, limit: int) -> PassReads:
+        """The changes after id `after[0]` and of ids `after[1]` (oldest first, at most
+        `limit`; None: not read), the catalog stamp and the pool book."""
+        if self.engine.dialect.name != "postgresql":
+            found = None if after is None else self.changes_after(*after, limit=limit)
+            return PassReads(found, self.catalog_stamp(), self.pool_book())
+        global _QUERY
+        if _QUERY is None:
+            _QUERY = _build()
+        last, also = after if after is not None else (_NOTHING, [])
+        params = {"r_last": last, "r_also": also, "r_limit": limit}
+        with self.reader.connect() as conn:
+            outbox, count, digest, book = conn.execute(_QUERY, params).one()
+        found = None if after is None else [(int(i), str(t)) for i, t in outbox]
+        book_rows = {
+            (team, name): pool_from(team, name, slots, description, configured, used, retired)
+            for team, name, slots, description, configured, used, retired in book
+        }
+        return PassReads(found, [(count, digest)], PoolBook(book_rows, self.default_pool_slots))
