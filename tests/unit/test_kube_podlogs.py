@@ -1,17 +1,19 @@
-"""A worker pod that died before its last log chunk: its log is completed from the pod's own
-log (`executor.kubernetes.podlogs`), the counterpart of the local executor's spool sweep."""
+"""Logs from `pods/log` (`executor.kubernetes.podlogs`): a worker pod that died before its
+last log chunk has its log completed from the pod's own log, the counterpart of the local
+executor's spool sweep; a container task's followed output reaches the store whole."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from brisa.executor.kubernetes.api import NotFound
+from brisa.executor.kubernetes.api import NotFound, Unreachable
 from brisa.executor.kubernetes.holder import orphans
-from brisa.executor.kubernetes.podlogs import WorkerLogJob, complete_worker_log
+from brisa.executor.kubernetes.podlogs import ContainerLog, WorkerLogJob, complete_worker_log
 from brisa.logs import layout
+from brisa.logs.config import ShippingConfig
 from brisa.logs.echo import encode
 from brisa.objectstore import open_object_store
 
@@ -108,3 +110,72 @@ def test_an_orphan_is_a_pod_of_no_task_instance_older_than_the_grace() -> None:
     assert orphans(pods, known, now, 600) == ["old-orphan"]
     assert asked == [{1, 2}]  # only pods old enough are looked up
     assert orphans([pod("young", 3, 10)], known, now, 600) == [] and len(asked) == 1
+
+
+class FlakyLog:
+    """`pod_log` of a container that wrote `output` and has ended: the first stream is cut
+    (Unreachable) after `first` bytes, as an API server blip does; later ones give it all."""
+
+    def __init__(self, output: bytes, first: int) -> None:
+        self.output, self.first, self.opened = output, first, 0
+
+    def pod_log(
+        self, namespace: str, name: str, container: str | None = None, follow: bool = False
+    ) -> Iterator[bytes]:
+        self.opened += 1
+        if self.opened == 1:
+            yield self.output[: self.first]
+            raise Unreachable(0, "Unreachable", "reading the log: the stream was cut")
+        yield self.output
+
+
+class GoneLog:
+    """`pod_log` of a pod deleted after its first stream ended."""
+
+    def __init__(self, output: bytes) -> None:
+        self.output, self.opened = output, 0
+
+    def pod_log(
+        self, namespace: str, name: str, container: str | None = None, follow: bool = False
+    ) -> Iterator[bytes]:
+        self.opened += 1
+        if self.opened > 1:
+            raise NotFound(404, "NotFound", "pods brisa-data-7-1 not found")
+        yield self.output
+
+
+def follow_to_the_end(api: Any, tmp_path: Path, finished: Callable[[], bool]) -> bytes:
+    config = ShippingConfig(location=f"file://{tmp_path / 'logs'}")
+    follower = ContainerLog(
+        api, "ns", "brisa-data-7-1", "base", ATTEMPT, config, tmp_path / "spool",
+        finished=finished,
+    )  # fmt: skip
+    follower.start()
+    assert follower.done.wait(60), "the follower did not finish"
+    store = config.open_store()
+    prefix = layout.attempt_prefix(*ATTEMPT)
+    assert [o.key for o in store.list(prefix)] == [prefix + layout.FULL]
+    return store.get(prefix + layout.FULL)
+
+
+def test_a_stream_cut_before_the_container_ended_is_read_again_to_its_end(
+    tmp_path: Path,
+) -> None:
+    # The stream is cut after "first"; the container writes "second" and ends before the
+    # follower looks: the rest is read from a stream opened after the end, not dropped.
+    api = FlakyLog(b"first\nsecond\n", first=6)
+
+    log = follow_to_the_end(api, tmp_path, finished=lambda: api.opened >= 1)
+
+    assert log == b"first\nsecond\n"
+    assert api.opened == 2
+
+
+def test_a_pod_gone_after_its_stream_ended_leaves_the_log_with_what_was_read(
+    tmp_path: Path,
+) -> None:
+    api = GoneLog(b"first\nsecond\n")
+
+    log = follow_to_the_end(api, tmp_path, finished=lambda: api.opened >= 1)
+
+    assert log == b"first\nsecond\n"

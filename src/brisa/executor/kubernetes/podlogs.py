@@ -31,7 +31,11 @@ from brisa.objectstore import ObjectStore
 log = logging.getLogger("brisa.kubernetes")
 
 Attempt = tuple[str, str, str, str, int]  # team, dag, run, task, try
+WHOLE, GONE = "", "the pod is gone"  # how a followed stream ended (else: the error)
 CLOSE_TIMEOUT = 30.0
+REOPEN_AFTER = 0.2  # seconds before a followed stream that ended is opened again
+SETTLE_POLL = 0.01  # seconds between two looks for the pod's end after its stream ended
+FINAL_READ_TIMEOUT = 30.0  # seconds an ended pod's log may fail to be read before it is closed
 RETRY_AFTER = 30.0  # seconds before a worker's log that could not be completed is tried again
 GIVE_UP_AFTER = 600.0  # ... and after which its pod goes all the same (e.g. its node is lost)
 
@@ -66,8 +70,15 @@ class RawSpool:
 
 class ContainerLog:
     """Follows one container task's output (`pods/log?follow=true`) from a thread and ships
-    it as the attempt's log. `finished()` says whether the pod has ended (or is gone): a
-    stream that ends before that is opened again, skipping what was already read."""
+    it as the attempt's log. `finished()` says whether the pod has ended (or is gone).
+
+    The log is whole once a stream opened after the pod had ended has been read to its end:
+    a stream that ends (cut, or at the container's exit, which the pod's status shows a
+    little later) is opened again, skipping what was already read, until then. A stream that
+    ends without error is almost always the container's exit: the pod's end is awaited
+    closely (`SETTLE_POLL`) so that `full.log` lands as soon as the outcome does. The pod
+    gone (its log with it), or its log unreadable for `FINAL_READ_TIMEOUT` seconds after its
+    end, ends the log with what was read."""
 
     def __init__(
         self,
@@ -136,25 +147,49 @@ class ContainerLog:
             return
         shipper.begin(self.attempt)
         shipper.start()
-        read = len(held)  # bytes of the container's output the spool holds
-        while True:
-            read = self._stream(spool, shipper, read)
-            if self.abandoned:
-                shipper.abandon()  # what was shipped stays; the rest is the next holder's
-                spool.discard()
-                return
-            if self.finished():
-                break
-            time.sleep(0.2)  # the stream ended early (an API blip): open it again
+        if not self._read_to_end(spool, shipper, len(held)):
+            shipper.abandon()  # what was shipped stays; the rest is the next holder's
+            spool.discard()
+            return
         problem = shipper.close(CLOSE_TIMEOUT)
         if problem:
             log.warning("the log of pod %s: %s", self.pod, problem)
         if shipper.complete:
             spool.discard()
 
-    def _stream(self, spool: RawSpool, shipper: Shipper, read: int) -> int:
+    def _read_to_end(self, spool: RawSpool, shipper: Shipper, read: int) -> bool:
+        """Follow the output into the spool (which holds `read` bytes of it) until it is all
+        there, or cannot be read any more; False when abandoned meanwhile."""
+        ended_at: float | None = None  # when the pod was first seen ended (monotonic)
+        while True:
+            if ended_at is None and self.finished():
+                ended_at = time.monotonic()
+            read, outcome = self._stream(spool, shipper, read)
+            if self.abandoned:
+                return False
+            if outcome == GONE or (outcome == WHOLE and ended_at is not None):
+                return True  # read to its end once the pod had ended, or gone with its log
+            if ended_at is not None and time.monotonic() - ended_at >= FINAL_READ_TIMEOUT:
+                spool.note(f"brisa: the container's log could not be read to its end ({outcome})")
+                shipper.poke()
+                return True
+            if outcome == WHOLE:
+                self._settle()  # most likely the container's exit: its pod's status follows
+            else:
+                time.sleep(REOPEN_AFTER)  # cut (an API blip): open it again
+
+    def _settle(self) -> None:
+        """Wait up to REOPEN_AFTER seconds for the pod to show its end."""
+        deadline = time.monotonic() + REOPEN_AFTER
+        while not self.finished() and not self.abandoned and time.monotonic() < deadline:
+            time.sleep(SETTLE_POLL)
+
+    def _stream(self, spool: RawSpool, shipper: Shipper, read: int) -> tuple[int, str]:
+        """One stream of the container's output from its start, what `read` holds skipped:
+        the bytes read in all, and how it ended (WHOLE: without error; GONE: the pod is
+        not found; otherwise the error)."""
         skip = read
-        with contextlib.suppress(Exception):
+        try:
             for data in self.api.pod_log(self.namespace, self.pod, self.container, follow=True):
                 if skip:
                     cut = min(skip, len(data))
@@ -165,7 +200,11 @@ class ContainerLog:
                     spool.write(data)
                     read += len(data)
                     shipper.poke()
-        return read
+        except NotFound:
+            return read, GONE
+        except Exception as exc:  # noqa: BLE001 - any failure is a cut: the stream is opened again
+            return read, str(exc) or type(exc).__name__
+        return read, WHOLE
 
 
 def closing_note(recovered: int, line_open: bool, wall: float, pod: str) -> bytes:
