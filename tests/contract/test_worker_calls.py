@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import event
 from test_store import TEAM, new_run, task_of
 from test_store_tokens import queue, service
@@ -192,3 +193,24 @@ def test_under_a_fence_a_start_and_a_finish_take_the_general_move(store: Store) 
         (1, "running", "success", "worker"),
     ]
     assert store.pool_holders(TEAM, DEFAULT_POOL) == []
+
+
+def test_a_finish_whose_write_fails_writes_nothing(store: Store) -> None:
+    """A statement of the call that the database refuses (here: the attempt row, its last)
+    fails the call as any store write fails, and undoes the whole move: the task is still
+    running, with no transition recorded (SQLite: statements sent on the DB-API cursor)."""
+    if store.backend != "sqlite":
+        return  # PostgreSQL: one statement (`attemptfold`), failing as a whole
+    run = new_run(store)
+    ref, token = queue(store, run, "extract")
+    execution = service(store)
+    execution.start_with_token(ref, token, hostname="w1", pid=42)
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TRIGGER refuse_attempts BEFORE UPDATE ON task_attempts "
+            "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+    with pytest.raises(sa.exc.IntegrityError):
+        execution.finish_with_token(ref, token, success=True)
+    assert task_of(store, run, "extract").state is T.RUNNING
+    assert history(store, ref.ti_id)[-1] == (1, "queued", "running", "worker")

@@ -17,7 +17,7 @@ from brisa.core.spec import DagSpec, TaskSpec
 from brisa.core.states import ACTIVE_TASK_STATES, ATTEMPT_OUTCOMES, TaskState, task_sources
 from brisa.core.tokens import Credential
 from brisa.errors import Conflict, NotFound
-from brisa.store import attemptfold, fencing, pools
+from brisa.store import attemptfold, fencing, pools, rawmoves
 from brisa.store.engine import BUSY_TIMEOUT_MS, WRITE
 from brisa.store.guards import PreparedMove, guarded_update
 from brisa.store.runs import _TASK_FIELDS, _task_record
@@ -104,6 +104,9 @@ _FOLD_FINISH = {
     )
     for state in _FINISH
 }
+# The same on SQLite, on the DB-API cursor (no SQLAlchemy statement path, ADR 0036).
+_RAW_START = rawmoves.RawMove(_START, _ATTEMPT_STARTED)
+_RAW_FINISH = {state: rawmoves.RawMove(move, _ATTEMPT_ENDED) for state, move in _FINISH.items()}
 _STARTED_ITEM = (
     sa.select(*[task_instances.c[n] for n in _TASK_FIELDS], *_RUN_COLUMNS)
     .join(dag_runs, dag_runs.c.id == task_instances.c.run_pk)
@@ -278,6 +281,11 @@ class AttemptStore:
                 row = attemptfold.run(conn, _FOLD_START, where, {**values, "error": None})
                 if row is None:
                     return None
+            elif rawmoves.raw_moves(conn):
+                attempt = {"v_start_date": now, "v_hostname": hostname, "v_pid": pid}
+                row = _RAW_START.run(conn, where, {**values, "error": None}, attempt)
+                if row is None:
+                    return None
             else:
                 rows = _START.moved(conn, where, {**values, "error": None})
                 if not rows:
@@ -425,6 +433,8 @@ class AttemptStore:
                     if row is not None and _FINISH[new].releases:  # slots back (ADR 0020)
                         pools.release_slots(conn, [row.id])
                     return row is not None
+                if rawmoves.raw_moves(conn):
+                    return _RAW_FINISH[new].run(conn, where, outcome, ended) is not None
                 done = _FINISH[new].move(conn, where, outcome)
                 if done:
                     conn.execute(_ATTEMPT_ENDED, {**_attempt_of(ref), **ended})

@@ -145,7 +145,7 @@ class PreparedMove:
         self._answer = list(answer or _CHANGED["task_instances"])
         if not {c.name for c in _CHANGED["task_instances"]} <= {c.name for c in self._answer}:
             raise ValueError("a move answers the id, run_pk and try_number of its row")
-        self._statement = (
+        self.statement = (
             task_instances.update()
             .where(*(ti[name] == sa.bindparam(f"w_{name}") for name in match))
             .where(ti.state == str(expected))
@@ -173,7 +173,7 @@ class PreparedMove:
             return list(conn.execute(sa.select(*self._answer).where(ti.id.in_(ids))).all())
         params = {f"w_{name}": value for name, value in where.items()}
         params.update((f"v_{name}", value) for name, value in values.items())
-        rows = conn.execute(self._statement, params).all()
+        rows = conn.execute(self.statement, params).all()
         if not rows:
             return []
         if self.releases:
@@ -295,13 +295,13 @@ def _record_moves(
         }
         for ti_id, run_pk, try_number, prior in moved
     ]
-    conn.execute(_transition_insert(conn.dialect.name), rows)
+    conn.execute(transition_insert(conn.dialect.name), rows)
 
 
 _TRANSITION_INSERTS: dict[str, sa.Insert] = {}
 
 
-def _transition_insert(dialect: str) -> sa.Insert:
+def transition_insert(dialect: str) -> sa.Insert:
     """The insert of transition records, stamped with the database's time: built once per
     dialect (a statement built anew is built, and its cache key computed, at every call)."""
     statement = _TRANSITION_INSERTS.get(dialect)
