@@ -6,7 +6,10 @@ load costs more than the reading (W6: a quarter of a pass), so they are one stat
 sub-selects, the outbox and the pool book aggregated to JSON by the server (their values are
 ids, names, counts and flags: nothing JSON would change). The three are read in one snapshot
 of the database, as one statement. SQLite reads them one after the other (a statement there
-is not a round trip).
+is not a round trip), but in one read transaction on one connection: each read of its own
+costs a pool checkout, a BEGIN and the ROLLBACK of the connection's return, three times
+the reading of these few rows (the chain gap on SQLite, docs/benchmarks.md "(13)"), and one
+transaction gives the three one snapshot, as on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -49,6 +52,21 @@ def _aggregated(select: sa.Select[Any], order: Any = None) -> Any:
     return sa.select(sa.func.coalesce(agg, sa.text("'[]'::json"))).scalar_subquery()
 
 
+def _outbox(last: int, also: list[int], limit: int) -> sa.Select[Any]:
+    """SQLite's read of the outbox (`changes.read_after`'s)."""
+    after = changes.c.id > last
+    where = sa.or_(after, changes.c.id.in_(also)) if also else after
+    return sa.select(changes.c.id, changes.c.topic).where(where).order_by(changes.c.id).limit(limit)
+
+
+def _book() -> sa.Select[Any]:
+    held = held_slots()
+    p = pools.c
+    return sa.select(
+        p.team, p.name, p.slots, p.description, p.configured, held.c.used, held.c.retired
+    ).outerjoin(held, sa.and_(held.c.team == p.team, held.c.pool == p.name))
+
+
 def _build() -> sa.Select[Any]:
     outbox = (
         sa.select(changes.c.id, changes.c.topic)
@@ -66,12 +84,7 @@ def _build() -> sa.Select[Any]:
     order: Any = postgresql.aggregate_order_by(sa.literal_column("E'\\n'"), d.team, d.dag_id)
     count = sa.select(sa.func.count()).select_from(dags).scalar_subquery()
     digest = sa.select(sa.func.md5(sa.func.string_agg(row, order))).scalar_subquery()
-    held = held_slots()
-    p = pools.c
-    book = sa.select(
-        p.team, p.name, p.slots, p.description, p.configured, held.c.used, held.c.retired
-    ).outerjoin(held, sa.and_(held.c.team == p.team, held.c.pool == p.name))
-    return sa.select(_aggregated(outbox, lambda r: r.c.id), count, digest, _aggregated(book))
+    return sa.select(_aggregated(outbox, lambda r: r.c.id), count, digest, _aggregated(_book()))
 
 
 _QUERY: sa.Select[Any] | None = None
@@ -82,8 +95,7 @@ class PassReadStore(CatalogStore, ChangeLog, PoolStore):
         """The changes after id `after[0]` and of ids `after[1]` (oldest first, at most
         `limit`; None: not read), the catalog stamp and the pool book."""
         if self.engine.dialect.name != "postgresql":
-            found = None if after is None else self.changes_after(*after, limit=limit)
-            return PassReads(found, self.catalog_stamp(), self.pool_book())
+            return self._one_after_another(after, limit)
         global _QUERY
         if _QUERY is None:
             _QUERY = _build()
@@ -92,8 +104,26 @@ class PassReadStore(CatalogStore, ChangeLog, PoolStore):
         with self.reader.connect() as conn:
             outbox, count, digest, book = conn.execute(_QUERY, params).one()
         found = None if after is None else [(int(i), str(t)) for i, t in outbox]
+        return self._reads(found, [(count, digest)], book)
+
+    def _one_after_another(self, after: tuple[int, list[int]] | None, limit: int) -> PassReads:
+        """SQLite: the three reads in one read transaction of one connection."""
+        d = dags.c
+        with self.reader.connect() as conn:
+            found = None
+            if after is not None:
+                rows = conn.execute(_outbox(*after, limit))
+                found = [(int(i), str(t)) for i, t in rows]
+            stamp = conn.execute(sa.select(*stamp_columns()).order_by(d.team, d.dag_id))
+            stamp_rows = [tuple(row) for row in stamp]
+            book = conn.execute(_book()).all()
+        return self._reads(found, stamp_rows, book)
+
+    def _reads(
+        self, found: list[tuple[int, str]] | None, stamp: list[tuple[object, ...]], book: Any
+    ) -> PassReads:
         book_rows = {
             (team, name): pool_from(team, name, slots, description, configured, used, retired)
             for team, name, slots, description, configured, used, retired in book
         }
-        return PassReads(found, [(count, digest)], PoolBook(book_rows, self.default_pool_slots))
+        return PassReads(found, stamp, PoolBook(book_rows, self.default_pool_slots))
