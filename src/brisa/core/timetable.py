@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from cronsim import CronSim, CronSimError
 
 from brisa.core.spec import CronSchedule, IntervalSchedule, ManualSchedule, ScheduleSpec
 from brisa.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from cronsim import CronSim
 
 PRESETS = {
     "@hourly": "0 * * * *",
@@ -53,6 +55,8 @@ def parse_schedule(schedule: str | timedelta | None, timezone: str = "UTC") -> S
         raise InvalidInput(
             f"invalid cron {schedule!r}: expected 5 fields (minute hour dom month dow)"
         )
+    from cronsim import CronSim, CronSimError  # see `_cronsim`
+
     try:
         CronSim(expr, datetime(2000, 1, 1, tzinfo=UTC))
     except CronSimError as exc:
@@ -68,6 +72,15 @@ def describe(spec: ScheduleSpec) -> str:
     return "manual"
 
 
+def _cronsim() -> type[CronSim]:
+    """`cronsim` (with `calendar` and `locale`), imported on first use: DAG files import this
+    module through the authoring API, and so does the fork server every worker is forked
+    from, while only cron schedules need it."""
+    from cronsim import CronSim
+
+    return CronSim
+
+
 def _cron(spec: ScheduleSpec) -> CronSchedule:
     if not isinstance(spec, CronSchedule):
         raise AssertionError(f"a {spec.kind} schedule has no fire times of its own")
@@ -78,14 +91,14 @@ def _cron_before(spec: ScheduleSpec, local_after: datetime) -> datetime:
     """The last cron fire strictly before `local_after` (in the schedule's zone), in UTC."""
     cron = _cron(spec)
     local = local_after.astimezone(_zone(cron.timezone))
-    return next(iter(CronSim(cron.expr, local, reverse=True))).astimezone(UTC)
+    return next(iter(_cronsim()(cron.expr, local, reverse=True))).astimezone(UTC)
 
 
 def _fires_after(spec: ScheduleSpec, after: datetime) -> Iterator[datetime]:
     """Fire times strictly after `after`, ascending, in UTC."""
     cron = _cron(spec)
     local = after.astimezone(_zone(cron.timezone))
-    for t in CronSim(cron.expr, local):
+    for t in _cronsim()(cron.expr, local):
         yield t.astimezone(UTC)
     raise AssertionError("cron fire times never end")
 

@@ -10,7 +10,6 @@ running task by asking again from the offset it was given.
 from __future__ import annotations
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from brisa.errors import NotFound
@@ -122,7 +121,10 @@ def _read_chunks(store: ObjectStore, prefix: str, offset: int, limit: int) -> by
     if len(pieces) <= 1:
         return b"".join(store.get(*piece) for piece in pieces)
     # Many small chunks (a busy task, or a worker killed before writing full.log): fetch them
-    # side by side, since each is a round trip to the store.
+    # side by side, since each is a round trip to the store. (Imported here: the fork server
+    # preloads this module for its log server, and every worker is forked from its memory.)
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(min(len(pieces), _FETCHERS)) as pool:
         return b"".join(pool.map(lambda piece: store.get(*piece), pieces))
 

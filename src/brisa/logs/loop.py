@@ -29,7 +29,6 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from brisa.logs.capture import BATCH_BYTES, BATCH_WAIT, READ_BYTES, Spool, utc_stamp, write_all
@@ -81,6 +80,10 @@ class StoreThreads:
     (none per attempt); the loop hears of each call's end through a pipe."""
 
     def __init__(self) -> None:
+        # Imported here, in the log server: the fork server imports this module too, and every
+        # worker is forked from its memory (or a warm process's copy of it).
+        from concurrent.futures import ThreadPoolExecutor
+
         self._pool = ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="log-store")
         self.done: collections.deque[tuple[Attempt, str | None]] = collections.deque()
         self.wake_read, self._wake_write = os.pipe()

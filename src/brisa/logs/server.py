@@ -37,7 +37,6 @@ from typing import TYPE_CHECKING, Any
 
 from brisa.logs.capture import Spool
 from brisa.logs.config import ShippingConfig
-from brisa.logs.loop import Loop
 from brisa.logs.shipper import Shipper
 from brisa.logs.shipping import spooled
 
@@ -116,6 +115,10 @@ def serve(channel: socket.socket) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):  # it ends when its attempts have shipped
         signal.signal(sig, signal.SIG_IGN)
     sys.setswitchinterval(0.001)  # the loop must get its turn quickly: the pipes are small
+    # Imported here, in the log server only: the fork server imports this module, and every
+    # worker (and warm process) is forked from its memory.
+    from brisa.logs.loop import Loop
+
     Loop(channel, opened).run()
     return 0
 

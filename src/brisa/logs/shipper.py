@@ -9,7 +9,6 @@ imported by this thread the first time it is needed, off the task's start-up pat
 from __future__ import annotations
 
 import contextlib
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -48,6 +47,14 @@ def _reason(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
+def _random() -> float:
+    """The retry jitter. `random` is imported in the log process on its first retry: the fork
+    server imports this module, and each worker is forked from its memory."""
+    import random
+
+    return random.random()
+
+
 class Shipper:
     """Ships the spool as numbered chunks from its own thread, then `full.log` on close.
 
@@ -66,12 +73,12 @@ class Shipper:
         origin: float,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
-        jitter: Callable[[], float] = random.random,
+        jitter: Callable[[], float] | None = None,
         resume: tuple[int, int] = (0, 0),
     ) -> None:
         self._spool = spool
         self._open_store = open_store
-        self._clock, self._sleep, self._jitter = clock, sleep, jitter
+        self._clock, self._sleep, self._jitter = clock, sleep, jitter or _random
         self._chunker = Chunker(config.chunk_interval, config.chunk_bytes, origin)
         self._cond = threading.Condition()
         self._attempt: tuple[str, str, str, str, int] | None = None

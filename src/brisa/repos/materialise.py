@@ -24,7 +24,6 @@ exits. Nothing here reads through a repository's `current` link: it may move und
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -197,6 +196,8 @@ def _cached(
 def _fill(layout: RepoLayout, sha: str, fill: Callable[[Path], str], tried: list[str]) -> bool:
     """Get the commit's tar with `fill` (into a scratch folder), unpack it beside the
     snapshots the way the syncer does (read-only), then rename it into place."""
+    import tempfile  # as snapshots: not in the fork server's memory, which workers inherit
+
     from brisa.repos import snapshots  # only when something must be downloaded
 
     try:

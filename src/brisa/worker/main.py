@@ -20,7 +20,6 @@ log outage can never change it.
 from __future__ import annotations
 
 import _thread
-import argparse
 import contextlib
 import json
 import os
@@ -388,6 +387,8 @@ def _arguments(argv: list[str]) -> tuple[int, int]:
         ti, try_number = argv[1], argv[3]
         if ti.isdigit() and try_number.isdigit():
             return int(ti), int(try_number)
+    import argparse  # only here: not in the fork server's (and every warm process's) memory
+
     parser = argparse.ArgumentParser(
         prog="brisa task run", description="Run one task attempt (started by an executor)."
     )
