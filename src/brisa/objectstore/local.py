@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import os
-import tempfile
+import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,11 +12,18 @@ from pathlib import Path
 from brisa.errors import InvalidInput, NotFound
 from brisa.objectstore.base import ObjectInfo
 
+_KNOWN_FOLDERS = 4096  # folders remembered as present; forgotten all at once beyond this
+_names = itertools.count()  # temporary names, unique in the process with its pid and thread
+
 
 class LocalObjectStore:
     def __init__(self, root: Path) -> None:
         self.root = root.absolute()
         self.location = f"file://{self.root}"
+        # Folders this store made or found: a put into one of them (a log's next chunk, its
+        # full.log) creates no folder, and one into a new folder under one of them (the next
+        # attempt) creates only that one. A folder removed since is found missing and made again.
+        self._folders: set[Path] = set()
 
     def _path(self, key: str) -> Path:
         parts = key.split("/")
@@ -25,15 +33,48 @@ class LocalObjectStore:
 
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        fd, tmp = self._temporary(path.parent)
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
             os.replace(tmp, path)  # readers see the old object or the new one, never half
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
+
+    def _temporary(self, folder: Path) -> tuple[int, Path]:
+        """A new file in `folder` (made if missing), open for writing: its fd and its path."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        tries = 0
+        while True:
+            self._make(folder)
+            tmp = folder / f".tmp-{os.getpid()}-{threading.get_ident()}-{next(_names)}"
+            try:
+                return os.open(tmp, flags, 0o600), tmp
+            except (FileNotFoundError, FileExistsError):  # folder removed since; name taken
+                tries += 1
+                if tries == 3:
+                    raise
+                self._folders.discard(folder)
+
+    def _make(self, folder: Path) -> None:
+        if folder in self._folders:
+            return
+        if len(self._folders) >= _KNOWN_FOLDERS:
+            self._folders.clear()
+        if folder.parent in self._folders:
+            try:
+                folder.mkdir(exist_ok=True)
+            except FileNotFoundError:  # the parent was removed since
+                self._folders.discard(folder.parent)
+                folder.mkdir(parents=True, exist_ok=True)
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
+        self._folders.update((folder, folder.parent))
 
     def get(self, key: str, start: int = 0, end: int | None = None) -> bytes:
         try:
