@@ -21,8 +21,9 @@ class LocalObjectStore:
         self.root = root.absolute()
         self.location = f"file://{self.root}"
         # Folders this store made or found: a put into one of them (a log's next chunk, its
-        # full.log) creates no folder, and one into a new folder under one of them (the next
-        # attempt) creates only that one. A folder removed since is found missing and made again.
+        # full.log) makes no folder, and one under a new folder (the next task's attempt) makes
+        # only the missing ones, from the nearest one known. A folder removed since is found
+        # missing (ENOENT) and made again.
         self._folders: set[Path] = set()
 
     def _path(self, key: str) -> Path:
@@ -62,19 +63,23 @@ class LocalObjectStore:
                 self._folders.discard(folder)
 
     def _make(self, folder: Path) -> None:
-        if folder in self._folders:
+        """Make `folder` and its missing parents: from the nearest one known to be there, one
+        mkdir each, without first trying the ones that cannot be made yet."""
+        missing = []
+        while folder not in self._folders and folder != self.root.parent:
+            missing.append(folder)
+            folder = folder.parent
+        if not missing:
             return
         if len(self._folders) >= _KNOWN_FOLDERS:
             self._folders.clear()
-        if folder.parent in self._folders:
-            try:
-                folder.mkdir(exist_ok=True)
-            except FileNotFoundError:  # the parent was removed since
-                self._folders.discard(folder.parent)
-                folder.mkdir(parents=True, exist_ok=True)
-        else:
-            folder.mkdir(parents=True, exist_ok=True)
-        self._folders.update((folder, folder.parent))
+        try:
+            for path in reversed(missing):
+                path.mkdir(exist_ok=True)
+        except FileNotFoundError:  # a folder known was removed since
+            self._folders.clear()
+            missing[0].mkdir(parents=True, exist_ok=True)
+        self._folders.update(missing)
 
     def get(self, key: str, start: int = 0, end: int | None = None) -> bytes:
         try:
