@@ -6,11 +6,13 @@ Every test runs on the local folder store and on a real S3-compatible server (mo
 
 from __future__ import annotations
 
+import shutil
 import time
 import tracemalloc
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -116,6 +118,17 @@ def test_concurrent_writers_of_different_keys(object_store: ObjectStore) -> None
     assert [object_store.get(o.key) for o in found] == [
         f"{w}:{n}".encode() for w in range(8) for n in range(10)
     ]
+
+
+def test_a_local_store_writes_again_into_folders_removed_under_it(tmp_path: Path) -> None:
+    store = open_object_store(f"file://{tmp_path}")
+    store.put("team/dag/run/task/attempt=1/full.log", b"first")
+    shutil.rmtree(tmp_path / "team" / "dag")  # e.g. an operator clearing old logs by hand
+    store.put("team/dag/run/task/attempt=1/full.log", b"again")
+    store.put("team/dag/run/task/attempt=2/full.log", b"next")
+    assert store.get("team/dag/run/task/attempt=1/full.log") == b"again"
+    assert store.get("team/dag/run/task/attempt=2/full.log") == b"next"
+    assert [p.name for p in (tmp_path / "team/dag/run/task/attempt=1").iterdir()] == ["full.log"]
 
 
 # ---------------------------------------------------------------------------------------------

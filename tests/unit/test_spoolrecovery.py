@@ -187,6 +187,19 @@ def test_a_spool_of_an_attempt_that_never_started_goes_to_the_executors_file(
     assert world.store.list("") == [] and not list(world.folder.glob("*.chunks"))
 
 
+def test_an_attempt_file_the_kill_cut_short_counts_as_none(tmp_path: Path) -> None:
+    # The log server writes the attempt file in place: a kill mid-write leaves an array
+    # without its end, and the log goes where the log of an attempt never named goes.
+    world = World(tmp_path)
+    executor_file = world.folder / "ti1-try1.log"
+    spool = world.spool(42, b"brisa: cannot start: refused\n", attempt=None)
+    spool.with_suffix(".attempt").write_text(json.dumps(list(ATTEMPT))[:-1])
+    executor_file.write_bytes(b"before\n")
+    world.sweeper().sweep()
+    assert executor_file.read_bytes() == b"before\nbrisa: cannot start: refused\n"
+    assert world.store.list("") == [] and not list(world.folder.glob("*.chunks"))
+
+
 def test_while_the_store_is_down_the_spool_is_kept_and_given_up_after_max_age(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

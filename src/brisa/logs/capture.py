@@ -90,7 +90,8 @@ def attempt_file(spool: Path) -> Path:
 
 
 def partial_attempt_file(spool: Path) -> Path:
-    """Where `attempt_file` is written before it is renamed into place."""
+    """Where `attempt_file` was written before it was renamed into place (before 2026-12-07:
+    the spool sweep still removes one left by an older worker)."""
     return spool.with_suffix(".attempt-partial")
 
 
@@ -138,7 +139,7 @@ class Spool:
         self._echo = echo
         self._lock = threading.Lock()
         self._finished = False
-        self._written: list[Path] = []  # the attempt file, and its partial form if left
+        self._written: list[Path] = []  # the attempt file, once it is written
         self.size = 0
 
     def write(self, raw: bytes, wall: float | None = None) -> None:
@@ -177,18 +178,18 @@ class Spool:
         return b"".join(parts)
 
     def record_attempt(self, attempt: tuple[str, str, str, str, int]) -> None:
-        """Note beside the spool file which attempt this log belongs to (`attempt_file`)."""
+        """Note beside the spool file which attempt this log belongs to (`attempt_file`).
+
+        Written in place, once: a write the kill cut short is a JSON array without its `]`,
+        which the spool sweep cannot read, as it could not read a missing file."""
         target = attempt_file(self.path)
-        partial = partial_attempt_file(self.path)
-        self._written = [target, partial]
+        self._written = [target]
         with contextlib.suppress(OSError):  # the log is shipped all the same
-            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
                 write_all(fd, json.dumps(list(attempt)).encode())
             finally:
                 os.close(fd)
-            os.replace(partial, target)
-            self._written = [target]
 
     def close(self) -> None:
         os.close(self._fd)
