@@ -31,12 +31,12 @@ from sqlalchemy.dialects import postgresql
 
 from brisa.core.states import TaskState
 from brisa.store import actors, changes
+from brisa.store.queuefold import recorded_moves
 from brisa.store.tables import (
     UtcDateTime,
     dag_runs,
     task_attempts,
     task_instances,
-    task_transitions,
 )
 from brisa.store.tables import changes as outbox
 
@@ -83,33 +83,12 @@ def fold(
         )
         .cte("attempted")
     )
-    recorded = _recorded(moved, to, expected)
+    recorded = recorded_moves(moved, sa.cast(sa.literal(str(expected)), sa.String), to)
     noted = _noted(moved)
     answered = sa.select(*(moved.c[name] for name in answer), *run_columns)
     if run_columns:
         answered = answered.join_from(moved, dag_runs, dag_runs.c.id == moved.c.run_pk)
     return answered.add_cte(attempted, recorded, noted)
-
-
-def _recorded(moved: sa.CTE, to: TaskState, expected: TaskState) -> sa.CTE:
-    """The move's `task_transitions` row, as `guards._record_moves` writes it."""
-    return (
-        task_transitions.insert()
-        .from_select(
-            ["ti_id", "run_pk", "try_number", "from_state", "to_state", "actor", "epoch", "at"],
-            sa.select(
-                moved.c.id,
-                moved.c.run_pk,
-                moved.c.try_number,
-                sa.cast(sa.literal(str(expected)), sa.String),
-                sa.cast(sa.literal(str(to)), sa.String),
-                sa.cast(sa.bindparam("b_actor", type_=sa.String()), sa.String),
-                sa.cast(sa.bindparam("b_epoch", type_=sa.BigInteger()), sa.BigInteger),
-                sa.func.timezone("UTC", sa.func.now()),  # guards.db_timestamp on PostgreSQL
-            ),
-        )
-        .cte("recorded")
-    )
 
 
 def _noted(moved: sa.CTE) -> sa.CTE:

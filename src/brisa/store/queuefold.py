@@ -228,23 +228,7 @@ def _build() -> sa.Select[Any]:
         .cte("given")
     )
 
-    recorded = (
-        task_transitions.insert()
-        .from_select(
-            ["ti_id", "run_pk", "try_number", "from_state", "to_state", "actor", "epoch", "at"],
-            sa.select(
-                moved.c.id,
-                moved.c.run_pk,
-                moved.c.try_number,
-                moved.c.expected,
-                sa.cast(sa.literal(str(TaskState.QUEUED)), sa.String),
-                sa.cast(sa.bindparam("b_actor", type_=sa.String()), sa.String),
-                sa.cast(sa.bindparam("b_epoch", type_=sa.BigInteger()), sa.BigInteger),
-                sa.func.timezone("UTC", sa.func.now()),  # guards.db_timestamp on PostgreSQL
-            ),
-        )
-        .cte("recorded")
-    )
+    recorded = recorded_moves(moved, moved.c.expected, TaskState.QUEUED)
     attempted = (
         task_attempts.insert()
         .from_select(
@@ -277,3 +261,27 @@ def _build() -> sa.Select[Any]:
         sa.select(sa.func.sum(moved.c.needs)).scalar_subquery(),
         lacking.scalar_subquery(),
     ).add_cte(recorded, attempted)
+
+
+def recorded_moves(moved: sa.CTE, from_state: Any, to: TaskState) -> sa.CTE:
+    """The `task_transitions` rows of the task rows `moved` returned (`id`, `run_pk`,
+    `try_number`), as `guards._record_moves` writes them: from `from_state` (a column or a
+    literal) to `to`, by the actor and epoch bound as `b_actor` / `b_epoch`, at the database's
+    time. Shared by the queue's statement and a worker's (attemptfold)."""
+    return (
+        task_transitions.insert()
+        .from_select(
+            ["ti_id", "run_pk", "try_number", "from_state", "to_state", "actor", "epoch", "at"],
+            sa.select(
+                moved.c.id,
+                moved.c.run_pk,
+                moved.c.try_number,
+                from_state,
+                sa.cast(sa.literal(str(to)), sa.String),
+                sa.cast(sa.bindparam("b_actor", type_=sa.String()), sa.String),
+                sa.cast(sa.bindparam("b_epoch", type_=sa.BigInteger()), sa.BigInteger),
+                sa.func.timezone("UTC", sa.func.now()),  # guards.db_timestamp on PostgreSQL
+            ),
+        )
+        .cte("recorded")
+    )
