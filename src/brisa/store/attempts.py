@@ -275,24 +275,21 @@ class AttemptStore:
         """The hot path of `start_attempt`: the guarded move, the attempt row and the item's
         read in one transaction, each statement built once. None when nothing moved."""
         where = {"id": ref.ti_id, "try_number": ref.try_number, "token_digest": digest}
-        values = {"start_date": now, "heartbeat_at": now, "hostname": hostname, "pid": pid}
+        values = {"start_date": now, "heartbeat_at": now, "hostname": hostname, "pid": pid,
+                  "error": None}  # fmt: skip
+        attempt = {"v_start_date": now, "v_hostname": hostname, "v_pid": pid}
         with self._begin() as conn:
             if self._folds(conn):
-                row = attemptfold.run(conn, _FOLD_START, where, {**values, "error": None})
-                if row is None:
-                    return None
+                row = attemptfold.run(conn, _FOLD_START, where, values)
             elif rawmoves.raw_moves(conn):
-                attempt = {"v_start_date": now, "v_hostname": hostname, "v_pid": pid}
-                row = _RAW_START.run(conn, where, {**values, "error": None}, attempt)
-                if row is None:
-                    return None
+                row = _RAW_START.run(conn, where, values, attempt)
             else:
-                rows = _START.moved(conn, where, {**values, "error": None})
-                if not rows:
-                    return None
-                attempt = {"v_start_date": now, "v_hostname": hostname, "v_pid": pid}
-                conn.execute(_ATTEMPT_STARTED, {**_attempt_of(ref), **attempt})
-                row = rows[0]
+                rows = _START.moved(conn, where, values)
+                if rows:
+                    conn.execute(_ATTEMPT_STARTED, {**_attempt_of(ref), **attempt})
+                row = rows[0] if rows else None
+            if row is None:
+                return None
         return self._work_item(_task_record(row), row)
 
     def start_supervised(self, ref: AttemptRef, *, hostname: str, now: datetime) -> bool:
@@ -303,7 +300,7 @@ class AttemptStore:
     def _mark_running(
         self, ref: AttemptRef, holder: Any, *, hostname: str, pid: int, now: datetime
     ) -> bool:
-        with self.engine.execution_options(**WRITE).begin() as conn:
+        with self._hot.begin() as conn:
             started = guarded_update(
                 conn,
                 task_instances,
@@ -439,7 +436,7 @@ class AttemptStore:
                 if done:
                     conn.execute(_ATTEMPT_ENDED, {**_attempt_of(ref), **ended})
                 return bool(done)
-        with self.engine.execution_options(**WRITE).begin() as conn:
+        with self._hot.begin() as conn:
             done = guarded_update(
                 conn,
                 task_instances,
