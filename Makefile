@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8080
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test lint typecheck unit bench chaos clean
+.PHONY: run test lint typecheck unit bench chaos nightly clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ bench: $(STAMP)
 # its own, random faults; CHAOS_DURATION (s), CHAOS_TASKS, CHAOS_SEED, ... override the defaults.
 chaos: $(STAMP)
 	$(BIN)/python -m brisa.testing.chaos
+
+# The nightly job (PLATFORM.md H6): the chaos run at H6's size (30 minutes, 20,000 tasks), its
+# result added to .chaos-history/history.jsonl with the count of clean runs in a row.
+nightly: $(STAMP)
+	$(BIN)/python -m brisa.testing.chaos.nightly $(NIGHTLY_ARGS)
 
 clean:
 	rm -rf $(VENV) .brisa
