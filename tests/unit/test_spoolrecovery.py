@@ -105,7 +105,7 @@ class World:
         legacy: bool = False,
     ) -> Path:
         """A spool left by worker `pid` beside the executor's file `executor`: a flat
-        `<file>.<pid>.spool`, or (`legacy`) the layout before 2026-12-08, a
+        `<file>.<pid>.spool`, or (`legacy`) the layout before s21 (2026-12-07), a
         `<file>.chunks/<pid>.log` in a folder of its own."""
         if legacy:
             path = self.folder / f"{executor}.chunks" / f"{pid}.log"

@@ -77,7 +77,7 @@ SPOOL_SUFFIX = ".spool"
 def spool_path(pid: int) -> Path:
     """Where the worker keeps its whole log locally: beside the file the executor sends its
     stdout to (`<that file>.<pid>.spool`, a flat file: no folder to make and remove for each
-    attempt), else in a new temporary folder (`<pid>.log` there). Before 2026-12-08 the spool
+    attempt), else in a new temporary folder (`<pid>.log` there). Before s21 (2026-12-07) the spool
     was `<that file>.chunks/<pid>.log`; the spool sweep still reads that layout
     (`logs.recovery`)."""
     with contextlib.suppress(OSError):

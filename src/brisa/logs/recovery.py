@@ -2,7 +2,7 @@
 
 A worker's log process keeps the attempt's whole log, masked and stamped, in a spool file on
 the worker's machine (`<executor's file>.<worker pid>.spool`, see logs.capture; before
-2026-12-08 `<executor's file>.chunks/<worker pid>.log`, a layout still read here) and ships it
+s21 (2026-12-07) `<executor's file>.chunks/<worker pid>.log`, a layout still read here) and ships it
 in chunks. When the worker's whole process group dies (the OOM killer, `kill -9` of the
 group, or the executor's clean-up after a worker that died, which takes its log process
 along), the last chunk interval of output is only in that file. The spool sweep finishes

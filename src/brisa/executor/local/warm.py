@@ -7,11 +7,12 @@ itself, starting the warm process first if there is none. A warm process is a fo
 server in a session of its own, with /dev/null as fds 0-2 and no descriptor of the fork
 server's but its own socket: it puts the commit in place (and holds its lease) or takes the
 DAG folder, imports the file with the environment a worker's task sees, records the DAGs
-(`worker.warmed`), then forks one worker per request: ahead of it (`_Spare`: the next
-launch's worker is forked once the last one is handed its launch, and waits for it). The worker then starts, receives its
-token, runs, is contained and killed exactly as one forked by the fork server: only the import
-is gone from it. The fork server's memory holds no token (tokens travel as descriptors it
-never reads), so its copy in a warm process holds none either.
+(`worker.warmed`), then forks one worker per request, ahead of it (`_Spare`: the next
+launch's worker is forked once the last one is handed its launch, and waits for it). The
+worker then starts, receives its token, runs, is contained and killed exactly as one forked
+by the fork server: only the import is gone from it. The fork server's memory holds no token
+(tokens travel as descriptors it never reads), so its copy in a warm process holds none
+either.
 
 Nothing is shared beyond its key: no process serves two teams, two commits or two files. A
 warm process that cannot put the code in place or import the file, or whose file opts out
