@@ -262,6 +262,41 @@ def test_warm_processes_are_bounded_in_number_and_idle_time(
         assert bounded.imports() == 4
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if (
+                proc.name.isdigit()
+                and int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid
+            ):
+                found.append(int(proc.name))
+        except (OSError, IndexError):
+            continue
+    return found
+
+
+def _alive(pid: int) -> bool:
+    return Path(f"/proc/{pid}").exists()
+
+
+def test_a_warm_process_keeps_one_worker_forked_ahead_and_ends_it_when_it_exits(
+    tmp_path: Path, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for bounded in world(tmp_path, api, monkeypatch, idle=1.0):
+        bounded.commit(ONE)
+        bounded.run(ONE)
+        bounded.run(ONE)
+        first, second = bounded.parents()
+        assert first == second, "both workers are forks of one warm process"
+        (spare,) = _children(first)  # the next launch's worker, waiting for it
+        assert spare not in {
+            int(line.split()[0]) for line in bounded.marks.read_text().splitlines()
+        }
+        time.sleep(1.5)  # the warm process expires
+        eventually(lambda w=first, s=spare: not _children(w) and not _alive(s), 10.0)
+
+
 @pytest.mark.parametrize("named", [False, True], ids=["worker-dag-folder", "repo-path"])
 def test_a_plain_folders_file_is_imported_once_while_it_and_its_helpers_are_unchanged(
     w: World, named: bool

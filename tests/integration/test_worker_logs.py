@@ -200,7 +200,7 @@ def test_what_reached_the_spool_of_a_killed_worker_group_is_shipped(
         spools = brisa.home / "spool"
 
         def spooled() -> Path | None:
-            for path in spools.glob("*.chunks/*.log"):
+            for path in spools.glob("*.spool"):
                 if b"last words 4\n" in path.read_bytes():
                     return path
             return None
@@ -214,7 +214,7 @@ def test_what_reached_the_spool_of_a_killed_worker_group_is_shipped(
         os.killpg(pid, signal.SIGKILL)
         assert finished(brisa, run)["state"] == "failed"
         log = final_text(brisa, store, prefix(run, "last_words"))
-        brisa.wait_until(lambda: not list(spools.glob("*.chunks/*")), 10, "the spool gone")
+        brisa.wait_until(lambda: not list(spools.glob("*.spool")), 10, "the spool gone")
     finally:
         brisa.stop()
     assert re.findall(r"last words (\d)\n", log) == ["0", "1", "2", "3", "4"]
@@ -301,7 +301,7 @@ def test_the_log_holds_the_workers_own_lines_and_the_traceback(brisa: Standalone
         "brisa: recorded as failed",
     ):
         assert expected in log, expected
-    assert not list((brisa.home / "spool").glob("*.chunks/*")), "the local spool stays behind"
+    assert not list((brisa.home / "spool").glob("*.spool")), "the local spool stays behind"
 
 
 TIMED_OUT = """
@@ -471,7 +471,7 @@ def test_a_task_outlives_its_log_server_and_its_output_goes_to_the_executors_fil
     spools = brisa.home / "spool"
 
     def spooled() -> Path | None:
-        for path in spools.glob("*.chunks/*.log"):
+        for path in spools.glob("*.spool"):
             if b"outlived" in path.read_bytes() and b"tick 5\n" in path.read_bytes():
                 return path
         return None
@@ -480,7 +480,7 @@ def test_a_task_outlives_its_log_server_and_its_output_goes_to_the_executors_fil
     os.kill(log_server_of(spool), signal.SIGKILL)
     assert finished(brisa, run)["state"] == "success"
     shipped = final_text(brisa, store, prefix(run, "ticker"))
-    executors_file = Path(str(spool.parent).removesuffix(".chunks")).read_text()
+    executors_file = spool.with_name(spool.stem.rpartition(".")[0]).read_text()  # <file>.<pid>
     assert "tick 0" in shipped and "the executor shipped the last" in shipped.splitlines()[-1]
     assert "brisa: the log server is gone" in executors_file
     assert "tick 39" in executors_file and "recorded as success" in executors_file
@@ -496,7 +496,7 @@ def test_the_log_server_ends_with_its_fork_server(tmp_path: Path) -> None:
         spools = brisa.home / "spool"
 
         def spooled() -> Path | None:
-            return next(iter(spools.glob("*.chunks/*.log")), None)
+            return next(iter(spools.glob("*.spool")), None)
 
         server = log_server_of(brisa.wait_until(spooled, 20, "the worker's spool file"))
         assert finished(brisa, run)["state"] == "success"

@@ -207,10 +207,10 @@ def dead_pid() -> int:
 
 def leave_spool(folder: Path, ti: int, pid: int, data: bytes) -> str:
     """A spool as a worker whose whole group was killed leaves it; returns its log prefix."""
-    chunks = folder / f"ti{ti}-try1.log.chunks"
-    chunks.mkdir(parents=True, exist_ok=True)
-    (chunks / f"{pid}.attempt").write_text(json.dumps(["default", "etl", "m1", f"t{ti}", 1]))
-    (chunks / f"{pid}.log").write_bytes(data)
+    folder.mkdir(parents=True, exist_ok=True)
+    spool = folder / f"ti{ti}-try1.log.{pid}.spool"
+    spool.with_suffix(".attempt").write_text(json.dumps(["default", "etl", "m1", f"t{ti}", 1]))
+    spool.write_bytes(data)
     return layout.attempt_prefix("default", "etl", "m1", f"t{ti}", 1)
 
 
@@ -239,6 +239,6 @@ def test_a_worker_found_dead_has_its_log_finished_at_once_not_at_the_next_sweep(
         system._worker_gone(AttemptRef(2, 1), pid)
         eventually(lambda: finished(store, late), PATIENCE)  # long before the next sweep, 30 s away
         assert layout.read(store, late, 0)[0].startswith(b"last words\n")
-        eventually(lambda: not list(spools.glob("*.chunks/*")), PATIENCE)
+        eventually(lambda: not list(spools.glob("*.spool")), PATIENCE)
     finally:
         system.shutdown()

@@ -36,7 +36,7 @@ class Worker:
         read_end, self.write_end = os.pipe()
         settings = ShippingConfig(location=f"file://{tmp / 'store'}", **config)  # type: ignore[arg-type]
         opening = {
-            "path": str(tmp / "spools" / f"{name}.chunks" / "1.log"),
+            "path": str(tmp / "spools" / f"{name}.1.spool"),
             "config": {**settings._asdict(), "store_options": {}},
             "secrets": [f"env-secret-{name}"],
             "origin": time.monotonic(),
@@ -98,7 +98,7 @@ def test_many_attempts_at_once_through_one_loop_each_masked_and_complete(tmp_pat
         worker.begin(f"begin-secret-{n}")
         worker.print(f"{n}: begin-secret-{n} env-secret-t{n} begin-secret-{(n + 1) % 40}\n")
     for n in range(40):  # every attempt is being served at once ...
-        _spooled(tmp_path / "spools" / f"t{n}.chunks" / "1.log", f"{n}: ***")
+        _spooled(tmp_path / "spools" / f"t{n}.1.spool", f"{n}: ***")
     assert threading.active_count() == before  # ... and no thread was started for any
     for worker in workers:
         assert worker.close() == b"d"
@@ -109,7 +109,7 @@ def test_many_attempts_at_once_through_one_loop_each_masked_and_complete(tmp_pat
         assert f"{n}: *** *** begin-secret-{(n + 1) % 40}\n".encode() in log
         assert worker.out.read_bytes() == b""  # nothing went wrong
     # The spools are gone once full.log is written.
-    assert not list((tmp_path / "spools").rglob("*.log"))
+    assert not list((tmp_path / "spools").rglob("*.spool"))
     channel.close()  # the fork server is gone: the loop ends, its attempts shipped
     thread.join(WAIT)
     assert not thread.is_alive()

@@ -146,8 +146,7 @@ def test_a_scrape_without_the_database_says_so_and_still_answers() -> None:
 
 def test_spools_of_ended_workers_are_the_unshipped_logs(tmp_path: Path) -> None:
     for pid, age in ((111, 40.0), (222, 5.0), (333, 500.0)):
-        spool = tmp_path / f"ti{pid}-try1.log.chunks" / f"{pid}.log"
-        spool.parent.mkdir()
+        spool = tmp_path / f"ti{pid}-try1.log.{pid}.spool"
         spool.write_text("line\n")
         os.utime(spool, (1_000_000 - age, 1_000_000 - age))
     metrics = Metrics()

@@ -100,15 +100,27 @@ class World:
         pid: int,
         data: bytes,
         attempt: tuple[str, ...] | None = ATTEMPT,
-        folder: str = "ti1-try1.log.chunks",
+        executor: str = "ti1-try1.log",
+        *,
+        legacy: bool = False,
     ) -> Path:
-        path = self.folder / folder / f"{pid}.log"
+        """A spool left by worker `pid` beside the executor's file `executor`: a flat
+        `<file>.<pid>.spool`, or (`legacy`) the layout before s21 (2026-12-07), a
+        `<file>.chunks/<pid>.log` in a folder of its own."""
+        if legacy:
+            path = self.folder / f"{executor}.chunks" / f"{pid}.log"
+        else:
+            path = self.folder / f"{executor}.{pid}.spool"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         os.utime(path, (self.now, self.now))  # written now, by the fake clock
         if attempt is not None:
             path.with_suffix(".attempt").write_text(json.dumps(list(attempt)))
         return path
+
+    def spools(self) -> list[Path]:
+        """What is left of spools in the folder, in either layout."""
+        return [*self.folder.glob("*.spool"), *self.folder.glob("*.chunks")]
 
     def executor_file(self, ti: int, data: bytes = b"", age: float = 600) -> Path:
         """The file a worker's stdout and stderr go to, made when it was launched `age` s ago."""
@@ -125,12 +137,13 @@ class World:
 LINES = b"".join(b"2026-11-24T10:00:00.000Z line %d\n" % i for i in range(10))
 
 
+@pytest.mark.parametrize("legacy", [False, True], ids=["flat", "older layout"])
 def test_the_unshipped_tail_goes_to_the_store_then_full_log_and_the_spool_goes(
-    tmp_path: Path,
+    tmp_path: Path, legacy: bool
 ) -> None:
     world = World(tmp_path)
     world.store.put(layout.chunk_key(PREFIX, 1), LINES[:120])  # shipped before the kill
-    spool = world.spool(42, LINES)
+    spool = world.spool(42, LINES, legacy=legacy)
     spool.with_suffix(".attempt-partial").write_text("[")  # a write the kill interrupted
     assert world.sweeper().sweep() == 1
     log = world.log()
@@ -140,7 +153,7 @@ def test_the_unshipped_tail_goes_to_the_store_then_full_log_and_the_spool_goes(
         b"last %d bytes from its spool file\n" % (len(LINES) - 120)
     )
     assert [o.key for o in world.store.list(PREFIX)] == [PREFIX + layout.FULL]
-    assert not spool.exists() and not spool.parent.exists()
+    assert not world.spools() and not list(world.folder.glob("**/*.attempt*"))
 
 
 def test_a_line_cut_by_the_kill_is_ended_before_the_closing_line(tmp_path: Path) -> None:
@@ -175,16 +188,17 @@ def test_a_complete_log_is_left_as_it_is_and_its_spool_removed(tmp_path: Path) -
     assert world.log() == LINES and not spool.exists()
 
 
+@pytest.mark.parametrize("legacy", [False, True], ids=["flat", "older layout"])
 def test_a_spool_of_an_attempt_that_never_started_goes_to_the_executors_file(
-    tmp_path: Path,
+    tmp_path: Path, legacy: bool
 ) -> None:
     world = World(tmp_path)
     executor_file = world.folder / "ti1-try1.log"
-    world.spool(42, b"brisa: cannot start: refused\n", attempt=None)
+    world.spool(42, b"brisa: cannot start: refused\n", attempt=None, legacy=legacy)
     executor_file.write_bytes(b"before\n")
     world.sweeper().sweep()
     assert executor_file.read_bytes() == b"before\nbrisa: cannot start: refused\n"
-    assert world.store.list("") == [] and not list(world.folder.glob("*.chunks"))
+    assert world.store.list("") == [] and not world.spools()
 
 
 def test_an_attempt_file_the_kill_cut_short_counts_as_none(tmp_path: Path) -> None:
@@ -197,7 +211,7 @@ def test_an_attempt_file_the_kill_cut_short_counts_as_none(tmp_path: Path) -> No
     executor_file.write_bytes(b"before\n")
     world.sweeper().sweep()
     assert executor_file.read_bytes() == b"before\nbrisa: cannot start: refused\n"
-    assert world.store.list("") == [] and not list(world.folder.glob("*.chunks"))
+    assert world.store.list("") == [] and not world.spools()
 
 
 def test_while_the_store_is_down_the_spool_is_kept_and_given_up_after_max_age(
@@ -249,7 +263,7 @@ def test_a_gone_workers_sweep_reads_its_spool_only_not_the_folder(
     world = World(tmp_path)
     others = []
     for ti in range(2, 102):  # dead workers no executor reported, and their empty files
-        others.append(world.spool(1000 + ti, LINES, folder=f"ti{ti}-try1.log.chunks"))
+        others.append(world.spool(1000 + ti, LINES, executor=f"ti{ti}-try1.log"))
         world.executor_file(ti)
     world.spool(42, LINES)
     looked_at: list[int] = []
@@ -274,7 +288,8 @@ def test_a_gone_workers_sweep_reads_its_spool_only_not_the_folder(
     monkeypatch.setattr(Path, "glob", glob)
     assert sweeper.sweep_gone() == 1 and world.log().startswith(LINES)
     assert looked_at == [42]
-    assert all(p.exists() for p in others) and len(list(world.folder.iterdir())) == 200
+    # each other worker's spool, its attempt file and its executor's file
+    assert all(p.exists() for p in others) and len(list(world.folder.iterdir())) == 300
     monkeypatch.undo()
     assert sweeper.sweep() == len(others)  # the full sweep gets the rest
     assert not list(world.folder.iterdir())  # and the executors' empty files
@@ -317,7 +332,7 @@ def test_a_spool_folder_removed_while_the_sweep_lists_it_is_skipped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world = World(tmp_path)
-    world.spool(42, LINES)
+    world.spool(42, LINES, legacy=True)
     real = os.scandir
 
     def vanishing(path: object = ".") -> object:
@@ -331,8 +346,9 @@ def test_a_spool_folder_removed_while_the_sweep_lists_it_is_skipped(
     assert world.sweeper().sweep() == 1
 
 
+@pytest.mark.parametrize("legacy", [False, True], ids=["flat", "older layout"])
 def test_an_empty_executor_file_goes_once_its_worker_is_gone_and_its_log_finished(
-    tmp_path: Path,
+    tmp_path: Path, legacy: bool
 ) -> None:
     world = World(tmp_path)
     done = world.executor_file(1)
@@ -340,10 +356,7 @@ def test_an_empty_executor_file_goes_once_its_worker_is_gone_and_its_log_finishe
     world.attempts.add((2, 1))
     shipping = world.executor_file(3)  # its log process still ships the log
     world.alive.add(42)
-    spool = world.folder / "ti3-try1.log.chunks" / "42.log"
-    spool.parent.mkdir()
-    spool.write_bytes(LINES)
-    spool.with_suffix(".attempt").write_text(json.dumps(list(ATTEMPT)))
+    world.spool(42, LINES, executor="ti3-try1.log", legacy=legacy)
     said = world.executor_file(4, b"printed before the log capture started\n")
     launched = world.executor_file(5, age=1)  # its worker may not be recorded yet
 

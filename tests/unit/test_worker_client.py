@@ -84,6 +84,33 @@ def test_calls_share_one_connection_with_the_token(api: _Api) -> None:
     assert api.requests[0][2] == {"pid": 1}
 
 
+def test_a_start_sent_ahead_is_answered_to_its_call_once(api: _Api) -> None:
+    client = _client(api)
+    client.send_ahead("start", {"pid": 1})
+    assert client.call("start", {"pid": 1}, patience=1) == {
+        "ok": "/execution/v1/attempts/7/2/start"
+    }
+    client.call("finish", {"state": "success"}, patience=1)
+    assert [body for _, _, body in api.requests] == [{"pid": 1}, {"state": "success"}]
+    assert client.connections == 1
+
+
+def test_a_request_sent_ahead_then_not_called_is_never_mistaken_for_another(api: _Api) -> None:
+    client = _client(api)
+    client.send_ahead("start", {"pid": 1})
+    assert client.call("heartbeat", {}, patience=1) == {
+        "ok": "/execution/v1/attempts/7/2/heartbeat"
+    }
+    assert client.connections == 2  # the start's answer went with its connection
+
+
+def test_a_start_that_could_not_be_sent_ahead_is_sent_by_its_call() -> None:
+    client = ExecutionClient("http://127.0.0.1:9", "tok", 1, 1)  # discard: nothing listens
+    client.send_ahead("start", {})  # no error here: the call says what went wrong
+    with pytest.raises(RuntimeError, match="unreachable for start"):
+        client.call("start", {}, patience=0.1)
+
+
 def test_a_connection_the_server_closes_is_opened_again(api: _Api) -> None:
     client = _client(api)
     api.close_after_next = True

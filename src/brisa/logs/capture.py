@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import json
 import os
+import stat
 import sys
 import threading
 import time
@@ -70,16 +71,27 @@ class LineStamper:
         return b"\n"
 
 
+SPOOL_SUFFIX = ".spool"
+
+
 def spool_path(pid: int) -> Path:
     """Where the worker keeps its whole log locally: beside the file the executor sends its
-    stdout to (`<that file>.chunks/<pid>.log`), else in a new temporary folder."""
+    stdout to (`<that file>.<pid>.spool`, a flat file: no folder to make and remove for each
+    attempt), else in a new temporary folder (`<pid>.log` there). Before s21 (2026-12-07) the spool
+    was `<that file>.chunks/<pid>.log`; the spool sweep still reads that layout
+    (`logs.recovery`)."""
     with contextlib.suppress(OSError):
-        target = os.readlink("/proc/self/fd/1")
-        if os.path.isfile(target):
-            return Path(f"{target}.chunks") / f"{pid}.log"
+        if stat.S_ISREG(os.fstat(1).st_mode):
+            return Path(f"{os.readlink('/proc/self/fd/1')}.{pid}{SPOOL_SUFFIX}")
     import tempfile
 
     return Path(tempfile.mkdtemp(prefix="brisa-log-")) / f"{pid}.log"
+
+
+def in_own_folder(spool: Path) -> bool:
+    """Whether the spool file has a folder of its own, removed with it once empty (the
+    layout before the flat `.spool` file, and a temporary folder)."""
+    return spool.suffix != SPOOL_SUFFIX
 
 
 def attempt_file(spool: Path) -> Path:
@@ -126,9 +138,13 @@ class Spool:
         wall: Callable[[], float] = time.time,
         echo: Echo | None = None,
     ) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+        flags = os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+        try:
+            self._fd = os.open(path, flags, 0o600)
+        except FileNotFoundError:  # its folder (a spool of the older layout's, a test's)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(path, flags, 0o600)
         # Held while this file is written: the spool sweep leaves a locked spool alone
         # (`recovery.spool_held`); the lock goes with the descriptor (or the process).
         with contextlib.suppress(OSError):
@@ -195,13 +211,14 @@ class Spool:
         os.close(self._fd)
 
     def discard(self) -> None:
-        """Remove the spool file, its attempt file and their folder (if empty): the log is in
-        the store, or was handed to the executor's file."""
+        """Remove the spool file and its attempt file (and their folder, if it is theirs and
+        empty): the log is in the store, or was handed to the executor's file."""
         self.close()
         for path in (self.path, *self._written):  # (no call for files never written)
             path.unlink(missing_ok=True)
-        with contextlib.suppress(OSError):
-            self.path.parent.rmdir()
+        if in_own_folder(self.path):
+            with contextlib.suppress(OSError):
+                self.path.parent.rmdir()
 
     def _append(self, data: bytes) -> None:
         if data:

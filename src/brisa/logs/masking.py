@@ -51,10 +51,12 @@ class Masker:
 
     def add(self, secrets: Iterable[str]) -> None:
         new = {s.encode() for s in secrets if len(s) >= MIN_SECRET_LEN} - set(self._secrets)
-        self._secrets = sorted([*self._secrets, *new], key=len, reverse=True)
-        if self._secrets:
-            firsts = sorted({re.escape(s[:1]) for s in self._secrets})
-            self._firsts = re.compile(b"[" + b"".join(firsts) + b"]")
+        if new:
+            self._secrets = sorted([*self._secrets, *new], key=len, reverse=True)
+            # Compiled when a stream is first fed (`_hold_from`): a masker of whole values
+            # (a worker's outcome), or one given more secrets before its stream starts (the
+            # log server's, at `begin`), compiles it once or never (ADR 0033).
+            self._firsts = None
 
     def feed(self, data: bytes) -> bytes:
         if not self._secrets:
@@ -104,7 +106,9 @@ class Masker:
 
     def _hold_from(self, buf: bytes) -> int:
         """Where the tail that could still become a secret starts (len(buf): no such tail)."""
-        assert self._firsts is not None
+        if self._firsts is None:
+            firsts = sorted({re.escape(s[:1]) for s in self._secrets})
+            self._firsts = re.compile(b"[" + b"".join(firsts) + b"]")
         lo = max(0, len(buf) - len(self._secrets[0]) + 1)
         found = self._firsts.search(buf, lo)
         while found is not None:

@@ -1,8 +1,9 @@
 """Finishing the logs of workers that died, from the spool files they leave behind.
 
 A worker's log process keeps the attempt's whole log, masked and stamped, in a spool file on
-the worker's machine (`<executor's file>.chunks/<worker pid>.log`, see logcapture) and ships
-it in chunks. When the worker's whole process group dies (the OOM killer, `kill -9` of the
+the worker's machine (`<executor's file>.<worker pid>.spool`, see logs.capture; before
+s21 (2026-12-07) `<executor's file>.chunks/<worker pid>.log`, a layout still read here) and ships it
+in chunks. When the worker's whole process group dies (the OOM killer, `kill -9` of the
 group, or the executor's clean-up after a worker that died, which takes its log process
 along), the last chunk interval of output is only in that file. The spool sweep finishes
 the log as the worker would have: a housekeeping job woken as soon as the local executor
@@ -17,8 +18,8 @@ removed after `max_age`.
 
 The executor's file for a worker (`ti<id>-try<n>.log`, where its stdout and stderr go) holds
 only what was printed before the log capture started, if anything. Once the worker is gone and
-its log finished (no spool folder beside it), the full sweep removes the file if it is empty; one
-that says something is kept.
+its log finished (no spool beside it), the full sweep removes the file if it is empty; one that
+says something is kept.
 
 `judge`, `completion` and `tail_chunks` decide, without I/O; `SpoolSweeper` acts, one
 pass at a time, on the housekeeping threads of its jobs (see `brisa.housekeeping`), so that a
@@ -42,7 +43,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 from brisa.logs import layout
-from brisa.logs.capture import attempt_file, partial_attempt_file, utc_stamp
+from brisa.logs.capture import (
+    SPOOL_SUFFIX,
+    attempt_file,
+    in_own_folder,
+    partial_attempt_file,
+    utc_stamp,
+)
 from brisa.logs.chunking import chunk_ranges
 from brisa.logs.config import ShippingConfig
 from brisa.objectstore import ObjectInfo, ObjectStore
@@ -131,7 +138,7 @@ class ExecutorFile:
     attempt: tuple[int, int]  # (task instance, try)
     size: int
     modified: float  # wall clock
-    spooling: bool  # a spool folder is beside it: its log is not finished
+    spooling: bool  # a spool is beside it: its log is not finished
 
 
 def spent(file: ExecutorFile, *, now: float, live: Collection[tuple[int, int]]) -> bool:
@@ -143,34 +150,48 @@ def spent(file: ExecutorFile, *, now: float, live: Collection[tuple[int, int]]) 
 
 def executor_files(folder: Path) -> list[ExecutorFile]:
     """The executor's files for workers in a spool folder (`ti<id>-try<n>.log`)."""
-    found = []
+    found: list[ExecutorFile] = []
+    entries: list[os.DirEntry[str]] = []
     with contextlib.suppress(FileNotFoundError):
-        for entry in os.scandir(folder):
-            match = _EXECUTOR_FILE.match(entry.name)
-            if match is None:
-                continue
-            try:
-                stat = entry.stat()
-            except FileNotFoundError:
-                continue
-            attempt = (int(match.group(1)), int(match.group(2)))
-            spooling = os.path.exists(f"{entry.path}.chunks")
-            found.append(
-                ExecutorFile(Path(entry.path), attempt, stat.st_size, stat.st_mtime, spooling)
-            )
+        entries = list(os.scandir(folder))
+    spooled = {_spool_owner(entry.name) for entry in entries}
+    for entry in entries:
+        match = _EXECUTOR_FILE.match(entry.name)
+        if match is None:
+            continue
+        try:
+            stat = entry.stat()
+        except FileNotFoundError:
+            continue
+        attempt = (int(match.group(1)), int(match.group(2)))
+        spooling = entry.name in spooled
+        found.append(ExecutorFile(Path(entry.path), attempt, stat.st_size, stat.st_mtime, spooling))
     return found
 
 
+def _spool_owner(name: str) -> str | None:
+    """The executor's file whose spool the entry `name` is (`<file>.<pid>.spool`, or the
+    older layout's folder `<file>.chunks`), if it is one."""
+    if name.endswith(SPOOL_SUFFIX):
+        owner, _, pid = name.removesuffix(SPOOL_SUFFIX).rpartition(".")
+        return owner if pid.isdigit() else None
+    return name.removesuffix(".chunks") if name.endswith(".chunks") else None
+
+
 def left_spools(folder: Path) -> list[LeftSpool]:
-    """The spool files in a spool folder (`*.chunks/<pid>.log`), with their attempts."""
-    found = [left_spool(path) for path in _spool_files(folder) if path.stem.isdigit()]
+    """The spool files in a spool folder (`*.<pid>.spool`, and the older layout's
+    `*.chunks/<pid>.log`), with their attempts."""
+    found = [left_spool(path) for path in _spool_files(folder) if _spool_pid(path) is not None]
     return [spool for spool in found if spool is not None]
 
 
 def spool_of(folder: Path, attempt: tuple[int, int], pid: int) -> LeftSpool | None:
     """The spool of worker `pid` of attempt (task instance, try), if it left one: found by
-    its name (`ti<id>-try<n>.log.chunks/<pid>.log`), without listing the folder."""
-    return left_spool(folder / f"{executor_file_name(*attempt)}.chunks" / f"{pid}.log")
+    its name (`ti<id>-try<n>.log.<pid>.spool`, or the older layout's
+    `ti<id>-try<n>.log.chunks/<pid>.log`), without listing the folder."""
+    name = executor_file_name(*attempt)
+    found = left_spool(folder / f"{name}.{pid}{SPOOL_SUFFIX}")
+    return found or left_spool(folder / f"{name}.chunks" / f"{pid}.log")
 
 
 def executor_file_name(ti_id: int, try_number: int) -> str:
@@ -179,23 +200,43 @@ def executor_file_name(ti_id: int, try_number: int) -> str:
 
 
 def left_spool(path: Path) -> LeftSpool | None:
-    """The spool file at `path` (`<pid>.log`) with its attempt; None if there is none."""
+    """The spool file at `path` with its attempt; None if there is none."""
+    pid = _spool_pid(path)
     try:
         stat = path.stat()
     except (FileNotFoundError, NotADirectoryError):  # none, or finished by its log process
         return None
-    return LeftSpool(path, int(path.stem), _attempt(path), stat.st_size, stat.st_mtime)
+    if pid is None:
+        return None
+    return LeftSpool(path, pid, _attempt(path), stat.st_size, stat.st_mtime)
+
+
+def _spool_pid(path: Path) -> int | None:
+    """The worker's pid in a spool's name (`<file>.<pid>.spool`, or `<pid>.log` in the older
+    layout's folder)."""
+    if in_own_folder(path):
+        text = path.stem if path.suffix == ".log" else ""
+    else:
+        text = path.stem.rpartition(".")[2]
+    return int(text) if text.isdigit() else None
 
 
 def _spool_files(folder: Path) -> list[Path]:
-    """`*.chunks/*.log` under `folder`; a `.chunks` folder its log process removes while it is
-    listed is skipped (pathlib's glob would fail on it)."""
+    """The spool files under `folder`: `*.spool` in it, and `*.chunks/*.log` of the older
+    layout (a `.chunks` folder its log process removes while it is listed is skipped)."""
     files: list[Path] = []
-    for parent in folder.glob("*.chunks"):
-        try:
-            files += [Path(e.path) for e in os.scandir(parent) if e.name.endswith(".log")]
-        except (FileNotFoundError, NotADirectoryError):
-            continue
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return files
+    for entry in entries:
+        if entry.name.endswith(SPOOL_SUFFIX):
+            files.append(Path(entry.path))
+        elif entry.name.endswith(".chunks"):
+            try:
+                files += [Path(e.path) for e in os.scandir(entry.path) if e.name.endswith(".log")]
+            except (FileNotFoundError, NotADirectoryError):
+                continue
     return files
 
 
@@ -210,8 +251,9 @@ def _attempt(spool: Path) -> Attempt | None:
 def remove(spool: LeftSpool) -> None:
     for path in (spool.path, attempt_file(spool.path), partial_attempt_file(spool.path)):
         path.unlink(missing_ok=True)
-    with contextlib.suppress(OSError):  # not empty: another worker of the attempt
-        spool.path.parent.rmdir()
+    if in_own_folder(spool.path):
+        with contextlib.suppress(OSError):  # not empty: another worker of the attempt
+            spool.path.parent.rmdir()
 
 
 def spool_held(path: Path) -> bool:
@@ -263,7 +305,10 @@ def finish_log(store: ObjectStore, spool: LeftSpool, chunk_bytes: int, wall: flo
 
 def hand_over(spool: LeftSpool) -> None:
     """Append a spool whose attempt never started to the executor's file for the worker."""
-    executor_file = Path(str(spool.path.parent).removesuffix(".chunks"))
+    if in_own_folder(spool.path):  # the older layout: `<file>.chunks/<pid>.log`
+        executor_file = Path(str(spool.path.parent).removesuffix(".chunks"))
+    else:  # `<file>.<pid>.spool`
+        executor_file = spool.path.with_name(spool.path.stem.rpartition(".")[0])
     with open(spool.path, "rb") as source, open(executor_file, "ab") as target:
         while data := source.read(1 << 20):
             target.write(data)

@@ -9,6 +9,10 @@ closes idle connections after its own keep-alive timeout (`brisa.system`, longer
 and a request written into a connection the server is closing would be lost. Calls from the
 heartbeat thread and the main thread take turns on it, one request and answer at a time.
 
+A call's request may be sent ahead (`send_ahead`) and its answer read by the call itself: the
+worker sends its start before it sets up its log capture, so that the API's work and the
+worker's overlap (ADR 0033).
+
 The worker connects to the API directly: no proxy from the task's environment (`http_proxy`)
 ever sees its token.
 """
@@ -65,7 +69,22 @@ class ExecutionClient:
         self._conn: socket.socket | None = None
         self._used_at = 0.0
         self._lock = threading.Lock()
+        self._ahead: tuple[str, bytes] | None = None  # a request sent, its answer not read
         self.connections = 0  # opened so far (for tests and benchmarks)
+
+    def send_ahead(self, verb: str, body: dict[str, Any]) -> None:
+        """Send `verb`'s request now; the next `call` of `verb` with the same body reads its
+        answer instead of sending it again. A failure here is left to that call (the
+        request is sent again, as after any connection failure)."""
+        data = json.dumps(body).encode()
+        request = httpwire.request(self._host_field, f"{self.base}/{verb}", self._headers, data)
+        with self._lock:
+            try:
+                self._connection().sendall(request)
+            except OSError:
+                self._drop()
+                return
+            self._ahead = (verb, data)
 
     def call(self, verb: str, body: dict[str, Any], *, patience: float) -> Any:
         """POST with retries on connection errors and 5xx answers for up to `patience`
@@ -93,8 +112,14 @@ class ExecutionClient:
         connection is dropped on any failure, and kept after an HTTP error answer."""
         request = httpwire.request(self._host_field, f"{self.base}/{verb}", self._headers, data)
         with self._lock:
+            ahead, self._ahead = self._ahead, None
             try:
-                answer = httpwire.exchange(self._connection(), request)
+                if ahead == (verb, data) and self._conn is not None:
+                    answer = httpwire.answer(self._conn)
+                else:
+                    if ahead is not None:  # another call first: that answer is never read
+                        self._drop()
+                    answer = httpwire.exchange(self._connection(), request)
             except BaseException:
                 self._drop()
                 raise
@@ -114,6 +139,7 @@ class ExecutionClient:
         return self._conn
 
     def _drop(self) -> None:
+        self._ahead = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None

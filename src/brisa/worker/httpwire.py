@@ -55,6 +55,11 @@ def request(host: str, path: str, headers: dict[str, str], body: bytes) -> bytes
 def exchange(sock: socket.socket, data: bytes) -> Answer:
     """Send a request, read its answer (informational 1xx answers are skipped)."""
     sock.sendall(data)
+    return answer(sock)
+
+
+def answer(sock: socket.socket) -> Answer:
+    """Read the answer to the request last sent on `sock` (1xx answers are skipped)."""
     reader = _Reader(sock)
     while True:
         version, status = _status(reader.line())

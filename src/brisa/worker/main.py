@@ -32,7 +32,7 @@ import traceback
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from brisa.authoring.context import TaskContext
 from brisa.authoring.loader import load_file
@@ -306,11 +306,13 @@ def run(
     shipper: LogShipper | None = None,
     secrets: Iterable[str] = (),
     prebuilt: Prebuilt | None = None,
+    client: ExecutionClient | None = None,
 ) -> int:
     """Start the attempt, run it, report the outcome (masked with `secrets` and the attempt's
     own), then finish shipping its log. `prebuilt`: what a warm process built for `config`
-    (its dump), if it did."""
-    client = ExecutionClient(config.api_url, config.token, ti_id, try_number)
+    (its dump), if it did; `client`: the attempt's, if its start was sent ahead."""
+    if client is None:
+        client = ExecutionClient(config.api_url, config.token, ti_id, try_number)
     header = f"attempt {try_number} of task instance {ti_id}"
     if prebuilt is not None and _Lines.captured:
         print(f"brisa: {header}\n{prebuilt.dump_text}", flush=True)  # as `_log` writes it
@@ -318,9 +320,7 @@ def run(
         _log(header, *(prebuilt.dump if prebuilt else config_lines(config.redacted())))
     try:
         try:
-            answer = client.call(
-                "start", {"hostname": socket.gethostname(), "pid": os.getpid()}, patience=30
-            )
+            answer = client.call("start", _start_body(), patience=30)
         except (AttemptStale, RuntimeError) as exc:
             _log(f"cannot start: {exc}")
             return 3
@@ -336,6 +336,10 @@ def run(
     finally:
         if shipper is not None:
             _stop_shipping(shipper, min(EXIT_SHIP_TIMEOUT, config.report_timeout))
+
+
+def _start_body() -> dict[str, Any]:
+    return {"hostname": socket.gethostname(), "pid": os.getpid()}
 
 
 def _unreadable(client: ExecutionClient, config: WorkerEnv, error: str) -> int:
@@ -423,9 +427,13 @@ def main(argv: list[str], environ: dict[str, str] | None = None) -> int:
     # with the attempt (worker.containment).
     containment.become_subreaper()
     signal.signal(signal.SIGTERM, _exit_contained)
+    # The start call's request goes out now, its answer is read once the log capture is set
+    # up: the API records the start while this process does that (ADR 0033).
+    client = ExecutionClient(config.api_url, config.token, ti_id, try_number)
+    client.send_ahead("start", _start_body())
     try:
         shipper = _start_shipping(config, secrets, server)
-        return run(ti_id, try_number, config, shipper, secrets, prebuilt)
+        return run(ti_id, try_number, config, shipper, secrets, prebuilt, client)
     finally:
         containment.kill_descendants(os.getpid())
 

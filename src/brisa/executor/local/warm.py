@@ -7,10 +7,12 @@ itself, starting the warm process first if there is none. A warm process is a fo
 server in a session of its own, with /dev/null as fds 0-2 and no descriptor of the fork
 server's but its own socket: it puts the commit in place (and holds its lease) or takes the
 DAG folder, imports the file with the environment a worker's task sees, records the DAGs
-(`worker.warmed`), then forks one worker per request. The worker then starts, receives its
-token, runs, is contained and killed exactly as one forked by the fork server: only the import
-is gone from it. The fork server's memory holds no token (tokens travel as descriptors it
-never reads), so its copy in a warm process holds none either.
+(`worker.warmed`), then forks one worker per request, ahead of it (`_Spare`: the next
+launch's worker is forked once the last one is handed its launch, and waits for it). The
+worker then starts, receives its token, runs, is contained and killed exactly as one forked
+by the fork server: only the import is gone from it. The fork server's memory holds no token
+(tokens travel as descriptors it never reads), so its copy in a warm process holds none
+either.
 
 Nothing is shared beyond its key: no process serves two teams, two commits or two files. A
 warm process that cannot put the code in place or import the file, or whose file opts out
@@ -196,6 +198,7 @@ def _serve(sock: socket.socket, request: dict[str, Any], become: Become, idle: f
     gc.freeze()  # the DAGs are every worker's: no worker's collector walks them
     sock.send(READY)
     sock.settimeout(idle)
+    spare = _Spare(sock, become)
     while True:
         try:
             message, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 2)
@@ -208,17 +211,65 @@ def _serve(sock: socket.socket, request: dict[str, Any], become: Become, idle: f
                 os.close(fd)
             sock.send(STALE)  # this launch goes the ordinary way; the next one imports anew
             return 0
-        pid = os.fork()
-        if pid == 0:
-            sock.close()
-            # Read in the worker, not here: each fork leaves every page of this process
-            # shared, so each page it writes between two forks is one more copied.
-            launch = json.loads(message)
-            launch["log_fd"] = fds[1] if len(fds) > 1 else None  # its number in this process
-            become(launch, fds[0])
+        pid = spare.take(message, fds)
         for fd in fds:
             os.close(fd)
         sock.send(str(pid).encode())
+        spare = _Spare(sock, become)  # for the next launch, forked while this one starts
+
+
+class _Spare:
+    """A worker forked ahead of its launch: it waits for its request on a socket of its own,
+    so that a launch costs the warm process a message instead of a fork, and the new worker
+    starts from a process already past the fork. It is still one process per attempt, a fork
+    of this warm process and of no other, handed its token only with its launch; it exits
+    when its socket closes unused (the warm process exits or goes stale)."""
+
+    def __init__(self, warm_sock: socket.socket, become: Become) -> None:
+        self._warm_sock, self._become = warm_sock, become
+        self._ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.pid = os.fork()
+        if self.pid == 0:
+            warm_sock.close()  # the worker holds no way to ask for more workers
+            self._ours.close()
+            _wait_for_launch(theirs, become)
+        theirs.close()
+
+    def take(self, message: bytes, fds: list[int]) -> int:
+        """Hand the launch (its request, token socket and log connection) to the spare; its
+        pid, or the pid of a worker forked now if the spare is gone."""
+        try:
+            self._ours.sendmsg([message], [_rights(*fds)])
+            return self.pid
+        except OSError:
+            pid = os.fork()
+            if pid == 0:
+                self._warm_sock.close()
+                self._ours.close()
+                _launched(message, fds, self._become)
+            return pid
+        finally:
+            self._ours.close()
+
+
+def _wait_for_launch(sock: socket.socket, become: Become) -> None:
+    """In a spare: wait for the launch, then become its worker; exit if none comes."""
+    code = 0
+    try:
+        message, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 2)
+        if message and fds:
+            sock.close()
+            _launched(message, fds, become)
+    finally:
+        os._exit(code)
+
+
+def _launched(message: bytes, fds: list[int], become: Become) -> None:
+    # Read in the worker, not in the warm process: each fork leaves every page of the warm
+    # process shared, so each page it writes between two forks is one more copied.
+    launch = json.loads(message)
+    launch["log_fd"] = fds[1] if len(fds) > 1 else None  # its number in this process
+    become(launch, fds[0])
 
 
 def _import(request: dict[str, Any]) -> tuple[Warmed | None, Freshness | None]:
