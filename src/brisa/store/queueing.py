@@ -215,17 +215,19 @@ def _move(conn: sa.Connection, batch: list[QueueItem], now: datetime) -> list[in
 def insert_attempts(conn: sa.Connection, tries: Sequence[tuple[int, int]], now: datetime) -> None:
     """The rows of newly queued tries `(ti_id, try_number)`, each with the commit its run is
     pinned to now (one statement: the commit is read in it, so a re-pin cannot slip between)."""
-    commit = (
+    rows = [{"a_ti": ti_id, "a_try": number, "a_now": now} for ti_id, number in tries]
+    conn.execute(_ATTEMPTS_INSERT, rows)
+
+
+_ATTEMPTS_INSERT = task_attempts.insert().values(  # built once: the same at every pass
+    ti_id=sa.bindparam("a_ti"),
+    try_number=sa.bindparam("a_try"),
+    state=TaskState.QUEUED,
+    queued_at=sa.bindparam("a_now", type_=task_attempts.c.queued_at.type),
+    code_version=(
         sa.select(dag_runs.c.code_version)
         .join(task_instances, task_instances.c.run_pk == dag_runs.c.id)
         .where(task_instances.c.id == sa.bindparam("a_ti"))
         .scalar_subquery()
-    )
-    insert = task_attempts.insert().values(
-        ti_id=sa.bindparam("a_ti"),
-        try_number=sa.bindparam("a_try"),
-        state=TaskState.QUEUED,
-        queued_at=now,
-        code_version=commit,
-    )
-    conn.execute(insert, [{"a_ti": ti_id, "a_try": number} for ti_id, number in tries])
+    ),
+)
