@@ -16,6 +16,7 @@ none.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -128,13 +129,30 @@ def assign_slots(conn: sa.Connection, team: str, pool: str, shares: dict[int, li
     owner = {number: ti_id for ti_id, numbers in shares.items() for number in numbers}
     if not owner:
         return
-    given = conn.execute(
-        pool_slots.update()
-        .where(*_of(team, pool), S.slot_no.in_(sorted(owner)), S.ti_id.is_(None))
-        .values(ti_id=sa.case(owner, value=S.slot_no))
-    ).rowcount
+    params: dict[str, Any] = {"g_team": team, "g_pool": pool, "g_numbers": sorted(owner)}
+    for k, (number, ti_id) in enumerate(owner.items()):
+        params[f"g_n{k}"], params[f"g_t{k}"] = number, ti_id
+    given = conn.execute(_assigning(len(owner)), params).rowcount
     if given != len(owner):
         raise RuntimeError(f"pool {team}/{pool}: {len(owner) - given} locked slots were taken")
+
+
+@functools.lru_cache(maxsize=64)
+def _assigning(count: int) -> sa.Update:
+    """`assign_slots`'s statement for `count` slots, built once per count: slot `g_n<k>`
+    to task instance `g_t<k>`, of pool (`g_team`, `g_pool`), each slot still free."""
+    whens = [(S.slot_no == sa.bindparam(f"g_n{k}"), sa.bindparam(f"g_t{k}", type_=S.ti_id.type))
+             for k in range(count)]  # fmt: skip
+    return (
+        pool_slots.update()
+        .where(
+            S.team == sa.bindparam("g_team"),
+            S.pool == sa.bindparam("g_pool"),
+            S.slot_no.in_(sa.bindparam("g_numbers", expanding=True)),
+            S.ti_id.is_(None),
+        )
+        .values(ti_id=sa.case(*whens))
+    )
 
 
 def _insert_ignoring_conflict(conn: sa.Connection, table: sa.Table) -> Any:
