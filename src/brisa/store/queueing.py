@@ -204,12 +204,14 @@ def _move(conn: sa.Connection, batch: list[QueueItem], now: datetime) -> list[in
     holder when the pass is fenced."""
     if not batch:
         return []
-    values = fresh_try(task_instances.c.try_number + 1, now)
+    values = fresh_try(None, now)
+    del values["try_number"]  # each its own, one after the try it is guarded at
     tries = [(item.ti_id, item.try_number, item.expected) for item in batch]
-    digests = {item.ti_id: item.token_digest for item in batch}
-    return guarded_task_moves(
-        conn, TaskState.QUEUED, tries, values=values, per_task={"token_digest": digests}
-    )
+    per_task: dict[str, dict[int, Any]] = {
+        "try_number": {item.ti_id: item.try_number + 1 for item in batch},
+        "token_digest": {item.ti_id: item.token_digest for item in batch},
+    }
+    return guarded_task_moves(conn, TaskState.QUEUED, tries, values=values, per_task=per_task)
 
 
 def insert_attempts(conn: sa.Connection, tries: Sequence[tuple[int, int]], now: datetime) -> None:
