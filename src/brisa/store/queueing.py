@@ -28,6 +28,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
@@ -66,8 +67,9 @@ class QueueStore:
     engine: sa.Engine
     default_pool_slots: int = DEFAULT_SLOTS
 
-    @property
+    @cached_property
     def _batch_writer(self) -> sa.Engine:
+        """Made once (as `AttemptStore._hot`: a new engine object at every pass otherwise)."""
         return self.engine.execution_options(**WRITE)
 
     def queue_tasks(self, items: Sequence[QueueItem], now: datetime) -> set[int]:
