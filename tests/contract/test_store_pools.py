@@ -70,12 +70,20 @@ class Tasks:
     def now(self, ti: TaskRecord) -> TaskRecord:
         return self.store.tasks_by_id([ti.id])[ti.id]
 
-    def finish(self, ti: TaskRecord) -> None:
+    def finish(self, ti: TaskRecord, *, by_worker: bool = False) -> None:
+        """Start (if queued) and finish `ti`; `by_worker`: as a worker does, with its token
+        (on SQLite the execution API's own statements, ADR 0036)."""
         ti = self.now(ti)
         ref = AttemptRef(ti.id, ti.try_number)
+        digest = f"{ti.id:064x}" if by_worker else None
         if ti.state is T.QUEUED:
-            self.store.start_attempt(ref, hostname="w", pid=1, now=NOW)
-        assert self.store.finish_attempt(ref, T.SUCCESS, now=NOW, return_value=None)
+            if digest is not None:
+                assert self.store.set_token(ref, digest)
+            self.store.start_attempt(ref, hostname="w", pid=1, now=NOW, token_digest=digest)
+        done = self.store.finish_attempt(
+            ref, T.SUCCESS, now=NOW, return_value=None, token_digest=digest
+        )
+        assert done
 
 
 def held(store: Store, pool: str = "gpu") -> dict[int, int]:
@@ -180,8 +188,9 @@ def test_the_default_pool_is_made_on_first_use_with_the_configured_size(store: S
     assert (pool.slots, pool.configured, pool.used) == (3, False, 3), "back to the settings"
 
 
+@pytest.mark.parametrize("by_worker", [False, True], ids=["by-store", "by-worker"])
 def test_shrinking_below_usage_starts_nothing_new_until_usage_is_under_the_size(
-    store: Store,
+    store: Store, by_worker: bool
 ) -> None:
     tasks = Tasks(store)
     store.set_pool(TEAM, "gpu", slots=3, description=None, now=NOW)
@@ -191,9 +200,9 @@ def test_shrinking_below_usage_starts_nothing_new_until_usage_is_under_the_size(
     store.set_pool(TEAM, "gpu", slots=1, description=None, now=NOW)
     assert store.get_pool(TEAM, "gpu").used == 3, "the running tasks keep their slots"
     for finished in (b, a):  # whichever slot each held, nothing starts while 2 or 1 are in use
-        tasks.finish(finished)
+        tasks.finish(finished, by_worker=by_worker)
         assert not tasks.queue(d)
-    tasks.finish(c)
+    tasks.finish(c, by_worker=by_worker)
     assert tasks.queue(d)
     assert held(store) == {d.id: 1}
     pool = store.get_pool(TEAM, "gpu")
@@ -210,7 +219,10 @@ def test_growing_a_pool_gives_new_slots_at_once(store: Store) -> None:
     assert store.get_pool(TEAM, "gpu").open == 0
 
 
-def test_a_deleted_pool_lets_its_tasks_finish_and_starts_no_new_ones(store: Store) -> None:
+@pytest.mark.parametrize("by_worker", [False, True], ids=["by-store", "by-worker"])
+def test_a_deleted_pool_lets_its_tasks_finish_and_starts_no_new_ones(
+    store: Store, by_worker: bool
+) -> None:
     tasks = Tasks(store)
     store.set_pool(TEAM, "gpu", slots=2, description=None, now=NOW)
     a, b = tasks.pending(2)
@@ -218,7 +230,7 @@ def test_a_deleted_pool_lets_its_tasks_finish_and_starts_no_new_ones(store: Stor
     store.delete_pool(TEAM, "gpu", NOW)
     assert not tasks.queue(b)
     assert held(store) == {a.id: 1}, "the running task keeps its slot"
-    tasks.finish(a)
+    tasks.finish(a, by_worker=by_worker)
     with store.engine.connect() as conn:
         left = conn.scalar(sa.select(sa.func.count()).where(pool_slots.c.pool == "gpu"))
     assert left == 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -52,8 +53,11 @@ def db_now(dialect: str) -> sa.ColumnElement[float]:
     return (sa.func.julianday("now") - 2440587.5) * 86400.0
 
 
+@functools.lru_cache(maxsize=16)
 def lease_holds(fence: Fence, dialect: str) -> sa.ColumnElement[bool]:
-    """True while `fence`'s lease is still held, at its epoch, and not expired."""
+    """True while `fence`'s lease is still held, at its epoch, and not expired. Built once
+    per fence (a scheduler keeps its fence for as long as its lease: every pass would build
+    the same conditions, and SQLAlchemy would key them again)."""
     return sa.exists().where(
         leases.c.name == fence.lease,
         leases.c.holder == fence.holder,
@@ -65,13 +69,16 @@ def lease_holds(fence: Fence, dialect: str) -> sa.ColumnElement[bool]:
 def task_conditions(dialect: str) -> list[sa.ColumnElement[bool]]:
     """What a fenced move of task instances adds to its WHERE clause (nothing unfenced)."""
     fence = _current.get()
-    if fence is None:
-        return []
+    return [] if fence is None else list(_task_conditions(fence, dialect))
+
+
+@functools.lru_cache(maxsize=16)
+def _task_conditions(fence: Fence, dialect: str) -> tuple[sa.ColumnElement[bool], ...]:
     ti = task_instances.c
     not_anothers = sa.or_(
         ti.state.notin_(["queued", "running"]), ti.owner.is_(None), ti.owner == fence.holder
     )
-    return [lease_holds(fence, dialect), not_anothers]
+    return (lease_holds(fence, dialect), not_anothers)
 
 
 def conditions(dialect: str) -> list[sa.ColumnElement[bool]]:

@@ -26,6 +26,7 @@ statement of its own that folds the slots and records in; it takes its sources f
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -209,12 +210,12 @@ def guarded_task_moves(
     allowed = list({i: (i, t, e) for i, t, e in allowed}.values())  # once per task
     if conn.dialect.name == "postgresql":
         statement = _moves_from_arrays(to, allowed, values or {}, per_task or {})
+        statement = statement.where(*fencing.task_conditions(conn.dialect.name)).returning(
+            *_CHANGED["task_instances"]
+        )
+        rows = conn.execute(statement).all()
     else:
-        statement = _moves_by_case(to, allowed, values or {}, per_task or {})
-    statement = statement.where(*fencing.task_conditions(conn.dialect.name)).returning(
-        *_CHANGED["task_instances"]
-    )
-    rows = conn.execute(statement).all()
+        rows = conn.execute(*_moves_by_case(to, allowed, values or {}, per_task or {})).all()
     if rows:
         prior = {i: e for i, _, e in allowed}
         _record_moves(conn, [(r.id, r.run_pk, r.try_number, prior[r.id]) for r in rows], to)
@@ -264,17 +265,48 @@ def _moves_by_case(
     tries: Tries,
     values: Mapping[str, Any],
     per_task: Mapping[str, Mapping[int, Any]],
+) -> tuple[sa.Update, dict[str, Any]]:
+    """SQLite: `WHERE id IN (...) AND (id, try, state) IN (...)`, per-task values by `CASE`;
+    the statement (fenced, answering the moved rows) and its values. Built once per shape
+    and bound at each call (`_case_moves`): `values` are plain values, not expressions."""
+    statement = _case_moves(to, len(tries), tuple(values), tuple(per_task), fencing.current())
+    params: dict[str, Any] = {
+        "m_ids": [i for i, _, _ in tries],
+        "m_key": [(i, t, str(e)) for i, t, e in tries],
+    }
+    params.update((f"m_v_{column}", value) for column, value in values.items())
+    for k, (ti_id, _, _) in enumerate(tries):
+        params[f"m_i{k}"] = ti_id
+        params.update((f"m_{column}_{k}", by_id.get(ti_id)) for column, by_id in per_task.items())
+    return statement, params
+
+
+@functools.lru_cache(maxsize=64)
+def _case_moves(
+    to: TaskState,
+    count: int,
+    columns: tuple[str, ...],
+    per_task: tuple[str, ...],
+    fence: fencing.Fence | None,
 ) -> sa.Update:
-    """SQLite: `WHERE id IN (...) AND (id, try, state) IN (...)`, per-task values by `CASE`."""
+    """`_moves_by_case`'s statement for `count` tasks: `m_ids`, `m_key` (expanding), the
+    columns' values `m_v_<column>`, per task k its id `m_i<k>` and values `m_<column>_<k>`.
+    `fence`: the one current while it is built (its conditions are in the statement)."""
     ti = task_instances.c
-    key = sa.tuple_(ti.id, ti.try_number, ti.state).in_([(i, t, str(e)) for i, t, e in tries])
-    row_values: dict[str, Any] = {**values, "state": to}
-    for column, by_id in per_task.items():
-        row_values[column] = sa.case(dict(by_id), value=ti.id)
+    key = sa.tuple_(ti.id, ti.try_number, ti.state).in_(sa.bindparam("m_key", expanding=True))
+    row_values: dict[str, Any] = {c: sa.bindparam(f"m_v_{c}", type_=ti[c].type) for c in columns}
+    row_values["state"] = to
+    for column in per_task:
+        whens = [(ti.id == sa.bindparam(f"m_i{k}"), sa.bindparam(f"m_{column}_{k}",
+                  type_=ti[column].type)) for k in range(count)]  # fmt: skip
+        row_values[column] = sa.case(*whens)
+    ids: sa.BindParameter[list[int]] = sa.bindparam("m_ids", expanding=True)
+    conditions = fencing.task_conditions("sqlite") if fence is not None else []
     return (
         task_instances.update()
-        .where(ti.id.in_([i for i, _, _ in tries]), key)  # the id list: by primary key
+        .where(ti.id.in_(ids), key, *conditions)  # the id list: by primary key
         .values(row_values)
+        .returning(*_CHANGED["task_instances"])
     )
 
 

@@ -14,6 +14,7 @@ transaction gives the three one snapshot, as on PostgreSQL.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,11 +53,18 @@ def _aggregated(select: sa.Select[Any], order: Any = None) -> Any:
     return sa.select(sa.func.coalesce(agg, sa.text("'[]'::json"))).scalar_subquery()
 
 
-def _outbox(last: int, also: list[int], limit: int) -> sa.Select[Any]:
-    """SQLite's read of the outbox (`changes.read_after`'s)."""
-    after = changes.c.id > last
-    where = sa.or_(after, changes.c.id.in_(also)) if also else after
-    return sa.select(changes.c.id, changes.c.topic).where(where).order_by(changes.c.id).limit(limit)
+def _outbox(also: bool) -> sa.Select[Any]:
+    """SQLite's read of the outbox (`changes.read_after`'s): after `r_last`, and of the ids
+    `r_also` when `also`; at most `r_limit` rows."""
+    after = changes.c.id > sa.bindparam("r_last")
+    named = changes.c.id.in_(sa.bindparam("r_also", expanding=True))
+    where = sa.or_(after, named) if also else after
+    return (
+        sa.select(changes.c.id, changes.c.topic)
+        .where(where)
+        .order_by(changes.c.id)
+        .limit(sa.bindparam("r_limit"))
+    )
 
 
 def _book() -> sa.Select[Any]:
@@ -90,6 +98,14 @@ def _build() -> sa.Select[Any]:
 _QUERY: sa.Select[Any] | None = None
 
 
+@functools.cache
+def _sqlite_reads() -> tuple[sa.Select[Any], sa.Select[Any], sa.Select[Any], sa.Select[Any]]:
+    """SQLite's statements, built once (a statement built at every pass is also keyed again
+    by SQLAlchemy at every pass): the outbox without and with ids, the stamp, the book."""
+    stamp = sa.select(*stamp_columns()).order_by(dags.c.team, dags.c.dag_id)
+    return _outbox(False), _outbox(True), stamp, _book()
+
+
 class PassReadStore(CatalogStore, ChangeLog, PoolStore):
     def pass_reads(self, after: tuple[int, list[int]] | None, *, limit: int) -> PassReads:
         """The changes after id `after[0]` and of ids `after[1]` (oldest first, at most
@@ -108,15 +124,18 @@ class PassReadStore(CatalogStore, ChangeLog, PoolStore):
 
     def _one_after_another(self, after: tuple[int, list[int]] | None, limit: int) -> PassReads:
         """SQLite: the three reads in one read transaction of one connection."""
-        d = dags.c
+        outbox, outbox_also, stamp_query, book_query = _sqlite_reads()
         with self.reader.connect() as conn:
             found = None
             if after is not None:
-                rows = conn.execute(_outbox(*after, limit))
+                last, also = after
+                params: dict[str, Any] = {"r_last": last, "r_limit": limit}
+                if also:
+                    params["r_also"] = also
+                rows = conn.execute(outbox_also if also else outbox, params)
                 found = [(int(i), str(t)) for i, t in rows]
-            stamp = conn.execute(sa.select(*stamp_columns()).order_by(d.team, d.dag_id))
-            stamp_rows = [tuple(row) for row in stamp]
-            book = conn.execute(_book()).all()
+            stamp_rows = [tuple(row) for row in conn.execute(stamp_query)]
+            book = conn.execute(book_query).all()
         return self._reads(found, stamp_rows, book)
 
     def _reads(

@@ -16,8 +16,9 @@ none.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -60,20 +61,28 @@ def claim_slots(
     return _claim(conn, ti_id, team, pool, needed)
 
 
-def _free_slots(team: str, pool: str, limit: int) -> sa.Select[Any]:
+_FREE_SLOTS = (  # built once, bound at each claim
+    sa.select(S.slot_no)
+    .where(
+        S.team == sa.bindparam("f_team"),
+        S.pool == sa.bindparam("f_pool"),
+        S.ti_id.is_(None),
+        sa.not_(S.retired),
+    )
+    .order_by(S.slot_no)
+    .limit(sa.bindparam("f_limit"))
+    .with_for_update(skip_locked=True)
+)
+
+
+def _free_slots(conn: sa.Connection, team: str, pool: str, limit: int) -> list[int]:
     """Up to `limit` free slot numbers of a pool, locked; a slot another transaction is
     taking is skipped, never waited for."""
-    return (
-        sa.select(S.slot_no)
-        .where(*_of(team, pool), S.ti_id.is_(None), sa.not_(S.retired))
-        .order_by(S.slot_no)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
+    return list(conn.scalars(_FREE_SLOTS, {"f_team": team, "f_pool": pool, "f_limit": limit}))
 
 
 def _claim(conn: sa.Connection, ti_id: int, team: str, pool: str, needed: int) -> bool:
-    numbers = list(conn.scalars(_free_slots(team, pool, needed)))
+    numbers = _free_slots(conn, team, pool, needed)
     if len(numbers) < needed:
         return False
     claimed = conn.execute(
@@ -99,14 +108,13 @@ def lock_free_slots(
     Nothing is written but a team's default pool that did not exist yet: the slots are
     given with `assign_slots`, once the tasks' own moves are known to have happened."""
     total = sum(n for _, n in needs)
-    free = _free_slots(team, pool, total)
-    numbers = list(conn.scalars(free))
+    numbers = _free_slots(conn, team, pool, total)
     if (
         len(numbers) < total
         and pool == DEFAULT_POOL
         and create_default_pool(conn, team, default_slots)
     ):
-        numbers = list(conn.scalars(free))
+        numbers = _free_slots(conn, team, pool, total)
     shares: dict[int, list[int]] = {}
     for ti_id, needed in needs:
         if needed > len(numbers):
@@ -121,13 +129,30 @@ def assign_slots(conn: sa.Connection, team: str, pool: str, shares: dict[int, li
     owner = {number: ti_id for ti_id, numbers in shares.items() for number in numbers}
     if not owner:
         return
-    given = conn.execute(
-        pool_slots.update()
-        .where(*_of(team, pool), S.slot_no.in_(sorted(owner)), S.ti_id.is_(None))
-        .values(ti_id=sa.case(owner, value=S.slot_no))
-    ).rowcount
+    params: dict[str, Any] = {"g_team": team, "g_pool": pool, "g_numbers": sorted(owner)}
+    for k, (number, ti_id) in enumerate(owner.items()):
+        params[f"g_n{k}"], params[f"g_t{k}"] = number, ti_id
+    given = conn.execute(_assigning(len(owner)), params).rowcount
     if given != len(owner):
         raise RuntimeError(f"pool {team}/{pool}: {len(owner) - given} locked slots were taken")
+
+
+@functools.lru_cache(maxsize=64)
+def _assigning(count: int) -> sa.Update:
+    """`assign_slots`'s statement for `count` slots, built once per count: slot `g_n<k>`
+    to task instance `g_t<k>`, of pool (`g_team`, `g_pool`), each slot still free."""
+    whens = [(S.slot_no == sa.bindparam(f"g_n{k}"), sa.bindparam(f"g_t{k}", type_=S.ti_id.type))
+             for k in range(count)]  # fmt: skip
+    return (
+        pool_slots.update()
+        .where(
+            S.team == sa.bindparam("g_team"),
+            S.pool == sa.bindparam("g_pool"),
+            S.slot_no.in_(sa.bindparam("g_numbers", expanding=True)),
+            S.ti_id.is_(None),
+        )
+        .values(ti_id=sa.case(*whens))
+    )
 
 
 def _insert_ignoring_conflict(conn: sa.Connection, table: sa.Table) -> Any:
@@ -170,7 +195,14 @@ def release_slots(conn: sa.Connection, ti_ids: Sequence[int]) -> None:
     """
     if not ti_ids:
         return
-    held = sorted(conn.execute(_release(conn.dialect.name), {"ti_ids": list(ti_ids)}).all())
+    settle_released(conn, conn.execute(_release(conn.dialect.name), {"ti_ids": list(ti_ids)}))
+
+
+def settle_released(conn: sa.Connection, released: Iterable[Sequence[Any]]) -> None:
+    """The rest of `release_slots` once its statement (or `release_one`'s) has answered
+    `released`: retired slots among them deleted, retired slots in use made ordinary in
+    place of freed ones. Nothing to do but after a shrink."""
+    held = sorted(tuple(row) for row in released)
     freed: dict[tuple[str, str], list[int]] = defaultdict(list)
     gone: dict[tuple[str, str], list[int]] = defaultdict(list)
     replacing: set[tuple[str, str]] = set()
@@ -209,17 +241,6 @@ def _release(dialect: str) -> sa.Update:
     statement = _RELEASE.get(dialect)
     if statement is None:
         ids: sa.BindParameter[list[int]] = sa.bindparam("ti_ids", expanding=True)
-        other = pool_slots.alias("other")
-        in_use = (
-            sa.exists()
-            .where(
-                other.c.team == S.team,
-                other.c.pool == S.pool,
-                other.c.retired,
-                other.c.ti_id.is_not(None),
-            )
-            .label("excess")
-        )
         if dialect == "postgresql":
             locked = (
                 sa.select(S.team, S.pool, S.slot_no)
@@ -230,14 +251,34 @@ def _release(dialect: str) -> sa.Update:
             held = sa.tuple_(S.team, S.pool, S.slot_no).in_(locked)
         else:  # SQLite: one writer at a time
             held = S.ti_id.in_(ids)
-        statement = (
-            pool_slots.update()
-            .where(held)
-            .values(ti_id=None)
-            .returning(S.team, S.pool, S.slot_no, S.retired, in_use)
-        )
-        _RELEASE[dialect] = statement
+        statement = _RELEASE[dialect] = _freeing(held)
     return statement
+
+
+def release_one() -> sa.Update:
+    """SQLite: `release_slots`'s statement for one task instance, its id bound as a scalar
+    (`r_ti_id`), not an expanding list: compiled once, run on the raw cursor (ADR 0036)."""
+    return _freeing(S.ti_id == sa.bindparam("r_ti_id"))
+
+
+def _freeing(held: sa.ColumnElement[bool]) -> sa.Update:
+    other = pool_slots.alias("other")
+    in_use = (
+        sa.exists()
+        .where(
+            other.c.team == S.team,
+            other.c.pool == S.pool,
+            other.c.retired,
+            other.c.ti_id.is_not(None),
+        )
+        .label("excess")
+    )
+    return (
+        pool_slots.update()
+        .where(held)
+        .values(ti_id=None)
+        .returning(S.team, S.pool, S.slot_no, S.retired, in_use)
+    )
 
 
 def resize_slots(conn: sa.Connection, team: str, pool: str, slots: int) -> None:

@@ -28,6 +28,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
@@ -66,8 +67,9 @@ class QueueStore:
     engine: sa.Engine
     default_pool_slots: int = DEFAULT_SLOTS
 
-    @property
+    @cached_property
     def _batch_writer(self) -> sa.Engine:
+        """Made once (as `AttemptStore._hot`: a new engine object at every pass otherwise)."""
         return self.engine.execution_options(**WRITE)
 
     def queue_tasks(self, items: Sequence[QueueItem], now: datetime) -> set[int]:
@@ -204,28 +206,32 @@ def _move(conn: sa.Connection, batch: list[QueueItem], now: datetime) -> list[in
     holder when the pass is fenced."""
     if not batch:
         return []
-    values = fresh_try(task_instances.c.try_number + 1, now)
+    values = fresh_try(None, now)
+    del values["try_number"]  # each its own, one after the try it is guarded at
     tries = [(item.ti_id, item.try_number, item.expected) for item in batch]
-    digests = {item.ti_id: item.token_digest for item in batch}
-    return guarded_task_moves(
-        conn, TaskState.QUEUED, tries, values=values, per_task={"token_digest": digests}
-    )
+    per_task: dict[str, dict[int, Any]] = {
+        "try_number": {item.ti_id: item.try_number + 1 for item in batch},
+        "token_digest": {item.ti_id: item.token_digest for item in batch},
+    }
+    return guarded_task_moves(conn, TaskState.QUEUED, tries, values=values, per_task=per_task)
 
 
 def insert_attempts(conn: sa.Connection, tries: Sequence[tuple[int, int]], now: datetime) -> None:
     """The rows of newly queued tries `(ti_id, try_number)`, each with the commit its run is
     pinned to now (one statement: the commit is read in it, so a re-pin cannot slip between)."""
-    commit = (
+    rows = [{"a_ti": ti_id, "a_try": number, "a_now": now} for ti_id, number in tries]
+    conn.execute(_ATTEMPTS_INSERT, rows)
+
+
+_ATTEMPTS_INSERT = task_attempts.insert().values(  # built once: the same at every pass
+    ti_id=sa.bindparam("a_ti"),
+    try_number=sa.bindparam("a_try"),
+    state=TaskState.QUEUED,
+    queued_at=sa.bindparam("a_now", type_=task_attempts.c.queued_at.type),
+    code_version=(
         sa.select(dag_runs.c.code_version)
         .join(task_instances, task_instances.c.run_pk == dag_runs.c.id)
         .where(task_instances.c.id == sa.bindparam("a_ti"))
         .scalar_subquery()
-    )
-    insert = task_attempts.insert().values(
-        ti_id=sa.bindparam("a_ti"),
-        try_number=sa.bindparam("a_try"),
-        state=TaskState.QUEUED,
-        queued_at=now,
-        code_version=commit,
-    )
-    conn.execute(insert, [{"a_ti": ti_id, "a_try": number} for ti_id, number in tries])
+    ),
+)

@@ -109,7 +109,9 @@ class RawMove:
             )
             noted = RawStatement(outbox.insert(), dialect, ("topic", "at"))
             attempted = RawStatement(self._attempt, dialect)
-            statements = self._compiled[dialect.name] = (move, recorded, noted, attempted)
+            released = RawStatement(pools.release_one(), dialect)
+            statements = (move, recorded, noted, attempted, released)
+            self._compiled[dialect.name] = statements
         return statements
 
     def run(
@@ -121,15 +123,16 @@ class RawMove:
     ) -> Any:
         """The moved row (its answer's columns), or None when the guard refused: nothing
         was written. `attempt`: the attempt row's bound values by name."""
-        move, recorded, noted, attempted = self._statements(conn.dialect)
+        move, recorded, noted, attempted, released = self._statements(conn.dialect)
         params = {f"w_{name}": value for name, value in where.items()}
         params.update((f"v_{name}", value) for name, value in values.items())
         answer = execute(conn, move, [params])
         if not answer:
             return None
         [row] = move.rows(answer)
-        if self._move.releases:  # slots back (ADR 0020)
-            pools.release_slots(conn, [row.id])
+        if self._move.releases:  # slots back (ADR 0020): its one id bound as a scalar
+            freed = execute(conn, released, [{"r_ti_id": row.id}])
+            pools.settle_released(conn, released.rows(freed) if freed else ())
         actor, epoch = actors.current()
         mark = {
             "ti_id": row.id,

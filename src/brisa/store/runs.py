@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -234,21 +235,14 @@ class RunStore:
         whole, some, single = set(run_pks), set(partial) - set(run_pks), set(ti_ids)
         if not whole and not single:
             return {}, {}
-        ti, r = task_instances.c, dag_runs.c
-        wanted = [ti.run_pk.in_(sorted(whole))] if whole else []
-        wanted += [ti.id.in_(sorted(single))] if single else []
         asked = sorted(whole | some)
-        joined = sa.and_(r.id == ti.run_pk, r.id.in_(asked)) if asked else sa.false()
-        query = (
-            sa.select(*[ti[n] for n in _TASK_FIELDS], *_RUN_COLUMNS)
-            .select_from(task_instances.outerjoin(dag_runs, joined))
-            .where(sa.or_(*wanted))
-        )
+        query = _runs_and_tasks(bool(whole), bool(single), bool(asked))
+        params = {"q_whole": sorted(whole), "q_single": sorted(single), "q_asked": asked}
         runs: dict[int, Any] = {}
         by_run: dict[int, dict[str, TaskRecord]] = defaultdict(dict)
         alone: dict[int, TaskRecord] = {}
         with self.reader.connect() as conn:
-            for row in conn.execute(query):
+            for row in conn.execute(query, {k: v for k, v in params.items() if v}):
                 record = _task_record(row)
                 if row.r_id is not None:
                     runs.setdefault(record.run_pk, row)
@@ -489,3 +483,18 @@ class RunStore:
         for ti_id, run_pk, task_id, state, tries, base in found:
             by_run[run_pk][task_id] = TaskRecord(ti_id, run_pk, task_id, states[state], tries, base)
         return [dataclasses.replace(r, tasks=by_run.get(r.id, {})) for r in runs]
+
+
+@functools.cache
+def _runs_and_tasks(whole: bool, single: bool, asked: bool) -> sa.Select[Any]:
+    """`runs_and_tasks`'s statement for its non-empty id lists (`q_<name>`), built once."""
+    ti, r = task_instances.c, dag_runs.c
+    wanted = [ti.run_pk.in_(sa.bindparam("q_whole", expanding=True))] if whole else []
+    wanted += [ti.id.in_(sa.bindparam("q_single", expanding=True))] if single else []
+    ids: sa.BindParameter[list[int]] = sa.bindparam("q_asked", expanding=True)
+    joined = sa.and_(r.id == ti.run_pk, r.id.in_(ids)) if asked else sa.false()
+    return (
+        sa.select(*[ti[n] for n in _TASK_FIELDS], *_RUN_COLUMNS)
+        .select_from(task_instances.outerjoin(dag_runs, joined))
+        .where(sa.or_(*wanted))
+    )
