@@ -6,21 +6,24 @@ import json
 from pathlib import Path
 
 from brisa.testing.chaos import nightly
+from brisa.testing.chaos.run import Result
 
 
-def _result(violations: list[str], finished_after: float | None = 1.0) -> dict[str, object]:
-    return {
-        "seed": 7,
-        "database": "own cluster",
-        "duration": 1800.0,
-        "tasks": 20010,
-        "states": {"success": 20010},
-        "faults": {"kill": 3, "stop": 2},
-        "violations": violations,
-        "violation_kinds": {"double start": len(violations)} if violations else {},
-        "pool_peak": 6,
-        "finished_after": finished_after,
-    }
+def _result(violations: list[str], finished_after: float | None = 1.0) -> Result:
+    return Result(
+        seed=7,
+        database="own cluster",
+        schedulers=3,
+        duration=1800.0,
+        pool_slots=6,
+        pool_peak=6,
+        tasks=20010,
+        states={"success": 20010},
+        faults={"kill": 3, "stop": 2},
+        violations=violations,
+        violation_kinds={"double start": len(violations)} if violations else {},
+        finished_after=finished_after,
+    )
 
 
 def test_the_run_has_h6s_load_unless_a_variable_says_otherwise() -> None:

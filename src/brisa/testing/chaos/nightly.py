@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from brisa.testing.chaos.run import Config, Result, run
+
 # PLATFORM.md H6's load and fault rate; a CHAOS_* variable in the environment wins.
 H6 = {
     "CHAOS_DURATION": "1800",
@@ -49,22 +51,22 @@ def streak(entries: Iterable[Mapping[str, Any]]) -> int:
     return count
 
 
-def entry_of(result: Mapping[str, Any], *, commit: str, started: str) -> dict[str, Any]:
-    """The history line of one run, from its result (`run.Result` as a dict)."""
+def entry_of(result: Result, *, commit: str, started: str) -> dict[str, Any]:
+    """The history line of one run."""
     return {
         "started": started,
         "commit": commit,
-        "seed": result["seed"],
-        "database": result["database"],
-        "duration": result["duration"],
-        "tasks": result["tasks"],
-        "states": result["states"],
-        "faults": sum(result["faults"].values()),
-        "fault_kinds": result["faults"],
-        "violations": len(result["violations"]),
-        "violation_kinds": result["violation_kinds"],
-        "pool_peak": result["pool_peak"],
-        "finished_after": result["finished_after"],
+        "seed": result.seed,
+        "database": result.database,
+        "duration": result.duration,
+        "tasks": result.tasks,
+        "states": result.states,
+        "faults": sum(result.faults.values()),
+        "fault_kinds": result.faults,
+        "violations": len(result.violations),
+        "violation_kinds": result.violation_kinds,
+        "pool_peak": result.pool_peak,
+        "finished_after": result.finished_after,
     }
 
 
@@ -97,16 +99,13 @@ def run_once(history: Path, environ: Mapping[str, str], *, keep: bool) -> dict[s
     processes' logs, the witness file and the transitions in `<history>/<stamp>/`)."""
     import logging
 
-    from brisa.testing.chaos.run import Config, run
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     started = datetime.now(UTC)
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     result = run(Config.from_env(environment(environ)), history / stamp if keep else None)
     print(result.render(), flush=True)
-    data = asdict(result)
-    (history / f"{stamp}.json").write_text(json.dumps(data, indent=2))
-    entry = entry_of(data, commit=_commit(), started=started.isoformat(timespec="seconds"))
+    (history / f"{stamp}.json").write_text(json.dumps(asdict(result), indent=2))
+    entry = entry_of(result, commit=_commit(), started=started.isoformat(timespec="seconds"))
     with (history / "history.jsonl").open("a") as out:
         out.write(json.dumps(entry) + "\n")
     return entry
