@@ -43,6 +43,7 @@ from bench.worker_cost import (
 )
 from brisa.executor.local.launchers import Launcher, launcher
 from brisa.logs import layout
+from brisa.logs.capture import SPOOL_SUFFIX
 from brisa.logs.server import LOG_SERVER_NAME
 from brisa.objectstore import ObjectStore, open_object_store
 
@@ -105,7 +106,7 @@ def _log_process(worker: int) -> tuple[int, bool]:
 
 
 def _log_server_of(worker: int) -> int | None:
-    spool = f".chunks/{worker}.log"
+    spool = f".{worker}{SPOOL_SUFFIX}"  # capture.spool_path: beside the worker's stdout file
     for proc in Path("/proc").iterdir():
         with contextlib.suppress(OSError):
             if not proc.name.isdigit() or (proc / "comm").read_text().strip() != LOG_SERVER_NAME:
