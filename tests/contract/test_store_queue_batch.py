@@ -161,12 +161,12 @@ def test_racing_batches_queue_each_try_once_and_never_oversubscribe(postgres_url
                 queued[number] |= store.queue_tasks([item(i) for i in batch], NOW)
                 usage, wrong = _consistent_usage(store.engine, ids)
                 problems.extend(wrong + ([f"{usage} slots held"] if usage > 6 else []))
-                for ti_id in list(queued[number])[:3]:  # free some slots: the task ends
-                    ti = store.tasks_by_id([ti_id])[ti_id]
-                    if ti.state is T.QUEUED:
-                        store.set_task_state(
-                            ti_id, T.FAILED, expected=T.QUEUED, try_number=1, now=NOW
-                        )
+                # Free some slots: up to 3 of this scheduler's tasks still queued end (not
+                # the same first 3 of the set again, which would free slots only once).
+                mine = store.tasks_by_id(list(queued[number]))
+                ending = [i for i, ti in sorted(mine.items()) if ti.state is T.QUEUED][:3]
+                for ti_id in ending:
+                    store.set_task_state(ti_id, T.FAILED, expected=T.QUEUED, try_number=1, now=NOW)
         except Exception as exc:  # noqa: BLE001 - reported below
             problems.append(f"scheduler {number} failed: {exc!r}")
         finally:
