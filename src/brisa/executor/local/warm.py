@@ -254,14 +254,13 @@ class _Spare:
 
 def _wait_for_launch(sock: socket.socket, become: Become) -> None:
     """In a spare: wait for the launch, then become its worker; exit if none comes."""
-    code = 0
     try:
         message, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 2)
         if message and fds:
             sock.close()
             _launched(message, fds, become)
     finally:
-        os._exit(code)
+        os._exit(0)
 
 
 def _launched(message: bytes, fds: list[int], become: Become) -> None:
