@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from typing import NoReturn
 
 import pytest
 
@@ -88,3 +89,20 @@ def test_informational_answers_are_skipped() -> None:
 def test_what_is_not_a_whole_answer_is_a_connection_error(raw: bytes) -> None:
     with pytest.raises(ConnectionError):
         _answered(raw)
+
+
+def test_an_ip_address_is_connected_to_without_a_name_lookup(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def no_lookup(*args: object, **kwargs: object) -> NoReturn:
+        raise AssertionError("getaddrinfo called for an IP address")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_lookup)
+    with listener, httpwire.connect("127.0.0.1", port, 5.0, tls=False) as sock:
+        assert sock.getpeername() == ("127.0.0.1", port)
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    with pytest.raises(OSError):
+        httpwire.connect("127.0.0.1", port, 5.0, tls=False)  # closed: refused, as before

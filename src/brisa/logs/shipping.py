@@ -24,6 +24,7 @@ import _thread
 import contextlib
 import gc
 import json
+import math
 import os
 import select
 import signal
@@ -80,8 +81,12 @@ class LogShipper:
         *,
         open_store: Callable[[], ObjectStore] | None = None,
         server: socket.socket | None = None,
+        ticker: Callable[[float], float | None] | None = None,
     ) -> None:
         self._config = config
+        # Called on the flushing thread at the times it asks for (`worker.heartbeat`): first
+        # in `start`, last with `inf` when that thread stops.
+        self._ticker = ticker
         self._server = server  # a connection to the shared log server (logs.server), if any
         self._path = path
         self._secrets = list(secrets)
@@ -161,9 +166,10 @@ class LogShipper:
     def _capture(self, write_end: int, origin: float) -> None:
         self._saved = redirect_output(write_end)
         os.close(write_end)
+        due = self._ticker(time.monotonic()) if self._ticker is not None else None
         # Started without waiting for it to run (`Thread.start` would): the attempt's start
         # is not delayed by the scheduler's turn for this thread.
-        _thread.start_new_thread(self._flush_before_ticks, (origin,))
+        _thread.start_new_thread(self._flush_before_ticks, (origin, due))
 
     def begin(self, attempt: tuple[str, str, str, str, int], secrets: Iterable[str]) -> None:
         """The attempt (team, dag, run, task, try) is known: mask `secrets` from now on and
@@ -199,24 +205,35 @@ class LogShipper:
             self._control.settimeout(10.0)
             self._control.sendall(json.dumps(message).encode() + b"\n")
 
-    def _flush_before_ticks(self, origin: float) -> None:
+    def _flush_before_ticks(self, origin: float, due: float | None) -> None:
         """Flush Python's buffer before each chunk tick; with the log server, also notice at
-        once that it is gone (its end of the connection closed)."""
+        once that it is gone (its end of the connection closed). Call the ticker when it
+        asked to be called (`due`), and one last time when this stops."""
         chunker = Chunker(self._config.chunk_interval, self._config.chunk_bytes, origin)
         watch = None
         if self._spare is not None and self._control is not None:
             watch = select.poll()
             watch.register(self._control, select.POLLRDHUP)
         while not self._stop_flushing.is_set():
-            step = chunker.step(time.monotonic(), 0)
+            now = time.monotonic()
+            if due is not None and now >= due and self._ticker is not None:
+                due = self._ticker(now)
+            step = chunker.step(now, 0)
             if step.flush:
                 flush_python_streams(all_streams=False)
-            wait = max(0.0, step.wake_at - time.monotonic())
+            wake_at = step.wake_at if due is None else min(step.wake_at, due)
+            wait = max(0.0, wake_at - time.monotonic())
             if watch is None:
                 self._stop_flushing.wait(wait)
             elif watch.poll(wait * 1000) and not self._stop_flushing.is_set():
+                self._last_tick()
                 self._server_gone()
                 return
+        self._last_tick()
+
+    def _last_tick(self) -> None:
+        if self._ticker is not None:
+            self._ticker(math.inf)
 
     def _server_gone(self) -> None:
         """The log server died (ADR 0025): from now on the output goes to the executor's file,

@@ -32,7 +32,7 @@ class Answer:
 def connect(host: str, port: int, timeout: float, tls: bool) -> socket.socket:
     """A TCP connection (TLS with the system's default verification for `tls`), Nagle off:
     each request goes out in one segment at once."""
-    sock = socket.create_connection((host, port), timeout=timeout)
+    sock = _numeric(host, port, timeout) or socket.create_connection((host, port), timeout=timeout)
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if tls:
@@ -43,6 +43,27 @@ def connect(host: str, port: int, timeout: float, tls: bool) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def _numeric(host: str, port: int, timeout: float) -> socket.socket | None:
+    """A connection to `host` when it is an IP address (the local executor's API URL is
+    `http://127.0.0.1:PORT`), made without `getaddrinfo`: libc's resolver code and data, and
+    `create_connection`'s loop, are pages a forked worker would copy for an answer it already
+    has (ADR 0042). None when `host` is a name."""
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+        except OSError:
+            continue
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect((host, port))
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    return None
 
 
 def request(host: str, path: str, headers: dict[str, str], body: bytes) -> bytes:

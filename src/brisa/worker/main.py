@@ -19,18 +19,15 @@ log outage can never change it.
 
 from __future__ import annotations
 
-import _thread
 import contextlib
 import json
 import os
 import signal
 import socket
 import sys
-import threading
 import time
 import traceback
 from collections.abc import Iterable
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +50,7 @@ from brisa.worker.env import (
     receive_token,
     worker_env,
 )
+from brisa.worker.heartbeat import Heartbeat
 from brisa.worker.prebuilt import (
     Prebuilt,
     config_lines,
@@ -80,23 +78,6 @@ def _log(*messages: str) -> None:
     """Print the worker's own lines, `brisa: ` first, in one write."""
     stamp = "" if _Lines.captured else utc_stamp(time.time()) + " "
     print("\n".join(f"{stamp}brisa: {message}" for message in messages), flush=True)
-
-
-def _heartbeat(
-    client: ExecutionClient, interval: float, stop: threading.Event, finishing: threading.Event
-) -> None:
-    """Heartbeat until stopped, also while the result is being reported (so a worker waiting
-    for the API to come back is not taken for dead)."""
-    while not stop.wait(interval):
-        try:
-            client.call("heartbeat", {}, patience=interval)
-        except AttemptStale:
-            if finishing.is_set():
-                return  # the finish call says what became of the result
-            _log("this attempt is no longer current (cleared, cancelled or timed out); stopping")
-            os.killpg(os.getpgid(0), signal.SIGTERM)
-        except RuntimeError as exc:
-            _log(f"heartbeat failed: {exc}")
 
 
 def _context(item: WorkItem) -> TaskContext:
@@ -264,25 +245,29 @@ def _ended(outcome: Outcome, elapsed: float) -> str:
     return line + (f": {outcome.error}" if outcome.error else "")
 
 
-def _attempt(client: ExecutionClient, item: WorkItem, config: WorkerEnv, secrets: list[str]) -> int:
-    """Run the started attempt and report its outcome. Exit code 0 on success."""
+def _attempt(
+    client: ExecutionClient,
+    item: WorkItem,
+    config: WorkerEnv,
+    secrets: list[str],
+    heartbeat: Heartbeat | None = None,
+) -> int:
+    """Run the started attempt and report its outcome. Exit code 0 on success.
+    `heartbeat`: the one the log capture's thread was given, if it was."""
     _log(
         f"running {item.team}/{item.dag_id} {item.run_id} task {item.task_id} "
         f"try {item.try_number} (code version {item.code_version or 'local folder'})"
     )
-    stop, finishing = threading.Event(), threading.Event()
-    # Not `threading.Thread.start`, which waits until the new thread has run: on a busy
-    # machine that wait (the scheduler's turn) was most of the time between the start call's
-    # answer and the task running. The thread ends with the process (`os._exit`).
-    _thread.start_new_thread(_heartbeat, (client, config.heartbeat_interval, stop, finishing))
+    beat = heartbeat or Heartbeat(config.heartbeat_interval, _log)
     started = time.monotonic()
+    beat.started(client, started)  # the first beat is due `heartbeat_interval` from now
     memory = oomwatch.watch(os.environ)  # in a pod: its container's cgroup (K5)
     outcome, held = _run_task(item, config)
     outcome = _oom_named(outcome, memory.note(outcome.exit_code) if memory else None)
     outcome = _masked(outcome, secrets)
 
     outcome = _bounded(outcome, config.max_return_value_bytes)
-    finishing.set()
+    beat.finishing.set()
     _log(_ended(outcome, time.monotonic() - started))
     state = "success" if outcome.success else "failed"
     body = {"state": state, "return_value": outcome.return_value, "error": outcome.error}
@@ -293,7 +278,7 @@ def _attempt(client: ExecutionClient, item: WorkItem, config: WorkerEnv, secrets
         _log(f"result not recorded: {exc}")
         return 3
     finally:
-        stop.set()
+        beat.stop.set()
         if held is not None:
             held.release()  # the snapshot may be collected once no attempt uses it
     return 0 if outcome.success else 1
@@ -307,10 +292,12 @@ def run(
     secrets: Iterable[str] = (),
     prebuilt: Prebuilt | None = None,
     client: ExecutionClient | None = None,
+    heartbeat: Heartbeat | None = None,
 ) -> int:
     """Start the attempt, run it, report the outcome (masked with `secrets` and the attempt's
     own), then finish shipping its log. `prebuilt`: what a warm process built for `config`
-    (its dump), if it did; `client`: the attempt's, if its start was sent ahead."""
+    (its dump), if it did; `client`: the attempt's, if its start was sent ahead;
+    `heartbeat`: the one the log capture's thread starts, if it does."""
     if client is None:
         client = ExecutionClient(config.api_url, config.token, ti_id, try_number)
     header = f"attempt {try_number} of task instance {ti_id}"
@@ -332,7 +319,7 @@ def run(
         if shipper is not None:
             attempt = (item.team, item.dag_id, item.run_id, item.task_id, try_number)
             shipper.begin(attempt, own)
-        return _attempt(client, item, config, [*secrets, *own])
+        return _attempt(client, item, config, [*secrets, *own], heartbeat)
     finally:
         if shipper is not None:
             _stop_shipping(shipper, min(EXIT_SHIP_TIMEOUT, config.report_timeout))
@@ -355,10 +342,14 @@ def _unreadable(client: ExecutionClient, config: WorkerEnv, error: str) -> int:
 
 
 def _start_shipping(
-    config: WorkerEnv, secrets: list[str], server: socket.socket | None = None
+    config: WorkerEnv,
+    secrets: list[str],
+    server: socket.socket | None = None,
+    heartbeat: Heartbeat | None = None,
 ) -> LogShipper | None:
     """Capture this process's output from now on, masked, for the object store: through the
-    fork server's log server (`server`) when it handed one, else a log process of its own."""
+    fork server's log server (`server`) when it handed one, else a log process of its own.
+    The capture's thread starts `heartbeat`'s thread when its first beat is due."""
     if not config.logs.location:
         if server is not None:
             server.close()
@@ -367,7 +358,8 @@ def _start_shipping(
 
     try:
         path = spool_path(os.getpid())
-        shipper = LogShipper(config.logs, path, secrets, server=server).start()
+        ticker = heartbeat.tick if heartbeat is not None else None
+        shipper = LogShipper(config.logs, path, secrets, server=server, ticker=ticker).start()
     except OSError as exc:  # no process or pipe left: run the task all the same
         _log(f"log shipping not started ({exc}); the log stays in this file")
         return None
@@ -412,7 +404,7 @@ def main(argv: list[str], environ: dict[str, str] | None = None) -> int:
     # The dump `prebuild` made shows a token as set: it is, once `_token` returns.
     prebuilt = prebuilt_for(built)
     try:
-        config = replace(built, token=_token(built, environ, ti_id, try_number))
+        config = built.with_token(_token(built, environ, ti_id, try_number))
     except (AttemptStale, RuntimeError, OSError) as exc:
         print(f"brisa task run: cannot get this attempt's execution token: {exc}", file=sys.stderr)
         return 3
@@ -431,9 +423,10 @@ def main(argv: list[str], environ: dict[str, str] | None = None) -> int:
     # up: the API records the start while this process does that (ADR 0033).
     client = ExecutionClient(config.api_url, config.token, ti_id, try_number)
     client.send_ahead("start", _start_body())
+    heartbeat = Heartbeat(config.heartbeat_interval, _log)
     try:
-        shipper = _start_shipping(config, secrets, server)
-        return run(ti_id, try_number, config, shipper, secrets, prebuilt, client)
+        shipper = _start_shipping(config, secrets, server, heartbeat)
+        return run(ti_id, try_number, config, shipper, secrets, prebuilt, client, heartbeat)
     finally:
         containment.kill_descendants(os.getpid())
 
