@@ -506,6 +506,40 @@ def test_the_log_server_ends_with_its_fork_server(tmp_path: Path) -> None:
     eventually(lambda: not Path(f"/proc/{server}").exists() or _zombie(server), timeout=10)
 
 
+SLEEPER = """
+import time
+from brisa import DAG, task
+
+with DAG("heartbeats"):
+    @task
+    def nap():
+        time.sleep(3)
+        return "rested"
+    nap()
+"""
+
+
+def test_a_task_with_its_log_shipped_keeps_beating_past_the_heartbeat_timeout(
+    tmp_path: Path,
+) -> None:
+    """The heartbeat thread is started by the log capture's thread when the first beat is
+    due (ADR 0042): a task running three heartbeat timeouts is not taken for lost."""
+    env = {
+        "BRISA__SCHEDULER__POLL_INTERVAL": "200ms",
+        "BRISA__WORKER__HEARTBEAT_INTERVAL": "300ms",
+        "BRISA__SCHEDULER__HEARTBEAT_TIMEOUT": "1s",
+    }
+    brisa = Standalone(tmp_path / "home", env=env, copy_examples=False).start()
+    try:
+        add_dag(brisa, "heartbeats", SLEEPER)
+        run = finished(brisa, brisa.trigger("heartbeats"))
+        (nap,) = run["tasks"]
+        assert (run["state"], nap["state"], nap["try_number"]) == ("success", "success", 1)
+        assert text(local_store(brisa), prefix(run, "nap"))  # its log was shipped
+    finally:
+        brisa.stop()
+
+
 def _zombie(pid: int) -> bool:
     with contextlib.suppress(OSError):
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
