@@ -39,6 +39,7 @@ _CTRL_ID, _GET_FAMILY, _FAMILY_ID, _FAMILY_NAME = 0x10, 3, 1, 2
 _TS_GET, _TS_REGISTER, _TS_DEREGISTER = 1, 3, 4  # command; cpumask attributes
 _TS_STATS, _TS_AGGR_PID = 3, 4  # struct taskstats; a task's exit record (nested)
 _PID_AT, _PPID_AT, _CPU_NS_AT = 128, 132, 72  # offsets in struct taskstats (version >= 8)
+_MINFLT_AT = 168  # ac_minflt: the thread's minor page faults (copy-on-write copies among them)
 
 
 def _attr(kind: int, data: bytes) -> bytes:
@@ -64,8 +65,9 @@ def _request(family: int, command: int, payload: bytes) -> bytes:
 
 
 class ExitListener:
-    """CPU of every thread that exits on this machine, summed by the pid of its parent
-    process, from the moment it is opened."""
+    """CPU and minor page faults of every thread that exits on this machine, summed by the
+    pid of its parent process, from the moment it is opened. A task's record is sent before
+    its memory is torn down: what its exit costs is not in it (W2 counts it in the rest)."""
 
     def __init__(self) -> None:
         self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, _GENERIC)
@@ -77,6 +79,7 @@ class ExitListener:
         self._cpus = f"0-{(os.cpu_count() or 1) - 1}\0".encode()
         self._sock.send(_request(self._family, _TS_GET, _attr(_TS_REGISTER, self._cpus)))
         self._by_parent: Counter[int] = Counter()
+        self._faults: Counter[int] = Counter()
         self._lock = threading.Lock()
         self._closed = False
         threading.Thread(target=self._listen, daemon=True).start()
@@ -98,11 +101,13 @@ class ExitListener:
     def _record(self, payload: bytes) -> None:
         for nested in _attrs(payload).get(_TS_AGGR_PID, []):
             for stats in _attrs(nested).get(_TS_STATS, []):
-                if len(stats) >= _PPID_AT + 4:
+                if len(stats) >= _MINFLT_AT + 8:
                     ppid = struct.unpack_from("I", stats, _PPID_AT)[0]
                     ns = struct.unpack_from("Q", stats, _CPU_NS_AT)[0]
+                    faults = struct.unpack_from("Q", stats, _MINFLT_AT)[0]
                     with self._lock:
                         self._by_parent[ppid] += ns
+                        self._faults[ppid] += faults
 
     def take(self, parent: int) -> int:
         """ns used by the exited threads of processes whose parent was `parent`, since the
@@ -110,9 +115,16 @@ class ExitListener:
         with self._lock:
             return self._by_parent.pop(parent, 0)
 
+    def take_faults(self, parent: int) -> int:
+        """Minor page faults of the exited threads of processes whose parent was `parent`,
+        since the last `take_faults` (or since opening)."""
+        with self._lock:
+            return self._faults.pop(parent, 0)
+
     def reset(self) -> None:
         with self._lock:
             self._by_parent.clear()
+            self._faults.clear()
 
     def close(self) -> None:
         self._closed = True
@@ -212,6 +224,7 @@ class InstanceCpu:
         self.group, self.exits, self.main = group, exits, main
         self._start: dict[str, int] = {}
         self._warm_start: dict[int, int] = {}
+        self._logs_start: dict[int, int] = {}
         self._forkserver = 0
 
     def forkserver(self) -> int:
@@ -250,10 +263,13 @@ class InstanceCpu:
             "forkserver": process_ns(self._forkserver) if self._forkserver else 0,
         }
         self._warm_start = {pid: process_ns(pid) for pid in self.warm()}
+        self._logs_start = {pid: process_ns(pid) for pid in self._logs()}
 
     def end(self) -> dict[str, float]:
-        """ms spent since `begin`: total, main, forkserver, and with exit records, workers
-        and logs (the rest of the total)."""
+        """ms spent since `begin`: total, main, forkserver, the log server (ADR 0025), and
+        with exit records, workers and logs (the rest of the total: the log server, the
+        workers' exits, any other short-lived process), and the workers' minor page faults
+        (a count, not ms)."""
         forkserver = self._forkserver
         self._forkserver = self.forkserver()
         if self._forkserver != forkserver:  # (re)started during the run: count it all
@@ -268,13 +284,20 @@ class InstanceCpu:
         # they fork are workers. One that ended during the run is in the rest, with its forks.
         warm = self.warm()
         spent["forkserver"] += sum(process_ns(p) - self._warm_start.get(p, 0) for p in warm)
+        spent["logserver"] = sum(process_ns(p) - self._logs_start.get(p, 0) for p in self._logs())
+        faults = 0
         if self.exits is not None:
             spent["main"] += self.exits.take(os.getpid())  # its threads that ended
             spent["workers"] = self.exits.take(self._forkserver)
             spent["workers"] += sum(self.exits.take(pid) for pid in warm)
             spent["logs"] = spent["total"] - spent["main"] - spent["forkserver"]
             spent["logs"] -= spent["workers"]
-        return {kind: ns / 1e6 for kind, ns in spent.items()}
+            faults = self.exits.take_faults(self._forkserver)
+            faults += sum(self.exits.take_faults(pid) for pid in warm)
+        figures = {kind: ns / 1e6 for kind, ns in spent.items()}
+        if self.exits is not None:
+            figures["worker_faults"] = float(faults)
+        return figures
 
 
 class Counting:

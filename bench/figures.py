@@ -29,13 +29,16 @@ def cpu_figures(n: int) -> list[Figure]:
         ("main", "the main process (scheduler, execution API)"),
         ("forkserver", "the worker fork server and its warm processes"),
         ("workers", "the workers"),
-        ("logs", "the log processes (and any other short-lived process)"),
+        ("logs", "the log processes (and any other short-lived process; the workers' exits)"),
+        ("logserver", "… the log server itself (ADR 0025)"),
     ]
     return [
         Figure(f"fanout{n}.cpu", "W2", f"{tasks}: CPU per no-op attempt, all processes", "ms",
                10.0, "≤ 10 ms"),
         *(Figure(f"fanout{n}.cpu_{kind}", "W2", f"{tasks}: … of which {who}", "ms")
           for kind, who in shares),
+        Figure(f"fanout{n}.cpu_worker_faults", "W2",
+               f"{tasks}: minor page faults per worker (copy-on-write copies)", "faults"),
     ]  # fmt: skip
 
 
