@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from brisa.core.pools import PoolBook
+from brisa.store import reading
 from brisa.store.catalog import CatalogStore, stamp_columns
 from brisa.store.changes import ChangeLog
 from brisa.store.pools import PoolStore, held_slots, pool_from
@@ -125,7 +126,7 @@ class PassReadStore(CatalogStore, ChangeLog, PoolStore):
     def _one_after_another(self, after: tuple[int, list[int]] | None, limit: int) -> PassReads:
         """SQLite: the three reads in one read transaction of one connection."""
         outbox, outbox_also, stamp_query, book_query = _sqlite_reads()
-        with self.reader.connect() as conn:
+        with reading.connection(self.reader) as conn:
             found = None
             if after is not None:
                 last, also = after
