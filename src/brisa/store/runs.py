@@ -23,7 +23,7 @@ from brisa.core.states import (
     TaskState,
 )
 from brisa.errors import Conflict, InvalidInput, NotFound
-from brisa.store import changes, fencing, queuefold, queueing, reading
+from brisa.store import changes, fencing, queuefold, queueing, rawpass, reading
 from brisa.store.engine import WRITE
 from brisa.store.guards import guarded_update
 from brisa.store.pools import claim_slots
@@ -45,7 +45,7 @@ _RUN_COLUMNS = [c.label(f"r_{c.name}") for c in dag_runs.c if c.name != "note"]
 
 
 def _joined_run(row: Any, tasks: dict[str, TaskRecord] | None) -> RunRecord:
-    values = {c.name[2:]: row._mapping[c.name] for c in _RUN_COLUMNS}
+    values = {c.name[2:]: getattr(row, c.name) for c in _RUN_COLUMNS}
     values["state"] = RunState(values["state"])
     return RunRecord(**values, tasks=tasks or {})
 
@@ -242,7 +242,7 @@ class RunStore:
         by_run: dict[int, dict[str, TaskRecord]] = defaultdict(dict)
         alone: dict[int, TaskRecord] = {}
         with reading.connection(self.reader) as conn:
-            for row in conn.execute(query, {k: v for k, v in params.items() if v}):
+            for row in rawpass.run(conn, query, {k: v for k, v in params.items() if v}):
                 record = _task_record(row)
                 if row.r_id is not None:
                     runs.setdefault(record.run_pk, row)
