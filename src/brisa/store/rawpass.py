@@ -65,13 +65,26 @@ class _Compiled:
         self.plain = not (self.compiled.insert_prefetch or self.compiled.update_prefetch)
         # The processors of its bound values (an expanded list's: added at each execution).
         self.processors: dict[str, Any] = dict(self.compiled._bind_processors)
+        # Without an expanding list its text and the order of its values are known now.
+        self.fixed = not (self.compiled.literal_execute_params or self.compiled.post_compile_params)
+        self.order = [
+            (name, self.processors.get(name), self.compiled.binds[name])
+            for name in self.compiled.positiontup or ()
+        ]
         columns = list(getattr(statement, "exported_columns", ()) or ())
-        self.answer = [c.type._cached_result_processor(dialect, None) for c in columns]
+        processors = [c.type._cached_result_processor(dialect, None) for c in columns]
+        self.answer = [(k, p) for k, p in enumerate(processors) if p is not None]
         names = [str(c.key) for c in columns]
-        self.row = namedtuple("Row", names, rename=True) if columns else None
+        self.row: Any = namedtuple("Row", names, rename=True) if columns else None
 
     def bound(self, values: Mapping[str, Any]) -> tuple[str, list[Any]]:
         """The SQL text of one execution and its positional values, processed."""
+        if self.fixed:  # a value not given is the statement's own (a literal's)
+            out = []
+            for name, process, bind in self.order:
+                value = values[name] if name in values else bind.effective_value
+                out.append(value if process is None else process(value))
+            return self.compiled.string, out
         state = self.compiled.construct_expanded_state(dict(values))
         params, processors = state.parameters, self.processors
         if state.processors:
@@ -85,11 +98,16 @@ class _Compiled:
     def rows(self, raw: Sequence[Any]) -> list[Any]:
         if self.row is None:
             return []
-        make, processors = self.row, self.answer
-        return [
-            make(*(v if p is None else p(v) for p, v in zip(processors, row, strict=True)))
-            for row in raw
-        ]
+        make, processors = self.row._make, self.answer
+        if not processors:
+            return [make(row) for row in raw]
+        rows = []
+        for row in raw:
+            values = list(row)
+            for k, process in processors:
+                values[k] = process(values[k])
+            rows.append(make(values))
+        return rows
 
 
 _COMPILED: dict[tuple[int, tuple[str, ...]], tuple[Any, _Compiled]] = {}
