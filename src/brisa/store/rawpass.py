@@ -67,9 +67,10 @@ class _Compiled:
         self.processors: dict[str, Any] = dict(self.compiled._bind_processors)
         # Without an expanding list its text and the order of its values are known now.
         self.fixed = not (self.compiled.literal_execute_params or self.compiled.post_compile_params)
+        binds = [(name, self.compiled.binds[name]) for name in self.compiled.positiontup or ()]
         self.order = [
-            (name, self.processors.get(name), self.compiled.binds[name])
-            for name in self.compiled.positiontup or ()
+            (name, self.processors.get(name), bind.required, bind.effective_value)
+            for name, bind in binds
         ]
         columns = list(getattr(statement, "exported_columns", ()) or ())
         processors = [c.type._cached_result_processor(dialect, None) for c in columns]
@@ -81,8 +82,8 @@ class _Compiled:
         """The SQL text of one execution and its positional values, processed."""
         if self.fixed:  # a value not given is the statement's own (a literal's)
             out = []
-            for name, process, bind in self.order:
-                value = values[name] if name in values else bind.effective_value
+            for name, process, required, own in self.order:
+                value = values[name] if required else values.get(name, own)
                 out.append(value if process is None else process(value))
             return self.compiled.string, out
         state = self.compiled.construct_expanded_state(dict(values))
