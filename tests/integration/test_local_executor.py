@@ -16,6 +16,7 @@ from brisa.core.records import AttemptRef
 from brisa.executor.base import LaunchRequest
 from brisa.executor.local.executor import LocalExecutor
 from brisa.executor.local.launchers import ForkServerLauncher, SpawnLauncher
+from brisa.executor.local.pidwatch import PidWatch
 from brisa.testing.server import eventually
 from brisa.worker import containment
 from brisa.worker.registry import WorkerRegistry, process_group_alive, process_start_time
@@ -218,3 +219,33 @@ def test_both_launchers_run_the_worker_entrypoint_in_its_own_session(
     assert "usage: brisa task run" in log.read_text()
     if isinstance(launch, ForkServerLauncher):
         launch.close()
+
+
+def test_a_worker_that_exited_unreaped_is_not_alive(tmp_path: Path) -> None:
+    # Its exit is told by its pidfd: a zombie (its parent has not reaped it) counts as gone,
+    # as it does when the process table is read.
+    local, launch = executor(tmp_path, "exit 0")
+    local.launch(request(tmp_path))
+    [child] = launch.children
+    eventually(lambda: process_start_time(child.pid) is None)  # a zombie: not reaped
+    assert local.alive() == frozenset()
+    assert child.returncode is None  # still not reaped by its parent
+
+
+def test_a_pidfd_watch_tells_the_exit_of_the_process_it_opened(tmp_path: Path) -> None:
+    watch = PidWatch()
+    child = subprocess.Popen(["sleep", "30"])
+    ref = AttemptRef(1, 1)
+    try:
+        assert watch.watch(ref, child.pid)
+        assert watch.watching(ref) and watch.exited() == set()
+        child.kill()
+        eventually(lambda: watch.exited() == {ref})
+        watch.forget(ref)
+        assert not watch.watching(ref) and watch.exited() == set()
+        child.wait()
+        assert not watch.watch(ref, child.pid)  # reaped: nothing to open
+    finally:
+        child.kill()
+        child.wait()
+        watch.close()

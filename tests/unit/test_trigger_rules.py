@@ -106,3 +106,17 @@ def test_accepts_a_generator_and_the_enum() -> None:
 def test_unknown_rule_is_refused() -> None:
     with pytest.raises(ValueError):
         evaluate("most_success", [OK])
+
+
+def test_all_success_answers_as_the_counting_of_every_rule() -> None:
+    # `all_success` (the default) is judged without counting: the same verdict for every
+    # list of up to three upstream states.
+    from itertools import product
+
+    from brisa.core.trigger_rules import _counted
+
+    for n in range(4):
+        for states in product(list(TaskState), repeat=n):
+            expected = _counted(TriggerRule.ALL_SUCCESS, list(states))
+            assert evaluate("all_success", states) == expected, states
+            assert evaluate(TriggerRule.ALL_SUCCESS, iter(states)) == expected, states

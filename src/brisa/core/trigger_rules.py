@@ -35,9 +35,26 @@ T = TaskState
 _FAILED = (T.FAILED, T.UPSTREAM_FAILED)
 
 
-def evaluate(rule: TriggerRule | str, upstream: Iterable[TaskState]) -> Verdict:  # noqa: C901
-    rule = TriggerRule(rule)
-    states = list(upstream)
+_STOPS = frozenset({T.FAILED, T.UPSTREAM_FAILED, T.CANCELLED})  # all_success's failures
+
+
+def evaluate(rule: TriggerRule | str, upstream: Iterable[TaskState]) -> Verdict:
+    if rule == TriggerRule.ALL_SUCCESS:  # the default, judged for pending tasks every pass
+        return _all_success(list(upstream))
+    return _counted(TriggerRule(rule), list(upstream))
+
+
+def _all_success(states: list[TaskState]) -> Verdict:
+    """`all_success` without counting: `_counted`'s answer for it (a failure wins over a
+    skip; ready once every upstream succeeded)."""
+    if any(s in _STOPS for s in states):
+        return Verdict.UPSTREAM_FAILED
+    if T.SKIPPED in states:
+        return Verdict.SKIP
+    return Verdict.READY if all(s == T.SUCCESS for s in states) else Verdict.WAIT
+
+
+def _counted(rule: TriggerRule, states: list[TaskState]) -> Verdict:  # noqa: C901
     if not states or rule is TriggerRule.ALWAYS:
         return Verdict.READY
     n = Counter(states)

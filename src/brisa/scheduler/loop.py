@@ -37,7 +37,7 @@ from brisa.core.records import AttemptRef, DagRecord, RunRecord, TaskRecord, run
 from brisa.core.runview import RunViews
 from brisa.core.spec import DagSpec
 from brisa.errors import Conflict
-from brisa.executor.base import Attempt, Executor, LaunchRequest
+from brisa.executor.base import Attempt, Executor, LaunchRequest, Observed
 from brisa.logs.masking import DEFAULT_ENV_PATTERN, Masker, env_secrets, param_secrets
 from brisa.logs.recovery import executor_file_name
 from brisa.metrics.instruments import SchedulerMetrics, unregistered
@@ -48,6 +48,7 @@ from brisa.store import Store
 from brisa.store.actors import acting_as
 from brisa.store.fencing import Fence, fenced_by
 from brisa.store.queueing import QueueItem, RunMove
+from brisa.store.reading import reading
 from brisa.worker.warmed import WarmKey
 
 log = logging.getLogger("brisa.scheduler")
@@ -148,6 +149,17 @@ class Scheduler:
         alive = self.executor.alive()
         observed = self.executor.observe()  # before the store: a worker reports, then exits
         self._sync_pools(now)
+        with reading(self.store.reader):  # one connection, one snapshot (SQLite)
+            return self._read(now, judging_since, alive, observed)
+
+    def _read(
+        self,
+        now: datetime,
+        judging_since: datetime,
+        alive: frozenset[AttemptRef],
+        observed: Observed,
+    ) -> Snapshot:
+        """The snapshot's reads of the store, and what the planner is handed."""
         # The outbox, the catalog's stamp and the pool book in one round trip (ADR 0038).
         reads = self.store.pass_reads(self.active.wanted(), limit=runcache.LIMIT)
         runs = self.active.refresh(reads.changes)

@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 from brisa.core.records import DagRecord, ImportErrorRecord
 from brisa.core.spec import DagSpec, structure_version
 from brisa.errors import Conflict, NotFound
-from brisa.store import changes
+from brisa.store import changes, reading
 from brisa.store.engine import WRITE
 from brisa.store.tables import dag_tags, dag_versions, dags, import_errors
 
@@ -376,7 +376,7 @@ class CatalogStore:
         if not ids:
             return {}
         query = sa.select(dag_versions.c.id, dag_versions.c.spec, dag_versions.c.code_version)
-        with self.reader.connect() as conn:
+        with reading.connection(self.reader) as conn:
             rows = conn.execute(query.where(dag_versions.c.id.in_(ids)))
             return {row.id: (self.specs.get(row.id, row.spec), row.code_version) for row in rows}
 

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql
 
+from brisa.store import rawpass
 from brisa.store.tables import UtcDateTime, changes
 
 log = logging.getLogger("brisa.store")
@@ -90,7 +91,7 @@ def record(conn: sa.Connection, topics: Iterable[str]) -> None:
         # round trip, with none of a many-row insert's per-row work in the driver.
         conn.execute(_FROM_ARRAY, {"c_topics": unique, "c_at": now})
     else:
-        conn.execute(_INSERT, [{"topic": topic, "at": now} for topic in unique])
+        rawpass.run(conn, _INSERT, [{"topic": topic, "at": now} for topic in unique])
     noted(conn)
 
 

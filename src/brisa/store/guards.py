@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from brisa.core.states import ACTIVE_TASK_STATES, RunState, TaskState, run_sources, task_sources
-from brisa.store import actors, changes, fencing, pools
+from brisa.store import actors, changes, fencing, pools, rawpass
 from brisa.store.tables import dag_runs, task_instances, task_transitions
 
 State = RunState | TaskState
@@ -215,7 +215,7 @@ def guarded_task_moves(
         )
         rows = conn.execute(statement).all()
     else:
-        rows = conn.execute(*_moves_by_case(to, allowed, values or {}, per_task or {})).all()
+        rows = rawpass.run(conn, *_moves_by_case(to, allowed, values or {}, per_task or {})).all()
     if rows:
         prior = {i: e for i, _, e in allowed}
         _record_moves(conn, [(r.id, r.run_pk, r.try_number, prior[r.id]) for r in rows], to)
@@ -327,7 +327,7 @@ def _record_moves(
         }
         for ti_id, run_pk, try_number, prior in moved
     ]
-    conn.execute(transition_insert(conn.dialect.name), rows)
+    rawpass.run(conn, transition_insert(conn.dialect.name), rows)
 
 
 _TRANSITION_INSERTS: dict[str, sa.Insert] = {}

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from brisa.core.pools import PoolBook
+from brisa.store import rawpass, reading
 from brisa.store.catalog import CatalogStore, stamp_columns
 from brisa.store.changes import ChangeLog
 from brisa.store.pools import PoolStore, held_slots, pool_from
@@ -125,17 +126,17 @@ class PassReadStore(CatalogStore, ChangeLog, PoolStore):
     def _one_after_another(self, after: tuple[int, list[int]] | None, limit: int) -> PassReads:
         """SQLite: the three reads in one read transaction of one connection."""
         outbox, outbox_also, stamp_query, book_query = _sqlite_reads()
-        with self.reader.connect() as conn:
+        with reading.connection(self.reader) as conn:
             found = None
             if after is not None:
                 last, also = after
                 params: dict[str, Any] = {"r_last": last, "r_limit": limit}
                 if also:
                     params["r_also"] = also
-                rows = conn.execute(outbox_also if also else outbox, params)
+                rows = rawpass.run(conn, outbox_also if also else outbox, params)
                 found = [(int(i), str(t)) for i, t in rows]
-            stamp_rows = [tuple(row) for row in conn.execute(stamp_query)]
-            book = conn.execute(book_query).all()
+            stamp_rows = [tuple(row) for row in rawpass.run(conn, stamp_query)]
+            book = rawpass.run(conn, book_query).all()
         return self._reads(found, stamp_rows, book)
 
     def _reads(

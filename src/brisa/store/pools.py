@@ -29,6 +29,7 @@ from brisa.core import pools as core
 from brisa.core.pools import DEFAULT_POOL, DEFAULT_SLOTS, Pool, PoolBook, SlotRow
 from brisa.core.states import TaskState
 from brisa.errors import NotFound
+from brisa.store import rawpass
 from brisa.store.engine import WRITE
 from brisa.store.tables import dag_runs, dags, pool_slots, pools, task_instances
 
@@ -78,7 +79,9 @@ _FREE_SLOTS = (  # built once, bound at each claim
 def _free_slots(conn: sa.Connection, team: str, pool: str, limit: int) -> list[int]:
     """Up to `limit` free slot numbers of a pool, locked; a slot another transaction is
     taking is skipped, never waited for."""
-    return list(conn.scalars(_FREE_SLOTS, {"f_team": team, "f_pool": pool, "f_limit": limit}))
+    return list(
+        rawpass.run(conn, _FREE_SLOTS, {"f_team": team, "f_pool": pool, "f_limit": limit}).scalars()
+    )
 
 
 def _claim(conn: sa.Connection, ti_id: int, team: str, pool: str, needed: int) -> bool:
@@ -132,7 +135,7 @@ def assign_slots(conn: sa.Connection, team: str, pool: str, shares: dict[int, li
     params: dict[str, Any] = {"g_team": team, "g_pool": pool, "g_numbers": sorted(owner)}
     for k, (number, ti_id) in enumerate(owner.items()):
         params[f"g_n{k}"], params[f"g_t{k}"] = number, ti_id
-    given = conn.execute(_assigning(len(owner)), params).rowcount
+    given = rawpass.run(conn, _assigning(len(owner)), params).rowcount
     if given != len(owner):
         raise RuntimeError(f"pool {team}/{pool}: {len(owner) - given} locked slots were taken")
 

@@ -35,7 +35,7 @@ import sqlalchemy as sa
 
 from brisa.core.pools import DEFAULT_POOL, DEFAULT_SLOTS, PoolClaim
 from brisa.core.states import FINISHED_RUN_STATES, FINISHED_TASK_STATES, RunState, TaskState
-from brisa.store import changes
+from brisa.store import changes, rawpass
 from brisa.store.engine import WRITE
 from brisa.store.guards import allowed_sources, guarded_rows, guarded_task_moves
 from brisa.store.pools import assign_slots, create_default_pool, lock_free_slots
@@ -220,7 +220,7 @@ def insert_attempts(conn: sa.Connection, tries: Sequence[tuple[int, int]], now: 
     """The rows of newly queued tries `(ti_id, try_number)`, each with the commit its run is
     pinned to now (one statement: the commit is read in it, so a re-pin cannot slip between)."""
     rows = [{"a_ti": ti_id, "a_try": number, "a_now": now} for ti_id, number in tries]
-    conn.execute(_ATTEMPTS_INSERT, rows)
+    rawpass.run(conn, _ATTEMPTS_INSERT, rows)
 
 
 _ATTEMPTS_INSERT = task_attempts.insert().values(  # built once: the same at every pass

@@ -23,7 +23,7 @@ from brisa.core.states import (
     TaskState,
 )
 from brisa.errors import Conflict, InvalidInput, NotFound
-from brisa.store import changes, fencing, queuefold, queueing
+from brisa.store import changes, fencing, queuefold, queueing, rawpass, reading
 from brisa.store.engine import WRITE
 from brisa.store.guards import guarded_update
 from brisa.store.pools import claim_slots
@@ -45,7 +45,7 @@ _RUN_COLUMNS = [c.label(f"r_{c.name}") for c in dag_runs.c if c.name != "note"]
 
 
 def _joined_run(row: Any, tasks: dict[str, TaskRecord] | None) -> RunRecord:
-    values = {c.name[2:]: row._mapping[c.name] for c in _RUN_COLUMNS}
+    values = {c.name[2:]: getattr(row, c.name) for c in _RUN_COLUMNS}
     values["state"] = RunState(values["state"])
     return RunRecord(**values, tasks=tasks or {})
 
@@ -241,8 +241,8 @@ class RunStore:
         runs: dict[int, Any] = {}
         by_run: dict[int, dict[str, TaskRecord]] = defaultdict(dict)
         alone: dict[int, TaskRecord] = {}
-        with self.reader.connect() as conn:
-            for row in conn.execute(query, {k: v for k, v in params.items() if v}):
+        with reading.connection(self.reader) as conn:
+            for row in rawpass.run(conn, query, {k: v for k, v in params.items() if v}):
                 record = _task_record(row)
                 if row.r_id is not None:
                     runs.setdefault(record.run_pk, row)
@@ -267,7 +267,7 @@ class RunStore:
         if not ids:
             return {}
         query = sa.select(*[task_instances.c[n] for n in _TASK_FIELDS])
-        with self.reader.connect() as conn:
+        with reading.connection(self.reader) as conn:
             rows = conn.execute(query.where(task_instances.c.id.in_(ids)))
             return {row.id: _task_record(row) for row in rows}
 
@@ -280,7 +280,7 @@ class RunStore:
         query = sa.select(dag_runs.c.team, dag_runs.c.dag_id, newest, active).group_by(
             dag_runs.c.team, dag_runs.c.dag_id
         )
-        with self.reader.connect() as conn:
+        with reading.connection(self.reader) as conn:
             result = {}
             for team, dag_id, last, count in conn.execute(query):
                 if isinstance(last, str):  # SQLite returns aggregates of datetimes as text

@@ -25,6 +25,7 @@ from pathlib import Path
 from brisa.core.records import AttemptRef
 from brisa.executor.base import NOTHING, LaunchRequest, Observed
 from brisa.executor.local.launchers import Launcher, launcher, without_settings
+from brisa.executor.local.pidwatch import PidWatch
 from brisa.worker import runas
 from brisa.worker.containment import kill_descendants
 from brisa.worker.env import WorkerEnv
@@ -63,7 +64,14 @@ class LocalExecutor:
         # DAG file's import must run as the task user, in the attempt.
         self.warm = None if run_as_user else warm
         self.launcher = launch or launcher(start_method, self.private_env, self.warm)
+        # What every launch hands its worker, made once: this process's environment without
+        # the server's settings and credentials, and the wire format's variables. The
+        # environment is read when the executor is made, as the settings are (a variable set
+        # later in this process reaches no worker, as it reaches no fork server already).
+        wire = replace(self.worker, registry=str(self.registry.folder))
+        self._env = {**without_settings(os.environ, self.private_env), **wire.to_env()}
         self._live: dict[AttemptRef, tuple[int, int | None]] = {}
+        self._watch = PidWatch()  # exits told by pidfds; /proc read for the others
         self._registry_mtime = 0
         self._launches: Counter[AttemptRef] = Counter()
         self._lock = threading.Lock()
@@ -83,12 +91,12 @@ class LocalExecutor:
             request.log_path.parent.mkdir(parents=True, exist_ok=True)
             argv = ["--ti", str(request.ref.ti_id), "--try", str(request.ref.try_number),
                     "--scope", self.scope]  # fmt: skip
-            wire = replace(self.worker, registry=str(self.registry.folder))
-            env = {**without_settings(os.environ, self.private_env), **wire.to_env()}
+            env = self._env
             if self.warm and request.warm is not None:
                 pid = self.launcher.start(argv, env, request.log_path, request.token, request.warm)
             else:
                 pid = self.launcher.start(argv, env, request.log_path, request.token)
+            self._watch.watch(request.ref, pid)  # before the start time: that process's
             started = process_start_time(pid)
             self._live[request.ref] = (pid, started)
             self.registry.record(request.ref, pid, started)
@@ -107,6 +115,7 @@ class LocalExecutor:
         recorded = self.registry.running(ref)
         if recorded is None:
             return False
+        self._watch.watch(ref, recorded)
         self._live[ref] = (recorded, process_start_time(recorded))
         return True
 
@@ -118,14 +127,22 @@ class LocalExecutor:
             return
         self._registry_mtime = mtime
         for ref, pid in self.registry.live(skip=self._live).items():
+            self._watch.watch(ref, pid)
             self._live[ref] = (pid, process_start_time(pid))
 
     def _live_locked(self) -> dict[AttemptRef, int]:
+        """The workers alive: those watched by pidfd and not exited (one `poll` for all),
+        the others by their process's start time in /proc."""
         self._adopt_locked()
+        exited = self._watch.exited()
         live: dict[AttemptRef, int] = {}
         for ref, (pid, started) in list(self._live.items()):
-            now = process_start_time(pid)
-            if now is not None and (started is None or now == started):
+            if self._watch.watching(ref):
+                running = ref not in exited and started is not None
+            else:
+                now = process_start_time(pid)
+                running = now is not None and (started is None or now == started)
+            if running:
                 live[ref] = pid
             else:
                 self._gone_locked(ref, pid)
@@ -134,6 +151,7 @@ class LocalExecutor:
     def _gone_locked(self, ref: AttemptRef, pid: int) -> None:
         """The worker of `ref` exited: forget it, and clean up after it."""
         del self._live[ref]
+        self._watch.forget(ref)
         self.registry.forget(ref)
         _signal_group(pid, signal.SIGKILL)  # whatever the attempt left behind
         self.on_worker_gone(ref, pid)  # and the log its log process could not finish
@@ -165,6 +183,7 @@ class LocalExecutor:
             close()
         with self._lock:
             self._live.clear()
+            self._watch.close()
 
 
 def _kill_for_good(pid: int, started: int | None) -> None:
