@@ -1,7 +1,8 @@
 """Two Kubernetes executors of one deployment against the fake API server, as two schedulers'
 (ADR 0028): both see every pod, but only the one whose scheduler holds the namespace's lease
 deletes a finished pod or collects an orphan (a pod whose task instance is not in the
-database, once older than the grace period)."""
+database, once older than the grace period). A scheduler that lost its own lease between
+deciding a launch and sending its create sends nothing (ADR 0040)."""
 
 from __future__ import annotations
 
@@ -18,20 +19,26 @@ from brisa.executor.kubernetes.executor import KubeConfig, KubernetesExecutor
 from brisa.executor.kubernetes.manifest import PodConfig
 from brisa.testing.fakes import EPOCH
 from brisa.testing.kube import FakeCluster
-from brisa.testing.server import eventually
+from brisa.testing.server import eventually, wait_until
 
 NS = "brisa"
 
 
 class Duties:
-    def __init__(self, holds: bool, known: set[int]) -> None:
+    def __init__(self, holds: bool, known: set[int], fences: list[object] | None = None) -> None:
         self.held, self.ids = holds, known
+        self.fences = fences or []  # the scheduler's lease at each look, then the last again
 
     def holds(self, namespace: str) -> bool:
         return self.held
 
     def known(self, ti_ids: Collection[int]) -> set[int]:
         return set(ti_ids) & self.ids
+
+    def launch_fence(self) -> object | None:
+        if not self.fences:
+            return "held"
+        return self.fences.pop(0) if len(self.fences) > 1 else self.fences[0]
 
 
 @pytest.fixture
@@ -41,7 +48,7 @@ def cluster() -> Iterator[FakeCluster]:
 
 
 def executor(
-    cluster: FakeCluster, tmp_path: Path, duties: Duties, grace: float
+    cluster: FakeCluster, tmp_path: Path, duties: Duties, grace: float = 600
 ) -> KubernetesExecutor:
     (tmp_path / "token").write_text(cluster.token or "")
     access = ApiAccess(server=cluster.url, token_file=str(tmp_path / "token"))
@@ -109,3 +116,28 @@ def test_the_holder_collects_pods_of_no_task_instance_after_the_grace(
     finally:
         holder.close()
         other.close()
+
+
+@pytest.mark.parametrize(
+    ("fences", "why"),
+    [
+        (["epoch 1", "epoch 2"], "its lease was taken again at another epoch"),
+        ([None], "it was self-fenced (not renewed for ttl/2) when it decided"),
+        (["epoch 1", None], "it was frozen between deciding and sending"),
+    ],
+)
+def test_a_create_is_sent_only_under_the_lease_it_was_decided_under(
+    cluster: FakeCluster, tmp_path: Path, fences: list[object], why: str
+) -> None:
+    stale = executor(cluster, tmp_path, Duties(False, {1}, fences))
+    ref = AttemptRef(1, 1)
+    try:
+        stale.launch(request(ref, "sleep", "30"))
+        waiting = wait_until(lambda: stale.observe().waiting.get(ref), 10, "the refusal")
+        assert waiting.reason == "Fenced", why
+        assert "lease was not renewed in time" in waiting.message
+        assert waiting.retry_at is not None  # its owner, if still it, sends it later
+        eventually(lambda: ref not in stale.alive(), what="the launch answered")
+        assert names(cluster) == set(), why
+    finally:
+        stale.close()

@@ -434,7 +434,7 @@ class Scheduler:
         # worker starts after all, it is refused before it runs any user code.
         issued = tokens.issue(action.ref)
         if self.store.set_token(action.ref, issued.digest):
-            self._launch(action.ref, issued.token, action.timeout)
+            self._launch(action.ref, issued.token, action.timeout, relaunch=True)
 
     def _warm(self, run_pk: int) -> WarmKey | None:
         run = self._runs.get(run_pk)
@@ -444,13 +444,19 @@ class Scheduler:
         return self.warm_key(run, spec)
 
     def _launch(
-        self, ref: AttemptRef, token: str, timeout: float | None, warm: WarmKey | None = None
+        self,
+        ref: AttemptRef,
+        token: str,
+        timeout: float | None,
+        warm: WarmKey | None = None,
+        *,
+        relaunch: bool = False,
     ) -> None:
         # The worker ships its log to the object store itself; this local file only keeps
         # what it prints before shipping starts (or if it cannot start at all).
         path = self.logs_folder / executor_file_name(ref.ti_id, ref.try_number)
         attempt = self._attempt(ref) if self.describe_attempts else None
-        self.executor.launch(LaunchRequest(ref, token, path, timeout, warm, attempt))
+        self.executor.launch(LaunchRequest(ref, token, path, timeout, warm, attempt, relaunch))
 
     def follow_changes(self, stop: threading.Event) -> None:
         """Wake a pass when another process changed something (a worker reported to an API

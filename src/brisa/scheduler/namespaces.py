@@ -36,6 +36,7 @@ class NamespaceLeases:
         awake: Callable[[], float],
         namespaces: Callable[[], list[str]],
         start_time_of: Callable[[int], int | None] = process_start_time,
+        fence: Callable[[], object | None] = lambda: "unfenced",
     ) -> None:
         self.store, self.identity = store, identity
         self.holder = str(identity)
@@ -43,6 +44,7 @@ class NamespaceLeases:
         self.awake = awake
         self.namespaces = namespaces
         self.start_time_of = start_time_of
+        self.launch_fence = fence  # the scheduler's own lease (`LeaseKeeper.fence`)
         self._lock = threading.Lock()
         self._held: dict[str, tuple[int, float]] = {}  # namespace -> (epoch, renewed at)
 

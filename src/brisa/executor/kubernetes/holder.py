@@ -54,6 +54,12 @@ class Duties(Protocol):
         """Those of `ti_ids` that are task instances in the database."""
         ...
 
+    def launch_fence(self) -> object | None:
+        """What the scheduler's own lease is now (its fence: holder and epoch), None while it
+        was not renewed in time. A create is sent only under the fence its launch was decided
+        under, so a scheduler that lost its lease meanwhile creates nothing (ADR 0040)."""
+        ...
+
 
 class SoleHolder:
     """An executor on its own (no scheduler leases: tests, tools): it holds every namespace
@@ -61,6 +67,9 @@ class SoleHolder:
 
     def holds(self, namespace: str) -> bool:
         return True
+
+    def launch_fence(self) -> object | None:
+        return "alone"
 
     def known(self, ti_ids: Collection[int]) -> set[int]:
         return set(ti_ids)
