@@ -7,6 +7,7 @@ deciding a launch and sending its create sends nothing (ADR 0040)."""
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ NS = "brisa"
 class Duties:
     def __init__(self, holds: bool, known: set[int], fences: list[object] | None = None) -> None:
         self.held, self.ids = holds, known
-        self.fences = fences or []  # the scheduler's lease at each look, then the last again
+        self.fences = fences or []  # the scheduler's lease at each look (then: it holds)
 
     def holds(self, namespace: str) -> bool:
         return self.held
@@ -35,10 +36,8 @@ class Duties:
     def known(self, ti_ids: Collection[int]) -> set[int]:
         return set(ti_ids) & self.ids
 
-    def launch_fence(self) -> object | None:
-        if not self.fences:
-            return "held"
-        return self.fences.pop(0) if len(self.fences) > 1 else self.fences[0]
+    def may_launch(self, fence: object) -> bool:
+        return self.fences.pop(0) == fence if self.fences else True
 
 
 @pytest.fixture
@@ -119,20 +118,20 @@ def test_the_holder_collects_pods_of_no_task_instance_after_the_grace(
 
 
 @pytest.mark.parametrize(
-    ("fences", "why"),
+    ("now", "why"),
     [
-        (["epoch 1", "epoch 2"], "its lease was taken again at another epoch"),
-        ([None], "it was self-fenced (not renewed for ttl/2) when it decided"),
-        (["epoch 1", None], "it was frozen between deciding and sending"),
+        ("epoch 2", "its lease was taken again, at another epoch"),
+        (None, "it has not renewed its lease in time (frozen between deciding and sending)"),
     ],
 )
 def test_a_create_is_sent_only_under_the_lease_it_was_decided_under(
-    cluster: FakeCluster, tmp_path: Path, fences: list[object], why: str
+    cluster: FakeCluster, tmp_path: Path, now: object, why: str
 ) -> None:
-    stale = executor(cluster, tmp_path, Duties(False, {1}, fences))
+    stale = executor(cluster, tmp_path, Duties(False, {1}, [now]))
     ref = AttemptRef(1, 1)
     try:
-        stale.launch(request(ref, "sleep", "30"))
+        launch = request(ref, "sleep", "30")
+        stale.launch(replace(launch, fence="epoch 1"))  # decided under epoch 1
         waiting = wait_until(lambda: stale.observe().waiting.get(ref), 10, "the refusal")
         assert waiting.reason == "Fenced", why
         assert "lease was not renewed in time" in waiting.message
@@ -141,3 +140,14 @@ def test_a_create_is_sent_only_under_the_lease_it_was_decided_under(
         assert names(cluster) == set(), why
     finally:
         stale.close()
+
+
+def test_a_create_under_a_lease_that_still_holds_is_sent(
+    cluster: FakeCluster, tmp_path: Path
+) -> None:
+    kube = executor(cluster, tmp_path, Duties(False, {1}, ["epoch 1"]))
+    try:
+        kube.launch(replace(request(AttemptRef(1, 1), "sleep", "30"), fence="epoch 1"))
+        eventually(lambda: names(cluster) == {"brisa-data-1-1"}, what="the pod created")
+    finally:
+        kube.close()

@@ -46,6 +46,9 @@ class LaunchRequest:
     # The scheduler launches the attempt again (`Relaunch`): queued, with no live worker, so
     # it may have been launched before, by this scheduler or another (ADR 0040).
     relaunch: bool = False
+    # The scheduler lease's fence of the pass that decided the launch (None: no leases), for an
+    # executor that must not start anything once that lease is lost (ADR 0040).
+    fence: object | None = None
 
 
 class Executor(Protocol):

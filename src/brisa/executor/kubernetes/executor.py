@@ -207,8 +207,8 @@ class KubernetesExecutor:
             self._gone[ref] = Ending(False, f"the attempt's pod cannot be built: {exc}")
             return
         # The launch's token is not handed on: the pod's worker exchanges its own (ADR 0029).
-        fence = self.duties.launch_fence()
-        self._start_sending(ref, partial(self._send, config.namespace, manifest, ref, view, fence))
+        send = partial(self._send, config.namespace, manifest, ref, view, request.fence)
+        self._start_sending(ref, send)
 
     def _start_sending(self, ref: AttemptRef, send: Callable[[], None]) -> None:
         """Ask about the attempt's pod from a small pool: the scheduler goes on queueing, and
@@ -220,7 +220,7 @@ class KubernetesExecutor:
     def _send(
         self, namespace: str, manifest: Json, ref: AttemptRef, view: PodView, fence: object
     ) -> None:
-        if fence is None or self.duties.launch_fence() != fence:  # frozen, say (ADR 0040)
+        if fence is not None and not self.duties.may_launch(fence):  # frozen, say (ADR 0040)
             self._refuse(ref, "Fenced", "this scheduler's lease was not renewed in time")
             return
         pod = self._create(namespace, manifest, ref)

@@ -54,10 +54,10 @@ class Duties(Protocol):
         """Those of `ti_ids` that are task instances in the database."""
         ...
 
-    def launch_fence(self) -> object | None:
-        """What the scheduler's own lease is now (its fence: holder and epoch), None while it
-        was not renewed in time. A create is sent only under the fence its launch was decided
-        under, so a scheduler that lost its lease meanwhile creates nothing (ADR 0040)."""
+    def may_launch(self, fence: object) -> bool:
+        """Whether the scheduler's own lease still holds as `fence` says (holder and epoch,
+        renewed in time): a create is sent only under the fence of the pass that decided it,
+        so a scheduler that lost its lease since (frozen, say) creates nothing (ADR 0040)."""
         ...
 
 
@@ -68,8 +68,8 @@ class SoleHolder:
     def holds(self, namespace: str) -> bool:
         return True
 
-    def launch_fence(self) -> object | None:
-        return "alone"
+    def may_launch(self, fence: object) -> bool:
+        return True
 
     def known(self, ti_ids: Collection[int]) -> set[int]:
         return set(ti_ids)
