@@ -3,7 +3,8 @@
 What the scheduler relies on: a launched attempt is alive until its worker ends; launching a
 live attempt again starts nothing; a kill ends it; a worker that dies on its own stops being
 alive; a new executor (the scheduler restarted) finds the workers that kept running and can
-kill them; closing an executor leaves its workers running.
+kill them; a relaunch leaves the attempt alive again or ended; closing an executor leaves its
+workers running.
 
 Each implementation comes with a driver: it builds executors over one shared "world" (the
 process table, the cluster) and can make a worker die behind the executor's back. The local
@@ -21,6 +22,7 @@ import signal
 import subprocess
 from collections import Counter
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
@@ -310,3 +312,22 @@ def test_a_new_executor_does_not_report_workers_that_died_while_none_ran(
 
     second = driver.executor()
     eventually(lambda: second.alive() == {B}, what="only the live worker is adopted")
+
+
+def test_a_relaunch_starts_the_attempt_again_or_ends_it(driver: Driver) -> None:
+    """The scheduler's relaunch of a queued attempt with no live worker, by a scheduler that
+    did not launch it (restarted, or an adopter): afterwards the attempt is alive again, or its
+    ending is observed, never neither. A process is simply started again; a pod is never
+    created twice under one name, so the Kubernetes executor observes the first one's ending
+    instead (ADR 0040)."""
+    executor = driver.executor()
+    executor.launch(driver.request(A))
+    driver.die(A)
+    eventually(lambda: not executor.alive(), what="the dead worker's attempt is gone")
+    successor = driver.executor()
+    successor.launch(replace(driver.request(A), relaunch=True))
+    eventually(
+        lambda: A in successor.alive() or A in successor.observe().endings,
+        what="the attempt alive again or ended",
+    )
+    assert driver.workers(A) <= 1

@@ -1,11 +1,13 @@
 """Two Kubernetes executors of one deployment against the fake API server, as two schedulers'
 (ADR 0028): both see every pod, but only the one whose scheduler holds the namespace's lease
 deletes a finished pod or collects an orphan (a pod whose task instance is not in the
-database, once older than the grace period)."""
+database, once older than the grace period). A scheduler that lost its own lease between
+deciding a launch and sending its create sends nothing (ADR 0040)."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,20 +20,24 @@ from brisa.executor.kubernetes.executor import KubeConfig, KubernetesExecutor
 from brisa.executor.kubernetes.manifest import PodConfig
 from brisa.testing.fakes import EPOCH
 from brisa.testing.kube import FakeCluster
-from brisa.testing.server import eventually
+from brisa.testing.server import eventually, wait_until
 
 NS = "brisa"
 
 
 class Duties:
-    def __init__(self, holds: bool, known: set[int]) -> None:
+    def __init__(self, holds: bool, known: set[int], fences: list[object] | None = None) -> None:
         self.held, self.ids = holds, known
+        self.fences = fences or []  # the scheduler's lease at each look (then: it holds)
 
     def holds(self, namespace: str) -> bool:
         return self.held
 
     def known(self, ti_ids: Collection[int]) -> set[int]:
         return set(ti_ids) & self.ids
+
+    def may_launch(self, fence: object) -> bool:
+        return self.fences.pop(0) == fence if self.fences else True
 
 
 @pytest.fixture
@@ -41,7 +47,7 @@ def cluster() -> Iterator[FakeCluster]:
 
 
 def executor(
-    cluster: FakeCluster, tmp_path: Path, duties: Duties, grace: float
+    cluster: FakeCluster, tmp_path: Path, duties: Duties, grace: float = 600
 ) -> KubernetesExecutor:
     (tmp_path / "token").write_text(cluster.token or "")
     access = ApiAccess(server=cluster.url, token_file=str(tmp_path / "token"))
@@ -109,3 +115,39 @@ def test_the_holder_collects_pods_of_no_task_instance_after_the_grace(
     finally:
         holder.close()
         other.close()
+
+
+@pytest.mark.parametrize(
+    ("now", "why"),
+    [
+        ("epoch 2", "its lease was taken again, at another epoch"),
+        (None, "it has not renewed its lease in time (frozen between deciding and sending)"),
+    ],
+)
+def test_a_create_is_sent_only_under_the_lease_it_was_decided_under(
+    cluster: FakeCluster, tmp_path: Path, now: object, why: str
+) -> None:
+    stale = executor(cluster, tmp_path, Duties(False, {1}, [now]))
+    ref = AttemptRef(1, 1)
+    try:
+        launch = request(ref, "sleep", "30")
+        stale.launch(replace(launch, fence="epoch 1"))  # decided under epoch 1
+        waiting = wait_until(lambda: stale.observe().waiting.get(ref), 10, "the refusal")
+        assert waiting.reason == "Fenced", why
+        assert "lease was not renewed in time" in waiting.message
+        assert waiting.retry_at is not None  # its owner, if still it, sends it later
+        eventually(lambda: ref not in stale.alive(), what="the launch answered")
+        assert names(cluster) == set(), why
+    finally:
+        stale.close()
+
+
+def test_a_create_under_a_lease_that_still_holds_is_sent(
+    cluster: FakeCluster, tmp_path: Path
+) -> None:
+    kube = executor(cluster, tmp_path, Duties(False, {1}, ["epoch 1"]))
+    try:
+        kube.launch(replace(request(AttemptRef(1, 1), "sleep", "30"), fence="epoch 1"))
+        eventually(lambda: names(cluster) == {"brisa-data-1-1"}, what="the pod created")
+    finally:
+        kube.close()

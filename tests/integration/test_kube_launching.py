@@ -1,6 +1,7 @@
 """The Kubernetes executor against the fake API server, on what delays or ends a launch: a
-create the API server refuses (a quota's 403) comes back later each time, and a pod that
-cannot be placed waits its team's own pending timeout."""
+create the API server refuses (a quota's 403) comes back later each time, a pod that
+cannot be placed waits its team's own pending timeout, and a relaunch never creates a pod
+that may have existed (ADR 0040)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from brisa.executor.kubernetes.launching import relaunch_delay
 from brisa.executor.kubernetes.manifest import PodConfig
 from brisa.testing.fakes import EPOCH
 from brisa.testing.kube import FakeCluster, Unschedulable
+from brisa.testing.kube.fleet import PodRequests
 from brisa.testing.server import eventually, wait_until
 
 NS = "brisa"
@@ -43,10 +45,12 @@ def executor(cluster: FakeCluster, tmp_path: Path, **config: object) -> Kubernet
     return KubernetesExecutor(connect(access), settings).start()
 
 
-def request(ref: AttemptRef, team: str = "data") -> LaunchRequest:
-    task = TaskSpec(f"t{ref.ti_id}", ContainerRun("alpine:3.20", ("sleep", "30")))
+def request(
+    ref: AttemptRef, team: str = "data", *, relaunch: bool = False, command: str = "sleep 30"
+) -> LaunchRequest:
+    task = TaskSpec(f"t{ref.ti_id}", ContainerRun("alpine:3.20", tuple(command.split())))
     attempt = Attempt(team, "d", "r", task.task_id, task, EPOCH, (EPOCH, EPOCH))
-    return LaunchRequest(ref, "token", Path("x.log"), attempt=attempt)
+    return LaunchRequest(ref, "token", Path("x.log"), attempt=attempt, relaunch=relaunch)
 
 
 def waiting(kube: KubernetesExecutor, ref: AttemptRef) -> Waiting:
@@ -76,7 +80,7 @@ def test_a_quota_refusal_waits_with_its_reason_and_backs_off(
         gap = (first.retry_at - first.since).total_seconds()
         assert gap == pytest.approx(relaunch_delay(1, ref), abs=0.01)
         eventually(lambda: ref not in kube.alive(), what="the create answered")
-        kube.launch(request(ref))  # the scheduler's relaunch, once due
+        kube.launch(request(ref, relaunch=True))  # the scheduler's relaunch, once due
         second = wait_until(
             lambda: (w := kube.observe().waiting.get(ref)) and w.since > first.since and w,
             10,
@@ -87,7 +91,7 @@ def test_a_quota_refusal_waits_with_its_reason_and_backs_off(
         assert (second.retry_at - second.since).total_seconds() == pytest.approx(2 * gap, abs=0.01)
         cluster.api.allow("create", "pods")
         eventually(lambda: ref not in kube.alive(), what="the create answered")
-        kube.launch(request(ref))
+        kube.launch(request(ref, relaunch=True))  # its create was refused: sent again
         eventually(lambda: ref not in kube.observe().waiting, what="the pod created")
         assert len(cluster.pods(NS)) == 1
     finally:
@@ -134,3 +138,33 @@ def test_a_team_namespace_that_does_not_exist_fails_that_attempt_only(
         wait_until(lambda: cluster.pods("ml-jobs"), 10, "the pod in the new namespace")
     finally:
         kube.close()
+
+
+def test_a_relaunch_never_creates_a_pod_that_may_have_existed(
+    cluster: FakeCluster, tmp_path: Path
+) -> None:
+    """ADR 0040: a relaunch whose create this executor did not see refused adopts the pod the
+    API server has (launched by another scheduler, not in this view yet) and leaves an ended
+    one to tell its ending; with no pod at all, the attempt's pod is lost: an infrastructure
+    failure, never a second create of that name."""
+    requests = PodRequests(cluster)
+    other = executor(cluster, tmp_path)
+    kube = executor(cluster, tmp_path)
+    live, ended, lost = AttemptRef(1, 1), AttemptRef(2, 1), AttemptRef(3, 1)
+    try:
+        other.launch(request(live))
+        other.launch(request(ended, command="true"))
+        eventually(lambda: ended in kube.observe().endings, what="the ended pod in the view")
+        kube.launch(request(live, relaunch=True))
+        kube.launch(request(ended, relaunch=True))
+        kube.launch(request(lost, relaunch=True))
+        gone = wait_until(lambda: kube.observe().endings.get(lost), 10, "the lost pod's ending")
+        assert gone.infrastructure and not gone.success
+        assert gone.reason.startswith("infrastructure failure (pod lost): pod brisa-data-3-1 ")
+        eventually(lambda: live in kube.alive(), what="the live pod adopted")
+        assert kube.observe().endings[ended].success  # its own ending, not a new pod
+        created = [r.pod for r in requests.seen if r.verb == "create"]
+        assert sorted(created) == ["brisa-data-1-1", "brisa-data-2-1"]
+    finally:
+        kube.close()
+        other.close()

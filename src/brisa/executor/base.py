@@ -43,13 +43,21 @@ class LaunchRequest:
     # from a process that imported that file already (`[executor] warm_imports`, ADR 0014).
     warm: WarmKey | None = None
     attempt: Attempt | None = None
+    # The scheduler launches the attempt again (`Relaunch`): queued, with no live worker, so
+    # it may have been launched before, by this scheduler or another (ADR 0040).
+    relaunch: bool = False
+    # The scheduler lease's fence of the pass that decided the launch (None: no leases), for an
+    # executor that must not start anything once that lease is lost (ADR 0040).
+    fence: object | None = None
 
 
 class Executor(Protocol):
     parallelism: int
 
     def launch(self, request: LaunchRequest) -> None:
-        """Start a worker for the attempt; a no-op if one is already alive for it."""
+        """Start a worker for the attempt; a no-op if one is already alive for it. A
+        `relaunch` may instead end the attempt (an ending in `observe`) where starting it again
+        could run it twice under one name (a pod of the Kubernetes executor, ADR 0040)."""
 
     def kill(self, ref: AttemptRef) -> None:
         """Stop the attempt's worker (all its processes); a no-op if there is none."""

@@ -64,6 +64,6 @@ def _share_namespaces(executor: Executor, keeper: LeaseKeeper) -> None:
         return  # a fake executor (tests, benchmarks)
     keeper.namespaces = NamespaceLeases(
         keeper.store, keeper.identity, ttl=keeper.timing.ttl, awake=keeper.awake,
-        namespaces=executor.namespaces,
+        namespaces=executor.namespaces, fence=keeper.fence,
     )  # fmt: skip
     executor.share(keeper.namespaces)

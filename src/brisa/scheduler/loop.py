@@ -138,6 +138,7 @@ class Scheduler:
         self._stamp: list[tuple[object, ...]] | None = None  # of the catalog they come from
         self._views = RunViews()  # what the planner looks at in each run, per run record
         self._follow = False  # whether the last pass may have made work for one at once
+        self._fence: Fence | None = None  # of the current pass, when leases are kept
 
     def wake(self) -> None:
         """Ask for a scheduling pass now (an attempt ended, a run was triggered, ...)."""
@@ -256,6 +257,7 @@ class Scheduler:
             fence = self.keeper.fence()
         if fence is None:
             return 0  # self-fenced: not renewed in time, and not renewable now
+        self._fence = fence  # what this pass's launches are decided under
         with fenced_by(fence), acting_as(fence.lease, fence.epoch):
             self._adopt(fence)
             return self._pass(fence)
@@ -446,7 +448,7 @@ class Scheduler:
         # worker starts after all, it is refused before it runs any user code.
         issued = tokens.issue(action.ref)
         if self.store.set_token(action.ref, issued.digest):
-            self._launch(action.ref, issued.token, action.timeout)
+            self._launch(action.ref, issued.token, action.timeout, relaunch=True)
 
     def _warm(self, run_pk: int) -> WarmKey | None:
         run = self._runs.get(run_pk)
@@ -456,13 +458,20 @@ class Scheduler:
         return self.warm_key(run, spec)
 
     def _launch(
-        self, ref: AttemptRef, token: str, timeout: float | None, warm: WarmKey | None = None
+        self,
+        ref: AttemptRef,
+        token: str,
+        timeout: float | None,
+        warm: WarmKey | None = None,
+        *,
+        relaunch: bool = False,
     ) -> None:
         # The worker ships its log to the object store itself; this local file only keeps
         # what it prints before shipping starts (or if it cannot start at all).
         path = self.logs_folder / executor_file_name(ref.ti_id, ref.try_number)
         attempt = self._attempt(ref) if self.describe_attempts else None
-        self.executor.launch(LaunchRequest(ref, token, path, timeout, warm, attempt))
+        request = LaunchRequest(ref, token, path, timeout, warm, attempt, relaunch, self._fence)
+        self.executor.launch(request)
 
     def follow_changes(self, stop: threading.Event) -> None:
         """Wake a pass when another process changed something (a worker reported to an API

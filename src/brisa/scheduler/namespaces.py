@@ -36,6 +36,7 @@ class NamespaceLeases:
         awake: Callable[[], float],
         namespaces: Callable[[], list[str]],
         start_time_of: Callable[[int], int | None] = process_start_time,
+        fence: Callable[[], object | None] = lambda: None,
     ) -> None:
         self.store, self.identity = store, identity
         self.holder = str(identity)
@@ -43,6 +44,7 @@ class NamespaceLeases:
         self.awake = awake
         self.namespaces = namespaces
         self.start_time_of = start_time_of
+        self.fence = fence  # the scheduler's own lease now (`LeaseKeeper.fence`)
         self._lock = threading.Lock()
         self._held: dict[str, tuple[int, float]] = {}  # namespace -> (epoch, renewed at)
 
@@ -75,6 +77,9 @@ class NamespaceLeases:
         with self._lock:
             held = self._held.get(namespace)
         return held is not None and not self.timing.self_fenced(held[1], self.awake())
+
+    def may_launch(self, fence: object) -> bool:
+        return self.fence() == fence
 
     def known(self, ti_ids: Collection[int]) -> set[int]:
         return set(self.store.tasks_by_id(set(ti_ids)))

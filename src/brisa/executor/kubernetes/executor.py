@@ -1,7 +1,9 @@
 """The Kubernetes executor: one bare pod per attempt (docs/kubernetes.md, ADR 0018).
 
 - `launch` creates the attempt's pod under its deterministic name (a 409 means "it is
-  mine": never a second pod for one try). Its worker gets its token from the execution API
+  mine": never a second pod for one try). A relaunch creates nothing unless this executor saw
+  its create refused: the pod is adopted if the API server has it, else the attempt ends as
+  an infrastructure failure (ADR 0040). Its worker gets its token from the execution API
   for the pod's projected service account token (ADR 0029): no Secret, no `secrets` verb.
 - `alive` and `observe` read the reconciled view of the API server (`reconcile.py`), rebuilt
   by listing on start: never from bookkeeping a restart can lose. What each pod means is
@@ -28,10 +30,16 @@ from typing import Any
 
 from brisa.core.observations import Ending, Observed, Waiting
 from brisa.core.records import AttemptRef
-from brisa.errors import BrisaError, InvalidInput
+from brisa.errors import InvalidInput
 from brisa.executor.base import Attempt, LaunchRequest
 from brisa.executor.kubernetes import api as kube
 from brisa.executor.kubernetes import naming
+from brisa.executor.kubernetes.access import (
+    START_TRIES,
+    ApiUnreachable,
+    ExecutorUnavailable,
+    check_namespace,
+)
 from brisa.executor.kubernetes.classify import (
     KIND,
     Rules,
@@ -50,11 +58,15 @@ from brisa.executor.kubernetes.holder import (
     delete_now,
     orphans,
 )
-from brisa.executor.kubernetes.launching import manifest_for, relaunch_delay
+from brisa.executor.kubernetes.launching import (
+    create_or_adopt,
+    lost_pod,
+    manifest_for,
+    relaunch_delay,
+)
 from brisa.executor.kubernetes.manifest import PodConfig
 from brisa.executor.kubernetes.podtimes import PodMetrics, PodTimes, Unmeasured
 from brisa.executor.kubernetes.reconcile import RESYNC, PodView, Reconciler
-from brisa.logs.chunking import backoff
 from brisa.logs.config import ShippingConfig
 
 log = logging.getLogger("brisa.kubernetes")
@@ -63,16 +75,7 @@ Json = dict[str, Any]
 EVENTS_EVERY = 2.0  # seconds between reads of one pending pod's events
 LAUNCHERS = 8  # creates in flight at once
 MEANINGS = 10_000  # pods' meanings kept (running or ended pods), a bound on memory
-START_TRIES = 4  # an unreachable API server is tried this often at start, with backoff
 DELETE_POLICIES = ("on_success", "always", "never")
-
-
-class ExecutorUnavailable(BrisaError):
-    """The executor cannot work: no API server, no permission, no namespace."""
-
-
-class ApiUnreachable(ExecutorUnavailable):
-    """No answer from the API server (an outage may pass; a refusal will not)."""
 
 
 @dataclass(frozen=True)
@@ -155,7 +158,7 @@ class KubernetesExecutor:
         view = self._views.get(namespace)
         if view is not None:
             return view
-        self._check(namespace, tries)
+        check_namespace(self.api, namespace, tries)
         view = PodView(lambda pod: self._vanished(namespace, pod))
         reconciler = Reconciler(
             self.api, namespace, self.selector, view, on_change=self.on_change, matters=wakes,
@@ -168,30 +171,6 @@ class KubernetesExecutor:
         )
         thread.start()
         return view
-
-    def _check(self, namespace: str, tries: int) -> None:
-        for attempt in range(1, tries + 1):
-            try:
-                self.api.check(namespace)
-                return
-            except kube.Unreachable as exc:
-                if attempt == tries:
-                    raise ApiUnreachable(
-                        f"the Kubernetes API server cannot be reached ({exc.message}); check "
-                        "[kubernetes] api access (server URL, kubeconfig, in-cluster account)"
-                    ) from None
-                time.sleep(backoff(attempt, 0.5))
-            except (kube.Unauthorized, kube.Forbidden) as exc:
-                raise ExecutorUnavailable(
-                    f"the Kubernetes API server refused Brisa in namespace {namespace!r} "
-                    f"({exc.status} {exc.reason}: {exc.message}); grant its service account "
-                    "the Role in docs/kubernetes.md (pods, pods/log, events)"
-                ) from None
-            except kube.NotFound:
-                raise ExecutorUnavailable(
-                    f"namespace {namespace!r} does not exist; create it or fix "
-                    "[kubernetes] namespace"
-                ) from None
 
     # --- the port ---------------------------------------------------------------------------
     def launch(self, request: LaunchRequest) -> None:
@@ -212,7 +191,12 @@ class KubernetesExecutor:
         existing = view.get(name)
         if ref in self._launching or (existing is not None and not has_ended(existing)):
             return  # launched already (maybe before a restart): it is mine
-        if existing is not None:  # its pod ended, unobserved: the new one takes its name
+        if request.relaunch and ref not in self._refusals:  # never a second pod (ADR 0040)
+            if existing is None:  # an ended one tells its own ending (`observe`)
+                find = partial(self._find, config.namespace, name, ref, view, attempt.team)
+                self._start_sending(ref, find)
+            return
+        if existing is not None:  # a pod of an earlier database's attempt: replaced
             self._delete(config.namespace, name, 0)
         try:
             manifest = manifest_for(
@@ -222,20 +206,47 @@ class KubernetesExecutor:
         except InvalidInput as exc:
             self._gone[ref] = Ending(False, f"the attempt's pod cannot be built: {exc}")
             return
+        # The launch's token is not handed on: the pod's worker exchanges its own (ADR 0029).
+        send = partial(self._send, config.namespace, manifest, ref, view, request.fence)
+        self._start_sending(ref, send)
+
+    def _start_sending(self, ref: AttemptRef, send: Callable[[], None]) -> None:
+        """Ask about the attempt's pod from a small pool: the scheduler goes on queueing, and
+        round trips overlap. Until it is answered the attempt counts as alive."""
         with self._lock:
             self._launching.add(ref)
-        # The create is sent from a small pool: the scheduler goes on queueing meanwhile, and
-        # creates overlap their round trips. Until it is answered the attempt counts as alive.
-        # The launch's token is not handed on: the pod's worker exchanges its own (ADR 0029).
-        self._pool.submit(self._send, config.namespace, manifest, ref, view)
+        self._pool.submit(self._answered, ref, send)
 
-    def _send(self, namespace: str, manifest: Json, ref: AttemptRef, view: PodView) -> None:
+    def _send(
+        self, namespace: str, manifest: Json, ref: AttemptRef, view: PodView, fence: object
+    ) -> None:
+        if fence is not None and not self.duties.may_launch(fence):  # frozen, say (ADR 0040)
+            self._refuse(ref, "Fenced", "this scheduler's lease was not renewed in time")
+            return
+        pod = self._create(namespace, manifest, ref)
+        if pod is not None:
+            with self._lock:
+                self._deleting.discard(pod["metadata"]["name"])  # a replaced pod's name
+            view.put(pod)
+
+    def _find(self, namespace: str, name: str, ref: AttemptRef, view: PodView, team: str) -> None:
+        """A relaunch: the pod is adopted if the API server has it, else lost (`lost_pod`)."""
         try:
-            pod = self._create(namespace, manifest, ref)
-            if pod is not None:
-                with self._lock:
-                    self._deleting.discard(pod["metadata"]["name"])  # a replaced pod's name
-                view.put(pod)
+            pod = self.api.get_pod(namespace, name)
+        except kube.KubeError as exc:  # looked for again at the next relaunch, a while later
+            now = self.wall()
+            again = now + timedelta(seconds=relaunch_delay(1, ref))
+            self._refused[ref] = Waiting(exc.reason or "Unreachable", exc.message, now, again)
+            return
+        if pod is None:
+            self._gone[ref] = lost = lost_pod(name)
+            self._times.failed(team, lost)  # infra_failures_total{reason="pod_lost"}
+        else:
+            view.put(pod)
+
+    def _answered(self, ref: AttemptRef, send: Callable[[], None]) -> None:
+        try:
+            send()
         except Exception:  # a bug must not leave the attempt launching for ever
             log.exception("launching %s failed", ref)
         finally:
@@ -249,7 +260,7 @@ class KubernetesExecutor:
     def _create(self, namespace: str, manifest: Json, ref: AttemptRef) -> Json | None:
         name = manifest["metadata"]["name"]
         try:
-            pod = self._create_or_adopt(namespace, manifest)
+            pod = create_or_adopt(self.api, namespace, manifest)
         except kube.KubeError as exc:
             # A quota (403), an outage: stays queued with the reason; the scheduler launches
             # it again, later each time (`relaunch_delay`). It does not count as a try.
@@ -272,18 +283,6 @@ class KubernetesExecutor:
         times = "once" if refusals == 1 else f"{refusals} times in a row"
         note = f"{message} (create refused {times}; tried again in {delay:.0f}s)"
         self._refused[ref] = Waiting(reason, note, now, now + timedelta(seconds=delay))
-
-    def _create_or_adopt(self, namespace: str, manifest: Json) -> Json | None:
-        """The created pod; on a 409, the pod of that name (ours, from a launch before a
-        restart); None if it keeps coming and going."""
-        for _ in range(3):
-            try:
-                return self.api.create_pod(namespace, manifest)
-            except kube.AlreadyExists:
-                pod = self.api.get_pod(namespace, manifest["metadata"]["name"])
-                if pod is not None:
-                    return pod
-        return None
 
     def kill(self, ref: AttemptRef) -> None:
         with self._lock:

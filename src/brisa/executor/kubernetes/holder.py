@@ -54,12 +54,21 @@ class Duties(Protocol):
         """Those of `ti_ids` that are task instances in the database."""
         ...
 
+    def may_launch(self, fence: object) -> bool:
+        """Whether the scheduler's own lease still holds as `fence` says (holder and epoch,
+        renewed in time): a create is sent only under the fence of the pass that decided it,
+        so a scheduler that lost its lease since (frozen, say) creates nothing (ADR 0040)."""
+        ...
+
 
 class SoleHolder:
     """An executor on its own (no scheduler leases: tests, tools): it holds every namespace
     and takes every pod for known (so it collects no orphans)."""
 
     def holds(self, namespace: str) -> bool:
+        return True
+
+    def may_launch(self, fence: object) -> bool:
         return True
 
     def known(self, ti_ids: Collection[int]) -> set[int]:
