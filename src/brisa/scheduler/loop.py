@@ -154,11 +154,7 @@ class Scheduler:
             return self._read(now, judging_since, alive, observed)
 
     def _read(
-        self,
-        now: datetime,
-        judging_since: datetime,
-        alive: frozenset[AttemptRef],
-        observed: Observed,
+        self, now: datetime, judging: datetime, alive: frozenset[AttemptRef], observed: Observed
     ) -> Snapshot:
         """The snapshot's reads of the store, and what the planner is handed."""
         # The outbox, the catalog's stamp and the pool book in one round trip (ADR 0038).
@@ -190,7 +186,7 @@ class Scheduler:
             free_slots=min(self.executor.parallelism - len(alive), self.queue_batch),
             stray=stray,
             limits=self.limits,
-            judging_since=judging_since,
+            judging_since=judging,
             observed=observed,
             others=others,
             adopted=adopted,
