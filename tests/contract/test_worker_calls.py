@@ -212,5 +212,17 @@ def test_a_finish_whose_write_fails_writes_nothing(store: Store) -> None:
         )
     with pytest.raises(sa.exc.IntegrityError):
         execution.finish_with_token(ref, token, success=True)
+    with pytest.raises(sa.exc.IntegrityError):  # made at once: the same (ADR 0043)
+        execution.at_once(lambda: execution.finish_with_token(ref, token, success=True))
     assert task_of(store, run, "extract").state is T.RUNNING
     assert history(store, ref.ti_id)[-1] == (1, "queued", "running", "worker")
+    # Nothing of the failed transactions is left open on a pooled connection: the next
+    # writers take the lock at once, and the finish goes through once it is allowed.
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TRIGGER refuse_attempts")
+    assert execution.at_once(lambda: execution.finish_with_token(ref, token, success=True)) is (
+        T.SUCCESS
+    )
+    assert history(store, ref.ti_id)[-1] == (1, "running", "success", "worker")
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000

@@ -35,6 +35,10 @@ def _sqlite_events(engine: sa.Engine) -> None:
     def _on_begin(connection: sa.Connection) -> None:
         # A deferred transaction that later writes can fail with SQLITE_BUSY without
         # waiting; BEGIN IMMEDIATE queues behind the current writer instead.
+        # One begun on the DB-API connection already (`rawmoves.RawTransaction`) is kept.
+        dbapi = connection.connection.dbapi_connection
+        if dbapi is not None and dbapi.in_transaction:
+            return
         immediate = connection.get_execution_options().get("brisa_write")
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
