@@ -471,7 +471,7 @@ class AttemptStore:
 
 def _transaction(conn: sa.Connection) -> AbstractContextManager[object]:
     """A worker's write transaction on SQLite: on the DB-API connection where its moves run
-    on the raw cursor (`rawmoves.RawTransaction`, ADR 0043), else SQLAlchemy's."""
+    on the raw cursor (`rawmoves.RawTransaction`, ADR 0036 s22), else SQLAlchemy's."""
     if rawmoves.raw_moves(conn):
         return rawmoves.RawTransaction(conn)
     return conn.begin()

@@ -7,10 +7,11 @@ about half of a call's CPU. Here the same statements are compiled once per diale
 on the DB-API cursor of the caller's transaction (`RawStatement`), with the values bound
 by the columns' own bind processors and a start's answer read by their result processors:
 the same rows, the same guard (id, try, token digest, the one source state), in the same
-transaction (BEGIN IMMEDIATE and COMMIT are still SQLAlchemy's, so the busy-lock fallback
-of `attempts.without_waiting` is unchanged). The engine's `before_cursor_execute`
-listeners still hear every statement (the SQLite statement timeout arms its deadline there;
-tests count statements there). Not under a fence: a scheduler's pass takes `PreparedMove`.
+transaction, itself begun and ended on the DB-API connection (`RawTransaction`: BEGIN
+IMMEDIATE, COMMIT; a busy lock raises as SQLAlchemy's BEGIN did, so the fallback of
+`attempts.without_waiting` is unchanged). The engine's `before_cursor_execute`
+listeners still hear every statement of the move (the SQLite statement timeout arms its
+deadline there; tests count statements there), not the BEGIN and COMMIT. Not under a fence: a scheduler's pass takes `PreparedMove`.
 """
 
 from __future__ import annotations
