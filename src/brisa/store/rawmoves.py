@@ -11,7 +11,8 @@ transaction, itself begun and ended on the DB-API connection (`RawTransaction`: 
 IMMEDIATE, COMMIT; a busy lock raises as SQLAlchemy's BEGIN did, so the fallback of
 `attempts.without_waiting` is unchanged). The engine's `before_cursor_execute`
 listeners still hear every statement of the move (the SQLite statement timeout arms its
-deadline there; tests count statements there), not the BEGIN and COMMIT. Not under a fence: a scheduler's pass takes `PreparedMove`.
+deadline there; tests count statements there), not the BEGIN and COMMIT. Not under a
+fence: a scheduler's pass takes `PreparedMove`.
 """
 
 from __future__ import annotations
