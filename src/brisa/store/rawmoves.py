@@ -158,7 +158,7 @@ class RawMove:
 class RawTransaction:
     """A worker's write transaction on SQLite, begun and ended on `conn`'s DB-API connection
     (`BEGIN IMMEDIATE`, `COMMIT`, `ROLLBACK`), without SQLAlchemy's transaction (its begin
-    event, its statement path for BEGIN, its commit): about a sixth of a call's CPU. `conn`
+    event, its statement path for BEGIN, its commit): half of an empty one's CPU. `conn`
     must not be in a transaction. A statement sent within through `conn.execute` (a rare
     path, such as the retired pool slots of `pools.settle_released`) makes SQLAlchemy begin
     its own transaction on top, which the engine's begin event leaves as it is
