@@ -212,5 +212,41 @@ def test_a_finish_whose_write_fails_writes_nothing(store: Store) -> None:
         )
     with pytest.raises(sa.exc.IntegrityError):
         execution.finish_with_token(ref, token, success=True)
+    with pytest.raises(sa.exc.IntegrityError):  # made at once: the same (ADR 0043)
+        execution.at_once(lambda: execution.finish_with_token(ref, token, success=True))
     assert task_of(store, run, "extract").state is T.RUNNING
     assert history(store, ref.ti_id)[-1] == (1, "queued", "running", "worker")
+    # Nothing of the failed transactions is left open on a pooled connection: the next
+    # writers take the lock at once, and the finish goes through once it is allowed.
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TRIGGER refuse_attempts")
+    assert execution.at_once(lambda: execution.finish_with_token(ref, token, success=True)) is (
+        T.SUCCESS
+    )
+    assert history(store, ref.ti_id)[-1] == (1, "running", "success", "worker")
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+
+
+def test_a_transaction_that_finds_the_lock_taken_fails_as_sqlalchemy_error(store: Store) -> None:
+    """SQLite's BEGIN is sent on the DB-API connection (ADR 0036, s22): a writer that cannot
+    take the lock still fails with SQLAlchemy's OperationalError, its connection usable after;
+    a reader's BEGIN takes no lock and goes through."""
+    if store.backend != "sqlite":
+        return
+    writes = store.engine.execution_options(brisa_write=True)
+    with writes.connect() as holder, writes.connect() as late:
+        holder.begin()  # BEGIN IMMEDIATE: the lock is taken
+        raw = late.connection.dbapi_connection
+        assert raw is not None
+        raw.execute("PRAGMA busy_timeout=0")
+        try:
+            with pytest.raises(sa.exc.OperationalError, match="locked"):
+                late.begin()
+        finally:
+            raw.execute("PRAGMA busy_timeout=30000")
+        with store.engine.connect() as reader:
+            assert reader.exec_driver_sql("SELECT 1").scalar() == 1
+        holder.rollback()
+    with writes.begin() as conn:  # the lock is free again
+        conn.exec_driver_sql("SELECT 1")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -148,17 +148,21 @@ class AttemptStore:
     def _begin(self) -> Iterator[sa.Connection]:
         """A worker's write transaction; under `without_waiting` on SQLite, one that does
         not wait for the write lock (WriterBusy)."""
-        if not _NO_WAIT.get() or self.engine.dialect.name != "sqlite":
+        if self.engine.dialect.name != "sqlite":
             with self._hot.begin() as conn:
                 yield conn
             return
         with self._hot.connect() as conn:
+            if not _NO_WAIT.get():
+                with _transaction(conn):
+                    yield conn
+                return
             raw = conn.connection.dbapi_connection
             assert raw is not None
             raw.execute("PRAGMA busy_timeout=0")
             try:
                 try:
-                    transaction = conn.begin()  # BEGIN IMMEDIATE: fails at once when taken
+                    transaction = _transaction(conn)  # BEGIN IMMEDIATE: fails at once if taken
                 except sa.exc.OperationalError as exc:
                     if "locked" not in str(exc.orig):  # not the lock: as any write fails
                         raise
@@ -463,6 +467,14 @@ class AttemptStore:
             return conn.execute(
                 sa.select(task_instances.c.return_value).where(task_instances.c.id == ti_id)
             ).scalar()
+
+
+def _transaction(conn: sa.Connection) -> AbstractContextManager[object]:
+    """A worker's write transaction on SQLite: on the DB-API connection where its moves run
+    on the raw cursor (`rawmoves.RawTransaction`, ADR 0036 s22), else SQLAlchemy's."""
+    if rawmoves.raw_moves(conn):
+        return rawmoves.RawTransaction(conn)
+    return conn.begin()
 
 
 def _attempt_of(ref: AttemptRef) -> dict[str, int]:

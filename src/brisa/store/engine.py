@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sqlite3
 import time
 from typing import Any
 
@@ -34,9 +35,20 @@ def _sqlite_events(engine: sa.Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
         # A deferred transaction that later writes can fail with SQLITE_BUSY without
-        # waiting; BEGIN IMMEDIATE queues behind the current writer instead.
-        immediate = connection.get_execution_options().get("brisa_write")
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # waiting; BEGIN IMMEDIATE queues behind the current writer instead. Sent on the
+        # DB-API connection (SQLAlchemy's statement path was half of an empty transaction's
+        # CPU; no statement listener ever needed a BEGIN), an error raised as SQLAlchemy's.
+        # One begun there already (`rawmoves.RawTransaction`) is kept.
+        dbapi = connection.connection.dbapi_connection
+        if dbapi is None or dbapi.in_transaction:
+            return
+        sql = (
+            "BEGIN IMMEDIATE" if connection.get_execution_options().get("brisa_write") else "BEGIN"
+        )
+        try:
+            dbapi.execute(sql)
+        except sqlite3.Error as exc:
+            raise sa.exc.DBAPIError.instance(sql, (), exc, sqlite3.Error) from exc
 
 
 def _sqlite_timeout(engine: sa.Engine, seconds: float) -> None:

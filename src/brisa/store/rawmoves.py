@@ -7,10 +7,12 @@ about half of a call's CPU. Here the same statements are compiled once per diale
 on the DB-API cursor of the caller's transaction (`RawStatement`), with the values bound
 by the columns' own bind processors and a start's answer read by their result processors:
 the same rows, the same guard (id, try, token digest, the one source state), in the same
-transaction (BEGIN IMMEDIATE and COMMIT are still SQLAlchemy's, so the busy-lock fallback
-of `attempts.without_waiting` is unchanged). The engine's `before_cursor_execute`
-listeners still hear every statement (the SQLite statement timeout arms its deadline there;
-tests count statements there). Not under a fence: a scheduler's pass takes `PreparedMove`.
+transaction, itself begun and ended on the DB-API connection (`RawTransaction`: BEGIN
+IMMEDIATE, COMMIT; a busy lock raises as SQLAlchemy's BEGIN did, so the fallback of
+`attempts.without_waiting` is unchanged). The engine's `before_cursor_execute`
+listeners still hear every statement of the move (the SQLite statement timeout arms its
+deadline there; tests count statements there), not the BEGIN and COMMIT. Not under a
+fence: a scheduler's pass takes `PreparedMove`.
 """
 
 from __future__ import annotations
@@ -151,6 +153,48 @@ class RawMove:
         ref = {"w_ti_id": row.id, "w_try_number": row.try_number}
         execute(conn, attempted, [{**ref, **attempt}])
         return row
+
+
+class RawTransaction:
+    """A worker's write transaction on SQLite, begun and ended on `conn`'s DB-API connection
+    (`BEGIN IMMEDIATE`, `COMMIT`, `ROLLBACK`), without SQLAlchemy's transaction (its begin
+    event, its statement path for BEGIN, its commit): half of an empty one's CPU. `conn`
+    must not be in a transaction. A statement sent within through `conn.execute` (a rare
+    path, such as the retired pool slots of `pools.settle_released`) makes SQLAlchemy begin
+    its own transaction on top, which the engine's begin event leaves as it is
+    (`store.engine`: no BEGIN on a connection already in one) and this commits or rolls back
+    with the rest. The lock is taken as SQLAlchemy's BEGIN IMMEDIATE takes it: a busy lock
+    waits for the connection's busy timeout, then raises `sa.exc.OperationalError`."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None and not conn.in_transaction()
+        self._conn, self._dbapi = conn, dbapi
+        _run(dbapi, "BEGIN IMMEDIATE")
+
+    def __enter__(self) -> sa.Connection:
+        return self._conn
+
+    def __exit__(self, kind: type[BaseException] | None, *_rest: object) -> None:
+        conn, dbapi = self._conn, self._dbapi
+        if kind is None:
+            if conn.in_transaction():
+                conn.commit()
+            else:
+                _run(dbapi, "COMMIT")
+            return
+        if conn.in_transaction():
+            conn.rollback()
+        if dbapi.in_transaction:
+            _run(dbapi, "ROLLBACK")
+
+
+def _run(dbapi: Any, sql: str) -> None:
+    """`sql` (no values) on the DB-API connection, a driver error raised as SQLAlchemy's."""
+    try:
+        dbapi.execute(sql)
+    except sqlite3.Error as exc:
+        raise sa.exc.DBAPIError.instance(sql, (), exc, sqlite3.Error) from exc
 
 
 def raw_moves(conn: sa.Connection) -> bool:
