@@ -15,11 +15,10 @@ import pytest
 from brisa.core.records import AttemptRef
 from brisa.core.spec import ContainerRun, TaskSpec
 from brisa.executor.base import Attempt, LaunchRequest
-from brisa.executor.kubernetes.api import ApiAccess, connect
-from brisa.executor.kubernetes.executor import KubeConfig, KubernetesExecutor
-from brisa.executor.kubernetes.manifest import PodConfig
+from brisa.executor.kubernetes.executor import KubernetesExecutor
 from brisa.testing.fakes import EPOCH
 from brisa.testing.kube import FakeCluster
+from brisa.testing.kube.cluster import executor_on
 from brisa.testing.server import eventually, wait_until
 
 NS = "brisa"
@@ -49,17 +48,10 @@ def cluster() -> Iterator[FakeCluster]:
 def executor(
     cluster: FakeCluster, tmp_path: Path, duties: Duties, grace: float = 600
 ) -> KubernetesExecutor:
-    (tmp_path / "token").write_text(cluster.token or "")
-    access = ApiAccess(server=cluster.url, token_file=str(tmp_path / "token"))
-    config = KubeConfig(
-        deployment="shared",
-        pod_config=lambda team: PodConfig(NS, "ghcr.io/acme/brisa:test"),
-        namespaces=(NS,),
-        kill_grace=0,
-        delete_pods="always",
+    kube = executor_on(
+        cluster, tmp_path, NS, deployment="shared", kill_grace=0, delete_pods="always",
         orphan_grace=grace,
-    )
-    kube = KubernetesExecutor(connect(access), config)
+    )  # fmt: skip
     kube.share(duties)
     return kube.start()
 

@@ -14,12 +14,12 @@ from brisa.core.observations import Waiting
 from brisa.core.records import AttemptRef
 from brisa.core.spec import ContainerRun, TaskSpec
 from brisa.executor.base import Attempt, LaunchRequest
-from brisa.executor.kubernetes.api import ApiAccess, connect
-from brisa.executor.kubernetes.executor import KubeConfig, KubernetesExecutor
+from brisa.executor.kubernetes.executor import KubernetesExecutor
 from brisa.executor.kubernetes.launching import relaunch_delay
 from brisa.executor.kubernetes.manifest import PodConfig
 from brisa.testing.fakes import EPOCH
 from brisa.testing.kube import FakeCluster, Unschedulable
+from brisa.testing.kube.cluster import executor_on
 from brisa.testing.kube.fleet import PodRequests
 from brisa.testing.server import eventually, wait_until
 
@@ -33,16 +33,9 @@ def cluster() -> Iterator[FakeCluster]:
 
 
 def executor(cluster: FakeCluster, tmp_path: Path, **config: object) -> KubernetesExecutor:
-    (tmp_path / "token").write_text(cluster.token or "")
-    access = ApiAccess(server=cluster.url, token_file=str(tmp_path / "token"))
-    config.setdefault("pod_config", lambda team: PodConfig(NS, "ghcr.io/acme/brisa:test"))
-    settings = KubeConfig(
-        deployment="launching",
-        namespaces=(NS,),
-        kill_grace=1,
-        **config,  # type: ignore[arg-type]
-    )
-    return KubernetesExecutor(connect(access), settings).start()
+    return executor_on(
+        cluster, tmp_path, NS, deployment="launching", kill_grace=1, **config
+    ).start()
 
 
 def request(

@@ -29,15 +29,13 @@ from brisa.core.leases import Identity
 from brisa.core.planner import Limits
 from brisa.core.records import AttemptRef
 from brisa.executor.base import LaunchRequest
-from brisa.executor.kubernetes.api import ApiAccess, connect
-from brisa.executor.kubernetes.executor import KubeConfig, KubernetesExecutor
-from brisa.executor.kubernetes.manifest import PodConfig
 from brisa.scheduler.configured import _share_namespaces
 from brisa.scheduler.ha import LeaseKeeper
 from brisa.scheduler.loop import Scheduler
 from brisa.store import Store, open_store
 from brisa.testing.fakes import EPOCH, FakeClock
 from brisa.testing.kube import FakeCluster
+from brisa.testing.kube.cluster import executor_on
 from brisa.testing.kube.fleet import PodRequests
 
 NS = "brisa"
@@ -65,16 +63,9 @@ def scheduler(
     store: Store, cluster: FakeCluster, folder: Path, pid: int, clock: FakeClock, awake: Awake
 ) -> Scheduler:
     folder.mkdir(parents=True)
-    (folder / "token").write_text(cluster.token or "")
-    config = KubeConfig(
-        deployment="stale",
-        pod_config=lambda team: PodConfig(NS, "ghcr.io/acme/brisa:test"),
-        namespaces=(NS,),
-        kill_grace=0,
-        delete_pods="always",
-    )
-    access = ApiAccess(server=cluster.url, token_file=str(folder / "token"))
-    kube = KubernetesExecutor(connect(access), config).start()
+    kube = executor_on(
+        cluster, folder, NS, deployment="stale", kill_grace=0, delete_pods="always"
+    ).start()
     keeper = LeaseKeeper(
         store, ttl=TTL, awake=awake, identity=Identity("box", pid, 7), start_time_of=lambda p: 7
     )

@@ -20,10 +20,9 @@ import pytest
 
 from brisa import DAG, container
 from brisa.core.records import AttemptRef
-from brisa.executor.kubernetes.api import ApiAccess, connect
-from brisa.executor.kubernetes.executor import KubeConfig, KubernetesExecutor
-from brisa.executor.kubernetes.manifest import PodConfig
+from brisa.executor.kubernetes.executor import KubernetesExecutor
 from brisa.testing.kube import FakeCluster
+from brisa.testing.kube.cluster import executor_on
 from brisa.testing.kube.fleet import PodRequests
 from brisa.testing.server import wait_until
 from system.inprocess import RELAUNCH_AFTER, InProcess
@@ -38,16 +37,9 @@ def cluster() -> Iterator[FakeCluster]:
 
 
 def kube_executor(cluster: FakeCluster, folder: Path) -> KubernetesExecutor:
-    (folder / "kube-token").write_text(cluster.token or "")
-    access = ApiAccess(server=cluster.url, token_file=str(folder / "kube-token"))
-    config = KubeConfig(
-        deployment="relaunch",
-        pod_config=lambda team: PodConfig(NS, "ghcr.io/acme/brisa:test"),
-        namespaces=(NS,),
-        kill_grace=0,
-        delete_pods="always",
-    )
-    return KubernetesExecutor(connect(access), config).start()
+    return executor_on(
+        cluster, folder, NS, deployment="relaunch", kill_grace=0, delete_pods="always"
+    ).start()
 
 
 def on_kubernetes(brisa: InProcess, kube: KubernetesExecutor) -> None:

@@ -10,7 +10,11 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from brisa.executor.kubernetes.api import ApiAccess, connect
+from brisa.executor.kubernetes.executor import KubeConfig, KubernetesExecutor
+from brisa.executor.kubernetes.manifest import PodConfig
 from brisa.testing.kube.faults import Fault, FaultTable
 from brisa.testing.kube.kubelet import Kubelet
 from brisa.testing.kube.objects import Json
@@ -122,3 +126,18 @@ class FakeCluster:
         name = container or found["spec"]["containers"][0]["name"]
         log = self.kubelet.log(found, name)
         return b"" if log is None else b"".join(data for _, data in log.read_from(0, 0)[0])
+
+
+def executor_on(
+    cluster: FakeCluster, folder: Path, namespace: str, *, deployment: str, **config: Any
+) -> KubernetesExecutor:
+    """A Kubernetes executor of `deployment` (not started) talking to `cluster` with its
+    token (written to `folder`), its pods in `namespace` from a test image; `config` sets or
+    overrides any other of `KubeConfig`'s fields (`kill_grace`, `delete_pods`, ...)."""
+    token = folder / "token"
+    token.write_text(cluster.token or "")
+    config.setdefault("pod_config", lambda team: PodConfig(namespace, "ghcr.io/acme/brisa:test"))
+    settings = KubeConfig(deployment=deployment, namespaces=(namespace,), **config)
+    return KubernetesExecutor(
+        connect(ApiAccess(server=cluster.url, token_file=str(token))), settings
+    )
