@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-import sqlite3
 import time
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from brisa.store import changes
+from brisa.store import changes, rawpass
 
 WRITE = {"brisa_write": True}
 BUSY_TIMEOUT_MS = 30000  # SQLite: how long a writer waits for the write lock
@@ -45,10 +44,7 @@ def _sqlite_events(engine: sa.Engine) -> None:
         sql = (
             "BEGIN IMMEDIATE" if connection.get_execution_options().get("brisa_write") else "BEGIN"
         )
-        try:
-            dbapi.execute(sql)
-        except sqlite3.Error as exc:
-            raise sa.exc.DBAPIError.instance(sql, (), exc, sqlite3.Error) from exc
+        rawpass.driver_sql(dbapi, sql)
 
 
 def _sqlite_timeout(engine: sa.Engine, seconds: float) -> None:

@@ -57,7 +57,7 @@ class Answer:
         return [row[0] for row in self._rows]
 
 
-class _Compiled:
+class Compiled:
     """One statement compiled for SQLite with the columns `keys`, and its answer's shape."""
 
     def __init__(self, statement: Any, dialect: sa.Dialect, keys: list[str]) -> None:
@@ -111,17 +111,18 @@ class _Compiled:
         return rows
 
 
-_COMPILED: dict[tuple[int, tuple[str, ...]], tuple[Any, _Compiled]] = {}
+_COMPILED: dict[tuple[int, tuple[str, ...]], tuple[Any, Compiled]] = {}
 _LOCK = threading.Lock()
 _MOST = 1024  # statements kept compiled (a pass's are a few dozen shapes)
 
 
-def _compiled(statement: Any, dialect: sa.Dialect, keys: list[str]) -> _Compiled:
+def compiled(statement: Any, dialect: sa.Dialect, keys: Sequence[str]) -> Compiled:
+    """`statement` compiled for `dialect` with the columns `keys`, once (kept by identity)."""
     key = (id(statement), tuple(keys))
     found = _COMPILED.get(key)
     if found is not None and found[0] is statement:
         return found[1]
-    made = _Compiled(statement, dialect, keys)
+    made = Compiled(statement, dialect, list(keys))
     with _LOCK:
         if len(_COMPILED) >= _MOST:
             _COMPILED.clear()
@@ -139,21 +140,25 @@ def run(conn: sa.Connection, statement: Any, params: Params = None) -> Any:
     rows = list(params) if isinstance(params, Sequence) else [params or {}]
     if not rows:
         return conn.execute(statement, params)
-    compiled = _compiled(statement, conn.dialect, sorted(rows[0]))
-    if not compiled.plain:
+    shape = compiled(statement, conn.dialect, sorted(rows[0]))
+    if not shape.plain:
         return conn.execute(statement, params)
-    bound = [compiled.bound(values) for values in rows]
+    bound = [shape.bound(values) for values in rows]
     sql = bound[0][0]
     if any(text != sql for text, _ in bound):
         return conn.execute(statement, params)  # expanded differently per row: not here
     if not conn.in_transaction():
         conn.begin()  # as `execute` autobegins: the engine's `begin` listener issues BEGIN
-    return _cursor_execute(conn, compiled, sql, [values for _, values in bound], many)
+    raw, count = cursor_execute(conn, sql, [values for _, values in bound], many)
+    return Answer(shape.rows(raw), count)
 
 
-def _cursor_execute(
-    conn: sa.Connection, compiled: _Compiled, sql: str, values: list[list[Any]], many: bool
-) -> Answer:
+def cursor_execute(
+    conn: sa.Connection, sql: str, values: list[list[Any]], many: bool
+) -> tuple[Sequence[Any], int]:
+    """`sql` on `conn`'s DB-API cursor, once per element of `values` (`many`) or with the
+    one, heard by the engine's `before_cursor_execute` listeners: the rows it answered, as
+    the driver gives them, and how many it changed; a driver error raised as SQLAlchemy's."""
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
     cursor = dbapi.cursor()
@@ -163,11 +168,20 @@ def _cursor_execute(
                 listener(conn, cursor, sql, values if many else values[0], None, many)
         if many:
             cursor.executemany(sql, values)
-            return Answer([], cursor.rowcount)
+            return [], cursor.rowcount
         cursor.execute(sql, values[0])
-        raw = cursor.fetchall() if cursor.description else []
-        return Answer(compiled.rows(raw), cursor.rowcount)
+        rows: Sequence[Any] = cursor.fetchall() if cursor.description else []
+        return rows, cursor.rowcount
     except sqlite3.Error as exc:
         raise sa.exc.DBAPIError.instance(sql, values, exc, sqlite3.Error) from exc
     finally:
         cursor.close()
+
+
+def driver_sql(dbapi: Any, sql: str) -> None:
+    """`sql` (no values: BEGIN, COMMIT, ROLLBACK) on a DB-API connection of SQLite, a driver
+    error raised as SQLAlchemy's."""
+    try:
+        dbapi.execute(sql)
+    except sqlite3.Error as exc:
+        raise sa.exc.DBAPIError.instance(sql, (), exc, sqlite3.Error) from exc
